@@ -1,0 +1,7 @@
+import type { Component } from '@trellis/clients';
+
+/**
+ * Every component `trellis` can start, in landscape start order (the registry first, so the others can register).
+ * Each issue adds its component here.
+ */
+export const components: readonly Component[] = [];

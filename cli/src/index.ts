@@ -1,0 +1,2 @@
+export { main, renderSummary } from './main.ts';
+export type { MainOptions } from './main.ts';

@@ -1,0 +1,138 @@
+import {
+  commonSettings,
+  createLogger,
+  isUserError,
+  loadSettings,
+  renderSettingsHelp,
+  runUntilSignal,
+  type Component,
+  type Running,
+  type SettingSpecs,
+} from '@trellis/clients';
+import { components as allComponents } from './components.ts';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface MainOptions {
+  readonly components?: readonly Component[];
+  readonly stdout?: { write(text: string): unknown };
+  readonly stderr?: { write(text: string): unknown };
+  readonly exit?: (code: number) => void;
+}
+
+function usage(components: readonly Component[]): string {
+  const width = Math.max(4, ...components.map((c) => c.name.length));
+  const lines = [
+    'Usage: trellis <command> [flags]',
+    '',
+    'Commands:',
+    `  ${'up'.padEnd(width)}  start the whole landscape in one process`,
+    ...components.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    "Run 'trellis <command> --help' for a command's flags and environment variables.",
+  ];
+  return lines.join('\n');
+}
+
+function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes('--help') || argv.includes('-h');
+}
+
+/** Renders the start-up summary: where everything is and what to trust. */
+export function renderSummary(running: readonly Running[]): string {
+  const width = Math.max(...running.map((r) => r.name.length), 4);
+  const lines = ['', 'Trellis is up:'];
+  for (const r of running) {
+    lines.push(`  ${r.name.padEnd(width)}  ${r.endpoints.map((e) => e.url).join('  ') || '(no listener)'}`);
+  }
+  const notes = running.flatMap((r) => r.notes ?? []);
+  if (notes.length > 0) lines.push('', ...notes.map((n) => `  ${n}`));
+  lines.push('', 'Press Ctrl-C to stop.', '');
+  return lines.join('\n');
+}
+
+/**
+ * The `trellis` command: `trellis up` runs every component in one process; `trellis <component>` runs one.
+ * Bad flags, ports in use and unreadable files print one line and exit 2.
+ */
+export async function main(argv: readonly string[], env: Env, options: MainOptions = {}): Promise<void> {
+  const components = options.components ?? allComponents;
+  const stdout = options.stdout ?? process.stdout;
+  const stderr = options.stderr ?? process.stderr;
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const [command, ...rest] = argv;
+
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    stdout.write(`${usage(components)}\n`);
+    exit(command === undefined ? 2 : 0);
+    return;
+  }
+
+  if (command === 'up') {
+    const specs = commonSettings();
+    if (wantsHelp(rest)) {
+      stdout.write(
+        `Usage: trellis up [flags]\n\nStarts: ${components.map((c) => c.name).join(', ') || 'nothing yet'}\n\n${renderSettingsHelp(specs)}\n`,
+      );
+      exit(0);
+      return;
+    }
+    await runComponents(components, specs, rest, env, { stdout, stderr, exit }, (component, flags) => ({
+      // In `up`, each component reads its own settings from the environment; the shared flags override them.
+      ...loadSettings(component.settings, { env }),
+      ...pickShared(flags),
+    }));
+    return;
+  }
+
+  const component = components.find((c) => c.name === command);
+  if (component === undefined) {
+    stderr.write(`trellis: unknown command ${JSON.stringify(command)} (see trellis --help)\n`);
+    exit(2);
+    return;
+  }
+  if (wantsHelp(rest)) {
+    stdout.write(
+      `Usage: trellis ${component.name} [flags]\n\n${component.summary}\n\n${renderSettingsHelp(component.settings)}\n`,
+    );
+    exit(0);
+    return;
+  }
+  await runComponents([component], component.settings, rest, env, { stdout, stderr, exit }, (_, flags) => flags);
+}
+
+async function runComponents(
+  components: readonly Component[],
+  specs: SettingSpecs,
+  argv: readonly string[],
+  env: Env,
+  io: Required<Pick<MainOptions, 'stdout' | 'stderr' | 'exit'>>,
+  settingsFor: (component: Component, flags: Record<string, unknown>) => Record<string, unknown>,
+): Promise<void> {
+  let flags: Record<string, unknown>;
+  try {
+    flags = loadSettings(specs, { argv, env });
+  } catch (err) {
+    if (!isUserError(err)) throw err;
+    io.stderr.write(`trellis: ${err.message}\n`);
+    io.exit(2);
+    return;
+  }
+  const common = flags as ReturnType<typeof loadSettings<ReturnType<typeof commonSettings>>>;
+  const logger = createLogger({ name: 'trellis', level: common.logLevel, format: common.logFormat });
+  await runUntilSignal(
+    async (started) => {
+      for (const component of components) {
+        const settings = settingsFor(component, flags);
+        started.push(await component.start(settings, { logger: logger.child({ component: component.name }), env }));
+      }
+      io.stdout.write(renderSummary(started));
+    },
+    { logger, stderr: io.stderr, exit: io.exit },
+  );
+}
+
+function pickShared(flags: Record<string, unknown>): Record<string, unknown> {
+  const shared = Object.keys(commonSettings());
+  return Object.fromEntries(Object.entries(flags).filter(([k, v]) => shared.includes(k) && v !== undefined));
+}

@@ -1,0 +1,65 @@
+import type { Logger } from './logger.ts';
+import { setting, type SettingSpecs, type Settings } from './settings.ts';
+import type { Endpoint } from './service.ts';
+
+/** A started component (a server, or an example service): what `trellis up` prints and stops. */
+export interface Running {
+  readonly name: string;
+  readonly endpoints: readonly Endpoint[];
+  /** Lines for the start-up summary (credentials seeded for development, files to trust). */
+  readonly notes?: readonly string[];
+  stop(): Promise<void>;
+}
+
+export interface StartContext {
+  readonly logger: Logger;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * A component of the landscape: its settings and how to start it. The `trellis` command runs one component
+ * (`trellis registry`) or many in one process (`trellis up`) through this one interface.
+ */
+export interface Component<S extends SettingSpecs = SettingSpecs> {
+  readonly name: string;
+  readonly summary: string;
+  readonly settings: S;
+  start(settings: Settings<S>, context: StartContext): Promise<Running>;
+}
+
+/** Declares a component with its settings' types inferred. */
+export function defineComponent<S extends SettingSpecs>(component: Component<S>): Component<S> {
+  return component;
+}
+
+/**
+ * The settings every Trellis process shares: where data lives and how it logs. Components add their own port.
+ *
+ * @example
+ * const settings = { ...commonSettings(), port: setting.port({ flag: 'port', env: 'PORT', default: 8761, help: 'HTTP port' }) };
+ */
+export function commonSettings() {
+  return {
+    dataDir: setting.string({
+      flag: 'data-dir',
+      env: 'TRELLIS_DATA_DIR',
+      default: './data',
+      help: 'directory for SQLite files, the local CA and other state',
+    }),
+    host: setting.string({ flag: 'host', env: 'TRELLIS_HOST', help: 'interface to listen on (all when unset)' }),
+    logLevel: setting.choice(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      flag: 'log-level',
+      env: 'LOG_LEVEL',
+      default: 'info',
+      help: 'log level',
+    }),
+    logFormat: setting.choice(['auto', 'json', 'pretty'], {
+      flag: 'log-format',
+      env: 'LOG_FORMAT',
+      default: 'auto',
+      help: 'log format; auto is pretty on a terminal, JSON lines otherwise',
+    }),
+  } satisfies SettingSpecs;
+}
+
+export type CommonSettings = Settings<ReturnType<typeof commonSettings>>;

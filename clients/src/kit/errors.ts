@@ -1,0 +1,36 @@
+/**
+ * Base of each package's error class (jose style): a closed union of codes, each mapped to an HTTP status in one table
+ * by the subclass, rendered by the service kit's one `onError`. 4xx messages are for the user and must say what to
+ * fix; 5xx messages are logged, never sent.
+ *
+ * @example
+ * type RegistryErrorCode = 'unknown_instance' | 'invalid_instance';
+ * const STATUS = { unknown_instance: 404, invalid_instance: 400 } as const satisfies Record<RegistryErrorCode, number>;
+ * class RegistryError extends TrellisError<RegistryErrorCode> {
+ *   get status() { return STATUS[this.code]; }
+ * }
+ */
+export abstract class TrellisError<Code extends string = string> extends Error {
+  readonly code: Code;
+
+  constructor(code: Code, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+
+  abstract get status(): number;
+}
+
+/**
+ * A problem that stops a component from starting (a port in use, an unreadable file, a bad setting): the `trellis`
+ * command prints its message as one line and exits with code 2, without a stack trace.
+ */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}
+
+/** Narrows to a package error (instanceof alone would widen the code to any). */
+export function isTrellisError(err: unknown): err is TrellisError<string> {
+  return err instanceof TrellisError;
+}

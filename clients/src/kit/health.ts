@@ -1,0 +1,118 @@
+/**
+ * Spring Boot Actuator's health model: named components, each with a status and details, aggregated into one status
+ * with the order DOWN > OUT_OF_SERVICE > UP > UNKNOWN. Statuses outside the order (e.g. CIRCUIT_OPEN) are shown but do
+ * not change the aggregate, so one open circuit breaker does not take a whole instance out of the load balancer.
+ */
+export type HealthStatus = 'UP' | 'DOWN' | 'OUT_OF_SERVICE' | 'UNKNOWN' | (string & {});
+
+export interface Health {
+  readonly status: HealthStatus;
+  readonly details?: Readonly<Record<string, unknown>>;
+  readonly components?: Readonly<Record<string, Health>>;
+}
+
+export type HealthIndicator = () => Health | Promise<Health>;
+
+export type HealthGroup = 'liveness' | 'readiness';
+
+export interface HealthContributor {
+  readonly indicator: HealthIndicator;
+  /** Probe groups the component belongs to besides the main `/actuator/health`. */
+  readonly groups: readonly HealthGroup[];
+}
+
+export const DEFAULT_STATUS_ORDER: readonly string[] = ['DOWN', 'OUT_OF_SERVICE', 'UP', 'UNKNOWN'];
+
+/** Aggregates statuses the way Spring's SimpleStatusAggregator does. */
+export function aggregateStatus(statuses: Iterable<string>, order: readonly string[] = DEFAULT_STATUS_ORDER): string {
+  let best: string | undefined;
+  let bestRank = Number.POSITIVE_INFINITY;
+  for (const s of statuses) {
+    const rank = order.indexOf(s);
+    if (rank !== -1 && rank < bestRank) {
+      best = s;
+      bestRank = rank;
+    }
+  }
+  return best ?? 'UNKNOWN';
+}
+
+/** DOWN and OUT_OF_SERVICE answer 503 so load balancers and orchestrators take the instance out; others 200. */
+export function httpStatusOf(status: string): 200 | 503 {
+  return status === 'DOWN' || status === 'OUT_OF_SERVICE' ? 503 : 200;
+}
+
+export interface HealthRegistryOptions {
+  /** An indicator that takes longer than this is reported DOWN, so a stuck dependency cannot hang the probe. */
+  readonly timeoutMs?: number;
+  readonly order?: readonly string[];
+}
+
+/** The components a service reports in `/actuator/health`. */
+export class HealthRegistry {
+  readonly #contributors = new Map<string, HealthContributor>();
+  readonly #timeoutMs: number;
+  readonly #order: readonly string[];
+
+  constructor(options: HealthRegistryOptions = {}) {
+    this.#timeoutMs = options.timeoutMs ?? 3000;
+    this.#order = options.order ?? DEFAULT_STATUS_ORDER;
+  }
+
+  /**
+   * Adds a named component.
+   *
+   * @example
+   * health.register('db', () => ({ status: 'UP', details: { database: 'SQLite' } }), { groups: ['readiness'] });
+   */
+  register(name: string, indicator: HealthIndicator, options: { groups?: readonly HealthGroup[] } = {}): void {
+    if (!/^[A-Za-z][\w-]*$/.test(name)) throw new TypeError(`invalid health component name ${JSON.stringify(name)}`);
+    if (this.#contributors.has(name)) throw new TypeError(`health component ${name} is registered twice`);
+    this.#contributors.set(name, { indicator, groups: options.groups ?? [] });
+  }
+
+  unregister(name: string): void {
+    this.#contributors.delete(name);
+  }
+
+  names(): string[] {
+    return [...this.#contributors.keys()];
+  }
+
+  /** Runs the indicators of a group (or all) concurrently and aggregates them. */
+  async check(group?: HealthGroup): Promise<Health> {
+    const selected = [...this.#contributors].filter(([, c]) => group === undefined || c.groups.includes(group));
+    const results = await Promise.all(selected.map(async ([name, c]) => [name, await this.#run(c.indicator)] as const));
+    const components = Object.fromEntries(results);
+    return {
+      status: aggregateStatus(
+        results.map(([, h]) => h.status),
+        this.#order,
+      ),
+      components,
+    };
+  }
+
+  /** One component, or undefined when there is no such component. */
+  async checkOne(name: string): Promise<Health | undefined> {
+    const c = this.#contributors.get(name);
+    return c === undefined ? undefined : this.#run(c.indicator);
+  }
+
+  async #run(indicator: HealthIndicator): Promise<Health> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<Health>((resolve) => {
+      timer = setTimeout(
+        () => resolve({ status: 'DOWN', details: { error: `no answer within ${this.#timeoutMs} ms` } }),
+        this.#timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([Promise.resolve().then(indicator), timeout]);
+    } catch (err) {
+      return { status: 'DOWN', details: { error: err instanceof Error ? `${err.name}: ${err.message}` : 'failed' } };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

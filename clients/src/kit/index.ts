@@ -1,0 +1,15 @@
+export { commonSettings, defineComponent } from './component.ts';
+export type { CommonSettings, Component, Running, StartContext } from './component.ts';
+export { isTrellisError, StartupError, TrellisError } from './errors.ts';
+export { aggregateStatus, DEFAULT_STATUS_ORDER, HealthRegistry, httpStatusOf } from './health.ts';
+export type { Health, HealthContributor, HealthGroup, HealthIndicator, HealthStatus } from './health.ts';
+export { readGitInfo } from './info.ts';
+export type { GitInfo } from './info.ts';
+export { isUserError, runUntilSignal } from './lifecycle.ts';
+export type { RunOptions } from './lifecycle.ts';
+export { createLogger, REDACT_PATHS, redactUrl } from './logger.ts';
+export type { Logger, LoggerSettings } from './logger.ts';
+export { createService } from './service.ts';
+export type { Endpoint, KitEnv, ListenOptions, Service, ServiceOptions, ShutdownHook } from './service.ts';
+export { loadSettings, renderSettingsHelp, setting, SettingsError, settingLabel } from './settings.ts';
+export type { SettingSpec, SettingSpecs, Settings, SettingsSource } from './settings.ts';

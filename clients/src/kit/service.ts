@@ -1,0 +1,267 @@
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener, type HttpBindings } from '@hono/node-server';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { isTrellisError, StartupError } from './errors.ts';
+import { HealthRegistry, httpStatusOf, type Health, type HealthGroup, type HealthRegistryOptions } from './health.ts';
+import { readGitInfo, type GitInfo } from './info.ts';
+import { redactUrl, type Logger } from './logger.ts';
+
+/** What every handler of a kit service can read from the context: `c.var.log` is the request's child logger. */
+export interface KitEnv {
+  Bindings: HttpBindings;
+  Variables: { log: Logger; requestId: string };
+}
+
+export type ShutdownHook = () => void | Promise<void>;
+
+export interface ServiceOptions {
+  readonly name: string;
+  readonly version?: string;
+  readonly description?: string;
+  readonly logger: Logger;
+  /** Largest request body in bytes; larger ones get 413 before a handler reads them. Default 1 MiB. */
+  readonly bodyLimit?: number;
+  readonly health?: HealthRegistryOptions;
+  /** How long in-flight requests may take to finish on shutdown before their connections are cut. Default 10 s. */
+  readonly drainTimeoutMs?: number;
+  /** How long one shutdown hook may take. Default 5 s. */
+  readonly hookTimeoutMs?: number;
+  /** Renders errors whose shape a protocol fixes (Eureka, Spring, OAuth); return undefined for the default. */
+  readonly renderError?: (err: unknown, c: Context<KitEnv>) => Response | undefined;
+  /** Extra `/actuator/info` content. Git details are read from the working directory unless `false`. */
+  readonly info?: Readonly<Record<string, unknown>>;
+  readonly git?: GitInfo | false;
+}
+
+export interface ListenOptions {
+  readonly port: number;
+  /** Interface to bind; all interfaces when omitted. */
+  readonly host?: string;
+  readonly tls?: { readonly key: string; readonly cert: string };
+  /** How the port is set, named in the error when it cannot be bound (e.g. `--port (PORT)`). */
+  readonly setting?: string;
+}
+
+export interface Endpoint {
+  readonly protocol: 'http' | 'https';
+  readonly port: number;
+  /** A URL for this machine: `http://localhost:8761`. */
+  readonly url: string;
+}
+
+export interface Service {
+  readonly name: string;
+  readonly app: Hono<KitEnv>;
+  readonly health: HealthRegistry;
+  readonly log: Logger;
+  /** Aborted when shutdown begins: long-lived responses (watch streams) end themselves on it. */
+  readonly stopping: AbortSignal;
+  readonly endpoints: readonly Endpoint[];
+  /** Adds a hook run on shutdown after requests have drained; hooks run in reverse order of addition. */
+  onShutdown(name: string, hook: ShutdownHook): void;
+  /** Binds one listener (HTTP, or HTTPS with `tls`); call again for a second port. */
+  listen(options: ListenOptions): Promise<Endpoint>;
+  /** Stops accepting, drains in-flight requests (bounded), runs shutdown hooks. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+const ACTUATOR = '/actuator/';
+
+function json(c: Context<KitEnv>, status: number, body: unknown): Response {
+  return c.newResponse(JSON.stringify(body), status as 200, { 'content-type': 'application/json' });
+}
+
+/**
+ * Creates a service: a hono app with request ids, request logging, error rendering, body limit and the actuator
+ * endpoints (`/actuator/health`, its liveness and readiness groups, `/actuator/info`), plus listeners and graceful
+ * shutdown. Nothing is bound until `listen`, so route tests use `service.app.request()`.
+ *
+ * @example
+ * const service = createService({ name: 'review', logger });
+ * service.app.get('/review', (c) => c.json([]));
+ * await service.listen({ port: 7003 });
+ */
+export function createService(options: ServiceOptions): Service {
+  const log = options.logger;
+  const health = new HealthRegistry(options.health);
+  const app = new Hono<KitEnv>();
+  const stopController = new AbortController();
+  const hooks: { name: string; hook: ShutdownHook }[] = [];
+  const servers: http.Server[] = [];
+  const endpoints: Endpoint[] = [];
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  let stopPromise: Promise<void> | undefined;
+  const git = options.git === false ? undefined : (options.git ?? readGitInfo());
+
+  health.register('livenessState', () => ({ status: 'UP' }), { groups: ['liveness'] });
+  health.register('readinessState', () => ({ status: stopController.signal.aborted ? 'OUT_OF_SERVICE' : 'UP' }), {
+    groups: ['readiness'],
+  });
+
+  app.use(async (c, next) => {
+    const started = performance.now();
+    const incoming = c.req.header('x-request-id');
+    const requestId = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const reqLog = log.child({ reqId: requestId });
+    c.set('log', reqLog);
+    c.set('requestId', requestId);
+    await next();
+    c.res.headers.set('x-request-id', requestId);
+    const status = c.res.status;
+    const query = c.req.url.indexOf('?');
+    const line = {
+      req: { method: c.req.method, url: redactUrl(query === -1 ? c.req.path : c.req.path + c.req.url.slice(query)) },
+      res: { statusCode: status },
+      responseTime: Math.round((performance.now() - started) * 100) / 100,
+    };
+    // Probes hit actuator endpoints every few seconds; at info they would drown the log.
+    if (status >= 500) reqLog.error(line, 'request completed');
+    else if (c.req.path.startsWith(ACTUATOR)) reqLog.debug(line, 'request completed');
+    else reqLog.info(line, 'request completed');
+  });
+
+  const limit = options.bodyLimit ?? 1024 * 1024;
+  app.use(
+    bodyLimit({
+      maxSize: limit,
+      onError: (c) =>
+        json(c as Context<KitEnv>, 413, { error: 'payload_too_large', message: `request body over ${limit} bytes` }),
+    }),
+  );
+
+  app.onError((err, c) => {
+    const custom = options.renderError?.(err, c);
+    if (custom !== undefined) return custom;
+    if (isTrellisError(err) && err.status < 500) {
+      return json(c, err.status, { error: err.code, message: err.message });
+    }
+    if (err instanceof HTTPException && err.status < 500) {
+      return json(c, err.status, { error: 'bad_request', message: err.message || 'bad request' });
+    }
+    c.var.log.error({ err }, 'request failed');
+    return json(c, 500, { error: 'server_error' });
+  });
+
+  app.notFound((c) => json(c, 404, { error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }));
+
+  const renderHealth = (c: Context<KitEnv>, h: Health): Response => json(c, httpStatusOf(h.status), h);
+  app.get('/actuator/health', async (c) => renderHealth(c, await health.check()));
+  for (const group of ['liveness', 'readiness'] as const satisfies readonly HealthGroup[]) {
+    app.get(`/actuator/health/${group}`, async (c) => renderHealth(c, await health.check(group)));
+  }
+  app.get('/actuator/health/:component', async (c) => {
+    const h = await health.checkOne(c.req.param('component'));
+    return h === undefined ? c.notFound() : renderHealth(c, h);
+  });
+  const info = {
+    app: { name: options.name, version: options.version ?? '0.0.0', description: options.description },
+    ...(git === undefined ? {} : { git }),
+    ...options.info,
+  };
+  app.get('/actuator/info', (c) => json(c, 200, info));
+
+  const listener = getRequestListener((request, env) => app.fetch(request, env));
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    inFlight++;
+    // While draining, ask keep-alive clients to reconnect elsewhere instead of reusing this connection.
+    if (stopController.signal.aborted) res.setHeader('connection', 'close');
+    res.once('close', () => {
+      inFlight--;
+      if (inFlight === 0) drained?.();
+    });
+    void listener(req, res);
+  };
+
+  async function listen(opts: ListenOptions): Promise<Endpoint> {
+    if (stopController.signal.aborted) throw new StartupError(`${options.name} is stopping`);
+    const server = opts.tls
+      ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, handle)
+      : http.createServer(handle);
+    try {
+      server.listen(opts.port, opts.host);
+      await once(server, 'listening');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const where = `${opts.host ?? '*'}:${opts.port}`;
+      const how = opts.setting === undefined ? '' : ` (set with ${opts.setting})`;
+      if (code === 'EADDRINUSE') throw new StartupError(`${options.name}: port ${opts.port} is already in use${how}`);
+      if (code === 'EACCES') throw new StartupError(`${options.name}: no permission to listen on ${where}${how}`);
+      if (code === 'EADDRNOTAVAIL')
+        throw new StartupError(`${options.name}: address ${where} is not available here${how}`);
+      throw err;
+    }
+    servers.push(server);
+    const port = (server.address() as AddressInfo).port;
+    const protocol = opts.tls ? 'https' : 'http';
+    const endpoint: Endpoint = { protocol, port, url: `${protocol}://localhost:${port}` };
+    endpoints.push(endpoint);
+    log.info({ url: endpoint.url }, 'listening');
+    return endpoint;
+  }
+
+  async function withTimeout(work: Promise<void>, ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    try {
+      return await Promise.race([work.then(() => true), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function doStop(): Promise<void> {
+    stopController.abort();
+    log.info({ inFlight }, 'stopping');
+    const closed = servers.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          s.closeIdleConnections();
+        }),
+    );
+    if (inFlight > 0) {
+      const finished = await withTimeout(
+        new Promise<void>((resolve) => {
+          drained = resolve;
+        }),
+        options.drainTimeoutMs ?? 10_000,
+      );
+      if (!finished) log.warn({ inFlight }, 'drain timed out; closing remaining connections');
+    }
+    for (const s of servers) s.closeAllConnections();
+    await Promise.all(closed);
+    for (const { name, hook } of hooks.reverse()) {
+      try {
+        const done = await withTimeout(Promise.resolve().then(hook), options.hookTimeoutMs ?? 5000);
+        if (!done) log.warn({ hook: name }, 'shutdown hook timed out');
+      } catch (err) {
+        log.error({ err, hook: name }, 'shutdown hook failed');
+      }
+    }
+    log.info('stopped');
+  }
+
+  return {
+    name: options.name,
+    app,
+    health,
+    log,
+    stopping: stopController.signal,
+    endpoints,
+    onShutdown: (name, hook) => {
+      hooks.push({ name, hook });
+    },
+    listen,
+    stop: () => (stopPromise ??= doStop()),
+  };
+}

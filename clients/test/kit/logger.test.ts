@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { redactUrl } from '../../src/kit/logger.ts';
+import { createService } from '../../src/kit/service.ts';
+import { memoryLogger } from './helpers.ts';
+
+const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.secret-token-value.sig';
+
+describe('logger redaction', () => {
+  it('censors authorization and cookie headers of a logged request and response', () => {
+    const { logger, text, lines } = memoryLogger();
+    logger.info(
+      {
+        req: { headers: { authorization: `Bearer ${TOKEN}`, cookie: 'session=abc123', accept: 'application/json' } },
+        res: { headers: { 'set-cookie': 'session=abc123' } },
+      },
+      'request',
+    );
+    expect(text()).not.toContain(TOKEN);
+    expect(text()).not.toContain('abc123');
+    const line = lines()[0] as { req: { headers: Record<string, string> } };
+    expect(line.req.headers.authorization).toBe('[redacted]');
+    expect(line.req.headers.accept).toBe('application/json');
+  });
+
+  it('censors passwords, client secrets and tokens at the top level and one level down', () => {
+    const { logger, text } = memoryLogger();
+    logger.info(
+      {
+        password: 'pw-1',
+        client: { client_secret: 'cs-2', clientSecret: 'cs-3' },
+        body: { access_token: 'at-4', refresh_token: 'rt-5' },
+      },
+      'x',
+    );
+    for (const secret of ['pw-1', 'cs-2', 'cs-3', 'at-4', 'rt-5']) expect(text()).not.toContain(secret);
+  });
+
+  it('masks tokens in logged URLs', () => {
+    expect(redactUrl('/cb?code=abc&state=1')).toBe('/cb?code=[redacted]&state=1');
+    expect(redactUrl('/x?access_token=abc')).toBe('/x?access_token=[redacted]');
+    expect(redactUrl('/eureka/apps?regions=a')).toBe('/eureka/apps?regions=a');
+  });
+
+  it('logs "request completed" with status and time, and never the bearer token of the request', async () => {
+    const { logger, lines, text } = memoryLogger();
+    const service = createService({ name: 'demo', logger, git: false });
+    service.app.get('/things', (c) => c.json([]));
+    const res = await service.app.request('/things?access_token=zzz-query-token', {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(res.status).toBe(200);
+    const done = lines().find((l) => l.msg === 'request completed') as {
+      req: { method: string; url: string };
+      res: { statusCode: number };
+      responseTime: number;
+      reqId: string;
+    };
+    expect(done.req).toEqual({ method: 'GET', url: '/things?access_token=[redacted]' });
+    expect(done.res.statusCode).toBe(200);
+    expect(typeof done.responseTime).toBe('number');
+    expect(done.reqId).toBe(res.headers.get('x-request-id'));
+    expect(text()).not.toContain(TOKEN);
+    expect(text()).not.toContain('zzz-query-token');
+  });
+});
