@@ -1,1 +1,2 @@
 export * from './kit/index.ts';
+export * from './tls/index.ts';

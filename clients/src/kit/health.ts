@@ -100,6 +100,15 @@ export class HealthRegistry {
   }
 
   async #run(indicator: HealthIndicator): Promise<Health> {
+    let pending: Promise<Health>;
+    try {
+      const result = indicator();
+      // Most indicators answer synchronously from state they keep; only a pending answer needs a timer.
+      if (!(result instanceof Promise)) return result;
+      pending = result;
+    } catch (err) {
+      return failed(err);
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<Health>((resolve) => {
       timer = setTimeout(
@@ -108,11 +117,15 @@ export class HealthRegistry {
       );
     });
     try {
-      return await Promise.race([Promise.resolve().then(indicator), timeout]);
+      return await Promise.race([pending, timeout]);
     } catch (err) {
-      return { status: 'DOWN', details: { error: err instanceof Error ? `${err.name}: ${err.message}` : 'failed' } };
+      return failed(err);
     } finally {
       clearTimeout(timer);
     }
   }
+}
+
+function failed(err: unknown): Health {
+  return { status: 'DOWN', details: { error: err instanceof Error ? `${err.name}: ${err.message}` : 'failed' } };
 }

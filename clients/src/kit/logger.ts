@@ -81,5 +81,6 @@ export function createLogger(settings: LoggerSettings): Logger {
       transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } },
     });
   }
-  return pino(options);
+  // Asynchronous writes: a request must not wait for the log pipe. sonic-boom flushes what is buffered on exit.
+  return pino(options, pino.destination({ dest: 1, sync: false }));
 }

@@ -74,6 +74,21 @@ export interface Service {
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 const ACTUATOR = '/actuator/';
 
+/**
+ * A child logger made on first use: pino's child() costs microseconds (redaction set-up), which would dominate a
+ * small request that never logs.
+ */
+function lazyChild(parent: Logger, bindings: Record<string, string>): Logger {
+  let child: Logger | undefined;
+  return new Proxy(parent, {
+    get(_target, prop) {
+      child ??= parent.child(bindings);
+      const value: unknown = Reflect.get(child, prop, child);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(child) : value;
+    },
+  });
+}
+
 function json(c: Context<KitEnv>, status: number, body: unknown): Response {
   return c.newResponse(JSON.stringify(body), status as 200, { 'content-type': 'application/json' });
 }
@@ -110,11 +125,10 @@ export function createService(options: ServiceOptions): Service {
     const started = performance.now();
     const incoming = c.req.header('x-request-id');
     const requestId = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    const reqLog = log.child({ reqId: requestId });
-    c.set('log', reqLog);
+    c.set('log', lazyChild(log, { reqId: requestId }));
     c.set('requestId', requestId);
+    c.header('x-request-id', requestId);
     await next();
-    c.res.headers.set('x-request-id', requestId);
     const status = c.res.status;
     const query = c.req.url.indexOf('?');
     const line = {
@@ -123,19 +137,21 @@ export function createService(options: ServiceOptions): Service {
       responseTime: Math.round((performance.now() - started) * 100) / 100,
     };
     // Probes hit actuator endpoints every few seconds; at info they would drown the log.
-    if (status >= 500) reqLog.error(line, 'request completed');
-    else if (c.req.path.startsWith(ACTUATOR)) reqLog.debug(line, 'request completed');
-    else reqLog.info(line, 'request completed');
+    const entry = { reqId: requestId, ...line };
+    if (status >= 500) log.error(entry, 'request completed');
+    else if (c.req.path.startsWith(ACTUATOR)) log.debug(entry, 'request completed');
+    else log.info(entry, 'request completed');
   });
 
   const limit = options.bodyLimit ?? 1024 * 1024;
-  app.use(
-    bodyLimit({
-      maxSize: limit,
-      onError: (c) =>
-        json(c as Context<KitEnv>, 413, { error: 'payload_too_large', message: `request body over ${limit} bytes` }),
-    }),
-  );
+  const limitBody = bodyLimit({
+    maxSize: limit,
+    onError: (c) =>
+      json(c as Context<KitEnv>, 413, { error: 'payload_too_large', message: `request body over ${limit} bytes` }),
+  });
+  // GET and HEAD carry no body; skipping them keeps node-server's lightweight request (touching `raw.body` would
+  // build a full WHATWG Request on every probe).
+  app.use((c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)));
 
   app.onError((err, c) => {
     const custom = options.renderError?.(err, c);

@@ -1,0 +1,101 @@
+// `npm run bench [scenario…]`: measures the baseline, then each scenario in the same run, and prints every figure as a
+// ratio to the baseline. Results are also written as JSON to bench/results/latest.json.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { load, startServer, type LoadResult } from './harness.ts';
+import type { Figure, Scenario } from './scenario.ts';
+import { scenarios } from './scenarios/index.ts';
+
+const wanted = process.argv.slice(2);
+const selected: readonly Scenario[] =
+  wanted.length === 0 ? scenarios : scenarios.filter((s) => wanted.includes(s.name));
+if (selected.length === 0) {
+  process.stderr.write(
+    `bench: no scenario named ${wanted.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}\n`,
+  );
+  process.exit(2);
+}
+
+const figures: Figure[] = [];
+const baselineServer = await startServer('baseline.ts');
+let baseline: LoadResult;
+try {
+  baseline = await load({ url: baselineServer.url });
+} finally {
+  await baselineServer.stop();
+}
+figures.push({
+  name: 'baseline (bare node:http)',
+  value: baseline.requestsPerSec,
+  unit: 'req/s',
+  p50Ms: baseline.p50Ms,
+  p99Ms: baseline.p99Ms,
+  ratio: 1,
+});
+
+for (const scenario of selected) {
+  process.stderr.write(`bench: ${scenario.name}…\n`);
+  await scenario.run(
+    (name, result, options = {}) => {
+      const ratio = result.requestsPerSec / baseline.requestsPerSec;
+      const failed =
+        result.errors + result.non2xx > 0 ? `${result.errors} errors, ${result.non2xx} non-2xx` : undefined;
+      figures.push({
+        name,
+        value: result.requestsPerSec,
+        unit: 'req/s',
+        p50Ms: result.p50Ms,
+        p99Ms: result.p99Ms,
+        ratio,
+        target: options.target,
+        targetKind: options.target === undefined ? undefined : 'min-ratio',
+        pass: options.target === undefined ? undefined : ratio >= options.target && failed === undefined,
+        note: [options.note, failed].filter(Boolean).join('; ') || undefined,
+      });
+    },
+    {
+      figure: (name, value, unit, options = {}) =>
+        figures.push({
+          name,
+          value,
+          unit,
+          target: options.max,
+          targetKind: options.max === undefined ? undefined : 'max-value',
+          pass: options.max === undefined ? undefined : value <= options.max,
+          note: options.note,
+        }),
+    },
+  );
+}
+
+const fmt = (n: number | undefined, digits = 0): string => (n === undefined ? '' : n.toFixed(digits));
+const rows = figures.map((f) => [
+  f.name,
+  `${fmt(f.value, f.unit === 'req/s' ? 0 : 1)} ${f.unit}`,
+  fmt(f.p50Ms, 1),
+  fmt(f.p99Ms, 1),
+  fmt(f.ratio, 2),
+  f.target === undefined ? '' : f.targetKind === 'max-value' ? `<= ${f.target}` : `>= ${f.target}`,
+  f.pass === undefined ? '' : f.pass ? 'ok' : 'MISSED',
+  f.note ?? '',
+]);
+const header = ['figure', 'value', 'p50 ms', 'p99 ms', 'x baseline', 'target', '', 'note'];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+const line = (cells: string[]): string =>
+  cells
+    .map((c, i) => c.padEnd(widths[i] ?? 0))
+    .join('  ')
+    .trimEnd();
+process.stdout.write(`\n${line(header)}\n${line(widths.map((w) => '-'.repeat(w)))}\n${rows.map(line).join('\n')}\n`);
+
+const results = {
+  at: new Date().toISOString(),
+  node: process.version,
+  cpus: cpus().length,
+  durationSec: Number(process.env.BENCH_DURATION ?? '5'),
+  figures,
+};
+await mkdir(new URL('../results/', import.meta.url), { recursive: true });
+await writeFile(new URL('../results/latest.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+process.stdout.write('\nwritten to bench/results/latest.json\n');
+process.exit(figures.some((f) => f.pass === false) ? 1 : 0);

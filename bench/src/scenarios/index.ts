@@ -1,0 +1,5 @@
+import type { Scenario } from '../scenario.ts';
+import { kit } from './kit.ts';
+
+/** Every benchmark scenario; each issue adds its own. */
+export const scenarios: readonly Scenario[] = [kit];

@@ -1,0 +1,14 @@
+// A service built with the kit as users build theirs: JSON logs at info, request ids, actuator endpoints.
+import { createLogger, createService, runUntilSignal } from '@trellis/clients';
+
+const logger = createLogger({ name: 'bench-kit', level: 'info', format: 'json' });
+await runUntilSignal(
+  async (started) => {
+    const service = createService({ name: 'bench-kit', logger });
+    service.app.get('/hello', (c) => c.json({ status: 'UP' }));
+    const endpoint = await service.listen({ port: 0, host: '127.0.0.1' });
+    started.push({ name: 'bench-kit', endpoints: [endpoint], stop: () => service.stop() });
+    process.stdout.write(`ready http://127.0.0.1:${endpoint.port}\n`);
+  },
+  { logger },
+);

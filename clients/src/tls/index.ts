@@ -1,0 +1,11 @@
+/**
+ * TLS material for Trellis servers: a local development CA with a server certificate for this machine, or the user's
+ * own certificate. Secrets never travel in clear, so servers get HTTPS out of the box (DESIGN.md, security defaults).
+ */
+export { ensureDevCertificates, DEV_FILES } from './dev-ca.ts';
+export type { DevCertificateOptions } from './dev-ca.ts';
+export { loadUserCertificate } from './user-certificate.ts';
+export type { UserCertificateOptions } from './user-certificate.ts';
+export { TlsError } from './errors.ts';
+export type { TlsErrorCode, TlsErrorOptions } from './errors.ts';
+export type { DevTlsMaterial, TlsLogger, TlsMaterial } from './types.ts';
