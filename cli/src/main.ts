@@ -1,6 +1,9 @@
 import {
   commonSettings,
   createLogger,
+  ensureDevCertificates,
+  StartupError,
+  TlsError,
   isUserError,
   loadSettings,
   renderSettingsHelp,
@@ -9,6 +12,7 @@ import {
   type Running,
   type SettingSpecs,
 } from '@trellis/clients';
+import { join } from 'node:path';
 import { components as allComponents } from './components.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -39,12 +43,17 @@ function wantsHelp(argv: readonly string[]): boolean {
 }
 
 /** Renders the start-up summary: where everything is and what to trust. */
-export function renderSummary(running: readonly Running[]): string {
+export function renderSummary(running: readonly Running[], caFile: string): string {
   const width = Math.max(...running.map((r) => r.name.length), 4);
   const lines = ['', 'Trellis is up:'];
   for (const r of running) {
     lines.push(`  ${r.name.padEnd(width)}  ${r.endpoints.map((e) => e.url).join('  ') || '(no listener)'}`);
   }
+  lines.push(
+    '',
+    `  Local CA: ${caFile}`,
+    `  Trust it: curl --cacert ${caFile} …   or   NODE_EXTRA_CA_CERTS=${caFile} node …`,
+  );
   const notes = running.flatMap((r) => r.notes ?? []);
   if (notes.length > 0) lines.push('', ...notes.map((n) => `  ${n}`));
   lines.push('', 'Press Ctrl-C to stop.', '');
@@ -122,11 +131,16 @@ async function runComponents(
   const logger = createLogger({ name: 'trellis', level: common.logLevel, format: common.logFormat });
   await runUntilSignal(
     async (started) => {
+      // The local CA exists before any component needs HTTPS, so the summary can name the one file to trust.
+      const tls = await ensureDevCertificates({ dir: join(common.dataDir, 'tls'), logger }).catch((err: unknown) => {
+        throw err instanceof TlsError ? new StartupError(err.message) : err;
+      });
+      if (tls.created) logger.info({ caFile: tls.caFile }, 'created the local development CA');
       for (const component of components) {
         const settings = settingsFor(component, flags);
         started.push(await component.start(settings, { logger: logger.child({ component: component.name }), env }));
       }
-      io.stdout.write(renderSummary(started));
+      io.stdout.write(renderSummary(started, tls.caFile));
     },
     { logger, stderr: io.stderr, exit: io.exit },
   );
