@@ -1,9 +1,10 @@
-// `npm run bench [scenario…]`: measures the baseline, then each scenario in the same run, and prints every figure as a
-// ratio to the baseline. Results are also written as JSON to bench/results/latest.json.
+// `npm run bench [scenario…]`: runs each scenario against a bare node:http baseline measured in the same run (right
+// after each figure, so a busy machine slows both sides alike), prints every figure as a ratio to it, and writes
+// the results as JSON to bench/results/latest.json.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { load, startServer, type LoadResult } from './harness.ts';
-import type { Figure, Scenario } from './scenario.ts';
+import { load, startServer } from './harness.ts';
+import type { Figure, Scenario, ScenarioContext } from './scenario.ts';
 import { scenarios } from './scenarios/index.ts';
 
 const wanted = process.argv.slice(2);
@@ -17,55 +18,46 @@ if (selected.length === 0) {
 }
 
 const figures: Figure[] = [];
-const baselineServer = await startServer('baseline.ts');
-let baseline: LoadResult;
+const baseline = await startServer('baseline.ts');
+const context: ScenarioContext = {
+  async compare(name, options, { target, note } = {}) {
+    const result = await load(options);
+    const base = await load({ ...options, url: baseline.url, method: 'GET', body: undefined });
+    const ratio = result.requestsPerSec / base.requestsPerSec;
+    const failed = result.errors + result.non2xx > 0 ? `${result.errors} errors, ${result.non2xx} non-2xx` : undefined;
+    figures.push({
+      name,
+      value: result.requestsPerSec,
+      unit: 'req/s',
+      p50Ms: result.p50Ms,
+      p99Ms: result.p99Ms,
+      baseline: base.requestsPerSec,
+      ratio,
+      target,
+      targetKind: target === undefined ? undefined : 'min-ratio',
+      pass: target === undefined ? undefined : ratio >= target && failed === undefined,
+      note: [note, failed].filter(Boolean).join('; ') || undefined,
+    });
+  },
+  figure(name, value, unit, { max, note } = {}) {
+    figures.push({
+      name,
+      value,
+      unit,
+      target: max,
+      targetKind: max === undefined ? undefined : 'max-value',
+      pass: max === undefined ? undefined : value <= max,
+      note,
+    });
+  },
+};
 try {
-  baseline = await load({ url: baselineServer.url });
+  for (const scenario of selected) {
+    process.stderr.write(`bench: ${scenario.name}…\n`);
+    await scenario.run(context);
+  }
 } finally {
-  await baselineServer.stop();
-}
-figures.push({
-  name: 'baseline (bare node:http)',
-  value: baseline.requestsPerSec,
-  unit: 'req/s',
-  p50Ms: baseline.p50Ms,
-  p99Ms: baseline.p99Ms,
-  ratio: 1,
-});
-
-for (const scenario of selected) {
-  process.stderr.write(`bench: ${scenario.name}…\n`);
-  await scenario.run(
-    (name, result, options = {}) => {
-      const ratio = result.requestsPerSec / baseline.requestsPerSec;
-      const failed =
-        result.errors + result.non2xx > 0 ? `${result.errors} errors, ${result.non2xx} non-2xx` : undefined;
-      figures.push({
-        name,
-        value: result.requestsPerSec,
-        unit: 'req/s',
-        p50Ms: result.p50Ms,
-        p99Ms: result.p99Ms,
-        ratio,
-        target: options.target,
-        targetKind: options.target === undefined ? undefined : 'min-ratio',
-        pass: options.target === undefined ? undefined : ratio >= options.target && failed === undefined,
-        note: [options.note, failed].filter(Boolean).join('; ') || undefined,
-      });
-    },
-    {
-      figure: (name, value, unit, options = {}) =>
-        figures.push({
-          name,
-          value,
-          unit,
-          target: options.max,
-          targetKind: options.max === undefined ? undefined : 'max-value',
-          pass: options.max === undefined ? undefined : value <= options.max,
-          note: options.note,
-        }),
-    },
-  );
+  await baseline.stop();
 }
 
 const fmt = (n: number | undefined, digits = 0): string => (n === undefined ? '' : n.toFixed(digits));
@@ -74,12 +66,13 @@ const rows = figures.map((f) => [
   `${fmt(f.value, f.unit === 'req/s' ? 0 : 1)} ${f.unit}`,
   fmt(f.p50Ms, 1),
   fmt(f.p99Ms, 1),
+  f.baseline === undefined ? '' : `${fmt(f.baseline)} req/s`,
   fmt(f.ratio, 2),
   f.target === undefined ? '' : f.targetKind === 'max-value' ? `<= ${f.target}` : `>= ${f.target}`,
   f.pass === undefined ? '' : f.pass ? 'ok' : 'MISSED',
   f.note ?? '',
 ]);
-const header = ['figure', 'value', 'p50 ms', 'p99 ms', 'x baseline', 'target', '', 'note'];
+const header = ['figure', 'value', 'p50 ms', 'p99 ms', 'baseline', 'ratio', 'target', '', 'note'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
 const line = (cells: string[]): string =>
   cells

@@ -81,25 +81,32 @@ export class HealthRegistry {
 
   /** Runs the indicators of a group (or all) concurrently and aggregates them. */
   async check(group?: HealthGroup): Promise<Health> {
-    const selected = [...this.#contributors].filter(([, c]) => group === undefined || c.groups.includes(group));
-    const results = await Promise.all(selected.map(async ([name, c]) => [name, await this.#run(c.indicator)] as const));
-    const components = Object.fromEntries(results);
-    return {
-      status: aggregateStatus(
-        results.map(([, h]) => h.status),
-        this.#order,
-      ),
-      components,
-    };
+    const components: Record<string, Health> = {};
+    const statuses: string[] = [];
+    const pending: Promise<void>[] = [];
+    for (const [name, c] of this.#contributors) {
+      if (group !== undefined && !c.groups.includes(group)) continue;
+      const result = this.#run(c.indicator);
+      if (result instanceof Promise) {
+        components[name] = { status: 'UNKNOWN' }; // keeps registration order in the output
+        pending.push(result.then((h) => void (components[name] = h)));
+      } else {
+        components[name] = result;
+      }
+    }
+    // Probes call this often: when every indicator answered synchronously there is nothing to wait for.
+    if (pending.length > 0) await Promise.all(pending);
+    for (const h of Object.values(components)) statuses.push(h.status);
+    return { status: aggregateStatus(statuses, this.#order), components };
   }
 
   /** One component, or undefined when there is no such component. */
   async checkOne(name: string): Promise<Health | undefined> {
     const c = this.#contributors.get(name);
-    return c === undefined ? undefined : this.#run(c.indicator);
+    return c === undefined ? undefined : await this.#run(c.indicator);
   }
 
-  async #run(indicator: HealthIndicator): Promise<Health> {
+  #run(indicator: HealthIndicator): Health | Promise<Health> {
     let pending: Promise<Health>;
     try {
       const result = indicator();
@@ -116,13 +123,9 @@ export class HealthRegistry {
         this.#timeoutMs,
       );
     });
-    try {
-      return await Promise.race([pending, timeout]);
-    } catch (err) {
-      return failed(err);
-    } finally {
-      clearTimeout(timer);
-    }
+    return Promise.race([pending, timeout])
+      .catch(failed)
+      .finally(() => clearTimeout(timer));
   }
 }
 

@@ -7,7 +7,7 @@ export { readGitInfo } from './info.ts';
 export type { GitInfo } from './info.ts';
 export { isUserError, runUntilSignal } from './lifecycle.ts';
 export type { RunOptions } from './lifecycle.ts';
-export { createLogger, REDACT_PATHS, redactUrl } from './logger.ts';
+export { createLogger, redactSecrets, redactUrl, SENSITIVE_KEYS } from './logger.ts';
 export type { Logger, LoggerSettings } from './logger.ts';
 export { createService } from './service.ts';
 export type { Endpoint, KitEnv, ListenOptions, Service, ServiceOptions, ShutdownHook } from './service.ts';

@@ -72,6 +72,19 @@ export interface Service {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** The health endpoints and the group each reports (undefined: every component). */
+const PROBES: ReadonlyMap<string, HealthGroup | undefined> = new Map([
+  ['/actuator/health', undefined],
+  ['/actuator/health/liveness', 'liveness'],
+  ['/actuator/health/readiness', 'readiness'],
+]);
+const REQUEST_ID_KEY = Symbol('trellis.requestId');
+type IncomingWithId = http.IncomingMessage & { [REQUEST_ID_KEY]?: string };
+
+/** Keeps a caller's well-formed request id so one id follows a call across services; otherwise a new one. */
+function requestIdFor(incoming: string | string[] | undefined): string {
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
 const ACTUATOR = '/actuator/';
 
 /**
@@ -90,7 +103,7 @@ function lazyChild(parent: Logger, bindings: Record<string, string>): Logger {
 }
 
 function json(c: Context<KitEnv>, status: number, body: unknown): Response {
-  return c.newResponse(JSON.stringify(body), status as 200, { 'content-type': 'application/json' });
+  return c.json(body, status as 200);
 }
 
 /**
@@ -111,8 +124,6 @@ export function createService(options: ServiceOptions): Service {
   const hooks: { name: string; hook: ShutdownHook }[] = [];
   const servers: http.Server[] = [];
   const endpoints: Endpoint[] = [];
-  let inFlight = 0;
-  let drained: (() => void) | undefined;
   let stopPromise: Promise<void> | undefined;
   const git = options.git === false ? undefined : (options.git ?? readGitInfo());
 
@@ -123,24 +134,32 @@ export function createService(options: ServiceOptions): Service {
 
   app.use(async (c, next) => {
     const started = performance.now();
-    const incoming = c.req.header('x-request-id');
-    const requestId = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    // Over a socket the id was chosen and set on the response by the node-level handler (cheaper than a hono
+    // header, which turns the response's plain header object into a WHATWG Headers); in-process requests get one here.
+    const env: Partial<HttpBindings> | undefined = c.env;
+    const incoming: IncomingWithId | undefined = env?.incoming;
+    let requestId = incoming?.[REQUEST_ID_KEY];
+    if (requestId === undefined) {
+      requestId = requestIdFor(c.req.header('x-request-id'));
+      c.header('x-request-id', requestId);
+    }
     c.set('log', lazyChild(log, { reqId: requestId }));
     c.set('requestId', requestId);
-    c.header('x-request-id', requestId);
     await next();
     const status = c.res.status;
-    const query = c.req.url.indexOf('?');
-    const line = {
-      req: { method: c.req.method, url: redactUrl(query === -1 ? c.req.path : c.req.path + c.req.url.slice(query)) },
-      res: { statusCode: status },
-      responseTime: Math.round((performance.now() - started) * 100) / 100,
-    };
     // Probes hit actuator endpoints every few seconds; at info they would drown the log.
-    const entry = { reqId: requestId, ...line };
-    if (status >= 500) log.error(entry, 'request completed');
-    else if (c.req.path.startsWith(ACTUATOR)) log.debug(entry, 'request completed');
-    else log.info(entry, 'request completed');
+    const level = status >= 500 ? 'error' : c.req.path.startsWith(ACTUATOR) ? 'debug' : 'info';
+    if (!log.isLevelEnabled(level)) return;
+    const query = c.req.url.indexOf('?');
+    log[level](
+      {
+        reqId: requestId,
+        req: { method: c.req.method, url: redactUrl(query === -1 ? c.req.path : c.req.path + c.req.url.slice(query)) },
+        res: { statusCode: status },
+        responseTime: Math.round((performance.now() - started) * 100) / 100,
+      },
+      'request completed',
+    );
   });
 
   const limit = options.bodyLimit ?? 1024 * 1024;
@@ -169,10 +188,7 @@ export function createService(options: ServiceOptions): Service {
   app.notFound((c) => json(c, 404, { error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }));
 
   const renderHealth = (c: Context<KitEnv>, h: Health): Response => json(c, httpStatusOf(h.status), h);
-  app.get('/actuator/health', async (c) => renderHealth(c, await health.check()));
-  for (const group of ['liveness', 'readiness'] as const satisfies readonly HealthGroup[]) {
-    app.get(`/actuator/health/${group}`, async (c) => renderHealth(c, await health.check(group)));
-  }
+  for (const [path, group] of PROBES) app.get(path, async (c) => renderHealth(c, await health.check(group)));
   app.get('/actuator/health/:component', async (c) => {
     const h = await health.checkOne(c.req.param('component'));
     return h === undefined ? c.notFound() : renderHealth(c, h);
@@ -185,14 +201,37 @@ export function createService(options: ServiceOptions): Service {
   app.get('/actuator/info', (c) => json(c, 200, info));
 
   const listener = getRequestListener((request, env) => app.fetch(request, env));
-  const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    inFlight++;
+  const answerProbe = async (
+    group: HealthGroup | undefined,
+    requestId: string,
+    res: http.ServerResponse,
+  ): Promise<void> => {
+    try {
+      const h = await health.check(group);
+      const body = JSON.stringify(h);
+      res.writeHead(httpStatusOf(h.status), {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        'x-request-id': requestId,
+      });
+      res.end(body);
+    } catch (err) {
+      log.error({ err }, 'health probe failed');
+      res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"server_error"}');
+    }
+  };
+  const handle = (req: IncomingWithId, res: http.ServerResponse): void => {
+    const requestId = requestIdFor(req.headers['x-request-id']);
     // While draining, ask keep-alive clients to reconnect elsewhere instead of reusing this connection.
     if (stopController.signal.aborted) res.setHeader('connection', 'close');
-    res.once('close', () => {
-      inFlight--;
-      if (inFlight === 0) drained?.();
-    });
+    // Orchestrators and load balancers poll the probes constantly: they are answered here, from the same health
+    // registry as the routes above, without the framework's per-request cost.
+    if (req.method === 'GET' && req.url !== undefined && PROBES.has(req.url)) {
+      void answerProbe(PROBES.get(req.url), requestId, res);
+      return;
+    }
+    req[REQUEST_ID_KEY] = requestId;
+    res.setHeader('x-request-id', requestId);
     void listener(req, res);
   };
 
@@ -237,25 +276,23 @@ export function createService(options: ServiceOptions): Service {
 
   async function doStop(): Promise<void> {
     stopController.abort();
-    log.info({ inFlight }, 'stopping');
-    const closed = servers.map(
-      (s) =>
-        new Promise<void>((resolve) => {
-          s.close(() => resolve());
-          s.closeIdleConnections();
-        }),
-    );
-    if (inFlight > 0) {
-      const finished = await withTimeout(
-        new Promise<void>((resolve) => {
-          drained = resolve;
-        }),
-        options.drainTimeoutMs ?? 10_000,
-      );
-      if (!finished) log.warn({ inFlight }, 'drain timed out; closing remaining connections');
+    log.info('stopping');
+    // close() stops accepting and resolves once every connection has ended: idle keep-alive connections are closed
+    // at once, busy ones after their response (which says `connection: close` from now on).
+    const closed = Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeIdleConnections();
+          }),
+      ),
+    ).then(() => undefined);
+    if (!(await withTimeout(closed, options.drainTimeoutMs ?? 10_000))) {
+      log.warn('drain timed out; closing remaining connections');
+      for (const s of servers) s.closeAllConnections();
+      await closed;
     }
-    for (const s of servers) s.closeAllConnections();
-    await Promise.all(closed);
     for (const { name, hook } of hooks.reverse()) {
       try {
         const done = await withTimeout(Promise.resolve().then(hook), options.hookTimeoutMs ?? 5000);
