@@ -104,3 +104,27 @@ describe('Service.stop()', () => {
     await b.stop();
   });
 });
+
+describe('health probes over a socket', () => {
+  it('answer with the same status and body as the routes, and carry the request id', async () => {
+    const { logger } = memoryLogger();
+    const service = createService({ name: 'demo', logger, git: false });
+    service.health.register('broker', () => ({ status: 'DOWN', details: { error: 'refused' } }), {
+      groups: ['readiness'],
+    });
+    const { port } = await service.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      for (const path of ['/actuator/health', '/actuator/health/readiness', '/actuator/health/liveness']) {
+        const viaRoute = await service.app.request(path);
+        const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { 'x-request-id': 'probe-1' } });
+        expect(res.status).toBe(viaRoute.status);
+        expect(await res.json()).toEqual(await viaRoute.json());
+        expect(res.headers.get('x-request-id')).toBe('probe-1');
+        expect(res.headers.get('content-type')).toBe('application/json');
+      }
+      expect((await fetch(`http://127.0.0.1:${port}/actuator/health`)).status).toBe(503);
+    } finally {
+      await service.stop();
+    }
+  });
+});
