@@ -1,7 +1,8 @@
 import type { Component } from '@trellis/clients';
+import { configServerComponent } from '@trellis/config-server';
 
 /**
  * Every component `trellis` can start, in landscape start order (the registry first, so the others can register).
  * Each issue adds its component here.
  */
-export const components: readonly Component[] = [];
+export const components: readonly Component[] = [configServerComponent];

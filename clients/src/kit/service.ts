@@ -277,8 +277,9 @@ export function createService(options: ServiceOptions): Service {
   async function doStop(): Promise<void> {
     stopController.abort();
     log.info('stopping');
-    // close() stops accepting and resolves once every connection has ended: idle keep-alive connections are closed
-    // at once, busy ones after their response (which says `connection: close` from now on).
+    // close() stops accepting and resolves once every connection has ended. A connection whose response was already
+    // under way when shutdown began turns idle when it finishes (keep-alive), so idle ones are closed until all end;
+    // polling costs nothing per request, unlike tracking every response.
     const closed = Promise.all(
       servers.map(
         (s) =>
@@ -288,10 +289,17 @@ export function createService(options: ServiceOptions): Service {
           }),
       ),
     ).then(() => undefined);
-    if (!(await withTimeout(closed, options.drainTimeoutMs ?? 10_000))) {
-      log.warn('drain timed out; closing remaining connections');
-      for (const s of servers) s.closeAllConnections();
-      await closed;
+    const sweeper = setInterval(() => {
+      for (const s of servers) s.closeIdleConnections();
+    }, 25);
+    try {
+      if (!(await withTimeout(closed, options.drainTimeoutMs ?? 10_000))) {
+        log.warn('drain timed out; closing remaining connections');
+        for (const s of servers) s.closeAllConnections();
+        await closed;
+      }
+    } finally {
+      clearInterval(sweeper);
     }
     for (const { name, hook } of hooks.reverse()) {
       try {

@@ -9,3 +9,5 @@ export type { UserCertificateOptions } from './user-certificate.ts';
 export { TlsError } from './errors.ts';
 export type { TlsErrorCode, TlsErrorOptions } from './errors.ts';
 export type { DevTlsMaterial, TlsLogger, TlsMaterial } from './types.ts';
+export { serverTls, tlsSettings } from './server-tls.ts';
+export type { ServerTlsOptions } from './server-tls.ts';

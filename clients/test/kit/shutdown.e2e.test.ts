@@ -128,3 +128,30 @@ describe('health probes over a socket', () => {
     }
   });
 });
+
+describe('Service.stop() with keep-alive clients', () => {
+  it('does not wait for a pooled connection whose response finished during the drain', async () => {
+    const { logger } = memoryLogger();
+    const service = createService({ name: 'demo', logger, git: false });
+    service.app.get('/slow', async (c) => {
+      await new Promise((r) => setTimeout(r, 200));
+      return c.text('done');
+    });
+    const { port } = await service.listen({ port: 0, host: '127.0.0.1' });
+    const agent = new http.Agent({ keepAlive: true });
+    const pending = new Promise<number>((resolve, reject) => {
+      http
+        .get(`http://127.0.0.1:${port}/slow`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        })
+        .on('error', reject);
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    await service.stop();
+    expect(await pending).toBe(200);
+    expect(Date.now() - started).toBeLessThan(1000);
+    agent.destroy();
+  });
+});

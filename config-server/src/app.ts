@@ -1,0 +1,95 @@
+import type { Context, Hono } from 'hono';
+import { createService, type KitEnv, type Logger, type Service } from '@trellis/clients';
+import type { AccessControl } from './access/clients.ts';
+import { createGuard } from './access/guard.ts';
+import type { EnvironmentBackend } from './backends/types.ts';
+import type { KeyChain } from './cipher/index.ts';
+import { createEnvironments } from './environments.ts';
+import { isConfigServerError } from './errors.ts';
+import type { RouteDeps } from './routes/deps.ts';
+import { encryptionRoutes } from './routes/encryption.ts';
+import { environmentRoutes } from './routes/environment.ts';
+import { keyRoutes } from './routes/key.ts';
+import { renderingRoutes } from './routes/renderings.ts';
+import { resourceRoutes } from './routes/resources.ts';
+import { watchRoutes } from './routes/watch.ts';
+
+export interface AppDeps {
+  readonly logger: Logger;
+  readonly backend: EnvironmentBackend;
+  /** The installed keys; undefined when none is (then `/encrypt` answers NO_KEY and `{cipher}` values are invalid). */
+  readonly keys?: KeyChain;
+  /** Credentials and their applications; undefined leaves the server open (development). */
+  readonly access?: AccessControl;
+  /** Values served first, as the "overrides" source, to every application. */
+  readonly overrides?: Readonly<Record<string, string>>;
+  /** The service to mount on (main.ts passes the one it listens with, made with {@link renderError}). */
+  readonly service?: Service;
+  /** Comment lines on idle watch streams keep proxies from closing them. Default 25 s. */
+  readonly heartbeatMs?: number;
+}
+
+/**
+ * Spring's shapes: `{status, description}` for encryption errors, Spring Boot's error JSON for the rest. Pass it as
+ * the service's `renderError` when handing createApp a service.
+ */
+export function renderError(err: unknown, c: Context<KitEnv>): Response | undefined {
+  if (!isConfigServerError(err)) return undefined;
+  const spring = err.springStatus;
+  const body =
+    spring !== undefined
+      ? { status: spring, description: err.message }
+      : {
+          timestamp: new Date().toISOString(),
+          status: err.status,
+          error: REASONS[err.status] ?? 'Error',
+          message: err.message,
+          path: c.req.path,
+        };
+  return c.newResponse(JSON.stringify(body), err.status as 400, { 'content-type': 'application/json' });
+}
+
+const REASONS: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+};
+
+/**
+ * The config server's HTTP app: Spring Cloud Config's Environment API, file renderings, plain resources,
+ * `/encrypt` `/decrypt` `/key`, watch streams, and a `config` health component. No I/O happens here beyond the
+ * backend's reads; nothing listens until main.ts does.
+ *
+ * @example
+ * const app = createApp({ logger, backend: createNativeBackend({ root: './config-repo', defaultLabel: 'main' }) });
+ * await app.request('/product/docker');
+ */
+export function createApp(deps: AppDeps): Hono<KitEnv> {
+  const service =
+    deps.service ?? createService({ name: 'config-server', logger: deps.logger, git: false, renderError });
+  service.health.register('config', () => deps.backend.health());
+  const routeDeps: RouteDeps = {
+    environments: createEnvironments({
+      backend: deps.backend,
+      keys: deps.keys,
+      logger: deps.logger,
+      ...(deps.overrides === undefined ? {} : { overrides: deps.overrides }),
+    }),
+    backend: deps.backend,
+    keys: deps.keys,
+    guard: createGuard(deps.access),
+    logger: deps.logger,
+    stopping: service.stopping,
+    heartbeatMs: deps.heartbeatMs ?? 25_000,
+  };
+  const app = service.app;
+  // Fixed paths before the `/{name}/{profiles}` patterns they would otherwise match.
+  app.route('/', encryptionRoutes(routeDeps));
+  app.route('/', keyRoutes(routeDeps));
+  app.route('/', watchRoutes(routeDeps));
+  app.route('/', renderingRoutes(routeDeps));
+  app.route('/', environmentRoutes(routeDeps));
+  app.route('/', resourceRoutes(routeDeps));
+  return app;
+}

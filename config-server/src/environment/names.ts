@@ -1,0 +1,68 @@
+import { ConfigServerError } from '../errors.ts';
+
+// Spring's `(_)` stands for `/` in names and labels, so a label like `feature/x` fits in one path segment.
+const SLASH_TOKEN = '(_)';
+const PROFILE = /^[A-Za-z0-9](?:[A-Za-z0-9_.+@-]*[A-Za-z0-9])?$/;
+
+/**
+ * Checks a name or label as Spring's EnvironmentController does (`..` and `#` refused, also when they arrive
+ * percent-encoded, and no leading `(_)`), then turns `(_)` into `/`. The value is the already-decoded path segment.
+ */
+export function normalizeNameOrLabel(value: string, what: 'name' | 'label'): string {
+  if (value.length === 0) throw new ConfigServerError('invalid_request', `Invalid Request: empty ${what}`);
+  if (value.startsWith(SLASH_TOKEN)) {
+    throw new ConfigServerError('invalid_request', `Invalid Request: ${what} must not start with (_)`);
+  }
+  const normalized = value.split(SLASH_TOKEN).join('/');
+  // Backslashes and NUL would let a path escape the repository on some systems; Spring's checks predate that worry.
+  if (
+    normalized.includes('..') ||
+    normalized.includes('#') ||
+    normalized.includes('\\') ||
+    normalized.includes('\0') ||
+    normalized.startsWith('/')
+  ) {
+    throw new ConfigServerError('invalid_request', `Invalid Request: ${what} must not contain "..", "#" or "\\"`);
+  }
+  return normalized;
+}
+
+/** `dev,docker` → `['dev','docker']`, each checked against Spring's profile pattern. */
+export function parseProfiles(value: string): string[] {
+  const profiles = value.split(',').map((p) => p.trim());
+  for (const p of profiles) {
+    if (!PROFILE.test(p)) {
+      throw new ConfigServerError(
+        'invalid_profile',
+        `Invalid Request: profile ${JSON.stringify(p.slice(0, 64))} must be letters, digits and - _ . + @, starting and ending with a letter or digit`,
+      );
+    }
+  }
+  return profiles;
+}
+
+/** Parses the name part (`a` or `a,b`) into application names. */
+export function parseApplications(value: string): string[] {
+  const names = normalizeNameOrLabel(value, 'name').split(',');
+  if (names.some((n) => n.trim() === '')) throw new ConfigServerError('invalid_request', 'Invalid Request: empty name');
+  return names.map((n) => n.trim());
+}
+
+/**
+ * Splits `product-composite-docker` into name and profiles at the LAST hyphen (`product-composite`, `docker`), as
+ * Spring's `/{name}-{profiles}.yml` mapping does. Undefined when there is no hyphen to split at.
+ */
+export function splitNameAndProfiles(stem: string): { name: string; profiles: string } | undefined {
+  const at = stem.lastIndexOf('-');
+  if (at <= 0 || at === stem.length - 1) return undefined;
+  return { name: stem.slice(0, at), profiles: stem.slice(at + 1) };
+}
+
+/** Decodes one raw path segment; malformed percent-encoding is a bad request, not a 500. */
+export function decodeSegment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ConfigServerError('invalid_request', 'Invalid Request: malformed percent-encoding in the path');
+  }
+}

@@ -1,0 +1,30 @@
+/** A property value as a source holds it: YAML keeps numbers and booleans, `.properties` only has text. */
+export type PropertyValue = string | number | boolean;
+
+/** One named source of properties, most specific first in an environment (Spring's `PropertySource`). */
+export interface PropertySource {
+  /** Spring's naming (`file:config-repo/product-docker.yml`): the Spring client finds profile sources by this name. */
+  readonly name: string;
+  readonly source: Readonly<Record<string, PropertyValue>>;
+  /** Where each value came from, for the v2 media type (`file [config-repo/a.yml] - 3:7`). */
+  readonly origins?: Readonly<Record<string, string>>;
+}
+
+/** Spring's `Environment`: what `GET /{name}/{profiles}[/{label}]` answers. */
+export interface Environment {
+  readonly name: string;
+  readonly profiles: readonly string[];
+  readonly label: string | null;
+  readonly version: string | null;
+  readonly state: string | null;
+  readonly propertySources: readonly PropertySource[];
+}
+
+/** What a client asked for, already validated and with `(_)` turned into `/`. */
+export interface EnvironmentRequest {
+  /** One or more application names (Spring accepts `a,b`; the later one wins). */
+  readonly applications: readonly string[];
+  readonly profiles: readonly string[];
+  /** Undefined when the client named no label: the backend's default applies. */
+  readonly label?: string;
+}

@@ -1,0 +1,56 @@
+import { TrellisError } from '@trellis/clients';
+
+/**
+ * Every way a config-server request can fail on purpose. The encryption codes carry Spring's `{status, description}`
+ * bodies (EncryptionController); the others Spring Boot's error JSON.
+ */
+export type ConfigServerErrorCode =
+  | 'invalid_request'
+  | 'invalid_profile'
+  | 'no_such_label'
+  | 'no_such_resource'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'no_key'
+  | 'invalid_cipher'
+  | 'decryption_unsupported'
+  | 'no_public_key'
+  | 'empty_text';
+
+const STATUS = {
+  invalid_request: 400,
+  invalid_profile: 400,
+  no_such_label: 404,
+  no_such_resource: 404,
+  unauthorized: 401,
+  forbidden: 403,
+  no_key: 404,
+  invalid_cipher: 400,
+  decryption_unsupported: 400,
+  no_public_key: 404,
+  empty_text: 400,
+} as const satisfies Record<ConfigServerErrorCode, number>;
+
+/** Spring's `status` words for the encryption errors; undefined for codes rendered in Spring Boot's error shape. */
+const SPRING_ENCRYPTION_STATUS: Readonly<Partial<Record<ConfigServerErrorCode, string>>> = {
+  no_key: 'NO_KEY',
+  invalid_cipher: 'INVALID',
+  decryption_unsupported: 'BAD_REQUEST',
+  no_public_key: 'NOT_FOUND',
+  empty_text: 'BAD_REQUEST',
+};
+
+export class ConfigServerError extends TrellisError<ConfigServerErrorCode> {
+  get status(): number {
+    return STATUS[this.code];
+  }
+
+  /** `NO_KEY`, `INVALID`…: set for errors whose body is Spring's `{status, description}`. */
+  get springStatus(): string | undefined {
+    return SPRING_ENCRYPTION_STATUS[this.code];
+  }
+}
+
+export function isConfigServerError(err: unknown): err is ConfigServerError {
+  return err instanceof ConfigServerError;
+}

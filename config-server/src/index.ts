@@ -1,0 +1,14 @@
+export { createApp, renderError } from './app.ts';
+export type { AppDeps } from './app.ts';
+export { configServerComponent } from './main.ts';
+export { checkConfig, configServerSettings, loadConfig } from './config.ts';
+export type { Config, ConfigServerSettings } from './config.ts';
+export { createNativeBackend } from './backends/native.ts';
+export type { NativeBackendOptions } from './backends/native.ts';
+export type { BackendChange, BackendEnvironment, EnvironmentBackend, ResourceRequest } from './backends/types.ts';
+export { createAccessControl, parseClients } from './access/clients.ts';
+export type { AccessControl, ConfigClient } from './access/clients.ts';
+export { loadKeyChain } from './encryption/keys.ts';
+export { ConfigServerError } from './errors.ts';
+export type { ConfigServerErrorCode } from './errors.ts';
+export type { Environment, EnvironmentRequest, PropertySource, PropertyValue } from './environment/index.ts';

@@ -1,0 +1,30 @@
+import type { Logger } from '@trellis/clients';
+import type { Guard } from '../access/guard.ts';
+import type { EnvironmentBackend } from '../backends/types.ts';
+import type { KeyChain } from '../cipher/index.ts';
+import type { EnvironmentRequest } from '../environment/index.ts';
+import { normalizeNameOrLabel, parseApplications, parseProfiles } from '../environment/index.ts';
+import type { Environments } from '../environments.ts';
+
+/** What the route modules share; built once in createApp. */
+export interface RouteDeps {
+  readonly environments: Environments;
+  readonly backend: EnvironmentBackend;
+  readonly keys: KeyChain | undefined;
+  readonly guard: Guard;
+  readonly logger: Logger;
+  /** Aborted on shutdown so watch streams end and the server can drain. */
+  readonly stopping: AbortSignal;
+  readonly heartbeatMs: number;
+}
+
+/** Validates the `{name}/{profiles}[/{label}]` path parameters (already percent-decoded by the router). */
+export function environmentRequest(name: string, profiles: string, label?: string): EnvironmentRequest {
+  const applications = parseApplications(name);
+  const parsedProfiles = parseProfiles(profiles);
+  return label === undefined
+    ? { applications, profiles: parsedProfiles }
+    : { applications, profiles: parsedProfiles, label: normalizeNameOrLabel(label, 'label') };
+}
+
+export const V2_MEDIA_TYPE = 'application/vnd.spring-cloud.config-server.v2+json';

@@ -1,0 +1,123 @@
+import { Hono, type Context } from 'hono';
+import type { KitEnv } from '@trellis/clients';
+import { CipherError, formatCipherPrefixes, parseCipherPrefixes, parseCipherValue } from '../cipher/index.ts';
+import type { KeyChain } from '../cipher/index.ts';
+import { ConfigServerError } from '../errors.ts';
+import { environmentRequest, type RouteDeps } from './deps.ts';
+
+const HEX = /^(?:[0-9a-fA-F]{2})+$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function isTextPlain(contentType: string | undefined): boolean {
+  return (contentType ?? '').split(';')[0]?.trim().toLowerCase() === 'text/plain';
+}
+
+/** java.net.URLDecoder: `+` is a space, `%xx` a UTF-8 byte; malformed input is left as it was. */
+function urlDecode(text: string): string {
+  try {
+    return decodeURIComponent(text.replaceAll('+', ' '));
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Spring's EncryptionController#stripFormData. `curl -d secret` posts `secret` as a form field with no value, which
+ * arrives as `secret=` with a form content type: undo the form encoding and drop the `=`. For ciphertexts a trailing
+ * `=` may be base64 padding, so it is dropped only when the length is odd and what remains decodes.
+ */
+export function stripFormData(data: string, contentType: string | undefined, cipher: boolean): string {
+  if (!data.endsWith('=') || isTextPlain(contentType)) return data;
+  let decoded = urlDecode(data);
+  if (!cipher) return decoded.slice(0, -1);
+  // URL decoding turned base64's '+' into spaces.
+  decoded = decoded.replaceAll(' ', '+');
+  const candidate = decoded.slice(0, -1);
+  if (decoded.endsWith('=') && decoded.length % 2 === 1 && (HEX.test(candidate) || BASE64.test(candidate))) {
+    return candidate;
+  }
+  return decoded;
+}
+
+function requireKeys(keys: KeyChain | undefined): KeyChain {
+  if (keys === undefined) throw new ConfigServerError('no_key', 'No key was installed for encryption service');
+  return keys;
+}
+
+/** Maps the cipher model's errors to Spring's answers; messages are the cipher module's fixed texts. */
+function cipherFailure(err: unknown): never {
+  if (!(err instanceof CipherError)) throw err;
+  switch (err.code) {
+    case 'invalid_ciphertext':
+    case 'unknown_key':
+      throw new ConfigServerError('invalid_cipher', 'Text not encrypted with this key');
+    case 'decryption_unsupported':
+      throw new ConfigServerError('decryption_unsupported', 'Server-side decryption is not supported');
+    case 'no_key':
+      throw new ConfigServerError('no_key', 'No key was installed for encryption service');
+    case 'invalid_key':
+      throw err;
+  }
+}
+
+/** `POST /encrypt`, `POST /decrypt` (and their `/{name}/{profiles}` forms), `GET /encrypt/status`. */
+export function encryptionRoutes(deps: RouteDeps): Hono<KitEnv> {
+  const app = new Hono<KitEnv>();
+
+  const encrypt = async (c: Context<KitEnv>): Promise<Response> => {
+    const keys = requireKeys(deps.keys);
+    const input = stripFormData(await c.req.text(), c.req.header('content-type'), false);
+    const { keyAlias, prefixes, payload } = parseCipherPrefixes(input);
+    if (payload.length === 0) throw new ConfigServerError('empty_text', 'No text to encrypt');
+    let out: string;
+    try {
+      out =
+        prefixes.size === 0
+          ? keys.encrypt(payload)
+          : formatCipherPrefixes(prefixes, keys.locate(keyAlias).encrypt(payload));
+    } catch (err) {
+      cipherFailure(err);
+    }
+    return c.text(out);
+  };
+
+  const decrypt = async (c: Context<KitEnv>): Promise<Response> => {
+    const keys = requireKeys(deps.keys);
+    const input = stripFormData(await c.req.text(), c.req.header('content-type'), true);
+    if (parseCipherValue(input).payload.length === 0)
+      throw new ConfigServerError('invalid_cipher', 'Text not encrypted with this key');
+    let plain: string;
+    try {
+      plain = keys.decrypt(input);
+    } catch (err) {
+      cipherFailure(err);
+    }
+    return c.newResponse(plain, 200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+  };
+
+  app.get('/encrypt/status', (c) => {
+    deps.guard(c, 'authenticated');
+    requireKeys(deps.keys);
+    return c.json({ status: 'OK' });
+  });
+  app.post('/encrypt', (c) => {
+    deps.guard(c, 'authenticated');
+    return encrypt(c);
+  });
+  app.post('/encrypt/:name/:profiles', (c) => {
+    const request = environmentRequest(c.req.param('name'), c.req.param('profiles'));
+    deps.guard(c, { applications: request.applications });
+    return encrypt(c);
+  });
+  // Decrypting any ciphertext would bypass per-application access, so only unrestricted clients may.
+  app.post('/decrypt', (c) => {
+    deps.guard(c, 'unrestricted');
+    return decrypt(c);
+  });
+  app.post('/decrypt/:name/:profiles', (c) => {
+    environmentRequest(c.req.param('name'), c.req.param('profiles'));
+    deps.guard(c, 'unrestricted');
+    return decrypt(c);
+  });
+  return app;
+}

@@ -1,0 +1,55 @@
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
+import { loadKeyChain } from '../src/encryption/keys.ts';
+import { tempRepo } from './helpers.ts';
+
+const dir = tempRepo({});
+afterAll(() => dir.remove());
+
+describe('loadConfig', () => {
+  it('defaults to port 8888, ./config-repo and HTTPS, and reads Spring variable names', () => {
+    const config = loadConfig({ ENCRYPT_KEY: 'k', ENCRYPT_SALT: 'cafe', ENCRYPT_RSA_ALGORITHM: 'OAEP' });
+    expect(config).toMatchObject({
+      port: 8888,
+      repo: './config-repo',
+      http: false,
+      encryptSalt: 'cafe',
+      rsaAlgorithm: 'OAEP',
+    });
+    expect(loadConfig({ CONFIG_SERVER_PORT: '9999' }, ['--port', '0']).port).toBe(0);
+  });
+
+  it('refuses conflicting or unsafe settings with a message naming them and no secret', () => {
+    expect(() => loadConfig({ ENCRYPT_KEY: 'top-secret', ENCRYPT_KEY_FILE: '/x' })).toThrow(/ENCRYPT_KEY_FILE/);
+    expect(() => loadConfig({}, ['--http', '--host', '0.0.0.0'])).toThrow(/loopback only/);
+    expect(() => loadConfig({}, ['--cert-file', 'a.pem'])).toThrow(/go together/);
+    let message = '';
+    try {
+      loadConfig({ CONFIG_CLIENTS: 'a:tiny-pw:' });
+    } catch (err) {
+      message = String(err);
+    }
+    expect(message).toMatch(/invalid --clients/);
+    expect(message).not.toContain('tiny-pw');
+  });
+});
+
+describe('loadKeyChain', () => {
+  it('refuses a key file readable by group or others', async () => {
+    const file = join(dir.root, 'key');
+    writeFileSync(file, 'file-secret\n');
+    chmodSync(file, 0o644);
+    await expect(loadKeyChain({ encryptKeyFile: file })).rejects.toThrow(/readable by group or others.*chmod 600/);
+    chmodSync(file, 0o600);
+    const chain = await loadKeyChain({ encryptKeyFile: file });
+    expect(chain?.decrypt(chain.encrypt('x'))).toBe('x');
+  });
+
+  it('reports an unusable key without quoting it', async () => {
+    const err = await loadKeyChain({ encryptKey: 'secret-pw', encryptSalt: 'not-hex' }).catch((e: unknown) => e);
+    expect(String(err)).toMatch(/unusable/);
+    expect(String(err)).not.toContain('secret-pw');
+  });
+});

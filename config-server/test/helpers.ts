@@ -1,0 +1,61 @@
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createLogger, type Logger } from '@trellis/clients';
+import type { Hono } from 'hono';
+import type { KitEnv } from '@trellis/clients';
+import { createApp, type AppDeps } from '../src/app.ts';
+import { createNativeBackend } from '../src/backends/native.ts';
+import type { EnvironmentBackend } from '../src/backends/types.ts';
+
+export const silentLogger = (): Logger => createLogger({ name: 'test', level: 'silent' });
+
+/** A temporary config repository: `files` maps relative paths to contents. */
+export function tempRepo(files: Record<string, string>): {
+  root: string;
+  write(rel: string, text: string): void;
+  remove(): void;
+} {
+  const root = mkdtempSync(join(tmpdir(), 'config-repo-'));
+  const write = (rel: string, text: string): void => {
+    mkdirSync(dirname(join(root, rel)), { recursive: true });
+    writeFileSync(join(root, rel), text);
+  };
+  for (const [rel, text] of Object.entries(files)) write(rel, text);
+  return { root, write, remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+export interface TestServer {
+  readonly app: Hono<KitEnv>;
+  readonly backend: EnvironmentBackend;
+  readonly root: string;
+  get(path: string, headers?: Record<string, string>): Promise<Response>;
+  json<T = Record<string, unknown>>(path: string, headers?: Record<string, string>): Promise<T>;
+}
+
+export function testServer(root: string, deps: Omit<AppDeps, 'logger' | 'backend'> = {}): TestServer {
+  const backend = createNativeBackend({ root, defaultLabel: 'main' });
+  const app = createApp({ logger: silentLogger(), backend, ...deps });
+  const get = (path: string, headers: Record<string, string> = {}): Promise<Response> =>
+    Promise.resolve(app.request(path, { headers }));
+  return {
+    app,
+    backend,
+    root,
+    get,
+    async json<T>(path: string, headers: Record<string, string> = {}): Promise<T> {
+      const res = await get(path, headers);
+      if (res.status !== 200) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+      return (await res.json()) as T;
+    },
+  };
+}
+
+export interface EnvJson {
+  name: string;
+  profiles: string[];
+  label: string | null;
+  version: string | null;
+  state: string | null;
+  propertySources: { name: string; source: Record<string, unknown> }[];
+}

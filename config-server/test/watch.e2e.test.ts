@@ -1,0 +1,115 @@
+import { get } from 'node:http';
+import { loadSettings, type Running } from '@trellis/clients';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configServerComponent } from '../src/main.ts';
+import { silentLogger, tempRepo } from './helpers.ts';
+
+const repo = tempRepo({
+  'application.yml': 'shared: a\n',
+  'product.yml': 'port: 7001\nname: product\n',
+  'review.yml': 'port: 7003\n',
+});
+const data = tempRepo({});
+let running: Running;
+let base: string;
+
+beforeAll(async () => {
+  const settings = loadSettings(configServerComponent.settings, {
+    argv: ['--port', '0', '--repo', repo.root, '--data-dir', data.root, '--http'],
+  });
+  running = await configServerComponent.start(settings, { logger: silentLogger(), env: {} });
+  base = running.endpoints[0]?.url ?? '';
+});
+afterAll(async () => {
+  await running.stop();
+  repo.remove();
+  data.remove();
+});
+
+interface Event {
+  event: string;
+  data: { version: string | null; changed?: string[] };
+  at: number;
+}
+
+/** Reads SSE events from a stream into a queue that tests await. */
+function sseReader(body: ReadableStream<Uint8Array>) {
+  const events: Event[] = [];
+  const waiters: (() => void)[] = [];
+  const decoder = new TextDecoder();
+  let buffer = '';
+  void (async () => {
+    const reader = body.getReader();
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) !== -1) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const json = /^data: (.*)$/m.exec(block)?.[1];
+        if (event !== undefined && json !== undefined) {
+          events.push({ event, data: JSON.parse(json) as Event['data'], at: performance.now() });
+          waiters.splice(0).forEach((w) => w());
+        }
+      }
+    }
+  })();
+  return {
+    async next(timeoutMs = 2000): Promise<Event> {
+      const deadline = Date.now() + timeoutMs;
+      while (events.length === 0) {
+        if (Date.now() > deadline) throw new Error('no event');
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 50);
+        });
+      }
+      return events.shift() as Event;
+    },
+    pending: () => events.length,
+  };
+}
+
+describe('GET /watch/{name}/{profiles}', () => {
+  it('tells a watcher within 200 ms which keys changed on disk, and only for its application', async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${base}/watch/product/default`, { signal: controller.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    if (res.body === null) throw new Error('no body');
+    const events = sseReader(res.body);
+    const ready = await events.next();
+    expect(ready.event).toBe('ready');
+
+    // Another application's file changes nothing for this stream.
+    repo.write('review.yml', 'port: 7004\n');
+    await new Promise((r) => setTimeout(r, 150));
+    expect(events.pending()).toBe(0);
+
+    const written = performance.now();
+    repo.write('product.yml', 'port: 7010\nname: product\nadded: x\n');
+    const change = await events.next();
+    expect(change.event).toBe('change');
+    expect(change.data.changed).toEqual(['added', 'port']);
+    expect(change.data.version).not.toBe(ready.data.version);
+    expect(change.at - written).toBeLessThan(200);
+
+    repo.write('application.yml', 'shared: b\n');
+    expect((await events.next()).data.changed).toEqual(['shared']);
+    controller.abort();
+  });
+
+  it('answers 404 for an unknown label before streaming', async () => {
+    // A one-off connection: a pooled keep-alive socket would hold the server's drain until the client lets go.
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      get(`${base}/watch/product/default/nope`, { agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      }).on('error', reject);
+    });
+    expect(status).toBe(404);
+  });
+});
