@@ -1,2 +1,4 @@
 export * from './kit/index.ts';
 export * from './tls/index.ts';
+export * from './discovery/index.ts';
+export * from './config/index.ts';

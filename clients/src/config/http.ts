@@ -1,0 +1,332 @@
+// HTTP to the config server: one or more URIs tried in order, credentials, the local CA, and failures turned into
+// one ConfigClientError that names the server and the reason.
+import type { Dispatcher } from 'undici';
+import { createAgent, describeError, isTimeoutError } from '../discovery/index.ts';
+import { ConfigClientError, type ConfigClientErrorCode } from './errors.ts';
+import type { RawEnvironment, RawPropertySource, RawValue } from './properties.ts';
+
+/**
+ * Credentials for a config server that requires them: Basic, a bearer token (`Authorization: Bearer`, a function is
+ * called per request so an OAuth client can refresh it), or Spring's `X-Config-Token` header.
+ */
+export type ConfigCredentials =
+  | { readonly username: string; readonly password: string }
+  | { readonly token: string | (() => string | Promise<string>) }
+  | { readonly configToken: string };
+
+/** One config server URL without its user info (that becomes the Authorization header, never a log line). */
+export interface ConfigEndpoint {
+  /** No trailing slash: `https://localhost:8888` or `https://gateway:8443/config`. */
+  readonly url: string;
+  readonly basic: string | undefined;
+}
+
+/**
+ * Reads Spring's `spring.cloud.config.uri`: one URL, a comma-separated list, or an array. User info
+ * (`https://user:pass@host:8888`) becomes Basic credentials for that URL, as in Spring.
+ */
+export function parseConfigUris(value: string | readonly string[]): ConfigEndpoint[] {
+  const list = (typeof value === 'string' ? [value] : value).flatMap((v) => v.split(','));
+  const endpoints = list
+    .map((v) => v.trim())
+    .filter((v) => v !== '')
+    .map((raw): ConfigEndpoint => {
+      let url: URL;
+      try {
+        url = new URL(raw);
+      } catch {
+        throw new ConfigClientError(
+          'invalid_options',
+          `config server URI is not a URL: ${raw.replace(/\/\/[^@/]*@/, '//')}`,
+        );
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        throw new ConfigClientError('invalid_options', `config server URI must be https (or http): ${url.origin}`);
+      }
+      const basic =
+        url.username === ''
+          ? undefined
+          : Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64');
+      url.username = '';
+      url.password = '';
+      url.search = '';
+      url.hash = '';
+      return { url: url.href.replace(/\/+$/, ''), basic };
+    });
+  if (endpoints.length === 0) throw new ConfigClientError('invalid_options', 'no config server URI given');
+  return endpoints;
+}
+
+/**
+ * `{name}/{profiles,joined}[/{label}]`, each part percent-encoded; a `/` in a label is sent as `(_)` the way
+ * Spring's client does, since a slash would split the path.
+ */
+export function environmentPath(name: string, profiles: readonly string[], label?: string): string {
+  const parts = [encodeURIComponent(name), profiles.map(encodeURIComponent).join(',')];
+  if (label !== undefined && label !== '') parts.push(encodeURIComponent(label.replaceAll('/', '(_)')));
+  return parts.join('/');
+}
+
+/** Node's codes for a certificate the client does not trust. */
+const TLS_CODES: Readonly<Record<string, string>> = {
+  SELF_SIGNED_CERT_IN_CHAIN: 'certificate signed by an untrusted CA',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed certificate',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'certificate signed by an untrusted CA',
+  UNABLE_TO_GET_ISSUER_CERT: 'certificate signed by an untrusted CA',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'certificate signed by an untrusted CA',
+  CERT_HAS_EXPIRED: 'certificate expired',
+  CERT_NOT_YET_VALID: 'certificate not yet valid',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'certificate does not cover this host name',
+  CERT_SIGNATURE_FAILURE: 'certificate signature invalid',
+};
+
+const CONNECTION_REASONS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connect timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'connect timed out',
+  UND_ERR_SOCKET: 'connection closed by the server',
+  UND_ERR_CLOSED: 'connection closed',
+};
+
+/** A transport failure (no HTTP answer) as the config client's error. */
+export function transportError(err: unknown, url: string, what: string): ConfigClientError {
+  const code = describeError(err);
+  const tls = TLS_CODES[code];
+  if (tls !== undefined) {
+    return new ConfigClientError(
+      'untrusted_certificate',
+      `config server ${url} is not trusted: ${tls} (${code}); pass caFile or ca with the CA that signed its certificate (for the local CA: <data-dir>/tls/ca.pem)`,
+      { url, cause: err },
+    );
+  }
+  if (isTimeoutError(err)) {
+    return new ConfigClientError('timeout', `config server ${url} did not answer ${what} in time (${code})`, {
+      url,
+      cause: err,
+    });
+  }
+  const reason = CONNECTION_REASONS[code] ?? code;
+  const detail = reason === code ? code : `${reason} (${code})`;
+  return new ConfigClientError('unreachable', `config server ${url} is unreachable: ${detail}`, { url, cause: err });
+}
+
+/** What the server said, from Spring's `{status, description}` or Spring Boot's `{error, message}` bodies. */
+function serverReason(body: string): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed === 'object' && parsed !== null) {
+      const { description, message, error } = parsed as Record<string, unknown>;
+      const text = [description, message, error].find((v) => typeof v === 'string' && v !== '');
+      // Bounded and on one line: this goes into a log line and a start-up error.
+      if (typeof text === 'string') return text.replace(/\s+/g, ' ').slice(0, 200);
+    }
+  } catch {
+    // Not JSON (a proxy's HTML page): the status says enough.
+  }
+  return undefined;
+}
+
+const STATUS_CODES: Readonly<Record<number, ConfigClientErrorCode>> = {
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+};
+
+/** An HTTP answer other than 200 as the config client's error. */
+export function statusError(status: number, body: string, url: string, what: string): ConfigClientError {
+  const code: ConfigClientErrorCode = status >= 500 ? 'server_error' : (STATUS_CODES[status] ?? 'rejected');
+  const reason = serverReason(body);
+  const hint =
+    code === 'unauthorized'
+      ? '; check the credentials option'
+      : code === 'forbidden'
+        ? '; these credentials may not read this application'
+        : '';
+  return new ConfigClientError(
+    code,
+    `config server ${url} answered HTTP ${status} to ${what}${reason === undefined ? '' : `: ${reason}`}${hint}`,
+    { url },
+  );
+}
+
+function invalid(url: string, what: string, problem: string): ConfigClientError {
+  return new ConfigClientError('invalid_response', `config server ${url} answered ${what} with ${problem}`, { url });
+}
+
+/** A value from either the plain shape or the v2 `{value, origin}` shape (a proxy may have asked for it). */
+function readValue(value: unknown): RawValue | undefined {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+  if (value === null) return '';
+  if (typeof value === 'object' && 'value' in value) return readValue(value.value);
+  return undefined;
+}
+
+/** Checks the Environment JSON's shape; values that are not scalars are dropped rather than failing the start. */
+export function readEnvironment(body: string, url: string, what: string): RawEnvironment {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw invalid(url, what, 'a body that is not JSON');
+  }
+  if (
+    typeof parsed !== 'object' ||
+    parsed === null ||
+    !Array.isArray((parsed as { propertySources?: unknown }).propertySources)
+  ) {
+    throw invalid(url, what, 'JSON that is not an Environment (no propertySources)');
+  }
+  const env = parsed as Record<string, unknown> & { propertySources: unknown[] };
+  const propertySources = env.propertySources.map((s, i): RawPropertySource => {
+    if (typeof s !== 'object' || s === null) throw invalid(url, what, `property source ${i} that is not an object`);
+    const { name, source } = s as { name?: unknown; source?: unknown };
+    if (typeof source !== 'object' || source === null) throw invalid(url, what, `property source ${i} without source`);
+    const values: Record<string, RawValue> = {};
+    for (const [k, v] of Object.entries(source)) {
+      const value = readValue(v);
+      if (value !== undefined) values[k] = value;
+    }
+    return { name: typeof name === 'string' ? name : `source ${i}`, source: values };
+  });
+  const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+  return {
+    name: text(env['name']) ?? '',
+    profiles: Array.isArray(env['profiles']) ? env['profiles'].filter((p) => typeof p === 'string') : [],
+    label: text(env['label']),
+    version: text(env['version']),
+    state: text(env['state']),
+    propertySources,
+  };
+}
+
+export interface ConfigHttpOptions {
+  readonly uri: string | readonly string[];
+  readonly credentials?: ConfigCredentials | undefined;
+  /** PEM of the CA(s) to trust instead of the system roots. */
+  readonly ca?: string | readonly string[] | undefined;
+  readonly timeoutMs: number;
+}
+
+export interface WatchStream {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: Dispatcher.ResponseData['body'];
+  readonly url: string;
+}
+
+/**
+ * Requests to the config servers, in order from the one that answered last: transport failures and 5xx move on to
+ * the next URI; any other answer is final (a 401 from one server would be a 401 from its twin).
+ */
+export class ConfigHttp {
+  readonly endpoints: readonly ConfigEndpoint[];
+  readonly #credentials: ConfigCredentials | undefined;
+  readonly #timeoutMs: number;
+  readonly #agent: Dispatcher;
+  #current = 0;
+
+  constructor(options: ConfigHttpOptions) {
+    this.endpoints = parseConfigUris(options.uri);
+    this.#credentials = options.credentials;
+    this.#timeoutMs = options.timeoutMs;
+    this.#agent = createAgent({
+      connectTimeoutMs: Math.min(options.timeoutMs, 5000),
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+    });
+  }
+
+  /** The config server requests go to first (the one that answered last). */
+  get current(): string {
+    return this.#endpoint(this.#current).url;
+  }
+
+  /** Fetches and reads one Environment. Throws ConfigClientError. */
+  async environment(path: string, signal?: AbortSignal): Promise<RawEnvironment> {
+    return this.#failover(path, 'application/json', signal, this.#timeoutMs, async (res, url) => {
+      const body = await res.body.text();
+      const what = `GET /${path}`;
+      if (res.statusCode !== 200) throw statusError(res.statusCode, body, url, what);
+      return readEnvironment(body, url, what);
+    });
+  }
+
+  /** Opens the watch stream; the caller reads or destroys the body. */
+  async watch(path: string, signal: AbortSignal, idleMs: number): Promise<WatchStream> {
+    return this.#failover(`watch/${path}`, 'text/event-stream', signal, idleMs, (res, url) => {
+      const type = res.headers['content-type'];
+      return Promise.resolve({
+        status: res.statusCode,
+        contentType: typeof type === 'string' ? type : '',
+        body: res.body,
+        url,
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  #endpoint(index: number): ConfigEndpoint {
+    const endpoint = this.endpoints[index % this.endpoints.length];
+    if (endpoint === undefined) throw new Error('unreachable: config endpoints are never empty');
+    return endpoint;
+  }
+
+  async #headers(endpoint: ConfigEndpoint, accept: string): Promise<Record<string, string>> {
+    const headers: Record<string, string> = { accept };
+    const c = this.#credentials;
+    if (endpoint.basic !== undefined) headers['authorization'] = `Basic ${endpoint.basic}`;
+    else if (c === undefined) return headers;
+    else if ('configToken' in c) headers['x-config-token'] = c.configToken;
+    else if ('token' in c)
+      headers['authorization'] = `Bearer ${typeof c.token === 'string' ? c.token : await c.token()}`;
+    else headers['authorization'] = `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+    return headers;
+  }
+
+  async #failover<T>(
+    path: string,
+    accept: string,
+    signal: AbortSignal | undefined,
+    bodyTimeoutMs: number,
+    read: (res: Dispatcher.ResponseData, url: string) => Promise<T>,
+  ): Promise<T> {
+    let last: ConfigClientError | undefined;
+    for (let i = 0; i < this.endpoints.length; i++) {
+      const index = (this.#current + i) % this.endpoints.length;
+      const endpoint = this.#endpoint(index);
+      const url = new URL(`${endpoint.url}/${path}`);
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await this.#agent.request({
+          origin: url.origin,
+          path: url.pathname,
+          method: 'GET',
+          headers: await this.#headers(endpoint, accept),
+          signal: signal ?? null,
+          headersTimeout: this.#timeoutMs,
+          bodyTimeout: bodyTimeoutMs,
+        });
+      } catch (err) {
+        if (signal?.aborted === true) throw err;
+        last = transportError(err, endpoint.url, `GET /${path}`);
+        // A certificate problem is the client's to fix; another URI would not change it (nor would a retry).
+        if (last.code === 'untrusted_certificate') throw last;
+        continue;
+      }
+      if (res.statusCode >= 500) {
+        last = statusError(res.statusCode, await res.body.text().catch(() => ''), endpoint.url, `GET /${path}`);
+        continue;
+      }
+      this.#current = index;
+      return await read(res, endpoint.url);
+    }
+    throw last ?? new ConfigClientError('unreachable', 'no config server answered');
+  }
+}

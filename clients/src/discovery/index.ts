@@ -1,0 +1,54 @@
+/**
+ * Discovery for Trellis services, wire-compatible with Spring Cloud Netflix's Eureka client: registration with lease
+ * renewal, a local registry cache (watch stream or Eureka deltas), and load-balanced HTTP by application name.
+ */
+export { reconcileHashCode, InstanceCache } from './cache.ts';
+export type { InstanceChange } from './cache.ts';
+export { createDiscoveryClient } from './client.ts';
+export type {
+  ChangeListener,
+  DiscoveryClient,
+  DiscoveryClientOptions,
+  DiscoveryMode,
+  DiscoverySnapshot,
+  InstanceSource,
+} from './client.ts';
+export { DiscoveryError } from './errors.ts';
+export type { DiscoveryErrorCode } from './errors.ts';
+export { discoveryHealthIndicator } from './health.ts';
+export type { DiscoveryHealthSources } from './health.ts';
+export { createLoadBalancedHttp, isApplicationHost } from './http.ts';
+export type {
+  LoadBalancedHttp,
+  LoadBalancedHttpOptions,
+  LoadBalancedRequestInit,
+  LoadBalancedResponse,
+} from './http.ts';
+export { RoundRobin } from './load-balancer.ts';
+export type { RoundRobinOptions } from './load-balancer.ts';
+export { registerService } from './register-service.ts';
+export type { RegisterServiceOptions } from './register-service.ts';
+export { createEurekaRegistration, describeInstance, registrationBody } from './registration.ts';
+export type {
+  EurekaRegistration,
+  EurekaRegistrationOptions,
+  InstanceDescription,
+  RegistrationSnapshot,
+  RegistrationState,
+} from './registration.ts';
+export type { RegistryCredentials } from './registry-http.ts';
+export { createAgent, describeError, isConnectionError, isTimeoutError, KEEP_ALIVE_MS } from './agent.ts';
+export { SseParser } from './sse.ts';
+export type { SseEvent } from './sse.ts';
+export { backoffDelay, systemClock } from './timing.ts';
+export type { BackoffOptions, Clock } from './timing.ts';
+export { readApplications, readInstance } from './wire.ts';
+export type {
+  ActionType,
+  ApplicationsDocument,
+  InstanceStatus,
+  LeaseInfo,
+  PortInfo,
+  ServiceInstance,
+  WatchChange,
+} from './wire.ts';

@@ -1,0 +1,341 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createConfigClient, fetchRemoteConfig, type ConfigChange } from '../../src/config/client.ts';
+import { ConfigClientError } from '../../src/config/errors.ts';
+import { configHealthIndicator } from '../../src/config/health.ts';
+import { Secret } from '../../src/config/secret.ts';
+import type { Running } from '../../src/kit/component.ts';
+import { ManualClock } from '../discovery/helpers.ts';
+import { captureLogger, silentLogger, startConfigServer, tempDir } from './helpers.ts';
+
+interface Vectors {
+  symmetric: { vectors: { key: string; plaintext: string; cipherProperty: string }[] };
+}
+const vectors = JSON.parse(
+  readFileSync(join(import.meta.dirname, '../../../../shared/interop/spring-cipher-vectors.json'), 'utf8'),
+) as Vectors;
+const sym = vectors.symmetric.vectors[0];
+if (sym === undefined) throw new Error('symmetric vector missing');
+
+const repo = tempDir({
+  'application.yml': 'shared: from-application\nonly.app: yes\nserver:\n  port: 8080\nhosts:\n  - a1\n  - a2\n  - a3\n',
+  'application-docker.yml': 'shared: from-application-docker\nserver:\n  port: 9000\n',
+  'product.yml': `shared: from-product\nproduct.only: 1\ndb:\n  password: '${sym.cipherProperty}'\n`,
+  'product-docker.yml': `mongo:\n  host: mongodb\n  port: 27017\nhosts:\n  - p1\ngreeting: '${sym.cipherProperty}'\n`,
+  'review.yml': 'review.only: true\n',
+  'feature/x/product.yml': 'shared: from-feature-x\n',
+});
+const data = tempDir();
+const env = { ENCRYPT_KEY: sym.key };
+let open: { running: Running; url: string; caFile: string };
+let secured: { running: Running; url: string; caFile: string };
+
+beforeAll(async () => {
+  open = await startConfigServer({ repo: repo.root, dataDir: data.root, env });
+  secured = await startConfigServer({
+    repo: repo.root,
+    dataDir: data.root,
+    env: { ...env, CONFIG_CLIENTS: 'product:product-secret:product;ops:ops-token-1:*' },
+  });
+});
+afterAll(async () => {
+  await Promise.all([open.running.stop(), secured.running.stop()]);
+  repo.remove();
+  data.remove();
+});
+
+/** A loopback port with nothing listening on it (yet). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<ConfigClientError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof ConfigClientError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigClientError');
+}
+
+describe('fetchRemoteConfig over HTTPS', () => {
+  it('fetches trusting the local CA and merges sources in the server order', async () => {
+    const config = await fetchRemoteConfig({
+      uri: open.url,
+      name: 'product',
+      profiles: 'docker',
+      caFile: open.caFile,
+      logger: silentLogger(),
+    });
+    expect(config.propertySources.map((n) => n.replace(/^.*\//, ''))).toEqual([
+      'product-docker.yml',
+      'application-docker.yml',
+      'product.yml',
+      'application.yml',
+    ]);
+    expect(config.getString('shared')).toBe('from-application-docker');
+    expect(config.getNumber('server.port')).toBe(9000);
+    expect(config.getNumber('mongo.port')).toBe(27017);
+    expect(config.getBoolean('only.app')).toBe(true);
+    expect(config.getNumber('product.only')).toBe(1);
+    // The profile's one-element list replaces application.yml's three, as Spring Boot binds it.
+    expect(config.getList('hosts')).toEqual(['p1']);
+    expect(config.getString('missing', 'default')).toBe('default');
+    expect(() => config.getString('review.only')).toThrow(/required configuration key review\.only/);
+  });
+
+  it('sends a label with a slash the Spring way', async () => {
+    const config = await fetchRemoteConfig({
+      uri: open.url,
+      name: 'product',
+      label: 'feature/x',
+      ca: readFileSync(open.caFile, 'utf8'),
+      logger: silentLogger(),
+    });
+    expect(config.getString('shared')).toBe('from-feature-x');
+    expect(config.label).toBe('feature/x');
+  });
+
+  it('refuses a server whose CA it does not trust, at once and with the reason', async () => {
+    const started = performance.now();
+    const err = await rejection(fetchRemoteConfig({ uri: open.url, name: 'product', logger: silentLogger() }));
+    expect(err.code).toBe('untrusted_certificate');
+    expect(err.message).toContain(`config server ${open.url} is not trusted`);
+    expect(err.message).toMatch(/caFile/);
+    // Not retried: no attempt could change the answer.
+    expect(performance.now() - started).toBeLessThan(900);
+  });
+
+  it('receives {cipher} values decrypted and wraps secret-named ones, keeping them out of the logs', async () => {
+    const capture = captureLogger();
+    const config = await fetchRemoteConfig({
+      uri: open.url,
+      name: 'product',
+      profiles: ['docker'],
+      caFile: open.caFile,
+      secretKeys: ['greeting'],
+      logger: capture.logger,
+    });
+    const password = config.get('db.password');
+    expect(password).toBeInstanceOf(Secret);
+    expect(config.getSecret('db.password').reveal()).toBe(sym.plaintext);
+    expect(config.get('greeting')).toBeInstanceOf(Secret);
+    expect(config.getSecret('greeting').reveal()).toBe(sym.plaintext);
+    capture.logger.info({ config }, 'configuration');
+    expect(capture.text()).toContain('loaded configuration');
+    expect(capture.text()).toContain('mongodb');
+    expect(capture.text()).not.toContain(sym.plaintext);
+
+    // Without secretKeys a neutral name is plain text: the documented limit of the name rule.
+    const plain = await fetchRemoteConfig({
+      uri: open.url,
+      name: 'product',
+      profiles: 'docker',
+      caFile: open.caFile,
+      logger: silentLogger(),
+    });
+    expect(plain.get('greeting')).toBe(sym.plaintext);
+  });
+});
+
+describe('credentials', () => {
+  const base = () => ({ uri: secured.url, caFile: secured.caFile, logger: silentLogger() });
+
+  it('reads with Basic, bearer and X-Config-Token credentials', async () => {
+    const basic = await fetchRemoteConfig({
+      ...base(),
+      name: 'product',
+      credentials: { username: 'product', password: 'product-secret' },
+    });
+    expect(basic.getNumber('product.only')).toBe(1);
+    const bearer = await fetchRemoteConfig({ ...base(), name: 'review', credentials: { token: () => 'ops-token-1' } });
+    expect(bearer.getBoolean('review.only')).toBe(true);
+    const token = await fetchRemoteConfig({ ...base(), name: 'review', credentials: { configToken: 'ops-token-1' } });
+    expect(token.getBoolean('review.only')).toBe(true);
+    const userInfo = secured.url.replace('https://', 'https://product:product-secret@');
+    expect((await fetchRemoteConfig({ ...base(), uri: userInfo, name: 'product' })).getNumber('product.only')).toBe(1);
+  });
+
+  it('names 401 without credentials and 403 for another application, without retrying', async () => {
+    const started = performance.now();
+    const unauthorized = await rejection(fetchRemoteConfig({ ...base(), name: 'product' }));
+    expect(unauthorized.code).toBe('unauthorized');
+    expect(unauthorized.message).toContain(`config server ${secured.url} answered HTTP 401`);
+    expect(unauthorized.message).toContain('Full authentication is required');
+
+    const forbidden = await rejection(
+      fetchRemoteConfig({
+        ...base(),
+        name: 'review',
+        credentials: { username: 'product', password: 'product-secret' },
+      }),
+    );
+    expect(forbidden.code).toBe('forbidden');
+    expect(forbidden.message).toContain('HTTP 403');
+    expect(forbidden.message).toContain('client product may not read review');
+    expect(forbidden.message).not.toContain('product-secret');
+    expect(performance.now() - started).toBeLessThan(900);
+  });
+});
+
+describe('fail-fast retry', () => {
+  it("waits Spring's default intervals and succeeds once a late server comes up", async () => {
+    const port = await freePort();
+    const clock = new ManualClock();
+    const capture = captureLogger();
+    const loading = fetchRemoteConfig({
+      uri: `https://localhost:${port}`,
+      name: 'product',
+      caFile: open.caFile,
+      clock,
+      logger: capture.logger,
+    });
+    // Attempts 1-3 are refused; the waits are 1000 × 1.1^n, capped at 2000.
+    expect(await clock.fireNext()).toBe(1000);
+    expect(await clock.fireNext()).toBeCloseTo(1100, 6);
+    let late: Running | undefined;
+    try {
+      // Bring the server up while the third wait is pending.
+      const deadline = Date.now() + 3000;
+      while (clock.pending().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+      expect(clock.pending()[0]).toBeCloseTo(1210, 6);
+      late = (await startConfigServer({ repo: repo.root, dataDir: data.root, port, env })).running;
+      clock.advance(1210);
+      const config = await loading;
+      expect(config.getString('shared')).toBe('from-product');
+      const retries = capture.lines.filter((l) => l.msg === 'config server not available yet; retrying');
+      expect(retries.map((l) => l['attempt'])).toEqual([1, 2, 3]);
+      expect(String(retries[0]?.['reason'])).toContain('connection refused');
+    } finally {
+      await late?.stop();
+    }
+  });
+
+  it('gives up after maxAttempts with the server URL and the reason', async () => {
+    const port = await freePort();
+    const started = performance.now();
+    const err = await rejection(
+      fetchRemoteConfig({
+        uri: `https://localhost:${port}`,
+        name: 'product',
+        profiles: ['docker'],
+        caFile: open.caFile,
+        retry: { initialIntervalMs: 40, multiplier: 2, maxIntervalMs: 100, maxAttempts: 4 },
+        logger: silentLogger(),
+      }),
+    );
+    const elapsed = performance.now() - started;
+    expect(err.code).toBe('unreachable');
+    expect(err.message).toBe(
+      `could not load configuration product/docker after 4 attempts: config server https://localhost:${port} is unreachable: connection refused (ECONNREFUSED)`,
+    );
+    // 40 + 80 + 100 (capped) ms of waiting between the four attempts.
+    expect(elapsed).toBeGreaterThanOrEqual(215);
+    expect(elapsed).toBeLessThan(2000);
+  });
+
+  it('starts empty without failFast and reports it in health', async () => {
+    const port = await freePort();
+    const client = await createConfigClient({
+      uri: `https://localhost:${port}`,
+      name: 'product',
+      caFile: open.caFile,
+      failFast: false,
+      watch: false,
+      logger: silentLogger(),
+    });
+    try {
+      expect(client.keys()).toEqual([]);
+      expect(client.getNumber('server.port', 7001)).toBe(7001);
+      const health = configHealthIndicator(client)();
+      expect(health).toMatchObject({ status: 'UNKNOWN', details: { reason: 'no configuration loaded yet' } });
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('watch and refresh', () => {
+  const watched = tempDir({
+    'application.yml': 'shared: a\n',
+    'inventory.yml': 'port: 7001\nname: inventory\nold: x\n',
+  });
+  let server: { running: Running; url: string; caFile: string };
+  let port: number;
+  beforeAll(async () => {
+    server = await startConfigServer({ repo: watched.root, dataDir: data.root, env });
+    port = Number(new URL(server.url).port);
+  });
+  afterAll(async () => {
+    await server.running.stop();
+    watched.remove();
+  });
+
+  function nextChange(client: { subscribe(l: (c: ConfigChange) => void): () => void }, timeoutMs = 3000) {
+    return new Promise<{ change: ConfigChange; at: number }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no change heard')), timeoutMs);
+      const off = client.subscribe((change) => {
+        clearTimeout(timer);
+        off();
+        resolve({ change, at: performance.now() });
+      });
+    });
+  }
+
+  it('tells subscribers which keys changed within 200 ms of an edit, and keeps the last good values when the server goes', async () => {
+    const client = await createConfigClient({
+      uri: server.url,
+      name: 'inventory',
+      caFile: server.caFile,
+      retry: { initialIntervalMs: 50 },
+      logger: silentLogger(),
+    });
+    const health = configHealthIndicator(client);
+    try {
+      const waitConnected = Date.now() + 3000;
+      while (client.status().watch !== 'connected' && Date.now() < waitConnected)
+        await new Promise((r) => setTimeout(r, 5));
+      expect(client.status().watch).toBe('connected');
+      const first = health();
+      expect(first.status).toBe('UP');
+      expect(first.details?.['version']).toBe(client.current.version);
+      expect(first.details?.['propertySources']).toHaveLength(2);
+
+      const heard = nextChange(client);
+      const written = performance.now();
+      watched.write('inventory.yml', 'port: 7010\nname: inventory\nadded: y\n');
+      const { change, at } = await heard;
+      expect(at - written).toBeLessThan(200);
+      expect(change).toMatchObject({ added: ['added'], removed: ['old'], changed: ['port'] });
+      expect(change.keys).toEqual(['added', 'old', 'port']);
+      expect(client.getNumber('port')).toBe(7010);
+      expect(change.previous.getNumber('port')).toBe(7001);
+
+      // The server goes away: a refresh fails, the values stay, health says so without going DOWN.
+      await server.running.stop();
+      await expect(client.refresh()).rejects.toThrow(/unreachable/);
+      expect(client.getNumber('port')).toBe(7010);
+      const stale = health();
+      expect(stale.status).toBe('UNKNOWN');
+      expect(stale.details?.['reason']).toBe('last refresh failed; serving the last good configuration');
+      expect(String(stale.details?.['error'])).toContain('connection refused');
+
+      // An edit while it is down reaches the subscriber once it is back (reconnect, then the version differs).
+      watched.write('application.yml', 'shared: b\n');
+      const back = nextChange(client, 8000);
+      server = await startConfigServer({ repo: watched.root, dataDir: data.root, port, env });
+      const { change: missed } = await back;
+      expect(missed.changed).toEqual(['shared']);
+      expect(health().status).toBe('UP');
+    } finally {
+      await client.close();
+    }
+  });
+});

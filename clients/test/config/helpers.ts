@@ -1,0 +1,70 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { configServerComponent } from '../../../config-server/src/index.ts';
+import { createLogger, type Logger } from '../../src/kit/logger.ts';
+import { loadSettings } from '../../src/kit/settings.ts';
+import type { Running } from '../../src/kit/component.ts';
+
+/** A temporary directory: `files` maps relative paths to contents. */
+export function tempDir(files: Record<string, string> = {}): {
+  root: string;
+  write(rel: string, text: string): void;
+  remove(): void;
+} {
+  const root = mkdtempSync(join(tmpdir(), 'config-client-'));
+  const write = (rel: string, text: string): void => {
+    mkdirSync(dirname(join(root, rel)), { recursive: true });
+    writeFileSync(join(root, rel), text);
+  };
+  for (const [rel, text] of Object.entries(files)) write(rel, text);
+  return { root, write, remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+export interface LogLine {
+  readonly level: number;
+  readonly msg: string;
+  readonly [key: string]: unknown;
+}
+
+/** The real kit logger writing into memory, so tests read back exactly what would reach a log shipper. */
+export function captureLogger(level = 'debug'): { logger: Logger; lines: LogLine[]; text(): string } {
+  const raw: string[] = [];
+  const logger = createLogger({ name: 'test', level, destination: { write: (s: string) => void raw.push(s) } });
+  return {
+    logger,
+    get lines() {
+      return raw.map((l) => JSON.parse(l) as LogLine);
+    },
+    text: () => raw.join(''),
+  };
+}
+
+export const silentLogger = (): Logger => createLogger({ name: 'test', level: 'silent' });
+
+/** Starts the real config server (HTTPS with the local CA under `<dataDir>/tls`). */
+export async function startConfigServer(options: {
+  repo: string;
+  dataDir: string;
+  port?: number;
+  env?: Record<string, string>;
+}): Promise<{ running: Running; url: string; caFile: string }> {
+  const env = options.env ?? {};
+  const settings = loadSettings(configServerComponent.settings, {
+    argv: [
+      '--port',
+      String(options.port ?? 0),
+      '--repo',
+      options.repo,
+      '--data-dir',
+      options.dataDir,
+      '--host',
+      '127.0.0.1',
+    ],
+    env,
+  });
+  const running = await configServerComponent.start(settings, { logger: silentLogger(), env });
+  const endpoint = running.endpoints[0];
+  if (endpoint === undefined) throw new Error('config server has no endpoint');
+  return { running, url: endpoint.url, caFile: join(options.dataDir, 'tls', 'ca.pem') };
+}

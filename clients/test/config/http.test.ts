@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { environmentPath, parseConfigUris, readEnvironment, statusError } from '../../src/config/http.ts';
+
+describe('environmentPath', () => {
+  it('joins profiles with commas and sends a / in a label as (_) the way Spring does', () => {
+    expect(environmentPath('product', ['default'])).toBe('product/default');
+    expect(environmentPath('product', ['docker', 'kafka'], 'main')).toBe('product/docker,kafka/main');
+    expect(environmentPath('product', ['docker'], 'feature/x')).toBe('product/docker/feature(_)x');
+    expect(environmentPath('my app', ['dev'], 'a b')).toBe('my%20app/dev/a%20b');
+  });
+});
+
+describe('parseConfigUris', () => {
+  it('turns user info into Basic credentials and keeps it out of the URL', () => {
+    const [first, second] = parseConfigUris('https://user:p%40ss@cfg1:8888/, https://cfg2:8888/config');
+    expect(first?.url).toBe('https://cfg1:8888');
+    expect(Buffer.from(first?.basic ?? '', 'base64').toString()).toBe('user:p@ss');
+    expect(second).toEqual({ url: 'https://cfg2:8888/config', basic: undefined });
+  });
+
+  it('rejects non-URLs without echoing credentials', () => {
+    expect(() => parseConfigUris('ftp://x')).toThrow(/must be https/);
+    expect(() => parseConfigUris('')).toThrow(/no config server URI/);
+    expect(() => parseConfigUris('not a url')).toThrow(expect.objectContaining({ code: 'invalid_options' }));
+  });
+});
+
+describe('readEnvironment', () => {
+  it('reads the plain and the v2 {value, origin} shapes alike', () => {
+    const body = JSON.stringify({
+      name: 'product',
+      profiles: ['default'],
+      label: null,
+      version: 'abc',
+      state: null,
+      propertySources: [{ name: 's', source: { a: 1, b: { value: 'x', origin: '1:2' }, c: null, d: [1] } }],
+    });
+    const env = readEnvironment(body, 'https://cfg', 'GET /product/default');
+    expect(env.version).toBe('abc');
+    expect(env.propertySources[0]?.source).toEqual({ a: 1, b: 'x', c: '' });
+  });
+
+  it('refuses an answer that is not an Environment, naming the server', () => {
+    expect(() => readEnvironment('<html>', 'https://cfg', 'GET /p/d')).toThrow(
+      'config server https://cfg answered GET /p/d with a body that is not JSON',
+    );
+    expect(() => readEnvironment('{"a":1}', 'https://cfg', 'GET /p/d')).toThrow(/no propertySources/);
+  });
+});
+
+describe('statusError', () => {
+  it('carries the status and the server description', () => {
+    const err = statusError(404, '{"status":404,"message":"No such label: nope"}', 'https://cfg', 'GET /p/d/nope');
+    expect(err.code).toBe('not_found');
+    expect(err.message).toBe('config server https://cfg answered HTTP 404 to GET /p/d/nope: No such label: nope');
+    expect(statusError(503, 'down', 'https://cfg', 'x').code).toBe('server_error');
+    expect(statusError(400, '', 'https://cfg', 'x').retryable).toBe(false);
+    expect(statusError(502, '', 'https://cfg', 'x').retryable).toBe(true);
+  });
+});

@@ -1,0 +1,89 @@
+// The registry's HTTP surface: the Eureka REST API under both /eureka and /eureka/v2 (Spring clients use the first,
+// eureka-js-client defaults to the second), the watch stream beside it. Routes are built from injected parts; no
+// I/O, no listening. Later pieces (the dashboard on "/", replication status) mount here with app.route().
+import type { KitEnv } from '@trellis/clients';
+import { Hono } from 'hono';
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { accessGuard } from './auth/guard.ts';
+import type { Credential } from './auth/credentials.ts';
+import { RegistryError } from './errors.ts';
+import { ResponseCache } from './http/response-cache.ts';
+import type { Registry } from './registry/registry.ts';
+import { applicationRoutes } from './routes/application.ts';
+import { appsRoutes } from './routes/apps.ts';
+import type { RouteDeps } from './routes/deps.ts';
+import { instanceMetadataRoutes } from './routes/instance-metadata.ts';
+import { instanceStatusRoutes } from './routes/instance-status.ts';
+import { instanceRoutes } from './routes/instance.ts';
+import { instancesRoutes } from './routes/instances.ts';
+import { peerReplicationRoutes } from './routes/peer-replication.ts';
+import { vipsRoutes } from './routes/vips.ts';
+import { watchRoutes } from './routes/watch.ts';
+
+export interface AppDeps {
+  readonly registry: Registry;
+  /** The service's `stopping` signal: watch streams end on it. */
+  readonly stopping?: AbortSignal;
+  /** Required for register, heartbeat, cancel, status, metadata and replication when set. */
+  readonly writeAuth?: Credential | undefined;
+  /** Required for reads when set (the write credential is accepted too). */
+  readonly readAuth?: Credential | undefined;
+  /** Watch stream keep-alive comment interval. Default 15 s. */
+  readonly watchPingMs?: number;
+  /** Changes a watch client may fall behind by before its stream is ended. Default 10,000. */
+  readonly watchMaxQueued?: number;
+}
+
+/** The mount points of the Eureka API. */
+export const EUREKA_PREFIXES = ['/eureka', '/eureka/v2'] as const;
+
+/**
+ * Builds the registry's routes, to be mounted on a kit service (which brings request ids, logging, the 1 MiB body
+ * limit and the actuator endpoints).
+ *
+ * @example
+ * const service = createService({ name: 'registry', logger });
+ * service.app.route('/', createApp({ registry, stopping: service.stopping }));
+ */
+export function createApp(deps: AppDeps): Hono<KitEnv> {
+  const routeDeps: RouteDeps = {
+    registry: deps.registry,
+    cache: new ResponseCache(deps.registry),
+    stopping: deps.stopping ?? new AbortController().signal,
+    watchPingMs: deps.watchPingMs ?? 15_000,
+    watchMaxQueued: deps.watchMaxQueued ?? 10_000,
+  };
+  const api = new Hono<KitEnv>();
+  api.use(accessGuard({ write: deps.writeAuth, read: deps.readAuth }));
+  // Order matters where paths overlap: /apps/delta before /apps/{APP}.
+  api.route('/', appsRoutes(routeDeps));
+  api.route('/', applicationRoutes(routeDeps));
+  api.route('/', instanceStatusRoutes(routeDeps));
+  api.route('/', instanceMetadataRoutes(routeDeps));
+  api.route('/', instanceRoutes(routeDeps));
+  api.route('/', instancesRoutes(routeDeps));
+  api.route('/', vipsRoutes(routeDeps));
+  api.route('/', peerReplicationRoutes(routeDeps));
+  api.route('/', watchRoutes(routeDeps));
+  api.onError(renderEurekaError);
+
+  const app = new Hono<KitEnv>();
+  for (const prefix of EUREKA_PREFIXES) app.route(prefix, api);
+  return app;
+}
+
+/**
+ * Eureka's error shape: text for 4xx with a reason (empty for 404, which Java clients would otherwise try to read
+ * as an InstanceInfo), `server_error` for anything unexpected, whose detail goes to the log only.
+ */
+export function renderEurekaError(err: Error, c: Context<KitEnv>): Response {
+  if (err instanceof RegistryError) {
+    if (err.challenge !== undefined) c.header('www-authenticate', err.challenge);
+    if (!err.hasBody) return c.body(null, err.status);
+    return c.text(err.message, err.status);
+  }
+  if (err instanceof HTTPException && err.status < 500) return c.text(err.message || 'Bad request', err.status);
+  c.var.log.error({ err }, 'request failed');
+  return c.text('server_error', 500);
+}

@@ -1,0 +1,105 @@
+// The registry's settings: the one place that declares what can be configured, with flags, variables, defaults and
+// validation (the kit's loadSettings reads them from the command line and the environment).
+import { join } from 'node:path';
+import { commonSettings, loadSettings, setting } from '@trellis/clients';
+import type { SettingSpec, Settings, SettingsSource } from '@trellis/clients';
+import { parseCredential } from './auth/credentials.ts';
+import type { Credential } from './auth/credentials.ts';
+import type { SelfPreservationSettings } from './registry/self-preservation.ts';
+
+function credentialSetting(o: { flag: string; env: string; help: string }): SettingSpec<Credential, false> {
+  return { ...o, secret: true, accepts: 'basic:<user>:<password> or bearer:<token>', parse: parseCredential };
+}
+
+/** The registry component's settings (flags and environment variables). */
+export function registrySettings() {
+  return {
+    ...commonSettings(),
+    port: setting.port({ flag: 'port', env: 'REGISTRY_PORT', default: 8761, help: 'HTTP port of the registry' }),
+    evictionIntervalMs: setting.integer({
+      flag: 'eviction-interval-ms',
+      env: 'REGISTRY_EVICTION_INTERVAL_MS',
+      default: 5000,
+      min: 100,
+      max: 3_600_000,
+      help: 'how often leases that ran out are looked for and removed',
+    }),
+    selfPreservation: setting.choice(['on', 'off'], {
+      flag: 'self-preservation',
+      env: 'REGISTRY_SELF_PRESERVATION',
+      default: 'on',
+      help: 'stop evicting when far fewer renewals arrive than expected (a network problem on the registry side)',
+    }),
+    selfPreservationMinInstances: setting.integer({
+      flag: 'self-preservation-min-instances',
+      env: 'REGISTRY_SELF_PRESERVATION_MIN_INSTANCES',
+      default: 7,
+      min: 1,
+      help: 'self-preservation never engages with fewer established instances (7: losing one never triggers it)',
+    }),
+    renewalThresholdPercent: setting.integer({
+      flag: 'renewal-threshold-percent',
+      env: 'REGISTRY_RENEWAL_THRESHOLD_PERCENT',
+      default: 85,
+      min: 1,
+      max: 100,
+      help: 'share of expected renewals below which self-preservation engages; also caps evictions per sweep',
+    }),
+    restoreGraceSecs: setting.integer({
+      flag: 'restore-grace-secs',
+      env: 'REGISTRY_RESTORE_GRACE_SECS',
+      min: 0,
+      max: 86_400,
+      help: 'seconds an instance restored after a restart has to renew before eviction (default: its lease duration)',
+    }),
+    writeAuth: credentialSetting({
+      flag: 'write-auth',
+      env: 'REGISTRY_WRITE_AUTH',
+      help: 'require these credentials to register, renew, cancel, change status or metadata, and replicate',
+    }),
+    readAuth: credentialSetting({
+      flag: 'read-auth',
+      env: 'REGISTRY_READ_AUTH',
+      help: 'require these credentials (or the write ones) to read the registry',
+    }),
+  };
+}
+
+export type RegistrySettings = Settings<ReturnType<typeof registrySettings>>;
+
+/** The settings turned into what the registry's parts take. */
+export interface RegistryConfig {
+  readonly port: number;
+  readonly host: string | undefined;
+  readonly databaseFile: string;
+  readonly evictionIntervalMs: number;
+  readonly selfPreservation: SelfPreservationSettings;
+  readonly restoreGraceMs: number | undefined;
+  readonly writeAuth: Credential | undefined;
+  readonly readAuth: Credential | undefined;
+}
+
+export function registryConfig(settings: RegistrySettings): Readonly<RegistryConfig> {
+  return Object.freeze({
+    port: settings.port,
+    host: settings.host,
+    databaseFile: join(settings.dataDir, 'registry.db'),
+    evictionIntervalMs: settings.evictionIntervalMs,
+    selfPreservation: {
+      enabled: settings.selfPreservation === 'on',
+      minInstances: settings.selfPreservationMinInstances,
+      renewalPercent: settings.renewalThresholdPercent / 100,
+    },
+    restoreGraceMs: settings.restoreGraceSecs === undefined ? undefined : settings.restoreGraceSecs * 1000,
+    writeAuth: settings.writeAuth,
+    readAuth: settings.readAuth,
+  });
+}
+
+/**
+ * Reads the registry's configuration from flags and variables; errors name the flag and the variable.
+ * @example const config = loadConfig({ argv: ['--port', '0'], env: process.env });
+ */
+export function loadConfig(source: SettingsSource = {}): Readonly<RegistryConfig> {
+  return registryConfig(loadSettings(registrySettings(), source));
+}

@@ -1,0 +1,67 @@
+// Eureka's content negotiation and encoding: JSON only when Accept mentions json (XML otherwise, also with no
+// Accept), gzip when Accept-Encoding allows it, and the replication header that marks a peer's request.
+import { gzipSync } from 'node:zlib';
+import type { KitEnv } from '@trellis/clients';
+import type { Context } from 'hono';
+import { formatForAccept } from '../eureka/index.ts';
+import type { WireFormat } from '../eureka/index.ts';
+
+/** Eureka's PeerEurekaNode.HEADER_REPLICATION. */
+export const REPLICATION_HEADER = 'x-netflix-discovery-replication';
+
+export function wireFormat(c: Context<KitEnv>): WireFormat {
+  return formatForAccept(c.req.header('accept'));
+}
+
+/** Whether the client takes gzip (a `gzip;q=0` refusal included). */
+export function acceptsGzip(c: Context<KitEnv>): boolean {
+  const header = c.req.header('accept-encoding');
+  if (header === undefined) return false;
+  for (const part of header.toLowerCase().split(',')) {
+    const [coding, ...params] = part.trim().split(';');
+    if (coding?.trim() !== 'gzip') continue;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  }
+  return false;
+}
+
+/** True when a peer sent the request; its changes are then not replicated again. */
+export function isReplication(c: Context<KitEnv>): boolean {
+  return c.req.header(REPLICATION_HEADER)?.trim().toLowerCase() === 'true';
+}
+
+export function contentType(format: WireFormat): string {
+  return format === 'json' ? 'application/json' : 'application/xml';
+}
+
+/** A body already encoded for one (format, gzip) pair, as the response cache keeps it. */
+export type EncodedBody = string | Uint8Array<ArrayBuffer>;
+
+export function encode(text: string, gzip: boolean): EncodedBody {
+  return gzip ? gzipSync(text) : text;
+}
+
+/**
+ * Sends a Eureka document in the negotiated format, gzipped when accepted. `body` may be pre-encoded by the
+ * response cache for the same `gzip` value.
+ */
+export function sendDocument(
+  c: Context<KitEnv>,
+  status: 200 | 409,
+  body: EncodedBody,
+  format: WireFormat,
+  gzip: boolean,
+): Response {
+  c.header('content-type', contentType(format));
+  c.header('vary', 'Accept, Accept-Encoding');
+  if (gzip) c.header('content-encoding', 'gzip');
+  const payload = typeof body === 'string' && gzip ? gzipSync(body) : body;
+  return c.body(payload, status);
+}
+
+/** Renders with `render(format)` and sends it, negotiated from the request. */
+export function sendRendered(c: Context<KitEnv>, status: 200 | 409, render: (format: WireFormat) => string): Response {
+  const format = wireFormat(c);
+  return sendDocument(c, status, render(format), format, acceptsGzip(c));
+}

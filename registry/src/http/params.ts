@@ -1,0 +1,60 @@
+// Query parameters of the Eureka API, validated before anything changes: a bad value is a 400 naming it.
+import type { KitEnv } from '@trellis/clients';
+import type { Context } from 'hono';
+import { parseInstanceStatus } from '../eureka/index.ts';
+import type { InstanceStatus } from '../eureka/index.ts';
+import { RegistryError } from '../errors.ts';
+
+/** The `{APP}` path segment as Eureka keys it. */
+export function appParam(c: Context<KitEnv>): string {
+  return (c.req.param('app') ?? '').toUpperCase();
+}
+
+export function idParam(c: Context<KitEnv>): string {
+  return c.req.param('id') ?? '';
+}
+
+/** A status parameter; undefined when absent or empty, 400 when not one of Eureka's statuses. */
+export function statusQuery(c: Context<KitEnv>, ...names: string[]): InstanceStatus | undefined {
+  for (const name of names) {
+    const raw = c.req.query(name);
+    if (raw === undefined || raw === '') continue;
+    const status = parseInstanceStatus(raw);
+    if (status === undefined) {
+      throw new RegistryError(
+        'invalid_request',
+        `Invalid ${name} ${JSON.stringify(raw)}: expected UP, DOWN, STARTING, OUT_OF_SERVICE or UNKNOWN`,
+      );
+    }
+    return status;
+  }
+  return undefined;
+}
+
+/** `lastDirtyTimestamp`: milliseconds since the epoch; undefined when absent or empty, 400 when not a number. */
+export function timestampQuery(c: Context<KitEnv>, name = 'lastDirtyTimestamp'): number | undefined {
+  const raw = c.req.query(name);
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw.trim());
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value)) {
+    throw new RegistryError('invalid_request', `Invalid ${name} ${JSON.stringify(raw)}: expected milliseconds`);
+  }
+  return value;
+}
+
+/** Every query parameter, first value each, without prototype surprises (`__proto__` is an ordinary key). */
+export function queryEntries(c: Context<KitEnv>): Record<string, string> {
+  const entries: [string, string][] = [];
+  const seen = new Set<string>();
+  for (const [key, value] of new URL(c.req.url).searchParams) {
+    if (key === '' || seen.has(key)) continue;
+    seen.add(key);
+    entries.push([key, value]);
+  }
+  return Object.fromEntries(entries);
+}
+
+/** Both spellings of a path: clients add trailing slashes (`apps/`), Spring tolerates them, so do we. */
+export function paths(path: string): string[] {
+  return [path, `${path}/`];
+}

@@ -1,0 +1,38 @@
+// @trellis/registry: the Eureka-compatible registry server.
+export { registryComponent, startRegistry } from './main.ts';
+export { createApp, EUREKA_PREFIXES } from './app.ts';
+export type { AppDeps } from './app.ts';
+export { loadConfig, registryConfig, registrySettings } from './config.ts';
+export type { RegistryConfig, RegistrySettings } from './config.ts';
+export { RegistryError } from './errors.ts';
+export type { RegistryErrorCode } from './errors.ts';
+export { parseCredential } from './auth/credentials.ts';
+export type { Credential } from './auth/credentials.ts';
+export { Registry } from './registry/registry.ts';
+export type {
+  DeleteOverrideOptions,
+  EvictionReport,
+  RecentCancellation,
+  RecentEntry,
+  RegisterResult,
+  RegistryOptions,
+  RegistryStatus,
+  RenewOptions,
+  RenewResult,
+  StatusOptions,
+  WriteOptions,
+} from './registry/registry.ts';
+export type { ActionType, Application, InstanceInfo, InstanceStatus } from './eureka/index.ts';
+export type { ChangeCause, LeaseRecord, RegistryChange, RegistryRenewal } from './registry/events.ts';
+export { evictionLimit, selfPreservation } from './registry/self-preservation.ts';
+export type {
+  SelfPreservationInput,
+  SelfPreservationSettings,
+  SelfPreservationState,
+} from './registry/self-preservation.ts';
+export { effectiveStatus, NO_OVERRIDE } from './registry/status-rules.ts';
+export { startSweeper } from './registry/sweeper.ts';
+export { openSqliteStore } from './store/sqlite-store.ts';
+export type { RegistryStore, RenewalWrite, StoredRegistry } from './store/store.ts';
+export { persistRegistry } from './store/persistence.ts';
+export type { Persistence } from './store/persistence.ts';

@@ -1,0 +1,36 @@
+// /apps/{APP}: one application's instances (GET) and registration (POST, answered 204 exactly, which is all
+// eureka-js-client accepts).
+import type { KitEnv } from '@trellis/clients';
+import { Hono } from 'hono';
+import { parseInstance, renderApplication } from '../eureka/index.ts';
+import { RegistryError } from '../errors.ts';
+import { isReplication, sendRendered } from '../http/negotiate.ts';
+import { appParam, paths } from '../http/params.ts';
+import type { RouteDeps } from './deps.ts';
+
+export function applicationRoutes(deps: RouteDeps): Hono<KitEnv> {
+  const { registry } = deps;
+  const app = new Hono<KitEnv>();
+
+  app.on('GET', paths('/apps/:app'), (c) => {
+    const application = registry.application(appParam(c));
+    if (application === undefined) throw new RegistryError('unknown_application', 'Unknown application');
+    return sendRendered(c, 200, (format) => renderApplication(application, { format }));
+  });
+
+  app.on('POST', paths('/apps/:app'), async (c) => {
+    const body = await c.req.text();
+    const parsed = parseInstance(body, c.req.header('content-type'), appParam(c), { now: registry.now() });
+    if (!parsed.ok) {
+      c.var.log.info({ field: parsed.error.field, reason: parsed.error.message }, 'registration refused');
+      throw new RegistryError('invalid_request', parsed.error.message);
+    }
+    const replicated = isReplication(c);
+    const result = registry.register(parsed.value, { replicated });
+    const { app: name, instanceId, status } = result.instance;
+    c.var.log.info({ app: name, id: instanceId, status, action: result.action, replicated }, 'instance registered');
+    return c.body(null, 204);
+  });
+
+  return app;
+}

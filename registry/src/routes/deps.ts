@@ -1,0 +1,14 @@
+// What every route of the Eureka API is built from.
+import type { ResponseCache } from '../http/response-cache.ts';
+import type { Registry } from '../registry/registry.ts';
+
+export interface RouteDeps {
+  readonly registry: Registry;
+  readonly cache: ResponseCache;
+  /** Aborted when the service begins to stop: watch streams end on it. */
+  readonly stopping: AbortSignal;
+  /** Interval of the watch stream's `: ping` comments. */
+  readonly watchPingMs: number;
+  /** Changes a watch client may fall behind by before its stream is ended (it reconnects to a fresh snapshot). */
+  readonly watchMaxQueued: number;
+}

@@ -1,0 +1,70 @@
+// POST /peerreplication/batch: a Eureka peer's batched changes. Each item is applied with the rules of the request
+// it stands for and answered on its own (a bad item does not fail the batch); every item counts as replicated.
+import type { KitEnv } from '@trellis/clients';
+import { Hono } from 'hono';
+import { parseReplicationBatch, renderReplicationResponse } from '../eureka/index.ts';
+import type { ReplicationItem, ReplicationResponseItem } from '../eureka/index.ts';
+import { RegistryError } from '../errors.ts';
+import { acceptsGzip, sendDocument } from '../http/negotiate.ts';
+import { paths } from '../http/params.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { RouteDeps } from './deps.ts';
+import { cancel, deleteStatusOverride, heartbeat, setStatus } from './instance-operations.ts';
+
+export function peerReplicationRoutes(deps: RouteDeps): Hono<KitEnv> {
+  const { registry } = deps;
+  const app = new Hono<KitEnv>();
+  app.on('POST', paths('/peerreplication/batch'), async (c) => {
+    const batch = parseReplicationBatch(await c.req.text(), { now: registry.now() });
+    if (!batch.ok) throw new RegistryError('invalid_request', batch.error.message);
+    const responses = batch.value.map((item): ReplicationResponseItem => {
+      if (!item.ok) {
+        c.var.log.info({ reason: item.error.message }, 'replication item refused');
+        return { statusCode: 400 };
+      }
+      return apply(registry, item.value);
+    });
+    // The batch answer is always JSON (Eureka's ReplicationListResponse is a Jackson bean).
+    return sendDocument(c, 200, renderReplicationResponse(responses), 'json', acceptsGzip(c));
+  });
+  return app;
+}
+
+function apply(registry: Registry, item: ReplicationItem): ReplicationResponseItem {
+  const { appName: app, id } = item;
+  const lastDirtyTimestamp = item.lastDirtyTimestamp ?? item.instanceInfo?.lastDirtyTimestamp;
+  switch (item.action) {
+    case 'Register': {
+      // The codec refuses a Register without a valid instanceInfo, so it is always there.
+      if (item.instanceInfo === undefined) return { statusCode: 400 };
+      registry.register(item.instanceInfo, { replicated: true });
+      return { statusCode: 204 };
+    }
+    case 'Heartbeat': {
+      const result = heartbeat(registry, app, id, {
+        lastDirtyTimestamp,
+        overriddenStatus: item.overriddenStatus ?? item.instanceInfo?.overriddenStatus,
+        replicated: true,
+      });
+      return result.instance === undefined
+        ? { statusCode: result.statusCode }
+        : { statusCode: result.statusCode, responseEntity: result.instance };
+    }
+    case 'Cancel':
+      return { statusCode: cancel(registry, app, id, true).statusCode };
+    case 'StatusUpdate': {
+      if (item.status === undefined) return { statusCode: 400 };
+      return {
+        statusCode: setStatus(registry, app, id, item.status, { lastDirtyTimestamp, replicated: true }).statusCode,
+      };
+    }
+    case 'DeleteStatusOverride':
+      return {
+        statusCode: deleteStatusOverride(registry, app, id, {
+          status: item.status,
+          lastDirtyTimestamp,
+          replicated: true,
+        }).statusCode,
+      };
+  }
+}

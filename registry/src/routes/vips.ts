@@ -1,0 +1,41 @@
+// GET /vips/{vip} and /svips/{svip}: the instances whose (secure) VIP address list names the VIP, as an
+// `applications` document (possibly empty, never 404), the way Ribbon-era clients look services up.
+import type { KitEnv } from '@trellis/clients';
+import { Hono } from 'hono';
+import { appsHashCode, renderApplications } from '../eureka/index.ts';
+import type { Application, InstanceInfo } from '../eureka/index.ts';
+import { sendRendered } from '../http/negotiate.ts';
+import { paths } from '../http/params.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { RouteDeps } from './deps.ts';
+
+export function vipsRoutes(deps: RouteDeps): Hono<KitEnv> {
+  const app = new Hono<KitEnv>();
+  for (const [path, field] of [
+    ['/vips/:vip', 'vipAddress'],
+    ['/svips/:vip', 'secureVipAddress'],
+  ] as const) {
+    app.on('GET', paths(path), (c) => {
+      const applications = byVip(deps.registry, c.req.param('vip') ?? '', field);
+      const instances = applications.flatMap((a) => a.instances);
+      return sendRendered(c, 200, (format) =>
+        renderApplications(applications, {
+          format,
+          versionsDelta: deps.registry.version,
+          appsHashCode: appsHashCode(instances),
+        }),
+      );
+    });
+  }
+  return app;
+}
+
+/** Eureka splits the address on commas and looks for an exact entry; spaces after commas are forgiven here. */
+function byVip(registry: Registry, vip: string, field: 'vipAddress' | 'secureVipAddress'): Application[] {
+  const matches = (instance: InstanceInfo): boolean =>
+    instance[field]?.split(',').some((entry) => entry.trim() === vip) === true;
+  return registry
+    .applications()
+    .map((application) => ({ name: application.name, instances: application.instances.filter(matches) }))
+    .filter((application) => application.instances.length > 0);
+}

@@ -1,0 +1,68 @@
+// Connects the registry to its store: changes are written as they happen (a registration must survive a crash right
+// after its 204), renewals are collected and written once per interval in one transaction, so a heartbeat never
+// waits for the disk.
+import type { Logger } from '@trellis/clients';
+import type { Registry } from '../registry/registry.ts';
+import type { RegistryStore, RenewalWrite } from './store.ts';
+
+export interface PersistenceOptions {
+  readonly registry: Registry;
+  readonly store: RegistryStore;
+  readonly log: Logger;
+  /** How often collected renewals are written. Default 1 s. */
+  readonly flushIntervalMs?: number;
+}
+
+export interface Persistence {
+  /** Writes the collected renewals now. */
+  flush(): void;
+  /** Unsubscribes, writes what is pending and stops the timer; the store stays open. */
+  stop(): void;
+}
+
+/**
+ * Loads the stored leases into the registry (with the restore grace), then keeps the store up to date.
+ * @example const persistence = persistRegistry({ registry, store, log }); service.onShutdown('store', () => { persistence.stop(); store.close(); });
+ */
+export function persistRegistry(options: PersistenceOptions, restore: { graceMs?: number } = {}): Persistence {
+  const { registry, store, log } = options;
+  const stored = store.load();
+  for (const bad of stored.skipped) log.warn(bad, 'dropped an unreadable stored instance');
+  const restored = registry.restore(stored.leases, { version: stored.version, ...restore });
+  if (restored > 0) log.info({ instances: restored }, 'restored instances from the store');
+
+  let pending = new Map<string, RenewalWrite>();
+  const flush = (): void => {
+    if (pending.size === 0) return;
+    const batch = [...pending.values()];
+    pending = new Map();
+    try {
+      store.saveRenewals(batch);
+    } catch (err) {
+      log.error({ err, renewals: batch.length }, 'could not save renewals');
+    }
+  };
+  const offChange = registry.onChange((change) => {
+    const { app, instanceId } = change.instance;
+    try {
+      if (change.action === 'DELETED') store.remove(app, instanceId, change.version);
+      else store.save(change.lease, change.version);
+    } catch (err) {
+      log.error({ err, app, id: instanceId }, 'could not save a registry change');
+    }
+  });
+  const offRenewal = registry.onRenewal((renewal) => {
+    pending.set(`${renewal.app}/${renewal.id}`, { app: renewal.app, id: renewal.id, at: renewal.at });
+  });
+  const timer = setInterval(flush, options.flushIntervalMs ?? 1000);
+  timer.unref();
+  return {
+    flush,
+    stop: () => {
+      clearInterval(timer);
+      offChange();
+      offRenewal();
+      flush();
+    },
+  };
+}
