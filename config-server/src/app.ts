@@ -7,6 +7,8 @@ import type { KeyChain } from './cipher/index.ts';
 import { createEnvironments } from './environments.ts';
 import { isConfigServerError } from './errors.ts';
 import type { RouteDeps } from './routes/deps.ts';
+import type { PropertyStore } from './store/properties.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { encryptionRoutes } from './routes/encryption.ts';
 import { environmentRoutes } from './routes/environment.ts';
 import { keyRoutes } from './routes/key.ts';
@@ -25,6 +27,10 @@ export interface AppDeps {
   readonly overrides?: Readonly<Record<string, string>>;
   /** The service to mount on (main.ts passes the one it listens with, made with {@link renderError}). */
   readonly service?: Service;
+  /** The SQLite property store: mounts the write, history and rollback API under `/admin/`. */
+  readonly store?: PropertyStore;
+  /** Credentials of the write API; undefined leaves it off (403) even when a store is given. */
+  readonly admins?: AccessControl;
   /** Comment lines on idle watch streams keep proxies from closing them. Default 25 s. */
   readonly heartbeatMs?: number;
 }
@@ -54,6 +60,8 @@ const REASONS: Readonly<Record<number, string>> = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'Not Found',
+  413: 'Payload Too Large',
+  503: 'Service Unavailable',
 };
 
 /**
@@ -88,6 +96,8 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
   app.route('/', encryptionRoutes(routeDeps));
   app.route('/', keyRoutes(routeDeps));
   app.route('/', watchRoutes(routeDeps));
+  // Before the environment patterns: `/admin/history/a/b/c` would otherwise read as an application called admin.
+  if (deps.store !== undefined) app.route('/', adminRoutes({ store: deps.store, admins: deps.admins }));
   app.route('/', renderingRoutes(routeDeps));
   app.route('/', environmentRoutes(routeDeps));
   app.route('/', resourceRoutes(routeDeps));

@@ -1,5 +1,10 @@
 import { commonSettings, loadSettings, setting, SettingsError, tlsSettings, type Settings } from '@trellis/clients';
+import { join } from 'node:path';
 import { ClientsSyntaxError, parseClients } from './access/clients.ts';
+import { OverridesSyntaxError, parseOverrides } from './overrides.ts';
+
+export const BACKEND_KINDS = ['native', 'git', 'sqlite'] as const;
+export type BackendKind = (typeof BACKEND_KINDS)[number];
 
 /**
  * The config server's settings. Spring's property names work as environment variables (`ENCRYPT_KEY`,
@@ -62,6 +67,65 @@ export function configServerSettings() {
       secret: true,
       help: 'credentials "id:secret:app1,app2;id2:secret2:*" (Basic id:secret, Bearer or X-Config-Token secret); open when unset',
     }),
+    backends: setting.list({
+      flag: 'backends',
+      env: 'CONFIG_BACKENDS',
+      help: 'backends in order, the first one winning: native, git, sqlite (default: git when --git-uri is set, else native)',
+    }),
+    gitUri: setting.string({
+      flag: 'git-uri',
+      env: ['CONFIG_GIT_URI', 'SPRING_CLOUD_CONFIG_SERVER_GIT_URI'],
+      help: 'git backend: repository path or URL; {application} makes one repository per application',
+    }),
+    gitSearchPaths: setting.list({
+      flag: 'git-search-paths',
+      env: ['CONFIG_GIT_SEARCH_PATHS', 'SPRING_CLOUD_CONFIG_SERVER_GIT_SEARCH_PATHS'],
+      help: 'git backend: directories searched besides the root, later ones winning; {application} and {profile} allowed',
+    }),
+    gitRefreshRate: setting.integer({
+      flag: 'git-refresh-rate',
+      env: ['CONFIG_GIT_REFRESH_RATE', 'SPRING_CLOUD_CONFIG_SERVER_GIT_REFRESH_RATE'],
+      min: 1,
+      max: 86_400,
+      default: 30,
+      help: 'git backend: seconds between background fetches (requests never wait for a fetch)',
+    }),
+    gitTimeout: setting.integer({
+      flag: 'git-timeout',
+      env: ['CONFIG_GIT_TIMEOUT', 'SPRING_CLOUD_CONFIG_SERVER_GIT_TIMEOUT'],
+      min: 1,
+      max: 600,
+      default: 5,
+      help: 'git backend: seconds one fetch or read may take (a clone gets 6 times as long)',
+    }),
+    sqliteFile: setting.string({
+      flag: 'sqlite-file',
+      env: 'CONFIG_SQLITE_FILE',
+      help: 'sqlite backend: database file (default <data-dir>/config.sqlite)',
+    }),
+    sqliteDefaultLabel: setting.string({
+      flag: 'sqlite-default-label',
+      env: 'CONFIG_SQLITE_DEFAULT_LABEL',
+      default: 'master',
+      help: "sqlite backend: label served when a client names none (Spring's JDBC default)",
+    }),
+    admins: setting.string({
+      flag: 'admins',
+      env: 'CONFIG_ADMINS',
+      secret: true,
+      help: 'sqlite write API credentials "id:secret:app1,app2;id2:secret2:*"; the write API is off when unset',
+    }),
+    overrides: setting.string({
+      flag: 'overrides',
+      env: 'CONFIG_OVERRIDES',
+      secret: true,
+      help: 'values served first to every client, "key=value,key2=value2" (\\, for a comma in a value)',
+    }),
+    overridesFile: setting.string({
+      flag: 'overrides-file',
+      env: 'CONFIG_OVERRIDES_FILE',
+      help: 'a YAML or .properties file of overrides (CONFIG_OVERRIDES wins over it)',
+    }),
   };
 }
 
@@ -75,6 +139,13 @@ export interface ClientEntry {
 
 export interface Config extends ConfigServerSettings {
   readonly clientEntries: readonly ClientEntry[] | undefined;
+  /** The backends in order, defaults applied. */
+  readonly backendKinds: readonly BackendKind[];
+  readonly adminEntries: readonly ClientEntry[] | undefined;
+  /** Parsed `CONFIG_OVERRIDES`; the file, when set, is read at start. */
+  readonly overrideValues: Readonly<Record<string, string>>;
+  /** The SQLite file, defaulted into the data directory. */
+  readonly sqlitePath: string;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -110,7 +181,53 @@ export function checkConfig(settings: ConfigServerSettings): Readonly<Config> {
       throw err;
     }
   }
-  return Object.freeze({ ...settings, clientEntries });
+  const backendKinds = settings.backends ?? (settings.gitUri === undefined ? ['native'] : ['git']);
+  if (backendKinds.length === 0) throw new SettingsError('--backends (CONFIG_BACKENDS) names no backend');
+  for (const kind of backendKinds) {
+    if (!(BACKEND_KINDS as readonly string[]).includes(kind)) {
+      throw new SettingsError(
+        `--backends (CONFIG_BACKENDS): unknown backend ${JSON.stringify(kind)}; use ${BACKEND_KINDS.join(', ')}`,
+      );
+    }
+  }
+  if (new Set(backendKinds).size !== backendKinds.length) {
+    throw new SettingsError('--backends (CONFIG_BACKENDS) names a backend twice');
+  }
+  if (backendKinds.includes('git') && settings.gitUri === undefined) {
+    throw new SettingsError('the git backend needs --git-uri (CONFIG_GIT_URI)');
+  }
+  let adminEntries: ClientEntry[] | undefined;
+  if (settings.admins !== undefined) {
+    if (!backendKinds.includes('sqlite')) {
+      throw new SettingsError('--admins (CONFIG_ADMINS) is for the sqlite write API; add sqlite to --backends');
+    }
+    try {
+      adminEntries = parseClients(settings.admins);
+    } catch (err) {
+      if (err instanceof ClientsSyntaxError) {
+        throw new SettingsError(`invalid --admins: ${err.message.replaceAll('CONFIG_CLIENTS', 'CONFIG_ADMINS')}`);
+      }
+      throw err;
+    }
+  }
+  let overrideValues: Record<string, string> = {};
+  if (settings.overrides !== undefined) {
+    try {
+      overrideValues = parseOverrides(settings.overrides);
+    } catch (err) {
+      if (err instanceof OverridesSyntaxError)
+        throw new SettingsError(`invalid --overrides (CONFIG_OVERRIDES): ${err.message}`);
+      throw err;
+    }
+  }
+  return Object.freeze({
+    ...settings,
+    clientEntries,
+    backendKinds: backendKinds as BackendKind[],
+    adminEntries,
+    overrideValues,
+    sqlitePath: settings.sqliteFile ?? join(settings.dataDir, 'config.sqlite'),
+  });
 }
 
 /**

@@ -17,8 +17,16 @@ export interface Environments {
   find(request: EnvironmentRequest, options?: { readonly decrypt?: boolean }): Promise<Environment>;
 }
 
-/** Backend + overrides + decryption: what every environment route serves. */
+// Enough for every (application, profiles, label) a landscape asks for; older entries are dropped first.
+const MAX_CACHED = 256;
+
+/**
+ * Backend + overrides + decryption: what every environment route serves. A decrypted environment is kept per
+ * request while the backend's version stays the same (a version names the whole content: a git commit, a native
+ * digest), so decryption runs once per change instead of on every request. Unversioned results are never kept.
+ */
 export function createEnvironments(options: EnvironmentsOptions): Environments {
+  const decrypted = new Map<string, { readonly version: string; readonly environment: Environment }>();
   const overrides =
     options.overrides === undefined || Object.keys(options.overrides).length === 0
       ? undefined
@@ -35,7 +43,15 @@ export function createEnvironments(options: EnvironmentsOptions): Environments {
         propertySources: overrides === undefined ? found.propertySources : [overrides, ...found.propertySources],
       };
       if (findOptions.decrypt === false) return raw;
+      const cacheKey = JSON.stringify([request.applications, request.profiles, request.label ?? null]);
+      const cached = decrypted.get(cacheKey);
+      if (cached !== undefined && found.version !== null && cached.version === found.version) return cached.environment;
       const { environment, failures } = decryptEnvironment(raw, options.keys);
+      if (found.version !== null) {
+        decrypted.delete(cacheKey);
+        decrypted.set(cacheKey, { version: found.version, environment });
+        if (decrypted.size > MAX_CACHED) decrypted.delete(decrypted.keys().next().value ?? '');
+      }
       for (const f of failures) {
         // Names only: the value (ciphertext or not) and the key stay out of the log.
         options.logger.warn({ source: f.source, property: f.key }, 'cannot decrypt property; served as invalid.<key>');

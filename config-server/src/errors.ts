@@ -15,7 +15,11 @@ export type ConfigServerErrorCode =
   | 'invalid_cipher'
   | 'decryption_unsupported'
   | 'no_public_key'
-  | 'empty_text';
+  | 'empty_text'
+  | 'no_such_change'
+  | 'write_api_off'
+  | 'payload_too_large'
+  | 'backend_unavailable';
 
 const STATUS = {
   invalid_request: 400,
@@ -29,6 +33,10 @@ const STATUS = {
   decryption_unsupported: 400,
   no_public_key: 404,
   empty_text: 400,
+  no_such_change: 404,
+  write_api_off: 403,
+  payload_too_large: 413,
+  backend_unavailable: 503,
 } as const satisfies Record<ConfigServerErrorCode, number>;
 
 /** Spring's `status` words for the encryption errors; undefined for codes rendered in Spring Boot's error shape. */

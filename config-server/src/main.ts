@@ -2,15 +2,27 @@ import {
   createService,
   defineComponent,
   serverTls,
+  StartupError,
   type Logger,
   type Running,
+  type StartContext,
   type TlsMaterial,
 } from '@trellis/clients';
 import { createAccessControl } from './access/clients.ts';
 import { createApp, renderError } from './app.ts';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createCompositeBackend } from './backends/composite.ts';
+import { createGitBackend } from './backends/git.ts';
+import { maskCredentials } from './backends/git-cli.ts';
 import { createNativeBackend } from './backends/native.ts';
+import { createSqliteBackend } from './backends/sqlite.ts';
+import type { EnvironmentBackend } from './backends/types.ts';
 import { checkConfig, configServerSettings, type Config } from './config.ts';
 import { loadKeyChain } from './encryption/keys.ts';
+import { ConfigFileError } from './environment/index.ts';
+import { overridesFromFile } from './overrides.ts';
+import { openPropertyStore, type PropertyStore } from './store/properties.ts';
 
 async function tlsFor(config: Config, logger: Logger): Promise<TlsMaterial | undefined> {
   if (config.http) return undefined;
@@ -23,17 +35,86 @@ async function tlsFor(config: Config, logger: Logger): Promise<TlsMaterial | und
   });
 }
 
-async function start(config: Config, logger: Logger): Promise<Running> {
+async function overridesOf(config: Config): Promise<Record<string, string>> {
+  if (config.overridesFile === undefined) return { ...config.overrideValues };
+  let text: string;
+  try {
+    text = await readFile(config.overridesFile, 'utf8');
+  } catch {
+    throw new StartupError(`cannot read --overrides-file (CONFIG_OVERRIDES_FILE) ${config.overridesFile}`);
+  }
+  try {
+    return { ...overridesFromFile(config.overridesFile, text), ...config.overrideValues };
+  } catch (err) {
+    const reason = err instanceof ConfigFileError ? err.message : 'it does not parse';
+    throw new StartupError(`--overrides-file (CONFIG_OVERRIDES_FILE) ${config.overridesFile}: ${reason}`);
+  }
+}
+
+interface Backends {
+  readonly backend: EnvironmentBackend;
+  readonly store: PropertyStore | undefined;
+}
+
+async function backendsFor(config: Config, logger: Logger, env: StartContext['env']): Promise<Backends> {
+  const list: EnvironmentBackend[] = [];
+  let store: PropertyStore | undefined;
+  try {
+    for (const kind of config.backendKinds) {
+      switch (kind) {
+        case 'native':
+          list.push(createNativeBackend({ root: config.repo, defaultLabel: config.defaultLabel, logger }));
+          break;
+        case 'git': {
+          const git = createGitBackend({
+            uri: config.gitUri ?? '',
+            baseDir: join(config.dataDir, 'config-git'),
+            defaultLabel: config.defaultLabel,
+            searchPaths: config.gitSearchPaths ?? [],
+            refreshMs: config.gitRefreshRate * 1000,
+            timeoutMs: config.gitTimeout * 1000,
+            env,
+            logger,
+          });
+          list.push(git);
+          // Clone on start; a remote that is down leaves the server up (health says why) and the fetch retrying.
+          await git.start();
+          break;
+        }
+        case 'sqlite':
+          try {
+            store = openPropertyStore({ file: config.sqlitePath });
+          } catch (err) {
+            throw new StartupError(
+              `cannot open --sqlite-file (CONFIG_SQLITE_FILE) ${config.sqlitePath}: ${err instanceof Error ? err.message : 'unknown error'}`,
+            );
+          }
+          list.push(createSqliteBackend({ store, defaultLabel: config.sqliteDefaultLabel, file: config.sqlitePath }));
+          break;
+      }
+    }
+  } catch (err) {
+    await Promise.all(list.map((b) => b.close()));
+    throw err;
+  }
+  return { backend: createCompositeBackend(list), store };
+}
+
+async function start(config: Config, logger: Logger, env: StartContext['env']): Promise<Running> {
   const keys = await loadKeyChain(config);
   const tls = await tlsFor(config, logger);
-  const backend = createNativeBackend({ root: config.repo, defaultLabel: config.defaultLabel, logger });
+  const overrides = await overridesOf(config);
+  const { backend, store } = await backendsFor(config, logger, env);
   const service = createService({ name: 'config-server', logger, renderError });
   createApp({
     logger,
     backend,
     service,
+    overrides,
     ...(keys === undefined ? {} : { keys }),
     ...(config.clientEntries === undefined ? {} : { access: createAccessControl(config.clientEntries) }),
+    ...(store === undefined ? {} : { store }),
+    ...(config.adminEntries === undefined ? {} : { admins: createAccessControl(config.adminEntries) }),
   });
   service.onShutdown('config backend', () => backend.close());
   await service.listen({
@@ -44,7 +125,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     setting: '--port (CONFIG_SERVER_PORT)',
   });
   const notes = [
-    `config-server: ${backend.kind} repository ${config.repo}, ${keys === undefined ? 'no encrypt key' : `${keys.locate().kind} encrypt key`}, ${
+    `config-server: ${describeBackends(config)}, ${keys === undefined ? 'no encrypt key' : `${keys.locate().kind} encrypt key`}, ${
       config.clientEntries === undefined
         ? 'open to every client (set CONFIG_CLIENTS to require credentials)'
         : `${config.clientEntries.length} client credential(s)`
@@ -52,6 +133,21 @@ async function start(config: Config, logger: Logger): Promise<Running> {
   ];
   if (tls?.caFile !== undefined) notes.push(`config-server: clients trust ${tls.caFile}`);
   return { name: 'config-server', endpoints: service.endpoints, notes, stop: () => service.stop() };
+}
+
+function describeBackends(config: Config): string {
+  return config.backendKinds
+    .map((kind) => {
+      switch (kind) {
+        case 'native':
+          return `native repository ${config.repo}`;
+        case 'git':
+          return `git ${maskCredentials(config.gitUri ?? '')} (fetched every ${config.gitRefreshRate} s)`;
+        case 'sqlite':
+          return `sqlite ${config.sqlitePath} (write API ${config.adminEntries === undefined ? 'off' : 'on'})`;
+      }
+    })
+    .join(' + ');
 }
 
 /**
@@ -64,5 +160,5 @@ export const configServerComponent = defineComponent({
   name: 'config-server',
   summary: 'Spring-Cloud-Config-compatible configuration server over HTTPS (port 8888)',
   settings: configServerSettings(),
-  start: (settings, context) => start(checkConfig(settings), context.logger),
+  start: (settings, context) => start(checkConfig(settings), context.logger, context.env),
 });

@@ -1,5 +1,6 @@
 import type { Scenario } from '../scenario.ts';
+import { config } from './config.ts';
 import { kit } from './kit.ts';
 
 /** Every benchmark scenario; each issue adds its own. */
-export const scenarios: readonly Scenario[] = [kit];
+export const scenarios: readonly Scenario[] = [kit, config];

@@ -5,15 +5,12 @@ import { isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import type { Health, Logger } from '@trellis/clients';
 import {
   ConfigFileError,
-  documentApplies,
-  parseProperties,
-  parseYaml,
   type ConfigDocument,
   type EnvironmentRequest,
   type PropertySource,
-  type PropertyValue,
 } from '../environment/index.ts';
 import { ConfigServerError } from '../errors.ts';
+import { CONFIG_FILE, candidateFiles, fileSources, parseConfigFile, resourceCandidates } from './files.ts';
 import type { BackendChange, BackendEnvironment, EnvironmentBackend, ResourceRequest } from './types.ts';
 
 export interface NativeBackendOptions {
@@ -26,9 +23,6 @@ export interface NativeBackendOptions {
   readonly logger?: Logger;
 }
 
-// Spring Boot's order within one location and name: .properties wins over .yml over .yaml.
-const EXTENSIONS = ['properties', 'yml', 'yaml'] as const;
-const CONFIG_FILE = /\.(properties|ya?ml)$/;
 // Bounds the health scan so a huge tree (or a link loop) cannot stall the health endpoint.
 const MAX_SCANNED_FILES = 5000;
 
@@ -100,7 +94,7 @@ export function createNativeBackend(options: NativeBackendOptions): EnvironmentB
     const digest = createHash('sha1').update(text).digest('hex');
     let parsed: Parsed;
     try {
-      const documents = file.endsWith('.properties') ? parseProperties(text) : parseYaml(text);
+      const documents = parseConfigFile(file, text);
       parsed = { mtimeMs: info.mtimeMs, size: info.size, ino: info.ino, digest, documents };
     } catch (err) {
       // Only our own parser messages are kept: they name a line, never quote the file (which may hold secrets).
@@ -136,35 +130,12 @@ export function createNativeBackend(options: NativeBackendOptions): EnvironmentB
     throw new ConfigServerError('no_such_label', `No such label: ${wanted}`);
   }
 
-  function sourcesOf(rel: string, parsed: Parsed, profiles: readonly string[]): PropertySource[] {
-    const docs = parsed.documents ?? [];
-    const name = `file:${nameOf(rel)}`;
-    const out: PropertySource[] = [];
-    // Later documents override earlier ones, so they come first.
-    for (let i = docs.length - 1; i >= 0; i--) {
-      const doc = docs[i];
-      if (doc === undefined || !documentApplies(doc, profiles)) continue;
-      const source: Record<string, PropertyValue> = {};
-      const origins: Record<string, string> = {};
-      for (const [k, v] of doc.values) {
-        source[k] = v;
-        const pos = doc.positions.get(k);
-        if (pos !== undefined) origins[k] = `file [${nameOf(rel)}] - ${pos}`;
-      }
-      out.push({ name: docs.length > 1 ? `${name} (document #${i})` : name, source, origins });
-    }
-    return out;
-  }
-
   async function findOne(request: EnvironmentRequest): Promise<BackendEnvironment> {
     const { label, locations: locs } = await locations(request.label);
-    const names = [...new Set([...[...request.applications].reverse(), 'application'])];
-    const stems: string[] = [];
-    for (const p of [...request.profiles].reverse()) {
-      for (const loc of locs) for (const n of names) stems.push(`${loc.prefix}${n}-${p}`);
-    }
-    for (const loc of locs) for (const n of names) stems.push(`${loc.prefix}${n}`);
-    const files = [...new Set(stems)].flatMap((stem) => EXTENSIONS.map((ext) => `${stem}.${ext}`));
+    const files = candidateFiles(
+      request,
+      locs.map((l) => l.prefix),
+    );
     const loaded = await Promise.all(files.map(async (rel) => ({ rel, parsed: await load(join(root, rel)) })));
     const propertySources: PropertySource[] = [];
     const version = createHash('sha1');
@@ -173,21 +144,20 @@ export function createNativeBackend(options: NativeBackendOptions): EnvironmentB
       if (parsed === undefined || parsed.error !== undefined) continue;
       any = true;
       version.update(`${rel}\0${parsed.digest}\0`);
-      propertySources.push(...sourcesOf(rel, parsed, request.profiles));
+      propertySources.push(
+        ...fileSources(parsed.documents ?? [], { name: `file:${nameOf(rel)}`, shown: nameOf(rel) }, request.profiles),
+      );
     }
     return { label, version: any ? version.digest('hex') : null, state: null, propertySources };
   }
 
   async function findResource(request: ResourceRequest): Promise<Buffer> {
     const { locations: locs } = await locations(request.label);
-    const dot = request.path.lastIndexOf('.');
-    const slash = request.path.lastIndexOf('/');
-    const [base, ext] = dot > slash + 1 ? [request.path.slice(0, dot), request.path.slice(dot)] : [request.path, ''];
-    const candidates: string[] = [];
-    for (const loc of locs) {
-      for (const p of [...request.profiles].reverse()) candidates.push(join(loc.dir, `${base}-${p}${ext}`));
-      candidates.push(join(loc.dir, request.path));
-    }
+    const candidates = resourceCandidates(
+      request.path,
+      request.profiles,
+      locs.map((l) => l.prefix),
+    ).map((rel) => join(root, rel));
     const realRoot = await realpath(root).catch(() => root);
     for (const file of candidates) {
       let real: string;

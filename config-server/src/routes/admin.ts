@@ -1,0 +1,219 @@
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { KitEnv } from '@trellis/clients';
+import { mayRead, type AccessControl, type ConfigClient } from '../access/clients.ts';
+import { normalizeNameOrLabel, parseApplications, parseProfiles } from '../environment/index.ts';
+import { ConfigServerError } from '../errors.ts';
+import { NoSuchChangeError, type Change, type PropertyScope, type PropertyStore } from '../store/properties.ts';
+
+export interface AdminDeps {
+  readonly store: PropertyStore;
+  /** Who may write, and which applications; undefined turns the write API off. */
+  readonly admins: AccessControl | undefined;
+}
+
+const MAX_BODY = 256 * 1024;
+const MAX_KEYS = 500;
+const MAX_KEY_LENGTH = 256;
+const MAX_VALUE_LENGTH = 64 * 1024;
+const MASK = '******';
+// Spring Boot's Sanitizer defaults: keys ending in these are shown masked in listings.
+const SENSITIVE = /(password|secret|key|token|credentials?|vcap_services)$/i;
+const CHALLENGE = 'Basic realm="config-server admin", charset="UTF-8"';
+// Control characters would make keys unreadable in listings and break `.properties` renderings.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Whether a property's value is masked in history and listings. */
+export function isSensitiveKey(key: string): boolean {
+  return SENSITIVE.test(key.replace(/[^A-Za-z_]/g, ''));
+}
+
+function mask(key: string, value: string | null): string | null {
+  return value === null || !isSensitiveKey(key) ? value : MASK;
+}
+
+function changeJson(change: Change) {
+  return {
+    id: change.id,
+    application: change.application,
+    profile: change.profile,
+    label: change.label,
+    actor: change.actor,
+    at: change.at,
+    kind: change.kind,
+    ...(change.rollbackTo === null ? {} : { rollbackTo: change.rollbackTo }),
+    changes: change.changes.map((c) => ({ key: c.key, old: mask(c.key, c.old), new: mask(c.key, c.new) })),
+  };
+}
+
+function scopeOf(c: Context<KitEnv>): PropertyScope {
+  const applications = parseApplications(c.req.param('application') ?? '');
+  const profiles = parseProfiles(c.req.param('profile') ?? '');
+  if (applications.length !== 1 || profiles.length !== 1) {
+    throw new ConfigServerError('invalid_request', 'Invalid Request: write one application and one profile at a time');
+  }
+  return {
+    application: applications[0] ?? '',
+    profile: profiles[0] ?? '',
+    label: normalizeNameOrLabel(c.req.param('label') ?? '', 'label'),
+  };
+}
+
+function checkKey(key: string): void {
+  if (key.trim() === '' || key.length > MAX_KEY_LENGTH || CONTROL.test(key) || key.startsWith('#')) {
+    throw new ConfigServerError(
+      'invalid_request',
+      `Invalid Request: property names must be 1-${MAX_KEY_LENGTH} printable characters, not starting with #`,
+    );
+  }
+}
+
+async function jsonBody(c: Context<KitEnv>): Promise<unknown> {
+  const text = await c.req.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ConfigServerError('invalid_request', 'Invalid Request: the body must be JSON');
+  }
+}
+
+/** `{key: value}` with string, number or boolean values (stored as text, as Spring's VALUE column is); null removes. */
+function parseWrite(body: unknown): Record<string, string | null> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ConfigServerError('invalid_request', 'Invalid Request: the body must be a JSON object of key → value');
+  }
+  const entries = Object.entries(body);
+  if (entries.length === 0 || entries.length > MAX_KEYS) {
+    throw new ConfigServerError('invalid_request', `Invalid Request: write 1 to ${MAX_KEYS} properties at a time`);
+  }
+  const out: Record<string, string | null> = {};
+  for (const [key, value] of entries) {
+    checkKey(key);
+    if (value === null) out[key] = null;
+    else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+      const text = String(value);
+      if (text.length > MAX_VALUE_LENGTH) {
+        throw new ConfigServerError('invalid_request', `Invalid Request: the value of ${key} is over 64 KiB`);
+      }
+      out[key] = text;
+    } else {
+      throw new ConfigServerError(
+        'invalid_request',
+        `Invalid Request: the value of ${key} must be a string, number, boolean or null (flatten nested keys with dots)`,
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * The SQLite store's write API: `PUT`/`DELETE`/`GET /admin/properties/{application}/{profile}/{label}`, the change
+ * history at `GET /admin/history[/{application}/{profile}/{label}]` (values of sensitive keys masked) and
+ * `POST /admin/rollback/{application}/{profile}/{label}` `{"to": changeId}`. Only credentials from the admin list
+ * pass, each for its applications (`*` for all, and for the global history).
+ */
+export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
+  const app = new Hono<KitEnv>();
+
+  /** `application` `*` asks for an admin of every application (the global history). */
+  function admin(c: Context<KitEnv>, application: string): ConfigClient {
+    if (deps.admins === undefined) {
+      throw new ConfigServerError('write_api_off', 'the write API is off: set CONFIG_ADMINS to enable it');
+    }
+    const client = deps.admins.authenticate({
+      authorization: c.req.header('authorization'),
+      configToken: c.req.header('x-config-token'),
+    });
+    if (client === undefined) {
+      c.header('www-authenticate', CHALLENGE);
+      throw new ConfigServerError('unauthorized', 'Full authentication is required to access this resource');
+    }
+    const allowed = application === '*' ? client.applications.includes('*') : mayRead(client, [application]);
+    if (!allowed) throw new ConfigServerError('forbidden', `admin ${client.id} may not change ${application}`);
+    return client;
+  }
+
+  const limit = bodyLimit({
+    maxSize: MAX_BODY,
+    onError: () => {
+      throw new ConfigServerError('payload_too_large', `Invalid Request: the body is over ${MAX_BODY / 1024} KiB`);
+    },
+  });
+  const path = '/admin/properties/:application/:profile/:label';
+
+  app.get(path, (c) => {
+    const scope = scopeOf(c);
+    admin(c, scope.application);
+    const properties = Object.fromEntries(deps.store.read(scope).map(([k, v]) => [k, mask(k, v)]));
+    return c.json({ ...scope, properties });
+  });
+
+  app.put(path, limit, async (c) => {
+    const scope = scopeOf(c);
+    const client = admin(c, scope.application);
+    const set = parseWrite(await jsonBody(c));
+    const change = deps.store.write({ scope, set, actor: client.id });
+    c.var.log.info({ change: change?.id, ...scope, keys: Object.keys(set), actor: client.id }, 'properties written');
+    return c.json({ change: change === undefined ? null : changeJson(change) });
+  });
+
+  app.delete(path, (c) => {
+    const scope = scopeOf(c);
+    const client = admin(c, scope.application);
+    const keys = c.req.queries('key') ?? [];
+    if (keys.length === 0 || keys.length > MAX_KEYS) {
+      throw new ConfigServerError('invalid_request', 'Invalid Request: name the properties to remove with ?key=…');
+    }
+    keys.forEach(checkKey);
+    const change = deps.store.write({ scope, remove: keys, actor: client.id });
+    c.var.log.info({ change: change?.id, ...scope, keys, actor: client.id }, 'properties removed');
+    return c.json({ change: change === undefined ? null : changeJson(change) });
+  });
+
+  const limitOf = (c: Context<KitEnv>): number => {
+    const raw = c.req.query('limit');
+    if (raw === undefined) return 100;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 1000) {
+      throw new ConfigServerError('invalid_request', 'Invalid Request: limit must be a whole number from 1 to 1000');
+    }
+    return n;
+  };
+
+  app.get('/admin/history', (c) => {
+    admin(c, '*');
+    return c.json({ changes: deps.store.history({ limit: limitOf(c) }).map(changeJson) });
+  });
+
+  app.get('/admin/history/:application/:profile/:label', (c) => {
+    const scope = scopeOf(c);
+    admin(c, scope.application);
+    return c.json({ changes: deps.store.history({ scope, limit: limitOf(c) }).map(changeJson) });
+  });
+
+  app.post('/admin/rollback/:application/:profile/:label', limit, async (c) => {
+    const scope = scopeOf(c);
+    const client = admin(c, scope.application);
+    const body = await jsonBody(c);
+    const to =
+      typeof body === 'object' && body !== null && 'to' in body && typeof body.to === 'number' ? body.to : undefined;
+    if (to === undefined || !Number.isSafeInteger(to) || to < 0) {
+      throw new ConfigServerError(
+        'invalid_request',
+        'Invalid Request: the body must be {"to": <change id>} (0: before the first change)',
+      );
+    }
+    let change: Change | undefined;
+    try {
+      change = deps.store.rollback(scope, to, client.id);
+    } catch (err) {
+      if (err instanceof NoSuchChangeError) throw new ConfigServerError('no_such_change', err.message);
+      throw err;
+    }
+    c.var.log.info({ change: change?.id, ...scope, to, actor: client.id }, 'properties rolled back');
+    return c.json({ change: change === undefined ? null : changeJson(change) });
+  });
+
+  return app;
+}

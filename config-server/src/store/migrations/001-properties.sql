@@ -1,0 +1,33 @@
+-- Spring Cloud Config's JDBC model, column for column: Spring's JdbcEnvironmentRepository reads it with
+-- SELECT KEY, VALUE FROM PROPERTIES WHERE APPLICATION=? AND PROFILE=? AND LABEL=?, so a table filled for Spring
+-- serves unchanged here.
+CREATE TABLE PROPERTIES (
+  APPLICATION TEXT NOT NULL,
+  PROFILE     TEXT NOT NULL,
+  LABEL       TEXT NOT NULL,
+  KEY         TEXT NOT NULL,
+  VALUE       TEXT NOT NULL,
+  PRIMARY KEY (APPLICATION, PROFILE, LABEL, KEY)
+);
+
+-- One row per write through the admin API (a PUT, a DELETE or a rollback), with who and when.
+CREATE TABLE PROPERTY_CHANGES (
+  ID          INTEGER PRIMARY KEY AUTOINCREMENT,
+  APPLICATION TEXT NOT NULL,
+  PROFILE     TEXT NOT NULL,
+  LABEL       TEXT NOT NULL,
+  ACTOR       TEXT NOT NULL,
+  AT          TEXT NOT NULL,
+  KIND        TEXT NOT NULL CHECK (KIND IN ('put', 'delete', 'rollback')),
+  ROLLBACK_TO INTEGER
+);
+CREATE INDEX PROPERTY_CHANGES_SCOPE ON PROPERTY_CHANGES (APPLICATION, PROFILE, LABEL, ID);
+
+-- What each change did to each key; NULL means absent (OLD_VALUE NULL: added, NEW_VALUE NULL: removed).
+CREATE TABLE PROPERTY_HISTORY (
+  CHANGE_ID INTEGER NOT NULL REFERENCES PROPERTY_CHANGES (ID),
+  KEY       TEXT NOT NULL,
+  OLD_VALUE TEXT,
+  NEW_VALUE TEXT,
+  PRIMARY KEY (CHANGE_ID, KEY)
+);

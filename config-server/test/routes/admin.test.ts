@@ -1,0 +1,228 @@
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { createAccessControl } from '../../src/access/clients.ts';
+import { createApp } from '../../src/app.ts';
+import { createSqliteBackend } from '../../src/backends/sqlite.ts';
+import type { BackendChange } from '../../src/backends/types.ts';
+import { openPropertyStore, type PropertyStore } from '../../src/store/properties.ts';
+import { silentLogger, type EnvJson } from '../helpers.ts';
+
+const OPS = `Basic ${Buffer.from('ops:ops-secret-1').toString('base64')}`;
+const PRODUCT_ADMIN = `Basic ${Buffer.from('pa:product-secret').toString('base64')}`;
+const admins = createAccessControl([
+  { id: 'ops', secret: 'ops-secret-1', applications: ['*'] },
+  { id: 'pa', secret: 'product-secret', applications: ['product'] },
+]);
+
+let store: PropertyStore;
+let app: ReturnType<typeof createApp>;
+let backend: ReturnType<typeof createSqliteBackend>;
+let time = 0;
+
+beforeEach(() => {
+  time = Date.parse('2026-01-01T00:00:00Z');
+  store = openPropertyStore({ file: ':memory:', clock: () => new Date((time += 1000)) });
+  backend = createSqliteBackend({ store });
+  app = createApp({ logger: silentLogger(), backend, store, admins });
+});
+afterAll(() => store.close());
+
+interface ChangeJson {
+  id: number;
+  actor: string;
+  at: string;
+  kind: string;
+  rollbackTo?: number;
+  changes: { key: string; old: string | null; new: string | null }[];
+}
+
+// `null` sends no credential (undefined would pick the default).
+const send = (method: string, path: string, body?: unknown, auth: string | null = OPS): Promise<Response> =>
+  Promise.resolve(
+    app.request(path, {
+      method,
+      headers: {
+        'content-type': 'application/json',
+        ...(auth === null ? {} : { authorization: auth }),
+      },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    }),
+  );
+const put = async (path: string, body: unknown, auth?: string): Promise<ChangeJson | null> => {
+  const res = await send('PUT', path, body, auth);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { change: ChangeJson | null }).change;
+};
+const env = async (path: string): Promise<EnvJson> => {
+  const res = await app.request(path);
+  expect(res.status).toBe(200);
+  return (await res.json()) as EnvJson;
+};
+const history = async (path = '/admin/history'): Promise<ChangeJson[]> => {
+  const res = await send('GET', path);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { changes: ChangeJson[] }).changes;
+};
+
+describe('PUT /admin/properties/{application}/{profile}/{label}', () => {
+  it('writes properties that the Environment API serves under Spring JDBC source names and order', async () => {
+    await put('/admin/properties/application/default/master', { shared: 'all', port: 1 });
+    await put('/admin/properties/product/default/master', { port: 7001, 'feature.enabled': true });
+    await put('/admin/properties/product/docker/master', { port: '8080' });
+    await put('/admin/properties/review/docker/master', { port: '9999' });
+    await put('/admin/properties/product/docker/v2', { port: '9090' });
+
+    const found = await env('/product/docker');
+    expect(found.label).toBe('master');
+    expect(found.version).toBeNull();
+    expect(found.propertySources).toEqual([
+      { name: 'product-docker', source: { port: '8080' } },
+      { name: 'product-default', source: { port: '7001', 'feature.enabled': 'true' } },
+      { name: 'application-default', source: { shared: 'all', port: '1' } },
+    ]);
+    expect((await env('/product/docker/v2')).propertySources.map((s) => s.source.port)).toEqual(['9090']);
+  });
+
+  it('records who changed what from which old value, and only real changes', async () => {
+    const a = await put('/admin/properties/product/default/master', { port: '1', 'db.password': 'hunter2' });
+    const b = await put('/admin/properties/product/default/master', { port: '2', 'db.password': 'hunter2' });
+    expect(await put('/admin/properties/product/default/master', { port: '2' })).toBeNull();
+    expect(a?.changes).toEqual([
+      { key: 'port', old: null, new: '1' },
+      // Sensitive keys are masked in every answer, also right after the write.
+      { key: 'db.password', old: null, new: '******' },
+    ]);
+    expect(b?.changes).toEqual([{ key: 'port', old: '1', new: '2' }]);
+    expect(b?.actor).toBe('ops');
+    expect(b?.kind).toBe('put');
+
+    const listed = await history('/admin/history/product/default/master');
+    expect(listed.map((c) => c.id)).toEqual([b?.id, a?.id]);
+    expect(listed[1]?.at).toBe('2026-01-01T00:00:01.000Z');
+    expect(JSON.stringify(listed)).not.toContain('hunter2');
+  });
+
+  it('removes keys with a null value or DELETE ?key=', async () => {
+    await put('/admin/properties/product/default/master', { a: '1', b: '2', c: '3' });
+    const nulled = await put('/admin/properties/product/default/master', { a: null });
+    expect(nulled?.changes).toEqual([{ key: 'a', old: '1', new: null }]);
+    const res = await send('DELETE', '/admin/properties/product/default/master?key=b&key=nope');
+    expect(res.status).toBe(200);
+    const removed = ((await res.json()) as { change: ChangeJson }).change;
+    expect([removed.kind, removed.changes]).toEqual(['delete', [{ key: 'b', old: '2', new: null }]]);
+    expect((await env('/product/default')).propertySources).toEqual([{ name: 'product-default', source: { c: '3' } }]);
+  });
+
+  it('tells subscribers (watch streams) after a write', async () => {
+    const heard: BackendChange[] = [];
+    const off = backend.subscribe((c) => heard.push(c));
+    await put('/admin/properties/product/docker/master', { x: '1' });
+    off();
+    expect(heard).toEqual([{ paths: ['product-docker'] }]);
+  });
+});
+
+describe('admin credentials', () => {
+  it('answers 401 with a challenge without a credential or with a reader credential, writing nothing', async () => {
+    const none = await send('PUT', '/admin/properties/product/default/master', { a: '1' }, null);
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toMatch(/^Basic /);
+    const wrong = `Basic ${Buffer.from('ops:not-the-secret').toString('base64')}`;
+    expect((await send('PUT', '/admin/properties/product/default/master', { a: '1' }, wrong)).status).toBe(401);
+    expect((await send('GET', '/admin/history', undefined, null)).status).toBe(401);
+    expect((await send('POST', '/admin/rollback/product/default/master', { to: 0 }, null)).status).toBe(401);
+    expect(store.read({ application: 'product', profile: 'default', label: 'master' })).toEqual([]);
+  });
+
+  it("limits an admin to its applications: 403 for another application's properties and the global history", async () => {
+    expect(await put('/admin/properties/product/default/master', { a: '1' }, PRODUCT_ADMIN)).not.toBeNull();
+    expect((await send('PUT', '/admin/properties/review/default/master', { a: '1' }, PRODUCT_ADMIN)).status).toBe(403);
+    expect((await send('GET', '/admin/history', undefined, PRODUCT_ADMIN)).status).toBe(403);
+    expect((await history()).map((c) => c.actor)).toEqual(['pa']);
+  });
+
+  it('is off (403) when no admin credential is configured', async () => {
+    const closed = createApp({ logger: silentLogger(), backend, store });
+    const res = await closed.request('/admin/properties/product/default/master', {
+      method: 'PUT',
+      headers: { authorization: OPS },
+      body: '{"a":"1"}',
+    });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { message: string }).message).toContain('CONFIG_ADMINS');
+  });
+});
+
+describe('bad input', () => {
+  const bad: [string, string | undefined][] = [
+    ['not json', '{"a":'],
+    ['an array', '["a"]'],
+    ['a nested object', '{"a":{"b":"c"}}'],
+    ['an empty key', '{"":"x"}'],
+    ['a control character in a key', '{"a\\nb":"x"}'],
+    ['no properties', '{}'],
+  ];
+  it.each(bad)('answers 400 for %s and changes nothing', async (_what, body) => {
+    await put('/admin/properties/product/default/master', { keep: 'me' });
+    const res = await send('PUT', '/admin/properties/product/default/master', body);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/^Invalid Request/);
+    expect(store.read({ application: 'product', profile: 'default', label: 'master' })).toEqual([['keep', 'me']]);
+    expect(await history()).toHaveLength(1);
+  });
+
+  it('answers 400 for a bad scope, a bad limit or a missing ?key=, and 413 for a huge body', async () => {
+    expect((await send('PUT', '/admin/properties/product/bad%20profile/master', { a: '1' })).status).toBe(400);
+    expect((await send('PUT', '/admin/properties/a,b/default/master', { a: '1' })).status).toBe(400);
+    expect((await send('PUT', '/admin/properties/product/default/..%2Fx', { a: '1' })).status).toBe(400);
+    expect((await send('GET', '/admin/history?limit=0')).status).toBe(400);
+    expect((await send('DELETE', '/admin/properties/product/default/master')).status).toBe(400);
+    const huge = JSON.stringify({ a: 'x'.repeat(300 * 1024) });
+    expect((await send('PUT', '/admin/properties/product/default/master', huge)).status).toBe(413);
+    expect(await history()).toEqual([]);
+  });
+});
+
+describe('POST /admin/rollback/{application}/{profile}/{label}', () => {
+  it('restores the state right after a change, as a new recorded change', async () => {
+    const c1 = await put('/admin/properties/product/default/master', { port: '1', name: 'p' });
+    await put('/admin/properties/product/default/master', { port: '2', extra: 'x' });
+    await put('/admin/properties/product/default/master', { name: null, port: '3' });
+    await put('/admin/properties/review/default/master', { port: '9' });
+
+    const res = await send('POST', '/admin/rollback/product/default/master', { to: c1?.id });
+    expect(res.status).toBe(200);
+    const change = ((await res.json()) as { change: ChangeJson }).change;
+    expect(change.kind).toBe('rollback');
+    expect(change.rollbackTo).toBe(c1?.id);
+    expect(Object.fromEntries(store.read({ application: 'product', profile: 'default', label: 'master' }))).toEqual({
+      port: '1',
+      name: 'p',
+    });
+    // Other scopes are untouched, and the rollback itself can be undone.
+    expect(store.read({ application: 'review', profile: 'default', label: 'master' })).toEqual([['port', '9']]);
+    const before = (await history('/admin/history/product/default/master'))[1];
+    expect((await send('POST', '/admin/rollback/product/default/master', { to: before?.id })).status).toBe(200);
+    expect(Object.fromEntries(store.read({ application: 'product', profile: 'default', label: 'master' }))).toEqual({
+      port: '3',
+      extra: 'x',
+    });
+  });
+
+  it('rolls back to before the first change with to = 0', async () => {
+    await put('/admin/properties/product/default/master', { port: '1' });
+    await put('/admin/properties/product/default/master', { port: '2' });
+    expect((await send('POST', '/admin/rollback/product/default/master', { to: 0 })).status).toBe(200);
+    expect(store.read({ application: 'product', profile: 'default', label: 'master' })).toEqual([]);
+  });
+
+  it("answers 404 for another scope's change and 400 for a bad body, changing nothing", async () => {
+    const other = await put('/admin/properties/review/default/master', { port: '9' });
+    await put('/admin/properties/product/default/master', { port: '1' });
+    expect((await send('POST', '/admin/rollback/product/default/master', { to: other?.id })).status).toBe(404);
+    expect((await send('POST', '/admin/rollback/product/default/master', { to: 999 })).status).toBe(404);
+    expect((await send('POST', '/admin/rollback/product/default/master', { to: '1' })).status).toBe(400);
+    expect((await send('POST', '/admin/rollback/product/default/master', { to: -1 })).status).toBe(400);
+    expect((await send('POST', '/admin/rollback/product/default/master', 'nope')).status).toBe(400);
+    expect(await history()).toHaveLength(2);
+  });
+});
