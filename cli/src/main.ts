@@ -13,6 +13,7 @@ import {
   type SettingSpecs,
 } from '@trellis/clients';
 import { join } from 'node:path';
+import { CLIENTS_HELP, clientsCommand, rotateKeysCommand, USERS_HELP, usersCommand, type AdminIo } from './admin.ts';
 import { components as allComponents } from './components.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -22,6 +23,38 @@ export interface MainOptions {
   readonly stdout?: { write(text: string): unknown };
   readonly stderr?: { write(text: string): unknown };
   readonly exit?: (code: number) => void;
+  readonly readStdin?: () => Promise<string>;
+}
+
+type AdminCommand = (argv: readonly string[], env: Env, io: AdminIo) => Promise<void>;
+
+/** Commands that manage state in the data directory instead of starting a component. */
+const ADMIN: Readonly<Record<string, { summary: string; help: string; run: AdminCommand }>> = {
+  clients: { summary: "manage the auth server's OAuth clients", help: CLIENTS_HELP, run: clientsCommand },
+  users: { summary: "manage the auth server's local users", help: USERS_HELP, run: usersCommand },
+};
+
+async function readAllStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function runAdmin(
+  run: AdminCommand,
+  argv: readonly string[],
+  env: Env,
+  io: AdminIo & Required<Pick<MainOptions, 'stderr' | 'exit'>>,
+): Promise<void> {
+  try {
+    await run(argv, env, io);
+    io.exit(0);
+  } catch (err) {
+    // Everything these commands refuse is the user's to fix (a bad flag, an unknown client): one line, exit 2.
+    const message = err instanceof Error ? err.message : String(err);
+    io.stderr.write(`trellis: ${message}\n`);
+    io.exit(isUserError(err) || (err instanceof Error && 'code' in err) ? 2 : 1);
+  }
 }
 
 function usage(components: readonly Component[]): string {
@@ -32,6 +65,7 @@ function usage(components: readonly Component[]): string {
     'Commands:',
     `  ${'up'.padEnd(width)}  start the whole landscape in one process`,
     ...components.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    ...Object.entries(ADMIN).map(([name, a]) => `  ${name.padEnd(width)}  ${a.summary}`),
     '',
     "Run 'trellis <command> --help' for a command's flags and environment variables.",
   ];
@@ -91,6 +125,26 @@ export async function main(argv: readonly string[], env: Env, options: MainOptio
       ...loadSettings(component.settings, { env }),
       ...pickShared(flags),
     }));
+    return;
+  }
+
+  const admin = ADMIN[command];
+  if (admin !== undefined) {
+    if (wantsHelp(rest)) {
+      stdout.write(`${admin.help}\n`);
+      exit(0);
+      return;
+    }
+    await runAdmin(admin.run, rest, env, { stdout, stderr, exit, readStdin: options.readStdin ?? readAllStdin });
+    return;
+  }
+  if (command === 'auth-server' && rest[0] === 'rotate-keys') {
+    await runAdmin(rotateKeysCommand, rest.slice(1), env, {
+      stdout,
+      stderr,
+      exit,
+      readStdin: options.readStdin ?? readAllStdin,
+    });
     return;
   }
 

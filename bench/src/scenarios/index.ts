@@ -1,6 +1,7 @@
 import type { Scenario } from '../scenario.ts';
 import { config } from './config.ts';
 import { kit } from './kit.ts';
+import { security } from './security.ts';
 
 /** Every benchmark scenario; each issue adds its own. */
-export const scenarios: readonly Scenario[] = [kit, config];
+export const scenarios: readonly Scenario[] = [kit, security, config];

@@ -4,6 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
@@ -146,7 +147,10 @@ export function createService(options: ServiceOptions): Service {
     c.set('log', lazyChild(log, { reqId: requestId }));
     c.set('requestId', requestId);
     await next();
-    const status = c.res.status;
+    // A handler that wrote to the node response itself (oidc-provider, proxies) returns hono's marker response;
+    // the real status is on the node response.
+    const status =
+      c.res === RESPONSE_ALREADY_SENT && incoming !== undefined ? (env?.outgoing?.statusCode ?? 0) : c.res.status;
     // Probes hit actuator endpoints every few seconds; at info they would drown the log.
     const level = status >= 500 ? 'error' : c.req.path.startsWith(ACTUATOR) ? 'debug' : 'info';
     if (!log.isLevelEnabled(level)) return;

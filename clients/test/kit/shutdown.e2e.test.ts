@@ -2,6 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { StartupError } from '../../src/kit/errors.ts';
 import { createService } from '../../src/kit/service.ts';
 import { memoryLogger } from './helpers.ts';
@@ -153,5 +154,25 @@ describe('Service.stop() with keep-alive clients', () => {
     expect(await pending).toBe(200);
     expect(Date.now() - started).toBeLessThan(1000);
     agent.destroy();
+  });
+});
+
+describe('request logging over a socket', () => {
+  it('logs the real status of a response written to the node response directly', async () => {
+    const { logger, lines } = memoryLogger();
+    const service = createService({ name: 'demo', logger, git: false });
+    service.app.get('/raw', (c) => {
+      c.env.outgoing.writeHead(418, { 'content-type': 'text/plain' }).end('teapot');
+      return RESPONSE_ALREADY_SENT;
+    });
+    const { port } = await service.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/raw`);
+      expect(res.status).toBe(418);
+      const done = lines().find((l) => l.msg === 'request completed') as { res: { statusCode: number } };
+      expect(done.res.statusCode).toBe(418);
+    } finally {
+      await service.stop();
+    }
   });
 });

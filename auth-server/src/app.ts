@@ -1,0 +1,49 @@
+import type { Hono } from 'hono';
+import type { KitEnv, Service } from '@trellis/clients';
+import type { SigningKeyInfo } from './crypto/signing-keys.ts';
+import { providerHandler, type ProviderHolder } from './oidc/mount.ts';
+import { INTERACTION_PREFIX } from './oidc/constants.ts';
+import type { TrustedProxies } from './oidc/proxies.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { interactionRoutes } from './routes/interaction.ts';
+import type { AuthStore } from './store/open.ts';
+
+export interface AppDeps {
+  readonly service: Service;
+  readonly store: AuthStore;
+  readonly holder: ProviderHolder;
+  readonly adminToken: string | undefined;
+  readonly proxies: TrustedProxies | undefined;
+  readonly rotateKeys: () => SigningKeyInfo;
+}
+
+/**
+ * The auth server's HTTP app: the admin API, the login and consent pages, and oidc-provider for every other path
+ * (discovery, JWKS, token, authorize, introspection, revocation, userinfo, logout, device flow). No I/O here.
+ */
+export function createApp(deps: AppDeps): Hono<KitEnv> {
+  const app = deps.service.app;
+  deps.service.health.register('authStore', () => {
+    try {
+      deps.store.db.prepare('SELECT 1').get();
+      return { status: 'UP', details: { database: 'SQLite' } };
+    } catch {
+      return { status: 'DOWN', details: { database: 'SQLite', error: 'unreachable' } };
+    }
+  });
+  app.route(
+    '/admin',
+    adminRoutes({
+      clients: deps.store.clients,
+      adminToken: deps.adminToken,
+      keys: deps.store.keys,
+      rotateKeys: deps.rotateKeys,
+    }),
+  );
+  app.route(
+    INTERACTION_PREFIX,
+    interactionRoutes({ holder: deps.holder, users: deps.store.users, csrfKey: deps.store.master.derive('csrf') }),
+  );
+  app.all('*', providerHandler(deps.holder, deps.proxies));
+  return app;
+}

@@ -1,0 +1,134 @@
+import { commonSettings, loadSettings, setting, SettingsError, type Settings } from '@trellis/clients';
+import { parseTrustedProxies, type TrustedProxies } from './oidc/proxies.ts';
+
+/** The auth server's settings: flags, then environment variables, then defaults. */
+export function authServerSettings() {
+  return {
+    ...commonSettings(),
+    port: setting.port({ flag: 'port', env: 'AUTH_SERVER_PORT', default: 9999, help: 'HTTP port' }),
+    issuer: setting.url({
+      flag: 'issuer',
+      env: 'AUTH_ISSUER',
+      help: 'public URL of the auth server, the `iss` of its tokens (default http://localhost:<port>)',
+    }),
+    resource: setting.string({
+      flag: 'resource',
+      env: 'AUTH_RESOURCE',
+      default: 'product-api',
+      help: 'audience (`aud`) of JWT access tokens for the default API',
+    }),
+    resourceScopes: setting.list({
+      flag: 'resource-scopes',
+      env: 'AUTH_RESOURCE_SCOPES',
+      default: ['product:read', 'product:write'],
+      help: 'scopes of the default API',
+    }),
+    signingAlg: setting.choice(['RS256', 'ES256'], {
+      flag: 'signing-alg',
+      env: 'AUTH_SIGNING_ALG',
+      default: 'RS256',
+      help: 'algorithm of signing keys (a change makes a new key at start)',
+    }),
+    accessTokenTtl: setting.integer({
+      flag: 'access-token-ttl',
+      env: 'AUTH_ACCESS_TOKEN_TTL',
+      default: 300,
+      min: 10,
+      max: 86_400,
+      help: 'access token lifetime in seconds',
+    }),
+    refreshTokenTtl: setting.integer({
+      flag: 'refresh-token-ttl',
+      env: 'AUTH_REFRESH_TOKEN_TTL',
+      default: 14 * 86_400,
+      min: 60,
+      max: 365 * 86_400,
+      help: 'refresh token (and grant) lifetime in seconds',
+    }),
+    keyEncryptionKey: setting.string({
+      flag: 'key-encryption-key',
+      env: 'AUTH_KEY_ENCRYPTION_KEY',
+      secret: true,
+      help: 'secret that encrypts signing keys and peppers client secrets (default: <data-dir>/auth-master.key, mode 600)',
+    }),
+    adminToken: setting.string({
+      flag: 'admin-token',
+      env: 'AUTH_ADMIN_TOKEN',
+      secret: true,
+      help: 'Bearer credential of /admin/clients (development: derived and printed; production: admin API off when unset)',
+    }),
+    seedDevClients: setting.boolean({
+      flag: 'seed-dev-clients',
+      env: 'AUTH_SEED_DEV_CLIENTS',
+      default: true,
+      help: 'register the development clients reader and writer and print their secrets (refused with NODE_ENV=production)',
+    }),
+    trustedProxies: setting.list({
+      flag: 'trusted-proxies',
+      env: 'AUTH_TRUSTED_PROXIES',
+      help: 'IPs or CIDR ranges whose X-Forwarded-Proto/Host are believed (e.g. the gateway); none when unset',
+    }),
+    cleanupInterval: setting.integer({
+      flag: 'cleanup-interval',
+      env: 'AUTH_CLEANUP_INTERVAL',
+      default: 60,
+      min: 1,
+      max: 86_400,
+      help: 'seconds between sweeps of expired tokens, sessions and interactions',
+    }),
+  };
+}
+
+export type AuthServerSettings = Settings<ReturnType<typeof authServerSettings>>;
+
+export interface Config extends AuthServerSettings {
+  readonly production: boolean;
+  readonly proxies: TrustedProxies | undefined;
+}
+
+/**
+ * Checks the settings against each other and against the environment (`NODE_ENV`). Errors name the flag and
+ * variable, never a secret.
+ */
+export function checkConfig(
+  settings: AuthServerSettings,
+  env: Readonly<Record<string, string | undefined>> = {},
+): Readonly<Config> {
+  const production = env.NODE_ENV === 'production';
+  if (production && settings.seedDevClients) {
+    throw new SettingsError(
+      'development clients are refused with NODE_ENV=production; set AUTH_SEED_DEV_CLIENTS=false and register clients with the admin API',
+    );
+  }
+  if (settings.resource.trim() === '' || /\s/.test(settings.resource)) {
+    throw new SettingsError('invalid --resource (AUTH_RESOURCE): must be one word, e.g. product-api');
+  }
+  if (settings.resourceScopes.length === 0) {
+    throw new SettingsError('--resource-scopes (AUTH_RESOURCE_SCOPES) needs at least one scope');
+  }
+  if (settings.adminToken !== undefined && settings.adminToken.length < 16) {
+    throw new SettingsError('--admin-token (AUTH_ADMIN_TOKEN) must have at least 16 characters');
+  }
+  let proxies: TrustedProxies | undefined;
+  if (settings.trustedProxies !== undefined && settings.trustedProxies.length > 0) {
+    try {
+      proxies = parseTrustedProxies(settings.trustedProxies);
+    } catch (err) {
+      throw new SettingsError(`invalid --trusted-proxies (AUTH_TRUSTED_PROXIES): ${(err as Error).message}`);
+    }
+  }
+  return Object.freeze({ ...settings, production, proxies });
+}
+
+/**
+ * Reads the settings from flags and environment (the only place the auth server reads `process.env`).
+ *
+ * @example
+ * const config = loadConfig(process.env, ['--port', '0']);
+ */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  argv: readonly string[] = [],
+): Readonly<Config> {
+  return checkConfig(loadSettings(authServerSettings(), { env, argv }), env);
+}

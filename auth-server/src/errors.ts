@@ -1,0 +1,40 @@
+import { TrellisError } from '@trellis/clients';
+
+/**
+ * Every way an auth server admin or interaction request can fail on purpose. OAuth endpoints answer in RFC 6749 form
+ * from oidc-provider itself; these codes cover what Trellis adds around it.
+ */
+export type AuthServerErrorCode =
+  | 'invalid_client_metadata'
+  | 'invalid_user'
+  | 'client_exists'
+  | 'user_exists'
+  | 'unknown_client'
+  | 'unknown_user'
+  | 'unauthorized'
+  | 'admin_disabled'
+  | 'invalid_csrf_token'
+  | 'unknown_interaction';
+
+const STATUS = {
+  invalid_client_metadata: 400,
+  invalid_user: 400,
+  client_exists: 409,
+  user_exists: 409,
+  unknown_client: 404,
+  unknown_user: 404,
+  unauthorized: 401,
+  admin_disabled: 404,
+  invalid_csrf_token: 403,
+  unknown_interaction: 400,
+} as const satisfies Record<AuthServerErrorCode, number>;
+
+export class AuthServerError extends TrellisError<AuthServerErrorCode> {
+  get status(): number {
+    return STATUS[this.code];
+  }
+}
+
+export function isAuthServerError(err: unknown): err is AuthServerError {
+  return err instanceof AuthServerError;
+}

@@ -1,0 +1,141 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createService, defineComponent, StartupError, type Logger, type Running } from '@trellis/clients';
+import type Provider from 'oidc-provider';
+import { createApp } from './app.ts';
+import { authServerSettings, checkConfig, type Config } from './config.ts';
+import { ID_TOKEN_TTL } from './oidc/constants.ts';
+import type { ResourceServer } from './oidc/provider.ts';
+import { FailureThrottle } from './oidc/throttle.ts';
+import { seedDevClients } from './seed.ts';
+import { startCleanup } from './store/oidc-storage.ts';
+import { openAuthStore, type AuthStore } from './store/open.ts';
+import { createAdapterClass } from './store/oidc-storage.ts';
+
+/** The RFC 8707 indicator of the default API: the audience itself when it is an absolute URI. */
+export function resourceIndicator(audience: string): string {
+  return URL.canParse(audience) ? audience : `urn:trellis:resource:${audience}`;
+}
+
+/** Retired keys stay published until every token they could have signed has expired (plus clock skew). */
+export function keyRetentionMs(config: Pick<Config, 'accessTokenTtl'>): number {
+  return (Math.max(config.accessTokenTtl, ID_TOKEN_TTL) + 60) * 1000;
+}
+
+function privateJwks(store: AuthStore) {
+  try {
+    return store.keys.privateJwks();
+  } catch {
+    throw new StartupError(
+      'the signing keys in the data dir cannot be decrypted: the key encryption key (AUTH_KEY_ENCRYPTION_KEY or auth-master.key) is not the one they were stored with',
+    );
+  }
+}
+
+async function start(config: Config, logger: Logger): Promise<Running> {
+  const store = openAuthStore({ dataDir: config.dataDir, keyEncryptionKey: config.keyEncryptionKey });
+  try {
+    store.keys.ensureCurrent(config.signingAlg);
+    store.keys.prune(keyRetentionMs(config));
+    privateJwks(store);
+    const notes = config.seedDevClients ? seedDevClients(store) : [];
+    const adminToken =
+      config.adminToken ?? (config.production ? undefined : store.master.derive('admin-token').toString('base64url'));
+
+    const service = createService({ name: 'auth-server', logger });
+    const holder: {
+      current: Provider | undefined;
+      callback: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
+    } = { current: undefined, callback: undefined };
+    const resource: ResourceServer = {
+      indicator: resourceIndicator(config.resource),
+      audience: config.resource,
+      scopes: config.resourceScopes,
+    };
+    const throttle = new FailureThrottle();
+    // Loaded only when the server starts, not when the CLI merely lists components or manages clients.
+    const { createProvider } = await import('./oidc/provider.ts');
+    let issuer = config.issuer ?? '';
+    const build = (): void => {
+      const provider = createProvider({
+        issuer,
+        adapter: createAdapterClass(store.storage, store.clients),
+        jwks: privateJwks(store),
+        cookieKeys: [store.master.derive('cookies').toString('base64url')],
+        resource,
+        signingAlg: config.signingAlg,
+        accessTokenTtl: config.accessTokenTtl,
+        refreshTokenTtl: config.refreshTokenTtl,
+        findAccount: (id) => {
+          const user = store.users.find(id);
+          if (user === undefined) return undefined;
+          return {
+            accountId: user.username,
+            claims: () => ({
+              sub: user.username,
+              preferred_username: user.username,
+              ...(user.name === undefined ? {} : { name: user.name }),
+              ...(user.email === undefined ? {} : { email: user.email }),
+            }),
+          };
+        },
+        verifyClientSecret: store.verifyClientSecret,
+        throttle,
+        logger,
+        proxy: config.proxies !== undefined,
+      });
+      holder.current = provider;
+      holder.callback = provider.callback();
+    };
+    createApp({
+      service,
+      store,
+      holder,
+      adminToken,
+      proxies: config.proxies,
+      rotateKeys: () => {
+        const key = store.keys.rotate(config.signingAlg);
+        store.keys.prune(keyRetentionMs(config));
+        build();
+        logger.info({ kid: key.kid }, 'signing key rotated');
+        return key;
+      },
+    });
+    const stopCleanup = startCleanup(store.storage, config.cleanupInterval * 1000, (err) =>
+      logger.error({ err }, 'expired token clean-up failed'),
+    );
+    service.onShutdown('auth store', () => {
+      stopCleanup();
+      store.close();
+    });
+    const endpoint = await service.listen({
+      port: config.port,
+      ...(config.host === undefined ? {} : { host: config.host }),
+      setting: '--port (AUTH_SERVER_PORT)',
+    });
+    // The issuer must be known before the provider exists; with port 0 it is only known now.
+    issuer ||= `http://localhost:${endpoint.port}`;
+    build();
+    notes.unshift(`auth-server: issuer ${issuer}, tokens for ${config.resource} (${config.signingAlg})`);
+    if (config.adminToken === undefined && adminToken !== undefined) {
+      notes.push(`auth-server: admin API ${endpoint.url}/admin/clients with Bearer ${adminToken} (development)`);
+    }
+    return { name: 'auth-server', endpoints: service.endpoints, notes, stop: () => service.stop() };
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+}
+
+/**
+ * The OAuth 2.0 / OpenID Connect authorization server as a landscape component (`trellis auth-server`, or part of
+ * `trellis up`).
+ *
+ * @example
+ * const running = await authServerComponent.start(loadSettings(authServerComponent.settings, { env }), { logger, env });
+ */
+export const authServerComponent = defineComponent({
+  name: 'auth-server',
+  summary: 'OAuth 2.0 / OpenID Connect authorization server on oidc-provider (port 9999)',
+  settings: authServerSettings(),
+  start: (settings, context) => start(checkConfig(settings, context.env), context.logger),
+});

@@ -1,0 +1,159 @@
+import Provider, { errors, type Account, type AdapterConstructor, type ClientInstance } from 'oidc-provider';
+import { ID_TOKEN_TTL, INTERACTION_PREFIX } from './constants.ts';
+import type { Logger } from '@trellis/clients';
+import type { PrivateJwk, SigningAlg } from '../crypto/signing-keys.ts';
+import { messagePage } from '../views/pages.ts';
+import type { FailureThrottle } from './throttle.ts';
+
+/** Where each endpoint lives: under `/oauth2/` so the gateway's one `/oauth2/**` route reaches all of them. */
+export const ROUTES = {
+  authorization: '/oauth2/authorize',
+  token: '/oauth2/token',
+  jwks: '/oauth2/jwks',
+  introspection: '/oauth2/introspect',
+  revocation: '/oauth2/revoke',
+  userinfo: '/oauth2/userinfo',
+  end_session: '/oauth2/logout',
+  device_authorization: '/oauth2/device_authorization',
+  code_verification: '/oauth2/device',
+  pushed_authorization_request: '/oauth2/par',
+} as const;
+
+/** The API JWT access tokens are for (RFC 8707 resource indicator) and the scopes it knows. */
+export interface ResourceServer {
+  /** The resource indicator clients may send; an absolute URI. */
+  readonly indicator: string;
+  /** The `aud` claim resource servers check. */
+  readonly audience: string;
+  readonly scopes: readonly string[];
+}
+
+export interface ProviderOptions {
+  readonly issuer: string;
+  readonly adapter: AdapterConstructor;
+  readonly jwks: readonly PrivateJwk[];
+  readonly cookieKeys: readonly string[];
+  readonly resource: ResourceServer;
+  readonly signingAlg: SigningAlg;
+  /** Seconds. */
+  readonly accessTokenTtl: number;
+  /** Seconds. */
+  readonly refreshTokenTtl: number;
+  readonly findAccount: (accountId: string) => Account | undefined;
+  /** Checks a presented secret against the stored hash (the Client adapter hands the provider hashes). */
+  readonly verifyClientSecret: (storedHash: string, presented: string) => boolean;
+  readonly throttle: FailureThrottle;
+  readonly logger: Logger;
+  /** Sets `provider.proxy` (trust X-Forwarded-*); the mount strips those headers from untrusted peers. */
+  readonly proxy: boolean;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Builds the oidc-provider instance. Nothing here does I/O: storage comes in through the adapter, keys as JWKs.
+ *
+ * @example
+ * const provider = createProvider({ issuer: 'http://localhost:9999', adapter, jwks, ... });
+ */
+export function createProvider(options: ProviderOptions): Provider {
+  const { resource } = options;
+  const isResourceScope = (s: string): boolean => resource.scopes.includes(s);
+  const provider = new Provider(options.issuer, {
+    adapter: options.adapter,
+    jwks: { keys: options.jwks.map((k) => ({ ...k })) },
+    cookies: { keys: [...options.cookieKeys] },
+    findAccount: (_ctx: unknown, id: string) => options.findAccount(id),
+    claims: { openid: ['sub'], profile: ['name', 'preferred_username'], email: ['email'] },
+    scopes: ['openid', 'offline_access', 'profile', 'email', ...resource.scopes],
+    // client_secret_jwt and HS* algorithms would use the stored value as an HMAC key; ours is a hash.
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+    enabledJWA: {
+      requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'Ed25519', 'EdDSA'],
+    },
+    routes: ROUTES,
+    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${INTERACTION_PREFIX}/${interaction.uid}` },
+    pkce: { required: (_ctx: unknown, client: { clientAuthMethod: string }) => client.clientAuthMethod === 'none' },
+    rotateRefreshToken: true,
+    // Errors that cannot go back to the client (unknown client, unregistered redirect_uri) as our own page: the
+    // OAuth error code and description only, never internals.
+    renderError(ctx: { type: string; body: unknown }, out: { error?: string; error_description?: string }) {
+      ctx.type = 'html';
+      ctx.body = messagePage('Sign-in failed', `${out.error ?? 'server_error'}: ${out.error_description ?? ''}`);
+    },
+    ttl: {
+      AccessToken: options.accessTokenTtl,
+      ClientCredentials: options.accessTokenTtl,
+      AuthorizationCode: 60,
+      IdToken: ID_TOKEN_TTL,
+      DeviceCode: 600,
+      Interaction: 600,
+      RefreshToken: options.refreshTokenTtl,
+      Grant: options.refreshTokenTtl,
+      Session: options.refreshTokenTtl,
+    },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
+      deviceFlow: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        // Tokens for the API unless only OpenID scopes were asked for: those get an opaque token for userinfo.
+        defaultResource(ctx: { oidc: { params?: { scope?: unknown; grant_type?: unknown } } }) {
+          const params = ctx.oidc.params ?? {};
+          if (params.grant_type === 'client_credentials') return resource.indicator;
+          const scope = typeof params.scope === 'string' ? params.scope.split(' ') : [];
+          return scope.some(isResourceScope) ? resource.indicator : undefined;
+        },
+        getResourceServerInfo(_ctx: unknown, indicator: string) {
+          if (indicator !== resource.indicator) throw new errors.InvalidTarget(`unknown resource ${indicator}`);
+          return {
+            scope: resource.scopes.join(' '),
+            audience: resource.audience,
+            accessTokenTTL: options.accessTokenTtl,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: options.signingAlg } },
+          };
+        },
+        useGrantedResource: () => true,
+      },
+    },
+  });
+  provider.proxy = options.proxy;
+
+  const { verifyClientSecret, throttle } = options;
+  // oidc-provider compares client_secret itself with a constant-time equality on the stored value; the documented
+  // extension point for hashed secrets is this prototype method (panva/node-oidc-provider#631). Repeated failures
+  // for one client wait longer each time before any comparison happens.
+  provider.Client.prototype.compareClientSecret = async function compareClientSecret(
+    this: ClientInstance,
+    presented: string,
+  ): Promise<boolean> {
+    const delay = throttle.delayFor(this.clientId);
+    if (delay > 0) await sleep(delay);
+    const ok = this.clientSecret !== undefined && verifyClientSecret(this.clientSecret, presented);
+    if (ok) throttle.succeeded(this.clientId);
+    else throttle.failed(this.clientId);
+    return ok;
+  };
+
+  const log = options.logger;
+  provider.on('server_error', (_ctx, err) => log.error({ err }, 'oidc-provider server error'));
+  // Refusals are worth a line (who, which error), never the presented credentials.
+  provider.on('grant.error', (ctx, err) =>
+    log.info({ clientId: ctx.oidc?.client?.clientId, error: oauthError(err) }, 'token request refused'),
+  );
+  return provider;
+}
+
+function oauthError(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'error' in err && typeof err.error === 'string'
+    ? err.error
+    : undefined;
+}
+
+export { ID_TOKEN_TTL, INTERACTION_PREFIX } from './constants.ts';

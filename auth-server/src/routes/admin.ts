@@ -1,0 +1,80 @@
+import { timingSafeEqual } from 'node:crypto';
+import { Hono, type Context, type Next } from 'hono';
+import type { KitEnv } from '@trellis/clients';
+import type { ClientRegistry } from '../clients/registry.ts';
+import type { SigningKeyInfo, SigningKeys } from '../crypto/signing-keys.ts';
+import { AuthServerError } from '../errors.ts';
+
+export interface AdminDeps {
+  readonly clients: ClientRegistry;
+  /** The admin credential (Bearer token); undefined turns the admin API off. */
+  readonly adminToken: string | undefined;
+  readonly keys: SigningKeys;
+  /** Makes a new signing key current and reloads the provider with it (old keys stay published). */
+  rotateKeys(): SigningKeyInfo;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * `/admin/clients`: register, list, show, rotate the secret of and remove clients. Secrets appear only in the
+ * answers to create and rotate-secret. `/admin/keys` lists signing keys and rotates them. Requests carry
+ * `Authorization: Bearer <admin token>`.
+ */
+export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
+  const app = new Hono<KitEnv>();
+  app.use(async (c: Context<KitEnv>, next: Next) => {
+    if (deps.adminToken === undefined) {
+      throw new AuthServerError('admin_disabled', 'the admin API is off; set AUTH_ADMIN_TOKEN to turn it on');
+    }
+    const header = c.req.header('authorization') ?? '';
+    const token = /^Bearer (.+)$/i.exec(header)?.[1];
+    if (token === undefined || !sameSecret(token, deps.adminToken)) {
+      c.header('www-authenticate', 'Bearer realm="trellis-admin"');
+      throw new AuthServerError('unauthorized', 'send Authorization: Bearer <admin token> (AUTH_ADMIN_TOKEN)');
+    }
+    await next();
+  });
+
+  app.post('/clients', async (c) => {
+    let input: unknown;
+    try {
+      input = await c.req.json();
+    } catch {
+      throw new AuthServerError('invalid_client_metadata', 'send the client as a JSON object');
+    }
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      throw new AuthServerError('invalid_client_metadata', 'send the client as a JSON object');
+    }
+    const created = deps.clients.create(input);
+    c.header('cache-control', 'no-store');
+    return c.json(created, 201);
+  });
+  app.get('/clients', (c) => c.json(deps.clients.list()));
+  app.get('/clients/:id', (c) => c.json(deps.clients.show(c.req.param('id'))));
+  app.post('/clients/:id/rotate-secret', (c) => {
+    const clientSecret = deps.clients.rotateSecret(c.req.param('id'));
+    c.header('cache-control', 'no-store');
+    return c.json({ client_id: c.req.param('id'), client_secret: clientSecret });
+  });
+  app.delete('/clients/:id', (c) => {
+    deps.clients.remove(c.req.param('id'));
+    return c.body(null, 204);
+  });
+  app.get('/keys', (c) => c.json(deps.keys.list().map(keyView)));
+  app.post('/keys/rotate', (c) => c.json(keyView(deps.rotateKeys()), 201));
+  return app;
+}
+
+function keyView(k: SigningKeyInfo) {
+  return {
+    kid: k.kid,
+    alg: k.alg,
+    created_at: new Date(k.createdAt).toISOString(),
+    ...(k.retiredAt === undefined ? {} : { retired_at: new Date(k.retiredAt).toISOString() }),
+  };
+}

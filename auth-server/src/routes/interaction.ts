@@ -1,0 +1,207 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { Hono, type Context } from 'hono';
+import type { KitEnv } from '@trellis/clients';
+import type Provider from 'oidc-provider';
+import type { Interaction } from 'oidc-provider';
+import type { ProviderHolder } from '../oidc/mount.ts';
+import type { UserStore } from '../users/store.ts';
+import { consentPage, loginPage, messagePage } from '../views/pages.ts';
+
+export interface InteractionDeps {
+  readonly holder: ProviderHolder;
+  readonly users: UserStore;
+  /** Keys the CSRF tokens: HMAC of the interaction id, which oidc-provider already binds to a browser cookie. */
+  readonly csrfKey: Buffer;
+}
+
+const SECURITY_HEADERS = {
+  'cache-control': 'no-store',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  // No form-action: browsers apply it to the redirects after a submit, which end at the client's redirect_uri.
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+};
+
+interface Node {
+  readonly provider: Provider;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+}
+
+function nodeOf(c: Context<KitEnv>, holder: ProviderHolder): Node | undefined {
+  const env: Partial<KitEnv['Bindings']> | undefined = c.env;
+  const provider = holder.current;
+  if (env?.incoming === undefined || env.outgoing === undefined || provider === undefined) return undefined;
+  return { provider, req: env.incoming, res: env.outgoing };
+}
+
+/**
+ * The login and consent pages oidc-provider redirects to (`/oauth2/interaction/:uid`). Server-rendered HTML, one
+ * form per action, each carrying a CSRF token; the interaction cookie set by oidc-provider ties the uid to the
+ * browser that started the authorization request.
+ */
+export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
+  const app = new Hono<KitEnv>();
+  const csrfFor = (uid: string): string => createHmac('sha256', deps.csrfKey).update(uid).digest('base64url');
+  const csrfValid = (uid: string, presented: unknown): boolean => {
+    if (typeof presented !== 'string') return false;
+    const expected = Buffer.from(csrfFor(uid));
+    const actual = Buffer.from(presented);
+    return actual.length === expected.length && timingSafeEqual(actual, expected);
+  };
+  const html = (c: Context<KitEnv>, body: string, status: 200 | 400 | 401 | 403 | 503 = 200): Response =>
+    c.html(body, status, SECURITY_HEADERS);
+  const expired = (c: Context<KitEnv>): Response =>
+    html(
+      c,
+      messagePage(
+        'Sign-in expired',
+        'This sign-in page has expired or was opened in another browser. Go back to the application and start again.',
+      ),
+      400,
+    );
+
+  /** The interaction for this browser, if it is the one in the URL. */
+  async function details(c: Context<KitEnv>, node: Node): Promise<Interaction | undefined> {
+    try {
+      const interaction = await node.provider.interactionDetails(node.req, node.res);
+      return interaction.uid === c.req.param('uid') ? interaction : undefined;
+    } catch (err) {
+      c.var.log.info({ err: { message: err instanceof Error ? err.message : 'error' } }, 'interaction not found');
+      return undefined;
+    }
+  }
+
+  async function clientName(provider: Provider, interaction: Interaction): Promise<string> {
+    const id = typeof interaction.params.client_id === 'string' ? interaction.params.client_id : '';
+    const client = await provider.Client.find(id);
+    return client?.clientName ?? id;
+  }
+
+  async function renderLogin(
+    c: Context<KitEnv>,
+    node: Node,
+    interaction: Interaction,
+    extra: { username?: string; error?: string } = {},
+  ): Promise<Response> {
+    return html(
+      c,
+      loginPage({
+        action: `${c.req.path.replace(/\/(login|confirm|abort)$/, '')}/login`,
+        csrfToken: csrfFor(interaction.uid),
+        clientName: await clientName(node.provider, interaction),
+        ...extra,
+      }),
+      extra.error === undefined ? 200 : 401,
+    );
+  }
+
+  app.get('/:uid', async (c) => {
+    const node = nodeOf(c, deps.holder);
+    if (node === undefined) return html(c, messagePage('Unavailable', 'Try again shortly.'), 503);
+    const interaction = await details(c, node);
+    if (interaction === undefined) return expired(c);
+    if (interaction.prompt.name === 'login') return renderLogin(c, node, interaction);
+    // Everything the client asks for, not only what is not granted yet: prompt=consent asks again for all of it.
+    const requested = typeof interaction.params.scope === 'string' ? interaction.params.scope.split(' ') : [];
+    const d = interaction.prompt.details;
+    const scopes = [
+      ...requested.filter((s) => s !== '' && s !== 'openid'),
+      ...(d.missingOIDCScope ?? []).filter((s) => s !== 'openid'),
+      ...Object.values(d.missingResourceScopes ?? {}).flat(),
+    ];
+    return html(
+      c,
+      consentPage({
+        action: `${c.req.path}/confirm`,
+        abortAction: `${c.req.path}/abort`,
+        csrfToken: csrfFor(interaction.uid),
+        clientName: await clientName(node.provider, interaction),
+        username: interaction.session?.accountId ?? '',
+        scopes: [...new Set(scopes)],
+      }),
+    );
+  });
+
+  app.post('/:uid/login', async (c) => {
+    const node = nodeOf(c, deps.holder);
+    if (node === undefined) return html(c, messagePage('Unavailable', 'Try again shortly.'), 503);
+    const form = await c.req.parseBody();
+    const interaction = await details(c, node);
+    if (interaction === undefined) return expired(c);
+    if (!csrfValid(interaction.uid, form.csrf)) {
+      return html(c, messagePage('Request refused', 'The form was not sent by this page. Reload and try again.'), 403);
+    }
+    if (interaction.prompt.name !== 'login') return expired(c);
+    const username = typeof form.username === 'string' ? form.username : '';
+    const password = typeof form.password === 'string' ? form.password : '';
+    const accountId = await deps.users.authenticate(username, password);
+    if (accountId === undefined) {
+      c.var.log.info({ username }, 'sign-in refused');
+      return renderLogin(c, node, interaction, { username, error: 'Wrong username or password.' });
+    }
+    await node.provider.interactionFinished(
+      node.req,
+      node.res,
+      { login: { accountId } },
+      { mergeWithLastSubmission: false },
+    );
+    return RESPONSE_ALREADY_SENT;
+  });
+
+  app.post('/:uid/confirm', async (c) => {
+    const node = nodeOf(c, deps.holder);
+    if (node === undefined) return html(c, messagePage('Unavailable', 'Try again shortly.'), 503);
+    const form = await c.req.parseBody();
+    const interaction = await details(c, node);
+    if (interaction === undefined) return expired(c);
+    if (!csrfValid(interaction.uid, form.csrf)) {
+      return html(c, messagePage('Request refused', 'The form was not sent by this page. Reload and try again.'), 403);
+    }
+    const accountId = interaction.session?.accountId;
+    const clientId = interaction.params.client_id;
+    if (interaction.prompt.name !== 'consent' || accountId === undefined || typeof clientId !== 'string') {
+      return expired(c);
+    }
+    const { Grant } = node.provider;
+    const grant =
+      (interaction.grantId === undefined ? undefined : await Grant.find(interaction.grantId)) ??
+      new Grant({ accountId, clientId });
+    const d = interaction.prompt.details;
+    if (d.missingOIDCScope !== undefined) grant.addOIDCScope(d.missingOIDCScope.join(' '));
+    if (d.missingOIDCClaims !== undefined) grant.addOIDCClaims(d.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    const grantId = await grant.save();
+    await node.provider.interactionFinished(
+      node.req,
+      node.res,
+      { consent: interaction.grantId === undefined ? { grantId } : {} },
+      { mergeWithLastSubmission: true },
+    );
+    return RESPONSE_ALREADY_SENT;
+  });
+
+  app.post('/:uid/abort', async (c) => {
+    const node = nodeOf(c, deps.holder);
+    if (node === undefined) return html(c, messagePage('Unavailable', 'Try again shortly.'), 503);
+    const form = await c.req.parseBody();
+    const interaction = await details(c, node);
+    if (interaction === undefined) return expired(c);
+    if (!csrfValid(interaction.uid, form.csrf)) {
+      return html(c, messagePage('Request refused', 'The form was not sent by this page. Reload and try again.'), 403);
+    }
+    await node.provider.interactionFinished(
+      node.req,
+      node.res,
+      { error: 'access_denied', error_description: 'the user denied the request' },
+      { mergeWithLastSubmission: false },
+    );
+    return RESPONSE_ALREADY_SENT;
+  });
+
+  return app;
+}

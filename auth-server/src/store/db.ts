@@ -1,0 +1,41 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+
+export type Db = Database.Database;
+
+export const DB_FILE = 'auth.db';
+
+/** Migrations in order; `PRAGMA user_version` records how many have run. */
+const MIGRATIONS = ['001_init.sql'];
+
+/**
+ * Opens (and migrates) the auth server's database: `<dataDir>/auth.db`, or an in-memory one for tests. WAL lets the
+ * `trellis clients …` functions write while a running server reads.
+ */
+export function openDatabase(location: { dataDir: string } | ':memory:'): Db {
+  let db: Db;
+  if (location === ':memory:') {
+    db = new Database(':memory:');
+  } else {
+    mkdirSync(location.dataDir, { recursive: true });
+    db = new Database(join(location.dataDir, DB_FILE));
+    db.pragma('journal_mode = WAL');
+  }
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let i = current; i < MIGRATIONS.length; i++) {
+    const file = MIGRATIONS[i] as string;
+    const sql = readFileSync(new URL(`./migrations/${file}`, import.meta.url), 'utf8');
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${i + 1}`);
+    })();
+  }
+}

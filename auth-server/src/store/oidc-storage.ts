@@ -1,0 +1,152 @@
+import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
+import type { Db } from './db.ts';
+
+/**
+ * Where oidc-provider's models live. The SQLite implementation below is the embedded default; a PostgreSQL or Redis
+ * implementation of this interface lets several auth server nodes share state.
+ */
+export interface OidcStorage {
+  upsert(model: string, id: string, payload: AdapterPayload, expiresIn: number | undefined): void | Promise<void>;
+  find(model: string, id: string): AdapterPayload | undefined | Promise<AdapterPayload | undefined>;
+  findByUserCode(model: string, userCode: string): AdapterPayload | undefined | Promise<AdapterPayload | undefined>;
+  findByUid(model: string, uid: string): AdapterPayload | undefined | Promise<AdapterPayload | undefined>;
+  consume(model: string, id: string): void | Promise<void>;
+  destroy(model: string, id: string): void | Promise<void>;
+  revokeByGrantId(grantId: string): void | Promise<void>;
+  /** Deletes expired entries; answers how many. */
+  removeExpired(): number | Promise<number>;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+interface Row {
+  payload: string;
+  expires_at: number | null;
+  consumed_at: number | null;
+}
+
+/** oidc-provider's models on SQLite: one table, expiry checked on read and swept by {@link startCleanup}. */
+export function createSqliteStorage(db: Db, clock: Clock = systemClock): OidcStorage {
+  const upsert = db.prepare<[string, string, string, string | null, string | null, string | null, number | null]>(
+    `INSERT INTO oidc_models (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, NULL)
+     ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
+       user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at`,
+  );
+  const byId = db.prepare<[string, string], Row>(
+    'SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = ? AND id = ?',
+  );
+  const byUserCode = db.prepare<[string, string], Row>(
+    'SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = ? AND user_code = ?',
+  );
+  const byUid = db.prepare<[string, string], Row>(
+    'SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = ? AND uid = ?',
+  );
+  const consume = db.prepare<[number, string, string]>(
+    'UPDATE oidc_models SET consumed_at = ? WHERE model = ? AND id = ?',
+  );
+  const destroy = db.prepare<[string, string]>('DELETE FROM oidc_models WHERE model = ? AND id = ?');
+  const revoke = db.prepare<[string]>('DELETE FROM oidc_models WHERE grant_id = ?');
+  const expired = db.prepare<[number]>('DELETE FROM oidc_models WHERE expires_at IS NOT NULL AND expires_at <= ?');
+
+  const read = (row: Row | undefined): AdapterPayload | undefined => {
+    if (row === undefined) return undefined;
+    if (row.expires_at !== null && row.expires_at <= clock.now()) return undefined;
+    const payload = JSON.parse(row.payload) as AdapterPayload;
+    // oidc-provider treats a truthy `consumed` as "already used" (replayed codes, rotated refresh tokens).
+    return row.consumed_at === null ? payload : { ...payload, consumed: Math.floor(row.consumed_at / 1000) };
+  };
+  const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+  return {
+    upsert(model, id, payload, expiresIn) {
+      const expiresAt = expiresIn === undefined ? null : clock.now() + expiresIn * 1000;
+      upsert.run(
+        model,
+        id,
+        JSON.stringify(payload),
+        text(payload.grantId),
+        text(payload.userCode),
+        text(payload.uid),
+        expiresAt,
+      );
+    },
+    find: (model, id) => read(byId.get(model, id)),
+    findByUserCode: (model, userCode) => read(byUserCode.get(model, userCode)),
+    findByUid: (model, uid) => read(byUid.get(model, uid)),
+    consume(model, id) {
+      consume.run(clock.now(), model, id);
+    },
+    destroy(model, id) {
+      destroy.run(model, id);
+    },
+    revokeByGrantId(grantId) {
+      revoke.run(grantId);
+    },
+    removeExpired: () => expired.run(clock.now()).changes,
+  };
+}
+
+/** Looks up registered clients for the `Client` model (clients are managed by the admin API, not by the provider). */
+export interface ClientSource {
+  findMetadata(clientId: string): AdapterPayload | undefined;
+}
+
+/**
+ * The Adapter class oidc-provider instantiates per model name. `Client` reads the client registry; every other model
+ * goes to the storage.
+ */
+export function createAdapterClass(storage: OidcStorage, clients: ClientSource): AdapterConstructor {
+  return class TrellisAdapter implements Adapter {
+    readonly #model: string;
+
+    constructor(model: string) {
+      this.#model = model;
+    }
+
+    async upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
+      if (this.#model === 'Client') throw new Error('clients are registered through the admin API or trellis clients');
+      await storage.upsert(this.#model, id, payload, expiresIn);
+    }
+
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      if (this.#model === 'Client') return clients.findMetadata(id);
+      return storage.find(this.#model, id);
+    }
+
+    async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      return storage.findByUserCode(this.#model, userCode);
+    }
+
+    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      return storage.findByUid(this.#model, uid);
+    }
+
+    async consume(id: string): Promise<void> {
+      await storage.consume(this.#model, id);
+    }
+
+    async destroy(id: string): Promise<void> {
+      await storage.destroy(this.#model, id);
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      await storage.revokeByGrantId(grantId);
+    }
+  };
+}
+
+/** Sweeps expired entries every `intervalMs`; the timer never keeps the process alive. Returns a stop function. */
+export function startCleanup(storage: OidcStorage, intervalMs: number, onError: (err: unknown) => void): () => void {
+  const timer = setInterval(() => {
+    Promise.resolve()
+      .then(() => storage.removeExpired())
+      .catch(onError);
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,85 @@
+/** Escapes text for HTML element content and double-quoted attributes. */
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+}
+
+const STYLE = `
+body{font:16px/1.5 system-ui,sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b}
+h1{font-size:1.4rem}label{display:block;margin:.8rem 0 .2rem;font-weight:600}
+input[type=text],input[type=password]{width:100%;padding:.5rem;font:inherit;box-sizing:border-box}
+button{margin:1rem .5rem 0 0;padding:.5rem 1.2rem;font:inherit;cursor:pointer}
+:focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}
+.error{color:#a51d2d;border-left:4px solid #a51d2d;padding-left:.6rem}ul{padding-left:1.2rem}`;
+
+function page(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${escapeHtml(title)}</title><style>${STYLE}</style></head>
+<body><main>${body}</main></body>
+</html>`;
+}
+
+export interface LoginPageOptions {
+  readonly action: string;
+  readonly csrfToken: string;
+  readonly clientName: string;
+  readonly username?: string;
+  readonly error?: string;
+}
+
+/** The sign-in form: labelled fields, the error announced to screen readers, Enter submits. */
+export function loginPage(o: LoginPageOptions): string {
+  const error =
+    o.error === undefined ? '' : `<p class="error" role="alert" id="login-error">${escapeHtml(o.error)}</p>`;
+  const described = o.error === undefined ? '' : ' aria-describedby="login-error"';
+  return page(
+    'Sign in',
+    `<h1>Sign in</h1>
+<p>to continue to <strong>${escapeHtml(o.clientName)}</strong></p>
+${error}
+<form method="post" action="${escapeHtml(o.action)}" autocomplete="on">
+<input type="hidden" name="csrf" value="${escapeHtml(o.csrfToken)}">
+<label for="username">Username</label>
+<input type="text" id="username" name="username" required autofocus autocomplete="username"${described} value="${escapeHtml(o.username ?? '')}">
+<label for="password">Password</label>
+<input type="password" id="password" name="password" required autocomplete="current-password"${described}>
+<button type="submit">Sign in</button>
+</form>
+<form method="post" action="${escapeHtml(o.action.replace(/\/login$/, '/abort'))}">
+<input type="hidden" name="csrf" value="${escapeHtml(o.csrfToken)}">
+<button type="submit">Cancel</button>
+</form>`,
+  );
+}
+
+export interface ConsentPageOptions {
+  readonly action: string;
+  readonly abortAction: string;
+  readonly csrfToken: string;
+  readonly clientName: string;
+  readonly username: string;
+  readonly scopes: readonly string[];
+}
+
+export function consentPage(o: ConsentPageOptions): string {
+  const items = o.scopes.map((s) => `<li>${escapeHtml(s)}</li>`).join('');
+  return page(
+    'Authorize access',
+    `<h1>Authorize ${escapeHtml(o.clientName)}</h1>
+<p>Signed in as <strong>${escapeHtml(o.username)}</strong>. <strong>${escapeHtml(o.clientName)}</strong> asks for:</p>
+<ul aria-label="requested permissions">${items || '<li>your identity</li>'}</ul>
+<form method="post" action="${escapeHtml(o.action)}">
+<input type="hidden" name="csrf" value="${escapeHtml(o.csrfToken)}">
+<button type="submit" autofocus>Allow</button>
+</form>
+<form method="post" action="${escapeHtml(o.abortAction)}">
+<input type="hidden" name="csrf" value="${escapeHtml(o.csrfToken)}">
+<button type="submit">Deny</button>
+</form>`,
+  );
+}
+
+export function messagePage(title: string, message: string): string {
+  return page(title, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>`);
+}

@@ -1,0 +1,38 @@
+import { loadSettings, SettingsError } from '@trellis/clients';
+import { describe, expect, it } from 'vitest';
+import { authServerSettings, checkConfig, loadConfig } from '../src/config.ts';
+import { parseTrustedProxies } from '../src/oidc/proxies.ts';
+
+describe('auth server settings', () => {
+  it('defaults to port 9999, RS256 and product-api', () => {
+    const config = loadConfig({}, []);
+    expect(config).toMatchObject({ port: 9999, signingAlg: 'RS256', resource: 'product-api', seedDevClients: true });
+    expect(config.resourceScopes).toEqual(['product:read', 'product:write']);
+    expect(loadConfig({ AUTH_SERVER_PORT: '9000' }).port).toBe(9000);
+  });
+
+  it('refuses development clients with NODE_ENV=production, naming the variable to set', () => {
+    const settings = loadSettings(authServerSettings(), {});
+    expect(() => checkConfig(settings, { NODE_ENV: 'production' })).toThrow(SettingsError);
+    expect(() => checkConfig(settings, { NODE_ENV: 'production' })).toThrow(/AUTH_SEED_DEV_CLIENTS=false/);
+    const off = loadSettings(authServerSettings(), { env: { AUTH_SEED_DEV_CLIENTS: 'false' } });
+    expect(checkConfig(off, { NODE_ENV: 'production' }).production).toBe(true);
+  });
+
+  it('names a bad trusted proxy entry and never echoes a secret', () => {
+    expect(() => loadConfig({ AUTH_TRUSTED_PROXIES: '10.0.0.0/8,gateway' })).toThrow(/"gateway"/);
+    expect(() => loadConfig({ AUTH_ADMIN_TOKEN: 'short-secret' })).toThrow(/at least 16/);
+    expect(() => loadConfig({ AUTH_ADMIN_TOKEN: 'short-secret' })).not.toThrow(/short-secret/);
+  });
+});
+
+describe('trusted proxies', () => {
+  it('matches single addresses, CIDR ranges and IPv4-mapped IPv6 peers', () => {
+    const proxies = parseTrustedProxies(['127.0.0.1', '10.0.0.0/8', '::1']);
+    expect(proxies.trusts('127.0.0.1')).toBe(true);
+    expect(proxies.trusts('::ffff:10.1.2.3')).toBe(true);
+    expect(proxies.trusts('::1')).toBe(true);
+    expect(proxies.trusts('192.168.0.1')).toBe(false);
+    expect(proxies.trusts(undefined)).toBe(false);
+  });
+});

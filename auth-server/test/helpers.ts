@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createLogger, loadSettings, type Logger, type Running } from '@trellis/clients';
+import * as client from 'openid-client';
+import { authServerComponent } from '../src/main.ts';
+
+export const silentLogger = (): Logger => createLogger({ name: 'test', level: 'silent' });
+
+export function tempDir(): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), 'auth-server-'));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A logger at trace level whose JSON lines are kept, so tests can look for secrets in them. */
+export function capturingLogger(): { logger: Logger; text(): string } {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  return { logger: createLogger({ name: 'test', level: 'trace', destination }), text: () => lines.join('') };
+}
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export interface TestServer {
+  readonly running: Running;
+  readonly url: string;
+  /** Calls the admin API. */
+  admin(method: string, path: string, body?: unknown): Promise<Response>;
+}
+
+export async function startServer(options: {
+  dataDir: string;
+  logger?: Logger;
+  argv?: readonly string[];
+  env?: Record<string, string>;
+}): Promise<TestServer> {
+  const env = options.env ?? {};
+  const settings = loadSettings(authServerComponent.settings, {
+    argv: [
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--data-dir',
+      options.dataDir,
+      '--admin-token',
+      ADMIN_TOKEN,
+      ...(options.argv ?? []),
+    ],
+    env,
+  });
+  const running = await authServerComponent.start(settings, { logger: options.logger ?? silentLogger(), env });
+  const url = running.endpoints[0]?.url ?? '';
+  return {
+    running,
+    url,
+    admin: (method, path, body) =>
+      fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }),
+  };
+}
+
+/** openid-client's configuration for a client of our (plain HTTP, loopback) server. */
+export function discover(url: string, clientId: string, secret?: string, method: 'basic' | 'post' = 'basic') {
+  const auth =
+    secret === undefined
+      ? client.None()
+      : method === 'basic'
+        ? client.ClientSecretBasic(secret)
+        : client.ClientSecretPost(secret);
+  return client.discovery(new URL(url), clientId, undefined, auth, { execute: [client.allowInsecureRequests] });
+}
+
+/**
+ * Lets fetch's connection pool see the FINs of a stopped server before a new one takes the same port; otherwise it
+ * may reuse a half-closed keep-alive socket ("other side closed"), a client-side race unrelated to the server.
+ */
+export const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 100));

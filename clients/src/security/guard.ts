@@ -1,0 +1,142 @@
+// The resource-server side of RFC 6750: bearer tokens in the Authorization header, challenges in WWW-Authenticate.
+import type { Context, MiddlewareHandler } from 'hono';
+import type { KitEnv } from '../kit/service.ts';
+import { SecurityError } from './errors.ts';
+import { createTokenVerifier, type AuthInfo, type TokenVerifierOptions } from './verifier.ts';
+
+/** A kit service's context once {@link requireAuth} has run: `c.var.auth` holds the verified token's claims. */
+export interface AuthEnv extends KitEnv {
+  Variables: KitEnv['Variables'] & { auth: AuthInfo };
+}
+
+export interface RequireAuthOptions extends TokenVerifierOptions {
+  /** Scopes every route behind this guard needs; per-route ones go in {@link requireScopes}. */
+  readonly requiredScopes?: readonly string[];
+  /** `realm` of the challenge sent when no token came. Default: the first audience. */
+  readonly realm?: string;
+}
+
+/** RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/** A quoted-string for an auth-param; our descriptions are plain ASCII, but scopes come from the route's author. */
+function quoted(value: string): string {
+  return `"${value.replace(/[\\"]/g, '\\$&').replace(/[^\x20-\x7e]/g, '?')}"`;
+}
+
+/** The 4xx answer for a refusal: RFC 6750 §3 challenge plus an RFC 6749-shaped JSON body. */
+function bearerChallenge(c: Context, err: SecurityError, realm: string): Response {
+  let challenge: string;
+  switch (err.code) {
+    case 'missing_token':
+      // §3.1: no error code when the client sent no credentials; it may not know the resource is protected.
+      challenge = `Bearer realm=${quoted(realm)}`;
+      break;
+    case 'insufficient_scope':
+      challenge = `Bearer error="insufficient_scope", scope=${quoted((err.scopes ?? []).join(' '))}`;
+      break;
+    case 'invalid_request':
+    case 'invalid_token':
+      challenge = `Bearer error="${err.code}", error_description=${quoted(err.message)}`;
+      break;
+    case 'token_rejected':
+    case 'authorization_server_unavailable':
+    case 'invalid_response':
+    case 'invalid_options':
+      throw err; // not a verdict on the request: the service's onError logs it and answers 500
+  }
+  c.header('www-authenticate', challenge);
+  c.header('cache-control', 'no-store');
+  return c.json({ error: err.code, error_description: err.message }, err.status as 400 | 401 | 403);
+}
+
+function tokenFrom(header: string | undefined): string {
+  if (header === undefined || header === '') {
+    throw new SecurityError('missing_token', 'a bearer token is required');
+  }
+  const space = header.indexOf(' ');
+  const scheme = space === -1 ? header : header.slice(0, space);
+  if (scheme.toLowerCase() !== 'bearer') {
+    // Basic or another scheme: to this server that is no credentials at all (§3.1).
+    throw new SecurityError('missing_token', 'a bearer token is required');
+  }
+  const token = space === -1 ? '' : header.slice(space + 1).trim();
+  if (!B64TOKEN.test(token)) {
+    throw new SecurityError('invalid_request', 'the Authorization header must be Bearer followed by one token');
+  }
+  return token;
+}
+
+function missingScopes(auth: AuthInfo, required: readonly string[]): SecurityError | undefined {
+  const missing = required.filter((s) => !auth.scopes.has(s));
+  if (missing.length === 0) return undefined;
+  return new SecurityError('insufficient_scope', `the token lacks the scope ${missing.join(' ')}`, {
+    scopes: required,
+  });
+}
+
+/**
+ * Hono middleware that lets a request through only with a valid JWT access token of `issuer` for `audience`, and puts
+ * what the token says on `c.var.auth`. Refusals answer 401 (`invalid_token`, or a bare challenge when no token came),
+ * 400 (`invalid_request`) or 403 (`insufficient_scope`) with the RFC 6750 `WWW-Authenticate` header; the token itself
+ * is never logged.
+ *
+ * @example
+ * const auth = requireAuth({ issuer: 'https://localhost:9999', audience: 'product-composite' });
+ * service.app.get('/product-composite/:id', auth, requireScopes('product:read'), (c) =>
+ *   c.json({ id: c.req.param('id'), caller: c.var.auth.clientId }),
+ * );
+ */
+export function requireAuth(options: RequireAuthOptions): MiddlewareHandler<AuthEnv> {
+  const verifier = createTokenVerifier(options);
+  const required = [...(options.requiredScopes ?? [])];
+  const realm = options.realm ?? (typeof options.audience === 'string' ? options.audience : options.audience[0]) ?? '';
+  return async (c, next) => {
+    let auth: AuthInfo;
+    try {
+      auth = await verifier.verify(tokenFrom(c.req.header('authorization')));
+      const lacking = missingScopes(auth, required);
+      if (lacking !== undefined) throw lacking;
+    } catch (err) {
+      if (!(err instanceof SecurityError) || err.status >= 500) throw err;
+      // Context may come from a plain hono app without the kit's logger.
+      (c.get('log') as KitEnv['Variables']['log'] | undefined)?.debug(
+        { reason: err.code, description: err.message },
+        'bearer token refused',
+      );
+      return bearerChallenge(c, err, realm);
+    }
+    c.set('auth', auth);
+    await next();
+    return undefined;
+  };
+}
+
+/**
+ * Hono middleware for one route: the token verified by {@link requireAuth} must carry every scope given, else 403
+ * `insufficient_scope`.
+ *
+ * @example
+ * service.app.post('/product', auth, requireScopes('product:write'), createProduct);
+ */
+export function requireScopes(...scopes: readonly string[]): MiddlewareHandler<AuthEnv> {
+  if (scopes.length === 0) throw new SecurityError('invalid_options', 'requireScopes needs at least one scope');
+  const required = [...scopes];
+  return async (c, next) => {
+    // c.get, not c.var: hono builds a fresh object of every variable on each c.var read.
+    const auth = c.get('auth') as AuthInfo | undefined;
+    if (auth === undefined) {
+      throw new SecurityError('invalid_options', 'requireScopes runs after requireAuth on the same route');
+    }
+    const lacking = missingScopes(auth, required);
+    if (lacking !== undefined) {
+      (c.get('log') as KitEnv['Variables']['log'] | undefined)?.debug(
+        { reason: lacking.code, description: lacking.message },
+        'bearer token refused',
+      );
+      return bearerChallenge(c, lacking, '');
+    }
+    await next();
+    return undefined;
+  };
+}

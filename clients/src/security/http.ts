@@ -1,0 +1,136 @@
+// HTTP to the authorization server: discovery, JWKS and the token endpoint, through one undici dispatcher so a private
+// CA (`ca`) applies to all three.
+import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
+import type { FetchImplementation } from 'jose';
+import { describeError, KEEP_ALIVE_MS } from '../discovery/agent.ts';
+import { SecurityError } from './errors.ts';
+
+export interface ServerConnectionOptions {
+  /** PEM certificate(s) to trust for an authorization server behind a private CA (e.g. Trellis's dev CA). */
+  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /** An undici dispatcher of the caller's; wins over `ca`. */
+  readonly dispatcher?: Dispatcher;
+  /** Longest wait for an answer from the authorization server. Default 5 s. */
+  readonly timeoutMs?: number;
+}
+
+export interface ServerConnection {
+  readonly dispatcher: Dispatcher;
+  readonly timeoutMs: number;
+  /** Closes the dispatcher when this module made it. */
+  close(): Promise<void>;
+}
+
+/** The dispatcher to reach the authorization server with: the caller's, or an Agent of our own (trusting `ca`). */
+export function serverConnection(options: ServerConnectionOptions): ServerConnection {
+  const timeoutMs = options.timeoutMs ?? 5000;
+  if (options.dispatcher !== undefined) return { dispatcher: options.dispatcher, timeoutMs, close: async () => {} };
+  const given = options.ca;
+  const ca = given === undefined || typeof given === 'string' || Buffer.isBuffer(given) ? given : [...given];
+  const agent = new Agent({
+    keepAliveTimeout: KEEP_ALIVE_MS,
+    keepAliveMaxTimeout: KEEP_ALIVE_MS,
+    connect: { timeout: Math.min(2000, timeoutMs), ...(ca === undefined ? {} : { ca }) },
+  });
+  return { dispatcher: agent, timeoutMs, close: () => agent.close() };
+}
+
+/** jose's remote JWKS fetches through this, so the JWKS request uses the same dispatcher and trust as the rest. */
+export function joseFetch(connection: ServerConnection): FetchImplementation {
+  return async (url, init) => {
+    const res = await undiciFetch(url, {
+      method: init.method,
+      redirect: init.redirect,
+      signal: init.signal,
+      headers: Object.fromEntries(init.headers),
+      dispatcher: connection.dispatcher,
+    });
+    // undici's Response is the global one's type; jose only reads status and json().
+    return res;
+  };
+}
+
+export function unavailable(what: string, err: unknown): SecurityError {
+  return new SecurityError('authorization_server_unavailable', `${what}: ${describeError(err)}`, { cause: err });
+}
+
+/** GETs a JSON document; 5xx and connection failures are `authorization_server_unavailable`. */
+export async function getJson(connection: ServerConnection, url: string, what: string): Promise<unknown> {
+  let res: Dispatcher.ResponseData;
+  try {
+    const u = new URL(url);
+    res = await connection.dispatcher.request({
+      origin: u.origin,
+      path: u.pathname + u.search,
+      method: 'GET',
+      headers: { accept: 'application/json' },
+      headersTimeout: connection.timeoutMs,
+      bodyTimeout: connection.timeoutMs,
+    });
+  } catch (err) {
+    throw unavailable(`${what} at ${url} did not answer`, err);
+  }
+  if (res.statusCode !== 200) {
+    await res.body.dump();
+    const code = res.statusCode >= 500 ? 'authorization_server_unavailable' : 'invalid_response';
+    throw new SecurityError(code, `${what} at ${url} answered ${res.statusCode}`);
+  }
+  try {
+    return await res.body.json();
+  } catch (err) {
+    throw new SecurityError('invalid_response', `${what} at ${url} is not JSON`, { cause: err });
+  }
+}
+
+/** The parts of OpenID Provider metadata (OIDC Discovery 1.0 §3) this module uses. */
+export interface ServerMetadata {
+  readonly issuer: string;
+  readonly tokenEndpoint: string | undefined;
+  readonly jwksUri: string | undefined;
+}
+
+function optionalUrl(doc: Record<string, unknown>, key: string, where: string): string | undefined {
+  const v = doc[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !URL.canParse(v)) {
+    throw new SecurityError('invalid_response', `${where}: "${key}" is not a URL`);
+  }
+  return v;
+}
+
+/**
+ * Reads `<issuer>/.well-known/openid-configuration`. The document's `issuer` must equal the configured one exactly
+ * (OIDC Discovery §4.3): otherwise a server could hand out metadata, and keys, for an issuer it is not.
+ */
+export async function discoverServer(connection: ServerConnection, issuer: string): Promise<ServerMetadata> {
+  const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  const doc = await getJson(connection, url, 'OpenID discovery');
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new SecurityError('invalid_response', `OpenID discovery at ${url} is not a JSON object`);
+  }
+  const fields = doc as Record<string, unknown>;
+  if (fields.issuer !== issuer) {
+    throw new SecurityError(
+      'invalid_response',
+      `OpenID discovery at ${url} names issuer ${JSON.stringify(fields.issuer)}, expected ${JSON.stringify(issuer)}`,
+    );
+  }
+  return {
+    issuer,
+    tokenEndpoint: optionalUrl(fields, 'token_endpoint', url),
+    jwksUri: optionalUrl(fields, 'jwks_uri', url),
+  };
+}
+
+/**
+ * Runs `load` once and shares its promise; a failure is forgotten so the next call tries again instead of failing
+ * forever after one unlucky start-up.
+ */
+export function lazily<T>(load: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () =>
+    (pending ??= load().catch((err: unknown) => {
+      pending = undefined;
+      throw err;
+    }));
+}

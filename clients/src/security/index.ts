@@ -1,0 +1,13 @@
+/**
+ * OAuth 2.0 for Trellis services: a client-credentials token client for calling protected services, and a hono guard
+ * that verifies JWT access tokens (RFC 9068) offline and answers refusals as RFC 6750 says.
+ */
+export { SecurityError } from './errors.ts';
+export type { SecurityErrorCode, SecurityErrorOptions } from './errors.ts';
+export { requireAuth, requireScopes } from './guard.ts';
+export type { AuthEnv, RequireAuthOptions } from './guard.ts';
+export type { ServerConnectionOptions } from './http.ts';
+export { createTokenClient, withAccessToken } from './token-client.ts';
+export type { AccessToken, ClientAuthMethod, TokenClient, TokenClientOptions } from './token-client.ts';
+export { createTokenVerifier } from './verifier.ts';
+export type { AccessTokenAlgorithm, AuthInfo, TokenVerifier, TokenVerifierOptions } from './verifier.ts';

@@ -1,0 +1,90 @@
+// End to end with the real Trellis auth server (oidc-provider): a client-credentials token from it passes the guard,
+// with the issuer's discovery document and JWKS as the only link between the two.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authServerComponent } from '../../../auth-server/src/index.ts';
+import type { Running } from '../../src/kit/component.ts';
+import { createService } from '../../src/kit/service.ts';
+import { loadSettings } from '../../src/kit/settings.ts';
+import { SecurityError } from '../../src/security/errors.ts';
+import { requireAuth, requireScopes } from '../../src/security/guard.ts';
+import { createTokenClient } from '../../src/security/token-client.ts';
+import { memoryLogger } from '../kit/helpers.ts';
+
+let dir: string;
+let running: Running;
+let issuer: string;
+let readerSecret: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'trellis-auth-e2e-'));
+  const env = {};
+  const settings = loadSettings(authServerComponent.settings, {
+    argv: ['--port', '0', '--host', '127.0.0.1', '--data-dir', dir],
+    env,
+  });
+  running = await authServerComponent.start(settings, { logger: memoryLogger('silent').logger, env });
+  const port = running.endpoints[0]?.port;
+  issuer = `http://localhost:${port}`;
+  const note = running.notes?.find((n) => n.includes('development client reader /'));
+  readerSecret = /reader \/ (\S+)/.exec(note ?? '')?.[1] ?? '';
+  expect(readerSecret).not.toBe('');
+});
+
+afterAll(async () => {
+  await running.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('with the Trellis auth server', () => {
+  it('gets a client-credentials JWT that the guard accepts, scopes and client id included', async () => {
+    const logs = memoryLogger('debug');
+    const tokens = createTokenClient({
+      issuer,
+      clientId: 'reader',
+      clientSecret: readerSecret,
+      scope: 'product:read',
+      logger: logs.logger,
+    });
+    const service = createService({ name: 'product', logger: logs.logger, git: false });
+    const auth = requireAuth({ issuer, audience: 'product-api' });
+    service.app.get('/product/:id', auth, requireScopes('product:read'), (c) =>
+      c.json({ client: c.var.auth.clientId, scopes: [...c.var.auth.scopes] }),
+    );
+    service.app.post('/product', auth, requireScopes('product:write'), (c) => c.json({}, 201));
+    try {
+      const token = await tokens.getToken();
+      const headers = { authorization: `Bearer ${token}` };
+      const res = await service.app.request('/product/1', { headers });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { client: string; scopes: string[] };
+      expect(body.client).toBe('reader');
+      expect(body.scopes).toContain('product:read');
+      const write = await service.app.request('/product', { method: 'POST', headers });
+      expect(write.status).toBe(403);
+      expect(write.headers.get('www-authenticate')).toBe('Bearer error="insufficient_scope", scope="product:write"');
+      expect(logs.text()).not.toContain(token.split('.')[2]);
+      expect(logs.text()).not.toContain(readerSecret);
+    } finally {
+      await tokens.close();
+    }
+  });
+
+  it('surfaces its RFC 6749 invalid_client for a wrong secret', async () => {
+    const tokens = createTokenClient({
+      issuer,
+      clientId: 'reader',
+      clientSecret: 'not-the-secret',
+      logger: memoryLogger('silent').logger,
+    });
+    try {
+      const err = await tokens.getToken().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SecurityError);
+      expect((err as SecurityError).oauthError).toBe('invalid_client');
+    } finally {
+      await tokens.close();
+    }
+  });
+});
