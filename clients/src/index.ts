@@ -3,3 +3,4 @@ export * from './tls/index.ts';
 export * from './discovery/index.ts';
 export * from './security/index.ts';
 export * from './config/index.ts';
+export * from './resilience/index.ts';
