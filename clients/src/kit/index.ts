@@ -10,6 +10,19 @@ export type { RunOptions } from './lifecycle.ts';
 export { createLogger, redactSecrets, redactUrl, SENSITIVE_KEYS } from './logger.ts';
 export type { Logger, LoggerSettings } from './logger.ts';
 export { createService } from './service.ts';
-export type { Endpoint, KitEnv, ListenOptions, Service, ServiceOptions, ShutdownHook } from './service.ts';
+export type {
+  Endpoint,
+  KitEnv,
+  LeanRequest,
+  LeanResponse,
+  LeanRoute,
+  ListenOptions,
+  RequestLogLevel,
+  Service,
+  ServiceOptions,
+  ShutdownHook,
+} from './service.ts';
+export { migrateSqlite, readSqliteMigrations } from './sqlite-migrate.ts';
+export type { MigratableDatabase, SqliteMigrateOptions, SqliteMigration } from './sqlite-migrate.ts';
 export { loadSettings, renderSettingsHelp, setting, SettingsError, settingLabel } from './settings.ts';
 export type { SettingSpec, SettingSpecs, Settings, SettingsSource } from './settings.ts';

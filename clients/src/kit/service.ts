@@ -16,7 +16,49 @@ import { redactUrl, type Logger } from './logger.ts';
 /** What every handler of a kit service can read from the context: `c.var.log` is the request's child logger. */
 export interface KitEnv {
   Bindings: HttpBindings;
-  Variables: { log: Logger; requestId: string };
+  Variables: {
+    log: Logger;
+    requestId: string;
+    /**
+     * The level of this request's `request completed` line when it succeeds (2xx–4xx); 5xx always log at error.
+     * A route answering routine, high-volume traffic (heartbeats, probes) sets `debug` so it does not flood the log.
+     */
+    requestLogLevel?: RequestLogLevel;
+  };
+}
+
+/** Levels a route may choose for its `request completed` line. */
+export type RequestLogLevel = 'debug' | 'info';
+
+/** What a lean route sees of a request: the node request's parts, nothing parsed beyond the query split. */
+export interface LeanRequest {
+  readonly method: string;
+  /** The path as sent (still percent-encoded), without the query. */
+  readonly path: string;
+  /** The query string without its `?`; empty when none. */
+  readonly search: string;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly requestId: string;
+}
+
+export interface LeanResponse {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string | Uint8Array;
+  /** Level of the `request completed` line; 5xx always log at error. Default info. */
+  readonly logLevel?: RequestLogLevel;
+}
+
+/**
+ * A route answered on the node request, before the framework: no WHATWG Request or Response, no middleware. Only
+ * for a protocol's hot path whose requests carry no body (heartbeats); the kit still sets the request id, the
+ * drain's `connection: close` and logs `request completed`. `answer` returns undefined for anything it does not
+ * fully handle (another path, bad input, missing credentials), and the request then goes through the app's routes
+ * as usual, which must therefore serve the same requests with the same answers.
+ */
+export interface LeanRoute {
+  readonly method: 'GET' | 'PUT' | 'DELETE';
+  readonly answer: (req: LeanRequest) => LeanResponse | undefined;
 }
 
 export type ShutdownHook = () => void | Promise<void>;
@@ -64,6 +106,8 @@ export interface Service {
   /** Aborted when shutdown begins: long-lived responses (watch streams) end themselves on it. */
   readonly stopping: AbortSignal;
   readonly endpoints: readonly Endpoint[];
+  /** Adds a lean route (see LeanRoute); lean routes are tried in order of addition, before the app. */
+  leanRoute(route: LeanRoute): void;
   /** Adds a hook run on shutdown after requests have drained; hooks run in reverse order of addition. */
   onShutdown(name: string, hook: ShutdownHook): void;
   /** Binds one listener (HTTP, or HTTPS with `tls`); call again for a second port. */
@@ -133,6 +177,25 @@ export function createService(options: ServiceOptions): Service {
     groups: ['readiness'],
   });
 
+  const logCompleted = (
+    level: 'error' | RequestLogLevel,
+    requestId: string,
+    method: string,
+    url: string,
+    status: number,
+    started: number,
+  ): void => {
+    log[level](
+      {
+        reqId: requestId,
+        req: { method, url: redactUrl(url) },
+        res: { statusCode: status },
+        responseTime: Math.round((performance.now() - started) * 100) / 100,
+      },
+      'request completed',
+    );
+  };
+
   app.use(async (c, next) => {
     const started = performance.now();
     // Over a socket the id was chosen and set on the response by the node-level handler (cheaper than a hono
@@ -152,29 +215,31 @@ export function createService(options: ServiceOptions): Service {
     const status =
       c.res === RESPONSE_ALREADY_SENT && incoming !== undefined ? (env?.outgoing?.statusCode ?? 0) : c.res.status;
     // Probes hit actuator endpoints every few seconds; at info they would drown the log.
-    const level = status >= 500 ? 'error' : c.req.path.startsWith(ACTUATOR) ? 'debug' : 'info';
+    const level =
+      status >= 500 ? 'error' : (c.get('requestLogLevel') ?? (c.req.path.startsWith(ACTUATOR) ? 'debug' : 'info'));
     if (!log.isLevelEnabled(level)) return;
     const query = c.req.url.indexOf('?');
-    log[level](
-      {
-        reqId: requestId,
-        req: { method: c.req.method, url: redactUrl(query === -1 ? c.req.path : c.req.path + c.req.url.slice(query)) },
-        res: { statusCode: status },
-        responseTime: Math.round((performance.now() - started) * 100) / 100,
-      },
-      'request completed',
-    );
+    const url = query === -1 ? c.req.path : c.req.path + c.req.url.slice(query);
+    logCompleted(level, requestId, c.req.method, url, status, started);
   });
 
   const limit = options.bodyLimit ?? 1024 * 1024;
-  const limitBody = bodyLimit({
-    maxSize: limit,
-    onError: (c) =>
-      json(c as Context<KitEnv>, 413, { error: 'payload_too_large', message: `request body over ${limit} bytes` }),
+  const tooLarge = (c: Context<KitEnv>): Response =>
+    json(c, 413, { error: 'payload_too_large', message: `request body over ${limit} bytes` });
+  const limitBody = bodyLimit({ maxSize: limit, onError: (c) => tooLarge(c as Context<KitEnv>) });
+  // Touching `c.req.raw.body` (as hono's bodyLimit does first) makes node-server build a full WHATWG Request with a
+  // ReadableStream and an AbortSignal: a third of a small request's cost. GET and HEAD carry no body. Over a socket,
+  // node's parser has already framed the request: with neither content-length nor transfer-encoding there is no
+  // body, and a content-length alone is exactly what the parser will deliver, so the header decides. Only chunked
+  // bodies (and in-process requests) go through the counting middleware.
+  app.use((c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    const headers = (c.env as Partial<HttpBindings> | undefined)?.incoming?.headers;
+    if (headers === undefined || headers['transfer-encoding'] !== undefined) return limitBody(c, next);
+    const length = headers['content-length'];
+    if (length === undefined) return next();
+    return Number(length) > limit ? Promise.resolve(tooLarge(c)) : next();
   });
-  // GET and HEAD carry no body; skipping them keeps node-server's lightweight request (touching `raw.body` would
-  // build a full WHATWG Request on every probe).
-  app.use((c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)));
 
   app.onError((err, c) => {
     const custom = options.renderError?.(err, c);
@@ -192,9 +257,15 @@ export function createService(options: ServiceOptions): Service {
   app.notFound((c) => json(c, 404, { error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }));
 
   const renderHealth = (c: Context<KitEnv>, h: Health): Response => json(c, httpStatusOf(h.status), h);
-  for (const [path, group] of PROBES) app.get(path, async (c) => renderHealth(c, await health.check(group)));
+  app.get('/actuator/health', async (c) => renderHealth(c, await health.check()));
+  // One parameterised route for the groups and the components: a literal segment beside a parameter at the same
+  // place (`/health/liveness` and `/health/:component`) makes hono fall back from its one-regular-expression router to
+  // its trie router for every route of the service, which costs microseconds on every request of a large API.
   app.get('/actuator/health/:component', async (c) => {
-    const h = await health.checkOne(c.req.param('component'));
+    const name = c.req.param('component');
+    const path = `/actuator/health/${name}`;
+    if (PROBES.has(path)) return renderHealth(c, await health.check(PROBES.get(path)));
+    const h = await health.checkOne(name);
     return h === undefined ? c.notFound() : renderHealth(c, h);
   });
   const info = {
@@ -234,9 +305,52 @@ export function createService(options: ServiceOptions): Service {
       void answerProbe(PROBES.get(req.url), requestId, res);
       return;
     }
+    if (leanRoutes.length > 0 && answerLean(req, requestId, res)) return;
     req[REQUEST_ID_KEY] = requestId;
     res.setHeader('x-request-id', requestId);
     void listener(req, res);
+  };
+  const leanRoutes: LeanRoute[] = [];
+  /**
+   * True when a lean route answered. Requests with a body always go to the app (its body limit, its parsers); fetch
+   * and most HTTP clients send `content-length: 0` with a bodiless PUT, which is no body.
+   */
+  const answerLean = (req: http.IncomingMessage, requestId: string, res: http.ServerResponse): boolean => {
+    const length = req.headers['content-length'];
+    if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined) return false;
+    const started = performance.now();
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const request: LeanRequest = {
+      method,
+      path: q === -1 ? url : url.slice(0, q),
+      search: q === -1 ? '' : url.slice(q + 1),
+      headers: req.headers,
+      requestId,
+    };
+    for (const route of leanRoutes) {
+      if (route.method !== method) continue;
+      let answer: LeanResponse | undefined;
+      try {
+        answer = route.answer(request);
+      } catch (err) {
+        log.error({ err, reqId: requestId }, 'request failed');
+        answer = { status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":"server_error"}' };
+      }
+      if (answer === undefined) continue;
+      const body = answer.body ?? '';
+      res.writeHead(answer.status, {
+        ...answer.headers,
+        'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
+        'x-request-id': requestId,
+      });
+      res.end(body);
+      const level = answer.status >= 500 ? 'error' : (answer.logLevel ?? 'info');
+      if (log.isLevelEnabled(level)) logCompleted(level, requestId, method, url, answer.status, started);
+      return true;
+    }
+    return false;
   };
 
   async function listen(opts: ListenOptions): Promise<Endpoint> {
@@ -323,6 +437,9 @@ export function createService(options: ServiceOptions): Service {
     log,
     stopping: stopController.signal,
     endpoints,
+    leanRoute: (route) => {
+      leanRoutes.push(route);
+    },
     onShutdown: (name, hook) => {
       hooks.push({ name, hook });
     },

@@ -62,4 +62,24 @@ describe('logger redaction', () => {
     expect(text()).not.toContain(TOKEN);
     expect(text()).not.toContain('zzz-query-token');
   });
+
+  it('logs a request at the level its route chose, and a 5xx at error whatever the route chose', async () => {
+    const { logger, lines } = memoryLogger('info');
+    const service = createService({ name: 'demo', logger, git: false });
+    service.app.put('/beat', (c) => {
+      c.set('requestLogLevel', 'debug');
+      return c.body(null, 200);
+    });
+    service.app.put('/broken', (c) => {
+      c.set('requestLogLevel', 'debug');
+      return c.body(null, 503);
+    });
+    service.app.put('/plain', (c) => c.body(null, 200));
+    for (const path of ['/beat', '/broken', '/plain']) await service.app.request(path, { method: 'PUT' });
+    const done = lines().filter((l) => l.msg === 'request completed') as { req: { url: string }; level: number }[];
+    expect(done.map((l) => [l.req.url, l.level])).toEqual([
+      ['/broken', 50],
+      ['/plain', 30],
+    ]);
+  });
 });

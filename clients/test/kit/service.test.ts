@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { SmartRouter } from 'hono/router/smart-router';
 import { TrellisError } from '../../src/kit/errors.ts';
 import { createService } from '../../src/kit/service.ts';
 import { memoryLogger } from './helpers.ts';
@@ -62,6 +63,16 @@ describe('GET /actuator/health', () => {
     service.health.register('db', () => ({ status: 'UP' }));
     expect(await (await service.app.request('/actuator/health/db')).json()).toEqual({ status: 'UP' });
     expect((await service.app.request('/actuator/health/nope')).status).toBe(404);
+  });
+});
+
+describe('routing', () => {
+  it('leaves hono its regular-expression router: the actuator routes put no literal beside a parameter', async () => {
+    const { service } = demo();
+    service.app.get('/things/:id', (c) => c.text(c.req.param('id')));
+    expect(await (await service.app.request('/things/7')).text()).toBe('7');
+    expect((service.app.router as SmartRouter<unknown>).activeRouter.name).toBe('RegExpRouter');
+    expect((await service.app.request('/actuator/health/liveness')).status).toBe(200);
   });
 });
 
