@@ -19,6 +19,15 @@ export interface LoadOptions {
   readonly method?: 'GET' | 'PUT' | 'POST' | 'DELETE';
   readonly headers?: Record<string, string>;
   readonly body?: string;
+  /** Requests each connection cycles through (autocannon's `requests`), to spread load over many paths. */
+  readonly requests?: readonly LoadRequest[];
+}
+
+export interface LoadRequest {
+  readonly method?: 'GET' | 'PUT' | 'POST' | 'DELETE';
+  readonly path: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
 }
 
 /** Drives a URL with autocannon after a short warm-up (JIT, connection set-up) and reports the measured run. */
@@ -30,6 +39,7 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     method: options.method ?? 'GET',
     headers: options.headers,
     body: options.body,
+    ...(options.requests === undefined ? {} : { requests: options.requests.map((r) => ({ ...r })) }),
   };
   await autocannon({ ...common, duration: 1 });
   const r = await autocannon({ ...common, duration: durationSec });

@@ -15,48 +15,85 @@ export interface EnvironmentsOptions {
 export interface Environments {
   /** The environment as served: overrides first, every `{cipher}` value decrypted (or `invalid.<key>`). */
   find(request: EnvironmentRequest, options?: { readonly decrypt?: boolean }): Promise<Environment>;
+  /**
+   * A response body made from the served (decrypted) environment by `render`, which must depend on nothing but the
+   * environment and `variant` (the media type and its options, e.g. `yml:resolved`): the body is kept, encoded as
+   * UTF-8, while the backend's version stays the same and rendered again when it changes.
+   */
+  render(
+    request: EnvironmentRequest,
+    variant: string,
+    render: (env: Environment) => string,
+  ): Promise<Uint8Array<ArrayBuffer>>;
 }
 
 // Enough for every (application, profiles, label) a landscape asks for; older entries are dropped first.
 const MAX_CACHED = 256;
 
+interface Entry {
+  readonly version: string;
+  readonly environment: Environment;
+  /** Rendered bodies by variant; they hold decrypted values, so they live exactly as long as the entry. */
+  readonly bodies: Map<string, Uint8Array<ArrayBuffer>>;
+}
+
 /**
- * Backend + overrides + decryption: what every environment route serves. A decrypted environment is kept per
- * request while the backend's version stays the same (a version names the whole content: a git commit, a native
- * digest), so decryption runs once per change instead of on every request. Unversioned results are never kept.
+ * Backend + overrides + decryption: what every environment route serves. A decrypted environment, and each body
+ * rendered from it, is kept per request while the backend's version stays the same (a version names the whole
+ * content: a git commit, a native digest), so decryption and rendering run once per change instead of on every
+ * request. Unversioned results are never kept. Access checks stay with the routes, before any of this.
  */
 export function createEnvironments(options: EnvironmentsOptions): Environments {
-  const decrypted = new Map<string, { readonly version: string; readonly environment: Environment }>();
+  const entries = new Map<string, Entry>();
   const overrides =
     options.overrides === undefined || Object.keys(options.overrides).length === 0
       ? undefined
       : { name: 'overrides', source: { ...options.overrides } };
+
+  async function served(
+    request: EnvironmentRequest,
+    decrypt: boolean,
+  ): Promise<{ environment: Environment; entry?: Entry }> {
+    const found = await options.backend.findOne(request);
+    const cacheKey = JSON.stringify([request.applications, request.profiles, request.label ?? null]);
+    const cached = entries.get(cacheKey);
+    if (decrypt && cached !== undefined && found.version !== null && cached.version === found.version) {
+      return { environment: cached.environment, entry: cached };
+    }
+    const raw: Environment = {
+      name: request.applications.join(','),
+      profiles: [...request.profiles],
+      label: found.label,
+      version: found.version,
+      state: found.state,
+      propertySources: overrides === undefined ? found.propertySources : [overrides, ...found.propertySources],
+    };
+    if (!decrypt) return { environment: raw };
+    const { environment, failures } = decryptEnvironment(raw, options.keys);
+    for (const f of failures) {
+      // Names only: the value (ciphertext or not) and the key stay out of the log.
+      options.logger.warn({ source: f.source, property: f.key }, 'cannot decrypt property; served as invalid.<key>');
+    }
+    if (found.version === null) return { environment };
+    const entry: Entry = { version: found.version, environment, bodies: new Map() };
+    entries.delete(cacheKey);
+    entries.set(cacheKey, entry);
+    if (entries.size > MAX_CACHED) entries.delete(entries.keys().next().value ?? '');
+    return { environment, entry };
+  }
+
   return {
     async find(request, findOptions = {}) {
-      const found = await options.backend.findOne(request);
-      const raw: Environment = {
-        name: request.applications.join(','),
-        profiles: [...request.profiles],
-        label: found.label,
-        version: found.version,
-        state: found.state,
-        propertySources: overrides === undefined ? found.propertySources : [overrides, ...found.propertySources],
-      };
-      if (findOptions.decrypt === false) return raw;
-      const cacheKey = JSON.stringify([request.applications, request.profiles, request.label ?? null]);
-      const cached = decrypted.get(cacheKey);
-      if (cached !== undefined && found.version !== null && cached.version === found.version) return cached.environment;
-      const { environment, failures } = decryptEnvironment(raw, options.keys);
-      if (found.version !== null) {
-        decrypted.delete(cacheKey);
-        decrypted.set(cacheKey, { version: found.version, environment });
-        if (decrypted.size > MAX_CACHED) decrypted.delete(decrypted.keys().next().value ?? '');
-      }
-      for (const f of failures) {
-        // Names only: the value (ciphertext or not) and the key stay out of the log.
-        options.logger.warn({ source: f.source, property: f.key }, 'cannot decrypt property; served as invalid.<key>');
-      }
-      return environment;
+      return (await served(request, findOptions.decrypt !== false)).environment;
+    },
+    async render(request, variant, render) {
+      const { environment, entry } = await served(request, true);
+      const kept = entry?.bodies.get(variant);
+      if (kept !== undefined) return kept;
+      // Encoded once here rather than on every write (and again to count its length).
+      const body = Buffer.from(render(environment), 'utf8');
+      entry?.bodies.set(variant, body);
+      return body;
     },
   };
 }

@@ -1,14 +1,18 @@
 // The registry's HTTP surface: the Eureka REST API under both /eureka and /eureka/v2 (Spring clients use the first,
 // eureka-js-client defaults to the second), the watch stream beside it. Routes are built from injected parts; no
-// I/O, no listening. Later pieces (the dashboard on "/", replication status) mount here with app.route().
+// I/O, no listening. The dashboard sits beside it on "/" (and on /eureka/web, where the gateway serves it).
 import type { KitEnv } from '@trellis/clients';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { accessGuard } from './auth/guard.ts';
 import type { Credential } from './auth/credentials.ts';
+import { dashboardRoutes } from './dashboard/routes.ts';
+import { processSystemInfo } from './dashboard/model.ts';
+import type { SystemInfo } from './dashboard/model.ts';
 import { RegistryError } from './errors.ts';
 import { ResponseCache } from './http/response-cache.ts';
+import type { PeerStatus } from './peers/replicator.ts';
 import type { Registry } from './registry/registry.ts';
 import { applicationRoutes } from './routes/application.ts';
 import { appsRoutes } from './routes/apps.ts';
@@ -33,6 +37,19 @@ export interface AppDeps {
   readonly watchPingMs?: number;
   /** Changes a watch client may fall behind by before its stream is ended. Default 10,000. */
   readonly watchMaxQueued?: number;
+  /** What the dashboard shows beyond the registry itself. */
+  readonly dashboard?: DashboardOptions;
+}
+
+export interface DashboardOptions {
+  /** Shown as "Environment". Default `development`. */
+  readonly environment?: string;
+  /** When the node started, for the uptime. Default: when createApp ran. */
+  readonly startedAt?: number;
+  /** The peers' states ("DS replicas"). Default: none. */
+  readonly replicas?: () => readonly PeerStatus[];
+  /** Memory and CPUs ("General info"). Default: this process. */
+  readonly system?: () => SystemInfo;
 }
 
 /** The mount points of the Eureka API. */
@@ -68,7 +85,21 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
   api.route('/', watchRoutes(routeDeps));
   api.onError(renderEurekaError);
 
+  const dashboard = dashboardRoutes({
+    registry: deps.registry,
+    stopping: routeDeps.stopping,
+    pingMs: routeDeps.watchPingMs,
+    // The dashboard shows the registry: it is a read, behind the read credential when one is set.
+    guard: accessGuard({ write: deps.writeAuth, read: deps.readAuth }),
+    environment: deps.dashboard?.environment ?? 'development',
+    startedAt: deps.dashboard?.startedAt ?? deps.registry.now(),
+    replicas: deps.dashboard?.replicas ?? (() => []),
+    system: deps.dashboard?.system ?? processSystemInfo,
+  });
+  dashboard.onError(renderEurekaError);
+
   const app = new Hono<KitEnv>();
+  app.route('/', dashboard);
   for (const prefix of EUREKA_PREFIXES) app.route(prefix, api);
   return app;
 }

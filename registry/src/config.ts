@@ -5,7 +5,29 @@ import { commonSettings, loadSettings, setting } from '@trellis/clients';
 import type { SettingSpec, Settings, SettingsSource } from '@trellis/clients';
 import { parseCredential } from './auth/credentials.ts';
 import type { Credential } from './auth/credentials.ts';
+import { parsePeerUrl } from './peers/peer-url.ts';
+import type { PeerUrl } from './peers/peer-url.ts';
 import type { SelfPreservationSettings } from './registry/self-preservation.ts';
+
+/** --peers: validated here so a typo names the flag; parsed into PeerUrls (with credentials) in registryConfig. */
+function peersSetting(): SettingSpec<readonly string[], false> {
+  return {
+    flag: 'peers',
+    env: 'REGISTRY_PEERS',
+    // User info in a peer URL is a password: never echo the value in an error.
+    secret: true,
+    accepts: 'a comma-separated list of http(s) URLs of the other registry nodes (http://host:8762/eureka)',
+    help: 'other registry nodes: every change is replicated to them, and the registry is copied from one on start',
+    parse: (raw) => {
+      const urls = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+      for (const url of urls) parsePeerUrl(url, undefined);
+      return urls;
+    },
+  };
+}
 
 function credentialSetting(o: { flag: string; env: string; help: string }): SettingSpec<Credential, false> {
   return { ...o, secret: true, accepts: 'basic:<user>:<password> or bearer:<token>', parse: parseCredential };
@@ -52,6 +74,21 @@ export function registrySettings() {
       max: 86_400,
       help: 'seconds an instance restored after a restart has to renew before eviction (default: its lease duration)',
     }),
+    peers: peersSetting(),
+    peerSyncTimeoutMs: setting.integer({
+      flag: 'peer-sync-timeout-ms',
+      env: 'REGISTRY_PEER_SYNC_TIMEOUT_MS',
+      default: 5000,
+      min: 0,
+      max: 120_000,
+      help: 'longest the start-up copy of the registry from a peer may hold up the start',
+    }),
+    environment: setting.string({
+      flag: 'environment',
+      env: 'REGISTRY_ENVIRONMENT',
+      default: 'development',
+      help: 'name of the environment shown on the dashboard (Eureka: eureka.environment)',
+    }),
     writeAuth: credentialSetting({
       flag: 'write-auth',
       env: 'REGISTRY_WRITE_AUTH',
@@ -77,6 +114,10 @@ export interface RegistryConfig {
   readonly restoreGraceMs: number | undefined;
   readonly writeAuth: Credential | undefined;
   readonly readAuth: Credential | undefined;
+  /** The other registry nodes, with the credentials to send them. */
+  readonly peers: readonly PeerUrl[];
+  readonly peerSyncTimeoutMs: number;
+  readonly environment: string;
 }
 
 export function registryConfig(settings: RegistrySettings): Readonly<RegistryConfig> {
@@ -93,6 +134,9 @@ export function registryConfig(settings: RegistrySettings): Readonly<RegistryCon
     restoreGraceMs: settings.restoreGraceSecs === undefined ? undefined : settings.restoreGraceSecs * 1000,
     writeAuth: settings.writeAuth,
     readAuth: settings.readAuth,
+    peers: (settings.peers ?? []).map((url) => parsePeerUrl(url, settings.writeAuth)),
+    peerSyncTimeoutMs: settings.peerSyncTimeoutMs,
+    environment: settings.environment,
   });
 }
 

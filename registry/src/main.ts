@@ -2,9 +2,14 @@
 // `trellis registry` runs it alone, `trellis up` with the rest of the landscape.
 import { createService, defineComponent, StartupError } from '@trellis/clients';
 import type { Logger, Running } from '@trellis/clients';
-import { createApp } from './app.ts';
+import { createApp, EUREKA_PREFIXES } from './app.ts';
 import { registryConfig, registrySettings } from './config.ts';
 import type { RegistryConfig } from './config.ts';
+import { createPeerHttp } from './peers/peer-http.ts';
+import { isSelf } from './peers/peer-url.ts';
+import { PeerReplicator } from './peers/replicator.ts';
+import { leanHeartbeat } from './routes/instance.ts';
+import { syncFromPeers } from './peers/sync.ts';
 import { Registry } from './registry/registry.ts';
 import { startSweeper } from './registry/sweeper.ts';
 import { persistRegistry } from './store/persistence.ts';
@@ -13,7 +18,7 @@ import type { RegistryStore } from './store/store.ts';
 
 export const registryComponent = defineComponent({
   name: 'registry',
-  summary: 'Eureka-compatible service registry: API on /eureka, watch stream, SQLite persistence',
+  summary: 'Eureka-compatible service registry: API on /eureka, watch stream, dashboard, peers, SQLite persistence',
   settings: registrySettings(),
   async start(settings, context): Promise<Running> {
     return startRegistry(registryConfig(settings), context.logger);
@@ -23,6 +28,7 @@ export const registryComponent = defineComponent({
 /** Starts a registry from a ready configuration; what the component's start() does after reading settings. */
 export async function startRegistry(config: Readonly<RegistryConfig>, logger: Logger): Promise<Running> {
   const log = logger.child({ component: 'registry' });
+  const startedAt = Date.now();
   const store = openStore(config.databaseFile);
   const registry = new Registry({
     selfPreservation: config.selfPreservation,
@@ -45,6 +51,16 @@ export async function startRegistry(config: Readonly<RegistryConfig>, logger: Lo
   const sweeper = startSweeper({ registry, intervalMs: config.evictionIntervalMs, log });
   service.onShutdown('eviction sweep', () => sweeper.stop());
 
+  // The same --peers list is usually given to every node; a node does not replicate to itself.
+  const peers = config.peers.filter((peer) => config.port === 0 || !isSelf(peer, config));
+  const peerHttp = peers.length === 0 ? undefined : createPeerHttp({ connectTimeoutMs: 1000 });
+  const replicator = new PeerReplicator({ registry, peers, http: peerHttp?.send ?? noPeers, log });
+  service.onShutdown('peer replication', async () => {
+    replicator.stop();
+    await peerHttp?.close();
+  });
+
+  service.leanRoute(leanHeartbeat({ registry, writeAuth: config.writeAuth, prefixes: EUREKA_PREFIXES }));
   service.app.route(
     '/',
     createApp({
@@ -52,6 +68,7 @@ export async function startRegistry(config: Readonly<RegistryConfig>, logger: Lo
       stopping: service.stopping,
       writeAuth: config.writeAuth,
       readAuth: config.readAuth,
+      dashboard: { environment: config.environment, startedAt, replicas: () => replicator.statuses() },
     }),
   );
   service.health.register('registry', () => {
@@ -69,11 +86,25 @@ export async function startRegistry(config: Readonly<RegistryConfig>, logger: Lo
           engaged: status.selfPreservation.engaged,
           explanation: status.selfPreservation.explanation,
         },
+        // Eureka's health stays UP while peers are down: this node still serves its clients on its own.
+        peers: Object.fromEntries(replicator.statuses().map((peer) => [peer.url, peer.state])),
       },
     };
   });
 
   try {
+    if (peerHttp !== undefined) {
+      // Before listening, so the first client read already sees what the other nodes hold.
+      await syncFromPeers({
+        registry,
+        peers,
+        http: peerHttp.send,
+        log,
+        timeoutMs: config.peerSyncTimeoutMs,
+        onOutcome: (url, outcome) => replicator.observed(url, outcome),
+      });
+    }
+    replicator.start();
     await service.listen({
       port: config.port,
       ...(config.host === undefined ? {} : { host: config.host }),
@@ -88,8 +119,11 @@ export async function startRegistry(config: Readonly<RegistryConfig>, logger: Lo
       ? 'registry writes are open to anyone who can reach it (set --write-auth to protect them)'
       : `registry writes need ${config.writeAuth.scheme} credentials`,
   ];
+  if (peers.length > 0) notes.push(`replicating to ${peers.map((peer) => peer.label).join(', ')}`);
   return { name: 'registry', endpoints: service.endpoints, notes, stop: () => service.stop() };
 }
+
+const noPeers = (): Promise<never> => Promise.reject(new Error('no peers configured'));
 
 function openStore(file: string): RegistryStore {
   try {

@@ -16,8 +16,30 @@ describe('loadConfig', () => {
       restoreGraceMs: 20_000,
       writeAuth: { scheme: 'basic', user: 'eureka', password: 'pw' },
       readAuth: undefined,
+      peers: [],
+      peerSyncTimeoutMs: 5000,
+      environment: 'development',
     });
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads --peers into URLs without credentials in their label, sending user info or the write credential', () => {
+    const config = loadConfig({
+      argv: ['--peers', 'http://eureka:s3cret@node-b:8762/eureka/, http://node-c:8763/eureka'],
+      env: { REGISTRY_WRITE_AUTH: 'bearer:landscape' },
+    });
+    expect(config.peers).toEqual([
+      {
+        url: 'http://node-b:8762/eureka',
+        label: 'http://node-b:8762/eureka',
+        authorization: 'Basic ZXVyZWthOnMzY3JldA==',
+      },
+      { url: 'http://node-c:8763/eureka', label: 'http://node-c:8763/eureka', authorization: 'Bearer landscape' },
+    ]);
+    // A bad entry names the variable and never echoes the list (it may hold a password).
+    expect(() => loadConfig({ env: { REGISTRY_PEERS: 'http://a:pw@ok:1/eureka,ftp://x' } })).toThrow(
+      /^invalid REGISTRY_PEERS: is not a comma-separated list of http\(s\) URLs/,
+    );
   });
 
   it('names the flag of an invalid value', () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import type { Health, Logger } from '@trellis/clients';
@@ -20,11 +20,25 @@ export interface NativeBackendOptions {
   readonly defaultLabel: string;
   /** Quiet time after the last file event before subscribers hear of it (editors write in bursts). Default 30 ms. */
   readonly debounceMs?: number;
+  /** How long to wait before trying again to watch a repository that could not be watched. Default 5 s. */
+  readonly watchRetryMs?: number;
+  /**
+   * How often to check that the watched directory is still the one at `root` (a symbolic link switched to a new
+   * checkout, or the tree deleted and made again, sends no event into the old one). Default 1 s.
+   */
+  readonly rootCheckMs?: number;
+  /**
+   * Longest a found environment is served on the watcher's word alone before its files are checked again: some
+   * file systems (network shares, VM bind mounts) change without sending events. Default 1 s.
+   */
+  readonly revalidateMs?: number;
   readonly logger?: Logger;
 }
 
 // Bounds the health scan so a huge tree (or a link loop) cannot stall the health endpoint.
 const MAX_SCANNED_FILES = 5000;
+// Enough for every (applications, profiles, label) a landscape asks for; older entries are dropped first.
+const MAX_CACHED_RESULTS = 256;
 
 interface Parsed {
   readonly mtimeMs: number;
@@ -59,8 +73,14 @@ function errorCode(err: unknown): string | undefined {
 
 /**
  * Spring's native backend: `{app}.yml|yaml|properties`, `{app}-{profile}.…` and `application.…` in a directory,
- * with optional `{label}/` sub-directories searched before the root. Parsed files are cached by inode, size and
- * mtime and dropped on every file event.
+ * with optional `{label}/` sub-directories searched before the root.
+ *
+ * The repository is watched from the first read until `close` (the same watcher feeds the watch streams). While the
+ * watcher is healthy its events are trusted: a found environment is kept until an event touches the tree, so a
+ * steady read costs no file system call (the files are checked again at most once per `revalidateMs`); a read after
+ * an event that has been delivered sees the change.
+ * Parsed files are kept by inode, size and mtime, and a file an event names is read again. When the tree cannot be
+ * watched (missing, or the watcher failed) every read checks the files again, as it would without a watcher.
  *
  * @example
  * const backend = createNativeBackend({ root: './config-repo', defaultLabel: 'main' });
@@ -71,15 +91,34 @@ export function createNativeBackend(options: NativeBackendOptions): EnvironmentB
   const shown = displayRoot(options.root);
   const debounceMs = options.debounceMs ?? 30;
   const log = options.logger;
+  const watchRetryMs = options.watchRetryMs ?? 5000;
+  const rootCheckMs = options.rootCheckMs ?? 1000;
+  const revalidateMs = options.revalidateMs ?? 1000;
   const cache = new Map<string, Parsed>();
+  // Found environments by request, valid only while `watcher` is set: its events clear them.
+  const results = new Map<string, { readonly found: BackendEnvironment; readonly at: number }>();
   const listeners = new Set<(change: BackendChange) => void>();
   let watcher: FSWatcher | undefined;
+  let watchFailedAt: number | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let rootCheck: NodeJS.Timeout | undefined;
+  // The watched directory (device and inode, links followed), to notice when `root` names another one.
+  let watchedRoot: string | undefined;
+  let closed = false;
+  // Bumped by every sign of change; a read that started before the bump must not keep what it read.
+  let generation = 0;
   let timer: NodeJS.Timeout | undefined;
   let pending = new Set<string>();
 
   const nameOf = (rel: string): string => (shown === '' ? rel : `${shown}/${rel}`);
 
+  function invalidate(): void {
+    generation++;
+    results.clear();
+  }
+
   async function load(file: string): Promise<Parsed | undefined> {
+    let started = generation;
     let info;
     try {
       info = await stat(file);
@@ -90,6 +129,12 @@ export function createNativeBackend(options: NativeBackendOptions): EnvironmentB
     if (!info.isFile()) return undefined;
     const cached = cache.get(file);
     if (cached?.mtimeMs === info.mtimeMs && cached.size === info.size && cached.ino === info.ino) return cached;
+    if (cached !== undefined) {
+      // A file changed that no event has announced yet (or the tree is not watched): kept results are stale too.
+      cache.delete(file);
+      invalidate();
+      started = generation;
+    }
     const text = await readFile(file, 'utf8');
     const digest = createHash('sha1').update(text).digest('hex');
     let parsed: Parsed;
@@ -102,7 +147,8 @@ export function createNativeBackend(options: NativeBackendOptions): EnvironmentB
       parsed = { mtimeMs: info.mtimeMs, size: info.size, ino: info.ino, digest, error: reason };
       log?.warn({ file: relative(root, file), reason }, 'config file skipped: it does not parse');
     }
-    cache.set(file, parsed);
+    // An event during the read may have dropped this file's entry: what was read may predate it, so it is not kept.
+    if (generation === started) cache.set(file, parsed);
     return parsed;
   }
 
@@ -131,6 +177,23 @@ export function createNativeBackend(options: NativeBackendOptions): EnvironmentB
   }
 
   async function findOne(request: EnvironmentRequest): Promise<BackendEnvironment> {
+    ensureWatching();
+    const key = JSON.stringify([request.label ?? null, request.applications, request.profiles]);
+    const kept = results.get(key);
+    if (kept !== undefined && watcher !== undefined && performance.now() - kept.at < revalidateMs) return kept.found;
+    const started = generation;
+    const at = performance.now();
+    const found = await readOne(request);
+    // Kept only when the watcher saw the whole read through: an event since then may have come too late for it.
+    if (watcher !== undefined && generation === started) {
+      results.delete(key);
+      results.set(key, { found, at });
+      if (results.size > MAX_CACHED_RESULTS) results.delete(results.keys().next().value ?? '');
+    }
+    return found;
+  }
+
+  async function readOne(request: EnvironmentRequest): Promise<BackendEnvironment> {
     const { label, locations: locs } = await locations(request.label);
     const files = candidateFiles(
       request,
@@ -181,17 +244,102 @@ export function createNativeBackend(options: NativeBackendOptions): EnvironmentB
     for (const l of listeners) l(change);
   }
 
-  function startWatching(): void {
+  function schedule(): void {
+    clearTimeout(timer);
+    timer = setTimeout(emit, debounceMs);
+  }
+
+  function onEvent(filename: string | Buffer | null): void {
+    invalidate();
+    const rel = filename === null ? '' : String(filename);
+    if (rel === '') {
+      // The root itself was renamed or removed: its watcher will hear nothing of whatever takes its place.
+      cache.clear();
+      rewatch();
+    } else {
+      // A directory event (renamed, removed) stands for every file under it.
+      const changed = join(root, rel);
+      for (const file of cache.keys()) if (file === changed || file.startsWith(changed + sep)) cache.delete(file);
+      pending.add(rel.replaceAll(sep, '/'));
+    }
+    schedule();
+  }
+
+  function stopWatching(): void {
+    watcher?.close();
+    watcher = undefined;
+    watchedRoot = undefined;
+    clearTimeout(retry);
+    clearInterval(rootCheck);
+    invalidate();
+  }
+
+  function rewatch(): void {
+    stopWatching();
+    ensureWatching();
+    if (listeners.size > 0) schedule();
+  }
+
+  function rootIdentity(): string {
+    const info = statSync(root);
+    return `${info.dev}:${info.ino}`;
+  }
+
+  function checkRoot(): void {
+    void stat(root).then(
+      (info) => {
+        if (watcher !== undefined && `${info.dev}:${info.ino}` !== watchedRoot) rewatch();
+      },
+      () => {
+        if (watcher !== undefined) rewatch();
+      },
+    );
+  }
+
+  function watchFailed(): void {
+    watchFailedAt = performance.now();
+    // Watch streams depend on the watcher even when nothing reads; unref'd, as the watcher itself does not hold the
+    // process open either.
+    clearTimeout(retry);
+    if (listeners.size > 0) {
+      retry = setTimeout(() => {
+        // Timers may fire a little early; this one is the retry, whatever the clock says.
+        watchFailedAt = Number.NEGATIVE_INFINITY;
+        ensureWatching();
+      }, watchRetryMs).unref();
+    }
+  }
+
+  /**
+   * Starts the watcher before a read relies on it, so no change can fall between the read and the first event. A
+   * tree that cannot be watched is tried again after `watchRetryMs`; until then reads check the files themselves.
+   */
+  function ensureWatching(): void {
+    if (watcher !== undefined || closed) return;
+    if (watchFailedAt !== undefined && performance.now() - watchFailedAt < watchRetryMs) return;
     try {
-      watcher = watch(root, { recursive: true, persistent: false }, (_event, filename) => {
-        cache.clear();
-        if (filename !== null) pending.add(String(filename).replaceAll(sep, '/'));
-        clearTimeout(timer);
-        timer = setTimeout(emit, debounceMs);
+      // Taken first: should the root be replaced in between, the next check sees a mismatch and watches again.
+      const identity = rootIdentity();
+      const started = watch(root, { recursive: true, persistent: false }, (_event, filename) => onEvent(filename));
+      started.on('error', (err) => {
+        log?.warn({ err }, 'watching the config repository failed; reads check the files until it is watched again');
+        if (watcher !== started) return;
+        stopWatching();
+        watchFailed();
       });
-      watcher.on('error', (err) => log?.warn({ err }, 'watching the config repository failed'));
+      watcher = started;
+      watchedRoot = identity;
+      rootCheck = setInterval(checkRoot, rootCheckMs).unref();
+      // Files may have changed while nothing watched them: what is kept was only checked by stat.
+      invalidate();
+      // Events of the unwatched time are lost: subscribers check their environments again.
+      if (watchFailedAt !== undefined && listeners.size > 0) schedule();
+      watchFailedAt = undefined;
     } catch (err) {
-      log?.warn({ err, root }, 'cannot watch the config repository; watch streams will stay silent');
+      if (watchFailedAt === undefined) {
+        log?.warn({ err, root }, 'cannot watch the config repository; reads check the files, watch streams wait');
+      }
+      watchFailed();
     }
   }
 
@@ -236,21 +384,16 @@ export function createNativeBackend(options: NativeBackendOptions): EnvironmentB
     findResource,
     subscribe(listener) {
       listeners.add(listener);
-      if (watcher === undefined) startWatching();
+      ensureWatching();
       return () => {
         listeners.delete(listener);
-        if (listeners.size === 0) {
-          watcher?.close();
-          watcher = undefined;
-          clearTimeout(timer);
-        }
       };
     },
     health,
     close() {
+      closed = true;
       listeners.clear();
-      watcher?.close();
-      watcher = undefined;
+      stopWatching();
       clearTimeout(timer);
       return Promise.resolve();
     },

@@ -9,9 +9,11 @@ export function environmentRoutes(deps: RouteDeps): Hono<KitEnv> {
   const handle = async (c: Context<KitEnv>, label?: string): Promise<Response> => {
     const request = environmentRequest(c.req.param('name') ?? '', c.req.param('profiles') ?? '', label);
     deps.guard(c, { applications: request.applications });
-    const env = await deps.environments.find(request);
     const v2 = (c.req.header('accept') ?? '').includes(V2_MEDIA_TYPE);
-    return c.newResponse(JSON.stringify(environmentJson(env, v2)), 200, {
+    const body = await deps.environments.render(request, v2 ? 'v2' : 'json', (env) =>
+      JSON.stringify(environmentJson(env, v2)),
+    );
+    return c.newResponse(body, 200, {
       'content-type': v2 ? V2_MEDIA_TYPE : 'application/json',
       // Decrypted secrets must not linger in shared caches.
       'cache-control': 'no-store',

@@ -29,21 +29,27 @@ export function renderingRoutes(deps: RouteDeps): Hono<KitEnv> {
     }
     const request = environmentRequest(split.name, split.profiles, label);
     deps.guard(c, { applications: request.applications });
-    const env = await deps.environments.find(request);
-    const merged = mergeSources(env.propertySources);
-    const values = c.req.query('resolvePlaceholders') === 'false' ? merged : resolveAll(merged);
-    const headers = { 'cache-control': 'no-store' };
-    switch (extension) {
-      case 'json':
-        return c.newResponse(renderJson(values), 200, { ...headers, 'content-type': 'application/json' });
-      case 'properties':
-        return c.newResponse(renderProperties(values), 200, {
-          ...headers,
-          'content-type': 'text/plain; charset=utf-8',
-        });
-      default:
-        return c.newResponse(renderYaml(values), 200, { ...headers, 'content-type': 'text/plain; charset=utf-8' });
-    }
+    const resolve = c.req.query('resolvePlaceholders') !== 'false';
+    const body = await deps.environments.render(
+      request,
+      `${extension}:${resolve ? 'resolved' : 'as-written'}`,
+      (env) => {
+        const merged = mergeSources(env.propertySources);
+        const values = resolve ? resolveAll(merged) : merged;
+        switch (extension) {
+          case 'json':
+            return renderJson(values);
+          case 'properties':
+            return renderProperties(values);
+          default:
+            return renderYaml(values);
+        }
+      },
+    );
+    return c.newResponse(body, 200, {
+      'cache-control': 'no-store',
+      'content-type': extension === 'json' ? 'application/json' : 'text/plain; charset=utf-8',
+    });
   };
   app.get(`/${FILE}`, (c) => handle(c));
   app.get(`/:label/${FILE}`, (c) => handle(c, c.req.param('label')));

@@ -1,6 +1,9 @@
 import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
-import { migrate } from './migrate.ts';
+import { migrateSqlite } from '@trellis/clients';
+
+// Numbered .sql files next to this module, applied in order on open.
+const MIGRATIONS = new URL('./migrations/', import.meta.url);
 
 /** One (application, profile, label) row set of Spring's PROPERTIES table. */
 export interface PropertyScope {
@@ -107,7 +110,7 @@ export function openPropertyStore(options: PropertyStoreOptions): PropertyStore 
   db.pragma('journal_mode = WAL');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
-  migrate(db);
+  migrateSqlite(db, { directory: MIGRATIONS, database: 'config database' });
   const clock = options.clock ?? (() => new Date());
   const listeners = new Set<(scope: PropertyScope | undefined) => void>();
 

@@ -35,11 +35,18 @@ export function statusQuery(c: Context<KitEnv>, ...names: string[]): InstanceSta
 export function timestampQuery(c: Context<KitEnv>, name = 'lastDirtyTimestamp'): number | undefined {
   const raw = c.req.query(name);
   if (raw === undefined || raw === '') return undefined;
-  const value = Number(raw.trim());
-  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value)) {
+  const value = parseTimestamp(raw);
+  if (value === undefined) {
     throw new RegistryError('invalid_request', `Invalid ${name} ${JSON.stringify(raw)}: expected milliseconds`);
   }
   return value;
+}
+
+/** Milliseconds since the epoch as Eureka sends them (digits, surrounding blanks allowed); undefined when not. */
+export function parseTimestamp(raw: string): number | undefined {
+  const trimmed = raw.trim();
+  const value = Number(trimmed);
+  return /^\d+$/.test(trimmed) && Number.isSafeInteger(value) ? value : undefined;
 }
 
 /** Every query parameter, first value each, without prototype surprises (`__proto__` is an ordinary key). */

@@ -1,5 +1,6 @@
 // GET /apps and GET /apps/delta: the whole registry and the changes of the last three minutes, both served from
-// the response cache (dropped on every change, so never stale).
+// the response cache (dropped on every change, so never stale). Every client polls one of them every 30 s, as it
+// heartbeats: routine traffic, logged at debug as Eureka does, like the heartbeat.
 import type { KitEnv } from '@trellis/clients';
 import { Hono } from 'hono';
 import { acceptsGzip, sendDocument, wireFormat } from '../http/negotiate.ts';
@@ -8,15 +9,21 @@ import type { RouteDeps } from './deps.ts';
 
 export function appsRoutes(deps: RouteDeps): Hono<KitEnv> {
   const app = new Hono<KitEnv>();
-  // Registered before GET /apps/{APP}, which would otherwise take "delta" for an application name.
-  app.on('GET', paths('/apps/delta'), (c) => {
+  // GET /apps/delta is matched as GET /apps/{APP} and answered here, before the application route (mounted after
+  // this one) sees it; as in Eureka, the literal wins over an application named "delta". A literal path beside a
+  // parameter at the same place would make hono fall back from its one-regular-expression router to its trie router,
+  // a few microseconds more on every request, heartbeats included.
+  app.on('GET', paths('/apps/:app'), (c, next) => {
+    if (c.req.param('app') !== 'delta') return next();
     const format = wireFormat(c);
     const gzip = acceptsGzip(c);
+    c.set('requestLogLevel', 'debug');
     return sendDocument(c, 200, deps.cache.get('delta', format, gzip), format, gzip);
   });
   app.on('GET', paths('/apps'), (c) => {
     const format = wireFormat(c);
     const gzip = acceptsGzip(c);
+    c.set('requestLogLevel', 'debug');
     return sendDocument(c, 200, deps.cache.get('apps', format, gzip), format, gzip);
   });
   return app;

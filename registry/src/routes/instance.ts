@@ -1,11 +1,15 @@
 // /apps/{APP}/{ID}: read one instance (GET), heartbeat (PUT), cancel (DELETE).
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv, LeanRequest, LeanResponse, LeanRoute } from '@trellis/clients';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
-import { renderInstance } from '../eureka/index.ts';
+import { parseInstanceStatus, renderInstance } from '../eureka/index.ts';
+import type { InstanceStatus } from '../eureka/index.ts';
+import { presents } from '../auth/credentials.ts';
+import type { Credential } from '../auth/credentials.ts';
 import { RegistryError } from '../errors.ts';
-import { isReplication, sendRendered } from '../http/negotiate.ts';
-import { appParam, idParam, paths, statusQuery, timestampQuery } from '../http/params.ts';
+import { isReplication, REPLICATION_HEADER, sendRendered } from '../http/negotiate.ts';
+import { appParam, idParam, parseTimestamp, paths, statusQuery, timestampQuery } from '../http/params.ts';
+import type { Registry } from '../registry/registry.ts';
 import type { RouteDeps } from './deps.ts';
 import { cancel, heartbeat } from './instance-operations.ts';
 import type { OperationResult } from './instance-operations.ts';
@@ -31,6 +35,9 @@ export function instanceRoutes(deps: RouteDeps): Hono<KitEnv> {
       overriddenStatus,
       replicated: isReplication(c),
     });
+    // Every instance renews every 30 s: 1,000 instances would write 33 lines a second at info. Eureka logs renewals
+    // at debug; so do we. A 404 (the client re-registers) or 409 (a replica out of date) stays at info.
+    if (result.statusCode === 200) c.set('requestLogLevel', 'debug');
     return answer(c, result);
   });
 
@@ -53,4 +60,75 @@ export function answer(c: Context<KitEnv>, result: OperationResult): Response {
     return sendRendered(c, 409, (format) => renderInstance(instance, { format }));
   }
   return c.body(null, result.statusCode);
+}
+
+export interface LeanHeartbeatOptions {
+  readonly registry: Registry;
+  /** The API's write credential, as given to createApp; heartbeats without it are left to the app (401). */
+  readonly writeAuth?: Credential | undefined;
+  /** The mount points of the API (EUREKA_PREFIXES). */
+  readonly prefixes: readonly string[];
+}
+
+/**
+ * The client heartbeat (PUT /apps/{APP}/{ID}) as a kit lean route: every instance sends one every 30 s, so it is the
+ * registry's hottest request, and the framework's per-request work is most of its cost. It answers exactly what the
+ * route above answers (200 or 404, empty body) and leaves everything else to it: replicated heartbeats (they may get
+ * a 409 with a body), missing credentials (401 with a challenge), bad parameters (400 with a reason), other paths.
+ */
+export function leanHeartbeat(options: LeanHeartbeatOptions): LeanRoute {
+  const { registry, writeAuth, prefixes } = options;
+  const appsPrefixes = prefixes.map((prefix) => `${prefix}/apps/`);
+  return {
+    method: 'PUT',
+    answer: (req: LeanRequest): LeanResponse | undefined => {
+      const rest = appsPrefixes.find((prefix) => req.path.startsWith(prefix));
+      if (rest === undefined) return undefined;
+      const segments = req.path.slice(rest.length).split('/');
+      // {APP}/{ID} or {APP}/{ID}/ (clients add trailing slashes); /status and /metadata have their own routes.
+      if (segments.length > 3 || (segments.length === 3 && segments[2] !== '')) return undefined;
+      const [rawApp, rawId] = segments;
+      if (rawApp === undefined || rawApp === '' || rawId === undefined || rawId === '') return undefined;
+      if (req.headers[REPLICATION_HEADER] !== undefined) return undefined;
+      if (writeAuth !== undefined && !presents(writeAuth, req.headers.authorization)) return undefined;
+      const params = req.search === '' ? undefined : new URLSearchParams(req.search);
+      const overriddenStatus = leanStatus(params, 'overriddenstatus', 'overriddenStatus');
+      const status = leanStatus(params, 'status');
+      const dirty = params?.get('lastDirtyTimestamp') ?? '';
+      const lastDirtyTimestamp = dirty === '' ? undefined : parseTimestamp(dirty);
+      if (overriddenStatus === null || status === null || (lastDirtyTimestamp === undefined && dirty !== '')) {
+        return undefined;
+      }
+      const app = decodeSegment(rawApp);
+      const id = decodeSegment(rawId);
+      if (app === undefined || id === undefined) return undefined;
+      const result = heartbeat(registry, app.toUpperCase(), id, {
+        lastDirtyTimestamp,
+        overriddenStatus,
+        replicated: false,
+      });
+      // Not replicated, so never a 409; 200 at debug as in the route above, a 404 (the client re-registers) at info.
+      return result.statusCode === 200 ? { status: 200, logLevel: 'debug' } : { status: result.statusCode };
+    },
+  };
+}
+
+/** A status parameter: undefined when absent or empty, null when not one of Eureka's (the app route answers 400). */
+function leanStatus(params: URLSearchParams | undefined, ...names: string[]): InstanceStatus | undefined | null {
+  for (const name of names) {
+    const raw = params?.get(name);
+    if (raw === undefined || raw === null || raw === '') continue;
+    return parseInstanceStatus(raw) ?? null;
+  }
+  return undefined;
+}
+
+/** A path segment decoded as hono decodes route parameters; undefined when malformed (the app route answers it). */
+function decodeSegment(segment: string): string | undefined {
+  if (!segment.includes('%')) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }

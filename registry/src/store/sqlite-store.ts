@@ -3,10 +3,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { migrateSqlite } from '@trellis/clients';
 import { parseInstance, parseActionType, parseInstanceStatus, renderInstance } from '../eureka/index.ts';
 import type { LeaseRecord } from '../registry/events.ts';
-import { migrate } from './migrate.ts';
 import type { RegistryStore, RenewalWrite, StoredRegistry } from './store.ts';
+
+/** The schema's numbered .sql files, applied in order on open. */
+export const MIGRATIONS = new URL('./migrations/', import.meta.url);
 
 interface InstanceRow {
   app: string;
@@ -30,7 +33,7 @@ export function openSqliteStore(file: string): RegistryStore {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
-    migrate(db);
+    migrateSqlite(db, { directory: MIGRATIONS, database: 'registry database' });
   } catch (err) {
     db.close();
     throw err;

@@ -1,5 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import type { SmartRouter } from 'hono/router/smart-router';
 import { appsHashCode } from '../../src/eureka/index.ts';
 import { fetchApps, jsClientBody, register, testApp } from '../helpers.ts';
 
@@ -74,6 +75,19 @@ describe('GET /eureka/apps', () => {
 });
 
 describe('GET /eureka/apps/delta', () => {
+  it('is the delta, not an application named DELTA, on both prefixes and with a trailing slash', async () => {
+    const { app } = testApp();
+    expect((await register(app, jsClientBody({ app: 'delta' }), '/eureka/apps/DELTA')).status).toBe(204);
+    for (const path of ['/eureka/apps/delta', '/eureka/v2/apps/delta/']) {
+      const doc = await getJson(app, path);
+      expect(doc.applications.versions__delta).toBe('1');
+      expect(instancesOf(doc).map((i) => i.actionType)).toEqual(['ADDED']);
+    }
+    expect((await app.request('/eureka/apps/DELTA', { headers: { accept: 'application/json' } })).status).toBe(200);
+    // One regular expression matches every route (no literal beside a parameter): heartbeats pay no trie walk.
+    expect((app.router as SmartRouter<unknown>).activeRouter.name).toBe('RegExpRouter');
+  });
+
   it('lists the recent changes once each with actionType, and the WHOLE registry’s hash', async () => {
     const { app, clock } = testApp();
     await register(app, jsClientBody({ hostName: 'old' }));

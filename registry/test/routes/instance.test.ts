@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SPRING_REGISTRATION_JSON } from '../eureka/fixtures.ts';
-import { jsClientBody, listedIds, register, testApp } from '../helpers.ts';
+import { jsClientBody, listedIds, memoryLogger, register, testApp } from '../helpers.ts';
 
 const SPRING_ID = 'host.docker.internal:webservice:8082';
 const SPRING_DIRTY = 1630906182808;
@@ -100,6 +100,31 @@ describe('PUT /eureka/apps/:app/:id (heartbeat)', () => {
     expect(res.status).toBe(400);
     expect(await res.text()).toContain(message);
     expect(registry.instance('JSAPP', 'js-host')?.leaseInfo.lastRenewalTimestamp).toBe(registered);
+  });
+});
+
+describe('request log of the polling traffic', () => {
+  it('logs accepted heartbeats and full or delta fetches at debug, a refused heartbeat and a registration at info', async () => {
+    const { logger, text } = memoryLogger();
+    const { app } = testApp({ logger });
+    await register(app, jsClientBody());
+    expect((await app.request('/eureka/apps/JSAPP/js-host', { method: 'PUT' })).status).toBe(200);
+    expect((await app.request('/eureka/apps/JSAPP/gone', { method: 'PUT' })).status).toBe(404);
+    expect((await app.request('/eureka/apps/')).status).toBe(200);
+    expect((await app.request('/eureka/apps/delta')).status).toBe(200);
+    const completed = text()
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as { msg: string; level: number; req: { method: string; url: string } })
+      .filter((line) => line.msg === 'request completed')
+      .map((line) => [line.req.method, line.req.url, line.level]);
+    expect(completed).toEqual([
+      ['POST', '/eureka/apps/JSAPP', 30],
+      ['PUT', '/eureka/apps/JSAPP/js-host', 20],
+      ['PUT', '/eureka/apps/JSAPP/gone', 30],
+      ['GET', '/eureka/apps/', 20],
+      ['GET', '/eureka/apps/delta', 20],
+    ]);
   });
 });
 

@@ -5,9 +5,9 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LeaseRecord } from '../../src/registry/events.ts';
 import { Registry } from '../../src/registry/registry.ts';
-import { migrations } from '../../src/store/migrate.ts';
+import { readSqliteMigrations } from '@trellis/clients';
 import { persistRegistry } from '../../src/store/persistence.ts';
-import { openSqliteStore } from '../../src/store/sqlite-store.ts';
+import { MIGRATIONS, openSqliteStore } from '../../src/store/sqlite-store.ts';
 import { instance, silentLogger, T0, TestClock } from '../helpers.ts';
 
 const dirs: string[] = [];
@@ -87,7 +87,7 @@ describe('openSqliteStore', () => {
     openSqliteStore(file).close();
     openSqliteStore(file).close();
     const db = new Database(file);
-    expect(db.pragma('user_version', { simple: true })).toBe(migrations().at(-1)?.version);
+    expect(db.pragma('user_version', { simple: true })).toBe(readSqliteMigrations(MIGRATIONS).at(-1)?.version);
     db.close();
   });
 

@@ -1,0 +1,98 @@
+// The dashboard's routes: the page at `/` (Eureka's place for it) and at `/eureka/web` (where the gateway serves
+// it, so the page works whether the gateway rewrites that path to `/` or passes it through), and its event stream at
+// `/eureka/web/events`: one `change` event, carrying the registry version, per burst of changes. The stream is the
+// dashboard's own and not the watch stream, which opens with a snapshot of the whole registry the page has no use for.
+import type { KitEnv } from '@trellis/clients';
+import { Hono } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { RegistryError } from '../errors.ts';
+import { dashboardModel } from './model.ts';
+import type { DashboardSources } from './model.ts';
+import { DASHBOARD_CSP, renderDashboard } from './page.ts';
+
+export interface DashboardDeps extends DashboardSources {
+  readonly stopping: AbortSignal;
+  /** Keep-alive comment interval of the event stream. */
+  readonly pingMs: number;
+  /** Shortest time between two change events: a burst of registrations becomes one page refresh. */
+  readonly throttleMs?: number;
+  /** Access control, on these routes only (a `use` on a sub-app mounted at `/` would cover every path). */
+  readonly guard: MiddlewareHandler<KitEnv>;
+}
+
+export const DASHBOARD_PATHS = ['/', '/eureka/web', '/eureka/web/'] as const;
+
+export function dashboardRoutes(deps: DashboardDeps): Hono<KitEnv> {
+  const app = new Hono<KitEnv>();
+  const page = (c: Context<KitEnv>): Response => {
+    c.header('content-security-policy', DASHBOARD_CSP);
+    c.header('x-content-type-options', 'nosniff');
+    c.header('referrer-policy', 'no-referrer');
+    // Always the current state: a cached dashboard would show instances that are gone.
+    c.header('cache-control', 'no-store');
+    return c.html(renderDashboard(dashboardModel(deps)));
+  };
+  for (const path of DASHBOARD_PATHS) app.get(path, deps.guard, page);
+  app.get('/eureka/web/events', deps.guard, (c) => {
+    if (deps.stopping.aborted) throw new RegistryError('unavailable', 'The registry is stopping');
+    c.header('x-accel-buffering', 'no');
+    c.header('cache-control', 'no-store');
+    return streamSSE(c, async (stream) => {
+      const throttleMs = deps.throttleMs ?? 100;
+      let pending: number | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      let wake: (() => void) | undefined;
+      const signal = (): void => {
+        const resolve = wake;
+        wake = undefined;
+        resolve?.();
+      };
+      const unsubscribe = deps.registry.onChange((change) => {
+        pending = change.version;
+        timer ??= setTimeout(() => {
+          timer = undefined;
+          signal();
+        }, throttleMs);
+      });
+      let ping = false;
+      const pinger = setInterval(() => {
+        ping = true;
+        signal();
+      }, deps.pingMs);
+      const stop = (): void => {
+        stream.abort();
+        signal();
+      };
+      deps.stopping.addEventListener('abort', stop);
+      stream.onAbort(signal);
+      try {
+        await stream.write(': connected\n\n');
+        while (!stream.aborted && !deps.stopping.aborted) {
+          // Work that came in during the last write is done now; a wake-up with nobody waiting is otherwise lost.
+          if (!ping && (pending === undefined || timer !== undefined)) {
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+            });
+            continue;
+          }
+          if (ping) {
+            ping = false;
+            await stream.write(': ping\n\n');
+          }
+          if (pending !== undefined && timer === undefined) {
+            const version = pending;
+            pending = undefined;
+            await stream.write(`event: change\nid: ${version}\ndata: ${version}\n\n`);
+          }
+        }
+      } finally {
+        unsubscribe();
+        clearInterval(pinger);
+        clearTimeout(timer);
+        deps.stopping.removeEventListener('abort', stop);
+      }
+    });
+  });
+  return app;
+}
