@@ -22,7 +22,7 @@ const baseline = await startServer('baseline.ts');
 const context: ScenarioContext = {
   async compare(name, options, { target, note } = {}) {
     const result = await load(options);
-    const base = await load({ ...options, url: baseline.url, method: 'GET', body: undefined });
+    const base = await load({ ...options, url: baseline.url, method: 'GET', body: undefined, requests: undefined });
     const ratio = result.requestsPerSec / base.requestsPerSec;
     const failed = result.errors + result.non2xx > 0 ? `${result.errors} errors, ${result.non2xx} non-2xx` : undefined;
     figures.push({
@@ -39,14 +39,14 @@ const context: ScenarioContext = {
       note: [note, failed].filter(Boolean).join('; ') || undefined,
     });
   },
-  figure(name, value, unit, { max, note } = {}) {
+  figure(name, value, unit, { max, min, note } = {}) {
     figures.push({
       name,
       value,
       unit,
-      target: max,
-      targetKind: max === undefined ? undefined : 'max-value',
-      pass: max === undefined ? undefined : value <= max,
+      target: max ?? min,
+      targetKind: max !== undefined ? 'max-value' : min !== undefined ? 'min-value' : undefined,
+      pass: max !== undefined ? value <= max : min !== undefined ? value >= min : undefined,
       note,
     });
   },

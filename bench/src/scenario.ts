@@ -13,7 +13,7 @@ export interface Figure {
   readonly ratio?: number;
   /** The ratio (or, for `max-value` figures, the value) the issue asks for. */
   readonly target?: number;
-  readonly targetKind?: 'min-ratio' | 'max-value';
+  readonly targetKind?: 'min-ratio' | 'max-value' | 'min-value';
   readonly pass?: boolean;
   readonly note?: string;
 }
@@ -24,8 +24,16 @@ export interface ScenarioContext {
    * ratio; `target` is the smallest acceptable ratio.
    */
   readonly compare: (name: string, load: LoadOptions, options?: { target?: number; note?: string }) => Promise<void>;
-  /** Records a figure that is not a throughput: a latency in ms or a memory size, with an upper bound. */
-  readonly figure: (name: string, value: number, unit: string, options?: { max?: number; note?: string }) => void;
+  /**
+   * Records a figure that is not an HTTP throughput: a latency in ms or a memory size with an upper bound, or a
+   * ratio measured in process (e.g. messages/s against a raw client) with a lower bound.
+   */
+  readonly figure: (
+    name: string,
+    value: number,
+    unit: string,
+    options?: { max?: number; min?: number; note?: string },
+  ) => void;
 }
 
 export interface Scenario {

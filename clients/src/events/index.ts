@@ -1,0 +1,43 @@
+/**
+ * Event streams the Spring Cloud Stream way: producers and consumer groups on a destination, partitions chosen with
+ * Java's String.hashCode, retries with backoff, dead-letter queues you can list and replay. RabbitMQ with Spring's
+ * exact names, or an embedded SQLite binder on one machine.
+ */
+export { createEventBinder } from './binder.ts';
+export type { EventBinderOptions } from './binder.ts';
+export { createEmbeddedBinder } from './embedded.ts';
+export type { EmbeddedBinderOptions } from './embedded.ts';
+export { EventsError } from './errors.ts';
+export type { EventsErrorCode } from './errors.ts';
+export { registerBinderHealth } from './health.ts';
+export {
+  ALL_KEYS,
+  anonymousQueueName,
+  deadLetterQueueName,
+  DLX,
+  EXCEPTION_HEADERS,
+  groupQueueArguments,
+  groupQueueName,
+  PARTITION_HEADER,
+  partitionRoutingKey,
+} from './naming.ts';
+export { javaHashCode, javaStringHashCode, selectPartition } from './partition.ts';
+export type { PartitionKey } from './partition.ts';
+export { SPRING_RETRY } from './processing.ts';
+export { createRabbitBinder } from './rabbit.ts';
+export type { RabbitBinderOptions } from './rabbit.ts';
+export type {
+  BackoffPolicy,
+  BinderKind,
+  Consumer,
+  ConsumerOptions,
+  DeadLetter,
+  DeadLetterQueue,
+  EventBinder,
+  EventHandler,
+  EventMessage,
+  HeaderValue,
+  Producer,
+  ProducerOptions,
+  SendOptions,
+} from './types.ts';
