@@ -1,0 +1,200 @@
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { startServer } from '../harness.ts';
+import type { Scenario } from '../scenario.ts';
+
+const ISSUER = 'https://auth.bench.local';
+const AUDIENCE = 'product-api';
+
+/** A signed RS256 access token and the JWKS that verifies it (node:crypto; bench does not depend on jose). */
+function tokenAndJwks(): { token: string; jwks: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'bench-1', alg: 'RS256', use: 'sig' };
+  const now = Math.floor(Date.now() / 1000);
+  const part = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const input = `${part({ alg: 'RS256', kid: 'bench-1', typ: 'at+jwt' })}.${part({
+    iss: ISSUER,
+    aud: AUDIENCE,
+    sub: 'reader',
+    client_id: 'reader',
+    scope: 'product:read',
+    iat: now,
+    exp: now + 3600,
+  })}`;
+  return {
+    token: `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`,
+    jwks: JSON.stringify({ keys: [jwk] }),
+  };
+}
+
+async function freePort(): Promise<number> {
+  const s = http.createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`bench: ${what} did not happen within 15 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * p50 latency at 50 connections under a steady 1000 req/s (well below every server's capacity, so the figure is
+ * the time a request takes, not the queue a saturated server builds), measured in sub-milliseconds.
+ */
+async function p50At50(url: string, headers: Record<string, string> = {}): Promise<number> {
+  const u = new URL(url);
+  const pool = new Pool(u.origin, { connections: 50 });
+  const samples: number[] = [];
+  const until = Date.now() + 4000;
+  const loop = async (offset: number): Promise<void> => {
+    await new Promise((r) => setTimeout(r, offset));
+    while (Date.now() < until) {
+      const started = performance.now();
+      const res = await pool.request({ method: 'GET', path: u.pathname, headers });
+      await res.body.dump();
+      samples.push(performance.now() - started);
+      await new Promise((r) => setTimeout(r, Math.max(0, 50 - (performance.now() - started))));
+    }
+  };
+  await Promise.all(Array.from({ length: 50 }, (_, i) => loop(i)));
+  await pool.close();
+  samples.sort((a, b) => a - b);
+  // The first second is warm-up (JIT, connections).
+  const kept = samples.slice(Math.floor(samples.length / 4));
+  kept.sort((a, b) => a - b);
+  return kept[Math.floor(kept.length / 2)] ?? Number.NaN;
+}
+
+/**
+ * The gateway's cost on the proxy path: a trivial upstream (the baseline server) direct, through a Path route,
+ * through an `lb://` route with a JWT check, and through nginx (one worker, upstream keepalive) for reference.
+ */
+export const gateway: Scenario = {
+  name: 'gateway',
+  async run({ compare, figure }) {
+    const dir = await mkdtemp(join(tmpdir(), 'bench-gateway-'));
+    const upstream = await startServer('baseline.ts');
+    const upstreamPort = Number(new URL(upstream.url).port);
+    const { token, jwks } = tokenAndJwks();
+    const jwksServer = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/jwk-set+json' }).end(jwks);
+    });
+    jwksServer.listen(0, '127.0.0.1');
+    await once(jwksServer, 'listening');
+    const jwksUri = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`;
+    const registry = await startServer('registry.ts', [join(dir, 'registry')]);
+    const routes = join(dir, 'routes.yml');
+    await writeFile(
+      routes,
+      [
+        'spring.cloud.gateway.routes:',
+        '- id: direct',
+        `  uri: ${upstream.url}`,
+        '  predicates: [Path=/product/**]',
+        '  filters: [Public]',
+        '- id: composite',
+        '  uri: lb://bench-upstream',
+        '  predicates: [Path=/product-composite/**]',
+        '  filters: [TokenCheck=product:read]',
+        '',
+      ].join('\n'),
+    );
+    // The upstream registered as an instance, as a service would register itself.
+    const instance = {
+      instance: {
+        instanceId: `127.0.0.1:bench-upstream:${upstreamPort}`,
+        app: 'BENCH-UPSTREAM',
+        hostName: '127.0.0.1',
+        ipAddr: '127.0.0.1',
+        status: 'UP',
+        port: { $: upstreamPort, '@enabled': 'true' },
+        securePort: { $: 443, '@enabled': 'false' },
+        dataCenterInfo: { '@class': 'com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo', name: 'MyOwn' },
+      },
+    };
+    const registered = await fetch(`${registry.url}/eureka/apps/BENCH-UPSTREAM`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(instance),
+    });
+    if (registered.status !== 204) throw new Error(`bench: registering the upstream answered ${registered.status}`);
+    const gw = await startServer('gateway.ts', [
+      join(dir, 'gateway'),
+      routes,
+      '--registry-url',
+      `${registry.url}/eureka/`,
+      '--issuer',
+      ISSUER,
+      '--audience',
+      AUDIENCE,
+      '--jwks-uri',
+      jwksUri,
+    ]);
+    const nginxPort = await freePort();
+    const nginxConf = join(dir, 'nginx.conf');
+    await writeFile(
+      nginxConf,
+      `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/nginx-body;
+  proxy_temp_path ${dir}/nginx-proxy;
+  fastcgi_temp_path ${dir}/nginx-fastcgi;
+  uwsgi_temp_path ${dir}/nginx-uwsgi;
+  scgi_temp_path ${dir}/nginx-scgi;
+  upstream baseline { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${nginxPort};
+    location / { proxy_pass http://baseline; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`,
+    );
+    const nginx = spawn('/usr/sbin/nginx', ['-c', nginxConf, '-g', 'daemon off;'], { stdio: 'ignore' });
+    const headers = { authorization: `Bearer ${token}` };
+    try {
+      await waitFor(async () => (await fetch(`${gw.url}/product-composite/1`, { headers })).status === 200, 'lb route');
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${nginxPort}/`)).status === 200, 'nginx');
+      await compare('upstream direct', { url: `${upstream.url}/product/1` }, { note: 'same server as the baseline' });
+      await compare('gateway, Path route', { url: `${gw.url}/product/1` }, { target: 0.5 });
+      await compare('gateway, lb:// + JWT check', { url: `${gw.url}/product-composite/1`, headers }, { target: 0.4 });
+      await compare(
+        'nginx proxy_pass, 1 worker',
+        { url: `http://127.0.0.1:${nginxPort}/product/1` },
+        {
+          note: 'reference',
+        },
+      );
+      const direct = await p50At50(`${upstream.url}/product/1`);
+      const through = await p50At50(`${gw.url}/product/1`);
+      figure('gateway added p50 latency, 50 connections at 1000 req/s', through - direct, 'ms', {
+        max: 1,
+        note: `direct p50 ${direct.toFixed(2)} ms, through the gateway ${through.toFixed(2)} ms`,
+      });
+    } finally {
+      nginx.kill('SIGTERM');
+      await gw.stop();
+      await registry.stop();
+      await upstream.stop();
+      jwksServer.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+};

@@ -1,0 +1,133 @@
+// The gateway's settings: flags, then environment variables, then defaults. The only file that reads the environment.
+import {
+  commonSettings,
+  loadSettings,
+  setting,
+  SettingsError,
+  tlsSettings,
+  type Settings,
+  type SettingsSource,
+} from '@trellis/clients';
+
+export function gatewaySettings() {
+  return {
+    ...commonSettings(),
+    port: setting.port({ flag: 'port', env: 'GATEWAY_PORT', default: 8080, help: 'HTTP port' }),
+    httpsPort: setting.port({ flag: 'https-port', env: 'GATEWAY_HTTPS_PORT', default: 8443, help: 'HTTPS port' }),
+    httpOnly: setting.boolean({
+      flag: 'http-only',
+      env: 'GATEWAY_HTTP_ONLY',
+      default: false,
+      help: 'serve plain HTTP only, without the HTTPS listener (tests, or TLS ended in front of the gateway)',
+    }),
+    ...tlsSettings('GATEWAY'),
+    routesFile: setting.string({
+      flag: 'routes-file',
+      env: 'GATEWAY_ROUTES_FILE',
+      help: 'YAML file with spring.cloud.gateway.routes (or a top-level routes list); POST /actuator/gateway/refresh rereads it',
+    }),
+    registryUrl: setting.string({
+      flag: 'registry-url',
+      env: ['GATEWAY_REGISTRY_URL', 'EUREKA_CLIENT_SERVICEURL_DEFAULTZONE'],
+      help: 'Eureka URL(s), comma-separated (http://localhost:8761/eureka/): lb:// routes and self-registration',
+    }),
+    issuer: setting.url({
+      flag: 'issuer',
+      env: 'GATEWAY_ISSUER',
+      help: 'issuer of the JWT access tokens routes check (iss); enables TokenCheck',
+    }),
+    audience: setting.list({ flag: 'audience', env: 'GATEWAY_AUDIENCE', help: 'accepted token audiences (aud)' }),
+    jwksUri: setting.url({
+      flag: 'jwks-uri',
+      env: 'GATEWAY_JWKS_URI',
+      help: "the issuer's JWKS (default: from its OpenID discovery document)",
+    }),
+    defaultAuth: setting.choice(['token', 'public'], {
+      flag: 'default-auth',
+      env: 'GATEWAY_DEFAULT_AUTH',
+      default: 'token',
+      help: 'with --issuer: whether routes without TokenCheck or Public need a valid token (token) or not (public)',
+    }),
+    upstreamCaFile: setting.string({
+      flag: 'upstream-ca-file',
+      // TRELLIS_CA_FILE is what `trellis up` sets for every component: the landscape's CA.
+      env: ['GATEWAY_UPSTREAM_CA_FILE', 'TRELLIS_CA_FILE'],
+      help: 'PEM CA bundle trusted for https:// upstreams besides the system roots (default: <data-dir>/tls/ca.pem, the local CA, when it exists)',
+    }),
+    connectTimeoutMs: setting.integer({
+      flag: 'connect-timeout-ms',
+      env: 'GATEWAY_CONNECT_TIMEOUT_MS',
+      default: 2000,
+      min: 1,
+      help: 'time to connect to an upstream (a route may set connect-timeout metadata)',
+    }),
+    responseTimeoutMs: setting.integer({
+      flag: 'response-timeout-ms',
+      env: 'GATEWAY_RESPONSE_TIMEOUT_MS',
+      default: 30_000,
+      min: 1,
+      help: "time to an upstream's response head (a route may set response-timeout metadata)",
+    }),
+  };
+}
+
+export type GatewaySettings = Settings<ReturnType<typeof gatewaySettings>>;
+
+export interface GatewayConfig {
+  readonly dataDir: string;
+  readonly host: string | undefined;
+  readonly port: number;
+  /** undefined with --http-only. */
+  readonly httpsPort: number | undefined;
+  readonly tls: { readonly certFile?: string; readonly keyFile?: string; readonly caFile?: string };
+  readonly routesFile: string | undefined;
+  /** Extra CA for https:// upstreams; undefined means the local development CA when its file exists. */
+  readonly upstreamCaFile: string | undefined;
+  readonly registryUrl: readonly string[] | undefined;
+  readonly tokens:
+    { readonly issuer: string; readonly audience: readonly string[]; readonly jwksUri: string | undefined } | undefined;
+  readonly requireTokens: boolean;
+  readonly connectTimeoutMs: number;
+  readonly responseTimeoutMs: number;
+}
+
+/** Checks settings that only make sense together and shapes them for the gateway's parts. */
+export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
+  const audience = s.audience ?? [];
+  if (s.issuer !== undefined && audience.length === 0) {
+    throw new SettingsError('--issuer (GATEWAY_ISSUER) needs --audience (GATEWAY_AUDIENCE): the aud tokens must carry');
+  }
+  const registryUrl = s.registryUrl
+    ?.split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
+  for (const url of registryUrl ?? []) {
+    if (!URL.canParse(url))
+      throw new SettingsError(`invalid --registry-url (GATEWAY_REGISTRY_URL): ${url} is not a URL`);
+  }
+  return Object.freeze({
+    dataDir: s.dataDir,
+    host: s.host,
+    port: s.port,
+    httpsPort: s.httpOnly ? undefined : s.httpsPort,
+    tls: {
+      ...(s.certFile === undefined ? {} : { certFile: s.certFile }),
+      ...(s.keyFile === undefined ? {} : { keyFile: s.keyFile }),
+      ...(s.caFile === undefined ? {} : { caFile: s.caFile }),
+    },
+    routesFile: s.routesFile,
+    upstreamCaFile: s.upstreamCaFile,
+    registryUrl: registryUrl === undefined || registryUrl.length === 0 ? undefined : registryUrl,
+    tokens: s.issuer === undefined ? undefined : { issuer: s.issuer, audience, jwksUri: s.jwksUri },
+    requireTokens: s.issuer !== undefined && s.defaultAuth === 'token',
+    connectTimeoutMs: s.connectTimeoutMs,
+    responseTimeoutMs: s.responseTimeoutMs,
+  });
+}
+
+/** Reads the process's flags and environment (or the given ones, in tests). */
+export function loadConfig(
+  source: SettingsSource = { argv: process.argv.slice(2), env: process.env },
+): Readonly<GatewayConfig> {
+  return gatewayConfig(loadSettings(gatewaySettings(), source));
+}

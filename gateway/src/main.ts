@@ -1,0 +1,267 @@
+// The gateway as a Trellis component: settings → discovery, token verifier, routes → node-level listeners (HTTP and
+// HTTPS) that proxy everything except /actuator/*, which goes to the kit service (health, info, route management).
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import {
+  createDiscoveryClient,
+  createEurekaRegistration,
+  createService,
+  createTokenVerifier,
+  defineComponent,
+  DEV_FILES,
+  discoveryHealthIndicator,
+  RoundRobin,
+  serverTls,
+  StartupError,
+  type DiscoveryClient,
+  type Endpoint,
+  type EurekaRegistration,
+  type Health,
+  type Logger,
+  type Running,
+} from '@trellis/clients';
+import { createApp } from './app.ts';
+import { gatewayConfig, gatewaySettings, type GatewayConfig } from './config.ts';
+import { errorBody, GatewayError } from './errors.ts';
+import { serveWithApp } from './kit-bridge.ts';
+import { createProxy } from './proxy/forward.ts';
+import { Upstreams } from './proxy/upstreams.ts';
+import { fileRouteSource, RouteManager } from './routing/manager.ts';
+import { RouteState } from './routing/table.ts';
+
+export interface GatewayOptions {
+  /** Values for `${…}` placeholders of the routes file besides its own properties. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Drain bound on stop. Default 10 s. */
+  readonly drainTimeoutMs?: number;
+}
+
+export interface RunningGateway extends Running {
+  readonly manager: RouteManager;
+  readonly discovery: DiscoveryClient | undefined;
+}
+
+const ACTUATOR = '/actuator/';
+
+function lbServicesHealth(manager: RouteManager, discovery: DiscoveryClient | undefined): Health {
+  const services = new Set(manager.table.routes.filter((r) => r.target.lb).map((r) => r.target.host.toLowerCase()));
+  const components: Record<string, Health> = {};
+  for (const name of services) {
+    const instances = discovery?.getInstances(name).length ?? 0;
+    components[name] = { status: instances > 0 ? 'UP' : 'DOWN', details: { instances } };
+  }
+  const missing = Object.entries(components).filter(([, h]) => h.status !== 'UP');
+  // Like the discovery indicator: one backend without instances must not take the whole edge out of its load
+  // balancer, so the component says UNKNOWN (ranked below UP) and names the services; their routes answer 503.
+  return missing.length === 0
+    ? { status: 'UP', components }
+    : {
+        status: 'UNKNOWN',
+        details: { reason: `no UP instance of ${missing.map(([n]) => n).join(', ')}` },
+        components,
+      };
+}
+
+/**
+ * The CA the upstream pools trust besides the system roots: the configured file, which must be readable, or else the
+ * local development CA that `trellis up` services serve certificates of, when this data directory has one.
+ */
+async function upstreamCa(config: Readonly<GatewayConfig>): Promise<string[]> {
+  if (config.upstreamCaFile !== undefined) {
+    try {
+      return [await readFile(config.upstreamCaFile, 'utf8')];
+    } catch (err) {
+      throw new StartupError(
+        `gateway: cannot read --upstream-ca-file (GATEWAY_UPSTREAM_CA_FILE, TRELLIS_CA_FILE) ${config.upstreamCaFile}: ${(err as Error).message}`,
+      );
+    }
+  }
+  try {
+    return [await readFile(join(config.dataDir, 'tls', DEV_FILES.caFile), 'utf8')];
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+/** Starts a gateway from a ready configuration; what the component's start() does after reading settings. */
+export async function startGateway(
+  config: Readonly<GatewayConfig>,
+  logger: Logger,
+  options: GatewayOptions = {},
+): Promise<RunningGateway> {
+  const log = logger.child({ component: 'gateway' });
+  const service = createService({ name: 'gateway', description: 'Edge gateway', logger: log });
+  const discovery =
+    config.registryUrl === undefined
+      ? undefined
+      : createDiscoveryClient({ registryUrl: config.registryUrl, logger: log });
+  const verifier =
+    config.tokens === undefined
+      ? undefined
+      : createTokenVerifier({
+          issuer: config.tokens.issuer,
+          audience: config.tokens.audience,
+          ...(config.tokens.jwksUri === undefined ? {} : { jwksUri: config.tokens.jwksUri }),
+          logger: log,
+        });
+  const manager = new RouteManager(
+    config.routesFile === undefined ? undefined : fileRouteSource(config.routesFile, options.env ?? {}),
+    {
+      requireTokens: config.requireTokens,
+      canVerifyTokens: verifier !== undefined,
+      canDiscover: discovery !== undefined,
+      logger: log,
+      now: Date.now,
+      state: new RouteState(),
+    },
+  );
+  try {
+    await manager.refresh();
+  } catch (err) {
+    if (err instanceof GatewayError) {
+      throw new StartupError(`gateway: --routes-file (GATEWAY_ROUTES_FILE): ${err.message}`);
+    }
+    throw err;
+  }
+  const upstreams = new Upstreams({ connectTimeoutMs: config.connectTimeoutMs, ca: await upstreamCa(config) });
+  const proxy = createProxy({
+    table: () => manager.table,
+    upstreams,
+    discovery,
+    balancer: new RoundRobin(),
+    verifier,
+    logger: log,
+    connectTimeoutMs: config.connectTimeoutMs,
+    responseTimeoutMs: config.responseTimeoutMs,
+  });
+  service.app.route('/', createApp({ manager, verifier }));
+  service.health.register('gatewayRoutes', () => lbServicesHealth(manager, discovery));
+
+  const upgraded = new Set<Duplex>();
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    if (service.stopping.aborted) res.setHeader('connection', 'close');
+    if (req.url?.startsWith(ACTUATOR) === true) {
+      serveWithApp(service.app, req, res).catch((err: unknown) => {
+        log.error({ err }, 'actuator request failed');
+        if (res.headersSent) res.destroy();
+        else res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"server_error"}');
+      });
+      return;
+    }
+    proxy.handle(req, res);
+  };
+  const servers: http.Server[] = [];
+  const endpoints: Endpoint[] = [];
+  const configure = (server: http.Server): void => {
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      upgraded.add(socket);
+      socket.once('close', () => upgraded.delete(socket));
+      proxy.upgrade(req, socket, head);
+    });
+    // Requests node's parser refuses (both Content-Length and Transfer-Encoding, bad chunking…) get JSON too.
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (socket.writable && err.code !== 'ECONNRESET') {
+        const body = errorBody(new GatewayError('bad_request', 'the request is not valid HTTP/1.1'));
+        socket.end(
+          `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        );
+      } else socket.destroy();
+    });
+  };
+  const listen = async (server: http.Server, port: number, protocol: 'http' | 'https', how: string): Promise<void> => {
+    configure(server);
+    try {
+      server.listen(port, config.host);
+      await once(server, 'listening');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') throw new StartupError(`gateway: port ${port} is already in use (set with ${how})`);
+      if (code === 'EACCES')
+        throw new StartupError(`gateway: no permission to listen on port ${port} (set with ${how})`);
+      throw err;
+    }
+    servers.push(server);
+    const bound = (server.address() as AddressInfo).port;
+    endpoints.push({ protocol, port: bound, url: `${protocol}://localhost:${bound}` });
+    log.info({ url: `${protocol}://localhost:${bound}` }, 'listening');
+  };
+
+  let registration: EurekaRegistration | undefined;
+  const stopServers = async (): Promise<void> => {
+    const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    const sweeper = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 25);
+    servers.forEach((s) => s.closeIdleConnections());
+    const timer = setTimeout(() => servers.forEach((s) => s.closeAllConnections()), options.drainTimeoutMs ?? 10_000);
+    for (const socket of upgraded) socket.destroy();
+    await closed;
+    clearInterval(sweeper);
+    clearTimeout(timer);
+  };
+  const stop = async (): Promise<void> => {
+    await registration?.stop();
+    await stopServers();
+    await upstreams.close();
+    await discovery?.stop();
+    await service.stop();
+  };
+
+  try {
+    if (discovery !== undefined) await discovery.start();
+    await listen(http.createServer(handler), config.port, 'http', '--port (GATEWAY_PORT)');
+    if (config.httpsPort !== undefined) {
+      const tls = await serverTls({ dataDir: config.dataDir, ...config.tls, logger: log });
+      await listen(
+        https.createServer({ key: tls.key, cert: tls.cert }, handler),
+        config.httpsPort,
+        'https',
+        '--https-port (GATEWAY_HTTPS_PORT)',
+      );
+    }
+    if (config.registryUrl !== undefined) {
+      const httpPort = endpoints.find((e) => e.protocol === 'http')?.port;
+      const httpsPort = endpoints.find((e) => e.protocol === 'https')?.port;
+      registration = createEurekaRegistration({
+        registryUrl: config.registryUrl,
+        app: 'gateway',
+        logger: log,
+        ...(httpPort === undefined ? {} : { port: httpPort }),
+        ...(httpsPort === undefined ? {} : { securePort: httpsPort }),
+      });
+      // registerService needs the kit's own listeners; the gateway binds its own, so it registers the same way by hand.
+      service.health.register('discovery', discoveryHealthIndicator({ registration, client: discovery }));
+      registration.start();
+      registration.markUp();
+    } else if (discovery !== undefined) {
+      service.health.register('discovery', discoveryHealthIndicator({ client: discovery }));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const routes = manager.table.routes.length;
+  const notes = [
+    `gateway: ${routes} route(s)${config.routesFile === undefined ? '' : ` from ${config.routesFile}`}, ${
+      config.tokens === undefined ? 'no token checks (set --issuer)' : `tokens of ${config.tokens.issuer}`
+    }`,
+  ];
+  return { name: 'gateway', endpoints, notes, manager, discovery, stop };
+}
+
+/**
+ * The gateway as a landscape component (`trellis gateway`, or part of `trellis up`).
+ *
+ * @example
+ * const running = await gatewayComponent.start(loadSettings(gatewayComponent.settings, { env }), { logger, env });
+ */
+export const gatewayComponent = defineComponent({
+  name: 'gateway',
+  summary: 'Edge gateway with Spring Cloud Gateway routes, lb:// through the registry, token checks (8080, 8443)',
+  settings: gatewaySettings(),
+  start: (settings, context) => startGateway(gatewayConfig(settings), context.logger, { env: context.env }),
+});

@@ -1,0 +1,68 @@
+// Per-route token checks with the SDK's verifier (signature via cached JWKS, issuer, audience, expiry), answered as
+// RFC 6750 asks: 401 with a Bearer challenge for a missing or bad token, 403 with the scope for a weak one.
+import { SecurityError, type AuthInfo, type TokenVerifier } from '@trellis/clients';
+import { GatewayError } from '../errors.ts';
+
+/** RFC 6750 §2.1 b64token. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+function quoted(value: string): string {
+  return `"${value.replace(/[\\"]/g, '\\$&').replace(/[^\x20-\x7e]/g, '?')}"`;
+}
+
+function unauthorized(routeId: string, message: string, challenge: string): GatewayError {
+  return new GatewayError('unauthorized', message, {
+    route: routeId,
+    headers: { 'www-authenticate': challenge, 'cache-control': 'no-store' },
+  });
+}
+
+/**
+ * Verifies the request's bearer token for a route; resolves to what the token says, or rejects with a GatewayError.
+ * A malformed Authorization header is answered 401 like a bad token (the client must get a new one either way).
+ */
+export async function checkToken(
+  verifier: TokenVerifier,
+  authorization: string | undefined,
+  scopes: readonly string[],
+  routeId: string,
+): Promise<AuthInfo> {
+  const space = authorization?.indexOf(' ') ?? -1;
+  const scheme = authorization === undefined ? '' : space === -1 ? authorization : authorization.slice(0, space);
+  if (authorization === undefined || scheme.toLowerCase() !== 'bearer') {
+    // §3.1: no error code when the client sent no bearer credentials; it may not know the route is protected.
+    throw unauthorized(routeId, 'a bearer token is required', 'Bearer realm="gateway"');
+  }
+  const token = authorization.slice(space + 1).trim();
+  if (!B64TOKEN.test(token)) {
+    throw unauthorized(
+      routeId,
+      'the Authorization header must be Bearer followed by one token',
+      'Bearer error="invalid_token", error_description="malformed Authorization header"',
+    );
+  }
+  let auth: AuthInfo;
+  try {
+    auth = await verifier.verify(token);
+  } catch (err) {
+    if (err instanceof SecurityError && err.status < 500) {
+      throw unauthorized(
+        routeId,
+        err.message,
+        `Bearer error="invalid_token", error_description=${quoted(err.message)}`,
+      );
+    }
+    throw new GatewayError('service_unavailable', 'tokens cannot be verified now (the issuer cannot be reached)', {
+      route: routeId,
+      cause: err,
+    });
+  }
+  const missing = scopes.filter((s) => !auth.scopes.has(s));
+  if (missing.length > 0) {
+    throw new GatewayError('forbidden', `the token lacks the scope ${missing.join(' ')}`, {
+      route: routeId,
+      headers: { 'www-authenticate': `Bearer error="insufficient_scope", scope=${quoted(scopes.join(' '))}` },
+    });
+  }
+  return auth;
+}

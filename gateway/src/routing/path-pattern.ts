@@ -1,0 +1,89 @@
+// Spring's PathPattern syntax, compiled to one regular expression: `{name}` (one segment), `{name:regex}`, `{*rest}`
+// (the rest of the path), `*` and `?` inside a segment, and a trailing `/**` that also matches the bare prefix.
+
+export interface PathPattern {
+  readonly source: string;
+  /** The URI variables when the path matches, else undefined. */
+  match(path: string): Record<string, string> | undefined;
+}
+
+const SPECIAL = /[.*+?^${}()|[\]\\]/g;
+
+function segmentRegex(segment: string, names: string[]): string {
+  let out = '';
+  let i = 0;
+  while (i < segment.length) {
+    const ch = segment[i];
+    if (ch === '{') {
+      const end = segment.indexOf('}', i);
+      if (end === -1) throw new SyntaxError(`unclosed { in ${segment}`);
+      const body = segment.slice(i + 1, end);
+      const colon = body.indexOf(':');
+      const name = colon === -1 ? body : body.slice(0, colon);
+      if (!/^[A-Za-z_]\w*$/.test(name)) throw new SyntaxError(`invalid variable name {${body}}`);
+      names.push(name);
+      out += colon === -1 ? '([^/]+)' : `(${body.slice(colon + 1)})`;
+      i = end + 1;
+    } else if (ch === '*') {
+      out += '[^/]*';
+      i++;
+    } else if (ch === '?') {
+      out += '[^/]';
+      i++;
+    } else {
+      out += (ch ?? '').replace(SPECIAL, '\\$&');
+      i++;
+    }
+  }
+  return out;
+}
+
+/**
+ * Compiles a Spring path pattern. `matchTrailingSlash` (Spring's default true) lets `/red/{segment}` match `/red/1/`.
+ *
+ * @example
+ * compilePathPattern('/red/{segment}').match('/red/blue'); // { segment: 'blue' }
+ */
+export function compilePathPattern(source: string, matchTrailingSlash = true): PathPattern {
+  if (!source.startsWith('/')) throw new SyntaxError(`path pattern ${source} must start with /`);
+  const names: string[] = [];
+  const segments = source.split('/').slice(1);
+  let regex = '';
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i] ?? '';
+    const last = i === segments.length - 1;
+    if (segment === '**') {
+      if (!last) throw new SyntaxError(`** is only allowed at the end of ${source}`);
+      regex += '(?:/.*)?';
+    } else if (/^\{\*\w+\}$/.test(segment)) {
+      if (!last) throw new SyntaxError(`{*…} is only allowed at the end of ${source}`);
+      names.push(segment.slice(2, -1));
+      regex += '(/.*)?';
+    } else {
+      regex += `/${segmentRegex(segment, names)}`;
+    }
+  }
+  if (source === '/') regex = '/';
+  const trailing = matchTrailingSlash && !source.endsWith('/') && !source.endsWith('**') ? '/?' : '';
+  const compiled = new RegExp(`^${regex}${trailing}$`);
+  return {
+    source,
+    match(path) {
+      const m = compiled.exec(path);
+      if (m === null) return undefined;
+      const vars: Record<string, string> = {};
+      names.forEach((name, i) => {
+        const value = m[i + 1];
+        // {*rest} of a bare prefix is "" in Spring, and "/" never appears alone as a captured value.
+        vars[name] = value ?? '';
+      });
+      return vars;
+    },
+  };
+}
+
+/** Replaces `{name}` in a template with URI variables (SetPath, header values); unknown names stay as written. */
+export function expandTemplate(template: string, vars: Readonly<Record<string, string>>): string {
+  if (!template.includes('{')) return template;
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) => vars[name] ?? whole);
+}

@@ -1,0 +1,144 @@
+// Real sockets on port 0: upstream node:http servers the tests shape, and a gateway started as `trellis gateway` does.
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger, loadSettings } from '@trellis/clients';
+import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
+import { gatewayConfig, gatewaySettings } from '../src/config.ts';
+import { startGateway, type RunningGateway } from '../src/main.ts';
+
+export const silent = createLogger({ name: 'test', level: 'silent', format: 'json' });
+
+export interface Upstream {
+  readonly port: number;
+  readonly url: string;
+  readonly server: http.Server;
+  close(): Promise<void>;
+}
+
+export async function startUpstream(handler: http.RequestListener): Promise<Upstream> {
+  const server = http.createServer(handler);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** An upstream that answers with what it received, so tests can see what the gateway forwarded. */
+export function echo(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const body = JSON.stringify({
+      method: req.method,
+      url: req.url,
+      headers: req.headers,
+      body: Buffer.concat(chunks).toString('utf8'),
+    });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+}
+
+export interface Echoed {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+export interface TestGateway extends RunningGateway {
+  readonly url: string;
+  readonly port: number;
+  readonly routesFile: string;
+  /** Rewrites the routes file (then POST /actuator/gateway/refresh to apply it). */
+  writeRoutes(yaml: string): Promise<void>;
+}
+
+export async function startTestGateway(
+  yaml: string,
+  options: { argv?: string[]; env?: Record<string, string> } = {},
+): Promise<TestGateway> {
+  const dir = await mkdtemp(join(tmpdir(), 'gateway-test-'));
+  const routesFile = join(dir, 'routes.yml');
+  await writeFile(routesFile, yaml);
+  const settings = loadSettings(gatewaySettings(), {
+    argv: [
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--http-only',
+      '--data-dir',
+      dir,
+      '--routes-file',
+      routesFile,
+      ...(options.argv ?? []),
+    ],
+    env: {},
+  });
+  const running = await startGateway(gatewayConfig(settings), silent, { env: options.env ?? {}, drainTimeoutMs: 2000 });
+  const endpoint = running.endpoints[0];
+  if (endpoint === undefined) throw new Error('no endpoint');
+  return {
+    ...running,
+    url: `http://127.0.0.1:${endpoint.port}`,
+    port: endpoint.port,
+    routesFile,
+    writeRoutes: (text) => writeFile(routesFile, text),
+    stop: async () => {
+      await running.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const client = new Agent({ keepAliveTimeout: 1000 });
+
+export interface Answer {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly text: string;
+  json<T = unknown>(): T;
+}
+
+export async function call(
+  url: string,
+  options: { method?: Dispatcher.HttpMethod; headers?: Record<string, string>; body?: string } = {},
+): Promise<Answer> {
+  const res = await undiciRequest(url, {
+    dispatcher: client,
+    method: options.method ?? 'GET',
+    ...(options.headers === undefined ? {} : { headers: options.headers }),
+    ...(options.body === undefined ? {} : { body: options.body }),
+  });
+  const text = await res.body.text();
+  return {
+    status: res.statusCode,
+    headers: res.headers,
+    text,
+    json: <T>() => JSON.parse(text) as T,
+  };
+}
+
+/** A port nobody listens on. */
+export async function deadPort(): Promise<number> {
+  const s = http.createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
