@@ -1,5 +1,5 @@
+import type { commonSettings } from '@trellis/clients';
 import {
-  commonSettings,
   createLogger,
   ensureDevCertificates,
   StartupError,
@@ -15,6 +15,8 @@ import {
 import { join } from 'node:path';
 import { CLIENTS_HELP, clientsCommand, rotateKeysCommand, USERS_HELP, usersCommand, type AdminIo } from './admin.ts';
 import { components as allComponents } from './components.ts';
+import { EVENTS_HELP, eventsCommand } from './events.ts';
+import { runUp, upSettings } from './up.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -32,6 +34,11 @@ type AdminCommand = (argv: readonly string[], env: Env, io: AdminIo) => Promise<
 const ADMIN: Readonly<Record<string, { summary: string; help: string; run: AdminCommand }>> = {
   clients: { summary: "manage the auth server's OAuth clients", help: CLIENTS_HELP, run: clientsCommand },
   users: { summary: "manage the auth server's local users", help: USERS_HELP, run: usersCommand },
+  events: {
+    summary: 'list, show, replay or purge dead letters of a consumer group',
+    help: EVENTS_HELP,
+    run: eventsCommand,
+  },
 };
 
 async function readAllStdin(): Promise<string> {
@@ -76,8 +83,8 @@ function wantsHelp(argv: readonly string[]): boolean {
   return argv.includes('--help') || argv.includes('-h');
 }
 
-/** Renders the start-up summary: where everything is and what to trust. */
-export function renderSummary(running: readonly Running[], caFile: string): string {
+/** Renders the start-up summary: where everything is, what to trust, and (for `up`) commands to try. */
+export function renderSummary(running: readonly Running[], caFile: string, extra: readonly string[] = []): string {
   const width = Math.max(...running.map((r) => r.name.length), 4);
   const lines = ['', 'Trellis is up:'];
   for (const r of running) {
@@ -90,6 +97,7 @@ export function renderSummary(running: readonly Running[], caFile: string): stri
   );
   const notes = running.flatMap((r) => r.notes ?? []);
   if (notes.length > 0) lines.push('', ...notes.map((n) => `  ${n}`));
+  if (extra.length > 0) lines.push('', ...extra.map((n) => `  ${n}`));
   lines.push('', 'Press Ctrl-C to stop.', '');
   return lines.join('\n');
 }
@@ -112,19 +120,14 @@ export async function main(argv: readonly string[], env: Env, options: MainOptio
   }
 
   if (command === 'up') {
-    const specs = commonSettings();
     if (wantsHelp(rest)) {
       stdout.write(
-        `Usage: trellis up [flags]\n\nStarts: ${components.map((c) => c.name).join(', ') || 'nothing yet'}\n\n${renderSettingsHelp(specs)}\n`,
+        `Usage: trellis up [flags]\n\nStarts: ${components.map((c) => c.name).join(', ') || 'nothing yet'}\n\n${renderSettingsHelp(upSettings())}\n`,
       );
       exit(0);
       return;
     }
-    await runComponents(components, specs, rest, env, { stdout, stderr, exit }, (component, flags) => ({
-      // In `up`, each component reads its own settings from the environment; the shared flags override them.
-      ...loadSettings(component.settings, { env }),
-      ...pickShared(flags),
-    }));
+    await runUp(components, rest, env, { stdout, stderr, exit }, renderSummary);
     return;
   }
 
@@ -198,9 +201,4 @@ async function runComponents(
     },
     { logger, stderr: io.stderr, exit: io.exit },
   );
-}
-
-function pickShared(flags: Record<string, unknown>): Record<string, unknown> {
-  const shared = Object.keys(commonSettings());
-  return Object.fromEntries(Object.entries(flags).filter(([k, v]) => shared.includes(k) && v !== undefined));
 }

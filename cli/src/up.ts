@@ -1,0 +1,250 @@
+// `trellis up`: the whole landscape in one process. Components start in order; each one's address is handed to the
+// ones after it (registry URL, config server URL, issuer), so moving any port (or port 0) keeps the landscape wired.
+// `--scale review=3` starts more instances of an example service on the next free ports.
+import { join } from 'node:path';
+import {
+  commonSettings,
+  createLogger,
+  ensureDevCertificates,
+  isUserError,
+  loadSettings,
+  runUntilSignal,
+  setting,
+  StartupError,
+  TlsError,
+  type Component,
+  type Running,
+  type Settings,
+} from '@trellis/clients';
+import { DEV_ENCRYPT_KEY, partitionsEnv, SCALABLE } from '@trellis/examples';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface UpIo {
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown };
+  readonly exit: (code: number) => void;
+}
+
+/** The flags of `trellis up`: the shared ones, plus `--scale`. */
+export function upSettings() {
+  return {
+    ...commonSettings(),
+    scale: setting.list({
+      flag: 'scale',
+      env: 'TRELLIS_SCALE',
+      help: `instances per service, e.g. review=3 (repeat the flag or separate with commas; ${[...SCALABLE].join(', ')})`,
+    }),
+  };
+}
+
+type UpSettings = Settings<ReturnType<typeof upSettings>>;
+
+/** `--scale a=1 --scale b=2` → `--scale a=1,b=2`: parseArgs keeps only the last value of a repeated flag. */
+export function joinScaleFlags(argv: readonly string[]): string[] {
+  const rest: string[] = [];
+  const scales: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--scale' && i + 1 < argv.length) scales.push(argv[++i] ?? '');
+    else if (arg.startsWith('--scale=')) scales.push(arg.slice('--scale='.length));
+    else rest.push(arg);
+  }
+  return scales.length === 0 ? rest : [...rest, '--scale', scales.join(',')];
+}
+
+/** `['review=3']` → `{ review: 3 }`, refusing unknown or unscalable services with a message naming the flag. */
+export function parseScale(entries: readonly string[], components: readonly Component[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const entry of entries) {
+    const match = /^([a-z][\w-]*)=(\d{1,2})$/.exec(entry);
+    if (match === null)
+      throw new StartupError(`invalid --scale ${JSON.stringify(entry)}: use service=count, e.g. review=3`);
+    const [, name = '', count] = match;
+    if (!components.some((c) => c.name === name) || !SCALABLE.has(name)) {
+      throw new StartupError(`--scale: ${name} cannot be scaled; scalable services: ${[...SCALABLE].join(', ')}`);
+    }
+    const n = Number(count);
+    if (n < 1) throw new StartupError(`--scale ${name}=${n}: at least one instance`);
+    out[name] = n;
+  }
+  return out;
+}
+
+/**
+ * The environment for what `trellis up` starts: the development encrypt key for the config server when none is
+ * given (refused in production), and the partition counts of scaled services.
+ */
+export function landscapeEnv(env: Env, scale: Readonly<Record<string, number>>): { env: Env; notes: string[] } {
+  const notes: string[] = [];
+  const out: Record<string, string | undefined> = { ...env };
+  const production = env.NODE_ENV === 'production';
+  if (production && env.ENCRYPT_KEY === DEV_ENCRYPT_KEY) {
+    throw new StartupError('the development ENCRYPT_KEY is refused with NODE_ENV=production; set a key of your own');
+  }
+  if (!production && (env.ENCRYPT_KEY ?? '') === '' && (env.ENCRYPT_KEY_FILE ?? '') === '') {
+    out.ENCRYPT_KEY = DEV_ENCRYPT_KEY;
+    notes.push(`config-server: development encrypt key ENCRYPT_KEY=${DEV_ENCRYPT_KEY} (config-repo's {cipher} values)`);
+  }
+  for (const [key, value] of Object.entries(partitionsEnv(scale))) out[key] ??= value;
+  // The gateway of the landscape: the routes shipped beside the services' configuration, checking this landscape's tokens.
+  out.GATEWAY_ROUTES_FILE ??= join(env.CONFIG_REPO ?? './config-repo', 'gateway.yml');
+  out.GATEWAY_AUDIENCE ??= env.AUTH_RESOURCE ?? 'product-api';
+  return { env: out, notes };
+}
+
+/** What later components learn from one that started: where it listens, in the variables they read. */
+function wiringFrom(running: Running, env: Env): Record<string, string> {
+  const http = running.endpoints.find((e) => e.protocol === 'http')?.url;
+  const https = running.endpoints.find((e) => e.protocol === 'https')?.url;
+  const set = (key: string, value: string | undefined): Record<string, string> =>
+    value === undefined || (env[key] ?? '') !== '' ? {} : { [key]: value };
+  switch (running.name) {
+    case 'registry':
+      return {
+        ...set('EUREKA_CLIENT_SERVICEURL_DEFAULTZONE', http === undefined ? undefined : `${http}/eureka/`),
+        ...set('REGISTRY_URL', http),
+      };
+    case 'config-server':
+      return { ...set('SPRING_CLOUD_CONFIG_URI', https ?? http), ...set('CONFIG_SERVER_URL', https ?? http) };
+    case 'auth-server':
+      return { ...set('AUTH_ISSUER', http), ...set('GATEWAY_ISSUER', http), ...set('AUTH_SERVER_URL', http) };
+    default:
+      return {};
+  }
+}
+
+/** Ports taken by the first instance of every component, so extra instances do not take one of them. */
+function firstPorts(components: readonly Component[], env: Env): Set<number> {
+  const used = new Set<number>();
+  for (const c of components) {
+    try {
+      const port = (loadSettings(c.settings, { env }) as { port?: unknown }).port;
+      if (typeof port === 'number' && port !== 0) used.add(port);
+    } catch {
+      // A bad setting is reported when that component starts.
+    }
+  }
+  return used;
+}
+
+interface Planned {
+  readonly component: Component;
+  readonly index: number;
+  readonly count: number;
+}
+
+function plan(components: readonly Component[], scale: Readonly<Record<string, number>>): Planned[] {
+  return components.flatMap((component) => {
+    const count = scale[component.name] ?? 1;
+    return Array.from({ length: count }, (_, index) => ({ component, index, count }));
+  });
+}
+
+/** Finds the token command's ingredients in the auth server's notes: the first development client with a secret. */
+function devClient(running: readonly Running[]): { id: string; secret: string } | undefined {
+  const notes = running.flatMap((r) => r.notes ?? []);
+  // writer first: its token can also create and delete products.
+  for (const id of ['writer', 'reader']) {
+    for (const note of notes) {
+      const secret = new RegExp(`development client ${id} / (\\S+)`).exec(note)?.[1];
+      if (secret !== undefined) return { id, secret };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The commands to paste after the summary: a token through the gateway (or the auth server when no gateway runs) and
+ * the composite call with it.
+ */
+export function tryItLines(running: readonly Running[], caFile: string): string[] {
+  const client = devClient(running);
+  const gateway = running.find((r) => r.name === 'gateway');
+  const gatewayHttps = gateway?.endpoints.find((e) => e.protocol === 'https')?.url;
+  const auth = running.find((r) => r.name === 'auth-server')?.endpoints[0]?.url;
+  const composite = running.find((r) => r.name === 'product-composite')?.endpoints[0]?.url;
+  const tokenBase = gatewayHttps ?? auth;
+  if (client === undefined || tokenBase === undefined) return [];
+  const cacert = tokenBase.startsWith('https:') ? ` --cacert ${caFile}` : '';
+  const lines = [
+    'Try it:',
+    `  TOKEN=$(curl -s${cacert} ${tokenBase}/oauth2/token -u ${client.id}:${client.secret} -d grant_type=client_credentials -d scope="product:read product:write" | jq -r .access_token)`,
+  ];
+  const api = gatewayHttps ?? composite;
+  if (api !== undefined) {
+    const apiCa = api.startsWith('https:') ? ` --cacert ${caFile}` : '';
+    lines.push(`  curl -s${apiCa} ${api}/product-composite/1 -H "Authorization: Bearer $TOKEN" | jq .`);
+  }
+  return lines;
+}
+
+/** Starts every component (scaled as asked), prints the summary, and runs until Ctrl-C. */
+export async function runUp(
+  components: readonly Component[],
+  argv: readonly string[],
+  env: Env,
+  io: UpIo,
+  renderSummary: (running: readonly Running[], caFile: string, extra: readonly string[]) => string,
+): Promise<void> {
+  let flags: UpSettings;
+  let scale: Record<string, number>;
+  let wired: { env: Env; notes: string[] };
+  try {
+    flags = loadSettings(upSettings(), { argv: joinScaleFlags(argv), env });
+    scale = parseScale(flags.scale ?? [], components);
+    wired = landscapeEnv(env, scale);
+  } catch (err) {
+    if (!isUserError(err)) throw err;
+    io.stderr.write(`trellis: ${err.message}\n`);
+    io.exit(2);
+    return;
+  }
+  // The shared flags (data dir, logging) apply to every component, over each one's own variables.
+  const shared = Object.fromEntries(
+    Object.keys(commonSettings()).flatMap((k) => {
+      const v = (flags as Record<string, unknown>)[k];
+      return v === undefined ? [] : [[k, v]];
+    }),
+  );
+  const logger = createLogger({ name: 'trellis', level: flags.logLevel, format: flags.logFormat });
+  await runUntilSignal(
+    async (started) => {
+      const tls = await ensureDevCertificates({ dir: join(flags.dataDir, 'tls'), logger }).catch((err: unknown) => {
+        throw err instanceof TlsError ? new StartupError(err.message) : err;
+      });
+      if (tls.created) logger.info({ caFile: tls.caFile }, 'created the local development CA');
+      let current: Record<string, string | undefined> = { TRELLIS_CA_FILE: tls.caFile, ...wired.env };
+      const used = firstPorts(components, current);
+      for (const { component, index, count } of plan(components, scale)) {
+        const instanceEnv: Env =
+          count > 1
+            ? {
+                ...current,
+                SPRING_CLOUD_STREAM_INSTANCEINDEX: String(index),
+                SPRING_CLOUD_STREAM_INSTANCECOUNT: String(count),
+              }
+            : current;
+        const settings: Record<string, unknown> = {
+          ...loadSettings(component.settings, { env: instanceEnv }),
+          ...shared,
+        };
+        if (index > 0 && typeof settings.port === 'number' && settings.port !== 0) {
+          let port = settings.port + index;
+          while (used.has(port)) port++;
+          used.add(port);
+          settings.port = port;
+        }
+        const name = count > 1 ? `${component.name}#${index + 1}` : component.name;
+        const running = await component.start(settings, {
+          logger: logger.child({ component: name }),
+          env: instanceEnv,
+        });
+        started.push(count > 1 ? { ...running, name } : running);
+        current = { ...current, ...wiringFrom(running, current) };
+      }
+      io.stdout.write(renderSummary(started, tls.caFile, [...wired.notes, ...tryItLines(started, tls.caFile)]));
+    },
+    { logger, stderr: io.stderr, exit: io.exit },
+  );
+}

@@ -1,0 +1,5 @@
+CREATE TABLE products (
+  product_id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  weight INTEGER NOT NULL
+);

@@ -1,0 +1,79 @@
+// No container engine runs here, so the compose file is checked for what would break a `docker compose up`: every
+// component has a service built from the one image, its port published, and the variables its settings read.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { gatewayComponent } from '@trellis/gateway';
+import { components } from '../../cli/src/components.ts';
+import { DEV_ENCRYPT_KEY } from '../src/landscape.ts';
+
+const root = resolve(import.meta.dirname, '../..');
+interface ComposeService {
+  build?: string;
+  image?: string;
+  command?: string[];
+  ports?: string[];
+  environment?: Record<string, string>;
+}
+const compose = parse(readFileSync(resolve(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, ComposeService>;
+};
+const PORTS: Record<string, string> = {
+  registry: 'REGISTRY_PORT',
+  'config-server': 'CONFIG_SERVER_PORT',
+  'auth-server': 'AUTH_SERVER_PORT',
+  gateway: 'GATEWAY_PORT',
+  product: 'PRODUCT_PORT',
+  recommendation: 'RECOMMENDATION_PORT',
+  review: 'REVIEW_PORT',
+  'product-composite': 'PRODUCT_COMPOSITE_PORT',
+};
+
+function envNames(settings: Record<string, { env?: string | readonly string[] }>): Set<string> {
+  return new Set(
+    Object.values(settings).flatMap((s) =>
+      s.env === undefined ? [] : typeof s.env === 'string' ? [s.env] : [...s.env],
+    ),
+  );
+}
+
+describe('docker-compose.yml', () => {
+  it('runs every component of trellis up from the one image built at the repository root', () => {
+    for (const c of components) {
+      const service = compose.services[c.name];
+      expect(service, c.name).toBeDefined();
+      expect(service?.build).toBe('.');
+      expect(service?.image).toBe('trellis:latest');
+      expect(service?.command).toEqual([c.name]);
+    }
+    expect(readFileSync(resolve(root, 'Dockerfile'), 'utf8')).toMatch(/ENTRYPOINT \["node", "cli\/bin\/trellis.js"\]/);
+  });
+
+  it('gives each component its port and only variables its settings read', () => {
+    for (const c of components) {
+      const env = compose.services[c.name]?.environment ?? {};
+      const portVar = PORTS[c.name] ?? '';
+      expect(env[portVar], c.name).toMatch(/^\d+$/);
+      const known = envNames(c.settings);
+      for (const name of Object.keys(env)) {
+        // The gateway's routes file resolves its own ${…} placeholders from the environment.
+        const placeholder = c === gatewayComponent && /_URL$/.test(name);
+        expect(known.has(name) || placeholder, `${c.name}: ${name}`).toBe(true);
+      }
+    }
+    expect(compose.services.gateway?.ports).toEqual(expect.arrayContaining(['8080:8080', '8443:8443']));
+    expect(compose.services.registry?.ports).toContain('8761:8761');
+  });
+
+  it('uses RabbitMQ as the broker of every example service, the docker profile, and the dev encrypt key', () => {
+    expect(compose.services.rabbitmq?.ports).toContain('5672:5672');
+    for (const name of ['product', 'recommendation', 'review', 'product-composite']) {
+      const env = compose.services[name]?.environment ?? {};
+      expect(env.TRELLIS_BROKER_URL, name).toMatch(/^amqp:\/\/.*@rabbitmq:5672$/);
+      expect(env.SPRING_PROFILES_ACTIVE).toBe('docker');
+      expect(env.SPRING_CLOUD_CONFIG_URI).toBe('https://config-server:8888');
+    }
+    expect(compose.services['config-server']?.environment?.ENCRYPT_KEY).toBe(DEV_ENCRYPT_KEY);
+  });
+});
