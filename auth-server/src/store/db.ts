@@ -1,8 +1,8 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite, type SqliteDatabase } from '@trellis/clients';
 
-export type Db = Database.Database;
+export type Db = SqliteDatabase;
 
 export const DB_FILE = 'auth.db';
 
@@ -16,10 +16,10 @@ const MIGRATIONS = ['001_init.sql'];
 export function openDatabase(location: { dataDir: string } | ':memory:'): Db {
   let db: Db;
   if (location === ':memory:') {
-    db = new Database(':memory:');
+    db = openSqlite(':memory:');
   } else {
     mkdirSync(location.dataDir, { recursive: true });
-    db = new Database(join(location.dataDir, DB_FILE));
+    db = openSqlite(join(location.dataDir, DB_FILE));
     db.pragma('journal_mode = WAL');
   }
   db.pragma('busy_timeout = 5000');

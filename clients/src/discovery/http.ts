@@ -21,6 +21,11 @@ export interface LoadBalancedHttpOptions {
   readonly random?: () => number;
   /** An undici dispatcher instead of the client's own keep-alive Agent (custom TLS trust). */
   readonly dispatcher?: Dispatcher;
+  /**
+   * Retry once on the next instance after a dropped connection or a 503. Default true. Turn it off when the caller
+   * wraps requests in the resilience module's Retry, which would otherwise multiply the attempts (2 × its own).
+   */
+  readonly retryOnNextInstance?: boolean;
 }
 
 export interface LoadBalancedRequestInit {
@@ -106,6 +111,10 @@ export function instanceOrigin(instance: ServiceInstance, wantSecure: boolean): 
  * const res = await http.request('http://review/review?productId=1');
  * const reviews = await res.body.json();
  * console.log(res.serviceAddress); // e.g. 'host-1:7003'
+ *
+ * @example
+ * // Under the resilience module's Retry, which picks the next instance on its own attempts:
+ * const http = createLoadBalancedHttp({ discovery, logger, retryOnNextInstance: false });
  */
 export function createLoadBalancedHttp(options: LoadBalancedHttpOptions): LoadBalancedHttp {
   const timeoutMs = options.timeoutMs ?? 10_000;
@@ -114,6 +123,7 @@ export function createLoadBalancedHttp(options: LoadBalancedHttpOptions): LoadBa
   const ownsDispatcher = options.dispatcher === undefined;
   const balancer = new RoundRobin(options.random === undefined ? {} : { random: options.random });
   const log = options.logger;
+  const attempts = options.retryOnNextInstance === false ? 1 : 2;
 
   async function send(origin: string, url: URL, init: LoadBalancedRequestInit): Promise<Dispatcher.ResponseData> {
     const wait = init.timeoutMs ?? timeoutMs;
@@ -160,7 +170,7 @@ export function createLoadBalancedHttp(options: LoadBalancedHttpOptions): LoadBa
     let lastError: Error | undefined;
     let previous: ServiceInstance | undefined;
     // At most two attempts: the first instance, then once the next one (Spring's retry on next instance = 1).
-    for (let attempt = 0; attempt < 2; attempt++) {
+    for (let attempt = 0; attempt < attempts; attempt++) {
       const instances = options.discovery.getInstances(app);
       const instance =
         previous === undefined ? balancer.choose(app, instances) : balancer.next(instances, previous, tried);
@@ -168,7 +178,7 @@ export function createLoadBalancedHttp(options: LoadBalancedHttpOptions): LoadBa
       previous = instance;
       tried.add(instance.instanceId);
       const { origin, address } = instanceOrigin(instance, url.protocol === 'https:');
-      const last = attempt === 1;
+      const last = attempt === attempts - 1;
       let res: Dispatcher.ResponseData;
       try {
         res = await send(origin, url, init);

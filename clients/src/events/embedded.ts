@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite, type SqliteDatabase } from '../kit/sqlite.ts';
 import type { Health } from '../kit/health.ts';
 import type { Logger } from '../kit/logger.ts';
 import { EventsError } from './errors.ts';
@@ -228,7 +228,7 @@ class EmbeddedBinder implements EventBinder {
   readonly pollIntervalMs: number;
   readonly leaseMs: number;
   readonly file: string;
-  readonly #db: Database.Database;
+  readonly #db: SqliteDatabase;
   readonly #consumers = new Set<EmbeddedConsumer<unknown>>();
   readonly #stmts;
   #closed = false;
@@ -239,7 +239,7 @@ class EmbeddedBinder implements EventBinder {
     this.leaseMs = options.leaseMs ?? 30_000;
     mkdirSync(options.dataDir, { recursive: true });
     this.file = join(options.dataDir, options.fileName ?? 'events.sqlite');
-    this.#db = new Database(this.file);
+    this.#db = openSqlite(this.file);
     this.#db.pragma('journal_mode = WAL');
     // Another process may hold the write lock for a moment; wait for it instead of failing.
     this.#db.pragma('busy_timeout = 5000');

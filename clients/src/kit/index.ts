@@ -26,3 +26,5 @@ export { migrateSqlite, readSqliteMigrations } from './sqlite-migrate.ts';
 export type { MigratableDatabase, SqliteMigrateOptions, SqliteMigration } from './sqlite-migrate.ts';
 export { loadSettings, renderSettingsHelp, setting, SettingsError, settingLabel } from './settings.ts';
 export type { SettingSpec, SettingSpecs, Settings, SettingsSource } from './settings.ts';
+export { openSqlite } from './sqlite.ts';
+export type { SqliteDatabase, SqliteOptions } from './sqlite.ts';

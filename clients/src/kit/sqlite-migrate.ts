@@ -12,8 +12,8 @@ export interface SqliteMigration {
 }
 
 /**
- * The part of a better-sqlite3 `Database` the runner uses. Structural, so the SDK needs neither better-sqlite3 nor
- * its types: a package that keeps no SQLite file never loads it.
+ * The part of a better-sqlite3 `Database` the runner uses: structural, so it accepts either of the two versions
+ * `openSqlite` may load.
  */
 export interface MigratableDatabase {
   pragma(source: string, options: { simple: true }): unknown;

@@ -35,13 +35,14 @@ async function deadPort(): Promise<number> {
 
 function lbHttp(
   instances: Record<string, ServiceInstance[]>,
-  options: { random?: () => number; timeoutMs?: number } = {},
+  options: { random?: () => number; timeoutMs?: number; retryOnNextInstance?: boolean } = {},
 ): LoadBalancedHttp {
   const http = createLoadBalancedHttp({
     discovery: { getInstances: (app) => instances[app.toUpperCase()] ?? [] },
     logger: memoryLogger().logger,
     random: options.random ?? (() => 0),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.retryOnNextInstance === undefined ? {} : { retryOnNextInstance: options.retryOnNextInstance }),
   });
   cleanups.push(() => http.close());
   return http;
@@ -90,6 +91,23 @@ describe('createLoadBalancedHttp', () => {
       await res.body.dump();
     }
     expect(alive.requests).toHaveLength(4);
+  });
+
+  it('makes one attempt only with retryOnNextInstance: false, leaving retries to the caller', async () => {
+    const busy = await upstream('busy', (_req, res) => res.writeHead(503).end('draining'));
+    const ok = await upstream('ok');
+    const dead = await deadPort();
+    // random 0 -> index 1 first: the busy instance, then the dead one; the ok one would answer a retry.
+    const http = lbHttp(
+      { BUSY: [at('busy', ok.port), at('busy', busy.port)], DEAD: [at('dead', ok.port), at('dead', dead)] },
+      { retryOnNextInstance: false },
+    );
+    const res = await http.request('http://busy/r');
+    expect(res.status).toBe(503);
+    expect(await res.body.text()).toBe('draining');
+    const err = await http.request('http://dead/r').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'unreachable', app: 'DEAD' });
+    expect(ok.requests).toHaveLength(0);
   });
 
   it('gives up with "unreachable" after the retry, and "no_instances" when there is nobody to call', async () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import Database from 'better-sqlite3';
+import { openSqlite, type SqliteDatabase } from '../../src/kit/sqlite.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrateSqlite, readSqliteMigrations } from '../../src/kit/sqlite-migrate.ts';
 
@@ -18,7 +18,7 @@ function migrations(files: Record<string, string>): URL {
   return pathToFileURL(`${dir}/`);
 }
 
-const tables = (db: Database.Database): string[] =>
+const tables = (db: SqliteDatabase): string[] =>
   db
     .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
     .all()
@@ -33,7 +33,7 @@ describe('migrateSqlite', () => {
       'notes.txt': 'not a migration',
     });
     expect(readSqliteMigrations(directory).map((m) => m.name)).toEqual(['1-a.sql', '2-b.sql', '10-c.sql']);
-    const db = new Database(':memory:');
+    const db = openSqlite(':memory:');
     expect(migrateSqlite(db, { directory })).toBe(3);
     expect(migrateSqlite(db, { directory })).toBe(0);
     expect(db.pragma('user_version', { simple: true })).toBe(10);
@@ -46,7 +46,7 @@ describe('migrateSqlite', () => {
       '001-a.sql': 'CREATE TABLE a (x);',
       '002-broken.sql': 'CREATE TABLE b (x); INSERT INTO missing VALUES (1);',
     });
-    const db = new Database(':memory:');
+    const db = openSqlite(':memory:');
     expect(() => migrateSqlite(db, { directory })).toThrow(/no such table: missing/);
     expect(db.pragma('user_version', { simple: true })).toBe(1);
     expect(tables(db)).toEqual(['a']);
@@ -55,7 +55,7 @@ describe('migrateSqlite', () => {
 
   it('refuses a database from a newer build, naming it, and changes nothing', () => {
     const directory = migrations({ '001-a.sql': 'CREATE TABLE a (x);' });
-    const db = new Database(':memory:');
+    const db = openSqlite(':memory:');
     db.pragma('user_version = 7');
     expect(() => migrateSqlite(db, { directory, database: 'test database' })).toThrow(
       'test database is at schema version 7, newer than this build (1)',

@@ -1,5 +1,4 @@
-import Database from 'better-sqlite3';
-import type { Database as Db } from 'better-sqlite3';
+import { openSqlite, type SqliteDatabase as Db } from '@trellis/clients';
 import { migrateSqlite } from '@trellis/clients';
 
 // Numbered .sql files next to this module, applied in order on open.
@@ -106,7 +105,7 @@ interface HistoryRow {
  * store.write({ scope: { application: 'product', profile: 'default', label: 'master' }, set: { port: '7001' }, actor: 'ops' });
  */
 export function openPropertyStore(options: PropertyStoreOptions): PropertyStore {
-  const db: Db = new Database(options.file);
+  const db: Db = openSqlite(options.file);
   db.pragma('journal_mode = WAL');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');

@@ -2,10 +2,10 @@
 // share the file (WAL, busy timeout), as instances of a Spring service share one database.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite, type SqliteDatabase } from '@trellis/clients';
 import { migrateSqlite, StartupError } from '@trellis/clients';
 
-export type ExampleDatabase = Database.Database;
+export type ExampleDatabase = SqliteDatabase;
 
 /**
  * Opens (creating if needed) a service's SQLite file and applies its migrations; the first ones seed sample data so
@@ -18,7 +18,7 @@ export function openExampleDatabase(options: { file: string; migrations: URL; na
   let db: ExampleDatabase | undefined;
   try {
     mkdirSync(dirname(options.file), { recursive: true });
-    db = new Database(options.file);
+    db = openSqlite(options.file);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');

@@ -2,7 +2,7 @@
 // for the writer, synchronous=NORMAL because a lost last write after a power cut costs at most one heartbeat cycle.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite } from '@trellis/clients';
 import { migrateSqlite } from '@trellis/clients';
 import { parseInstance, parseActionType, parseInstanceStatus, renderInstance } from '../eureka/index.ts';
 import type { LeaseRecord } from '../registry/events.ts';
@@ -28,7 +28,7 @@ interface InstanceRow {
  */
 export function openSqliteStore(file: string): RegistryStore {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const db = new Database(file);
+  const db = openSqlite(file);
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite } from '@trellis/clients';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LeaseRecord } from '../../src/registry/events.ts';
 import { Registry } from '../../src/registry/registry.ts';
@@ -42,7 +42,7 @@ describe('openSqliteStore', () => {
     store.remove('SHOP', 's2', 5);
     store.close();
 
-    const db = new Database(file);
+    const db = openSqlite(file);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
 
@@ -71,7 +71,7 @@ describe('openSqliteStore', () => {
     const store = openSqliteStore(file);
     store.save(lease('s1'), 1);
     store.close();
-    const db = new Database(file);
+    const db = openSqlite(file);
     db.prepare('UPDATE instances SET instance = \'{"instance":{"app":"SHOP"}}\'').run();
     db.close();
     const again = openSqliteStore(file);
@@ -86,7 +86,7 @@ describe('openSqliteStore', () => {
     const file = tempFile();
     openSqliteStore(file).close();
     openSqliteStore(file).close();
-    const db = new Database(file);
+    const db = openSqlite(file);
     expect(db.pragma('user_version', { simple: true })).toBe(readSqliteMigrations(MIGRATIONS).at(-1)?.version);
     db.close();
   });
@@ -94,7 +94,7 @@ describe('openSqliteStore', () => {
   it('refuses a database from a newer build', () => {
     const file = tempFile();
     openSqliteStore(file).close();
-    const db = new Database(file);
+    const db = openSqlite(file);
     db.pragma('user_version = 999');
     db.close();
     expect(() => openSqliteStore(file)).toThrow(/schema version 999, newer than this build/);
