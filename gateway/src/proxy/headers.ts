@@ -45,15 +45,16 @@ export interface ForwardedFacts {
  */
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, facts: ForwardedFacts): HeaderMap {
   const out = withoutHopByHop(incoming, 'expect');
-  const append = (name: string, value: string): void => {
-    const current = out[name];
-    out[name] = current === undefined || current === '' ? value : `${String(current)}, ${value}`;
-  };
-  append('x-forwarded-for', facts.remoteAddress);
-  append('x-forwarded-proto', facts.proto);
-  if (incoming.host !== undefined) append('x-forwarded-host', incoming.host);
-  append('x-forwarded-port', String(facts.port));
+  append(out, 'x-forwarded-for', facts.remoteAddress);
+  append(out, 'x-forwarded-proto', facts.proto);
+  if (incoming.host !== undefined) append(out, 'x-forwarded-host', incoming.host);
+  append(out, 'x-forwarded-port', String(facts.port));
   return out;
+}
+
+function append(out: HeaderMap, name: string, value: string): void {
+  const current = out[name];
+  out[name] = current === undefined || current === '' ? value : `${String(current)}, ${value}`;
 }
 
 /** The upstream's response headers minus hop-by-hop ones; node sets its own framing for the client. */

@@ -205,15 +205,7 @@ export class RouteTable {
 
   /** The first route whose predicates all match. */
   match(request: Omit<RequestView, 'weightChoice'>): Match | undefined {
-    let chosen: Map<string, string | undefined> | undefined;
-    const view: RequestView = {
-      ...request,
-      weightChoice: (group) => {
-        chosen ??= new Map();
-        if (!chosen.has(group)) chosen.set(group, this.#pick(group));
-        return chosen.get(group);
-      },
-    };
+    const view = new MatchView(request, this.#weights, this.#random);
     // One vars object, replaced only when a route that did not match left captures in it: a fresh object per route
     // tried was a per-request allocation for every route ahead of the matching one.
     let vars: Record<string, string> = {};
@@ -232,6 +224,40 @@ export class RouteTable {
       }
     }
     return undefined;
+  }
+}
+
+/**
+ * The request as predicates see it. A class, not `{ ...request, weightChoice: () => … }`: that spread and closure
+ * were allocated (and, under tsx, named) on every proxied request.
+ */
+class MatchView implements RequestView {
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly headers: RequestView['headers'];
+  readonly remoteAddress: string;
+  readonly now: number;
+  readonly #weights: WeightGroups;
+  readonly #random: () => number;
+  /** The Weight group choices of this request: decided once per group, so every route of a group agrees. */
+  #chosen: Map<string, string | undefined> | undefined;
+
+  constructor(request: Omit<RequestView, 'weightChoice'>, weights: WeightGroups, random: () => number) {
+    this.method = request.method;
+    this.path = request.path;
+    this.query = request.query;
+    this.headers = request.headers;
+    this.remoteAddress = request.remoteAddress;
+    this.now = request.now;
+    this.#weights = weights;
+    this.#random = random;
+  }
+
+  weightChoice(group: string): string | undefined {
+    this.#chosen ??= new Map();
+    if (!this.#chosen.has(group)) this.#chosen.set(group, this.#pick(group));
+    return this.#chosen.get(group);
   }
 
   #pick(group: string): string | undefined {
