@@ -51,6 +51,7 @@ export interface HealthRegistryOptions {
 /** The components a service reports in `/actuator/health`. */
 export class HealthRegistry {
   readonly #contributors = new Map<string, HealthContributor>();
+  readonly #last = new Map<string, { results: readonly Health[]; health: Health }>();
   readonly #timeoutMs: number;
   readonly #order: readonly string[];
 
@@ -69,10 +70,12 @@ export class HealthRegistry {
     if (!/^[A-Za-z][\w-]*$/.test(name)) throw new TypeError(`invalid health component name ${JSON.stringify(name)}`);
     if (this.#contributors.has(name)) throw new TypeError(`health component ${name} is registered twice`);
     this.#contributors.set(name, { indicator, groups: options.groups ?? [] });
+    this.#last.clear();
   }
 
   unregister(name: string): void {
     this.#contributors.delete(name);
+    this.#last.clear();
   }
 
   names(): string[] {
@@ -81,29 +84,49 @@ export class HealthRegistry {
 
   /** Runs the indicators of a group (or all) concurrently and aggregates them. */
   async check(group?: HealthGroup): Promise<Health> {
+    return this.evaluate(group);
+  }
+
+  /**
+   * Like {@link check}, but answers synchronously when every indicator did: probes call this constantly, and most
+   * indicators report state they already keep.
+   */
+  evaluate(group?: HealthGroup): Health | Promise<Health> {
     const components: Record<string, Health> = {};
-    const statuses: string[] = [];
-    const pending: Promise<void>[] = [];
+    const results: Health[] = [];
+    let pending: Promise<void>[] | undefined;
     for (const [name, c] of this.#contributors) {
       if (group !== undefined && !c.groups.includes(group)) continue;
       const result = this.#run(c.indicator);
       if (result instanceof Promise) {
         components[name] = { status: 'UNKNOWN' }; // keeps registration order in the output
-        pending.push(result.then((h) => void (components[name] = h)));
+        (pending ??= []).push(result.then((h) => void (components[name] = h)));
       } else {
         components[name] = result;
+        results.push(result);
       }
     }
-    // Probes call this often: when every indicator answered synchronously there is nothing to wait for.
-    if (pending.length > 0) await Promise.all(pending);
-    for (const h of Object.values(components)) statuses.push(h.status);
-    return { status: aggregateStatus(statuses, this.#order), components };
+    if (pending !== undefined) return Promise.all(pending).then(() => this.#aggregate(components));
+    // Steady state: the same frozen answers as last time give the same aggregate object, so its JSON can be reused.
+    const key = group ?? '';
+    const last = this.#last.get(key);
+    if (last !== undefined && sameFrozen(last.results, results)) return last.health;
+    const health = this.#aggregate(components);
+    if (results.every(isFrozen)) this.#last.set(key, { results, health });
+    else this.#last.delete(key);
+    return health;
   }
 
   /** One component, or undefined when there is no such component. */
   async checkOne(name: string): Promise<Health | undefined> {
     const c = this.#contributors.get(name);
     return c === undefined ? undefined : await this.#run(c.indicator);
+  }
+
+  #aggregate(components: Record<string, Health>): Health {
+    const statuses: string[] = [];
+    for (const name in components) statuses.push((components[name] as Health).status);
+    return { status: aggregateStatus(statuses, this.#order), components };
   }
 
   #run(indicator: HealthIndicator): Health | Promise<Health> {
@@ -128,6 +151,20 @@ export class HealthRegistry {
       .finally(() => clearTimeout(timer));
   }
 }
+
+function isFrozen(h: Health): boolean {
+  return Object.isFrozen(h);
+}
+
+function sameFrozen(a: readonly Health[], b: readonly Health[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Answers for indicators that report a plain state: frozen, so the registry may reuse what it built from them. */
+export const UP: Health = Object.freeze({ status: 'UP' });
+export const OUT_OF_SERVICE: Health = Object.freeze({ status: 'OUT_OF_SERVICE' });
 
 function failed(err: unknown): Health {
   return { status: 'DOWN', details: { error: err instanceof Error ? `${err.name}: ${err.message}` : 'failed' } };

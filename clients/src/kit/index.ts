@@ -1,7 +1,7 @@
 export { commonSettings, defineComponent } from './component.ts';
 export type { CommonSettings, Component, Running, StartContext } from './component.ts';
 export { isTrellisError, StartupError, TrellisError } from './errors.ts';
-export { aggregateStatus, DEFAULT_STATUS_ORDER, HealthRegistry, httpStatusOf } from './health.ts';
+export { aggregateStatus, DEFAULT_STATUS_ORDER, HealthRegistry, httpStatusOf, OUT_OF_SERVICE, UP } from './health.ts';
 export type { Health, HealthContributor, HealthGroup, HealthIndicator, HealthStatus } from './health.ts';
 export { readGitInfo } from './info.ts';
 export type { GitInfo } from './info.ts';

@@ -9,7 +9,15 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { isTrellisError, StartupError } from './errors.ts';
-import { HealthRegistry, httpStatusOf, type Health, type HealthGroup, type HealthRegistryOptions } from './health.ts';
+import {
+  HealthRegistry,
+  httpStatusOf,
+  OUT_OF_SERVICE,
+  UP,
+  type Health,
+  type HealthGroup,
+  type HealthRegistryOptions,
+} from './health.ts';
 import { readGitInfo, type GitInfo } from './info.ts';
 import { redactUrl, type Logger } from './logger.ts';
 
@@ -172,8 +180,8 @@ export function createService(options: ServiceOptions): Service {
   let stopPromise: Promise<void> | undefined;
   const git = options.git === false ? undefined : (options.git ?? readGitInfo());
 
-  health.register('livenessState', () => ({ status: 'UP' }), { groups: ['liveness'] });
-  health.register('readinessState', () => ({ status: stopController.signal.aborted ? 'OUT_OF_SERVICE' : 'UP' }), {
+  health.register('livenessState', () => UP, { groups: ['liveness'] });
+  health.register('readinessState', () => (stopController.signal.aborted ? OUT_OF_SERVICE : UP), {
     groups: ['readiness'],
   });
 
@@ -276,23 +284,40 @@ export function createService(options: ServiceOptions): Service {
   app.get('/actuator/info', (c) => json(c, 200, info));
 
   const listener = getRequestListener((request, env) => app.fetch(request, env));
-  const answerProbe = async (
-    group: HealthGroup | undefined,
-    requestId: string,
-    res: http.ServerResponse,
-  ): Promise<void> => {
-    try {
-      const h = await health.check(group);
+  // The registry hands back the same aggregate object while nothing changed; its body is serialized once.
+  const probeBodies = new WeakMap<Health, { body: string; length: number }>();
+  const sendProbe = (h: Health, requestId: string, res: http.ServerResponse): void => {
+    let cached = probeBodies.get(h);
+    if (cached === undefined) {
       const body = JSON.stringify(h);
-      res.writeHead(httpStatusOf(h.status), {
-        'content-type': 'application/json',
-        'content-length': Buffer.byteLength(body),
-        'x-request-id': requestId,
-      });
-      res.end(body);
+      cached = { body, length: Buffer.byteLength(body) };
+      probeBodies.set(h, cached);
+    }
+    res.writeHead(httpStatusOf(h.status), {
+      'content-type': 'application/json',
+      'content-length': cached.length,
+      'x-request-id': requestId,
+    });
+    res.end(cached.body);
+  };
+  const probeFailed = (err: unknown, res: http.ServerResponse): void => {
+    log.error({ err }, 'health probe failed');
+    res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"server_error"}');
+  };
+  // No closure is made on the synchronous path: tsx names every closure it creates (a defineProperty each).
+  const answerProbe = (group: HealthGroup | undefined, requestId: string, res: http.ServerResponse): void => {
+    try {
+      const h = health.evaluate(group);
+      if (h instanceof Promise) {
+        h.then(
+          (r) => sendProbe(r, requestId, res),
+          (err: unknown) => probeFailed(err, res),
+        );
+      } else {
+        sendProbe(h, requestId, res);
+      }
     } catch (err) {
-      log.error({ err }, 'health probe failed');
-      res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"server_error"}');
+      probeFailed(err, res);
     }
   };
   const handle = (req: IncomingWithId, res: http.ServerResponse): void => {
@@ -302,7 +327,7 @@ export function createService(options: ServiceOptions): Service {
     // Orchestrators and load balancers poll the probes constantly: they are answered here, from the same health
     // registry as the routes above, without the framework's per-request cost.
     if (req.method === 'GET' && req.url !== undefined && PROBES.has(req.url)) {
-      void answerProbe(PROBES.get(req.url), requestId, res);
+      answerProbe(PROBES.get(req.url), requestId, res);
       return;
     }
     if (leanRoutes.length > 0 && answerLean(req, requestId, res)) return;

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { aggregateStatus, HealthRegistry, httpStatusOf } from '../../src/kit/health.ts';
+import {
+  aggregateStatus,
+  HealthRegistry,
+  httpStatusOf,
+  OUT_OF_SERVICE,
+  UP,
+  type Health,
+} from '../../src/kit/health.ts';
 
 describe('aggregateStatus', () => {
   it.each([
@@ -67,5 +74,40 @@ describe('HealthRegistry', () => {
     const health = new HealthRegistry();
     health.register('db', () => ({ status: 'UP' }));
     expect(() => health.register('db', () => ({ status: 'UP' }))).toThrow(/registered twice/);
+  });
+});
+
+describe('HealthRegistry.evaluate', () => {
+  it('reuses the aggregate while frozen answers stay the same, and follows a change at once', () => {
+    const health = new HealthRegistry();
+    const DOWN = Object.freeze({ status: 'DOWN' });
+    let current: Health = UP;
+    health.register('db', () => current);
+    const first = health.evaluate();
+    expect(health.evaluate()).toBe(first);
+    current = DOWN;
+    const second = health.evaluate() as Health;
+    expect(second).not.toBe(first);
+    expect(second.status).toBe('DOWN');
+  });
+
+  it('never reuses an aggregate built from an answer that could be mutated', () => {
+    const health = new HealthRegistry();
+    const mutable = { status: 'UP' as string };
+    health.register('db', () => mutable);
+    const first = health.evaluate() as Health;
+    mutable.status = 'DOWN';
+    const second = health.evaluate() as Health;
+    expect(second).not.toBe(first);
+    expect(second.status).toBe('DOWN');
+  });
+
+  it('forgets the reused aggregate when a component is added', () => {
+    const health = new HealthRegistry();
+    health.register('a', () => UP);
+    const first = health.evaluate();
+    health.register('b', () => OUT_OF_SERVICE);
+    expect((health.evaluate() as Health).status).toBe('OUT_OF_SERVICE');
+    expect(health.evaluate()).not.toBe(first);
   });
 });
