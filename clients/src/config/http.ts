@@ -2,6 +2,7 @@
 // one ConfigClientError that names the server and the reason.
 import type { Dispatcher } from 'undici';
 import { createAgent, describeError, isTimeoutError } from '../discovery/index.ts';
+import { parseServiceUrls } from '../kit/service-urls.ts';
 import { ConfigClientError, type ConfigClientErrorCode } from './errors.ts';
 import type { RawEnvironment, RawPropertySource, RawValue } from './properties.ts';
 
@@ -26,35 +27,14 @@ export interface ConfigEndpoint {
  * (`https://user:pass@host:8888`) becomes Basic credentials for that URL, as in Spring.
  */
 export function parseConfigUris(value: string | readonly string[]): ConfigEndpoint[] {
-  const list = (typeof value === 'string' ? [value] : value).flatMap((v) => v.split(','));
-  const endpoints = list
-    .map((v) => v.trim())
-    .filter((v) => v !== '')
-    .map((raw): ConfigEndpoint => {
-      let url: URL;
-      try {
-        url = new URL(raw);
-      } catch {
-        throw new ConfigClientError(
-          'invalid_options',
-          `config server URI is not a URL: ${raw.replace(/\/\/[^@/]*@/, '//')}`,
-        );
-      }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-        throw new ConfigClientError('invalid_options', `config server URI must be https (or http): ${url.origin}`);
-      }
-      const basic =
-        url.username === ''
-          ? undefined
-          : Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64');
-      url.username = '';
-      url.password = '';
-      url.search = '';
-      url.hash = '';
-      return { url: url.href.replace(/\/+$/, ''), basic };
-    });
-  if (endpoints.length === 0) throw new ConfigClientError('invalid_options', 'no config server URI given');
-  return endpoints;
+  try {
+    return parseServiceUrls(value, 'config server URI').map(({ url, basic }) => ({
+      url: url.href.replace(/\/+$/, ''),
+      basic,
+    }));
+  } catch (err) {
+    throw new ConfigClientError('invalid_options', (err as Error).message);
+  }
 }
 
 /**

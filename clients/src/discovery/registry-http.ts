@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { createAgent, describeError } from './agent.ts';
+import { parseServiceUrls } from '../kit/service-urls.ts';
 import { DiscoveryError } from './errors.ts';
 
 const gunzipAsync = promisify(gunzip);
@@ -28,33 +29,14 @@ export interface RegistryEndpoint {
  * User info (`http://user:pass@host:8761/eureka/`) becomes basic credentials for that URL, as in Spring.
  */
 export function parseRegistryUrls(value: string | readonly string[]): RegistryEndpoint[] {
-  const list = (typeof value === 'string' ? [value] : value).flatMap((v) => v.split(','));
-  const endpoints = list
-    .map((v) => v.trim())
-    .filter((v) => v !== '')
-    .map((raw): RegistryEndpoint => {
-      let url: URL;
-      try {
-        url = new URL(raw);
-      } catch {
-        throw new DiscoveryError('invalid_options', `registry URL is not a URL: ${raw.replace(/\/\/[^@/]*@/, '//')}`);
-      }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-        throw new DiscoveryError('invalid_options', `registry URL must be http or https: ${url.origin}`);
-      }
-      const basic =
-        url.username === ''
-          ? undefined
-          : Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64');
-      url.username = '';
-      url.password = '';
-      url.search = '';
-      url.hash = '';
+  try {
+    return parseServiceUrls(value, 'registry URL').map(({ url, basic }) => {
       if (!url.pathname.endsWith('/')) url.pathname += '/';
       return { url: url.href, basic };
     });
-  if (endpoints.length === 0) throw new DiscoveryError('invalid_options', 'no registry URL given');
-  return endpoints;
+  } catch (err) {
+    throw new DiscoveryError('invalid_options', (err as Error).message);
+  }
 }
 
 export interface RegistryAnswer {

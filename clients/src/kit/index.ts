@@ -28,3 +28,5 @@ export { loadSettings, renderSettingsHelp, setting, SettingsError, settingLabel 
 export type { SettingSpec, SettingSpecs, Settings, SettingsSource } from './settings.ts';
 export { openSqlite } from './sqlite.ts';
 export type { SqliteDatabase, SqliteOptions } from './sqlite.ts';
+export { parseServiceUrls } from './service-urls.ts';
+export type { ServiceUrl } from './service-urls.ts';

@@ -19,7 +19,7 @@ describe('parseConfigUris', () => {
   });
 
   it('rejects non-URLs without echoing credentials', () => {
-    expect(() => parseConfigUris('ftp://x')).toThrow(/must be https/);
+    expect(() => parseConfigUris('ftp://x')).toThrow(/must be http or https/);
     expect(() => parseConfigUris('')).toThrow(/no config server URI/);
     expect(() => parseConfigUris('not a url')).toThrow(expect.objectContaining({ code: 'invalid_options' }));
   });
