@@ -145,14 +145,25 @@ const ACTUATOR = '/actuator/';
  * small request that never logs.
  */
 function lazyChild(parent: Logger, bindings: Record<string, string>): Logger {
-  let child: Logger | undefined;
-  return new Proxy(parent, {
-    get(_target, prop) {
-      child ??= parent.child(bindings);
-      const value: unknown = Reflect.get(child, prop, child);
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(child) : value;
-    },
-  });
+  return new Proxy(parent, new LazyChildHandler(parent, bindings));
+}
+
+/** A class, not an object literal: no closure is made per request (tsx names each closure with a defineProperty). */
+class LazyChildHandler implements ProxyHandler<Logger> {
+  #child: Logger | undefined;
+  readonly #parent: Logger;
+  readonly #bindings: Record<string, string>;
+
+  constructor(parent: Logger, bindings: Record<string, string>) {
+    this.#parent = parent;
+    this.#bindings = bindings;
+  }
+
+  get(_target: Logger, prop: string | symbol): unknown {
+    const child = (this.#child ??= this.#parent.child(this.#bindings));
+    const value: unknown = Reflect.get(child, prop, child);
+    return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(child) : value;
+  }
 }
 
 function json(c: Context<KitEnv>, status: number, body: unknown): Response {
