@@ -269,3 +269,35 @@ describe('logs', () => {
     }
   });
 });
+
+describe('forms without their CSRF token', () => {
+  it('refuses a sign-in posted with a forged token, and signs no one in', async () => {
+    const context = await browser.newContext();
+    try {
+      const other = await context.newPage();
+      const url = client.buildAuthorizationUrl(config, {
+        redirect_uri: redirectUri,
+        scope: 'openid',
+        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      });
+      await other.goto(url.href);
+      await other.getByLabel('Username').fill('alice');
+      await other.getByLabel('Password').fill(PASSWORD);
+      // Both forms on the page carry the token; a page from elsewhere would not know it.
+      await other.evaluate(`document.querySelectorAll('input[name="csrf"]').forEach((i) => { i.value = 'forged'; })`);
+      const [answer] = await Promise.all([
+        other.waitForResponse((r) => r.request().method() === 'POST'),
+        other.getByRole('button', { name: 'Sign in' }).click(),
+      ]);
+      expect(answer.status()).toBe(403);
+      expect(await other.textContent('body')).toContain('The form was not sent by this page');
+      // Still at sign-in: going back to the page asks for the password again.
+      await other.goBack();
+      await other.reload();
+      await expect.poll(() => other.title()).toBe('Sign in');
+    } finally {
+      await context.close();
+    }
+  });
+});

@@ -74,6 +74,24 @@ export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
     }
   }
 
+  /**
+   * What every form post of the interaction pages checks first: the provider is up, the interaction is this browser's
+   * and the one in the URL, and the form carries its CSRF token. Answers the refusal page otherwise.
+   */
+  async function postedForm(
+    c: Context<KitEnv>,
+  ): Promise<Response | { node: Node; form: Record<string, unknown>; interaction: Interaction }> {
+    const node = nodeOf(c, deps.holder);
+    if (node === undefined) return html(c, messagePage('Unavailable', 'Try again shortly.'), 503);
+    const form: Record<string, unknown> = await c.req.parseBody();
+    const interaction = await details(c, node);
+    if (interaction === undefined) return expired(c);
+    if (!csrfValid(interaction.uid, form.csrf)) {
+      return html(c, messagePage('Request refused', 'The form was not sent by this page. Reload and try again.'), 403);
+    }
+    return { node, form, interaction };
+  }
+
   async function clientName(provider: Provider, interaction: Interaction): Promise<string> {
     const id = typeof interaction.params.client_id === 'string' ? interaction.params.client_id : '';
     const client = await provider.Client.find(id);
@@ -126,14 +144,9 @@ export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
   });
 
   app.post('/:uid/login', async (c) => {
-    const node = nodeOf(c, deps.holder);
-    if (node === undefined) return html(c, messagePage('Unavailable', 'Try again shortly.'), 503);
-    const form = await c.req.parseBody();
-    const interaction = await details(c, node);
-    if (interaction === undefined) return expired(c);
-    if (!csrfValid(interaction.uid, form.csrf)) {
-      return html(c, messagePage('Request refused', 'The form was not sent by this page. Reload and try again.'), 403);
-    }
+    const posted = await postedForm(c);
+    if (posted instanceof Response) return posted;
+    const { node, form, interaction } = posted;
     if (interaction.prompt.name !== 'login') return expired(c);
     const username = typeof form.username === 'string' ? form.username : '';
     const password = typeof form.password === 'string' ? form.password : '';
@@ -152,14 +165,9 @@ export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
   });
 
   app.post('/:uid/confirm', async (c) => {
-    const node = nodeOf(c, deps.holder);
-    if (node === undefined) return html(c, messagePage('Unavailable', 'Try again shortly.'), 503);
-    const form = await c.req.parseBody();
-    const interaction = await details(c, node);
-    if (interaction === undefined) return expired(c);
-    if (!csrfValid(interaction.uid, form.csrf)) {
-      return html(c, messagePage('Request refused', 'The form was not sent by this page. Reload and try again.'), 403);
-    }
+    const posted = await postedForm(c);
+    if (posted instanceof Response) return posted;
+    const { node, interaction } = posted;
     const accountId = interaction.session?.accountId;
     const clientId = interaction.params.client_id;
     if (interaction.prompt.name !== 'consent' || accountId === undefined || typeof clientId !== 'string') {
@@ -186,14 +194,9 @@ export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
   });
 
   app.post('/:uid/abort', async (c) => {
-    const node = nodeOf(c, deps.holder);
-    if (node === undefined) return html(c, messagePage('Unavailable', 'Try again shortly.'), 503);
-    const form = await c.req.parseBody();
-    const interaction = await details(c, node);
-    if (interaction === undefined) return expired(c);
-    if (!csrfValid(interaction.uid, form.csrf)) {
-      return html(c, messagePage('Request refused', 'The form was not sent by this page. Reload and try again.'), 403);
-    }
+    const posted = await postedForm(c);
+    if (posted instanceof Response) return posted;
+    const { node } = posted;
     await node.provider.interactionFinished(
       node.req,
       node.res,
