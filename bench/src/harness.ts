@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
 
 export interface LoadResult {
   readonly requestsPerSec: number;
@@ -19,7 +20,7 @@ export interface LoadOptions {
   readonly method?: 'GET' | 'PUT' | 'POST' | 'DELETE';
   readonly headers?: Record<string, string>;
   readonly body?: string;
-  /** Requests each connection cycles through (autocannon's `requests`), to spread load over many paths. */
+  /** Requests cycled through in order, to spread load over many paths. */
   readonly requests?: readonly LoadRequest[];
 }
 
@@ -30,25 +31,89 @@ export interface LoadRequest {
   readonly body?: string;
 }
 
-/** Drives a URL with autocannon after a short warm-up (JIT, connection set-up) and reports the measured run. */
+/**
+ * Drives a URL with wrk (one thread, so the load generator takes at most one of the machine's cores and leaves the
+ * other to the servers) after a short warm-up (JIT, connection set-up), and reports the measured run. wrk is C and
+ * cheap per request; a Node load generator competes with the server under test for the same two cores and flattens
+ * every ratio.
+ */
 export async function load(options: LoadOptions): Promise<LoadResult> {
   const durationSec = options.durationSec ?? Number(process.env.BENCH_DURATION ?? '5');
-  const common = {
-    url: options.url,
-    connections: options.connections ?? 50,
-    method: options.method ?? 'GET',
-    headers: options.headers,
-    body: options.body,
-    ...(options.requests === undefined ? {} : { requests: options.requests.map((r) => ({ ...r })) }),
-  };
-  await autocannon({ ...common, duration: 1 });
-  const r = await autocannon({ ...common, duration: durationSec });
+  const dir = await mkdtemp(join(tmpdir(), 'bench-wrk-'));
+  try {
+    const script = join(dir, 'load.lua');
+    await writeFile(script, wrkScript(options));
+    const args = ['-t1', `-c${options.connections ?? 50}`, '--latency', '-s', script, options.url];
+    await wrk([...args.slice(0, -1), '-d1s', options.url]);
+    return parseWrk(await wrk([...args.slice(0, -1), `-d${durationSec}s`, options.url]));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const lua = (s: string): string => JSON.stringify(s);
+const luaHeaders = (headers: Record<string, string> = {}): string =>
+  `{${Object.entries(headers)
+    .map(([k, v]) => `[${lua(k)}]=${lua(v)}`)
+    .join(',')}}`;
+
+/** A wrk script: one fixed request (prebuilt by wrk), or `requests` cycled through in order. */
+function wrkScript(options: LoadOptions): string {
+  if (options.requests === undefined) {
+    return [
+      `wrk.method = ${lua(options.method ?? 'GET')}`,
+      ...Object.entries(options.headers ?? {}).map(([k, v]) => `wrk.headers[${lua(k)}] = ${lua(v)}`),
+      options.body === undefined ? '' : `wrk.body = ${lua(options.body)}`,
+    ].join('\n');
+  }
+  const formatted = options.requests.map(
+    (r) =>
+      `wrk.format(${lua(r.method ?? options.method ?? 'GET')}, ${lua(r.path)}, ${luaHeaders({ ...options.headers, ...r.headers })}${
+        r.body === undefined ? '' : `, ${lua(r.body)}`
+      })`,
+  );
+  return [
+    'local requests, i = {}, 0',
+    'init = function()',
+    ...formatted.map((f) => `  requests[#requests + 1] = ${f}`),
+    'end',
+    'request = function() i = i % #requests + 1; return requests[i] end',
+  ].join('\n');
+}
+
+function wrk(args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('wrk', args, { maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
+      if ((error as NodeJS.ErrnoException | null)?.code === 'ENOENT') {
+        reject(new Error('bench: wrk is not installed (Debian: apt-get install wrk)'));
+      } else if (error !== null) {
+        reject(new Error(`bench: wrk failed: ${stderr || error.message}`));
+      } else {
+        resolve(stdout);
+      }
+    });
+  });
+}
+
+const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
+
+function latencyMs(output: string, percent: number): number {
+  const m = new RegExp(`^\\s+${percent}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(output);
+  return m === null ? Number.NaN : Number(m[1]) * (UNIT_MS[m[2] ?? ''] ?? Number.NaN);
+}
+
+/** Reads wrk's summary: requests/s, the latency distribution, socket errors and non-2xx/3xx answers. */
+export function parseWrk(output: string): LoadResult {
+  const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(output);
+  if (rps === null) throw new Error(`bench: unexpected wrk output:\n${output}`);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
+  const errors = socket === null ? 0 : socket.slice(1).reduce((sum, n) => sum + Number(n), 0);
   return {
-    requestsPerSec: r.requests.average,
-    p50Ms: r.latency.p50,
-    p99Ms: r.latency.p99,
-    errors: r.errors + r.timeouts,
-    non2xx: r.non2xx,
+    requestsPerSec: Number(rps[1]),
+    p50Ms: latencyMs(output, 50),
+    p99Ms: latencyMs(output, 99),
+    errors,
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0),
   };
 }
 
