@@ -99,7 +99,10 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
   // Before the environment patterns: `/admin/history/a/b/c` would otherwise read as an application called admin.
   if (deps.store !== undefined) app.route('/', adminRoutes({ store: deps.store, admins: deps.admins }));
   app.route('/', renderingRoutes(routeDeps));
-  app.route('/', environmentRoutes(routeDeps));
+  const environments = environmentRoutes(routeDeps, deps.access);
+  app.route('/', environments.app);
+  // The same answers without the framework's per-request cost, for the fetch every service repeats (sockets only).
+  service.leanRoute(environments.lean);
   app.route('/', resourceRoutes(routeDeps));
   return app;
 }

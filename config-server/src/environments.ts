@@ -25,6 +25,11 @@ export interface Environments {
     variant: string,
     render: (env: Environment) => string,
   ): Promise<Uint8Array<ArrayBuffer>>;
+  /**
+   * The body `render` made for `variant` when it is known, without any I/O, to still be current (the backend
+   * vouches for its version synchronously); undefined otherwise, and the caller then goes through `render`.
+   */
+  peek(request: EnvironmentRequest, variant: string): Uint8Array<ArrayBuffer> | undefined;
 }
 
 // Enough for every (application, profiles, label) a landscape asks for; older entries are dropped first.
@@ -50,12 +55,15 @@ export function createEnvironments(options: EnvironmentsOptions): Environments {
       ? undefined
       : { name: 'overrides', source: { ...options.overrides } };
 
+  const keyOf = (request: EnvironmentRequest): string =>
+    JSON.stringify([request.applications, request.profiles, request.label ?? null]);
+
   async function served(
     request: EnvironmentRequest,
     decrypt: boolean,
   ): Promise<{ environment: Environment; entry?: Entry }> {
     const found = await options.backend.findOne(request);
-    const cacheKey = JSON.stringify([request.applications, request.profiles, request.label ?? null]);
+    const cacheKey = keyOf(request);
     const cached = entries.get(cacheKey);
     if (decrypt && cached !== undefined && found.version !== null && cached.version === found.version) {
       return { environment: cached.environment, entry: cached };
@@ -94,6 +102,12 @@ export function createEnvironments(options: EnvironmentsOptions): Environments {
       const body = Buffer.from(render(environment), 'utf8');
       entry?.bodies.set(variant, body);
       return body;
+    },
+    peek(request, variant) {
+      const version = options.backend.currentVersion?.(request);
+      if (version === undefined || version === null) return undefined;
+      const entry = entries.get(keyOf(request));
+      return entry?.version === version ? entry.bodies.get(variant) : undefined;
     },
   };
 }

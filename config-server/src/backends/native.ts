@@ -176,11 +176,22 @@ export function createNativeBackend(options: NativeBackendOptions): EnvironmentB
     throw new ConfigServerError('no_such_label', `No such label: ${wanted}`);
   }
 
+  const resultKey = (request: EnvironmentRequest): string =>
+    JSON.stringify([request.label ?? null, request.applications, request.profiles]);
+
+  /** A kept result the watcher still vouches for: it has reported nothing since, and it was read recently. */
+  function keptResult(key: string): BackendEnvironment | undefined {
+    const kept = results.get(key);
+    return kept !== undefined && watcher !== undefined && performance.now() - kept.at < revalidateMs
+      ? kept.found
+      : undefined;
+  }
+
   async function findOne(request: EnvironmentRequest): Promise<BackendEnvironment> {
     ensureWatching();
-    const key = JSON.stringify([request.label ?? null, request.applications, request.profiles]);
-    const kept = results.get(key);
-    if (kept !== undefined && watcher !== undefined && performance.now() - kept.at < revalidateMs) return kept.found;
+    const key = resultKey(request);
+    const kept = keptResult(key);
+    if (kept !== undefined) return kept;
     const started = generation;
     const at = performance.now();
     const found = await readOne(request);
@@ -381,6 +392,7 @@ export function createNativeBackend(options: NativeBackendOptions): EnvironmentB
   return {
     kind: 'native',
     findOne,
+    currentVersion: (request) => keptResult(resultKey(request))?.version,
     findResource,
     subscribe(listener) {
       listeners.add(listener);

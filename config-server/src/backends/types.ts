@@ -32,6 +32,12 @@ export interface BackendChange {
 export interface EnvironmentBackend {
   readonly kind: string;
   findOne(request: EnvironmentRequest): Promise<BackendEnvironment>;
+  /**
+   * The version `findOne` would answer now, when the backend knows it without any I/O (a native tree whose watcher
+   * has reported nothing since the last read); undefined when only a read can tell. Lets cached bodies be served
+   * on the request's own tick.
+   */
+  currentVersion?(request: EnvironmentRequest): string | null | undefined;
   /** A plain text resource; throws `no_such_resource` or `no_such_label`. */
   findResource(request: ResourceRequest): Promise<Buffer>;
   /** Tells `listener` when sources may have changed; returns the unsubscribe function. */

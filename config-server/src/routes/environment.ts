@@ -1,11 +1,27 @@
 import { Hono, type Context } from 'hono';
-import type { KitEnv } from '@trellis/clients';
-import { environmentJson } from '../environment/index.ts';
+import type { KitEnv, LeanRoute } from '@trellis/clients';
+import { mayRead, type AccessControl } from '../access/clients.ts';
+import { environmentJson, type EnvironmentRequest } from '../environment/index.ts';
 import { environmentRequest, V2_MEDIA_TYPE, type RouteDeps } from './deps.ts';
 
-/** `GET /{name}/{profiles}[/{label}]`: Spring's Environment JSON, or `{value, origin}` pairs for the v2 type. */
-export function environmentRoutes(deps: RouteDeps): Hono<KitEnv> {
+// Enough for every `{name}/{profiles}[/{label}]` path a landscape reads; the oldest is forgotten first.
+const MAX_REMEMBERED = 256;
+
+const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' } as const;
+const V2_HEADERS = { 'content-type': V2_MEDIA_TYPE, 'cache-control': 'no-store' } as const;
+
+/**
+ * `GET /{name}/{profiles}[/{label}]`: Spring's Environment JSON, or `{value, origin}` pairs for the v2 type; and
+ * `lean`, the same answer on the kit's lean path (no framework) for the requests every service repeats.
+ */
+export function environmentRoutes(
+  deps: RouteDeps,
+  access: AccessControl | undefined,
+): { app: Hono<KitEnv>; lean: LeanRoute } {
   const app = new Hono<KitEnv>();
+  // Raw paths this app has routed to the handler below, and what they asked for. The lean path answers only these,
+  // so which paths are environments (and not `/encrypt/status` or `/{label}/{file}.yml`) stays the router's call.
+  const served = new Map<string, EnvironmentRequest>();
   const handle = async (c: Context<KitEnv>, label?: string): Promise<Response> => {
     const request = environmentRequest(c.req.param('name') ?? '', c.req.param('profiles') ?? '', label);
     deps.guard(c, { applications: request.applications });
@@ -13,13 +29,36 @@ export function environmentRoutes(deps: RouteDeps): Hono<KitEnv> {
     const body = await deps.environments.render(request, v2 ? 'v2' : 'json', (env) =>
       JSON.stringify(environmentJson(env, v2)),
     );
-    return c.newResponse(body, 200, {
-      'content-type': v2 ? V2_MEDIA_TYPE : 'application/json',
-      // Decrypted secrets must not linger in shared caches.
-      'cache-control': 'no-store',
-    });
+    // Percent-encoded paths stay on this route: the router decodes them, and the lean path would have to agree.
+    if (!c.req.path.includes('%') && !served.has(c.req.path)) {
+      served.set(c.req.path, request);
+      if (served.size > MAX_REMEMBERED) served.delete(served.keys().next().value ?? '');
+    }
+    return c.newResponse(body, 200, v2 ? V2_HEADERS : JSON_HEADERS);
   };
   app.get('/:name/:profiles', (c) => handle(c));
   app.get('/:name/:profiles/:label', (c) => handle(c, c.req.param('label')));
-  return app;
+
+  const lean: LeanRoute = {
+    method: 'GET',
+    answer(req) {
+      const request = served.get(req.path);
+      if (request === undefined) return undefined;
+      if (access !== undefined) {
+        const client = access.authenticate({
+          authorization: req.headers.authorization,
+          configToken: single(req.headers['x-config-token']),
+        });
+        // The app answers refusals, with its challenge and Spring's error body.
+        if (client === undefined || !mayRead(client, request.applications)) return undefined;
+      }
+      const v2 = (req.headers.accept ?? '').includes(V2_MEDIA_TYPE);
+      // Undefined when the backend cannot vouch for the kept body without reading: the app reads and renders.
+      const body = deps.environments.peek(request, v2 ? 'v2' : 'json');
+      return body === undefined ? undefined : { status: 200, headers: v2 ? V2_HEADERS : JSON_HEADERS, body };
+    },
+  };
+  return { app, lean };
 }
+
+const single = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
