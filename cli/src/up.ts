@@ -1,6 +1,7 @@
 // `trellis up`: the whole landscape in one process. Components start in order; each one's address is handed to the
 // ones after it (registry URL, config server URL, issuer), so moving any port (or port 0) keeps the landscape wired.
 // `--scale review=3` starts more instances of an example service on the next free ports.
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
   commonSettings,
@@ -71,11 +72,21 @@ export function parseScale(entries: readonly string[], components: readonly Comp
   return out;
 }
 
+/** The config server credential `trellis up` makes for its services when none is configured. */
+export interface ConfigCredential {
+  readonly id: string;
+  readonly secret: string;
+}
+
 /**
  * The environment for what `trellis up` starts: the development encrypt key for the config server when none is
- * given (refused in production), and the partition counts of scaled services.
+ * given (refused in production), a config server credential for this run (the served configuration holds
+ * decrypted secrets, so it is never open, not even in development), and the partition counts of scaled services.
  */
-export function landscapeEnv(env: Env, scale: Readonly<Record<string, number>>): { env: Env; notes: string[] } {
+export function landscapeEnv(
+  env: Env,
+  scale: Readonly<Record<string, number>>,
+): { env: Env; notes: string[]; configCredential?: ConfigCredential } {
   const notes: string[] = [];
   const out: Record<string, string | undefined> = { ...env };
   const production = env.NODE_ENV === 'production';
@@ -86,15 +97,24 @@ export function landscapeEnv(env: Env, scale: Readonly<Record<string, number>>):
     out.ENCRYPT_KEY = DEV_ENCRYPT_KEY;
     notes.push(`config-server: development encrypt key ENCRYPT_KEY=${DEV_ENCRYPT_KEY} (config-repo's {cipher} values)`);
   }
+  let configCredential: ConfigCredential | undefined;
+  // Left alone when the config server's clients are configured: whoever set them gives the services their URI too.
+  if (!production && (env.CONFIG_CLIENTS ?? '') === '') {
+    configCredential = { id: 'landscape', secret: randomBytes(18).toString('base64url') };
+    out.CONFIG_CLIENTS = `${configCredential.id}:${configCredential.secret}:*`;
+    notes.push(
+      `config-server: development credential ${configCredential.id} / ${configCredential.secret} (every application, this run only)`,
+    );
+  }
   for (const [key, value] of Object.entries(partitionsEnv(scale))) out[key] ??= value;
   // The gateway of the landscape: the routes shipped beside the services' configuration, checking this landscape's tokens.
   out.GATEWAY_ROUTES_FILE ??= join(env.CONFIG_REPO ?? './config-repo', 'gateway.yml');
   out.GATEWAY_AUDIENCE ??= env.AUTH_RESOURCE ?? 'product-api';
-  return { env: out, notes };
+  return { env: out, notes, ...(configCredential === undefined ? {} : { configCredential }) };
 }
 
 /** What later components learn from one that started: where it listens, in the variables they read. */
-function wiringFrom(running: Running, env: Env): Record<string, string> {
+function wiringFrom(running: Running, env: Env, configCredential?: ConfigCredential): Record<string, string> {
   const http = running.endpoints.find((e) => e.protocol === 'http')?.url;
   const https = running.endpoints.find((e) => e.protocol === 'https')?.url;
   const set = (key: string, value: string | undefined): Record<string, string> =>
@@ -106,12 +126,25 @@ function wiringFrom(running: Running, env: Env): Record<string, string> {
         ...set('REGISTRY_URL', http),
       };
     case 'config-server':
-      return { ...set('SPRING_CLOUD_CONFIG_URI', https ?? http), ...set('CONFIG_SERVER_URL', https ?? http) };
+      // CONFIG_SERVER_URL (no credential) is the upstream of config-repo/gateway.yml's `/config/**` route.
+      return {
+        ...set('SPRING_CLOUD_CONFIG_URI', withUserInfo(https ?? http, configCredential)),
+        ...set('CONFIG_SERVER_URL', https ?? http),
+      };
     case 'auth-server':
       return { ...set('AUTH_ISSUER', http), ...set('GATEWAY_ISSUER', http), ...set('AUTH_SERVER_URL', http) };
     default:
       return {};
   }
+}
+
+/** `https://localhost:8888` with the credential as user info, which config clients (Spring's too) send as Basic. */
+function withUserInfo(url: string | undefined, credential: ConfigCredential | undefined): string | undefined {
+  if (url === undefined || credential === undefined) return url;
+  const u = new URL(url);
+  u.username = encodeURIComponent(credential.id);
+  u.password = encodeURIComponent(credential.secret);
+  return u.href.replace(/\/$/, '');
 }
 
 /** Ports taken by the first instance of every component, so extra instances do not take one of them. */
@@ -158,7 +191,7 @@ function devClient(running: readonly Running[]): { id: string; secret: string } 
  * The commands to paste after the summary: a token through the gateway (or the auth server when no gateway runs) and
  * the composite call with it.
  */
-export function tryItLines(running: readonly Running[], caFile: string): string[] {
+export function tryItLines(running: readonly Running[], caFile: string, configCredential?: ConfigCredential): string[] {
   const client = devClient(running);
   const gateway = running.find((r) => r.name === 'gateway');
   const gatewayHttps = gateway?.endpoints.find((e) => e.protocol === 'https')?.url;
@@ -176,6 +209,12 @@ export function tryItLines(running: readonly Running[], caFile: string): string[
     const apiCa = api.startsWith('https:') ? ` --cacert ${caFile}` : '';
     lines.push(`  curl -s${apiCa} ${api}/product-composite/1 -H "Authorization: Bearer $TOKEN" | jq .`);
   }
+  const config = gatewayHttps === undefined ? undefined : `${gatewayHttps}/config`;
+  if (config !== undefined && configCredential !== undefined) {
+    lines.push(
+      `  curl -s --cacert ${caFile} ${config}/product/default -u ${configCredential.id}:${configCredential.secret} | jq .propertySources[0].source`,
+    );
+  }
   return lines;
 }
 
@@ -189,7 +228,7 @@ export async function runUp(
 ): Promise<void> {
   let flags: UpSettings;
   let scale: Record<string, number>;
-  let wired: { env: Env; notes: string[] };
+  let wired: ReturnType<typeof landscapeEnv>;
   try {
     flags = loadSettings(upSettings(), { argv: joinScaleFlags(argv), env });
     scale = parseScale(flags.scale ?? [], components);
@@ -241,9 +280,10 @@ export async function runUp(
           env: instanceEnv,
         });
         started.push(count > 1 ? { ...running, name } : running);
-        current = { ...current, ...wiringFrom(running, current) };
+        current = { ...current, ...wiringFrom(running, current, wired.configCredential) };
       }
-      io.stdout.write(renderSummary(started, tls.caFile, [...wired.notes, ...tryItLines(started, tls.caFile)]));
+      const tryIt = tryItLines(started, tls.caFile, wired.configCredential);
+      io.stdout.write(renderSummary(started, tls.caFile, [...wired.notes, ...tryIt]));
     },
     { logger, stderr: io.stderr, exit: io.exit },
   );

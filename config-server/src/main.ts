@@ -31,6 +31,7 @@ async function tlsFor(config: Config, logger: Logger): Promise<TlsMaterial | und
     certFile: config.certFile,
     keyFile: config.keyFile,
     caFile: config.caFile,
+    hostnames: config.tlsHostnames,
     logger,
   });
 }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { parseClients } from '@trellis/config-server';
 import { gatewayComponent } from '@trellis/gateway';
 import { components } from '../../cli/src/components.ts';
 import { DEV_ENCRYPT_KEY } from '../src/landscape.ts';
@@ -72,8 +73,21 @@ describe('docker-compose.yml', () => {
       const env = compose.services[name]?.environment ?? {};
       expect(env.TRELLIS_BROKER_URL, name).toMatch(/^amqp:\/\/.*@rabbitmq:5672$/);
       expect(env.SPRING_PROFILES_ACTIVE).toBe('docker');
-      expect(env.SPRING_CLOUD_CONFIG_URI).toBe('https://config-server:8888');
     }
     expect(compose.services['config-server']?.environment?.ENCRYPT_KEY).toBe(DEV_ENCRYPT_KEY);
+  });
+
+  it('reads configuration over HTTPS from a certificate naming config-server, with a credential it accepts', () => {
+    const server = compose.services['config-server']?.environment ?? {};
+    const clients = parseClients(server.CONFIG_CLIENTS ?? '');
+    const names = (server.CONFIG_SERVER_TLS_HOSTNAMES ?? '').split(',');
+    for (const name of ['product', 'recommendation', 'review', 'product-composite']) {
+      const uri = new URL(compose.services[name]?.environment?.SPRING_CLOUD_CONFIG_URI ?? '');
+      expect(uri.protocol, name).toBe('https:');
+      expect(names, name).toContain(uri.hostname);
+      const client = clients.find((c) => c.id === decodeURIComponent(uri.username));
+      expect(client?.secret, name).toBe(decodeURIComponent(uri.password));
+      expect(client?.applications.some((a) => a === '*' || a === name)).toBe(true);
+    }
   });
 });

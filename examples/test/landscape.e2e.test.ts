@@ -91,6 +91,13 @@ function devSecret(id: string): string {
   return secret;
 }
 
+/** Basic credentials of the config server credential this run made, read from the summary as a user would. */
+function configAuth(): Record<string, string> {
+  const m = /development credential (\S+) \/ (\S+)/.exec(landscape.out);
+  if (m?.[1] === undefined || m[2] === undefined) throw new Error('no config server credential in the summary');
+  return { authorization: `Basic ${Buffer.from(`${m[1]}:${m[2]}`).toString('base64')}` };
+}
+
 async function token(id: 'reader' | 'writer', scope: string): Promise<string> {
   const res = await call(`${url('gateway', 'https')}/oauth2/token`, {
     method: 'POST',
@@ -143,6 +150,10 @@ describe('the landscape of npm start', () => {
     expect(landscape.out).toMatch(/development client writer \/ \S+/);
     expect(landscape.out).toMatch(
       /TOKEN=\$\(curl -s --cacert \S+ https:\/\/localhost:\d+\/oauth2\/token -u writer:\S+ /,
+    );
+    expect(landscape.out).toMatch(/development credential landscape \/ \S+/);
+    expect(landscape.out).toMatch(
+      /curl -s --cacert \S+ https:\/\/localhost:\d+\/config\/product\/default -u landscape:\S+ /,
     );
   });
 
@@ -199,19 +210,23 @@ describe('the landscape of npm start', () => {
 
   it('serves each service its configuration with the {cipher} secret decrypted, and encrypts', async () => {
     const config = url('config-server', 'https');
-    const env = await call(`${config}/product/default`);
+    // Decrypted secrets are never served to an anonymous caller, not even in development.
+    const anonymous = await call(`${config}/product/default`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.text).not.toContain('product-dev-secret');
+    const env = await call(`${config}/product/default`, { headers: configAuth() });
     expect(env.status).toBe(200);
     expect(env.text).toContain('product-dev-secret');
     const encrypted = await call(`${config}/encrypt`, {
       method: 'POST',
       body: 'hello',
-      headers: { 'content-type': 'text/plain' },
+      headers: { 'content-type': 'text/plain', ...configAuth() },
     });
     expect(encrypted.status).toBe(200);
     const decrypted = await call(`${config}/decrypt`, {
       method: 'POST',
       body: encrypted.text,
-      headers: { 'content-type': 'text/plain' },
+      headers: { 'content-type': 'text/plain', ...configAuth() },
     });
     expect(decrypted.text).toBe('hello');
     const info = await call(`${url('product')}/actuator/info`);
@@ -220,20 +235,21 @@ describe('the landscape of npm start', () => {
 
   it('serves /config/** and /config/encrypt through the gateway, which trusts the local CA upstream', async () => {
     const gateway = url('gateway', 'https');
-    const env = await call(`${gateway}/config/product/default`);
+    expect((await call(`${gateway}/config/product/default`)).status).toBe(401);
+    const env = await call(`${gateway}/config/product/default`, { headers: configAuth() });
     expect(env.status).toBe(200);
     expect(env.text).toContain('product-dev-secret');
     const encrypted = await call(`${gateway}/config/encrypt`, {
       method: 'POST',
       body: 'through the edge',
-      headers: { 'content-type': 'text/plain' },
+      headers: { 'content-type': 'text/plain', ...configAuth() },
     });
     expect(encrypted.status).toBe(200);
     // Decrypted by the config server directly: the gateway passed the body and the cipher text through unchanged.
     const decrypted = await call(`${url('config-server', 'https')}/decrypt`, {
       method: 'POST',
       body: encrypted.text,
-      headers: { 'content-type': 'text/plain' },
+      headers: { 'content-type': 'text/plain', ...configAuth() },
     });
     expect(decrypted.status).toBe(200);
     expect(decrypted.text).toBe('through the edge');

@@ -79,7 +79,12 @@ export interface GatewayConfig {
   readonly port: number;
   /** undefined with --http-only. */
   readonly httpsPort: number | undefined;
-  readonly tls: { readonly certFile?: string; readonly keyFile?: string; readonly caFile?: string };
+  readonly tls: {
+    readonly certFile?: string;
+    readonly keyFile?: string;
+    readonly caFile?: string;
+    readonly hostnames?: readonly string[];
+  };
   readonly routesFile: string | undefined;
   /** Extra CA for https:// upstreams; undefined means the local development CA when its file exists. */
   readonly upstreamCaFile: string | undefined;
@@ -114,6 +119,7 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
       ...(s.certFile === undefined ? {} : { certFile: s.certFile }),
       ...(s.keyFile === undefined ? {} : { keyFile: s.keyFile }),
       ...(s.caFile === undefined ? {} : { caFile: s.caFile }),
+      ...(s.tlsHostnames === undefined ? {} : { hostnames: s.tlsHostnames }),
     },
     routesFile: s.routesFile,
     upstreamCaFile: s.upstreamCaFile,

@@ -24,6 +24,11 @@ export function tlsSettings(envPrefix: string) {
       env: `${envPrefix}_CA_FILE`,
       help: 'CA bundle clients trust for --cert-file',
     }),
+    tlsHostnames: setting.list({
+      flag: 'tls-hostnames',
+      env: `${envPrefix}_TLS_HOSTNAMES`,
+      help: 'extra names (comma-separated) the local CA certificate covers, e.g. a container name',
+    }),
   } satisfies SettingSpecs;
 }
 
@@ -32,6 +37,8 @@ export interface ServerTlsOptions {
   readonly certFile?: string | undefined;
   readonly keyFile?: string | undefined;
   readonly caFile?: string | undefined;
+  /** Names the development certificate covers besides localhost and this machine's name (ignored with certFile). */
+  readonly hostnames?: readonly string[] | undefined;
   readonly logger?: TlsLogger;
 }
 
@@ -53,7 +60,11 @@ export async function serverTls(options: ServerTlsOptions): Promise<TlsMaterial>
     if (certFile !== undefined && keyFile !== undefined) {
       return await loadUserCertificate({ certFile, keyFile, logger, ...(caFile === undefined ? {} : { caFile }) });
     }
-    return await ensureDevCertificates({ dir: join(options.dataDir, 'tls'), logger });
+    return await ensureDevCertificates({
+      dir: join(options.dataDir, 'tls'),
+      logger,
+      ...(options.hostnames === undefined ? {} : { hostnames: options.hostnames }),
+    });
   } catch (err) {
     throw err instanceof TlsError ? new StartupError(err.message) : err;
   }

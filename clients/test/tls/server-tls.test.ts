@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,15 @@ describe('serverTls', () => {
     const dataDir = join(root, 'data-dev');
     const tls = await serverTls({ dataDir });
     expect(tls.caFile).toBe(join(dataDir, 'tls', 'ca.pem'));
+  });
+
+  it('covers the extra host names it is given (a container name), as --tls-hostnames asks', async () => {
+    const tls = await serverTls({ dataDir: join(root, 'data-names'), hostnames: ['config-server'] });
+    const names = new X509Certificate(tls.cert).subjectAltName ?? '';
+    expect(names).toContain('DNS:config-server');
+    expect(names).toContain('DNS:localhost');
+    const plain = await serverTls({ dataDir: join(root, 'data-plain') });
+    expect(new X509Certificate(plain.cert).subjectAltName).not.toContain('DNS:config-server');
   });
 
   it('refuses a certificate without its key, and a missing file, as start-up errors', async () => {
