@@ -175,6 +175,16 @@ http {
       await compare('upstream direct', { url: `${upstream.url}/product/1` }, { note: 'same server as the baseline' });
       await compare('gateway, Path route', { url: `${gw.url}/product/1` }, { target: 0.5 });
       await compare('gateway, lb:// + JWT check', { url: `${gw.url}/product-composite/1`, headers }, { target: 0.4 });
+      const bare = await startServer('bare-proxy.ts', [upstream.url]);
+      try {
+        await compare(
+          'bare node:http + undici proxy',
+          { url: `${bare.url}/product/1` },
+          { note: 'reference: the least a Node proxy costs (no routing, filters or logs)' },
+        );
+      } finally {
+        await bare.stop();
+      }
       await compare(
         'nginx proxy_pass, 1 worker',
         { url: `http://127.0.0.1:${nginxPort}/product/1` },
