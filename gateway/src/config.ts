@@ -26,6 +26,24 @@ export function gatewaySettings() {
       env: 'GATEWAY_ROUTES_FILE',
       help: 'YAML file with spring.cloud.gateway.routes (or a top-level routes list); POST /actuator/gateway/refresh rereads it',
     }),
+    configUri: setting.url({
+      flag: 'config-uri',
+      env: ['GATEWAY_CONFIG_URI', 'SPRING_CLOUD_CONFIG_URI'],
+      secret: true,
+      help: "config server URL (Spring's spring.cloud.config.uri): routes from spring.cloud.gateway.* of the application gateway, followed live; they replace the routes file's where both set them",
+    }),
+    profiles: setting.list({
+      flag: 'profiles',
+      env: 'SPRING_PROFILES_ACTIVE',
+      default: ['default'],
+      help: 'configuration profiles fetched from the config server, later ones winning',
+    }),
+    rateLimitRedisUrl: setting.string({
+      flag: 'rate-limit-redis-url',
+      env: ['GATEWAY_RATE_LIMIT_REDIS_URL', 'SPRING_DATA_REDIS_URL'],
+      secret: true,
+      help: 'redis:// or rediss:// URL: RequestRateLimiter buckets shared by every gateway using it (in memory when unset); requests pass when Redis is unreachable',
+    }),
     registryUrl: setting.string({
       flag: 'registry-url',
       env: ['GATEWAY_REGISTRY_URL', 'EUREKA_CLIENT_SERVICEURL_DEFAULTZONE'],
@@ -86,6 +104,10 @@ export interface GatewayConfig {
     readonly hostnames?: readonly string[];
   };
   readonly routesFile: string | undefined;
+  /** Config server to read `spring.cloud.gateway.*` of the application `gateway` from; undefined: the file only. */
+  readonly configServer: { readonly uri: string; readonly profiles: readonly string[] } | undefined;
+  /** Redis for RequestRateLimiter buckets shared by several gateways; undefined keeps them in memory. */
+  readonly rateLimitRedisUrl: string | undefined;
   /** Extra CA for https:// upstreams; undefined means the local development CA when its file exists. */
   readonly upstreamCaFile: string | undefined;
   readonly registryUrl: readonly string[] | undefined;
@@ -110,6 +132,15 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     if (!URL.canParse(url))
       throw new SettingsError(`invalid --registry-url (GATEWAY_REGISTRY_URL): ${url} is not a URL`);
   }
+  if (s.rateLimitRedisUrl !== undefined) {
+    // The URL may carry a password: never echo it.
+    const scheme = URL.canParse(s.rateLimitRedisUrl) ? new URL(s.rateLimitRedisUrl).protocol : '';
+    if (scheme !== 'redis:' && scheme !== 'rediss:') {
+      throw new SettingsError(
+        'invalid --rate-limit-redis-url (GATEWAY_RATE_LIMIT_REDIS_URL): expected redis://[user:password@]host[:port][/db] or rediss://…',
+      );
+    }
+  }
   return Object.freeze({
     dataDir: s.dataDir,
     host: s.host,
@@ -122,6 +153,8 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
       ...(s.tlsHostnames === undefined ? {} : { hostnames: s.tlsHostnames }),
     },
     routesFile: s.routesFile,
+    configServer: s.configUri === undefined ? undefined : { uri: s.configUri, profiles: s.profiles },
+    rateLimitRedisUrl: s.rateLimitRedisUrl,
     upstreamCaFile: s.upstreamCaFile,
     registryUrl: registryUrl === undefined || registryUrl.length === 0 ? undefined : registryUrl,
     tokens: s.issuer === undefined ? undefined : { issuer: s.issuer, audience, jwksUri: s.jwksUri },

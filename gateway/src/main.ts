@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import {
+  configHealthIndicator,
+  createConfigClient,
   createDiscoveryClient,
   createEurekaRegistration,
   createService,
@@ -18,6 +20,7 @@ import {
   RoundRobin,
   serverTls,
   StartupError,
+  type ConfigClient,
   type DiscoveryClient,
   type Endpoint,
   type EurekaRegistration,
@@ -25,14 +28,16 @@ import {
   type Logger,
   type Running,
 } from '@trellis/clients';
-import { createApp } from './app.ts';
+import { createApp, renderError } from './app.ts';
 import { gatewayConfig, gatewaySettings, type GatewayConfig } from './config.ts';
 import { errorBody, GatewayError } from './errors.ts';
 import { serveWithApp } from './kit-bridge.ts';
 import { createProxy } from './proxy/forward.ts';
 import { Upstreams } from './proxy/upstreams.ts';
+import { configRouteSource } from './routing/config-source.ts';
 import { fileRouteSource, RouteManager } from './routing/manager.ts';
 import { RouteState } from './routing/table.ts';
+import { RedisBuckets } from './store/redis-buckets.ts';
 
 export interface GatewayOptions {
   /** Values for `${…}` placeholders of the routes file besides its own properties. */
@@ -44,6 +49,8 @@ export interface GatewayOptions {
 export interface RunningGateway extends Running {
   readonly manager: RouteManager;
   readonly discovery: DiscoveryClient | undefined;
+  /** The config client routes come from, with --config-uri. */
+  readonly config: ConfigClient | undefined;
 }
 
 const ACTUATOR = '/actuator/';
@@ -65,6 +72,44 @@ function lbServicesHealth(manager: RouteManager, discovery: DiscoveryClient | un
         details: { reason: `no UP instance of ${missing.map(([n]) => n).join(', ')}` },
         components,
       };
+}
+
+/** The `routes` health component: which sources feed the table, and why a source's last route set was refused. */
+function routeSourcesHealth(manager: RouteManager, sources: readonly string[]): Health {
+  const details = { routes: manager.table.routes.length, sources };
+  const problems = manager.problems;
+  if (problems.length === 0) return { status: 'UP', details };
+  // UNKNOWN, not DOWN: the previous routes are still served, and a bad push must not pull every gateway out at once.
+  return {
+    status: 'UNKNOWN',
+    details: {
+      ...details,
+      reason: `routes from ${problems.map((p) => p.source).join(' and ')} were refused; the previous routes are still in force`,
+      problems: problems.map((p) => ({ source: p.source, error: p.message, at: new Date(p.at).toISOString() })),
+    },
+  };
+}
+
+/** Fetches the application `gateway`'s configuration, with Spring's fail-fast retry, and follows its changes. */
+async function startConfigClient(
+  server: NonNullable<GatewayConfig['configServer']>,
+  ca: readonly string[],
+  log: Logger,
+): Promise<ConfigClient> {
+  try {
+    return await createConfigClient({
+      uri: server.uri,
+      name: 'gateway',
+      profiles: server.profiles,
+      ...(server.uri.startsWith('https:') && ca.length > 0 ? { ca } : {}),
+      // As the example services: the config server may still be starting beside the gateway.
+      retry: { maxAttempts: 10, initialIntervalMs: 500, maxIntervalMs: 2000 },
+      logger: log,
+    });
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new StartupError(`gateway: cannot load its configuration from --config-uri (GATEWAY_CONFIG_URI): ${reason}`);
+  }
 }
 
 /**
@@ -96,7 +141,7 @@ export async function startGateway(
   options: GatewayOptions = {},
 ): Promise<RunningGateway> {
   const log = logger.child({ component: 'gateway' });
-  const service = createService({ name: 'gateway', description: 'Edge gateway', logger: log });
+  const service = createService({ name: 'gateway', description: 'Edge gateway', logger: log, renderError });
   const discovery =
     config.registryUrl === undefined
       ? undefined
@@ -110,8 +155,22 @@ export async function startGateway(
           ...(config.tokens.jwksUri === undefined ? {} : { jwksUri: config.tokens.jwksUri }),
           logger: log,
         });
+  const ca = await upstreamCa(config);
+  const configClient =
+    config.configServer === undefined ? undefined : await startConfigClient(config.configServer, ca, log);
+  const buckets =
+    config.rateLimitRedisUrl === undefined
+      ? undefined
+      : new RedisBuckets({ url: config.rateLimitRedisUrl, logger: log });
+  const closeClients = async (): Promise<void> => {
+    await configClient?.close();
+    await buckets?.close();
+  };
+  const fileSource =
+    config.routesFile === undefined ? undefined : fileRouteSource(config.routesFile, options.env ?? {});
+  const configSource = configClient === undefined ? undefined : configRouteSource(configClient, options.env ?? {});
   const manager = new RouteManager(
-    config.routesFile === undefined ? undefined : fileRouteSource(config.routesFile, options.env ?? {}),
+    { file: fileSource, config: configSource },
     {
       requireTokens: config.requireTokens,
       canVerifyTokens: verifier !== undefined,
@@ -119,17 +178,44 @@ export async function startGateway(
       logger: log,
       now: Date.now,
       state: new RouteState(),
+      sharedBuckets: buckets,
     },
   );
+  // A change on the config server (its watch stream) replaces the table; a route set that does not compile is refused
+  // and the routes in force stay (the `routes` health component says why). Subscribed before the first load, so no
+  // change slips in between.
+  configClient?.subscribe((change) => {
+    manager.reload('config').then(
+      (table) =>
+        log.info(
+          { routes: table.routes.length, version: change.current.version },
+          'routes replaced from the config server',
+        ),
+      (err: unknown) => {
+        if (err instanceof GatewayError) {
+          log.warn(
+            { reason: err.message, version: change.current.version },
+            'config server routes refused; the routes in force are kept',
+          );
+        } else log.error({ err }, 'config server routes could not be applied');
+      },
+    );
+  });
   try {
-    await manager.refresh();
+    // The config client fetched just now: read what it holds rather than fetch again.
+    await manager.refresh(false);
   } catch (err) {
+    await closeClients();
     if (err instanceof GatewayError) {
-      throw new StartupError(`gateway: --routes-file (GATEWAY_ROUTES_FILE): ${err.message}`);
+      const from = [
+        ...(fileSource === undefined ? [] : ['--routes-file (GATEWAY_ROUTES_FILE)']),
+        ...(configSource === undefined ? [] : [configSource.name]),
+      ];
+      throw new StartupError(`gateway: routes from ${from.join(' and ')}: ${err.message}`);
     }
     throw err;
   }
-  const upstreams = new Upstreams({ connectTimeoutMs: config.connectTimeoutMs, ca: await upstreamCa(config) });
+  const upstreams = new Upstreams({ connectTimeoutMs: config.connectTimeoutMs, ca });
   const proxy = createProxy({
     table: () => manager.table,
     upstreams,
@@ -142,6 +228,10 @@ export async function startGateway(
   });
   service.app.route('/', createApp({ manager, verifier }));
   service.health.register('gatewayRoutes', () => lbServicesHealth(manager, discovery));
+  const sourceNames = [fileSource?.name, configSource?.name].filter((n): n is string => n !== undefined);
+  service.health.register('routes', () => routeSourcesHealth(manager, sourceNames));
+  if (configClient !== undefined) service.health.register('config', configHealthIndicator(configClient));
+  if (buckets !== undefined) service.health.register('rateLimiter', () => buckets.health());
 
   const upgraded = new Set<Duplex>();
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -207,6 +297,7 @@ export async function startGateway(
     await registration?.stop();
     await stopServers();
     await upstreams.close();
+    await closeClients();
     await discovery?.stop();
     await service.stop();
   };
@@ -246,11 +337,12 @@ export async function startGateway(
   }
   const routes = manager.table.routes.length;
   const notes = [
-    `gateway: ${routes} route(s)${config.routesFile === undefined ? '' : ` from ${config.routesFile}`}, ${
+    `gateway: ${routes} route(s)${sourceNames.length === 0 ? '' : ` from ${sourceNames.join(' and ')}`}, ${
       config.tokens === undefined ? 'no token checks (set --issuer)' : `tokens of ${config.tokens.issuer}`
     }`,
   ];
-  return { name: 'gateway', endpoints, notes, manager, discovery, stop };
+  if (buckets !== undefined) notes.push('gateway: RequestRateLimiter buckets shared in Redis');
+  return { name: 'gateway', endpoints, notes, manager, discovery, config: configClient, stop };
 }
 
 /**

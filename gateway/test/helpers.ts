@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, loadSettings } from '@trellis/clients';
+import { createLogger, loadSettings, type Logger } from '@trellis/clients';
 import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import { gatewayConfig, gatewaySettings } from '../src/config.ts';
 import { startGateway, type RunningGateway } from '../src/main.ts';
@@ -62,6 +62,10 @@ export interface Echoed {
 export interface TestGateway extends RunningGateway {
   readonly url: string;
   readonly port: number;
+  /** `https://127.0.0.1:<port>` when started with `https: true`. */
+  readonly httpsUrl: string | undefined;
+  /** The gateway's data directory (the local CA is under tls/). */
+  readonly dataDir: string;
   readonly routesFile: string;
   /** Rewrites the routes file (then POST /actuator/gateway/refresh to apply it). */
   writeRoutes(yaml: string): Promise<void>;
@@ -69,9 +73,10 @@ export interface TestGateway extends RunningGateway {
 
 export async function startTestGateway(
   yaml: string,
-  options: { argv?: string[]; env?: Record<string, string> } = {},
+  options: { argv?: string[]; env?: Record<string, string>; https?: boolean; dataDir?: string; logger?: Logger } = {},
 ): Promise<TestGateway> {
   const dir = await mkdtemp(join(tmpdir(), 'gateway-test-'));
+  const dataDir = options.dataDir ?? dir;
   const routesFile = join(dir, 'routes.yml');
   await writeFile(routesFile, yaml);
   const settings = loadSettings(gatewaySettings(), {
@@ -80,22 +85,28 @@ export async function startTestGateway(
       '0',
       '--host',
       '127.0.0.1',
-      '--http-only',
+      ...(options.https === true ? ['--https-port', '0'] : ['--http-only']),
       '--data-dir',
-      dir,
+      dataDir,
       '--routes-file',
       routesFile,
       ...(options.argv ?? []),
     ],
     env: {},
   });
-  const running = await startGateway(gatewayConfig(settings), silent, { env: options.env ?? {}, drainTimeoutMs: 2000 });
-  const endpoint = running.endpoints[0];
+  const running = await startGateway(gatewayConfig(settings), options.logger ?? silent, {
+    env: options.env ?? {},
+    drainTimeoutMs: 2000,
+  });
+  const endpoint = running.endpoints.find((e) => e.protocol === 'http');
   if (endpoint === undefined) throw new Error('no endpoint');
+  const secure = running.endpoints.find((e) => e.protocol === 'https');
   return {
     ...running,
     url: `http://127.0.0.1:${endpoint.port}`,
     port: endpoint.port,
+    httpsUrl: secure === undefined ? undefined : `https://127.0.0.1:${secure.port}`,
+    dataDir,
     routesFile,
     writeRoutes: (text) => writeFile(routesFile, text),
     stop: async () => {
@@ -141,4 +152,13 @@ export async function deadPort(): Promise<number> {
   const port = (s.address() as AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
+}
+
+/** Polls `check` every 25 ms until it holds; fails after `ms`. */
+export async function until(check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }

@@ -20,15 +20,8 @@ import {
   type Echoed,
   type TestGateway,
   type Upstream,
+  until,
 } from './helpers.ts';
-
-async function until(check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('gateway in a landscape', () => {
   let dir: string;

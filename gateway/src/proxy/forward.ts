@@ -189,7 +189,14 @@ export function createProxy(options: ProxyOptions): Proxy {
       if (options.verifier === undefined) throw new Error(`route ${route.id} checks tokens without a verifier`);
       exchange.auth = await checkToken(options.verifier, req.headers.authorization, route.token.scopes, route.id);
     }
-    for (const f of route.requestFilters) f.request?.(exchange);
+    if (route.awaitsFilters) {
+      for (const f of route.requestFilters) {
+        if (f.requestAsync !== undefined) await f.requestAsync(exchange);
+        else f.request?.(exchange);
+      }
+    } else {
+      for (const f of route.requestFilters) f.request?.(exchange);
+    }
     // Set to undefined rather than deleted, which would make the map a slow dictionary; undici skips undefined.
     if (!route.features.preserveHost) exchange.headers.host = undefined;
     return exchange;

@@ -10,8 +10,8 @@ import type { Route } from '../routing/table.ts';
 
 export interface GatewayRoutesDeps {
   readonly manager: RouteManager;
-  /** Whether the caller may read and change routes (loopback, or a token with the admin scope). */
-  readonly mayManage: (c: Context<KitEnv>) => Promise<boolean>;
+  /** Resolves when the caller may read and change routes; rejects with a GatewayError (401 or 403) otherwise. */
+  readonly authorize: (c: Context<KitEnv>) => Promise<void>;
 }
 
 /** `Name=a,b` for a definition given with positional arguments, else `{name, args}` as stored. */
@@ -35,7 +35,7 @@ function summary(route: Route, manager: RouteManager) {
   };
 }
 
-/** Loopback callers manage the gateway they run beside; anyone else needs the admin scope. */
+/** Whether a peer address is this machine (loopback); see createApp for who may manage routes. */
 export function isLoopback(address: string | undefined): boolean {
   if (address === undefined || isIP(address) === 0) return false;
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
@@ -45,12 +45,7 @@ export function gatewayRoutes(deps: GatewayRoutesDeps): Hono<KitEnv> {
   const { manager } = deps;
   const app = new Hono<KitEnv>();
   app.use(async (c, next) => {
-    if (!(await deps.mayManage(c))) {
-      throw new GatewayError(
-        'forbidden',
-        'managing routes needs a loopback connection or a token with the gateway:admin scope',
-      );
-    }
+    await deps.authorize(c);
     await next();
   });
   app.get('/routes', (c) => c.json(manager.table.routes.map((r) => summary(r, manager))));

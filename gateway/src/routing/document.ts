@@ -93,15 +93,92 @@ function timeout(value: unknown, where: string): number | undefined {
 }
 
 /**
- * Parses a routes file. Throws a GatewayError `invalid_route` naming the route and the part that cannot work.
- *
- * @example
- * const doc = readGatewayDocument('spring.cloud.gateway.routes:\n- id: a\n  uri: http://localhost:7001\n  predicates: [Path=/a/**]\n');
+ * What one source says about the gateway. A part is undefined when the source does not set it, so a source with higher
+ * precedence replaces only the parts it sets (Spring's property precedence; a list comes whole from one source).
  */
-export function readGatewayDocument(
-  text: string,
-  env: Readonly<Record<string, string | undefined>> = {},
-): GatewayDocument {
+export interface GatewayLayer {
+  readonly routes: readonly RouteDefinition[] | undefined;
+  readonly defaultFilters: readonly ComponentDefinition[] | undefined;
+  readonly globalCors: readonly GlobalCors[] | undefined;
+  readonly connectTimeoutMs: number | undefined;
+  readonly responseTimeoutMs: number | undefined;
+}
+
+/** A layer that sets nothing. */
+export const EMPTY_LAYER: GatewayLayer = {
+  routes: undefined,
+  defaultFilters: undefined,
+  globalCors: undefined,
+  connectTimeoutMs: undefined,
+  responseTimeoutMs: undefined,
+};
+
+/** The parts of `upper` that it sets, the rest from `lower`. */
+export function overlay(upper: GatewayLayer, lower: GatewayLayer): GatewayLayer {
+  return {
+    routes: upper.routes ?? lower.routes,
+    defaultFilters: upper.defaultFilters ?? lower.defaultFilters,
+    globalCors: upper.globalCors ?? lower.globalCors,
+    connectTimeoutMs: upper.connectTimeoutMs ?? lower.connectTimeoutMs,
+    responseTimeoutMs: upper.responseTimeoutMs ?? lower.responseTimeoutMs,
+  };
+}
+
+/** A layer with every unset part at its default (no routes, no default filters…). */
+export function complete(layer: GatewayLayer): GatewayDocument {
+  return {
+    routes: layer.routes ?? [],
+    defaultFilters: layer.defaultFilters ?? [],
+    globalCors: layer.globalCors ?? [],
+    connectTimeoutMs: layer.connectTimeoutMs,
+    responseTimeoutMs: layer.responseTimeoutMs,
+  };
+}
+
+/**
+ * Reads the gateway's parts from a nested configuration tree (`spring.cloud.gateway…` or, in a routes file, a
+ * top-level `routes` list); `lookup` resolves `${…}` placeholders. Throws a GatewayError `invalid_route` naming the
+ * route and the part that cannot work.
+ */
+export function readGatewayTree(root: unknown, lookup: (key: string) => string | undefined): GatewayLayer {
+  const gateway = at(root, ['spring', 'cloud', 'gateway']);
+  const webflux = at(gateway, ['server', 'webflux']);
+  const section = resolvePlaceholders(webflux ?? gateway ?? {}, lookup);
+  const rawRoutes = relaxed(section, 'routes') ?? resolvePlaceholders(at(root, ['routes']), lookup);
+  if (rawRoutes !== undefined && rawRoutes !== null && !Array.isArray(rawRoutes)) {
+    throw new GatewayError('invalid_route', 'routes must be a list');
+  }
+  const routes =
+    rawRoutes === undefined || rawRoutes === null ? undefined : rawRoutes.map((r) => readRouteDefinition(r));
+  const ids = new Set<string>();
+  for (const r of routes ?? []) {
+    if (ids.has(r.id)) throw new GatewayError('invalid_route', `route id ${r.id} is defined twice`);
+    ids.add(r.id);
+  }
+  const rawDefaults = relaxed(section, 'default-filters');
+  if (rawDefaults !== undefined && !Array.isArray(rawDefaults)) {
+    throw new GatewayError('invalid_route', 'default-filters must be a list');
+  }
+  const defaultFilters = rawDefaults?.map((f) =>
+    typeof f === 'string'
+      ? parseShortcut(f)
+      : (readRouteDefinition({ id: 'default-filters', uri: 'http://x', filters: [f] }).filters[0] ?? parseShortcut('')),
+  );
+  const rawCors = relaxed(section, 'globalcors') ?? relaxed(section, 'global-cors');
+  const httpClient = relaxed(section, 'httpclient') ?? relaxed(section, 'http-client');
+  return {
+    routes,
+    defaultFilters,
+    globalCors: rawCors === undefined ? undefined : readGlobalCors(rawCors),
+    connectTimeoutMs: timeout(relaxed(httpClient, 'connect-timeout'), 'httpclient.connect-timeout'),
+    responseTimeoutMs: timeout(relaxed(httpClient, 'response-timeout'), 'httpclient.response-timeout'),
+  };
+}
+
+/**
+ * Reads a routes file into the parts it sets. Placeholders resolve from the file's own properties, then `env`.
+ */
+export function readGatewayFile(text: string, env: Readonly<Record<string, string | undefined>> = {}): GatewayLayer {
   const docs = parseAllDocuments(text);
   const trees: unknown[] = [];
   for (const doc of Array.isArray(docs) ? docs : [docs]) {
@@ -113,34 +190,23 @@ export function readGatewayDocument(
     if (profile === undefined) trees.push(tree);
   }
   const root = trees.reduce<Tree>((acc, t) => (isTree(t) ? { ...acc, ...t } : acc), {});
-  const lookup = (key: string): string | undefined =>
-    propertyOf(root, key) ?? env[key] ?? env[key.toUpperCase().replace(/[.-]/g, '_')];
-  const gateway = at(root, ['spring', 'cloud', 'gateway']);
-  const webflux = at(gateway, ['server', 'webflux']);
-  const section = resolvePlaceholders(webflux ?? gateway ?? {}, lookup);
-  const rawRoutes = relaxed(section, 'routes') ?? resolvePlaceholders(root.routes, lookup);
-  if (rawRoutes !== undefined && !Array.isArray(rawRoutes)) {
-    throw new GatewayError('invalid_route', 'routes must be a list');
-  }
-  const routes = (rawRoutes ?? []).map((r) => readRouteDefinition(r));
-  const ids = new Set<string>();
-  for (const r of routes) {
-    if (ids.has(r.id)) throw new GatewayError('invalid_route', `route id ${r.id} is defined twice`);
-    ids.add(r.id);
-  }
-  const rawDefaults = relaxed(section, 'default-filters') ?? [];
-  if (!Array.isArray(rawDefaults)) throw new GatewayError('invalid_route', 'default-filters must be a list');
-  const defaultFilters = rawDefaults.map((f) =>
-    typeof f === 'string'
-      ? parseShortcut(f)
-      : (readRouteDefinition({ id: 'default-filters', uri: 'http://x', filters: [f] }).filters[0] ?? parseShortcut('')),
-  );
-  const httpClient = relaxed(section, 'httpclient') ?? relaxed(section, 'http-client');
-  return {
-    routes,
-    defaultFilters,
-    globalCors: readGlobalCors(relaxed(section, 'globalcors') ?? relaxed(section, 'global-cors')),
-    connectTimeoutMs: timeout(relaxed(httpClient, 'connect-timeout'), 'httpclient.connect-timeout'),
-    responseTimeoutMs: timeout(relaxed(httpClient, 'response-timeout'), 'httpclient.response-timeout'),
-  };
+  return readGatewayTree(root, (key) => propertyOf(root, key) ?? envLookup(env, key));
+}
+
+/** An environment variable for a property key, exactly or in Spring's relaxed form (`a.b-c` → `A_B_C`). */
+export function envLookup(env: Readonly<Record<string, string | undefined>>, key: string): string | undefined {
+  return env[key] ?? env[key.toUpperCase().replace(/[.-]/g, '_')];
+}
+
+/**
+ * Parses a routes file. Throws a GatewayError `invalid_route` naming the route and the part that cannot work.
+ *
+ * @example
+ * const doc = readGatewayDocument('spring.cloud.gateway.routes:\n- id: a\n  uri: http://localhost:7001\n  predicates: [Path=/a/**]\n');
+ */
+export function readGatewayDocument(
+  text: string,
+  env: Readonly<Record<string, string | undefined>> = {},
+): GatewayDocument {
+  return complete(readGatewayFile(text, env));
 }

@@ -7,12 +7,17 @@ import { GatewayError } from '../errors.ts';
 import { Args, parseDataSize, parseDuration, type ComponentDefinition } from './definition.ts';
 import { firstHeader, headerValues, type Exchange, type HeaderMap, type ResponseHead } from './exchange.ts';
 import { expandTemplate } from './path-pattern.ts';
-import { TokenBucketLimiter } from './rate-limiter.ts';
+import { TokenBucketLimiter, type SharedBuckets, type Verdict } from './rate-limiter.ts';
 
 export interface GatewayFilter {
   readonly name: string;
   /** Runs before forwarding, in route order; throws a GatewayError to answer without forwarding. */
   readonly request?: (exchange: Exchange) => void;
+  /**
+   * Like `request`, for a filter that waits on I/O (RequestRateLimiter with Redis). Only routes that have one take
+   * the awaiting path, so the others pay nothing for it.
+   */
+  readonly requestAsync?: (exchange: Exchange) => Promise<void>;
   /** Runs on the upstream's response head, in reverse route order (as Spring's post filters). */
   readonly response?: (exchange: Exchange, head: ResponseHead) => void;
 }
@@ -55,6 +60,8 @@ export interface FilterContext {
   /** Breakers are shared by name so a refresh that keeps a route keeps its breaker's state. */
   circuitBreaker(name: string, create: () => CircuitBreaker): CircuitBreaker;
   rateLimiter(key: string, create: () => TokenBucketLimiter): TokenBucketLimiter;
+  /** Buckets shared through Redis (--rate-limit-redis-url); undefined keeps them in this process. */
+  readonly sharedBuckets: SharedBuckets | undefined;
 }
 
 interface FilterFactory {
@@ -396,35 +403,55 @@ const FACTORIES: Readonly<Record<string, FilterFactory>> = {
       const requestedTokens = args.integer('requestedTokens', 1, 1);
       const resolve = keyResolver(args.optionalString('keyResolver') ?? 'principal', args);
       const denyEmptyKey = args.boolean('denyEmptyKey', true);
-      const limiter = context.rateLimiter(
-        `${context.routeId}:${replenishRate}:${burstCapacity}:${requestedTokens}`,
-        () => new TokenBucketLimiter({ replenishRate, burstCapacity, requestedTokens, now: context.now }),
-      );
       const fixed: [string, string][] = [
         ['x-ratelimit-replenish-rate', String(replenishRate)],
         ['x-ratelimit-burst-capacity', String(burstCapacity)],
         ['x-ratelimit-requested-tokens', String(requestedTokens)],
       ];
+      const keyOf = (ex: Exchange): string | undefined => {
+        const key = resolve(ex);
+        if (key !== undefined && key !== '') return key;
+        if (!denyEmptyKey) return undefined;
+        // Spring's default (deny-empty-key, 403): a limit keyed by client cannot count an unknown client.
+        throw new GatewayError('forbidden', 'the rate limit of this route needs a key the request does not carry', {
+          route: ex.routeId,
+        });
+      };
+      // Spring's headers; an unanswered shared store reports -1 remaining, as Spring's fail-open answer does.
+      const apply = (ex: Exchange, verdict: Verdict | undefined): void => {
+        const headers: [string, string][] = [['x-ratelimit-remaining', String(verdict?.remaining ?? -1)], ...fixed];
+        if (verdict !== undefined && !verdict.allowed) {
+          throw new GatewayError('too_many_requests', `rate limit of ${replenishRate} requests/s exceeded`, {
+            route: ex.routeId,
+            headers: Object.fromEntries(headers),
+          });
+        }
+        ex.responseHeaders.push(...headers);
+      };
+      const shared = context.sharedBuckets;
+      if (shared !== undefined) {
+        const limits = { replenishRate, burstCapacity, requestedTokens };
+        // Buckets per route and key, so two routes limiting the same client do not drain each other.
+        const prefix = `${context.routeId}.`;
+        return {
+          name: 'RequestRateLimiter',
+          async requestAsync(ex) {
+            const key = keyOf(ex);
+            if (key === undefined) return;
+            apply(ex, await shared.take(prefix + key, limits));
+          },
+        };
+      }
+      const limiter = context.rateLimiter(
+        `${context.routeId}:${replenishRate}:${burstCapacity}:${requestedTokens}`,
+        () => new TokenBucketLimiter({ replenishRate, burstCapacity, requestedTokens, now: context.now }),
+      );
       return {
         name: 'RequestRateLimiter',
         request(ex) {
-          const key = resolve(ex);
-          if (key === undefined || key === '') {
-            if (!denyEmptyKey) return;
-            // Spring's default (deny-empty-key, 403): a limit keyed by client cannot count an unknown client.
-            throw new GatewayError('forbidden', 'the rate limit of this route needs a key the request does not carry', {
-              route: ex.routeId,
-            });
-          }
-          const verdict = limiter.take(key);
-          const headers: [string, string][] = [['x-ratelimit-remaining', String(verdict.remaining)], ...fixed];
-          if (!verdict.allowed) {
-            throw new GatewayError('too_many_requests', `rate limit of ${replenishRate} requests/s exceeded`, {
-              route: ex.routeId,
-              headers: Object.fromEntries(headers),
-            });
-          }
-          ex.responseHeaders.push(...headers);
+          const key = keyOf(ex);
+          if (key === undefined) return;
+          apply(ex, limiter.take(key));
         },
       };
     },

@@ -16,6 +16,25 @@ export interface Verdict {
   readonly remaining: number;
 }
 
+/** RequestRateLimiter's arguments, the same for either store. */
+export interface BucketLimits {
+  readonly replenishRate: number;
+  readonly burstCapacity: number;
+  readonly requestedTokens: number;
+}
+
+/**
+ * Buckets kept outside the process (Redis), shared by every gateway that uses the same store. The same arithmetic as
+ * {@link TokenBucketLimiter}, done atomically by the store.
+ */
+export interface SharedBuckets {
+  /**
+   * Takes `requestedTokens` from the bucket `key` when it holds that many. Undefined when the store cannot answer:
+   * the caller lets the request through (Spring's RedisRateLimiter fails open) and the store reports it in health.
+   */
+  take(key: string, limits: BucketLimits): Promise<Verdict | undefined>;
+}
+
 export class TokenBucketLimiter {
   readonly options: TokenBucketOptions;
   readonly #buckets = new Map<string, { tokens: number; at: number }>();

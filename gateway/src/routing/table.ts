@@ -9,7 +9,7 @@ import { parseDuration, scalarText } from './definition.ts';
 import type { RequestView } from './exchange.ts';
 import { buildFilter, emptyFeatures, type GatewayFilter, type RouteFeatures } from './filters.ts';
 import { buildPredicate, type Predicate } from './predicates.ts';
-import type { TokenBucketLimiter } from './rate-limiter.ts';
+import type { SharedBuckets, TokenBucketLimiter } from './rate-limiter.ts';
 
 /** Where a route sends requests. `lb` targets are resolved per request through discovery. */
 export interface RouteTarget {
@@ -30,6 +30,8 @@ export interface Route {
   readonly target: RouteTarget;
   readonly predicates: readonly Predicate[];
   readonly requestFilters: readonly GatewayFilter[];
+  /** Whether a request filter waits on I/O (`requestAsync`); only then does the proxy await the filters. */
+  readonly awaitsFilters: boolean;
   /** Reverse route order, as Spring's post filters. */
   readonly responseFilters: readonly GatewayFilter[];
   readonly features: Readonly<RouteFeatures>;
@@ -63,6 +65,8 @@ export interface CompileOptions {
   readonly random?: () => number;
   /** State kept across tables (breakers, rate-limit buckets), by name. */
   readonly state: RouteState;
+  /** RequestRateLimiter buckets in Redis, shared with other gateways; undefined keeps them in `state`. */
+  readonly sharedBuckets?: SharedBuckets | undefined;
 }
 
 /** Stateful parts shared by successive tables, so a refresh does not reset a circuit or refill a bucket. */
@@ -140,6 +144,7 @@ function compileRoute(definition: RouteDefinition, options: CompileOptions, weig
       if (l === undefined) options.state.limiters.set(key, (l = create()));
       return l;
     },
+    sharedBuckets: options.sharedBuckets,
   };
   const filters = [...(options.defaultFilters ?? []), ...definition.filters]
     .map((f) => buildFilter(f, context, features))
@@ -164,7 +169,8 @@ function compileRoute(definition: RouteDefinition, options: CompileOptions, weig
     definition,
     target,
     predicates,
-    requestFilters: filters.filter((f) => f.request !== undefined),
+    requestFilters: filters.filter((f) => f.request !== undefined || f.requestAsync !== undefined),
+    awaitsFilters: filters.some((f) => f.requestAsync !== undefined),
     responseFilters: filters.filter((f) => f.response !== undefined).reverse(),
     features,
     token,
