@@ -93,7 +93,8 @@ export function landscapeEnv(
   if (production && env.ENCRYPT_KEY === DEV_ENCRYPT_KEY) {
     throw new StartupError('the development ENCRYPT_KEY is refused with NODE_ENV=production; set a key of your own');
   }
-  if (!production && (env.ENCRYPT_KEY ?? '') === '' && (env.ENCRYPT_KEY_FILE ?? '') === '') {
+  const ownKey = [env.ENCRYPT_KEY, env.ENCRYPT_KEY_FILE, env.ENCRYPT_KEY_STORE_LOCATION].some((v) => (v ?? '') !== '');
+  if (!production && !ownKey) {
     out.ENCRYPT_KEY = DEV_ENCRYPT_KEY;
     notes.push(`config-server: development encrypt key ENCRYPT_KEY=${DEV_ENCRYPT_KEY} (config-repo's {cipher} values)`);
   }

@@ -1,14 +1,40 @@
-import { commonSettings, loadSettings, setting, SettingsError, tlsSettings, type Settings } from '@trellis/clients';
+import {
+  commonSettings,
+  loadSettings,
+  setting,
+  SettingsError,
+  tlsSettings,
+  type Settings,
+  type SettingSpec,
+} from '@trellis/clients';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ClientsSyntaxError, parseClients } from './access/clients.ts';
 import { OverridesSyntaxError, parseOverrides } from './overrides.ts';
 
 export const BACKEND_KINDS = ['native', 'git', 'sqlite'] as const;
 export type BackendKind = (typeof BACKEND_KINDS)[number];
 
+export const KEY_STORE_TYPES = ['jks', 'pkcs12'] as const;
+export type KeyStoreType = (typeof KEY_STORE_TYPES)[number];
+
+/** `encrypt.key-store.type`: Java's type names are case-insensitive (`JKS`, `PKCS12`), so ours are too. */
+const keyStoreType: SettingSpec<KeyStoreType, true> = {
+  flag: 'encrypt-key-store-type',
+  env: 'ENCRYPT_KEY_STORE_TYPE',
+  default: 'jks',
+  accepts: 'jks or pkcs12',
+  help: 'key store type, jks or pkcs12 (Spring encrypt.key-store.type); either format is read whatever the type, as Java does',
+  parse: (raw) => {
+    const type = KEY_STORE_TYPES.find((t) => t === raw.trim().toLowerCase());
+    if (type === undefined) throw new Error('not a key store type');
+    return type;
+  },
+};
+
 /**
  * The config server's settings. Spring's property names work as environment variables (`ENCRYPT_KEY`,
- * `ENCRYPT_SALT`, `ENCRYPT_RSA_*`), so a Spring config server's settings carry over.
+ * `ENCRYPT_SALT`, `ENCRYPT_RSA_*`, `ENCRYPT_KEY_STORE_*`), so a Spring config server's settings carry over.
  */
 export function configServerSettings() {
   return {
@@ -49,6 +75,29 @@ export function configServerSettings() {
       env: 'ENCRYPT_SALT',
       help: 'hex salt of the symmetric key (default deadbeef)',
     }),
+    keyStoreLocation: setting.string({
+      flag: 'encrypt-key-store-location',
+      env: 'ENCRYPT_KEY_STORE_LOCATION',
+      help: 'JKS or PKCS12 key store with the RSA key pairs, a path or file:path (Spring encrypt.key-store.location); {key:alias} picks an entry',
+    }),
+    keyStorePassword: setting.string({
+      flag: 'encrypt-key-store-password',
+      env: 'ENCRYPT_KEY_STORE_PASSWORD',
+      secret: true,
+      help: 'password of the key store (encrypt.key-store.password); prefer the variable, flags show in ps',
+    }),
+    keyStoreAlias: setting.string({
+      flag: 'encrypt-key-store-alias',
+      env: 'ENCRYPT_KEY_STORE_ALIAS',
+      help: 'key store entry for new values and for values without {key:…} (encrypt.key-store.alias; default: the only key entry)',
+    }),
+    keyStoreSecret: setting.string({
+      flag: 'encrypt-key-store-secret',
+      env: 'ENCRYPT_KEY_STORE_SECRET',
+      secret: true,
+      help: 'password of the key entries (encrypt.key-store.secret; default: the store password); {secret:…} unlocks others',
+    }),
+    keyStoreType,
     rsaAlgorithm: setting.choice(['DEFAULT', 'OAEP'], {
       env: 'ENCRYPT_RSA_ALGORITHM',
       help: 'RSA padding for an RSA key (Spring encrypt.rsa.algorithm; default DEFAULT)',
@@ -146,9 +195,68 @@ export interface Config extends ConfigServerSettings {
   readonly overrideValues: Readonly<Record<string, string>>;
   /** The SQLite file, defaulted into the data directory. */
   readonly sqlitePath: string;
+  /** `--encrypt-key-store-location` as a file path (`file:` removed); undefined without a key store. */
+  readonly keyStorePath: string | undefined;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+const KEY_STORE_LOCATION = '--encrypt-key-store-location (ENCRYPT_KEY_STORE_LOCATION)';
+
+/**
+ * Spring reads `encrypt.key-store.location` as a resource location. Outside a JVM only files make sense: a plain path,
+ * `file:path` or `file:///path`. `classpath:` and URLs are refused by name rather than read as odd relative paths.
+ */
+export function keyStorePathOf(location: string): string {
+  const trimmed = location.trim();
+  if (/^file:/i.test(trimmed)) {
+    const rest = trimmed.slice('file:'.length);
+    let path = rest;
+    if (rest.startsWith('//')) {
+      try {
+        path = fileURLToPath(`file:${rest}`);
+      } catch {
+        throw new SettingsError(`${KEY_STORE_LOCATION}: ${JSON.stringify(location)} is not a valid file: URL`);
+      }
+    }
+    if (path === '') throw new SettingsError(`${KEY_STORE_LOCATION}: file: names no file`);
+    return path;
+  }
+  // A scheme of two letters or more; a single letter is a Windows drive (C:\keys\server.jks).
+  const scheme = /^([a-z][a-z0-9+.-]+):/i.exec(trimmed);
+  if (scheme !== null) {
+    throw new SettingsError(
+      `${KEY_STORE_LOCATION}: ${scheme[1]}: locations cannot be read here (there is no Java classpath); give a file path, optionally as file:path`,
+    );
+  }
+  if (trimmed === '') throw new SettingsError(`${KEY_STORE_LOCATION} is empty`);
+  return trimmed;
+}
+
+/**
+ * The key store settings only make sense together; say which one is missing or in the way. With a key store, an
+ * ENCRYPT_KEY as well is ignored (main.ts warns), as Spring does, so a Spring server's settings carry over.
+ */
+function checkKeyStore(settings: ConfigServerSettings): string | undefined {
+  if (settings.keyStoreLocation === undefined) {
+    const stray = (
+      [
+        ['keyStorePassword', '--encrypt-key-store-password (ENCRYPT_KEY_STORE_PASSWORD)'],
+        ['keyStoreAlias', '--encrypt-key-store-alias (ENCRYPT_KEY_STORE_ALIAS)'],
+        ['keyStoreSecret', '--encrypt-key-store-secret (ENCRYPT_KEY_STORE_SECRET)'],
+      ] as const
+    ).find(([key]) => settings[key] !== undefined);
+    if (stray !== undefined) throw new SettingsError(`${stray[1]} is set but ${KEY_STORE_LOCATION} is not`);
+    return undefined;
+  }
+  if (settings.keyStorePassword === undefined) {
+    throw new SettingsError(`${KEY_STORE_LOCATION} needs --encrypt-key-store-password (ENCRYPT_KEY_STORE_PASSWORD)`);
+  }
+  if (settings.keyStoreAlias?.includes('}') === true) {
+    throw new SettingsError('--encrypt-key-store-alias (ENCRYPT_KEY_STORE_ALIAS) must not contain "}"');
+  }
+  return keyStorePathOf(settings.keyStoreLocation);
+}
 
 /**
  * Checks the settings against each other and parses the credential list. Errors name the flag and variable, never
@@ -160,6 +268,7 @@ export function checkConfig(settings: ConfigServerSettings): Readonly<Config> {
       'set either --encrypt-key (ENCRYPT_KEY) or --encrypt-key-file (ENCRYPT_KEY_FILE), not both',
     );
   }
+  const keyStorePath = checkKeyStore(settings);
   if ((settings.certFile === undefined) !== (settings.keyFile === undefined)) {
     throw new SettingsError(
       '--cert-file (CONFIG_SERVER_CERT_FILE) and --key-file (CONFIG_SERVER_KEY_FILE) go together',
@@ -227,6 +336,7 @@ export function checkConfig(settings: ConfigServerSettings): Readonly<Config> {
     adminEntries,
     overrideValues,
     sqlitePath: settings.sqliteFile ?? join(settings.dataDir, 'config.sqlite'),
+    keyStorePath,
   });
 }
 

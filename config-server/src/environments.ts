@@ -1,7 +1,13 @@
 import type { Logger } from '@trellis/clients';
 import type { EnvironmentBackend } from './backends/types.ts';
 import type { KeyChain } from './cipher/index.ts';
-import { decryptEnvironment, type Environment, type EnvironmentRequest } from './environment/index.ts';
+import {
+  DECRYPTED_HEADER,
+  decryptEnvironment,
+  decryptedHeader,
+  type Environment,
+  type EnvironmentRequest,
+} from './environment/index.ts';
 
 export interface EnvironmentsOptions {
   readonly backend: EnvironmentBackend;
@@ -20,16 +26,19 @@ export interface Environments {
    * environment and `variant` (the media type and its options, e.g. `yml:resolved`): the body is kept, encoded as
    * UTF-8, while the backend's version stays the same and rendered again when it changes.
    */
-  render(
-    request: EnvironmentRequest,
-    variant: string,
-    render: (env: Environment) => string,
-  ): Promise<Uint8Array<ArrayBuffer>>;
+  render(request: EnvironmentRequest, variant: string, render: (env: Environment) => string): Promise<Rendered>;
   /**
-   * The body `render` made for `variant` when it is known, without any I/O, to still be current (the backend
+   * What `render` made for `variant` when it is known, without any I/O, to still be current (the backend
    * vouches for its version synchronously); undefined otherwise, and the caller then goes through `render`.
    */
-  peek(request: EnvironmentRequest, variant: string): Uint8Array<ArrayBuffer> | undefined;
+  peek(request: EnvironmentRequest, variant: string): Rendered | undefined;
+}
+
+/** A rendered body, and the response headers that describe the environment it was made from. */
+export interface Rendered {
+  readonly body: Uint8Array<ArrayBuffer>;
+  /** {@link DECRYPTED_HEADER} for our config client; Environment JSON routes send these, file renderings need not. */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 // Enough for every (application, profiles, label) a landscape asks for; older entries are dropped first.
@@ -40,6 +49,7 @@ interface Entry {
   readonly environment: Environment;
   /** Rendered bodies by variant; they hold decrypted values, so they live exactly as long as the entry. */
   readonly bodies: Map<string, Uint8Array<ArrayBuffer>>;
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 /**
@@ -57,6 +67,17 @@ export function createEnvironments(options: EnvironmentsOptions): Environments {
 
   const keyOf = (request: EnvironmentRequest): string =>
     JSON.stringify([request.applications, request.profiles, request.label ?? null]);
+
+  /** Once per decrypted environment: which keys were `{cipher}` values, for clients that want to know. */
+  function headersOf(environment: Environment): Readonly<Record<string, string>> {
+    const decrypted = decryptedHeader(environment);
+    if (decrypted !== undefined) return { [DECRYPTED_HEADER]: decrypted };
+    options.logger.warn(
+      { application: environment.name, profiles: environment.profiles },
+      `too many decrypted keys to list in ${DECRYPTED_HEADER}; clients fall back to their key-name rule`,
+    );
+    return {};
+  }
 
   async function served(
     request: EnvironmentRequest,
@@ -83,7 +104,7 @@ export function createEnvironments(options: EnvironmentsOptions): Environments {
       options.logger.warn({ source: f.source, property: f.key }, 'cannot decrypt property; served as invalid.<key>');
     }
     if (found.version === null) return { environment };
-    const entry: Entry = { version: found.version, environment, bodies: new Map() };
+    const entry: Entry = { version: found.version, environment, bodies: new Map(), headers: headersOf(environment) };
     entries.delete(cacheKey);
     entries.set(cacheKey, entry);
     if (entries.size > MAX_CACHED) entries.delete(entries.keys().next().value ?? '');
@@ -96,18 +117,20 @@ export function createEnvironments(options: EnvironmentsOptions): Environments {
     },
     async render(request, variant, render) {
       const { environment, entry } = await served(request, true);
+      const headers = entry?.headers ?? headersOf(environment);
       const kept = entry?.bodies.get(variant);
-      if (kept !== undefined) return kept;
+      if (kept !== undefined) return { body: kept, headers };
       // Encoded once here rather than on every write (and again to count its length).
       const body = Buffer.from(render(environment), 'utf8');
       entry?.bodies.set(variant, body);
-      return body;
+      return { body, headers };
     },
     peek(request, variant) {
       const version = options.backend.currentVersion?.(request);
       if (version === undefined || version === null) return undefined;
       const entry = entries.get(keyOf(request));
-      return entry?.version === version ? entry.bodies.get(variant) : undefined;
+      const body = entry?.version === version ? entry.bodies.get(variant) : undefined;
+      return body === undefined || entry === undefined ? undefined : { body, headers: entry.headers };
     },
   };
 }

@@ -19,6 +19,7 @@ import { createNativeBackend } from './backends/native.ts';
 import { createSqliteBackend } from './backends/sqlite.ts';
 import type { EnvironmentBackend } from './backends/types.ts';
 import { checkConfig, configServerSettings, type Config } from './config.ts';
+import type { KeyChain } from './cipher/index.ts';
 import { loadKeyChain } from './encryption/keys.ts';
 import { ConfigFileError } from './environment/index.ts';
 import { overridesFromFile } from './overrides.ts';
@@ -103,6 +104,10 @@ async function backendsFor(config: Config, logger: Logger, env: StartContext['en
 
 async function start(config: Config, logger: Logger, env: StartContext['env']): Promise<Running> {
   const keys = await loadKeyChain(config);
+  if (config.keyStorePath !== undefined && (config.encryptKey !== undefined || config.encryptKeyFile !== undefined)) {
+    // Spring's order too: a key store wins. Names only; neither key reaches the log.
+    logger.warn('ENCRYPT_KEY / ENCRYPT_KEY_FILE ignored: ENCRYPT_KEY_STORE_LOCATION is set and its keys are used');
+  }
   const tls = await tlsFor(config, logger);
   const overrides = await overridesOf(config);
   const { backend, store } = await backendsFor(config, logger, env);
@@ -126,7 +131,7 @@ async function start(config: Config, logger: Logger, env: StartContext['env']): 
     setting: '--port (CONFIG_SERVER_PORT)',
   });
   const notes = [
-    `config-server: ${describeBackends(config)}, ${keys === undefined ? 'no encrypt key' : `${keys.locate().kind} encrypt key`}, ${
+    `config-server: ${describeBackends(config)}, ${describeKeys(config, keys)}, ${
       config.clientEntries === undefined
         ? 'open to every client (set CONFIG_CLIENTS to require credentials)'
         : `${config.clientEntries.length} client credential(s)`
@@ -134,6 +139,13 @@ async function start(config: Config, logger: Logger, env: StartContext['env']): 
   ];
   if (tls?.caFile !== undefined) notes.push(`config-server: clients trust ${tls.caFile}`);
   return { name: 'config-server', endpoints: service.endpoints, notes, stop: () => service.stop() };
+}
+
+function describeKeys(config: Config, keys: KeyChain | undefined): string {
+  if (keys === undefined) return 'no encrypt key';
+  if (config.keyStorePath === undefined) return `${keys.locate().kind} encrypt key`;
+  // Alias names only: they are what {key:…} prefixes say, not secrets.
+  return `key store ${config.keyStorePath} (${keys.aliases.length} RSA key(s), new values with {key:${keys.activeAlias ?? ''}})`;
 }
 
 function describeBackends(config: Config): string {

@@ -146,8 +146,45 @@ function readValue(value: unknown): RawValue | undefined {
   return undefined;
 }
 
-/** Checks the Environment JSON's shape; values that are not scalars are dropped rather than failing the start. */
-export function readEnvironment(body: string, url: string, what: string): RawEnvironment {
+/**
+ * The response header in which a Trellis config server lists the values it decrypted: `index=key` pairs joined by
+ * commas, the index a position in `propertySources`, the key percent-encoded. Spring's server never sends it.
+ */
+export const DECRYPTED_HEADER = 'x-trellis-decrypted';
+
+/**
+ * Reads {@link DECRYPTED_HEADER}: decrypted keys by property source index, or undefined when the header is absent
+ * (a foreign server). Malformed pairs are skipped: they can only make the client mark fewer keys than the server
+ * meant, and the key-name rule still applies to those.
+ */
+export function parseDecryptedHeader(value: string | string[] | undefined): Map<number, string[]> | undefined {
+  if (value === undefined) return undefined;
+  const out = new Map<number, string[]>();
+  for (const pair of (Array.isArray(value) ? value.join(',') : value).split(',')) {
+    const match = /^(\d{1,6})=(.+)$/.exec(pair.trim());
+    if (match?.[1] === undefined || match[2] === undefined) continue;
+    let key: string;
+    try {
+      key = decodeURIComponent(match[2]);
+    } catch {
+      continue;
+    }
+    const index = Number(match[1]);
+    out.set(index, [...(out.get(index) ?? []), key]);
+  }
+  return out;
+}
+
+/**
+ * Checks the Environment JSON's shape; values that are not scalars are dropped rather than failing the start.
+ * `decrypted` (from {@link parseDecryptedHeader}) marks the values the server decrypted.
+ */
+export function readEnvironment(
+  body: string,
+  url: string,
+  what: string,
+  decrypted?: ReadonlyMap<number, readonly string[]>,
+): RawEnvironment {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -171,7 +208,12 @@ export function readEnvironment(body: string, url: string, what: string): RawEnv
       const value = readValue(v);
       if (value !== undefined) values[k] = value;
     }
-    return { name: typeof name === 'string' ? name : `source ${i}`, source: values };
+    const decryptedKeys = decrypted?.get(i)?.filter((k) => Object.hasOwn(values, k));
+    return {
+      name: typeof name === 'string' ? name : `source ${i}`,
+      source: values,
+      ...(decryptedKeys === undefined || decryptedKeys.length === 0 ? {} : { decrypted: decryptedKeys }),
+    };
   });
   const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
   return {
@@ -231,7 +273,7 @@ export class ConfigHttp {
       const body = await res.body.text();
       const what = `GET /${path}`;
       if (res.statusCode !== 200) throw statusError(res.statusCode, body, url, what);
-      return readEnvironment(body, url, what);
+      return readEnvironment(body, url, what, parseDecryptedHeader(res.headers[DECRYPTED_HEADER]));
     });
   }
 

@@ -11,6 +11,11 @@ export type ConfigValue = RawValue | Secret;
 export interface RawPropertySource {
   readonly name: string;
   readonly source: Readonly<Record<string, RawValue>>;
+  /**
+   * Keys of this source whose values the server decrypted from `{cipher}` values: always secrets, whatever their
+   * names. Trellis config servers say so in a response header; undefined from servers that do not (Spring's).
+   */
+  readonly decrypted?: readonly string[];
 }
 
 /** Spring's Environment, as read from `GET /{name}/{profiles}[/{label}]`. */
@@ -132,9 +137,14 @@ export class ConfigProperties {
     this.propertySources = Object.freeze(env.propertySources.map((s) => s.name));
     const values = new Map<string, ConfigValue>();
     const undecryptable: string[] = [];
+    const sources = env.propertySources.map((s) => ({ source: s.source, decrypted: new Set(s.decrypted ?? []) }));
+    // The merge takes each key from the first source that holds it, so that source says whether it was decrypted.
+    const wasDecrypted = (key: string): boolean =>
+      sources.find((s) => Object.hasOwn(s.source, key))?.decrypted.has(key) === true;
     for (const [key, value] of mergePropertySources(env.propertySources)) {
       if (key.startsWith('invalid.') && value === '<n/a>') undecryptable.push(key.slice('invalid.'.length));
-      values.set(key, isSecretProperty(key, value, secretKeys) ? new Secret(String(value)) : value);
+      const secret = wasDecrypted(key) || isSecretProperty(key, value, secretKeys);
+      values.set(key, secret ? new Secret(String(value)) : value);
     }
     this.#values = values;
     this.undecryptable = Object.freeze(undecryptable.sort());

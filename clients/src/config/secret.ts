@@ -82,9 +82,11 @@ function words(segment: string): string[] {
  * 2. its value is a URL with a password in its user info; or
  * 3. it matches one of the caller's `secretKeys` (an exact key or a RegExp tested on the whole key).
  *
- * Why names and not "what the server decrypted": Spring's Environment JSON (plain or v2) does not say which values
- * were `{cipher}` values, so the client cannot know; naming secret keys after what they hold is the convention that
- * Spring Boot's own sanitizer relies on. A `{cipher}` value under a neutral name needs `secretKeys`.
+ * Values the server decrypted from `{cipher}` values are secrets besides this rule, whatever their names, when the
+ * server says which they were: a Trellis config server lists them in a response header (`x-trellis-decrypted`), which
+ * Spring clients ignore. Spring's own server and its Environment JSON (plain or v2) do not say, so against it this
+ * name rule is all there is (the convention Spring Boot's own sanitizer relies on), and a `{cipher}` value under a
+ * neutral name needs `secretKeys`.
  *
  * @example
  * isSecretProperty('spring.datasource.password', 'x'); // true

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -133,15 +134,50 @@ describe('fetchRemoteConfig over HTTPS', () => {
     expect(capture.text()).toContain('mongodb');
     expect(capture.text()).not.toContain(sym.plaintext);
 
-    // Without secretKeys a neutral name is plain text: the documented limit of the name rule.
-    const plain = await fetchRemoteConfig({
+    // Without secretKeys too: our server says which values it decrypted, so a neutral name is no way out.
+    const marked = captureLogger();
+    const told = await fetchRemoteConfig({
       uri: open.url,
       name: 'product',
       profiles: 'docker',
       caFile: open.caFile,
-      logger: silentLogger(),
+      logger: marked.logger,
     });
-    expect(plain.get('greeting')).toBe(sym.plaintext);
+    expect(told.get('greeting')).toBeInstanceOf(Secret);
+    expect(told.getSecret('greeting').reveal()).toBe(sym.plaintext);
+    expect(() => told.getString('greeting')).toThrow(/greeting is a secret/);
+    // Values that were never {cipher} values stay plain.
+    expect(told.getString('mongo.host')).toBe('mongodb');
+    marked.logger.info({ config: told, json: JSON.stringify(told) }, 'configuration');
+    expect(marked.text()).not.toContain(sym.plaintext);
+  });
+
+  it('falls back to the key-name rule against a server that does not say what it decrypted (Spring)', async () => {
+    // What a Spring config server answers: the decrypted Environment JSON and no x-trellis-decrypted header.
+    const springBody = JSON.stringify({
+      name: 'product',
+      profiles: ['docker'],
+      label: null,
+      version: null,
+      state: null,
+      propertySources: [{ name: 'file:repo/product-docker.yml', source: { greeting: 'hi', 'db.password': 'pw' } }],
+    });
+    const server = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(springBody);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const foreign = await fetchRemoteConfig({
+        uri: `http://127.0.0.1:${port}`,
+        name: 'product',
+        logger: silentLogger(),
+      });
+      expect(foreign.get('greeting')).toBe('hi');
+      expect(foreign.get('db.password')).toBeInstanceOf(Secret);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 

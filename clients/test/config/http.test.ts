@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { environmentPath, parseConfigUris, readEnvironment, statusError } from '../../src/config/http.ts';
+import {
+  environmentPath,
+  parseConfigUris,
+  parseDecryptedHeader,
+  readEnvironment,
+  statusError,
+} from '../../src/config/http.ts';
 
 describe('environmentPath', () => {
   it('joins profiles with commas and sends a / in a label as (_) the way Spring does', () => {
@@ -56,5 +62,36 @@ describe('statusError', () => {
     expect(statusError(503, 'down', 'https://cfg', 'x').code).toBe('server_error');
     expect(statusError(400, '', 'https://cfg', 'x').retryable).toBe(false);
     expect(statusError(502, '', 'https://cfg', 'x').retryable).toBe(true);
+  });
+});
+
+describe('parseDecryptedHeader (x-trellis-decrypted)', () => {
+  it('reads index=key pairs with percent-encoded keys, and undefined when the header is absent', () => {
+    expect(parseDecryptedHeader('0=db.password,1=odd%2Ckey%3D1,1=greeting')).toEqual(
+      new Map([
+        [0, ['db.password']],
+        [1, ['odd,key=1', 'greeting']],
+      ]),
+    );
+    expect(parseDecryptedHeader('')).toEqual(new Map());
+    expect(parseDecryptedHeader(undefined)).toBeUndefined();
+  });
+
+  it('skips malformed pairs instead of failing the fetch', () => {
+    expect(parseDecryptedHeader('x=a,0=,=b,1=%E0%A4%A,2=ok')).toEqual(new Map([[2, ['ok']]]));
+  });
+
+  it('marks the listed keys of each source when reading the Environment', () => {
+    const body = JSON.stringify({
+      name: 'product',
+      profiles: ['docker'],
+      propertySources: [
+        { name: 'a', source: { greeting: 'hi', port: 1 } },
+        { name: 'b', source: { greeting: 'old' } },
+      ],
+    });
+    const env = readEnvironment(body, 'https://cfg', 'GET /product/docker', parseDecryptedHeader('1=greeting,0=gone'));
+    expect(env.propertySources[0]?.decrypted).toBeUndefined();
+    expect(env.propertySources[1]?.decrypted).toEqual(['greeting']);
   });
 });

@@ -189,3 +189,41 @@ describe('ConfigProperties.diff', () => {
     expect(props.undecryptable).toEqual(['db.password']);
   });
 });
+
+describe('values the server says it decrypted', () => {
+  const sources = (decryptedInProfile: boolean) =>
+    new ConfigProperties({
+      name: 'product',
+      profiles: ['docker'],
+      label: null,
+      version: null,
+      state: null,
+      propertySources: [
+        {
+          name: 'file:repo/product-docker.yml',
+          source: { greeting: 'from a cipher', motd: 'plain override' },
+          ...(decryptedInProfile ? { decrypted: ['greeting'] } : {}),
+        },
+        {
+          name: 'file:repo/application.yml',
+          source: { motd: 'was a cipher', banner: 'was a cipher too' },
+          decrypted: ['motd', 'banner'],
+        },
+      ],
+    });
+
+  it('are secrets whatever their names, taken from the source that wins the merge', () => {
+    const config = sources(true);
+    expect(config.get('greeting')).toBeInstanceOf(Secret);
+    expect(config.getSecret('greeting').reveal()).toBe('from a cipher');
+    expect(config.get('banner')).toBeInstanceOf(Secret);
+    // motd's winning value is a plain one from the profile source, so it is not a secret.
+    expect(config.getString('motd')).toBe('plain override');
+    expect(JSON.stringify(config)).not.toContain('cipher');
+    expect(inspect(config)).not.toContain('from a cipher');
+  });
+
+  it('fall back to the name rule when the source does not say (a Spring server)', () => {
+    expect(sources(false).get('greeting')).toBe('from a cipher');
+  });
+});

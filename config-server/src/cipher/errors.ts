@@ -6,9 +6,11 @@
  * - `no_key`: 404 NO_KEY "No key was installed for encryption service"
  * - `unknown_key`: a `{key:alias}` prefix names a key that is not installed (Spring answers 400 INVALID on /decrypt)
  * - `invalid_key`: key material or cipher options are unusable (a configuration error, found at start-up)
+ * - `wrong_password`: a key store or key entry password does not open it (at start-up, or a `{secret:…}` prefix that
+ *   does not unlock its key; /decrypt answers 400 INVALID then)
  */
 export type CipherErrorCode =
-  'invalid_ciphertext' | 'decryption_unsupported' | 'no_key' | 'unknown_key' | 'invalid_key';
+  'invalid_ciphertext' | 'decryption_unsupported' | 'no_key' | 'unknown_key' | 'invalid_key' | 'wrong_password';
 
 /** Spring's wording where Spring has one, so the description can be sent to clients as is. */
 export const CIPHER_ERROR_MESSAGES: Readonly<Record<CipherErrorCode, string>> = Object.freeze({
@@ -17,6 +19,7 @@ export const CIPHER_ERROR_MESSAGES: Readonly<Record<CipherErrorCode, string>> = 
   no_key: 'No key was installed for encryption service',
   unknown_key: 'No key is installed under the requested alias',
   invalid_key: 'Key data not in correct format (PEM or jks keystore)',
+  wrong_password: 'The password does not open the key store or key',
 });
 
 /**

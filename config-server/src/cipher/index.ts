@@ -20,3 +20,5 @@ export {
 export type { ParsedCipherValue } from './prefixes.ts';
 export { createKeyChain } from './key-chain.ts';
 export type { KeyChain, KeyChainOptions } from './key-chain.ts';
+export { normalizeKeyStoreAlias, readKeyStore } from './keystore.ts';
+export type { KeyStoreContents, KeyStoreFormat } from './keystore.ts';

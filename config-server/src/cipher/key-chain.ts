@@ -12,6 +12,18 @@ export interface KeyChainOptions {
   readonly keys?: Readonly<Record<string, TextEncryptor>>;
   /** The alias new values are encrypted with; its ciphertexts carry `{key:alias}` so they survive the next rotation. */
   readonly activeAlias?: string;
+  /**
+   * Maps an alias to the form `keys` is indexed by before every lookup. Java key stores compare aliases
+   * case-insensitively, so a key store passes a lower-casing function. Default: aliases are taken as written.
+   */
+  readonly normalizeAlias?: (alias: string) => string;
+  /**
+   * Asked for a named key that `keys` does not hold, with the value's `{secret:…}` (undefined when it has none): a key
+   * store entry whose key password differs from the default one, as Spring's KeyStoreTextEncryptorLocator unlocks
+   * them. Returns undefined for an alias it does not know either; throws `wrong_password` when the secret does not
+   * unlock the entry.
+   */
+  readonly unlock?: (alias: string, secret: string | undefined) => TextEncryptor | undefined;
 }
 
 export interface KeyChain {
@@ -19,14 +31,15 @@ export interface KeyChain {
   readonly aliases: readonly string[];
   /**
    * The encryptor for an alias, or the default one when `keyAlias` is undefined. With no named keys installed the
-   * alias is ignored, like Spring's single-key locator. Throws `unknown_key` or `no_key`.
+   * alias is ignored, like Spring's single-key locator. `secret` (a `{secret:…}` prefix) only matters for a key that
+   * is not unlocked yet (see {@link KeyChainOptions.unlock}). Throws `unknown_key`, `no_key` or `wrong_password`.
    */
-  locate(keyAlias?: string): TextEncryptor;
+  locate(keyAlias?: string, secret?: string): TextEncryptor;
   /**
    * Encrypts literal text with `keyAlias`, else the active key, else the default key. The result has no `{cipher}`
    * marker but starts with `{key:alias}` whenever a named key was used.
    */
-  encrypt(plainText: string, options?: { readonly keyAlias?: string }): string;
+  encrypt(plainText: string, options?: { readonly keyAlias?: string; readonly secret?: string }): string;
   /** Decrypts `{cipher}{key:…}{secret:…}payload`, `{key:…}payload` or a bare payload. Throws `CipherError`. */
   decrypt(value: string): string;
   /**
@@ -38,8 +51,8 @@ export interface KeyChain {
 
 /**
  * The key selection of Spring's TextEncryptorLocator, plus rotation: one active alias for new values, every alias
- * for old ones. `{secret:…}` is accepted and ignored: in Spring it only unlocks a keystore entry and never changes
- * the ciphertext, and our keys arrive unlocked.
+ * for old ones. `{secret:…}` never changes the ciphertext; in Spring it unlocks a key store entry, so here it is
+ * handed to `unlock` for a key that is not unlocked yet and ignored for one that is.
  *
  * @example
  * const chain = createKeyChain({ keys: { v1: oldRsa, v2: newRsa }, default: oldRsa, activeAlias: 'v2' });
@@ -47,24 +60,28 @@ export interface KeyChain {
  * chain.decrypt('{cipher}{key:v1}AQB…');  // still works
  */
 export function createKeyChain(options: KeyChainOptions): KeyChain {
+  const normalize = options.normalizeAlias ?? ((alias: string) => alias);
+  const unlock = options.unlock;
   const keys = new Map<string, TextEncryptor>();
   for (const [alias, encryptor] of Object.entries(options.keys ?? {})) {
     // '}' would end the `{key:…}` pair early, so such an alias could never be selected.
     if (alias.length === 0 || alias.includes('}')) {
       throw new CipherError('invalid_key', 'Key aliases must be non-empty and must not contain "}"');
     }
-    keys.set(alias, encryptor);
+    keys.set(normalize(alias), encryptor);
   }
   const activeAlias = options.activeAlias;
-  if (activeAlias !== undefined && !keys.has(activeAlias)) throw new CipherError('unknown_key');
-  const defaultEncryptor = options.default ?? (activeAlias === undefined ? undefined : keys.get(activeAlias));
+  if (activeAlias !== undefined && !keys.has(normalize(activeAlias))) throw new CipherError('unknown_key');
+  const defaultEncryptor =
+    options.default ?? (activeAlias === undefined ? undefined : keys.get(normalize(activeAlias)));
   const aliases = Object.freeze([...keys.keys()]);
+  const named = keys.size > 0 || unlock !== undefined;
 
-  function locate(keyAlias?: string): TextEncryptor {
-    if (keyAlias !== undefined && keys.size > 0) {
-      const named = keys.get(keyAlias);
-      if (named === undefined) throw new CipherError('unknown_key');
-      return named;
+  function locate(keyAlias?: string, secret?: string): TextEncryptor {
+    if (keyAlias !== undefined && named) {
+      const found = keys.get(normalize(keyAlias)) ?? unlock?.(normalize(keyAlias), secret);
+      if (found === undefined) throw new CipherError('unknown_key');
+      return found;
     }
     if (defaultEncryptor === undefined) throw new CipherError('no_key');
     return defaultEncryptor;
@@ -74,17 +91,17 @@ export function createKeyChain(options: KeyChainOptions): KeyChain {
     activeAlias,
     aliases,
     locate,
-    encrypt(plainText: string, encryptOptions?: { readonly keyAlias?: string }): string {
-      const alias = keys.size > 0 ? (encryptOptions?.keyAlias ?? activeAlias) : undefined;
-      const encrypted = locate(alias).encrypt(plainText);
+    encrypt(plainText: string, encryptOptions?: { readonly keyAlias?: string; readonly secret?: string }): string {
+      const alias = named ? (encryptOptions?.keyAlias ?? activeAlias) : undefined;
+      const encrypted = locate(alias, encryptOptions?.secret).encrypt(plainText);
       return alias === undefined ? encrypted : `{key:${alias}}${encrypted}`;
     },
     decrypt(value: string): string {
-      const { keyAlias, payload } = parseCipherValue(value);
-      return locate(keyAlias).decrypt(payload);
+      const { keyAlias, secret, payload } = parseCipherValue(value);
+      return locate(keyAlias, secret).decrypt(payload);
     },
     sshPublicKey(keyAlias?: string): string | undefined {
-      const alias = keyAlias ?? (keys.size > 0 ? activeAlias : undefined);
+      const alias = keyAlias ?? (named ? activeAlias : undefined);
       // No key at all is "no public key available" for /key, not an error.
       if (alias === undefined && defaultEncryptor === undefined) return undefined;
       const encryptor = locate(alias);

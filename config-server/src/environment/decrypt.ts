@@ -24,6 +24,7 @@ export function decryptEnvironment(
     if (!Object.values(s.source).some((v) => typeof v === 'string' && isCipherValue(v))) return s;
     const source: Record<string, PropertyValue> = {};
     const origins: Record<string, string> = { ...s.origins };
+    const decrypted: string[] = [];
     for (const [key, value] of Object.entries(s.source)) {
       if (typeof value !== 'string' || !isCipherValue(value)) {
         source[key] = value;
@@ -32,6 +33,7 @@ export function decryptEnvironment(
       try {
         if (keys === undefined) throw new Error('no key');
         source[key] = keys.decrypt(value);
+        decrypted.push(key);
       } catch {
         failures.push({ source: s.name, key });
         const origin = origins[key];
@@ -40,7 +42,35 @@ export function decryptEnvironment(
         if (origin !== undefined) origins[`invalid.${key}`] = origin;
       }
     }
-    return { name: s.name, source, origins };
+    return decrypted.length === 0 ? { name: s.name, source, origins } : { name: s.name, source, origins, decrypted };
   });
   return { environment: { ...env, propertySources }, failures };
+}
+
+/**
+ * A response header (beyond Spring's wire: Spring clients ignore it) that tells our config client which served values
+ * were `{cipher}` values, so it can treat exactly those as secrets whatever their names. Spring's Environment JSON
+ * has no room for this, and a field in it could trip a strict JSON reader; a header trips nothing.
+ */
+export const DECRYPTED_HEADER = 'x-trellis-decrypted';
+
+// Well under the 16 KiB that Node and undici allow for all headers together.
+const MAX_DECRYPTED_HEADER = 8 * 1024;
+
+/**
+ * The {@link DECRYPTED_HEADER} value: `index=key` pairs joined by commas, where index is the property source's position
+ * in `propertySources` and the key is percent-encoded (so `,` and `=` in keys stay unambiguous). Empty when nothing
+ * was decrypted (which still tells the client the server reports decryption); undefined when the list would be too
+ * long for a header, so the client falls back to its key-name rule.
+ *
+ * @example
+ * decryptedHeader(env); // '0=spring.datasource.password,2=greeting'
+ */
+export function decryptedHeader(env: Environment): string | undefined {
+  const pairs: string[] = [];
+  env.propertySources.forEach((s, i) => {
+    for (const key of s.decrypted ?? []) pairs.push(`${i}=${encodeURIComponent(key)}`);
+  });
+  const value = pairs.join(',');
+  return value.length > MAX_DECRYPTED_HEADER ? undefined : value;
 }

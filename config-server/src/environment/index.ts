@@ -1,5 +1,5 @@
 // The environment model: Spring's property sources, file formats, placeholders and renderings. No HTTP, no I/O.
-export { decryptEnvironment, INVALID_VALUE } from './decrypt.ts';
+export { DECRYPTED_HEADER, decryptEnvironment, decryptedHeader, INVALID_VALUE } from './decrypt.ts';
 export type { DecryptionFailure } from './decrypt.ts';
 export { ConfigFileError, documentApplies, isProfileActivated } from './documents.ts';
 export type { ConfigDocument } from './documents.ts';

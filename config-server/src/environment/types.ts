@@ -8,6 +8,8 @@ export interface PropertySource {
   readonly source: Readonly<Record<string, PropertyValue>>;
   /** Where each value came from, for the v2 media type (`file [config-repo/a.yml] - 3:7`). */
   readonly origins?: Readonly<Record<string, string>>;
+  /** Keys whose value was a `{cipher}` value and is now served decrypted; never part of Spring's JSON. */
+  readonly decrypted?: readonly string[];
 }
 
 /** Spring's `Environment`: what `GET /{name}/{profiles}[/{label}]` answers. */

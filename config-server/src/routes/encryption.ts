@@ -48,8 +48,10 @@ function requireKeys(keys: KeyChain | undefined): KeyChain {
 function cipherFailure(err: unknown): never {
   if (!(err instanceof CipherError)) throw err;
   switch (err.code) {
+    // wrong_password: a `{secret:…}` that does not unlock its key store entry; Spring cannot decrypt it either.
     case 'invalid_ciphertext':
     case 'unknown_key':
+    case 'wrong_password':
       throw new ConfigServerError('invalid_cipher', 'Text not encrypted with this key');
     case 'decryption_unsupported':
       throw new ConfigServerError('decryption_unsupported', 'Server-side decryption is not supported');
@@ -67,14 +69,14 @@ export function encryptionRoutes(deps: RouteDeps): Hono<KitEnv> {
   const encrypt = async (c: Context<KitEnv>): Promise<Response> => {
     const keys = requireKeys(deps.keys);
     const input = stripFormData(await c.req.text(), c.req.header('content-type'), false);
-    const { keyAlias, prefixes, payload } = parseCipherPrefixes(input);
+    const { keyAlias, secret, prefixes, payload } = parseCipherPrefixes(input);
     if (payload.length === 0) throw new ConfigServerError('empty_text', 'No text to encrypt');
     let out: string;
     try {
       out =
         prefixes.size === 0
           ? keys.encrypt(payload)
-          : formatCipherPrefixes(prefixes, keys.locate(keyAlias).encrypt(payload));
+          : formatCipherPrefixes(prefixes, keys.locate(keyAlias, secret).encrypt(payload));
     } catch (err) {
       cipherFailure(err);
     }

@@ -26,7 +26,7 @@ export function environmentRoutes(
     const request = environmentRequest(c.req.param('name') ?? '', c.req.param('profiles') ?? '', label);
     deps.guard(c, { applications: request.applications });
     const v2 = (c.req.header('accept') ?? '').includes(V2_MEDIA_TYPE);
-    const body = await deps.environments.render(request, v2 ? 'v2' : 'json', (env) =>
+    const { body, headers } = await deps.environments.render(request, v2 ? 'v2' : 'json', (env) =>
       JSON.stringify(environmentJson(env, v2)),
     );
     // Percent-encoded paths stay on this route: the router decodes them, and the lean path would have to agree.
@@ -34,7 +34,7 @@ export function environmentRoutes(
       served.set(c.req.path, request);
       if (served.size > MAX_REMEMBERED) served.delete(served.keys().next().value ?? '');
     }
-    return c.newResponse(body, 200, v2 ? V2_HEADERS : JSON_HEADERS);
+    return c.newResponse(body, 200, { ...(v2 ? V2_HEADERS : JSON_HEADERS), ...headers });
   };
   app.get('/:name/:profiles', (c) => handle(c));
   app.get('/:name/:profiles/:label', (c) => handle(c, c.req.param('label')));
@@ -54,8 +54,9 @@ export function environmentRoutes(
       }
       const v2 = (req.headers.accept ?? '').includes(V2_MEDIA_TYPE);
       // Undefined when the backend cannot vouch for the kept body without reading: the app reads and renders.
-      const body = deps.environments.peek(request, v2 ? 'v2' : 'json');
-      return body === undefined ? undefined : { status: 200, headers: v2 ? V2_HEADERS : JSON_HEADERS, body };
+      const kept = deps.environments.peek(request, v2 ? 'v2' : 'json');
+      if (kept === undefined) return undefined;
+      return { status: 200, headers: { ...(v2 ? V2_HEADERS : JSON_HEADERS), ...kept.headers }, body: kept.body };
     },
   };
   return { app, lean };

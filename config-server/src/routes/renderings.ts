@@ -30,7 +30,7 @@ export function renderingRoutes(deps: RouteDeps): Hono<KitEnv> {
     const request = environmentRequest(split.name, split.profiles, label);
     deps.guard(c, { applications: request.applications });
     const resolve = c.req.query('resolvePlaceholders') !== 'false';
-    const body = await deps.environments.render(
+    const { body } = await deps.environments.render(
       request,
       `${extension}:${resolve ? 'resolved' : 'as-written'}`,
       (env) => {

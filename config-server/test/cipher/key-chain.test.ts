@@ -119,3 +119,32 @@ describe('createKeyChain', () => {
     expectCipherError(() => chain.locate('v2'), 'unknown_key');
   });
 });
+
+describe('createKeyChain with key store options', () => {
+  it('finds aliases in any case through normalizeAlias, and labels values with the alias as configured', () => {
+    const chain = createKeyChain({ keys: { v1 }, activeAlias: 'V1', normalizeAlias: (a) => a.toLowerCase() });
+    const value = chain.encrypt('x');
+    expect(value.startsWith('{key:V1}')).toBe(true);
+    expect(chain.decrypt(`{key:v1}${value.slice('{key:V1}'.length)}`)).toBe('x');
+  });
+
+  it('asks unlock for a named key it does not hold, passing the {secret:…} of the value', () => {
+    const asked: [string, string | undefined][] = [];
+    const chain = createKeyChain({
+      keys: { v1 },
+      activeAlias: 'v1',
+      unlock: (alias, secret) => {
+        asked.push([alias, secret]);
+        return alias === 'v2' && secret === 'pw' ? v2 : undefined;
+      },
+    });
+    const payload = v2.encrypt('locked');
+    expect(chain.decrypt(`{cipher}{key:v2}{secret:pw}${payload}`)).toBe('locked');
+    expectCipherError(() => chain.decrypt(`{cipher}{key:v2}${payload}`), 'unknown_key');
+    expect(chain.decrypt(`{cipher}{key:v1}{secret:ignored}${springVector.ciphertext}`)).toBe(springVector.plaintext);
+    expect(asked).toEqual([
+      ['v2', 'pw'],
+      ['v2', undefined],
+    ]);
+  });
+});
