@@ -2,10 +2,12 @@ import type { Hono } from 'hono';
 import type { KitEnv, Service } from '@trellis/clients';
 import type { SigningKeyInfo } from './crypto/signing-keys.ts';
 import { providerHandler, type ProviderHolder } from './oidc/mount.ts';
-import { INTERACTION_PREFIX } from './oidc/constants.ts';
+import { providerMetadataCheck } from './oidc/client-check.ts';
+import { INTERACTION_PREFIX, REGISTRATION_PATH } from './oidc/constants.ts';
 import type { TrustedProxies } from './oidc/proxies.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { interactionRoutes } from './routes/interaction.ts';
+import { registrationRoutes } from './routes/registration.ts';
 import type { AuthStore } from './store/open.ts';
 
 export interface AppDeps {
@@ -13,13 +15,16 @@ export interface AppDeps {
   readonly store: AuthStore;
   readonly holder: ProviderHolder;
   readonly adminToken: string | undefined;
+  /** Initial access token of dynamic registration; undefined turns it off. */
+  readonly registrationToken: string | undefined;
   readonly proxies: TrustedProxies | undefined;
   readonly rotateKeys: () => SigningKeyInfo;
 }
 
 /**
- * The auth server's HTTP app: the admin API, the login and consent pages, and oidc-provider for every other path
- * (discovery, JWKS, token, authorize, introspection, revocation, userinfo, logout, device flow). No I/O here.
+ * The auth server's HTTP app: the admin API, dynamic client registration (RFC 7591/7592), the login and consent
+ * pages, and oidc-provider for every other path (discovery, JWKS, token, authorize, introspection, revocation,
+ * userinfo, logout, device flow). No I/O here.
  */
 export function createApp(deps: AppDeps): Hono<KitEnv> {
   const app = deps.service.app;
@@ -43,6 +48,15 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
   app.route(
     INTERACTION_PREFIX,
     interactionRoutes({ holder: deps.holder, users: deps.store.users, csrfKey: deps.store.master.derive('csrf') }),
+  );
+  app.route(
+    REGISTRATION_PATH,
+    registrationRoutes({
+      clients: deps.store.clients,
+      initialAccessToken: deps.registrationToken,
+      checkMetadata: providerMetadataCheck(deps.holder),
+      proxies: deps.proxies,
+    }),
   );
   app.all('*', providerHandler(deps.holder, deps.proxies));
   return app;

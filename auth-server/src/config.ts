@@ -57,6 +57,12 @@ export function authServerSettings() {
       secret: true,
       help: 'Bearer credential of /admin/clients (development: derived and printed; production: admin API off when unset)',
     }),
+    registrationToken: setting.string({
+      flag: 'registration-token',
+      env: 'AUTH_REGISTRATION_TOKEN',
+      secret: true,
+      help: 'initial access token of RFC 7591 dynamic client registration (POST /oauth2/register); registration is off when unset',
+    }),
     seedDevClients: setting.boolean({
       flag: 'seed-dev-clients',
       env: 'AUTH_SEED_DEV_CLIENTS',
@@ -108,6 +114,9 @@ export function checkConfig(
   }
   if (settings.adminToken !== undefined && settings.adminToken.length < 16) {
     throw new SettingsError('--admin-token (AUTH_ADMIN_TOKEN) must have at least 16 characters');
+  }
+  if (settings.registrationToken !== undefined && settings.registrationToken.length < 16) {
+    throw new SettingsError('--registration-token (AUTH_REGISTRATION_TOKEN) must have at least 16 characters');
   }
   let proxies: TrustedProxies | undefined;
   if (settings.trustedProxies !== undefined && settings.trustedProxies.length > 0) {

@@ -1,11 +1,15 @@
 import { TrellisError } from '@trellis/clients';
 
 /**
- * Every way an auth server admin or interaction request can fail on purpose. OAuth endpoints answer in RFC 6749 form
- * from oidc-provider itself; these codes cover what Trellis adds around it.
+ * Every way an auth server admin, registration or interaction request can fail on purpose. OAuth endpoints answer in
+ * RFC 6749 form from oidc-provider itself; these codes cover what Trellis adds around it (the registration endpoint
+ * renders them in RFC 7591 form, `{error, error_description}`).
  */
 export type AuthServerErrorCode =
   | 'invalid_client_metadata'
+  | 'invalid_redirect_uri'
+  | 'invalid_token'
+  | 'registration_disabled'
   | 'invalid_user'
   | 'client_exists'
   | 'user_exists'
@@ -18,6 +22,9 @@ export type AuthServerErrorCode =
 
 const STATUS = {
   invalid_client_metadata: 400,
+  invalid_redirect_uri: 400,
+  invalid_token: 401,
+  registration_disabled: 404,
   invalid_user: 400,
   client_exists: 409,
   user_exists: 409,

@@ -14,7 +14,15 @@ export {
   showClient,
 } from './manage.ts';
 export type { DataDirOptions } from './store/open.ts';
-export type { AuthMethod, ClientInput, ClientView, CreatedClient, GrantType } from './clients/registry.ts';
+export type {
+  AuthMethod,
+  ClientInput,
+  ClientMetadata,
+  ClientView,
+  CreatedClient,
+  GrantType,
+  Registration,
+} from './clients/registry.ts';
 export type { UserInput, UserView } from './users/store.ts';
 export type { SigningAlg, SigningKeyInfo } from './crypto/signing-keys.ts';
 export type { OidcStorage } from './store/oidc-storage.ts';

@@ -3,7 +3,7 @@ import { createService, defineComponent, StartupError, type Logger, type Running
 import type Provider from 'oidc-provider';
 import { createApp } from './app.ts';
 import { authServerSettings, checkConfig, type Config } from './config.ts';
-import { ID_TOKEN_TTL } from './oidc/constants.ts';
+import { ID_TOKEN_TTL, REGISTRATION_PATH } from './oidc/constants.ts';
 import type { ResourceServer } from './oidc/provider.ts';
 import { FailureThrottle } from './oidc/throttle.ts';
 import { seedDevClients } from './seed.ts';
@@ -82,6 +82,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
         throttle,
         logger,
         proxy: config.proxies !== undefined,
+        registrationPath: config.registrationToken === undefined ? undefined : REGISTRATION_PATH,
       });
       holder.current = provider;
       holder.callback = provider.callback();
@@ -91,6 +92,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       store,
       holder,
       adminToken,
+      registrationToken: config.registrationToken,
       proxies: config.proxies,
       rotateKeys: () => {
         const key = store.keys.rotate(config.signingAlg);
@@ -118,6 +120,11 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     notes.unshift(`auth-server: issuer ${issuer}, tokens for ${config.resource} (${config.signingAlg})`);
     if (config.adminToken === undefined && adminToken !== undefined) {
       notes.push(`auth-server: admin API ${endpoint.url}/admin/clients with Bearer ${adminToken} (development)`);
+    }
+    if (config.registrationToken !== undefined) {
+      notes.push(
+        `auth-server: dynamic client registration at ${endpoint.url}${REGISTRATION_PATH} (AUTH_REGISTRATION_TOKEN)`,
+      );
     }
     return { name: 'auth-server', endpoints: service.endpoints, notes, stop: () => service.stop() };
   } catch (err) {

@@ -23,6 +23,9 @@ describe('auth server settings', () => {
     expect(() => loadConfig({ AUTH_TRUSTED_PROXIES: '10.0.0.0/8,gateway' })).toThrow(/"gateway"/);
     expect(() => loadConfig({ AUTH_ADMIN_TOKEN: 'short-secret' })).toThrow(/at least 16/);
     expect(() => loadConfig({ AUTH_ADMIN_TOKEN: 'short-secret' })).not.toThrow(/short-secret/);
+    expect(() => loadConfig({ AUTH_REGISTRATION_TOKEN: 'short-token' })).toThrow(/AUTH_REGISTRATION_TOKEN.*16/);
+    expect(() => loadConfig({ AUTH_REGISTRATION_TOKEN: 'short-token' })).not.toThrow(/short-token/);
+    expect(loadConfig({}).registrationToken).toBeUndefined();
   });
 });
 

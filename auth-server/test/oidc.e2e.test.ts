@@ -49,7 +49,8 @@ describe('client_credentials', () => {
       audience: 'product-api',
     });
     expect(protectedHeader.alg).toBe('RS256');
-    expect(protectedHeader.typ).toBe('at+jwt');
+    // Spring Security's resource server refuses RFC 9068's at+jwt by default (see oidc/provider.ts).
+    expect(protectedHeader.typ).toBe('JWT');
     expect(payload.scope).toBe('product:read');
     expect(payload.client_id).toBe('reader');
     expect(payload.exp).toBeGreaterThan(Date.now() / 1000 + 200);
@@ -282,3 +283,35 @@ describe('logs', () => {
     expect(text).not.toContain('not-the-secret');
   });
 });
+
+describe('clients the provider must accept', () => {
+  it('gives a client registered without scope only openid, and lets it get a token', async () => {
+    const created = await server.admin('POST', '/admin/clients', { client_id: 'no-scope' });
+    expect(created.status).toBe(201);
+    const { client, client_secret } = (await created.json()) as { client: { scope: string }; client_secret: string };
+    expect(client.scope).toBe('openid');
+    const config = await discover(server.url, 'no-scope', client_secret);
+    const tokens = await client_credentials(config);
+    expect(jose.decodeJwt(tokens.access_token).scope).toBeUndefined();
+    const err = await client_credentials(config, 'product:read').catch((e: unknown) => e);
+    expect((err as client.ResponseBodyError).error).toBe('invalid_scope');
+  });
+
+  it('issues ES256 tokens to clients when the keys are ES256', async () => {
+    const es = tempDir();
+    const server256 = await startServer({ dataDir: es.path, argv: ['--signing-alg', 'ES256'] });
+    try {
+      const created = await server256.admin('POST', '/admin/clients', { client_id: 'svc', scope: 'product:read' });
+      const { client_secret } = (await created.json()) as { client_secret: string };
+      const tokens = await client_credentials(await discover(server256.url, 'svc', client_secret), 'product:read');
+      expect(jose.decodeProtectedHeader(tokens.access_token).alg).toBe('ES256');
+    } finally {
+      await server256.running.stop();
+      es.remove();
+    }
+  });
+});
+
+function client_credentials(config: client.Configuration, scope?: string) {
+  return client.clientCredentialsGrant(config, scope === undefined ? {} : { scope });
+}

@@ -24,6 +24,8 @@ export interface ClientInput {
   readonly redirect_uris?: readonly string[];
   readonly post_logout_redirect_uris?: readonly string[];
   readonly token_endpoint_auth_method?: string;
+  /** RFC 7591; derived from grant_types when absent (`code` exactly when authorization_code is granted). */
+  readonly response_types?: readonly string[];
 }
 
 /** A registered client as shown to admins: never its secret, nor the secret's hash. */
@@ -45,16 +47,33 @@ export interface CreatedClient {
   readonly client_secret?: string;
 }
 
+/**
+ * A dynamically registered client (RFC 7591 §3.2.1, RFC 7592 §3): its metadata and what the client configuration
+ * endpoint adds. `client_secret` and `registration_access_token` are there only when just issued.
+ */
+export interface Registration extends ClientMetadata {
+  readonly client_id_issued_at: number;
+  /** 0 (never) for confidential clients; absent for public ones. */
+  readonly client_secret_expires_at?: number;
+  readonly client_secret?: string;
+  readonly registration_access_token?: string;
+}
+
 interface Row {
   client_id: string;
   metadata: string;
   secret_hash: string | null;
+  registration_token_hash: string | null;
   created_at: number;
   updated_at: number;
 }
 
-type Metadata = Omit<ClientView, 'created_at' | 'updated_at'> & { response_types: readonly string[] };
+/** A client's metadata as registered (what oidc-provider reads, minus the secret). */
+export type ClientMetadata = Omit<ClientView, 'created_at' | 'updated_at'> & {
+  readonly response_types: readonly string[];
+};
 
+const DEFAULT_SCOPE = 'openid';
 const CLIENT_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
@@ -68,21 +87,38 @@ function stringList(value: unknown, name: string): string[] {
   return value;
 }
 
+/**
+ * Web redirect URIs only: oidc-provider treats every client as a web client and refuses any other scheme when it
+ * loads the client, so such a registration could never be used.
+ */
+function redirectUriList(value: unknown, name: string): string[] {
+  let list: string[];
+  try {
+    list = stringList(value, name);
+  } catch (err) {
+    throw new AuthServerError('invalid_redirect_uri', (err as Error).message);
+  }
+  for (const uri of list) {
+    const url = URL.parse(uri);
+    if (url === null || uri.includes('#') || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+      throw new AuthServerError(
+        'invalid_redirect_uri',
+        `${name}: ${JSON.stringify(uri)} is not an absolute http(s) URI without a fragment`,
+      );
+    }
+  }
+  return list;
+}
+
 /** Validates registration input into oidc-provider metadata; messages say what to fix. */
-export function validateClientInput(input: ClientInput, generatedId: () => string): Metadata {
+export function validateClientInput(input: ClientInput, generatedId: () => string): ClientMetadata {
   if (typeof input !== 'object' || input === null) fail('send a JSON object');
   const clientId = input.client_id ?? generatedId();
   if (typeof clientId !== 'string' || !CLIENT_ID.test(clientId)) {
     fail('client_id must be 1-64 letters, digits, dot, dash or underscore');
   }
-  const redirectUris = stringList(input.redirect_uris, 'redirect_uris');
-  for (const uri of redirectUris) {
-    const url = URL.parse(uri);
-    if (url === null || url.hash !== '' || !/^[a-z][a-z0-9+.-]*:$/.test(url.protocol)) {
-      fail(`redirect_uris: ${JSON.stringify(uri)} is not an absolute URI without a fragment`);
-    }
-  }
-  const postLogout = stringList(input.post_logout_redirect_uris, 'post_logout_redirect_uris');
+  const redirectUris = redirectUriList(input.redirect_uris, 'redirect_uris');
+  const postLogout = redirectUriList(input.post_logout_redirect_uris, 'post_logout_redirect_uris');
   const requested = stringList(input.grant_types, 'grant_types');
   const grantTypes: GrantType[] = [];
   for (const g of requested.length > 0
@@ -95,7 +131,18 @@ export function validateClientInput(input: ClientInput, generatedId: () => strin
     if (!grantTypes.includes(known)) grantTypes.push(known);
   }
   if (grantTypes.includes('authorization_code') && redirectUris.length === 0) {
-    fail('authorization_code needs at least one redirect_uris entry');
+    throw new AuthServerError('invalid_redirect_uri', 'authorization_code needs at least one redirect_uris entry');
+  }
+  const responseTypes = grantTypes.includes('authorization_code') ? ['code'] : [];
+  if (input.response_types !== undefined) {
+    const asked = stringList(input.response_types, 'response_types');
+    if (asked.length !== responseTypes.length || asked.some((t) => !responseTypes.includes(t))) {
+      fail(
+        responseTypes.length === 0
+          ? 'response_types must be empty: only authorization_code uses the authorization endpoint'
+          : 'response_types must be ["code"] with the authorization_code grant (other response types are not supported)',
+      );
+    }
   }
   const method = input.token_endpoint_auth_method ?? 'client_secret_basic';
   const authMethod = AUTH_METHODS.find((m) => m === method);
@@ -103,8 +150,11 @@ export function validateClientInput(input: ClientInput, generatedId: () => strin
   if (authMethod === 'none' && grantTypes.includes('client_credentials')) {
     fail('a public client (token_endpoint_auth_method none) cannot use client_credentials');
   }
-  const scope = input.scope ?? '';
-  if (typeof scope !== 'string' || (scope !== '' && !scope.split(' ').every((s) => SCOPE_TOKEN.test(s)))) {
+  // oidc-provider refuses an empty scope when it loads the client, and no scope at all would let the client ask for
+  // every scope the server knows; a client registered without one gets the least: `openid` (RFC 7591 §2 lets the
+  // server pick a default).
+  const scope = input.scope === undefined || input.scope === '' ? DEFAULT_SCOPE : input.scope;
+  if (typeof scope !== 'string' || !scope.split(' ').every((s) => SCOPE_TOKEN.test(s))) {
     fail('scope must be space-separated scope tokens');
   }
   if (input.client_name !== undefined && (typeof input.client_name !== 'string' || input.client_name.length > 200)) {
@@ -118,7 +168,7 @@ export function validateClientInput(input: ClientInput, generatedId: () => strin
     redirect_uris: redirectUris,
     post_logout_redirect_uris: postLogout,
     token_endpoint_auth_method: authMethod,
-    response_types: grantTypes.includes('authorization_code') ? ['code'] : [],
+    response_types: responseTypes,
   };
 }
 
@@ -130,32 +180,105 @@ export class ClientRegistry {
   readonly #db: Db;
   readonly #pepper: Buffer;
   readonly #now: () => number;
+  /** Prepared once: the provider looks a client up on every token request. */
+  readonly #byId: ReturnType<typeof selectById>;
 
   constructor(options: { db: Db; pepper: Buffer; now?: () => number }) {
     this.#db = options.db;
     this.#pepper = options.pepper;
     this.#now = options.now ?? Date.now;
+    this.#byId = selectById(options.db);
   }
 
   create(input: ClientInput, options: { secret?: string } = {}): CreatedClient {
-    const metadata = validateClientInput(input, () => `client-${generateSecret().slice(0, 12)}`);
+    const metadata = validateClientInput(input, generateClientId);
     const secret = metadata.token_endpoint_auth_method === 'none' ? undefined : (options.secret ?? generateSecret());
+    this.#insert(metadata, secret, undefined);
+    const client = this.show(metadata.client_id);
+    return secret === undefined ? { client } : { client, client_secret: secret };
+  }
+
+  /**
+   * Validates RFC 7591 registration metadata into what {@link register} stores. The server picks the client id: one
+   * in the request is ignored, as are metadata Trellis does not use (RFC 7591 §2).
+   */
+  prepareRegistration(input: ClientInput): ClientMetadata {
+    return validateClientInput({ ...input, client_id: undefined }, generateClientId);
+  }
+
+  /**
+   * Stores a dynamically registered client with a new secret (unless public) and a registration access token, both
+   * answered once and kept as keyed hashes.
+   */
+  register(metadata: ClientMetadata): Registration {
+    const secret = metadata.token_endpoint_auth_method === 'none' ? undefined : generateSecret();
+    const registrationAccessToken = generateSecret();
+    this.#insert(metadata, secret, registrationAccessToken);
+    return {
+      ...this.registration(metadata.client_id),
+      ...(secret === undefined ? {} : { client_secret: secret }),
+      registration_access_token: registrationAccessToken,
+    };
+  }
+
+  /** A dynamically registered client as the client configuration endpoint shows it: no secret, no token. */
+  registration(clientId: string): Registration {
+    const row = this.#row(clientId);
+    if (row === undefined) throw new AuthServerError('unknown_client', `no client ${clientId}`);
+    const metadata = JSON.parse(row.metadata) as Omit<ClientMetadata, 'client_id'>;
+    return {
+      client_id: row.client_id,
+      ...metadata,
+      client_id_issued_at: Math.floor(row.created_at / 1000),
+      ...(row.secret_hash === null ? {} : { client_secret_expires_at: 0 }),
+    };
+  }
+
+  /**
+   * Replaces a client's metadata (RFC 7592 update) and keeps its id, secret and registration access token. A client
+   * that turns confidential gets a new secret, answered once; one that turns public loses its secret.
+   */
+  update(clientId: string, metadata: ClientMetadata): Registration {
+    const row = this.#row(clientId);
+    if (row === undefined || metadata.client_id !== clientId) {
+      throw new AuthServerError('unknown_client', `no client ${clientId}`);
+    }
+    const isPublic = metadata.token_endpoint_auth_method === 'none';
+    const secret = !isPublic && row.secret_hash === null ? generateSecret() : undefined;
+    const secretHash = isPublic ? null : secret === undefined ? row.secret_hash : hashSecret(secret, this.#pepper);
+    const { client_id: _id, ...rest } = metadata;
+    const { changes } = this.#db
+      .prepare('UPDATE clients SET metadata = ?, secret_hash = ?, updated_at = ? WHERE client_id = ?')
+      .run(JSON.stringify(rest), secretHash, this.#now(), clientId);
+    if (changes === 0) throw new AuthServerError('unknown_client', `no client ${clientId}`);
+    const updated = this.registration(clientId);
+    return secret === undefined ? updated : { ...updated, client_secret: secret };
+  }
+
+  /** Whether `token` is the registration access token of this (dynamically registered) client. */
+  verifyRegistrationToken(clientId: string, token: string): boolean {
+    const hash = this.#row(clientId)?.registration_token_hash;
+    return hash !== undefined && hash !== null && verifySecret(hash, token, this.#pepper);
+  }
+
+  #insert(metadata: ClientMetadata, secret: string | undefined, registrationToken: string | undefined): void {
     const now = this.#now();
     const { client_id, ...rest } = metadata;
+    const hash = (value: string | undefined): string | null =>
+      value === undefined ? null : hashSecret(value, this.#pepper);
     try {
       this.#db
         .prepare(
-          'INSERT INTO clients (client_id, metadata, secret_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
+          `INSERT INTO clients (client_id, metadata, secret_hash, registration_token_hash, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?)`,
         )
-        .run(client_id, JSON.stringify(rest), secret === undefined ? null : hashSecret(secret, this.#pepper), now, now);
+        .run(client_id, JSON.stringify(rest), hash(secret), hash(registrationToken), now, now);
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
         throw new AuthServerError('client_exists', `client ${client_id} already exists`);
       }
       throw err;
     }
-    const client = this.show(client_id);
-    return secret === undefined ? { client } : { client, client_secret: secret };
   }
 
   list(): ClientView[] {
@@ -214,12 +337,16 @@ export class ClientRegistry {
   }
 
   #row(clientId: string): Row | undefined {
-    return this.#db.prepare<[string], Row>('SELECT * FROM clients WHERE client_id = ?').get(clientId);
+    return this.#byId.get(clientId);
   }
 }
 
+const selectById = (db: Db) => db.prepare<[string], Row>('SELECT * FROM clients WHERE client_id = ?');
+
+const generateClientId = (): string => `client-${generateSecret().slice(0, 16)}`;
+
 function view(row: Row): ClientView {
-  const { response_types: _responseTypes, ...metadata } = JSON.parse(row.metadata) as Omit<Metadata, 'client_id'>;
+  const { response_types: _responseTypes, ...metadata } = JSON.parse(row.metadata) as Omit<ClientMetadata, 'client_id'>;
   return {
     client_id: row.client_id,
     ...metadata,

@@ -28,3 +28,10 @@ export function verifySecret(stored: string, presented: string, pepper: Buffer):
 function mac(pepper: Buffer, salt: string, secret: string): string {
   return createHmac('sha256', pepper).update(salt).update('\0').update(secret, 'utf8').digest('base64url');
 }
+
+/** Compares a presented credential with the configured one without an early exit on the first differing byte. */
+export function sameCredential(presented: string, expected: string): boolean {
+  const x = Buffer.from(presented);
+  const y = Buffer.from(expected);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

@@ -3,3 +3,5 @@
 export const INTERACTION_PREFIX = '/oauth2/interaction';
 /** Lifetime of ID tokens in seconds. */
 export const ID_TOKEN_TTL = 3600;
+/** RFC 7591 registration endpoint; RFC 7592 client configuration endpoints are `<path>/<client_id>`. */
+export const REGISTRATION_PATH = '/oauth2/register';

@@ -82,6 +82,16 @@ declare module 'oidc-provider' {
   export interface ClientStatic {
     readonly prototype: ClientInstance;
     find(id: string): Promise<ClientInstance | undefined>;
+    /** Throws the provider's InvalidClientMetadata / InvalidRedirectUri when it would refuse these metadata. */
+    validate(metadata: AdapterPayload): Promise<void>;
+  }
+
+  /** The part of Koa's context a pre/post middleware (`provider.use`) reads. */
+  export interface KoaMiddlewareContext {
+    readonly path: string;
+    body: unknown;
+    status: number;
+    readonly oidc?: { readonly route?: string; urlFor(name: string): string };
   }
 
   export interface KoaContextLike {
@@ -105,6 +115,8 @@ declare module 'oidc-provider' {
       options?: { mergeWithLastSubmission?: boolean },
     ): Promise<void>;
     on(event: string, listener: (ctx: KoaContextLike, err?: unknown) => void): this;
+    /** Adds a Koa middleware that runs around the provider's own routes. */
+    use(middleware: (ctx: KoaMiddlewareContext, next: () => Promise<void>) => Promise<void>): this;
   }
 
   export const errors: {

@@ -1,8 +1,15 @@
-import Provider, { errors, type Account, type AdapterConstructor, type ClientInstance } from 'oidc-provider';
+import Provider, {
+  errors,
+  type Account,
+  type AdapterConstructor,
+  type ClientInstance,
+  type KoaMiddlewareContext,
+} from 'oidc-provider';
 import { ID_TOKEN_TTL, INTERACTION_PREFIX } from './constants.ts';
 import type { Logger } from '@trellis/clients';
 import type { PrivateJwk, SigningAlg } from '../crypto/signing-keys.ts';
 import { messagePage } from '../views/pages.ts';
+import { providerPages } from './pages.ts';
 import type { FailureThrottle } from './throttle.ts';
 
 /** Where each endpoint lives: under `/oauth2/` so the gateway's one `/oauth2/**` route reaches all of them. */
@@ -46,7 +53,11 @@ export interface ProviderOptions {
   readonly logger: Logger;
   /** Sets `provider.proxy` (trust X-Forwarded-*); the mount strips those headers from untrusted peers. */
   readonly proxy: boolean;
+  /** Path of the RFC 7591 registration endpoint (served by Trellis, not the provider) to publish in discovery. */
+  readonly registrationPath?: string | undefined;
 }
+
+const DISCOVERY_PATH = '/.well-known/openid-configuration';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -68,6 +79,13 @@ export function createProvider(options: ProviderOptions): Provider {
     scopes: ['openid', 'offline_access', 'profile', 'email', ...resource.scopes],
     // client_secret_jwt and HS* algorithms would use the stored value as an HMAC key; ours is a hash.
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+    // The provider's default is RS256, which it refuses for every client when only ES256 keys exist.
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: options.signingAlg,
+    },
     enabledJWA: {
       requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'Ed25519', 'EdDSA'],
     },
@@ -80,6 +98,17 @@ export function createProvider(options: ProviderOptions): Provider {
     renderError(ctx: { type: string; body: unknown }, out: { error?: string; error_description?: string }) {
       ctx.type = 'html';
       ctx.body = messagePage('Sign-in failed', `${out.error ?? 'server_error'}: ${out.error_description ?? ''}`);
+    },
+    formats: {
+      customizers: {
+        // oidc-provider types JWT access tokens `at+jwt` (RFC 9068), which Spring Security's resource server
+        // (NimbusJwtDecoder with only issuer-uri, Boot 3 and 4) refuses: it accepts `JWT` or no typ, and Spring
+        // Authorization Server itself issues `JWT`. Spring services must take our tokens unmodified
+        // (interop/test/spring-boot.e2e.test.ts), so we type them as Spring's own server does.
+        jwt(_ctx: unknown, _token: unknown, jwt: { header?: Record<string, unknown> }) {
+          jwt.header = { ...jwt.header, typ: 'JWT' };
+        },
+      },
     },
     ttl: {
       AccessToken: options.accessTokenTtl,
@@ -98,8 +127,8 @@ export function createProvider(options: ProviderOptions): Provider {
       introspection: { enabled: true },
       revocation: { enabled: true },
       userinfo: { enabled: true },
-      rpInitiatedLogout: { enabled: true },
-      deviceFlow: { enabled: true },
+      rpInitiatedLogout: { enabled: true, ...providerPages.rpInitiatedLogout },
+      deviceFlow: { enabled: true, ...providerPages.deviceFlow },
       resourceIndicators: {
         enabled: true,
         // Tokens for the API unless only OpenID scopes were asked for: those get an opaque token for userinfo.
@@ -140,6 +169,24 @@ export function createProvider(options: ProviderOptions): Provider {
     else throttle.failed(this.clientId);
     return ok;
   };
+
+  const { registrationPath } = options;
+  if (registrationPath !== undefined) {
+    // Registration is Trellis's own route (clients live in the registry, secrets hashed), so the provider's
+    // registration feature stays off and discovery learns the endpoint here, on the same origin as the others.
+    // Other requests (the token endpoint's load among them) pass straight through, without an extra await.
+    const addEndpoint = async (ctx: KoaMiddlewareContext, next: () => Promise<void>): Promise<void> => {
+      await next();
+      const body = ctx.body;
+      if (ctx.oidc?.route === 'discovery' && ctx.status === 200 && typeof body === 'object' && body !== null) {
+        (body as Record<string, unknown>).registration_endpoint = new URL(
+          registrationPath,
+          ctx.oidc.urlFor('token'),
+        ).href;
+      }
+    };
+    provider.use((ctx, next) => (ctx.path.endsWith(DISCOVERY_PATH) ? addEndpoint(ctx, next) : next()));
+  }
 
   const log = options.logger;
   provider.on('server_error', (_ctx, err) => log.error({ err }, 'oidc-provider server error'));

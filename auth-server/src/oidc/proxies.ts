@@ -1,4 +1,6 @@
 import { BlockList, isIP } from 'node:net';
+import type { Context } from 'hono';
+import type { KitEnv } from '@trellis/clients';
 
 /** Addresses allowed to set X-Forwarded-*: single IPs or CIDR ranges, IPv4 or IPv6. */
 export interface TrustedProxies {
@@ -34,4 +36,23 @@ export function parseTrustedProxies(entries: readonly string[]): TrustedProxies 
       return list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
     },
   };
+}
+
+const first = (value: string | string[] | undefined): string | undefined =>
+  (Array.isArray(value) ? value[0] : value)?.split(',')[0]?.trim() || undefined;
+
+/**
+ * The origin a client used to reach this server, as oidc-provider computes it for discovery: X-Forwarded-Proto and
+ * X-Forwarded-Host count only when the peer is a trusted proxy.
+ */
+export function publicOrigin(c: Context<KitEnv>, proxies: TrustedProxies | undefined): string {
+  const url = new URL(c.req.url);
+  const env: Partial<KitEnv['Bindings']> | undefined = c.env;
+  const incoming = env?.incoming;
+  if (incoming === undefined || proxies === undefined || !proxies.trusts(incoming.socket.remoteAddress)) {
+    return url.origin;
+  }
+  const proto = first(incoming.headers['x-forwarded-proto']) ?? url.protocol.slice(0, -1);
+  const host = first(incoming.headers['x-forwarded-host']) ?? url.host;
+  return URL.parse(`${proto}://${host}`)?.origin ?? url.origin;
 }

@@ -1,7 +1,7 @@
-import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context, type Next } from 'hono';
 import type { KitEnv } from '@trellis/clients';
 import type { ClientRegistry } from '../clients/registry.ts';
+import { sameCredential } from '../crypto/secrets.ts';
 import type { SigningKeyInfo, SigningKeys } from '../crypto/signing-keys.ts';
 import { AuthServerError } from '../errors.ts';
 
@@ -12,12 +12,6 @@ export interface AdminDeps {
   readonly keys: SigningKeys;
   /** Makes a new signing key current and reloads the provider with it (old keys stay published). */
   rotateKeys(): SigningKeyInfo;
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /**
@@ -33,7 +27,7 @@ export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
     }
     const header = c.req.header('authorization') ?? '';
     const token = /^Bearer (.+)$/i.exec(header)?.[1];
-    if (token === undefined || !sameSecret(token, deps.adminToken)) {
+    if (token === undefined || !sameCredential(token, deps.adminToken)) {
       c.header('www-authenticate', 'Bearer realm="trellis-admin"');
       throw new AuthServerError('unauthorized', 'send Authorization: Bearer <admin token> (AUTH_ADMIN_TOKEN)');
     }

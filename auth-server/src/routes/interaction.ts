@@ -7,7 +7,7 @@ import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
 import type { ProviderHolder } from '../oidc/mount.ts';
 import type { UserStore } from '../users/store.ts';
-import { consentPage, loginPage, messagePage } from '../views/pages.ts';
+import { consentPage, loginPage, messagePage, PAGE_HEADERS } from '../views/pages.ts';
 
 export interface InteractionDeps {
   readonly holder: ProviderHolder;
@@ -15,14 +15,6 @@ export interface InteractionDeps {
   /** Keys the CSRF tokens: HMAC of the interaction id, which oidc-provider already binds to a browser cookie. */
   readonly csrfKey: Buffer;
 }
-
-const SECURITY_HEADERS = {
-  'cache-control': 'no-store',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  // No form-action: browsers apply it to the redirects after a submit, which end at the client's redirect_uri.
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-};
 
 interface Node {
   readonly provider: Provider;
@@ -52,7 +44,7 @@ export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
     return actual.length === expected.length && timingSafeEqual(actual, expected);
   };
   const html = (c: Context<KitEnv>, body: string, status: 200 | 400 | 401 | 403 | 503 = 200): Response =>
-    c.html(body, status, SECURITY_HEADERS);
+    c.html(body, status, PAGE_HEADERS);
   const expired = (c: Context<KitEnv>): Response =>
     html(
       c,

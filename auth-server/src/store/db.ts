@@ -7,7 +7,7 @@ export type Db = SqliteDatabase;
 export const DB_FILE = 'auth.db';
 
 /** Migrations in order; `PRAGMA user_version` records how many have run. */
-const MIGRATIONS = ['001_init.sql'];
+const MIGRATIONS = ['001_init.sql', '002_registration.sql'];
 
 /**
  * Opens (and migrates) the auth server's database: `<dataDir>/auth.db`, or an in-memory one for tests. WAL lets the

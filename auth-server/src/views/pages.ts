@@ -83,3 +83,91 @@ export function consentPage(o: ConsentPageOptions): string {
 export function messagePage(title: string, message: string): string {
   return page(title, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>`);
 }
+
+/** Headers of every page a browser shows: never cached, never framed, nothing loaded from anywhere. */
+export const PAGE_HEADERS = {
+  'cache-control': 'no-store',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  // No form-action: browsers apply it to the redirects after a submit, which end at the client's redirect_uri.
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+} as const;
+
+export interface UserCodePageOptions {
+  /** oidc-provider's form (id `op.deviceInputForm`, its CSRF field and the `user_code` input). */
+  readonly form: string;
+  readonly error?: string;
+}
+
+/**
+ * Where the user types the code their device shows (RFC 8628 verification URI). The provider's form is embedded as
+ * is, with an id on its input so the label names it, and without its inline script, which the page's CSP forbids.
+ */
+export function userCodePage(o: UserCodePageOptions): string {
+  const form = o.form
+    .replace(/\s+onfocus="[^"]*"/, '')
+    .replace(
+      'name="user_code"',
+      `name="user_code" id="user_code" aria-describedby="code-help${o.error === undefined ? '' : ' code-error'}"`,
+    );
+  const error = o.error === undefined ? '' : `<p class="error" role="alert" id="code-error">${escapeHtml(o.error)}</p>`;
+  return page(
+    'Connect a device',
+    `<h1>Connect a device</h1>
+${error}
+<label for="user_code">Code</label>
+<p id="code-help">Enter the code your device shows, e.g. BCDF-GHJK.</p>
+${form}
+<button type="submit" form="op.deviceInputForm">Continue</button>`,
+  );
+}
+
+export interface DeviceConfirmPageOptions {
+  /** oidc-provider's form (id `op.deviceConfirmForm`). */
+  readonly form: string;
+  readonly clientName: string;
+  readonly userCode: string;
+}
+
+export function deviceConfirmPage(o: DeviceConfirmPageOptions): string {
+  return page(
+    'Confirm device',
+    `<h1>Confirm device</h1>
+<p><strong>${escapeHtml(o.clientName)}</strong> asks to sign in. Check that your device shows this code:</p>
+<p><strong><code>${escapeHtml(o.userCode)}</code></strong></p>
+<p>If it does not, or you did not start this, cancel.</p>
+${o.form}
+<button type="submit" form="op.deviceConfirmForm" autofocus>Continue</button>
+<button type="submit" form="op.deviceConfirmForm" name="abort" value="yes">Cancel</button>`,
+  );
+}
+
+export function deviceDonePage(clientName: string): string {
+  return page(
+    'Device signed in',
+    `<h1>Device signed in</h1><p><strong>${escapeHtml(clientName)}</strong> is signed in. You can close this page and return to your device.</p>`,
+  );
+}
+
+/** The sign-out question of RP-initiated logout; `form` is oidc-provider's (id `op.logoutForm`). */
+export function logoutPage(form: string): string {
+  return page(
+    'Sign out',
+    `<h1>Sign out</h1>
+<p>Sign out of every application you signed in to here?</p>
+${form}
+<button type="submit" form="op.logoutForm" name="logout" value="yes" autofocus>Sign out</button>
+<button type="submit" form="op.logoutForm">Stay signed in</button>`,
+  );
+}
+
+/** After logout: `signedOut` says whether the browser's session ended, or only the one application's. */
+export function loggedOutPage(o: { signedOut: boolean; clientName?: string | undefined }): string {
+  if (o.signedOut) return messagePage('Signed out', 'You have signed out.');
+  return messagePage(
+    'Still signed in',
+    o.clientName === undefined
+      ? 'You are still signed in.'
+      : `You have signed out of ${o.clientName} and are still signed in for other applications.`,
+  );
+}

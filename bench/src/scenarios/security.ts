@@ -1,14 +1,76 @@
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startServer } from '../harness.ts';
-import type { Scenario } from '../scenario.ts';
+import type { Scenario, ScenarioContext } from '../scenario.ts';
 
 const ISSUER = 'https://auth.bench.local';
 const AUDIENCE = 'product-api';
 
+/** Registers a client_credentials client through RFC 7591 dynamic registration; answers its id and secret. */
+async function registerClient(url: string, initialAccessToken: string): Promise<{ id: string; secret: string }> {
+  const res = await fetch(`${url}/oauth2/register`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${initialAccessToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ client_name: 'bench', grant_types: ['client_credentials'], scope: 'product:read' }),
+  });
+  const body = (await res.json()) as { client_id?: string; client_secret?: string };
+  if (res.status !== 201 || body.client_id === undefined || body.client_secret === undefined) {
+    throw new Error(`bench: registering a client answered ${res.status}`);
+  }
+  return { id: body.client_id, secret: body.client_secret };
+}
+
+/**
+ * Issuance: POST /oauth2/token with grant_type=client_credentials (client_secret_basic) on the auth server as
+ * `trellis auth-server` runs it (SQLite, logs at info), each answer a freshly signed JWT access token. RS256, the
+ * default that Spring resource servers expect, carries the target; ES256 shows what the rest of the request costs.
+ */
+async function issuance(compare: ScenarioContext['compare'], alg: 'RS256' | 'ES256'): Promise<void> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'bench-auth-'));
+  const registrationToken = randomBytes(24).toString('base64url');
+  const server = await startServer('auth-server.ts', [dataDir], {
+    AUTH_REGISTRATION_TOKEN: registrationToken,
+    AUTH_SIGNING_ALG: alg,
+  });
+  try {
+    const client = await registerClient(server.url, registrationToken);
+    const basic = Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString(
+      'base64',
+    );
+    const request = {
+      url: `${server.url}/oauth2/token`,
+      method: 'POST' as const,
+      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials&scope=product%3Aread',
+    };
+    // One request first: a misconfigured run fails here with a reason, not as a column of non-2xx answers.
+    const first = await fetch(request.url, { method: 'POST', headers: request.headers, body: request.body });
+    const token = ((await first.json()) as { access_token?: string }).access_token;
+    if (first.status !== 200 || token?.split('.').length !== 3) {
+      throw new Error(`bench: the token endpoint answered ${first.status} without a JWT access token`);
+    }
+    if (alg === 'RS256') {
+      await compare('client_credentials JWT issuance (POST /oauth2/token)', request, {
+        target: 0.1,
+        note: 'RS256 (default), client_secret_basic, SQLite, logs at info; one RSA-2048 signature is ~0.4 ms of a core',
+      });
+    } else {
+      await compare('client_credentials issuance, ES256 keys', request, {
+        note: 'for reference: the same request with a cheap signature',
+      });
+    }
+  } finally {
+    await server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
 /**
  * The resource-server guard's cost: one valid RS256 token (as client_credentials clients send: the same token for its
  * lifetime) on a guarded route, against the bare baseline; the same service's unguarded route and the guard with its
- * verified-token cache off (an RSA verification per request) for reference.
+ * verified-token cache off (an RSA verification per request) for reference. Then the auth server's token issuance.
  */
 export const security: Scenario = {
   name: 'security',
@@ -51,5 +113,7 @@ export const security: Scenario = {
     } finally {
       await server.stop();
     }
+    await issuance(compare, 'RS256');
+    await issuance(compare, 'ES256');
   },
 };

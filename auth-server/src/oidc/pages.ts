@@ -1,0 +1,71 @@
+import {
+  deviceConfirmPage,
+  deviceDonePage,
+  loggedOutPage,
+  logoutPage,
+  PAGE_HEADERS,
+  userCodePage,
+} from '../views/pages.ts';
+
+/** The part of Koa's context the page hooks use. */
+interface PageContext {
+  type: string;
+  body: unknown;
+  set(headers: Record<string, string>): void;
+  readonly cookies: { get(name: string): string | undefined };
+  readonly oidc: {
+    readonly provider: { cookieName(name: string): string };
+    readonly client?: { readonly clientId: string; readonly clientName?: string } | undefined;
+  };
+}
+
+function render(ctx: PageContext, html: string): void {
+  ctx.type = 'html';
+  ctx.set({ ...PAGE_HEADERS });
+  ctx.body = html;
+}
+
+const nameOf = (ctx: PageContext): string | undefined => ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId;
+
+/** Why a user code was refused, in words a user can act on (by the name of oidc-provider's re-render error). */
+const USER_CODE_ERRORS: Readonly<Record<string, string>> = {
+  NoCodeError: 'Enter the code your device shows.',
+  NotFoundError: 'That code is not valid. Check the code on your device and try again.',
+  ExpiredError: 'That code has expired. Start again on your device to get a new one.',
+  AlreadyUsedError: 'That code was already used. Start again on your device to get a new one.',
+  AbortedError: 'The sign-in was cancelled. Start again on your device to get a new code.',
+};
+
+function userCodeError(err: { name?: string } | undefined): string | undefined {
+  if (err === undefined) return undefined;
+  return USER_CODE_ERRORS[err.name ?? ''] ?? 'The code could not be checked. Try again.';
+}
+
+/**
+ * The device flow's and logout's pages in the look of the login and consent pages, with their security headers and
+ * nothing loaded from outside (oidc-provider's defaults import web fonts from Google).
+ */
+export const providerPages = {
+  deviceFlow: {
+    userCodeInputSource(ctx: PageContext, form: string, _out: unknown, err?: { name?: string; userCode?: string }) {
+      const error = userCodeError(err);
+      render(ctx, userCodePage(error === undefined ? { form } : { form, error }));
+    },
+    userCodeConfirmSource(ctx: PageContext, form: string, _client: unknown, _deviceInfo: unknown, userCode: string) {
+      render(ctx, deviceConfirmPage({ form, clientName: nameOf(ctx) ?? '', userCode }));
+    },
+    successSource(ctx: PageContext) {
+      render(ctx, deviceDonePage(nameOf(ctx) ?? 'Your device'));
+    },
+  },
+  rpInitiatedLogout: {
+    logoutSource(ctx: PageContext, form: string) {
+      render(ctx, logoutPage(form));
+    },
+    postLogoutSuccessSource(ctx: PageContext) {
+      // A confirmed logout clears the session cookie; "stay signed in" keeps it and ends only the client's part.
+      const session = ctx.cookies.get(ctx.oidc.provider.cookieName('session'));
+      render(ctx, loggedOutPage({ signedOut: session === undefined, clientName: nameOf(ctx) }));
+    },
+  },
+};

@@ -1,0 +1,173 @@
+import { Hono, type Context } from 'hono';
+import type { KitEnv } from '@trellis/clients';
+import {
+  validateClientInput,
+  type ClientMetadata,
+  type ClientRegistry,
+  type Registration,
+} from '../clients/registry.ts';
+import { sameCredential } from '../crypto/secrets.ts';
+import { AuthServerError, isAuthServerError } from '../errors.ts';
+import { REGISTRATION_PATH } from '../oidc/constants.ts';
+import { publicOrigin, type TrustedProxies } from '../oidc/proxies.ts';
+
+export interface RegistrationDeps {
+  readonly clients: ClientRegistry;
+  /** The initial access token registration requires; undefined turns dynamic registration off. */
+  readonly initialAccessToken: string | undefined;
+  /**
+   * Checks metadata the way oidc-provider will when it loads the client, so that nothing it would refuse is stored;
+   * throws an {@link AuthServerError} (invalid_client_metadata or invalid_redirect_uri) with its reason.
+   */
+  checkMetadata(metadata: ClientMetadata): Promise<void>;
+  readonly proxies: TrustedProxies | undefined;
+}
+
+/** Fields the server sets; an update request must not carry them (RFC 7592 §2.2). */
+const SERVER_FIELDS = [
+  'registration_access_token',
+  'registration_client_uri',
+  'client_secret_expires_at',
+  'client_id_issued_at',
+] as const;
+
+function bearer(c: Context<KitEnv>): string | undefined {
+  return /^Bearer +(\S+) *$/i.exec(c.req.header('authorization') ?? '')?.[1];
+}
+
+/** The request body as a JSON object; members that are null count as absent (RFC 7592 §2.2 allows ignoring them). */
+async function metadataOf(c: Context<KitEnv>): Promise<Record<string, unknown>> {
+  if (!/^application\/json\b/i.test(c.req.header('content-type') ?? '')) {
+    throw new AuthServerError('invalid_client_metadata', 'send the client metadata as application/json');
+  }
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch {
+    throw new AuthServerError('invalid_client_metadata', 'the body is not valid JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new AuthServerError('invalid_client_metadata', 'send the client metadata as a JSON object');
+  }
+  return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== null));
+}
+
+/** RFC 7591 §3.2.1 / RFC 7592 §3: the metadata as registered, plus where and how to manage it. */
+function information(registration: Registration, clientUri: string, token: string): Record<string, unknown> {
+  return {
+    ...registration,
+    registration_access_token: token,
+    registration_client_uri: clientUri,
+  };
+}
+
+/**
+ * RFC 7591 dynamic client registration (`POST /oauth2/register` with the initial access token as a Bearer token) and
+ * RFC 7592 client configuration (`GET|PUT|DELETE /oauth2/register/:clientId` with the registration access token).
+ * Clients land in the same registry as those of the admin API and `trellis clients`; secrets and registration access
+ * tokens are answered once and stored as keyed hashes. Errors follow RFC 7591 §3.2.2: `{error, error_description}`.
+ */
+export function registrationRoutes(deps: RegistrationDeps): Hono<KitEnv> {
+  const app = new Hono<KitEnv>();
+  const answer = (c: Context<KitEnv>, body: unknown, status: 200 | 201 | 400 | 401 | 404 | 409 | 500): Response =>
+    c.json(body, status, { 'cache-control': 'no-store', pragma: 'no-cache' });
+
+  app.onError((err, c) => {
+    if (!isAuthServerError(err) || err.status >= 500) {
+      c.var.log.error({ err }, 'client registration failed');
+      return answer(c, { error: 'server_error' }, 500);
+    }
+    // An unknown client at the configuration endpoint is an invalid token (RFC 7592 §2.1): a client must not learn
+    // which ids exist.
+    const code = err.code === 'unknown_client' ? 'invalid_token' : err.code;
+    if (code === 'invalid_token') {
+      c.header(
+        'www-authenticate',
+        bearer(c) === undefined ? 'Bearer realm="trellis"' : 'Bearer realm="trellis", error="invalid_token"',
+      );
+      return answer(c, { error: code, error_description: err.message }, 401);
+    }
+    return answer(c, { error: code, error_description: err.message }, err.status as 400 | 404 | 409);
+  });
+
+  app.use(async (_c, next) => {
+    if (deps.initialAccessToken === undefined) {
+      throw new AuthServerError(
+        'registration_disabled',
+        'dynamic client registration is off; set AUTH_REGISTRATION_TOKEN to turn it on',
+      );
+    }
+    await next();
+  });
+
+  const clientUri = (c: Context<KitEnv>, clientId: string): string =>
+    `${publicOrigin(c, deps.proxies)}${REGISTRATION_PATH}/${encodeURIComponent(clientId)}`;
+
+  app.post('/', async (c) => {
+    const token = bearer(c);
+    if (token === undefined) {
+      throw new AuthServerError('invalid_token', 'send the initial access token as Authorization: Bearer <token>');
+    }
+    if (!sameCredential(token, deps.initialAccessToken ?? '')) {
+      throw new AuthServerError('invalid_token', 'the initial access token is not valid');
+    }
+    const metadata = deps.clients.prepareRegistration(await metadataOf(c));
+    await deps.checkMetadata(metadata);
+    const registered = deps.clients.register(metadata);
+    const { registration_access_token: issued, ...rest } = registered;
+    c.var.log.info({ clientId: registered.client_id }, 'client registered');
+    return answer(c, information(rest, clientUri(c, registered.client_id), issued ?? ''), 201);
+  });
+
+  /** The client of the URL, when the request carries its registration access token (RFC 7592 §2). */
+  const authorized = (c: Context<KitEnv>): { clientId: string; token: string } => {
+    const clientId = c.req.param('clientId') ?? '';
+    const token = bearer(c);
+    if (token === undefined) {
+      throw new AuthServerError('invalid_token', 'send the registration access token as Authorization: Bearer <token>');
+    }
+    if (!deps.clients.verifyRegistrationToken(clientId, token)) {
+      throw new AuthServerError('invalid_token', 'the registration access token is not valid for this client');
+    }
+    return { clientId, token };
+  };
+
+  app.get('/:clientId', (c) => {
+    const { clientId, token } = authorized(c);
+    return answer(c, information(deps.clients.registration(clientId), clientUri(c, clientId), token), 200);
+  });
+
+  app.put('/:clientId', async (c) => {
+    const { clientId, token } = authorized(c);
+    const input = await metadataOf(c);
+    const server = SERVER_FIELDS.find((f) => f in input);
+    if (server !== undefined) {
+      throw new AuthServerError('invalid_client_metadata', `an update must not include ${server}`);
+    }
+    if (input.client_id !== clientId) {
+      throw new AuthServerError('invalid_client_metadata', `client_id must be this client's id, ${clientId}`);
+    }
+    // A client may send its secret back but never choose a new one (RFC 7592 §2.2).
+    if (
+      'client_secret' in input &&
+      (typeof input.client_secret !== 'string' || !deps.clients.verifySecret(clientId, input.client_secret))
+    ) {
+      throw new AuthServerError('invalid_client_metadata', 'client_secret does not match the current secret');
+    }
+    const { client_secret: _secret, ...fields } = input;
+    const metadata = validateClientInput(fields, () => clientId);
+    await deps.checkMetadata(metadata);
+    const updated = deps.clients.update(clientId, metadata);
+    c.var.log.info({ clientId }, 'client registration updated');
+    return answer(c, information(updated, clientUri(c, clientId), token), 200);
+  });
+
+  app.delete('/:clientId', (c) => {
+    const { clientId } = authorized(c);
+    deps.clients.remove(clientId);
+    c.var.log.info({ clientId }, 'client registration deleted');
+    return c.body(null, 204, { 'cache-control': 'no-store', pragma: 'no-cache' });
+  });
+
+  return app;
+}
