@@ -98,5 +98,43 @@ export function createLogger(settings: LoggerSettings): Logger {
     });
   }
   // Asynchronous writes: a request must not wait for the log pipe. sonic-boom flushes what is buffered on exit.
-  return pino(options, pino.destination({ dest: 1, sync: false }));
+  return pino(options, batchedPerTurn(pino.destination({ dest: 1, sync: false })));
+}
+
+/** The hand-overs of every batching destination, run when the process exits. */
+const pendingBatches = new Set<() => void>();
+
+/**
+ * Lines gathered over one turn of the event loop and handed to sonic-boom as one write. sonic-boom alone issues a
+ * write through libuv's thread pool for every line; under load those hand-offs cost a service about 6 µs a logged
+ * request, one write per turn a fraction of that. Lines still waiting when the process exits go to sonic-boom first
+ * (this exit listener runs before its own), whose exit handler then writes them synchronously.
+ */
+function batchedPerTurn(dest: DestinationStream & { flush?(cb?: (err?: Error) => void): void }): DestinationStream {
+  let lines: string[] = [];
+  let scheduled = false;
+  const handOver = (): void => {
+    scheduled = false;
+    if (lines.length === 0) return;
+    const text = lines.length === 1 ? (lines[0] ?? '') : lines.join('');
+    lines = [];
+    dest.write(text);
+  };
+  if (pendingBatches.size === 0) process.prependListener('exit', () => pendingBatches.forEach((handOff) => handOff()));
+  pendingBatches.add(handOver);
+  const batched = {
+    write(line: string): void {
+      lines.push(line);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(handOver);
+      }
+    },
+    flush(cb?: (err?: Error) => void): void {
+      handOver();
+      if (dest.flush === undefined) cb?.();
+      else dest.flush(cb);
+    },
+  };
+  return batched;
 }
