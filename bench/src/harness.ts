@@ -3,6 +3,7 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import autocannon from 'autocannon';
 import { fileURLToPath } from 'node:url';
 
 export interface LoadResult {
@@ -22,6 +23,8 @@ export interface LoadOptions {
   readonly body?: string;
   /** Requests cycled through in order, to spread load over many paths. */
   readonly requests?: readonly LoadRequest[];
+  /** Skip the 1 s warm-up (JIT, connection set-up) when the server was just driven with the same load. */
+  readonly warm?: boolean;
 }
 
 export interface LoadRequest {
@@ -38,17 +41,43 @@ export interface LoadRequest {
  * every ratio.
  */
 export async function load(options: LoadOptions): Promise<LoadResult> {
-  const durationSec = options.durationSec ?? Number(process.env.BENCH_DURATION ?? '5');
+  const durationSec = options.durationSec ?? Number(process.env.BENCH_DURATION ?? '3');
+  if (process.env.BENCH_LOADER === 'autocannon') return loadWithAutocannon(options, durationSec);
   const dir = await mkdtemp(join(tmpdir(), 'bench-wrk-'));
   try {
     const script = join(dir, 'load.lua');
     await writeFile(script, wrkScript(options));
     const args = ['-t1', `-c${options.connections ?? 50}`, '--latency', '-s', script, options.url];
-    await wrk([...args.slice(0, -1), '-d1s', options.url]);
+    if (options.warm !== true) await wrk([...args.slice(0, -1), '-d1s', options.url]);
     return parseWrk(await wrk([...args.slice(0, -1), `-d${durationSec}s`, options.url]));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The same load from autocannon (`BENCH_LOADER=autocannon`), the generator DESIGN.md first chose, to cross-check
+ * what the load generator itself does to a figure. It runs in Node on the same two cores as the servers and keeps
+ * every response body, so large bodies (the registry's 25 KB, the config server's 7 KB) measure autocannon.
+ */
+async function loadWithAutocannon(options: LoadOptions, durationSec: number): Promise<LoadResult> {
+  const common = {
+    url: options.url,
+    connections: options.connections ?? 50,
+    method: options.method ?? 'GET',
+    headers: options.headers,
+    body: options.body,
+    ...(options.requests === undefined ? {} : { requests: options.requests.map((r) => ({ ...r })) }),
+  };
+  if (options.warm !== true) await autocannon({ ...common, duration: 1 });
+  const r = await autocannon({ ...common, duration: durationSec });
+  return {
+    requestsPerSec: r.requests.average,
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+  };
 }
 
 const lua = (s: string): string => JSON.stringify(s);

@@ -124,6 +124,8 @@ export const gateway: Scenario = {
         port: { $: upstreamPort, '@enabled': 'true' },
         securePort: { $: 443, '@enabled': 'false' },
         dataCenterInfo: { '@class': 'com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo', name: 'MyOwn' },
+        // Nothing renews it during the run, which outlasts Eureka's default 90 s lease.
+        leaseInfo: { renewalIntervalInSecs: 30, durationInSecs: 3600 },
       },
     };
     const registered = await fetch(`${registry.url}/eureka/apps/BENCH-UPSTREAM`, {
