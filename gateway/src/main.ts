@@ -140,7 +140,8 @@ export async function startGateway(
   logger: Logger,
   options: GatewayOptions = {},
 ): Promise<RunningGateway> {
-  const log = logger.child({ component: 'gateway' });
+  // The caller's logger already names the component (trellis binds `component` for each one it starts).
+  const log = logger;
   const service = createService({ name: 'gateway', description: 'Edge gateway', logger: log, renderError });
   const discovery =
     config.registryUrl === undefined

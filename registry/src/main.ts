@@ -27,7 +27,8 @@ export const registryComponent = defineComponent({
 
 /** Starts a registry from a ready configuration; what the component's start() does after reading settings. */
 export async function startRegistry(config: Readonly<RegistryConfig>, logger: Logger): Promise<Running> {
-  const log = logger.child({ component: 'registry' });
+  // The caller's logger already names the component (trellis binds `component` for each one it starts).
+  const log = logger;
   const startedAt = Date.now();
   const store = openStore(config.databaseFile);
   const registry = new Registry({
