@@ -3,7 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as jose from 'jose';
 import * as client from 'openid-client';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../../clients/test/support/chromium.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser } from '../src/manage.ts';
 import { capturingLogger, discover, startServer, tempDir, type TestServer } from './helpers.ts';
@@ -43,17 +44,7 @@ beforeAll(async () => {
   await once(callback, 'listening');
   redirectUri = `http://127.0.0.1:${(callback.address() as AddressInfo).port}/cb`;
   await addUser({ dataDir: dir.path }, { username: 'alice', password: PASSWORD });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

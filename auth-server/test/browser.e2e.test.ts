@@ -3,7 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as jose from 'jose';
 import * as client from 'openid-client';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../../clients/test/support/chromium.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser } from '../src/manage.ts';
 import { capturingLogger, discover, settle, startServer, tempDir, type TestServer } from './helpers.ts';
@@ -46,17 +47,7 @@ beforeAll(async () => {
     scope: 'openid product:read',
   });
   config = await discover(server.url, 'webapp', secret);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
   page = await (await browser.newContext()).newPage();
 });
 afterAll(async () => {

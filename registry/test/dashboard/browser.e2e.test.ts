@@ -2,7 +2,7 @@
 // without a reload, and registered markup staying text.
 import { createService } from '@trellis/clients';
 import type { Service } from '@trellis/clients';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../../../clients/test/support/chromium.ts';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
@@ -22,17 +22,7 @@ beforeAll(async () => {
   );
   const endpoint = await service.listen({ port: 0, host: '127.0.0.1' });
   base = `http://127.0.0.1:${endpoint.port}`;
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
