@@ -137,11 +137,10 @@ async function upstreamCa(config: Readonly<GatewayConfig>): Promise<string[]> {
 /** Starts a gateway from a ready configuration; what the component's start() does after reading settings. */
 export async function startGateway(
   config: Readonly<GatewayConfig>,
-  logger: Logger,
+  // Already names the component: trellis binds `component` on the logger of each one it starts.
+  log: Logger,
   options: GatewayOptions = {},
 ): Promise<RunningGateway> {
-  // The caller's logger already names the component (trellis binds `component` for each one it starts).
-  const log = logger;
   const service = createService({ name: 'gateway', description: 'Edge gateway', logger: log, renderError });
   const discovery =
     config.registryUrl === undefined

@@ -25,10 +25,11 @@ export const registryComponent = defineComponent({
   },
 });
 
-/** Starts a registry from a ready configuration; what the component's start() does after reading settings. */
-export async function startRegistry(config: Readonly<RegistryConfig>, logger: Logger): Promise<Running> {
-  // The caller's logger already names the component (trellis binds `component` for each one it starts).
-  const log = logger;
+/**
+ * Starts a registry from a ready configuration; what the component's start() does after reading settings. `log`
+ * already names the component: trellis binds `component` on the logger of each one it starts.
+ */
+export async function startRegistry(config: Readonly<RegistryConfig>, log: Logger): Promise<Running> {
   const startedAt = Date.now();
   const store = openStore(config.databaseFile);
   const registry = new Registry({
