@@ -20,6 +20,7 @@ import {
   RoundRobin,
   serverTls,
   StartupError,
+  STARTUP_RETRY,
   type ConfigClient,
   type DiscoveryClient,
   type Endpoint,
@@ -103,7 +104,7 @@ async function startConfigClient(
       profiles: server.profiles,
       ...(server.uri.startsWith('https:') && ca.length > 0 ? { ca } : {}),
       // As the example services: the config server may still be starting beside the gateway.
-      retry: { maxAttempts: 10, initialIntervalMs: 500, maxIntervalMs: 2000 },
+      retry: STARTUP_RETRY,
       logger: log,
     });
   } catch (err) {

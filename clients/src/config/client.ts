@@ -18,6 +18,12 @@ export interface ConfigRetryOptions {
   readonly maxAttempts?: number;
 }
 
+/**
+ * The retry of a Trellis component that may start beside its config server (`trellis up`, containers starting
+ * together): attempts over about ten seconds rather than Spring's six over about seven.
+ */
+export const STARTUP_RETRY: ConfigRetryOptions = { maxAttempts: 10, initialIntervalMs: 500, maxIntervalMs: 2000 };
+
 export interface FetchRemoteConfigOptions {
   /** Config server URL(s), Spring's `spring.cloud.config.uri`; user info becomes Basic credentials. Default `https://localhost:8888`. */
   readonly uri?: string | readonly string[];

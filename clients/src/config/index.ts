@@ -2,7 +2,7 @@
  * The config client for Trellis services, compatible with Spring Cloud Config Server: fetch at start with fail-fast
  * retry, Spring's merge order, typed access, secrets that never reach a log, and push refresh over the watch stream.
  */
-export { createConfigClient, fetchRemoteConfig } from './client.ts';
+export { createConfigClient, fetchRemoteConfig, STARTUP_RETRY } from './client.ts';
 export type {
   ConfigChange,
   ConfigClient,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import {
   configHealthIndicator,
   createConfigClient,
+  STARTUP_RETRY,
   createService,
   registerService,
   StartupError,
@@ -53,7 +54,7 @@ async function loadConfig(name: string, settings: ExampleSettings, log: Logger):
       profiles: settings.profiles,
       ...(secure ? { caFile } : {}),
       // The config server starts first in `trellis up`; in containers it may still be starting, hence the retry.
-      retry: { maxAttempts: 10, initialIntervalMs: 500, maxIntervalMs: 2000 },
+      retry: STARTUP_RETRY,
       logger: log,
     });
   } catch (err) {
