@@ -59,7 +59,10 @@ async function loadConfig(name: string, settings: ExampleSettings, log: Logger):
     });
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    throw new StartupError(`${name}: cannot load its configuration from ${settings.configUri}: ${reason}`);
+    // The setting, not its value: the URI may carry the config credential. The reason names the server without it.
+    throw new StartupError(
+      `${name}: cannot load its configuration from --config-uri (SPRING_CLOUD_CONFIG_URI): ${reason}`,
+    );
   }
 }
 

@@ -16,7 +16,9 @@ export function exampleSettings(o: { name: string; port: number; portEnv: string
       flag: 'config-uri',
       env: 'SPRING_CLOUD_CONFIG_URI',
       default: 'https://localhost:8888',
-      help: 'config server URL (Spring spring.cloud.config.uri)',
+      // `trellis up` puts the config credential in it as user info.
+      secret: true,
+      help: 'config server URL (Spring spring.cloud.config.uri); user info is sent as Basic credentials',
     }),
     profiles: setting.list({
       flag: 'profiles',
