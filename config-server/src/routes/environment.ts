@@ -7,6 +7,11 @@ import { environmentRequest, V2_MEDIA_TYPE, type RouteDeps } from './deps.ts';
 // Enough for every `{name}/{profiles}[/{label}]` path a landscape reads; the oldest is forgotten first.
 const MAX_REMEMBERED = 256;
 
+// Every service fetches its environment at start, on refresh, and (Spring clients) on each config health check: at
+// info those lines would be most of the log, as in Spring Cloud Config, which logs fetches at debug. Refusals (401,
+// 403) and failures are not fetches and keep their info and error lines.
+const FETCH_LOG_LEVEL = 'debug';
+
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' } as const;
 const V2_HEADERS = { 'content-type': V2_MEDIA_TYPE, 'cache-control': 'no-store' } as const;
 
@@ -25,6 +30,7 @@ export function environmentRoutes(
   const handle = async (c: Context<KitEnv>, label?: string): Promise<Response> => {
     const request = environmentRequest(c.req.param('name') ?? '', c.req.param('profiles') ?? '', label);
     deps.guard(c, { applications: request.applications });
+    c.set('requestLogLevel', FETCH_LOG_LEVEL);
     const v2 = (c.req.header('accept') ?? '').includes(V2_MEDIA_TYPE);
     const { body, headers } = await deps.environments.render(request, v2 ? 'v2' : 'json', (env) =>
       JSON.stringify(environmentJson(env, v2)),
@@ -56,7 +62,12 @@ export function environmentRoutes(
       // Undefined when the backend cannot vouch for the kept body without reading: the app reads and renders.
       const kept = deps.environments.peek(request, v2 ? 'v2' : 'json');
       if (kept === undefined) return undefined;
-      return { status: 200, headers: { ...(v2 ? V2_HEADERS : JSON_HEADERS), ...kept.headers }, body: kept.body };
+      return {
+        status: 200,
+        headers: { ...(v2 ? V2_HEADERS : JSON_HEADERS), ...kept.headers },
+        body: kept.body,
+        logLevel: FETCH_LOG_LEVEL,
+      };
     },
   };
   return { app, lean };

@@ -1,9 +1,9 @@
 // The environment route's lean path (answered before the framework for paths the router already sent to it) must
 // give the same answers as the app: same body and headers, the same refusals, and never a body older than the files.
-import { loadSettings, type Running } from '@trellis/clients';
+import { createLogger, loadSettings, type Running } from '@trellis/clients';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configServerComponent } from '../../src/main.ts';
-import { silentLogger, tempRepo } from '../helpers.ts';
+import { tempRepo } from '../helpers.ts';
 
 const repo = tempRepo({
   'application.yml': 'shared: a\n',
@@ -11,6 +11,13 @@ const repo = tempRepo({
   'review.yml': 'port: 7003\n',
 });
 const data = tempRepo({});
+// At info, as `trellis config-server` logs by default.
+const logLines: string[] = [];
+const logger = createLogger({
+  name: 'test',
+  level: 'info',
+  destination: { write: (l: string) => void logLines.push(l) },
+});
 let running: Running;
 let base: string;
 
@@ -25,7 +32,7 @@ beforeAll(async () => {
     argv: ['--port', '0', '--repo', repo.root, '--data-dir', data.root, '--http'],
     env: { CONFIG_CLIENTS: 'product:p-secret:product;ops:o-secret:*' },
   });
-  running = await configServerComponent.start(settings, { logger: silentLogger(), env: {} });
+  running = await configServerComponent.start(settings, { logger, env: {} });
   base = running.endpoints[0]?.url ?? '';
 });
 afterAll(async () => {
@@ -107,5 +114,25 @@ describe('GET /{name}/{profiles} answered again for a path already served', () =
     expect(labelled.status).toBe(200);
     expect(await get('/product/default/main', PRODUCT)).toEqual(labelled);
     expect((await get('/product/default/nope', PRODUCT)).status).toBe(404);
+  });
+});
+
+describe('request lines', () => {
+  const completed = (path: string): { level: number; res: { statusCode: number } }[] =>
+    logLines
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.includes('"request completed"') && l.includes(`"url":"${path}"`))
+      .map((l) => JSON.parse(l) as { level: number; res: { statusCode: number } });
+
+  it('keeps fetches (framework and lean answers) at debug, as Spring Cloud Config does, and refusals at info', async () => {
+    expect((await get('/review/logged', OPS)).status).toBe(200);
+    expect((await get('/review/logged', OPS)).status).toBe(200);
+    expect((await get('/review/logged')).status).toBe(401);
+    expect((await get('/review/logged', PRODUCT)).status).toBe(403);
+    await new Promise((r) => setImmediate(r)); // lines reach the destination once per event-loop turn
+    expect(completed('/review/logged').map((l) => [l.level, l.res.statusCode])).toEqual([
+      [30, 401],
+      [30, 403],
+    ]);
   });
 });
