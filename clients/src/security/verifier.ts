@@ -58,6 +58,11 @@ export interface AuthInfo {
 export interface TokenVerifier {
   /** Verifies a compact JWT; rejects with a {@link SecurityError} `invalid_token` saying why. */
   verify(token: string): Promise<AuthInfo>;
+  /**
+   * What {@link verify} would answer for a token it has verified before and still remembers as valid; undefined
+   * otherwise (then call `verify`). Synchronous: a client reusing its token costs a map lookup, not a promise.
+   */
+  cached(token: string): AuthInfo | undefined;
 }
 
 const DEFAULT_ALGORITHMS: readonly AccessTokenAlgorithm[] = ['RS256', 'ES256'];
@@ -178,15 +183,21 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     verified.set(token, { info, until: Math.min(info.claims.exp * 1000 + toleranceMs, now + VERIFIED_MAX_AGE_MS) });
   }
 
+  function cached(token: string, now = o.clock.now()): AuthInfo | undefined {
+    const hit = verified.get(token);
+    if (hit === undefined) return undefined;
+    if (now < hit.until) return hit.info;
+    // Expired (or due for a fresh signature check): verify again, which also names the reason.
+    verified.delete(token);
+    return undefined;
+  }
+
   return {
+    cached: (token) => cached(token),
     async verify(token) {
       const now = o.clock.now();
-      const hit = verified.get(token);
-      if (hit !== undefined) {
-        if (now < hit.until) return hit.info;
-        // Expired (or due for a fresh signature check): verify again, which also names the reason.
-        verified.delete(token);
-      }
+      const hit = cached(token, now);
+      if (hit !== undefined) return hit;
       let claims: JWTPayload;
       try {
         ({ payload: claims } = await jwtVerify(token, getKey, {

@@ -4,6 +4,7 @@ import { base64url } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createService, type Service } from '../../src/kit/service.ts';
 import { requireAuth, requireScopes } from '../../src/security/guard.ts';
+import { createTokenVerifier } from '../../src/security/verifier.ts';
 import { memoryLogger } from '../kit/helpers.ts';
 import { deadPort, makeKey, startIssuer, type TestIssuer } from './helpers.ts';
 
@@ -284,5 +285,43 @@ describe('requireAuth', () => {
       expect(text).not.toContain(token.split('.')[2]);
       expect(text).not.toContain(token.split('.')[1]);
     }
+  });
+});
+
+describe('requireAuth over a socket', () => {
+  it('reads the Authorization header as node parsed it: valid, malformed and missing tokens', async () => {
+    const endpoint = await service.listen({ port: 0, host: '127.0.0.1' });
+    const at = (authorization?: string): Promise<Response> =>
+      fetch(
+        `http://127.0.0.1:${endpoint.port}/product/7`,
+        authorization === undefined ? {} : { headers: { authorization } },
+      );
+    const token = await sign({ scope: 'product:read' });
+    const ok = await at(`bearer ${token}`);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ id: '7', scopes: ['product:read'] });
+    expect((await at(`Bearer ${token}`)).status).toBe(200); // the remembered token
+    await expectRefusal(
+      await at(`Bearer ${token}!`),
+      400,
+      'Bearer error="invalid_request", error_description="the Authorization header must be Bearer followed by one token"',
+      'invalid_request',
+    );
+    await expectRefusal(await at(), 401, 'Bearer realm="product-api"', 'missing_token');
+  });
+});
+
+describe('createTokenVerifier().cached', () => {
+  it('knows a token only once verify accepted it, and forgets it when it expires', async () => {
+    const verifier = createTokenVerifier({ issuer: issuer.url, audience: 'product-api' });
+    const token = await sign({ scope: 'product:read', exp: sec + 60 });
+    expect(verifier.cached(token)).toBeUndefined();
+    const info = await verifier.verify(token);
+    expect(verifier.cached(token)).toBe(info);
+    const forged = `${token.slice(0, -4)}AAAA`;
+    await expect(verifier.verify(forged)).rejects.toThrow();
+    expect(verifier.cached(forged)).toBeUndefined();
+    vi.setSystemTime(T0 + 91_000);
+    expect(verifier.cached(token)).toBeUndefined();
   });
 });

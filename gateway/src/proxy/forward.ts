@@ -187,7 +187,8 @@ export function createProxy(options: ProxyOptions): Proxy {
     };
     if (route.token !== undefined) {
       if (options.verifier === undefined) throw new Error(`route ${route.id} checks tokens without a verifier`);
-      exchange.auth = await checkToken(options.verifier, req.headers.authorization, route.token.scopes, route.id);
+      const auth = checkToken(options.verifier, req.headers.authorization, route.token.scopes, route.id);
+      exchange.auth = auth instanceof Promise ? await auth : auth;
     }
     if (route.awaitsFilters) {
       for (const f of route.requestFilters) {
