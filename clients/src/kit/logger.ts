@@ -97,18 +97,20 @@ export function createLogger(settings: LoggerSettings): Logger {
       transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } },
     });
   }
-  // Asynchronous writes: a request must not wait for the log pipe. sonic-boom flushes what is buffered on exit.
-  return pino(options, batchedPerTurn(pino.destination({ dest: 1, sync: false })));
+  // Synchronous writes, one per turn of the event loop. sonic-boom's asynchronous mode loses lines at exit when the
+  // pipe is full: a chunk waiting to retry after EAGAIN is skipped by its exit flush (seen with a slow log reader,
+  // test/kit/logger-destination.e2e.test.ts). Like Node's own stdout on a pipe and logback's console appender, a
+  // service whose log reader stalls waits for it rather than dropping lines.
+  return pino(options, batchedPerTurn(pino.destination({ dest: 1, sync: true })));
 }
 
 /** The hand-overs of every batching destination, run when the process exits. */
 const pendingBatches = new Set<() => void>();
 
 /**
- * Lines gathered over one turn of the event loop and handed to sonic-boom as one write. sonic-boom alone issues a
- * write through libuv's thread pool for every line; under load those hand-offs cost a service about 6 µs a logged
- * request, one write per turn a fraction of that. Lines still waiting when the process exits go to sonic-boom first
- * (this exit listener runs before its own), whose exit handler then writes them synchronously.
+ * Lines gathered over one turn of the event loop and handed to sonic-boom as one write: a write per line costs a
+ * service several µs a logged request under load, one write per turn a fraction of that. Lines still waiting when
+ * the process exits are written by this exit listener, which runs before any other.
  */
 function batchedPerTurn(dest: DestinationStream & { flush?(cb?: (err?: Error) => void): void }): DestinationStream {
   let lines: string[] = [];

@@ -1,5 +1,5 @@
 // The JSON log destination batches lines per turn of the event loop: nothing may be lost or reordered, not even
-// the lines logged right before process.exit.
+// the lines logged right before process.exit, and not when the reader of the log pipe is slow (the pipe fills up).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +12,9 @@ function run(bursts: number): Promise<{ code: number | null; stdout: string }> {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let stdout = '';
+    // A log shipper that falls behind: nothing is read for a second, so the 64 KiB pipe fills and writes would block.
+    child.stdout.pause();
+    setTimeout(() => child.stdout.resume(), 1000);
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout }));
