@@ -4,6 +4,7 @@ import type { ClientRegistry } from '../clients/registry.ts';
 import { sameCredential } from '../crypto/secrets.ts';
 import type { SigningKeyInfo, SigningKeys } from '../crypto/signing-keys.ts';
 import { AuthServerError } from '../errors.ts';
+import { clientMetadataBody } from './json-body.ts';
 
 export interface AdminDeps {
   readonly clients: ClientRegistry;
@@ -35,16 +36,7 @@ export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
   });
 
   app.post('/clients', async (c) => {
-    let input: unknown;
-    try {
-      input = await c.req.json();
-    } catch {
-      throw new AuthServerError('invalid_client_metadata', 'send the client as a JSON object');
-    }
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-      throw new AuthServerError('invalid_client_metadata', 'send the client as a JSON object');
-    }
-    const created = deps.clients.create(input);
+    const created = deps.clients.create(await clientMetadataBody(c));
     c.header('cache-control', 'no-store');
     return c.json(created, 201);
   });

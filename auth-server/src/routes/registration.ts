@@ -8,6 +8,7 @@ import {
 } from '../clients/registry.ts';
 import { sameCredential } from '../crypto/secrets.ts';
 import { AuthServerError, isAuthServerError } from '../errors.ts';
+import { clientMetadataBody } from './json-body.ts';
 import { REGISTRATION_PATH } from '../oidc/constants.ts';
 import { publicOrigin, type TrustedProxies } from '../oidc/proxies.ts';
 
@@ -40,16 +41,7 @@ async function metadataOf(c: Context<KitEnv>): Promise<Record<string, unknown>> 
   if (!/^application\/json\b/i.test(c.req.header('content-type') ?? '')) {
     throw new AuthServerError('invalid_client_metadata', 'send the client metadata as application/json');
   }
-  let body: unknown;
-  try {
-    body = await c.req.json();
-  } catch {
-    throw new AuthServerError('invalid_client_metadata', 'the body is not valid JSON');
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new AuthServerError('invalid_client_metadata', 'send the client metadata as a JSON object');
-  }
-  return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== null));
+  return Object.fromEntries(Object.entries(await clientMetadataBody(c)).filter(([, v]) => v !== null));
 }
 
 /** RFC 7591 §3.2.1 / RFC 7592 §3: the metadata as registered, plus where and how to manage it. */
