@@ -1,11 +1,12 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createLogger, type Logger } from '@trellis/clients';
+import { createLogger, loadSettings, type Logger, type Running } from '@trellis/clients';
 import type { Hono } from 'hono';
 import type { KitEnv } from '@trellis/clients';
 import { createApp, type AppDeps } from '../src/app.ts';
 import { createNativeBackend } from '../src/backends/native.ts';
+import { configServerComponent } from '../src/main.ts';
 import type { EnvironmentBackend } from '../src/backends/types.ts';
 
 export const silentLogger = (): Logger => createLogger({ name: 'test', level: 'silent' });
@@ -58,4 +59,45 @@ export interface EnvJson {
   version: string | null;
   state: string | null;
   propertySources: { name: string; source: Record<string, unknown> }[];
+}
+
+export interface StartOptions {
+  readonly repo: string;
+  readonly dataDir: string;
+  /** The settings' environment (CONFIG_*, ENCRYPT_*…), also handed to the component unless `componentEnv` is. */
+  readonly env?: Record<string, string | undefined>;
+  /** The component's process environment (what git children see), when it differs from `env`. */
+  readonly componentEnv?: Record<string, string | undefined>;
+  /** More flags; `--http` comes first unless `https` is true. */
+  readonly argv?: readonly string[];
+  readonly https?: boolean;
+  readonly logger?: Logger;
+}
+
+/** Starts `trellis config-server` in this process on a free port, as the command would; answers it and its URL. */
+export async function startConfigServer(options: StartOptions): Promise<{ running: Running; url: string }> {
+  const env = options.env ?? {};
+  const settings = loadSettings(configServerComponent.settings, {
+    argv: [
+      ...(options.https === true ? [] : ['--http']),
+      '--port',
+      '0',
+      '--repo',
+      options.repo,
+      '--data-dir',
+      options.dataDir,
+      ...(options.argv ?? []),
+    ],
+    env,
+  });
+  const running = await configServerComponent.start(settings, {
+    logger: options.logger ?? silentLogger(),
+    env: options.componentEnv ?? env,
+  });
+  const url = running.endpoints[0]?.url;
+  if (url === undefined) {
+    await running.stop();
+    throw new Error('the config server reported no endpoint');
+  }
+  return { running, url };
 }

@@ -1,8 +1,7 @@
 import { get } from 'node:http';
-import { loadSettings, type Running } from '@trellis/clients';
+import type { Running } from '@trellis/clients';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configServerComponent } from '../src/main.ts';
-import { silentLogger, tempRepo } from './helpers.ts';
+import { startConfigServer, tempRepo } from './helpers.ts';
 
 const repo = tempRepo({
   'application.yml': 'shared: a\n',
@@ -14,11 +13,7 @@ let running: Running;
 let base: string;
 
 beforeAll(async () => {
-  const settings = loadSettings(configServerComponent.settings, {
-    argv: ['--port', '0', '--repo', repo.root, '--data-dir', data.root, '--http'],
-  });
-  running = await configServerComponent.start(settings, { logger: silentLogger(), env: {} });
-  base = running.endpoints[0]?.url ?? '';
+  ({ running, url: base } = await startConfigServer({ repo: repo.root, dataDir: data.root }));
 });
 afterAll(async () => {
   await running.stop();

@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadSettings, type Running } from '@trellis/clients';
+import type { Running } from '@trellis/clients';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configServerComponent } from '../../src/main.ts';
-import { silentLogger, tempRepo, type EnvJson } from '../helpers.ts';
+import { startConfigServer, tempRepo, type EnvJson } from '../helpers.ts';
 
 const native = tempRepo({ 'product.yml': 'port: 7001\nfrom: native\n' });
 const remote = tempRepo({ 'product.yml': 'port: 7002\nfrom: git\ngit.only: yes\n' });
@@ -23,8 +22,9 @@ let base: string;
 const OPS = { authorization: `Basic ${Buffer.from('ops:ops-secret-1').toString('base64')}` };
 
 beforeAll(async () => {
-  const settings = loadSettings(configServerComponent.settings, {
-    argv: ['--port', '0', '--http', '--data-dir', data.root, '--repo', native.root],
+  ({ running, url: base } = await startConfigServer({
+    repo: native.root,
+    dataDir: data.root,
     env: {
       CONFIG_BACKENDS: 'native,git,sqlite',
       CONFIG_GIT_URI: remote.root,
@@ -33,9 +33,8 @@ beforeAll(async () => {
       CONFIG_OVERRIDES: 'port=2',
       CONFIG_OVERRIDES_FILE: join(data.root, 'overrides.yml'),
     },
-  });
-  running = await configServerComponent.start(settings, { logger: silentLogger(), env });
-  base = running.endpoints[0]?.url ?? '';
+    componentEnv: env,
+  }));
 });
 afterAll(async () => {
   await running.stop();

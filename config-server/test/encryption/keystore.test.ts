@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, loadSettings, SettingsError, StartupError } from '@trellis/clients';
+import { createLogger, SettingsError, StartupError } from '@trellis/clients';
 import { loadConfig } from '../../src/config.ts';
 import { loadKeyChain } from '../../src/encryption/keys.ts';
-import { configServerComponent } from '../../src/main.ts';
 import type { KeyChain } from '../../src/cipher/index.ts';
-import { silentLogger, tempRepo, testServer, type EnvJson } from '../helpers.ts';
+import { startConfigServer, tempRepo, testServer, type EnvJson } from '../helpers.ts';
 import { keyStoreDir } from './keytool.ts';
 
 const stores = keyStoreDir();
@@ -266,12 +265,8 @@ describe('a key store entry with a password of its own ({secret:…})', () => {
 
 describe('start-up with a key store', () => {
   async function startError(env: Record<string, string>): Promise<Error> {
-    const settings = loadSettings(configServerComponent.settings, {
-      env,
-      argv: ['--http', '--port', '0', '--repo', repo.root, '--data-dir', stores.dir],
-    });
     try {
-      const running = await configServerComponent.start(settings, { logger: silentLogger(), env });
+      const { running } = await startConfigServer({ repo: repo.root, dataDir: stores.dir, env });
       await running.stop();
     } catch (err) {
       return err as Error;
@@ -338,13 +333,8 @@ describe('start-up with a key store', () => {
       ENCRYPT_KEY_STORE_SECRET: 'key-pass',
       ENCRYPT_KEY: 'symmetric-hunter22',
     };
-    const settings = loadSettings(configServerComponent.settings, {
-      env,
-      argv: ['--http', '--port', '0', '--repo', repo.root, '--data-dir', stores.dir],
-    });
-    const running = await configServerComponent.start(settings, { logger, env });
+    const { running, url } = await startConfigServer({ repo: repo.root, dataDir: stores.dir, env, logger });
     try {
-      const url = running.endpoints[0]?.url ?? '';
       const encrypted = await (await fetch(`${url}/encrypt`, { method: 'POST', body: 'carried over' })).text();
       // RSA from the store, labelled with its alias; the symmetric key would give a bare hex ciphertext.
       expect(encrypted).toMatch(/^\{key:v1\}/);
@@ -358,11 +348,7 @@ describe('start-up with a key store', () => {
 
   it('starts with a good store and says which alias encrypts, without any password', async () => {
     const env = { ...base, ENCRYPT_KEY_STORE_LOCATION: jksPath, ENCRYPT_KEY_STORE_SECRET: 'key-pass' };
-    const settings = loadSettings(configServerComponent.settings, {
-      env,
-      argv: ['--http', '--port', '0', '--repo', repo.root, '--data-dir', stores.dir],
-    });
-    const running = await configServerComponent.start(settings, { logger: silentLogger(), env });
+    const { running } = await startConfigServer({ repo: repo.root, dataDir: stores.dir, env });
     try {
       const notes = running.notes?.join('\n') ?? '';
       expect(notes).toContain(`key store ${jksPath} (2 RSA key(s), new values with {key:v1})`);

@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
-import { loadSettings, type Running } from '@trellis/clients';
+import type { Running } from '@trellis/clients';
 import client from 'cloud-config-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configServerComponent } from '../../src/main.ts';
 import { vectors } from '../cipher/vectors.ts';
-import { silentLogger, tempRepo } from '../helpers.ts';
+import { startConfigServer, tempRepo } from '../helpers.ts';
 
 const sym = vectors.symmetric.vectors[0];
 const rsa = vectors.asymmetric.vectors[0];
@@ -28,14 +27,13 @@ beforeAll(async () => {
     ENCRYPT_KEY: vectors.asymmetric.privateKeyPem,
     CONFIG_CLIENTS: 'product:product-secret:product,application;review:review-secret:review',
   };
-  const settings = loadSettings(configServerComponent.settings, {
-    argv: ['--port', '0', '--repo', repo.root, '--data-dir', data.root, '--host', '127.0.0.1'],
+  ({ running, url: endpoint } = await startConfigServer({
+    repo: repo.root,
+    dataDir: data.root,
     env,
-  });
-  running = await configServerComponent.start(settings, { logger: silentLogger(), env });
-  const ep = running.endpoints[0];
-  if (ep === undefined) throw new Error('no endpoint');
-  endpoint = ep.url;
+    https: true,
+    argv: ['--host', '127.0.0.1'],
+  }));
   agent = new https.Agent({ ca: readFileSync(join(data.root, 'tls', 'ca.pem')) });
 });
 afterAll(async () => {

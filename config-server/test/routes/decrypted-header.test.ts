@@ -1,9 +1,8 @@
-import { loadSettings, type Running } from '@trellis/clients';
+import type { Running } from '@trellis/clients';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadKeyChain } from '../../src/encryption/keys.ts';
-import { configServerComponent } from '../../src/main.ts';
 import { vectors } from '../cipher/vectors.ts';
-import { silentLogger, tempRepo, testServer } from '../helpers.ts';
+import { startConfigServer, tempRepo, testServer } from '../helpers.ts';
 
 const v = vectors.symmetric.vectors[0]!;
 const repo = tempRepo({
@@ -63,13 +62,11 @@ describe('x-trellis-decrypted on the lean path', () => {
   let running: Running;
   let base = '';
   beforeAll(async () => {
-    const env = { ENCRYPT_KEY: v.key, ENCRYPT_SALT: v.salt };
-    const settings = loadSettings(configServerComponent.settings, {
-      argv: ['--port', '0', '--repo', repo.root, '--data-dir', data.root, '--http'],
-      env,
-    });
-    running = await configServerComponent.start(settings, { logger: silentLogger(), env });
-    base = running.endpoints[0]?.url ?? '';
+    ({ running, url: base } = await startConfigServer({
+      repo: repo.root,
+      dataDir: data.root,
+      env: { ENCRYPT_KEY: v.key, ENCRYPT_SALT: v.salt },
+    }));
   });
   afterAll(async () => {
     await running.stop();

@@ -1,9 +1,8 @@
 // The environment route's lean path (answered before the framework for paths the router already sent to it) must
 // give the same answers as the app: same body and headers, the same refusals, and never a body older than the files.
-import { createLogger, loadSettings, type Running } from '@trellis/clients';
+import { createLogger, type Running } from '@trellis/clients';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configServerComponent } from '../../src/main.ts';
-import { tempRepo } from '../helpers.ts';
+import { startConfigServer, tempRepo } from '../helpers.ts';
 
 const repo = tempRepo({
   'application.yml': 'shared: a\n',
@@ -28,12 +27,12 @@ const PRODUCT = basic('product', 'p-secret');
 const OPS = basic('ops', 'o-secret');
 
 beforeAll(async () => {
-  const settings = loadSettings(configServerComponent.settings, {
-    argv: ['--port', '0', '--repo', repo.root, '--data-dir', data.root, '--http'],
+  ({ running, url: base } = await startConfigServer({
+    repo: repo.root,
+    dataDir: data.root,
     env: { CONFIG_CLIENTS: 'product:p-secret:product;ops:o-secret:*' },
-  });
-  running = await configServerComponent.start(settings, { logger, env: {} });
-  base = running.endpoints[0]?.url ?? '';
+    logger,
+  }));
 });
 afterAll(async () => {
   await running.stop();
