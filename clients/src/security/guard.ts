@@ -2,6 +2,7 @@
 import type { HttpBindings } from '@hono/node-server';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { KitEnv } from '../kit/service.ts';
+import { bearerToken, quotedParam, wellFormedToken } from './bearer.ts';
 import { SecurityError } from './errors.ts';
 import { createTokenVerifier, type AuthInfo, type TokenVerifierOptions } from './verifier.ts';
 
@@ -17,28 +18,20 @@ export interface RequireAuthOptions extends TokenVerifierOptions {
   readonly realm?: string;
 }
 
-/** RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`. */
-const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
-
-/** A quoted-string for an auth-param; our descriptions are plain ASCII, but scopes come from the route's author. */
-function quoted(value: string): string {
-  return `"${value.replace(/[\\"]/g, '\\$&').replace(/[^\x20-\x7e]/g, '?')}"`;
-}
-
 /** The 4xx answer for a refusal: RFC 6750 §3 challenge plus an RFC 6749-shaped JSON body. */
 function bearerChallenge(c: Context, err: SecurityError, realm: string): Response {
   let challenge: string;
   switch (err.code) {
     case 'missing_token':
       // §3.1: no error code when the client sent no credentials; it may not know the resource is protected.
-      challenge = `Bearer realm=${quoted(realm)}`;
+      challenge = `Bearer realm=${quotedParam(realm)}`;
       break;
     case 'insufficient_scope':
-      challenge = `Bearer error="insufficient_scope", scope=${quoted((err.scopes ?? []).join(' '))}`;
+      challenge = `Bearer error="insufficient_scope", scope=${quotedParam((err.scopes ?? []).join(' '))}`;
       break;
     case 'invalid_request':
     case 'invalid_token':
-      challenge = `Bearer error="${err.code}", error_description=${quoted(err.message)}`;
+      challenge = `Bearer error="${err.code}", error_description=${quotedParam(err.message)}`;
       break;
     case 'token_rejected':
     case 'authorization_server_unavailable':
@@ -58,27 +51,6 @@ function bearerChallenge(c: Context, err: SecurityError, realm: string): Respons
 function authorizationOf(c: Context): string | undefined {
   const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
   return incoming === undefined ? c.req.header('authorization') : incoming.headers.authorization;
-}
-
-/** The token of a `Bearer` Authorization header, not yet checked for syntax. */
-function bearerToken(header: string | undefined): string {
-  if (header === undefined || header === '') {
-    throw new SecurityError('missing_token', 'a bearer token is required');
-  }
-  const space = header.indexOf(' ');
-  const scheme = space === -1 ? header : header.slice(0, space);
-  if (scheme.toLowerCase() !== 'bearer') {
-    // Basic or another scheme: to this server that is no credentials at all (§3.1).
-    throw new SecurityError('missing_token', 'a bearer token is required');
-  }
-  return space === -1 ? '' : header.slice(space + 1).trim();
-}
-
-function wellFormed(token: string): string {
-  if (!B64TOKEN.test(token)) {
-    throw new SecurityError('invalid_request', 'the Authorization header must be Bearer followed by one token');
-  }
-  return token;
 }
 
 function missingScopes(auth: AuthInfo, required: readonly string[]): SecurityError | undefined {
@@ -110,7 +82,7 @@ export function requireAuth(options: RequireAuthOptions): MiddlewareHandler<Auth
     try {
       const token = bearerToken(authorizationOf(c));
       // A token verified before (a client keeps its token for its lifetime) skips the syntax check and the await.
-      auth = verifier.cached(token) ?? (await verifier.verify(wellFormed(token)));
+      auth = verifier.cached(token) ?? (await verifier.verify(wellFormedToken(token)));
       const lacking = missingScopes(auth, required);
       if (lacking !== undefined) throw lacking;
     } catch (err) {

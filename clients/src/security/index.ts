@@ -2,6 +2,7 @@
  * OAuth 2.0 for Trellis services: a client-credentials token client for calling protected services, and a hono guard
  * that verifies JWT access tokens (RFC 9068) offline and answers refusals as RFC 6750 says.
  */
+export { bearerToken, quotedParam, wellFormedToken } from './bearer.ts';
 export { SecurityError } from './errors.ts';
 export type { SecurityErrorCode, SecurityErrorOptions } from './errors.ts';
 export { requireAuth, requireScopes } from './guard.ts';

@@ -1,14 +1,14 @@
 // Per-route token checks with the SDK's verifier (signature via cached JWKS, issuer, audience, expiry), answered as
 // RFC 6750 asks: 401 with a Bearer challenge for a missing or bad token, 403 with the scope for a weak one.
-import { SecurityError, type AuthInfo, type TokenVerifier } from '@trellis/clients';
+import {
+  bearerToken,
+  quotedParam,
+  SecurityError,
+  wellFormedToken,
+  type AuthInfo,
+  type TokenVerifier,
+} from '@trellis/clients';
 import { GatewayError } from '../errors.ts';
-
-/** RFC 6750 §2.1 b64token. */
-const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
-
-function quoted(value: string): string {
-  return `"${value.replace(/[\\"]/g, '\\$&').replace(/[^\x20-\x7e]/g, '?')}"`;
-}
 
 function unauthorized(routeId: string, message: string, challenge: string): GatewayError {
   return new GatewayError('unauthorized', message, {
@@ -28,17 +28,19 @@ export function checkToken(
   scopes: readonly string[],
   routeId: string,
 ): AuthInfo | Promise<AuthInfo> {
-  const space = authorization?.indexOf(' ') ?? -1;
-  const scheme = authorization === undefined ? '' : space === -1 ? authorization : authorization.slice(0, space);
-  if (authorization === undefined || scheme.toLowerCase() !== 'bearer') {
+  let token: string;
+  try {
+    token = bearerToken(authorization);
+  } catch {
     // §3.1: no error code when the client sent no bearer credentials; it may not know the route is protected.
     throw unauthorized(routeId, 'a bearer token is required', 'Bearer realm="gateway"');
   }
-  const token = authorization.slice(space + 1).trim();
   // A token verified before (a client keeps its token for its lifetime) skips the syntax check and the await.
   const known = verifier.cached(token);
   if (known !== undefined) return grantedScopes(known, scopes, routeId);
-  if (!B64TOKEN.test(token)) {
+  try {
+    wellFormedToken(token);
+  } catch {
     throw unauthorized(
       routeId,
       'the Authorization header must be Bearer followed by one token',
@@ -62,7 +64,7 @@ async function verified(
       throw unauthorized(
         routeId,
         err.message,
-        `Bearer error="invalid_token", error_description=${quoted(err.message)}`,
+        `Bearer error="invalid_token", error_description=${quotedParam(err.message)}`,
       );
     }
     throw new GatewayError('service_unavailable', 'tokens cannot be verified now (the issuer cannot be reached)', {
@@ -78,7 +80,7 @@ function grantedScopes(auth: AuthInfo, scopes: readonly string[], routeId: strin
   if (missing.length > 0) {
     throw new GatewayError('forbidden', `the token lacks the scope ${missing.join(' ')}`, {
       route: routeId,
-      headers: { 'www-authenticate': `Bearer error="insufficient_scope", scope=${quoted(scopes.join(' '))}` },
+      headers: { 'www-authenticate': `Bearer error="insufficient_scope", scope=${quotedParam(scopes.join(' '))}` },
     });
   }
   return auth;
