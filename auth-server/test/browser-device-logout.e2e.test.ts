@@ -1,13 +1,11 @@
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import * as jose from 'jose';
 import * as client from 'openid-client';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../../clients/test/support/chromium.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser } from '../src/manage.ts';
-import { capturingLogger, discover, startServer, tempDir, type TestServer } from './helpers.ts';
+import { capturingLogger, discover, startCallbackApp, startServer, tempDir, type TestServer } from './helpers.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const dir = tempDir();
@@ -19,15 +17,20 @@ let browser: Browser;
 /** Requests the pages tried to send anywhere but the loopback servers of this test (blocked). */
 const outside: string[] = [];
 
-async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
+/** Runs `use` on a page of a fresh browser context (no cookies), closed afterwards whatever happens. */
+async function inFreshContext(use: (page: Page) => Promise<void>): Promise<void> {
   const context = await browser.newContext();
-  await context.route('**/*', async (route) => {
-    const { hostname } = new URL(route.request().url());
-    if (hostname === '127.0.0.1' || hostname === 'localhost') return route.continue();
-    outside.push(route.request().url());
-    return route.abort();
-  });
-  return { context, page: await context.newPage() };
+  try {
+    await context.route('**/*', async (route) => {
+      const { hostname } = new URL(route.request().url());
+      if (hostname === '127.0.0.1' || hostname === 'localhost') return route.continue();
+      outside.push(route.request().url());
+      return route.abort();
+    });
+    await use(await context.newPage());
+  } finally {
+    await context.close();
+  }
 }
 
 async function signIn(page: Page): Promise<void> {
@@ -39,10 +42,7 @@ async function signIn(page: Page): Promise<void> {
 
 beforeAll(async () => {
   server = await startServer({ dataDir: dir.path, logger: logs.logger });
-  callback = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('back at the app'));
-  callback.listen(0, '127.0.0.1');
-  await once(callback, 'listening');
-  redirectUri = `http://127.0.0.1:${(callback.address() as AddressInfo).port}/cb`;
+  ({ server: callback, redirectUri } = await startCallbackApp());
   await addUser({ dataDir: dir.path }, { username: 'alice', password: PASSWORD });
   browser = await launchChromium();
 });
@@ -70,8 +70,7 @@ describe('device authorization (RFC 8628) in the browser', () => {
 
   it('takes the user code, signs in, asks for consent, and the device poll gets its tokens', async () => {
     const device = await client.initiateDeviceAuthorization(config, { scope: 'openid product:read' });
-    const { context, page } = await newPage();
-    try {
+    await inFreshContext(async (page) => {
       await page.goto(device.verification_uri);
       // The code field is labelled and focused: the user types the code shown on the device and presses Enter.
       const code = page.getByLabel('Code');
@@ -91,9 +90,7 @@ describe('device authorization (RFC 8628) in the browser', () => {
       await page.getByRole('button', { name: 'Allow' }).click();
       await expect.poll(() => page.title()).toBe('Device signed in');
       expect(await page.textContent('main')).toContain('Living Room TV');
-    } finally {
-      await context.close();
-    }
+    });
     const tokens = await client.pollDeviceAuthorizationGrant(config, device);
     const jwks = jose.createRemoteJWKSet(new URL(`${server.url}/oauth2/jwks`));
     const { payload } = await jose.jwtVerify(tokens.access_token, jwks, {
@@ -107,8 +104,7 @@ describe('device authorization (RFC 8628) in the browser', () => {
 
   it('says so when the code is wrong, and lets the user try again', async () => {
     const device = await client.initiateDeviceAuthorization(config, { scope: 'openid product:read' });
-    const { context, page } = await newPage();
-    try {
+    await inFreshContext(async (page) => {
       await page.goto(device.verification_uri);
       await page.getByLabel('Code').fill('BCDF-GHJK');
       await page.getByRole('button', { name: 'Continue' }).click();
@@ -118,9 +114,7 @@ describe('device authorization (RFC 8628) in the browser', () => {
       await page.getByLabel('Code').fill(device.user_code);
       await page.getByRole('button', { name: 'Continue' }).click();
       await expect.poll(() => page.title()).toBe('Confirm device');
-    } finally {
-      await context.close();
-    }
+    });
     // Nothing was approved: the device is still pending.
     const res = await fetch(`${server.url}/oauth2/token`, {
       method: 'POST',
@@ -170,8 +164,7 @@ describe('logout (RP-initiated, end_session)', () => {
   }
 
   it('signs out after confirmation, and the next authorization asks for the password again', async () => {
-    const { context, page } = await newPage();
-    try {
+    await inFreshContext(async (page) => {
       const tokens = await authorize(page, true);
       // Signed in: a second authorization goes straight to consent.
       await authorize(page, false);
@@ -185,36 +178,28 @@ describe('logout (RP-initiated, end_session)', () => {
       await page.getByRole('button', { name: 'Sign out' }).click();
       await page.waitForURL((u) => u.href.startsWith(`${redirectUri}/signed-out`));
       await authorize(page, true);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('stays signed in when the user declines', async () => {
-    const { context, page } = await newPage();
-    try {
+    await inFreshContext(async (page) => {
       await authorize(page, true);
       await page.goto(`${server.url}/oauth2/logout`);
       await expect.poll(() => page.title()).toBe('Sign out');
       await page.getByRole('button', { name: 'Stay signed in' }).click();
       await expect.poll(() => page.title()).toBe('Still signed in');
       await authorize(page, false);
-    } finally {
-      await context.close();
-    }
+    });
   });
 
   it('shows its own page after a logout without a redirect', async () => {
-    const { context, page } = await newPage();
-    try {
+    await inFreshContext(async (page) => {
       await authorize(page, true);
       await page.goto(`${server.url}/oauth2/logout`);
       await page.getByRole('button', { name: 'Sign out' }).click();
       await expect.poll(() => page.title()).toBe('Signed out');
       await authorize(page, true);
-    } finally {
-      await context.close();
-    }
+    });
   });
 });
 

@@ -1,13 +1,19 @@
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import * as jose from 'jose';
 import * as client from 'openid-client';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../../clients/test/support/chromium.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser } from '../src/manage.ts';
-import { capturingLogger, discover, settle, startServer, tempDir, type TestServer } from './helpers.ts';
+import {
+  capturingLogger,
+  discover,
+  startCallbackApp,
+  settle,
+  startServer,
+  tempDir,
+  type TestServer,
+} from './helpers.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const dir = tempDir();
@@ -23,10 +29,7 @@ const seenTokens: string[] = [];
 
 beforeAll(async () => {
   server = await startServer({ dataDir: dir.path, logger: logs.logger });
-  callback = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('back at the app'));
-  callback.listen(0, '127.0.0.1');
-  await once(callback, 'listening');
-  redirectUri = `http://127.0.0.1:${(callback.address() as AddressInfo).port}/cb`;
+  ({ server: callback, redirectUri } = await startCallbackApp());
   await addUser(
     { dataDir: dir.path },
     { username: 'alice', password: PASSWORD, name: 'Alice', email: 'alice@example.org' },

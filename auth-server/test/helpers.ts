@@ -1,4 +1,7 @@
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -85,3 +88,13 @@ export function discover(url: string, clientId: string, secret?: string, method:
  * may reuse a half-closed keep-alive socket ("other side closed"), a client-side race unrelated to the server.
  */
 export const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 100));
+
+/** The relying party's landing page for browser tests: any path answers 200; `redirectUri` is its `/cb`. */
+export async function startCallbackApp(): Promise<{ server: Server; redirectUri: string }> {
+  const server = createServer((_req, res) =>
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('back at the app'),
+  );
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, redirectUri: `http://127.0.0.1:${(server.address() as AddressInfo).port}/cb` };
+}
