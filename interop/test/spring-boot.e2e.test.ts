@@ -19,7 +19,14 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { authServerComponent } from '@trellis/auth-server';
-import { createLogger, loadSettings, type Logger, type Running } from '@trellis/clients';
+import {
+  createLogger,
+  loadSettings,
+  type Component,
+  type Logger,
+  type Running,
+  type SettingSpecs,
+} from '@trellis/clients';
 import { configServerComponent } from '@trellis/config-server';
 import { registryComponent } from '@trellis/registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +54,16 @@ const rsa = ((): { plaintext: string; cipherProperty: string } => {
 })();
 
 const silent = (): Logger => createLogger({ name: 'spring-interop-test', level: 'silent' });
+
+/** Starts a Trellis component in this process as its `trellis` command would, on a free loopback port. */
+function startComponent<S extends SettingSpecs>(
+  component: Component<S>,
+  argv: readonly string[],
+  env: Record<string, string> = {},
+): Promise<Running> {
+  const settings = loadSettings(component.settings, { argv: ['--port', '0', '--host', '127.0.0.1', ...argv], env });
+  return component.start(settings, { logger: silent(), env });
+}
 
 /** Fails (never skips) with the Debian package to install when a tool is missing; returns what it printed. */
 function requireTool(command: string, args: string[], debianPackage: string): string {
@@ -206,14 +223,7 @@ async function setUp(): Promise<void> {
   });
   build.catch(() => undefined); // awaited below; this only keeps an early failure from being unhandled meanwhile
 
-  const registryEnv = {};
-  const registry = await registryComponent.start(
-    loadSettings(registryComponent.settings, {
-      argv: ['--port', '0', '--host', '127.0.0.1', '--data-dir', join(work, 'registry')],
-      env: registryEnv,
-    }),
-    { logger: silent(), env: registryEnv },
-  );
+  const registry = await startComponent(registryComponent, ['--data-dir', join(work, 'registry')]);
   servers.push(registry);
   registryUrl = `http://127.0.0.1:${registry.endpoints[0]?.port ?? 0}`;
 
@@ -231,25 +241,12 @@ async function setUp(): Promise<void> {
     ENCRYPT_KEY: springVectors.asymmetric.privateKeyPem,
     CONFIG_CLIENTS: `${configUser}:${configPassword}:${APP},application`,
   };
-  const config = await configServerComponent.start(
-    loadSettings(configServerComponent.settings, {
-      argv: ['--port', '0', '--host', '127.0.0.1', '--repo', repo, '--data-dir', configData],
-      env: configEnv,
-    }),
-    { logger: silent(), env: configEnv },
-  );
+  const config = await startComponent(configServerComponent, ['--repo', repo, '--data-dir', configData], configEnv);
   servers.push(config);
   configUrl = config.endpoints[0]?.url ?? '';
   expect(configUrl).toMatch(/^https:\/\/localhost:\d+$/);
 
-  const authEnv = {};
-  const auth = await authServerComponent.start(
-    loadSettings(authServerComponent.settings, {
-      argv: ['--port', '0', '--host', '127.0.0.1', '--data-dir', join(work, 'auth')],
-      env: authEnv,
-    }),
-    { logger: silent(), env: authEnv },
-  );
+  const auth = await startComponent(authServerComponent, ['--data-dir', join(work, 'auth')]);
   servers.push(auth);
   const notes = (auth.notes ?? []).join('\n');
   issuer = /issuer (\S+),/.exec(notes)?.[1] ?? '';
