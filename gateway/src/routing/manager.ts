@@ -70,6 +70,11 @@ export interface SourceProblem {
   readonly at: number;
 }
 
+/** The document the file and config server layers make together: the config server's parts over the file's. */
+function combined(layers: Readonly<Record<SourceKind, GatewayLayer>>): GatewayDocument {
+  return complete(overlay(layers.config, layers.file));
+}
+
 type ManagerCompileOptions = Omit<
   CompileOptions,
   'defaultFilters' | 'globalCors' | 'connectTimeoutMs' | 'responseTimeoutMs'
@@ -180,7 +185,7 @@ export class RouteManager {
 
   /** Compiles the layers with the runtime routes; swaps only when that succeeds. */
   #apply(layers: Readonly<Record<SourceKind, GatewayLayer>>, loaded: readonly SourceKind[]): RouteTable {
-    const document = complete(overlay(layers.config, layers.file));
+    const document = combined(layers);
     let table: RouteTable;
     try {
       table = this.#build(document, this.#runtime);
@@ -202,7 +207,7 @@ export class RouteManager {
     const failing = loaded.filter((kind) => {
       const alone = { ...this.#layers, [kind]: layers[kind] };
       try {
-        this.#build(complete(overlay(alone.config, alone.file)), this.#runtime);
+        this.#build(combined(alone), this.#runtime);
         return false;
       } catch {
         return true;
