@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { AdapterPayload } from 'oidc-provider';
 import { generateSecret, hashSecret, verifySecret } from '../crypto/secrets.ts';
 import type { Db } from '../store/db.ts';
@@ -178,12 +179,12 @@ export function validateClientInput(input: ClientInput, generatedId: () => strin
  */
 export class ClientRegistry {
   readonly #db: Db;
-  readonly #pepper: Buffer;
+  readonly #pepper: KeyObject;
   readonly #now: () => number;
   /** Prepared once: the provider looks a client up on every token request. */
   readonly #byId: ReturnType<typeof selectById>;
 
-  constructor(options: { db: Db; pepper: Buffer; now?: () => number }) {
+  constructor(options: { db: Db; pepper: KeyObject; now?: () => number }) {
     this.#db = options.db;
     this.#pepper = options.pepper;
     this.#now = options.now ?? Date.now;

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 const SCHEME = 'hmac-sha256';
 
@@ -11,13 +11,16 @@ export function generateSecret(): string {
  * Client secrets are stored as `hmac-sha256$<salt>$<mac>` keyed with a pepper derived from the master key. A slow
  * password hash (argon2id) would cost tens of milliseconds on every token request for no gain: generated secrets
  * have 256 bits of entropy, and without the pepper a stolen database cannot even test a guess.
+ *
+ * The pepper is a KeyObject (`createSecretKey`, once): handed a Buffer, createHmac builds a key object on every
+ * call, which costs five times the HMAC itself (about 13 µs of a token request).
  */
-export function hashSecret(secret: string, pepper: Buffer): string {
+export function hashSecret(secret: string, pepper: KeyObject): string {
   const salt = randomBytes(16).toString('base64url');
   return `${SCHEME}$${salt}$${mac(pepper, salt, secret)}`;
 }
 
-export function verifySecret(stored: string, presented: string, pepper: Buffer): boolean {
+export function verifySecret(stored: string, presented: string, pepper: KeyObject): boolean {
   const [scheme, salt, expected] = stored.split('$');
   if (scheme !== SCHEME || salt === undefined || expected === undefined) return false;
   const actual = Buffer.from(mac(pepper, salt, presented), 'base64url');
@@ -25,7 +28,7 @@ export function verifySecret(stored: string, presented: string, pepper: Buffer):
   return actual.length === wanted.length && timingSafeEqual(actual, wanted);
 }
 
-function mac(pepper: Buffer, salt: string, secret: string): string {
+function mac(pepper: KeyObject, salt: string, secret: string): string {
   return createHmac('sha256', pepper).update(salt).update('\0').update(secret, 'utf8').digest('base64url');
 }
 

@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import { ClientRegistry } from '../clients/registry.ts';
 import { loadMasterKey, type MasterKey } from '../crypto/master-key.ts';
 import { SigningKeys } from '../crypto/signing-keys.ts';
@@ -30,7 +31,7 @@ export function openAuthStore(options: DataDirOptions & { clock?: Clock }): Auth
   const master = loadMasterKey(options);
   const db = openDatabase({ dataDir: options.dataDir });
   const now = options.clock === undefined ? Date.now : () => options.clock?.now() ?? Date.now();
-  const pepper = master.derive('client-secret-pepper');
+  const pepper = createSecretKey(master.derive('client-secret-pepper'));
   return {
     db,
     master,

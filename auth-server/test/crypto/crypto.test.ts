@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StartupError } from '@trellis/clients';
@@ -45,14 +46,14 @@ describe('master key', () => {
 
 describe('client secrets', () => {
   it('verify against a salted keyed hash and nothing else', () => {
-    const pepper = Buffer.alloc(32, 7);
+    const pepper = createSecretKey(Buffer.alloc(32, 7));
     const secret = generateSecret();
     const stored = hashSecret(secret, pepper);
     expect(stored).not.toContain(secret);
     expect(hashSecret(secret, pepper)).not.toBe(stored); // salted
     expect(verifySecret(stored, secret, pepper)).toBe(true);
     expect(verifySecret(stored, `${secret}x`, pepper)).toBe(false);
-    expect(verifySecret(stored, secret, Buffer.alloc(32, 8))).toBe(false);
+    expect(verifySecret(stored, secret, createSecretKey(Buffer.alloc(32, 8)))).toBe(false);
     expect(verifySecret(secret, secret, pepper)).toBe(false); // a clear value is never accepted as a hash
   });
 });
