@@ -50,7 +50,7 @@ const context: ScenarioContext = {
       runs.length > 1
         ? `ratio over ${runs.length} rounds ${fmtRatio(runs[0]?.ratio)}–${fmtRatio(runs.at(-1)?.ratio)}`
         : '';
-    figures.push({
+    const recorded: Figure = {
       name,
       value: result.requestsPerSec,
       unit: 'req/s',
@@ -62,7 +62,9 @@ const context: ScenarioContext = {
       targetKind: target === undefined ? undefined : 'min-ratio',
       pass: target === undefined ? undefined : ratio >= target && failed === undefined,
       note: [note, spread, failed].filter(Boolean).join('; ') || undefined,
-    });
+    };
+    figures.push(recorded);
+    return recorded;
   },
   figure(name, value, unit, { max, min, note } = {}) {
     figures.push({
@@ -88,7 +90,7 @@ try {
 const fmt = (n: number | undefined, digits = 0): string => (n === undefined ? '' : n.toFixed(digits));
 const rows = figures.map((f) => [
   f.name,
-  `${fmt(f.value, f.unit === 'req/s' ? 0 : 1)} ${f.unit}`,
+  `${fmt(f.value, f.unit === 'req/s' ? 0 : f.unit === 'ratio' ? 2 : 1)} ${f.unit}`,
   fmt(f.p50Ms, 1),
   fmt(f.p99Ms, 1),
   f.baseline === undefined ? '' : `${fmt(f.baseline)} req/s`,

@@ -21,9 +21,9 @@ export interface Figure {
 export interface ScenarioContext {
   /**
    * Loads a URL, then the baseline server right after with the same connections and duration, and records the
-   * ratio; `target` is the smallest acceptable ratio.
+   * ratio; `target` is the smallest acceptable ratio. Answers the figure as recorded.
    */
-  readonly compare: (name: string, load: LoadOptions, options?: { target?: number; note?: string }) => Promise<void>;
+  readonly compare: (name: string, load: LoadOptions, options?: { target?: number; note?: string }) => Promise<Figure>;
   /**
    * Records a figure that is not an HTTP throughput: a latency in ms or a memory size with an upper bound, or a
    * ratio measured in process (e.g. messages/s against a raw client) with a lower bound.
