@@ -78,10 +78,18 @@ const context: ScenarioContext = {
     });
   },
 };
+// A scenario that fails (a broker not running, a server that did not start) is reported and the others still run:
+// one missing dependency should not throw away a quarter of an hour of figures.
+const failedScenarios: string[] = [];
 try {
   for (const scenario of selected) {
     process.stderr.write(`bench: ${scenario.name}…\n`);
-    await scenario.run(context);
+    try {
+      await scenario.run(context);
+    } catch (err) {
+      failedScenarios.push(scenario.name);
+      process.stderr.write(`bench: ${scenario.name} failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
   }
 } finally {
   await baseline.stop();
@@ -115,8 +123,10 @@ const results = {
   durationSec: Number(process.env.BENCH_DURATION ?? '3'),
   rounds: ROUNDS,
   figures,
+  failedScenarios,
 };
 await mkdir(new URL('../results/', import.meta.url), { recursive: true });
 await writeFile(new URL('../results/latest.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
 process.stdout.write('\nwritten to bench/results/latest.json\n');
-process.exit(figures.some((f) => f.pass === false) ? 1 : 0);
+if (failedScenarios.length > 0) process.stdout.write(`scenarios that failed: ${failedScenarios.join(', ')}\n`);
+process.exit(failedScenarios.length > 0 || figures.some((f) => f.pass === false) ? 1 : 0);
