@@ -5,14 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import { requireAuth, requireScopes, type AuthEnv } from '@trellis/clients';
+import { guardEnv } from './guard-env.ts';
 
-const jwks = process.env.BENCH_JWKS ?? '';
-const issuer = process.env.BENCH_ISSUER ?? '';
-const audience = process.env.BENCH_AUDIENCE ?? '';
-if (jwks === '' || issuer === '' || audience === '') {
-  process.stderr.write('guarded-hono: BENCH_JWKS, BENCH_ISSUER and BENCH_AUDIENCE are required\n');
-  process.exit(2);
-}
+const { jwks, issuer, audience } = guardEnv('guarded-hono');
 const app = new Hono<AuthEnv>();
 const server = http.createServer((req, res) => void listener(req, res));
 const listener = getRequestListener(app.fetch);

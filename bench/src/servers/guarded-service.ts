@@ -1,14 +1,9 @@
 // A kit service with routes behind the resource-server guard. It serves its own JWKS (the public keys the scenario
 // hands it in BENCH_JWKS), so the guard downloads keys over HTTP exactly as it would from the auth server.
 import { createLogger, createService, requireAuth, requireScopes, runUntilSignal } from '@trellis/clients';
+import { guardEnv } from './guard-env.ts';
 
-const jwks = process.env.BENCH_JWKS ?? '';
-const issuer = process.env.BENCH_ISSUER ?? '';
-const audience = process.env.BENCH_AUDIENCE ?? '';
-if (jwks === '' || issuer === '' || audience === '') {
-  process.stderr.write('guarded-service: BENCH_JWKS, BENCH_ISSUER and BENCH_AUDIENCE are required\n');
-  process.exit(2);
-}
+const { jwks, issuer, audience } = guardEnv('guarded-service');
 // The request line at info costs more than the guard itself (see the kit scenario); this measures the guard.
 const logger = createLogger({ name: 'bench-guarded', level: process.env.LOG_LEVEL ?? 'warn', format: 'json' });
 await runUntilSignal(
