@@ -6,8 +6,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, loadSettings, StartupError } from '@trellis/clients';
+import { loadSettings, StartupError } from '@trellis/clients';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureLogger } from '../../clients/test/support/logger.ts';
 import { productComponent } from '../src/index.ts';
 
 const SECRET = 'Cr3dential-in-the-uri';
@@ -31,12 +32,7 @@ afterAll(async () => {
 
 describe('an example service whose config credential is refused', () => {
   it('fails to start with a message naming the setting and the server, never the credential', async () => {
-    const lines: string[] = [];
-    const logger = createLogger({
-      name: 'test',
-      level: 'debug',
-      destination: { write: (l: string) => void lines.push(l) },
-    });
+    const { logger, text } = captureLogger();
     const uri = `http://landscape:${SECRET}@127.0.0.1:${(server.address() as AddressInfo).port}`;
     const env = { SPRING_CLOUD_CONFIG_URI: uri, PRODUCT_PORT: '0', TRELLIS_DATA_DIR: dataDir };
     const settings = loadSettings(productComponent.settings, { env });
@@ -49,6 +45,6 @@ describe('an example service whose config credential is refused', () => {
     expect(message).toMatch(/^product: cannot load its configuration from --config-uri \(SPRING_CLOUD_CONFIG_URI\): /);
     expect(message).toContain('127.0.0.1');
     expect(message).not.toContain(SECRET);
-    expect(lines.join('')).not.toContain(SECRET);
+    expect(text()).not.toContain(SECRET);
   });
 });

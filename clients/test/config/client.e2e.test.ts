@@ -9,7 +9,8 @@ import { configHealthIndicator } from '../../src/config/health.ts';
 import { Secret } from '../../src/config/secret.ts';
 import type { Running } from '../../src/kit/component.ts';
 import { ManualClock } from '../discovery/helpers.ts';
-import { captureLogger, silentLogger, startConfigServer, tempDir } from './helpers.ts';
+import { captureLogger } from '../support/logger.ts';
+import { silentLogger, startConfigServer, tempDir } from './helpers.ts';
 
 interface Vectors {
   symmetric: { vectors: { key: string; plaintext: string; cipherProperty: string }[] };

@@ -21,25 +21,6 @@ export function tempDir(files: Record<string, string> = {}): {
   return { root, write, remove: () => rmSync(root, { recursive: true, force: true }) };
 }
 
-export interface LogLine {
-  readonly level: number;
-  readonly msg: string;
-  readonly [key: string]: unknown;
-}
-
-/** The real kit logger writing into memory, so tests read back exactly what would reach a log shipper. */
-export function captureLogger(level = 'debug'): { logger: Logger; lines: LogLine[]; text(): string } {
-  const raw: string[] = [];
-  const logger = createLogger({ name: 'test', level, destination: { write: (s: string) => void raw.push(s) } });
-  return {
-    logger,
-    get lines() {
-      return raw.map((l) => JSON.parse(l) as LogLine);
-    },
-    text: () => raw.join(''),
-  };
-}
-
 export const silentLogger = (): Logger => createLogger({ name: 'test', level: 'silent' });
 
 /** Starts the real config server (HTTPS with the local CA under `<dataDir>/tls`). */

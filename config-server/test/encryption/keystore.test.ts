@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, SettingsError, StartupError } from '@trellis/clients';
+import { SettingsError, StartupError } from '@trellis/clients';
 import { loadConfig } from '../../src/config.ts';
 import { loadKeyChain } from '../../src/encryption/keys.ts';
 import type { KeyChain } from '../../src/cipher/index.ts';
 import { startConfigServer, tempRepo, testServer, type EnvJson } from '../helpers.ts';
 import { keyStoreDir } from './keytool.ts';
+import { captureLogger } from '../../../clients/test/support/logger.ts';
 
 const stores = keyStoreDir();
 const repo = tempRepo({});
@@ -321,12 +322,7 @@ describe('start-up with a key store', () => {
   });
 
   it('uses the key store over an ENCRYPT_KEY set as well, as Spring does, warning without either secret', async () => {
-    const lines: string[] = [];
-    const logger = createLogger({
-      name: 'test',
-      level: 'warn',
-      destination: { write: (line: string) => void lines.push(line) },
-    });
+    const { logger, text } = captureLogger('warn');
     const env = {
       ...base,
       ENCRYPT_KEY_STORE_LOCATION: jksPath,
@@ -338,7 +334,7 @@ describe('start-up with a key store', () => {
       const encrypted = await (await fetch(`${url}/encrypt`, { method: 'POST', body: 'carried over' })).text();
       // RSA from the store, labelled with its alias; the symmetric key would give a bare hex ciphertext.
       expect(encrypted).toMatch(/^\{key:v1\}/);
-      const log = lines.join('');
+      const log = text();
       expect(log).toContain('ENCRYPT_KEY / ENCRYPT_KEY_FILE ignored');
       expect(log).not.toMatch(/hunter22|store-pass|key-pass/);
     } finally {

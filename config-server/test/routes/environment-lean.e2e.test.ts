@@ -1,7 +1,8 @@
 // The environment route's lean path (answered before the framework for paths the router already sent to it) must
 // give the same answers as the app: same body and headers, the same refusals, and never a body older than the files.
-import { createLogger, type Running } from '@trellis/clients';
+import type { Running } from '@trellis/clients';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureLogger } from '../../../clients/test/support/logger.ts';
 import { startConfigServer, tempRepo } from '../helpers.ts';
 
 const repo = tempRepo({
@@ -11,12 +12,7 @@ const repo = tempRepo({
 });
 const data = tempRepo({});
 // At info, as `trellis config-server` logs by default.
-const logLines: string[] = [];
-const logger = createLogger({
-  name: 'test',
-  level: 'info',
-  destination: { write: (l: string) => void logLines.push(l) },
-});
+const { logger, text: logText } = captureLogger('info');
 let running: Running;
 let base: string;
 
@@ -118,8 +114,8 @@ describe('GET /{name}/{profiles} answered again for a path already served', () =
 
 describe('request lines', () => {
   const completed = (path: string): { level: number; res: { statusCode: number } }[] =>
-    logLines
-      .flatMap((l) => l.split('\n'))
+    logText()
+      .split('\n')
       .filter((l) => l.includes('"request completed"') && l.includes(`"url":"${path}"`))
       .map((l) => JSON.parse(l) as { level: number; res: { statusCode: number } });
 
