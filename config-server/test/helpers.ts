@@ -64,6 +64,8 @@ export interface EnvJson {
 export interface StartOptions {
   readonly repo: string;
   readonly dataDir: string;
+  /** Default 0: a free port. */
+  readonly port?: number;
   /** The settings' environment (CONFIG_*, ENCRYPT_*…), also handed to the component unless `componentEnv` is. */
   readonly env?: Record<string, string | undefined>;
   /** The component's process environment (what git children see), when it differs from `env`. */
@@ -81,7 +83,7 @@ export async function startConfigServer(options: StartOptions): Promise<{ runnin
     argv: [
       ...(options.https === true ? [] : ['--http']),
       '--port',
-      '0',
+      String(options.port ?? 0),
       '--repo',
       options.repo,
       '--data-dir',

@@ -1,9 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { configServerComponent } from '../../../config-server/src/index.ts';
+import { startConfigServer as startConfigServerComponent } from '../../../config-server/test/helpers.ts';
 import { createLogger, type Logger } from '../../src/kit/logger.ts';
-import { loadSettings } from '../../src/kit/settings.ts';
 import type { Running } from '../../src/kit/component.ts';
 
 /** A temporary directory: `files` maps relative paths to contents. */
@@ -30,22 +29,6 @@ export async function startConfigServer(options: {
   port?: number;
   env?: Record<string, string>;
 }): Promise<{ running: Running; url: string; caFile: string }> {
-  const env = options.env ?? {};
-  const settings = loadSettings(configServerComponent.settings, {
-    argv: [
-      '--port',
-      String(options.port ?? 0),
-      '--repo',
-      options.repo,
-      '--data-dir',
-      options.dataDir,
-      '--host',
-      '127.0.0.1',
-    ],
-    env,
-  });
-  const running = await configServerComponent.start(settings, { logger: silentLogger(), env });
-  const endpoint = running.endpoints[0];
-  if (endpoint === undefined) throw new Error('config server has no endpoint');
-  return { running, url: endpoint.url, caFile: join(options.dataDir, 'tls', 'ca.pem') };
+  const { running, url } = await startConfigServerComponent({ ...options, https: true, argv: ['--host', '127.0.0.1'] });
+  return { running, url, caFile: join(options.dataDir, 'tls', 'ca.pem') };
 }
