@@ -3,8 +3,8 @@ import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
 
 export interface LoadResult {
   readonly requestsPerSec: number;
