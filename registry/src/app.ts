@@ -13,6 +13,8 @@ import type { SystemInfo } from './dashboard/model.ts';
 import { RegistryError } from './errors.ts';
 import { ResponseCache } from './http/response-cache.ts';
 import type { PeerStatus } from './peers/replicator.ts';
+import { DEFAULT_LIMITS } from './registry/limits.ts';
+import type { RegistrationLimits } from './registry/limits.ts';
 import type { Registry } from './registry/registry.ts';
 import { applicationRoutes } from './routes/application.ts';
 import { appsRoutes } from './routes/apps.ts';
@@ -39,6 +41,8 @@ export interface AppDeps {
   readonly watchMaxQueued?: number;
   /** What the dashboard shows beyond the registry itself. */
   readonly dashboard?: DashboardOptions;
+  /** Registration limits; each one defaults to DEFAULT_LIMITS'. */
+  readonly limits?: Partial<RegistrationLimits>;
 }
 
 export interface DashboardOptions {
@@ -70,6 +74,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     stopping: deps.stopping ?? new AbortController().signal,
     watchPingMs: deps.watchPingMs ?? 15_000,
     watchMaxQueued: deps.watchMaxQueued ?? 10_000,
+    limits: { ...DEFAULT_LIMITS, ...deps.limits },
   };
   const api = new Hono<KitEnv>();
   api.use(accessGuard({ write: deps.writeAuth, read: deps.readAuth }));

@@ -7,6 +7,8 @@ import { parseCredential } from './auth/credentials.ts';
 import type { Credential } from './auth/credentials.ts';
 import { parsePeerUrl } from './peers/peer-url.ts';
 import type { PeerUrl } from './peers/peer-url.ts';
+import { DEFAULT_LIMITS } from './registry/limits.ts';
+import type { RegistrationLimits } from './registry/limits.ts';
 import type { SelfPreservationSettings } from './registry/self-preservation.ts';
 
 /** --peers: validated here so a typo names the flag; parsed into PeerUrls (with credentials) in registryConfig. */
@@ -99,6 +101,58 @@ export function registrySettings() {
       env: 'REGISTRY_READ_AUTH',
       help: 'require these credentials (or the write ones) to read the registry',
     }),
+    maxInstanceBytes: setting.integer({
+      flag: 'max-instance-bytes',
+      env: 'REGISTRY_MAX_INSTANCE_BYTES',
+      default: DEFAULT_LIMITS.maxInstanceBytes,
+      min: 1024,
+      max: 1024 * 1024,
+      help: 'largest registration body; larger ones are refused with 413',
+    }),
+    maxInstances: setting.integer({
+      flag: 'max-instances',
+      env: 'REGISTRY_MAX_INSTANCES',
+      default: DEFAULT_LIMITS.maxInstances,
+      min: 1,
+      help: 'most instances held in all; registering one more is refused with 429',
+    }),
+    maxInstancesPerApp: setting.integer({
+      flag: 'max-instances-per-app',
+      env: 'REGISTRY_MAX_INSTANCES_PER_APP',
+      default: DEFAULT_LIMITS.maxInstancesPerApp,
+      min: 1,
+      help: 'most instances held per application; registering one more is refused with 429',
+    }),
+    maxMetadataEntries: setting.integer({
+      flag: 'max-metadata-entries',
+      env: 'REGISTRY_MAX_METADATA_ENTRIES',
+      default: DEFAULT_LIMITS.maxMetadataEntries,
+      min: 0,
+      help: 'most metadata entries per instance (registration or PUT …/metadata); more are refused with 413',
+    }),
+    maxMetadataBytes: setting.integer({
+      flag: 'max-metadata-bytes',
+      env: 'REGISTRY_MAX_METADATA_BYTES',
+      default: DEFAULT_LIMITS.maxMetadataBytes,
+      min: 0,
+      help: 'most metadata bytes (keys and values) per instance; more are refused with 413',
+    }),
+    maxLeaseSecs: setting.integer({
+      flag: 'max-lease-secs',
+      env: 'REGISTRY_MAX_LEASE_SECS',
+      default: DEFAULT_LIMITS.maxLeaseSecs,
+      min: 30,
+      max: 86_400,
+      help: "ceiling of a registration's leaseInfo.durationInSecs and renewalIntervalInSecs (larger values are lowered)",
+    }),
+    maxClockSkewSecs: setting.integer({
+      flag: 'max-clock-skew-secs',
+      env: 'REGISTRY_MAX_CLOCK_SKEW_SECS',
+      default: DEFAULT_LIMITS.maxClockSkewMs / 1000,
+      min: 0,
+      max: 86_400,
+      help: "how far ahead of the registry's clock a lastDirtyTimestamp may be; later ones are refused with 400",
+    }),
   };
 }
 
@@ -118,6 +172,7 @@ export interface RegistryConfig {
   readonly peers: readonly PeerUrl[];
   readonly peerSyncTimeoutMs: number;
   readonly environment: string;
+  readonly limits: RegistrationLimits;
 }
 
 export function registryConfig(settings: RegistrySettings): Readonly<RegistryConfig> {
@@ -137,6 +192,15 @@ export function registryConfig(settings: RegistrySettings): Readonly<RegistryCon
     peers: (settings.peers ?? []).map((url) => parsePeerUrl(url, settings.writeAuth)),
     peerSyncTimeoutMs: settings.peerSyncTimeoutMs,
     environment: settings.environment,
+    limits: Object.freeze({
+      maxInstanceBytes: settings.maxInstanceBytes,
+      maxInstances: settings.maxInstances,
+      maxInstancesPerApp: settings.maxInstancesPerApp,
+      maxMetadataEntries: settings.maxMetadataEntries,
+      maxMetadataBytes: settings.maxMetadataBytes,
+      maxLeaseSecs: settings.maxLeaseSecs,
+      maxClockSkewMs: settings.maxClockSkewSecs * 1000,
+    }),
   });
 }
 

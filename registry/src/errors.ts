@@ -2,9 +2,17 @@
 // has one) and empty bodies for 404s, because Java clients try to read any 4xx body of a heartbeat as an
 // InstanceInfo and fail on text.
 import { TrellisError } from '@trellis/clients';
+import type { LimitViolation } from './registry/limits.ts';
 
 export type RegistryErrorCode =
-  'invalid_request' | 'unknown_application' | 'unknown_instance' | 'unauthorized' | 'forbidden' | 'unavailable';
+  | 'invalid_request'
+  | 'unknown_application'
+  | 'unknown_instance'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'payload_too_large'
+  | 'limit_reached'
+  | 'unavailable';
 
 const STATUS = {
   invalid_request: 400,
@@ -12,6 +20,9 @@ const STATUS = {
   unknown_instance: 404,
   unauthorized: 401,
   forbidden: 403,
+  payload_too_large: 413,
+  // The registry is full for this application (or in all): room comes back as instances cancel or expire.
+  limit_reached: 429,
   unavailable: 503,
 } as const satisfies Record<RegistryErrorCode, number>;
 
@@ -24,7 +35,7 @@ export class RegistryError extends TrellisError<RegistryErrorCode> {
     this.challenge = options.challenge;
   }
 
-  get status(): 400 | 401 | 403 | 404 | 503 {
+  get status(): (typeof STATUS)[RegistryErrorCode] {
     return STATUS[this.code];
   }
 
@@ -32,4 +43,15 @@ export class RegistryError extends TrellisError<RegistryErrorCode> {
   get hasBody(): boolean {
     return this.status !== 404;
   }
+}
+
+const VIOLATION_CODES = {
+  invalid: 'invalid_request',
+  too_large: 'payload_too_large',
+  too_many: 'limit_reached',
+} as const satisfies Record<LimitViolation['kind'], RegistryErrorCode>;
+
+/** A refused write as the error the API answers (400, 413 or 429 with the reason). */
+export function limitError(violation: LimitViolation): RegistryError {
+  return new RegistryError(VIOLATION_CODES[violation.kind], violation.message);
 }

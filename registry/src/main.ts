@@ -62,7 +62,9 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
     await peerHttp?.close();
   });
 
-  service.leanRoute(leanHeartbeat({ registry, writeAuth: config.writeAuth, prefixes: EUREKA_PREFIXES }));
+  service.leanRoute(
+    leanHeartbeat({ registry, writeAuth: config.writeAuth, prefixes: EUREKA_PREFIXES, limits: config.limits }),
+  );
   service.app.route(
     '/',
     createApp({
@@ -70,6 +72,7 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
       stopping: service.stopping,
       writeAuth: config.writeAuth,
       readAuth: config.readAuth,
+      limits: config.limits,
       dashboard: { environment: config.environment, startedAt, replicas: () => replicator.statuses() },
     }),
   );
@@ -103,6 +106,7 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
         http: peerHttp.send,
         log,
         timeoutMs: config.peerSyncTimeoutMs,
+        limits: config.limits,
         onOutcome: (url, outcome) => replicator.observed(url, outcome),
       });
     }
@@ -115,6 +119,13 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
   } catch (err) {
     await service.stop();
     throw err;
+  }
+  if (config.writeAuth === undefined) {
+    // Anyone who reaches the port can register an instance that takes a service's traffic (and its callers'
+    // tokens) or cancel the real ones: say so where an operator looks, not only in the start notes.
+    log.warn(
+      'REGISTRY WRITES ARE OPEN: anyone who can reach this registry can register, replace or cancel instances; set --write-auth (REGISTRY_WRITE_AUTH)',
+    );
   }
   const notes = [
     config.writeAuth === undefined

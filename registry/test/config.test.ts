@@ -19,8 +19,33 @@ describe('loadConfig', () => {
       peers: [],
       peerSyncTimeoutMs: 5000,
       environment: 'development',
+      limits: {
+        maxInstanceBytes: 32 * 1024,
+        maxInstances: 20_000,
+        maxInstancesPerApp: 2000,
+        maxMetadataEntries: 64,
+        maxMetadataBytes: 8192,
+        maxLeaseSecs: 300,
+        maxClockSkewMs: 60_000,
+      },
     });
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads the registration limits, each with its own flag and variable', () => {
+    const config = loadConfig({
+      argv: ['--max-instances-per-app', '3', '--max-lease-secs', '120'],
+      env: { REGISTRY_MAX_CLOCK_SKEW_SECS: '5', REGISTRY_MAX_METADATA_ENTRIES: '2' },
+    });
+    expect(config.limits).toMatchObject({
+      maxInstancesPerApp: 3,
+      maxLeaseSecs: 120,
+      maxClockSkewMs: 5000,
+      maxMetadataEntries: 2,
+    });
+    expect(() => loadConfig({ env: { REGISTRY_MAX_LEASE_SECS: '5' } })).toThrow(
+      /^invalid REGISTRY_MAX_LEASE_SECS: "5" is not a whole number from 30/,
+    );
   });
 
   it('reads --peers into URLs without credentials in their label, sending user info or the write credential', () => {

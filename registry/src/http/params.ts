@@ -3,7 +3,9 @@ import type { KitEnv } from '@trellis/clients';
 import type { Context } from 'hono';
 import { parseInstanceStatus } from '../eureka/index.ts';
 import type { InstanceStatus } from '../eureka/index.ts';
-import { RegistryError } from '../errors.ts';
+import { limitError, RegistryError } from '../errors.ts';
+import { futureTimestamp } from '../registry/limits.ts';
+import type { RegistrationLimits } from '../registry/limits.ts';
 
 /** The `{APP}` path segment as Eureka keys it. */
 export function appParam(c: Context<KitEnv>): string {
@@ -39,6 +41,17 @@ export function timestampQuery(c: Context<KitEnv>, name = 'lastDirtyTimestamp'):
   if (value === undefined) {
     throw new RegistryError('invalid_request', `Invalid ${name} ${JSON.stringify(raw)}: expected milliseconds`);
   }
+  return value;
+}
+
+/**
+ * `lastDirtyTimestamp` as a write takes it: also refused (400) when ahead of the registry's clock beyond the allowed
+ * skew, since a newer lastDirtyTimestamp is what makes the registry keep an instance's copy over its re-registrations.
+ */
+export function dirtyTimestampQuery(c: Context<KitEnv>, limits: RegistrationLimits, now: number): number | undefined {
+  const value = timestampQuery(c);
+  const future = futureTimestamp(value, limits, now);
+  if (future !== undefined) throw limitError(future);
   return value;
 }
 

@@ -4,6 +4,8 @@
 import { describeError } from '@trellis/clients';
 import type { Logger } from '@trellis/clients';
 import { parseApplications } from '../eureka/index.ts';
+import { admitRegistration } from '../registry/limits.ts';
+import type { RegistrationLimits } from '../registry/limits.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { PeerHttp } from './peer-http.ts';
 import type { PeerUrl } from './peer-url.ts';
@@ -15,6 +17,8 @@ export interface SyncOptions {
   readonly log: Logger;
   /** Longest the whole sync may take, across peers. */
   readonly timeoutMs: number;
+  /** The limits a registration is held to; a peer's copy is held to them too (offending instances are skipped). */
+  readonly limits?: RegistrationLimits;
   /** Told of each peer's answer or failure (the replicator shows it as the peer's state). */
   readonly onOutcome?: (url: string, outcome: { ok: true; at: number } | { ok: false; error: string }) => void;
 }
@@ -55,13 +59,22 @@ export async function syncFromPeers(options: SyncOptions): Promise<SyncResult> {
       if (!document.ok) throw new Error(`sent an unreadable registry (${document.error.message})`);
       options.onOutcome?.(peer.url, { ok: true, at: registry.now() });
       let instances = 0;
+      let skipped = document.value.skipped.length;
       for (const application of document.value.applications) {
         for (const instance of application.instances) {
-          registry.register(instance, { replicated: true });
+          const admitted =
+            options.limits === undefined
+              ? { ok: true as const, value: instance }
+              : admitRegistration(registry, instance, options.limits, { measure: true });
+          if (!admitted.ok) {
+            skipped++;
+            continue;
+          }
+          registry.register(admitted.value, { replicated: true });
           instances++;
         }
       }
-      log.info({ peer: peer.label, instances, skipped: document.value.skipped.length }, 'registry synced from peer');
+      log.info({ peer: peer.label, instances, skipped }, 'registry synced from peer');
       return { from: peer.label, instances };
     } catch (err) {
       const error = describeError(err);

@@ -413,6 +413,16 @@ export class Registry {
     return { name, instances: Array.from(leases.values(), (lease) => this.#serve(lease)) };
   }
 
+  /** How many instances an application holds, without building them (the registration limits read it). */
+  applicationSize(app: string): number {
+    return this.#apps.get(app.toUpperCase())?.size ?? 0;
+  }
+
+  /** Whether this instance is held. */
+  has(app: string, id: string): boolean {
+    return this.#lease(app, id) !== undefined;
+  }
+
   instance(app: string, id: string): InstanceInfo | undefined {
     const lease = this.#lease(app, id);
     return lease === undefined ? undefined : this.#serve(lease);

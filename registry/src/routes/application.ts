@@ -3,13 +3,14 @@
 import type { KitEnv } from '@trellis/clients';
 import { Hono } from 'hono';
 import { parseInstance, renderApplication } from '../eureka/index.ts';
-import { RegistryError } from '../errors.ts';
+import { limitError, RegistryError } from '../errors.ts';
 import { isReplication, sendRendered } from '../http/negotiate.ts';
 import { appParam, paths } from '../http/params.ts';
+import { admitRegistration, bodyTooLarge } from '../registry/limits.ts';
 import type { RouteDeps } from './deps.ts';
 
 export function applicationRoutes(deps: RouteDeps): Hono<KitEnv> {
-  const { registry } = deps;
+  const { registry, limits } = deps;
   const app = new Hono<KitEnv>();
 
   app.on('GET', paths('/apps/:app'), (c) => {
@@ -19,14 +20,24 @@ export function applicationRoutes(deps: RouteDeps): Hono<KitEnv> {
   });
 
   app.on('POST', paths('/apps/:app'), async (c) => {
+    // The declared length first, so an oversized body is refused unread; then the body itself (chunked ones).
+    const declared = Number(c.req.header('content-length'));
+    if (declared > limits.maxInstanceBytes) throw limitError(bodyTooLarge(declared, limits));
     const body = await c.req.text();
+    const bytes = Buffer.byteLength(body, 'utf8');
+    if (bytes > limits.maxInstanceBytes) throw limitError(bodyTooLarge(bytes, limits));
     const parsed = parseInstance(body, c.req.header('content-type'), appParam(c), { now: registry.now() });
     if (!parsed.ok) {
       c.var.log.info({ field: parsed.error.field, reason: parsed.error.message }, 'registration refused');
       throw new RegistryError('invalid_request', parsed.error.message);
     }
+    const admitted = admitRegistration(registry, parsed.value, limits);
+    if (!admitted.ok) {
+      c.var.log.info({ app: parsed.value.app, reason: admitted.violation.message }, 'registration refused');
+      throw limitError(admitted.violation);
+    }
     const replicated = isReplication(c);
-    const result = registry.register(parsed.value, { replicated });
+    const result = registry.register(admitted.value, { replicated });
     const { app: name, instanceId, status } = result.instance;
     c.var.log.info({ app: name, id: instanceId, status, action: result.action, replicated }, 'instance registered');
     return c.body(null, 204);

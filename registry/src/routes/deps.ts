@@ -1,5 +1,6 @@
 // What every route of the Eureka API is built from.
 import type { ResponseCache } from '../http/response-cache.ts';
+import type { RegistrationLimits } from '../registry/limits.ts';
 import type { Registry } from '../registry/registry.ts';
 
 export interface RouteDeps {
@@ -11,4 +12,6 @@ export interface RouteDeps {
   readonly watchPingMs: number;
   /** Changes a watch client may fall behind by before its stream is ended (it reconnects to a fresh snapshot). */
   readonly watchMaxQueued: number;
+  /** What a registration may claim and how much the registry holds. */
+  readonly limits: RegistrationLimits;
 }

@@ -1,15 +1,23 @@
 // PUT /apps/{APP}/{ID}/metadata?key=value…: merges every query parameter into the instance's metadata.
 import type { KitEnv } from '@trellis/clients';
 import { Hono } from 'hono';
+import { limitError } from '../errors.ts';
 import { isReplication } from '../http/negotiate.ts';
 import { appParam, idParam, paths, queryEntries } from '../http/params.ts';
+import { metadataViolation } from '../registry/limits.ts';
 import type { RouteDeps } from './deps.ts';
 
 export function instanceMetadataRoutes(deps: RouteDeps): Hono<KitEnv> {
-  const { registry } = deps;
+  const { registry, limits } = deps;
   const app = new Hono<KitEnv>();
   app.on('PUT', paths('/apps/:app/:id/metadata'), (c) => {
-    const done = registry.updateMetadata(appParam(c), idParam(c), queryEntries(c), { replicated: isReplication(c) });
+    const entries = queryEntries(c);
+    const current = registry.instance(appParam(c), idParam(c));
+    if (current === undefined) return c.body(null, 404);
+    // The merged map is what would be held, so that is what the ceilings apply to.
+    const violation = metadataViolation({ ...current.metadata, ...entries }, limits);
+    if (violation !== undefined) throw limitError(violation);
+    const done = registry.updateMetadata(appParam(c), idParam(c), entries, { replicated: isReplication(c) });
     return c.body(null, done ? 200 : 404);
   });
   return app;

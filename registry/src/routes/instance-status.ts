@@ -4,13 +4,13 @@ import type { KitEnv } from '@trellis/clients';
 import { Hono } from 'hono';
 import { RegistryError } from '../errors.ts';
 import { isReplication } from '../http/negotiate.ts';
-import { appParam, idParam, paths, statusQuery, timestampQuery } from '../http/params.ts';
+import { appParam, dirtyTimestampQuery, idParam, paths, statusQuery } from '../http/params.ts';
 import type { RouteDeps } from './deps.ts';
 import { answer } from './instance.ts';
 import { deleteStatusOverride, setStatus } from './instance-operations.ts';
 
 export function instanceStatusRoutes(deps: RouteDeps): Hono<KitEnv> {
-  const { registry } = deps;
+  const { registry, limits } = deps;
   const app = new Hono<KitEnv>();
 
   app.on('PUT', paths('/apps/:app/:id/status'), (c) => {
@@ -18,7 +18,7 @@ export function instanceStatusRoutes(deps: RouteDeps): Hono<KitEnv> {
     if (status === undefined) {
       throw new RegistryError('invalid_request', 'Missing value: expected ?value=UP|DOWN|STARTING|OUT_OF_SERVICE');
     }
-    const lastDirtyTimestamp = timestampQuery(c);
+    const lastDirtyTimestamp = dirtyTimestampQuery(c, limits, registry.now());
     const replicated = isReplication(c);
     const result = setStatus(registry, appParam(c), idParam(c), status, { lastDirtyTimestamp, replicated });
     if (result.statusCode === 200) {
@@ -29,7 +29,7 @@ export function instanceStatusRoutes(deps: RouteDeps): Hono<KitEnv> {
 
   app.on('DELETE', paths('/apps/:app/:id/status'), (c) => {
     const status = statusQuery(c, 'value');
-    const lastDirtyTimestamp = timestampQuery(c);
+    const lastDirtyTimestamp = dirtyTimestampQuery(c, limits, registry.now());
     const replicated = isReplication(c);
     const result = deleteStatusOverride(registry, appParam(c), idParam(c), { status, lastDirtyTimestamp, replicated });
     if (result.statusCode === 200) {

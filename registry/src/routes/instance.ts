@@ -8,14 +8,16 @@ import { presents } from '../auth/credentials.ts';
 import type { Credential } from '../auth/credentials.ts';
 import { RegistryError } from '../errors.ts';
 import { isReplication, REPLICATION_HEADER, sendRendered } from '../http/negotiate.ts';
-import { appParam, idParam, parseTimestamp, paths, statusQuery, timestampQuery } from '../http/params.ts';
+import { appParam, dirtyTimestampQuery, idParam, parseTimestamp, paths, statusQuery } from '../http/params.ts';
 import type { Registry } from '../registry/registry.ts';
+import { DEFAULT_LIMITS } from '../registry/limits.ts';
+import type { RegistrationLimits } from '../registry/limits.ts';
 import type { RouteDeps } from './deps.ts';
 import { cancel, heartbeat } from './instance-operations.ts';
 import type { OperationResult } from './instance-operations.ts';
 
 export function instanceRoutes(deps: RouteDeps): Hono<KitEnv> {
-  const { registry } = deps;
+  const { registry, limits } = deps;
   const app = new Hono<KitEnv>();
 
   app.on('GET', paths('/apps/:app/:id'), (c) => {
@@ -29,7 +31,7 @@ export function instanceRoutes(deps: RouteDeps): Hono<KitEnv> {
   app.on('PUT', paths('/apps/:app/:id'), (c) => {
     const overriddenStatus = statusQuery(c, 'overriddenstatus', 'overriddenStatus');
     statusQuery(c, 'status');
-    const lastDirtyTimestamp = timestampQuery(c);
+    const lastDirtyTimestamp = dirtyTimestampQuery(c, limits, registry.now());
     const result = heartbeat(registry, appParam(c), idParam(c), {
       lastDirtyTimestamp,
       overriddenStatus,
@@ -68,6 +70,8 @@ export interface LeanHeartbeatOptions {
   readonly writeAuth?: Credential | undefined;
   /** The mount points of the API (EUREKA_PREFIXES). */
   readonly prefixes: readonly string[];
+  /** The API's limits, as given to createApp: a lastDirtyTimestamp from the future is left to the app (400). */
+  readonly limits?: Partial<Pick<RegistrationLimits, 'maxClockSkewMs'>>;
 }
 
 /**
@@ -78,6 +82,7 @@ export interface LeanHeartbeatOptions {
  */
 export function leanHeartbeat(options: LeanHeartbeatOptions): LeanRoute {
   const { registry, writeAuth, prefixes } = options;
+  const maxClockSkewMs = options.limits?.maxClockSkewMs ?? DEFAULT_LIMITS.maxClockSkewMs;
   const appsPrefixes = prefixes.map((prefix) => `${prefix}/apps/`);
   return {
     method: 'PUT',
@@ -99,6 +104,8 @@ export function leanHeartbeat(options: LeanHeartbeatOptions): LeanRoute {
       if (overriddenStatus === null || status === null || (lastDirtyTimestamp === undefined && dirty !== '')) {
         return undefined;
       }
+      // One comparison, and only when the client sent a timestamp.
+      if (lastDirtyTimestamp !== undefined && lastDirtyTimestamp > registry.now() + maxClockSkewMs) return undefined;
       const app = decodeSegment(rawApp);
       const id = decodeSegment(rawId);
       if (app === undefined || id === undefined) return undefined;

@@ -4,15 +4,17 @@ import type { KitEnv } from '@trellis/clients';
 import { Hono } from 'hono';
 import { parseReplicationBatch, renderReplicationResponse } from '../eureka/index.ts';
 import type { ReplicationItem, ReplicationResponseItem } from '../eureka/index.ts';
-import { RegistryError } from '../errors.ts';
+import { limitError, RegistryError } from '../errors.ts';
 import { acceptsGzip, sendDocument } from '../http/negotiate.ts';
 import { paths } from '../http/params.ts';
+import { admitRegistration, clampLease, futureTimestamp } from '../registry/limits.ts';
+import type { RegistrationLimits } from '../registry/limits.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { RouteDeps } from './deps.ts';
 import { cancel, deleteStatusOverride, heartbeat, setStatus } from './instance-operations.ts';
 
 export function peerReplicationRoutes(deps: RouteDeps): Hono<KitEnv> {
-  const { registry } = deps;
+  const { registry, limits } = deps;
   const app = new Hono<KitEnv>();
   app.on('POST', paths('/peerreplication/batch'), async (c) => {
     const batch = parseReplicationBatch(await c.req.text(), { now: registry.now() });
@@ -22,7 +24,12 @@ export function peerReplicationRoutes(deps: RouteDeps): Hono<KitEnv> {
         c.var.log.info({ reason: item.error.message }, 'replication item refused');
         return { statusCode: 400 };
       }
-      return apply(registry, item.value);
+      const refused = refusal(registry, item.value, limits);
+      if (refused !== undefined) {
+        c.var.log.info({ action: item.value.action, reason: refused.reason }, 'replication item refused');
+        return { statusCode: refused.statusCode };
+      }
+      return apply(registry, item.value, limits);
     });
     // The batch answer is always JSON (Eureka's ReplicationListResponse is a Jackson bean).
     return sendDocument(c, 200, renderReplicationResponse(responses), 'json', acceptsGzip(c));
@@ -30,14 +37,36 @@ export function peerReplicationRoutes(deps: RouteDeps): Hono<KitEnv> {
   return app;
 }
 
-function apply(registry: Registry, item: ReplicationItem): ReplicationResponseItem {
+/**
+ * A peer is held to the rules of a client: the same limits and no lastDirtyTimestamp from the future, so a forged
+ * batch (or a compromised peer) cannot do what a forged registration cannot. Undefined when the item may be applied.
+ */
+function refusal(
+  registry: Registry,
+  item: ReplicationItem,
+  limits: RegistrationLimits,
+): { statusCode: number; reason: string } | undefined {
+  const now = registry.now();
+  const violation =
+    futureTimestamp(item.lastDirtyTimestamp, limits, now) ??
+    futureTimestamp(item.instanceInfo?.lastDirtyTimestamp, limits, now);
+  if (violation !== undefined) return { statusCode: limitError(violation).status, reason: violation.message };
+  if (item.action !== 'Register' || item.instanceInfo === undefined) return undefined;
+  const admitted = admitRegistration(registry, item.instanceInfo, limits, { measure: true });
+  return admitted.ok
+    ? undefined
+    : { statusCode: limitError(admitted.violation).status, reason: admitted.violation.message };
+}
+
+function apply(registry: Registry, item: ReplicationItem, limits: RegistrationLimits): ReplicationResponseItem {
   const { appName: app, id } = item;
   const lastDirtyTimestamp = item.lastDirtyTimestamp ?? item.instanceInfo?.lastDirtyTimestamp;
   switch (item.action) {
     case 'Register': {
       // The codec refuses a Register without a valid instanceInfo, so it is always there.
       if (item.instanceInfo === undefined) return { statusCode: 400 };
-      registry.register(item.instanceInfo, { replicated: true });
+      // refusal() admitted it; registered with the lease times lowered to the ceiling.
+      registry.register(clampLease(item.instanceInfo, limits), { replicated: true });
       return { statusCode: 204 };
     }
     case 'Heartbeat': {
