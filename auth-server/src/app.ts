@@ -5,6 +5,7 @@ import { providerHandler, type ProviderHolder } from './oidc/mount.ts';
 import { providerMetadataCheck } from './oidc/client-check.ts';
 import { INTERACTION_PREFIX, REGISTRATION_PATH } from './oidc/constants.ts';
 import type { TrustedProxies } from './oidc/proxies.ts';
+import type { FailureThrottle } from './oidc/throttle.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { interactionRoutes } from './routes/interaction.ts';
 import { registrationRoutes } from './routes/registration.ts';
@@ -18,6 +19,8 @@ export interface AppDeps {
   /** Initial access token of dynamic registration; undefined turns it off. */
   readonly registrationToken: string | undefined;
   readonly proxies: TrustedProxies | undefined;
+  /** Failed sign-ins on the login page, per username and source address. */
+  readonly loginThrottle: FailureThrottle;
   readonly rotateKeys: () => SigningKeyInfo;
 }
 
@@ -47,7 +50,13 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
   );
   app.route(
     INTERACTION_PREFIX,
-    interactionRoutes({ holder: deps.holder, users: deps.store.users, csrfKey: deps.store.master.derive('csrf') }),
+    interactionRoutes({
+      holder: deps.holder,
+      users: deps.store.users,
+      csrfKey: deps.store.master.derive('csrf'),
+      proxies: deps.proxies,
+      throttle: deps.loginThrottle,
+    }),
   );
   app.route(
     REGISTRATION_PATH,
@@ -55,7 +64,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
       clients: deps.store.clients,
       initialAccessToken: deps.registrationToken,
       checkMetadata: providerMetadataCheck(deps.holder),
-      proxies: deps.proxies,
+      issuer: () => deps.holder.current?.issuer ?? '',
     }),
   );
   app.all('*', providerHandler(deps.holder, deps.proxies));

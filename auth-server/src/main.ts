@@ -5,6 +5,7 @@ import { createApp } from './app.ts';
 import { authServerSettings, checkConfig, type Config } from './config.ts';
 import { ID_TOKEN_TTL, REGISTRATION_PATH } from './oidc/constants.ts';
 import type { ResourceServer } from './oidc/provider.ts';
+import { addressKey, sourceAddress } from './oidc/proxies.ts';
 import { FailureThrottle } from './oidc/throttle.ts';
 import { seedDevClients } from './seed.ts';
 import { startCleanup } from './store/oidc-storage.ts';
@@ -52,6 +53,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       scopes: config.resourceScopes,
     };
     const throttle = new FailureThrottle();
+    const sourceOf = (req: IncomingMessage): string => addressKey(sourceAddress(req, config.proxies));
     // Loaded only when the server starts, not when the CLI merely lists components or manages clients.
     const { createProvider } = await import('./oidc/provider.ts');
     let issuer = config.issuer ?? '';
@@ -80,8 +82,8 @@ async function start(config: Config, logger: Logger): Promise<Running> {
         },
         verifyClientSecret: store.verifyClientSecret,
         throttle,
+        sourceOf,
         logger,
-        proxy: config.proxies !== undefined,
         registrationPath: config.registrationToken === undefined ? undefined : REGISTRATION_PATH,
       });
       holder.current = provider;
@@ -94,6 +96,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       adminToken,
       registrationToken: config.registrationToken,
       proxies: config.proxies,
+      loginThrottle: new FailureThrottle(),
       rotateKeys: () => {
         const key = store.keys.rotate(config.signingAlg);
         store.keys.prune(keyRetentionMs(config));

@@ -1,7 +1,8 @@
 import { loadSettings, SettingsError } from '@trellis/clients';
 import { describe, expect, it } from 'vitest';
 import { authServerSettings, checkConfig, loadConfig } from '../src/config.ts';
-import { parseTrustedProxies } from '../src/oidc/proxies.ts';
+import type { IncomingMessage } from 'node:http';
+import { addressKey, parseTrustedProxies, sourceAddress } from '../src/oidc/proxies.ts';
 
 describe('auth server settings', () => {
   it('defaults to port 9999, RS256 and product-api', () => {
@@ -37,5 +38,31 @@ describe('trusted proxies', () => {
     expect(proxies.trusts('::1')).toBe(true);
     expect(proxies.trusts('192.168.0.1')).toBe(false);
     expect(proxies.trusts(undefined)).toBe(false);
+  });
+});
+
+describe('sourceAddress and addressKey', () => {
+  const req = (peer: string, forwardedFor?: string): IncomingMessage =>
+    ({
+      socket: { remoteAddress: peer },
+      headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor },
+    }) as unknown as IncomingMessage;
+  const proxies = parseTrustedProxies(['10.0.0.0/8']);
+
+  it('believes X-Forwarded-For only from a trusted proxy, and only its nearest untrusted hop', () => {
+    expect(sourceAddress(req('192.0.2.1', '198.51.100.7'), proxies)).toBe('192.0.2.1');
+    expect(sourceAddress(req('192.0.2.1', '198.51.100.7'), undefined)).toBe('192.0.2.1');
+    expect(sourceAddress(req('10.0.0.5', '198.51.100.7'), proxies)).toBe('198.51.100.7');
+    expect(sourceAddress(req('10.0.0.5', '1.1.1.1, 203.0.113.9, 10.0.0.4'), proxies)).toBe('203.0.113.9');
+    expect(sourceAddress(req('::ffff:10.0.0.5', 'garbage, 203.0.113.9'), proxies)).toBe('203.0.113.9');
+    expect(sourceAddress(req('10.0.0.5', '203.0.113.9, garbage'), proxies)).toBe('10.0.0.5');
+    expect(sourceAddress(req('10.0.0.5'), proxies)).toBe('10.0.0.5');
+  });
+
+  it('keys IPv6 by its /64 and IPv4 by the address', () => {
+    expect(addressKey('2001:db8:1:2::1')).toBe(addressKey('2001:0db8:0001:0002:ffff:ffff:ffff:ffff'));
+    expect(addressKey('2001:db8:1:2::1')).not.toBe(addressKey('2001:db8:1:3::1'));
+    expect(addressKey('::1')).toBe('0:0:0:0::/64');
+    expect(addressKey('203.0.113.9')).toBe('203.0.113.9');
   });
 });

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import * as jose from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -256,10 +257,99 @@ describe('behind a proxy', () => {
       expect(meta.issuer).toBe('https://auth.example.org');
       expect(meta.token_endpoint).toBe('https://auth.example.org/oauth2/token');
       expect(meta.jwks_uri).toBe('https://auth.example.org/oauth2/jwks');
+      // Even a trusted proxy cannot move the endpoints off the configured issuer.
+      const moved = (await (
+        await fetch(`${behind.url}/.well-known/openid-configuration`, {
+          headers: { 'x-forwarded-proto': 'http', 'x-forwarded-host': 'evil.example' },
+        })
+      ).json()) as { issuer: string; token_endpoint: string };
+      expect(moved.token_endpoint).toBe('https://auth.example.org/oauth2/token');
     } finally {
       await behind.running.stop();
       proxied.remove();
     }
+  });
+});
+
+/** A GET with headers fetch will not send (Host), answering status, headers and body. */
+function rawGet(url: string, headers: Record<string, string>) {
+  return new Promise<{ status: number; location: string | undefined; body: string }>((resolve, reject) => {
+    httpRequest(url, { headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, body }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+describe('URLs the provider writes come from the configured issuer', () => {
+  const hostile = [
+    { host: 'evil.example' },
+    { host: 'evil.example', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' },
+    { forwarded: 'host=evil.example;proto=https', 'x-forwarded-port': '666' },
+  ];
+
+  it.each(hostile)('in discovery, whatever %j says', async (headers) => {
+    const { status, body } = await rawGet(`${server.url}/.well-known/openid-configuration`, headers);
+    expect(status).toBe(200);
+    const meta = JSON.parse(body) as Record<string, unknown>;
+    expect(meta.issuer).toBe(server.url);
+    expect(meta.token_endpoint).toBe(`${server.url}/oauth2/token`);
+    expect(meta.jwks_uri).toBe(`${server.url}/oauth2/jwks`);
+    expect(meta.authorization_endpoint).toBe(`${server.url}/oauth2/authorize`);
+    expect(body).not.toContain('evil.example');
+  });
+
+  it('in the redirect to the login page', async () => {
+    const created = await server.admin('POST', '/admin/clients', {
+      client_id: 'web-host',
+      redirect_uris: ['http://127.0.0.1:1/cb'],
+      scope: 'openid',
+    });
+    expect(created.status).toBe(201);
+    const query = new URLSearchParams({
+      client_id: 'web-host',
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: 'http://127.0.0.1:1/cb',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    });
+    const res = await rawGet(`${server.url}/oauth2/authorize?${query.toString()}`, {
+      host: 'evil.example',
+      'x-forwarded-host': 'evil.example',
+    });
+    expect(res.status).toBe(303);
+    expect(res.location?.startsWith(`${server.url}/oauth2/interaction/`)).toBe(true);
+  });
+
+  it('in the device flow verification URI', async () => {
+    const created = await server.admin('POST', '/admin/clients', {
+      client_id: 'tv-host',
+      grant_types: ['urn:ietf:params:oauth:grant-type:device_code'],
+      token_endpoint_auth_method: 'none',
+      scope: 'openid',
+    });
+    expect(created.status).toBe(201);
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = httpRequest(
+        `${server.url}/oauth2/device_authorization`,
+        { method: 'POST', headers: { host: 'evil.example', 'content-type': 'application/x-www-form-urlencoded' } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve(text));
+        },
+      );
+      req.on('error', reject);
+      req.end('client_id=tv-host&scope=openid');
+    });
+    const answer = JSON.parse(body) as { verification_uri?: string };
+    expect(answer.verification_uri).toBe(`${server.url}/oauth2/device`);
   });
 });
 

@@ -157,6 +157,36 @@ describe('POST /oauth2/register (RFC 7591)', () => {
     }
   });
 
+  it('answers a registration_client_uri on the configured issuer, whatever Host or X-Forwarded-Host say', async () => {
+    const { request } = await import('node:http');
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = request(
+        `${server.url}/oauth2/register`,
+        {
+          method: 'POST',
+          headers: {
+            host: 'evil.example',
+            'x-forwarded-host': 'evil.example',
+            'x-forwarded-proto': 'https',
+            authorization: `Bearer ${INITIAL_TOKEN}`,
+            'content-type': 'application/json',
+          },
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve(text));
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify({ grant_types: ['client_credentials'], scope: 'product:read' }));
+    });
+    const reg = JSON.parse(body) as Registered;
+    seen.push(reg.client_secret ?? '', reg.registration_access_token);
+    expect(reg.registration_client_uri).toBe(`${server.url}/oauth2/register/${reg.client_id}`);
+  });
+
   it('answers the registered metadata with the credentials once, never to be cached', async () => {
     const res = await register({
       client_name: 'Web',

@@ -5,7 +5,8 @@ import type { KitEnv } from '@trellis/clients';
 import type Provider from 'oidc-provider';
 import type { TrustedProxies } from './proxies.ts';
 
-const FORWARDED = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded'];
+/** What a request may say about its origin; the provider is told the issuer's instead (see providerHandler). */
+const ORIGIN_HEADERS = ['x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded'];
 
 /** Holds the live provider: key rotation builds a new one and swaps it in without dropping the listener. */
 export interface ProviderHolder {
@@ -13,12 +14,45 @@ export interface ProviderHolder {
   readonly callback: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
 }
 
+interface IssuerOrigin {
+  provider?: Provider;
+  proto: string;
+  host: string;
+}
+
+/**
+ * Makes `req` say it was sent to the configured issuer, whatever its Host and X-Forwarded-* headers say; the provider
+ * runs in proxy mode, so these are what it builds URLs from. X-Forwarded-For stays only from a trusted proxy.
+ * `last` caches the parsed issuer of the last provider seen (key rotation builds a new one).
+ */
+export function pinToIssuer(
+  req: IncomingMessage,
+  provider: Provider,
+  proxies: TrustedProxies | undefined,
+  last: IssuerOrigin = { proto: '', host: '' },
+): void {
+  if (last.provider !== provider) {
+    const url = new URL(provider.issuer);
+    Object.assign(last, { provider, proto: url.protocol.slice(0, -1), host: url.host });
+  }
+  for (const h of ORIGIN_HEADERS) delete req.headers[h];
+  if (proxies === undefined || !proxies.trusts(req.socket.remoteAddress)) delete req.headers['x-forwarded-for'];
+  req.headers['x-forwarded-proto'] = last.proto;
+  req.headers['x-forwarded-host'] = last.host;
+}
+
 /**
  * Hands a request to oidc-provider (a Koa app) on the raw Node request and response. Koa must read the body itself,
  * so hono's body is only touched when the kit's body limit already started reading a chunked body; the provider then
- * takes the text from `req.body`. X-Forwarded-* headers are dropped unless the peer is a trusted proxy.
+ * takes the text from `req.body`.
+ *
+ * Every URL the provider writes (discovery, endpoints, redirects, device verification URIs) comes from the request's
+ * scheme and host, which a caller chooses: `Host: evil.example` would publish a token endpoint on evil.example. The
+ * provider runs in proxy mode and is always told the configured issuer's scheme and host instead, whatever the
+ * request says. X-Forwarded-For is kept only from a trusted proxy (throttling reads the source from it).
  */
 export function providerHandler(holder: ProviderHolder, proxies: TrustedProxies | undefined) {
+  const origin: IssuerOrigin = { proto: '', host: '' };
   return async (c: Context<KitEnv>): Promise<Response> => {
     const env: Partial<KitEnv['Bindings']> | undefined = c.env;
     const callback = holder.callback;
@@ -26,9 +60,8 @@ export function providerHandler(holder: ProviderHolder, proxies: TrustedProxies 
       return c.json({ error: 'temporarily_unavailable', error_description: 'the provider is not ready' }, 503);
     }
     const req = env.incoming;
-    if (proxies === undefined || !proxies.trusts(req.socket.remoteAddress)) {
-      for (const h of FORWARDED) delete req.headers[h];
-    }
+    const provider = holder.current;
+    if (provider !== undefined) pinToIssuer(req, provider, proxies, origin);
     if (req.headers['transfer-encoding'] !== undefined && c.req.method !== 'GET' && c.req.method !== 'HEAD') {
       (req as IncomingMessage & { body?: string }).body = await c.req.text();
     }

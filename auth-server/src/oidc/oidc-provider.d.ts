@@ -89,9 +89,17 @@ declare module 'oidc-provider' {
   /** The part of Koa's context a pre/post middleware (`provider.use`) reads. */
   export interface KoaMiddlewareContext {
     readonly path: string;
+    readonly req: IncomingMessage;
     body: unknown;
     status: number;
-    readonly oidc?: { readonly route?: string; urlFor(name: string): string };
+    set(headers: Record<string, string>): void;
+    remove(header: string): void;
+    readonly oidc?: {
+      readonly route?: string;
+      readonly client?: { readonly clientId: string; readonly clientAuthMethod: string } | undefined;
+      readonly params?: Readonly<Record<string, unknown>> | undefined;
+      urlFor(name: string): string;
+    };
   }
 
   export interface KoaContextLike {
@@ -102,6 +110,8 @@ declare module 'oidc-provider' {
 
   export default class Provider {
     constructor(issuer: string, configuration?: Configuration);
+    /** The Koa context of the request being served (an AsyncLocalStorage); undefined outside a request. */
+    static readonly ctx: KoaMiddlewareContext | undefined;
     readonly issuer: string;
     proxy: boolean;
     readonly Grant: GrantStatic;

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import Provider, {
   errors,
   type Account,
@@ -10,7 +11,7 @@ import type { Logger } from '@trellis/clients';
 import type { PrivateJwk, SigningAlg } from '../crypto/signing-keys.ts';
 import { messagePage } from '../views/pages.ts';
 import { providerPages } from './pages.ts';
-import type { FailureThrottle } from './throttle.ts';
+import { FailureThrottle } from './throttle.ts';
 
 /** Where each endpoint lives: under `/oauth2/` so the gateway's one `/oauth2/**` route reaches all of them. */
 export const ROUTES = {
@@ -50,9 +51,9 @@ export interface ProviderOptions {
   /** Checks a presented secret against the stored hash (the Client adapter hands the provider hashes). */
   readonly verifyClientSecret: (storedHash: string, presented: string) => boolean;
   readonly throttle: FailureThrottle;
+  /** The throttle key part of the address a request came from (see proxies.ts: trusted proxies only). */
+  readonly sourceOf: (req: IncomingMessage) => string;
   readonly logger: Logger;
-  /** Sets `provider.proxy` (trust X-Forwarded-*); the mount strips those headers from untrusted peers. */
-  readonly proxy: boolean;
   /** Path of the RFC 7591 registration endpoint (served by Trellis, not the provider) to publish in discovery. */
   readonly registrationPath?: string | undefined;
 }
@@ -90,7 +91,11 @@ export function createProvider(options: ProviderOptions): Provider {
       requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'Ed25519', 'EdDSA'],
     },
     routes: ROUTES,
-    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${INTERACTION_PREFIX}/${interaction.uid}` },
+    // Absolute, from the configured issuer like every other URL the provider writes.
+    interactions: {
+      url: (_ctx: unknown, interaction: { uid: string }) =>
+        new URL(`${INTERACTION_PREFIX}/${interaction.uid}`, options.issuer).href,
+    },
     pkce: { required: (_ctx: unknown, client: { clientAuthMethod: string }) => client.clientAuthMethod === 'none' },
     rotateRefreshToken: true,
     // Errors that cannot go back to the client (unknown client, unregistered redirect_uri) as our own page: the
@@ -152,21 +157,27 @@ export function createProvider(options: ProviderOptions): Provider {
       },
     },
   });
-  provider.proxy = options.proxy;
+  // The mount (pinToIssuer) replaces every request's X-Forwarded-Proto/Host with the configured issuer's, so in proxy
+  // mode the provider builds each URL it writes from the issuer, never from what a caller sent.
+  provider.proxy = true;
 
-  const { verifyClientSecret, throttle } = options;
+  const { verifyClientSecret, throttle, sourceOf } = options;
   // oidc-provider compares client_secret itself with a constant-time equality on the stored value; the documented
   // extension point for hashed secrets is this prototype method (panva/node-oidc-provider#631). Repeated failures
-  // for one client wait longer each time before any comparison happens.
+  // for one client from one source wait longer each time before any comparison happens; other sources (the
+  // legitimate client among them) are not slowed by them.
   provider.Client.prototype.compareClientSecret = async function compareClientSecret(
     this: ClientInstance,
     presented: string,
   ): Promise<boolean> {
-    const delay = throttle.delayFor(this.clientId);
+    // The request being served (oidc-provider keeps it in an AsyncLocalStorage); absent only outside a request.
+    const req = Provider.ctx?.req;
+    const key = FailureThrottle.key(this.clientId, req === undefined ? 'unknown' : sourceOf(req));
+    const delay = throttle.delayFor(key);
     if (delay > 0) await sleep(delay);
     const ok = this.clientSecret !== undefined && verifyClientSecret(this.clientSecret, presented);
-    if (ok) throttle.succeeded(this.clientId);
-    else throttle.failed(this.clientId);
+    if (ok) throttle.succeeded(key);
+    else throttle.failed(key);
     return ok;
   };
 

@@ -1,6 +1,5 @@
+import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
-import type { Context } from 'hono';
-import type { KitEnv } from '@trellis/clients';
 
 /** Addresses allowed to set X-Forwarded-*: single IPs or CIDR ranges, IPv4 or IPv6. */
 export interface TrustedProxies {
@@ -38,21 +37,50 @@ export function parseTrustedProxies(entries: readonly string[]): TrustedProxies 
   };
 }
 
-const first = (value: string | string[] | undefined): string | undefined =>
-  (Array.isArray(value) ? value[0] : value)?.split(',')[0]?.trim() || undefined;
+/** `::ffff:a.b.c.d` (an IPv4 peer on a dual-stack socket) as `a.b.c.d`; other addresses unchanged. */
+function plainAddress(address: string): string {
+  return /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1] ?? address;
+}
 
 /**
- * The origin a client used to reach this server, as oidc-provider computes it for discovery: X-Forwarded-Proto and
- * X-Forwarded-Host count only when the peer is a trusted proxy.
+ * The address a request came from, as seen through trusted proxies only: the socket's peer, or, when that peer is a
+ * trusted proxy, the nearest X-Forwarded-For hop that is not one (walking from the right, since each proxy appends
+ * the address it saw and anything left of the first untrusted hop was written by the client). Answers `unknown`
+ * when the socket is already closed.
  */
-export function publicOrigin(c: Context<KitEnv>, proxies: TrustedProxies | undefined): string {
-  const url = new URL(c.req.url);
-  const env: Partial<KitEnv['Bindings']> | undefined = c.env;
-  const incoming = env?.incoming;
-  if (incoming === undefined || proxies === undefined || !proxies.trusts(incoming.socket.remoteAddress)) {
-    return url.origin;
+export function sourceAddress(req: IncomingMessage, proxies: TrustedProxies | undefined): string {
+  let address = req.socket.remoteAddress;
+  if (address === undefined) return 'unknown';
+  if (proxies === undefined || !proxies.trusts(address)) return plainAddress(address);
+  const header = req.headers['x-forwarded-for'];
+  const hops = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '');
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i] as string;
+    // A hop that is not an address (a proxy writing `unknown`, garbage) ends the trusted chain: the proxy that wrote
+    // it is the last one whose word counts.
+    if (isIP(hop) === 0) break;
+    address = hop;
+    if (!proxies.trusts(hop)) break;
   }
-  const proto = first(incoming.headers['x-forwarded-proto']) ?? url.protocol.slice(0, -1);
-  const host = first(incoming.headers['x-forwarded-host']) ?? url.host;
-  return URL.parse(`${proto}://${host}`)?.origin ?? url.origin;
+  return plainAddress(address);
+}
+
+/**
+ * The part of an address that one party controls, as a throttle key: an IPv4 address, or an IPv6 /64 (the smallest
+ * block a site is given, so rotating addresses inside one's own /64 gives no fresh keys).
+ */
+export function addressKey(address: string): string {
+  if (isIP(address) !== 6) return address;
+  const [head = '', tail] = address.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups =
+    tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }

@@ -10,11 +10,18 @@ export interface ThrottleOptions {
 }
 
 /**
- * Slows down secret guessing for one client: after n recent failures each further attempt waits
- * base·2^(n-1) ms (capped) before the secret is compared, right or wrong, so a guesser learns nothing faster. A
- * success clears the record.
+ * Slows down guessing: after n recent failures under one key each further attempt under that key waits
+ * base·2^(n-1) ms (capped) before the credential is compared, right or wrong, so a guesser learns nothing faster. A
+ * success clears the record. Callers key by credential AND source address ({@link FailureThrottle.key}): keyed by the
+ * credential alone, anyone could make the legitimate client wait by failing on purpose.
  */
 export class FailureThrottle {
+  /** The key of attempts for `subject` (a client id, a username) from `source` (an {@link addressKey}). */
+  static key(subject: string, source: string): string {
+    // A newline cannot occur in a client id, a username or an address, so no two pairs share a key.
+    return `${source}\n${subject}`;
+  }
+
   readonly #failures = new Map<string, { count: number; last: number }>();
   readonly #base: number;
   readonly #max: number;

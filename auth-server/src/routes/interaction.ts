@@ -5,7 +5,9 @@ import { Hono, type Context } from 'hono';
 import type { KitEnv } from '@trellis/clients';
 import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
-import type { ProviderHolder } from '../oidc/mount.ts';
+import { pinToIssuer, type ProviderHolder } from '../oidc/mount.ts';
+import { addressKey, sourceAddress, type TrustedProxies } from '../oidc/proxies.ts';
+import { FailureThrottle } from '../oidc/throttle.ts';
 import type { UserStore } from '../users/store.ts';
 import { consentPage, loginPage, messagePage, PAGE_HEADERS } from '../views/pages.ts';
 
@@ -14,6 +16,9 @@ export interface InteractionDeps {
   readonly users: UserStore;
   /** Keys the CSRF tokens: HMAC of the interaction id, which oidc-provider already binds to a browser cookie. */
   readonly csrfKey: Buffer;
+  readonly proxies: TrustedProxies | undefined;
+  /** Slows down password guessing per username and source address (never the user's own sign-in elsewhere). */
+  readonly throttle: FailureThrottle;
 }
 
 interface Node {
@@ -22,12 +27,16 @@ interface Node {
   readonly res: ServerResponse;
 }
 
-function nodeOf(c: Context<KitEnv>, holder: ProviderHolder): Node | undefined {
+function nodeOf(c: Context<KitEnv>, holder: ProviderHolder, proxies: TrustedProxies | undefined): Node | undefined {
   const env: Partial<KitEnv['Bindings']> | undefined = c.env;
   const provider = holder.current;
   if (env?.incoming === undefined || env.outgoing === undefined || provider === undefined) return undefined;
+  // The provider redirects and sets cookies from here too: it must see the issuer's origin, not the caller's Host.
+  pinToIssuer(env.incoming, provider, proxies);
   return { provider, req: env.incoming, res: env.outgoing };
 }
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The login and consent pages oidc-provider redirects to (`/oauth2/interaction/:uid`). Server-rendered HTML, one
@@ -73,7 +82,7 @@ export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
   async function postedForm(
     c: Context<KitEnv>,
   ): Promise<Response | { node: Node; form: Record<string, unknown>; interaction: Interaction }> {
-    const node = nodeOf(c, deps.holder);
+    const node = nodeOf(c, deps.holder, deps.proxies);
     if (node === undefined) return html(c, messagePage('Unavailable', 'Try again shortly.'), 503);
     const form: Record<string, unknown> = await c.req.parseBody();
     const interaction = await details(c, node);
@@ -109,7 +118,7 @@ export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
   }
 
   app.get('/:uid', async (c) => {
-    const node = nodeOf(c, deps.holder);
+    const node = nodeOf(c, deps.holder, deps.proxies);
     if (node === undefined) return html(c, messagePage('Unavailable', 'Try again shortly.'), 503);
     const interaction = await details(c, node);
     if (interaction === undefined) return expired(c);
@@ -142,7 +151,13 @@ export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
     if (interaction.prompt.name !== 'login') return expired(c);
     const username = typeof form.username === 'string' ? form.username : '';
     const password = typeof form.password === 'string' ? form.password : '';
+    // Cut to the longest valid username so that a huge field cannot make a huge throttle entry.
+    const key = FailureThrottle.key(username.slice(0, 128), addressKey(sourceAddress(node.req, deps.proxies)));
+    const delay = deps.throttle.delayFor(key);
+    if (delay > 0) await sleep(delay);
     const accountId = await deps.users.authenticate(username, password);
+    if (accountId === undefined) deps.throttle.failed(key);
+    else deps.throttle.succeeded(key);
     if (accountId === undefined) {
       c.var.log.info({ username }, 'sign-in refused');
       return renderLogin(c, node, interaction, { username, error: 'Wrong username or password.' });

@@ -10,7 +10,6 @@ import { sameCredential } from '../crypto/secrets.ts';
 import { AuthServerError, isAuthServerError } from '../errors.ts';
 import { clientMetadataBody } from './json-body.ts';
 import { REGISTRATION_PATH } from '../oidc/constants.ts';
-import { publicOrigin, type TrustedProxies } from '../oidc/proxies.ts';
 
 export interface RegistrationDeps {
   readonly clients: ClientRegistry;
@@ -21,7 +20,8 @@ export interface RegistrationDeps {
    * throws an {@link AuthServerError} (invalid_client_metadata or invalid_redirect_uri) with its reason.
    */
   checkMetadata(metadata: ClientMetadata): Promise<void>;
-  readonly proxies: TrustedProxies | undefined;
+  /** The configured issuer; client configuration URIs are built from it, never from the request's Host. */
+  issuer(): string;
 }
 
 /** Fields the server sets; an update request must not carry them (RFC 7592 §2.2). */
@@ -92,8 +92,8 @@ export function registrationRoutes(deps: RegistrationDeps): Hono<KitEnv> {
     await next();
   });
 
-  const clientUri = (c: Context<KitEnv>, clientId: string): string =>
-    `${publicOrigin(c, deps.proxies)}${REGISTRATION_PATH}/${encodeURIComponent(clientId)}`;
+  const clientUri = (clientId: string): string =>
+    new URL(`${REGISTRATION_PATH}/${encodeURIComponent(clientId)}`, deps.issuer()).href;
 
   app.post('/', async (c) => {
     const token = bearer(c);
@@ -108,7 +108,7 @@ export function registrationRoutes(deps: RegistrationDeps): Hono<KitEnv> {
     const registered = deps.clients.register(metadata);
     const { registration_access_token: issued, ...rest } = registered;
     c.var.log.info({ clientId: registered.client_id }, 'client registered');
-    return answer(c, information(rest, clientUri(c, registered.client_id), issued ?? ''), 201);
+    return answer(c, information(rest, clientUri(registered.client_id), issued ?? ''), 201);
   });
 
   /** The client of the URL, when the request carries its registration access token (RFC 7592 §2). */
@@ -126,7 +126,7 @@ export function registrationRoutes(deps: RegistrationDeps): Hono<KitEnv> {
 
   app.get('/:clientId', (c) => {
     const { clientId, token } = authorized(c);
-    return answer(c, information(deps.clients.registration(clientId), clientUri(c, clientId), token), 200);
+    return answer(c, information(deps.clients.registration(clientId), clientUri(clientId), token), 200);
   });
 
   app.put('/:clientId', async (c) => {
@@ -151,7 +151,7 @@ export function registrationRoutes(deps: RegistrationDeps): Hono<KitEnv> {
     await deps.checkMetadata(metadata);
     const updated = deps.clients.update(clientId, metadata);
     c.var.log.info({ clientId }, 'client registration updated');
-    return answer(c, information(updated, clientUri(c, clientId), token), 200);
+    return answer(c, information(updated, clientUri(clientId), token), 200);
   });
 
   app.delete('/:clientId', (c) => {
