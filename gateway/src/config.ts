@@ -1,4 +1,5 @@
 // The gateway's settings: flags, then environment variables, then defaults. The only file that reads the environment.
+import { isIP } from 'node:net';
 import {
   commonSettings,
   loadSettings,
@@ -8,6 +9,7 @@ import {
   type Settings,
   type SettingsSource,
 } from '@trellis/clients';
+import { parseDataSize } from './routing/definition.ts';
 
 export function gatewaySettings() {
   return {
@@ -79,6 +81,17 @@ export function gatewaySettings() {
       min: 1,
       help: 'time to connect to an upstream (a route may set connect-timeout metadata)',
     }),
+    maxRequestSize: setting.string({
+      flag: 'max-request-size',
+      env: 'GATEWAY_MAX_REQUEST_SIZE',
+      default: '5MB',
+      help: "largest request body forwarded (413 beyond), like 5000000 or 5MB; a route's RequestSize filter overrides it; 0 for no limit",
+    }),
+    trustedProxies: setting.list({
+      flag: 'trusted-proxies',
+      env: 'GATEWAY_TRUSTED_PROXIES',
+      help: 'IP addresses or CIDR blocks of proxies in front of the gateway whose X-Forwarded-* and Forwarded headers are kept and appended to; from any other peer they are replaced (default: none)',
+    }),
     responseTimeoutMs: setting.integer({
       flag: 'response-timeout-ms',
       env: 'GATEWAY_RESPONSE_TIMEOUT_MS',
@@ -116,6 +129,20 @@ export interface GatewayConfig {
   readonly requireTokens: boolean;
   readonly connectTimeoutMs: number;
   readonly responseTimeoutMs: number;
+  /** Request bodies over this many bytes get 413 (a route's RequestSize overrides it); undefined: no limit. */
+  readonly maxRequestSize: number | undefined;
+  /** Peers (IP or CIDR) whose forwarding headers are trusted; every other peer's are replaced. */
+  readonly trustedProxies: readonly string[];
+}
+
+/** Checks an IP address or CIDR block as the trusted-proxies setting takes them. */
+function validProxySource(source: string): boolean {
+  const [address = '', prefix, extra] = source.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  const bits = Number(prefix);
+  return /^\d+$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
 }
 
 /** Checks settings that only make sense together and shapes them for the gateway's parts. */
@@ -141,6 +168,20 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
       );
     }
   }
+  const maxRequestSize = parseDataSize(s.maxRequestSize);
+  if (maxRequestSize === undefined) {
+    throw new SettingsError(
+      `invalid --max-request-size (GATEWAY_MAX_REQUEST_SIZE): ${JSON.stringify(s.maxRequestSize)} is not a size like 5000000 or 5MB`,
+    );
+  }
+  const trustedProxies = (s.trustedProxies ?? []).map((p) => p.trim());
+  for (const source of trustedProxies) {
+    if (!validProxySource(source)) {
+      throw new SettingsError(
+        `invalid --trusted-proxies (GATEWAY_TRUSTED_PROXIES): ${JSON.stringify(source)} is not an IP address or CIDR block`,
+      );
+    }
+  }
   return Object.freeze({
     dataDir: s.dataDir,
     host: s.host,
@@ -161,6 +202,8 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     requireTokens: s.issuer !== undefined && s.defaultAuth === 'token',
     connectTimeoutMs: s.connectTimeoutMs,
     responseTimeoutMs: s.responseTimeoutMs,
+    maxRequestSize: maxRequestSize === 0 ? undefined : maxRequestSize,
+    trustedProxies,
   });
 }
 

@@ -7,8 +7,12 @@ export type GatewayErrorCode =
   | 'no_route'
   /** The request itself is unusable (conflicting framing headers, a malformed header). */
   | 'bad_request'
-  /** The body is larger than the route's RequestSize. */
+  /** The body is larger than the route's RequestSize or the global --max-request-size. */
   | 'payload_too_large'
+  /** The request's headers are larger than node's limit (--max-http-header-size). */
+  | 'header_too_large'
+  /** TRACE, TRACK, CONNECT or a method node does not know: never forwarded. */
+  | 'method_not_allowed'
   /** No bearer token, or one that does not verify. */
   | 'unauthorized'
   /** The token lacks a scope the route requires, or the caller may not change routes. */
@@ -32,6 +36,8 @@ const STATUS = {
   no_route: 404,
   bad_request: 400,
   payload_too_large: 413,
+  header_too_large: 431,
+  method_not_allowed: 405,
   unauthorized: 401,
   forbidden: 403,
   too_many_requests: 429,

@@ -31,14 +31,16 @@ import {
 } from '@trellis/clients';
 import { createApp, renderError } from './app.ts';
 import { gatewayConfig, gatewaySettings, type GatewayConfig } from './config.ts';
-import { errorBody, GatewayError } from './errors.ts';
+import { GatewayError } from './errors.ts';
 import { serveWithApp } from './kit-bridge.ts';
 import { createProxy } from './proxy/forward.ts';
+import { ALLOWED_METHODS, methodNotAllowed } from './proxy/screen.ts';
 import { Upstreams } from './proxy/upstreams.ts';
 import { configRouteSource } from './routing/config-source.ts';
 import { fileRouteSource, RouteManager } from './routing/manager.ts';
 import { RouteState } from './routing/table.ts';
 import { RedisBuckets } from './store/redis-buckets.ts';
+import { writeRawError } from './proxy/websocket.ts';
 
 export interface GatewayOptions {
   /** Values for `${…}` placeholders of the routes file besides its own properties. */
@@ -53,8 +55,6 @@ export interface RunningGateway extends Running {
   /** The config client routes come from, with --config-uri. */
   readonly config: ConfigClient | undefined;
 }
-
-const ACTUATOR = '/actuator/';
 
 function lbServicesHealth(manager: RouteManager, discovery: DiscoveryClient | undefined): Health {
   const services = new Set(manager.table.routes.filter((r) => r.target.lb).map((r) => r.target.host.toLowerCase()));
@@ -73,6 +73,26 @@ function lbServicesHealth(manager: RouteManager, discovery: DiscoveryClient | un
         details: { reason: `no UP instance of ${missing.map(([n]) => n).join(', ')}` },
         components,
       };
+}
+
+/** The answer to a request node's parser refused, by the parser's error code. */
+function parserRefusal(err: NodeJS.ErrnoException): GatewayError {
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    return new GatewayError('header_too_large', 'the request line and headers are larger than the gateway accepts');
+  }
+  // llhttp knows the standard methods only: TRACK and made-up ones end here.
+  if (err.code === 'HPE_INVALID_METHOD') {
+    return new GatewayError('method_not_allowed', 'the request method is not one the gateway forwards', {
+      headers: { allow: ALLOWED_METHODS },
+    });
+  }
+  if (err.code === 'HPE_INVALID_URL') {
+    return new GatewayError(
+      'bad_request',
+      'the request target has characters outside printable ASCII (percent-encode them)',
+    );
+  }
+  return new GatewayError('bad_request', 'the request is not valid HTTP/1.1');
 }
 
 /** The `routes` health component: which sources feed the table, and why a source's last route set was refused. */
@@ -217,6 +237,13 @@ export async function startGateway(
     throw err;
   }
   const upstreams = new Upstreams({ connectTimeoutMs: config.connectTimeoutMs, ca });
+  const actuator = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    serveWithApp(service.app, req, res).catch((err: unknown) => {
+      log.error({ err }, 'actuator request failed');
+      if (res.headersSent) res.destroy();
+      else res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"server_error"}');
+    });
+  };
   const proxy = createProxy({
     table: () => manager.table,
     upstreams,
@@ -226,6 +253,9 @@ export async function startGateway(
     logger: log,
     connectTimeoutMs: config.connectTimeoutMs,
     responseTimeoutMs: config.responseTimeoutMs,
+    maxRequestSize: config.maxRequestSize,
+    trustedProxies: config.trustedProxies,
+    actuator,
   });
   service.app.route('/', createApp({ manager, verifier }));
   service.health.register('gatewayRoutes', () => lbServicesHealth(manager, discovery));
@@ -235,16 +265,9 @@ export async function startGateway(
   if (buckets !== undefined) service.health.register('rateLimiter', () => buckets.health());
 
   const upgraded = new Set<Duplex>();
+  // /actuator/* goes to the kit service (the proxy sends it there after screening the request like any other).
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (service.stopping.aborted) res.setHeader('connection', 'close');
-    if (req.url?.startsWith(ACTUATOR) === true) {
-      serveWithApp(service.app, req, res).catch((err: unknown) => {
-        log.error({ err }, 'actuator request failed');
-        if (res.headersSent) res.destroy();
-        else res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"server_error"}');
-      });
-      return;
-    }
     proxy.handle(req, res);
   };
   const servers: http.Server[] = [];
@@ -257,13 +280,13 @@ export async function startGateway(
     });
     // Requests node's parser refuses (both Content-Length and Transfer-Encoding, bad chunking…) get JSON too.
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-      if (socket.writable && err.code !== 'ECONNRESET') {
-        const body = errorBody(new GatewayError('bad_request', 'the request is not valid HTTP/1.1'));
-        socket.end(
-          `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-        );
-      } else socket.destroy();
+      if (socket.writable && err.code !== 'ECONNRESET') writeRawError(socket, parserRefusal(err));
+      else socket.destroy();
     });
+    // CONNECT would make the gateway a tunnel to anywhere; node closes it silently without a listener.
+    server.on('connect', (req: http.IncomingMessage, socket: Duplex) =>
+      writeRawError(socket, methodNotAllowed('CONNECT')),
+    );
   };
   const listen = async (server: http.Server, port: number, protocol: 'http' | 'https', how: string): Promise<void> => {
     configure(server);
@@ -305,11 +328,17 @@ export async function startGateway(
 
   try {
     if (discovery !== undefined) await discovery.start();
-    await listen(http.createServer(handler), config.port, 'http', '--port (GATEWAY_PORT)');
+    // requireHostHeader off: the screen refuses a missing Host itself, with a reason (node's own 400 has no body).
+    await listen(
+      http.createServer({ requireHostHeader: false }, handler),
+      config.port,
+      'http',
+      '--port (GATEWAY_PORT)',
+    );
     if (config.httpsPort !== undefined) {
       const tls = await serverTls({ dataDir: config.dataDir, ...config.tls, logger: log });
       await listen(
-        https.createServer({ key: tls.key, cert: tls.cert }, handler),
+        https.createServer({ key: tls.key, cert: tls.cert, requireHostHeader: false }, handler),
         config.httpsPort,
         'https',
         '--https-port (GATEWAY_HTTPS_PORT)',

@@ -5,6 +5,7 @@
 // never passed off as complete.
 import type http from 'node:http';
 import type { OutgoingHttpHeaders } from 'node:http';
+import { BlockList, isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -22,9 +23,11 @@ import type { Dispatcher } from 'undici';
 import { errorBody, GatewayError } from '../errors.ts';
 import { applyCors, originAllowed, preflight, type CorsPolicy } from '../routing/cors.ts';
 import type { Exchange, ResponseHead } from '../routing/exchange.ts';
+import { normalizeRewrittenPath, PathRefusal } from '../routing/request-path.ts';
 import type { Match, Route, RouteTable } from '../routing/table.ts';
 import { UpstreamCall, type UpstreamHead } from './call.ts';
-import { clientResponseHeaders, peerAddress, upstreamRequestHeaders } from './headers.ts';
+import { clientResponseHeaders, peerAddress, setForwardedPrefix, upstreamRequestHeaders } from './headers.ts';
+import { screenRequest, type RequestTarget } from './screen.ts';
 import { checkToken } from './token.ts';
 import type { Upstreams } from './upstreams.ts';
 import { pipeUpgrade, writeRawError } from './websocket.ts';
@@ -40,12 +43,23 @@ export interface ProxyOptions {
   /** Default time to wait for an upstream's response head; a route's `response-timeout` metadata overrides it. */
   readonly responseTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  /** Bodies over this many bytes get 413 unless the route's RequestSize says otherwise; undefined: no limit. */
+  readonly maxRequestSize?: number | undefined;
+  /** IP addresses and CIDR blocks whose X-Forwarded-* and Forwarded headers are kept (see headers.ts). */
+  readonly trustedProxies?: readonly string[];
+  /**
+   * Serves requests whose normal path starts with `/actuator/` (the kit's hono app), after the same screening as
+   * proxied ones; `req.url` is set to the normal path first.
+   */
+  readonly actuator?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   readonly now?: () => number;
 }
 
 export interface Proxy {
   /** Serves one request at the node level. */
   handle(req: http.IncomingMessage, res: http.ServerResponse): void;
+  /** Answers a refusal made before any route is chosen (a JSON GatewayError, or 500 for anything else). */
+  fail(res: http.ServerResponse, err: unknown): void;
   /** Serves an `Upgrade` request (WebSocket) by piping the two sockets once the upstream accepts. */
   upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void;
 }
@@ -119,9 +133,30 @@ function retryableError(err: unknown): boolean {
   return isConnectionError(err) || isTimeoutError(err);
 }
 
+const ACTUATOR = '/actuator/';
+
+/** The trusted-proxies list as a BlockList (the sources were checked when the settings were read). */
+function proxyList(sources: readonly string[]): BlockList | undefined {
+  if (sources.length === 0) return undefined;
+  const list = new BlockList();
+  for (const source of sources) {
+    const [address = '', prefix] = source.split('/');
+    const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(prefix), type);
+  }
+  return list;
+}
+
 export function createProxy(options: ProxyOptions): Proxy {
   const log = options.logger;
   const now = options.now ?? Date.now;
+  const trusted = proxyList(options.trustedProxies ?? []);
+  const isTrusted = (address: string): boolean => {
+    if (trusted === undefined) return false;
+    const family = isIP(address);
+    return family !== 0 && trusted.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  };
 
   function fail(res: http.ServerResponse, err: unknown): void {
     if (!(err instanceof GatewayError)) {
@@ -181,6 +216,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         remoteAddress: view.remoteAddress,
         proto: secure ? 'https' : 'http',
         port: req.socket.localPort ?? 0,
+        trusted: isTrusted(view.remoteAddress),
       }),
       responseHeaders: [],
       auth: undefined,
@@ -197,6 +233,22 @@ export function createProxy(options: ProxyOptions): Proxy {
       }
     } else {
       for (const f of route.requestFilters) f.request?.(exchange);
+    }
+    if (exchange.path !== view.path) {
+      // The predicates decided on the normal path: a rewrite must not bring back `..`, `//` or an encoded slash.
+      try {
+        exchange.path = normalizeRewrittenPath(exchange.path);
+      } catch (err) {
+        if (!(err instanceof PathRefusal)) throw err;
+        throw new GatewayError(
+          'bad_request',
+          `the route's filters rewrote the path to one that is refused: ${err.message}`,
+          {
+            route: route.id,
+          },
+        );
+      }
+      setForwardedPrefix(exchange.headers, view.path, exchange.path);
     }
     // Set to undefined rather than deleted, which would make the map a slow dictionary; undici skips undefined.
     if (!route.features.preserveHost) exchange.headers.host = undefined;
@@ -308,7 +360,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     const route = match.route;
     const exchange = await prepare(req, match, secure);
     const length = contentLength(req);
-    const max = route.features.maxBodySize;
+    const max = route.features.maxBodySize ?? options.maxRequestSize;
     if (max !== undefined && length > max) {
       throw new GatewayError('payload_too_large', `the request body is over ${max} bytes`, { route: route.id });
     }
@@ -370,21 +422,15 @@ export function createProxy(options: ProxyOptions): Proxy {
 
   function matchRequest(
     req: http.IncomingMessage,
+    target: RequestTarget,
     secure: boolean,
   ): { table: RouteTable; match: Match | undefined; globalCors: CorsPolicy | undefined } {
-    const url = req.url ?? '/';
-    if (req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] !== undefined) {
-      // RFC 9112 §6.3: a message with both is a smuggling attempt; node's parser refuses it too, this is the backstop.
-      throw new GatewayError('bad_request', 'a request must not carry both Content-Length and Transfer-Encoding');
-    }
-    if (!url.startsWith('/')) throw new GatewayError('bad_request', 'the request target must be a path');
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
+    const path = target.path;
     const table = options.table();
     const view = {
       method: req.method ?? 'GET',
       path,
-      query: q === -1 ? '' : url.slice(q + 1),
+      query: target.query,
       headers: req.headers,
       remoteAddress: peerAddress(req.socket.remoteAddress),
       now: now(),
@@ -398,8 +444,14 @@ export function createProxy(options: ProxyOptions): Proxy {
   }
 
   async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const target = screenRequest(req);
+    if (options.actuator !== undefined && target.path.startsWith(ACTUATOR)) {
+      req.url = target.query === '' ? target.path : `${target.path}?${target.query}`;
+      options.actuator(req, res);
+      return;
+    }
     const secure = (req.socket as Partial<TLSSocket>).encrypted === true;
-    const { match, globalCors } = matchRequest(req, secure);
+    const { match, globalCors } = matchRequest(req, target, secure);
     const origin = req.headers.origin;
     const isPreflight =
       req.method === 'OPTIONS' && origin !== undefined && req.headers['access-control-request-method'] !== undefined;
@@ -408,10 +460,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       return;
     }
     if (match === undefined) {
-      throw new GatewayError(
-        'no_route',
-        `no route matches ${req.method ?? 'GET'} ${(req.url ?? '/').split('?')[0] ?? ''}`,
-      );
+      throw new GatewayError('no_route', `no route matches ${req.method ?? 'GET'} ${target.path}`);
     }
     const routeCors =
       origin === undefined || sameOrigin(origin, req, secure) ? undefined : (match.route.cors ?? globalCors);
@@ -438,12 +487,10 @@ export function createProxy(options: ProxyOptions): Proxy {
 
   async function serveUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const secure = (req.socket as Partial<TLSSocket>).encrypted === true;
-    const { match } = matchRequest(req, secure);
+    const requested = screenRequest(req);
+    const { match } = matchRequest(req, requested, secure);
     if (match === undefined) {
-      throw new GatewayError(
-        'no_route',
-        `no route matches ${req.method ?? 'GET'} ${(req.url ?? '/').split('?')[0] ?? ''}`,
-      );
+      throw new GatewayError('no_route', `no route matches ${req.method ?? 'GET'} ${requested.path}`);
     }
     const exchange = await prepare(req, match, secure);
     const target = resolveTarget(match.route, undefined, new Set());
@@ -464,6 +511,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     handle(req, res) {
       serve(req, res).catch((err: unknown) => fail(res, err));
     },
+    fail,
     upgrade(req, socket, head) {
       serveUpgrade(req, socket, head).catch((err: unknown) => {
         const ge = err instanceof GatewayError ? err : new GatewayError('bad_gateway', 'the upgrade failed');

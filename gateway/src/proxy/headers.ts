@@ -18,15 +18,22 @@ function connectionNamed(connection: string | string[] | undefined): Set<string>
   return named;
 }
 
+/** Headers a proxy sets about the client it relays; from a peer that is not a trusted proxy they are forged. */
+function isForwarding(name: string): boolean {
+  return name === 'forwarded' || name === 'x-real-ip' || name.startsWith('x-forwarded-');
+}
+
 /**
- * A copy without hop-by-hop headers, built by adding what passes rather than spreading and deleting: `delete` turns
- * the object into a slow dictionary, and this runs twice per proxied request.
+ * A copy without hop-by-hop headers (and, for an untrusted peer, without its forwarding headers), built by adding
+ * what passes rather than spreading and deleting: `delete` turns the object into a slow dictionary, and this runs
+ * twice per proxied request.
  */
-function withoutHopByHop(headers: Readonly<HeaderMap>, skip?: string): HeaderMap {
+function withoutHopByHop(headers: Readonly<HeaderMap>, skip?: string, dropForwarding = false): HeaderMap {
   const named = connectionNamed(headers.connection);
   const out: HeaderMap = {};
   for (const name in headers) {
     if (HOP_BY_HOP.has(name) || name === skip || name.startsWith('proxy-') || named?.has(name) === true) continue;
+    if (dropForwarding && isForwarding(name)) continue;
     out[name] = headers[name];
   }
   return out;
@@ -36,20 +43,37 @@ export interface ForwardedFacts {
   readonly remoteAddress: string;
   readonly proto: 'http' | 'https';
   readonly port: number;
+  /** Whether the peer is a trusted proxy (--trusted-proxies), whose forwarding headers are kept and appended to. */
+  readonly trusted: boolean;
 }
 
 /**
- * The headers sent upstream: the client's minus hop-by-hop ones, with X-Forwarded-For/Proto/Host/Port appended to
- * what earlier proxies set (Spring's XForwardedHeadersFilter with append on). `expect` is dropped too: node answered
- * the client's 100-continue already, and the upstream gets the whole body anyway.
+ * The headers sent upstream: the client's minus hop-by-hop ones, with X-Forwarded-For/Proto/Host/Port from what the
+ * gateway saw itself. A trusted proxy's values are appended to (Spring's XForwardedHeadersFilter with append on); any
+ * other peer's X-Forwarded-*, Forwarded and X-Real-IP are dropped, since upstreams (the auth server building its
+ * issuer URLs, services logging client addresses) take the first value as the truth. `expect` is dropped too: node
+ * answered the client's 100-continue already, and the upstream gets the whole body anyway.
  */
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, facts: ForwardedFacts): HeaderMap {
-  const out = withoutHopByHop(incoming, 'expect');
+  const out = withoutHopByHop(incoming, 'expect', !facts.trusted);
   append(out, 'x-forwarded-for', facts.remoteAddress);
   append(out, 'x-forwarded-proto', facts.proto);
   if (incoming.host !== undefined) append(out, 'x-forwarded-host', incoming.host);
   append(out, 'x-forwarded-port', String(facts.port));
   return out;
+}
+
+/**
+ * X-Forwarded-Prefix, as Spring sets it: when a filter removed the start of the path (StripPrefix, RewritePath), the
+ * removed part, so the upstream can build links that go back through the gateway.
+ */
+export function setForwardedPrefix(headers: HeaderMap, original: string, forwarded: string): void {
+  if (original === forwarded) return;
+  const from = original.length > 1 && original.endsWith('/') ? original.slice(0, -1) : original;
+  const to = forwarded.length > 1 && forwarded.endsWith('/') ? forwarded.slice(0, -1) : forwarded;
+  // Down to the root (StripPrefix of the whole path, SetPath=/): all of the original path was a prefix.
+  const prefix = to === '/' ? from : from.endsWith(to) ? from.slice(0, from.length - to.length) : '';
+  if (prefix !== '' && prefix !== '/') append(headers, 'x-forwarded-prefix', prefix);
 }
 
 function append(out: HeaderMap, name: string, value: string): void {

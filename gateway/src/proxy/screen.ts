@@ -1,0 +1,69 @@
+// What every request passes before routing (proxied, WebSocket or actuator): a method the gateway forwards, one
+// well-formed Host, unambiguous framing, and a request target reduced to the normal path the upstream will receive.
+// Node's parser already refuses malformed request lines, control characters in the target, duplicate
+// Content-Length and oversized heads (main.ts answers those in `clientError`).
+import type http from 'node:http';
+import { GatewayError } from '../errors.ts';
+import { normalizePath, PathRefusal } from '../routing/request-path.ts';
+
+/** The request target as the gateway decides on it and forwards it. */
+export interface RequestTarget {
+  /** The normal path (RFC 3986), without the query. */
+  readonly path: string;
+  /** The query string without `?`, as the client sent it. */
+  readonly query: string;
+}
+
+/** What a 405 names as allowed: every method but TRACE/TRACK (they echo credentials back) and CONNECT. */
+export const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+
+/** host, IPv4 or [IPv6], then an optional port: anything else would be passed on in X-Forwarded-Host. */
+const HOST = /^(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+export function methodNotAllowed(method: string): GatewayError {
+  return new GatewayError('method_not_allowed', `the gateway does not forward ${method} requests`, {
+    headers: { allow: ALLOWED_METHODS },
+  });
+}
+
+/** Throws a GatewayError (400 or 405) with the reason, or returns the target to route on. */
+export function screenRequest(req: http.IncomingMessage): RequestTarget {
+  const method = req.method ?? 'GET';
+  // TRACE reflects the request, cookies and Authorization included, back to a script that could not read them.
+  if (method === 'TRACE' || method === 'TRACK' || method === 'CONNECT') throw methodNotAllowed(method);
+  let hosts = 0;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] ?? '';
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+  }
+  // Node keeps the first Host and drops the rest; an upstream or a cache in between may take the other one.
+  if (hosts > 1) throw new GatewayError('bad_request', 'the request has more than one Host header');
+  const host = req.headers.host;
+  if (host === undefined) {
+    if (req.httpVersion === '1.1') throw new GatewayError('bad_request', 'an HTTP/1.1 request needs a Host header');
+  } else if (!HOST.test(host)) {
+    throw new GatewayError('bad_request', 'the Host header is not a host name or address with an optional port');
+  }
+  if (req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] !== undefined) {
+    // RFC 9112 §6.3: a message with both is a smuggling attempt; node's parser refuses it too, this is the backstop.
+    throw new GatewayError('bad_request', 'a request must not carry both Content-Length and Transfer-Encoding');
+  }
+  const url = req.url ?? '/';
+  if (!url.startsWith('/')) {
+    throw new GatewayError(
+      'bad_request',
+      'the request target must be a path (absolute-form http://host/path and * are refused: send the path, with the host in Host)',
+    );
+  }
+  const q = url.indexOf('?');
+  const rawPath = q === -1 ? url : url.slice(0, q);
+  const query = q === -1 ? '' : url.slice(q + 1);
+  if (query.includes('#')) throw new GatewayError('bad_request', 'the request target has a fragment (#)');
+  try {
+    return { path: normalizePath(rawPath), query };
+  } catch (err) {
+    if (err instanceof PathRefusal) throw new GatewayError('bad_request', err.message);
+    throw err;
+  }
+}
