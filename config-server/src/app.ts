@@ -2,6 +2,7 @@ import type { Context, Hono } from 'hono';
 import { createService, type KitEnv, type Logger, type Service } from '@trellis/clients';
 import type { AccessControl } from './access/clients.ts';
 import { createGuard } from './access/guard.ts';
+import { createOwnership } from './access/ownership.ts';
 import type { EnvironmentBackend } from './backends/types.ts';
 import type { KeyChain } from './cipher/index.ts';
 import { createEnvironments } from './environments.ts';
@@ -87,6 +88,8 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     backend: deps.backend,
     keys: deps.keys,
     guard: createGuard(deps.access),
+    // Admins' applications are application names too: the more names known, the fewer file names are ambiguous.
+    ownership: createOwnership([...(deps.access?.applications ?? []), ...(deps.admins?.applications ?? [])]),
     logger: deps.logger,
     stopping: service.stopping,
     heartbeatMs: deps.heartbeatMs ?? 25_000,

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from '@trellis/clients';
+import type { View } from './access/ownership.ts';
 import type { EnvironmentBackend } from './backends/types.ts';
 import type { KeyChain } from './cipher/index.ts';
 import {
@@ -7,6 +9,7 @@ import {
   decryptedHeader,
   type Environment,
   type EnvironmentRequest,
+  type PropertySource,
 } from './environment/index.ts';
 
 export interface EnvironmentsOptions {
@@ -18,20 +21,33 @@ export interface EnvironmentsOptions {
   readonly logger: Logger;
 }
 
+/**
+ * Every method takes the client's {@link View}: only the property sources it admits are served (and decrypted,
+ * kept and rendered, separately per view); undefined serves every source.
+ */
 export interface Environments {
   /** The environment as served: overrides first, every `{cipher}` value decrypted (or `invalid.<key>`). */
-  find(request: EnvironmentRequest, options?: { readonly decrypt?: boolean }): Promise<Environment>;
+  find(
+    request: EnvironmentRequest,
+    view: View | undefined,
+    options?: { readonly decrypt?: boolean },
+  ): Promise<Environment>;
   /**
    * A response body made from the served (decrypted) environment by `render`, which must depend on nothing but the
    * environment and `variant` (the media type and its options, e.g. `yml:resolved`): the body is kept, encoded as
    * UTF-8, while the backend's version stays the same and rendered again when it changes.
    */
-  render(request: EnvironmentRequest, variant: string, render: (env: Environment) => string): Promise<Rendered>;
+  render(
+    request: EnvironmentRequest,
+    view: View | undefined,
+    variant: string,
+    render: (env: Environment) => string,
+  ): Promise<Rendered>;
   /**
    * What `render` made for `variant` when it is known, without any I/O, to still be current (the backend
    * vouches for its version synchronously); undefined otherwise, and the caller then goes through `render`.
    */
-  peek(request: EnvironmentRequest, variant: string): Rendered | undefined;
+  peek(request: EnvironmentRequest, view: View | undefined, variant: string): Rendered | undefined;
 }
 
 /** A rendered body, and the response headers that describe the environment it was made from. */
@@ -39,6 +55,12 @@ export interface Rendered {
   readonly body: Uint8Array<ArrayBuffer>;
   /** {@link DECRYPTED_HEADER} for our config client; Environment JSON routes send these, file renderings need not. */
   readonly headers: Readonly<Record<string, string>>;
+}
+
+function digest(sources: readonly PropertySource[]): string {
+  return createHash('sha1')
+    .update(JSON.stringify(sources.map((s) => [s.name, s.source])))
+    .digest('hex');
 }
 
 // Enough for every (application, profiles, label) a landscape asks for; older entries are dropped first.
@@ -65,8 +87,9 @@ export function createEnvironments(options: EnvironmentsOptions): Environments {
       ? undefined
       : { name: 'overrides', source: { ...options.overrides } };
 
-  const keyOf = (request: EnvironmentRequest): string =>
-    JSON.stringify([request.applications, request.profiles, request.label ?? null]);
+  // The view is part of the key: a body kept for an unrestricted client holds documents a limited one may not see.
+  const keyOf = (request: EnvironmentRequest, view: View | undefined): string =>
+    JSON.stringify([request.applications, request.profiles, request.label ?? null, view?.key ?? '*']);
 
   /** Once per decrypted environment: which keys were `{cipher}` values, for clients that want to know. */
   function headersOf(environment: Environment): Readonly<Record<string, string>> {
@@ -81,21 +104,29 @@ export function createEnvironments(options: EnvironmentsOptions): Environments {
 
   async function served(
     request: EnvironmentRequest,
+    view: View | undefined,
     decrypt: boolean,
   ): Promise<{ environment: Environment; entry?: Entry }> {
     const found = await options.backend.findOne(request);
-    const cacheKey = keyOf(request);
+    const cacheKey = keyOf(request, view);
     const cached = entries.get(cacheKey);
     if (decrypt && cached !== undefined && found.version !== null && cached.version === found.version) {
       return { environment: cached.environment, entry: cached };
     }
+    // Before decryption: what a view leaves out is never decrypted for it.
+    const sources =
+      view === undefined ? found.propertySources : found.propertySources.filter((s) => view.admits(s.document));
     const raw: Environment = {
       name: request.applications.join(','),
       profiles: [...request.profiles],
       label: found.label,
-      version: found.version,
+      // The backend's version covers what was left out too (a native digest of every file read): served as is it
+      // would tell a client when, and whether, another application's document changed. Kept entries still compare
+      // the backend's version.
+      version:
+        sources.length === found.propertySources.length || found.version === null ? found.version : digest(sources),
       state: found.state,
-      propertySources: overrides === undefined ? found.propertySources : [overrides, ...found.propertySources],
+      propertySources: overrides === undefined ? sources : [overrides, ...sources],
     };
     if (!decrypt) return { environment: raw };
     const { environment, failures } = decryptEnvironment(raw, options.keys);
@@ -112,11 +143,11 @@ export function createEnvironments(options: EnvironmentsOptions): Environments {
   }
 
   return {
-    async find(request, findOptions = {}) {
-      return (await served(request, findOptions.decrypt !== false)).environment;
+    async find(request, view, findOptions = {}) {
+      return (await served(request, view, findOptions.decrypt !== false)).environment;
     },
-    async render(request, variant, render) {
-      const { environment, entry } = await served(request, true);
+    async render(request, view, variant, render) {
+      const { environment, entry } = await served(request, view, true);
       const headers = entry?.headers ?? headersOf(environment);
       const kept = entry?.bodies.get(variant);
       if (kept !== undefined) return { body: kept, headers };
@@ -125,10 +156,10 @@ export function createEnvironments(options: EnvironmentsOptions): Environments {
       entry?.bodies.set(variant, body);
       return { body, headers };
     },
-    peek(request, variant) {
+    peek(request, view, variant) {
       const version = options.backend.currentVersion?.(request);
       if (version === undefined || version === null) return undefined;
-      const entry = entries.get(keyOf(request));
+      const entry = entries.get(keyOf(request, view));
       const body = entry?.version === version ? entry.bodies.get(variant) : undefined;
       return body === undefined || entry === undefined ? undefined : { body, headers: entry.headers };
     },

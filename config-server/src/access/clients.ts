@@ -8,6 +8,8 @@ export interface ConfigClient {
 }
 
 export interface AccessControl {
+  /** Every application some client is limited to: the names documents are told apart by (see ownership.ts). */
+  readonly applications: readonly string[];
   /** Basic `id:secret`, `Authorization: Bearer <secret>` or Spring's `X-Config-Token: <secret>`; undefined if none match. */
   authenticate(headers: { authorization?: string; configToken?: string }): ConfigClient | undefined;
 }
@@ -85,6 +87,7 @@ export function createAccessControl(
   const publicView = (c: StoredClient | undefined): ConfigClient | undefined =>
     c === undefined ? undefined : { id: c.id, applications: c.applications };
   return {
+    applications: [...new Set(stored.flatMap((c) => c.applications.filter((a) => a !== '*')))],
     authenticate({ authorization, configToken }) {
       if (configToken !== undefined && configToken !== '') return publicView(bySecret(configToken));
       if (authorization === undefined) return undefined;

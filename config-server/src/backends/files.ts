@@ -36,11 +36,12 @@ export function parseConfigFile(path: string, text: string): ConfigDocument[] {
 
 /**
  * The property sources of one parsed file for the active profiles. `shown` is the file's name as sources and
- * origins show it (`config-repo/product.yml`), `name` the source name (`file:config-repo/product.yml`).
+ * origins show it (`config-repo/product.yml`), `name` the source name (`file:config-repo/product.yml`), `file` its
+ * path from the repository root (which application it belongs to is decided on that).
  */
 export function fileSources(
   documents: readonly ConfigDocument[],
-  names: { readonly name: string; readonly shown: string },
+  names: { readonly name: string; readonly shown: string; readonly file: string },
   profiles: readonly string[],
 ): PropertySource[] {
   const out: PropertySource[] = [];
@@ -55,7 +56,12 @@ export function fileSources(
       const pos = doc.positions.get(k);
       if (pos !== undefined) origins[k] = `file [${names.shown}] - ${pos}`;
     }
-    out.push({ name: documents.length > 1 ? `${names.name} (document #${i})` : names.name, source, origins });
+    out.push({
+      name: documents.length > 1 ? `${names.name} (document #${i})` : names.name,
+      source,
+      origins,
+      document: { file: names.file },
+    });
   }
   return out;
 }

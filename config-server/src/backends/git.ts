@@ -383,7 +383,7 @@ export function createGitBackend(options: GitBackendOptions): GitBackend {
       }
       broken.delete(`${label}:${path}`);
       const name = `${shown}/${path}`;
-      propertySources.push(...fileSources(entry.documents ?? [], { name, shown: name }, request.profiles));
+      propertySources.push(...fileSources(entry.documents ?? [], { name, shown: name, file: path }, request.profiles));
     }
     return { label, version: commit, state: null, propertySources };
   }
@@ -410,7 +410,7 @@ export function createGitBackend(options: GitBackendOptions): GitBackend {
       prefixes({ applications: [request.application], profiles: request.profiles }, label),
     )) {
       const blob = files.get(path);
-      if (blob === undefined) continue;
+      if (blob === undefined || request.admits?.(path) === false) continue;
       const content = (await readBlobs(mirror, [blob])).get(blob);
       if (content !== undefined) return Buffer.from(content);
     }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { statSync, watch, type FSWatcher } from 'node:fs';
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { constants, statSync, watch, type FSWatcher } from 'node:fs';
+import { lstat, open, readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import type { Health, Logger } from '@trellis/clients';
 import {
@@ -71,6 +71,30 @@ function errorCode(err: unknown): string | undefined {
     : undefined;
 }
 
+// What a path a client named can run into: it is simply not there (ELOOP: a link where O_NOFOLLOW found one;
+// ENAMETOOLONG: a name longer than the file system takes). Never a 500.
+const NOT_THERE = new Set(['ENOENT', 'ENOTDIR', 'ENAMETOOLONG', 'ELOOP', 'EISDIR', 'EINVAL']);
+
+/**
+ * Reads a regular file without following a link in its last component (O_NOFOLLOW: a file swapped for a link after
+ * it was checked is refused, not followed). Undefined when it is not there; EACCES and other errors are thrown.
+ */
+async function readNoFollow(file: string): Promise<Buffer | undefined> {
+  let handle;
+  try {
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    if (NOT_THERE.has(errorCode(err) ?? '')) return undefined;
+    throw err;
+  }
+  try {
+    if (!(await handle.stat()).isFile()) return undefined;
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Spring's native backend: `{app}.yml|yaml|properties`, `{app}-{profile}.…` and `application.…` in a directory,
  * with optional `{label}/` sub-directories searched before the root.
@@ -117,15 +141,43 @@ export function createNativeBackend(options: NativeBackendOptions): EnvironmentB
     results.clear();
   }
 
-  async function load(file: string): Promise<Parsed | undefined> {
+  /**
+   * Whether `dir` (relative to the root, `''` for the root) and every directory above it are real directories:
+   * symbolic links below the root are never followed, on any route. `memo` spares repeated checks within one read.
+   */
+  function realDir(dir: string, memo: Map<string, Promise<boolean>>): Promise<boolean> {
+    if (dir === '') return Promise.resolve(true);
+    let known = memo.get(dir);
+    if (known === undefined) {
+      const slash = dir.lastIndexOf('/');
+      known = realDir(slash === -1 ? '' : dir.slice(0, slash), memo).then(
+        (above) =>
+          above &&
+          lstat(join(root, dir)).then(
+            (info) => info.isDirectory(),
+            () => false,
+          ),
+      );
+      memo.set(dir, known);
+    }
+    return known;
+  }
+
+  const dirOf = (rel: string): string => rel.slice(0, Math.max(0, rel.lastIndexOf('/')));
+
+  /** A config file by its path relative to the root; undefined when it is not there or is not a regular file. */
+  async function load(rel: string, memo: Map<string, Promise<boolean>>): Promise<Parsed | undefined> {
+    const file = join(root, rel);
     let started = generation;
+    if (!(await realDir(dirOf(rel), memo))) return undefined;
     let info;
     try {
-      info = await stat(file);
+      info = await lstat(file);
     } catch (err) {
-      if (errorCode(err) === 'ENOENT' || errorCode(err) === 'ENOTDIR') return undefined;
+      if (NOT_THERE.has(errorCode(err) ?? '')) return undefined;
       throw err;
     }
+    // lstat: a symbolic link is not a file here, wherever it points.
     if (!info.isFile()) return undefined;
     const cached = cache.get(file);
     if (cached?.mtimeMs === info.mtimeMs && cached.size === info.size && cached.ino === info.ino) return cached;
@@ -135,7 +187,17 @@ export function createNativeBackend(options: NativeBackendOptions): EnvironmentB
       invalidate();
       started = generation;
     }
-    const text = await readFile(file, 'utf8');
+    let bytes: Buffer | undefined;
+    try {
+      bytes = await readNoFollow(file);
+    } catch (err) {
+      // Unreadable by the server (EACCES…): skipped like a file that does not parse, and shown in health.
+      const reason = `cannot be read (${errorCode(err) ?? 'error'})`;
+      log?.warn({ file: rel, reason }, 'config file skipped');
+      return { mtimeMs: info.mtimeMs, size: info.size, ino: info.ino, digest: '', error: reason };
+    }
+    if (bytes === undefined) return undefined;
+    const text = bytes.toString('utf8');
     const digest = createHash('sha1').update(text).digest('hex');
     let parsed: Parsed;
     try {
@@ -145,26 +207,24 @@ export function createNativeBackend(options: NativeBackendOptions): EnvironmentB
       // Only our own parser messages are kept: they name a line, never quote the file (which may hold secrets).
       const reason = err instanceof ConfigFileError ? err.message : 'unreadable';
       parsed = { mtimeMs: info.mtimeMs, size: info.size, ino: info.ino, digest, error: reason };
-      log?.warn({ file: relative(root, file), reason }, 'config file skipped: it does not parse');
+      log?.warn({ file: rel, reason }, 'config file skipped: it does not parse');
     }
     // An event during the read may have dropped this file's entry: what was read may predate it, so it is not kept.
     if (generation === started) cache.set(file, parsed);
     return parsed;
   }
 
-  async function locations(label: string | undefined): Promise<{ label: string; locations: Location[] }> {
+  async function locations(
+    label: string | undefined,
+    memo: Map<string, Promise<boolean>>,
+  ): Promise<{ label: string; locations: Location[] }> {
     const wanted = label ?? options.defaultLabel;
     const dir = resolve(root, wanted);
     if (!isInside(root, dir) || dir === root) {
       throw new ConfigServerError('invalid_request', 'Invalid Request: label escapes the repository');
     }
-    let isDir = false;
-    try {
-      isDir = (await stat(dir)).isDirectory();
-    } catch {
-      isDir = false;
-    }
-    if (isDir)
+    // A label directory that is a link (or lies under one) is no label directory.
+    if (await realDir(wanted, memo))
       return {
         label: wanted,
         locations: [
@@ -205,12 +265,13 @@ export function createNativeBackend(options: NativeBackendOptions): EnvironmentB
   }
 
   async function readOne(request: EnvironmentRequest): Promise<BackendEnvironment> {
-    const { label, locations: locs } = await locations(request.label);
+    const memo = new Map<string, Promise<boolean>>();
+    const { label, locations: locs } = await locations(request.label, memo);
     const files = candidateFiles(
       request,
       locs.map((l) => l.prefix),
     );
-    const loaded = await Promise.all(files.map(async (rel) => ({ rel, parsed: await load(join(root, rel)) })));
+    const loaded = await Promise.all(files.map(async (rel) => ({ rel, parsed: await load(rel, memo) })));
     const propertySources: PropertySource[] = [];
     const version = createHash('sha1');
     let any = false;
@@ -219,31 +280,35 @@ export function createNativeBackend(options: NativeBackendOptions): EnvironmentB
       any = true;
       version.update(`${rel}\0${parsed.digest}\0`);
       propertySources.push(
-        ...fileSources(parsed.documents ?? [], { name: `file:${nameOf(rel)}`, shown: nameOf(rel) }, request.profiles),
+        ...fileSources(
+          parsed.documents ?? [],
+          { name: `file:${nameOf(rel)}`, shown: nameOf(rel), file: rel },
+          request.profiles,
+        ),
       );
     }
     return { label, version: any ? version.digest('hex') : null, state: null, propertySources };
   }
 
   async function findResource(request: ResourceRequest): Promise<Buffer> {
-    const { locations: locs } = await locations(request.label);
+    const memo = new Map<string, Promise<boolean>>();
+    const { locations: locs } = await locations(request.label, memo);
     const candidates = resourceCandidates(
       request.path,
       request.profiles,
       locs.map((l) => l.prefix),
-    ).map((rel) => join(root, rel));
-    const realRoot = await realpath(root).catch(() => root);
-    for (const file of candidates) {
-      let real: string;
+    );
+    for (const rel of candidates) {
+      if (request.admits?.(rel) === false || !(await realDir(dirOf(rel), memo))) continue;
+      let bytes: Buffer | undefined;
       try {
-        real = await realpath(file);
-      } catch {
+        bytes = await readNoFollow(join(root, rel));
+      } catch (err) {
+        // Unreadable by the server: as good as absent to the client; the log says which file.
+        log?.warn({ file: rel, code: errorCode(err) }, 'plain resource cannot be read');
         continue;
       }
-      // A symbolic link inside the tree must not serve files from outside it.
-      if (!isInside(realRoot, real)) continue;
-      const info = await stat(real);
-      if (info.isFile()) return readFile(real);
+      if (bytes !== undefined) return bytes;
     }
     throw new ConfigServerError('no_such_resource', `No such resource: ${request.path}`);
   }
@@ -378,8 +443,9 @@ export function createNativeBackend(options: NativeBackendOptions): EnvironmentB
     const files: string[] = [];
     await scan(root, files);
     const broken: { file: string; reason: string }[] = [];
+    const memo = new Map<string, Promise<boolean>>();
     for (const file of files) {
-      const parsed = await load(file).catch(() => undefined);
+      const parsed = await load(relative(root, file).replaceAll(sep, '/'), memo).catch(() => undefined);
       if (parsed?.error !== undefined)
         broken.push({ file: nameOf(relative(root, file).replaceAll(sep, '/')), reason: parsed.error });
     }

@@ -35,7 +35,11 @@ export function createSqliteBackend(options: SqliteBackendOptions): EnvironmentB
         for (const profile of profiles) {
           const rows = store.read({ application, profile, label });
           if (rows.length > 0)
-            propertySources.push({ name: `${application}-${profile}`, source: Object.fromEntries(rows) });
+            propertySources.push({
+              name: `${application}-${profile}`,
+              source: Object.fromEntries(rows),
+              document: { application },
+            });
         }
       }
       return Promise.resolve({ label, version: null, state: null, propertySources });

@@ -17,6 +17,11 @@ export interface ResourceRequest {
   readonly label?: string;
   /** Relative path with `/` separators, already checked for `..`. */
   readonly path: string;
+  /**
+   * Whether the client may receive the file at this path (relative to the repository root, label directory and
+   * search path included); candidates it refuses are passed over as if they did not exist.
+   */
+  readonly admits?: (file: string) => boolean;
 }
 
 export interface BackendChange {

@@ -6,6 +6,7 @@ export type { ConfigDocument } from './documents.ts';
 export { changedKeys, mergeSources } from './merge.ts';
 export {
   decodeSegment,
+  MAX_NAME_LENGTH,
   normalizeNameOrLabel,
   parseApplications,
   parseProfiles,
@@ -14,5 +15,5 @@ export {
 export { resolveAll, resolvePlaceholders } from './placeholders.ts';
 export { parseProperties } from './properties.ts';
 export { environmentJson, keySegments, renderJson, renderProperties, renderYaml, toNested } from './render.ts';
-export type { Environment, EnvironmentRequest, PropertySource, PropertyValue } from './types.ts';
+export type { DocumentRef, Environment, EnvironmentRequest, PropertySource, PropertyValue } from './types.ts';
 export { parseYaml } from './yaml.ts';

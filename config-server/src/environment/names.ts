@@ -3,6 +3,17 @@ import { ConfigServerError } from '../errors.ts';
 // Spring's `(_)` stands for `/` in names and labels, so a label like `feature/x` fits in one path segment.
 const SLASH_TOKEN = '(_)';
 const PROFILE = /^[A-Za-z0-9](?:[A-Za-z0-9_.+@-]*[A-Za-z0-9])?$/;
+// A file name's limit on common file systems: longer names, labels and profiles can name no file or directory.
+export const MAX_NAME_LENGTH = 255;
+
+function checkLength(value: string, what: string): void {
+  if (value.length > MAX_NAME_LENGTH) {
+    throw new ConfigServerError(
+      'invalid_request',
+      `Invalid Request: ${what} longer than ${MAX_NAME_LENGTH} characters`,
+    );
+  }
+}
 
 /**
  * Checks a name or label as Spring's EnvironmentController does (`..` and `#` refused, also when they arrive
@@ -10,6 +21,7 @@ const PROFILE = /^[A-Za-z0-9](?:[A-Za-z0-9_.+@-]*[A-Za-z0-9])?$/;
  */
 export function normalizeNameOrLabel(value: string, what: 'name' | 'label'): string {
   if (value.length === 0) throw new ConfigServerError('invalid_request', `Invalid Request: empty ${what}`);
+  checkLength(value, what);
   if (value.startsWith(SLASH_TOKEN)) {
     throw new ConfigServerError('invalid_request', `Invalid Request: ${what} must not start with (_)`);
   }
@@ -31,6 +43,7 @@ export function normalizeNameOrLabel(value: string, what: 'name' | 'label'): str
 export function parseProfiles(value: string): string[] {
   const profiles = value.split(',').map((p) => p.trim());
   for (const p of profiles) {
+    checkLength(p, 'profile');
     if (!PROFILE.test(p)) {
       throw new ConfigServerError(
         'invalid_profile',

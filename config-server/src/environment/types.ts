@@ -10,7 +10,15 @@ export interface PropertySource {
   readonly origins?: Readonly<Record<string, string>>;
   /** Keys whose value was a `{cipher}` value and is now served decrypted; never part of Spring's JSON. */
   readonly decrypted?: readonly string[];
+  /** What the backend read this source from, so access is decided on the document and not the URL; never served. */
+  readonly document?: DocumentRef;
 }
+
+/**
+ * The document behind a property source or plain file: a path relative to the repository root (native, git), or the
+ * APPLICATION column its rows are stored under (SQLite).
+ */
+export type DocumentRef = { readonly file: string } | { readonly application: string };
 
 /** Spring's `Environment`: what `GET /{name}/{profiles}[/{label}]` answers. */
 export interface Environment {

@@ -1,5 +1,6 @@
 import type { Logger } from '@trellis/clients';
 import type { Guard } from '../access/guard.ts';
+import type { Ownership } from '../access/ownership.ts';
 import type { EnvironmentBackend } from '../backends/types.ts';
 import type { KeyChain } from '../cipher/index.ts';
 import type { EnvironmentRequest } from '../environment/index.ts';
@@ -12,6 +13,8 @@ export interface RouteDeps {
   readonly backend: EnvironmentBackend;
   readonly keys: KeyChain | undefined;
   readonly guard: Guard;
+  /** Which documents each client may receive, whatever URL made the backend read them. */
+  readonly ownership: Ownership;
   readonly logger: Logger;
   /** Aborted on shutdown so watch streams end and the server can drain. */
   readonly stopping: AbortSignal;

@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import type { KitEnv, LeanRoute } from '@trellis/clients';
-import { mayRead, type AccessControl } from '../access/clients.ts';
+import { mayRead, type AccessControl, type ConfigClient } from '../access/clients.ts';
 import { environmentJson, type EnvironmentRequest } from '../environment/index.ts';
 import { environmentRequest, V2_MEDIA_TYPE, type RouteDeps } from './deps.ts';
 
@@ -29,10 +29,10 @@ export function environmentRoutes(
   const served = new Map<string, EnvironmentRequest>();
   const handle = async (c: Context<KitEnv>, label?: string): Promise<Response> => {
     const request = environmentRequest(c.req.param('name') ?? '', c.req.param('profiles') ?? '', label);
-    deps.guard(c, { applications: request.applications });
+    const view = deps.ownership.viewOf(deps.guard(c, { applications: request.applications }));
     c.set('requestLogLevel', FETCH_LOG_LEVEL);
     const v2 = (c.req.header('accept') ?? '').includes(V2_MEDIA_TYPE);
-    const { body, headers } = await deps.environments.render(request, v2 ? 'v2' : 'json', (env) =>
+    const { body, headers } = await deps.environments.render(request, view, v2 ? 'v2' : 'json', (env) =>
       JSON.stringify(environmentJson(env, v2)),
     );
     // Percent-encoded paths stay on this route: the router decodes them, and the lean path would have to agree.
@@ -50,8 +50,9 @@ export function environmentRoutes(
     answer(req) {
       const request = served.get(req.path);
       if (request === undefined) return undefined;
+      let client: ConfigClient | undefined;
       if (access !== undefined) {
-        const client = access.authenticate({
+        client = access.authenticate({
           authorization: req.headers.authorization,
           configToken: single(req.headers['x-config-token']),
         });
@@ -60,7 +61,7 @@ export function environmentRoutes(
       }
       const v2 = (req.headers.accept ?? '').includes(V2_MEDIA_TYPE);
       // Undefined when the backend cannot vouch for the kept body without reading: the app reads and renders.
-      const kept = deps.environments.peek(request, v2 ? 'v2' : 'json');
+      const kept = deps.environments.peek(request, deps.ownership.viewOf(client), v2 ? 'v2' : 'json');
       if (kept === undefined) return undefined;
       return {
         status: 200,

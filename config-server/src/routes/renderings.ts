@@ -28,10 +28,11 @@ export function renderingRoutes(deps: RouteDeps): Hono<KitEnv> {
       throw new ConfigServerError('no_such_resource', 'expected /{name}-{profiles}.' + extension);
     }
     const request = environmentRequest(split.name, split.profiles, label);
-    deps.guard(c, { applications: request.applications });
+    const view = deps.ownership.viewOf(deps.guard(c, { applications: request.applications }));
     const resolve = c.req.query('resolvePlaceholders') !== 'false';
     const { body } = await deps.environments.render(
       request,
+      view,
       `${extension}:${resolve ? 'resolved' : 'as-written'}`,
       (env) => {
         const merged = mergeSources(env.propertySources);

@@ -1,30 +1,25 @@
 import { Hono } from 'hono';
 import type { KitEnv } from '@trellis/clients';
-import { isUnrestricted, type ConfigClient } from '../access/clients.ts';
-import { mergeSources, resolvePlaceholders } from '../environment/index.ts';
+import { MAX_NAME_LENGTH, mergeSources, resolvePlaceholders } from '../environment/index.ts';
 import { ConfigServerError } from '../errors.ts';
 import { environmentRequest, type RouteDeps } from './deps.ts';
 
-const PROPERTY_FILE = /\.(ya?ml|properties)$/;
-
 function checkPath(path: string): string {
   const segments = path.split('/');
-  if (segments.some((s) => s === '' || s === '.' || s.includes('..') || s.includes('#') || s.includes('\\'))) {
+  if (
+    segments.some(
+      (s) => s === '' || s === '.' || s.includes('..') || s.includes('#') || s.includes('\\') || s.includes('\0'),
+    )
+  ) {
     throw new ConfigServerError('invalid_request', 'Invalid Request: resource path must not contain "..", "#" or "\\"');
   }
+  if (segments.some((s) => s.length > MAX_NAME_LENGTH)) {
+    throw new ConfigServerError(
+      'invalid_request',
+      `Invalid Request: resource path segments must be at most ${MAX_NAME_LENGTH} characters`,
+    );
+  }
   return segments.join('/');
-}
-
-/**
- * A client limited to some applications must not read another application's property file as a "plain resource"
- * (Spring has no such check, since it has no per-application access).
- */
-function mayReadFile(client: ConfigClient | undefined, path: string): boolean {
-  if (client === undefined || isUnrestricted(client)) return true;
-  const file = path.slice(path.lastIndexOf('/') + 1);
-  if (!PROPERTY_FILE.test(file)) return true;
-  const stem = file.replace(PROPERTY_FILE, '');
-  return [...client.applications, 'application'].some((a) => stem === a || stem.startsWith(`${a}-`));
 }
 
 /** `GET /{name}/{profile}/{label}/{path}`: a plain file from the repository, placeholders resolved in text. */
@@ -40,14 +35,21 @@ export function resourceRoutes(deps: RouteDeps): Hono<KitEnv> {
         .join('/'),
     );
     const client = deps.guard(c, { applications: request.applications });
-    if (!mayReadFile(client, path)) {
-      throw new ConfigServerError('forbidden', `client ${client?.id ?? ''} may not read ${path}`);
+    const view = deps.ownership.viewOf(client);
+    // Decided on the URL alone first, for a clear refusal that tells nothing about what the repository holds; the
+    // backend then checks each file it would actually read (a profile variant may be another application's).
+    if (view !== undefined && !view.admits({ file: path })) {
+      throw new ConfigServerError(
+        'forbidden',
+        `client ${client?.id ?? ''} may not read ${path}: it is not a file of its applications or of application`,
+      );
     }
     const bytes = await deps.backend.findResource({
       application: request.applications.join(','),
       profiles: request.profiles,
       ...(request.label === undefined ? {} : { label: request.label }),
       path,
+      ...(view === undefined ? {} : { admits: (file: string) => view.admits({ file }) }),
     });
     const headers = { 'cache-control': 'no-store' };
     if (bytes.includes(0)) {
@@ -55,7 +57,7 @@ export function resourceRoutes(deps: RouteDeps): Hono<KitEnv> {
     }
     let text = bytes.toString('utf8');
     if (c.req.query('resolvePlaceholders') !== 'false' && text.includes('${')) {
-      const merged = mergeSources((await deps.environments.find(request)).propertySources);
+      const merged = mergeSources((await deps.environments.find(request, view)).propertySources);
       text = resolvePlaceholders(text, (k) => merged.get(k));
     }
     return c.newResponse(text, 200, { ...headers, 'content-type': 'text/plain; charset=utf-8' });

@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { KitEnv } from '@trellis/clients';
+import type { View } from '../access/ownership.ts';
 import {
   changedKeys,
   mergeSources,
@@ -23,17 +24,18 @@ interface Snapshot {
 export function watchRoutes(deps: RouteDeps): Hono<KitEnv> {
   const app = new Hono<KitEnv>();
 
-  async function snapshot(request: EnvironmentRequest): Promise<Snapshot> {
-    // Compared before decryption: a changed ciphertext is a changed key, and no plaintext is held per stream.
-    const env = await deps.environments.find(request, { decrypt: false });
+  async function snapshot(request: EnvironmentRequest, view: View | undefined): Promise<Snapshot> {
+    // Compared before decryption: a changed ciphertext is a changed key, and no plaintext is held per stream. Only
+    // the client's own documents count, so another application's key names never reach its stream.
+    const env = await deps.environments.find(request, view, { decrypt: false });
     return { version: env.version, values: resolveAll(mergeSources(env.propertySources)) };
   }
 
   const handle = async (c: Context<KitEnv>, label?: string): Promise<Response> => {
     const request = environmentRequest(c.req.param('name') ?? '', c.req.param('profiles') ?? '', label);
-    deps.guard(c, { applications: request.applications });
+    const view = deps.ownership.viewOf(deps.guard(c, { applications: request.applications }));
     // Before the stream starts, so an unknown label is still a plain 404.
-    let current = await snapshot(request);
+    let current = await snapshot(request, view);
     c.header('cache-control', 'no-store');
     return streamSSE(c, async (stream) => {
       let chain = Promise.resolve();
@@ -41,7 +43,7 @@ export function watchRoutes(deps: RouteDeps): Hono<KitEnv> {
         // Serialized so two quick edits are compared in order, each against the state the client last heard.
         chain = chain
           .then(async () => {
-            const next = await snapshot(request);
+            const next = await snapshot(request, view);
             const changed = changedKeys(current.values, next.values);
             if (changed.length === 0 && next.version === current.version) return;
             current = next;

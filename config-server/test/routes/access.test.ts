@@ -8,6 +8,7 @@ const repo = tempRepo({
   'product.yml': 'p: 1\n',
   'review.yml': 'r: 1\n',
   'nginx.conf': 'plain\n',
+  'product/nginx.conf': 'product plain\n',
 });
 afterAll(() => repo.remove());
 const access = createAccessControl(
@@ -52,11 +53,14 @@ describe('per-application access', () => {
     }
   });
 
-  it("refuses another application's property file as a plain resource", async () => {
+  it("refuses another application's file, and a file of no application, as a plain resource", async () => {
     const auth = basic('product', 'secret-one');
     expect((await server.get('/product/default/main/review.yml', auth)).status).toBe(403);
-    expect((await server.get('/product/default/main/nginx.conf', auth)).status).toBe(200);
+    // A file that names no application is nobody's to hand to a limited client (it may be a key or a certificate).
+    expect((await server.get('/product/default/main/nginx.conf', auth)).status).toBe(403);
+    expect(await (await server.get('/product/default/main/product/nginx.conf', auth)).text()).toBe('product plain\n');
     expect((await server.get('/product/default/main/review.yml', basic('ops', 'secret-ops'))).status).toBe(200);
+    expect((await server.get('/product/default/main/nginx.conf', basic('ops', 'secret-ops'))).status).toBe(200);
   });
 
   it('keeps /decrypt to unrestricted clients and leaves actuator health open', async () => {
