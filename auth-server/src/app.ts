@@ -10,6 +10,7 @@ import { adminRoutes } from './routes/admin.ts';
 import { interactionRoutes } from './routes/interaction.ts';
 import { registrationRoutes } from './routes/registration.ts';
 import type { AuthStore } from './store/open.ts';
+import type { RegistrationPolicy } from './clients/registration-policy.ts';
 
 export interface AppDeps {
   readonly service: Service;
@@ -18,6 +19,7 @@ export interface AppDeps {
   readonly adminToken: string | undefined;
   /** Initial access token of dynamic registration; undefined turns it off. */
   readonly registrationToken: string | undefined;
+  readonly registrationPolicy: RegistrationPolicy;
   readonly proxies: TrustedProxies | undefined;
   /** Failed sign-ins on the login page, per username and source address. */
   readonly loginThrottle: FailureThrottle;
@@ -65,6 +67,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
       initialAccessToken: deps.registrationToken,
       checkMetadata: providerMetadataCheck(deps.holder),
       issuer: () => deps.holder.current?.issuer ?? '',
+      policy: deps.registrationPolicy,
     }),
   );
   app.all('*', providerHandler(deps.holder, deps.proxies));

@@ -1,4 +1,12 @@
 import { commonSettings, loadSettings, setting, SettingsError, type Settings } from '@trellis/clients';
+import {
+  DEFAULT_REDIRECT_HOSTS,
+  DEFAULT_REGISTRATION_AUTH_METHODS,
+  DEFAULT_REGISTRATION_GRANT_TYPES,
+  defaultRegistrationScopes,
+  type RegistrationPolicy,
+} from './clients/registration-policy.ts';
+import { AUTH_METHODS, GRANT_TYPES } from './clients/registry.ts';
 import { parseTrustedProxies, type TrustedProxies } from './oidc/proxies.ts';
 
 /** The auth server's settings: flags, then environment variables, then defaults. */
@@ -63,6 +71,29 @@ export function authServerSettings() {
       secret: true,
       help: 'initial access token of RFC 7591 dynamic client registration (POST /oauth2/register); registration is off when unset',
     }),
+    registrationScopes: setting.list({
+      flag: 'registration-scopes',
+      env: 'AUTH_REGISTRATION_SCOPES',
+      help: 'scopes dynamically registered clients may have (default: openid profile email offline_access and the read-only resource scopes, *:read)',
+    }),
+    registrationRedirectHosts: setting.list({
+      flag: 'registration-redirect-hosts',
+      env: 'AUTH_REGISTRATION_REDIRECT_HOSTS',
+      default: [...DEFAULT_REDIRECT_HOSTS],
+      help: 'hosts redirect URIs of dynamically registered clients may point to (https; http only for loopback); *.example.org for subdomains',
+    }),
+    registrationGrantTypes: setting.list({
+      flag: 'registration-grant-types',
+      env: 'AUTH_REGISTRATION_GRANT_TYPES',
+      default: [...DEFAULT_REGISTRATION_GRANT_TYPES],
+      help: 'grant types dynamically registered clients may use',
+    }),
+    registrationAuthMethods: setting.list({
+      flag: 'registration-auth-methods',
+      env: 'AUTH_REGISTRATION_AUTH_METHODS',
+      default: [...DEFAULT_REGISTRATION_AUTH_METHODS],
+      help: 'token endpoint authentication methods dynamically registered clients may use',
+    }),
     seedDevClients: setting.boolean({
       flag: 'seed-dev-clients',
       env: 'AUTH_SEED_DEV_CLIENTS',
@@ -90,6 +121,7 @@ export type AuthServerSettings = Settings<ReturnType<typeof authServerSettings>>
 export interface Config extends AuthServerSettings {
   readonly production: boolean;
   readonly proxies: TrustedProxies | undefined;
+  readonly registrationPolicy: RegistrationPolicy;
 }
 
 /**
@@ -126,7 +158,43 @@ export function checkConfig(
       throw new SettingsError(`invalid --trusted-proxies (AUTH_TRUSTED_PROXIES): ${(err as Error).message}`);
     }
   }
-  return Object.freeze({ ...settings, production, proxies });
+  return Object.freeze({ ...settings, production, proxies, registrationPolicy: registrationPolicy(settings) });
+}
+
+const HOST_ENTRY = /^(\*\.)?([a-z0-9-]+\.)*[a-z0-9-]+$|^\[[0-9a-f:.]+\]$/i;
+
+function registrationPolicy(settings: AuthServerSettings): RegistrationPolicy {
+  const scopes = settings.registrationScopes ?? defaultRegistrationScopes(settings.resourceScopes);
+  const grantTypes = settings.registrationGrantTypes.map((g) => {
+    const known = GRANT_TYPES.find((k) => k === g);
+    if (known === undefined) {
+      throw new SettingsError(
+        `invalid --registration-grant-types (AUTH_REGISTRATION_GRANT_TYPES): ${JSON.stringify(g)} is not one of ${GRANT_TYPES.join(', ')}`,
+      );
+    }
+    return known;
+  });
+  const authMethods = settings.registrationAuthMethods.map((m) => {
+    const known = AUTH_METHODS.find((k) => k === m);
+    if (known === undefined) {
+      throw new SettingsError(
+        `invalid --registration-auth-methods (AUTH_REGISTRATION_AUTH_METHODS): ${JSON.stringify(m)} is not one of ${AUTH_METHODS.join(', ')}`,
+      );
+    }
+    return known;
+  });
+  const badHost = settings.registrationRedirectHosts.find((h) => !HOST_ENTRY.test(h));
+  if (badHost !== undefined) {
+    throw new SettingsError(
+      `invalid --registration-redirect-hosts (AUTH_REGISTRATION_REDIRECT_HOSTS): ${JSON.stringify(badHost)} is not a host name, *.domain or [IPv6]`,
+    );
+  }
+  return Object.freeze({
+    scopes: Object.freeze([...scopes]),
+    redirectHosts: Object.freeze(settings.registrationRedirectHosts.map((h) => h.toLowerCase())),
+    grantTypes: Object.freeze(grantTypes),
+    authMethods: Object.freeze(authMethods),
+  });
 }
 
 /**

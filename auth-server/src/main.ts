@@ -95,6 +95,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       holder,
       adminToken,
       registrationToken: config.registrationToken,
+      registrationPolicy: config.registrationPolicy,
       proxies: config.proxies,
       loginThrottle: new FailureThrottle(),
       rotateKeys: () => {

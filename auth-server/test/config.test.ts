@@ -66,3 +66,31 @@ describe('sourceAddress and addressKey', () => {
     expect(addressKey('203.0.113.9')).toBe('203.0.113.9');
   });
 });
+
+describe('registration policy settings', () => {
+  it('defaults to the OpenID scopes and the read-only API scopes, loopback redirect hosts, no device flow', () => {
+    const { registrationPolicy: policy } = loadConfig({ AUTH_RESOURCE_SCOPES: 'orders:read,orders:write' });
+    expect(policy.scopes).toEqual(['openid', 'profile', 'email', 'offline_access', 'orders:read']);
+    expect(policy.redirectHosts).toEqual(['localhost', '127.0.0.1', '[::1]']);
+    expect(policy.grantTypes).toEqual(['authorization_code', 'refresh_token', 'client_credentials']);
+    expect(policy.authMethods).toEqual(['client_secret_basic', 'client_secret_post', 'none']);
+  });
+
+  it('takes the operator’s lists, and names a bad entry with its variable', () => {
+    const config = loadConfig({
+      AUTH_REGISTRATION_SCOPES: 'openid,product:write',
+      AUTH_REGISTRATION_REDIRECT_HOSTS: 'App.Example.org,*.example.net',
+    });
+    expect(config.registrationPolicy.scopes).toEqual(['openid', 'product:write']);
+    expect(config.registrationPolicy.redirectHosts).toEqual(['app.example.org', '*.example.net']);
+    expect(() => loadConfig({ AUTH_REGISTRATION_GRANT_TYPES: 'password' })).toThrow(
+      /AUTH_REGISTRATION_GRANT_TYPES.*password/,
+    );
+    expect(() => loadConfig({ AUTH_REGISTRATION_AUTH_METHODS: 'private_key_jwt' })).toThrow(
+      /AUTH_REGISTRATION_AUTH_METHODS/,
+    );
+    expect(() => loadConfig({ AUTH_REGISTRATION_REDIRECT_HOSTS: 'https://app.example.org/' })).toThrow(
+      /AUTH_REGISTRATION_REDIRECT_HOSTS/,
+    );
+  });
+});

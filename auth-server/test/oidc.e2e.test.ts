@@ -286,7 +286,7 @@ function rawGet(url: string, headers: Record<string, string>) {
 }
 
 describe('URLs the provider writes come from the configured issuer', () => {
-  const hostile = [
+  const hostile: Record<string, string>[] = [
     { host: 'evil.example' },
     { host: 'evil.example', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' },
     { forwarded: 'host=evil.example;proto=https', 'x-forwarded-port': '666' },

@@ -17,7 +17,14 @@ const start = (argv: readonly string[] = []): Promise<TestServer> =>
   startServer({
     dataDir: dir.path,
     logger: logs.logger,
-    argv: ['--registration-token', INITIAL_TOKEN, ...argv],
+    // The registration policy's trusted hosts: loopback by default, plus the web client's host of these tests.
+    argv: [
+      '--registration-token',
+      INITIAL_TOKEN,
+      '--registration-redirect-hosts',
+      'app.example.org,*.apps.example.org,127.0.0.1',
+      ...argv,
+    ],
     env: { AUTH_SEED_DEV_CLIENTS: 'false' },
   });
 
@@ -235,6 +242,45 @@ describe('POST /oauth2/register (RFC 7591)', () => {
     expect(await clientIds()).toEqual(before);
   });
 
+  it.each([
+    [{ grant_types: ['client_credentials'], scope: 'product:read product:write' }, 'invalid_client_metadata', /write/],
+    [{ grant_types: ['client_credentials'], scope: 'product:delete' }, 'invalid_client_metadata', /product:delete/],
+    [{ redirect_uris: ['https://evil.example/cb'] }, 'invalid_redirect_uri', /evil\.example.*not trusted/],
+    [{ redirect_uris: ['https://app.example.org.evil.example/cb'] }, 'invalid_redirect_uri', /not trusted/],
+    [{ redirect_uris: ['https://apps.example.org/cb'] }, 'invalid_redirect_uri', /not trusted/],
+    [{ redirect_uris: ['http://app.example.org/cb'] }, 'invalid_redirect_uri', /https/],
+    [{ redirect_uris: ['https://localhost/cb'] }, 'invalid_redirect_uri', /not trusted/],
+    [
+      { redirect_uris: ['https://app.example.org/cb'], post_logout_redirect_uris: ['https://evil.example/bye'] },
+      'invalid_redirect_uri',
+      /post_logout_redirect_uris/,
+    ],
+    [
+      { grant_types: ['urn:ietf:params:oauth:grant-type:device_code'], token_endpoint_auth_method: 'none' },
+      'invalid_client_metadata',
+      /device_code is not allowed/,
+    ],
+  ])('refuses %j beyond the registration policy with 400 %s, storing nothing', async (metadata, error, reason) => {
+    const before = await clientIds();
+    const res = await register(metadata);
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: string; error_description: string };
+    expect(body.error).toBe(error);
+    expect(body.error_description).toMatch(reason);
+    expect(await clientIds()).toEqual(before);
+  });
+
+  it('accepts what the policy allows: trusted hosts over https, a subdomain wildcard, http on loopback', async () => {
+    const body = await registered(
+      await register({
+        redirect_uris: ['https://app.example.org/cb', 'https://a.apps.example.org/cb', 'http://127.0.0.1:8123/cb'],
+        scope: 'openid profile offline_access product:read',
+        token_endpoint_auth_method: 'none',
+      }),
+    );
+    expect(body.scope).toBe('openid profile offline_access product:read');
+  });
+
   it('refuses a body that is not a JSON object with 400 invalid_client_metadata', async () => {
     for (const [body, type] of [
       ['{', 'application/json'],
@@ -300,7 +346,7 @@ describe('the client configuration endpoint (RFC 7592)', () => {
       client_id: reg.client_id,
       client_secret: reg.client_secret,
       grant_types: ['client_credentials'],
-      scope: 'product:read product:write',
+      scope: 'openid product:read',
       client_name: 'renamed',
     });
     expect(updated.status).toBe(200);
@@ -308,17 +354,48 @@ describe('the client configuration endpoint (RFC 7592)', () => {
     expect(body).toMatchObject({
       client_id: reg.client_id,
       client_name: 'renamed',
-      scope: 'product:read product:write',
+      scope: 'openid product:read',
     });
     expect(body).not.toHaveProperty('client_secret');
-    const token = await tokenFor(reg.client_id, reg.client_secret ?? '', 'product:write');
+    const token = await tokenFor(reg.client_id, reg.client_secret ?? '', 'product:read');
     expect(token.status).toBe(200);
     const { access_token } = (await token.json()) as { access_token: string };
-    expect(jose.decodeJwt(access_token).scope).toBe('product:write');
+    expect(jose.decodeJwt(access_token).scope).toBe('product:read');
+  });
+
+  it('refuses an update beyond the registration policy (its own scope raised, an untrusted host), unchanged', async () => {
+    const base = { client_id: reg.client_id, grant_types: ['client_credentials'], scope: 'openid product:read' };
+    for (const [update, error, reason] of [
+      [{ ...base, scope: 'product:read product:write' }, 'invalid_client_metadata', /product:write/],
+      [{ ...base, scope: 'product:admin' }, 'invalid_client_metadata', /product:admin/],
+      [
+        { ...base, grant_types: ['authorization_code'], redirect_uris: ['https://evil.example/cb'] },
+        'invalid_redirect_uri',
+        /evil\.example/,
+      ],
+      [
+        { ...base, grant_types: ['urn:ietf:params:oauth:grant-type:device_code'] },
+        'invalid_client_metadata',
+        /device_code/,
+      ],
+    ] as const) {
+      const res = await manage(reg.registration_client_uri, 'PUT', reg.registration_access_token, update);
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { error: string; error_description: string };
+      expect(body.error).toBe(error);
+      expect(body.error_description).toMatch(reason);
+    }
+    const now = (await (await manage(reg.registration_client_uri, 'GET', reg.registration_access_token)).json()) as {
+      scope: string;
+    };
+    expect(now.scope).toBe('openid product:read');
+    const write = await tokenFor(reg.client_id, reg.client_secret ?? '', 'product:write');
+    expect(write.status).toBe(400);
+    expect(((await write.json()) as { error: string }).error).toBe('invalid_scope');
   });
 
   it('refuses bad updates with 400 and a reason, leaving the registration unchanged', async () => {
-    const base = { client_id: reg.client_id, grant_types: ['client_credentials'], scope: 'product:read' };
+    const base = { client_id: reg.client_id, grant_types: ['client_credentials'], scope: 'openid product:read' };
     for (const [update, error, reason] of [
       [{ ...base, client_id: 'someone-else' }, 'invalid_client_metadata', /client_id/],
       [{ ...base, client_id: undefined }, 'invalid_client_metadata', /client_id/],
@@ -337,7 +414,7 @@ describe('the client configuration endpoint (RFC 7592)', () => {
       scope: string;
       client_name: string;
     };
-    expect(now).toMatchObject({ scope: 'product:read product:write', client_name: 'renamed' });
+    expect(now).toMatchObject({ scope: 'openid product:read', client_name: 'renamed' });
     expect((await tokenFor(reg.client_id, reg.client_secret ?? '')).status).toBe(200);
   });
 

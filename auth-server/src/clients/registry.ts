@@ -8,13 +8,13 @@ export type GrantType =
   'client_credentials' | 'authorization_code' | 'refresh_token' | 'urn:ietf:params:oauth:grant-type:device_code';
 export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 
-const GRANT_TYPES: readonly GrantType[] = [
+export const GRANT_TYPES: readonly GrantType[] = [
   'client_credentials',
   'authorization_code',
   'refresh_token',
   'urn:ietf:params:oauth:grant-type:device_code',
 ];
-const AUTH_METHODS: readonly AuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none'];
+export const AUTH_METHODS: readonly AuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none'];
 
 /** What a caller asks for when registering a client (snake_case, as in RFC 7591). */
 export interface ClientInput {

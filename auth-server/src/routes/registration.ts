@@ -6,6 +6,7 @@ import {
   type ClientRegistry,
   type Registration,
 } from '../clients/registry.ts';
+import { checkRegistrationPolicy, type RegistrationPolicy } from '../clients/registration-policy.ts';
 import { sameCredential } from '../crypto/secrets.ts';
 import { AuthServerError, isAuthServerError } from '../errors.ts';
 import { clientMetadataBody } from './json-body.ts';
@@ -20,6 +21,8 @@ export interface RegistrationDeps {
    * throws an {@link AuthServerError} (invalid_client_metadata or invalid_redirect_uri) with its reason.
    */
   checkMetadata(metadata: ClientMetadata): Promise<void>;
+  /** What registered clients may ask for, on registration and on every update. */
+  readonly policy: RegistrationPolicy;
   /** The configured issuer; client configuration URIs are built from it, never from the request's Host. */
   issuer(): string;
 }
@@ -104,6 +107,7 @@ export function registrationRoutes(deps: RegistrationDeps): Hono<KitEnv> {
       throw new AuthServerError('invalid_token', 'the initial access token is not valid');
     }
     const metadata = deps.clients.prepareRegistration(await metadataOf(c));
+    checkRegistrationPolicy(metadata, deps.policy);
     await deps.checkMetadata(metadata);
     const registered = deps.clients.register(metadata);
     const { registration_access_token: issued, ...rest } = registered;
@@ -148,6 +152,8 @@ export function registrationRoutes(deps: RegistrationDeps): Hono<KitEnv> {
     }
     const { client_secret: _secret, ...fields } = input;
     const metadata = validateClientInput(fields, () => clientId);
+    // The same policy as on registration: the registration access token must not be a way to more scopes or hosts.
+    checkRegistrationPolicy(metadata, deps.policy);
     await deps.checkMetadata(metadata);
     const updated = deps.clients.update(clientId, metadata);
     c.var.log.info({ clientId }, 'client registration updated');
