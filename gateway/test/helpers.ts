@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, loadSettings, type Logger } from '@trellis/clients';
@@ -161,4 +161,31 @@ export async function until(check: () => boolean | Promise<boolean>, ms = 5000):
     if (Date.now() > deadline) throw new Error('condition not reached');
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+export interface RawAnswer {
+  readonly status: number;
+  readonly head: string;
+  readonly body: string;
+}
+
+/**
+ * Sends bytes exactly as written on a connection of their own (no client normalizes or validates them first) and
+ * reads the answer until the server closes or `waitMs` passes.
+ */
+export async function send(port: number, text: string, waitMs = 2000): Promise<RawAnswer> {
+  const socket = net.connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.on('error', () => undefined);
+  socket.write(text);
+  let out = '';
+  socket.on('data', (d: Buffer) => (out += d.toString('latin1')));
+  await Promise.race([once(socket, 'close'), new Promise((r) => setTimeout(r, waitMs))]);
+  socket.destroy();
+  const split = out.indexOf('\r\n\r\n');
+  return {
+    status: Number(/^HTTP\/1\.1 (\d{3})/.exec(out)?.[1] ?? 0),
+    head: split === -1 ? out : out.slice(0, split),
+    body: split === -1 ? '' : out.slice(split + 4),
+  };
 }

@@ -2,37 +2,21 @@
 // whose `/admin/**` route needs a token and whose other routes are open, in front of a real upstream that records
 // what it received. The upstream resolves what it got as WHATWG URL does (dots, %2e, `\`), as many frameworks do, so
 // "it never saw /admin" means no upstream could have served the admin path.
-import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { deadPort, startTestGateway, startUpstream, type TestGateway, type Upstream } from './helpers.ts';
-
-interface RawAnswer {
-  readonly status: number;
-  readonly head: string;
-  readonly body: string;
-}
-
-/** Sends one request on its own connection, exactly as written, and reads the answer until the server closes. */
-async function send(port: number, text: string): Promise<RawAnswer> {
-  const socket = net.connect(port, '127.0.0.1');
-  await once(socket, 'connect');
-  socket.write(text);
-  let out = '';
-  socket.on('data', (d: Buffer) => (out += d.toString('latin1')));
-  await Promise.race([once(socket, 'close'), new Promise((r) => setTimeout(r, 2000))]);
-  socket.destroy();
-  const split = out.indexOf('\r\n\r\n');
-  return {
-    status: Number(/^HTTP\/1\.1 (\d{3})/.exec(out)?.[1] ?? 0),
-    head: out.slice(0, split),
-    body: out.slice(split + 4),
-  };
-}
+import {
+  deadPort,
+  send,
+  startTestGateway,
+  startUpstream,
+  type RawAnswer,
+  type TestGateway,
+  type Upstream,
+} from './helpers.ts';
 
 const get = (port: number, target: string, headers = ''): Promise<RawAnswer> =>
   send(port, `GET ${target} HTTP/1.1\r\nhost: gw.test\r\nconnection: close\r\n${headers}\r\n`);

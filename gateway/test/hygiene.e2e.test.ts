@@ -1,0 +1,213 @@
+// Request hygiene at the edge, through real sockets (raw ones for what a client library would refuse to send): every
+// refusal carries its reason and never reaches the upstream, which records every request it is handed.
+import { loadSettings, SettingsError } from '@trellis/clients';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { gatewayConfig, gatewaySettings } from '../src/config.ts';
+import { send, startTestGateway, startUpstream, type TestGateway, type Upstream } from './helpers.ts';
+
+interface Seen {
+  readonly url: string;
+  readonly headers: Record<string, string | string[] | undefined>;
+  /** Whether the whole request (body included) arrived. */
+  complete: boolean;
+}
+
+const json = (body: string): { error: string; message: string; route?: string } =>
+  JSON.parse(body) as { error: string; message: string; route?: string };
+
+describe('gateway request hygiene', () => {
+  let upstream: Upstream;
+  /** Defaults: no trusted proxy, the 5 MB global body limit. */
+  let gateway: TestGateway;
+  /** --max-request-size 1KB, --trusted-proxies 127.0.0.0/8. */
+  let behindProxy: TestGateway;
+  const seen: Seen[] = [];
+
+  const routes = (url: string): string => `
+spring.cloud.gateway.routes:
+- id: echo
+  uri: ${url}
+  predicates: [Path=/echo/**]
+  filters: [StripPrefix=1]
+- id: plain
+  uri: ${url}
+  predicates: [Path=/plain/**]
+- id: big
+  uri: ${url}
+  predicates: [Path=/big/**]
+  filters: [RequestSize=4KB]
+`;
+
+  beforeAll(async () => {
+    upstream = await startUpstream((req, res) => {
+      const entry: Seen = { url: req.url ?? '', headers: req.headers, complete: false };
+      seen.push(entry);
+      let bytes = 0;
+      req.on('data', (c: Buffer) => (bytes += c.length));
+      req.on('end', () => {
+        entry.complete = true;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ bytes }));
+      });
+    });
+    gateway = await startTestGateway(routes(upstream.url));
+    behindProxy = await startTestGateway(routes(upstream.url), {
+      argv: ['--max-request-size', '1KB', '--trusted-proxies', '10.0.0.0/8, 127.0.0.0/8'],
+    });
+  });
+  afterAll(async () => {
+    await gateway.stop();
+    await behindProxy.stop();
+    await upstream.close();
+  });
+  beforeEach(() => {
+    seen.length = 0;
+  });
+
+  it('answers 431 with the reason for headers over the limit', async () => {
+    const res = await send(
+      gateway.port,
+      `GET /plain/x HTTP/1.1\r\nhost: gw.test\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    expect(res.status).toBe(431);
+    expect(json(res.body)).toMatchObject({ error: 'header_too_large' });
+    expect(json(res.body).message).toMatch(/headers are larger/);
+    expect(seen).toEqual([]);
+  });
+
+  it('refuses a second Host header with 400', async () => {
+    const res = await send(gateway.port, 'GET /plain/x HTTP/1.1\r\nhost: gw.test\r\nhost: evil.example\r\n\r\n');
+    expect(res.status).toBe(400);
+    expect(json(res.body)).toEqual({ error: 'bad_request', message: 'the request has more than one Host header' });
+    expect(seen).toEqual([]);
+  });
+
+  it('refuses an HTTP/1.1 request without Host, or with a Host that is not host[:port], saying why', async () => {
+    const none = await send(gateway.port, 'GET /plain/x HTTP/1.1\r\nconnection: close\r\n\r\n');
+    expect(none.status).toBe(400);
+    expect(json(none.body).message).toMatch(/needs a Host header/);
+    for (const host of ['evil.example/path', 'a.example, b.example', 'a.example:80:80', 'user@a.example']) {
+      const res = await send(gateway.port, `GET /plain/x HTTP/1.1\r\nhost: ${host}\r\nconnection: close\r\n\r\n`);
+      expect(res.status, host).toBe(400);
+      expect(json(res.body).message).toMatch(/Host header is not/);
+    }
+    expect(seen).toEqual([]);
+  });
+
+  it('answers TRACE, TRACK and CONNECT with 405 and Allow, forwarding none of them', async () => {
+    for (const line of ['TRACE /plain/x HTTP/1.1', 'TRACK /plain/x HTTP/1.1', 'CONNECT upstream.test:443 HTTP/1.1']) {
+      const res = await send(gateway.port, `${line}\r\nhost: gw.test\r\nconnection: close\r\n\r\n`);
+      expect(res.status, line).toBe(405);
+      expect(res.head.toLowerCase()).toContain('allow: get, head, post, put, patch, delete, options');
+      expect(json(res.body)).toMatchObject({ error: 'method_not_allowed' });
+    }
+    expect(seen).toEqual([]);
+    // Every other method still goes through.
+    const ok = await send(
+      gateway.port,
+      'PATCH /plain/x HTTP/1.1\r\nhost: gw.test\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi',
+    );
+    expect(ok.status).toBe(200);
+  });
+
+  it('limits bodies to 5 MB by default: a larger announced body is refused before it is read', async () => {
+    const res = await send(
+      gateway.port,
+      `POST /plain/x HTTP/1.1\r\nhost: gw.test\r\ncontent-length: ${5 * 1024 * 1024 + 1}\r\n\r\n`,
+    );
+    expect(res.status).toBe(413);
+    expect(json(res.body)).toMatchObject({ error: 'payload_too_large', route: 'plain' });
+    expect(res.head.toLowerCase()).toContain('connection: close');
+    expect(seen).toEqual([]);
+  });
+
+  it('applies --max-request-size to announced and chunked bodies; RequestSize on a route overrides it', async () => {
+    const announced = await send(
+      behindProxy.port,
+      `POST /plain/x HTTP/1.1\r\nhost: gw.test\r\ncontent-length: 2048\r\n\r\n${'x'.repeat(2048)}`,
+    );
+    expect(announced.status).toBe(413);
+    expect(json(announced.body).message).toBe('the request body is over 1024 bytes');
+    const chunk = `400\r\n${'y'.repeat(1024)}\r\n`;
+    const chunked = await send(
+      behindProxy.port,
+      `POST /plain/x HTTP/1.1\r\nhost: gw.test\r\ntransfer-encoding: chunked\r\n\r\n${chunk}${chunk}${chunk}0\r\n\r\n`,
+    );
+    expect(chunked.status).toBe(413);
+    // Streamed, not buffered: the upstream may have seen the start of it, but never a whole request.
+    expect(seen.filter((s) => s.complete)).toEqual([]);
+    const larger = await send(
+      behindProxy.port,
+      `POST /big/x HTTP/1.1\r\nhost: gw.test\r\ncontent-length: 2048\r\nconnection: close\r\n\r\n${'x'.repeat(2048)}`,
+    );
+    expect(larger.status).toBe(200);
+    expect(larger.body).toContain('{"bytes":2048}');
+  });
+
+  it('replaces X-Forwarded-*, Forwarded and X-Real-IP from a client that is no trusted proxy', async () => {
+    const res = await send(
+      gateway.port,
+      [
+        'GET /echo/x HTTP/1.1',
+        'host: gw.test:8080',
+        'x-forwarded-for: 10.9.9.9',
+        'x-forwarded-host: evil.example',
+        'x-forwarded-proto: https',
+        'x-forwarded-port: 443',
+        'x-forwarded-prefix: /evil',
+        'forwarded: for=10.9.9.9;host=evil.example;proto=https',
+        'x-real-ip: 10.9.9.9',
+        'connection: close',
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    expect(res.status).toBe(200);
+    const headers = seen[0]?.headers ?? {};
+    expect(headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(headers['x-forwarded-host']).toBe('gw.test:8080');
+    expect(headers['x-forwarded-proto']).toBe('http');
+    expect(headers['x-forwarded-port']).toBe(String(gateway.port));
+    // Set by the gateway itself: StripPrefix=1 took /echo off.
+    expect(headers['x-forwarded-prefix']).toBe('/echo');
+    expect(headers.forwarded).toBeUndefined();
+    expect(headers['x-real-ip']).toBeUndefined();
+  });
+
+  it('appends to the forwarding headers of a peer in --trusted-proxies', async () => {
+    const res = await send(
+      behindProxy.port,
+      [
+        'GET /echo/x HTTP/1.1',
+        'host: gw.test',
+        'x-forwarded-for: 203.0.113.7',
+        'x-forwarded-proto: https',
+        'x-forwarded-prefix: /api',
+        'forwarded: for=203.0.113.7;proto=https',
+        'connection: close',
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    expect(res.status).toBe(200);
+    const headers = seen[0]?.headers ?? {};
+    expect(headers['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
+    expect(headers['x-forwarded-proto']).toBe('https, http');
+    expect(headers['x-forwarded-prefix']).toBe('/api, /echo');
+    expect(headers.forwarded).toBe('for=203.0.113.7;proto=https');
+  });
+});
+
+describe('hygiene settings', () => {
+  const config = (argv: string[]): unknown => gatewayConfig(loadSettings(gatewaySettings(), { argv, env: {} }));
+
+  it('names the bad setting for a trusted proxy that is not an address or CIDR block, or a bad size', () => {
+    expect(() => config(['--trusted-proxies', '10.0.0.0/8,proxy.example'])).toThrow(SettingsError);
+    expect(() => config(['--trusted-proxies', '10.0.0.0/33'])).toThrow(/--trusted-proxies.*10.0.0.0\/33/);
+    expect(() => config(['--max-request-size', 'lots'])).toThrow(/--max-request-size/);
+    expect(config(['--trusted-proxies', '::1, 192.168.0.0/16'])).toMatchObject({
+      trustedProxies: ['::1', '192.168.0.0/16'],
+      maxRequestSize: 5 * 1024 * 1024,
+    });
+    expect(config(['--max-request-size', '0'])).toMatchObject({ maxRequestSize: undefined });
+  });
+});
