@@ -18,6 +18,7 @@ import {
   type Settings,
 } from '@trellis/clients';
 import { DEV_ENCRYPT_KEY, partitionsEnv, SCALABLE } from '@trellis/examples';
+import { parseCredential } from '@trellis/registry';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -78,15 +79,24 @@ export interface ConfigCredential {
   readonly secret: string;
 }
 
+/** The registry write credential the landscape's services register with (HTTP Basic, carried as URL user info). */
+export type RegistryCredential = ConfigCredential;
+
+/** What landscapeEnv decided: the environment of every component, the start notes and the credentials to hand out. */
+export interface Landscape {
+  readonly env: Env;
+  readonly notes: string[];
+  readonly configCredential?: ConfigCredential;
+  readonly registryCredential?: RegistryCredential;
+}
+
 /**
  * The environment for what `trellis up` starts: the development encrypt key for the config server when none is
  * given (refused in production), a config server credential for this run (the served configuration holds
- * decrypted secrets, so it is never open, not even in development), and the partition counts of scaled services.
+ * decrypted secrets, so it is never open, not even in development), a registry write credential (see
+ * registryWriteAuth), and the partition counts of scaled services.
  */
-export function landscapeEnv(
-  env: Env,
-  scale: Readonly<Record<string, number>>,
-): { env: Env; notes: string[]; configCredential?: ConfigCredential } {
+export function landscapeEnv(env: Env, scale: Readonly<Record<string, number>>): Landscape {
   const notes: string[] = [];
   const out: Record<string, string | undefined> = { ...env };
   const production = env.NODE_ENV === 'production';
@@ -107,29 +117,82 @@ export function landscapeEnv(
       `config-server: development credential ${configCredential.id} / ${configCredential.secret} (every application, this run only)`,
     );
   }
+  const registryCredential = registryWriteAuth(env, out, notes);
   for (const [key, value] of Object.entries(partitionsEnv(scale))) out[key] ??= value;
   // The gateway of the landscape: the routes shipped beside the services' configuration, checking this landscape's tokens.
   out.GATEWAY_ROUTES_FILE ??= join(env.CONFIG_REPO ?? './config-repo', 'gateway.yml');
   out.GATEWAY_AUDIENCE ??= env.AUTH_RESOURCE ?? 'product-api';
-  return { env: out, notes, ...(configCredential === undefined ? {} : { configCredential }) };
+  return {
+    env: out,
+    notes,
+    ...(configCredential === undefined ? {} : { configCredential }),
+    ...(registryCredential === undefined ? {} : { registryCredential }),
+  };
+}
+
+/**
+ * The registry's writes are never open in the landscape: whoever can register can put a listener of theirs behind
+ * `lb://product-composite` and receive its callers' tokens. Without REGISTRY_WRITE_AUTH, development gets a
+ * credential made for this run; production refuses to start (a credential nobody chose and only a terminal saw is no
+ * production secret). The services get it as user info in the registry URL (EUREKA_CLIENT_SERVICEURL_DEFAULTZONE),
+ * as Spring's Eureka client takes it, so a given credential must be basic unless that URL is set too.
+ */
+function registryWriteAuth(
+  env: Env,
+  out: Record<string, string | undefined>,
+  notes: string[],
+): RegistryCredential | undefined {
+  const given = (env.REGISTRY_WRITE_AUTH ?? '').trim();
+  const ownUrl = (env.EUREKA_CLIENT_SERVICEURL_DEFAULTZONE ?? '') !== '';
+  if (given === '') {
+    if (env.NODE_ENV === 'production') {
+      throw new StartupError(
+        'with NODE_ENV=production, trellis up needs REGISTRY_WRITE_AUTH (basic:<user>:<password>) so the registry is never open to writes',
+      );
+    }
+    const credential = { id: 'registry', secret: randomBytes(18).toString('base64url') };
+    out.REGISTRY_WRITE_AUTH = `basic:${credential.id}:${credential.secret}`;
+    notes.push(
+      `registry: development write credential ${credential.id} / ${credential.secret} (register, renew, cancel; this run only)`,
+    );
+    return credential;
+  }
+  let parsed: ReturnType<typeof parseCredential>;
+  try {
+    parsed = parseCredential(given);
+  } catch (err) {
+    // parseCredential's message never holds the value.
+    throw new StartupError(`invalid REGISTRY_WRITE_AUTH: ${(err as Error).message}`);
+  }
+  if (parsed.scheme === 'basic') return { id: parsed.user, secret: parsed.password };
+  if (!ownUrl) {
+    throw new StartupError(
+      'REGISTRY_WRITE_AUTH is a bearer token, which the services cannot send from a registry URL: use basic:<user>:<password>, or set EUREKA_CLIENT_SERVICEURL_DEFAULTZONE yourself',
+    );
+  }
+  return undefined;
 }
 
 /** What later components learn from one that started: where it listens, in the variables they read. */
-function wiringFrom(running: Running, env: Env, configCredential?: ConfigCredential): Record<string, string> {
+export function wiringFrom(running: Running, env: Env, landscape: Landscape): Record<string, string> {
   const http = running.endpoints.find((e) => e.protocol === 'http')?.url;
   const https = running.endpoints.find((e) => e.protocol === 'https')?.url;
   const set = (key: string, value: string | undefined): Record<string, string> =>
     value === undefined || (env[key] ?? '') !== '' ? {} : { [key]: value };
   switch (running.name) {
     case 'registry':
+      // REGISTRY_URL (no credential) is the upstream of config-repo/gateway.yml's read-only `/eureka/**` routes.
       return {
-        ...set('EUREKA_CLIENT_SERVICEURL_DEFAULTZONE', http === undefined ? undefined : `${http}/eureka/`),
+        ...set(
+          'EUREKA_CLIENT_SERVICEURL_DEFAULTZONE',
+          http === undefined ? undefined : withUserInfo(`${http}/eureka/`, landscape.registryCredential),
+        ),
         ...set('REGISTRY_URL', http),
       };
     case 'config-server':
       // CONFIG_SERVER_URL (no credential) is the upstream of config-repo/gateway.yml's `/config/**` route.
       return {
-        ...set('SPRING_CLOUD_CONFIG_URI', withUserInfo(https ?? http, configCredential)),
+        ...set('SPRING_CLOUD_CONFIG_URI', withUserInfo(https ?? http, landscape.configCredential)?.replace(/\/$/, '')),
         ...set('CONFIG_SERVER_URL', https ?? http),
       };
     case 'auth-server':
@@ -139,13 +202,13 @@ function wiringFrom(running: Running, env: Env, configCredential?: ConfigCredent
   }
 }
 
-/** `https://localhost:8888` with the credential as user info, which config clients (Spring's too) send as Basic. */
+/** A URL with the credential as user info, which Spring's clients (and ours) send as Basic. */
 function withUserInfo(url: string | undefined, credential: ConfigCredential | undefined): string | undefined {
   if (url === undefined || credential === undefined) return url;
   const u = new URL(url);
   u.username = encodeURIComponent(credential.id);
   u.password = encodeURIComponent(credential.secret);
-  return u.href.replace(/\/$/, '');
+  return u.href;
 }
 
 /** Ports taken by the first instance of every component, so extra instances do not take one of them. */
@@ -281,7 +344,7 @@ export async function runUp(
           env: instanceEnv,
         });
         started.push(count > 1 ? { ...running, name } : running);
-        current = { ...current, ...wiringFrom(running, current, wired.configCredential) };
+        current = { ...current, ...wiringFrom(running, current, wired) };
       }
       const tryIt = tryItLines(started, tls.caFile, wired.configCredential);
       io.stdout.write(renderSummary(started, tls.caFile, [...wired.notes, ...tryIt]));

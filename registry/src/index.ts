@@ -24,6 +24,8 @@ export type {
 } from './registry/registry.ts';
 export type { ActionType, Application, InstanceInfo, InstanceStatus } from './eureka/index.ts';
 export type { ChangeCause, LeaseRecord, RegistryChange, RegistryRenewal } from './registry/events.ts';
+export { DEFAULT_LIMITS } from './registry/limits.ts';
+export type { RegistrationLimits } from './registry/limits.ts';
 export { evictionLimit, selfPreservation } from './registry/self-preservation.ts';
 export type {
   SelfPreservationInput,

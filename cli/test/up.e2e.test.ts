@@ -1,0 +1,159 @@
+// The hijack of issue "Trust at the edge", against the landscape `trellis up` starts (the CLI's main in this process,
+// every port 0): an anonymous caller must not be able to register a listener of theirs as product-composite, renew
+// or cancel the real instances, through the gateway or at the registry itself, while the landscape's own services
+// register as before.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Agent, request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../src/main.ts';
+
+const CONFIG_REPO = resolve(import.meta.dirname, '../../config-repo');
+const PORT_VARS = [
+  'REGISTRY_PORT',
+  'CONFIG_SERVER_PORT',
+  'AUTH_SERVER_PORT',
+  'GATEWAY_PORT',
+  'GATEWAY_HTTPS_PORT',
+  'PRODUCT_PORT',
+  'RECOMMENDATION_PORT',
+  'REVIEW_PORT',
+  'PRODUCT_COMPOSITE_PORT',
+];
+const SERVICES = ['PRODUCT', 'RECOMMENDATION', 'REVIEW', 'PRODUCT-COMPOSITE', 'GATEWAY'];
+
+let dataDir: string;
+let out = '';
+let err = '';
+const codes: number[] = [];
+let ca: Agent;
+
+function url(name: string, protocol: 'http' | 'https' = 'http'): string {
+  const line = out.split('\n').find((l) => l.startsWith(`  ${name} `)) ?? '';
+  const found = line.split(/ +/).find((u) => u.startsWith(`${protocol}://`));
+  if (found === undefined) throw new Error(`no ${protocol} URL for ${name} in:\n${out}`);
+  return found;
+}
+
+async function call(
+  target: string,
+  init: { method?: 'GET' | 'POST' | 'PUT' | 'DELETE'; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; text: string }> {
+  const res = await request(target, { ...init, dispatcher: ca });
+  return { status: res.statusCode, text: await res.body.text() };
+}
+
+interface Instance {
+  instanceId: string;
+  hostName: string;
+  port: { $: number };
+  status: string;
+}
+
+async function registered(): Promise<Record<string, Instance[]>> {
+  const res = await call(`${url('registry')}/eureka/apps`, { headers: { accept: 'application/json' } });
+  expect(res.status).toBe(200);
+  const apps = (JSON.parse(res.text) as { applications: { application: { name: string; instance: Instance[] }[] } })
+    .applications.application;
+  return Object.fromEntries(apps.map((a) => [a.name, a.instance]));
+}
+
+/** What a forged registration looks like: product-composite's name, the attacker's listener. */
+function forged(instanceId: string): string {
+  return JSON.stringify({
+    instance: {
+      instanceId,
+      app: 'PRODUCT-COMPOSITE',
+      hostName: '127.0.0.1',
+      ipAddr: '127.0.0.1',
+      status: 'UP',
+      port: { $: 9, '@enabled': 'true' },
+      vipAddress: 'product-composite',
+      dataCenterInfo: { '@class': 'com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo', name: 'MyOwn' },
+    },
+  });
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'trellis-up-'));
+  const env = { ...Object.fromEntries(PORT_VARS.map((v) => [v, '0'])), CONFIG_REPO };
+  await main(['up', '--data-dir', dataDir, '--log-level', 'silent'], env, {
+    stdout: { write: (t: string) => (out += t) },
+    stderr: { write: (t: string) => (err += t) },
+    exit: (code) => void codes.push(code),
+  });
+  if (!out.includes('Trellis is up')) throw new Error(`landscape did not start: ${err}${out}`);
+  ca = new Agent({ connect: { ca: await readFile(join(dataDir, 'tls', 'ca.pem'), 'utf8') } });
+  // Registration runs in the background of each service's start: wait until all of them are listed UP.
+  for (let i = 0; i < 100; i++) {
+    const apps = await registered();
+    if (SERVICES.every((name) => apps[name]?.every((instance) => instance.status === 'UP') === true)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}, 60_000);
+
+afterAll(async () => {
+  process.emit('SIGTERM');
+  for (let i = 0; i < 100 && codes.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  await ca.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('trellis up: the registry is never writable anonymously', () => {
+  it('registers every service of the landscape with the credential it handed them, and prints it', async () => {
+    const apps = await registered();
+    for (const name of SERVICES) {
+      expect(
+        apps[name]?.map((i) => i.status),
+        name,
+      ).toEqual(['UP']);
+    }
+    expect(out).toMatch(/registry: development write credential registry \/ [\w-]{24} /);
+  });
+
+  it('answers writes through the gateway eureka route with no route, and still serves its reads', async () => {
+    const before = await registered();
+    const real = before['PRODUCT-COMPOSITE']?.[0]?.instanceId ?? '';
+    expect(real).not.toBe('');
+    const json = { 'content-type': 'application/json' };
+    for (const gateway of [url('gateway'), url('gateway', 'https')]) {
+      const attempts = [
+        call(`${gateway}/eureka/api/apps/PRODUCT-COMPOSITE`, { method: 'POST', headers: json, body: forged('evil') }),
+        call(`${gateway}/eureka/api/v2/apps/product-composite`, { method: 'POST', headers: json, body: forged('e2') }),
+        call(`${gateway}/eureka/api/apps/PRODUCT-COMPOSITE/${encodeURIComponent(real)}`, { method: 'DELETE' }),
+        call(`${gateway}/eureka/api/apps/PRODUCT-COMPOSITE/${encodeURIComponent(real)}`, { method: 'PUT' }),
+        call(`${gateway}/eureka/api/apps/PRODUCT-COMPOSITE/${encodeURIComponent(real)}/status?value=DOWN`, {
+          method: 'PUT',
+        }),
+        call(`${gateway}/eureka/api/peerreplication/batch`, { method: 'POST', headers: json, body: '{}' }),
+        call(`${gateway}/eureka/web`, { method: 'POST', headers: json, body: '{}' }),
+      ];
+      for (const res of await Promise.all(attempts)) expect(res.status).toBe(404);
+      expect((await call(`${gateway}/eureka/api/apps`, { headers: { accept: 'application/json' } })).status).toBe(200);
+      expect((await call(`${gateway}/eureka/web`)).status).toBe(200);
+    }
+    const after = await registered();
+    expect(after['PRODUCT-COMPOSITE']?.map((i) => i.instanceId)).toEqual([real]);
+  });
+
+  it('answers anonymous writes at the registry itself with 401, and takes them with the printed credential', async () => {
+    const registry = `${url('registry')}/eureka`;
+    const json = { 'content-type': 'application/json' };
+    const real = (await registered())['PRODUCT-COMPOSITE']?.[0]?.instanceId ?? '';
+    const anonymous = [
+      await call(`${registry}/apps/PRODUCT-COMPOSITE`, { method: 'POST', headers: json, body: forged('evil') }),
+      await call(`${registry}/apps/PRODUCT-COMPOSITE/${encodeURIComponent(real)}`, { method: 'DELETE' }),
+    ];
+    expect(anonymous.map((r) => r.status)).toEqual([401, 401]);
+    expect((await registered())['PRODUCT-COMPOSITE']?.map((i) => i.instanceId)).toEqual([real]);
+
+    const [, user = '', password = ''] = /development write credential (\S+) \/ (\S+)/.exec(out) ?? [];
+    const auth = { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+    const probe = forged('probe').replace('PRODUCT-COMPOSITE', 'PROBE');
+    expect(
+      (await call(`${registry}/apps/PROBE`, { method: 'POST', headers: { ...json, ...auth }, body: probe })).status,
+    ).toBe(204);
+    expect((await call(`${registry}/apps/PROBE/probe`, { method: 'DELETE', headers: auth })).status).toBe(200);
+  });
+});

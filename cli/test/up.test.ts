@@ -1,0 +1,111 @@
+// What `trellis up` hands its components: the registry is write-protected with a credential every registering
+// component receives in its registry URL, made per run in development and never made in production.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import type { Running } from '@trellis/clients';
+import { loadConfig } from '@trellis/registry';
+import { parseRegistryUrls } from '../../clients/src/discovery/registry-http.ts';
+import { landscapeEnv, wiringFrom } from '../src/up.ts';
+
+const registryRunning: Running = {
+  name: 'registry',
+  endpoints: [{ protocol: 'http', port: 8761, url: 'http://localhost:8761' }],
+  stop: () => Promise.resolve(),
+};
+
+describe('landscapeEnv: the registry write credential', () => {
+  it('makes one per run in development, turns on write protection with it and prints it in the notes', () => {
+    const a = landscapeEnv({}, {});
+    const b = landscapeEnv({}, {});
+    expect(a.registryCredential?.id).toBe('registry');
+    expect(a.registryCredential?.secret).toMatch(/^[\w-]{24}$/);
+    expect(a.registryCredential?.secret).not.toBe(b.registryCredential?.secret);
+    expect(a.env.REGISTRY_WRITE_AUTH).toBe(`basic:registry:${a.registryCredential?.secret}`);
+    // The registry reads it as its write credential.
+    expect(loadConfig({ env: a.env }).writeAuth).toEqual({
+      scheme: 'basic',
+      user: 'registry',
+      password: a.registryCredential?.secret,
+    });
+    expect(a.notes).toContain(
+      `registry: development write credential registry / ${a.registryCredential?.secret} (register, renew, cancel; this run only)`,
+    );
+  });
+
+  it('keeps a credential given in REGISTRY_WRITE_AUTH and hands that one out, printing nothing', () => {
+    const given = landscapeEnv({ REGISTRY_WRITE_AUTH: 'basic:ops:p@ss:word' }, {});
+    expect(given.env.REGISTRY_WRITE_AUTH).toBe('basic:ops:p@ss:word');
+    expect(given.registryCredential).toEqual({ id: 'ops', secret: 'p@ss:word' });
+    expect(given.notes.join('\n')).not.toContain('p@ss');
+  });
+
+  it('refuses to start in production without REGISTRY_WRITE_AUTH, naming the variable, and never makes one there', () => {
+    expect(() => landscapeEnv({ NODE_ENV: 'production', ENCRYPT_KEY: 'k', CONFIG_CLIENTS: 'a:b:*' }, {})).toThrow(
+      'with NODE_ENV=production, trellis up needs REGISTRY_WRITE_AUTH (basic:<user>:<password>) so the registry is never open to writes',
+    );
+    const prod = landscapeEnv(
+      { NODE_ENV: 'production', ENCRYPT_KEY: 'k', CONFIG_CLIENTS: 'a:b:*', REGISTRY_WRITE_AUTH: 'basic:ops:s3cret' },
+      {},
+    );
+    expect(prod.registryCredential).toEqual({ id: 'ops', secret: 's3cret' });
+    expect(prod.notes.join('\n')).not.toContain('s3cret');
+  });
+
+  it('refuses a credential the services could not send, without echoing it', () => {
+    expect(() => landscapeEnv({ REGISTRY_WRITE_AUTH: 'bearer:tok3n' }, {})).toThrow(
+      /^REGISTRY_WRITE_AUTH is a bearer token, which the services cannot send from a registry URL/,
+    );
+    // Whoever sets the services' registry URL takes care of their credential.
+    const own = landscapeEnv(
+      { REGISTRY_WRITE_AUTH: 'bearer:tok3n', EUREKA_CLIENT_SERVICEURL_DEFAULTZONE: 'http://r:8761/eureka/' },
+      {},
+    );
+    expect(own.registryCredential).toBeUndefined();
+    let message = '';
+    try {
+      landscapeEnv({ REGISTRY_WRITE_AUTH: 'basic:only-a-user-s3cret' }, {});
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toBe('invalid REGISTRY_WRITE_AUTH: basic credentials need a user and a password');
+  });
+});
+
+describe('wiringFrom: what the components after the registry learn', () => {
+  it('gives them the registry URL with the write credential as user info, and the gateway a URL without it', () => {
+    const landscape = landscapeEnv({}, {});
+    const secret = landscape.registryCredential?.secret ?? '';
+    const wiring = wiringFrom(registryRunning, landscape.env, landscape);
+    expect(wiring.EUREKA_CLIENT_SERVICEURL_DEFAULTZONE).toBe(`http://registry:${secret}@localhost:8761/eureka/`);
+    expect(wiring.REGISTRY_URL).toBe('http://localhost:8761');
+    // The discovery client turns the user info into the Basic header the registry checks, and logs the URL without it.
+    expect(parseRegistryUrls(wiring.EUREKA_CLIENT_SERVICEURL_DEFAULTZONE ?? '')).toEqual([
+      { url: 'http://localhost:8761/eureka/', basic: Buffer.from(`registry:${secret}`).toString('base64') },
+    ]);
+    // A registry URL the user set is left alone: whoever set it gives it its credential.
+    const own = landscapeEnv({ EUREKA_CLIENT_SERVICEURL_DEFAULTZONE: 'http://elsewhere:8761/eureka/' }, {});
+    expect(wiringFrom(registryRunning, own.env, own).EUREKA_CLIENT_SERVICEURL_DEFAULTZONE).toBeUndefined();
+  });
+});
+
+describe('docker-compose.yml', () => {
+  it('write-protects the registry and gives every component that registers the credential in its registry URL', () => {
+    const compose = parse(readFileSync(resolve(import.meta.dirname, '../../docker-compose.yml'), 'utf8'), {
+      merge: true,
+    }) as { services: Record<string, { environment?: Record<string, string> }> };
+    const auth = compose.services.registry?.environment?.REGISTRY_WRITE_AUTH ?? '';
+    const [, user, password] = /^basic:([^:]+):(.+)$/.exec(auth) ?? [];
+    expect(user).toBeDefined();
+    for (const name of ['gateway', 'product', 'recommendation', 'review', 'product-composite']) {
+      const url = new URL(compose.services[name]?.environment?.EUREKA_CLIENT_SERVICEURL_DEFAULTZONE ?? 'http://x');
+      expect([name, url.host, decodeURIComponent(url.username), decodeURIComponent(url.password)]).toEqual([
+        name,
+        'registry:8761',
+        user,
+        password,
+      ]);
+    }
+  });
+});
