@@ -38,7 +38,9 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
   });
   const persistence = persistRegistry(
     { registry, store, log },
-    config.restoreGraceMs === undefined ? {} : { graceMs: config.restoreGraceMs },
+    config.restoreGraceMs === undefined
+      ? { limits: config.limits }
+      : { graceMs: config.restoreGraceMs, limits: config.limits },
   );
   const service = createService({
     name: 'registry',

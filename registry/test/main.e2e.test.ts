@@ -7,7 +7,8 @@ import { loadSettings } from '@trellis/clients';
 import type { Running } from '@trellis/clients';
 import { afterEach, describe, expect, it } from 'vitest';
 import { registryComponent } from '../src/main.ts';
-import { jsClientBody, silentLogger } from './helpers.ts';
+import { openSqliteStore } from '../src/store/sqlite-store.ts';
+import { instance, jsClientBody, memoryLogger, silentLogger } from './helpers.ts';
 
 const dirs: string[] = [];
 const started: Running[] = [];
@@ -22,12 +23,12 @@ function dataDir(): string {
   return dir;
 }
 
-async function start(dir: string, extra: string[] = [], env: Record<string, string> = {}) {
+async function start(dir: string, extra: string[] = [], env: Record<string, string> = {}, logger = silentLogger()) {
   const settings = loadSettings(registryComponent.settings, {
     argv: ['--port', '0', '--host', '127.0.0.1', '--data-dir', dir, ...extra],
     env,
   });
-  const running = await registryComponent.start(settings, { logger: silentLogger(), env });
+  const running = await registryComponent.start(settings, { logger, env });
   started.push(running);
   const port = running.endpoints[0]?.port ?? 0;
   return { running, base: `http://127.0.0.1:${port}` };
@@ -124,6 +125,65 @@ describe('registryComponent', () => {
     expect((await post(base, jsClientBody())).status).toBe(401);
     expect((await post(base, jsClientBody(), { authorization: 'Bearer landscape-token' })).status).toBe(204);
     expect(await ids(base)).toEqual(['js-host']);
+  });
+
+  it('warns at start, in the log an operator reads, when anyone may write to it', async () => {
+    const open = memoryLogger();
+    await start(dataDir(), [], {}, open.logger);
+    const warning = open
+      .text()
+      .split('\n')
+      .filter((line) => line.includes('REGISTRY WRITES ARE OPEN'))
+      .map((line) => JSON.parse(line) as { level: number; msg: string });
+    expect(warning).toHaveLength(1);
+    expect(warning[0]?.level).toBe(40);
+    expect(warning[0]?.msg).toMatch(/set --write-auth \(REGISTRY_WRITE_AUTH\)$/);
+    const protectedLog = memoryLogger();
+    await start(dataDir(), [], { REGISTRY_WRITE_AUTH: 'basic:eureka:pw' }, protectedLog.logger);
+    expect(protectedLog.text()).not.toContain('REGISTRY WRITES ARE OPEN');
+  });
+
+  it('drops stored instances over the limits at restart, from the store too, and lowers stored lease times', async () => {
+    const dir = dataDir();
+    // What an open registry took before the limits: kept on disk, restored by every restart.
+    const seeded = openSqliteStore(join(dir, 'registry.db'));
+    const now = Date.now();
+    const record = (inst: ReturnType<typeof instance>) => ({
+      instance: inst,
+      overriddenStatus: 'UNKNOWN' as const,
+      registrationTimestamp: now,
+      lastRenewalTimestamp: now,
+      serviceUpTimestamp: now,
+      actionType: 'ADDED' as const,
+    });
+    seeded.save(record(instance('SHOP', 'real', { lastDirtyTimestamp: now })), 1);
+    seeded.save(record(instance('SHOP', 'pinned', { lastDirtyTimestamp: now + 365 * 86_400_000 })), 2);
+    seeded.save(
+      record(instance('SHOP', 'fat', { lastDirtyTimestamp: now, metadata: { pad: 'x'.repeat(900 * 1024) } })),
+      3,
+    );
+    seeded.save(record(instance('SHOP', 'forever', { lastDirtyTimestamp: now, durationInSecs: 31_536_000 })), 4);
+    seeded.close();
+
+    const { base, running } = await start(dir);
+    expect((await ids(base)).sort()).toEqual(['forever', 'real']);
+    const forever = (await (
+      await fetch(`${base}/eureka/apps/SHOP/forever`, { headers: { accept: 'application/json' } })
+    ).json()) as { instance: { leaseInfo: { durationInSecs: number } } };
+    expect(forever.instance.leaseInfo.durationInSecs).toBe(300);
+    await running.stop();
+    started.splice(started.indexOf(running), 1);
+    const reopened = openSqliteStore(join(dir, 'registry.db'));
+    try {
+      expect(
+        reopened
+          .load()
+          .leases.map((l) => l.instance.instanceId)
+          .sort(),
+      ).toEqual(['forever', 'real']);
+    } finally {
+      reopened.close();
+    }
   });
 
   it('fails to start with a one-line error when the port is taken', async () => {

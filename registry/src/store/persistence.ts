@@ -2,6 +2,9 @@
 // after its 204), renewals are collected and written once per interval in one transaction, so a heartbeat never
 // waits for the disk.
 import type { Logger } from '@trellis/clients';
+import { admitInstance } from '../registry/limits.ts';
+import type { RegistrationLimits } from '../registry/limits.ts';
+import type { LeaseRecord } from '../registry/events.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { RegistryStore, RenewalWrite } from './store.ts';
 
@@ -24,11 +27,16 @@ export interface Persistence {
  * Loads the stored leases into the registry (with the restore grace), then keeps the store up to date.
  * @example const persistence = persistRegistry({ registry, store, log }); service.onShutdown('store', () => { persistence.stop(); store.close(); });
  */
-export function persistRegistry(options: PersistenceOptions, restore: { graceMs?: number } = {}): Persistence {
+export function persistRegistry(
+  options: PersistenceOptions,
+  restore: { graceMs?: number; limits?: RegistrationLimits } = {},
+): Persistence {
   const { registry, store, log } = options;
   const stored = store.load();
   for (const bad of stored.skipped) log.warn(bad, 'dropped an unreadable stored instance');
-  const restored = registry.restore(stored.leases, { version: stored.version, ...restore });
+  const { limits, ...grace } = restore;
+  const leases = limits === undefined ? stored.leases : admitStored(stored.leases, limits, options, stored.version);
+  const restored = registry.restore(leases, { version: stored.version, ...grace });
   if (restored > 0) log.info({ instances: restored }, 'restored instances from the store');
 
   let pending = new Map<string, RenewalWrite>();
@@ -65,4 +73,34 @@ export function persistRegistry(options: PersistenceOptions, restore: { graceMs?
       flush();
     },
   };
+}
+
+/**
+ * Stored leases held to today's limits: what an open registry took before them (a year-long lease, a timestamp from
+ * the future that pins a forged copy, 900 KB of metadata) must not come back with every restart. Offending leases
+ * are dropped from the store too; lease times above the ceiling are lowered.
+ */
+function admitStored(
+  leases: readonly LeaseRecord[],
+  limits: RegistrationLimits,
+  options: PersistenceOptions,
+  version: number,
+): LeaseRecord[] {
+  const { registry, store, log } = options;
+  const admitted: LeaseRecord[] = [];
+  for (const lease of leases) {
+    const { app, instanceId } = lease.instance;
+    const result = admitInstance(lease.instance, limits, registry.now(), { measure: true });
+    if (result.ok) {
+      admitted.push(result.value === lease.instance ? lease : { ...lease, instance: result.value });
+      continue;
+    }
+    log.warn({ app, id: instanceId, reason: result.violation.message }, 'dropped a stored instance over the limits');
+    try {
+      store.remove(app, instanceId, version);
+    } catch (err) {
+      log.error({ err, app, id: instanceId }, 'could not remove a stored instance over the limits');
+    }
+  }
+  return admitted;
 }
