@@ -181,6 +181,24 @@ describe('authorization code + PKCE through the login form', () => {
     expect((err as client.ResponseBodyError).error).toBe('invalid_grant');
   });
 
+  it("revokes a user's JWT access token for good, while its refresh token keeps working", async () => {
+    const a = await authorize('openid offline_access product:read', { login: false });
+    const tokens = await client.authorizationCodeGrant(config, a.callbackUrl, {
+      pkceCodeVerifier: a.verifier,
+      expectedState: a.state,
+    });
+    seenTokens.push(tokens.access_token, tokens.refresh_token ?? '', tokens.id_token ?? '');
+    const active = await client.tokenIntrospection(config, tokens.access_token);
+    expect(active).toMatchObject({ active: true, sub: 'alice', client_id: 'webapp', aud: 'product-api' });
+    expect(String(active.scope).split(' ')).toContain('product:read');
+    await client.tokenRevocation(config, tokens.access_token);
+    expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token ?? '');
+    seenTokens.push(refreshed.access_token, refreshed.refresh_token ?? '');
+    expect((await client.tokenIntrospection(config, refreshed.access_token)).active).toBe(true);
+    expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
+  });
+
   it('refuses a code exchanged with the wrong PKCE verifier', async () => {
     const a = await authorize('openid product:read', { login: false });
     const err = await client

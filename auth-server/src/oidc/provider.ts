@@ -11,6 +11,7 @@ import type { Logger } from '@trellis/clients';
 import type { PrivateJwk, SigningAlg } from '../crypto/signing-keys.ts';
 import { messagePage } from '../views/pages.ts';
 import { providerPages } from './pages.ts';
+import { jwtAccessTokenMiddleware, type RevokedAccessTokens } from './jwt-access-tokens.ts';
 import { FailureThrottle } from './throttle.ts';
 
 /** Where each endpoint lives: under `/oauth2/` so the gateway's one `/oauth2/**` route reaches all of them. */
@@ -54,6 +55,8 @@ export interface ProviderOptions {
   /** The throttle key part of the address a request came from (see proxies.ts: trusted proxies only). */
   readonly sourceOf: (req: IncomingMessage) => string;
   readonly logger: Logger;
+  /** Where revocations of JWT access tokens are kept (by jti, until the token expires). */
+  readonly revokedAccessTokens: RevokedAccessTokens;
   /** Path of the RFC 7591 registration endpoint (served by Trellis, not the provider) to publish in discovery. */
   readonly registrationPath?: string | undefined;
 }
@@ -180,6 +183,19 @@ export function createProvider(options: ProviderOptions): Provider {
     else throttle.failed(key);
     return ok;
   };
+
+  // RFC 7662/7009 for our own JWT access tokens (oidc-provider handles only opaque ones); see jwt-access-tokens.ts.
+  const structured = jwtAccessTokenMiddleware({
+    issuer: options.issuer,
+    audience: resource.audience,
+    jwks: options.jwks,
+    algorithms: [...new Set(options.jwks.map((k) => k.alg))],
+    revoked: options.revokedAccessTokens,
+    clientExists: async (clientId) => (await provider.Client.find(clientId)) !== undefined,
+  });
+  provider.use((ctx, next) =>
+    ctx.path === ROUTES.introspection || ctx.path === ROUTES.revocation ? structured(ctx, next) : next(),
+  );
 
   const { registrationPath } = options;
   if (registrationPath !== undefined) {

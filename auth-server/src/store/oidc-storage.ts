@@ -150,3 +150,18 @@ export function startCleanup(storage: OidcStorage, intervalMs: number, onError: 
   timer.unref();
   return () => clearInterval(timer);
 }
+
+/** The model name revoked JWT access tokens are kept under, beside oidc-provider's own models. */
+const REVOKED_ACCESS_TOKEN = 'RevokedAccessToken';
+
+/**
+ * Revoked JWT access tokens in the same storage as oidc-provider's models: kept by `jti` until they expire, swept with
+ * the rest, and shared by every node that shares the storage.
+ */
+export function revokedAccessTokenStore(storage: OidcStorage) {
+  return {
+    revoke: (jti: string, clientId: string, expiresInSec: number) =>
+      storage.upsert(REVOKED_ACCESS_TOKEN, jti, { clientId }, expiresInSec),
+    isRevoked: async (jti: string) => (await storage.find(REVOKED_ACCESS_TOKEN, jti)) !== undefined,
+  };
+}
