@@ -75,7 +75,7 @@ function events(body: ReadableStream<Uint8Array>): (ms: number) => Promise<Event
       const left = deadline - Date.now();
       if (left <= 0) return undefined;
       pending ??= reader.read();
-      const read = await Promise.race([pending, new Promise<undefined>((r) => setTimeout(r, left))]);
+      const read = await Promise.race([pending, new Promise<undefined>((r) => setTimeout(() => r(undefined), left))]);
       if (read === undefined) return undefined;
       pending = undefined;
       if (read.done) return undefined;
