@@ -58,8 +58,6 @@ export interface ProxyOptions {
 export interface Proxy {
   /** Serves one request at the node level. */
   handle(req: http.IncomingMessage, res: http.ServerResponse): void;
-  /** Answers a refusal made before any route is chosen (a JSON GatewayError, or 500 for anything else). */
-  fail(res: http.ServerResponse, err: unknown): void;
   /** Serves an `Upgrade` request (WebSocket) by piping the two sockets once the upstream accepts. */
   upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void;
 }
@@ -511,7 +509,6 @@ export function createProxy(options: ProxyOptions): Proxy {
     handle(req, res) {
       serve(req, res).catch((err: unknown) => fail(res, err));
     },
-    fail,
     upgrade(req, socket, head) {
       serveUpgrade(req, socket, head).catch((err: unknown) => {
         const ge = err instanceof GatewayError ? err : new GatewayError('bad_gateway', 'the upgrade failed');
