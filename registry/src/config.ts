@@ -1,7 +1,7 @@
 // The registry's settings: the one place that declares what can be configured, with flags, variables, defaults and
 // validation (the kit's loadSettings reads them from the command line and the environment).
 import { join } from 'node:path';
-import { commonSettings, loadSettings, setting } from '@trellis/clients';
+import { commonSettings, loadSettings, setting, SettingsError } from '@trellis/clients';
 import type { SettingSpec, Settings, SettingsSource } from '@trellis/clients';
 import { parseCredential } from './auth/credentials.ts';
 import type { Credential } from './auth/credentials.ts';
@@ -101,6 +101,12 @@ export function registrySettings() {
       env: 'REGISTRY_READ_AUTH',
       help: 'require these credentials (or the write ones) to read the registry',
     }),
+    allowOpenWrites: setting.boolean({
+      flag: 'allow-open-writes',
+      env: 'REGISTRY_ALLOW_OPEN_WRITES',
+      default: false,
+      help: 'start without --write-auth even with NODE_ENV=production (only where a network boundary alone decides who registers)',
+    }),
     maxInstanceBytes: setting.integer({
       flag: 'max-instance-bytes',
       env: 'REGISTRY_MAX_INSTANCE_BYTES',
@@ -175,7 +181,34 @@ export interface RegistryConfig {
   readonly limits: RegistrationLimits;
 }
 
-export function registryConfig(settings: RegistrySettings): Readonly<RegistryConfig> {
+/** Marks the credentials shipped in docker-compose.yml: fine on a laptop, refused in production. */
+const DEV_ONLY = 'trellis-dev-only';
+
+/**
+ * Settings checked against the environment: with NODE_ENV=production the registry never starts open to writes by
+ * accident (whoever can register can put a listener of theirs behind a service name and receive its callers'
+ * tokens), nor with the development credential everyone can read in docker-compose.yml. Errors name the variable.
+ */
+export function registryConfig(
+  settings: RegistrySettings,
+  env: Readonly<Record<string, string | undefined>> = {},
+): Readonly<RegistryConfig> {
+  if (env.NODE_ENV === 'production') {
+    if (settings.writeAuth === undefined && !settings.allowOpenWrites) {
+      throw new SettingsError(
+        'with NODE_ENV=production the registry needs --write-auth (REGISTRY_WRITE_AUTH); set --allow-open-writes (REGISTRY_ALLOW_OPEN_WRITES) only if a network boundary alone decides who registers',
+      );
+    }
+    for (const credential of [settings.writeAuth, settings.readAuth]) {
+      const secret =
+        credential === undefined ? '' : credential.scheme === 'basic' ? credential.password : credential.token;
+      if (secret.includes(DEV_ONLY)) {
+        throw new SettingsError(
+          'the development registry credential of docker-compose.yml is refused with NODE_ENV=production; set REGISTRY_WRITE_AUTH (and REGISTRY_READ_AUTH) to credentials of your own',
+        );
+      }
+    }
+  }
   return Object.freeze({
     port: settings.port,
     host: settings.host,
@@ -209,5 +242,5 @@ export function registryConfig(settings: RegistrySettings): Readonly<RegistryCon
  * @example const config = loadConfig({ argv: ['--port', '0'], env: process.env });
  */
 export function loadConfig(source: SettingsSource = {}): Readonly<RegistryConfig> {
-  return registryConfig(loadSettings(registrySettings(), source));
+  return registryConfig(loadSettings(registrySettings(), source), source.env);
 }

@@ -21,7 +21,7 @@ export const registryComponent = defineComponent({
   summary: 'Eureka-compatible service registry: API on /eureka, watch stream, dashboard, peers, SQLite persistence',
   settings: registrySettings(),
   async start(settings, context): Promise<Running> {
-    return startRegistry(registryConfig(settings), context.logger);
+    return startRegistry(registryConfig(settings, context.env), context.logger);
   },
 });
 

@@ -67,6 +67,25 @@ describe('loadConfig', () => {
     );
   });
 
+  it('never starts open to writes, or with the docker-compose credential, when NODE_ENV=production', () => {
+    const production = { NODE_ENV: 'production' };
+    expect(() => loadConfig({ env: production })).toThrow(
+      /^with NODE_ENV=production the registry needs --write-auth \(REGISTRY_WRITE_AUTH\); set --allow-open-writes/,
+    );
+    expect(loadConfig({ env: { ...production, REGISTRY_ALLOW_OPEN_WRITES: 'true' } }).writeAuth).toBeUndefined();
+    expect(loadConfig({ env: { ...production, REGISTRY_WRITE_AUTH: 'basic:ops:s3cret' } }).writeAuth).toBeDefined();
+    let message = '';
+    try {
+      loadConfig({ env: { ...production, REGISTRY_WRITE_AUTH: 'basic:registry:trellis-dev-only-registry-secret' } });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^the development registry credential of docker-compose.yml is refused/);
+    expect(message).not.toContain('trellis-dev-only-registry-secret');
+    // Development keeps Eureka's behaviour (open writes, with a warning at start).
+    expect(loadConfig({ env: {} }).writeAuth).toBeUndefined();
+  });
+
   it('names the flag of an invalid value', () => {
     expect(() => loadConfig({ argv: ['--self-preservation', 'maybe'] })).toThrow(
       'invalid --self-preservation: "maybe" is not one of on, off',
