@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 import type { Running } from '@trellis/clients';
 import { loadConfig } from '@trellis/registry';
 import { parseRegistryUrls } from '../../clients/src/discovery/registry-http.ts';
+import { main } from '../src/main.ts';
 import { landscapeEnv, wiringFrom } from '../src/up.ts';
 
 const registryRunning: Running = {
@@ -51,6 +52,20 @@ describe('landscapeEnv: the registry write credential', () => {
     );
     expect(prod.registryCredential).toEqual({ id: 'ops', secret: 's3cret' });
     expect(prod.notes.join('\n')).not.toContain('s3cret');
+  });
+
+  it('`trellis up` in production without REGISTRY_WRITE_AUTH prints one line and exits 2 before starting anything', async () => {
+    let err = '';
+    const codes: number[] = [];
+    await main(
+      ['up'],
+      { NODE_ENV: 'production', ENCRYPT_KEY: 'k', CONFIG_CLIENTS: 'a:b:*' },
+      { components: [], stderr: { write: (t: string) => (err += t) }, exit: (code) => void codes.push(code) },
+    );
+    expect(err).toBe(
+      'trellis: with NODE_ENV=production, trellis up needs REGISTRY_WRITE_AUTH (basic:<user>:<password>) so the registry is never open to writes\n',
+    );
+    expect(codes).toEqual([2]);
   });
 
   it('refuses a credential the services could not send, without echoing it', () => {
