@@ -160,6 +160,12 @@ let readerSecret = '';
 let writerSecret = '';
 const configUser = 'spring-interop';
 const configPassword = randomBytes(18).toString('base64url');
+// The registry is write-protected, as `trellis up` runs it: Spring's client sends the defaultZone's user info as Basic.
+const registryUser = 'spring-interop';
+const registryPassword = randomBytes(18).toString('base64url');
+const registryWrite = {
+  authorization: `Basic ${Buffer.from(`${registryUser}:${registryPassword}`).toString('base64')}`,
+};
 
 /** Polls until `probe` returns a value, or fails with what the last attempt saw and the JVM's log. */
 async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
@@ -223,7 +229,9 @@ async function setUp(): Promise<void> {
   });
   build.catch(() => undefined); // awaited below; this only keeps an early failure from being unhandled meanwhile
 
-  const registry = await startComponent(registryComponent, ['--data-dir', join(work, 'registry')]);
+  const registry = await startComponent(registryComponent, ['--data-dir', join(work, 'registry')], {
+    REGISTRY_WRITE_AUTH: `basic:${registryUser}:${registryPassword}`,
+  });
   servers.push(registry);
   registryUrl = `http://127.0.0.1:${registry.endpoints[0]?.port ?? 0}`;
 
@@ -300,7 +308,7 @@ async function setUp(): Promise<void> {
         env: {
           ...process.env,
           TRELLIS_APP_PORT: String(appPort),
-          TRELLIS_EUREKA_URI: `${registryUrl}/eureka/`,
+          TRELLIS_EUREKA_URI: `${registryUrl.replace('://', `://${registryUser}:${registryPassword}@`)}/eureka/`,
           TRELLIS_CONFIG_URI: configUrl,
           TRELLIS_CONFIG_USERNAME: configUser,
           TRELLIS_CONFIG_PASSWORD: configPassword,
@@ -439,7 +447,7 @@ describe('Eureka client against our registry', { timeout: TEST_TIMEOUT_MS }, () 
     const peerPort = 45_678;
     const res = await fetch(`${registryUrl}/eureka/apps/NODE-PEER`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...registryWrite },
       body: JSON.stringify({
         instance: {
           instanceId: 'node-peer-1',
@@ -464,7 +472,11 @@ describe('Eureka client against our registry', { timeout: TEST_TIMEOUT_MS }, () 
     expect(seen[0]).toMatchObject({ instanceId: 'node-peer-1', serviceId: 'NODE-PEER', port: peerPort });
     expect(['node-peer.local', '127.0.0.2']).toContain(seen[0]?.host);
 
-    const cancel = await fetch(`${registryUrl}/eureka/apps/NODE-PEER/node-peer-1`, { method: 'DELETE' });
+    expect((await fetch(`${registryUrl}/eureka/apps/NODE-PEER/node-peer-1`, { method: 'DELETE' })).status).toBe(401);
+    const cancel = await fetch(`${registryUrl}/eureka/apps/NODE-PEER/node-peer-1`, {
+      method: 'DELETE',
+      headers: registryWrite,
+    });
     expect(cancel.status).toBe(200);
     await eventually('node-peer to leave the Spring DiscoveryClient', async () => {
       const list = (await (await fetch(`${appUrl}/discovered/node-peer`)).json()) as Discovered[];
@@ -518,5 +530,126 @@ describe('graceful shutdown', { timeout: TEST_TIMEOUT_MS }, () => {
     expect(code, tail(jvmLog)).toBe(143);
     const after = await eurekaApp(APP);
     expect(after.status).toBe(404);
+  });
+});
+
+// A second run of the same jar with the `introspection` profile: Spring's resource server in opaque-token mode, asking
+// our introspection endpoint (RFC 7662) about each token with a client credential of its own, so that a token revoked
+// at our revocation endpoint (RFC 7009) is refused at once rather than when it expires.
+describe('Spring OAuth2 resource server in opaque-token mode (introspection)', { timeout: TEST_TIMEOUT_MS }, () => {
+  const introspectingLog = join(work, 'jvm-introspection.log');
+  let introspecting: ChildProcess | undefined;
+  let introspectingOut: WriteStream | undefined;
+  let introspectingUrl = '';
+
+  beforeAll(async () => {
+    if (setupError !== undefined) return;
+    const port = await freePort();
+    introspectingUrl = `http://127.0.0.1:${port}`;
+    // Its own truststore of the same local CA: the app still reads its configuration over HTTPS.
+    const truststore = join(work, 'truststore-introspection.p12');
+    const storePassword = randomBytes(12).toString('hex');
+    await run(
+      'keytool',
+      [
+        '-importcert',
+        '-noprompt',
+        '-alias',
+        'trellis-local-ca',
+        '-file',
+        join(work, 'config-data', 'tls', 'ca.pem'),
+        '-keystore',
+        truststore,
+        '-storetype',
+        'PKCS12',
+        '-storepass',
+        storePassword,
+      ],
+      { cwd: work, log: join(work, 'keytool-introspection.log'), timeoutMs: 60_000 },
+    );
+    introspectingOut = createWriteStream(introspectingLog);
+    const jvmOptions = [
+      '-Xmx256m',
+      '-XX:+UseSerialGC',
+      '-XX:TieredStopAtLevel=1',
+      `-Djavax.net.ssl.trustStore=${truststore}`,
+      '-Djavax.net.ssl.trustStoreType=PKCS12',
+      `-Djavax.net.ssl.trustStorePassword=${storePassword}`,
+    ];
+    introspecting = track(
+      spawn('java', [...jvmOptions, '-jar', JAR], {
+        cwd: work,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          ...process.env,
+          SPRING_PROFILES_ACTIVE: 'introspection',
+          TRELLIS_CONFIG_URI: configUrl,
+          TRELLIS_CONFIG_USERNAME: configUser,
+          TRELLIS_CONFIG_PASSWORD: configPassword,
+          TRELLIS_APP_PORT: String(port),
+          TRELLIS_EUREKA_URI: `${registryUrl}/eureka/`,
+          TRELLIS_ISSUER_URI: issuer,
+          TRELLIS_INTROSPECTION_URI: `${issuer}/oauth2/introspect`,
+          // Any confidential client may introspect; the app's credential is not that of the tokens it checks.
+          TRELLIS_INTROSPECTION_CLIENT_ID: 'writer',
+          TRELLIS_INTROSPECTION_CLIENT_SECRET: writerSecret,
+        },
+      }),
+    );
+    introspecting.stdout?.pipe(introspectingOut);
+    introspecting.stderr?.pipe(introspectingOut);
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if (introspecting.exitCode !== null) {
+        throw new Error(`the introspecting Spring app exited:\n${tail(introspectingLog)}`);
+      }
+      const up = await fetch(`${introspectingUrl}/actuator/health`)
+        .then(async (res) => ((await res.json()) as { status?: string }).status === 'UP')
+        .catch(() => false);
+      if (up) return;
+      await sleep(250);
+    }
+    throw new Error(`the introspecting Spring app did not start:\n${tail(introspectingLog)}`);
+  }, START_TIMEOUT_MS + 10_000);
+
+  afterAll(async () => {
+    if (introspecting !== undefined && introspecting.exitCode === null && introspecting.signalCode === null) {
+      introspecting.kill('SIGTERM');
+      await Promise.race([exited(introspecting), sleep(15_000)]);
+    }
+    if (introspectingOut !== undefined) await new Promise<void>((resolve) => introspectingOut?.end(resolve));
+  }, 30_000);
+
+  const product = (access: string): Promise<Response> =>
+    fetch(`${introspectingUrl}/products/7`, { headers: { authorization: `Bearer ${access}` } });
+
+  it('accepts our JWT access token as the introspection answer describes it, then 401 once it is revoked', async () => {
+    started();
+    const access = await token('reader', readerSecret, 'product:read');
+    const ok = await product(access);
+    expect(ok.status, tail(introspectingLog)).toBe(200);
+    expect(await ok.json()).toEqual({ productId: 7, clientId: 'reader', scope: 'product:read', issuer });
+
+    const revoked = await fetch(`${issuer}/oauth2/revoke`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`reader:${readerSecret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ token: access, token_type_hint: 'access_token' }),
+    });
+    expect(revoked.status).toBe(200);
+    const refused = await product(access);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
+    // The reader's other tokens still work.
+    expect((await product(await token('reader', readerSecret, 'product:read'))).status).toBe(200);
+  });
+
+  it('answers 403 insufficient_scope to an active token without product:read', async () => {
+    started();
+    const res = await product(await token('writer', writerSecret, 'product:write'));
+    expect(res.status).toBe(403);
+    expect(res.headers.get('www-authenticate')).toMatch(/error="insufficient_scope"/);
   });
 });
