@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAccessControl, parseClients } from '../../src/access/clients.ts';
+import { createOwnership } from '../../src/access/ownership.ts';
 import { createApp } from '../../src/app.ts';
 import { createGitBackend, type GitBackend } from '../../src/backends/git.ts';
 import { createNativeBackend } from '../../src/backends/native.ts';
@@ -318,5 +319,44 @@ describe('a client limited to one application receives only its own and the shar
     } finally {
       await backend.close();
     }
+  });
+});
+
+describe('createOwnership', () => {
+  const ownership = createOwnership(['product', 'product-composite', 'review']);
+  const client = (applications: string[]) => ({ id: applications.join('+'), applications });
+  const product = ownership.viewOf(client(['product']));
+
+  it('reads a file name as the longest known application it starts with', () => {
+    expect(product?.admits({ file: 'product.yml' })).toBe(true);
+    expect(product?.admits({ file: 'product-docker.yml' })).toBe(true);
+    expect(product?.admits({ file: 'product-composite.yml' })).toBe(false);
+    expect(product?.admits({ file: 'product-composite-docker.yml' })).toBe(false);
+    // Some file systems ignore case: Product-Composite.yml may be the very same file.
+    expect(product?.admits({ file: 'Product-Composite.yml' })).toBe(false);
+    expect(product?.admits({ file: 'productive.yml' })).toBe(false);
+  });
+
+  it('needs every application a path names, directories included; application is shared', () => {
+    expect(product?.admits({ file: 'main/product.yml' })).toBe(true);
+    expect(product?.admits({ file: 'application-docker.yml' })).toBe(true);
+    expect(product?.admits({ file: 'product/application.yml' })).toBe(true);
+    expect(product?.admits({ file: 'review/application.yml' })).toBe(false);
+    expect(product?.admits({ file: 'review/product.yml' })).toBe(false);
+    expect(ownership.viewOf(client(['product', 'review']))?.admits({ file: 'review/product.yml' })).toBe(true);
+  });
+
+  it('gives documents that name no application, and sources with no document, to unrestricted clients only', () => {
+    expect(product?.admits({ file: 'nginx.conf' })).toBe(false);
+    expect(product?.admits({ file: 'tls/ca-key.pem' })).toBe(false);
+    expect(product?.admits(undefined)).toBe(false);
+    expect(ownership.viewOf(client(['*']))).toBeUndefined();
+    expect(ownership.viewOf(undefined)).toBeUndefined();
+  });
+
+  it('takes SQLite rows as their APPLICATION column says, with no name splitting', () => {
+    expect(product?.admits({ application: 'product' })).toBe(true);
+    expect(product?.admits({ application: 'application' })).toBe(true);
+    expect(product?.admits({ application: 'product-composite' })).toBe(false);
   });
 });
