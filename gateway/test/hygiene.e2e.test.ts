@@ -109,6 +109,18 @@ spring.cloud.gateway.routes:
     expect(ok.status).toBe(200);
   });
 
+  it('refuses method override headers, which would let a GET through a read-only route act as a DELETE', async () => {
+    for (const name of ['x-http-method-override', 'X-HTTP-Method', 'x-method-override']) {
+      const res = await send(
+        gateway.port,
+        `GET /plain/x HTTP/1.1\r\nhost: gw.test\r\n${name}: DELETE\r\nconnection: close\r\n\r\n`,
+      );
+      expect(res.status, name).toBe(400);
+      expect(json(res.body).message).toMatch(/method override headers/);
+    }
+    expect(seen).toEqual([]);
+  });
+
   it('limits bodies to 5 MB by default: a larger announced body is refused before it is read', async () => {
     const res = await send(
       gateway.port,
@@ -156,6 +168,10 @@ spring.cloud.gateway.routes:
         'x-forwarded-prefix: /evil',
         'forwarded: for=10.9.9.9;host=evil.example;proto=https',
         'x-real-ip: 10.9.9.9',
+        'x_forwarded_for: 10.9.9.9',
+        'true-client-ip: 10.9.9.9',
+        'x-original-url: /admin/x',
+        'x-rewrite-url: /admin/x',
         'connection: close',
         '',
         '',
@@ -171,6 +187,11 @@ spring.cloud.gateway.routes:
     expect(headers['x-forwarded-prefix']).toBe('/echo');
     expect(headers.forwarded).toBeUndefined();
     expect(headers['x-real-ip']).toBeUndefined();
+    // Read as X-Forwarded-For by CGI-style upstreams, and as the request URL by IIS, Symfony and Laravel.
+    expect(headers.x_forwarded_for).toBeUndefined();
+    expect(headers['true-client-ip']).toBeUndefined();
+    expect(headers['x-original-url']).toBeUndefined();
+    expect(headers['x-rewrite-url']).toBeUndefined();
   });
 
   it('appends to the forwarding headers of a peer in --trusted-proxies', async () => {

@@ -18,9 +18,26 @@ function connectionNamed(connection: string | string[] | undefined): Set<string>
   return named;
 }
 
-/** Headers a proxy sets about the client it relays; from a peer that is not a trusted proxy they are forged. */
+/**
+ * Headers a proxy sets about the client it relays (its address, and the URL it asked for, which IIS, Symfony and
+ * Laravel take over the request line from X-Original-URL/X-Rewrite-URL); from a peer that is not a trusted proxy they
+ * are forged.
+ */
+const FORWARDING = new Set([
+  'forwarded',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'x-cluster-client-ip',
+  'x-original-url',
+  'x-original-uri',
+  'x-rewrite-url',
+]);
+
 function isForwarding(name: string): boolean {
-  return name === 'forwarded' || name === 'x-real-ip' || name.startsWith('x-forwarded-');
+  if (name.startsWith('x-forwarded-') || FORWARDING.has(name)) return true;
+  // CGI-style upstreams (PHP, WSGI, Rack) read X_Forwarded_For and X-Forwarded-For as the same HTTP_X_FORWARDED_FOR.
+  return name.includes('_') && isForwarding(name.replace(/_/g, '-'));
 }
 
 /**

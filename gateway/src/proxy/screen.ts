@@ -45,6 +45,18 @@ export function screenRequest(req: http.IncomingMessage): RequestTarget {
   } else if (!HOST.test(host)) {
     throw new GatewayError('bad_request', 'the Host header is not a host name or address with an optional port');
   }
+  // Frameworks that honour these would serve a DELETE the Method predicates and token scopes judged as a GET or POST.
+  const headers = req.headers;
+  if (
+    headers['x-http-method-override'] !== undefined ||
+    headers['x-http-method'] !== undefined ||
+    headers['x-method-override'] !== undefined
+  ) {
+    throw new GatewayError(
+      'bad_request',
+      'method override headers (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override) are refused: send the method itself',
+    );
+  }
   if (req.headers['transfer-encoding'] !== undefined && req.headers['content-length'] !== undefined) {
     // RFC 9112 §6.3: a message with both is a smuggling attempt; node's parser refuses it too, this is the backstop.
     throw new GatewayError('bad_request', 'a request must not carry both Content-Length and Transfer-Encoding');
