@@ -83,7 +83,7 @@ export function metadataViolation(
 /**
  * Admits a parsed registration: refuses a lastDirtyTimestamp from the future, oversized metadata or (for instances
  * that did not come as a body of known size, such as replicated ones) an oversized instance, and lowers the lease
- * times to the ceiling. Registrations are rare next to heartbeats, so the size estimate may serialize.
+ * times to the ceiling.
  */
 export function admitInstance(
   instance: InstanceInfo,
@@ -96,10 +96,46 @@ export function admitInstance(
   const metadata = metadataViolation(instance.metadata, limits);
   if (metadata !== undefined) return { ok: false, violation: metadata };
   if (options.measure === true) {
-    const bytes = Buffer.byteLength(JSON.stringify(instance), 'utf8');
+    const bytes = contentBytes(instance);
     if (bytes > limits.maxInstanceBytes) return { ok: false, violation: bodyTooLarge(bytes, limits) };
   }
   return { ok: true, value: clampLease(instance, limits) };
+}
+
+/**
+ * The bytes of what an instance carries that can grow: its texts and metadata. A body that carried them was at least
+ * this large (syntax and escapes only add), so an instance admitted as a body is never refused when measured again
+ * (replicated to a peer, restored after a restart).
+ */
+function contentBytes(instance: InstanceInfo): number {
+  let bytes = 0;
+  const add = (text: string | null): void => {
+    if (text !== null) bytes += Buffer.byteLength(text, 'utf8');
+  };
+  for (const text of [
+    instance.instanceId,
+    instance.app,
+    instance.appGroupName,
+    instance.ipAddr,
+    instance.sid,
+    instance.hostName,
+    instance.homePageUrl,
+    instance.statusPageUrl,
+    instance.healthCheckUrl,
+    instance.secureHealthCheckUrl,
+    instance.vipAddress,
+    instance.secureVipAddress,
+    instance.asgName,
+  ]) {
+    add(text);
+  }
+  for (const map of [instance.metadata, instance.dataCenterInfo.metadata ?? {}]) {
+    for (const [key, value] of Object.entries(map)) {
+      add(key);
+      add(value);
+    }
+  }
+  return bytes;
 }
 
 /** The instance with leaseInfo's durationInSecs and renewalIntervalInSecs lowered to the ceiling. */
@@ -116,6 +152,7 @@ export function clampLease(instance: InstanceInfo, limits: RegistrationLimits): 
   };
 }
 
+/** A registration over the instance size: the body's length, or what a replicated or stored instance carries. */
 export function bodyTooLarge(bytes: number, limits: RegistrationLimits): LimitViolation {
   return {
     kind: 'too_large',

@@ -192,6 +192,12 @@ describe('POST /eureka/peerreplication/batch: a peer is held to the same limits'
           id: 'real',
           instanceInfo: instance('SHOP', 'real', { metadata: { pad: 'x'.repeat(40 * 1024) } }),
         },
+        {
+          action: 'Register',
+          appName: 'SHOP',
+          id: 'real',
+          instanceInfo: instance('SHOP', 'real', { homePageUrl: `http://evil/${'a'.repeat(40 * 1024)}` }),
+        },
         { action: 'Register', appName: 'SHOP', id: 'second', instanceInfo: instance('SHOP', 'second') },
         // A heartbeat from the future would store the replica's override.
         {
@@ -204,7 +210,7 @@ describe('POST /eureka/peerreplication/batch: a peer is held to the same limits'
         { action: 'StatusUpdate', appName: 'SHOP', id: 'real', status: 'DOWN', lastDirtyTimestamp: future },
       ]),
     );
-    expect(statuses).toEqual([400, 413, 429, 400, 400]);
+    expect(statuses).toEqual([400, 413, 413, 429, 400, 400]);
     expect(await snapshot(t)).toEqual(before);
   });
 
