@@ -110,6 +110,14 @@ describe('trellis up: the registry is never writable anonymously', () => {
       ).toEqual(['UP']);
     }
     expect(out).toMatch(/registry: development write credential registry \/ [\w-]{24} /);
+    // The credential travels in their registry URL: none of them shows it back.
+    const secret = /development write credential registry \/ (\S+)/.exec(out)?.[1] ?? '';
+    for (const name of ['gateway', 'product', 'recommendation', 'review', 'product-composite']) {
+      for (const path of ['/actuator/health', '/actuator/info']) {
+        const res = await call(`${url(name)}${path}`);
+        expect(res.text, `${name}${path}`).not.toContain(secret);
+      }
+    }
   });
 
   it('answers writes through the gateway eureka route with no route, and still serves its reads', async () => {
