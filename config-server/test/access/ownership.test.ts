@@ -292,6 +292,16 @@ describe('a client limited to one application receives only its own and the shar
       expect(leaks).toEqual([]);
       expect(statuses.get(200) ?? 0).toBeGreaterThan(500);
     });
+
+    it('serves no symbolic link of the tree, not even its target path, to an unrestricted client', async () => {
+      const app = createApp({ logger: silentLogger(), backend, access });
+      for (const path of ['outside.txt', 'product-linked.yml', 'product-dir(_)ca-key.pem', 'product-composite2.yml']) {
+        const res = await app.request(`/product/default/main/${path}`, { headers: auth('secret-ops') });
+        expect(res.status, path).toBe(404);
+      }
+      const env = await app.request('/product/linked', { headers: auth('secret-ops') });
+      expect(await env.text()).not.toContain('product-linked.yml');
+    });
   });
 
   it('SQLite backend: rows are the APPLICATION they are stored under', async () => {
