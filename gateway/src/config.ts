@@ -62,6 +62,22 @@ export function gatewaySettings() {
       env: 'GATEWAY_JWKS_URI',
       help: "the issuer's JWKS (default: from its OpenID discovery document)",
     }),
+    introspectionClientId: setting.string({
+      flag: 'introspection-client-id',
+      env: 'GATEWAY_INTROSPECTION_CLIENT_ID',
+      help: "with --issuer: the gateway's client at the issuer's introspection endpoint, for routes with TokenCheck introspect: true",
+    }),
+    introspectionClientSecret: setting.string({
+      flag: 'introspection-client-secret',
+      env: 'GATEWAY_INTROSPECTION_CLIENT_SECRET',
+      secret: true,
+      help: 'the secret of --introspection-client-id',
+    }),
+    introspectionUri: setting.url({
+      flag: 'introspection-uri',
+      env: 'GATEWAY_INTROSPECTION_URI',
+      help: "the issuer's RFC 7662 introspection endpoint (default: from its OpenID discovery document)",
+    }),
     defaultAuth: setting.choice(['token', 'public'], {
       flag: 'default-auth',
       env: 'GATEWAY_DEFAULT_AUTH',
@@ -125,7 +141,15 @@ export interface GatewayConfig {
   readonly upstreamCaFile: string | undefined;
   readonly registryUrl: readonly string[] | undefined;
   readonly tokens:
-    { readonly issuer: string; readonly audience: readonly string[]; readonly jwksUri: string | undefined } | undefined;
+    | {
+        readonly issuer: string;
+        readonly audience: readonly string[];
+        readonly jwksUri: string | undefined;
+        /** The gateway's introspection client; undefined: no route may use TokenCheck's introspect. */
+        readonly introspection:
+          { readonly clientId: string; readonly clientSecret: string; readonly uri: string | undefined } | undefined;
+      }
+    | undefined;
   readonly requireTokens: boolean;
   readonly connectTimeoutMs: number;
   readonly responseTimeoutMs: number;
@@ -143,6 +167,19 @@ function validProxySource(source: string): boolean {
   if (prefix === undefined) return true;
   const bits = Number(prefix);
   return /^\d+$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
+}
+
+/** The introspection client: both halves of the credential, and an issuer to introspect at. */
+function introspection(s: GatewaySettings): NonNullable<GatewayConfig['tokens']>['introspection'] {
+  const { introspectionClientId: clientId, introspectionClientSecret: clientSecret } = s;
+  if (clientId === undefined && clientSecret === undefined) return undefined;
+  if (clientId === undefined || clientSecret === undefined) {
+    throw new SettingsError(
+      '--introspection-client-id (GATEWAY_INTROSPECTION_CLIENT_ID) and --introspection-client-secret (GATEWAY_INTROSPECTION_CLIENT_SECRET) go together',
+    );
+  }
+  if (s.issuer === undefined) throw new SettingsError('--introspection-client-id needs --issuer (GATEWAY_ISSUER)');
+  return { clientId, clientSecret, uri: s.introspectionUri };
 }
 
 /** Checks settings that only make sense together and shapes them for the gateway's parts. */
@@ -168,6 +205,7 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
       );
     }
   }
+  const introspect = introspection(s);
   const maxRequestSize = parseDataSize(s.maxRequestSize);
   if (maxRequestSize === undefined) {
     throw new SettingsError(
@@ -198,7 +236,10 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     rateLimitRedisUrl: s.rateLimitRedisUrl,
     upstreamCaFile: s.upstreamCaFile,
     registryUrl: registryUrl === undefined || registryUrl.length === 0 ? undefined : registryUrl,
-    tokens: s.issuer === undefined ? undefined : { issuer: s.issuer, audience, jwksUri: s.jwksUri },
+    tokens:
+      s.issuer === undefined
+        ? undefined
+        : { issuer: s.issuer, audience, jwksUri: s.jwksUri, introspection: introspect },
     requireTokens: s.issuer !== undefined && s.defaultAuth === 'token',
     connectTimeoutMs: s.connectTimeoutMs,
     responseTimeoutMs: s.responseTimeoutMs,

@@ -13,6 +13,7 @@ import {
   createDiscoveryClient,
   createEurekaRegistration,
   createService,
+  createTokenIntrospector,
   createTokenVerifier,
   defineComponent,
   DEV_FILES,
@@ -176,6 +177,19 @@ export async function startGateway(
           ...(config.tokens.jwksUri === undefined ? {} : { jwksUri: config.tokens.jwksUri }),
           logger: log,
         });
+  // Routes with TokenCheck's introspect: true ask the issuer about every token, with this client's credential.
+  const introspection = config.tokens?.introspection;
+  const introspector =
+    config.tokens === undefined || introspection === undefined
+      ? undefined
+      : createTokenIntrospector({
+          issuer: config.tokens.issuer,
+          audience: config.tokens.audience,
+          clientId: introspection.clientId,
+          clientSecret: introspection.clientSecret,
+          ...(introspection.uri === undefined ? {} : { introspectionUrl: introspection.uri }),
+          logger: log,
+        });
   const ca = await upstreamCa(config);
   const configClient =
     config.configServer === undefined ? undefined : await startConfigClient(config.configServer, ca, log);
@@ -186,6 +200,7 @@ export async function startGateway(
   const closeClients = async (): Promise<void> => {
     await configClient?.close();
     await buckets?.close();
+    await introspector?.close();
   };
   const fileSource =
     config.routesFile === undefined ? undefined : fileRouteSource(config.routesFile, options.env ?? {});
@@ -195,6 +210,7 @@ export async function startGateway(
     {
       requireTokens: config.requireTokens,
       canVerifyTokens: verifier !== undefined,
+      canIntrospectTokens: introspector !== undefined,
       canDiscover: discovery !== undefined,
       logger: log,
       now: Date.now,
@@ -250,6 +266,7 @@ export async function startGateway(
     discovery,
     balancer: new RoundRobin(),
     verifier,
+    introspector,
     logger: log,
     connectTimeoutMs: config.connectTimeoutMs,
     responseTimeoutMs: config.responseTimeoutMs,

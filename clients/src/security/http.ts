@@ -82,11 +82,22 @@ export async function getJson(connection: ServerConnection, url: string, what: s
   }
 }
 
-/** The parts of OpenID Provider metadata (OIDC Discovery 1.0 §3) this module uses. */
+/** The parts of OpenID Provider metadata (OIDC Discovery 1.0 §3, RFC 8414) this module uses. */
 export interface ServerMetadata {
   readonly issuer: string;
   readonly tokenEndpoint: string | undefined;
   readonly jwksUri: string | undefined;
+  readonly introspectionEndpoint: string | undefined;
+}
+
+/** application/x-www-form-urlencoded (RFC 6749 appendix B): spaces as '+'. */
+export function formEncode(value: string): string {
+  return encodeURIComponent(value).replace(/%20/g, '+');
+}
+
+/** RFC 6749 §2.3.1 client_secret_basic: each part form-encoded before base64, so ':' or non-ASCII survive. */
+export function basicCredentials(clientId: string, clientSecret: string): string {
+  return `Basic ${Buffer.from(`${formEncode(clientId)}:${formEncode(clientSecret)}`).toString('base64')}`;
 }
 
 function optionalUrl(doc: Record<string, unknown>, key: string, where: string): string | undefined {
@@ -119,6 +130,7 @@ export async function discoverServer(connection: ServerConnection, issuer: strin
     issuer,
     tokenEndpoint: optionalUrl(fields, 'token_endpoint', url),
     jwksUri: optionalUrl(fields, 'jwks_uri', url),
+    introspectionEndpoint: optionalUrl(fields, 'introspection_endpoint', url),
   };
 }
 

@@ -6,6 +6,8 @@ export { bearerToken, quotedParam, wellFormedToken } from './bearer.ts';
 export { SecurityError } from './errors.ts';
 export type { SecurityErrorCode, SecurityErrorOptions } from './errors.ts';
 export { requireAuth, requireScopes } from './guard.ts';
+export { createTokenIntrospector } from './introspection.ts';
+export type { TokenIntrospector, TokenIntrospectorOptions } from './introspection.ts';
 export type { AuthEnv, RequireAuthOptions } from './guard.ts';
 export type { ServerConnectionOptions } from './http.ts';
 export { createTokenClient, withAccessToken } from './token-client.ts';

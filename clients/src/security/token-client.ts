@@ -3,7 +3,15 @@ import type { Dispatcher } from 'undici';
 import type { LoadBalancedHttp } from '../discovery/http.ts';
 import type { Logger } from '../kit/logger.ts';
 import { SecurityError } from './errors.ts';
-import { discoverServer, lazily, serverConnection, unavailable, type ServerConnectionOptions } from './http.ts';
+import {
+  basicCredentials,
+  discoverServer,
+  formEncode,
+  lazily,
+  serverConnection,
+  unavailable,
+  type ServerConnectionOptions,
+} from './http.ts';
 
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post';
 
@@ -53,11 +61,6 @@ export interface TokenClient {
 /** Refresh this long before expiry: 10 % of the lifetime, at most 30 s, so a token never expires in flight. */
 function refreshMargin(lifetimeMs: number): number {
   return Math.min(30_000, lifetimeMs / 10);
-}
-
-function formEncode(value: string): string {
-  // application/x-www-form-urlencoded (RFC 6749 appendix B): spaces as '+'.
-  return encodeURIComponent(value).replace(/%20/g, '+');
 }
 
 function readTokenResponse(body: unknown, now: number, defaultLifetimeSec: number): AccessToken {
@@ -161,9 +164,7 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
       accept: 'application/json',
     };
     if (authMethod === 'client_secret_basic') {
-      // RFC 6749 §2.3.1: each part form-encoded before base64, so ':' or non-ASCII in a secret survive.
-      const credentials = `${formEncode(clientId)}:${formEncode(clientSecret)}`;
-      headers.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
+      headers.authorization = basicCredentials(clientId, clientSecret);
     } else {
       form.push(['client_id', clientId], ['client_secret', clientSecret]);
     }

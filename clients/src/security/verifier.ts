@@ -77,7 +77,8 @@ function scopesOf(claims: JWTPayload): ReadonlySet<string> {
   return new Set();
 }
 
-function authInfo(claims: JWTPayload): AuthInfo {
+/** What a verified token, or an RFC 7662 introspection answer (the same claim names), says about its bearer. */
+export function authInfo(claims: JWTPayload): AuthInfo {
   const clientId = typeof claims.client_id === 'string' ? claims.client_id : claims.azp;
   return {
     subject: claims.sub,

@@ -10,6 +10,7 @@ import { createService } from '../../src/kit/service.ts';
 import { loadSettings } from '../../src/kit/settings.ts';
 import { SecurityError } from '../../src/security/errors.ts';
 import { requireAuth, requireScopes } from '../../src/security/guard.ts';
+import { createTokenIntrospector } from '../../src/security/introspection.ts';
 import { createTokenClient } from '../../src/security/token-client.ts';
 import { memoryLogger } from '../kit/helpers.ts';
 
@@ -85,6 +86,58 @@ describe('with the Trellis auth server', () => {
       expect((err as SecurityError).oauthError).toBe('invalid_client');
     } finally {
       await tokens.close();
+    }
+  });
+
+  it('introspects a token as active through discovery, then invalid_token once it is revoked', async () => {
+    const tokens = createTokenClient({
+      issuer,
+      clientId: 'reader',
+      clientSecret: readerSecret,
+      scope: 'product:read',
+      logger: memoryLogger('silent').logger,
+    });
+    const introspector = createTokenIntrospector({
+      issuer,
+      clientId: 'reader',
+      clientSecret: readerSecret,
+      audience: 'product-api',
+    });
+    const elsewhere = createTokenIntrospector({
+      issuer,
+      clientId: 'reader',
+      clientSecret: readerSecret,
+      audience: 'x',
+    });
+    const wrong = createTokenIntrospector({ issuer, clientId: 'reader', clientSecret: 'not-the-secret' });
+    try {
+      const token = await tokens.getToken();
+      const auth = await introspector.introspect(token);
+      expect(auth.clientId).toBe('reader');
+      expect([...auth.scopes]).toEqual(['product:read']);
+      const other = await elsewhere.introspect(token).catch((e: unknown) => e);
+      expect((other as SecurityError).code).toBe('invalid_token');
+      const refused = await wrong.introspect(token).catch((e: unknown) => e);
+      expect((refused as SecurityError).code).toBe('token_rejected');
+      expect((refused as SecurityError).oauthError).toBe('invalid_client');
+      const revoked = await fetch(`${issuer}/oauth2/revoke`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`reader:${readerSecret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ token }),
+      });
+      expect(revoked.status).toBe(200);
+      const err = await introspector.introspect(token).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SecurityError);
+      expect((err as SecurityError).code).toBe('invalid_token');
+      expect((err as SecurityError).message).not.toContain(token);
+    } finally {
+      await tokens.close();
+      await introspector.close();
+      await elsewhere.close();
+      await wrong.close();
     }
   });
 });

@@ -17,6 +17,7 @@ import {
   type Logger,
   type RoundRobin,
   type ServiceInstance,
+  type TokenIntrospector,
   type TokenVerifier,
 } from '@trellis/clients';
 import type { Dispatcher } from 'undici';
@@ -39,6 +40,8 @@ export interface ProxyOptions {
   readonly discovery: InstanceSource | undefined;
   readonly balancer: RoundRobin;
   readonly verifier: TokenVerifier | undefined;
+  /** For routes with TokenCheck's `introspect: true`; undefined when no introspection client is configured. */
+  readonly introspector?: TokenIntrospector | undefined;
   readonly logger: Logger;
   /** Default time to wait for an upstream's response head; a route's `response-timeout` metadata overrides it. */
   readonly responseTimeoutMs: number;
@@ -221,7 +224,13 @@ export function createProxy(options: ProxyOptions): Proxy {
     };
     if (route.token !== undefined) {
       if (options.verifier === undefined) throw new Error(`route ${route.id} checks tokens without a verifier`);
-      const auth = checkToken(options.verifier, req.headers.authorization, route.token.scopes, route.id);
+      const auth = checkToken(
+        options.verifier,
+        req.headers.authorization,
+        route.token.scopes,
+        route.id,
+        route.token.introspect ? options.introspector : undefined,
+      );
       exchange.auth = auth instanceof Promise ? await auth : auth;
     }
     if (route.awaitsFilters) {

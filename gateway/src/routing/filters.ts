@@ -49,6 +49,8 @@ export interface RouteFeatures {
   circuitBreaker: CircuitBreakerPolicy | undefined;
   /** Scopes a token must carry; undefined when the route declares no TokenCheck. */
   tokenScopes: readonly string[] | undefined;
+  /** TokenCheck's `introspect: true`: ask the issuer about the token on every request (sees revocations at once). */
+  tokenIntrospect: boolean;
   /** Declared open to anonymous callers (the `Public` filter) when tokens are required by default. */
   public: boolean;
 }
@@ -314,8 +316,10 @@ const FACTORIES: Readonly<Record<string, FilterFactory>> = {
     },
   },
   TokenCheck: {
+    // Positional arguments are all scopes (`TokenCheck=a,b`); `introspect` is named only (the expanded form).
     fields: ['scopes'],
     build(args, _context, features) {
+      features.tokenIntrospect = args.boolean('introspect', false);
       const scopes = [...args.rest(), ...(args.rest().length > 0 ? [] : (args.list('scopes') ?? []))]
         .flatMap((s) => s.split(/\s+/))
         .filter((s) => s !== '');
@@ -467,6 +471,7 @@ export function emptyFeatures(): RouteFeatures {
     retry: undefined,
     circuitBreaker: undefined,
     tokenScopes: undefined,
+    tokenIntrospect: false,
     public: false,
   };
 }

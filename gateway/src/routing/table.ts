@@ -36,7 +36,7 @@ export interface Route {
   readonly responseFilters: readonly GatewayFilter[];
   readonly features: Readonly<RouteFeatures>;
   /** Whether a valid token is required, and with which scopes. */
-  readonly token: { readonly scopes: readonly string[] } | undefined;
+  readonly token: { readonly scopes: readonly string[]; readonly introspect: boolean } | undefined;
   readonly cors: CorsPolicy | undefined;
   readonly connectTimeoutMs: number | undefined;
   readonly responseTimeoutMs: number | undefined;
@@ -58,6 +58,8 @@ export interface CompileOptions {
   readonly requireTokens: boolean;
   /** Whether a token verifier is configured; TokenCheck without one cannot work. */
   readonly canVerifyTokens: boolean;
+  /** Whether an introspection client is configured; TokenCheck's `introspect: true` without one cannot work. */
+  readonly canIntrospectTokens?: boolean;
   /** Whether discovery is configured; `lb://` without it cannot work. */
   readonly canDiscover: boolean;
   readonly logger: Logger;
@@ -155,11 +157,17 @@ function compileRoute(definition: RouteDefinition, options: CompileOptions, weig
   if (features.tokenScopes !== undefined && !options.canVerifyTokens) {
     throw new GatewayError('invalid_route', `route ${id}: TokenCheck needs an issuer (set --issuer and --audience)`);
   }
+  if (features.tokenIntrospect && options.canIntrospectTokens !== true) {
+    throw new GatewayError(
+      'invalid_route',
+      `route ${id}: TokenCheck introspect needs an introspection client (set --introspection-client-id and --introspection-client-secret)`,
+    );
+  }
   const token =
     features.tokenScopes !== undefined
-      ? { scopes: features.tokenScopes }
+      ? { scopes: features.tokenScopes, introspect: features.tokenIntrospect }
       : options.requireTokens && !features.public
-        ? { scopes: [] }
+        ? { scopes: [], introspect: false }
         : undefined;
   const cors =
     definition.metadata.cors === undefined ? undefined : readCorsPolicy(definition.metadata.cors, `route ${id}`);
