@@ -1,5 +1,6 @@
 package dev.trellis.interop;
 
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -7,8 +8,7 @@ import org.springframework.cloud.client.ServiceInstance;
 import org.springframework.cloud.client.discovery.DiscoveryClient;
 import org.springframework.core.env.Environment;
 import org.springframework.http.ResponseEntity;
-import org.springframework.security.core.annotation.AuthenticationPrincipal;
-import org.springframework.security.oauth2.jwt.Jwt;
+import org.springframework.security.oauth2.server.resource.authentication.AbstractOAuth2TokenAuthenticationToken;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.RestController;
@@ -49,14 +49,23 @@ public class InteropController {
     return value == null ? ResponseEntity.notFound().build() : ResponseEntity.ok(value);
   }
 
-  /** Needs SCOPE_product:read (see SecurityConfig); answers with the token's client and scopes. */
+  /**
+   * Needs SCOPE_product:read (see SecurityConfig); answers with the token's client and scopes, as the JWT's claims or
+   * the introspection answer name them (opaque-token mode lists the scopes, a JWT has them space-separated).
+   */
   @GetMapping("/products/{id}")
-  public Map<String, Object> product(@PathVariable int id, @AuthenticationPrincipal Jwt jwt) {
+  public Map<String, Object> product(@PathVariable int id, AbstractOAuth2TokenAuthenticationToken<?> token) {
+    Map<String, Object> attributes = token.getTokenAttributes();
+    Object scope = attributes.get("scope");
     Map<String, Object> out = new LinkedHashMap<>();
     out.put("productId", id);
-    out.put("clientId", jwt.getClaimAsString("client_id"));
-    out.put("scope", jwt.getClaimAsString("scope"));
-    out.put("issuer", String.valueOf(jwt.getIssuer()));
+    out.put("clientId", String.valueOf(attributes.get("client_id")));
+    out.put(
+        "scope",
+        scope instanceof Collection<?> list
+            ? String.join(" ", list.stream().map(String::valueOf).toList())
+            : String.valueOf(scope));
+    out.put("issuer", String.valueOf(attributes.get("iss")));
     return out;
   }
 }
