@@ -2,7 +2,10 @@
 // only the one failing, never the legitimate client; the source comes from X-Forwarded-For only through a trusted
 // proxy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addUser } from '../src/manage.ts';
 import { startServer, tempDir, type TestServer } from './helpers.ts';
+
+const PASSWORD = 'correct horse battery staple';
 
 const dir = tempDir();
 let server: TestServer;
@@ -12,6 +15,13 @@ beforeAll(async () => {
   // Loopback is the trusted proxy (the gateway, in a landscape): X-Forwarded-For names the caller.
   server = await startServer({ dataDir: dir.path, argv: ['--trusted-proxies', '127.0.0.1,::1'] });
   writerSecret = /development client writer \/ (\S+)/.exec((server.running.notes ?? []).join('\n'))?.[1] ?? '';
+  await addUser({ dataDir: dir.path }, { username: 'alice', password: PASSWORD });
+  const created = await server.admin('POST', '/admin/clients', {
+    client_id: 'web',
+    redirect_uris: ['http://127.0.0.1:1/cb'],
+    scope: 'openid',
+  });
+  expect(created.status).toBe(201);
 });
 afterAll(async () => {
   await server.running.stop();
@@ -80,5 +90,57 @@ describe('client secret throttling without a trusted proxy', () => {
       await plain.running.stop();
       direct.remove();
     }
+  });
+});
+
+/** A browser's sign-in page, reached by fetch with a cookie jar: where to post, its CSRF token and its cookies. */
+async function loginForm(): Promise<{ action: string; csrf: string; cookies: string }> {
+  const query = new URLSearchParams({
+    client_id: 'web',
+    response_type: 'code',
+    scope: 'openid',
+    redirect_uri: 'http://127.0.0.1:1/cb',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  });
+  const start = await fetch(`${server.url}/oauth2/authorize?${query.toString()}`, { redirect: 'manual' });
+  const cookies = start.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+  const page = await fetch(start.headers.get('location') ?? '', { headers: { cookie: cookies } });
+  const html = await page.text();
+  const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1] ?? '';
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+  expect(action).toMatch(/\/login$/);
+  return { action: new URL(action, server.url).href, csrf, cookies };
+}
+
+async function signIn(password: string, forwardedFor: string): Promise<{ status: number; ms: number }> {
+  const form = await loginForm();
+  const started = performance.now();
+  const res = await fetch(form.action, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: {
+      cookie: form.cookies,
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-forwarded-for': forwardedFor,
+    },
+    body: new URLSearchParams({ username: 'alice', password, csrf: form.csrf }),
+  });
+  await res.body?.cancel();
+  return { status: res.status, ms: performance.now() - started };
+}
+
+describe('password throttling on the login page', () => {
+  it("slows the guesser's source, never the user signing in from elsewhere", async () => {
+    for (let i = 0; i < 4; i++) expect((await signIn(`guess-${i}`, '203.0.113.50')).status).toBe(401);
+    const guesser = await signIn('guess-again', '203.0.113.50');
+    expect(guesser.status).toBe(401);
+    expect(guesser.ms).toBeGreaterThanOrEqual(790);
+    const user = await signIn(PASSWORD, '198.51.100.60');
+    expect(user.status).toBe(303);
+    expect(user.ms).toBeLessThan(600);
   });
 });
