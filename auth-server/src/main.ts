@@ -10,7 +10,7 @@ import { FailureThrottle } from './oidc/throttle.ts';
 import { seedDevClients } from './seed.ts';
 import { startCleanup } from './store/oidc-storage.ts';
 import { openAuthStore, type AuthStore } from './store/open.ts';
-import { createAdapterClass, revokedAccessTokenStore } from './store/oidc-storage.ts';
+import { accessTokenRecordStore, createAdapterClass } from './store/oidc-storage.ts';
 
 /** The RFC 8707 indicator of the default API: the audience itself when it is an absolute URI. */
 export function resourceIndicator(audience: string): string {
@@ -53,7 +53,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       scopes: config.resourceScopes,
     };
     const throttle = new FailureThrottle();
-    const revokedAccessTokens = revokedAccessTokenStore(store.storage);
+    const accessTokenRecords = accessTokenRecordStore(store.storage);
     const sourceOf = (req: IncomingMessage): string => addressKey(sourceAddress(req, config.proxies));
     // Loaded only when the server starts, not when the CLI merely lists components or manages clients.
     const { createProvider } = await import('./oidc/provider.ts');
@@ -82,7 +82,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
           };
         },
         verifyClientSecret: store.verifyClientSecret,
-        revokedAccessTokens,
+        accessTokenRecords,
         throttle,
         sourceOf,
         logger,

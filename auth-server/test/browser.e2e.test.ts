@@ -102,6 +102,7 @@ async function authorize(scope: string, options: { login: boolean }): Promise<Au
 describe('authorization code + PKCE through the login form', () => {
   let first: Authorized;
   let refreshToken: string;
+  let grantAccessToken: string;
 
   it('refuses a wrong password on the form and lets the user try again', async () => {
     const url = client.buildAuthorizationUrl(config, {
@@ -143,6 +144,8 @@ describe('authorization code + PKCE through the login form', () => {
     expect(refreshed.refresh_token).toBeTypeOf('string');
     expect(refreshed.refresh_token).not.toBe(refreshToken);
     expect(jose.decodeJwt(refreshed.access_token).aud).toBe('product-api');
+    grantAccessToken = refreshed.access_token;
+    expect((await client.tokenIntrospection(config, grantAccessToken)).active).toBe(true);
     const reused = await client.refreshTokenGrant(config, refreshToken).catch((e: unknown) => e);
     expect((reused as client.ResponseBodyError).error).toBe('invalid_grant');
     seenTokens.push(refreshed.access_token, refreshed.refresh_token ?? '');
@@ -159,6 +162,8 @@ describe('authorization code + PKCE through the login form', () => {
     expect(err).toBeInstanceOf(client.ResponseBodyError);
     expect((err as client.ResponseBodyError).error).toBe('invalid_grant');
     expect((await client.tokenIntrospection(config, refreshToken)).active).toBe(false);
+    // The JWT access tokens of that grant die with it too, as opaque ones would.
+    expect((await client.tokenIntrospection(config, grantAccessToken)).active).toBe(false);
   });
 
   it('introspects and revokes a refresh token', async () => {
@@ -168,7 +173,8 @@ describe('authorization code + PKCE through the login form', () => {
       expectedState: a.state,
     });
     const rt = tokens.refresh_token ?? '';
-    seenTokens.push(rt);
+    seenTokens.push(rt, tokens.access_token);
+    expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
     const active = await client.tokenIntrospection(config, rt);
     expect(active.active).toBe(true);
     expect(active.client_id).toBe('webapp');
@@ -177,6 +183,8 @@ describe('authorization code + PKCE through the login form', () => {
     expect(String(active.scope).split(' ')).toContain('offline_access');
     await client.tokenRevocation(config, rt);
     expect((await client.tokenIntrospection(config, rt)).active).toBe(false);
+    // Revoking the refresh token ends the grant, and the grant's JWT access tokens with it.
+    expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
     const err = await client.refreshTokenGrant(config, rt).catch((e: unknown) => e);
     expect((err as client.ResponseBodyError).error).toBe('invalid_grant');
   });

@@ -4,12 +4,16 @@ import type { KoaMiddlewareContext } from 'oidc-provider';
 import type { PrivateJwk, SigningAlg } from '../crypto/signing-keys.ts';
 
 /**
- * Revoked JWT access tokens by `jti`, each kept until the token would have expired anyway. Persistent (the SQLite
- * storage in the embedded default), so a restart does not bring a revoked token back.
+ * What the server keeps about its JWT access tokens, by `jti`, each entry until the token would have expired anyway:
+ * revocations, and the grant a user's token came from. Persistent (the SQLite storage in the embedded default), so a
+ * restart does not bring a revoked token back.
  */
-export interface RevokedAccessTokens {
+export interface AccessTokenRecords {
   revoke(jti: string, clientId: string, expiresInSec: number): void | Promise<void>;
   isRevoked(jti: string): boolean | Promise<boolean>;
+  /** Tokens issued from a grant (authorization code, refresh, device flow) die with it, as opaque ones do. */
+  linkGrant(jti: string, grantId: string, expiresInSec: number): void | Promise<void>;
+  grantOf(jti: string): string | undefined | Promise<string | undefined>;
 }
 
 export interface JwtAccessTokenOptions {
@@ -18,9 +22,11 @@ export interface JwtAccessTokenOptions {
   /** Every key the provider holds: the current one and retired ones still within their tokens' lifetime. */
   readonly jwks: readonly PrivateJwk[];
   readonly algorithms: readonly SigningAlg[];
-  readonly revoked: RevokedAccessTokens;
+  readonly records: AccessTokenRecords;
   /** Whether the client a token was issued to is still registered (a deleted client's tokens are inactive). */
   clientExists(clientId: string): Promise<boolean>;
+  /** Whether a grant still stands (revoking a refresh token, a replayed code or a logout ends it). */
+  grantExists(grantId: string): Promise<boolean>;
   readonly now?: () => number;
 }
 
@@ -81,8 +87,10 @@ export function jwtAccessTokenMiddleware(options: JwtAccessTokenOptions) {
     const { claims } = verified;
     // oidc-provider's introspection rule: a public client may only introspect its own tokens.
     if (caller.clientAuthMethod === 'none' && caller.clientId !== claims.client_id) return { active: false };
-    if (await options.revoked.isRevoked(claims.jti)) return { active: false };
+    if (await options.records.isRevoked(claims.jti)) return { active: false };
     if (!(await options.clientExists(claims.client_id))) return { active: false };
+    const grantId = await options.records.grantOf(claims.jti);
+    if (grantId !== undefined && !(await options.grantExists(grantId))) return { active: false };
     return {
       active: true,
       iss: claims.iss,
@@ -105,7 +113,7 @@ export function jwtAccessTokenMiddleware(options: JwtAccessTokenOptions) {
     if (claims.client_id !== caller.clientId) return caller.clientAuthMethod === 'none';
     // Kept a minute past expiry: a resource server's clock tolerance may still take the token that long.
     const ttl = Math.max(1, claims.exp - Math.floor(now() / 1000) + 60);
-    await options.revoked.revoke(claims.jti, claims.client_id, ttl);
+    await options.records.revoke(claims.jti, claims.client_id, ttl);
     return true;
   }
 

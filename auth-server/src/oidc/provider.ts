@@ -11,7 +11,7 @@ import type { Logger } from '@trellis/clients';
 import type { PrivateJwk, SigningAlg } from '../crypto/signing-keys.ts';
 import { messagePage } from '../views/pages.ts';
 import { providerPages } from './pages.ts';
-import { jwtAccessTokenMiddleware, type RevokedAccessTokens } from './jwt-access-tokens.ts';
+import { jwtAccessTokenMiddleware, type AccessTokenRecords } from './jwt-access-tokens.ts';
 import { FailureThrottle } from './throttle.ts';
 
 /** Where each endpoint lives: under `/oauth2/` so the gateway's one `/oauth2/**` route reaches all of them. */
@@ -55,8 +55,8 @@ export interface ProviderOptions {
   /** The throttle key part of the address a request came from (see proxies.ts: trusted proxies only). */
   readonly sourceOf: (req: IncomingMessage) => string;
   readonly logger: Logger;
-  /** Where revocations of JWT access tokens are kept (by jti, until the token expires). */
-  readonly revokedAccessTokens: RevokedAccessTokens;
+  /** Revocations and grants of JWT access tokens, by jti, until the token expires. */
+  readonly accessTokenRecords: AccessTokenRecords;
   /** Path of the RFC 7591 registration endpoint (served by Trellis, not the provider) to publish in discovery. */
   readonly registrationPath?: string | undefined;
 }
@@ -113,8 +113,19 @@ export function createProvider(options: ProviderOptions): Provider {
         // (NimbusJwtDecoder with only issuer-uri, Boot 3 and 4) refuses: it accepts `JWT` or no typ, and Spring
         // Authorization Server itself issues `JWT`. Spring services must take our tokens unmodified
         // (interop/test/spring-boot.e2e.test.ts), so we type them as Spring's own server does.
-        jwt(_ctx: unknown, _token: unknown, jwt: { header?: Record<string, unknown> }) {
+        async jwt(
+          _ctx: unknown,
+          token: { grantId?: string },
+          jwt: { header?: Record<string, unknown>; payload: { jti?: unknown; exp?: unknown } },
+        ) {
           jwt.header = { ...jwt.header, typ: 'JWT' };
+          // A user's token dies with its grant at introspection (see jwt-access-tokens.ts). Client credentials tokens
+          // have no grant, so the token endpoint's busiest path writes nothing here.
+          const { jti, exp } = jwt.payload;
+          if (token.grantId !== undefined && typeof jti === 'string' && typeof exp === 'number') {
+            const ttl = Math.max(1, exp - Math.floor(Date.now() / 1000) + 60);
+            await options.accessTokenRecords.linkGrant(jti, token.grantId, ttl);
+          }
         },
       },
     },
@@ -190,8 +201,9 @@ export function createProvider(options: ProviderOptions): Provider {
     audience: resource.audience,
     jwks: options.jwks,
     algorithms: [...new Set(options.jwks.map((k) => k.alg))],
-    revoked: options.revokedAccessTokens,
+    records: options.accessTokenRecords,
     clientExists: async (clientId) => (await provider.Client.find(clientId)) !== undefined,
+    grantExists: async (grantId) => (await provider.Grant.find(grantId)) !== undefined,
   });
   provider.use((ctx, next) =>
     ctx.path === ROUTES.introspection || ctx.path === ROUTES.revocation ? structured(ctx, next) : next(),

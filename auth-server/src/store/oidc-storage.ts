@@ -151,17 +151,26 @@ export function startCleanup(storage: OidcStorage, intervalMs: number, onError: 
   return () => clearInterval(timer);
 }
 
-/** The model name revoked JWT access tokens are kept under, beside oidc-provider's own models. */
+/** Model names of what is kept about JWT access tokens, beside oidc-provider's own models. */
 const REVOKED_ACCESS_TOKEN = 'RevokedAccessToken';
+const ACCESS_TOKEN_GRANT = 'AccessTokenGrant';
 
 /**
- * Revoked JWT access tokens in the same storage as oidc-provider's models: kept by `jti` until they expire, swept with
- * the rest, and shared by every node that shares the storage.
+ * Revocations of JWT access tokens and the grants they came from, in the same storage as oidc-provider's models:
+ * kept by `jti` until the token expires, swept with the rest, and shared by every node that shares the storage.
  */
-export function revokedAccessTokenStore(storage: OidcStorage) {
+export function accessTokenRecordStore(storage: OidcStorage) {
   return {
     revoke: (jti: string, clientId: string, expiresInSec: number) =>
       storage.upsert(REVOKED_ACCESS_TOKEN, jti, { clientId }, expiresInSec),
     isRevoked: async (jti: string) => (await storage.find(REVOKED_ACCESS_TOKEN, jti)) !== undefined,
+    // Not under `grantId`, which the storage indexes for revokeByGrantId: the link must outlive a revoked grant, or
+    // the token would look grant-less (and active) once its grant is gone.
+    linkGrant: (jti: string, grantId: string, expiresInSec: number) =>
+      storage.upsert(ACCESS_TOKEN_GRANT, jti, { grant: grantId }, expiresInSec),
+    grantOf: async (jti: string) => {
+      const found = await storage.find(ACCESS_TOKEN_GRANT, jti);
+      return typeof found?.grant === 'string' ? found.grant : undefined;
+    },
   };
 }
