@@ -199,6 +199,8 @@ describe('authorization code + PKCE through the login form', () => {
     const active = await client.tokenIntrospection(config, tokens.access_token);
     expect(active).toMatchObject({ active: true, sub: 'alice', client_id: 'webapp', aud: 'product-api' });
     expect(String(active.scope).split(' ')).toContain('product:read');
+    // An ID token is signed with the same keys but is no access token: never active at introspection.
+    expect(await client.tokenIntrospection(config, tokens.id_token ?? '')).toEqual({ active: false });
     await client.tokenRevocation(config, tokens.access_token);
     expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token ?? '');
