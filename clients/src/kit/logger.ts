@@ -57,9 +57,13 @@ export function redactSecrets<T>(value: T, depth = 0): T {
   return (copy ?? value) as T;
 }
 
-/** Query parameters whose values are masked when a URL is logged (tokens sometimes travel in query strings). */
+/**
+ * Query parameters whose values are masked when a URL is logged (tokens sometimes travel in query strings). Matched
+ * on any part of the name, so OAuth's longer names (id_token_hint, client_assertion, user_code, device_code) and the
+ * usual API-key spellings are caught without a list to keep up to date; masking a harmless parameter costs nothing.
+ */
 const SENSITIVE_QUERY =
-  /([?&](?:access_token|refresh_token|id_token|token|code|client_secret|password|secret)=)[^&#]*/gi;
+  /([?&][^=&#]*(?:token|secret|passw|code|assertion|jwt|key|hint|credential|session|signature)[^=&#]*=)[^&#]*/gi;
 
 /** Masks secret-bearing query parameters so a logged URL never carries a token. */
 export function redactUrl(url: string): string {

@@ -39,6 +39,20 @@ describe('logger redaction', () => {
     expect(redactUrl('/cb?code=abc&state=1')).toBe('/cb?code=[redacted]&state=1');
     expect(redactUrl('/x?access_token=abc')).toBe('/x?access_token=[redacted]');
     expect(redactUrl('/eureka/apps?regions=a')).toBe('/eureka/apps?regions=a');
+    for (const name of [
+      'id_token_hint',
+      'client_assertion',
+      'assertion',
+      'user_code',
+      'device_code',
+      'jwt',
+      'api_key',
+      'apiKey',
+      'logout_hint',
+      'SAMLResponse_signature',
+    ]) {
+      expect(redactUrl(`/x?a=1&${name}=s3cr3t&b=2`)).toBe(`/x?a=1&${name}=[redacted]&b=2`);
+    }
   });
 
   it('logs "request completed" with status and time, and never the bearer token of the request', async () => {
