@@ -120,7 +120,7 @@ describe('trellis up: the registry is never writable anonymously', () => {
     }
   });
 
-  it('answers writes through the gateway eureka route with no route, and still serves its reads', async () => {
+  it('answers writes through the gateway eureka routes with no route (404/405), and still serves their reads', async () => {
     const before = await registered();
     const real = before['PRODUCT-COMPOSITE']?.[0]?.instanceId ?? '';
     expect(real).not.toBe('');
@@ -137,7 +137,8 @@ describe('trellis up: the registry is never writable anonymously', () => {
         call(`${gateway}/eureka/api/peerreplication/batch`, { method: 'POST', headers: json, body: '{}' }),
         call(`${gateway}/eureka/web`, { method: 'POST', headers: json, body: '{}' }),
       ];
-      for (const res of await Promise.all(attempts)) expect(res.status).toBe(404);
+      // No route (404), or 405 should the gateway come to name the methods a path takes.
+      for (const res of await Promise.all(attempts)) expect([404, 405]).toContain(res.status);
       expect((await call(`${gateway}/eureka/api/apps`, { headers: { accept: 'application/json' } })).status).toBe(200);
       expect((await call(`${gateway}/eureka/web`)).status).toBe(200);
     }
