@@ -28,6 +28,9 @@ export interface UpIo {
   readonly exit: (code: number) => void;
 }
 
+/** Where `trellis up` listens when `--host` / TRELLIS_HOST is not given. */
+export const LANDSCAPE_HOST = '127.0.0.1';
+
 /** The flags of `trellis up`: the shared ones, plus `--scale`. */
 export function upSettings() {
   return {
@@ -304,12 +307,15 @@ export async function runUp(
     return;
   }
   // The shared flags (data dir, logging) apply to every component, over each one's own variables.
-  const shared = Object.fromEntries(
+  const shared: Record<string, unknown> = Object.fromEntries(
     Object.keys(commonSettings()).flatMap((k) => {
       const v = (flags as Record<string, unknown>)[k];
       return v === undefined ? [] : [[k, v]];
     }),
   );
+  // The landscape is one machine's: its services register as localhost and the core services answer without a token,
+  // so nothing listens beyond loopback unless asked (`--host 0.0.0.0`), as a dev server should.
+  shared.host ??= LANDSCAPE_HOST;
   const logger = createLogger({ name: 'trellis', level: flags.logLevel, format: flags.logFormat });
   await runUntilSignal(
     async (started) => {
@@ -347,7 +353,9 @@ export async function runUp(
         current = { ...current, ...wiringFrom(running, current, wired) };
       }
       const tryIt = tryItLines(started, tls.caFile, wired.configCredential);
-      io.stdout.write(renderSummary(started, tls.caFile, [...wired.notes, ...tryIt]));
+      const reach =
+        shared.host === LANDSCAPE_HOST ? [`listening on ${LANDSCAPE_HOST} only (--host 0.0.0.0 to expose it)`] : [];
+      io.stdout.write(renderSummary(started, tls.caFile, [...reach, ...wired.notes, ...tryIt]));
     },
     { logger, stderr: io.stderr, exit: io.exit },
   );

@@ -166,3 +166,36 @@ describe('trellis up: the registry is never writable anonymously', () => {
     expect((await call(`${registry}/apps/PROBE/probe`, { method: 'DELETE', headers: auth })).status).toBe(200);
   });
 });
+
+describe('trellis up: what it exposes', () => {
+  /** Local addresses of the listening TCP sockets on `port`, read from /proc (no packet leaves the process). */
+  async function listeningAddresses(port: number): Promise<string[]> {
+    const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+    const rows = [
+      ...(await readFile('/proc/net/tcp', 'utf8')).split('\n').slice(1),
+      ...(await readFile('/proc/net/tcp6', 'utf8').catch(() => '')).split('\n').slice(1),
+    ];
+    // Columns: sl local_address rem_address st …; state 0A is LISTEN.
+    return rows
+      .map((r) => r.trim().split(/\s+/))
+      .filter((cols) => cols[3] === '0A' && cols[1]?.endsWith(`:${hexPort}`) === true)
+      .map((cols) => cols[1]?.split(':')[0] ?? '');
+  }
+
+  it('listens on 127.0.0.1 only, so nothing of the landscape is reachable from another machine', async () => {
+    expect(out).toContain('listening on 127.0.0.1 only');
+    for (const name of ['registry', 'config-server', 'auth-server', 'gateway', 'product', 'product-composite']) {
+      for (const protocol of ['http', 'https'] as const) {
+        let target: string;
+        try {
+          target = url(name, protocol);
+        } catch {
+          continue;
+        }
+        const addresses = await listeningAddresses(Number(new URL(target).port));
+        // 0100007F is 127.0.0.1 as /proc prints it; 00000000 (or ::) would be every interface.
+        expect(addresses, `${name} ${protocol}`).toEqual(['0100007F']);
+      }
+    }
+  });
+});

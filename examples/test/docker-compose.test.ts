@@ -16,6 +16,7 @@ interface ComposeService {
   command?: string[];
   ports?: string[];
   environment?: Record<string, string>;
+  networks?: { default?: { ipv4_address?: string } };
 }
 const compose = parse(readFileSync(resolve(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
   services: Record<string, ComposeService>;
@@ -64,11 +65,22 @@ describe('docker-compose.yml', () => {
       }
     }
     expect(compose.services.gateway?.ports).toEqual(expect.arrayContaining(['8080:8080', '8443:8443']));
-    expect(compose.services.registry?.ports).toContain('8761:8761');
+    expect(compose.services.registry?.ports).toContain('127.0.0.1:8761:8761');
+  });
+
+  it('publishes only the gateway beyond this machine, and lets the auth server trust only the gateway as a proxy', () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      for (const port of service.ports ?? []) {
+        if (name !== 'gateway') expect(port, name).toMatch(/^127\.0\.0\.1:/);
+      }
+    }
+    const gatewayAddress = compose.services.gateway?.networks?.default?.ipv4_address;
+    expect(gatewayAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(compose.services['auth-server']?.environment?.AUTH_TRUSTED_PROXIES).toBe(gatewayAddress);
   });
 
   it('uses RabbitMQ as the broker of every example service, the docker profile, and the dev encrypt key', () => {
-    expect(compose.services.rabbitmq?.ports).toContain('5672:5672');
+    expect(compose.services.rabbitmq?.ports).toContain('127.0.0.1:5672:5672');
     for (const name of ['product', 'recommendation', 'review', 'product-composite']) {
       const env = compose.services[name]?.environment ?? {};
       expect(env.TRELLIS_BROKER_URL, name).toMatch(/^amqp:\/\/.*@rabbitmq:5672$/);
