@@ -125,6 +125,10 @@ export function landscapeEnv(env: Env, scale: Readonly<Record<string, number>>):
   // The gateway of the landscape: the routes shipped beside the services' configuration, checking this landscape's tokens.
   out.GATEWAY_ROUTES_FILE ??= join(env.CONFIG_REPO ?? './config-repo', 'gateway.yml');
   out.GATEWAY_AUDIENCE ??= env.AUTH_RESOURCE ?? 'product-api';
+  // The gateway reaches the auth server over loopback and says who the caller was in X-Forwarded-For; without trusting
+  // it, every caller through the gateway would share one source address, and one client's wrong secrets would slow
+  // down every other caller of that client. Only this machine's processes can reach loopback.
+  out.AUTH_TRUSTED_PROXIES ??= '127.0.0.1,::1';
   return {
     env: out,
     notes,

@@ -124,3 +124,10 @@ describe('docker-compose.yml', () => {
     }
   });
 });
+
+describe('landscapeEnv: the auth server behind the gateway', () => {
+  it('trusts the loopback gateway as a proxy, so callers through it keep their own source addresses', () => {
+    expect(landscapeEnv({}, {}).env.AUTH_TRUSTED_PROXIES).toBe('127.0.0.1,::1');
+    expect(landscapeEnv({ AUTH_TRUSTED_PROXIES: '10.0.0.1' }, {}).env.AUTH_TRUSTED_PROXIES).toBe('10.0.0.1');
+  });
+});
