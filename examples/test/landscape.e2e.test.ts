@@ -287,8 +287,20 @@ describe('the landscape of npm start', () => {
     expect((composite.json as Composite).reviews).toHaveLength(1);
   });
 
+  it('refuses the demo delay and faultPercent to a read token: they would open the breaker for every caller', async () => {
+    const reader = { authorization: `Bearer ${await token('reader', 'product:read')}` };
+    for (const query of ['delay=3', 'faultPercent=100', 'delay=0&faultPercent=0']) {
+      const res = await call(`${url('gateway', 'https')}/product-composite/1?${query}`, { headers: reader });
+      expect(res.status, query).toBe(403);
+    }
+    const health = await call(`${url('product-composite')}/actuator/health`);
+    expect(health.json).toMatchObject({
+      components: { circuitBreakers: { details: { product: { details: { state: 'CLOSED' } } } } },
+    });
+  });
+
   it('opens the circuit breaker on product after slow calls, answers from the fallback, and health shows it', async () => {
-    const bearer = { authorization: `Bearer ${await token('reader', 'product:read')}` };
+    const bearer = { authorization: `Bearer ${await token('writer', 'product:read product:write')}` };
     const composite = url('product-composite');
     for (let i = 0; i < 3; i++) {
       const slow = await call(`${composite}/product-composite/1?delay=3`, { headers: bearer });

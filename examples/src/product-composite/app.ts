@@ -84,13 +84,25 @@ function eventsOfCreate(body: unknown): { productId: number; events: [CoreServic
   };
 }
 
+const needsWrite = requireScopes('product:write');
+
 /**
- * `GET /product-composite/{productId}` (scope product:read) aggregates the core services; `POST /product-composite`
+ * The demo's `delay` and `faultPercent` slow down or break the product service for every caller (they open its
+ * circuit breaker), so only a caller who may change the catalogue may ask for them: a read token must not be enough
+ * to degrade the API for everyone.
+ */
+const demoNeedsWrite: MiddlewareHandler<AuthEnv> = async (c, next) => {
+  if (c.req.query('delay') === undefined && c.req.query('faultPercent') === undefined) return next();
+  return needsWrite(c, next);
+};
+
+/**
+ * `GET /product-composite/{productId}` (scope product:read; `delay` and `faultPercent` need product:write) aggregates the core services; `POST /product-composite`
  * and `DELETE /product-composite/{productId}` (product:write) publish events the core services apply.
  */
 export function addCompositeRoutes(app: Hono<KitEnv>, deps: CompositeRoutesDeps): void {
   const secured = app as unknown as Hono<AuthEnv>;
-  secured.get('/product-composite/:productId', deps.auth, requireScopes('product:read'), async (c) => {
+  secured.get('/product-composite/:productId', deps.auth, requireScopes('product:read'), demoNeedsWrite, async (c) => {
     const productId = parseProductId(c.req.param('productId'));
     const delay = c.req.query('delay');
     const faultPercent = c.req.query('faultPercent');
