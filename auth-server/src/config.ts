@@ -150,6 +150,7 @@ export function checkConfig(
   if (settings.registrationToken !== undefined && settings.registrationToken.length < 16) {
     throw new SettingsError('--registration-token (AUTH_REGISTRATION_TOKEN) must have at least 16 characters');
   }
+  if (settings.issuer !== undefined) checkIssuer(settings.issuer);
   let proxies: TrustedProxies | undefined;
   if (settings.trustedProxies !== undefined && settings.trustedProxies.length > 0) {
     try {
@@ -159,6 +160,27 @@ export function checkConfig(
     }
   }
   return Object.freeze({ ...settings, production, proxies, registrationPolicy: registrationPolicy(settings) });
+}
+
+/**
+ * The issuer must be an origin. Every endpoint lives at /oauth2/... of the origin (the gateway's one /oauth2/** route
+ * reaches them) and the provider would publish an issuer path it does not serve under, so tokens would carry an
+ * `iss` whose discovery document (RFC 8414 §3: under the path) does not exist. Refusing is simpler and safer than
+ * serving under a prefix behind proxies that may or may not strip it. User info would be published in discovery.
+ */
+function checkIssuer(issuer: string): void {
+  const url = new URL(issuer);
+  const problem =
+    url.username !== '' || url.password !== ''
+      ? 'must not carry user info'
+      : url.pathname !== '/'
+        ? `must be an origin without a path (got path ${url.pathname}); the endpoints are served at /oauth2/... of it`
+        : url.search !== '' || url.hash !== ''
+          ? 'must not have a query or fragment'
+          : undefined;
+  if (problem !== undefined) {
+    throw new SettingsError(`invalid --issuer (AUTH_ISSUER): ${problem}, e.g. https://auth.example.org`);
+  }
 }
 
 const HOST_ENTRY = /^(\*\.)?([a-z0-9-]+\.)*[a-z0-9-]+$|^\[[0-9a-f:.]+\]$/i;

@@ -30,6 +30,30 @@ describe('auth server settings', () => {
   });
 });
 
+describe('issuer', () => {
+  it('takes an origin, with or without a trailing slash', () => {
+    expect(loadConfig({ AUTH_ISSUER: 'https://auth.example.org' }).issuer).toBe('https://auth.example.org');
+    expect(loadConfig({ AUTH_ISSUER: 'https://auth.example.org:8443/' }).issuer).toBe('https://auth.example.org:8443');
+  });
+
+  // Every endpoint is served at /oauth2/... of the origin: an issuer with a path would publish an `iss` and endpoint
+  // URLs that disagree (RFC 8414 §3 puts discovery under the path), so such issuers are refused at start.
+  it('refuses an issuer with a path, query, fragment or user info, naming the variable in one line', () => {
+    for (const issuer of [
+      'https://host/auth',
+      'https://host/auth/',
+      'https://host/?tenant=a',
+      'https://host/#x',
+      'https://user:pw@host',
+    ]) {
+      expect(() => loadConfig({ AUTH_ISSUER: issuer }), issuer).toThrow(SettingsError);
+      expect(() => loadConfig({ AUTH_ISSUER: issuer }), issuer).toThrow(/^invalid --issuer \(AUTH_ISSUER\): [^\n]+$/);
+    }
+    expect(() => loadConfig({ AUTH_ISSUER: 'https://host/auth' })).toThrow(/path \/auth/);
+    expect(() => loadConfig({ AUTH_ISSUER: 'https://user:pw@host' })).not.toThrow(/pw/);
+  });
+});
+
 describe('trusted proxies', () => {
   it('matches single addresses, CIDR ranges and IPv4-mapped IPv6 peers', () => {
     const proxies = parseTrustedProxies(['127.0.0.1', '10.0.0.0/8', '::1']);
