@@ -24,6 +24,7 @@ export type {
   LoadBalancedRequestInit,
   LoadBalancedResponse,
 } from './http.ts';
+export { asciiUpperCase } from './names.ts';
 export { RoundRobin } from './load-balancer.ts';
 export type { RoundRobinOptions } from './load-balancer.ts';
 export { registerService } from './register-service.ts';

@@ -1,3 +1,4 @@
+import { asciiUpperCase } from './names.ts';
 import type { ServiceInstance } from './wire.ts';
 
 export interface RoundRobinOptions {
@@ -25,7 +26,7 @@ export class RoundRobin {
   choose(app: string, instances: readonly ServiceInstance[]): ServiceInstance | undefined {
     const n = instances.length;
     if (n === 0) return undefined;
-    const key = app.toUpperCase();
+    const key = asciiUpperCase(app);
     // Spring starts at `new Random().nextInt(1000)` and increments before use.
     const position = (this.#positions.get(key) ?? Math.floor(this.#random() * 1000)) + 1;
     // Kept small so it never loses integer precision however long the process runs.

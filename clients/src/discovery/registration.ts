@@ -6,6 +6,7 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from '../kit/logger.ts';
 import { describeError } from './agent.ts';
 import { DiscoveryError } from './errors.ts';
+import { asciiUpperCase } from './names.ts';
 import { RegistryHttp, type RegistryCredentials } from './registry-http.ts';
 import { backoffDelay, systemClock, type BackoffOptions, type Clock } from './timing.ts';
 import type { InstanceStatus } from './wire.ts';
@@ -153,7 +154,7 @@ export function describeInstance(options: EurekaRegistrationOptions): InstanceDe
   const base = port !== undefined ? `http://${hostName}:${port}` : `https://${hostName}:${securePort}`;
   return {
     instanceId: options.instanceId ?? `${hostName}:${options.app}:${mainPort}`,
-    app: options.app.toUpperCase(),
+    app: asciiUpperCase(options.app),
     hostName,
     ipAddr,
     port,

@@ -3,6 +3,7 @@
 // the answer may come from any Eureka server: numbers as strings, `@enabled` as string or boolean, a single object
 // where newer servers write an array, `overriddenstatus` in either spelling, no instanceId on old servers.
 import { DiscoveryError } from './errors.ts';
+import { asciiUpperCase } from './names.ts';
 
 /** Eureka's `InstanceInfo.InstanceStatus`. */
 export type InstanceStatus = 'UP' | 'DOWN' | 'STARTING' | 'OUT_OF_SERVICE' | 'UNKNOWN';
@@ -163,10 +164,10 @@ const DEFAULT_SECURE_PORT: PortInfo = { port: 7002, enabled: false };
  */
 export function readInstance(value: unknown, appName?: string): ServiceInstance | undefined {
   if (!isObject(value)) return undefined;
-  const app = (text(value['app']) ?? appName)?.toUpperCase();
+  const app = asciiUpperCase(text(value['app']) ?? appName ?? '');
   const ipAddr = text(value['ipAddr']);
   const hostName = text(value['hostName']) ?? ipAddr;
-  if (app === undefined || app === '' || hostName === undefined || hostName === '') return undefined;
+  if (app === '' || hostName === undefined || hostName === '') return undefined;
   return {
     // Servers before Eureka 1.1 have no instanceId; their clients identify instances by host name.
     instanceId: text(value['instanceId']) ?? hostName,

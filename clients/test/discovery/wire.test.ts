@@ -96,6 +96,12 @@ describe('readApplications (the client view of GET /eureka/apps)', () => {
     expect(readInstance({ app: 'a', hostName: 'h', status: 'SLEEPING' })?.status).toBe('UNKNOWN');
   });
 
+  it('upper-cases app names by ASCII alone, so "compoſite" is never taken for COMPOSITE', () => {
+    expect(readInstance({ app: 'product-compo\u017fite', hostName: 'h' })?.app).toBe('PRODUCT-COMPO\u017fITE');
+    expect(readInstance({ app: 'review-\u0131', hostName: 'h' })?.app).toBe('REVIEW-\u0131');
+    expect(readInstance({ app: 'review', hostName: 'h' })?.app).toBe('REVIEW');
+  });
+
   it('does not let a "__proto__" metadata key reach the prototype', () => {
     const i = readInstance(JSON.parse('{"app":"a","hostName":"h","metadata":{"__proto__":{"x":"1"},"zone":"z1"}}'));
     expect(i?.metadata).toEqual({ zone: 'z1' });

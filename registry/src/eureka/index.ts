@@ -30,6 +30,16 @@ export { formatForAccept, renderApplication, renderApplications, renderInstance 
 export type { RenderApplicationsOptions, RenderOptions, WireFormat } from './render.ts';
 export { appsHashCode } from './hashcode.ts';
 export {
+  MAX_NAME_LENGTH,
+  appNameProblem,
+  asciiUpperCase,
+  instanceIdProblem,
+  instanceTextProblem,
+  metadataProblem,
+  textProblem,
+  vipProblem,
+} from './text.ts';
+export {
   REPLICATION_ACTIONS,
   parseReplicationBatch,
   renderReplicationBatch,

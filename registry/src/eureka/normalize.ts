@@ -9,6 +9,7 @@ import {
 } from './instance.ts';
 import type { DataCenterInfo, InstanceInfo, InstanceStatus, LeaseInfo, PortInfo } from './instance.ts';
 import { fail, ok } from './result.ts';
+import { appNameProblem, asciiUpperCase, instanceIdProblem, instanceTextProblem } from './text.ts';
 import type { WireResult } from './result.ts';
 
 /** A field as a reader found it; absent when missing, null or not coercible. */
@@ -73,7 +74,7 @@ export interface NormalizeContext {
 export function normalizeInstance(raw: RawInstance, context: NormalizeContext): WireResult<InstanceInfo> {
   const hostName = raw.hostName ?? '';
   const ipAddr = raw.ipAddr ?? '';
-  const app = (raw.app ?? '').toUpperCase();
+  const app = asciiUpperCase(raw.app ?? '');
   const metadata = raw.metadata ?? {};
   const instanceId = resolveInstanceId(raw.instanceId, hostName, metadata, raw.dataCenterInfo);
 
@@ -82,8 +83,13 @@ export function normalizeInstance(raw: RawInstance, context: NormalizeContext): 
   if (hostName === '') return fail('missing_field', 'Missing hostname', 'hostName');
   if (ipAddr === '') return fail('missing_field', 'Missing ip address', 'ipAddr');
   if (app === '') return fail('missing_field', 'Missing appName', 'app');
+  // Names before anything compares them: a non-ASCII letter could otherwise pass for another name.
+  const badApp = appNameProblem(app);
+  if (badApp !== undefined) return fail('invalid_field', badApp, 'app');
+  const badId = instanceIdProblem(instanceId);
+  if (badId !== undefined) return fail('invalid_field', badId, 'instanceId');
   if (context.pathApp !== undefined) {
-    const expected = context.pathApp.toUpperCase();
+    const expected = asciiUpperCase(context.pathApp);
     if (expected !== app) {
       return fail('app_mismatch', `Mismatched appName, expecting ${expected} but was ${app}`, 'app');
     }
@@ -110,10 +116,10 @@ export function normalizeInstance(raw: RawInstance, context: NormalizeContext): 
       ? { className: dataCenterClassFor(dataCenterName), name: dataCenterName, metadata: rawDataCenter.metadata ?? {} }
       : { className: dataCenterClassFor(dataCenterName), name: dataCenterName };
 
-  return ok({
+  const instance: InstanceInfo = {
     instanceId,
     app,
-    appGroupName: raw.appGroupName === undefined ? null : raw.appGroupName.toUpperCase(),
+    appGroupName: raw.appGroupName === undefined ? null : asciiUpperCase(raw.appGroupName),
     ipAddr,
     sid: raw.sid ?? INSTANCE_DEFAULTS.sid,
     hostName,
@@ -137,7 +143,9 @@ export function normalizeInstance(raw: RawInstance, context: NormalizeContext): 
     // Eureka's lookup yields null for an unknown action type rather than failing the registration.
     actionType: parseActionType(raw.actionType) ?? null,
     asgName: raw.asgName ?? null,
-  });
+  };
+  const badText = instanceTextProblem(instance);
+  return badText === undefined ? ok(instance) : fail('invalid_field', badText);
 }
 
 /**

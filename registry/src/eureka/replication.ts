@@ -9,6 +9,7 @@ import { parseJsonText } from './parse.ts';
 import type { ParseOptions } from './parse.ts';
 import { instanceJson } from './render.ts';
 import { fail, ok } from './result.ts';
+import { appNameProblem, asciiUpperCase, instanceIdProblem } from './text.ts';
 import type { WireResult } from './result.ts';
 
 /** PeerAwareInstanceRegistryImpl.Action. */
@@ -61,8 +62,11 @@ function parseReplicationItem(item: unknown, now: number): WireResult<Replicatio
   if (actionText === undefined) return fail('missing_field', 'Missing action', 'action');
   const action = REPLICATION_ACTIONS.find((value) => value.toLowerCase() === actionText.trim().toLowerCase());
   if (action === undefined) return fail('invalid_field', `Invalid action ${actionText}`, 'action');
-  const appName = jsonString(item['appName'])?.toUpperCase();
-  if (appName === undefined || appName === '') return fail('missing_field', 'Missing appName', 'appName');
+  const appNameText = jsonString(item['appName']);
+  if (appNameText === undefined || appNameText === '') return fail('missing_field', 'Missing appName', 'appName');
+  const badApp = appNameProblem(appNameText, 'appName');
+  if (badApp !== undefined) return fail('invalid_field', badApp, 'appName');
+  const appName = asciiUpperCase(appNameText);
 
   const status = readStatus(item, 'status');
   if (!status.ok) return status;
@@ -82,6 +86,8 @@ function parseReplicationItem(item: unknown, now: number): WireResult<Replicatio
 
   const id = jsonString(item['id']) ?? instanceInfo?.instanceId;
   if (id === undefined || id === '') return fail('missing_field', 'Missing id', 'id');
+  const badId = instanceIdProblem(id, 'id');
+  if (badId !== undefined) return fail('invalid_field', badId, 'id');
   const lastDirtyTimestamp = jsonInteger(item['lastDirtyTimestamp']);
 
   return ok({

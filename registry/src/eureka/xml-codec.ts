@@ -104,9 +104,11 @@ export function decodeXmlName(name: string): string {
 }
 
 /**
- * PrettyPrintWriter's escaping: `& < > " ' CR` as entities, other ISO control characters as `&#x…;`, tab and
- * line feed kept literally in text but escaped in attributes. (Unlike XStream we always escape `&`: XStream
- * passes an existing `&amp;`/`&lt;`… through unescaped, which silently changes such values.)
+ * PrettyPrintWriter's escaping: `& < > " ' CR` as entities, C1 controls as `&#x…;`, tab and line feed kept literally
+ * in text but escaped in attributes. (Unlike XStream we always escape `&`: XStream passes an existing
+ * `&amp;`/`&lt;`… through unescaped, which silently changes such values.) Unlike XStream, what XML 1.0 cannot carry
+ * at all (other C0 controls, lone surrogates, U+FFFE/U+FFFF) becomes U+FFFD: XStream's `&#x0;` makes Xerces refuse
+ * the whole document. The registry refuses such texts on the way in; this keeps the document readable regardless.
  */
 export function escapeXml(value: string, inAttribute = false): string {
   // Most values (URLs, ids, ports) need nothing; one regex scan is cheaper than the character loop below.
@@ -123,9 +125,17 @@ export function escapeXml(value: string, inAttribute = false): string {
       else if (code === 0x22) replacement = '&quot;';
       else if (code === 0x27) replacement = '&apos;';
       else if (code === 0x0d) replacement = '&#xd;';
-      else if (code < 0x20 && (inAttribute || (code !== 0x09 && code !== 0x0a))) replacement = charRef(code);
+      else if (code === 0x09 || code === 0x0a) replacement = inAttribute ? charRef(code) : undefined;
+      else if (code < 0x20) replacement = UNREPRESENTABLE;
     } else if (code >= 0x7f && code <= 0x9f) {
       replacement = charRef(code);
+    } else if (code >= 0xd800 && code <= 0xdfff) {
+      const next = value.charCodeAt(i + 1);
+      // A pair is one character XML carries; only a lone half is replaced.
+      if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i++;
+      else replacement = UNREPRESENTABLE;
+    } else if (code === 0xfffe || code === 0xffff) {
+      replacement = UNREPRESENTABLE;
     }
     if (replacement !== undefined) {
       out += value.slice(last, i) + replacement;
@@ -135,8 +145,9 @@ export function escapeXml(value: string, inAttribute = false): string {
   return last === 0 ? value : out + value.slice(last);
 }
 
-// \p{Cc} is exactly Java's Character.isISOControl range (U+0000–U+001F, U+007F–U+009F).
-const NEEDS_ESCAPE = /[&<>"'\p{Cc}]/u;
+// \p{Cc} is exactly Java's Character.isISOControl range (U+0000–U+001F, U+007F–U+009F); \p{Cs} a lone surrogate.
+const NEEDS_ESCAPE = /[&<>"'\p{Cc}\uFFFE\uFFFF]|\p{Cs}/u;
+const UNREPRESENTABLE = '\uFFFD';
 
 function charRef(code: number): string {
   return `&#x${code.toString(16)};`;

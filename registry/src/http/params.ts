@@ -1,19 +1,26 @@
 // Query parameters of the Eureka API, validated before anything changes: a bad value is a 400 naming it.
 import type { KitEnv } from '@trellis/clients';
 import type { Context } from 'hono';
-import { parseInstanceStatus } from '../eureka/index.ts';
+import { appNameProblem, asciiUpperCase, instanceIdProblem, parseInstanceStatus } from '../eureka/index.ts';
 import type { InstanceStatus } from '../eureka/index.ts';
 import { limitError, RegistryError } from '../errors.ts';
 import { futureTimestamp } from '../registry/limits.ts';
 import type { RegistrationLimits } from '../registry/limits.ts';
 
-/** The `{APP}` path segment as Eureka keys it. */
+/** The `{APP}` path segment as Eureka keys it (ASCII upper-cased); 400 when it is not a name the registry takes. */
 export function appParam(c: Context<KitEnv>): string {
-  return (c.req.param('app') ?? '').toUpperCase();
+  const app = c.req.param('app') ?? '';
+  const problem = appNameProblem(app);
+  if (problem !== undefined) throw new RegistryError('invalid_request', problem);
+  return asciiUpperCase(app);
 }
 
+/** The `{ID}` path segment; 400 when it is not an instance id the registry takes (no such instance can exist). */
 export function idParam(c: Context<KitEnv>): string {
-  return c.req.param('id') ?? '';
+  const id = c.req.param('id') ?? '';
+  const problem = instanceIdProblem(id);
+  if (problem !== undefined) throw new RegistryError('invalid_request', problem);
+  return id;
 }
 
 /** A status parameter; undefined when absent or empty, 400 when not one of Eureka's statuses. */

@@ -2,6 +2,7 @@
 // reachable by more than its own services must not: a forged lease of a year, a lastDirtyTimestamp in the future
 // (it would make the registry keep the forged copy over every later registration of the real instance, which
 // then renews it) or 900 KB of metadata per instance would each hold or exhaust the registry. Pure: no HTTP.
+import { instanceTextProblem } from '../eureka/index.ts';
 import type { InstanceInfo } from '../eureka/index.ts';
 import type { Registry } from './registry.ts';
 
@@ -81,7 +82,9 @@ export function metadataViolation(
 }
 
 /**
- * Admits a parsed registration: refuses a lastDirtyTimestamp from the future, oversized metadata or (for instances
+ * Admits a parsed registration: refuses names and texts the registry does not take (see instanceTextProblem: a parsed
+ * body was checked already, a stored or hand-built instance is checked here), a lastDirtyTimestamp from the future,
+ * oversized metadata or (for instances
  * that did not come as a body of known size, such as replicated ones) an oversized instance, and lowers the lease
  * times to the ceiling.
  */
@@ -91,6 +94,8 @@ export function admitInstance(
   now: number,
   options: { readonly measure?: boolean } = {},
 ): Admission<InstanceInfo> {
+  const badText = instanceTextProblem(instance);
+  if (badText !== undefined) return { ok: false, violation: { kind: 'invalid', message: badText } };
   const future = futureTimestamp(instance.lastDirtyTimestamp, limits, now);
   if (future !== undefined) return { ok: false, violation: future };
   const metadata = metadataViolation(instance.metadata, limits);

@@ -1,5 +1,6 @@
 // The registry model: leases, status overrides, eviction, self-preservation, the delta queue and change events.
 // Pure and synchronous: no HTTP, storage or timers, and the clock is injected, so tests drive time by hand.
+import { asciiUpperCase } from '../eureka/index.ts';
 import type { ActionType, Application, InstanceInfo, InstanceStatus } from '../eureka/index.ts';
 import { DeltaQueue } from './delta-queue.ts';
 import { Listeners } from './events.ts';
@@ -407,7 +408,7 @@ export class Registry {
 
   /** One application (name upper-cased by the caller or not), undefined when it has no instances. */
   application(app: string): Application | undefined {
-    const name = app.toUpperCase();
+    const name = asciiUpperCase(app);
     const leases = this.#apps.get(name);
     if (leases === undefined || leases.size === 0) return undefined;
     return { name, instances: Array.from(leases.values(), (lease) => this.#serve(lease)) };
@@ -415,7 +416,7 @@ export class Registry {
 
   /** How many instances an application holds, without building them (the registration limits read it). */
   applicationSize(app: string): number {
-    return this.#apps.get(app.toUpperCase())?.size ?? 0;
+    return this.#apps.get(asciiUpperCase(app))?.size ?? 0;
   }
 
   /** Whether this instance is held. */
@@ -499,7 +500,7 @@ export class Registry {
   // ---- internals ----
 
   #lease(app: string, id: string): Lease | undefined {
-    return this.#apps.get(app.toUpperCase())?.get(id);
+    return this.#apps.get(asciiUpperCase(app))?.get(id);
   }
 
   #serve(lease: Lease): InstanceInfo {
@@ -554,7 +555,7 @@ export class Registry {
 }
 
 function canonical(instance: InstanceInfo): InstanceInfo {
-  const app = instance.app.toUpperCase();
+  const app = asciiUpperCase(instance.app);
   return app === instance.app ? instance : { ...instance, app };
 }
 

@@ -1,7 +1,8 @@
 // PUT /apps/{APP}/{ID}/metadata?key=value…: merges every query parameter into the instance's metadata.
 import type { KitEnv } from '@trellis/clients';
 import { Hono } from 'hono';
-import { limitError } from '../errors.ts';
+import { metadataProblem } from '../eureka/index.ts';
+import { limitError, RegistryError } from '../errors.ts';
 import { isReplication } from '../http/negotiate.ts';
 import { appParam, idParam, paths, queryEntries } from '../http/params.ts';
 import { metadataViolation } from '../registry/limits.ts';
@@ -12,6 +13,9 @@ export function instanceMetadataRoutes(deps: RouteDeps): Hono<KitEnv> {
   const app = new Hono<KitEnv>();
   app.on('PUT', paths('/apps/:app/:id/metadata'), (c) => {
     const entries = queryEntries(c);
+    // What the XML and JSON answers could not carry is refused here as at registration.
+    const badText = metadataProblem(entries);
+    if (badText !== undefined) throw new RegistryError('invalid_request', badText);
     const current = registry.instance(appParam(c), idParam(c));
     if (current === undefined) return c.body(null, 404);
     // The merged map is what would be held, so that is what the ceilings apply to.

@@ -2,7 +2,13 @@
 import type { KitEnv, LeanRequest, LeanResponse, LeanRoute } from '@trellis/clients';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
-import { parseInstanceStatus, renderInstance } from '../eureka/index.ts';
+import {
+  appNameProblem,
+  asciiUpperCase,
+  instanceIdProblem,
+  parseInstanceStatus,
+  renderInstance,
+} from '../eureka/index.ts';
 import type { InstanceStatus } from '../eureka/index.ts';
 import { presents } from '../auth/credentials.ts';
 import type { Credential } from '../auth/credentials.ts';
@@ -108,8 +114,10 @@ export function leanHeartbeat(options: LeanHeartbeatOptions): LeanRoute {
       if (lastDirtyTimestamp !== undefined && lastDirtyTimestamp > registry.now() + maxClockSkewMs) return undefined;
       const app = decodeSegment(rawApp);
       const id = decodeSegment(rawId);
-      if (app === undefined || id === undefined) return undefined;
-      const result = heartbeat(registry, app.toUpperCase(), id, {
+      // A name the registry does not take is left to the app route, which answers 400 with the reason.
+      if (app === undefined || id === undefined || appNameProblem(app) !== undefined) return undefined;
+      if (instanceIdProblem(id) !== undefined) return undefined;
+      const result = heartbeat(registry, asciiUpperCase(app), id, {
         lastDirtyTimestamp,
         overriddenStatus,
         replicated: false,

@@ -2,7 +2,8 @@
 // `applications` document (possibly empty, never 404), the way Ribbon-era clients look services up.
 import type { KitEnv } from '@trellis/clients';
 import { Hono } from 'hono';
-import { appsHashCode, renderApplications } from '../eureka/index.ts';
+import { appsHashCode, renderApplications, vipProblem } from '../eureka/index.ts';
+import { RegistryError } from '../errors.ts';
 import type { Application, InstanceInfo } from '../eureka/index.ts';
 import { sendRendered } from '../http/negotiate.ts';
 import { paths } from '../http/params.ts';
@@ -16,7 +17,13 @@ export function vipsRoutes(deps: RouteDeps): Hono<KitEnv> {
     ['/svips/:vip', 'secureVipAddress'],
   ] as const) {
     app.on('GET', paths(path), (c) => {
-      const applications = byVip(deps.registry, c.req.param('vip') ?? '', field);
+      // Matching is exact (as Eureka's), but a lookup no stored VIP address could match is refused with the reason.
+      const vip = c.req.param('vip') ?? '';
+      const problem = vip.includes(',')
+        ? 'Invalid VIP address: a lookup names one address'
+        : vipProblem(vip, 'VIP address');
+      if (problem !== undefined) throw new RegistryError('invalid_request', problem);
+      const applications = byVip(deps.registry, vip, field);
       const instances = applications.flatMap((a) => a.instances);
       return sendRendered(c, 200, (format) =>
         renderApplications(applications, {

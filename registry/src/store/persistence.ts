@@ -2,8 +2,10 @@
 // after its 204), renewals are collected and written once per interval in one transaction, so a heartbeat never
 // waits for the disk.
 import type { Logger } from '@trellis/clients';
+import { instanceTextProblem } from '../eureka/index.ts';
+import type { InstanceInfo } from '../eureka/index.ts';
 import { admitInstance } from '../registry/limits.ts';
-import type { RegistrationLimits } from '../registry/limits.ts';
+import type { Admission, RegistrationLimits } from '../registry/limits.ts';
 import type { LeaseRecord } from '../registry/events.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { RegistryStore, RenewalWrite } from './store.ts';
@@ -35,7 +37,7 @@ export function persistRegistry(
   const stored = store.load();
   for (const bad of stored.skipped) log.warn(bad, 'dropped an unreadable stored instance');
   const { limits, ...grace } = restore;
-  const leases = limits === undefined ? stored.leases : admitStored(stored.leases, limits, options, stored.version);
+  const leases = admitStored(stored.leases, limits, options, stored.version);
   const restored = registry.restore(leases, { version: stored.version, ...grace });
   if (restored > 0) log.info({ instances: restored }, 'restored instances from the store');
 
@@ -76,13 +78,13 @@ export function persistRegistry(
 }
 
 /**
- * Stored leases held to today's limits: what an open registry took before them (a year-long lease, a timestamp from
+ * Stored leases held to today's limits (or, without limits, to the texts the registry takes): what an open registry took before them (a year-long lease, a timestamp from
  * the future that pins a forged copy, 900 KB of metadata) must not come back with every restart. Offending leases
  * are dropped from the store too; lease times above the ceiling are lowered.
  */
 function admitStored(
   leases: readonly LeaseRecord[],
-  limits: RegistrationLimits,
+  limits: RegistrationLimits | undefined,
   options: PersistenceOptions,
   version: number,
 ): LeaseRecord[] {
@@ -90,7 +92,10 @@ function admitStored(
   const admitted: LeaseRecord[] = [];
   for (const lease of leases) {
     const { app, instanceId } = lease.instance;
-    const result = admitInstance(lease.instance, limits, registry.now(), { measure: true });
+    const result =
+      limits === undefined
+        ? admitText(lease.instance)
+        : admitInstance(lease.instance, limits, registry.now(), { measure: true });
     if (result.ok) {
       admitted.push(result.value === lease.instance ? lease : { ...lease, instance: result.value });
       continue;
@@ -103,4 +108,15 @@ function admitStored(
     }
   }
   return admitted;
+}
+
+/**
+ * Without limits, still the texts: a control character stored before the registry refused them would make every XML
+ * answer unreadable to Java clients again after each restart.
+ */
+function admitText(instance: InstanceInfo): Admission<InstanceInfo> {
+  const problem = instanceTextProblem(instance);
+  return problem === undefined
+    ? { ok: true, value: instance }
+    : { ok: false, violation: { kind: 'invalid', message: problem } };
 }

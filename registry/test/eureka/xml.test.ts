@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseApplications, parseInstance, renderApplications, renderInstance } from '../../src/eureka/index.ts';
 import type { Application, InstanceInfo, WireResult } from '../../src/eureka/index.ts';
-import { decodeXmlName, encodeXmlName, escapeXml } from '../../src/eureka/xml-codec.ts';
+import { decodeXmlName, encodeXmlName, escapeXml, parseXmlDocument } from '../../src/eureka/xml-codec.ts';
 import { SERVER_APPS_JSON, SERVER_APPS_XML, SPRING_REGISTRATION_JSON, SPRING_REGISTRATION_XML } from './fixtures.ts';
 
 const NOW = 1_700_000_000_000;
@@ -76,12 +76,12 @@ describe('XML registration', () => {
   it('decodes entities and XStream-coded metadata names', () => {
     const xml = SPRING_REGISTRATION_XML.replace(
       '<management.port>8082</management.port>',
-      '<a__b>x &amp; y &lt;z&gt;</a__b><cost_-usd>1</cost_-usd><my_.0020key>v&#xd;</my_.0020key>',
+      '<a__b>x &amp; y &lt;z&gt;</a__b><cost_-usd>1</cost_-usd><my_.0020key>v&#x41;</my_.0020key>',
     );
     expect(value(parseInstance(xml, 'application/xml', 'WEBSERVICE')).metadata).toEqual({
       a_b: 'x & y <z>',
       cost$usd: '1',
-      'my key': 'v\r',
+      'my key': 'vA',
     });
   });
 });
@@ -101,11 +101,17 @@ describe('XML names and escaping (XStream XmlFriendlyNameCoder / PrettyPrintWrit
   });
 
   it('escapes text like PrettyPrintWriter, keeping tab and newline literal in text only', () => {
-    expect(escapeXml(`a&b<c>d"e'f\rg\th\ni\u0001j\u0085k`)).toBe(
-      'a&amp;b&lt;c&gt;d&quot;e&apos;f&#xd;g\th\ni&#x1;j&#x85;k',
-    );
+    expect(escapeXml(`a&b<c>d"e'f\rg\th\ni\u0085k`)).toBe('a&amp;b&lt;c&gt;d&quot;e&apos;f&#xd;g\th\ni&#x85;k');
     expect(escapeXml('\t\n', true)).toBe('&#x9;&#xa;');
     expect(escapeXml('plain text ü')).toBe('plain text ü');
+  });
+
+  it('writes U+FFFD for what XML 1.0 cannot carry (XStream writes &#x0;, which Xerces refuses with the whole document)', () => {
+    const text = escapeXml('a\u0000b\u0001c\u001fd\ud800e\udc00f\ufffeg\uffffh😀i', false);
+    expect(text).toBe('a\ufffdb\ufffdc\ufffdd\ufffde\ufffdf\ufffdg\ufffdh😀i');
+    expect(escapeXml('\u0000', true)).toBe('\ufffd');
+    // What a Java XML client reads: the document parses (fast-xml-parser's validator is as strict as Xerces here).
+    expect(parseXmlDocument(`<a>${text}</a>`).ok).toBe(true);
   });
 
   it('always escapes an ampersand, even before something that looks like an entity', () => {
@@ -114,7 +120,7 @@ describe('XML names and escaping (XStream XmlFriendlyNameCoder / PrettyPrintWrit
 
   it('keeps hostile metadata well-formed and lossless through a render/parse round trip', () => {
     const base = value(parseInstance(SPRING_REGISTRATION_JSON, 'application/json', 'WEBSERVICE', { now: NOW }));
-    const metadata = { 'a b': '<x>', 'q"': `'&amp;'`, $_$: '\t\n', ключ: 'значение' };
+    const metadata = { 'a b': '<x>', 'q"': `'&amp;'`, $_$: '&#xd;]]>', ключ: 'значение' };
     const instance: InstanceInfo = { ...base, metadata, homePageUrl: 'http://h/?a=1&b=2' };
     const xml = renderInstance(instance, { format: 'xml' });
     expect(value(parseInstance(xml, 'application/xml', 'WEBSERVICE', { now: NOW }))).toEqual(instance);
