@@ -11,6 +11,7 @@ import { dashboardRoutes } from './dashboard/routes.ts';
 import { processSystemInfo } from './dashboard/model.ts';
 import type { SystemInfo } from './dashboard/model.ts';
 import { RegistryError } from './errors.ts';
+import { wireBodyGuard } from './http/negotiate.ts';
 import { ResponseCache } from './http/response-cache.ts';
 import type { PeerStatus } from './peers/replicator.ts';
 import { DEFAULT_LIMITS } from './registry/limits.ts';
@@ -78,6 +79,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
   };
   const api = new Hono<KitEnv>();
   api.use(accessGuard({ write: deps.writeAuth, read: deps.readAuth }));
+  api.use(wireBodyGuard());
   // Order matters where paths overlap: /apps/delta before /apps/{APP}.
   api.route('/', appsRoutes(routeDeps));
   api.route('/', applicationRoutes(routeDeps));

@@ -11,6 +11,7 @@ export type RegistryErrorCode =
   | 'unauthorized'
   | 'forbidden'
   | 'payload_too_large'
+  | 'unsupported_media_type'
   | 'limit_reached'
   | 'unavailable';
 
@@ -21,6 +22,8 @@ const STATUS = {
   unauthorized: 401,
   forbidden: 403,
   payload_too_large: 413,
+  // A body that is neither JSON nor XML: text/plain and forms are what a web page may send cross-site unasked.
+  unsupported_media_type: 415,
   // The registry is full for this application (or in all): room comes back as instances cancel or expire.
   limit_reached: 429,
   unavailable: 503,

@@ -1,5 +1,5 @@
-// Request bodies → model. JSON or XML is chosen from the Content-Type, else sniffed from the first character
-// (Eureka's Jersey would answer 415; accepting both costs nothing and helps curl users).
+// Request bodies → model. JSON or XML is chosen from the Content-Type, else sniffed from the first character (the
+// API itself refuses a body not declared JSON or XML with 415, as Eureka's Jersey does: see wireBodyGuard).
 import { groupApplications } from './instance.ts';
 import type { Application, InstanceInfo } from './instance.ts';
 import { isJsonObject, jsonString, parseIntegerText, readJsonInstance } from './json-read.ts';

@@ -2,9 +2,10 @@
 // Accept), gzip when Accept-Encoding allows it, and the replication header that marks a peer's request.
 import { gzipSync } from 'node:zlib';
 import type { KitEnv } from '@trellis/clients';
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { formatForAccept } from '../eureka/index.ts';
 import type { WireFormat } from '../eureka/index.ts';
+import { RegistryError } from '../errors.ts';
 
 /** Eureka's PeerEurekaNode.HEADER_REPLICATION. */
 export const REPLICATION_HEADER = 'x-netflix-discovery-replication';
@@ -64,4 +65,47 @@ export function sendDocument(
 export function sendRendered(c: Context<KitEnv>, status: 200 | 409, render: (format: WireFormat) => string): Response {
   const format = wireFormat(c);
   return sendDocument(c, status, render(format), format, acceptsGzip(c));
+}
+
+// JSON and XML, also as structured suffixes (application/vnd.x+json). None of them is a type a web page may send to
+// another origin without a CORS preflight, which text/plain, forms and a missing Content-Type are.
+const WIRE_BODY_TYPE = /^(?:application\/json|application\/xml|text\/xml|[\w.!#$&^-]+\/[\w.!#$&^+-]+\+(?:json|xml))$/;
+
+/**
+ * Refuses (415, with the reason) a write whose body is not declared JSON or XML, before anything reads it: Eureka's
+ * Jersey answers 415 too, and Spring's and eureka-js-client's registrations and peers' batches all send
+ * application/json. A cross-site page can only send text/plain, a form or no type without a preflight, so this is
+ * what keeps a browser that holds the registry's credentials from being made to register.
+ */
+export function wireBodyGuard(): MiddlewareHandler<KitEnv> {
+  return async (c, next) => {
+    if (hasBody(c)) {
+      const header = c.req.header('content-type');
+      const type = header?.split(';')[0]?.trim().toLowerCase() ?? '';
+      if (!WIRE_BODY_TYPE.test(type)) {
+        const named = /^[\w.!#$&^+-]+\/[\w.!#$&^+-]+$/.test(type)
+          ? `Content-Type ${type}`
+          : 'a missing or unreadable Content-Type';
+        throw new RegistryError(
+          'unsupported_media_type',
+          `Unsupported body with ${named}: send application/json or application/xml`,
+        );
+      }
+    }
+    await next();
+  };
+}
+
+/**
+ * Whether a request is taken to carry a body: every POST (both of the API's POSTs read one, and POST is the method a
+ * cross-site page can send unasked), and any other write that declares one (a non-zero length or a chunked body).
+ * Heartbeats, status and metadata PUTs and DELETEs carry none, whatever Content-Type a client adds.
+ */
+function hasBody(c: Context<KitEnv>): boolean {
+  const method = c.req.method;
+  if (method === 'POST') return true;
+  if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return false;
+  if (c.req.header('transfer-encoding') !== undefined) return true;
+  const length = c.req.header('content-length')?.trim();
+  return length !== undefined && length !== '' && length !== '0';
 }
