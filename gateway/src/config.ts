@@ -1,8 +1,8 @@
 // The gateway's settings: flags, then environment variables, then defaults. The only file that reads the environment.
-import { isIP } from 'node:net';
 import {
   commonSettings,
   loadSettings,
+  parseTrustedProxies,
   setting,
   SettingsError,
   tlsSettings,
@@ -159,16 +159,6 @@ export interface GatewayConfig {
   readonly trustedProxies: readonly string[];
 }
 
-/** Checks an IP address or CIDR block as the trusted-proxies setting takes them. */
-function validProxySource(source: string): boolean {
-  const [address = '', prefix, extra] = source.split('/');
-  const family = isIP(address);
-  if (family === 0 || extra !== undefined) return false;
-  if (prefix === undefined) return true;
-  const bits = Number(prefix);
-  return /^\d+$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
-}
-
 /** The introspection client: both halves of the credential, and an issuer to introspect at. */
 function introspection(s: GatewaySettings): NonNullable<GatewayConfig['tokens']>['introspection'] {
   const { introspectionClientId: clientId, introspectionClientSecret: clientSecret } = s;
@@ -213,12 +203,10 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     );
   }
   const trustedProxies = (s.trustedProxies ?? []).map((p) => p.trim());
-  for (const source of trustedProxies) {
-    if (!validProxySource(source)) {
-      throw new SettingsError(
-        `invalid --trusted-proxies (GATEWAY_TRUSTED_PROXIES): ${JSON.stringify(source)} is not an IP address or CIDR block`,
-      );
-    }
+  try {
+    parseTrustedProxies(trustedProxies);
+  } catch (err) {
+    throw new SettingsError(`invalid --trusted-proxies (GATEWAY_TRUSTED_PROXIES): ${(err as Error).message}`);
   }
   return Object.freeze({
     dataDir: s.dataDir,

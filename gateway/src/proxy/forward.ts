@@ -5,13 +5,13 @@
 // never passed off as complete.
 import type http from 'node:http';
 import type { OutgoingHttpHeaders } from 'node:http';
-import { BlockList, isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import {
   isConnectionError,
   isTimeoutError,
+  parseTrustedProxies,
   ResilienceError,
   type InstanceSource,
   type Logger,
@@ -136,28 +136,10 @@ function retryableError(err: unknown): boolean {
 
 const ACTUATOR = '/actuator/';
 
-/** The trusted-proxies list as a BlockList (the sources were checked when the settings were read). */
-function proxyList(sources: readonly string[]): BlockList | undefined {
-  if (sources.length === 0) return undefined;
-  const list = new BlockList();
-  for (const source of sources) {
-    const [address = '', prefix] = source.split('/');
-    const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(prefix), type);
-  }
-  return list;
-}
-
 export function createProxy(options: ProxyOptions): Proxy {
   const log = options.logger;
   const now = options.now ?? Date.now;
-  const trusted = proxyList(options.trustedProxies ?? []);
-  const isTrusted = (address: string): boolean => {
-    if (trusted === undefined) return false;
-    const family = isIP(address);
-    return family !== 0 && trusted.check(address, family === 4 ? 'ipv4' : 'ipv6');
-  };
+  const trusted = parseTrustedProxies(options.trustedProxies ?? []);
 
   function fail(res: http.ServerResponse, err: unknown): void {
     if (!(err instanceof GatewayError)) {
@@ -217,7 +199,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         remoteAddress: view.remoteAddress,
         proto: secure ? 'https' : 'http',
         port: req.socket.localPort ?? 0,
-        trusted: isTrusted(view.remoteAddress),
+        trusted: trusted.trusts(view.remoteAddress),
       }),
       responseHeaders: [],
       auth: undefined,
