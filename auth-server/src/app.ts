@@ -10,6 +10,7 @@ import { adminRoutes } from './routes/admin.ts';
 import { interactionRoutes } from './routes/interaction.ts';
 import { registrationRoutes } from './routes/registration.ts';
 import type { AuthStore } from './store/open.ts';
+import { securePages } from './views/page-headers.ts';
 import type { RegistrationPolicy } from './clients/registration-policy.ts';
 
 export interface AppDeps {
@@ -33,6 +34,12 @@ export interface AppDeps {
  */
 export function createApp(deps: AppDeps): Hono<KitEnv> {
   const app = deps.service.app;
+  // Before any route: every HTML answer, from hono or from oidc-provider, gets the page headers (page-headers.ts).
+  app.use((c, next) => {
+    const env: Partial<KitEnv['Bindings']> | undefined = c.env;
+    if (env?.outgoing !== undefined) securePages(env.outgoing);
+    return next();
+  });
   deps.service.health.register('authStore', () => {
     try {
       deps.store.db.prepare('SELECT 1').get();

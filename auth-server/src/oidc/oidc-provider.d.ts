@@ -92,8 +92,10 @@ declare module 'oidc-provider' {
     readonly req: IncomingMessage;
     body: unknown;
     status: number;
+    readonly method: string;
     set(headers: Record<string, string>): void;
     remove(header: string): void;
+    redirect(url: string): void;
     readonly oidc?: {
       readonly route?: string;
       readonly client?: { readonly clientId: string; readonly clientAuthMethod: string } | undefined;

@@ -1,17 +1,9 @@
-import {
-  deviceConfirmPage,
-  deviceDonePage,
-  loggedOutPage,
-  logoutPage,
-  PAGE_HEADERS,
-  userCodePage,
-} from '../views/pages.ts';
+import { deviceConfirmPage, deviceDonePage, loggedOutPage, logoutPage, userCodePage } from '../views/pages.ts';
 
 /** The part of Koa's context the page hooks use. */
 interface PageContext {
   type: string;
   body: unknown;
-  set(headers: Record<string, string>): void;
   readonly cookies: { get(name: string): string | undefined };
   readonly oidc: {
     readonly provider: { cookieName(name: string): string };
@@ -19,9 +11,9 @@ interface PageContext {
   };
 }
 
+/** The page headers come with every HTML answer (views/page-headers.ts). */
 function render(ctx: PageContext, html: string): void {
   ctx.type = 'html';
-  ctx.set({ ...PAGE_HEADERS });
   ctx.body = html;
 }
 
@@ -42,8 +34,7 @@ function userCodeError(err: { name?: string } | undefined): string | undefined {
 }
 
 /**
- * The device flow's and logout's pages in the look of the login and consent pages, with their security headers and
- * nothing loaded from outside (oidc-provider's defaults import web fonts from Google).
+ * The device flow's and logout's pages in the look of the login and consent pages, with nothing loaded from outside (oidc-provider's defaults import web fonts from Google).
  */
 export const providerPages = {
   deviceFlow: {

@@ -9,6 +9,7 @@ import Provider, {
 import { ID_TOKEN_TTL, INTERACTION_PREFIX } from './constants.ts';
 import type { Logger } from '@trellis/clients';
 import type { PrivateJwk, SigningAlg } from '../crypto/signing-keys.ts';
+import { SCRIPT_HASH_COLLECTOR } from '../views/page-headers.ts';
 import { messagePage } from '../views/pages.ts';
 import { providerPages } from './pages.ts';
 import { jwtAccessTokenMiddleware, type AccessTokenRecords } from './jwt-access-tokens.ts';
@@ -176,6 +177,7 @@ export function createProvider(options: ProviderOptions): Provider {
   provider.proxy = true;
 
   const { verifyClientSecret, throttle, sourceOf } = options;
+  const log = options.logger;
   // oidc-provider compares client_secret itself with a constant-time equality on the stored value; the documented
   // extension point for hashed secrets is this prototype method (panva/node-oidc-provider#631). Repeated failures
   // for one client from one source wait longer each time before any comparison happens; other sources (the
@@ -195,6 +197,26 @@ export function createProvider(options: ProviderOptions): Provider {
     return ok;
   };
 
+  // oidc-provider adds the hash of each inline script it writes (form_post's auto-submit, on the authorization
+  // endpoint and its resume path only) to this script-src; the page headers (views/page-headers.ts) then allow
+  // exactly those, and drop the collector from non-HTML answers. The token endpoint's path pays one comparison.
+  provider.use((ctx, next) => {
+    if (ctx.path.startsWith(ROUTES.authorization)) ctx.set({ 'content-security-policy': SCRIPT_HASH_COLLECTOR });
+    return next();
+  });
+  // After a refused code (a forged or missing xsrf field, an unknown resume uid) oidc-provider re-renders the code
+  // form and then fails to save a session the browser never had (no cookie, or one whose session is gone): "persist
+  // can only be called on previously persisted Sessions", a 500 in plain text. The form is started over instead.
+  provider.use(async (ctx, next) => {
+    if (ctx.path !== ROUTES.code_verification && !ctx.path.startsWith(`${ROUTES.code_verification}/`)) return next();
+    try {
+      await next();
+    } catch (err) {
+      log.info({ err: { message: err instanceof Error ? err.message : 'error' } }, 'device code form started over');
+      ctx.redirect(ctx.oidc?.urlFor('code_verification') ?? ROUTES.code_verification);
+      ctx.status = 303;
+    }
+  });
   // RFC 7662/7009 for our own JWT access tokens (oidc-provider handles only opaque ones); see jwt-access-tokens.ts.
   const structured = jwtAccessTokenMiddleware({
     issuer: options.issuer,
@@ -227,7 +249,6 @@ export function createProvider(options: ProviderOptions): Provider {
     provider.use((ctx, next) => (ctx.path.endsWith(DISCOVERY_PATH) ? addEndpoint(ctx, next) : next()));
   }
 
-  const log = options.logger;
   provider.on('server_error', (_ctx, err) => log.error({ err }, 'oidc-provider server error'));
   // Refusals are worth a line (who, which error), never the presented credentials.
   provider.on('grant.error', (ctx, err) =>

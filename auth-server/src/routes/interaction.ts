@@ -9,7 +9,7 @@ import { pinToIssuer, type ProviderHolder } from '../oidc/mount.ts';
 import { addressKey, sourceAddress, type TrustedProxies } from '../oidc/proxies.ts';
 import { FailureThrottle } from '../oidc/throttle.ts';
 import type { UserStore } from '../users/store.ts';
-import { consentPage, loginPage, messagePage, PAGE_HEADERS } from '../views/pages.ts';
+import { consentPage, loginPage, messagePage } from '../views/pages.ts';
 
 export interface InteractionDeps {
   readonly holder: ProviderHolder;
@@ -52,8 +52,9 @@ export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
     const actual = Buffer.from(presented);
     return actual.length === expected.length && timingSafeEqual(actual, expected);
   };
+  // The page headers are set for every HTML answer in one place (views/page-headers.ts).
   const html = (c: Context<KitEnv>, body: string, status: 200 | 400 | 401 | 403 | 503 = 200): Response =>
-    c.html(body, status, PAGE_HEADERS);
+    c.html(body, status);
   const expired = (c: Context<KitEnv>): Response =>
     html(
       c,

@@ -84,13 +84,20 @@ export function messagePage(title: string, message: string): string {
   return page(title, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>`);
 }
 
-/** Headers of every page a browser shows: never cached, never framed, nothing loaded from anywhere. */
+/** Nothing loaded from anywhere, no script, never framed. */
+export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
+
+/**
+ * Headers of every HTML answer of the auth server (see page-headers.ts, which sets them): never cached, never
+ * framed, no referrer, no content sniffing, nothing loaded from anywhere.
+ */
 export const PAGE_HEADERS = {
   'cache-control': 'no-store',
   'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   // No form-action: browsers apply it to the redirects after a submit, which end at the client's redirect_uri.
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+  'content-security-policy': PAGE_CSP,
 } as const;
 
 export interface UserCodePageOptions {
