@@ -295,6 +295,9 @@ export async function startGateway(
       socket.once('close', () => upgraded.delete(socket));
       proxy.upgrade(req, socket, head);
     });
+    // Without this node answers 100 Continue before the handler runs, and a client uploads a body the gateway is about
+    // to refuse (413, 401, 400); the proxy sends 100 itself once a request passed its checks.
+    server.on('checkContinue', handler);
     // Requests node's parser refuses (both Content-Length and Transfer-Encoding, bad chunking…) get JSON too.
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       if (socket.writable && err.code !== 'ECONNRESET') writeRawError(socket, parserRefusal(err));

@@ -1,9 +1,11 @@
 // Request hygiene at the edge, through real sockets (raw ones for what a client library would refuse to send): every
 // refusal carries its reason and never reaches the upstream, which records every request it is handed.
+import { once } from 'node:events';
+import net from 'node:net';
 import { loadSettings, SettingsError } from '@trellis/clients';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { gatewayConfig, gatewaySettings } from '../src/config.ts';
-import { send, startTestGateway, startUpstream, type TestGateway, type Upstream } from './helpers.ts';
+import { send, startTestGateway, startUpstream, until, type TestGateway, type Upstream } from './helpers.ts';
 
 interface Seen {
   readonly url: string;
@@ -130,6 +132,28 @@ spring.cloud.gateway.routes:
     expect(json(res.body)).toMatchObject({ error: 'payload_too_large', route: 'plain' });
     expect(res.head.toLowerCase()).toContain('connection: close');
     expect(seen).toEqual([]);
+  });
+
+  it('answers Expect: 100-continue with the refusal before the body is sent, and with 100 once a request passes', async () => {
+    const refused = await send(
+      gateway.port,
+      `POST /plain/x HTTP/1.1\r\nhost: gw.test\r\nexpect: 100-continue\r\ncontent-length: ${6 * 1024 * 1024}\r\n\r\n`,
+    );
+    expect(refused.head).toMatch(/^HTTP\/1\.1 413 /);
+    expect(seen).toEqual([]);
+    const socket = net.connect(gateway.port, '127.0.0.1');
+    await once(socket, 'connect');
+    let out = '';
+    socket.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    socket.write(
+      'POST /plain/x HTTP/1.1\r\nhost: gw.test\r\nexpect: 100-continue\r\ncontent-length: 5\r\nconnection: close\r\n\r\n',
+    );
+    await until(() => out.includes('\r\n\r\n'));
+    expect(out).toMatch(/^HTTP\/1\.1 100 Continue\r\n/);
+    socket.write('hello');
+    await once(socket, 'close');
+    expect(out).toContain('HTTP/1.1 200 OK');
+    expect(out).toContain('{"bytes":5}');
   });
 
   it('applies --max-request-size to announced and chunked bodies; RequestSize on a route overrides it', async () => {

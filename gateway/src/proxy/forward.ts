@@ -129,6 +129,12 @@ function upstreamFailure(err: unknown, route: Route, timeoutMs: number): Gateway
   });
 }
 
+/** Sends the interim 100 Continue a client that announced `Expect: 100-continue` waits for before its body. */
+function continueIfExpected(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const expect = req.headers.expect;
+  if (expect !== undefined && expect.toLowerCase() === '100-continue' && !res.headersSent) res.writeContinue();
+}
+
 function retryableError(err: unknown): boolean {
   if (err instanceof GatewayError || err instanceof ResilienceError) return false;
   return isConnectionError(err) || isTimeoutError(err);
@@ -373,6 +379,9 @@ export function createProxy(options: ProxyOptions): Proxy {
         })(),
       );
     }
+    // main.ts holds node's automatic 100 Continue back (checkContinue): only a request that passed the route's checks
+    // and size limit asks the client for its body.
+    if (hasBody && depth === 0) continueIfExpected(req, res);
     const client: ClientState = { gone: false, call: undefined };
     // Kept for the whole exchange: a client that leaves mid-body stops the upstream call too.
     res.once('close', () => {
@@ -436,6 +445,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     const target = screenRequest(req);
     if (options.actuator !== undefined && target.path.startsWith(ACTUATOR)) {
       req.url = target.query === '' ? target.path : `${target.path}?${target.query}`;
+      continueIfExpected(req, res);
       options.actuator(req, res);
       return;
     }
