@@ -160,7 +160,8 @@ export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
     if (accountId === undefined) deps.throttle.failed(key);
     else deps.throttle.succeeded(key);
     if (accountId === undefined) {
-      c.var.log.info({ username }, 'sign-in refused');
+      // Only a username that exists: people type their password into the username field, and that is no name to log.
+      c.var.log.info(deps.users.find(username) === undefined ? { unknownUser: true } : { username }, 'sign-in refused');
       return renderLogin(c, node, interaction, { username, error: 'Wrong username or password.' });
     }
     await node.provider.interactionFinished(
