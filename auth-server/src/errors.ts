@@ -7,6 +7,7 @@ import { TrellisError } from '@trellis/clients';
  */
 export type AuthServerErrorCode =
   | 'invalid_client_metadata'
+  | 'unsupported_media_type'
   | 'invalid_redirect_uri'
   | 'invalid_token'
   | 'registration_disabled'
@@ -22,6 +23,7 @@ export type AuthServerErrorCode =
 
 const STATUS = {
   invalid_client_metadata: 400,
+  unsupported_media_type: 415,
   invalid_redirect_uri: 400,
   invalid_token: 401,
   registration_disabled: 404,

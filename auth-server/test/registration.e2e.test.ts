@@ -285,12 +285,15 @@ describe('POST /oauth2/register (RFC 7591)', () => {
     for (const [body, type] of [
       ['{', 'application/json'],
       ['[]', 'application/json'],
-      ['grant_types=client_credentials', 'application/x-www-form-urlencoded'],
     ] as const) {
       const res = await register(body, INITIAL_TOKEN, type);
       expect(res.status).toBe(400);
       expect(((await res.json()) as { error: string }).error).toBe('invalid_client_metadata');
     }
+    // Another media type is no metadata at all (HTTP's 415; bodies.e2e.test.ts tries more).
+    const form = await register('grant_types=client_credentials', INITIAL_TOKEN, 'application/x-www-form-urlencoded');
+    expect(form.status).toBe(415);
+    expect(await form.json()).toMatchObject({ error: 'unsupported_media_type' });
   });
 });
 

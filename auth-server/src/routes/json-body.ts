@@ -3,18 +3,70 @@ import type { KitEnv } from '@trellis/clients';
 import { AuthServerError } from '../errors.ts';
 
 /**
+ * Bounds of client metadata: far above any real registration (a JWKS is three levels deep, a redirect URI a few
+ * hundred characters), low enough that no request makes the server walk, store or echo back something enormous.
+ */
+export const METADATA_LIMITS = { depth: 8, stringLength: 2048, listLength: 100 } as const;
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The media type alone, without parameters: `application/json; charset=utf-8` is `application/json`. */
+function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+/**
+ * Refuses a value deeper, longer or wider than {@link METADATA_LIMITS}. Iterative, so a body nested a hundred
+ * thousand levels (well within the body limit) costs one pass and no stack.
+ */
+function checkBounds(root: unknown): void {
+  const pending: { value: unknown; depth: number }[] = [{ value: root, depth: 1 }];
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    const { value, depth } = item;
+    if (typeof value === 'string') {
+      if (value.length > METADATA_LIMITS.stringLength) {
+        fail(`a value is longer than ${METADATA_LIMITS.stringLength} characters`);
+      }
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > METADATA_LIMITS.depth) fail(`the body is nested deeper than ${METADATA_LIMITS.depth} levels`);
+    const children = Array.isArray(value) ? (value as unknown[]) : Object.entries(value).flat();
+    if (Array.isArray(value) && value.length > METADATA_LIMITS.listLength) {
+      fail(`a list has more than ${METADATA_LIMITS.listLength} entries`);
+    }
+    for (const child of children) pending.push({ value: child, depth: depth + 1 });
+  }
+}
+
+function fail(message: string): never {
+  throw new AuthServerError('invalid_client_metadata', message);
+}
+
+/**
  * The request body as a JSON object, for the routes that take client metadata (admin API, RFC 7591/7592). Anything
- * else is refused with `invalid_client_metadata` and the reason, before any stored state is touched.
+ * else is refused with the reason, before any stored state is touched: another media type with 415
+ * `unsupported_media_type`; bytes that are not UTF-8, text that is not JSON, JSON that is not an object or exceeds
+ * {@link METADATA_LIMITS} with 400 `invalid_client_metadata`. Bodies over the service's limit never get here (413).
  */
 export async function clientMetadataBody(c: Context<KitEnv>): Promise<Record<string, unknown>> {
+  if (mediaType(c.req.header('content-type')) !== 'application/json') {
+    throw new AuthServerError('unsupported_media_type', 'send the client metadata as application/json');
+  }
+  let text: string;
+  try {
+    text = UTF8.decode(await c.req.arrayBuffer());
+  } catch {
+    fail('the body is not UTF-8');
+  }
   let body: unknown;
   try {
-    body = await c.req.json();
+    body = JSON.parse(text);
   } catch {
-    throw new AuthServerError('invalid_client_metadata', 'the body is not valid JSON');
+    fail('the body is not valid JSON');
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new AuthServerError('invalid_client_metadata', 'send the client metadata as a JSON object');
-  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    fail('send the client metadata as a JSON object');
+  checkBounds(body);
   return body as Record<string, unknown>;
 }

@@ -41,9 +41,6 @@ function bearer(c: Context<KitEnv>): string | undefined {
 
 /** The request body as a JSON object; members that are null count as absent (RFC 7592 §2.2 allows ignoring them). */
 async function metadataOf(c: Context<KitEnv>): Promise<Record<string, unknown>> {
-  if (!/^application\/json\b/i.test(c.req.header('content-type') ?? '')) {
-    throw new AuthServerError('invalid_client_metadata', 'send the client metadata as application/json');
-  }
   return Object.fromEntries(Object.entries(await clientMetadataBody(c)).filter(([, v]) => v !== null));
 }
 
@@ -64,7 +61,7 @@ function information(registration: Registration, clientUri: string, token: strin
  */
 export function registrationRoutes(deps: RegistrationDeps): Hono<KitEnv> {
   const app = new Hono<KitEnv>();
-  const answer = (c: Context<KitEnv>, body: unknown, status: 200 | 201 | 400 | 401 | 404 | 409 | 500): Response =>
+  const answer = (c: Context<KitEnv>, body: unknown, status: 200 | 201 | 400 | 401 | 404 | 409 | 415 | 500): Response =>
     c.json(body, status, { 'cache-control': 'no-store', pragma: 'no-cache' });
 
   app.onError((err, c) => {
@@ -82,7 +79,7 @@ export function registrationRoutes(deps: RegistrationDeps): Hono<KitEnv> {
       );
       return answer(c, { error: code, error_description: err.message }, 401);
     }
-    return answer(c, { error: code, error_description: err.message }, err.status as 400 | 404 | 409);
+    return answer(c, { error: code, error_description: err.message }, err.status as 400 | 404 | 409 | 415);
   });
 
   app.use(async (_c, next) => {
