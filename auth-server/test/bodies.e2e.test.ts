@@ -1,6 +1,7 @@
 // What the admin API and dynamic registration (RFC 7591/7592) do with bodies that are not client metadata: deeply
 // nested, huge, or not JSON at all. Each gets a 4xx that says why, never a 500, and nothing is stored.
 import { request } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listClients } from '../src/manage.ts';
 import { ADMIN_TOKEN, startServer, tempDir, type TestServer } from './helpers.ts';
@@ -89,7 +90,7 @@ async function reason(res: Response): Promise<string> {
 const stored = async (): Promise<string[]> => (await listClients({ dataDir: dir.path })).map((c) => c.client_id).sort();
 
 describe.each(ENDPOINTS)('$name', (e) => {
-  it('refuses deeply nested JSON with 400 and a reason', async () => {
+  it('refuses deeply nested or very wide JSON with 400 and a reason', async () => {
     const before = await stored();
     const depth = 100_000;
     const cases: Record<string, string> = {
@@ -97,12 +98,15 @@ describe.each(ENDPOINTS)('$name', (e) => {
       'nested arrays in a field': `{"client_id":"${e.id()}","redirect_uris":${'['.repeat(depth)}${']'.repeat(depth)}}`,
       'nested objects in a field': `{"client_id":"${e.id()}","client_name":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`,
       'nested objects in an unknown field': `{"client_id":"${e.id()}","x":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`,
+      'an object with 50,000 members': `{"client_id":"${e.id()}","x":{${Array.from({ length: 50_000 }, (_, i) => `"k${i}":1`).join(',')}}}`,
+      'a list of 20,000 entries': `{"client_id":"${e.id()}","redirect_uris":[${Array.from({ length: 20_000 }, () => '"http://127.0.0.1/cb"').join(',')}]}`,
+      'a long member name': `{"client_id":"${e.id()}","${'k'.repeat(100_000)}":1}`,
       'nested arrays in a list member': `{"client_id":"${e.id()}","grant_types":[${'['.repeat(depth)}${']'.repeat(depth)}]}`,
     };
     for (const [what, body] of Object.entries(cases)) {
       const res = await send(e, body);
       expect(res.status, what).toBe(400);
-      expect(await reason(res), what).toMatch(/nest|JSON|must|invalid|not/i);
+      expect(await reason(res), what).toMatch(/nest|JSON|must|invalid|not|more than|longer than/i);
     }
     expect(await stored()).toEqual(before);
   });
@@ -165,6 +169,9 @@ describe.each(ENDPOINTS)('$name', (e) => {
       expect(res.status, type).toBe(415);
       expect(await reason(res), type).toMatch(/application\/json/);
     }
+    const gzip = await send(e, gzipSync(body), { 'content-encoding': 'gzip' });
+    expect(gzip.status).toBe(415);
+    expect(await reason(gzip)).toMatch(/content-encoding/);
     const none = await fetch(e.url(), {
       method: e.method,
       headers: { authorization: `Bearer ${e.token()}` },

@@ -31,10 +31,13 @@ function checkBounds(root: unknown): void {
     }
     if (typeof value !== 'object' || value === null) continue;
     if (depth > METADATA_LIMITS.depth) fail(`the body is nested deeper than ${METADATA_LIMITS.depth} levels`);
-    const children = Array.isArray(value) ? (value as unknown[]) : Object.entries(value).flat();
-    if (Array.isArray(value) && value.length > METADATA_LIMITS.listLength) {
-      fail(`a list has more than ${METADATA_LIMITS.listLength} entries`);
+    if (Array.isArray(value)) {
+      if (value.length > METADATA_LIMITS.listLength) fail(`a list has more than ${METADATA_LIMITS.listLength} entries`);
+    } else if (Object.keys(value).length > METADATA_LIMITS.listLength) {
+      fail(`an object has more than ${METADATA_LIMITS.listLength} members`);
     }
+    // Member names count as strings too: a long name is as costly as a long value.
+    const children = Array.isArray(value) ? (value as unknown[]) : Object.entries(value).flat();
     for (const child of children) pending.push({ value: child, depth: depth + 1 });
   }
 }
@@ -52,6 +55,11 @@ function fail(message: string): never {
 export async function clientMetadataBody(c: Context<KitEnv>): Promise<Record<string, unknown>> {
   if (mediaType(c.req.header('content-type')) !== 'application/json') {
     throw new AuthServerError('unsupported_media_type', 'send the client metadata as application/json');
+  }
+  // The body is read as sent: a compressed one would only fail later as "not UTF-8".
+  const encoding = c.req.header('content-encoding')?.trim().toLowerCase();
+  if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
+    throw new AuthServerError('unsupported_media_type', 'send the client metadata without a content-encoding');
   }
   let text: string;
   try {
