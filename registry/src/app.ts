@@ -13,6 +13,7 @@ import type { SystemInfo } from './dashboard/model.ts';
 import { RegistryError } from './errors.ts';
 import { wireBodyGuard } from './http/negotiate.ts';
 import { ResponseCache } from './http/response-cache.ts';
+import { DEFAULT_MAX_WATCHERS, StreamSlots } from './http/stream-slots.ts';
 import type { PeerStatus } from './peers/replicator.ts';
 import { DEFAULT_LIMITS } from './registry/limits.ts';
 import type { RegistrationLimits } from './registry/limits.ts';
@@ -40,6 +41,10 @@ export interface AppDeps {
   readonly watchPingMs?: number;
   /** Changes a watch client may fall behind by before its stream is ended. Default 10,000. */
   readonly watchMaxQueued?: number;
+  /** Most event streams (watch and dashboard) open at once; more are refused with 503. Default 1,000. */
+  readonly maxWatchers?: number;
+  /** Longest a write to a stream may wait for its client to read before the stream is cut. Default 60 s. */
+  readonly watchWriteTimeoutMs?: number;
   /** What the dashboard shows beyond the registry itself. */
   readonly dashboard?: DashboardOptions;
   /** Registration limits; each one defaults to DEFAULT_LIMITS'. */
@@ -75,6 +80,9 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     stopping: deps.stopping ?? new AbortController().signal,
     watchPingMs: deps.watchPingMs ?? 15_000,
     watchMaxQueued: deps.watchMaxQueued ?? 10_000,
+    watchWriteTimeoutMs: deps.watchWriteTimeoutMs ?? 60_000,
+    // One budget for both kinds of stream: each holds a socket and a file descriptor alike.
+    streams: new StreamSlots(deps.maxWatchers ?? DEFAULT_MAX_WATCHERS),
     limits: { ...DEFAULT_LIMITS, ...deps.limits },
   };
   const api = new Hono<KitEnv>();
@@ -96,6 +104,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     registry: deps.registry,
     stopping: routeDeps.stopping,
     pingMs: routeDeps.watchPingMs,
+    streams: routeDeps.streams,
     // The dashboard shows the registry: it is a read, behind the read credential when one is set.
     guard: accessGuard({ write: deps.writeAuth, read: deps.readAuth }),
     environment: deps.dashboard?.environment ?? 'development',
@@ -118,6 +127,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
 export function renderEurekaError(err: Error, c: Context<KitEnv>): Response {
   if (err instanceof RegistryError) {
     if (err.challenge !== undefined) c.header('www-authenticate', err.challenge);
+    if (err.retryAfterSecs !== undefined) c.header('retry-after', String(err.retryAfterSecs));
     if (!err.hasBody) return c.body(null, err.status);
     return c.text(err.message, err.status);
   }

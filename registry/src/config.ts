@@ -7,6 +7,7 @@ import { parseCredential } from './auth/credentials.ts';
 import type { Credential } from './auth/credentials.ts';
 import { parsePeerUrl } from './peers/peer-url.ts';
 import type { PeerUrl } from './peers/peer-url.ts';
+import { DEFAULT_MAX_WATCHERS } from './http/stream-slots.ts';
 import { DEFAULT_LIMITS } from './registry/limits.ts';
 import type { RegistrationLimits } from './registry/limits.ts';
 import type { SelfPreservationSettings } from './registry/self-preservation.ts';
@@ -151,6 +152,13 @@ export function registrySettings() {
       max: 86_400,
       help: "ceiling of a registration's leaseInfo.durationInSecs and renewalIntervalInSecs (larger values are lowered)",
     }),
+    maxWatchers: setting.integer({
+      flag: 'max-watchers',
+      env: 'REGISTRY_MAX_WATCHERS',
+      default: DEFAULT_MAX_WATCHERS,
+      min: 1,
+      help: 'most event streams (GET /eureka/watch and the dashboard) open at once; more are refused with 503 and Retry-After',
+    }),
     maxClockSkewSecs: setting.integer({
       flag: 'max-clock-skew-secs',
       env: 'REGISTRY_MAX_CLOCK_SKEW_SECS',
@@ -179,6 +187,8 @@ export interface RegistryConfig {
   readonly peerSyncTimeoutMs: number;
   readonly environment: string;
   readonly limits: RegistrationLimits;
+  /** Most event streams open at once. */
+  readonly maxWatchers: number;
 }
 
 /** Marks the credentials shipped in docker-compose.yml: fine on a laptop, refused in production. */
@@ -225,6 +235,7 @@ export function registryConfig(
     peers: (settings.peers ?? []).map((url) => parsePeerUrl(url, settings.writeAuth)),
     peerSyncTimeoutMs: settings.peerSyncTimeoutMs,
     environment: settings.environment,
+    maxWatchers: settings.maxWatchers,
     limits: Object.freeze({
       maxInstanceBytes: settings.maxInstanceBytes,
       maxInstances: settings.maxInstances,

@@ -32,10 +32,17 @@ const STATUS = {
 export class RegistryError extends TrellisError<RegistryErrorCode> {
   /** For 401: the WWW-Authenticate challenge. */
   readonly challenge: string | undefined;
+  /** For 503: the Retry-After, in seconds. */
+  readonly retryAfterSecs: number | undefined;
 
-  constructor(code: RegistryErrorCode, message: string, options: { challenge?: string; cause?: unknown } = {}) {
+  constructor(
+    code: RegistryErrorCode,
+    message: string,
+    options: { challenge?: string; retryAfterSecs?: number; cause?: unknown } = {},
+  ) {
     super(code, message, { cause: options.cause });
     this.challenge = options.challenge;
+    this.retryAfterSecs = options.retryAfterSecs;
   }
 
   get status(): (typeof STATUS)[RegistryErrorCode] {

@@ -75,6 +75,7 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
       writeAuth: config.writeAuth,
       readAuth: config.readAuth,
       limits: config.limits,
+      maxWatchers: config.maxWatchers,
       dashboard: { environment: config.environment, startedAt, replicas: () => replicator.statuses() },
     }),
   );

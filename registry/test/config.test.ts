@@ -19,6 +19,7 @@ describe('loadConfig', () => {
       peers: [],
       peerSyncTimeoutMs: 5000,
       environment: 'development',
+      maxWatchers: 1000,
       limits: {
         maxInstanceBytes: 32 * 1024,
         maxInstances: 20_000,

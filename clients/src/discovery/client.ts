@@ -115,6 +115,8 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
   let lastContact: number | undefined;
   let lastLoad: number | undefined;
   let streamOpen = false;
+  /** In watch mode, polling while the registry refuses the stream. */
+  let polling = false;
   let failures = 0;
   let lastError: string | undefined;
   let startPromise: Promise<void> | undefined;
@@ -148,7 +150,7 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
     if (health !== 'ok') {
       log.info(
         { registry: http.current, mode, applications: cache.applications().length, instances: cache.size },
-        mode === 'watch' ? 'watching the registry' : 'fetched the registry',
+        streamOpen ? 'watching the registry' : 'fetched the registry',
       );
       health = 'ok';
     }
@@ -206,16 +208,25 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
     await fetchAll();
   }
 
+  /** One fetch of the registry (all of it, or a delta); the reason when it failed. */
+  async function pollOnce(): Promise<string | undefined> {
+    try {
+      const stale = lastLoad === undefined || clock.now() - lastLoad > DELTA_HORIZON_MS;
+      if (!loaded || stale) await fetchAll();
+      else await fetchDelta();
+      return undefined;
+    } catch (err) {
+      return err instanceof DiscoveryError ? err.message : describeError(err);
+    }
+  }
+
   async function pollLoop(): Promise<void> {
     while (!abort.signal.aborted) {
       let delay = refreshMs;
-      try {
-        const stale = lastLoad === undefined || clock.now() - lastLoad > DELTA_HORIZON_MS;
-        if (!loaded || stale) await fetchAll();
-        else await fetchDelta();
-      } catch (err) {
+      const problem = await pollOnce();
+      if (problem !== undefined) {
         if (abort.signal.aborted) return;
-        failedNow(err instanceof DiscoveryError ? err.message : describeError(err));
+        failedNow(problem);
         delay = backoffDelay(failures, retry);
       }
       await sleep(delay);
@@ -263,6 +274,26 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
     if (!abort.signal.aborted) throw new Error('watch stream ended');
   }
 
+  /**
+   * The watch stream could not be opened (the registry is at its cap of streams, answers 503 or 429, or is down). The
+   * cache is kept current by Eureka's polling meanwhile, so a registry that refuses streams never leaves the service
+   * without instances; the watch is tried again after a refresh interval (as long as plain Eureka clients wait between
+   * fetches), or sooner with backoff when the registry cannot be read either.
+   */
+  async function watchRefused(reason: string): Promise<void> {
+    // Freshness is then judged as for polling (a successful fetch within two intervals), from the fetch below on.
+    if (!polling) log.info({ reason }, 'registry refused the watch stream; polling until it takes one');
+    polling = true;
+    const problem = await pollOnce();
+    if (abort.signal.aborted) return;
+    if (problem !== undefined) {
+      failedNow(`${reason}; ${problem}`);
+      await sleep(backoffDelay(failures, retry));
+      return;
+    }
+    await sleep(refreshMs);
+  }
+
   /** Returns when the registry has no watch stream (a plain Eureka), so the caller polls instead. */
   async function watchLoop(): Promise<'unsupported' | 'stopped'> {
     while (!abort.signal.aborted) {
@@ -277,8 +308,7 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
         });
       } catch (err) {
         if (abort.signal.aborted) break;
-        failedNow(err instanceof DiscoveryError ? err.message : describeError(err));
-        await sleep(backoffDelay(failures, retry));
+        await watchRefused(err instanceof DiscoveryError ? err.message : describeError(err));
         continue;
       }
       if (stream.status === 404) {
@@ -287,11 +317,11 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
       }
       if (stream.status !== 200) {
         await stream.body.dump();
-        failedNow(`HTTP ${stream.status} on GET watch`);
-        await sleep(backoffDelay(failures, retry));
+        await watchRefused(`HTTP ${stream.status} on GET watch`);
         continue;
       }
       streamOpen = true;
+      polling = false;
       try {
         await readStream(stream.body);
       } catch (err) {
@@ -322,7 +352,8 @@ export function createDiscoveryClient(options: DiscoveryClientOptions): Discover
 
   function isFresh(now: number): boolean {
     if (!loaded || lastContact === undefined) return false;
-    if (mode === 'watch') return streamOpen && now - lastContact <= idleMs;
+    if (mode === 'watch' && !polling) return streamOpen && now - lastContact <= idleMs;
+    if (mode === 'watch') return failures === 0 && now - lastContact <= 2 * refreshMs;
     // Spring's EurekaHealthIndicator calls a client failing once it has not fetched for two intervals.
     return mode === 'poll' && now - lastContact <= 2 * refreshMs;
   }

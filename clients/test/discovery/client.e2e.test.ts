@@ -201,6 +201,40 @@ describe('discovery client on a watch stream', () => {
     expect(w.server.requests).toHaveLength(1);
   });
 
+  it('polls while the registry refuses the stream (503 at its cap of streams), and takes the stream once offered', async () => {
+    let refuse = true;
+    const json = { 'content-type': 'application/json' };
+    const current = apps('UP_1_', '1', [wire('REVIEW', 'r1')]);
+    const streams: ServerResponse[] = [];
+    const s = await server((req, res) => {
+      if (req.url === '/eureka/watch' && refuse) {
+        res.writeHead(503, { 'retry-after': '30' }).end('Too many open event streams (1)');
+      } else if (req.url === '/eureka/watch') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(`event: snapshot\ndata: ${current}\n\n`);
+        streams.push(res);
+      } else if (isFull(req)) res.writeHead(200, json).end(current);
+      else res.writeHead(404).end();
+    });
+    const clock = new ManualClock();
+    const { logger, lines } = memoryLogger();
+    const client = discovery({ registryUrl: `${s.url}/eureka/`, clock, logger, refreshIntervalSecs: 30 });
+    await client.start();
+    // Refused, yet loaded: a service started while the registry is full of streams still finds its peers.
+    expect(s.requests.map((r) => r.url)).toEqual(['/eureka/watch', '/eureka/apps/']);
+    expect(client.getInstances('review').map((i) => i.instanceId)).toEqual(['r1']);
+    expect(client.snapshot()).toMatchObject({ mode: 'watch', fresh: true });
+    expect(lines().map((l) => l['msg'])).toContain('registry refused the watch stream; polling until it takes one');
+    // It tries the stream again after a refresh interval, as long as a plain Eureka client waits between fetches.
+    refuse = false;
+    expect(await clock.fireNext()).toBe(30_000);
+    await eventually(() => streams.length === 1, 2000, 'stream opened');
+    streams[0]?.write(
+      `event: change\ndata: ${JSON.stringify({ action: 'ADDED', instance: wire('REVIEW', 'r2'), versionsDelta: '2', appsHashCode: 'UP_2_' })}\n\n`,
+    );
+    await eventually(() => client.getInstances('review').length === 2, 2000, 'change applied');
+  });
+
   it('reopens the stream when the registry closes it, and the new snapshot replaces the cache', async () => {
     let current = apps('UP_2_', '1', [wire('REVIEW', 'r1'), wire('REVIEW', 'r2')]);
     const w = await watchServer(() => current);

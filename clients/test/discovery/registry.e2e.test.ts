@@ -206,6 +206,23 @@ describe('registration against the registry', () => {
 });
 
 describe('discovery against the registry', () => {
+  it('still finds instances when the registry is at its cap of watch streams (503), by polling', async () => {
+    const { eureka } = await startRegistry(0, ['--max-watchers', '1']);
+    const first = registration({ registryUrl: eureka, port: 7001, initialStatus: 'UP' });
+    first.start();
+    await first.whenSynced();
+    // Someone else holds the only stream.
+    const holder = await request(`${eureka}watch`, { headers: { accept: 'text/event-stream' } });
+    cleanups.push(() => {
+      holder.body.destroy();
+    });
+    expect(holder.statusCode).toBe(200);
+    const client = discovery(eureka);
+    await client.start();
+    expect(client.getInstances('review').map((i) => i.instanceId)).toEqual([first.instanceId]);
+    expect(client.snapshot()).toMatchObject({ mode: 'watch', fresh: true });
+  });
+
   it('sees a second instance on the watch stream within 100 ms of its registration', async () => {
     const { eureka } = await startRegistry();
     const first = registration({ registryUrl: eureka, port: 7001, initialStatus: 'UP' });

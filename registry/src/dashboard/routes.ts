@@ -7,6 +7,7 @@ import { Hono } from 'hono';
 import type { Context, MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { RegistryError } from '../errors.ts';
+import type { StreamSlots } from '../http/stream-slots.ts';
 import { dashboardModel } from './model.ts';
 import type { DashboardSources } from './model.ts';
 import { DASHBOARD_CSP, renderDashboard } from './page.ts';
@@ -19,6 +20,8 @@ export interface DashboardDeps extends DashboardSources {
   readonly throttleMs?: number;
   /** Access control, on these routes only (a `use` on a sub-app mounted at `/` would cover every path). */
   readonly guard: MiddlewareHandler<KitEnv>;
+  /** The open event streams, capped; shared with the watch stream. */
+  readonly streams: StreamSlots;
 }
 
 export const DASHBOARD_PATHS = ['/', '/eureka/web', '/eureka/web/'] as const;
@@ -36,6 +39,7 @@ export function dashboardRoutes(deps: DashboardDeps): Hono<KitEnv> {
   for (const path of DASHBOARD_PATHS) app.get(path, deps.guard, page);
   app.get('/eureka/web/events', deps.guard, (c) => {
     if (deps.stopping.aborted) throw new RegistryError('unavailable', 'The registry is stopping');
+    const release = deps.streams.take();
     c.header('x-accel-buffering', 'no');
     c.header('cache-control', 'no-store');
     return streamSSE(c, async (stream) => {
@@ -91,6 +95,7 @@ export function dashboardRoutes(deps: DashboardDeps): Hono<KitEnv> {
         clearInterval(pinger);
         clearTimeout(timer);
         deps.stopping.removeEventListener('abort', stop);
+        release();
       }
     });
   });

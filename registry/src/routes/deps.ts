@@ -1,5 +1,6 @@
 // What every route of the Eureka API is built from.
 import type { ResponseCache } from '../http/response-cache.ts';
+import type { StreamSlots } from '../http/stream-slots.ts';
 import type { RegistrationLimits } from '../registry/limits.ts';
 import type { Registry } from '../registry/registry.ts';
 
@@ -12,6 +13,10 @@ export interface RouteDeps {
   readonly watchPingMs: number;
   /** Changes a watch client may fall behind by before its stream is ended (it reconnects to a fresh snapshot). */
   readonly watchMaxQueued: number;
+  /** Longest a write may wait for a watch client to read before its stream is cut. */
+  readonly watchWriteTimeoutMs: number;
+  /** The open event streams, capped (shared with the dashboard's stream). */
+  readonly streams: StreamSlots;
   /** What a registration may claim and how much the registry holds. */
   readonly limits: RegistrationLimits;
 }

@@ -25,13 +25,26 @@ export function watchRoutes(deps: RouteDeps): Hono<KitEnv> {
   };
   app.on('GET', paths('/watch'), (c) => {
     if (deps.stopping.aborted) throw new RegistryError('unavailable', 'The registry is stopping');
+    const release = deps.streams.take();
     c.header('x-accel-buffering', 'no');
-    return streamSSE(c, (stream) => pump(stream, deps, frameOf));
+    const socket = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
+    return streamSSE(c, async (stream) => {
+      try {
+        await pump(stream, deps, frameOf, () => socket?.destroy());
+      } finally {
+        release();
+      }
+    });
   });
   return app;
 }
 
-async function pump(stream: SSEStreamingApi, deps: RouteDeps, frameOf: (c: RegistryChange) => string): Promise<void> {
+async function pump(
+  stream: SSEStreamingApi,
+  deps: RouteDeps,
+  frameOf: (c: RegistryChange) => string,
+  destroySocket: () => void,
+): Promise<void> {
   const { registry, stopping } = deps;
   const queue: string[] = [];
   let overflow = false;
@@ -54,15 +67,39 @@ async function pump(stream: SSEStreamingApi, deps: RouteDeps, frameOf: (c: Regis
     queue.push(': ping\n\n');
     signal();
   }, deps.watchPingMs);
+  // A write waits for the client to read. One that goes away, or stops reading (its socket buffers full), must not
+  // hold the stream, its slot and its listener for ever: a write waits until the stream is cut, at most
+  // watchWriteTimeoutMs, and then the socket is closed.
+  let cutNow: () => void = () => undefined;
+  const cutDone = new Promise<void>((resolve) => {
+    cutNow = resolve;
+  });
+  const ended = (): void => {
+    cutNow();
+    signal();
+  };
+  const cut = (): void => {
+    stream.abort();
+    destroySocket();
+    ended();
+  };
+  const send = async (text: string): Promise<void> => {
+    const timer = setTimeout(cut, deps.watchWriteTimeoutMs);
+    try {
+      await Promise.race([stream.write(text), cutDone]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   // On shutdown the stream is cut at once, even mid-write to a slow client, so it never holds up the drain.
   const stop = (): void => {
     stream.abort();
-    signal();
+    ended();
   };
   stopping.addEventListener('abort', stop);
-  stream.onAbort(signal);
+  stream.onAbort(ended);
   try {
-    await stream.write(`event: snapshot\nid: ${version}\ndata: ${snapshot}\n\n`);
+    await send(`event: snapshot\nid: ${version}\ndata: ${snapshot}\n\n`);
     while (!stream.aborted && !stopping.aborted && !overflow) {
       if (queue.length === 0) {
         await new Promise<void>((resolve) => {
@@ -72,7 +109,7 @@ async function pump(stream: SSEStreamingApi, deps: RouteDeps, frameOf: (c: Regis
       }
       const chunk = queue.join('');
       queue.length = 0;
-      await stream.write(chunk);
+      await send(chunk);
     }
   } finally {
     unsubscribe();

@@ -1,0 +1,97 @@
+// Event streams are capped: each holds a socket and a file descriptor for as long as its client likes, and `trellis
+// up` runs every component in one process, so anonymous streams must not be able to take all of its descriptors.
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createService } from '@trellis/clients';
+import type { Service } from '@trellis/clients';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.ts';
+import type { AppDeps } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { Registry } from '../../src/registry/registry.ts';
+import { instance, silentLogger } from '../helpers.ts';
+import { openWatch } from '../sse-client.ts';
+import type { WatchClient } from '../sse-client.ts';
+
+const running: Service[] = [];
+const cleanups: (() => void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+  for (const s of running.splice(0)) await s.stop();
+});
+
+async function serve(options: Partial<Omit<AppDeps, 'registry' | 'stopping'>> = {}) {
+  const registry = new Registry();
+  const service = createService({ name: 'registry', logger: silentLogger(), git: false, drainTimeoutMs: 2000 });
+  service.app.route('/', createApp({ registry, stopping: service.stopping, ...options }));
+  running.push(service);
+  const endpoint = await service.listen({ port: 0, host: '127.0.0.1' });
+  const base = `http://127.0.0.1:${endpoint.port}`;
+  const watch = async (path = '/eureka/watch'): Promise<WatchClient> => {
+    const client = await openWatch(base + path);
+    cleanups.push(() => client.close());
+    return client;
+  };
+  return { registry, base, port: endpoint.port, watch };
+}
+
+/** How many change listeners the app itself holds (the response cache and nothing else). */
+const BASELINE_LISTENERS = 1;
+
+describe('the cap on open event streams', () => {
+  it('refuses a stream beyond maxWatchers with 503, Retry-After and the reason, shared with the dashboard', async () => {
+    const { watch, registry } = await serve({ maxWatchers: 2 });
+    const first = await watch();
+    const second = await watch('/eureka/v2/watch');
+    expect([first.status, second.status]).toEqual([200, 200]);
+    for (const path of ['/eureka/watch', '/eureka/web/events']) {
+      const refused = await watch(path);
+      expect([path, refused.status]).toEqual([path, 503]);
+      expect(refused.headers['retry-after']).toBe('30');
+      await refused.ended;
+    }
+    // A closed stream gives its slot back.
+    first.close();
+    for (let i = 0; i < 100 && registry.changeListenerCount > BASELINE_LISTENERS + 1; i++) await sleep(10);
+    const third = await watch();
+    expect(third.status).toBe(200);
+    await third.next((e) => e.event === 'snapshot');
+  });
+
+  it('says why it refused', async () => {
+    const { base, watch } = await serve({ maxWatchers: 1 });
+    expect((await watch()).status).toBe(200);
+    const res = await fetch(`${base}/eureka/watch`);
+    expect(res.status).toBe(503);
+    expect(await res.text()).toBe('Too many open event streams (1); retry in 30 s, or poll GET /apps/delta meanwhile');
+  });
+
+  it('cuts a stream whose client stops reading, so it gives back its slot and listener', async () => {
+    const { registry, port, watch } = await serve({ maxWatchers: 1, watchWriteTimeoutMs: 300 });
+    // A client that sends its request and then never reads a byte.
+    const socket = net.connect(port, '127.0.0.1');
+    cleanups.push(() => socket.destroy());
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.write(`GET /eureka/watch HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\n\r\n`);
+    socket.pause();
+    for (let i = 0; i < 100 && registry.changeListenerCount === BASELINE_LISTENERS; i++) await sleep(10);
+    expect((await watch()).status).toBe(503);
+    // About 20 MB of changes, in several writes: the first fills the socket buffers on both ends (and what node
+    // buffers beyond them), so a later one waits for a read that never comes.
+    const pad = 'x'.repeat(64 * 1024);
+    for (let batch = 0; batch < 4; batch++) {
+      for (let i = 0; i < 80; i++) registry.register(instance('BIG', `big-${batch}-${i}`, { metadata: { pad } }));
+      await sleep(50);
+    }
+    for (let i = 0; i < 500 && registry.changeListenerCount > BASELINE_LISTENERS; i++) await sleep(20);
+    expect(registry.changeListenerCount).toBe(BASELINE_LISTENERS);
+    const next = await watch();
+    expect(next.status).toBe(200);
+  });
+
+  it('reads the cap from REGISTRY_MAX_WATCHERS, 1,000 by default', () => {
+    expect(loadConfig({ env: {} }).maxWatchers).toBe(1000);
+    expect(loadConfig({ env: { REGISTRY_MAX_WATCHERS: '50' } }).maxWatchers).toBe(50);
+    expect(() => loadConfig({ env: { REGISTRY_MAX_WATCHERS: '0' } })).toThrow(/REGISTRY_MAX_WATCHERS/);
+  });
+});
