@@ -84,6 +84,16 @@ describe('security headers of every HTML answer', () => {
     expectPageHeaders(await browse('/oauth2/interaction/no-such-uid'), 'bad interaction uid');
     expectPageHeaders(await browse('/oauth2/interaction/no-such-uid/login', form({ csrf: 'x' })), 'bad uid, post');
     expectPageHeaders(await browse(`${uid}/login`, { ...form({ csrf: 'forged' }), headers: { cookie } }), 'bad csrf');
+    // A form that cannot be parsed is refused like a forged one: a page, never a 500.
+    for (const type of ['multipart/form-data; boundary=zz', 'multipart/form-data']) {
+      const malformed = await browse(`${uid}/login`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': type },
+        body: '--zz\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{{{',
+      });
+      expect(malformed.status, type).toBe(400);
+      expectPageHeaders(malformed, `malformed ${type}`);
+    }
   });
 
   it('the device flow pages: the code form, a refused code, a bad resume', async () => {

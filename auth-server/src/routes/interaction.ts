@@ -85,7 +85,13 @@ export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
   ): Promise<Response | { node: Node; form: Record<string, unknown>; interaction: Interaction }> {
     const node = nodeOf(c, deps.holder, deps.proxies);
     if (node === undefined) return html(c, messagePage('Unavailable', 'Try again shortly.'), 503);
-    const form: Record<string, unknown> = await c.req.parseBody();
+    let form: Record<string, unknown>;
+    try {
+      form = await c.req.parseBody();
+    } catch {
+      // A malformed multipart body: refused like a forged form, not a 500.
+      return html(c, messagePage('Request refused', 'The form could not be read. Reload the page and try again.'), 400);
+    }
     const interaction = await details(c, node);
     if (interaction === undefined) return expired(c);
     if (!csrfValid(interaction.uid, form.csrf)) {
