@@ -212,7 +212,11 @@ export function createProvider(options: ProviderOptions): Provider {
     try {
       await next();
     } catch (err) {
-      log.info({ err: { message: err instanceof Error ? err.message : 'error' } }, 'device code form started over');
+      // Only that failure, and never on the form's own GET (a redirect to itself would loop): anything else is a
+      // real server error and stays one.
+      const unsaved = err instanceof TypeError && err.message.includes('previously persisted');
+      if (!unsaved || (ctx.method === 'GET' && ctx.path === ROUTES.code_verification)) throw err;
+      log.info('device code form without a session: started over');
       ctx.redirect(ctx.oidc?.urlFor('code_verification') ?? ROUTES.code_verification);
       ctx.status = 303;
     }
