@@ -85,6 +85,12 @@ describe('the cap on open event streams', () => {
     }
     for (let i = 0; i < 500 && registry.changeListenerCount > BASELINE_LISTENERS; i++) await sleep(20);
     expect(registry.changeListenerCount).toBe(BASELINE_LISTENERS);
+    // And its socket (the file descriptor) is closed, not just forgotten: reading on, the client reaches the end.
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    socket.resume();
+    const timedOut = sleep(3000).then(() => 'still open');
+    expect(await Promise.race([closed.then(() => 'closed'), timedOut])).toBe('closed');
     const next = await watch();
     expect(next.status).toBe(200);
   });
