@@ -1,5 +1,7 @@
 export { commonSettings, defineComponent } from './component.ts';
 export type { CommonSettings, Component, Running, StartContext } from './component.ts';
+export { CREDENTIAL_FORMAT, credentialChallenge, parseCredential, presents } from './credentials.ts';
+export type { Credential } from './credentials.ts';
 export { isTrellisError, StartupError, TrellisError } from './errors.ts';
 export { aggregateStatus, DEFAULT_STATUS_ORDER, HealthRegistry, httpStatusOf, OUT_OF_SERVICE, UP } from './health.ts';
 export type { Health, HealthContributor, HealthGroup, HealthIndicator, HealthStatus } from './health.ts';
