@@ -82,6 +82,63 @@ export async function getJson(connection: ServerConnection, url: string, what: s
   }
 }
 
+/**
+ * POSTs an application/x-www-form-urlencoded form (RFC 6749's token, RFC 7662's introspection) and reads the answer as
+ * JSON when it is JSON (`undefined` otherwise, so the caller can name the status). Connection failures are
+ * `authorization_server_unavailable`, naming `what`.
+ */
+export async function postForm(
+  connection: ServerConnection,
+  url: URL,
+  form: readonly (readonly [string, string])[],
+  headers: Readonly<Record<string, string>>,
+  what: string,
+): Promise<{ status: number; body: unknown }> {
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await connection.dispatcher.request({
+      origin: url.origin,
+      path: url.pathname + url.search,
+      method: 'POST',
+      headers: { ...headers, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+      body: form.map(([k, v]) => `${k}=${formEncode(v)}`).join('&'),
+      headersTimeout: connection.timeoutMs,
+      bodyTimeout: connection.timeoutMs,
+    });
+  } catch (err) {
+    throw unavailable(`${what} ${url.origin}${url.pathname} did not answer`, err);
+  }
+  let body: unknown;
+  try {
+    body = await res.body.json();
+  } catch {
+    body = undefined;
+  }
+  return { status: res.statusCode, body };
+}
+
+/**
+ * The URL of one of the authorization server's endpoints: the configured one, else the one its discovery document
+ * names under `key`; looked up once, and again after a failure.
+ */
+export function endpointOf(
+  connection: ServerConnection,
+  issuer: string | undefined,
+  configured: string | undefined,
+  key: 'tokenEndpoint' | 'introspectionEndpoint',
+  field: string,
+): () => Promise<URL> {
+  return lazily(async () => {
+    if (configured !== undefined) return new URL(configured);
+    if (issuer === undefined) throw new SecurityError('invalid_options', `neither an issuer nor the ${field} is set`);
+    const found = (await discoverServer(connection, issuer))[key];
+    if (found === undefined) {
+      throw new SecurityError('invalid_response', `the discovery document of ${issuer} has no ${field}`);
+    }
+    return new URL(found);
+  });
+}
+
 /** The parts of OpenID Provider metadata (OIDC Discovery 1.0 §3, RFC 8414) this module uses. */
 export interface ServerMetadata {
   readonly issuer: string;

@@ -1,18 +1,9 @@
 // RFC 7662 token introspection: asking the authorization server whether a token is active now, for the calls that
 // must see a revocation at once rather than when the token expires.
-import type { Dispatcher } from 'undici';
 import type { JWTPayload } from 'jose';
 import type { Logger } from '../kit/logger.ts';
 import { SecurityError } from './errors.ts';
-import {
-  basicCredentials,
-  discoverServer,
-  formEncode,
-  lazily,
-  serverConnection,
-  unavailable,
-  type ServerConnectionOptions,
-} from './http.ts';
+import { basicCredentials, endpointOf, postForm, serverConnection, type ServerConnectionOptions } from './http.ts';
 import { authInfo, type AuthInfo } from './verifier.ts';
 
 export interface TokenIntrospectorOptions extends ServerConnectionOptions {
@@ -61,54 +52,37 @@ export function createTokenIntrospector(options: TokenIntrospectorOptions): Toke
         : [...options.audience];
   const connection = serverConnection(options);
   const authorization = basicCredentials(options.clientId, options.clientSecret);
-  const endpoint = lazily(async () => {
-    if (options.introspectionUrl !== undefined) return new URL(options.introspectionUrl);
-    const metadata = await discoverServer(connection, options.issuer);
-    if (metadata.introspectionEndpoint === undefined) {
-      throw new SecurityError(
-        'invalid_response',
-        `the discovery document of ${options.issuer} has no introspection_endpoint`,
-      );
-    }
-    return new URL(metadata.introspectionEndpoint);
-  });
+  const endpoint = endpointOf(
+    connection,
+    options.issuer,
+    options.introspectionUrl,
+    'introspectionEndpoint',
+    'introspection_endpoint',
+  );
 
   return {
     async introspect(token) {
       const url = await endpoint();
-      let res: Dispatcher.ResponseData;
-      try {
-        res = await connection.dispatcher.request({
-          origin: url.origin,
-          path: url.pathname + url.search,
-          method: 'POST',
-          headers: {
-            authorization,
-            accept: 'application/json',
-            'content-type': 'application/x-www-form-urlencoded',
-          },
-          body: `token=${formEncode(token)}&token_type_hint=access_token`,
-          headersTimeout: connection.timeoutMs,
-          bodyTimeout: connection.timeoutMs,
-        });
-      } catch (err) {
-        throw unavailable(`the introspection endpoint ${url.origin}${url.pathname} did not answer`, err);
-      }
-      let body: unknown;
-      try {
-        body = await res.body.json();
-      } catch {
-        body = undefined;
-      }
-      if (res.statusCode !== 200) {
+      const res = await postForm(
+        connection,
+        url,
+        [
+          ['token', token],
+          ['token_type_hint', 'access_token'],
+        ],
+        { authorization },
+        'the introspection endpoint',
+      );
+      const body = res.body;
+      if (res.status !== 200) {
         const oauthError =
           typeof body === 'object' && body !== null && typeof (body as { error?: unknown }).error === 'string'
             ? (body as { error: string }).error
             : undefined;
-        if (res.statusCode >= 500 || oauthError === undefined) {
+        if (res.status >= 500 || oauthError === undefined) {
           throw new SecurityError(
             'authorization_server_unavailable',
-            `the introspection endpoint answered ${res.statusCode}`,
+            `the introspection endpoint answered ${res.status}`,
           );
         }
         options.logger?.warn({ oauthError, clientId: options.clientId }, 'token introspection refused');

@@ -1,13 +1,11 @@
 // OAuth 2.0 client credentials grant (RFC 6749 §4.4): one cached access token per client, refreshed before it expires.
-import type { Dispatcher } from 'undici';
 import type { LoadBalancedHttp } from '../discovery/http.ts';
 import type { Logger } from '../kit/logger.ts';
 import { SecurityError } from './errors.ts';
 import {
   basicCredentials,
-  discoverServer,
-  formEncode,
-  lazily,
+  endpointOf,
+  postForm,
   serverConnection,
   unavailable,
   type ServerConnectionOptions,
@@ -145,51 +143,21 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
   const log = options.logger;
   const connection = serverConnection(options);
 
-  const tokenUrl = lazily(async () => {
-    if (options.tokenUrl !== undefined) return new URL(options.tokenUrl);
-    const metadata = await discoverServer(connection, options.issuer);
-    if (metadata.tokenEndpoint === undefined) {
-      throw new SecurityError('invalid_response', `the discovery document of ${options.issuer} has no token_endpoint`);
-    }
-    return new URL(metadata.tokenEndpoint);
-  });
+  const tokenUrl = endpointOf(connection, options.issuer, options.tokenUrl, 'tokenEndpoint', 'token_endpoint');
 
   async function requestToken(): Promise<AccessToken> {
     const url = await tokenUrl();
-    const form = [['grant_type', 'client_credentials']];
+    const form: [string, string][] = [['grant_type', 'client_credentials']];
     if (scope !== undefined) form.push(['scope', scope]);
     if (resource !== undefined) form.push(['resource', resource]);
-    const headers: Record<string, string> = {
-      'content-type': 'application/x-www-form-urlencoded',
-      accept: 'application/json',
-    };
+    const headers: Record<string, string> = {};
     if (authMethod === 'client_secret_basic') {
       headers.authorization = basicCredentials(clientId, clientSecret);
     } else {
       form.push(['client_id', clientId], ['client_secret', clientSecret]);
     }
-    const body = form.map(([k = '', v = '']) => `${k}=${formEncode(v)}`).join('&');
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await connection.dispatcher.request({
-        origin: url.origin,
-        path: url.pathname + url.search,
-        method: 'POST',
-        headers,
-        body,
-        headersTimeout: connection.timeoutMs,
-        bodyTimeout: connection.timeoutMs,
-      });
-    } catch (err) {
-      throw unavailable(`the token endpoint ${url.origin}${url.pathname} did not answer`, err);
-    }
-    let parsed: unknown;
-    try {
-      parsed = await res.body.json();
-    } catch {
-      parsed = undefined;
-    }
-    if (res.statusCode !== 200) throw rejection(res.statusCode, parsed);
+    const { status, body: parsed } = await postForm(connection, url, form, headers, 'the token endpoint');
+    if (status !== 200) throw rejection(status, parsed);
     return readTokenResponse(parsed, clock.now(), defaultLifetimeSec);
   }
 
