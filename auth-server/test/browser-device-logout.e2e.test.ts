@@ -203,6 +203,42 @@ describe('logout (RP-initiated, end_session)', () => {
   });
 });
 
+describe('response_mode=form_post in the browser', () => {
+  // The page's one inline script posts the response to the client; the CSP of every page allows exactly that
+  // script by its hash (page-headers.ts), so the browser must still run it, and nothing else.
+  it('posts the response to the client under the page CSP', async () => {
+    const created = await server.admin('POST', '/admin/clients', {
+      client_id: 'formpost',
+      redirect_uris: [redirectUri],
+      grant_types: ['authorization_code'],
+      scope: 'openid',
+    });
+    expect(created.status).toBe(201);
+    await inFreshContext(async (page) => {
+      const violations: string[] = [];
+      page.on('console', (m) => {
+        if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+      });
+      const posted = page.waitForRequest((r) => r.url() === redirectUri && r.method() === 'POST');
+      const query = new URLSearchParams({
+        client_id: 'formpost',
+        redirect_uri: redirectUri,
+        response_type: 'code',
+        response_mode: 'form_post',
+        scope: 'openid',
+        prompt: 'none',
+        state: 'st4te',
+      });
+      await page.goto(`${server.url}/oauth2/authorize?${query.toString()}`);
+      const request = await posted;
+      expect(new URLSearchParams(request.postData() ?? '').get('error')).toBe('login_required');
+      expect(new URLSearchParams(request.postData() ?? '').get('state')).toBe('st4te');
+      await expect.poll(() => page.textContent('body')).toBe('back at the app');
+      expect(violations).toEqual([]);
+    });
+  });
+});
+
 describe('the device and logout pages', () => {
   it('load nothing from outside (no web fonts, no scripts)', () => {
     expect(outside).toEqual([]);
