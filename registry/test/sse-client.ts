@@ -1,6 +1,12 @@
 // A minimal Server-Sent Events client over node:http for the socket tests: collects events and comments, and lets a
 // test wait for the next one.
 import http from 'node:http';
+import { createService } from '@trellis/clients';
+import type { Service } from '@trellis/clients';
+import { createApp } from '../src/app.ts';
+import type { AppDeps } from '../src/app.ts';
+import { Registry } from '../src/registry/registry.ts';
+import { silentLogger } from './helpers.ts';
 
 export interface ReceivedEvent {
   readonly event: string;
@@ -85,4 +91,45 @@ export function openWatch(url: string, headers: Record<string, string> = {}): Pr
     });
     req.on('error', reject);
   });
+}
+
+/** Change listeners the app itself holds (the response cache), so a test can tell a stream's own apart. */
+export const BASELINE_LISTENERS = 1;
+
+export interface WatchedRegistry {
+  readonly registry: Registry;
+  readonly service: Service;
+  readonly base: string;
+  readonly port: number;
+  /** Opens a watch stream, closed by `stop()`. */
+  readonly watch: (path?: string) => Promise<WatchClient>;
+  /** Closes the streams this registry's tests opened, then the server. */
+  readonly stop: () => Promise<void>;
+}
+
+/** A registry app on a loopback socket, for the watch stream tests. */
+export async function serveWatched(
+  options: Partial<Omit<AppDeps, 'registry' | 'stopping'>> = {},
+): Promise<WatchedRegistry> {
+  const registry = new Registry();
+  const service = createService({ name: 'registry', logger: silentLogger(), git: false, drainTimeoutMs: 2000 });
+  service.app.route('/', createApp({ registry, stopping: service.stopping, ...options }));
+  const endpoint = await service.listen({ port: 0, host: '127.0.0.1' });
+  const base = `http://127.0.0.1:${endpoint.port}`;
+  const clients: WatchClient[] = [];
+  return {
+    registry,
+    service,
+    base,
+    port: endpoint.port,
+    watch: async (path = '/eureka/watch') => {
+      const client = await openWatch(base + path);
+      clients.push(client);
+      return client;
+    },
+    stop: async () => {
+      for (const c of clients.splice(0)) c.close();
+      await service.stop();
+    },
+  };
 }

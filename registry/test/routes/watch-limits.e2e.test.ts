@@ -2,41 +2,23 @@
 // up` runs every component in one process, so anonymous streams must not be able to take all of its descriptors.
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createService } from '@trellis/clients';
-import type { Service } from '@trellis/clients';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.ts';
-import type { AppDeps } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
-import { Registry } from '../../src/registry/registry.ts';
-import { instance, silentLogger } from '../helpers.ts';
-import { openWatch } from '../sse-client.ts';
-import type { WatchClient } from '../sse-client.ts';
+import { instance } from '../helpers.ts';
+import { BASELINE_LISTENERS, serveWatched, type WatchedRegistry } from '../sse-client.ts';
 
-const running: Service[] = [];
-const cleanups: (() => void)[] = [];
+const running: WatchedRegistry[] = [];
+const sockets: net.Socket[] = [];
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) cleanup();
-  for (const s of running.splice(0)) await s.stop();
+  for (const socket of sockets.splice(0)) socket.destroy();
+  for (const r of running.splice(0)) await r.stop();
 });
 
-async function serve(options: Partial<Omit<AppDeps, 'registry' | 'stopping'>> = {}) {
-  const registry = new Registry();
-  const service = createService({ name: 'registry', logger: silentLogger(), git: false, drainTimeoutMs: 2000 });
-  service.app.route('/', createApp({ registry, stopping: service.stopping, ...options }));
-  running.push(service);
-  const endpoint = await service.listen({ port: 0, host: '127.0.0.1' });
-  const base = `http://127.0.0.1:${endpoint.port}`;
-  const watch = async (path = '/eureka/watch'): Promise<WatchClient> => {
-    const client = await openWatch(base + path);
-    cleanups.push(() => client.close());
-    return client;
-  };
-  return { registry, base, port: endpoint.port, watch };
+async function serve(options: Parameters<typeof serveWatched>[0] = {}): Promise<WatchedRegistry> {
+  const served = await serveWatched(options);
+  running.push(served);
+  return served;
 }
-
-/** How many change listeners the app itself holds (the response cache and nothing else). */
-const BASELINE_LISTENERS = 1;
 
 describe('the cap on open event streams', () => {
   it('refuses a stream beyond maxWatchers with 503, Retry-After and the reason, shared with the dashboard', async () => {
@@ -70,7 +52,7 @@ describe('the cap on open event streams', () => {
     const { registry, port, watch } = await serve({ maxWatchers: 1, watchWriteTimeoutMs: 300 });
     // A client that sends its request and then never reads a byte.
     const socket = net.connect(port, '127.0.0.1');
-    cleanups.push(() => socket.destroy());
+    sockets.push(socket);
     await new Promise<void>((resolve) => socket.once('connect', resolve));
     socket.write(`GET /eureka/watch HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\n\r\n`);
     socket.pause();

@@ -1,44 +1,25 @@
 // The watch stream over a real socket, read by a plain node:http client.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createService } from '@trellis/clients';
-import type { Service } from '@trellis/clients';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.ts';
-import { Registry } from '../../src/registry/registry.ts';
-import { instance, jsClientBody, silentLogger } from '../helpers.ts';
-import { openWatch } from '../sse-client.ts';
-import type { WatchClient } from '../sse-client.ts';
+import { instance, jsClientBody } from '../helpers.ts';
+import { BASELINE_LISTENERS, serveWatched, type WatchedRegistry } from '../sse-client.ts';
 
-const running: Service[] = [];
-const clients: WatchClient[] = [];
+const running: WatchedRegistry[] = [];
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  for (const s of running.splice(0)) await s.stop();
+  for (const r of running.splice(0)) await r.stop();
 });
 
 async function serve(options: { watchPingMs?: number; watchMaxQueued?: number } = {}) {
-  const registry = new Registry();
-  const service = createService({ name: 'registry', logger: silentLogger(), git: false, drainTimeoutMs: 2000 });
-  service.app.route('/', createApp({ registry, stopping: service.stopping, ...options }));
-  running.push(service);
-  const endpoint = await service.listen({ port: 0, host: '127.0.0.1' });
-  const base = `http://127.0.0.1:${endpoint.port}`;
-  const watch = async (path = '/eureka/watch'): Promise<WatchClient> => {
-    const client = await openWatch(base + path);
-    clients.push(client);
-    return client;
-  };
+  const served = await serveWatched(options);
+  running.push(served);
   const post = (body: unknown, app = 'JSAPP') =>
-    fetch(`${base}/eureka/apps/${app}`, {
+    fetch(`${served.base}/eureka/apps/${app}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
-  return { registry, service, base, watch, post };
+  return { ...served, post };
 }
-
-/** Change listeners the app itself holds (the response cache), so a test can tell a stream's own apart. */
-const BASELINE_LISTENERS = 1;
 
 describe('GET /eureka/watch', () => {
   it('sends the snapshot (GET /apps JSON, id = version), then a change within milliseconds of a register', async () => {
