@@ -1,10 +1,9 @@
 import type { Hono } from 'hono';
-import type { KitEnv, Service } from '@trellis/clients';
+import type { KitEnv, Service, TrustedProxies } from '@trellis/clients';
 import type { SigningKeyInfo } from './crypto/signing-keys.ts';
 import { providerHandler, type ProviderHolder } from './oidc/mount.ts';
 import { providerMetadataCheck } from './oidc/client-check.ts';
 import { INTERACTION_PREFIX, REGISTRATION_PATH } from './oidc/constants.ts';
-import type { TrustedProxies } from './oidc/proxies.ts';
 import type { FailureThrottle } from './oidc/throttle.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { interactionRoutes } from './routes/interaction.ts';

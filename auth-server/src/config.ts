@@ -1,4 +1,12 @@
-import { commonSettings, loadSettings, setting, SettingsError, type Settings } from '@trellis/clients';
+import {
+  commonSettings,
+  loadSettings,
+  parseTrustedProxies,
+  setting,
+  SettingsError,
+  type Settings,
+  type TrustedProxies,
+} from '@trellis/clients';
 import {
   DEFAULT_REDIRECT_HOSTS,
   DEFAULT_REGISTRATION_AUTH_METHODS,
@@ -7,7 +15,6 @@ import {
   type RegistrationPolicy,
 } from './clients/registration-policy.ts';
 import { AUTH_METHODS, GRANT_TYPES } from './clients/registry.ts';
-import { parseTrustedProxies, type TrustedProxies } from './oidc/proxies.ts';
 
 /** The auth server's settings: flags, then environment variables, then defaults. */
 export function authServerSettings() {

@@ -2,7 +2,8 @@ import { loadSettings, SettingsError } from '@trellis/clients';
 import { describe, expect, it } from 'vitest';
 import { authServerSettings, checkConfig, loadConfig } from '../src/config.ts';
 import type { IncomingMessage } from 'node:http';
-import { addressKey, parseTrustedProxies, sourceAddress } from '../src/oidc/proxies.ts';
+import { parseTrustedProxies } from '@trellis/clients';
+import { addressKey, sourceAddress } from '../src/oidc/proxies.ts';
 
 describe('auth server settings', () => {
   it('defaults to port 9999, RS256 and product-api', () => {

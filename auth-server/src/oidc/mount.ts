@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context } from 'hono';
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv, TrustedProxies } from '@trellis/clients';
 import type Provider from 'oidc-provider';
-import type { TrustedProxies } from './proxies.ts';
 
 /** What a request may say about its origin; the provider is told the issuer's instead (see providerHandler). */
 const ORIGIN_HEADERS = ['x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded'];

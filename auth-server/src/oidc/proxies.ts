@@ -1,41 +1,8 @@
+// The address a request came from, for the failure throttles: through trusted proxies only (the kit's
+// parseTrustedProxies decides who is one), and reduced to the part one party controls.
 import type { IncomingMessage } from 'node:http';
-import { BlockList, isIP } from 'node:net';
-
-/** Addresses allowed to set X-Forwarded-*: single IPs or CIDR ranges, IPv4 or IPv6. */
-export interface TrustedProxies {
-  trusts(address: string | undefined): boolean;
-}
-
-/** Parses `10.0.0.0/8, 127.0.0.1, ::1`; throws a TypeError naming the bad entry. */
-export function parseTrustedProxies(entries: readonly string[]): TrustedProxies {
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [address, bits, extra] = entry.split('/');
-    const family = address === undefined ? 0 : isIP(address);
-    if (family === 0 || extra !== undefined || address === undefined) {
-      throw new TypeError(`${JSON.stringify(entry)} is not an IP address or CIDR range`);
-    }
-    const type = family === 4 ? 'ipv4' : 'ipv6';
-    if (bits === undefined) {
-      list.addAddress(address, type);
-    } else {
-      const prefix = Number(bits);
-      if (!/^\d+$/.test(bits) || prefix > (family === 4 ? 32 : 128)) {
-        throw new TypeError(`${JSON.stringify(entry)} has an invalid prefix length`);
-      }
-      list.addSubnet(address, prefix, type);
-    }
-  }
-  return {
-    trusts(address) {
-      if (address === undefined) return false;
-      // An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d.
-      const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-      if (v4 !== undefined) return list.check(v4, 'ipv4');
-      return list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
-    },
-  };
-}
+import { isIP } from 'node:net';
+import type { TrustedProxies } from '@trellis/clients';
 
 /** `::ffff:a.b.c.d` (an IPv4 peer on a dual-stack socket) as `a.b.c.d`; other addresses unchanged. */
 function plainAddress(address: string): string {
