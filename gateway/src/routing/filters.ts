@@ -8,6 +8,7 @@ import { Args, parseDataSize, parseDuration, type ComponentDefinition } from './
 import { firstHeader, headerValues, type Exchange, type HeaderMap, type ResponseHead } from './exchange.ts';
 import { expandTemplate } from './path-pattern.ts';
 import { TokenBucketLimiter, type SharedBuckets, type Verdict } from './rate-limiter.ts';
+import { backtrackingRisk } from './safe-regex.ts';
 
 export interface GatewayFilter {
   readonly name: string;
@@ -172,6 +173,8 @@ const FACTORIES: Readonly<Record<string, FilterFactory>> = {
     fields: ['regexp', 'replacement'],
     build(args) {
       let regex: RegExp;
+      const risk = backtrackingRisk(args.string('regexp'));
+      if (risk !== undefined) throw args.error(`regexp is refused: ${risk}`);
       try {
         regex = new RegExp(args.string('regexp'), 'g');
       } catch {

@@ -3,6 +3,7 @@ import { BlockList, isIP } from 'node:net';
 import { Args, type ComponentDefinition } from './definition.ts';
 import { firstHeader, headerValues, type RequestView } from './exchange.ts';
 import { compilePathPattern } from './path-pattern.ts';
+import { backtrackingRisk } from './safe-regex.ts';
 
 /** True when the request matches; may record URI variables in `vars`. */
 export type Predicate = (request: RequestView, vars: Record<string, string>) => boolean;
@@ -19,13 +20,23 @@ interface PredicateFactory {
   build(args: Args, context: PredicateContext): Predicate;
 }
 
-/** Java's String.matches: the whole value must match. */
-function fullMatch(source: string, args: Args): RegExp {
+/**
+ * Longest header, query or cookie value a pattern is tried on; a longer one does not match. Bounds what a pattern
+ * safe-regex lets through (polynomial at worst) can cost per request.
+ */
+export const MAX_MATCHED_LENGTH = 1024;
+
+/** Java's String.matches: the whole value must match. Refuses patterns that could backtrack without bound. */
+function fullMatch(source: string, args: Args): (value: string) => boolean {
+  const risk = backtrackingRisk(source);
+  if (risk !== undefined) throw args.error(`${JSON.stringify(source)} is refused: ${risk}`);
+  let regex: RegExp;
   try {
-    return new RegExp(`^(?:${source})$`);
+    regex = new RegExp(`^(?:${source})$`);
   } catch {
     throw args.error(`${JSON.stringify(source)} is not a valid regular expression`);
   }
+  return (value) => value.length <= MAX_MATCHED_LENGTH && regex.test(value);
 }
 
 /** Spring's ZonedDateTime form `2017-01-20T17:42:47.789-07:00[America/Denver]`, ISO-8601, or epoch milliseconds. */
@@ -168,10 +179,10 @@ const FACTORIES: Readonly<Record<string, PredicateFactory>> = {
     build(args) {
       const name = args.string('header').toLowerCase();
       const source = args.optionalString('regexp');
-      const regex = source === undefined || source === '' ? undefined : fullMatch(source, args);
+      const matches = source === undefined || source === '' ? undefined : fullMatch(source, args);
       return (request) => {
         const values = headerValues(request.headers, name);
-        return regex === undefined ? values.length > 0 : values.some((v) => regex.test(v));
+        return matches === undefined ? values.length > 0 : values.some(matches);
       };
     },
   },
@@ -180,11 +191,11 @@ const FACTORIES: Readonly<Record<string, PredicateFactory>> = {
     build(args) {
       const name = args.string('param');
       const source = args.optionalString('regexp');
-      const regex = source === undefined || source === '' ? undefined : fullMatch(source, args);
+      const matches = source === undefined || source === '' ? undefined : fullMatch(source, args);
       return (request) => {
         if (request.query === '') return false;
         const values = new URLSearchParams(request.query).getAll(name);
-        return regex === undefined ? values.length > 0 : values.some((v) => regex.test(v));
+        return matches === undefined ? values.length > 0 : values.some(matches);
       };
     },
   },
@@ -193,10 +204,10 @@ const FACTORIES: Readonly<Record<string, PredicateFactory>> = {
     build(args) {
       const name = args.string('name');
       const source = args.optionalString('regexp');
-      const regex = source === undefined || source === '' ? undefined : fullMatch(source, args);
+      const matches = source === undefined || source === '' ? undefined : fullMatch(source, args);
       return (request) => {
         const values = cookies(headerValues(request.headers, 'cookie').join('; ')).get(name) ?? [];
-        return regex === undefined ? values.length > 0 : values.some((v) => regex.test(v));
+        return matches === undefined ? values.length > 0 : values.some(matches);
       };
     },
   },
