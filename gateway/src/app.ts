@@ -1,49 +1,66 @@
 // The gateway's own endpoints, on the kit's hono app beside /actuator/health and /actuator/info. Proxied traffic
 // never reaches hono: the node-level listener in main.ts sends only /actuator/* here.
-import type { KitEnv, TokenVerifier } from '@trellis/clients';
+import { credentialChallenge, presents, type Credential, type KitEnv } from '@trellis/clients';
 import { Hono, type Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { GatewayError } from './errors.ts';
-import { checkToken } from './proxy/token.ts';
 import type { RouteManager } from './routing/manager.ts';
-import { gatewayRoutes, isLoopback } from './routes/gateway-routes.ts';
+import { gatewayRoutes } from './routes/gateway-routes.ts';
 
 export interface AppDeps {
   readonly manager: RouteManager;
-  readonly verifier: TokenVerifier | undefined;
+  /** The route management API's credential (--admin-auth); undefined leaves the API out (404), as Spring does. */
+  readonly adminAuth: Credential | undefined;
+  /** Most routes the API lets the table grow to (--max-routes). */
+  readonly maxRoutes: number;
 }
 
-export const ADMIN_SCOPE = 'gateway:admin';
+export const ADMIN_REALM = 'trellis-gateway';
 
-/** Headers a proxy in front adds for the client it relays: such a request is not the local operator's. */
-const RELAY_HEADERS = ['forwarded', 'x-forwarded-for', 'x-real-ip'] as const;
+/** Sec-Fetch-Site values of a request a page of another site made the browser send. */
+const CROSS_SITE = new Set(['cross-site', 'same-site']);
 
 export function createApp(deps: AppDeps): Hono<KitEnv> {
   const app = new Hono<KitEnv>();
+  const credential = deps.adminAuth;
+  // Not exposed at all without a credential: the API hands out the edge (a route to a listener of the caller's
+  // receives every matching request, Authorization headers included), and loopback is no proof of the operator: in
+  // the landscape every caller of 8080 is one, and so is any process on the host.
+  if (credential === undefined) return app;
+  const challenge = { 'www-authenticate': credentialChallenge(credential, ADMIN_REALM) };
   /**
-   * Who may read and change routes: a caller on this machine (a loopback connection that relays nobody, so a reverse
-   * proxy on the same host does not hand its clients the operator's rights), or anyone with a token of the
-   * `gateway:admin` scope. Throws 401 without a valid token, 403 with one lacking the scope or without --issuer.
+   * Every method needs the credential: route URIs, filters and metadata show the internals behind the edge. A browser
+   * that once got the credential sends it again on its own, so changes made from another site's page are refused.
    */
-  const authorize = async (c: Context<KitEnv>): Promise<void> => {
-    const env = c.env as Partial<KitEnv['Bindings']> | undefined;
-    const relayed = RELAY_HEADERS.some((h) => c.req.header(h) !== undefined);
-    if (isLoopback(env?.incoming?.socket.remoteAddress) && !relayed) return;
-    if (deps.verifier === undefined) {
-      throw new GatewayError(
-        'forbidden',
-        'managing routes needs a loopback connection, or a token with the gateway:admin scope (start the gateway with --issuer)',
-      );
+  const authorize = (c: Context<KitEnv>): Promise<void> => {
+    if (!presents(credential, c.req.header('authorization'))) {
+      throw new GatewayError('unauthorized', 'the route management API needs the --admin-auth credential', {
+        headers: challenge,
+      });
     }
-    await checkToken(deps.verifier, c.req.header('authorization'), [ADMIN_SCOPE], 'actuator/gateway');
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      const origin = c.req.header('origin');
+      const site = c.req.header('sec-fetch-site');
+      if ((site !== undefined && CROSS_SITE.has(site)) || (origin !== undefined && !sameOrigin(origin, c))) {
+        throw new GatewayError('forbidden', 'changes to routes are refused from a page of another site');
+      }
+    }
+    return Promise.resolve();
   };
-  app.route('/actuator/gateway', gatewayRoutes({ manager: deps.manager, authorize }));
+  app.route('/actuator/gateway', gatewayRoutes({ manager: deps.manager, authorize, maxRoutes: deps.maxRoutes }));
   return app;
+}
+
+/** Whether an Origin header names the host the request was sent to (`null` and unparsable origins do not). */
+function sameOrigin(origin: string, c: Context<KitEnv>): boolean {
+  if (!URL.canParse(origin)) return false;
+  const host = c.req.header('host');
+  return host !== undefined && new URL(origin).host === host.toLowerCase();
 }
 
 /**
  * The kit service's renderer for GatewayErrors thrown by the gateway's own endpoints: the code, a reason the caller
- * can act on, and the error's headers (the Bearer challenge of a refused management call). Other errors fall through
+ * can act on, and the error's headers (the challenge of a refused management call). Other errors fall through
  * to the kit's (500 `server_error`, detail in the log).
  */
 export function renderError(err: unknown, c: Context<KitEnv>): Response | undefined {

@@ -1,15 +1,31 @@
 // The gateway's settings: flags, then environment variables, then defaults. The only file that reads the environment.
 import {
   commonSettings,
+  CREDENTIAL_FORMAT,
+  parseCredential,
   loadSettings,
   parseTrustedProxies,
   setting,
   SettingsError,
   tlsSettings,
+  type Credential,
   type Settings,
+  type SettingSpec,
   type SettingsSource,
 } from '@trellis/clients';
 import { parseDataSize } from './routing/definition.ts';
+
+/** Routes the management API may hold in all (file, config server and API routes together), unless --max-routes. */
+export const DEFAULT_MAX_ROUTES = 1000;
+
+const adminAuth: SettingSpec<Credential, false> = {
+  flag: 'admin-auth',
+  env: 'GATEWAY_ADMIN_AUTH',
+  secret: true,
+  accepts: CREDENTIAL_FORMAT,
+  parse: parseCredential,
+  help: 'credential of the route management API (/actuator/gateway/**: list, create, delete routes, refresh), required on every call; unset, the API is not exposed (404)',
+};
 
 export function gatewaySettings() {
   return {
@@ -46,9 +62,19 @@ export function gatewaySettings() {
       secret: true,
       help: 'redis:// or rediss:// URL: RequestRateLimiter buckets shared by every gateway using it (in memory when unset); requests pass when Redis is unreachable',
     }),
+    adminAuth,
+    maxRoutes: setting.integer({
+      flag: 'max-routes',
+      env: 'GATEWAY_MAX_ROUTES',
+      default: DEFAULT_MAX_ROUTES,
+      min: 1,
+      help: 'most routes the table may hold; the management API refuses to create more (409)',
+    }),
     registryUrl: setting.string({
       flag: 'registry-url',
       env: ['GATEWAY_REGISTRY_URL', 'EUREKA_CLIENT_SERVICEURL_DEFAULTZONE'],
+      // The URL may carry the registry's write credential as user info.
+      secret: true,
       help: 'Eureka URL(s), comma-separated (http://localhost:8761/eureka/): lb:// routes and self-registration',
     }),
     issuer: setting.url({
@@ -157,6 +183,10 @@ export interface GatewayConfig {
   readonly maxRequestSize: number | undefined;
   /** Peers (IP or CIDR) whose forwarding headers are trusted; every other peer's are replaced. */
   readonly trustedProxies: readonly string[];
+  /** The management API's credential; undefined: /actuator/gateway/** is not exposed. */
+  readonly adminAuth: Credential | undefined;
+  /** Most routes the management API lets the table grow to. */
+  readonly maxRoutes: number;
 }
 
 /** The introspection client: both halves of the credential, and an issuer to introspect at. */
@@ -182,9 +212,13 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     ?.split(',')
     .map((u) => u.trim())
     .filter((u) => u !== '');
-  for (const url of registryUrl ?? []) {
-    if (!URL.canParse(url))
-      throw new SettingsError(`invalid --registry-url (GATEWAY_REGISTRY_URL): ${url} is not a URL`);
+  for (const [i, url] of (registryUrl ?? []).entries()) {
+    // Not the URL itself: it may carry the registry's credential as user info.
+    if (!URL.canParse(url)) {
+      throw new SettingsError(
+        `invalid --registry-url (GATEWAY_REGISTRY_URL): entry ${i + 1} is not a URL like http://[user:password@]host:8761/eureka/`,
+      );
+    }
   }
   if (s.rateLimitRedisUrl !== undefined) {
     // The URL may carry a password: never echo it.
@@ -233,6 +267,8 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     responseTimeoutMs: s.responseTimeoutMs,
     maxRequestSize: maxRequestSize === 0 ? undefined : maxRequestSize,
     trustedProxies,
+    adminAuth: s.adminAuth,
+    maxRoutes: s.maxRoutes,
   });
 }
 

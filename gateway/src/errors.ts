@@ -30,7 +30,11 @@ export type GatewayErrorCode =
   /** The management API was asked for a route that does not exist. */
   | 'unknown_route'
   /** The management API was asked to delete a route that the routes file defines. */
-  | 'route_conflict';
+  | 'route_conflict'
+  /** The management API was sent a body that is not application/json. */
+  | 'unsupported_media_type'
+  /** The management API was asked to create a route beyond --max-routes. */
+  | 'too_many_routes';
 
 const STATUS = {
   no_route: 404,
@@ -47,6 +51,8 @@ const STATUS = {
   invalid_route: 400,
   unknown_route: 404,
   route_conflict: 409,
+  unsupported_media_type: 415,
+  too_many_routes: 409,
 } as const satisfies Record<GatewayErrorCode, number>;
 
 export class GatewayError extends TrellisError<GatewayErrorCode> {

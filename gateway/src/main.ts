@@ -43,6 +43,9 @@ import { RouteState } from './routing/table.ts';
 import { RedisBuckets } from './store/redis-buckets.ts';
 import { writeRawError } from './proxy/websocket.ts';
 
+/** Largest body the actuator endpoints read: route definitions are a few hundred bytes. */
+const ROUTE_DEFINITION_LIMIT = 64 * 1024;
+
 export interface GatewayOptions {
   /** Values for `${…}` placeholders of the routes file besides its own properties. */
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -163,7 +166,15 @@ export async function startGateway(
   log: Logger,
   options: GatewayOptions = {},
 ): Promise<RunningGateway> {
-  const service = createService({ name: 'gateway', description: 'Edge gateway', logger: log, renderError });
+  // The kit app serves only /actuator/*: its largest body is a route definition, and --max-request-size bounds it too.
+  const actuatorBodyLimit = Math.min(config.maxRequestSize ?? Infinity, ROUTE_DEFINITION_LIMIT);
+  const service = createService({
+    name: 'gateway',
+    description: 'Edge gateway',
+    logger: log,
+    renderError,
+    bodyLimit: actuatorBodyLimit,
+  });
   const discovery =
     config.registryUrl === undefined
       ? undefined
@@ -274,7 +285,7 @@ export async function startGateway(
     trustedProxies: config.trustedProxies,
     actuator,
   });
-  service.app.route('/', createApp({ manager, verifier }));
+  service.app.route('/', createApp({ manager, adminAuth: config.adminAuth, maxRoutes: config.maxRoutes }));
   service.health.register('gatewayRoutes', () => lbServicesHealth(manager, discovery));
   const sourceNames = [fileSource?.name, configSource?.name].filter((n): n is string => n !== undefined);
   service.health.register('routes', () => routeSourcesHealth(manager, sourceNames));
@@ -392,6 +403,7 @@ export async function startGateway(
     }`,
   ];
   if (buckets !== undefined) notes.push('gateway: RequestRateLimiter buckets shared in Redis');
+  if (config.adminAuth === undefined) notes.push('gateway: route management API off (set --admin-auth)');
   return { name: 'gateway', endpoints, notes, manager, discovery, config: configClient, stop };
 }
 

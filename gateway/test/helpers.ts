@@ -144,6 +144,16 @@ export async function call(
   };
 }
 
+/** The management credential tests start gateways with (`--admin-auth`); without one the route API is not exposed. */
+export const ADMIN_AUTH = 'basic:admin:test-admin-secret';
+export const ADMIN_ARGV = ['--admin-auth', ADMIN_AUTH];
+export const ADMIN_AUTHORIZATION = `Basic ${Buffer.from('admin:test-admin-secret').toString('base64')}`;
+
+/** `call` with the management credential of ADMIN_AUTH, for /actuator/gateway/**. */
+export function admin(url: string, options: Parameters<typeof call>[1] = {}): Promise<Answer> {
+  return call(url, { ...options, headers: { ...options.headers, authorization: ADMIN_AUTHORIZATION } });
+}
+
 /** A port nobody listens on. */
 export async function deadPort(): Promise<number> {
   const s = http.createServer();

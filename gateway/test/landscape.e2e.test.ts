@@ -16,6 +16,8 @@ import {
   echo,
   silent,
   startTestGateway,
+  admin,
+  ADMIN_ARGV,
   startUpstream,
   type Echoed,
   type TestGateway,
@@ -109,7 +111,7 @@ spring.cloud.gateway.routes:
   filters: [Public, StripPrefix=1]
 `,
       {
-        argv: ['--registry-url', registryUrl, '--issuer', issuer.url, '--audience', 'product-api'],
+        argv: ['--registry-url', registryUrl, '--issuer', issuer.url, '--audience', 'product-api', ...ADMIN_ARGV],
       },
     );
     await until(
@@ -235,7 +237,7 @@ spring.cloud.gateway.routes:
 
   describe('runtime routes', () => {
     it('creates, shows, lists and deletes a route without a restart', async () => {
-      const created = await call(`${gateway.url}/actuator/gateway/routes/runtime`, {
+      const created = await admin(`${gateway.url}/actuator/gateway/routes/runtime`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({
@@ -246,31 +248,31 @@ spring.cloud.gateway.routes:
       });
       expect(created.status).toBe(201);
       expect((await call(`${gateway.url}/runtime/x`)).json<Echoed>().url).toBe('/x');
-      const shown = await call(`${gateway.url}/actuator/gateway/routes/runtime`);
+      const shown = await admin(`${gateway.url}/actuator/gateway/routes/runtime`);
       expect(shown.json()).toMatchObject({
         id: 'runtime',
         source: 'api',
         filters: [{ name: 'StripPrefix' }, { name: 'Public' }],
       });
-      const list = (await call(`${gateway.url}/actuator/gateway/routes`)).json<
+      const list = (await admin(`${gateway.url}/actuator/gateway/routes`)).json<
         { route_id: string; predicates: unknown[] }[]
       >();
       expect(list.map((r) => r.route_id)).toContain('runtime');
       expect(list.find((r) => r.route_id === 'product')?.predicates).toEqual(['Path=/product/**']);
-      expect((await call(`${gateway.url}/actuator/gateway/routes/runtime`, { method: 'DELETE' })).status).toBe(200);
+      expect((await admin(`${gateway.url}/actuator/gateway/routes/runtime`, { method: 'DELETE' })).status).toBe(200);
       expect((await call(`${gateway.url}/runtime/x`)).status).toBe(404);
-      expect((await call(`${gateway.url}/actuator/gateway/routes/runtime`)).status).toBe(404);
+      expect((await admin(`${gateway.url}/actuator/gateway/routes/runtime`)).status).toBe(404);
     });
 
     it('refuses an invalid definition with 400 and deleting a file route with 409', async () => {
-      const bad = await call(`${gateway.url}/actuator/gateway/routes/bad`, {
+      const bad = await admin(`${gateway.url}/actuator/gateway/routes/bad`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ uri: 'http://127.0.0.1:1', predicates: ['Nope=1'] }),
       });
       expect(bad.status).toBe(400);
       expect(bad.json()).toMatchObject({ error: 'invalid_route' });
-      expect((await call(`${gateway.url}/actuator/gateway/routes/product`, { method: 'DELETE' })).status).toBe(409);
+      expect((await admin(`${gateway.url}/actuator/gateway/routes/product`, { method: 'DELETE' })).status).toBe(409);
     });
 
     it('refresh rereads the file while a streaming response under way completes', async () => {
@@ -280,7 +282,7 @@ spring.cloud.gateway.routes:
         res.write('start-');
         setTimeout(() => res.end('end'), 300);
       });
-      await call(`${gateway.url}/actuator/gateway/routes/slow`, {
+      await admin(`${gateway.url}/actuator/gateway/routes/slow`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ uri: slow.url, predicates: ['Path=/slow'], filters: ['Public'] }),
@@ -291,12 +293,12 @@ spring.cloud.gateway.routes:
       await gateway.writeRoutes(
         `${original}- id: added\n  uri: ${product[1]?.url ?? ''}\n  predicates: [Path=/added]\n  filters: [Public]\n`,
       );
-      const refreshed = await call(`${gateway.url}/actuator/gateway/refresh`, { method: 'POST' });
+      const refreshed = await admin(`${gateway.url}/actuator/gateway/refresh`, { method: 'POST' });
       expect(refreshed.status).toBe(200);
       expect((await call(`${gateway.url}/added`)).json<Echoed>().url).toBe('/added');
       expect(await pending).toBe('start-end');
       // Runtime routes survive a refresh.
-      expect((await call(`${gateway.url}/actuator/gateway/routes/slow`)).status).toBe(200);
+      expect((await admin(`${gateway.url}/actuator/gateway/routes/slow`)).status).toBe(200);
       await slow.close();
     });
   });

@@ -15,6 +15,8 @@ import {
   echo,
   silent,
   startTestGateway,
+  admin,
+  ADMIN_ARGV,
   startUpstream,
   until,
   type Echoed,
@@ -94,7 +96,7 @@ describe('routes from the config server', () => {
   const writeGatewayYml = (text: string): Promise<void> => writeFile(join(repo, 'gateway.yml'), text);
   const health = async (): Promise<Health> => (await call(`${gateway.url}/actuator/health`)).json<Health>();
   const routeIds = async (): Promise<string[]> =>
-    (await call(`${gateway.url}/actuator/gateway/routes`)).json<Summary[]>().map((r) => r.route_id);
+    (await admin(`${gateway.url}/actuator/gateway/routes`)).json<Summary[]>().map((r) => r.route_id);
 
   const initialRoutes = `
 spring:
@@ -147,7 +149,7 @@ spring.cloud.gateway:
       uri: ${other.url}
       predicates: [Path=/file/**]
 `,
-      { argv: ['--config-uri', configUri] },
+      { argv: ['--config-uri', configUri, ...ADMIN_ARGV] },
     );
   });
 
@@ -168,7 +170,7 @@ spring.cloud.gateway:
     expect(alpha.headers['x-from-file']).toBe('yes');
     // The config server sets routes, so its list replaces the file's whole (Spring's list binding).
     expect((await call(`${gateway.url}/file/x`)).status).toBe(404);
-    const list = (await call(`${gateway.url}/actuator/gateway/routes`)).json<Summary[]>();
+    const list = (await admin(`${gateway.url}/actuator/gateway/routes`)).json<Summary[]>();
     expect(list.map((r) => [r.route_id, r.source])).toEqual([
       ['alpha', 'config'],
       ['stream', 'config'],
@@ -219,7 +221,7 @@ spring.cloud.gateway:
     // The previous table is still in force.
     expect((await call(`${gateway.url}/beta/still`)).text).toBe('other /beta/still');
     // An explicit refresh of the same broken set is refused too, with the reason.
-    const refresh = await call(`${gateway.url}/actuator/gateway/refresh`, { method: 'POST' });
+    const refresh = await admin(`${gateway.url}/actuator/gateway/refresh`, { method: 'POST' });
     expect(refresh.status).toBe(400);
     expect(refresh.json<{ error: string }>().error).toBe('invalid_route');
     expect(refresh.json<{ message: string }>().message).toMatch(/NoSuchFilter/);
@@ -238,7 +240,7 @@ spring.cloud.gateway:
   });
 
   it("lets runtime routes override the server's, keeps them across its changes, and refuses to delete its routes", async () => {
-    const created = await call(`${gateway.url}/actuator/gateway/routes/beta`, {
+    const created = await admin(`${gateway.url}/actuator/gateway/routes/beta`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ uri: backend.url, predicates: ['Path=/beta/**'], filters: ['SetPath=/runtime'] }),
@@ -259,11 +261,11 @@ spring.cloud.gateway:
     await until(async () => (await routeIds()).includes('gamma'));
     // The runtime route survived the change and still wins over the server's route of the same id.
     expect((await call(`${gateway.url}/beta/x`)).json<Echoed>().url).toBe('/runtime');
-    const refused = await call(`${gateway.url}/actuator/gateway/routes/gamma`, { method: 'DELETE' });
+    const refused = await admin(`${gateway.url}/actuator/gateway/routes/gamma`, { method: 'DELETE' });
     expect(refused.status).toBe(409);
     expect(refused.json<{ error: string }>().error).toBe('route_conflict');
     expect(refused.json<{ message: string }>().message).toMatch(/config server/);
-    expect((await call(`${gateway.url}/actuator/gateway/routes/beta`, { method: 'DELETE' })).status).toBe(200);
+    expect((await admin(`${gateway.url}/actuator/gateway/routes/beta`, { method: 'DELETE' })).status).toBe(200);
     expect((await call(`${gateway.url}/beta/x`)).text).toBe('other /beta/x');
   });
 
@@ -299,7 +301,7 @@ spring.cloud.gateway:
     await configServer.stop();
     configServerStopped = true;
     expect((await call(`${gateway.url}/alpha/x`)).status).toBe(200);
-    const refresh = await call(`${gateway.url}/actuator/gateway/refresh`, { method: 'POST' });
+    const refresh = await admin(`${gateway.url}/actuator/gateway/refresh`, { method: 'POST' });
     expect(refresh.status).toBe(503);
     expect(refresh.json<{ error: string }>().error).toBe('service_unavailable');
     expect(refresh.json<{ message: string }>().message).toMatch(/cannot be reached.*routes in force are kept/);

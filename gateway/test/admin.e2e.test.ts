@@ -1,0 +1,339 @@
+// The route management API (/actuator/gateway/**) as an attacker on the same machine sees it: absent unless
+// --admin-auth configures a credential, and with one, closed to every method without it, over HTTP and HTTPS and
+// whatever spelling of the path. What it accepts is bounded: JSON only (no CSRF through forms), size, nesting and
+// route count limited, regexes that cannot backtrack for seconds, and URIs listed without their passwords.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureDevCertificates } from '@trellis/clients';
+import { Agent, request as undiciRequest } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { echo, send, startTestGateway, startUpstream, type TestGateway, type Upstream } from './helpers.ts';
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+const ADMIN = `Basic ${Buffer.from('admin:s3cret:x').toString('base64')}`;
+
+/** Paths that node, the screen or the kit might each read differently; all reach the route API once normalized. */
+const VARIANTS = [
+  '/actuator/gateway/routes',
+  '/actuator/gateway/%72outes',
+  '/actuator/%67ateway/routes',
+  '/actuator/./gateway/routes',
+  '//actuator/gateway/routes',
+  '/actuator/gateway/routes/',
+  '/x/../actuator/gateway/routes',
+];
+
+const stealBody = (uri: string) =>
+  JSON.stringify({
+    uri,
+    order: -100,
+    predicates: [{ name: 'Path', args: { _genkey_0: '/oauth2/token' } }],
+    filters: [],
+  });
+
+async function start(routes: string, argv: string[], dataDir: string): Promise<TestGateway> {
+  return startTestGateway(routes, { https: true, dataDir, argv });
+}
+
+describe('route management API', () => {
+  let dir: string;
+  let trusting: Agent;
+  let upstream: Upstream;
+  const file = (url: string) => `
+spring.cloud.gateway.routes:
+- id: echo
+  uri: ${url}
+  predicates: [Path=/echo/**]
+  filters: [StripPrefix=1]
+`;
+
+  const request = async (
+    url: string,
+    options: { method?: 'GET' | 'POST' | 'DELETE'; headers?: Record<string, string>; body?: string } = {},
+  ): Promise<Reply> => {
+    const res = await undiciRequest(url, {
+      dispatcher: trusting,
+      method: options.method ?? 'GET',
+      ...(options.headers === undefined ? {} : { headers: options.headers }),
+      ...(options.body === undefined ? {} : { body: options.body }),
+    });
+    return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gateway-admin-'));
+    const tls = await ensureDevCertificates({ dir: join(dir, 'tls') });
+    trusting = new Agent({ connect: { ca: tls.ca } });
+    upstream = await startUpstream(echo);
+  });
+
+  afterAll(async () => {
+    await trusting.close();
+    await upstream.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  describe('without --admin-auth', () => {
+    let gateway: TestGateway;
+    beforeAll(async () => {
+      gateway = await start(file(upstream.url), [], dir);
+    });
+    afterAll(() => gateway.stop());
+
+    it('is not there (404) for a loopback caller on HTTP and HTTPS, whatever the spelling, and creates nothing', async () => {
+      for (const base of [gateway.url, gateway.httpsUrl ?? '']) {
+        for (const path of VARIANTS) {
+          expect((await request(`${base}${path}`)).status, `GET ${base}${path}`).toBe(404);
+          const steal = await request(`${base}${path}/steal`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: stealBody(upstream.url),
+          });
+          expect(steal.status, `POST ${base}${path}/steal`).toBe(404);
+        }
+        expect((await request(`${base}/actuator/gateway/routes/echo`, { method: 'DELETE' })).status).toBe(404);
+        expect((await request(`${base}/actuator/gateway/refresh`, { method: 'POST' })).status).toBe(404);
+        expect((await request(`${base}/actuator/gateway/globalfilters`)).status).toBe(404);
+      }
+      expect(gateway.manager.table.get('steal')).toBeUndefined();
+      expect(gateway.manager.table.get('echo')).toBeDefined();
+      expect((await request(`${gateway.url}/actuator/health`)).status).toBe(200);
+    });
+
+    it('is not there on a raw socket either', async () => {
+      const res = await send(
+        gateway.port,
+        `POST /actuator/gateway/%72outes/steal HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: ${stealBody(upstream.url).length}\r\nconnection: close\r\n\r\n${stealBody(upstream.url)}`,
+      );
+      expect(res.status).toBe(404);
+      expect(gateway.manager.table.get('steal')).toBeUndefined();
+    });
+  });
+
+  describe('with --admin-auth', () => {
+    let gateway: TestGateway;
+    const json = { 'content-type': 'application/json', authorization: ADMIN };
+    beforeAll(async () => {
+      gateway = await start(
+        file(upstream.url),
+        ['--admin-auth', 'basic:admin:s3cret:x', '--max-request-size', '32KB', '--max-routes', '4'],
+        dir,
+      );
+    });
+    afterAll(() => gateway.stop());
+
+    it('answers 401 with the Basic challenge to every method without the credential, over HTTP and HTTPS', async () => {
+      const wrong = `Basic ${Buffer.from('admin:s3cret').toString('base64')}`;
+      for (const base of [gateway.url, gateway.httpsUrl ?? '']) {
+        for (const path of VARIANTS) {
+          for (const headers of [{}, { authorization: wrong }, { authorization: 'Bearer s3cret:x' }] as Record<
+            string,
+            string
+          >[]) {
+            const list = await request(`${base}${path}`, { headers });
+            expect(list.status, `GET ${base}${path}`).toBe(401);
+            expect(list.headers['www-authenticate']).toBe('Basic realm="trellis-gateway", charset="UTF-8"');
+            expect(list.text).not.toContain(upstream.url);
+            const steal = await request(`${base}${path}/steal`, {
+              method: 'POST',
+              headers: { ...headers, 'content-type': 'application/json' },
+              body: stealBody(upstream.url),
+            });
+            expect(steal.status).toBe(401);
+          }
+        }
+        expect((await request(`${base}/actuator/gateway/routes/echo`)).status).toBe(401);
+        expect((await request(`${base}/actuator/gateway/routes/echo`, { method: 'DELETE' })).status).toBe(401);
+        expect((await request(`${base}/actuator/gateway/refresh`, { method: 'POST' })).status).toBe(401);
+      }
+      expect(gateway.manager.table.get('steal')).toBeUndefined();
+      expect(gateway.manager.table.get('echo')).toBeDefined();
+    });
+
+    it('serves the operator with the credential, on any spelling of the path', async () => {
+      for (const base of [gateway.url, gateway.httpsUrl ?? '']) {
+        const list = await request(`${base}/actuator/gateway/%72outes`, { headers: { authorization: ADMIN } });
+        expect(list.status).toBe(200);
+        expect((JSON.parse(list.text) as { route_id: string }[]).map((r) => r.route_id)).toEqual(['echo']);
+      }
+      const created = await request(`${gateway.url}/actuator/gateway/routes/made`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ uri: upstream.url, predicates: ['Path=/made/**'] }),
+      });
+      expect(created.status).toBe(201);
+      expect((await request(`${gateway.url}/made/x`)).status).toBe(200);
+      const deleted = await request(`${gateway.url}/actuator/gateway/routes/made`, {
+        method: 'DELETE',
+        headers: { authorization: ADMIN },
+      });
+      expect(deleted.status).toBe(200);
+      expect(gateway.manager.table.get('made')).toBeUndefined();
+      const refreshed = await request(`${gateway.url}/actuator/gateway/refresh`, {
+        method: 'POST',
+        headers: { authorization: ADMIN },
+      });
+      expect(refreshed.status).toBe(200);
+    });
+
+    it('takes route definitions as application/json only (415), so a web page cannot post a form or text', async () => {
+      for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '']) {
+        const res = await request(`${gateway.url}/actuator/gateway/routes/csrf`, {
+          method: 'POST',
+          headers: { authorization: ADMIN, ...(type === '' ? {} : { 'content-type': type }) },
+          body: stealBody(upstream.url),
+        });
+        expect(res.status, type).toBe(415);
+        expect(JSON.parse(res.text)).toMatchObject({ error: 'unsupported_media_type' });
+        expect((JSON.parse(res.text) as { message: string }).message).toMatch(/application\/json/);
+      }
+      expect(gateway.manager.table.get('csrf')).toBeUndefined();
+    });
+
+    it('refuses changes a browser sends from another site (Origin or Sec-Fetch-Site), even with a cached credential', async () => {
+      for (const headers of [{ origin: 'https://evil.example' }, { 'sec-fetch-site': 'cross-site' }] as Record<
+        string,
+        string
+      >[]) {
+        const res = await request(`${gateway.url}/actuator/gateway/routes/csrf`, {
+          method: 'POST',
+          headers: { ...json, ...headers },
+          body: stealBody(upstream.url),
+        });
+        expect(res.status).toBe(403);
+        expect((JSON.parse(res.text) as { message: string }).message).toMatch(/another site/);
+      }
+      expect(gateway.manager.table.get('csrf')).toBeUndefined();
+    });
+
+    it('limits bodies: the global --max-request-size (413), then 400 with the reason for deep nesting', async () => {
+      const padded = JSON.stringify({ uri: upstream.url, metadata: { pad: 'x'.repeat(40_000) } });
+      const big = await request(`${gateway.url}/actuator/gateway/routes/big`, {
+        method: 'POST',
+        headers: json,
+        body: padded,
+      });
+      expect(big.status).toBe(413);
+      const chunked = await send(
+        gateway.port,
+        `POST /actuator/gateway/routes/big HTTP/1.1\r\nhost: localhost\r\nauthorization: ${ADMIN}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n${padded.length.toString(16)}\r\n${padded}\r\n0\r\n\r\n`,
+      );
+      expect(chunked.status).toBe(413);
+      const deep = `{"uri":"${upstream.url}","metadata":${'['.repeat(10_000)}${']'.repeat(10_000)}}`;
+      const nested = await request(`${gateway.url}/actuator/gateway/routes/deep`, {
+        method: 'POST',
+        headers: json,
+        body: deep,
+      });
+      expect(nested.status).toBe(400);
+      expect((JSON.parse(nested.text) as { message: string }).message).toMatch(/nest/);
+      const broken = await request(`${gateway.url}/actuator/gateway/routes/broken`, {
+        method: 'POST',
+        headers: json,
+        body: '{"uri":',
+      });
+      expect(broken.status).toBe(400);
+      expect(gateway.manager.table.routes.map((r) => r.id)).toEqual(['echo']);
+    });
+
+    it('caps the number of routes (--max-routes) with 409 and the reason; replacing one still works', async () => {
+      const put = (id: string) =>
+        request(`${gateway.url}/actuator/gateway/routes/${id}`, {
+          method: 'POST',
+          headers: json,
+          body: JSON.stringify({ uri: upstream.url, predicates: [`Path=/${id}/**`] }),
+        });
+      for (const id of ['r1', 'r2', 'r3']) expect((await put(id)).status).toBe(201);
+      const over = await put('r4');
+      expect(over.status).toBe(409);
+      expect(JSON.parse(over.text)).toMatchObject({ error: 'too_many_routes' });
+      expect((JSON.parse(over.text) as { message: string }).message).toMatch(/4 routes.*--max-routes/);
+      expect(gateway.manager.table.get('r4')).toBeUndefined();
+      expect((await put('r3')).status).toBe(200);
+      for (const id of ['r1', 'r2', 'r3']) {
+        await request(`${gateway.url}/actuator/gateway/routes/${id}`, { method: 'DELETE', headers: json });
+      }
+    });
+
+    it('never shows the password of a route URI (list, by id, or the answer to the POST)', async () => {
+      const created = await request(`${gateway.url}/actuator/gateway/routes/secret`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ uri: `http://svc:hunter2@127.0.0.1:${upstream.port}`, predicates: ['Path=/secret/**'] }),
+      });
+      expect(created.status).toBe(201);
+      const list = await request(`${gateway.url}/actuator/gateway/routes`, { headers: json });
+      const one = await request(`${gateway.url}/actuator/gateway/routes/secret`, { headers: json });
+      for (const text of [created.text, list.text, one.text]) {
+        expect(text).not.toContain('hunter2');
+        expect(text).toContain(`http://svc:****@127.0.0.1:${upstream.port}`);
+      }
+      // Only the listing is masked: the route itself is unchanged.
+      expect(gateway.manager.table.get('secret')?.definition.uri).toBe(`http://svc:hunter2@127.0.0.1:${upstream.port}`);
+      await request(`${gateway.url}/actuator/gateway/routes/secret`, { method: 'DELETE', headers: json });
+    });
+
+    it('refuses regexes that backtrack without bound ((a+)+$ and kin) with 400, and the landscape keeps answering', async () => {
+      for (const regex of ['(a+)+$', '(a*)*b', '(a|a)+$', '(\\w+\\s?)*$', '(?:ab*){3}x', '(.*a){12}']) {
+        const started = performance.now();
+        const res = await request(`${gateway.url}/actuator/gateway/routes/redos`, {
+          method: 'POST',
+          headers: json,
+          body: JSON.stringify({
+            uri: upstream.url,
+            predicates: [`Header=X-A, ${regex}`, 'Path=/redos/**'],
+            filters: [],
+          }),
+        });
+        expect(res.status, regex).toBe(400);
+        expect((JSON.parse(res.text) as { message: string }).message).toMatch(/backtrack|repeat/);
+        const probe = await request(`${gateway.url}/redos/x`, { headers: { 'x-a': `${'a'.repeat(40)}!` } });
+        expect(probe.status).toBe(404);
+        expect(performance.now() - started).toBeLessThan(1000);
+      }
+      const rewrite = await request(`${gateway.url}/actuator/gateway/routes/redos`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({
+          uri: upstream.url,
+          predicates: ['Path=/redos/**'],
+          filters: ['RewritePath=(/a+)+$, /x'],
+        }),
+      });
+      expect(rewrite.status).toBe(400);
+      expect(gateway.manager.table.get('redos')).toBeUndefined();
+      // Ordinary patterns still work.
+      const fine = await request(`${gateway.url}/actuator/gateway/routes/fine`, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ uri: upstream.url, predicates: ['Header=X-A, \\d+(-[a-z]+)?', 'Path=/fine/**'] }),
+      });
+      expect(fine.status).toBe(201);
+      expect((await request(`${gateway.url}/fine/x`, { headers: { 'x-a': '12-ab' } })).status).toBe(200);
+      await request(`${gateway.url}/actuator/gateway/routes/fine`, { method: 'DELETE', headers: json });
+    });
+  });
+
+  describe('with a bearer --admin-auth', () => {
+    it('asks for and accepts the token', async () => {
+      const gateway = await start(file(upstream.url), ['--admin-auth', 'bearer:adm1n-t0ken'], dir);
+      try {
+        const none = await request(`${gateway.url}/actuator/gateway/routes`);
+        expect(none.status).toBe(401);
+        expect(none.headers['www-authenticate']).toBe('Bearer realm="trellis-gateway"');
+        const ok = await request(`${gateway.url}/actuator/gateway/routes`, {
+          headers: { authorization: 'Bearer adm1n-t0ken' },
+        });
+        expect(ok.status).toBe(200);
+      } finally {
+        await gateway.stop();
+      }
+    });
+  });
+});
