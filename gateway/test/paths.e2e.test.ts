@@ -156,9 +156,13 @@ spring.cloud.gateway.routes:
     ['/public/%2e%2e/%2e%2e/admin/x', /above the root/],
     ['/public/x#/../../admin/x', /fragment/],
     ['/pp/%2e%2e/%2e%2e/admin/x', /above the root/],
-    ['http://gw.test/admin/x', /absolute-form/],
-    ['http://gw.test/public/../admin/x', /absolute-form/],
-    ['*', /\* are refused/],
+    ['http://other.test/public/x', /must be the Host header/],
+    ['http://gw.test:8080/public/x', /must be the Host header/],
+    ['http://user@gw.test/public/x', /user info/],
+    ['http://gw.test/public/%2e%2e/%2e%2e/admin/x', /above the root/],
+    ['http://gw.test/public/..%2fadmin/x', /encoded slash/],
+    ['ftp://gw.test/public/x', /absolute http/],
+    ['*', /\* and authority forms are refused/],
   ];
   it.each(ambiguous)('refuses %s with 400 and the reason', async (target, reason) => {
     const res = await get(gateway.port, target);
@@ -167,6 +171,19 @@ spring.cloud.gateway.routes:
     expect(body.error).toBe('bad_request');
     expect(body.message).toMatch(reason);
     expect(seen).toEqual([]);
+  });
+
+  it('accepts an absolute-form target (RFC 9112) whose host is the Host header, routing on its normal path', async () => {
+    const plain = await get(gateway.port, 'http://gw.test/public/a/./b?q=1');
+    expect(plain.status).toBe(200);
+    const cased = await get(gateway.port, 'HTTP://GW.TEST/public/c');
+    expect(cased.status).toBe(200);
+    const root = await get(gateway.port, 'http://gw.test');
+    expect(root.status).toBe(404);
+    // Normalized like any other target: the climb lands on /admin, which needs a token.
+    const climb = await get(gateway.port, 'http://gw.test/public/%2e%2e/admin/x');
+    expect(climb.status).toBe(401);
+    expect(seen).toEqual(['/public/a/b?q=1', '/public/c']);
   });
 
   it('SetPath builds from the normal path: a {seg} of %2e%2e cannot climb', async () => {

@@ -26,6 +26,37 @@ export function methodNotAllowed(method: string): GatewayError {
   });
 }
 
+/** `http://authority` then the rest of an absolute-form target (RFC 9112 §3.2.2); schemes and hosts are case-blind. */
+const ABSOLUTE = /^https?:\/\/([^/?#]*)(.*)$/is;
+
+/**
+ * The origin form (`/path?query`) of a request target. RFC 9112 §3.2.2 has servers accept the absolute form
+ * (`http://host/path`, what a client configured to use a proxy sends): it is routed on its path, normalized like any
+ * other, when its authority is the Host header (which the RFC has clients send equal to it), and refused otherwise,
+ * since the upstream and the predicates would then each believe a different host. `*` and other forms are refused.
+ */
+function originForm(url: string, host: string | undefined): string {
+  if (url.startsWith('/')) return url;
+  const absolute = ABSOLUTE.exec(url);
+  if (absolute === null) {
+    throw new GatewayError(
+      'bad_request',
+      'the request target must be a path or an absolute http(s) URL (* and authority forms are refused)',
+    );
+  }
+  const [, authority = '', rest = ''] = absolute;
+  if (authority.includes('@')) throw new GatewayError('bad_request', 'the request target has user info (user@host)');
+  if (host === undefined || authority.toLowerCase() !== host.toLowerCase()) {
+    throw new GatewayError(
+      'bad_request',
+      'the host of an absolute-form request target (http://host/path) must be the Host header',
+    );
+  }
+  if (rest === '' || rest.startsWith('?')) return `/${rest}`;
+  if (!rest.startsWith('/')) throw new GatewayError('bad_request', 'the request target has a fragment (#)');
+  return rest;
+}
+
 /** Throws a GatewayError (400 or 405) with the reason, or returns the target to route on. */
 export function screenRequest(req: http.IncomingMessage): RequestTarget {
   const method = req.method ?? 'GET';
@@ -61,13 +92,7 @@ export function screenRequest(req: http.IncomingMessage): RequestTarget {
     // RFC 9112 §6.3: a message with both is a smuggling attempt; node's parser refuses it too, this is the backstop.
     throw new GatewayError('bad_request', 'a request must not carry both Content-Length and Transfer-Encoding');
   }
-  const url = req.url ?? '/';
-  if (!url.startsWith('/')) {
-    throw new GatewayError(
-      'bad_request',
-      'the request target must be a path (absolute-form http://host/path and * are refused: send the path, with the host in Host)',
-    );
-  }
+  const url = originForm(req.url ?? '/', host);
   const q = url.indexOf('?');
   const rawPath = q === -1 ? url : url.slice(0, q);
   const query = q === -1 ? '' : url.slice(q + 1);
