@@ -97,7 +97,7 @@ export interface Landscape {
  * The environment for what `trellis up` starts: the development encrypt key for the config server when none is
  * given (refused in production), a config server credential for this run (the served configuration holds
  * decrypted secrets, so it is never open, not even in development), a registry write credential (see
- * registryWriteAuth), and the partition counts of scaled services.
+ * registryWriteAuth), a gateway route API credential in development, and the partition counts of scaled services.
  */
 export function landscapeEnv(env: Env, scale: Readonly<Record<string, number>>): Landscape {
   const notes: string[] = [];
@@ -121,6 +121,14 @@ export function landscapeEnv(env: Env, scale: Readonly<Record<string, number>>):
     );
   }
   const registryCredential = registryWriteAuth(env, out, notes);
+  // The gateway's route API hands out the edge (a route can send /oauth2/token, client secrets and all, anywhere), so
+  // it needs a credential, and is off without one. Development gets one per run; production gets none made: a
+  // credential nobody chose and only a terminal saw is no production secret, and without one the API simply stays off.
+  if (!production && (env.GATEWAY_ADMIN_AUTH ?? '') === '') {
+    const secret = randomBytes(18).toString('base64url');
+    out.GATEWAY_ADMIN_AUTH = `basic:admin:${secret}`;
+    notes.push(`gateway: development admin credential admin / ${secret} (/actuator/gateway route API; this run only)`);
+  }
   for (const [key, value] of Object.entries(partitionsEnv(scale))) out[key] ??= value;
   // The gateway of the landscape: the routes shipped beside the services' configuration, checking this landscape's tokens.
   out.GATEWAY_ROUTES_FILE ??= join(env.CONFIG_REPO ?? './config-repo', 'gateway.yml');

@@ -167,6 +167,48 @@ describe('trellis up: the registry is never writable anonymously', () => {
   });
 });
 
+describe('trellis up: the gateway route API is never open', () => {
+  /** The writer client's token request of the README would go to this route's listener. */
+  const steal = JSON.stringify({
+    uri: 'http://127.0.0.1:9',
+    order: -100,
+    predicates: [{ name: 'Path', args: { _genkey_0: '/oauth2/token' } }],
+    filters: [{ name: 'Public', args: {} }],
+  });
+  const json = { 'content-type': 'application/json' };
+
+  it('refuses anonymous route changes on 8080 and 8443 (any spelling), and takes them with the printed credential', async () => {
+    const [, user = '', password = ''] = /development admin credential (\S+) \/ (\S+)/.exec(out) ?? [];
+    expect(password).toMatch(/^[\w-]{24}$/);
+    const admin = { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+    for (const gateway of [url('gateway'), url('gateway', 'https')]) {
+      for (const path of ['/actuator/gateway/routes', '/actuator/gateway/%72outes', '/actuator/./gateway/routes']) {
+        const created = await call(`${gateway}${path}/steal`, { method: 'POST', headers: json, body: steal });
+        expect(created.status, `${gateway}${path}`).toBe(401);
+        expect((await call(`${gateway}${path}`)).status).toBe(401);
+      }
+      const listed = await call(`${gateway}/actuator/gateway/routes`, { headers: admin });
+      expect(listed.status).toBe(200);
+      expect((JSON.parse(listed.text) as { route_id: string }[]).map((r) => r.route_id)).not.toContain('steal');
+    }
+    // The printed credential manages routes (a harmless one, removed again).
+    const probe = JSON.stringify({ uri: 'http://127.0.0.1:9', predicates: ['Path=/probe-route/**'] });
+    const gateway = url('gateway');
+    expect(
+      (
+        await call(`${gateway}/actuator/gateway/routes/probe`, {
+          method: 'POST',
+          headers: { ...json, ...admin },
+          body: probe,
+        })
+      ).status,
+    ).toBe(201);
+    expect((await call(`${gateway}/actuator/gateway/routes/probe`, { method: 'DELETE', headers: admin })).status).toBe(
+      200,
+    );
+  });
+});
+
 describe('trellis up: what it exposes', () => {
   /** Local addresses of the listening TCP sockets on `port`, read from /proc (no packet leaves the process). */
   async function listeningAddresses(port: number): Promise<string[]> {

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { Running } from '@trellis/clients';
+import { loadConfig as loadGatewayConfig } from '@trellis/gateway';
 import { loadConfig } from '@trellis/registry';
 import { parseRegistryUrls } from '../../clients/src/discovery/registry-http.ts';
 import { main } from '../src/main.ts';
@@ -15,6 +16,36 @@ const registryRunning: Running = {
   endpoints: [{ protocol: 'http', port: 8761, url: 'http://localhost:8761' }],
   stop: () => Promise.resolve(),
 };
+
+describe('landscapeEnv: the gateway route management credential', () => {
+  it('makes one per run in development, which the gateway reads as --admin-auth, and prints it in the notes', () => {
+    const a = landscapeEnv({}, {});
+    const b = landscapeEnv({}, {});
+    const secret = /^basic:admin:([\w-]{24})$/.exec(a.env.GATEWAY_ADMIN_AUTH ?? '')?.[1];
+    expect(secret).toBeDefined();
+    expect(a.env.GATEWAY_ADMIN_AUTH).not.toBe(b.env.GATEWAY_ADMIN_AUTH);
+    expect(loadGatewayConfig({ argv: [], env: a.env }).adminAuth).toEqual({
+      scheme: 'basic',
+      user: 'admin',
+      password: secret,
+    });
+    expect(a.notes).toContain(
+      `gateway: development admin credential admin / ${secret} (/actuator/gateway route API; this run only)`,
+    );
+  });
+
+  it('keeps GATEWAY_ADMIN_AUTH when given, printing nothing, and makes none in production (the API stays off)', () => {
+    const given = landscapeEnv({ GATEWAY_ADMIN_AUTH: 'bearer:ops-t0ken' }, {});
+    expect(given.env.GATEWAY_ADMIN_AUTH).toBe('bearer:ops-t0ken');
+    expect(given.notes.join('\n')).not.toMatch(/ops-t0ken|admin credential/);
+    const prod = landscapeEnv(
+      { NODE_ENV: 'production', ENCRYPT_KEY: 'k', CONFIG_CLIENTS: 'a:b:*', REGISTRY_WRITE_AUTH: 'basic:ops:s3cret' },
+      {},
+    );
+    expect(prod.env.GATEWAY_ADMIN_AUTH).toBeUndefined();
+    expect(prod.notes.join('\n')).not.toMatch(/admin credential/);
+  });
+});
 
 describe('landscapeEnv: the registry write credential', () => {
   it('makes one per run in development, turns on write protection with it and prints it in the notes', () => {
