@@ -90,6 +90,8 @@ export interface Landscape {
   readonly env: Env;
   readonly notes: string[];
   readonly configCredential?: ConfigCredential;
+  /** The config server credential of each component that reads its configuration, limited to its own application. */
+  readonly applicationCredentials?: Readonly<Record<string, ConfigCredential>>;
   readonly registryCredential?: RegistryCredential;
 }
 
@@ -99,7 +101,11 @@ export interface Landscape {
  * decrypted secrets, so it is never open, not even in development), a registry write credential (see
  * registryWriteAuth), a gateway route API credential in development, and the partition counts of scaled services.
  */
-export function landscapeEnv(env: Env, scale: Readonly<Record<string, number>>): Landscape {
+export function landscapeEnv(
+  env: Env,
+  scale: Readonly<Record<string, number>>,
+  configReaders: readonly string[] = [],
+): Landscape {
   const notes: string[] = [];
   const out: Record<string, string | undefined> = { ...env };
   const production = env.NODE_ENV === 'production';
@@ -112,12 +118,25 @@ export function landscapeEnv(env: Env, scale: Readonly<Record<string, number>>):
     notes.push(`config-server: development encrypt key ENCRYPT_KEY=${DEV_ENCRYPT_KEY} (config-repo's {cipher} values)`);
   }
   let configCredential: ConfigCredential | undefined;
+  let applicationCredentials: Record<string, ConfigCredential> | undefined;
   // Left alone when the config server's clients are configured: whoever set them gives the services their URI too.
   if (!production && (env.CONFIG_CLIENTS ?? '') === '') {
     configCredential = { id: 'landscape', secret: randomBytes(18).toString('base64url') };
-    out.CONFIG_CLIENTS = `${configCredential.id}:${configCredential.secret}:*`;
+    const clients = [`${configCredential.id}:${configCredential.secret}:*`];
+    // Each service reads with a credential limited to its own application, so one service's credential (or a
+    // compromise of that service) never yields another's decrypted secrets; the `*` one is for the person at the
+    // terminal. Listing every application also tells the config server whose file `product-composite.yml` is.
+    if ((env.SPRING_CLOUD_CONFIG_URI ?? '') === '' && configReaders.length > 0) {
+      applicationCredentials = {};
+      for (const name of configReaders) {
+        const credential = { id: name, secret: randomBytes(18).toString('base64url') };
+        applicationCredentials[name] = credential;
+        clients.push(`${name}:${credential.secret}:${name}`);
+      }
+    }
+    out.CONFIG_CLIENTS = clients.join(';');
     notes.push(
-      `config-server: development credential ${configCredential.id} / ${configCredential.secret} (every application, this run only)`,
+      `config-server: development credential ${configCredential.id} / ${configCredential.secret} (every application, this run only${applicationCredentials === undefined ? '' : '; each service reads only its own with a credential of its own'})`,
     );
   }
   const registryCredential = registryWriteAuth(env, out, notes);
@@ -141,6 +160,7 @@ export function landscapeEnv(env: Env, scale: Readonly<Record<string, number>>):
     env: out,
     notes,
     ...(configCredential === undefined ? {} : { configCredential }),
+    ...(applicationCredentials === undefined ? {} : { applicationCredentials }),
     ...(registryCredential === undefined ? {} : { registryCredential }),
   };
 }
@@ -224,6 +244,17 @@ function withUserInfo(url: string | undefined, credential: ConfigCredential | un
   u.username = encodeURIComponent(credential.id);
   u.password = encodeURIComponent(credential.secret);
   return u.href;
+}
+
+/** The components that read their configuration from the config server: those with a SPRING_CLOUD_CONFIG_URI setting. */
+function configReaders(components: readonly Component[]): string[] {
+  return components
+    .filter((c) =>
+      Object.values(c.settings as Record<string, { env?: string | readonly string[] }>).some((spec) =>
+        (typeof spec.env === 'string' ? [spec.env] : (spec.env ?? [])).includes('SPRING_CLOUD_CONFIG_URI'),
+      ),
+    )
+    .map((c) => c.name);
 }
 
 /** Ports taken by the first instance of every component, so extra instances do not take one of them. */
@@ -311,7 +342,7 @@ export async function runUp(
   try {
     flags = loadSettings(upSettings(), { argv: joinScaleFlags(argv), env });
     scale = parseScale(flags.scale ?? [], components);
-    wired = landscapeEnv(env, scale);
+    wired = landscapeEnv(env, scale, configReaders(components));
   } catch (err) {
     if (!isUserError(err)) throw err;
     io.stderr.write(`trellis: ${err.message}\n`);
@@ -338,14 +369,18 @@ export async function runUp(
       let current: Record<string, string | undefined> = { TRELLIS_CA_FILE: tls.caFile, ...wired.env };
       const used = firstPorts(components, current);
       for (const { component, index, count } of plan(components, scale)) {
-        const instanceEnv: Env =
-          count > 1
+        const own = wired.applicationCredentials?.[component.name];
+        const configUri = own === undefined ? undefined : withUserInfo(current.CONFIG_SERVER_URL, own);
+        const instanceEnv: Env = {
+          ...current,
+          ...(configUri === undefined ? {} : { SPRING_CLOUD_CONFIG_URI: configUri.replace(/\/$/, '') }),
+          ...(count > 1
             ? {
-                ...current,
                 SPRING_CLOUD_STREAM_INSTANCEINDEX: String(index),
                 SPRING_CLOUD_STREAM_INSTANCECOUNT: String(count),
               }
-            : current;
+            : {}),
+        };
         const settings: Record<string, unknown> = {
           ...loadSettings(component.settings, { env: instanceEnv }),
           ...shared,

@@ -162,3 +162,29 @@ describe('landscapeEnv: the auth server behind the gateway', () => {
     expect(landscapeEnv({ AUTH_TRUSTED_PROXIES: '10.0.0.1' }, {}).env.AUTH_TRUSTED_PROXIES).toBe('10.0.0.1');
   });
 });
+
+describe('landscapeEnv: config credentials', () => {
+  it('gives each service that reads configuration a credential limited to its own application', async () => {
+    const { parseClients } = await import('@trellis/config-server');
+    const landscape = landscapeEnv({}, {}, ['product', 'product-composite', 'gateway']);
+    const clients = parseClients(landscape.env.CONFIG_CLIENTS ?? '');
+    expect(clients.map((c) => [c.id, c.applications])).toEqual([
+      ['landscape', ['*']],
+      ['product', ['product']],
+      ['product-composite', ['product-composite']],
+      ['gateway', ['gateway']],
+    ]);
+    expect(landscape.applicationCredentials?.product?.secret).toBe(clients[1]?.secret);
+    // Only the `*` credential is printed: the services' own never leave the process.
+    for (const c of clients.slice(1)) expect(landscape.notes.join('\n')).not.toContain(c.secret);
+  });
+
+  it('makes none when the services are given their config URI, or the config server its clients', () => {
+    expect(landscapeEnv({ SPRING_CLOUD_CONFIG_URI: 'https://cfg:8888' }, {}, ['product']).applicationCredentials).toBe(
+      undefined,
+    );
+    const given = landscapeEnv({ CONFIG_CLIENTS: 'ops:opssecret1:*' }, {}, ['product']);
+    expect(given.applicationCredentials).toBe(undefined);
+    expect(given.env.CONFIG_CLIENTS).toBe('ops:opssecret1:*');
+  });
+});
