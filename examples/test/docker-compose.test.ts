@@ -99,7 +99,7 @@ describe('docker-compose.yml', () => {
       expect(names, name).toContain(uri.hostname);
       const client = clients.find((c) => c.id === decodeURIComponent(uri.username));
       expect(client?.secret, name).toBe(decodeURIComponent(uri.password));
-      expect(client?.applications.some((a) => a === '*' || a === name)).toBe(true);
+      expect(client?.applications, name).toEqual([name]);
     }
   });
 });
