@@ -304,6 +304,23 @@ describe('the client configuration endpoint (RFC 7592)', () => {
     reg = await registered(await register({ grant_types: ['client_credentials'], scope: 'product:read' }));
   });
 
+  /** PUTs each update in turn, expecting 400 with its OAuth error and a description matching its reason. */
+  async function expectRefusedUpdates(updates: readonly (readonly [unknown, string, RegExp])[]): Promise<void> {
+    for (const [update, error, reason] of updates) {
+      const res = await manage(reg.registration_client_uri, 'PUT', reg.registration_access_token, update);
+      expect(res.status, JSON.stringify(update)).toBe(400);
+      const body = (await res.json()) as { error: string; error_description: string };
+      expect(body.error).toBe(error);
+      expect(body.error_description).toMatch(reason);
+    }
+  }
+
+  /** The registration as the client configuration endpoint now reads it. */
+  const current = async () =>
+    (await (await manage(reg.registration_client_uri, 'GET', reg.registration_access_token)).json()) as Registered & {
+      client_name?: string;
+    };
+
   it('reads the registration with the registration access token, without the secret', async () => {
     const res = await manage(reg.registration_client_uri, 'GET', reg.registration_access_token);
     expect(res.status).toBe(200);
@@ -368,7 +385,7 @@ describe('the client configuration endpoint (RFC 7592)', () => {
 
   it('refuses an update beyond the registration policy (its own scope raised, an untrusted host), unchanged', async () => {
     const base = { client_id: reg.client_id, grant_types: ['client_credentials'], scope: 'openid product:read' };
-    for (const [update, error, reason] of [
+    await expectRefusedUpdates([
       [{ ...base, scope: 'product:read product:write' }, 'invalid_client_metadata', /product:write/],
       [{ ...base, scope: 'product:admin' }, 'invalid_client_metadata', /product:admin/],
       [
@@ -381,17 +398,8 @@ describe('the client configuration endpoint (RFC 7592)', () => {
         'invalid_client_metadata',
         /device_code/,
       ],
-    ] as const) {
-      const res = await manage(reg.registration_client_uri, 'PUT', reg.registration_access_token, update);
-      expect(res.status).toBe(400);
-      const body = (await res.json()) as { error: string; error_description: string };
-      expect(body.error).toBe(error);
-      expect(body.error_description).toMatch(reason);
-    }
-    const now = (await (await manage(reg.registration_client_uri, 'GET', reg.registration_access_token)).json()) as {
-      scope: string;
-    };
-    expect(now.scope).toBe('openid product:read');
+    ]);
+    expect((await current()).scope).toBe('openid product:read');
     const write = await tokenFor(reg.client_id, reg.client_secret ?? '', 'product:write');
     expect(write.status).toBe(400);
     expect(((await write.json()) as { error: string }).error).toBe('invalid_scope');
@@ -399,25 +407,15 @@ describe('the client configuration endpoint (RFC 7592)', () => {
 
   it('refuses bad updates with 400 and a reason, leaving the registration unchanged', async () => {
     const base = { client_id: reg.client_id, grant_types: ['client_credentials'], scope: 'openid product:read' };
-    for (const [update, error, reason] of [
+    await expectRefusedUpdates([
       [{ ...base, client_id: 'someone-else' }, 'invalid_client_metadata', /client_id/],
       [{ ...base, client_id: undefined }, 'invalid_client_metadata', /client_id/],
       [{ ...base, registration_access_token: 'mine' }, 'invalid_client_metadata', /registration_access_token/],
       [{ ...base, client_secret: 'my-own-choice' }, 'invalid_client_metadata', /client_secret/],
       [{ ...base, grant_types: ['implicit'] }, 'invalid_client_metadata', /grant_types/],
       [{ ...base, grant_types: ['authorization_code'], redirect_uris: ['nope'] }, 'invalid_redirect_uri', /nope/],
-    ] as const) {
-      const res = await manage(reg.registration_client_uri, 'PUT', reg.registration_access_token, update);
-      expect(res.status).toBe(400);
-      const body = (await res.json()) as { error: string; error_description: string };
-      expect(body.error).toBe(error);
-      expect(body.error_description).toMatch(reason);
-    }
-    const now = (await (await manage(reg.registration_client_uri, 'GET', reg.registration_access_token)).json()) as {
-      scope: string;
-      client_name: string;
-    };
-    expect(now).toMatchObject({ scope: 'openid product:read', client_name: 'renamed' });
+    ]);
+    expect(await current()).toMatchObject({ scope: 'openid product:read', client_name: 'renamed' });
     expect((await tokenFor(reg.client_id, reg.client_secret ?? '')).status).toBe(200);
   });
 
