@@ -7,20 +7,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePortsEnv } from '../../clients/test/support/landscape.ts';
 import { main } from '../src/main.ts';
 
 const CONFIG_REPO = resolve(import.meta.dirname, '../../config-repo');
-const PORT_VARS = [
-  'REGISTRY_PORT',
-  'CONFIG_SERVER_PORT',
-  'AUTH_SERVER_PORT',
-  'GATEWAY_PORT',
-  'GATEWAY_HTTPS_PORT',
-  'PRODUCT_PORT',
-  'RECOMMENDATION_PORT',
-  'REVIEW_PORT',
-  'PRODUCT_COMPOSITE_PORT',
-];
 const SERVICES = ['PRODUCT', 'RECOMMENDATION', 'REVIEW', 'PRODUCT-COMPOSITE', 'GATEWAY'];
 
 let dataDir: string;
@@ -77,7 +67,7 @@ function forged(instanceId: string): string {
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'trellis-up-'));
-  const env = { ...Object.fromEntries(PORT_VARS.map((v) => [v, '0'])), CONFIG_REPO };
+  const env = { ...freePortsEnv(), CONFIG_REPO };
   await main(['up', '--data-dir', dataDir, '--log-level', 'silent'], env, {
     stdout: { write: (t: string) => (out += t) },
     stderr: { write: (t: string) => (err += t) },

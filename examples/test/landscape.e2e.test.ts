@@ -5,20 +5,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePortsEnv } from '../../clients/test/support/landscape.ts';
 import { main } from '../../cli/src/main.ts';
 
 const CONFIG_REPO = resolve(import.meta.dirname, '../../config-repo');
-const PORT_VARS = [
-  'REGISTRY_PORT',
-  'CONFIG_SERVER_PORT',
-  'AUTH_SERVER_PORT',
-  'GATEWAY_PORT',
-  'GATEWAY_HTTPS_PORT',
-  'PRODUCT_PORT',
-  'RECOMMENDATION_PORT',
-  'REVIEW_PORT',
-  'PRODUCT_COMPOSITE_PORT',
-];
 
 interface Landscape {
   readonly urls: Record<string, string[]>;
@@ -32,7 +22,7 @@ async function up(dataDir: string): Promise<Landscape> {
   let err = '';
   const codes: number[] = [];
   const env = {
-    ...Object.fromEntries(PORT_VARS.map((v) => [v, '0'])),
+    ...freePortsEnv(),
     CONFIG_REPO,
     LOG_LEVEL: 'warn',
     LOG_FORMAT: 'json',
