@@ -65,6 +65,13 @@ spring.cloud.gateway.routes:
     seen.length = 0;
   });
 
+  /** Sends GET /echo/x with these header lines through `port`; returns the headers the upstream was handed. */
+  async function upstreamHeaders(port: number, headerLines: readonly string[]): Promise<Seen['headers']> {
+    const res = await send(port, ['GET /echo/x HTTP/1.1', ...headerLines, 'connection: close', '', ''].join('\r\n'));
+    expect(res.status).toBe(200);
+    return seen[0]?.headers ?? {};
+  }
+
   it('answers 431 with the reason for headers over the limit', async () => {
     const res = await send(
       gateway.port,
@@ -180,29 +187,20 @@ spring.cloud.gateway.routes:
   });
 
   it('replaces X-Forwarded-*, Forwarded and X-Real-IP from a client that is no trusted proxy', async () => {
-    const res = await send(
-      gateway.port,
-      [
-        'GET /echo/x HTTP/1.1',
-        'host: gw.test:8080',
-        'x-forwarded-for: 10.9.9.9',
-        'x-forwarded-host: evil.example',
-        'x-forwarded-proto: https',
-        'x-forwarded-port: 443',
-        'x-forwarded-prefix: /evil',
-        'forwarded: for=10.9.9.9;host=evil.example;proto=https',
-        'x-real-ip: 10.9.9.9',
-        'x_forwarded_for: 10.9.9.9',
-        'true-client-ip: 10.9.9.9',
-        'x-original-url: /admin/x',
-        'x-rewrite-url: /admin/x',
-        'connection: close',
-        '',
-        '',
-      ].join('\r\n'),
-    );
-    expect(res.status).toBe(200);
-    const headers = seen[0]?.headers ?? {};
+    const headers = await upstreamHeaders(gateway.port, [
+      'host: gw.test:8080',
+      'x-forwarded-for: 10.9.9.9',
+      'x-forwarded-host: evil.example',
+      'x-forwarded-proto: https',
+      'x-forwarded-port: 443',
+      'x-forwarded-prefix: /evil',
+      'forwarded: for=10.9.9.9;host=evil.example;proto=https',
+      'x-real-ip: 10.9.9.9',
+      'x_forwarded_for: 10.9.9.9',
+      'true-client-ip: 10.9.9.9',
+      'x-original-url: /admin/x',
+      'x-rewrite-url: /admin/x',
+    ]);
     expect(headers['x-forwarded-for']).toBe('127.0.0.1');
     expect(headers['x-forwarded-host']).toBe('gw.test:8080');
     expect(headers['x-forwarded-proto']).toBe('http');
@@ -219,22 +217,13 @@ spring.cloud.gateway.routes:
   });
 
   it('appends to the forwarding headers of a peer in --trusted-proxies', async () => {
-    const res = await send(
-      behindProxy.port,
-      [
-        'GET /echo/x HTTP/1.1',
-        'host: gw.test',
-        'x-forwarded-for: 203.0.113.7',
-        'x-forwarded-proto: https',
-        'x-forwarded-prefix: /api',
-        'forwarded: for=203.0.113.7;proto=https',
-        'connection: close',
-        '',
-        '',
-      ].join('\r\n'),
-    );
-    expect(res.status).toBe(200);
-    const headers = seen[0]?.headers ?? {};
+    const headers = await upstreamHeaders(behindProxy.port, [
+      'host: gw.test',
+      'x-forwarded-for: 203.0.113.7',
+      'x-forwarded-proto: https',
+      'x-forwarded-prefix: /api',
+      'forwarded: for=203.0.113.7;proto=https',
+    ]);
     expect(headers['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
     expect(headers['x-forwarded-proto']).toBe('https, http');
     expect(headers['x-forwarded-prefix']).toBe('/api, /echo');
