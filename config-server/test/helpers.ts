@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -10,6 +11,22 @@ import { configServerComponent } from '../src/main.ts';
 import type { EnvironmentBackend } from '../src/backends/types.ts';
 
 export const silentLogger = (): Logger => createLogger({ name: 'test', level: 'silent' });
+
+// The git identity and defaults come from here, never from the machine's own git configuration.
+export const GIT_ENV = {
+  PATH: process.env.PATH,
+  HOME: tmpdir(),
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_AUTHOR_NAME: 'test',
+  GIT_AUTHOR_EMAIL: 'test@example.org',
+  GIT_COMMITTER_NAME: 'test',
+  GIT_COMMITTER_EMAIL: 'test@example.org',
+};
+
+/** git in `cwd` with {@link GIT_ENV}: `gitIn(dir)('rev-parse', 'HEAD')` returns the trimmed output. */
+export function gitIn(cwd: string): (...args: string[]) => string {
+  return (...args) => execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8' }).trim();
+}
 
 /** A temporary config repository: `files` maps relative paths to contents. */
 export function tempRepo(files: Record<string, string>): {

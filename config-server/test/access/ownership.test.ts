@@ -1,7 +1,6 @@
 // The per-application rule as a property: whatever path a client limited to one application asks for (environment,
 // renderings, plain files, with labels, profiles, several names, `(_)` and `%2F` label forms), no response carries a
 // value that lives only in another application's documents. Checked on the native, git and SQLite backends.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -16,7 +15,7 @@ import type { EnvironmentBackend } from '../../src/backends/types.ts';
 import { createSymmetricEncryptor } from '../../src/cipher/index.ts';
 import { loadKeyChain } from '../../src/encryption/keys.ts';
 import { openPropertyStore } from '../../src/store/properties.ts';
-import { silentLogger } from '../helpers.ts';
+import { GIT_ENV, gitIn, silentLogger } from '../helpers.ts';
 
 const KEY = 'ownership-test-key';
 const encryptor = createSymmetricEncryptor({ key: KEY });
@@ -247,21 +246,11 @@ describe('a client limited to one application receives only its own and the shar
   });
 
   describe('git backend', () => {
-    const GIT_ENV = {
-      PATH: process.env.PATH,
-      HOME: tmpdir(),
-      GIT_CONFIG_NOSYSTEM: '1',
-      GIT_AUTHOR_NAME: 'test',
-      GIT_AUTHOR_EMAIL: 'test@example.org',
-      GIT_COMMITTER_NAME: 'test',
-      GIT_COMMITTER_EMAIL: 'test@example.org',
-    };
     const remote = mkdtempSync(join(tmpdir(), 'ownership-git-remote-'));
     const data = mkdtempSync(join(tmpdir(), 'ownership-git-data-'));
     let backend: GitBackend;
     beforeAll(async () => {
-      const git = (...args: string[]): string =>
-        execFileSync('git', args, { cwd: remote, env: GIT_ENV, encoding: 'utf8' }).trim();
+      const git = gitIn(remote);
       git('init', '--quiet', '-b', 'main');
       writeTree(remote);
       addLinks(remote);

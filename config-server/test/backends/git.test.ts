@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -7,24 +6,12 @@ import { createApp } from '../../src/app.ts';
 import { createGitBackend, type GitBackend } from '../../src/backends/git.ts';
 import type { BackendChange } from '../../src/backends/types.ts';
 import { ConfigServerError } from '../../src/errors.ts';
-import { silentLogger, type EnvJson } from '../helpers.ts';
-
-// The git identity and defaults come from here, never from the machine's own git configuration.
-const GIT_ENV = {
-  PATH: process.env.PATH,
-  HOME: tmpdir(),
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_AUTHOR_NAME: 'test',
-  GIT_AUTHOR_EMAIL: 'test@example.org',
-  GIT_COMMITTER_NAME: 'test',
-  GIT_COMMITTER_EMAIL: 'test@example.org',
-};
+import { GIT_ENV, gitIn, silentLogger, type EnvJson } from '../helpers.ts';
 
 /** A work-tree repository standing in for the remote. */
 function remoteRepo(branch = 'main') {
   const root = mkdtempSync(join(tmpdir(), 'config-git-remote-'));
-  const git = (...args: string[]): string =>
-    execFileSync('git', args, { cwd: root, env: GIT_ENV, encoding: 'utf8' }).trim();
+  const git = gitIn(root);
   git('init', '--quiet', '-b', branch);
   const commit = (files: Record<string, string>, message: string): string => {
     for (const [rel, text] of Object.entries(files)) {
