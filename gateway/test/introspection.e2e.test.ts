@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { loadSettings, type Running } from '@trellis/clients';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authServerComponent } from '../../auth-server/src/index.ts';
+import { clientCredentialsToken, revokeAccessToken } from '../../clients/test/support/oauth.ts';
 import { gatewayConfig, gatewaySettings } from '../src/config.ts';
 import { call, echo, silent, startTestGateway, startUpstream, type TestGateway, type Upstream } from './helpers.ts';
 
@@ -20,30 +21,10 @@ let gateway: TestGateway;
 const secretOf = (name: string): string =>
   new RegExp(`development client ${name} / (\\S+)`).exec((auth.notes ?? []).join('\n'))?.[1] ?? '';
 
-async function token(clientId: string, secret: string, scope: string): Promise<string> {
-  const res = await fetch(`${issuer}/oauth2/token`, {
-    method: 'POST',
-    headers: {
-      authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
-      'content-type': 'application/x-www-form-urlencoded',
-    },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope }),
-  });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { access_token: string }).access_token;
-}
-
-async function revoke(clientId: string, secret: string, access: string): Promise<void> {
-  const res = await fetch(`${issuer}/oauth2/revoke`, {
-    method: 'POST',
-    headers: {
-      authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
-      'content-type': 'application/x-www-form-urlencoded',
-    },
-    body: new URLSearchParams({ token: access, token_type_hint: 'access_token' }),
-  });
-  expect(res.status).toBe(200);
-}
+const token = (clientId: string, secret: string, scope: string): Promise<string> =>
+  clientCredentialsToken({ issuer, clientId, secret }, scope);
+const revoke = (clientId: string, secret: string, access: string): Promise<void> =>
+  revokeAccessToken({ issuer, clientId, secret }, access);
 
 const ROUTES = `
 spring.cloud.gateway.routes:

@@ -30,6 +30,7 @@ import {
 import { configServerComponent } from '@trellis/config-server';
 import { registryComponent } from '@trellis/registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientCredentialsToken, revokeAccessToken } from '../../clients/test/support/oauth.ts';
 
 const PROJECT = fileURLToPath(new URL('../spring-boot/', import.meta.url));
 const JAR = join(PROJECT, 'target', 'spring-interop.jar');
@@ -199,19 +200,8 @@ async function eurekaApp(name: string): Promise<{ status: number; instances: Eur
   return { status: 200, instances: Array.isArray(list) ? list : [list] };
 }
 
-async function token(clientId: string, secret: string, scope: string): Promise<string> {
-  const res = await fetch(`${issuer}/oauth2/token`, {
-    method: 'POST',
-    headers: {
-      authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
-      'content-type': 'application/x-www-form-urlencoded',
-    },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope }),
-  });
-  // Only the status on failure: the body could echo request details, and the token must never reach a log.
-  if (res.status !== 200) throw new Error(`token request for ${clientId} answered ${res.status}`);
-  return ((await res.json()) as { access_token: string }).access_token;
-}
+const token = (clientId: string, secret: string, scope: string): Promise<string> =>
+  clientCredentialsToken({ issuer, clientId, secret }, scope);
 
 /** Everything before the first request: tools, servers, truststore, Maven build, JVM start until healthy. */
 async function setUp(): Promise<void> {
@@ -630,15 +620,7 @@ describe('Spring OAuth2 resource server in opaque-token mode (introspection)', {
     expect(ok.status, tail(introspectingLog)).toBe(200);
     expect(await ok.json()).toEqual({ productId: 7, clientId: 'reader', scope: 'product:read', issuer });
 
-    const revoked = await fetch(`${issuer}/oauth2/revoke`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`reader:${readerSecret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ token: access, token_type_hint: 'access_token' }),
-    });
-    expect(revoked.status).toBe(200);
+    await revokeAccessToken({ issuer, clientId: 'reader', secret: readerSecret }, access);
     const refused = await product(access);
     expect(refused.status).toBe(401);
     expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
