@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +88,26 @@ export function discover(url: string, clientId: string, secret?: string, method:
  * may reuse a half-closed keep-alive socket ("other side closed"), a client-side race unrelated to the server.
  */
 export const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 100));
+
+/**
+ * A request with headers fetch will not send (Host, which it always sets from the URL), answering status, Location
+ * and body: for checking that what the server writes comes from its configured issuer, not from the request.
+ */
+export function rawRequest(
+  url: string,
+  options: { method?: 'GET' | 'POST'; headers: Record<string, string>; body?: string },
+): Promise<{ status: number; location: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, body }));
+    })
+      .on('error', reject)
+      .end(options.body);
+  });
+}
 
 /** The relying party's landing page for browser tests: any path answers 200; `redirectUri` is its `/cb`. */
 export async function startCallbackApp(): Promise<{ server: Server; redirectUri: string }> {

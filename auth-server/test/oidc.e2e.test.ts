@@ -1,8 +1,15 @@
-import { request as httpRequest } from 'node:http';
 import * as jose from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, capturingLogger, discover, startServer, tempDir, type TestServer } from './helpers.ts';
+import {
+  ADMIN_TOKEN,
+  capturingLogger,
+  discover,
+  rawRequest,
+  startServer,
+  tempDir,
+  type TestServer,
+} from './helpers.ts';
 
 const dir = tempDir();
 const logs = capturingLogger();
@@ -271,20 +278,6 @@ describe('behind a proxy', () => {
   });
 });
 
-/** A GET with headers fetch will not send (Host), answering status, headers and body. */
-function rawGet(url: string, headers: Record<string, string>) {
-  return new Promise<{ status: number; location: string | undefined; body: string }>((resolve, reject) => {
-    httpRequest(url, { headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, body }));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
-
 describe('URLs the provider writes come from the configured issuer', () => {
   const hostile: Record<string, string>[] = [
     { host: 'evil.example' },
@@ -293,7 +286,7 @@ describe('URLs the provider writes come from the configured issuer', () => {
   ];
 
   it.each(hostile)('in discovery, whatever %j says', async (headers) => {
-    const { status, body } = await rawGet(`${server.url}/.well-known/openid-configuration`, headers);
+    const { status, body } = await rawRequest(`${server.url}/.well-known/openid-configuration`, { headers });
     expect(status).toBe(200);
     const meta = JSON.parse(body) as Record<string, unknown>;
     expect(meta.issuer).toBe(server.url);
@@ -318,9 +311,8 @@ describe('URLs the provider writes come from the configured issuer', () => {
       code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
       code_challenge_method: 'S256',
     });
-    const res = await rawGet(`${server.url}/oauth2/authorize?${query.toString()}`, {
-      host: 'evil.example',
-      'x-forwarded-host': 'evil.example',
+    const res = await rawRequest(`${server.url}/oauth2/authorize?${query.toString()}`, {
+      headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example' },
     });
     expect(res.status).toBe(303);
     expect(res.location?.startsWith(`${server.url}/oauth2/interaction/`)).toBe(true);
@@ -334,19 +326,10 @@ describe('URLs the provider writes come from the configured issuer', () => {
       scope: 'openid',
     });
     expect(created.status).toBe(201);
-    const body = await new Promise<string>((resolve, reject) => {
-      const req = httpRequest(
-        `${server.url}/oauth2/device_authorization`,
-        { method: 'POST', headers: { host: 'evil.example', 'content-type': 'application/x-www-form-urlencoded' } },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (text += chunk));
-          res.on('end', () => resolve(text));
-        },
-      );
-      req.on('error', reject);
-      req.end('client_id=tv-host&scope=openid');
+    const { body } = await rawRequest(`${server.url}/oauth2/device_authorization`, {
+      method: 'POST',
+      headers: { host: 'evil.example', 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'client_id=tv-host&scope=openid',
     });
     const answer = JSON.parse(body) as { verification_uri?: string };
     expect(answer.verification_uri).toBe(`${server.url}/oauth2/device`);

@@ -5,7 +5,7 @@ import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listClients } from '../src/manage.ts';
 import { openAuthStore } from '../src/store/open.ts';
-import { capturingLogger, settle, startServer, tempDir, type TestServer } from './helpers.ts';
+import { capturingLogger, rawRequest, settle, startServer, tempDir, type TestServer } from './helpers.ts';
 
 const INITIAL_TOKEN = 'initial-access-token-0123456789';
 const dir = tempDir();
@@ -165,29 +165,16 @@ describe('POST /oauth2/register (RFC 7591)', () => {
   });
 
   it('answers a registration_client_uri on the configured issuer, whatever Host or X-Forwarded-Host say', async () => {
-    const { request } = await import('node:http');
-    const body = await new Promise<string>((resolve, reject) => {
-      const req = request(
-        `${server.url}/oauth2/register`,
-        {
-          method: 'POST',
-          headers: {
-            host: 'evil.example',
-            'x-forwarded-host': 'evil.example',
-            'x-forwarded-proto': 'https',
-            authorization: `Bearer ${INITIAL_TOKEN}`,
-            'content-type': 'application/json',
-          },
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (text += chunk));
-          res.on('end', () => resolve(text));
-        },
-      );
-      req.on('error', reject);
-      req.end(JSON.stringify({ grant_types: ['client_credentials'], scope: 'product:read' }));
+    const { body } = await rawRequest(`${server.url}/oauth2/register`, {
+      method: 'POST',
+      headers: {
+        host: 'evil.example',
+        'x-forwarded-host': 'evil.example',
+        'x-forwarded-proto': 'https',
+        authorization: `Bearer ${INITIAL_TOKEN}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ grant_types: ['client_credentials'], scope: 'product:read' }),
     });
     const reg = JSON.parse(body) as Registered;
     seen.push(reg.client_secret ?? '', reg.registration_access_token);
