@@ -72,6 +72,14 @@ interface Registered {
   token_endpoint_auth_method: string;
 }
 
+/** Expects a 400 with the OAuth `error` (RFC 7591 §3.2.2) and an error_description matching `reason`. */
+async function expectRefusal(res: Response, error: string, reason: RegExp, what?: string): Promise<void> {
+  expect(res.status, what).toBe(400);
+  const body = (await res.json()) as { error: string; error_description: string };
+  expect(body.error, what).toBe(error);
+  expect(body.error_description, what).toMatch(reason);
+}
+
 async function registered(res: Response): Promise<Registered> {
   expect(res.status).toBe(201);
   const body = (await res.json()) as Registered;
@@ -221,11 +229,7 @@ describe('POST /oauth2/register (RFC 7591)', () => {
     [{ post_logout_redirect_uris: ['ftp://x'], grant_types: ['client_credentials'] }, 'invalid_redirect_uri', /post/],
   ])('refuses %j with 400 %s and a reason, storing nothing', async (metadata, error, reason) => {
     const before = await clientIds();
-    const res = await register(metadata);
-    expect(res.status).toBe(400);
-    const body = (await res.json()) as { error: string; error_description: string };
-    expect(body.error).toBe(error);
-    expect(body.error_description).toMatch(reason);
+    await expectRefusal(await register(metadata), error, reason);
     expect(await clientIds()).toEqual(before);
   });
 
@@ -249,11 +253,7 @@ describe('POST /oauth2/register (RFC 7591)', () => {
     ],
   ])('refuses %j beyond the registration policy with 400 %s, storing nothing', async (metadata, error, reason) => {
     const before = await clientIds();
-    const res = await register(metadata);
-    expect(res.status).toBe(400);
-    const body = (await res.json()) as { error: string; error_description: string };
-    expect(body.error).toBe(error);
-    expect(body.error_description).toMatch(reason);
+    await expectRefusal(await register(metadata), error, reason);
     expect(await clientIds()).toEqual(before);
   });
 
@@ -295,10 +295,7 @@ describe('the client configuration endpoint (RFC 7592)', () => {
   async function expectRefusedUpdates(updates: readonly (readonly [unknown, string, RegExp])[]): Promise<void> {
     for (const [update, error, reason] of updates) {
       const res = await manage(reg.registration_client_uri, 'PUT', reg.registration_access_token, update);
-      expect(res.status, JSON.stringify(update)).toBe(400);
-      const body = (await res.json()) as { error: string; error_description: string };
-      expect(body.error).toBe(error);
-      expect(body.error_description).toMatch(reason);
+      await expectRefusal(res, error, reason, JSON.stringify(update));
     }
   }
 
