@@ -203,6 +203,68 @@ async function eurekaApp(name: string): Promise<{ status: number; instances: Eur
 const token = (clientId: string, secret: string, scope: string): Promise<string> =>
   clientCredentialsToken({ issuer, clientId, secret }, scope);
 
+/**
+ * A PKCS12 truststore, under a fresh password, holding exactly our local CA (the config server's HTTPS); answers the
+ * JVM flags that make an app trust it.
+ */
+async function trustLocalCa(name: string): Promise<string[]> {
+  const truststore = join(work, `truststore-${name}.p12`);
+  const storePassword = randomBytes(12).toString('hex');
+  await run(
+    'keytool',
+    [
+      '-importcert',
+      '-noprompt',
+      '-alias',
+      'trellis-local-ca',
+      '-file',
+      join(work, 'config-data', 'tls', 'ca.pem'),
+      '-keystore',
+      truststore,
+      '-storetype',
+      'PKCS12',
+      '-storepass',
+      storePassword,
+    ],
+    { cwd: work, log: join(work, `keytool-${name}.log`), timeoutMs: 60_000 },
+  );
+  return [
+    `-Djavax.net.ssl.trustStore=${truststore}`,
+    '-Djavax.net.ssl.trustStoreType=PKCS12',
+    `-Djavax.net.ssl.trustStorePassword=${storePassword}`,
+  ];
+}
+
+/**
+ * Starts the app's jar on a small JVM with the `trust` flags, on `port`, against our config server (with its
+ * credential) and issuer, `env` on top; its output goes into `log`. Credentials go through the environment, not the
+ * command line that `ps` shows.
+ */
+function startJar(options: { trust: readonly string[]; port: number; env: Record<string, string>; log: string }): {
+  child: ChildProcess;
+  out: WriteStream;
+} {
+  const out = createWriteStream(options.log);
+  const child = track(
+    spawn('java', ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', ...options.trust, '-jar', JAR], {
+      cwd: work,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        TRELLIS_APP_PORT: String(options.port),
+        TRELLIS_CONFIG_URI: configUrl,
+        TRELLIS_CONFIG_USERNAME: configUser,
+        TRELLIS_CONFIG_PASSWORD: configPassword,
+        TRELLIS_ISSUER_URI: issuer,
+        ...options.env,
+      },
+    }),
+  );
+  child.stdout?.pipe(out);
+  child.stderr?.pipe(out);
+  return { child, out };
+}
+
 /** Everything before the first request: tools, servers, truststore, Maven build, JVM start until healthy. */
 async function setUp(): Promise<void> {
   const jdk = 'openjdk-17-jdk-headless (Spring Boot 3 needs a JDK >= 17)';
@@ -253,62 +315,17 @@ async function setUp(): Promise<void> {
   if (issuer === '' || readerSecret === '' || writerSecret === '') throw new Error('auth-server notes changed shape');
 
   // The JVM trusts exactly our local CA for the config server's HTTPS.
-  const truststore = join(work, 'truststore.p12');
-  const storePassword = randomBytes(12).toString('hex');
-  await run(
-    'keytool',
-    [
-      '-importcert',
-      '-noprompt',
-      '-alias',
-      'trellis-local-ca',
-      '-file',
-      join(configData, 'tls', 'ca.pem'),
-      '-keystore',
-      truststore,
-      '-storetype',
-      'PKCS12',
-      '-storepass',
-      storePassword,
-    ],
-    { cwd: work, log: join(work, 'keytool.log'), timeoutMs: 60_000 },
-  );
+  const trust = await trustLocalCa('main');
 
   await build;
   appPort = await freePort();
   appUrl = `http://127.0.0.1:${appPort}`;
-  jvmOut = createWriteStream(jvmLog);
-  jvm = track(
-    spawn(
-      'java',
-      [
-        '-Xmx256m',
-        '-XX:+UseSerialGC',
-        '-XX:TieredStopAtLevel=1',
-        `-Djavax.net.ssl.trustStore=${truststore}`,
-        '-Djavax.net.ssl.trustStoreType=PKCS12',
-        `-Djavax.net.ssl.trustStorePassword=${storePassword}`,
-        '-jar',
-        JAR,
-      ],
-      {
-        cwd: work,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        // Credentials go through the environment, not the command line that `ps` shows.
-        env: {
-          ...process.env,
-          TRELLIS_APP_PORT: String(appPort),
-          TRELLIS_EUREKA_URI: `${registryUrl.replace('://', `://${registryUser}:${registryPassword}@`)}/eureka/`,
-          TRELLIS_CONFIG_URI: configUrl,
-          TRELLIS_CONFIG_USERNAME: configUser,
-          TRELLIS_CONFIG_PASSWORD: configPassword,
-          TRELLIS_ISSUER_URI: issuer,
-        },
-      },
-    ),
-  );
-  jvm.stdout?.pipe(jvmOut);
-  jvm.stderr?.pipe(jvmOut);
+  ({ child: jvm, out: jvmOut } = startJar({
+    trust,
+    port: appPort,
+    log: jvmLog,
+    env: { TRELLIS_EUREKA_URI: `${registryUrl.replace('://', `://${registryUser}:${registryPassword}@`)}/eureka/` },
+  }));
   await eventually(
     'the Spring app to report UP on /actuator/health',
     async () => {
@@ -537,57 +554,20 @@ describe('Spring OAuth2 resource server in opaque-token mode (introspection)', {
     const port = await freePort();
     introspectingUrl = `http://127.0.0.1:${port}`;
     // Its own truststore of the same local CA: the app still reads its configuration over HTTPS.
-    const truststore = join(work, 'truststore-introspection.p12');
-    const storePassword = randomBytes(12).toString('hex');
-    await run(
-      'keytool',
-      [
-        '-importcert',
-        '-noprompt',
-        '-alias',
-        'trellis-local-ca',
-        '-file',
-        join(work, 'config-data', 'tls', 'ca.pem'),
-        '-keystore',
-        truststore,
-        '-storetype',
-        'PKCS12',
-        '-storepass',
-        storePassword,
-      ],
-      { cwd: work, log: join(work, 'keytool-introspection.log'), timeoutMs: 60_000 },
-    );
-    introspectingOut = createWriteStream(introspectingLog);
-    const jvmOptions = [
-      '-Xmx256m',
-      '-XX:+UseSerialGC',
-      '-XX:TieredStopAtLevel=1',
-      `-Djavax.net.ssl.trustStore=${truststore}`,
-      '-Djavax.net.ssl.trustStoreType=PKCS12',
-      `-Djavax.net.ssl.trustStorePassword=${storePassword}`,
-    ];
-    introspecting = track(
-      spawn('java', [...jvmOptions, '-jar', JAR], {
-        cwd: work,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...process.env,
-          SPRING_PROFILES_ACTIVE: 'introspection',
-          TRELLIS_CONFIG_URI: configUrl,
-          TRELLIS_CONFIG_USERNAME: configUser,
-          TRELLIS_CONFIG_PASSWORD: configPassword,
-          TRELLIS_APP_PORT: String(port),
-          TRELLIS_EUREKA_URI: `${registryUrl}/eureka/`,
-          TRELLIS_ISSUER_URI: issuer,
-          TRELLIS_INTROSPECTION_URI: `${issuer}/oauth2/introspect`,
-          // Any confidential client may introspect; the app's credential is not that of the tokens it checks.
-          TRELLIS_INTROSPECTION_CLIENT_ID: 'writer',
-          TRELLIS_INTROSPECTION_CLIENT_SECRET: writerSecret,
-        },
-      }),
-    );
-    introspecting.stdout?.pipe(introspectingOut);
-    introspecting.stderr?.pipe(introspectingOut);
+    const trust = await trustLocalCa('introspection');
+    ({ child: introspecting, out: introspectingOut } = startJar({
+      trust,
+      port,
+      log: introspectingLog,
+      env: {
+        SPRING_PROFILES_ACTIVE: 'introspection',
+        TRELLIS_EUREKA_URI: `${registryUrl}/eureka/`,
+        TRELLIS_INTROSPECTION_URI: `${issuer}/oauth2/introspect`,
+        // Any confidential client may introspect; the app's credential is not that of the tokens it checks.
+        TRELLIS_INTROSPECTION_CLIENT_ID: 'writer',
+        TRELLIS_INTROSPECTION_CLIENT_SECRET: writerSecret,
+      },
+    }));
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if (introspecting.exitCode !== null) {
