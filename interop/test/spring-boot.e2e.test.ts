@@ -168,6 +168,11 @@ const registryWrite = {
   authorization: `Basic ${Buffer.from(`${registryUser}:${registryPassword}`).toString('base64')}`,
 };
 
+/** The registry URL a Spring app registers through: the write credential as user info, which Spring's client sends. */
+function eurekaUriWithCredential(): string {
+  return `${registryUrl.replace('://', `://${registryUser}:${registryPassword}@`)}/eureka/`;
+}
+
 /** Polls until `probe` returns a value, or fails with what the last attempt saw and the JVM's log. */
 async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -324,7 +329,7 @@ async function setUp(): Promise<void> {
     trust,
     port: appPort,
     log: jvmLog,
-    env: { TRELLIS_EUREKA_URI: `${registryUrl.replace('://', `://${registryUser}:${registryPassword}@`)}/eureka/` },
+    env: { TRELLIS_EUREKA_URI: eurekaUriWithCredential() },
   }));
   await eventually(
     'the Spring app to report UP on /actuator/health',
@@ -561,7 +566,8 @@ describe('Spring OAuth2 resource server in opaque-token mode (introspection)', {
       log: introspectingLog,
       env: {
         SPRING_PROFILES_ACTIVE: 'introspection',
-        TRELLIS_EUREKA_URI: `${registryUrl}/eureka/`,
+        // Registering needs the registry's write credential, as for the first run.
+        TRELLIS_EUREKA_URI: eurekaUriWithCredential(),
         TRELLIS_INTROSPECTION_URI: `${issuer}/oauth2/introspect`,
         // Any confidential client may introspect; the app's credential is not that of the tokens it checks.
         TRELLIS_INTROSPECTION_CLIENT_ID: 'writer',
