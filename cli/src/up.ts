@@ -237,6 +237,11 @@ export function wiringFrom(running: Running, env: Env, landscape: Landscape): Re
   }
 }
 
+/** A component's exports for the ones after it; a variable the user set wins. */
+function exportsOf(running: Running, env: Env): Record<string, string> {
+  return Object.fromEntries(Object.entries(running.exports ?? {}).filter(([key]) => (env[key] ?? '') === ''));
+}
+
 /** A URL with the credential as user info, which Spring's clients (and ours) send as Basic. */
 function withUserInfo(url: string | undefined, credential: ConfigCredential | undefined): string | undefined {
   if (url === undefined || credential === undefined) return url;
@@ -397,7 +402,7 @@ export async function runUp(
           env: instanceEnv,
         });
         started.push(count > 1 ? { ...running, name } : running);
-        current = { ...current, ...wiringFrom(running, current, wired) };
+        current = { ...current, ...exportsOf(running, env), ...wiringFrom(running, current, wired) };
       }
       const tryIt = tryItLines(started, tls.caFile, wired.configCredential);
       const reach =

@@ -8,6 +8,11 @@ export interface Running {
   readonly endpoints: readonly Endpoint[];
   /** Lines for the start-up summary (credentials seeded for development, files to trust). */
   readonly notes?: readonly string[];
+  /**
+   * What this component hands to the components started after it, as the environment variables they read (e.g. a
+   * development client's credential). `trellis up` passes them on unless the user set the variable; none is printed.
+   */
+  readonly exports?: Readonly<Record<string, string>>;
   stop(): Promise<void>;
 }
 
