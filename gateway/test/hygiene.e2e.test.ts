@@ -216,6 +216,43 @@ spring.cloud.gateway.routes:
     expect(headers['x-rewrite-url']).toBeUndefined();
   });
 
+  it('drops the other client-address, host and scheme headers frameworks believe, from a client that is no trusted proxy', async () => {
+    // Each is read as the client's address, the request's host or its scheme by some upstream framework or library.
+    const forged = [
+      'client-ip',
+      'x-forwarded',
+      'forwarded-for',
+      'x-forwarded-server',
+      'x-forwarded-ssl',
+      'x-forwarded-scheme',
+      'x-host',
+      'x-original-host',
+      'front-end-https',
+      'x-url-scheme',
+      'x-proxyuser-ip',
+      'cf-connecting-ip',
+      'fastly-client-ip',
+      'x-remote-ip',
+      'x-remote-addr',
+      'x-originating-ip',
+      'x-http-host-override',
+      'client_ip',
+    ];
+    const headers = await upstreamHeaders(gateway.port, [
+      'host: gw.test',
+      ...forged.map(
+        (name) =>
+          `${name}: ${name.includes('scheme') || name.endsWith('https') || name.endsWith('ssl') ? 'on' : '6.6.6.6'}`,
+      ),
+      'via: 1.1 other-proxy',
+      'x-request-id: kept',
+    ]);
+    for (const name of forged) expect(headers[name], name).toBeUndefined();
+    // Not forwarding claims: Via is the loop-detection chain every proxy appends to, X-Request-Id a correlation id.
+    expect(headers.via).toBe('1.1 other-proxy');
+    expect(headers['x-request-id']).toBe('kept');
+  });
+
   it('appends to the forwarding headers of a peer in --trusted-proxies', async () => {
     const headers = await upstreamHeaders(behindProxy.port, [
       'host: gw.test',

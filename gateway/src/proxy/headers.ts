@@ -19,16 +19,37 @@ function connectionNamed(connection: string | string[] | undefined): Set<string>
 }
 
 /**
- * Headers a proxy sets about the client it relays (its address, and the URL it asked for, which IIS, Symfony and
- * Laravel take over the request line from X-Original-URL/X-Rewrite-URL); from a peer that is not a trusted proxy they
- * are forged.
+ * Headers a proxy (or CDN) sets about the client it relays; from a peer that is not a trusted proxy they are forged.
+ * Beyond X-Forwarded-* (For, Host, Proto, Port, Prefix, Server, Ssl, Scheme, all caught by the prefix):
+ * - the client's address as frameworks and libraries read it: Client-IP and X-Client-IP (PHP's HTTP_CLIENT_IP),
+ *   X-Real-IP (nginx), True-Client-IP (Akamai), CF-Connecting-IP, Fastly-Client-IP, X-Cluster-Client-IP,
+ *   X-ProxyUser-Ip (Google), X-Originating-IP, X-Remote-IP/-Addr, and X-Forwarded and Forwarded-For (the older
+ *   spellings that IP-lookup libraries still try);
+ * - the host links are built from: X-Host, X-Original-Host, X-HTTP-Host-Override;
+ * - the scheme, which turns `secure` cookies and redirects to https: Front-End-Https (IIS/OWA), X-Url-Scheme;
+ * - the URL IIS, Symfony and Laravel take over the request line from: X-Original-URL/-URI, X-Rewrite-URL.
+ * Via stays: it is the chain every proxy appends to for loop detection, and no framework takes an address from it.
  */
 const FORWARDING = new Set([
   'forwarded',
+  'x-forwarded',
+  'forwarded-for',
   'x-real-ip',
+  'client-ip',
   'x-client-ip',
   'true-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
   'x-cluster-client-ip',
+  'x-proxyuser-ip',
+  'x-originating-ip',
+  'x-remote-ip',
+  'x-remote-addr',
+  'x-host',
+  'x-original-host',
+  'x-http-host-override',
+  'front-end-https',
+  'x-url-scheme',
   'x-original-url',
   'x-original-uri',
   'x-rewrite-url',
