@@ -1,37 +1,79 @@
 import { describe, expect, it } from 'vitest';
-import { FailureThrottle } from '../src/oidc/throttle.ts';
+import { FailureThrottle, type Admitted } from '../src/oidc/throttle.ts';
+
+function admit(t: FailureThrottle, key: string): Admitted {
+  const attempt = t.begin(key);
+  if (attempt.refused) throw new Error(`refused ${key}, retry after ${attempt.retryAfterSec} s`);
+  return attempt;
+}
 
 describe('FailureThrottle', () => {
-  it('doubles the delay with each failure up to the cap, per client', () => {
-    const t = new FailureThrottle({ baseDelayMs: 100, maxDelayMs: 500, now: () => 0 });
-    expect(t.delayFor('a')).toBe(0);
-    t.failed('a');
-    expect(t.delayFor('a')).toBe(100);
-    t.failed('a');
-    t.failed('a');
-    expect(t.delayFor('a')).toBe(400);
-    t.failed('a');
-    expect(t.delayFor('a')).toBe(500);
-    expect(t.delayFor('b')).toBe(0);
+  it('refuses outright after the allowed failures, per key', () => {
+    const t = new FailureThrottle({ maxFailures: 3, lockoutMs: 10_000, now: () => 0 });
+    for (let i = 0; i < 3; i++) admit(t, 'a').failed();
+    expect(t.begin('a')).toEqual({ refused: true, retryAfterSec: 10 });
+    expect(t.begin('b').refused).toBe(false);
   });
 
-  it('forgets failures after a success or after the window', () => {
+  it('counts attempts still in flight, so parallel guesses get no more than sequential ones', () => {
+    const t = new FailureThrottle({ maxFailures: 3, now: () => 0 });
+    const inFlight = [admit(t, 'a'), admit(t, 'a'), admit(t, 'a')];
+    expect(t.begin('a')).toEqual({ refused: true, retryAfterSec: 1 });
+    // One of them was right: the record is cleared once the others are in.
+    inFlight[0]?.succeeded();
+    inFlight[1]?.failed();
+    inFlight[2]?.failed();
+    expect(t.begin('a').refused).toBe(false);
+  });
+
+  it('doubles the lockout with each failure after it, up to the cap, admitting one attempt at a time', () => {
     let now = 0;
-    const t = new FailureThrottle({ windowMs: 1000, now: () => now });
-    t.failed('a');
-    t.succeeded('a');
-    expect(t.delayFor('a')).toBe(0);
-    t.failed('b');
-    now = 1001;
-    expect(t.delayFor('b')).toBe(0);
+    const t = new FailureThrottle({ maxFailures: 2, lockoutMs: 1000, maxLockoutMs: 3000, now: () => now });
+    admit(t, 'a').failed();
+    admit(t, 'a').failed();
+    expect(t.begin('a')).toEqual({ refused: true, retryAfterSec: 1 });
+    now = 1000;
+    const probe = admit(t, 'a');
+    expect(t.begin('a').refused).toBe(true); // a second probe while the first is checked
+    probe.failed();
+    expect(t.begin('a')).toEqual({ refused: true, retryAfterSec: 2 });
+    now = 3000;
+    admit(t, 'a').failed();
+    expect(t.begin('a')).toEqual({ refused: true, retryAfterSec: 3 }); // 4 s capped at 3
+    now = 6000;
+    admit(t, 'a').succeeded();
+    admit(t, 'a').failed();
+    expect(t.begin('a').refused).toBe(false);
   });
 
-  it('keeps memory bounded by evicting the oldest client', () => {
-    const t = new FailureThrottle({ maxEntries: 2, now: () => 0 });
-    t.failed('a');
-    t.failed('b');
-    t.failed('c');
-    expect(t.delayFor('a')).toBe(0);
-    expect(t.delayFor('c')).toBeGreaterThan(0);
+  it('counts an outcome once, however often it is reported', () => {
+    const t = new FailureThrottle({ maxFailures: 2, now: () => 0 });
+    const attempt = admit(t, 'a');
+    attempt.failed();
+    attempt.failed();
+    attempt.succeeded();
+    expect(t.begin('a').refused).toBe(false);
+  });
+
+  it('forgets failures after the window, but not while locked out', () => {
+    let now = 0;
+    const t = new FailureThrottle({ maxFailures: 2, windowMs: 1000, lockoutMs: 5000, now: () => now });
+    admit(t, 'a').failed();
+    now = 1001;
+    admit(t, 'a').failed();
+    expect(t.begin('a').refused).toBe(false);
+    admit(t, 'b').failed();
+    admit(t, 'b').failed();
+    now = 3000;
+    expect(t.begin('b').refused).toBe(true);
+  });
+
+  it('keeps memory bounded by evicting the least recently used key', () => {
+    const t = new FailureThrottle({ maxFailures: 1, maxEntries: 2, now: () => 0 });
+    admit(t, 'a').failed();
+    admit(t, 'b').failed();
+    admit(t, 'c').failed();
+    expect(t.begin('a').refused).toBe(false);
+    expect(t.begin('c').refused).toBe(true);
   });
 });

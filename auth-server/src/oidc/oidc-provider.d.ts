@@ -133,5 +133,7 @@ declare module 'oidc-provider' {
 
   export const errors: {
     readonly InvalidTarget: new (description?: string) => Error;
+    /** `status` defaults to 400. */
+    readonly InvalidRequest: new (description?: string, status?: number) => Error;
   };
 }

@@ -13,7 +13,7 @@ import { SCRIPT_HASH_COLLECTOR } from '../views/page-headers.ts';
 import { messagePage } from '../views/pages.ts';
 import { providerPages } from './pages.ts';
 import { jwtAccessTokenMiddleware, type AccessTokenRecords } from './jwt-access-tokens.ts';
-import { FailureThrottle } from './throttle.ts';
+import { FailureThrottle, tooManyAttempts } from './throttle.ts';
 
 /** Where each endpoint lives: under `/oauth2/` so the gateway's one `/oauth2/**` route reaches all of them. */
 export const ROUTES = {
@@ -63,8 +63,6 @@ export interface ProviderOptions {
 }
 
 const DISCOVERY_PATH = '/.well-known/openid-configuration';
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Builds the oidc-provider instance. Nothing here does I/O: storage comes in through the adapter, keys as JWKs.
@@ -179,21 +177,26 @@ export function createProvider(options: ProviderOptions): Provider {
   const { verifyClientSecret, throttle, sourceOf } = options;
   const log = options.logger;
   // oidc-provider compares client_secret itself with a constant-time equality on the stored value; the documented
-  // extension point for hashed secrets is this prototype method (panva/node-oidc-provider#631). Repeated failures
-  // for one client from one source wait longer each time before any comparison happens; other sources (the
-  // legitimate client among them) are not slowed by them.
+  // extension point for hashed secrets is this prototype method (panva/node-oidc-provider#631). After too many
+  // failures for one client from one source, that source is refused (429) before any comparison, right secret or
+  // wrong; other sources (the legitimate client among them) are not affected.
   provider.Client.prototype.compareClientSecret = async function compareClientSecret(
     this: ClientInstance,
     presented: string,
   ): Promise<boolean> {
     // The request being served (oidc-provider keeps it in an AsyncLocalStorage); absent only outside a request.
-    const req = Provider.ctx?.req;
-    const key = FailureThrottle.key(this.clientId, req === undefined ? 'unknown' : sourceOf(req));
-    const delay = throttle.delayFor(key);
-    if (delay > 0) await sleep(delay);
+    const ctx = Provider.ctx;
+    const key = FailureThrottle.key(this.clientId, ctx === undefined ? 'unknown' : sourceOf(ctx.req));
+    const attempt = throttle.begin(key);
+    if (attempt.refused) {
+      ctx?.set({ 'retry-after': String(attempt.retryAfterSec) });
+      // RFC 6749 §5.2 has no code for this; invalid_request is one every client handles, and it does not say the
+      // secret was wrong (invalid_client would make a client drop a good secret). The status says to wait.
+      throw new errors.InvalidRequest(tooManyAttempts(attempt.retryAfterSec), 429);
+    }
     const ok = this.clientSecret !== undefined && verifyClientSecret(this.clientSecret, presented);
-    if (ok) throttle.succeeded(key);
-    else throttle.failed(key);
+    if (ok) attempt.succeeded();
+    else attempt.failed();
     return ok;
   };
 

@@ -1,19 +1,47 @@
 export interface ThrottleOptions {
-  /** Delay after the first failure; doubles with each further failure. */
-  readonly baseDelayMs?: number;
-  readonly maxDelayMs?: number;
-  /** Failures older than this are forgotten. */
+  /** Failures (counting attempts still being checked) allowed within the window before the key is locked out. */
+  readonly maxFailures?: number;
+  /** The first lockout; each further failure after it doubles the next one. */
+  readonly lockoutMs?: number;
+  readonly maxLockoutMs?: number;
+  /** Failures older than this are forgotten (unless the key is locked out or has an attempt in flight). */
   readonly windowMs?: number;
-  /** Clients tracked at most; the oldest entry goes first (bounded memory under a spray of client ids). */
+  /** Keys tracked at most; the least recently used goes first (bounded memory under a spray of names). */
   readonly maxEntries?: number;
   readonly now?: () => number;
 }
 
+/** One admitted attempt: report its outcome exactly once (later calls are ignored). */
+export interface Admitted {
+  readonly refused: false;
+  failed(): void;
+  succeeded(): void;
+}
+
+/** An attempt refused without looking at the credential. */
+export interface Refused {
+  readonly refused: true;
+  /** Whole seconds until an attempt under this key may be admitted again (at least 1). */
+  readonly retryAfterSec: number;
+}
+
+interface Entry {
+  failures: number;
+  inFlight: number;
+  lockedUntil: number;
+  last: number;
+}
+
 /**
- * Slows down guessing: after n recent failures under one key each further attempt under that key waits
- * base·2^(n-1) ms (capped) before the credential is compared, right or wrong, so a guesser learns nothing faster. A
- * success clears the record. Callers key by credential AND source address ({@link FailureThrottle.key}): keyed by the
- * credential alone, anyone could make the legitimate client wait by failing on purpose.
+ * Limits guessing per key (a client or username AND a source address, {@link FailureThrottle.key}): at most
+ * `maxFailures` wrong credentials within the window, then the key is locked out and every attempt is refused before
+ * its credential is looked at, for `lockoutMs`, doubling with each failure after that (capped). Once a lockout has
+ * passed, one attempt at a time is admitted, and a wrong one locks again for twice as long.
+ *
+ * Admission is decided and recorded in one synchronous step ({@link begin}), before the caller's asynchronous check
+ * (a password hash): attempts still being checked count as failures, so sending guesses in parallel gains nothing
+ * over sending them one by one. Keyed by credential alone, anyone could lock the legitimate client out by failing on
+ * purpose; keyed by source too, a correct credential from another address is never affected.
  */
 export class FailureThrottle {
   /** The key of attempts for `subject` (a client id, a username) from `source` (an {@link addressKey}). */
@@ -22,42 +50,86 @@ export class FailureThrottle {
     return `${source}\n${subject}`;
   }
 
-  readonly #failures = new Map<string, { count: number; last: number }>();
-  readonly #base: number;
-  readonly #max: number;
+  readonly #entries = new Map<string, Entry>();
+  readonly #maxFailures: number;
+  readonly #lockout: number;
+  readonly #maxLockout: number;
   readonly #window: number;
   readonly #maxEntries: number;
   readonly #now: () => number;
 
   constructor(options: ThrottleOptions = {}) {
-    this.#base = options.baseDelayMs ?? 100;
-    this.#max = options.maxDelayMs ?? 2000;
+    this.#maxFailures = options.maxFailures ?? 10;
+    this.#lockout = options.lockoutMs ?? 30_000;
+    this.#maxLockout = options.maxLockoutMs ?? 15 * 60_000;
     this.#window = options.windowMs ?? 15 * 60_000;
     this.#maxEntries = options.maxEntries ?? 10_000;
     this.#now = options.now ?? Date.now;
   }
 
-  delayFor(key: string): number {
-    const entry = this.#failures.get(key);
-    if (entry === undefined) return 0;
-    if (this.#now() - entry.last > this.#window) {
-      this.#failures.delete(key);
-      return 0;
+  /**
+   * Admits an attempt under `key` (counting it as in flight until its outcome is reported) or refuses it. Call this
+   * before checking the credential, and check the credential only when admitted.
+   */
+  begin(key: string): Admitted | Refused {
+    const now = this.#now();
+    let entry = this.#entries.get(key);
+    if (entry !== undefined && entry.inFlight === 0 && now >= entry.lockedUntil && now - entry.last > this.#window) {
+      entry = undefined;
     }
-    return Math.min(this.#base * 2 ** (entry.count - 1), this.#max);
+    if (entry !== undefined && now < entry.lockedUntil) {
+      return { refused: true, retryAfterSec: Math.max(1, Math.ceil((entry.lockedUntil - now) / 1000)) };
+    }
+    entry ??= { failures: 0, inFlight: 0, lockedUntil: 0, last: now };
+    // Below the limit, as many attempts at once as failures are left; after a lockout, one at a time.
+    const allowed = entry.failures < this.#maxFailures ? this.#maxFailures - entry.failures : 1;
+    if (entry.inFlight >= allowed) {
+      // Their outcomes are not known yet; the earliest a slot frees up is when they finish.
+      return { refused: true, retryAfterSec: 1 };
+    }
+    entry.inFlight++;
+    this.#touch(key, entry);
+    return this.#admitted(entry, key);
   }
 
-  failed(key: string): void {
-    const entry = this.#failures.get(key);
-    this.#failures.delete(key); // re-inserted last: Map order is the eviction order
-    this.#failures.set(key, { count: (entry?.count ?? 0) + 1, last: this.#now() });
-    if (this.#failures.size > this.#maxEntries) {
-      const oldest = this.#failures.keys().next();
-      if (oldest.done !== true) this.#failures.delete(oldest.value);
-    }
+  #admitted(entry: Entry, key: string): Admitted {
+    let done = false;
+    return {
+      refused: false,
+      failed: () => {
+        if (done) return;
+        done = true;
+        const now = this.#now();
+        entry.inFlight--;
+        entry.failures++;
+        entry.last = now;
+        if (entry.failures >= this.#maxFailures) {
+          const doublings = Math.min(entry.failures - this.#maxFailures, 30);
+          entry.lockedUntil = now + Math.min(this.#lockout * 2 ** doublings, this.#maxLockout);
+        }
+      },
+      succeeded: () => {
+        if (done) return;
+        done = true;
+        entry.inFlight--;
+        entry.failures = 0;
+        entry.lockedUntil = 0;
+        if (entry.inFlight === 0 && this.#entries.get(key) === entry) this.#entries.delete(key);
+      },
+    };
   }
 
-  succeeded(key: string): void {
-    this.#failures.delete(key);
+  #touch(key: string, entry: Entry): void {
+    this.#entries.delete(key); // re-inserted last: Map order is the eviction order
+    this.#entries.set(key, entry);
+    if (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next();
+      if (oldest.done !== true) this.#entries.delete(oldest.value);
+    }
   }
+}
+
+/** The Retry-After value and the sentence the refusal pages and token errors show. */
+export function tooManyAttempts(retryAfterSec: number): string {
+  return `too many failed attempts from this address; try again in ${retryAfterSec} s`;
 }

@@ -7,7 +7,7 @@ import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
 import { pinToIssuer, type ProviderHolder } from '../oidc/mount.ts';
 import { addressKey, sourceAddress } from '../oidc/proxies.ts';
-import { FailureThrottle } from '../oidc/throttle.ts';
+import { FailureThrottle, tooManyAttempts } from '../oidc/throttle.ts';
 import type { UserStore } from '../users/store.ts';
 import { consentPage, loginPage, messagePage } from '../views/pages.ts';
 
@@ -17,7 +17,7 @@ export interface InteractionDeps {
   /** Keys the CSRF tokens: HMAC of the interaction id, which oidc-provider already binds to a browser cookie. */
   readonly csrfKey: Buffer;
   readonly proxies: TrustedProxies | undefined;
-  /** Slows down password guessing per username and source address (never the user's own sign-in elsewhere). */
+  /** Limits password guessing per username and source address (never the user's own sign-in elsewhere). */
   readonly throttle: FailureThrottle;
 }
 
@@ -36,8 +36,6 @@ function nodeOf(c: Context<KitEnv>, holder: ProviderHolder, proxies: TrustedProx
   return { provider, req: env.incoming, res: env.outgoing };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * The login and consent pages oidc-provider redirects to (`/oauth2/interaction/:uid`). Server-rendered HTML, one
  * form per action, each carrying a CSRF token; the interaction cookie set by oidc-provider ties the uid to the
@@ -53,7 +51,7 @@ export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
     return actual.length === expected.length && timingSafeEqual(actual, expected);
   };
   // The page headers are set for every HTML answer in one place (views/page-headers.ts).
-  const html = (c: Context<KitEnv>, body: string, status: 200 | 400 | 401 | 403 | 503 = 200): Response =>
+  const html = (c: Context<KitEnv>, body: string, status: 200 | 400 | 401 | 403 | 429 | 503 = 200): Response =>
     c.html(body, status);
   const expired = (c: Context<KitEnv>): Response =>
     html(
@@ -160,11 +158,22 @@ export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
     const password = typeof form.password === 'string' ? form.password : '';
     // Cut to the longest valid username so that a huge field cannot make a huge throttle entry.
     const key = FailureThrottle.key(username.slice(0, 128), addressKey(sourceAddress(node.req, deps.proxies)));
-    const delay = deps.throttle.delayFor(key);
-    if (delay > 0) await sleep(delay);
-    const accountId = await deps.users.authenticate(username, password);
-    if (accountId === undefined) deps.throttle.failed(key);
-    else deps.throttle.succeeded(key);
+    // Admitted (and counted as in flight) before the password hash is checked, so parallel guesses are refused too.
+    const attempt = deps.throttle.begin(key);
+    if (attempt.refused) {
+      c.header('retry-after', String(attempt.retryAfterSec));
+      c.var.log.info({ retryAfterSec: attempt.retryAfterSec }, 'sign-in refused: too many failed attempts');
+      const reason = `Sign-in refused: ${tooManyAttempts(attempt.retryAfterSec)}.`;
+      return html(c, messagePage('Too many attempts', reason), 429);
+    }
+    let accountId: string | undefined;
+    try {
+      accountId = await deps.users.authenticate(username, password);
+    } finally {
+      // A check that throws counts as a failure: an attempt left in flight would hold its slot for good.
+      if (accountId === undefined) attempt.failed();
+      else attempt.succeeded();
+    }
     if (accountId === undefined) {
       // Only a username that exists: people type their password into the username field, and that is no name to log.
       c.var.log.info(deps.users.find(username) === undefined ? { unknownUser: true } : { username }, 'sign-in refused');
