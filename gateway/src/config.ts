@@ -134,6 +134,13 @@ export function gatewaySettings() {
       env: 'GATEWAY_TRUSTED_PROXIES',
       help: 'IP addresses or CIDR blocks of proxies in front of the gateway whose X-Forwarded-* and Forwarded headers are kept and appended to; from any other peer they are replaced (default: none)',
     }),
+    maxInFlightPerClient: setting.integer({
+      flag: 'max-in-flight-per-client',
+      env: 'GATEWAY_MAX_IN_FLIGHT_PER_CLIENT',
+      default: 64,
+      min: 0,
+      help: 'most proxied requests one client address (an IPv6 /64; behind --trusted-proxies, the X-Forwarded-For client) may have in flight at once, 429 beyond; half the 128 connections kept per upstream, so one client holding slow or streaming requests never takes them all; 0 for no cap',
+    }),
     responseTimeoutMs: setting.integer({
       flag: 'response-timeout-ms',
       env: 'GATEWAY_RESPONSE_TIMEOUT_MS',
@@ -183,6 +190,8 @@ export interface GatewayConfig {
   readonly maxRequestSize: number | undefined;
   /** Peers (IP or CIDR) whose forwarding headers are trusted; every other peer's are replaced. */
   readonly trustedProxies: readonly string[];
+  /** Proxied requests one source address may have in flight at once (429 beyond); undefined: no cap. */
+  readonly maxInFlightPerClient: number | undefined;
   /** The management API's credential; undefined: /actuator/gateway/** is not exposed. */
   readonly adminAuth: Credential | undefined;
   /** Most routes the management API lets the table grow to. */
@@ -267,6 +276,7 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     responseTimeoutMs: s.responseTimeoutMs,
     maxRequestSize: maxRequestSize === 0 ? undefined : maxRequestSize,
     trustedProxies,
+    maxInFlightPerClient: s.maxInFlightPerClient === 0 ? undefined : s.maxInFlightPerClient,
     adminAuth: s.adminAuth,
     maxRoutes: s.maxRoutes,
   });

@@ -283,6 +283,7 @@ export async function startGateway(
     responseTimeoutMs: config.responseTimeoutMs,
     maxRequestSize: config.maxRequestSize,
     trustedProxies: config.trustedProxies,
+    maxInFlightPerClient: config.maxInFlightPerClient,
     actuator,
   });
   service.app.route('/', createApp({ manager, adminAuth: config.adminAuth, maxRoutes: config.maxRoutes }));

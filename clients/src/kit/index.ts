@@ -32,5 +32,5 @@ export { openSqlite } from './sqlite.ts';
 export type { SqliteDatabase, SqliteOptions } from './sqlite.ts';
 export { parseServiceUrls } from './service-urls.ts';
 export type { ServiceUrl } from './service-urls.ts';
-export { parseTrustedProxies } from './trusted-proxies.ts';
+export { addressKey, parseTrustedProxies, sourceAddress } from './trusted-proxies.ts';
 export type { TrustedProxies } from './trusted-proxies.ts';

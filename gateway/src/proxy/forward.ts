@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import {
+  addressKey,
   isConnectionError,
   isTimeoutError,
   parseTrustedProxies,
@@ -17,6 +18,7 @@ import {
   type Logger,
   type RoundRobin,
   type ServiceInstance,
+  sourceAddress,
   type TokenIntrospector,
   type TokenVerifier,
 } from '@trellis/clients';
@@ -50,6 +52,11 @@ export interface ProxyOptions {
   readonly maxRequestSize?: number | undefined;
   /** IP addresses and CIDR blocks whose X-Forwarded-* and Forwarded headers are kept (see headers.ts). */
   readonly trustedProxies?: readonly string[];
+  /**
+   * Proxied requests one source (addressKey of the client address, through trusted proxies) may have in flight at
+   * once; past it 429. undefined: no cap.
+   */
+  readonly maxInFlightPerClient?: number | undefined;
   /**
    * Serves requests whose normal path starts with `/actuator/` (the kit's hono app), after the same screening as
    * proxied ones; `req.url` is set to the normal path first.
@@ -146,6 +153,33 @@ export function createProxy(options: ProxyOptions): Proxy {
   const log = options.logger;
   const now = options.now ?? Date.now;
   const trusted = parseTrustedProxies(options.trustedProxies ?? []);
+  const maxInFlight = options.maxInFlightPerClient;
+  /** Requests in flight per source; a source is removed at zero, so the map holds only the sources being served. */
+  const inFlight = new Map<string, number>();
+
+  /**
+   * Takes one of the source's slots until the response closes (finished, or the client gone), or refuses. Every
+   * upstream's pool has a fixed number of connections, and a request holds one until its answer ends: without a cap
+   * per source, one client opening event streams or slow calls takes them all and everyone else's requests wait.
+   */
+  function admit(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (maxInFlight === undefined) return;
+    const key = addressKey(sourceAddress(req, trusted));
+    const count = inFlight.get(key) ?? 0;
+    if (count >= maxInFlight) {
+      throw new GatewayError(
+        'too_many_requests',
+        `more than ${maxInFlight} requests in flight from one address; retry when one of them has finished`,
+        { headers: { 'retry-after': '1' } },
+      );
+    }
+    inFlight.set(key, count + 1);
+    res.once('close', () => {
+      const left = (inFlight.get(key) ?? 1) - 1;
+      if (left <= 0) inFlight.delete(key);
+      else inFlight.set(key, left);
+    });
+  }
 
   function fail(res: http.ServerResponse, err: unknown): void {
     if (!(err instanceof GatewayError)) {
@@ -449,6 +483,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       options.actuator(req, res);
       return;
     }
+    admit(req, res);
     const secure = (req.socket as Partial<TLSSocket>).encrypted === true;
     const { match, globalCors } = matchRequest(req, target, secure);
     const origin = req.headers.origin;
