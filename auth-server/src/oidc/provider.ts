@@ -180,10 +180,11 @@ export function createProvider(options: ProviderOptions): Provider {
   // extension point for hashed secrets is this prototype method (panva/node-oidc-provider#631). After too many
   // failures for one client from one source, that source is refused (429) before any comparison, right secret or
   // wrong; other sources (the legitimate client among them) are not affected.
-  provider.Client.prototype.compareClientSecret = async function compareClientSecret(
+  // Synchronous from admission to outcome: the provider awaits it, and a refusal thrown here reaches its error handler.
+  provider.Client.prototype.compareClientSecret = function compareClientSecret(
     this: ClientInstance,
     presented: string,
-  ): Promise<boolean> {
+  ): boolean {
     // The request being served (oidc-provider keeps it in an AsyncLocalStorage); absent only outside a request.
     const ctx = Provider.ctx;
     const key = FailureThrottle.key(this.clientId, ctx === undefined ? 'unknown' : sourceOf(ctx.req));
