@@ -1,5 +1,5 @@
 import type { Context, Hono } from 'hono';
-import { createService, type KitEnv, type Logger, type Service } from '@trellis/clients';
+import { createService, StreamSlots, type KitEnv, type Logger, type Service } from '@trellis/clients';
 import type { AccessControl } from './access/clients.ts';
 import { createGuard } from './access/guard.ts';
 import { createOwnership } from './access/ownership.ts';
@@ -34,7 +34,16 @@ export interface AppDeps {
   readonly admins?: AccessControl;
   /** Comment lines on idle watch streams keep proxies from closing them. Default 25 s. */
   readonly heartbeatMs?: number;
+  /** Most watch streams open at once; more are refused with 503 and Retry-After. Default 1,000. */
+  readonly maxWatchers?: number;
+  /** Most watch streams open at once for one credential (or one address when the server is open). Default 100. */
+  readonly maxWatchersPerClient?: number;
+  /** A watch stream whose client has not taken a write after this long is cut. Default 60 s. */
+  readonly watchWriteTimeoutMs?: number;
 }
+
+export const DEFAULT_MAX_WATCHERS = 1000;
+export const DEFAULT_MAX_WATCHERS_PER_CLIENT = 100;
 
 /**
  * Spring's shapes: `{status, description}` for encryption errors, Spring Boot's error JSON for the rest. Pass it as
@@ -42,6 +51,7 @@ export interface AppDeps {
  */
 export function renderError(err: unknown, c: Context<KitEnv>): Response | undefined {
   if (!isConfigServerError(err)) return undefined;
+  if (err.retryAfterSecs !== undefined) c.header('retry-after', String(err.retryAfterSecs));
   const spring = err.springStatus;
   const body =
     spring !== undefined
@@ -98,7 +108,16 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
   // Fixed paths before the `/{name}/{profiles}` patterns they would otherwise match.
   app.route('/', encryptionRoutes(routeDeps));
   app.route('/', keyRoutes(routeDeps));
-  app.route('/', watchRoutes(routeDeps));
+  app.route(
+    '/',
+    watchRoutes(routeDeps, {
+      slots: new StreamSlots({
+        max: deps.maxWatchers ?? DEFAULT_MAX_WATCHERS,
+        perCaller: deps.maxWatchersPerClient ?? DEFAULT_MAX_WATCHERS_PER_CLIENT,
+      }),
+      writeTimeoutMs: deps.watchWriteTimeoutMs ?? 60_000,
+    }),
+  );
   // Before the environment patterns: `/admin/history/a/b/c` would otherwise read as an application called admin.
   if (deps.store !== undefined) app.route('/', adminRoutes({ store: deps.store, admins: deps.admins }));
   app.route('/', renderingRoutes(routeDeps));

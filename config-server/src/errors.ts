@@ -19,7 +19,8 @@ export type ConfigServerErrorCode =
   | 'no_such_change'
   | 'write_api_off'
   | 'payload_too_large'
-  | 'backend_unavailable';
+  | 'backend_unavailable'
+  | 'unavailable';
 
 const STATUS = {
   invalid_request: 400,
@@ -37,6 +38,7 @@ const STATUS = {
   write_api_off: 403,
   payload_too_large: 413,
   backend_unavailable: 503,
+  unavailable: 503,
 } as const satisfies Record<ConfigServerErrorCode, number>;
 
 /** Spring's `status` words for the encryption errors; undefined for codes rendered in Spring Boot's error shape. */
@@ -49,6 +51,18 @@ const SPRING_ENCRYPTION_STATUS: Readonly<Partial<Record<ConfigServerErrorCode, s
 };
 
 export class ConfigServerError extends TrellisError<ConfigServerErrorCode> {
+  /** Sent as Retry-After: when a refused request (a watch stream beyond its cap) may be tried again. */
+  readonly retryAfterSecs: number | undefined;
+
+  constructor(
+    code: ConfigServerErrorCode,
+    message: string,
+    options: { retryAfterSecs?: number; cause?: unknown } = {},
+  ) {
+    super(code, message, { cause: options.cause });
+    this.retryAfterSecs = options.retryAfterSecs;
+  }
+
   get status(): number {
     return STATUS[this.code];
   }

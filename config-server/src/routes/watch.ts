@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import type { KitEnv } from '@trellis/clients';
+import { pumpEvents, type KitEnv, type StreamSlots } from '@trellis/clients';
 import type { View } from '../access/ownership.ts';
 import {
   changedKeys,
@@ -9,6 +9,7 @@ import {
   type EnvironmentRequest,
   type PropertyValue,
 } from '../environment/index.ts';
+import { ConfigServerError } from '../errors.ts';
 import { environmentRequest, type RouteDeps } from './deps.ts';
 
 interface Snapshot {
@@ -16,12 +17,27 @@ interface Snapshot {
   readonly values: ReadonlyMap<string, PropertyValue>;
 }
 
+/** What a refused stream is told to wait; the config client polls the environment meanwhile. */
+export const WATCH_RETRY_AFTER_SECS = 30;
+
+/** Change frames queued for one slow reader before it is cut (each is a few key names; it reconnects). */
+const MAX_QUEUED = 64;
+
+export interface WatchLimits {
+  /** The open streams, capped in total and per credential (or per address when the server is open). */
+  readonly slots: StreamSlots;
+  /** A write the client has not taken after this long cuts its stream. */
+  readonly writeTimeoutMs: number;
+}
+
+type NodeEnv = { outgoing?: { destroy(): void; once(e: 'close', f: () => void): void } } | undefined;
+
 /**
  * `GET /watch/{name}/{profiles}[/{label}]`: Server-Sent Events. First `ready` with the current version, then a
  * `change` event `{version, changed}` whenever a source of this environment changes. Key names only: values (and
  * so decrypted secrets) never travel on the stream; clients fetch the environment again.
  */
-export function watchRoutes(deps: RouteDeps): Hono<KitEnv> {
+export function watchRoutes(deps: RouteDeps, limits: WatchLimits): Hono<KitEnv> {
   const app = new Hono<KitEnv>();
 
   async function snapshot(request: EnvironmentRequest, view: View | undefined): Promise<Snapshot> {
@@ -33,39 +49,69 @@ export function watchRoutes(deps: RouteDeps): Hono<KitEnv> {
 
   const handle = async (c: Context<KitEnv>, label?: string): Promise<Response> => {
     const request = environmentRequest(c.req.param('name') ?? '', c.req.param('profiles') ?? '', label);
-    const view = deps.ownership.viewOf(deps.guard(c, { applications: request.applications }));
-    // Before the stream starts, so an unknown label is still a plain 404.
-    let current = await snapshot(request, view);
+    const client = deps.guard(c, { applications: request.applications });
+    if (deps.stopping.aborted) throw new ConfigServerError('unavailable', 'the config server is stopping');
+    const view = deps.ownership.viewOf(client);
+    const env = c.env as NodeEnv;
+    // A credential's share, or an address's when the server is open; behind a proxy that is the proxy's address.
+    const caller =
+      client !== undefined
+        ? `client:${client.id}`
+        : `address:${(c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress ?? ''}`;
+    const slot = limits.slots.take(caller);
+    if (!slot.ok) {
+      throw new ConfigServerError(
+        'unavailable',
+        `${slot.reason}; retry in ${WATCH_RETRY_AFTER_SECS} s, and fetch the environment meanwhile`,
+        { retryAfterSecs: WATCH_RETRY_AFTER_SECS },
+      );
+    }
+    let current: Snapshot;
+    try {
+      // Before the stream starts, so an unknown label is still a plain 404.
+      current = await snapshot(request, view);
+    } catch (err) {
+      slot.release();
+      throw err;
+    }
     c.header('cache-control', 'no-store');
+    c.header('x-accel-buffering', 'no');
     return streamSSE(c, async (stream) => {
-      let chain = Promise.resolve();
-      const onChange = (): void => {
-        // Serialized so two quick edits are compared in order, each against the state the client last heard.
-        chain = chain
-          .then(async () => {
-            const next = await snapshot(request, view);
-            const changed = changedKeys(current.values, next.values);
-            if (changed.length === 0 && next.version === current.version) return;
-            current = next;
-            await stream.writeSSE({ event: 'change', data: JSON.stringify({ version: next.version, changed }) });
-          })
-          .catch((err: unknown) => c.var.log.warn({ err }, 'watch update failed'));
-      };
-      const unsubscribe = deps.backend.subscribe(onChange);
-      await stream.writeSSE({ event: 'ready', data: JSON.stringify({ version: current.version }) });
-      const heartbeat = setInterval(() => {
-        void stream.write(': keep-alive\n\n').catch(() => undefined);
-      }, deps.heartbeatMs);
-      await new Promise<void>((resolve) => {
-        if (deps.stopping.aborted) resolve();
-        deps.stopping.addEventListener('abort', () => resolve(), { once: true });
-        stream.onAbort(() => resolve());
-        // hono notices a gone client only on the next write; the socket's close event tells at once.
-        c.req.raw.signal.addEventListener('abort', () => resolve(), { once: true });
-        c.env?.outgoing?.once('close', () => resolve());
-      });
-      clearInterval(heartbeat);
-      unsubscribe();
+      try {
+        await pumpEvents(
+          stream,
+          {
+            writeTimeoutMs: limits.writeTimeoutMs,
+            pingMs: deps.heartbeatMs,
+            maxQueued: MAX_QUEUED,
+            stopping: deps.stopping,
+            destroySocket: () => env?.outgoing?.destroy(),
+          },
+          (sink) => {
+            let chain = Promise.resolve();
+            const onChange = (): void => {
+              // Serialized so two quick edits are compared in order, each against the state the client last heard.
+              chain = chain
+                .then(async () => {
+                  if (sink.ended) return;
+                  const next = await snapshot(request, view);
+                  const changed = changedKeys(current.values, next.values);
+                  if (changed.length === 0 && next.version === current.version) return;
+                  current = next;
+                  sink.push(`event: change\ndata: ${JSON.stringify({ version: next.version, changed })}\n\n`);
+                })
+                .catch((err: unknown) => c.var.log.warn({ err }, 'watch update failed'));
+            };
+            const unsubscribe = deps.backend.subscribe(onChange);
+            sink.push(`event: ready\ndata: ${JSON.stringify({ version: current.version })}\n\n`);
+            // hono notices a gone client only on the next write; the socket's close event tells at once.
+            env?.outgoing?.once('close', () => sink.end());
+            return unsubscribe;
+          },
+        );
+      } finally {
+        slot.release();
+      }
     });
   };
   app.get('/watch/:name/:profiles', (c) => handle(c));
