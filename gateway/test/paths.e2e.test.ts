@@ -282,6 +282,43 @@ describe('path normalization on the sample routes (config-repo/gateway.yml)', ()
     expect(seen).toEqual([]);
   });
 
+  it('exposes the Eureka REST reads and the dashboard page of the registry, never its event streams', async () => {
+    const reads: [string, string][] = [
+      ['/eureka/api/apps', '/eureka/apps'],
+      ['/eureka/api/apps/delta', '/eureka/apps/delta'],
+      ['/eureka/api/apps/PRODUCT/i-1', '/eureka/apps/PRODUCT/i-1'],
+      ['/eureka/api/instances/i-1', '/eureka/instances/i-1'],
+      ['/eureka/api/vips/product', '/eureka/vips/product'],
+      ['/eureka/api/svips/product', '/eureka/svips/product'],
+      ['/eureka/api/v2/apps', '/eureka/v2/apps'],
+      ['/eureka/api/v2/apps/PRODUCT', '/eureka/v2/apps/PRODUCT'],
+      ['/eureka/api/v2/instances/i-1', '/eureka/v2/instances/i-1'],
+      ['/eureka/api/v2/vips/product', '/eureka/v2/vips/product'],
+      ['/eureka/api/v2/svips/product', '/eureka/v2/svips/product'],
+      ['/eureka/web', '/'],
+    ];
+    for (const [target, forwarded] of reads) {
+      seen.length = 0;
+      expect((await get(gateway.port, target)).status, target).toBe(200);
+      expect(seen, target).toEqual([forwarded]);
+    }
+    // Long-lived streams: each would hold one of the gateway's pooled connections to the registry for as long as
+    // an anonymous caller likes.
+    seen.length = 0;
+    for (const target of [
+      '/eureka/api/watch',
+      '/eureka/api/v2/watch',
+      '/eureka/api/watch/',
+      '/eureka/api/apps/../watch',
+      '/eureka/web/events',
+      '/eureka/api/peerreplication/batch',
+      '/eureka/api/',
+    ]) {
+      expect((await get(gateway.port, target)).status, target).toBe(404);
+    }
+    expect(seen).toEqual([]);
+  });
+
   it('%2F and ..; on the open routes are refused, not forwarded', async () => {
     seen.length = 0;
     expect((await get(gateway.port, '/oauth2/..%2fadmin/clients')).status).toBe(400);

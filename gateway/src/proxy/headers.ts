@@ -88,7 +88,7 @@ export interface ForwardedFacts {
 /**
  * The headers sent upstream: the client's minus hop-by-hop ones, with X-Forwarded-For/Proto/Host/Port from what the
  * gateway saw itself. A trusted proxy's values are appended to (Spring's XForwardedHeadersFilter with append on); any
- * other peer's X-Forwarded-*, Forwarded and X-Real-IP are dropped, since upstreams (the auth server building its
+ * other peer's X-Forwarded-*, Forwarded, X-Real-IP and the rest of FORWARDING are dropped, since upstreams (the auth server building its
  * issuer URLs, services logging client addresses) take the first value as the truth. `expect` is dropped too: node
  * answered the client's 100-continue already, and the upstream gets the whole body anyway.
  */
