@@ -1,7 +1,7 @@
 // The registry's HTTP surface: the Eureka REST API under both /eureka and /eureka/v2 (Spring clients use the first,
 // eureka-js-client defaults to the second), the watch stream beside it. Routes are built from injected parts; no
 // I/O, no listening. The dashboard sits beside it on "/" (and on /eureka/web, where the gateway serves it).
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv, ScopedCredentials } from '@trellis/clients';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
@@ -35,6 +35,8 @@ export interface AppDeps {
   readonly stopping?: AbortSignal;
   /** Required for register, heartbeat, cancel, status, metadata and replication when set. */
   readonly writeAuth?: Credential | undefined;
+  /** Credentials each limited to some applications' writes (REGISTRY_CLIENTS); `*` ones may write everything. */
+  readonly clients?: ScopedCredentials | undefined;
   /** Required for reads when set (the write credential is accepted too). */
   readonly readAuth?: Credential | undefined;
   /** Watch stream keep-alive comment interval. Default 15 s. */
@@ -86,7 +88,8 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     limits: { ...DEFAULT_LIMITS, ...deps.limits },
   };
   const api = new Hono<KitEnv>();
-  api.use(accessGuard({ write: deps.writeAuth, read: deps.readAuth }));
+  const access = { write: deps.writeAuth, clients: deps.clients, read: deps.readAuth, prefixes: EUREKA_PREFIXES };
+  api.use(accessGuard(access));
   api.use(wireBodyGuard());
   // Order matters where paths overlap: /apps/delta before /apps/{APP}.
   api.route('/', appsRoutes(routeDeps));
@@ -106,7 +109,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     pingMs: routeDeps.watchPingMs,
     streams: routeDeps.streams,
     // The dashboard shows the registry: it is a read, behind the read credential when one is set.
-    guard: accessGuard({ write: deps.writeAuth, read: deps.readAuth }),
+    guard: accessGuard(access),
     environment: deps.dashboard?.environment ?? 'development',
     startedAt: deps.dashboard?.startedAt ?? deps.registry.now(),
     replicas: deps.dashboard?.replicas ?? (() => []),

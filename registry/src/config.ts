@@ -1,8 +1,16 @@
 // The registry's settings: the one place that declares what can be configured, with flags, variables, defaults and
 // validation (the kit's loadSettings reads them from the command line and the environment).
 import { join } from 'node:path';
-import { commonSettings, loadSettings, setting, SettingsError } from '@trellis/clients';
-import type { SettingSpec, Settings, SettingsSource } from '@trellis/clients';
+import {
+  asciiUpperCase,
+  commonSettings,
+  loadSettings,
+  parseScopedEntries,
+  scopedCredentials,
+  setting,
+  SettingsError,
+} from '@trellis/clients';
+import type { ScopedCredentials, ScopedEntry, SettingSpec, Settings, SettingsSource } from '@trellis/clients';
 import { parseCredential } from './auth/credentials.ts';
 import type { Credential } from './auth/credentials.ts';
 import { parsePeerUrl } from './peers/peer-url.ts';
@@ -97,6 +105,12 @@ export function registrySettings() {
       env: 'REGISTRY_WRITE_AUTH',
       help: 'require these credentials to register, renew, cancel, change status or metadata, and replicate',
     }),
+    clients: setting.string({
+      flag: 'clients',
+      env: 'REGISTRY_CLIENTS',
+      secret: true,
+      help: 'per-application write credentials "id:secret:APP1,APP2;ops:secret:*" (HTTP Basic id:secret): each may register, renew, cancel and change only instances of its applications; * as --write-auth',
+    }),
     readAuth: credentialSetting({
       flag: 'read-auth',
       env: 'REGISTRY_READ_AUTH',
@@ -181,6 +195,8 @@ export interface RegistryConfig {
   readonly selfPreservation: SelfPreservationSettings;
   readonly restoreGraceMs: number | undefined;
   readonly writeAuth: Credential | undefined;
+  /** Write credentials limited to some applications (REGISTRY_CLIENTS). */
+  readonly clients: ScopedCredentials | undefined;
   readonly readAuth: Credential | undefined;
   /** The other registry nodes, with the credentials to send them. */
   readonly peers: readonly PeerUrl[];
@@ -203,18 +219,27 @@ export function registryConfig(
   settings: RegistrySettings,
   env: Readonly<Record<string, string | undefined>> = {},
 ): Readonly<RegistryConfig> {
+  let entries: ScopedEntry[] = [];
+  try {
+    // Application names compared as the registry keys them (ASCII upper case).
+    entries = parseScopedEntries(settings.clients ?? '', asciiUpperCase);
+  } catch (err) {
+    // The parser names the entry by position and id, never its secret.
+    throw new SettingsError(`invalid --clients (REGISTRY_CLIENTS): ${(err as Error).message}`);
+  }
   if (env.NODE_ENV === 'production') {
-    if (settings.writeAuth === undefined && !settings.allowOpenWrites) {
+    if (settings.writeAuth === undefined && entries.length === 0 && !settings.allowOpenWrites) {
       throw new SettingsError(
         'with NODE_ENV=production the registry needs --write-auth (REGISTRY_WRITE_AUTH); set --allow-open-writes (REGISTRY_ALLOW_OPEN_WRITES) only if a network boundary alone decides who registers',
       );
     }
-    for (const credential of [settings.writeAuth, settings.readAuth]) {
-      const secret =
-        credential === undefined ? '' : credential.scheme === 'basic' ? credential.password : credential.token;
+    const secrets = [settings.writeAuth, settings.readAuth].map((credential) =>
+      credential === undefined ? '' : credential.scheme === 'basic' ? credential.password : credential.token,
+    );
+    for (const secret of [...secrets, ...entries.map((e) => e.secret)]) {
       if (secret.includes(DEV_ONLY)) {
         throw new SettingsError(
-          'the development registry credential of docker-compose.yml is refused with NODE_ENV=production; set REGISTRY_WRITE_AUTH (and REGISTRY_READ_AUTH) to credentials of your own',
+          'the development registry credential of docker-compose.yml is refused with NODE_ENV=production; set REGISTRY_WRITE_AUTH, REGISTRY_CLIENTS (and REGISTRY_READ_AUTH) to credentials of your own',
         );
       }
     }
@@ -231,6 +256,7 @@ export function registryConfig(
     },
     restoreGraceMs: settings.restoreGraceSecs === undefined ? undefined : settings.restoreGraceSecs * 1000,
     writeAuth: settings.writeAuth,
+    clients: entries.length === 0 ? undefined : scopedCredentials(entries),
     readAuth: settings.readAuth,
     peers: (settings.peers ?? []).map((url) => parsePeerUrl(url, settings.writeAuth)),
     peerSyncTimeoutMs: settings.peerSyncTimeoutMs,

@@ -65,7 +65,13 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
   });
 
   service.leanRoute(
-    leanHeartbeat({ registry, writeAuth: config.writeAuth, prefixes: EUREKA_PREFIXES, limits: config.limits }),
+    leanHeartbeat({
+      registry,
+      writeAuth: config.writeAuth,
+      clients: config.clients,
+      prefixes: EUREKA_PREFIXES,
+      limits: config.limits,
+    }),
   );
   service.app.route(
     '/',
@@ -73,6 +79,7 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
       registry,
       stopping: service.stopping,
       writeAuth: config.writeAuth,
+      clients: config.clients,
       readAuth: config.readAuth,
       limits: config.limits,
       maxWatchers: config.maxWatchers,
@@ -123,7 +130,8 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
     await service.stop();
     throw err;
   }
-  if (config.writeAuth === undefined) {
+  const open = config.writeAuth === undefined && config.clients === undefined;
+  if (open) {
     // Anyone who reaches the port can register an instance that takes a service's traffic (and its callers'
     // tokens) or cancel the real ones: say so where an operator looks, not only in the start notes.
     log.warn(
@@ -131,9 +139,11 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
     );
   }
   const notes = [
-    config.writeAuth === undefined
+    open
       ? 'registry writes are open to anyone who can reach it (set --write-auth to protect them)'
-      : `registry writes need ${config.writeAuth.scheme} credentials`,
+      : config.writeAuth === undefined
+        ? 'registry writes need a --clients credential'
+        : `registry writes need ${config.writeAuth.scheme} credentials`,
   ];
   if (peers.length > 0) notes.push(`replicating to ${peers.map((peer) => peer.label).join(', ')}`);
   return { name: 'registry', endpoints: service.endpoints, notes, stop: () => service.stop() };

@@ -3,6 +3,7 @@
 import type { KitEnv } from '@trellis/clients';
 import { Hono } from 'hono';
 import { parseInstance, renderApplication } from '../eureka/index.ts';
+import { checkVipAddresses, writerFor } from '../auth/writers.ts';
 import { limitError, RegistryError } from '../errors.ts';
 import { isReplication, sendRendered } from '../http/negotiate.ts';
 import { appParam, paths } from '../http/params.ts';
@@ -31,6 +32,7 @@ export function applicationRoutes(deps: RouteDeps): Hono<KitEnv> {
       c.var.log.info({ field: parsed.error.field, reason: parsed.error.message }, 'registration refused');
       throw new RegistryError('invalid_request', parsed.error.message);
     }
+    checkVipAddresses(writerFor(c.req.raw), [parsed.value.vipAddress, parsed.value.secureVipAddress]);
     const admitted = admitRegistration(registry, parsed.value, limits);
     if (!admitted.ok) {
       c.var.log.info({ app: parsed.value.app, reason: admitted.violation.message }, 'registration refused');

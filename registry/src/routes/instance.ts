@@ -1,5 +1,5 @@
 // /apps/{APP}/{ID}: read one instance (GET), heartbeat (PUT), cancel (DELETE).
-import type { KitEnv, LeanRequest, LeanResponse, LeanRoute } from '@trellis/clients';
+import type { KitEnv, LeanRequest, LeanResponse, LeanRoute, ScopedCredentials } from '@trellis/clients';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import {
@@ -10,8 +10,8 @@ import {
   renderInstance,
 } from '../eureka/index.ts';
 import type { InstanceStatus } from '../eureka/index.ts';
-import { presents } from '../auth/credentials.ts';
 import type { Credential } from '../auth/credentials.ts';
+import { writerMay, writerOf } from '../auth/writers.ts';
 import { RegistryError } from '../errors.ts';
 import { isReplication, REPLICATION_HEADER, sendRendered } from '../http/negotiate.ts';
 import { appParam, dirtyTimestampQuery, idParam, parseTimestamp, paths, statusQuery } from '../http/params.ts';
@@ -74,6 +74,8 @@ export interface LeanHeartbeatOptions {
   readonly registry: Registry;
   /** The API's write credential, as given to createApp; heartbeats without it are left to the app (401). */
   readonly writeAuth?: Credential | undefined;
+  /** The API's application clients, as given to createApp; one renewing another app's instance is left to the app (403). */
+  readonly clients?: ScopedCredentials | undefined;
   /** The mount points of the API (EUREKA_PREFIXES). */
   readonly prefixes: readonly string[];
   /** The API's limits, as given to createApp: a lastDirtyTimestamp from the future is left to the app (400). */
@@ -87,7 +89,8 @@ export interface LeanHeartbeatOptions {
  * a 409 with a body), missing credentials (401 with a challenge), bad parameters (400 with a reason), other paths.
  */
 export function leanHeartbeat(options: LeanHeartbeatOptions): LeanRoute {
-  const { registry, writeAuth, prefixes } = options;
+  const { registry, prefixes } = options;
+  const access = { write: options.writeAuth, clients: options.clients };
   const maxClockSkewMs = options.limits?.maxClockSkewMs ?? DEFAULT_LIMITS.maxClockSkewMs;
   const appsPrefixes = prefixes.map((prefix) => `${prefix}/apps/`);
   return {
@@ -101,7 +104,9 @@ export function leanHeartbeat(options: LeanHeartbeatOptions): LeanRoute {
       const [rawApp, rawId] = segments;
       if (rawApp === undefined || rawApp === '' || rawId === undefined || rawId === '') return undefined;
       if (req.headers[REPLICATION_HEADER] !== undefined) return undefined;
-      if (writeAuth !== undefined && !presents(writeAuth, req.headers.authorization)) return undefined;
+      // Who writes first (one digest per credential, as the guard), whose instance once the name is known.
+      const writer = writerOf(access, req.headers.authorization);
+      if (writer === undefined) return undefined;
       const params = req.search === '' ? undefined : new URLSearchParams(req.search);
       const overriddenStatus = leanStatus(params, 'overriddenstatus', 'overriddenStatus');
       const status = leanStatus(params, 'status');
@@ -117,7 +122,9 @@ export function leanHeartbeat(options: LeanHeartbeatOptions): LeanRoute {
       // A name the registry does not take is left to the app route, which answers 400 with the reason.
       if (app === undefined || id === undefined || appNameProblem(app) !== undefined) return undefined;
       if (instanceIdProblem(id) !== undefined) return undefined;
-      const result = heartbeat(registry, asciiUpperCase(app), id, {
+      const key = asciiUpperCase(app);
+      if (!writerMay(writer, key)) return undefined;
+      const result = heartbeat(registry, key, id, {
         lastDirtyTimestamp,
         overriddenStatus,
         replicated: false,
