@@ -101,11 +101,17 @@ export function authServerSettings() {
       default: [...DEFAULT_REGISTRATION_AUTH_METHODS],
       help: 'token endpoint authentication methods dynamically registered clients may use',
     }),
+    introspectionClients: setting.list({
+      flag: 'introspection-clients',
+      env: 'AUTH_INTROSPECTION_CLIENTS',
+      default: [],
+      help: "confidential clients that may introspect any client's tokens (resource servers, the gateway); others only their own (development: also the seeded gateway client)",
+    }),
     seedDevClients: setting.boolean({
       flag: 'seed-dev-clients',
       env: 'AUTH_SEED_DEV_CLIENTS',
       default: true,
-      help: 'register the development clients reader and writer and print their secrets (refused with NODE_ENV=production)',
+      help: 'register the development clients reader and writer (secrets printed) and gateway (secret handed to the gateway); refused with NODE_ENV=production',
     }),
     trustedProxies: setting.list({
       flag: 'trusted-proxies',

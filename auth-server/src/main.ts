@@ -38,7 +38,14 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     store.keys.ensureCurrent(config.signingAlg);
     store.keys.prune(keyRetentionMs(config));
     privateJwks(store);
-    const notes = config.seedDevClients ? seedDevClients(store) : [];
+    const seeded = config.seedDevClients ? seedDevClients(store) : { notes: [], exports: {} };
+    const { notes } = seeded;
+    // RFC 7662 §4: only designated resource servers learn about other clients' tokens. The seeded gateway client is
+    // one only while it still has its seeded secret (a client of that id made or re-keyed by an admin is not).
+    const introspectors = new Set(config.introspectionClients);
+    if (seeded.exports.GATEWAY_INTROSPECTION_CLIENT_ID !== undefined) {
+      introspectors.add(seeded.exports.GATEWAY_INTROSPECTION_CLIENT_ID);
+    }
     const adminToken =
       config.adminToken ?? (config.production ? undefined : store.master.derive('admin-token').toString('base64url'));
 
@@ -85,6 +92,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
         accessTokenRecords,
         throttle,
         sourceOf,
+        mayIntrospectAny: (clientId) => introspectors.has(clientId),
         logger,
         registrationPath: config.registrationToken === undefined ? undefined : REGISTRATION_PATH,
       });
@@ -132,7 +140,13 @@ async function start(config: Config, logger: Logger): Promise<Running> {
         `auth-server: dynamic client registration at ${endpoint.url}${REGISTRATION_PATH} (AUTH_REGISTRATION_TOKEN)`,
       );
     }
-    return { name: 'auth-server', endpoints: service.endpoints, notes, stop: () => service.stop() };
+    return {
+      name: 'auth-server',
+      endpoints: service.endpoints,
+      notes,
+      exports: seeded.exports,
+      stop: () => service.stop(),
+    };
   } catch (err) {
     store.close();
     throw err;

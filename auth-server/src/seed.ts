@@ -1,21 +1,49 @@
 import { createHmac } from 'node:crypto';
+import type { ClientInput } from './clients/registry.ts';
 import type { AuthStore } from './store/open.ts';
 
-/** The development landscape's clients, as in the Spring Cloud sample landscape. */
-export const DEV_CLIENTS = [
-  { client_id: 'reader', scope: 'openid offline_access product:read' },
-  { client_id: 'writer', scope: 'openid offline_access product:read product:write' },
-] as const;
-
 const DEV_REDIRECT = 'https://my.redirect.uri';
+const USER_GRANTS = ['client_credentials', 'authorization_code', 'refresh_token'];
+
+/** The id of the development landscape's resource-server client: it may introspect every client's tokens. */
+export const GATEWAY_CLIENT_ID = 'gateway';
 
 /**
- * Registers `reader` and `writer` unless they exist, and answers the lines that tell their credentials. Their
- * secrets are derived from the master key, so they stay the same across restarts of one data dir and can be printed
- * again although only hashes are stored; a secret rotated since is not printed.
+ * The development landscape's clients: `reader` and `writer` as in the Spring Cloud sample landscape, and `gateway`,
+ * which only authenticates to introspect tokens (client_credentials, the least scope) and whose credential goes to
+ * the gateway through the component's exports instead of the printed notes.
  */
-export function seedDevClients(store: AuthStore): string[] {
+export const DEV_CLIENTS = [
+  {
+    client_id: 'reader',
+    scope: 'openid offline_access product:read',
+    grant_types: USER_GRANTS,
+    redirect_uris: [DEV_REDIRECT],
+  },
+  {
+    client_id: 'writer',
+    scope: 'openid offline_access product:read product:write',
+    grant_types: USER_GRANTS,
+    redirect_uris: [DEV_REDIRECT],
+  },
+  { client_id: GATEWAY_CLIENT_ID, scope: 'openid', grant_types: ['client_credentials'], redirect_uris: [] },
+] as const satisfies readonly ClientInput[];
+
+export interface SeededClients {
+  /** Lines telling the credentials of `reader` and `writer` (never the gateway's secret). */
+  readonly notes: string[];
+  /** The gateway's introspection credential, as the variables the gateway reads; empty if its secret was rotated. */
+  readonly exports: Record<string, string>;
+}
+
+/**
+ * Registers the development clients unless they exist. Their secrets are derived from the master key, so they stay
+ * the same across restarts of one data dir and can be told again although only hashes are stored; a secret rotated
+ * since is not.
+ */
+export function seedDevClients(store: AuthStore): SeededClients {
   const notes: string[] = [];
+  const exports: Record<string, string> = {};
   const key = store.master.derive('dev-secrets');
   for (const dev of DEV_CLIENTS) {
     const secret = createHmac('sha256', key).update(dev.client_id).digest('base64url');
@@ -25,17 +53,30 @@ export function seedDevClients(store: AuthStore): string[] {
           client_id: dev.client_id,
           client_name: `${dev.client_id} (development)`,
           scope: dev.scope,
-          grant_types: ['client_credentials', 'authorization_code', 'refresh_token'],
-          redirect_uris: [DEV_REDIRECT],
+          grant_types: dev.grant_types,
+          redirect_uris: dev.redirect_uris,
         },
         { secret },
       );
     }
-    notes.push(
-      store.clients.verifySecret(dev.client_id, secret)
-        ? `auth-server: development client ${dev.client_id} / ${secret} (scope ${dev.scope.replace('openid offline_access ', '')})`
-        : `auth-server: development client ${dev.client_id} has a rotated secret (not shown)`,
-    );
+    const current = store.clients.verifySecret(dev.client_id, secret);
+    if (dev.client_id === GATEWAY_CLIENT_ID) {
+      if (current) {
+        exports.GATEWAY_INTROSPECTION_CLIENT_ID = dev.client_id;
+        exports.GATEWAY_INTROSPECTION_CLIENT_SECRET = secret;
+      }
+      notes.push(
+        current
+          ? `auth-server: development client ${dev.client_id} introspects tokens (credential handed to the gateway)`
+          : `auth-server: development client ${dev.client_id} has a rotated secret (not handed to the gateway)`,
+      );
+    } else {
+      notes.push(
+        current
+          ? `auth-server: development client ${dev.client_id} / ${secret} (scope ${dev.scope.replace('openid offline_access ', '')})`
+          : `auth-server: development client ${dev.client_id} has a rotated secret (not shown)`,
+      );
+    }
   }
-  return notes;
+  return { notes, exports };
 }

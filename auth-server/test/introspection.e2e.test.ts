@@ -13,6 +13,8 @@ let readerSecret: string;
 let writerSecret: string;
 let reader: client.Configuration;
 let writer: client.Configuration;
+/** The seeded resource-server client, connected with the credential the component hands to the gateway. */
+let gateway: client.Configuration;
 
 const secretOf = (name: string): string =>
   new RegExp(`development client ${name} / (\\S+)`).exec((server.running.notes ?? []).join('\n'))?.[1] ?? '';
@@ -20,6 +22,12 @@ const secretOf = (name: string): string =>
 async function connect(): Promise<void> {
   reader = await discover(server.url, 'reader', readerSecret);
   writer = await discover(server.url, 'writer', writerSecret);
+  const exported = server.running.exports ?? {};
+  gateway = await discover(
+    server.url,
+    exported.GATEWAY_INTROSPECTION_CLIENT_ID ?? '',
+    exported.GATEWAY_INTROSPECTION_CLIENT_SECRET ?? '',
+  );
 }
 
 beforeAll(async () => {
@@ -55,10 +63,18 @@ describe('introspection of JWT access tokens (RFC 7662)', () => {
     });
   });
 
-  it('answers another confidential client too (oidc-provider’s rule for introspection)', async () => {
-    const answer = await client.tokenIntrospection(writer, await readToken());
+  it('answers a designated resource server (the seeded gateway) about any client’s token', async () => {
+    const answer = await client.tokenIntrospection(gateway, await readToken());
     expect(answer.active).toBe(true);
     expect(answer.client_id).toBe('reader');
+  });
+
+  it('answers any other client inactive for a token not issued to it, as if it were unknown (RFC 7662 §4)', async () => {
+    const writerToken = (await client.clientCredentialsGrant(writer, { scope: 'product:write' })).access_token;
+    expect(await client.tokenIntrospection(reader, writerToken)).toEqual({ active: false });
+    expect(await client.tokenIntrospection(writer, await readToken())).toEqual({ active: false });
+    // Its own tokens still answer.
+    expect((await client.tokenIntrospection(writer, writerToken)).active).toBe(true);
   });
 
   it('answers inactive, saying nothing more, for a forged signature, a foreign key or garbage', async () => {
@@ -97,7 +113,7 @@ describe('revocation of JWT access tokens (RFC 7009)', () => {
     expect((await client.tokenIntrospection(reader, revoked)).active).toBe(true);
     await client.tokenRevocation(reader, revoked, { token_type_hint: 'access_token' });
     expect(await client.tokenIntrospection(reader, revoked)).toEqual({ active: false });
-    expect((await client.tokenIntrospection(writer, revoked)).active).toBe(false);
+    expect(await client.tokenIntrospection(gateway, revoked)).toEqual({ active: false });
     // The client's other tokens, and new ones, are not affected.
     expect((await client.tokenIntrospection(reader, await readToken())).active).toBe(true);
   });
@@ -131,8 +147,49 @@ describe('revocation of JWT access tokens (RFC 7009)', () => {
     const { client_secret } = (await created.json()) as { client_secret: string };
     const gone = await discover(server.url, 'gone', client_secret);
     const token = (await client.clientCredentialsGrant(gone, { scope: 'product:read' })).access_token;
-    expect((await client.tokenIntrospection(reader, token)).active).toBe(true);
+    expect((await client.tokenIntrospection(gateway, token)).active).toBe(true);
     expect((await server.admin('DELETE', '/admin/clients/gone')).status).toBe(204);
-    expect((await client.tokenIntrospection(reader, token)).active).toBe(false);
+    expect((await client.tokenIntrospection(gateway, token)).active).toBe(false);
+  });
+});
+
+describe('who may introspect other clients’ tokens', () => {
+  it('hands the gateway’s credential to the components after it, never in the printed notes', () => {
+    const exported = server.running.exports ?? {};
+    expect(exported.GATEWAY_INTROSPECTION_CLIENT_ID).toBe('gateway');
+    expect(exported.GATEWAY_INTROSPECTION_CLIENT_SECRET).toMatch(/^[\w-]{20,}$/);
+    expect((server.running.notes ?? []).join('\n')).not.toContain(exported.GATEWAY_INTROSPECTION_CLIENT_SECRET);
+  });
+
+  it('gives the seeded gateway client nothing but client credentials and the least scope', async () => {
+    const shown = (await (await server.admin('GET', '/admin/clients/gateway')).json()) as Record<string, unknown>;
+    expect(shown).toMatchObject({ grant_types: ['client_credentials'], scope: 'openid', redirect_uris: [] });
+    const err = await client.clientCredentialsGrant(gateway, { scope: 'product:read' }).catch((e: unknown) => e);
+    expect((err as client.ResponseBodyError).error).toBe('invalid_scope');
+  });
+
+  it('lets the clients named in AUTH_INTROSPECTION_CLIENTS introspect any token, confidential ones only', async () => {
+    const other = tempDir();
+    const named = await startServer({ dataDir: other.path, env: { AUTH_INTROSPECTION_CLIENTS: 'writer,spa' } });
+    try {
+      const notes = (named.running.notes ?? []).join('\n');
+      const secret = (name: string): string => new RegExp(`development client ${name} / (\\S+)`).exec(notes)?.[1] ?? '';
+      const namedReader = await discover(named.url, 'reader', secret('reader'));
+      const namedWriter = await discover(named.url, 'writer', secret('writer'));
+      const token = (await client.clientCredentialsGrant(namedReader, { scope: 'product:read' })).access_token;
+      expect((await client.tokenIntrospection(namedWriter, token)).active).toBe(true);
+      // A public client cannot be a resource server: anyone can present its id.
+      const created = await named.admin('POST', '/admin/clients', {
+        client_id: 'spa',
+        redirect_uris: ['http://127.0.0.1:1/cb'],
+        token_endpoint_auth_method: 'none',
+      });
+      expect(created.status).toBe(201);
+      const spa = await discover(named.url, 'spa');
+      expect(await client.tokenIntrospection(spa, token)).toEqual({ active: false });
+    } finally {
+      await named.running.stop();
+      other.remove();
+    }
   });
 });

@@ -23,6 +23,8 @@ export interface JwtAccessTokenOptions {
   readonly jwks: readonly PrivateJwk[];
   readonly algorithms: readonly SigningAlg[];
   readonly records: AccessTokenRecords;
+  /** Whether `caller` may learn about a token issued to `owner` (RFC 7662 §4); refused ones are answered inactive. */
+  mayIntrospect(caller: { clientId: string; clientAuthMethod: string }, owner: string): boolean;
   /** Whether the client a token was issued to is still registered (a deleted client's tokens are inactive). */
   clientExists(clientId: string): Promise<boolean>;
   /** Whether a grant still stands (revoking a refresh token, a replayed code or a logout ends it). */
@@ -85,8 +87,8 @@ export function jwtAccessTokenMiddleware(options: JwtAccessTokenOptions) {
     const verified = await verify(token);
     if (verified === undefined) return { active: false };
     const { claims } = verified;
-    // oidc-provider's introspection rule: a public client may only introspect its own tokens.
-    if (caller.clientAuthMethod === 'none' && caller.clientId !== claims.client_id) return { active: false };
+    // The provider's allowedPolicy for opaque tokens, applied to ours: a foreign token looks like an unknown one.
+    if (!options.mayIntrospect(caller, claims.client_id)) return { active: false };
     if (await options.records.isRevoked(claims.jti)) return { active: false };
     if (!(await options.clientExists(claims.client_id))) return { active: false };
     const grantId = await options.records.grantOf(claims.jti);

@@ -55,6 +55,11 @@ export interface ProviderOptions {
   readonly throttle: FailureThrottle;
   /** The throttle key part of the address a request came from (see proxies.ts: trusted proxies only). */
   readonly sourceOf: (req: IncomingMessage) => string;
+  /**
+   * Whether a confidential client may introspect tokens issued to other clients (a designated resource server); every
+   * client may introspect its own.
+   */
+  readonly mayIntrospectAny: (clientId: string) => boolean;
   readonly logger: Logger;
   /** Revocations and grants of JWT access tokens, by jti, until the token expires. */
   readonly accessTokenRecords: AccessTokenRecords;
@@ -72,6 +77,8 @@ const DISCOVERY_PATH = '/.well-known/openid-configuration';
  */
 export function createProvider(options: ProviderOptions): Provider {
   const { resource } = options;
+  const mayIntrospect = (caller: { clientId: string; clientAuthMethod: string }, owner: string | undefined): boolean =>
+    caller.clientId === owner || (caller.clientAuthMethod !== 'none' && options.mayIntrospectAny(caller.clientId));
   const isResourceScope = (s: string): boolean => resource.scopes.includes(s);
   const provider = new Provider(options.issuer, {
     adapter: options.adapter,
@@ -142,7 +149,16 @@ export function createProvider(options: ProviderOptions): Provider {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
+      introspection: {
+        enabled: true,
+        // RFC 7662 §4: without this any client could ask about any token it found (a validity oracle). Foreign tokens
+        // are answered inactive, as if unknown, so the answer tells nothing.
+        allowedPolicy: (
+          _ctx: unknown,
+          client: ClientInstance & { clientAuthMethod: string },
+          token: { clientId?: string },
+        ) => mayIntrospect(client, token.clientId),
+      },
       revocation: { enabled: true },
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: true, ...providerPages.rpInitiatedLogout },
@@ -232,6 +248,7 @@ export function createProvider(options: ProviderOptions): Provider {
     jwks: options.jwks,
     algorithms: [...new Set(options.jwks.map((k) => k.alg))],
     records: options.accessTokenRecords,
+    mayIntrospect,
     clientExists: async (clientId) => (await provider.Client.find(clientId)) !== undefined,
     grantExists: async (grantId) => (await provider.Grant.find(grantId)) !== undefined,
   });
