@@ -78,7 +78,8 @@ export interface ConfigClientStatus {
   /** The last refresh's failure; cleared by the next success. */
   readonly lastError: string | undefined;
   readonly lastErrorAt: number | undefined;
-  readonly watch: 'off' | 'connecting' | 'connected' | 'unsupported';
+  /** `polling`: the server refused a stream (busy); the client polls at its Retry-After and asks again. */
+  readonly watch: 'off' | 'connecting' | 'connected' | 'polling' | 'unsupported';
   readonly undecryptable: readonly string[];
 }
 
@@ -199,6 +200,10 @@ async function fetchOnce(s: Settings, signal?: AbortSignal): Promise<ConfigPrope
   const env = await s.http.environment(s.path, signal);
   return new ConfigProperties(env, s.secretKeys);
 }
+
+/** Bounds on how long a refused watch waits (the server's Retry-After) before polling and trying again. */
+const MIN_BUSY_WAIT_MS = 1000;
+const MAX_BUSY_WAIT_MS = 300_000;
 
 /** Spring's start-up fetch: up to `maxAttempts` with backoff when fail-fast, a single attempt otherwise. */
 async function fetchWithRetry(s: Settings, signal?: AbortSignal): Promise<ConfigProperties> {
@@ -395,8 +400,10 @@ export async function createConfigClient(options: ConfigClientOptions): Promise<
 
   async function watchLoop(): Promise<void> {
     let failures = 0;
+    let refusals = 0;
     while (!abort.signal.aborted) {
-      watchState = 'connecting';
+      if (refusals === 0) watchState = 'connecting';
+      let busyMs: number | undefined;
       try {
         const stream = await s.http.watch(s.path, abort.signal, idleMs);
         if (stream.status === 404 || (stream.status === 200 && !stream.contentType.startsWith('text/event-stream'))) {
@@ -417,15 +424,37 @@ export async function createConfigClient(options: ConfigClientOptions): Promise<
           );
         }
         failures = 0;
+        refusals = 0;
         await readStream(stream.body);
         if (!abort.signal.aborted) throw new Error('watch stream ended');
       } catch (err) {
         if (abort.signal.aborted) break;
-        failures++;
-        s.log.warn(
-          { reason: err instanceof Error ? err.message : describeError(err), failures },
-          'config watch stream lost; reconnecting',
-        );
+        if (err instanceof ConfigClientError && err.retryAfterMs !== undefined) {
+          // Busy, not broken (every stream slot taken): retrying at once or on a short backoff is what filled it. Wait
+          // what the server asks, bounded, and poll the environment meanwhile so no change is missed.
+          busyMs = Math.min(Math.max(err.retryAfterMs, MIN_BUSY_WAIT_MS), MAX_BUSY_WAIT_MS);
+          if (refusals++ === 0) {
+            s.log.info(
+              { reason: err.message, pollEveryMs: busyMs },
+              'config server refused the watch stream; polling until it takes one',
+            );
+          }
+          watchState = 'polling';
+        } else {
+          failures++;
+          refusals = 0;
+          s.log.warn(
+            { reason: err instanceof Error ? err.message : describeError(err), failures },
+            'config watch stream lost; reconnecting',
+          );
+        }
+      }
+      if (busyMs !== undefined) {
+        await sleep(s.clock, busyMs, abort.signal);
+        if (abort.signal.aborted) break;
+        // A failed poll is already logged and in the status; the stream is tried again either way.
+        await refresh().catch(() => undefined);
+        continue;
       }
       // A stream that was healthy is reopened at once (a server restart); repeated failures back off.
       const delay =

@@ -75,15 +75,18 @@ export class ConfigClientError extends TrellisError<ConfigClientErrorCode> {
   readonly url: string | undefined;
   /** The property the error is about. */
   readonly key: string | undefined;
+  /** A busy server's Retry-After (a 503 when every watch stream slot is taken), in milliseconds. */
+  readonly retryAfterMs: number | undefined;
 
   constructor(
     code: ConfigClientErrorCode,
     message: string,
-    options: { url?: string; key?: string; cause?: unknown } = {},
+    options: { url?: string; key?: string; cause?: unknown; retryAfterMs?: number } = {},
   ) {
     super(code, message, options.cause === undefined ? undefined : { cause: options.cause });
     this.url = options.url;
     this.key = options.key;
+    this.retryAfterMs = options.retryAfterMs;
   }
 
   get status(): number {

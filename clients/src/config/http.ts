@@ -118,7 +118,13 @@ const STATUS_CODES: Readonly<Record<number, ConfigClientErrorCode>> = {
 };
 
 /** An HTTP answer other than 200 as the config client's error. */
-export function statusError(status: number, body: string, url: string, what: string): ConfigClientError {
+export function statusError(
+  status: number,
+  body: string,
+  url: string,
+  what: string,
+  retryAfterMs?: number,
+): ConfigClientError {
   const code: ConfigClientErrorCode = status >= 500 ? 'server_error' : (STATUS_CODES[status] ?? 'rejected');
   const reason = serverReason(body);
   const hint =
@@ -130,8 +136,18 @@ export function statusError(status: number, body: string, url: string, what: str
   return new ConfigClientError(
     code,
     `config server ${url} answered HTTP ${status} to ${what}${reason === undefined ? '' : `: ${reason}`}${hint}`,
-    { url },
+    retryAfterMs === undefined ? { url } : { url, retryAfterMs },
   );
+}
+
+/** `Retry-After` as milliseconds from now: delay-seconds or an HTTP date; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | string[] | undefined, now = Date.now()): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || value.trim() === '') return undefined;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  // Every HTTP-date form starts with a day name; Date.parse alone would take `-5` or `1.5` for years.
+  const at = /^\s*[A-Za-z]{3}/.test(value) ? Date.parse(value) : Number.NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 function invalid(url: string, what: string, problem: string): ConfigClientError {
@@ -343,7 +359,13 @@ export class ConfigHttp {
         continue;
       }
       if (res.statusCode >= 500) {
-        last = statusError(res.statusCode, await res.body.text().catch(() => ''), endpoint.url, `GET /${path}`);
+        last = statusError(
+          res.statusCode,
+          await res.body.text().catch(() => ''),
+          endpoint.url,
+          `GET /${path}`,
+          res.statusCode === 503 ? retryAfterMs(res.headers['retry-after']) : undefined,
+        );
         continue;
       }
       this.#current = index;

@@ -376,3 +376,61 @@ describe('watch and refresh', () => {
     }
   });
 });
+
+describe('a watch stream the server refuses (every slot taken)', () => {
+  const busy = tempDir({ 'inventory.yml': 'port: 7001\n' });
+  let server: { running: Running; url: string; caFile: string };
+  beforeAll(async () => {
+    server = await startConfigServer({
+      repo: busy.root,
+      dataDir: data.root,
+      env: { ...env, CONFIG_WATCH_MAX_STREAMS: '1' },
+    });
+  });
+  afterAll(async () => {
+    await server.running.stop();
+    busy.remove();
+  });
+
+  async function until(check: () => boolean, what: string): Promise<void> {
+    const deadline = Date.now() + 5000;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  it("waits the server's Retry-After, polls meanwhile so no change is missed, then takes the stream", async () => {
+    const options = { uri: server.url, name: 'inventory', caFile: server.caFile, logger: silentLogger() };
+    const holder = await createConfigClient(options);
+    const clock = new ManualClock();
+    const capture = captureLogger();
+    let refused: Awaited<ReturnType<typeof createConfigClient>> | undefined;
+    try {
+      await until(() => holder.status().watch === 'connected', 'the first client to hold the only slot');
+      refused = await createConfigClient({ ...options, clock, logger: capture.logger });
+      const client = refused;
+      await until(() => client.status().watch === 'polling', 'the refusal');
+      // The server's Retry-After (30 s), not an immediate retry or a short backoff.
+      await until(() => clock.pending().length > 0, 'the wait');
+      expect(clock.pending()).toEqual([30_000]);
+      expect(capture.lines.filter((l) => l.msg === 'config watch stream lost; reconnecting')).toEqual([]);
+
+      // A change while refused arrives with the poll.
+      busy.write('inventory.yml', 'port: 7002\n');
+      const heard = new Promise<readonly string[]>((resolve) => client.subscribe((c) => resolve(c.keys)));
+      clock.advance(30_000);
+      expect(await heard).toEqual(['port']);
+      expect(client.getNumber('port')).toBe(7002);
+
+      // Once the slot is free, the next attempt takes the stream.
+      await holder.close();
+      await until(() => clock.pending().length > 0, 'the next wait');
+      clock.advance(clock.pending()[0] ?? 0);
+      await until(() => client.status().watch === 'connected', 'the stream');
+    } finally {
+      await refused?.close();
+      await holder.close();
+    }
+  });
+});

@@ -4,6 +4,7 @@ import {
   parseConfigUris,
   parseDecryptedHeader,
   readEnvironment,
+  retryAfterMs,
   statusError,
 } from '../../src/config/http.ts';
 
@@ -93,5 +94,16 @@ describe('parseDecryptedHeader (x-trellis-decrypted)', () => {
     const env = readEnvironment(body, 'https://cfg', 'GET /product/docker', parseDecryptedHeader('1=greeting,0=gone'));
     expect(env.propertySources[0]?.decrypted).toBeUndefined();
     expect(env.propertySources[1]?.decrypted).toEqual(['greeting']);
+  });
+});
+
+describe('retryAfterMs', () => {
+  it('reads delay-seconds and HTTP dates, and nothing else', () => {
+    const now = Date.parse('2026-12-05T12:00:00Z');
+    expect(retryAfterMs('30', now)).toBe(30_000);
+    expect(retryAfterMs(['5', '9'], now)).toBe(5000);
+    expect(retryAfterMs('Sat, 05 Dec 2026 12:00:10 GMT', now)).toBe(10_000);
+    expect(retryAfterMs('Sat, 05 Dec 2026 11:00:00 GMT', now)).toBe(0);
+    for (const bad of [undefined, '', 'soon', '-5', '1.5']) expect(retryAfterMs(bad, now)).toBeUndefined();
   });
 });
