@@ -277,6 +277,37 @@ describe('the landscape of npm start', () => {
     expect((composite.json as Composite).reviews).toHaveLength(1);
   });
 
+  it('refuses a revoked writer token on writes through the gateway at once, while a fresh one still creates', async () => {
+    const product = JSON.stringify({ productId: 43, name: 'Trellis clip', weight: 1 });
+    const revoked = await token('writer', 'product:read product:write');
+    // As the README's revocation step does it: through the gateway, with the writer's own credential.
+    const revocation = await call(`${url('gateway', 'https')}/oauth2/revoke`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`writer:${devSecret('writer')}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ token: revoked, token_type_hint: 'access_token' }).toString(),
+    });
+    expect(revocation.status).toBe(200);
+    const refused = await call(`${url('gateway', 'https')}/product-composite`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${revoked}`, 'content-type': 'application/json' },
+      body: product,
+    });
+    expect(refused.status).toBe(401);
+    expect((await call(`${url('product')}/product/43`)).status).toBe(404);
+    const fresh = await call(`${url('gateway', 'https')}/product-composite`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${await token('writer', 'product:read product:write')}`,
+        'content-type': 'application/json',
+      },
+      body: product,
+    });
+    expect(fresh.status).toBe(202);
+  });
+
   it('refuses the demo delay and faultPercent to a read token: they would open the breaker for every caller', async () => {
     const reader = { authorization: `Bearer ${await token('reader', 'product:read')}` };
     for (const query of ['delay=3', 'faultPercent=100', 'delay=0&faultPercent=0']) {

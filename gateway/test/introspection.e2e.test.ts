@@ -1,6 +1,6 @@
 // TokenCheck with `introspect: true` against the real Trellis auth server: a route that must see a revocation at once
 // asks the issuer's introspection endpoint (RFC 7662) about every token, while other routes keep the offline check.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings, type Running } from '@trellis/clients';
@@ -25,6 +25,15 @@ const token = (clientId: string, secret: string, scope: string): Promise<string>
   clientCredentialsToken({ issuer, clientId, secret }, scope);
 const revoke = (clientId: string, secret: string, access: string): Promise<void> =>
   revokeAccessToken({ issuer, clientId, secret }, access);
+
+/** The introspection credential the auth server component hands to the gateway (as `trellis up` passes it on). */
+function introspectionArgv(): string[] {
+  const exported = auth.exports ?? {};
+  const id = exported.GATEWAY_INTROSPECTION_CLIENT_ID;
+  const secret = exported.GATEWAY_INTROSPECTION_CLIENT_SECRET;
+  if (id === undefined || secret === undefined) throw new Error('the auth server exported no introspection client');
+  return ['--introspection-client-id', id, '--introspection-client-secret', secret];
+}
 
 const ROUTES = `
 spring.cloud.gateway.routes:
@@ -57,11 +66,8 @@ beforeAll(async () => {
       issuer,
       '--audience',
       'product-api',
-      // Any confidential client may introspect; a landscape would register one for the gateway.
-      '--introspection-client-id',
-      'reader',
-      '--introspection-client-secret',
-      readerSecret,
+      // The seeded `gateway` client, the one resource server the auth server answers about every client's tokens.
+      ...introspectionArgv(),
     ],
   });
 });
@@ -107,6 +113,37 @@ describe('TokenCheck introspect: true', () => {
   });
 });
 
+describe('the shipped routes (config-repo/gateway.yml)', () => {
+  let shipped: TestGateway;
+
+  beforeAll(async () => {
+    // As shipped, with the composite's lb:// pointed at the echo upstream (no registry here).
+    const file = await readFile(new URL('../../config-repo/gateway.yml', import.meta.url), 'utf8');
+    shipped = await startTestGateway(file.replaceAll('lb://product-composite', upstream.url), {
+      argv: ['--issuer', issuer, '--audience', 'product-api', ...introspectionArgv()],
+      env: { AUTH_SERVER_URL: issuer, REGISTRY_URL: upstream.url, CONFIG_SERVER_URL: upstream.url },
+    });
+  });
+  afterAll(async () => {
+    await shipped?.stop();
+  });
+
+  it('refuses a revoked writer token on POST, PUT and DELETE /product-composite at once', async () => {
+    const access = await token('writer', writerSecret, 'product:read product:write');
+    const headers = { authorization: `Bearer ${access}`, 'content-type': 'application/json' };
+    const post = await call(`${shipped.url}/product-composite`, { method: 'POST', headers, body: '{}' });
+    expect(post.status).toBe(200);
+    await revoke('writer', writerSecret, access);
+    for (const method of ['POST', 'PUT', 'DELETE'] as const) {
+      const res = await call(`${shipped.url}/product-composite/1`, { method, headers, body: '{}' });
+      expect(res.status, method).toBe(401);
+      expect(res.headers['www-authenticate'], method).toMatch(/error="invalid_token"/);
+    }
+    // Reads stay on the offline check: short-lived tokens bound how long a revoked one still reads.
+    expect((await call(`${shipped.url}/product-composite/1`, { headers })).status).toBe(200);
+  });
+});
+
 describe('introspection settings', () => {
   const config = (argv: string[]) =>
     gatewayConfig(loadSettings(gatewaySettings(), { argv: ['--data-dir', dir, ...argv], env: {} }));
@@ -128,6 +165,8 @@ describe('introspection settings', () => {
       startTestGateway(ROUTES.replaceAll('UPSTREAM', upstream.url), {
         argv: ['--issuer', issuer, '--audience', 'product-api'],
       }),
-    ).rejects.toThrow(/introspect needs an introspection client/);
+    ).rejects.toThrow(
+      /route write: TokenCheck introspect needs an introspection client \(set GATEWAY_INTROSPECTION_CLIENT_ID and GATEWAY_INTROSPECTION_CLIENT_SECRET/,
+    );
   });
 });

@@ -160,7 +160,7 @@ function compileRoute(definition: RouteDefinition, options: CompileOptions, weig
   if (features.tokenIntrospect && options.canIntrospectTokens !== true) {
     throw new GatewayError(
       'invalid_route',
-      `route ${id}: TokenCheck introspect needs an introspection client (set --introspection-client-id and --introspection-client-secret)`,
+      `route ${id}: TokenCheck introspect needs an introspection client (set GATEWAY_INTROSPECTION_CLIENT_ID and GATEWAY_INTROSPECTION_CLIENT_SECRET, or --introspection-client-id and --introspection-client-secret, to a client of the issuer's)`,
     );
   }
   const token =
