@@ -1,9 +1,13 @@
 // No container engine runs here, so the compose file is checked for what would break a `docker compose up`: every
 // component has a service built from the one image, its port published, and the variables its settings read.
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { authServerComponent } from '@trellis/auth-server';
+import { createLogger, loadSettings } from '@trellis/clients';
 import { parseClients } from '@trellis/config-server';
 import { gatewayComponent } from '@trellis/gateway';
 import { components } from '../../cli/src/components.ts';
@@ -100,6 +104,32 @@ describe('docker-compose.yml', () => {
       const client = clients.find((c) => c.id === decodeURIComponent(uri.username));
       expect(client?.secret, name).toBe(decodeURIComponent(uri.password));
       expect(client?.applications, name).toEqual([name]);
+    }
+  });
+
+  it('gives the gateway the introspection credential the auth server seeds for it, so revoked tokens cannot write', async () => {
+    // The seeded gateway client's secret derives from the auth server's key, fixed here for development, so the
+    // compose file can name it; an auth server started with that key must hand on exactly this credential.
+    const auth = compose.services['auth-server']?.environment ?? {};
+    const gateway = compose.services.gateway?.environment ?? {};
+    expect(auth.AUTH_KEY_ENCRYPTION_KEY).toMatch(/^trellis-dev-only-/);
+    const dir = await mkdtemp(join(tmpdir(), 'compose-auth-'));
+    try {
+      const settings = loadSettings(authServerComponent.settings, {
+        argv: ['--port', '0', '--host', '127.0.0.1', '--data-dir', dir],
+        env: { AUTH_KEY_ENCRYPTION_KEY: auth.AUTH_KEY_ENCRYPTION_KEY ?? '' },
+      });
+      const running = await authServerComponent.start(settings, {
+        logger: createLogger({ name: 'test', level: 'silent', format: 'json' }),
+        env: {},
+      });
+      await running.stop();
+      expect(running.exports).toEqual({
+        GATEWAY_INTROSPECTION_CLIENT_ID: gateway.GATEWAY_INTROSPECTION_CLIENT_ID,
+        GATEWAY_INTROSPECTION_CLIENT_SECRET: gateway.GATEWAY_INTROSPECTION_CLIENT_SECRET,
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
