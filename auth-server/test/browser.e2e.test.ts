@@ -181,6 +181,18 @@ describe('authorization code + PKCE through the login form', () => {
     expect(active.sub).toBe('alice');
     expect(active.iss).toBe(server.url);
     expect(String(active.scope).split(' ')).toContain('offline_access');
+    // Opaque tokens (the provider's own introspection) follow the same rule as JWTs: another client learns nothing,
+    // a designated resource server (the seeded gateway) everything.
+    const notes = (server.running.notes ?? []).join('\n');
+    const writer = await discover(server.url, 'writer', /client writer \/ (\S+)/.exec(notes)?.[1] ?? '');
+    expect(await client.tokenIntrospection(writer, rt)).toEqual({ active: false });
+    const exported = server.running.exports ?? {};
+    const gateway = await discover(
+      server.url,
+      exported.GATEWAY_INTROSPECTION_CLIENT_ID ?? '',
+      exported.GATEWAY_INTROSPECTION_CLIENT_SECRET ?? '',
+    );
+    expect(await client.tokenIntrospection(gateway, rt)).toMatchObject({ active: true, client_id: 'webapp' });
     await client.tokenRevocation(config, rt);
     expect((await client.tokenIntrospection(config, rt)).active).toBe(false);
     // Revoking the refresh token ends the grant, and the grant's JWT access tokens with it.
