@@ -13,7 +13,7 @@ import type { SystemInfo } from './dashboard/model.ts';
 import { RegistryError } from './errors.ts';
 import { wireBodyGuard } from './http/negotiate.ts';
 import { ResponseCache } from './http/response-cache.ts';
-import { DEFAULT_MAX_WATCHERS, StreamSlots } from './http/stream-slots.ts';
+import { DEFAULT_MAX_WATCHERS, DEFAULT_MAX_WATCHERS_PER_ADDRESS, StreamSlots } from './http/stream-slots.ts';
 import type { PeerStatus } from './peers/replicator.ts';
 import { DEFAULT_LIMITS } from './registry/limits.ts';
 import type { RegistrationLimits } from './registry/limits.ts';
@@ -45,6 +45,8 @@ export interface AppDeps {
   readonly watchMaxQueued?: number;
   /** Most event streams (watch and dashboard) open at once; more are refused with 503. Default 1,000. */
   readonly maxWatchers?: number;
+  /** Most event streams one source address (an IPv6 /64) may hold open; more are refused with 503. Default 100. */
+  readonly maxWatchersPerAddress?: number;
   /** Longest a write to a stream may wait for its client to read before the stream is cut. Default 60 s. */
   readonly watchWriteTimeoutMs?: number;
   /** What the dashboard shows beyond the registry itself. */
@@ -84,7 +86,10 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     watchMaxQueued: deps.watchMaxQueued ?? 10_000,
     watchWriteTimeoutMs: deps.watchWriteTimeoutMs ?? 60_000,
     // One budget for both kinds of stream: each holds a socket and a file descriptor alike.
-    streams: new StreamSlots(deps.maxWatchers ?? DEFAULT_MAX_WATCHERS),
+    streams: new StreamSlots(
+      deps.maxWatchers ?? DEFAULT_MAX_WATCHERS,
+      deps.maxWatchersPerAddress ?? DEFAULT_MAX_WATCHERS_PER_ADDRESS,
+    ),
     limits: { ...DEFAULT_LIMITS, ...deps.limits },
   };
   const api = new Hono<KitEnv>();

@@ -15,7 +15,7 @@ import { parseCredential } from './auth/credentials.ts';
 import type { Credential } from './auth/credentials.ts';
 import { parsePeerUrl } from './peers/peer-url.ts';
 import type { PeerUrl } from './peers/peer-url.ts';
-import { DEFAULT_MAX_WATCHERS } from './http/stream-slots.ts';
+import { DEFAULT_MAX_WATCHERS, DEFAULT_MAX_WATCHERS_PER_ADDRESS } from './http/stream-slots.ts';
 import { DEFAULT_LIMITS } from './registry/limits.ts';
 import type { RegistrationLimits } from './registry/limits.ts';
 import type { SelfPreservationSettings } from './registry/self-preservation.ts';
@@ -173,6 +173,13 @@ export function registrySettings() {
       min: 1,
       help: 'most event streams (GET /eureka/watch and the dashboard) open at once; more are refused with 503 and Retry-After',
     }),
+    maxWatchersPerAddress: setting.integer({
+      flag: 'max-watchers-per-address',
+      env: 'REGISTRY_MAX_WATCHERS_PER_ADDRESS',
+      default: DEFAULT_MAX_WATCHERS_PER_ADDRESS,
+      min: 1,
+      help: 'most event streams one source address (an IPv6 /64) may hold open, so one cannot take every slot; more are refused with 503 and Retry-After',
+    }),
     maxClockSkewSecs: setting.integer({
       flag: 'max-clock-skew-secs',
       env: 'REGISTRY_MAX_CLOCK_SKEW_SECS',
@@ -205,6 +212,8 @@ export interface RegistryConfig {
   readonly limits: RegistrationLimits;
   /** Most event streams open at once. */
   readonly maxWatchers: number;
+  /** Most event streams open at once from one source address. */
+  readonly maxWatchersPerAddress: number;
 }
 
 /** Marks the credentials shipped in docker-compose.yml: fine on a laptop, refused in production. */
@@ -262,6 +271,7 @@ export function registryConfig(
     peerSyncTimeoutMs: settings.peerSyncTimeoutMs,
     environment: settings.environment,
     maxWatchers: settings.maxWatchers,
+    maxWatchersPerAddress: settings.maxWatchersPerAddress,
     limits: Object.freeze({
       maxInstanceBytes: settings.maxInstanceBytes,
       maxInstances: settings.maxInstances,

@@ -83,6 +83,7 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
       readAuth: config.readAuth,
       limits: config.limits,
       maxWatchers: config.maxWatchers,
+      maxWatchersPerAddress: config.maxWatchersPerAddress,
       dashboard: { environment: config.environment, startedAt, replicas: () => replicator.statuses() },
     }),
   );

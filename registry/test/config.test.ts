@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       peerSyncTimeoutMs: 5000,
       environment: 'development',
       maxWatchers: 1000,
+      maxWatchersPerAddress: 100,
       limits: {
         maxInstanceBytes: 32 * 1024,
         maxInstances: 20_000,

@@ -28,9 +28,17 @@ export interface WatchClient {
   close(): void;
 }
 
-export function openWatch(url: string, headers: Record<string, string> = {}): Promise<WatchClient> {
+export function openWatch(
+  url: string,
+  headers: Record<string, string> = {},
+  localAddress?: string,
+): Promise<WatchClient> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
+    const options = {
+      headers: { accept: 'text/event-stream', ...headers },
+      ...(localAddress === undefined ? {} : { localAddress }),
+    };
+    const req = http.get(url, options, (res) => {
       res.setEncoding('utf8');
       const events: ReceivedEvent[] = [];
       const comments: string[] = [];
@@ -101,8 +109,8 @@ export interface WatchedRegistry {
   readonly service: Service;
   readonly base: string;
   readonly port: number;
-  /** Opens a watch stream, closed by `stop()`. */
-  readonly watch: (path?: string) => Promise<WatchClient>;
+  /** Opens a watch stream, closed by `stop()`; from `localAddress` (another loopback address) when given. */
+  readonly watch: (path?: string, localAddress?: string) => Promise<WatchClient>;
   /** Closes the streams this registry's tests opened, then the server. */
   readonly stop: () => Promise<void>;
 }
@@ -122,8 +130,8 @@ export async function serveWatched(
     service,
     base,
     port: endpoint.port,
-    watch: async (path = '/eureka/watch') => {
-      const client = await openWatch(base + path);
+    watch: async (path = '/eureka/watch', localAddress?: string) => {
+      const client = await openWatch(base + path, {}, localAddress);
       clients.push(client);
       return client;
     },

@@ -39,7 +39,7 @@ export function dashboardRoutes(deps: DashboardDeps): Hono<KitEnv> {
   for (const path of DASHBOARD_PATHS) app.get(path, deps.guard, page);
   app.get('/eureka/web/events', deps.guard, (c) => {
     if (deps.stopping.aborted) throw new RegistryError('unavailable', 'The registry is stopping');
-    const release = deps.streams.take();
+    const release = deps.streams.take(c);
     c.header('x-accel-buffering', 'no');
     c.header('cache-control', 'no-store');
     return streamSSE(c, async (stream) => {

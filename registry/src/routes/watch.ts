@@ -25,7 +25,7 @@ export function watchRoutes(deps: RouteDeps): Hono<KitEnv> {
   };
   app.on('GET', paths('/watch'), (c) => {
     if (deps.stopping.aborted) throw new RegistryError('unavailable', 'The registry is stopping');
-    const release = deps.streams.take();
+    const release = deps.streams.take(c);
     c.header('x-accel-buffering', 'no');
     const socket = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
     return streamSSE(c, async (stream) => {

@@ -1,5 +1,6 @@
 // Event streams are capped: each holds a socket and a file descriptor for as long as its client likes, and `trellis
 // up` runs every component in one process, so anonymous streams must not be able to take all of its descriptors.
+import http from 'node:http';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -18,6 +19,20 @@ async function serve(options: Parameters<typeof serveWatched>[0] = {}): Promise<
   const served = await serveWatched(options);
   running.push(served);
   return served;
+}
+
+/** The body of a GET sent from `localAddress`. */
+function bodyFrom(url: string, localAddress: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { localAddress }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve(text));
+      })
+      .on('error', reject);
+  });
 }
 
 describe('the cap on open event streams', () => {
@@ -75,6 +90,37 @@ describe('the cap on open event streams', () => {
     expect(await Promise.race([closed.then(() => 'closed'), timedOut])).toBe('closed');
     const next = await watch();
     expect(next.status).toBe(200);
+  });
+
+  it('shares the cap out by source address: one address beyond its share is refused, another still gets in', async () => {
+    const { watch, registry, base } = await serve({ maxWatchers: 10, maxWatchersPerAddress: 2 });
+    // Real sockets from two loopback addresses (Linux routes all of 127/8 to lo).
+    const mine = [await watch('/eureka/watch', '127.0.0.1'), await watch('/eureka/web/events', '127.0.0.1')];
+    expect(mine.map((s) => s.status)).toEqual([200, 200]);
+    for (const path of ['/eureka/watch', '/eureka/v2/watch', '/eureka/web/events']) {
+      const refused = await watch(path, '127.0.0.1');
+      expect([path, refused.status]).toEqual([path, 503]);
+      expect(refused.headers['retry-after']).toBe('30');
+      await refused.ended;
+    }
+    expect(await bodyFrom(`${base}/eureka/watch`, '127.0.0.1')).toBe(
+      'This caller already has 2 open event streams (the most allowed); retry in 30 s, or poll GET /apps/delta meanwhile',
+    );
+    const other = await watch('/eureka/watch', '127.0.0.2');
+    expect(other.status).toBe(200);
+    await other.next((e) => e.event === 'snapshot');
+    // A stream closed gives the address its share back.
+    mine[0]?.close();
+    for (let i = 0; i < 100 && registry.changeListenerCount > BASELINE_LISTENERS + 2; i++) await sleep(10);
+    expect((await watch('/eureka/watch', '127.0.0.1')).status).toBe(200);
+  });
+
+  it('reads the per-address share from REGISTRY_MAX_WATCHERS_PER_ADDRESS, 100 by default', () => {
+    expect(loadConfig({ env: {} }).maxWatchersPerAddress).toBe(100);
+    expect(loadConfig({ env: { REGISTRY_MAX_WATCHERS_PER_ADDRESS: '5' } }).maxWatchersPerAddress).toBe(5);
+    expect(() => loadConfig({ env: { REGISTRY_MAX_WATCHERS_PER_ADDRESS: '0' } })).toThrow(
+      /REGISTRY_MAX_WATCHERS_PER_ADDRESS/,
+    );
   });
 
   it('reads the cap from REGISTRY_MAX_WATCHERS, 1,000 by default', () => {
