@@ -68,7 +68,20 @@ describe('FailureThrottle', () => {
     expect(t.begin('b').refused).toBe(true);
   });
 
-  it('keeps memory bounded by evicting the least recently used key', () => {
+  it('keeps memory bounded by evicting the least recently used key that is not locked out', () => {
+    const t = new FailureThrottle({ maxFailures: 2, maxEntries: 2, now: () => 0 });
+    admit(t, 'a').failed();
+    admit(t, 'a').failed(); // locked out
+    admit(t, 'b').failed();
+    admit(t, 'c').failed();
+    // b went, though a is older: a guesser cannot push its own lockout out with a spray of fresh names.
+    expect(t.begin('a').refused).toBe(true);
+    admit(t, 'c').failed();
+    expect(t.begin('c').refused).toBe(true);
+    expect(t.begin('b').refused).toBe(false);
+  });
+
+  it('evicts the oldest when every entry is locked out, so memory stays bounded anyway', () => {
     const t = new FailureThrottle({ maxFailures: 1, maxEntries: 2, now: () => 0 });
     admit(t, 'a').failed();
     admit(t, 'b').failed();

@@ -25,6 +25,9 @@ export interface Refused {
   readonly retryAfterSec: number;
 }
 
+/** Entries looked at for one that may go (see #evict): bounds the work of one admission. */
+const EVICTION_SCAN = 64;
+
 interface Entry {
   failures: number;
   inFlight: number;
@@ -122,10 +125,26 @@ export class FailureThrottle {
   #touch(key: string, entry: Entry): void {
     this.#entries.delete(key); // re-inserted last: Map order is the eviction order
     this.#entries.set(key, entry);
-    if (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done !== true) this.#entries.delete(oldest.value);
+    if (this.#entries.size > this.#maxEntries) this.#evict();
+  }
+
+  /**
+   * Drops the least recently used entry that is neither locked out nor has an attempt in flight, looking at the
+   * oldest few only: a guesser spraying fresh names to push its own lockout out of memory would need as many
+   * lockouts of its own as there are entries. Only when those are all locked does the oldest go.
+   */
+  #evict(): void {
+    const now = this.#now();
+    let looked = 0;
+    for (const [key, entry] of this.#entries) {
+      if (entry.inFlight === 0 && now >= entry.lockedUntil) {
+        this.#entries.delete(key);
+        return;
+      }
+      if (++looked >= EVICTION_SCAN) break;
     }
+    const oldest = this.#entries.keys().next();
+    if (oldest.done !== true) this.#entries.delete(oldest.value);
   }
 }
 
