@@ -159,6 +159,8 @@ let appUrl = '';
 let appPort = 0;
 let readerSecret = '';
 let writerSecret = '';
+/** The designated resource-server client the auth server seeds and hands on (Running.exports), as `trellis up` does. */
+let introspector = { id: '', secret: '' };
 const configUser = 'spring-interop';
 const configPassword = randomBytes(18).toString('base64url');
 // The registry is write-protected, as `trellis up` runs it: Spring's client sends the defaultZone's user info as Basic.
@@ -318,6 +320,11 @@ async function setUp(): Promise<void> {
   readerSecret = /development client reader \/ (\S+)/.exec(notes)?.[1] ?? '';
   writerSecret = /development client writer \/ (\S+)/.exec(notes)?.[1] ?? '';
   if (issuer === '' || readerSecret === '' || writerSecret === '') throw new Error('auth-server notes changed shape');
+  introspector = {
+    id: auth.exports?.GATEWAY_INTROSPECTION_CLIENT_ID ?? '',
+    secret: auth.exports?.GATEWAY_INTROSPECTION_CLIENT_SECRET ?? '',
+  };
+  if (introspector.id === '' || introspector.secret === '') throw new Error('auth-server exports changed shape');
 
   // The JVM trusts exactly our local CA for the config server's HTTPS.
   const trust = await trustLocalCa('main');
@@ -569,9 +576,10 @@ describe('Spring OAuth2 resource server in opaque-token mode (introspection)', {
         // Registering needs the registry's write credential, as for the first run.
         TRELLIS_EUREKA_URI: eurekaUriWithCredential(),
         TRELLIS_INTROSPECTION_URI: `${issuer}/oauth2/introspect`,
-        // Any confidential client may introspect; the app's credential is not that of the tokens it checks.
-        TRELLIS_INTROSPECTION_CLIENT_ID: 'writer',
-        TRELLIS_INTROSPECTION_CLIENT_SECRET: writerSecret,
+        // Only a designated resource server learns about other clients' tokens (RFC 7662 §4): the app uses the one
+        // the auth server seeds for the gateway, not a credential of the clients whose tokens it checks.
+        TRELLIS_INTROSPECTION_CLIENT_ID: introspector.id,
+        TRELLIS_INTROSPECTION_CLIENT_SECRET: introspector.secret,
       },
     }));
     const deadline = Date.now() + START_TIMEOUT_MS;
