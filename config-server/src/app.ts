@@ -1,6 +1,6 @@
 import type { Context, Hono } from 'hono';
 import { createService, StreamSlots, type KitEnv, type Logger, type Service } from '@trellis/clients';
-import type { AccessControl } from './access/clients.ts';
+import { isUnrestricted, type AccessControl } from './access/clients.ts';
 import { createGuard } from './access/guard.ts';
 import { createOwnership } from './access/ownership.ts';
 import type { EnvironmentBackend } from './backends/types.ts';
@@ -88,6 +88,17 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
   const service =
     deps.service ?? createService({ name: 'config-server', logger: deps.logger, git: false, renderError });
   service.health.register('config', () => deps.backend.health());
+  // The backend's details name the repository's path, its file count and other applications' broken files: Spring
+  // Boot's when-authorized, read as an unrestricted (`*`) client or a write API admin. An open server (no
+  // CONFIG_CLIENTS) serves every file to anyone anyway, so it shows them to anyone.
+  const { access, admins } = deps;
+  if (access !== undefined) {
+    service.restrictHealthDetails((header) => {
+      const credential = { authorization: header('authorization'), configToken: header('x-config-token') };
+      const client = access.authenticate(credential);
+      return (client !== undefined && isUnrestricted(client)) || admins?.authenticate(credential) !== undefined;
+    });
+  }
   const routeDeps: RouteDeps = {
     environments: createEnvironments({
       backend: deps.backend,

@@ -116,6 +116,12 @@ export interface Service {
   readonly endpoints: readonly Endpoint[];
   /** Adds a lean route (see LeanRoute); lean routes are tried in order of addition, before the app. */
   leanRoute(route: LeanRoute): void;
+  /**
+   * Shows health details (paths, counts, errors) only to requests `allowed` admits, reading their headers; the others
+   * get the status and each component's status, like Spring Boot's `show-details: when-authorized`. The HTTP status
+   * is the same for both. Until called, every request sees the details.
+   */
+  restrictHealthDetails(allowed: (header: (name: string) => string | undefined) => boolean): void;
   /** Adds a hook run on shutdown after requests have drained; hooks run in reverse order of addition. */
   onShutdown(name: string, hook: ShutdownHook): void;
   /** Binds one listener (HTTP, or HTTPS with `tls`); call again for a second port. */
@@ -125,6 +131,14 @@ export interface Service {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** A node request's header by name (the first, when sent twice). */
+function headerOf(req: http.IncomingMessage): (name: string) => string | undefined {
+  return (name) => {
+    const value = req.headers[name.toLowerCase()];
+    return Array.isArray(value) ? value[0] : value;
+  };
+}
 /** The health endpoints and the group each reports (undefined: every component). */
 const PROBES: ReadonlyMap<string, HealthGroup | undefined> = new Map([
   ['/actuator/health', undefined],
@@ -281,7 +295,39 @@ export function createService(options: ServiceOptions): Service {
 
   app.notFound((c) => json(c, 404, { error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }));
 
-  const renderHealth = (c: Context<KitEnv>, h: Health): Response => json(c, httpStatusOf(h.status), h);
+  let detailsAllowed: ((header: (name: string) => string | undefined) => boolean) | undefined;
+  // Made once per aggregate: the registry hands back the same object while nothing changed.
+  const summaries = new WeakMap<Health, Health>();
+  const summaryOf = (h: Health): Health => {
+    let summary = summaries.get(h);
+    if (summary === undefined) {
+      summary =
+        h.components === undefined
+          ? { status: h.status }
+          : {
+              status: h.status,
+              components: Object.fromEntries(Object.entries(h.components).map(([k, v]) => [k, summaryOf(v)])),
+            };
+      summaries.set(h, summary);
+    }
+    return summary;
+  };
+  const visible = (h: Health, header: (name: string) => string | undefined): Health => {
+    if (detailsAllowed === undefined) return h;
+    let allowed = false;
+    try {
+      allowed = detailsAllowed(header);
+    } catch (err) {
+      log.error({ err }, 'health details check failed');
+    }
+    return allowed ? h : summaryOf(h);
+  };
+  const renderHealth = (c: Context<KitEnv>, h: Health): Response =>
+    json(
+      c,
+      httpStatusOf(h.status),
+      visible(h, (name) => c.req.header(name)),
+    );
   app.get('/actuator/health', async (c) => renderHealth(c, await health.check()));
   // One parameterised route for the groups and the components: a literal segment beside a parameter at the same
   // place (`/health/liveness` and `/health/:component`) makes hono fall back from its one-regular-expression router to
@@ -322,16 +368,21 @@ export function createService(options: ServiceOptions): Service {
     res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"server_error"}');
   };
   // No closure is made on the synchronous path: tsx names every closure it creates (a defineProperty each).
-  const answerProbe = (group: HealthGroup | undefined, requestId: string, res: http.ServerResponse): void => {
+  const answerProbe = (
+    group: HealthGroup | undefined,
+    req: http.IncomingMessage,
+    requestId: string,
+    res: http.ServerResponse,
+  ): void => {
     try {
       const h = health.evaluate(group);
       if (h instanceof Promise) {
         h.then(
-          (r) => sendProbe(r, requestId, res),
+          (r) => sendProbe(detailsAllowed === undefined ? r : visible(r, headerOf(req)), requestId, res),
           (err: unknown) => probeFailed(err, res),
         );
       } else {
-        sendProbe(h, requestId, res);
+        sendProbe(detailsAllowed === undefined ? h : visible(h, headerOf(req)), requestId, res);
       }
     } catch (err) {
       probeFailed(err, res);
@@ -344,7 +395,7 @@ export function createService(options: ServiceOptions): Service {
     // Orchestrators and load balancers poll the probes constantly: they are answered here, from the same health
     // registry as the routes above, without the framework's per-request cost.
     if (req.method === 'GET' && req.url !== undefined && PROBES.has(req.url)) {
-      answerProbe(PROBES.get(req.url), requestId, res);
+      answerProbe(PROBES.get(req.url), req, requestId, res);
       return;
     }
     if (leanRoutes.length > 0 && answerLean(req, requestId, res)) return;
@@ -481,6 +532,9 @@ export function createService(options: ServiceOptions): Service {
     endpoints,
     leanRoute: (route) => {
       leanRoutes.push(route);
+    },
+    restrictHealthDetails: (allowed) => {
+      detailsAllowed = allowed;
     },
     onShutdown: (name, hook) => {
       hooks.push({ name, hook });
