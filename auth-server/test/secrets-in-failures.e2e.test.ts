@@ -244,11 +244,18 @@ describe('no presented credential in error bodies or logs', () => {
       path: `/oauth2/token?client_secret=${secret('query')}`,
       init: formPost('/oauth2/token', cc).init,
     });
+    // Locked out: ten wrong secrets, then the right one, refused (429) before it is checked.
+    c = await newClient();
+    for (let i = 0; i < 10; i++) {
+      add('locking out', formPost('/oauth2/token', { ...cc, client_id: c.id, client_secret: secret('lock') }));
+    }
+    add('locked out', formPost('/oauth2/token', { ...cc, client_id: c.id, client_secret: c.secret }));
     for (const k of cases) {
       const res = await call(k.what, k.path, k.init);
       expect(res.status, k.what).toBeGreaterThanOrEqual(400);
       expect(res.status, k.what).toBeLessThan(500);
     }
+    expect(bodies.at(-1)).toMatchObject({ what: 'locked out', status: 429 });
   });
 
   it('introspection and revocation: bad client, unknown, revoked and foreign tokens', async () => {
