@@ -30,7 +30,8 @@ export interface WatchLimits {
   readonly writeTimeoutMs: number;
 }
 
-type NodeEnv = { outgoing?: { destroy(): void; once(e: 'close', f: () => void): void } } | undefined;
+type NodeEnv =
+  { outgoing?: { readonly destroyed: boolean; destroy(): void; once(e: 'close', f: () => void): void } } | undefined;
 
 /**
  * `GET /watch/{name}/{profiles}[/{label}]`: Server-Sent Events. First `ready` with the current version, then a
@@ -106,6 +107,8 @@ export function watchRoutes(deps: RouteDeps, limits: WatchLimits): Hono<KitEnv> 
             sink.push(`event: ready\ndata: ${JSON.stringify({ version: current.version })}\n\n`);
             // hono notices a gone client only on the next write; the socket's close event tells at once.
             env?.outgoing?.once('close', () => sink.end());
+            // Gone before the listener was added: the close event has already been and will not come again.
+            if (env?.outgoing?.destroyed === true) sink.end();
             return unsubscribe;
           },
         );

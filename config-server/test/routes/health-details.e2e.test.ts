@@ -72,6 +72,16 @@ describe('/actuator/health details', () => {
         expect(health.text + config.text, who).not.toContain(leak);
       }
     }
+    // The same paths spelled differently reach the framework's routes instead of the probe fast path.
+    for (const path of [
+      '/actuator/health?x=1',
+      '/actuator/health/',
+      '/actuator/%68ealth',
+      '/actuator/health/config?',
+    ]) {
+      const res = await get(path);
+      for (const leak of [repo.root, 'gateway-broken', 'files', 'details']) expect(res.text, path).not.toContain(leak);
+    }
     // The probe groups keep answering as before.
     expect(await get('/actuator/health/readiness')).toEqual({
       status: 200,
