@@ -93,6 +93,8 @@ export interface Landscape {
   /** The config server credential of each component that reads its configuration, limited to its own application. */
   readonly applicationCredentials?: Readonly<Record<string, ConfigCredential>>;
   readonly registryCredential?: RegistryCredential;
+  /** The registry credential of each component that registers, limited to its own application (REGISTRY_CLIENTS). */
+  readonly registryCredentials?: Readonly<Record<string, RegistryCredential>>;
 }
 
 /**
@@ -105,6 +107,7 @@ export function landscapeEnv(
   env: Env,
   scale: Readonly<Record<string, number>>,
   configReaders: readonly string[] = [],
+  registryWriters: readonly string[] = [],
 ): Landscape {
   const notes: string[] = [];
   const out: Record<string, string | undefined> = { ...env };
@@ -140,6 +143,7 @@ export function landscapeEnv(
     );
   }
   const registryCredential = registryWriteAuth(env, out, notes);
+  const registryCredentials = registryClients(env, out, registryCredential, registryWriters);
   // The gateway's route API hands out the edge (a route can send /oauth2/token, client secrets and all, anywhere), so
   // it needs a credential, and is off without one. Development gets one per run; production gets none made: a
   // credential nobody chose and only a terminal saw is no production secret, and without one the API simply stays off.
@@ -162,7 +166,32 @@ export function landscapeEnv(
     ...(configCredential === undefined ? {} : { configCredential }),
     ...(applicationCredentials === undefined ? {} : { applicationCredentials }),
     ...(registryCredential === undefined ? {} : { registryCredential }),
+    ...(registryCredentials === undefined ? {} : { registryCredentials }),
   };
+}
+
+/**
+ * Each component that registers gets a registry credential limited to its own application, so one service's
+ * credential (or a compromise of that service) cannot register a listener as another and receive the tokens sent to
+ * it; the all-applications one stays with the person at the terminal (and the registry's peers). Made for this run
+ * only and never printed; left alone when the registry's clients or the services' registry URL are set by hand
+ * (whoever set them gives out the credentials), or when the write credential is a bearer token (no URL carries it).
+ */
+function registryClients(
+  env: Env,
+  out: Record<string, string | undefined>,
+  all: RegistryCredential | undefined,
+  writers: readonly string[],
+): Record<string, RegistryCredential> | undefined {
+  if (all === undefined || writers.length === 0) return undefined;
+  if ((env.REGISTRY_CLIENTS ?? '') !== '' || (env.EUREKA_CLIENT_SERVICEURL_DEFAULTZONE ?? '') !== '') return undefined;
+  const credentials: Record<string, RegistryCredential> = {};
+  for (const name of writers) credentials[name] = { id: name, secret: randomBytes(18).toString('base64url') };
+  // The registry compares application names upper-cased, so the component name is its application's.
+  out.REGISTRY_CLIENTS = Object.values(credentials)
+    .map((c) => `${c.id}:${c.secret}:${c.id}`)
+    .join(';');
+  return credentials;
 }
 
 /**
@@ -253,13 +282,18 @@ function withUserInfo(url: string | undefined, credential: ConfigCredential | un
 
 /** The components that read their configuration from the config server: those with a SPRING_CLOUD_CONFIG_URI setting. */
 function configReaders(components: readonly Component[]): string[] {
-  return components
-    .filter((c) =>
-      Object.values(c.settings as Record<string, { env?: string | readonly string[] }>).some((spec) =>
-        (typeof spec.env === 'string' ? [spec.env] : (spec.env ?? [])).includes('SPRING_CLOUD_CONFIG_URI'),
-      ),
-    )
-    .map((c) => c.name);
+  return components.filter((c) => readsVariable(c, 'SPRING_CLOUD_CONFIG_URI')).map((c) => c.name);
+}
+
+/** The components that register with the registry: those with an EUREKA_CLIENT_SERVICEURL_DEFAULTZONE setting. */
+function registryWriters(components: readonly Component[]): string[] {
+  return components.filter((c) => readsVariable(c, 'EUREKA_CLIENT_SERVICEURL_DEFAULTZONE')).map((c) => c.name);
+}
+
+function readsVariable(component: Component, variable: string): boolean {
+  return Object.values(component.settings as Record<string, { env?: string | readonly string[] }>).some((spec) =>
+    (typeof spec.env === 'string' ? [spec.env] : (spec.env ?? [])).includes(variable),
+  );
 }
 
 /** Ports taken by the first instance of every component, so extra instances do not take one of them. */
@@ -347,7 +381,7 @@ export async function runUp(
   try {
     flags = loadSettings(upSettings(), { argv: joinScaleFlags(argv), env });
     scale = parseScale(flags.scale ?? [], components);
-    wired = landscapeEnv(env, scale, configReaders(components));
+    wired = landscapeEnv(env, scale, configReaders(components), registryWriters(components));
   } catch (err) {
     if (!isUserError(err)) throw err;
     io.stderr.write(`trellis: ${err.message}\n`);
@@ -376,9 +410,16 @@ export async function runUp(
       for (const { component, index, count } of plan(components, scale)) {
         const own = wired.applicationCredentials?.[component.name];
         const configUri = own === undefined ? undefined : withUserInfo(current.CONFIG_SERVER_URL, own);
+        const ownRegistry = wired.registryCredentials?.[component.name];
+        // The registry's URL as wired for everyone (made here, since registryCredentials exist), with this one's user info.
+        const registryUri =
+          ownRegistry === undefined
+            ? undefined
+            : withUserInfo(current.EUREKA_CLIENT_SERVICEURL_DEFAULTZONE, ownRegistry);
         const instanceEnv: Env = {
           ...current,
           ...(configUri === undefined ? {} : { SPRING_CLOUD_CONFIG_URI: configUri.replace(/\/$/, '') }),
+          ...(registryUri === undefined ? {} : { EUREKA_CLIENT_SERVICEURL_DEFAULTZONE: registryUri }),
           ...(count > 1
             ? {
                 SPRING_CLOUD_STREAM_INSTANCEINDEX: String(index),

@@ -137,21 +137,55 @@ describe('wiringFrom: what the components after the registry learn', () => {
 });
 
 describe('docker-compose.yml', () => {
-  it('write-protects the registry and gives every component that registers the credential in its registry URL', () => {
+  it('write-protects the registry and gives every component that registers a credential for its own application only', () => {
     const compose = parse(readFileSync(resolve(import.meta.dirname, '../../docker-compose.yml'), 'utf8'), {
       merge: true,
     }) as { services: Record<string, { environment?: Record<string, string> }> };
-    const auth = compose.services.registry?.environment?.REGISTRY_WRITE_AUTH ?? '';
-    const [, user, password] = /^basic:([^:]+):(.+)$/.exec(auth) ?? [];
-    expect(user).toBeDefined();
+    const registry = loadConfig({ env: compose.services.registry?.environment ?? {} });
+    expect(registry.writeAuth?.scheme).toBe('basic');
     for (const name of ['gateway', 'product', 'recommendation', 'review', 'product-composite']) {
       const url = new URL(compose.services[name]?.environment?.EUREKA_CLIENT_SERVICEURL_DEFAULTZONE ?? 'http://x');
-      expect([name, url.host, decodeURIComponent(url.username), decodeURIComponent(url.password)]).toEqual([
-        name,
-        'registry:8761',
-        user,
-        password,
-      ]);
+      expect([name, url.host]).toEqual([name, 'registry:8761']);
+      const basic = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+      expect([name, registry.clients?.basic(basic)]).toEqual([name, { id: name, scopes: [name.toUpperCase()] }]);
+    }
+  });
+});
+
+describe('landscapeEnv: per-application registry credentials', () => {
+  const basic = (c: { id: string; secret: string } | undefined): string =>
+    `Basic ${Buffer.from(`${c?.id}:${c?.secret}`).toString('base64')}`;
+
+  it('makes each registering component a credential limited to its own application, never printed', () => {
+    const landscape = landscapeEnv({}, {}, [], ['gateway', 'review', 'product-composite']);
+    const own = landscape.registryCredentials ?? {};
+    expect(Object.keys(own)).toEqual(['gateway', 'review', 'product-composite']);
+    const secrets = Object.values(own).map((c) => c.secret);
+    expect(new Set([...secrets, landscape.registryCredential?.secret]).size).toBe(4);
+    // The registry reads them from REGISTRY_CLIENTS, each limited to its component's application.
+    const registry = loadConfig({ env: landscape.env });
+    expect(registry.clients?.basic(basic(own.review))).toEqual({ id: 'review', scopes: ['REVIEW'] });
+    expect(registry.clients?.basic(basic(own['product-composite']))).toEqual({
+      id: 'product-composite',
+      scopes: ['PRODUCT-COMPOSITE'],
+    });
+    // The printed credential stays the all-applications one.
+    expect(registry.writeAuth).toEqual({
+      scheme: 'basic',
+      user: 'registry',
+      password: landscape.registryCredential?.secret,
+    });
+    for (const secret of secrets) expect(landscape.notes.join('\n')).not.toContain(secret);
+  });
+
+  it('leaves the registry clients to whoever set them, or set the registry URL', () => {
+    for (const env of [
+      { REGISTRY_CLIENTS: 'ops:ops-s3cret-all:*' },
+      { EUREKA_CLIENT_SERVICEURL_DEFAULTZONE: 'http://elsewhere:8761/eureka/' },
+    ]) {
+      const landscape = landscapeEnv(env, {}, [], ['review']);
+      expect(landscape.registryCredentials).toBeUndefined();
+      expect(landscape.env.REGISTRY_CLIENTS).toBe(env.REGISTRY_CLIENTS);
     }
   });
 });

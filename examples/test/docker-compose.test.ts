@@ -10,6 +10,7 @@ import { authServerComponent } from '@trellis/auth-server';
 import { createLogger, loadSettings } from '@trellis/clients';
 import { parseClients } from '@trellis/config-server';
 import { gatewayComponent } from '@trellis/gateway';
+import { loadConfig as loadRegistryConfig } from '@trellis/registry';
 import { components } from '../../cli/src/components.ts';
 import { DEV_ENCRYPT_KEY } from '../src/landscape.ts';
 
@@ -104,6 +105,20 @@ describe('docker-compose.yml', () => {
       const client = clients.find((c) => c.id === decodeURIComponent(uri.username));
       expect(client?.secret, name).toBe(decodeURIComponent(uri.password));
       expect(client?.applications, name).toEqual([name]);
+    }
+  });
+
+  it('registers every component that registers with a registry credential of its own application only', () => {
+    const registry = loadRegistryConfig({ env: compose.services.registry?.environment ?? {} });
+    // Found by what they read, not by name: every component whose settings take a registry URL registers.
+    const writers = components.filter((c) => envNames(c.settings).has('EUREKA_CLIENT_SERVICEURL_DEFAULTZONE'));
+    expect(writers.length).toBeGreaterThan(0);
+    for (const c of writers) {
+      const url = new URL(compose.services[c.name]?.environment?.EUREKA_CLIENT_SERVICEURL_DEFAULTZONE ?? 'http://x');
+      expect([c.name, url.host]).toEqual([c.name, 'registry:8761']);
+      const basic = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+      // A client of the registry limited to its application, never the all-applications write credential.
+      expect([c.name, registry.clients?.basic(basic)?.scopes]).toEqual([c.name, [c.name.toUpperCase()]]);
     }
   });
 
