@@ -266,9 +266,13 @@ export function wiringFrom(running: Running, env: Env, landscape: Landscape): Re
   }
 }
 
-/** A component's exports for the ones after it; a variable the user set wins. */
-function exportsOf(running: Running, env: Env): Record<string, string> {
-  return Object.fromEntries(Object.entries(running.exports ?? {}).filter(([key]) => (env[key] ?? '') === ''));
+/**
+ * A component's exports for the ones after it. They travel together (a client id and its secret): when the user set
+ * any of them, none is passed, so a chosen id is never paired with a seeded secret.
+ */
+export function exportsOf(running: Running, env: Env): Record<string, string> {
+  const exports = running.exports ?? {};
+  return Object.keys(exports).some((key) => (env[key] ?? '') !== '') ? {} : { ...exports };
 }
 
 /** A URL with the credential as user info, which Spring's clients (and ours) send as Basic. */

@@ -9,7 +9,7 @@ import { loadConfig as loadGatewayConfig } from '@trellis/gateway';
 import { loadConfig } from '@trellis/registry';
 import { parseRegistryUrls } from '../../clients/src/discovery/registry-http.ts';
 import { main } from '../src/main.ts';
-import { landscapeEnv, wiringFrom } from '../src/up.ts';
+import { exportsOf, landscapeEnv, wiringFrom } from '../src/up.ts';
 
 const registryRunning: Running = {
   name: 'registry',
@@ -220,5 +220,22 @@ describe('landscapeEnv: config credentials', () => {
     const given = landscapeEnv({ CONFIG_CLIENTS: 'ops:opssecret1:*' }, {}, ['product']);
     expect(given.applicationCredentials).toBe(undefined);
     expect(given.env.CONFIG_CLIENTS).toBe('ops:opssecret1:*');
+  });
+});
+
+describe('exportsOf', () => {
+  const auth: Running = {
+    name: 'auth-server',
+    endpoints: [],
+    exports: { GATEWAY_INTROSPECTION_CLIENT_ID: 'gateway', GATEWAY_INTROSPECTION_CLIENT_SECRET: 'seeded' },
+    stop: async () => {},
+  };
+
+  it("hands a component's exports to the ones after it", () => {
+    expect(exportsOf(auth, {})).toEqual(auth.exports);
+  });
+
+  it('passes none of them when the user set one, so a chosen id is never paired with a seeded secret', () => {
+    expect(exportsOf(auth, { GATEWAY_INTROSPECTION_CLIENT_ID: 'mine' })).toEqual({});
   });
 });
