@@ -163,14 +163,18 @@ let writerSecret = '';
 let introspector = { id: '', secret: '' };
 const configUser = 'spring-interop';
 const configPassword = randomBytes(18).toString('base64url');
-// The registry is write-protected, as `trellis up` runs it: Spring's client sends the defaultZone's user info as Basic.
+// The registry is write-protected, as `trellis up` runs it: Spring's client sends the defaultZone's user info as Basic,
+// a credential limited to its own application (REGISTRY_CLIENTS); the test registers NODE-PEER with the
+// all-applications one (REGISTRY_WRITE_AUTH).
 const registryUser = 'spring-interop';
 const registryPassword = randomBytes(18).toString('base64url');
-const registryWrite = {
+const registryOwn = {
   authorization: `Basic ${Buffer.from(`${registryUser}:${registryPassword}`).toString('base64')}`,
 };
+const opsPassword = randomBytes(18).toString('base64url');
+const registryWrite = { authorization: `Basic ${Buffer.from(`ops:${opsPassword}`).toString('base64')}` };
 
-/** The registry URL a Spring app registers through: the write credential as user info, which Spring's client sends. */
+/** The registry URL a Spring app registers through: its own credential as user info, which Spring's client sends. */
 function eurekaUriWithCredential(): string {
   return `${registryUrl.replace('://', `://${registryUser}:${registryPassword}@`)}/eureka/`;
 }
@@ -289,7 +293,8 @@ async function setUp(): Promise<void> {
   build.catch(() => undefined); // awaited below; this only keeps an early failure from being unhandled meanwhile
 
   const registry = await startComponent(registryComponent, ['--data-dir', join(work, 'registry')], {
-    REGISTRY_WRITE_AUTH: `basic:${registryUser}:${registryPassword}`,
+    REGISTRY_WRITE_AUTH: `basic:ops:${opsPassword}`,
+    REGISTRY_CLIENTS: `${registryUser}:${registryPassword}:spring-interop`,
   });
   servers.push(registry);
   registryUrl = `http://127.0.0.1:${registry.endpoints[0]?.port ?? 0}`;
@@ -464,24 +469,28 @@ describe('Eureka client against our registry', { timeout: TEST_TIMEOUT_MS }, () 
   it("shows an instance registered through our REST API in Spring's DiscoveryClient, and drops it on cancel", async () => {
     started();
     const peerPort = 45_678;
-    const res = await fetch(`${registryUrl}/eureka/apps/NODE-PEER`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...registryWrite },
-      body: JSON.stringify({
-        instance: {
-          instanceId: 'node-peer-1',
-          app: 'NODE-PEER',
-          hostName: 'node-peer.local',
-          ipAddr: '127.0.0.2',
-          port: { $: peerPort, '@enabled': 'true' },
-          vipAddress: 'node-peer',
-          secureVipAddress: 'node-peer',
-          status: 'UP',
-          dataCenterInfo: { '@class': 'com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo', name: 'MyOwn' },
-          metadata: { zone: 'trellis' },
-        },
-      }),
-    });
+    const register = (auth: Record<string, string>): Promise<Response> =>
+      fetch(`${registryUrl}/eureka/apps/NODE-PEER`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...auth },
+        body: JSON.stringify({
+          instance: {
+            instanceId: 'node-peer-1',
+            app: 'NODE-PEER',
+            hostName: 'node-peer.local',
+            ipAddr: '127.0.0.2',
+            port: { $: peerPort, '@enabled': 'true' },
+            vipAddress: 'node-peer',
+            secureVipAddress: 'node-peer',
+            status: 'UP',
+            dataCenterInfo: { '@class': 'com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo', name: 'MyOwn' },
+            metadata: { zone: 'trellis' },
+          },
+        }),
+      });
+    // The Spring app's credential is limited to SPRING-INTEROP: it registers that (above), and nothing else.
+    expect((await register(registryOwn)).status).toBe(403);
+    const res = await register(registryWrite);
     expect(res.status).toBe(204);
     const seen = await eventually('node-peer in the Spring DiscoveryClient', async () => {
       const list = (await (await fetch(`${appUrl}/discovered/node-peer`)).json()) as Discovered[];
