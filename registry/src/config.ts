@@ -231,7 +231,7 @@ export function registryConfig(
   let entries: ScopedEntry[] = [];
   try {
     // Application names compared as the registry keys them (ASCII upper case).
-    entries = parseScopedEntries(settings.clients ?? '', asciiUpperCase);
+    entries = parseScopedEntries(settings.clients ?? '', { normalize: asciiUpperCase });
   } catch (err) {
     // The parser names the entry by position and id, never its secret.
     throw new SettingsError(`invalid --clients (REGISTRY_CLIENTS): ${(err as Error).message}`);

@@ -3,7 +3,7 @@ export type { CommonSettings, Component, Running, StartContext } from './compone
 export { CREDENTIAL_FORMAT, credentialChallenge, parseCredential, presents } from './credentials.ts';
 export type { Credential } from './credentials.ts';
 export { mayActFor, parseScopedEntries, scopedCredentials } from './scoped-credentials.ts';
-export type { ScopedClient, ScopedCredentials, ScopedEntry } from './scoped-credentials.ts';
+export type { ScopedClient, ScopedCredentials, ScopedEntry, ScopedEntryOptions } from './scoped-credentials.ts';
 export { isTrellisError, StartupError, TrellisError } from './errors.ts';
 export { aggregateStatus, DEFAULT_STATUS_ORDER, HealthRegistry, httpStatusOf, OUT_OF_SERVICE, UP } from './health.ts';
 export type { Health, HealthContributor, HealthGroup, HealthIndicator, HealthStatus } from './health.ts';

@@ -20,7 +20,7 @@ const WRITE = basic('registry', 'registry-s3cret');
 const CLIENTS = 'review:review-s3cret:review;product-composite:composite-s3cret:PRODUCT-COMPOSITE;ops:ops-s3cret-all:*';
 
 function clientsApp(logger?: ReturnType<typeof memoryLogger>['logger']) {
-  const clients = scopedCredentials(parseScopedEntries(CLIENTS, (s) => s.toUpperCase()));
+  const clients = scopedCredentials(parseScopedEntries(CLIENTS, { normalize: (s) => s.toUpperCase() }));
   const writeAuth = parseCredential('basic:registry:registry-s3cret');
   return { ...testApp({ writeAuth, clients, ...(logger === undefined ? {} : { logger }) }), clients, writeAuth };
 }
@@ -156,14 +156,14 @@ describe('per-application registry credentials (--clients)', () => {
   });
 
   it('lets a limited client read when reads need credentials (a service has one registry URL)', async () => {
-    const clients = scopedCredentials(parseScopedEntries(CLIENTS, (s) => s.toUpperCase()));
+    const clients = scopedCredentials(parseScopedEntries(CLIENTS, { normalize: (s) => s.toUpperCase() }));
     const { app } = testApp({ clients, readAuth: parseCredential('bearer:reader-token') });
     expect((await app.request('/eureka/apps', { headers: REVIEW })).status).toBe(200);
     expect((await app.request('/eureka/apps')).status).toBe(401);
   });
 
   it('guards writes with clients alone, without --write-auth', async () => {
-    const clients = scopedCredentials(parseScopedEntries(CLIENTS, (s) => s.toUpperCase()));
+    const clients = scopedCredentials(parseScopedEntries(CLIENTS, { normalize: (s) => s.toUpperCase() }));
     const { app, registry } = testApp({ clients });
     expect((await register(app, review(), '/eureka/apps/REVIEW')).status).toBe(401);
     expect((await register(app, composite(), '/eureka/apps/PRODUCT-COMPOSITE', REVIEW)).status).toBe(403);
