@@ -112,6 +112,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     registry: deps.registry,
     stopping: routeDeps.stopping,
     pingMs: routeDeps.watchPingMs,
+    writeTimeoutMs: routeDeps.watchWriteTimeoutMs,
     streams: routeDeps.streams,
     // The dashboard shows the registry: it is a read, behind the read credential when one is set.
     guard: accessGuard(access),

@@ -73,8 +73,17 @@ export interface EventPumpOptions {
   readonly writeTimeoutMs: number;
   /** A comment line this often keeps proxies from closing an idle stream. */
   readonly pingMs: number;
-  /** Frames queued for a client that reads slower than they come; beyond it the stream and socket are cut. */
+  /** That comment, as written (the registry's watch documents `: ping`); default `: keep-alive`. */
+  readonly ping?: string;
+  /** Frames queued for a client that reads slower than they come; beyond it the stream is ended (see overflow). */
   readonly maxQueued: number;
+  /**
+   * What falling maxQueued frames behind does: `cut` (default) aborts the stream and closes the socket at once, as a
+   * client that is not reading at all would be; `end` drops the queue and ends the stream cleanly once the write under
+   * way is taken (or times out), for a client that reads but too slowly and is told to start again (the registry's
+   * watch: it reconnects to a fresh snapshot).
+   */
+  readonly overflow?: 'cut' | 'end';
   /** Shutdown: the stream ends at once, even mid-write. */
   readonly stopping: AbortSignal;
   /** Closes the connection under the stream (the node socket); called when a write times out. */
@@ -89,8 +98,8 @@ export interface EventSink {
 }
 
 /**
- * Runs one event stream until the client goes, stops reading (writeTimeoutMs), falls maxQueued frames behind, or the
- * service stops. `open` subscribes the stream's source and returns its unsubscribe, always called at the end, so no
+ * Runs one event stream until the client goes, stops reading (writeTimeoutMs), falls maxQueued frames behind, the
+ * source ends it, or the service stops. `open` subscribes the stream's source and returns its unsubscribe, always called at the end, so no
  * listener, timer or queued frame outlives the stream. Frames are written one batch at a time: a slow client
  * holds at most maxQueued frames, not an unbounded chain of pending writes.
  */
@@ -124,9 +133,16 @@ export async function pumpEvents(
   const sink: EventSink = {
     push(frame) {
       if (ended) return;
-      // So far behind that it is not reading: cut like a write that timed out (a live client reconnects).
       if (queue.length >= options.maxQueued) {
-        cut();
+        if (options.overflow === 'end') {
+          // The loop stops after the write under way; nothing more is queued for a client that starts again.
+          ended = true;
+          queue.length = 0;
+          signal();
+        } else {
+          // So far behind that it is not reading: cut like a write that timed out (a live client reconnects).
+          cut();
+        }
         return;
       }
       queue.push(frame);
@@ -144,7 +160,8 @@ export async function pumpEvents(
   if (options.stopping.aborted) return;
   options.stopping.addEventListener('abort', stop);
   stream.onAbort(end);
-  const ping = setInterval(() => sink.push(': keep-alive\n\n'), options.pingMs);
+  const pingFrame = options.ping ?? ': keep-alive\n\n';
+  const ping = setInterval(() => sink.push(pingFrame), options.pingMs);
   let close: (() => void) | undefined;
   try {
     close = await open(sink);

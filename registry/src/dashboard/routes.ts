@@ -2,6 +2,7 @@
 // it, so the page works whether the gateway rewrites that path to `/` or passes it through), and its event stream at
 // `/eureka/web/events`: one `change` event, carrying the registry version, per burst of changes. The stream is the
 // dashboard's own and not the watch stream, which opens with a snapshot of the whole registry the page has no use for.
+import { pumpEvents } from '@trellis/clients';
 import type { KitEnv } from '@trellis/clients';
 import { Hono } from 'hono';
 import type { Context, MiddlewareHandler } from 'hono';
@@ -16,6 +17,8 @@ export interface DashboardDeps extends DashboardSources {
   readonly stopping: AbortSignal;
   /** Keep-alive comment interval of the event stream. */
   readonly pingMs: number;
+  /** Longest a write may wait for the page to read before its stream is cut (the watch stream's). */
+  readonly writeTimeoutMs: number;
   /** Shortest time between two change events: a burst of registrations becomes one page refresh. */
   readonly throttleMs?: number;
   /** Access control, on these routes only (a `use` on a sub-app mounted at `/` would cover every path). */
@@ -23,6 +26,9 @@ export interface DashboardDeps extends DashboardSources {
   /** The open event streams, capped; shared with the watch stream. */
   readonly streams: StreamSlots;
 }
+
+/** Frames queued for a page that does not read: each is a version number or a ping, so a few dozen is plenty. */
+const DASHBOARD_MAX_QUEUED = 64;
 
 export const DASHBOARD_PATHS = ['/', '/eureka/web', '/eureka/web/'] as const;
 
@@ -42,59 +48,39 @@ export function dashboardRoutes(deps: DashboardDeps): Hono<KitEnv> {
     const release = deps.streams.take(c);
     c.header('x-accel-buffering', 'no');
     c.header('cache-control', 'no-store');
+    const socket = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
     return streamSSE(c, async (stream) => {
       const throttleMs = deps.throttleMs ?? 100;
-      let pending: number | undefined;
-      let timer: NodeJS.Timeout | undefined;
-      let wake: (() => void) | undefined;
-      const signal = (): void => {
-        const resolve = wake;
-        wake = undefined;
-        resolve?.();
-      };
-      const unsubscribe = deps.registry.onChange((change) => {
-        pending = change.version;
-        timer ??= setTimeout(() => {
-          timer = undefined;
-          signal();
-        }, throttleMs);
-      });
-      let ping = false;
-      const pinger = setInterval(() => {
-        ping = true;
-        signal();
-      }, deps.pingMs);
-      const stop = (): void => {
-        stream.abort();
-        signal();
-      };
-      deps.stopping.addEventListener('abort', stop);
-      stream.onAbort(signal);
       try {
-        await stream.write(': connected\n\n');
-        while (!stream.aborted && !deps.stopping.aborted) {
-          // Work that came in during the last write is done now; a wake-up with nobody waiting is otherwise lost.
-          if (!ping && (pending === undefined || timer !== undefined)) {
-            await new Promise<void>((resolve) => {
-              wake = resolve;
+        await pumpEvents(
+          stream,
+          {
+            writeTimeoutMs: deps.writeTimeoutMs,
+            pingMs: deps.pingMs,
+            ping: ': ping\n\n',
+            // At most one change event per throttleMs and one ping per pingMs: a page this far behind is not reading.
+            maxQueued: DASHBOARD_MAX_QUEUED,
+            stopping: deps.stopping,
+            destroySocket: () => socket?.destroy(),
+          },
+          (sink) => {
+            sink.push(': connected\n\n');
+            let pending = 0;
+            let timer: NodeJS.Timeout | undefined;
+            const unsubscribe = deps.registry.onChange((change) => {
+              pending = change.version;
+              timer ??= setTimeout(() => {
+                timer = undefined;
+                sink.push(`event: change\nid: ${pending}\ndata: ${pending}\n\n`);
+              }, throttleMs);
             });
-            continue;
-          }
-          if (ping) {
-            ping = false;
-            await stream.write(': ping\n\n');
-          }
-          if (pending !== undefined && timer === undefined) {
-            const version = pending;
-            pending = undefined;
-            await stream.write(`event: change\nid: ${version}\ndata: ${version}\n\n`);
-          }
-        }
+            return () => {
+              unsubscribe();
+              clearTimeout(timer);
+            };
+          },
+        );
       } finally {
-        unsubscribe();
-        clearInterval(pinger);
-        clearTimeout(timer);
-        deps.stopping.removeEventListener('abort', stop);
         release();
       }
     });

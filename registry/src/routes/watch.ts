@@ -5,10 +5,10 @@
 //   ": ping" comments every watchPingMs.
 // A stream ends when the service stops, when the client goes away, or when the client falls too far behind (it then
 // reconnects and starts again from a snapshot); each way unsubscribes its listener.
+import { pumpEvents } from '@trellis/clients';
 import type { KitEnv } from '@trellis/clients';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import type { SSEStreamingApi } from 'hono/streaming';
 import { instanceJson } from '../eureka/render.ts';
 import { RegistryError } from '../errors.ts';
 import { paths } from '../http/params.ts';
@@ -30,92 +30,35 @@ export function watchRoutes(deps: RouteDeps): Hono<KitEnv> {
     const socket = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
     return streamSSE(c, async (stream) => {
       try {
-        await pump(stream, deps, frameOf, () => socket?.destroy());
+        // A write waits for the client to read: one that stops reading is cut after watchWriteTimeoutMs and its
+        // socket closed; one that reads but falls watchMaxQueued changes behind has its stream ended (cleanly, so it
+        // starts again from a snapshot); shutdown cuts every stream at once, even mid-write.
+        await pumpEvents(
+          stream,
+          {
+            writeTimeoutMs: deps.watchWriteTimeoutMs,
+            pingMs: deps.watchPingMs,
+            ping: ': ping\n\n',
+            maxQueued: deps.watchMaxQueued,
+            overflow: 'end',
+            stopping: deps.stopping,
+            destroySocket: () => socket?.destroy(),
+          },
+          (sink) => {
+            // Subscribing and taking the snapshot happen in one synchronous step, so no change can fall between them.
+            const version = deps.registry.version;
+            sink.push(`event: snapshot\nid: ${version}\ndata: ${deps.cache.appsJson()}\n\n`);
+            return deps.registry.onChange((change) => {
+              if (change.version > version) sink.push(frameOf(change));
+            });
+          },
+        );
       } finally {
         release();
       }
     });
   });
   return app;
-}
-
-async function pump(
-  stream: SSEStreamingApi,
-  deps: RouteDeps,
-  frameOf: (c: RegistryChange) => string,
-  destroySocket: () => void,
-): Promise<void> {
-  const { registry, stopping } = deps;
-  const queue: string[] = [];
-  let overflow = false;
-  let wake: (() => void) | undefined;
-  const signal = (): void => {
-    const resolve = wake;
-    wake = undefined;
-    resolve?.();
-  };
-  // Subscribing and taking the snapshot happen in one synchronous step, so no change can fall between them.
-  const version = registry.version;
-  const snapshot = deps.cache.appsJson();
-  const unsubscribe = registry.onChange((change) => {
-    if (change.version <= version) return;
-    if (queue.length >= deps.watchMaxQueued) overflow = true;
-    else queue.push(frameOf(change));
-    signal();
-  });
-  const ping = setInterval(() => {
-    queue.push(': ping\n\n');
-    signal();
-  }, deps.watchPingMs);
-  // A write waits for the client to read. One that goes away, or stops reading (its socket buffers full), must not
-  // hold the stream, its slot and its listener for ever: a write waits until the stream is cut, at most
-  // watchWriteTimeoutMs, and then the socket is closed.
-  let cutNow: () => void = () => undefined;
-  const cutDone = new Promise<void>((resolve) => {
-    cutNow = resolve;
-  });
-  const ended = (): void => {
-    cutNow();
-    signal();
-  };
-  const cut = (): void => {
-    stream.abort();
-    destroySocket();
-    ended();
-  };
-  const send = async (text: string): Promise<void> => {
-    const timer = setTimeout(cut, deps.watchWriteTimeoutMs);
-    try {
-      await Promise.race([stream.write(text), cutDone]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-  // On shutdown the stream is cut at once, even mid-write to a slow client, so it never holds up the drain.
-  const stop = (): void => {
-    stream.abort();
-    ended();
-  };
-  stopping.addEventListener('abort', stop);
-  stream.onAbort(ended);
-  try {
-    await send(`event: snapshot\nid: ${version}\ndata: ${snapshot}\n\n`);
-    while (!stream.aborted && !stopping.aborted && !overflow) {
-      if (queue.length === 0) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        continue;
-      }
-      const chunk = queue.join('');
-      queue.length = 0;
-      await send(chunk);
-    }
-  } finally {
-    unsubscribe();
-    clearInterval(ping);
-    stopping.removeEventListener('abort', stop);
-  }
 }
 
 function changeFrame(change: RegistryChange): string {
