@@ -63,7 +63,7 @@ export function redactSecrets<T>(value: T, depth = 0): T {
  * usual API-key spellings are caught without a list to keep up to date; masking a harmless parameter costs nothing.
  */
 const SENSITIVE_QUERY =
-  /([?&][^=&#]*(?:token|secret|passw|code|assertion|jwt|key|hint|credential|session|sig)[^=&#]*=)[^&#]*/gi;
+  /([?&][^=&#]*(?:token|secret|pass|pwd|code|assertion|jwt|key|hint|cred|session|sig|auth|bearer|refresh|otp|pin|ticket|sid|nonce|state|private|hash|salt)[^=&#]*=)[^&#]*/gi;
 
 /** Masks secret-bearing query parameters so a logged URL never carries a token. */
 export function redactUrl(url: string): string {

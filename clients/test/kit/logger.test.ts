@@ -36,7 +36,7 @@ describe('logger redaction', () => {
   });
 
   it('masks tokens in logged URLs', () => {
-    expect(redactUrl('/cb?code=abc&state=1')).toBe('/cb?code=[redacted]&state=1');
+    expect(redactUrl('/cb?code=abc&state=1&page=2')).toBe('/cb?code=[redacted]&state=[redacted]&page=2');
     expect(redactUrl('/x?access_token=abc')).toBe('/x?access_token=[redacted]');
     expect(redactUrl('/eureka/apps?regions=a')).toBe('/eureka/apps?regions=a');
     for (const name of [
@@ -50,6 +50,24 @@ describe('logger redaction', () => {
       'apiKey',
       'logout_hint',
       'SAMLResponse_signature',
+      'sig',
+      'X-Amz-Signature',
+      'pwd',
+      'pass',
+      'auth',
+      'Authorization',
+      'bearer',
+      'refresh',
+      'otp',
+      'pin',
+      'cred',
+      'ticket',
+      'sid',
+      'nonce',
+      'state',
+      'private',
+      'hash',
+      'salt',
     ]) {
       expect(redactUrl(`/x?a=1&${name}=s3cr3t&b=2`)).toBe(`/x?a=1&${name}=[redacted]&b=2`);
     }
