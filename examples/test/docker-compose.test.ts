@@ -69,15 +69,15 @@ describe('docker-compose.yml', () => {
         expect(known.has(name) || placeholder, `${c.name}: ${name}`).toBe(true);
       }
     }
-    expect(compose.services.gateway?.ports).toEqual(expect.arrayContaining(['8080:8080', '8443:8443']));
+    expect(compose.services.gateway?.ports).toEqual(
+      expect.arrayContaining(['127.0.0.1:8080:8080', '127.0.0.1:8443:8443']),
+    );
     expect(compose.services.registry?.ports).toContain('127.0.0.1:8761:8761');
   });
 
-  it('publishes only the gateway beyond this machine, and lets the auth server trust only the gateway as a proxy', () => {
+  it('publishes nothing beyond this machine (its dev credentials are public), and lets the auth server trust only the gateway as a proxy', () => {
     for (const [name, service] of Object.entries(compose.services)) {
-      for (const port of service.ports ?? []) {
-        if (name !== 'gateway') expect(port, name).toMatch(/^127\.0\.0\.1:/);
-      }
+      for (const port of service.ports ?? []) expect(port, name).toMatch(/^127\.0\.0\.1:/);
     }
     const gatewayAddress = compose.services.gateway?.networks?.default?.ipv4_address;
     expect(gatewayAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
