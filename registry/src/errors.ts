@@ -13,6 +13,7 @@ export type RegistryErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'limit_reached'
+  | 'conflict'
   | 'unavailable';
 
 const STATUS = {
@@ -26,6 +27,8 @@ const STATUS = {
   unsupported_media_type: 415,
   // The registry is full for this application (or in all): room comes back as instances cancel or expire.
   limit_reached: 429,
+  // The instance id is held by another application: it is free again once that instance is cancelled or expires.
+  conflict: 409,
   unavailable: 503,
 } as const satisfies Record<RegistryErrorCode, number>;
 
@@ -59,9 +62,10 @@ const VIOLATION_CODES = {
   invalid: 'invalid_request',
   too_large: 'payload_too_large',
   too_many: 'limit_reached',
+  taken: 'conflict',
 } as const satisfies Record<LimitViolation['kind'], RegistryErrorCode>;
 
-/** A refused write as the error the API answers (400, 413 or 429 with the reason). */
+/** A refused write as the error the API answers (400, 409, 413 or 429 with the reason). */
 export function limitError(violation: LimitViolation): RegistryError {
   return new RegistryError(VIOLATION_CODES[violation.kind], violation.message);
 }

@@ -18,6 +18,7 @@ import type { ReplicationItem } from '../eureka/index.ts';
 import { REPLICATION_HEADER } from '../http/negotiate.ts';
 import type { LeaseRecord, RegistryChange, RegistryRenewal } from '../registry/events.ts';
 import type { Registry } from '../registry/registry.ts';
+import { takenViolation } from '../registry/limits.ts';
 import { effectiveStatus } from '../registry/status-rules.ts';
 import type { PeerHttp } from './peer-http.ts';
 import type { PeerUrl } from './peer-url.ts';
@@ -335,6 +336,11 @@ class PeerChannel {
     const instance = normalizeInstance(readJsonInstance(entity), { pathApp: item.appName, now: this.#registry.now() });
     if (!instance.ok) {
       this.#log.warn({ app: item.appName, id: item.id, reason: instance.error.message }, 'unusable 409 entity');
+      return;
+    }
+    // The id may have passed to another application here since the heartbeat was sent: that one keeps it.
+    if (takenViolation(this.#registry, instance.value) !== undefined) {
+      this.#log.info({ app: item.appName, id: item.id }, 'peer copy not taken: the id is held by another application');
       return;
     }
     this.#registry.register(instance.value, { replicated: true });

@@ -4,7 +4,7 @@
 import { describeError } from '@trellis/clients';
 import type { Logger } from '@trellis/clients';
 import { parseApplications } from '../eureka/index.ts';
-import { admitRegistration } from '../registry/limits.ts';
+import { admitRegistration, takenViolation } from '../registry/limits.ts';
 import type { RegistrationLimits } from '../registry/limits.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { PeerHttp } from './peer-http.ts';
@@ -62,9 +62,12 @@ export async function syncFromPeers(options: SyncOptions): Promise<SyncResult> {
       let skipped = document.value.skipped.length;
       for (const application of document.value.applications) {
         for (const instance of application.instances) {
+          // An id another application holds here is skipped, as a client's registration of it would be refused.
           const admitted =
             options.limits === undefined
-              ? { ok: true as const, value: instance }
+              ? takenViolation(registry, instance) === undefined
+                ? { ok: true as const, value: instance }
+                : { ok: false as const }
               : admitRegistration(registry, instance, options.limits, { measure: true });
           if (!admitted.ok) {
             skipped++;

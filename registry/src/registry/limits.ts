@@ -2,7 +2,7 @@
 // reachable by more than its own services must not: a forged lease of a year, a lastDirtyTimestamp in the future
 // (it would make the registry keep the forged copy over every later registration of the real instance, which
 // then renews it) or 900 KB of metadata per instance would each hold or exhaust the registry. Pure: no HTTP.
-import { instanceTextProblem } from '../eureka/index.ts';
+import { asciiUpperCase, instanceTextProblem } from '../eureka/index.ts';
 import type { InstanceInfo } from '../eureka/index.ts';
 import type { Registry } from './registry.ts';
 
@@ -38,9 +38,9 @@ export const DEFAULT_LIMITS: RegistrationLimits = Object.freeze({
   maxClockSkewMs: 60_000,
 });
 
-/** Why a write was refused: `too_large` → 413, `too_many` → 429, `invalid` → 400. */
+/** Why a write was refused: `too_large` → 413, `too_many` → 429, `invalid` → 400, `taken` → 409. */
 export interface LimitViolation {
-  readonly kind: 'too_large' | 'too_many' | 'invalid';
+  readonly kind: 'too_large' | 'too_many' | 'invalid' | 'taken';
   readonly message: string;
 }
 
@@ -188,8 +188,29 @@ export function capacityViolation(
 }
 
 /**
- * Admits a registration before anything changes: the instance's own limits (see admitInstance), then room for it
- * in its application and in the registry. `measure` for instances that did not arrive as a body of checked size.
+ * An instance id held by another application. Without this, a credential limited to REVIEW could register REVIEW/pc1
+ * beside PRODUCT-COMPOSITE/pc1 and be what GET /instances/pc1 answers. The reason names the holder's application
+ * only (a client may read that from GET /apps anyway), never its host, address or anything else it registered.
+ */
+export function idTaken(id: string, holder: string): LimitViolation {
+  return {
+    kind: 'taken',
+    message: `instanceId ${id} is registered under another application (${holder}); an instance id belongs to one application at a time`,
+  };
+}
+
+/** Whether another application than the instance's holds its id; undefined when free or held by its own. */
+export function takenViolation(registry: Registry, instance: InstanceInfo): LimitViolation | undefined {
+  const holder = registry.holderOf(instance.instanceId);
+  return holder === undefined || holder === asciiUpperCase(instance.app)
+    ? undefined
+    : idTaken(instance.instanceId, holder);
+}
+
+/**
+ * Admits a registration before anything changes: the instance's own limits (see admitInstance), then that its id is
+ * not another application's, then room for it in its application and in the registry. `measure` for instances that
+ * did not arrive as a body of checked size.
  */
 export function admitRegistration(
   registry: Registry,
@@ -199,6 +220,8 @@ export function admitRegistration(
 ): Admission<InstanceInfo> {
   const admitted = admitInstance(instance, limits, registry.now(), options);
   if (!admitted.ok) return admitted;
+  const taken = takenViolation(registry, instance);
+  if (taken !== undefined) return { ok: false, violation: taken };
   const full = capacityViolation(
     {
       exists: registry.has(instance.app, instance.instanceId),

@@ -2,11 +2,13 @@
 // Pure and synchronous: no HTTP, storage or timers, and the clock is injected, so tests drive time by hand.
 import { asciiUpperCase } from '../eureka/index.ts';
 import type { ActionType, Application, InstanceInfo, InstanceStatus } from '../eureka/index.ts';
+import { limitError } from '../errors.ts';
 import { DeltaQueue } from './delta-queue.ts';
 import { Listeners } from './events.ts';
 import type { ChangeCause, LeaseRecord, RegistryChange, RegistryRenewal } from './events.ts';
 import { RecentList } from './recent.ts';
 import { RenewalRate } from './renewal-rate.ts';
+import { idTaken } from './limits.ts';
 import { evictionLimit, selfPreservation } from './self-preservation.ts';
 import type { SelfPreservationSettings, SelfPreservationState } from './self-preservation.ts';
 import { StatusCounts } from './status-counts.ts';
@@ -121,6 +123,8 @@ export class Registry {
   readonly #clock: () => number;
   readonly #selfPreservation: SelfPreservationSettings;
   readonly #apps = new Map<string, Map<string, Lease>>();
+  /** Instance id → the one application holding it: an id is never held by two at once (see register). */
+  readonly #holders = new Map<string, string>();
   readonly #delta: DeltaQueue;
   readonly #renewals = new RenewalRate();
   readonly #registered: RecentList<RecentEntry>;
@@ -171,11 +175,15 @@ export class Registry {
    * Registers or re-registers an instance and starts a fresh lease of the instance's own durationInSecs.
    * As in Eureka, a re-registration carrying an older lastDirtyTimestamp than the copy held keeps the held copy,
    * the service-up time survives re-registration, and an override held for the instance survives too.
+   * An id another application holds is refused (a RegistryError `conflict`; admitRegistration answers it first), so
+   * no one can shadow another application's instance by id; it is free again once that instance is cancelled or expires.
    */
   register(registrant: InstanceInfo, options: WriteOptions = {}): RegisterResult {
     const now = this.#clock();
     // The codec upper-cases already; a caller of the model (a replicator) may not have.
     const instance = canonical(registrant);
+    const holder = this.#holders.get(instance.instanceId);
+    if (holder !== undefined && holder !== instance.app) throw limitError(idTaken(instance.instanceId, holder));
     const existing = this.#lease(instance.app, instance.instanceId);
     const keptNewer = existing !== undefined && existing.instance.lastDirtyTimestamp > instance.lastDirtyTimestamp;
     const chosen = keptNewer ? existing.instance : instance;
@@ -203,7 +211,10 @@ export class Registry {
       this.#apps.set(instance.app, leases);
     }
     leases.set(instance.instanceId, lease);
-    if (existing === undefined) this.#size++;
+    if (existing === undefined) {
+      this.#size++;
+      this.#holders.set(instance.instanceId, instance.app);
+    }
     this.#registered.add({ at: now, app: instance.app, id: instance.instanceId });
     const served = this.#changed(lease, 'register', options, now);
     return { action: lease.actionType, instance: served, keptNewer };
@@ -334,8 +345,8 @@ export class Registry {
     let count = 0;
     for (const record of records) {
       const instance = canonical(record.instance);
-      const existing = this.#lease(instance.app, instance.instanceId);
-      if (existing !== undefined) continue;
+      // A store written before ids were held by one application may hold an id twice: the first one read keeps it.
+      if (this.#holders.has(instance.instanceId)) continue;
       const lease: Lease = {
         instance,
         overriddenStatus: record.overriddenStatus,
@@ -358,6 +369,7 @@ export class Registry {
         this.#apps.set(instance.app, leases);
       }
       leases.set(instance.instanceId, lease);
+      this.#holders.set(instance.instanceId, instance.app);
       this.#recount(lease, this.#serve(lease).status);
       this.#size++;
       count++;
@@ -429,13 +441,15 @@ export class Registry {
     return lease === undefined ? undefined : this.#serve(lease);
   }
 
-  /** The first instance with this id in any application (GET /instances/{ID}). */
+  /** The instance with this id, whatever its application (GET /instances/{ID}): an id is held by one at most. */
   instanceById(id: string): InstanceInfo | undefined {
-    for (const leases of this.#apps.values()) {
-      const lease = leases.get(id);
-      if (lease !== undefined) return this.#serve(lease);
-    }
-    return undefined;
+    const holder = this.#holders.get(id);
+    return holder === undefined ? undefined : this.instance(holder, id);
+  }
+
+  /** The application holding this instance id, undefined when none does. */
+  holderOf(id: string): string | undefined {
+    return this.#holders.get(id);
   }
 
   /** The lease as the store saves it. */
@@ -518,6 +532,7 @@ export class Registry {
     const leases = this.#apps.get(app);
     leases?.delete(instanceId);
     if (leases?.size === 0) this.#apps.delete(app);
+    this.#holders.delete(instanceId);
     this.#size--;
     lease.evictionTimestamp = now;
     this.#recount(lease, undefined);

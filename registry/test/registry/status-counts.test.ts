@@ -46,9 +46,13 @@ describe('StatusCounts', () => {
       const id = pick(ids);
       const status = pick(INSTANCE_STATUSES);
       switch (pick(['register', 'cancel', 'override', 'delete', 'metadata', 'renew', 'evict'] as const)) {
-        case 'register':
-          registry.register(instance(app, id, { status, durationInSecs: 1 + Math.floor(next() * 5) }));
+        case 'register': {
+          const registrant = instance(app, id, { status, durationInSecs: 1 + Math.floor(next() * 5) });
+          // An id another application holds is refused and changes nothing.
+          if (registry.holderOf(id) === undefined || registry.holderOf(id) === app) registry.register(registrant);
+          else expect(() => registry.register(registrant)).toThrow(/registered under another application/);
           break;
+        }
         case 'cancel':
           registry.cancel(app, id);
           break;
