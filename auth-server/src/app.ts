@@ -1,5 +1,12 @@
+import type { IncomingMessage } from 'node:http';
 import type { Hono } from 'hono';
-import type { KitEnv, Service, TrustedProxies } from '@trellis/clients';
+import {
+  carriesProxySecret,
+  PROXY_SECRET_HEADER,
+  type KitEnv,
+  type Service,
+  type TrustedProxies,
+} from '@trellis/clients';
 import type { SigningKeyInfo } from './crypto/signing-keys.ts';
 import { providerHandler, type ProviderHolder } from './oidc/mount.ts';
 import { providerMetadataCheck } from './oidc/client-check.ts';
@@ -21,6 +28,11 @@ export interface AppDeps {
   readonly registrationToken: string | undefined;
   readonly registrationPolicy: RegistrationPolicy;
   readonly proxies: TrustedProxies | undefined;
+  /**
+   * What a trusted proxy must also send for its X-Forwarded-For to count (the gateway's GATEWAY_PROXY_SECRET); when
+   * undefined the address alone decides.
+   */
+  readonly proxySecret?: string | undefined;
   /** Failed sign-ins on the login page, per username and source address. */
   readonly loginThrottle: FailureThrottle;
   readonly rotateKeys: () => SigningKeyInfo;
@@ -37,6 +49,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
   app.use((c, next) => {
     const env: Partial<KitEnv['Bindings']> | undefined = c.env;
     if (env?.outgoing !== undefined) securePages(env.outgoing);
+    if (env?.incoming !== undefined) screenForwardedFor(env.incoming, deps.proxySecret);
     return next();
   });
   deps.service.health.register('authStore', () => {
@@ -78,4 +91,14 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
   );
   app.all('*', providerHandler(deps.holder, deps.proxies));
   return app;
+}
+
+/**
+ * Before anything reads the source address (throttles, pinToIssuer): with a proxy secret set, X-Forwarded-For from a
+ * request without it is dropped, so a trusted address alone (loopback: any local process) cannot claim a source; the
+ * throttles then key on the socket's peer. The secret header itself never goes further (provider, logs).
+ */
+function screenForwardedFor(req: IncomingMessage, secret: string | undefined): void {
+  if (secret !== undefined && !carriesProxySecret(req.headers, secret)) delete req.headers['x-forwarded-for'];
+  delete req.headers[PROXY_SECRET_HEADER];
 }

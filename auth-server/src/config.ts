@@ -116,7 +116,13 @@ export function authServerSettings() {
     trustedProxies: setting.list({
       flag: 'trusted-proxies',
       env: 'AUTH_TRUSTED_PROXIES',
-      help: 'IPs or CIDR ranges whose X-Forwarded-Proto/Host are believed (e.g. the gateway); none when unset',
+      help: 'IPs or CIDR ranges whose X-Forwarded-For is believed (e.g. the gateway); none when unset',
+    }),
+    trustedProxySecret: setting.string({
+      flag: 'trusted-proxy-secret',
+      env: 'AUTH_TRUSTED_PROXY_SECRET',
+      secret: true,
+      help: "secret a trusted proxy must also send (x-trellis-proxy-secret; the gateway's GATEWAY_PROXY_SECRET) for its X-Forwarded-For to count; unset: the address alone decides",
     }),
     cleanupInterval: setting.integer({
       flag: 'cleanup-interval',
@@ -162,6 +168,9 @@ export function checkConfig(
   }
   if (settings.registrationToken !== undefined && settings.registrationToken.length < 16) {
     throw new SettingsError('--registration-token (AUTH_REGISTRATION_TOKEN) must have at least 16 characters');
+  }
+  if (settings.trustedProxySecret !== undefined && settings.trustedProxySecret.length < 16) {
+    throw new SettingsError('--trusted-proxy-secret (AUTH_TRUSTED_PROXY_SECRET) must have at least 16 characters');
   }
   if (settings.issuer !== undefined) checkIssuer(settings.issuer);
   let proxies: TrustedProxies | undefined;

@@ -107,6 +107,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       registrationToken: config.registrationToken,
       registrationPolicy: config.registrationPolicy,
       proxies: config.proxies,
+      proxySecret: config.trustedProxySecret,
       loginThrottle: new FailureThrottle(),
       rotateKeys: () => {
         const key = store.keys.rotate(config.signingAlg);

@@ -160,6 +160,15 @@ export function landscapeEnv(
   // it, every caller through the gateway would share one source address, and one client's wrong secrets would slow
   // down every other caller of that client. Only this machine's processes can reach loopback.
   out.AUTH_TRUSTED_PROXIES ??= '127.0.0.1,::1';
+  // But loopback is every local process, not only the gateway: each could claim any X-Forwarded-For and guess secrets
+  // with a fresh source each time. The gateway proves itself with a secret only it and the auth server hold (made per
+  // run, never printed; one given for either side is used for both, so they always match).
+  const proxySecret =
+    nonEmpty(env.AUTH_TRUSTED_PROXY_SECRET) ??
+    nonEmpty(env.GATEWAY_PROXY_SECRET) ??
+    randomBytes(24).toString('base64url');
+  if (nonEmpty(env.AUTH_TRUSTED_PROXY_SECRET) === undefined) out.AUTH_TRUSTED_PROXY_SECRET = proxySecret;
+  if (nonEmpty(env.GATEWAY_PROXY_SECRET) === undefined) out.GATEWAY_PROXY_SECRET = proxySecret;
   return {
     env: out,
     notes,
@@ -456,4 +465,8 @@ export async function runUp(
     },
     { logger, stderr: io.stderr, exit: io.exit },
   );
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
 }

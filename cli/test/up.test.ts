@@ -195,6 +195,21 @@ describe('landscapeEnv: the auth server behind the gateway', () => {
     expect(landscapeEnv({}, {}).env.AUTH_TRUSTED_PROXIES).toBe('127.0.0.1,::1');
     expect(landscapeEnv({ AUTH_TRUSTED_PROXIES: '10.0.0.1' }, {}).env.AUTH_TRUSTED_PROXIES).toBe('10.0.0.1');
   });
+
+  it('hands the auth server and the gateway one proxy secret per run, never printed, so only the gateway counts as the proxy', () => {
+    const first = landscapeEnv({}, {});
+    const secret = first.env.AUTH_TRUSTED_PROXY_SECRET ?? '';
+    expect(secret.length).toBeGreaterThanOrEqual(32);
+    expect(first.env.GATEWAY_PROXY_SECRET).toBe(secret);
+    expect(first.notes.join('\n')).not.toContain(secret);
+    expect(landscapeEnv({}, {}).env.AUTH_TRUSTED_PROXY_SECRET).not.toBe(secret);
+    // One given for either side is used for both; both given are left as they are.
+    const given = 'operator-chosen-proxy-secret';
+    expect(landscapeEnv({ AUTH_TRUSTED_PROXY_SECRET: given }, {}).env.GATEWAY_PROXY_SECRET).toBe(given);
+    expect(landscapeEnv({ GATEWAY_PROXY_SECRET: given }, {}).env.AUTH_TRUSTED_PROXY_SECRET).toBe(given);
+    const both = landscapeEnv({ GATEWAY_PROXY_SECRET: given, AUTH_TRUSTED_PROXY_SECRET: `${given}-2` }, {}).env;
+    expect([both.GATEWAY_PROXY_SECRET, both.AUTH_TRUSTED_PROXY_SECRET]).toEqual([given, `${given}-2`]);
+  });
 });
 
 describe('landscapeEnv: config credentials', () => {

@@ -82,6 +82,10 @@ describe('docker-compose.yml', () => {
     const gatewayAddress = compose.services.gateway?.networks?.default?.ipv4_address;
     expect(gatewayAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     expect(compose.services['auth-server']?.environment?.AUTH_TRUSTED_PROXIES).toBe(gatewayAddress);
+    // An address alone could be claimed: the gateway also proves itself with the shared proxy secret.
+    const secret = compose.services['auth-server']?.environment?.AUTH_TRUSTED_PROXY_SECRET;
+    expect(secret?.length).toBeGreaterThanOrEqual(16);
+    expect(compose.services.gateway?.environment?.GATEWAY_PROXY_SECRET).toBe(secret);
   });
 
   it('uses RabbitMQ as the broker of every example service, the docker profile, and the dev encrypt key', () => {

@@ -134,6 +134,12 @@ export function gatewaySettings() {
       env: 'GATEWAY_TRUSTED_PROXIES',
       help: 'IP addresses or CIDR blocks of proxies in front of the gateway whose X-Forwarded-* and Forwarded headers are kept and appended to; from any other peer they are replaced (default: none)',
     }),
+    proxySecret: setting.string({
+      flag: 'proxy-secret',
+      env: 'GATEWAY_PROXY_SECRET',
+      secret: true,
+      help: "secret sent upstream as x-trellis-proxy-secret, so the auth server (AUTH_TRUSTED_PROXY_SECRET) believes the gateway's X-Forwarded-For; a client's copy of that header is always dropped",
+    }),
     maxInFlightPerClient: setting.integer({
       flag: 'max-in-flight-per-client',
       env: 'GATEWAY_MAX_IN_FLIGHT_PER_CLIENT',
@@ -190,6 +196,8 @@ export interface GatewayConfig {
   readonly maxRequestSize: number | undefined;
   /** Peers (IP or CIDR) whose forwarding headers are trusted; every other peer's are replaced. */
   readonly trustedProxies: readonly string[];
+  /** Sent upstream in x-trellis-proxy-secret (see headers.ts); undefined: not sent. */
+  readonly proxySecret: string | undefined;
   /** Proxied requests one source address may have in flight at once (429 beyond); undefined: no cap. */
   readonly maxInFlightPerClient: number | undefined;
   /** The management API's credential; undefined: /actuator/gateway/** is not exposed. */
@@ -276,6 +284,7 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     responseTimeoutMs: s.responseTimeoutMs,
     maxRequestSize: maxRequestSize === 0 ? undefined : maxRequestSize,
     trustedProxies,
+    proxySecret: s.proxySecret,
     maxInFlightPerClient: s.maxInFlightPerClient === 0 ? undefined : s.maxInFlightPerClient,
     adminAuth: s.adminAuth,
     maxRoutes: s.maxRoutes,

@@ -283,6 +283,7 @@ export async function startGateway(
     responseTimeoutMs: config.responseTimeoutMs,
     maxRequestSize: config.maxRequestSize,
     trustedProxies: config.trustedProxies,
+    proxySecret: config.proxySecret,
     maxInFlightPerClient: config.maxInFlightPerClient,
     actuator,
   });

@@ -14,6 +14,8 @@ interface Seen {
   complete: boolean;
 }
 
+const PROXY_SECRET = 'gateway-proxy-secret-0123456789';
+
 const json = (body: string): { error: string; message: string; route?: string } =>
   JSON.parse(body) as { error: string; message: string; route?: string };
 
@@ -265,6 +267,48 @@ spring.cloud.gateway.routes:
     expect(headers['x-forwarded-proto']).toBe('https, http');
     expect(headers['x-forwarded-prefix']).toBe('/api, /echo');
     expect(headers.forwarded).toBe('for=203.0.113.7;proto=https');
+  });
+});
+
+describe('gateway proxy secret', () => {
+  it('is never taken from a client, and is sent upstream only by a gateway given one', async () => {
+    // The auth server believes X-Forwarded-For only with this header (AUTH_TRUSTED_PROXY_SECRET): a client that could
+    // bring it through the gateway, even from behind a trusted proxy, could claim any source again.
+    const seen: Array<string | string[] | undefined> = [];
+    const upstream = await startUpstream((req, res) => {
+      seen.push(req.headers['x-trellis-proxy-secret']);
+      res.writeHead(200).end();
+    });
+    const yaml = `
+spring.cloud.gateway.routes:
+- id: echo
+  uri: ${upstream.url}
+  predicates: [Path=/echo/**]
+`;
+    const plain = await startTestGateway(yaml, { argv: ['--trusted-proxies', '127.0.0.0/8'] });
+    const withSecret = await startTestGateway(yaml, { argv: ['--proxy-secret', PROXY_SECRET] });
+    try {
+      for (const port of [plain.port, withSecret.port]) {
+        const res = await send(
+          port,
+          [
+            'GET /echo/x HTTP/1.1',
+            'host: gw.test',
+            'x-trellis-proxy-secret: client-made',
+            'x-trellis-proxy-secret: another',
+            'connection: close',
+            '',
+            '',
+          ].join('\r\n'),
+        );
+        expect(res.status).toBe(200);
+      }
+      expect(seen).toEqual([undefined, PROXY_SECRET]);
+    } finally {
+      await plain.stop();
+      await withSecret.stop();
+      await upstream.close();
+    }
   });
 });
 

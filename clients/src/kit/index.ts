@@ -34,7 +34,13 @@ export { openSqlite } from './sqlite.ts';
 export type { SqliteDatabase, SqliteOptions } from './sqlite.ts';
 export { parseServiceUrls } from './service-urls.ts';
 export type { ServiceUrl } from './service-urls.ts';
-export { addressKey, parseTrustedProxies, sourceAddress } from './trusted-proxies.ts';
+export {
+  addressKey,
+  carriesProxySecret,
+  parseTrustedProxies,
+  PROXY_SECRET_HEADER,
+  sourceAddress,
+} from './trusted-proxies.ts';
 export type { TrustedProxies } from './trusted-proxies.ts';
 export { pumpEvents, StreamSlots } from './event-streams.ts';
 export type { EventPumpOptions, EventSink, StreamSlot, StreamSlotLimits } from './event-streams.ts';

@@ -1,5 +1,6 @@
 // Which peers may speak for someone else: a server behind a proxy takes the client's address (and protocol, host)
 // from X-Forwarded-* only when the connection comes from one of these, since any other caller can write them.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 
@@ -99,4 +100,22 @@ export function addressKey(address: string): string {
     .slice(0, 4)
     .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
     .join(':')}::/64`;
+}
+
+/**
+ * The header a proxy that shares a secret with its upstream (the gateway, `trellis up`) proves itself with. An address
+ * alone cannot tell the gateway from any other process on the same host; the secret can.
+ */
+export const PROXY_SECRET_HEADER = 'x-trellis-proxy-secret';
+
+/**
+ * Whether the request carries `secret` in PROXY_SECRET_HEADER, compared in constant time (digests, so the length of
+ * the secret does not leak either). A repeated header never proves anything.
+ */
+export function carriesProxySecret(headers: IncomingHttpHeaders, secret: string): boolean {
+  const presented = headers[PROXY_SECRET_HEADER];
+  if (typeof presented !== 'string') return false;
+  const a = createHash('sha256').update(presented).digest();
+  const b = createHash('sha256').update(secret).digest();
+  return timingSafeEqual(a, b);
 }

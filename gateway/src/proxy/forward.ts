@@ -52,6 +52,8 @@ export interface ProxyOptions {
   readonly maxRequestSize?: number | undefined;
   /** IP addresses and CIDR blocks whose X-Forwarded-* and Forwarded headers are kept (see headers.ts). */
   readonly trustedProxies?: readonly string[];
+  /** Sent upstream in x-trellis-proxy-secret (the auth server's AUTH_TRUSTED_PROXY_SECRET); see headers.ts. */
+  readonly proxySecret?: string | undefined;
   /**
    * Proxied requests one source (addressKey of the client address, through trusted proxies) may have in flight at
    * once; past it 429. undefined: no cap.
@@ -240,6 +242,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         proto: secure ? 'https' : 'http',
         port: req.socket.localPort ?? 0,
         trusted: trusted.trusts(view.remoteAddress),
+        proxySecret: options.proxySecret,
       }),
       responseHeaders: [],
       auth: undefined,

@@ -1,6 +1,7 @@
 // RFC 9110 §7.6.1: hop-by-hop headers describe one connection and must not be forwarded, nor the headers that
 // `Connection` names. Proxy-* are for this hop's proxy (us), never for the upstream or the client.
 import type { IncomingHttpHeaders } from 'node:http';
+import { PROXY_SECRET_HEADER } from '@trellis/clients';
 import type { HeaderMap } from '../routing/exchange.ts';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -70,7 +71,15 @@ function withoutHopByHop(headers: Readonly<HeaderMap>, skip?: string, dropForwar
   const named = connectionNamed(headers.connection);
   const out: HeaderMap = {};
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || name === skip || name.startsWith('proxy-') || named?.has(name) === true) continue;
+    // The proxy secret proves a request came through this gateway: no client (nor proxy in front) may bring one.
+    if (
+      HOP_BY_HOP.has(name) ||
+      name === skip ||
+      name === PROXY_SECRET_HEADER ||
+      name.startsWith('proxy-') ||
+      named?.has(name) === true
+    )
+      continue;
     if (dropForwarding && isForwarding(name)) continue;
     out[name] = headers[name];
   }
@@ -83,6 +92,8 @@ export interface ForwardedFacts {
   readonly port: number;
   /** Whether the peer is a trusted proxy (--trusted-proxies), whose forwarding headers are kept and appended to. */
   readonly trusted: boolean;
+  /** Sent as PROXY_SECRET_HEADER, so the auth server believes the X-Forwarded-For set here; undefined: not sent. */
+  readonly proxySecret?: string | undefined;
 }
 
 /**
@@ -98,6 +109,7 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, facts: For
   append(out, 'x-forwarded-proto', facts.proto);
   if (incoming.host !== undefined) append(out, 'x-forwarded-host', incoming.host);
   append(out, 'x-forwarded-port', String(facts.port));
+  if (facts.proxySecret !== undefined) out[PROXY_SECRET_HEADER] = facts.proxySecret;
   return out;
 }
 
