@@ -10,7 +10,8 @@ import {
 import type { SigningKeyInfo } from './crypto/signing-keys.ts';
 import { providerHandler, type ProviderHolder } from './oidc/mount.ts';
 import { providerMetadataCheck } from './oidc/client-check.ts';
-import { INTERACTION_PREFIX, REGISTRATION_PATH } from './oidc/constants.ts';
+import { authorizationLimits, InteractionCap } from './oidc/authorization-limits.ts';
+import { AUTHORIZATION_PATH, INTERACTION_PREFIX, PAR_PATH, REGISTRATION_PATH } from './oidc/constants.ts';
 import type { FailureThrottle } from './oidc/throttle.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { interactionRoutes } from './routes/interaction.ts';
@@ -33,6 +34,10 @@ export interface AppDeps {
    * undefined the address alone decides.
    */
   readonly proxySecret?: string | undefined;
+  /** The throttle key of the address a request came from (trusted proxies, with their secret). */
+  readonly sourceOf: (req: IncomingMessage) => string;
+  /** Interactions each source may start; a default one when undefined. */
+  readonly interactionCap?: InteractionCap | undefined;
   /** Failed sign-ins on the login page, per username and source address. */
   readonly loginThrottle: FailureThrottle;
   readonly rotateKeys: () => SigningKeyInfo;
@@ -52,6 +57,14 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     if (env?.incoming !== undefined) screenForwardedFor(env.incoming, deps.proxySecret);
     return next();
   });
+  app.use(
+    authorizationLimits({
+      authorizePath: AUTHORIZATION_PATH,
+      parPath: PAR_PATH,
+      sourceOf: deps.sourceOf,
+      cap: deps.interactionCap ?? new InteractionCap(),
+    }),
+  );
   deps.service.health.register('authStore', () => {
     try {
       deps.store.db.prepare('SELECT 1').get();

@@ -108,6 +108,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       registrationPolicy: config.registrationPolicy,
       proxies: config.proxies,
       proxySecret: config.trustedProxySecret,
+      sourceOf,
       loginThrottle: new FailureThrottle(),
       rotateKeys: () => {
         const key = store.keys.rotate(config.signingAlg);

@@ -5,3 +5,8 @@ export const INTERACTION_PREFIX = '/oauth2/interaction';
 export const ID_TOKEN_TTL = 3600;
 /** RFC 7591 registration endpoint; RFC 7592 client configuration endpoints are `<path>/<client_id>`. */
 export const REGISTRATION_PATH = '/oauth2/register';
+/** The authorization endpoint and pushed authorization requests (RFC 9126), which take the same parameters. */
+export const AUTHORIZATION_PATH = '/oauth2/authorize';
+export const PAR_PATH = '/oauth2/par';
+/** Lifetime of an Interaction (a sign-in in progress) in seconds; authorization-limits.ts counts within it. */
+export const INTERACTION_TTL = 600;

@@ -6,7 +6,7 @@ import Provider, {
   type ClientInstance,
   type KoaMiddlewareContext,
 } from 'oidc-provider';
-import { ID_TOKEN_TTL, INTERACTION_PREFIX } from './constants.ts';
+import { AUTHORIZATION_PATH, ID_TOKEN_TTL, INTERACTION_PREFIX, INTERACTION_TTL, PAR_PATH } from './constants.ts';
 import type { Logger } from '@trellis/clients';
 import type { PrivateJwk, SigningAlg } from '../crypto/signing-keys.ts';
 import { SCRIPT_HASH_COLLECTOR } from '../views/page-headers.ts';
@@ -17,7 +17,7 @@ import { FailureThrottle, tooManyAttempts } from './throttle.ts';
 
 /** Where each endpoint lives: under `/oauth2/` so the gateway's one `/oauth2/**` route reaches all of them. */
 export const ROUTES = {
-  authorization: '/oauth2/authorize',
+  authorization: AUTHORIZATION_PATH,
   token: '/oauth2/token',
   jwks: '/oauth2/jwks',
   introspection: '/oauth2/introspect',
@@ -26,7 +26,7 @@ export const ROUTES = {
   end_session: '/oauth2/logout',
   device_authorization: '/oauth2/device_authorization',
   code_verification: '/oauth2/device',
-  pushed_authorization_request: '/oauth2/par',
+  pushed_authorization_request: PAR_PATH,
 } as const;
 
 /** The API JWT access tokens are for (RFC 8707 resource indicator) and the scopes it knows. */
@@ -141,7 +141,7 @@ export function createProvider(options: ProviderOptions): Provider {
       AuthorizationCode: 60,
       IdToken: ID_TOKEN_TTL,
       DeviceCode: 600,
-      Interaction: 600,
+      Interaction: INTERACTION_TTL,
       RefreshToken: options.refreshTokenTtl,
       Grant: options.refreshTokenTtl,
       Session: options.refreshTokenTtl,
