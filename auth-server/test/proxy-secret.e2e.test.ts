@@ -1,6 +1,7 @@
 // Who may say where a request came from, when the trusted proxy is the loopback gateway: loopback is every local
 // process, so an address alone cannot tell the gateway from an attacker on the same host. With a proxy secret set,
 // X-Forwarded-For counts only with the secret the gateway adds; any other caller is keyed on its socket address.
+import { redactSecrets } from '@trellis/clients';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../../gateway/test/helpers.ts';
 import { addUser } from '../src/manage.ts';
@@ -98,6 +99,8 @@ describe('X-Forwarded-For from a trusted address needs the proxy secret', () => 
       await token(gateway.url, writerSecret, { 'x-forwarded-for': '198.51.100.9', 'x-trellis-proxy-secret': 'mine' }),
     ).toBe(200);
     expect(log.text()).not.toContain(SECRET);
+    // The gateway hands the header to every upstream: one that logs the headers it was handed logs no secret.
+    expect(JSON.stringify(redactSecrets({ headers: { 'X-Trellis-Proxy-Secret': SECRET } }))).not.toContain(SECRET);
   });
 
   it('keys password guesses on the login page on the socket too, whatever X-Forwarded-For says', async () => {

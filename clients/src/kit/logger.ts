@@ -13,6 +13,8 @@ export const SENSITIVE_KEYS: ReadonlySet<string> = new Set(
     'cookie',
     'set-cookie',
     'x-config-token',
+    // The gateway's proof to the auth server (trusted-proxies.ts): every upstream behind the gateway is handed it.
+    'x-trellis-proxy-secret',
     'password',
     'passwd',
     'secret',
