@@ -5,6 +5,7 @@ import { GatewayError } from '../errors.ts';
 import { scalarText } from './definition.ts';
 import type { HeaderMap, ResponseHead } from './exchange.ts';
 import { compilePathPattern, type PathPattern } from './path-pattern.ts';
+import { compileLinear, MAX_PATTERN_LENGTH } from './safe-regex.ts';
 
 export interface CorsPolicy {
   readonly allowedOrigins: readonly string[];
@@ -36,13 +37,24 @@ function pick(raw: Record<string, unknown>, name: string): unknown {
   return raw[name] ?? raw[kebab];
 }
 
-/** `https://*.example.org` → a regex, as Spring's allowedOriginPatterns. */
-function originPattern(pattern: string): RegExp {
+/**
+ * `https://*.example.org` → a regex, as Spring's allowedOriginPatterns. Lower-cased, and tried on the lower-cased
+ * Origin, because the linear-time engine (`*.*.*.*` would otherwise backtrack on a long Origin) has no i flag.
+ */
+function originPattern(pattern: string, where: string): RegExp {
   const body = pattern
+    .toLowerCase()
     .split('*')
     .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
     .join('.*');
-  return new RegExp(`^${body}$`, 'i');
+  try {
+    return compileLinear(`^${body}$`, '', 4 * MAX_PATTERN_LENGTH);
+  } catch (err) {
+    throw new GatewayError(
+      'invalid_route',
+      `${where}: allowedOriginPatterns ${JSON.stringify(pattern)}: ${(err as Error).message}`,
+    );
+  }
 }
 
 export function readCorsPolicy(raw: unknown, where: string): CorsPolicy {
@@ -54,7 +66,7 @@ export function readCorsPolicy(raw: unknown, where: string): CorsPolicy {
   const credentials = pick(r, 'allowCredentials');
   const policy: CorsPolicy = {
     allowedOrigins: list(pick(r, 'allowedOrigins')),
-    allowedOriginPatterns: list(pick(r, 'allowedOriginPatterns')).map(originPattern),
+    allowedOriginPatterns: list(pick(r, 'allowedOriginPatterns')).map((p) => originPattern(p, where)),
     // Spring's defaults when a policy names no methods.
     allowedMethods: list(pick(r, 'allowedMethods') ?? ['GET', 'HEAD', 'POST']).map((m) => m.toUpperCase()),
     allowedHeaders: list(pick(r, 'allowedHeaders')).map((h) => h.toLowerCase()),
@@ -86,7 +98,7 @@ export function originAllowed(policy: CorsPolicy, origin: string): boolean {
   return (
     policy.allowedOrigins.includes('*') ||
     policy.allowedOrigins.some((o) => o.toLowerCase() === origin.toLowerCase()) ||
-    policy.allowedOriginPatterns.some((p) => p.test(origin))
+    policy.allowedOriginPatterns.some((p) => p.test(origin.toLowerCase()))
   );
 }
 

@@ -8,7 +8,7 @@ import { Args, parseDataSize, parseDuration, type ComponentDefinition } from './
 import { firstHeader, headerValues, type Exchange, type HeaderMap, type ResponseHead } from './exchange.ts';
 import { expandTemplate } from './path-pattern.ts';
 import { TokenBucketLimiter, type SharedBuckets, type Verdict } from './rate-limiter.ts';
-import { backtrackingRisk } from './safe-regex.ts';
+import { compileLinear } from './safe-regex.ts';
 
 export interface GatewayFilter {
   readonly name: string;
@@ -173,12 +173,10 @@ const FACTORIES: Readonly<Record<string, FilterFactory>> = {
     fields: ['regexp', 'replacement'],
     build(args) {
       let regex: RegExp;
-      const risk = backtrackingRisk(args.string('regexp'));
-      if (risk !== undefined) throw args.error(`regexp is refused: ${risk}`);
       try {
-        regex = new RegExp(args.string('regexp'), 'g');
-      } catch {
-        throw args.error('regexp is not a valid regular expression');
+        regex = compileLinear(args.string('regexp'), 'g');
+      } catch (err) {
+        throw args.error(`regexp is refused: ${(err as Error).message}`);
       }
       const replacement = javaReplacement(args.optionalString('replacement') ?? '');
       return {

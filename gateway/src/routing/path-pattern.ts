@@ -1,11 +1,15 @@
 // Spring's PathPattern syntax, compiled to one regular expression: `{name}` (one segment), `{name:regex}`, `{*rest}`
 // (the rest of the path), `*` and `?` inside a segment, and a trailing `/**` that also matches the bare prefix.
+import { compileLinear, MAX_PATTERN_LENGTH } from './safe-regex.ts';
 
 export interface PathPattern {
   readonly source: string;
   /** The URI variables when the path matches, else undefined. */
   match(path: string): Record<string, string> | undefined;
 }
+
+/** Each glob or variable expands to a few characters of regex; the limit applies to the expansion. */
+const GENERATED_MAX_LENGTH = 4 * MAX_PATTERN_LENGTH;
 
 const SPECIAL = /[.*+?^${}()|[\]\\]/g;
 
@@ -65,7 +69,13 @@ export function compilePathPattern(source: string, matchTrailingSlash = true): P
   }
   if (source === '/') regex = '/';
   const trailing = matchTrailingSlash && !source.endsWith('/') && !source.endsWith('**') ? '/?' : '';
-  const compiled = new RegExp(`^${regex}${trailing}$`);
+  // `{name:regex}` is the route author's regex, and `a*b*c*` globs chain stars: both could backtrack on a long path.
+  let compiled: RegExp;
+  try {
+    compiled = compileLinear(`^${regex}${trailing}$`, '', GENERATED_MAX_LENGTH);
+  } catch (err) {
+    throw new SyntaxError(`${source}: ${(err as Error).message}`);
+  }
   return {
     source,
     match(path) {

@@ -3,7 +3,7 @@ import { BlockList, isIP } from 'node:net';
 import { Args, type ComponentDefinition } from './definition.ts';
 import { firstHeader, headerValues, type RequestView } from './exchange.ts';
 import { compilePathPattern } from './path-pattern.ts';
-import { backtrackingRisk } from './safe-regex.ts';
+import { compileLinear, MAX_PATTERN_LENGTH } from './safe-regex.ts';
 
 /** True when the request matches; may record URI variables in `vars`. */
 export type Predicate = (request: RequestView, vars: Record<string, string>) => boolean;
@@ -21,20 +21,20 @@ interface PredicateFactory {
 }
 
 /**
- * Longest header, query or cookie value a pattern is tried on; a longer one does not match. Bounds what a pattern
- * safe-regex lets through (polynomial at worst) can cost per request.
+ * Longest header, query or cookie value a pattern is tried on; a longer one does not match. The linear-time engine
+ * costs pattern size × value size; this bounds the second factor per value.
  */
 export const MAX_MATCHED_LENGTH = 1024;
 
-/** Java's String.matches: the whole value must match. Refuses patterns that could backtrack without bound. */
+/** Java's String.matches: the whole value must match. Runs on the linear-time engine (see safe-regex.ts). */
 function fullMatch(source: string, args: Args): (value: string) => boolean {
-  const risk = backtrackingRisk(source);
-  if (risk !== undefined) throw args.error(`${JSON.stringify(source)} is refused: ${risk}`);
   let regex: RegExp;
   try {
-    regex = new RegExp(`^(?:${source})$`);
-  } catch {
-    throw args.error(`${JSON.stringify(source)} is not a valid regular expression`);
+    // The source alone first, so that `a)|(b` cannot close the wrapping group and pass as valid.
+    compileLinear(source);
+    regex = compileLinear(`^(?:${source})$`);
+  } catch (err) {
+    throw args.error(`${JSON.stringify(source)} is refused: ${(err as Error).message}`);
   }
   return (value) => value.length <= MAX_MATCHED_LENGTH && regex.test(value);
 }
@@ -74,7 +74,8 @@ function hostMatcher(pattern: string): (host: string, vars: Record<string, strin
       .join('');
     regex += body + (last ? '' : '\\.');
   });
-  const compiled = new RegExp(`^${regex}$`);
+  // Globs only, but `**.**.**` is a chain of starred groups that backtracks polynomially on a long dotted host.
+  const compiled = compileLinear(`^${regex}$`, '', 4 * MAX_PATTERN_LENGTH);
   const withPort = pattern.includes(':');
   return (host, vars) => {
     const h = host.toLowerCase();
