@@ -255,6 +255,39 @@ spring.cloud.gateway.routes:
     expect(headers['x-request-id']).toBe('kept');
   });
 
+  it('drops the headers particular proxies (ingress-nginx, Envoy, Azure, App Engine, WSGI) set about the client, from a client that is no trusted proxy', async () => {
+    // Each is taken as the client's address, the original path or the mount prefix by apps behind that proxy; Envoy
+    // trusts every x-envoy-* it receives from an internal peer (timeouts, retries, original path), App Engine apps
+    // trust X-AppEngine-Cron/-QueueName as proof of origin, Azure Front Door's X-Azure-FDID gates access.
+    const forged = [
+      'x-original-forwarded-for',
+      'x-original-forwarded-host',
+      'x-envoy-external-address',
+      'x-envoy-original-path',
+      'x-envoy-internal',
+      'x-envoy-upstream-rq-timeout-ms',
+      'x_envoy_external_address',
+      'x-azure-clientip',
+      'x-azure-socketip',
+      'x-azure-fdid',
+      'x-appengine-user-ip',
+      'x-appengine-cron',
+      'x-script-name',
+      'cf-visitor',
+    ];
+    const headers = await upstreamHeaders(gateway.port, [
+      'host: gw.test',
+      ...forged.map((name) => `${name}: 6.6.6.6`),
+      'x-request-id: kept',
+    ]);
+    for (const name of forged) expect(headers[name], name).toBeUndefined();
+    expect(headers['x-request-id']).toBe('kept');
+    // A trusted proxy's are kept: it is the one that set them.
+    seen.length = 0;
+    const behind = await upstreamHeaders(behindProxy.port, ['host: gw.test', 'x-envoy-external-address: 203.0.113.7']);
+    expect(behind['x-envoy-external-address']).toBe('203.0.113.7');
+  });
+
   it('appends to the forwarding headers of a peer in --trusted-proxies', async () => {
     const headers = await upstreamHeaders(behindProxy.port, [
       'host: gw.test',

@@ -28,8 +28,15 @@ function connectionNamed(connection: string | string[] | undefined): Set<string>
  *   spellings that IP-lookup libraries still try);
  * - the host links are built from: X-Host, X-Original-Host, X-HTTP-Host-Override;
  * - the scheme, which turns `secure` cookies and redirects to https: Front-End-Https (IIS/OWA), X-Url-Scheme;
- * - the URL IIS, Symfony and Laravel take over the request line from: X-Original-URL/-URI, X-Rewrite-URL.
- * Via stays: it is the chain every proxy appends to for loop detection, and no framework takes an address from it.
+ * - the URL IIS, Symfony and Laravel take over the request line from: X-Original-URL/-URI, X-Rewrite-URL, and the
+ *   mount prefix WSGI apps (werkzeug's ProxyFix, gunicorn) take from X-Script-Name;
+ * - Cloudflare's scheme claim, CF-Visitor ({"scheme":"https"}).
+ * And, by prefix (FORWARDING_PREFIXES), whole families one proxy product sets and the apps behind it believe: every
+ * x-envoy-* (Envoy trusts them all from an internal peer: client address, original path, timeouts, retries),
+ * X-Original-Forwarded-* (ingress-nginx's copy of what came in), X-Azure-* (ClientIP, SocketIP, and the FDID that
+ * Front Door access rules check), X-AppEngine-* (User-IP, and Cron/QueueName that apps take as proof of origin).
+ * Via stays: it is the chain every proxy appends to for loop detection (dropping it could let two proxies loop a
+ * request), and no framework takes an address, host or scheme from it.
  */
 const FORWARDING = new Set([
   'forwarded',
@@ -54,10 +61,14 @@ const FORWARDING = new Set([
   'x-original-url',
   'x-original-uri',
   'x-rewrite-url',
+  'x-script-name',
+  'cf-visitor',
 ]);
 
+const FORWARDING_PREFIXES = ['x-forwarded-', 'x-original-forwarded-', 'x-envoy-', 'x-azure-', 'x-appengine-'];
+
 function isForwarding(name: string): boolean {
-  if (name.startsWith('x-forwarded-') || FORWARDING.has(name)) return true;
+  if (FORWARDING.has(name) || FORWARDING_PREFIXES.some((prefix) => name.startsWith(prefix))) return true;
   // CGI-style upstreams (PHP, WSGI, Rack) read X_Forwarded_For and X-Forwarded-For as the same HTTP_X_FORWARDED_FOR.
   return name.includes('_') && isForwarding(name.replace(/_/g, '-'));
 }
