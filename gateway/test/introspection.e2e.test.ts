@@ -142,6 +142,21 @@ describe('the shipped routes (config-repo/gateway.yml)', () => {
     // Reads stay on the offline check: short-lived tokens bound how long a revoked one still reads.
     expect((await call(`${shipped.url}/product-composite/1`, { headers })).status).toBe(200);
   });
+
+  it('refuses a revoked writer token on reads that carry the fault parameters (delay, faultPercent), which change the service for everyone', async () => {
+    const access = await token('writer', writerSecret, 'product:read product:write');
+    const headers = { authorization: `Bearer ${access}` };
+    expect((await call(`${shipped.url}/product-composite/1?faultPercent=100`, { headers })).status).toBe(200);
+    await revoke('writer', writerSecret, access);
+    for (const query of ['faultPercent=100', 'delay=3', 'x=1&delay', 'fault%50ercent=100']) {
+      for (const method of ['GET', 'HEAD'] as const) {
+        const res = await call(`${shipped.url}/product-composite/1?${query}`, { method, headers });
+        expect(res.status, `${method} ?${query}`).toBe(401);
+      }
+    }
+    // A plain read stays on the offline check.
+    expect((await call(`${shipped.url}/product-composite/1`, { headers })).status).toBe(200);
+  });
 });
 
 describe('introspection settings', () => {
