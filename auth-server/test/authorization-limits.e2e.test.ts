@@ -3,9 +3,8 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, tempDir, type TestServer } from './helpers.ts';
+import { addWebClient, startServer, tempDir, WEB_REDIRECT, type TestServer } from './helpers.ts';
 
-const REDIRECT = 'http://127.0.0.1:1/cb';
 const CAP = 50;
 
 const dir = tempDir();
@@ -14,13 +13,7 @@ let server: TestServer;
 beforeAll(async () => {
   // Loopback is the trusted proxy and no proxy secret is set: X-Forwarded-For plays the callers' addresses.
   server = await startServer({ dataDir: dir.path, argv: ['--trusted-proxies', '127.0.0.1,::1'] });
-  const created = await server.admin('POST', '/admin/clients', {
-    client_id: 'web',
-    redirect_uris: [REDIRECT],
-    scope: 'openid',
-    token_endpoint_auth_method: 'none',
-  });
-  expect(created.status).toBe(201);
+  await addWebClient(server);
 });
 afterAll(async () => {
   await server.running.stop();
@@ -40,7 +33,7 @@ function query(extra: Record<string, string> = {}): string {
   return new URLSearchParams({
     client_id: 'web',
     response_type: 'code',
-    redirect_uri: REDIRECT,
+    redirect_uri: WEB_REDIRECT,
     scope: 'openid',
     code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
     code_challenge_method: 'S256',

@@ -118,3 +118,39 @@ export async function startCallbackApp(): Promise<{ server: Server; redirectUri:
   await once(server, 'listening');
   return { server, redirectUri: `http://127.0.0.1:${(server.address() as AddressInfo).port}/cb` };
 }
+
+/** The redirect URI of the public `web` client the sign-in tests register (nothing listens there). */
+export const WEB_REDIRECT = 'http://127.0.0.1:1/cb';
+
+/** Registers `web`, a public client for the code flow, through the admin API. */
+export async function addWebClient(server: TestServer): Promise<void> {
+  const created = await server.admin('POST', '/admin/clients', {
+    client_id: 'web',
+    redirect_uris: [WEB_REDIRECT],
+    scope: 'openid',
+    token_endpoint_auth_method: 'none',
+  });
+  if (created.status !== 201) throw new Error(`creating the web client answered ${created.status}`);
+}
+
+/** Starts a sign-in for `web` and reads its login form: where to post, the CSRF value and the session cookies. */
+export async function openLoginForm(serverUrl: string): Promise<{ action: string; csrf: string; cookies: string }> {
+  const query = new URLSearchParams({
+    client_id: 'web',
+    response_type: 'code',
+    scope: 'openid',
+    redirect_uri: WEB_REDIRECT,
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  });
+  const start = await fetch(`${serverUrl}/oauth2/authorize?${query.toString()}`, { redirect: 'manual' });
+  const cookies = start.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+  const html = await (await fetch(start.headers.get('location') ?? '', { headers: { cookie: cookies } })).text();
+  const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1] ?? '';
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+  if (!action.endsWith('/login')) throw new Error('the sign-in did not lead to a login form');
+  return { action: new URL(action, serverUrl).href, csrf, cookies };
+}

@@ -5,12 +5,11 @@ import { redactSecrets } from '@trellis/clients';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../../gateway/test/helpers.ts';
 import { addUser } from '../src/manage.ts';
-import { capturingLogger, startServer, tempDir, type TestServer } from './helpers.ts';
+import { addWebClient, capturingLogger, openLoginForm, startServer, tempDir, type TestServer } from './helpers.ts';
 
 const SECRET = 'proxy-secret-under-test-0123456789';
 const ALLOWED = 10;
 const PASSWORD = 'correct horse battery staple';
-const REDIRECT = 'http://127.0.0.1:1/cb';
 
 const dir = tempDir();
 const log = capturingLogger();
@@ -27,13 +26,7 @@ beforeAll(async () => {
   });
   writerSecret = /development client writer \/ (\S+)/.exec((server.running.notes ?? []).join('\n'))?.[1] ?? '';
   await addUser({ dataDir: dir.path }, { username: 'alice', password: PASSWORD });
-  const created = await server.admin('POST', '/admin/clients', {
-    client_id: 'web',
-    redirect_uris: [REDIRECT],
-    scope: 'openid',
-    token_endpoint_auth_method: 'none',
-  });
-  expect(created.status).toBe(201);
+  await addWebClient(server);
   gateway = await startTestGateway(
     `
 spring.cloud.gateway.routes:
@@ -104,22 +97,7 @@ describe('X-Forwarded-For from a trusted address needs the proxy secret', () => 
   });
 
   it('keys password guesses on the login page on the socket too, whatever X-Forwarded-For says', async () => {
-    const query = new URLSearchParams({
-      client_id: 'web',
-      response_type: 'code',
-      scope: 'openid',
-      redirect_uri: REDIRECT,
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-    });
-    const start = await fetch(`${server.url}/oauth2/authorize?${query.toString()}`, { redirect: 'manual' });
-    const cookies = start.headers
-      .getSetCookie()
-      .map((c) => c.split(';')[0])
-      .join('; ');
-    const html = await (await fetch(start.headers.get('location') ?? '', { headers: { cookie: cookies } })).text();
-    const action = new URL(/<form[^>]*action="([^"]+)"/.exec(html)?.[1] ?? '', server.url).href;
-    const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+    const { action, csrf, cookies } = await openLoginForm(server.url);
     const signIn = async (password: string, forwardedFor: string): Promise<number> => {
       const res = await fetch(action, {
         method: 'POST',

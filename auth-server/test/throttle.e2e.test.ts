@@ -3,7 +3,7 @@
 // proxy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser } from '../src/manage.ts';
-import { startServer, tempDir, type TestServer } from './helpers.ts';
+import { addWebClient, openLoginForm, startServer, tempDir, type TestServer } from './helpers.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -16,12 +16,7 @@ beforeAll(async () => {
   server = await startServer({ dataDir: dir.path, argv: ['--trusted-proxies', '127.0.0.1,::1'] });
   writerSecret = /development client writer \/ (\S+)/.exec((server.running.notes ?? []).join('\n'))?.[1] ?? '';
   await addUser({ dataDir: dir.path }, { username: 'alice', password: PASSWORD });
-  const created = await server.admin('POST', '/admin/clients', {
-    client_id: 'web',
-    redirect_uris: ['http://127.0.0.1:1/cb'],
-    scope: 'openid',
-  });
-  expect(created.status).toBe(201);
+  await addWebClient(server);
 });
 afterAll(async () => {
   await server.running.stop();
@@ -112,27 +107,7 @@ describe('client secret throttling without a trusted proxy', () => {
 });
 
 /** A browser's sign-in page, reached by fetch with a cookie jar: where to post, its CSRF token and its cookies. */
-async function loginForm(): Promise<{ action: string; csrf: string; cookies: string }> {
-  const query = new URLSearchParams({
-    client_id: 'web',
-    response_type: 'code',
-    scope: 'openid',
-    redirect_uri: 'http://127.0.0.1:1/cb',
-    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-    code_challenge_method: 'S256',
-  });
-  const start = await fetch(`${server.url}/oauth2/authorize?${query.toString()}`, { redirect: 'manual' });
-  const cookies = start.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0])
-    .join('; ');
-  const page = await fetch(start.headers.get('location') ?? '', { headers: { cookie: cookies } });
-  const html = await page.text();
-  const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1] ?? '';
-  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
-  expect(action).toMatch(/\/login$/);
-  return { action: new URL(action, server.url).href, csrf, cookies };
-}
+const loginForm = (): Promise<{ action: string; csrf: string; cookies: string }> => openLoginForm(server.url);
 
 async function signIn(
   form: { action: string; csrf: string; cookies: string },
