@@ -205,28 +205,31 @@ function checkIssuer(issuer: string): void {
   }
 }
 
+/** Each of `given` as one of `known`, or a SettingsError naming the setting and the values it takes. */
+function knownValues<T extends string>(given: readonly string[], known: readonly T[], setting: string): T[] {
+  return given.map((value) => {
+    const found = known.find((k) => k === value);
+    if (found === undefined) {
+      throw new SettingsError(`invalid ${setting}: ${JSON.stringify(value)} is not one of ${known.join(', ')}`);
+    }
+    return found;
+  });
+}
+
 const HOST_ENTRY = /^(\*\.)?([a-z0-9-]+\.)*[a-z0-9-]+$|^\[[0-9a-f:.]+\]$/i;
 
 function registrationPolicy(settings: AuthServerSettings): RegistrationPolicy {
   const scopes = settings.registrationScopes ?? defaultRegistrationScopes(settings.resourceScopes);
-  const grantTypes = settings.registrationGrantTypes.map((g) => {
-    const known = GRANT_TYPES.find((k) => k === g);
-    if (known === undefined) {
-      throw new SettingsError(
-        `invalid --registration-grant-types (AUTH_REGISTRATION_GRANT_TYPES): ${JSON.stringify(g)} is not one of ${GRANT_TYPES.join(', ')}`,
-      );
-    }
-    return known;
-  });
-  const authMethods = settings.registrationAuthMethods.map((m) => {
-    const known = AUTH_METHODS.find((k) => k === m);
-    if (known === undefined) {
-      throw new SettingsError(
-        `invalid --registration-auth-methods (AUTH_REGISTRATION_AUTH_METHODS): ${JSON.stringify(m)} is not one of ${AUTH_METHODS.join(', ')}`,
-      );
-    }
-    return known;
-  });
+  const grantTypes = knownValues(
+    settings.registrationGrantTypes,
+    GRANT_TYPES,
+    '--registration-grant-types (AUTH_REGISTRATION_GRANT_TYPES)',
+  );
+  const authMethods = knownValues(
+    settings.registrationAuthMethods,
+    AUTH_METHODS,
+    '--registration-auth-methods (AUTH_REGISTRATION_AUTH_METHODS)',
+  );
   const badHost = settings.registrationRedirectHosts.find((h) => !HOST_ENTRY.test(h));
   if (badHost !== undefined) {
     throw new SettingsError(
