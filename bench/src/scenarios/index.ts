@@ -2,6 +2,7 @@ import type { Scenario } from '../scenario.ts';
 import { config } from './config.ts';
 import { events } from './events.ts';
 import { gateway } from './gateway.ts';
+import { footprint } from './footprint.ts';
 import { kit } from './kit.ts';
 import { landscape } from './landscape.ts';
 import { registry } from './registry.ts';
@@ -9,4 +10,14 @@ import { resilience } from './resilience.ts';
 import { security } from './security.ts';
 
 /** Every benchmark scenario; each issue adds its own. */
-export const scenarios: readonly Scenario[] = [kit, resilience, security, config, registry, gateway, events, landscape];
+export const scenarios: readonly Scenario[] = [
+  kit,
+  footprint,
+  resilience,
+  security,
+  config,
+  registry,
+  gateway,
+  events,
+  landscape,
+];
