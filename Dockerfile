@@ -4,6 +4,7 @@ WORKDIR /app
 # better-sqlite3 and argon2 build or fetch native modules at install.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ curl && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+COPY kit/package.json kit/
 COPY clients/package.json clients/
 COPY registry/package.json registry/
 COPY config-server/package.json config-server/

@@ -1,12 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Hono } from 'hono';
-import {
-  carriesProxySecret,
-  PROXY_SECRET_HEADER,
-  type KitEnv,
-  type Service,
-  type TrustedProxies,
-} from '@trellis/clients';
+import { carriesProxySecret, PROXY_SECRET_HEADER, type KitEnv, type Service, type TrustedProxies } from '@trellis/kit';
 import type { SigningKeyInfo } from './crypto/signing-keys.ts';
 import { providerHandler, type ProviderHolder } from './oidc/mount.ts';
 import { providerMetadataCheck } from './oidc/client-check.ts';

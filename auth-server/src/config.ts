@@ -6,7 +6,7 @@ import {
   SettingsError,
   type Settings,
   type TrustedProxies,
-} from '@trellis/clients';
+} from '@trellis/kit';
 import {
   DEFAULT_REDIRECT_HOSTS,
   DEFAULT_REGISTRATION_AUTH_METHODS,

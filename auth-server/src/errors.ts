@@ -1,4 +1,4 @@
-import { TrellisError } from '@trellis/clients';
+import { TrellisError } from '@trellis/kit';
 
 /**
  * Every way an auth server admin, registration or interaction request can fail on purpose. OAuth endpoints answer in

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createService, defineComponent, StartupError, type Logger, type Running } from '@trellis/clients';
+import { createService, defineComponent, StartupError, type Logger, type Running } from '@trellis/kit';
 import type Provider from 'oidc-provider';
 import { createApp } from './app.ts';
 import { authServerSettings, checkConfig, type Config } from './config.ts';

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import * as jose from 'jose';
 import * as client from 'openid-client';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../../clients/test/support/chromium.ts';
+import { launchChromium } from '../../kit/test/support/chromium.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser } from '../src/manage.ts';
 import { capturingLogger, discover, startCallbackApp, startServer, tempDir, type TestServer } from './helpers.ts';

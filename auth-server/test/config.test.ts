@@ -1,8 +1,7 @@
-import { loadSettings, SettingsError } from '@trellis/clients';
+import { loadSettings, SettingsError, parseTrustedProxies } from '@trellis/kit';
 import { describe, expect, it } from 'vitest';
 import { authServerSettings, checkConfig, loadConfig } from '../src/config.ts';
 import type { IncomingMessage } from 'node:http';
-import { parseTrustedProxies } from '@trellis/clients';
 import { addressKey, sourceAddress } from '../src/oidc/proxies.ts';
 
 describe('auth server settings', () => {

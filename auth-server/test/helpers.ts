@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { createLogger, loadSettings, type Logger, type Running } from '@trellis/clients';
+import { createLogger, loadSettings, type Logger, type Running } from '@trellis/kit';
 import * as client from 'openid-client';
 import { authServerComponent } from '../src/main.ts';
 

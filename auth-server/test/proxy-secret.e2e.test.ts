@@ -1,7 +1,7 @@
 // Who may say where a request came from, when the trusted proxy is the loopback gateway: loopback is every local
 // process, so an address alone cannot tell the gateway from an attacker on the same host. With a proxy secret set,
 // X-Forwarded-For counts only with the secret the gateway adds; any other caller is keyed on its socket address.
-import { redactSecrets } from '@trellis/clients';
+import { redactSecrets } from '@trellis/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../../gateway/test/helpers.ts';
 import { addUser } from '../src/manage.ts';

@@ -3,7 +3,7 @@
 // a log line, whatever part of the request it was in.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureLogger } from '../../clients/test/support/logger.ts';
+import { captureLogger } from '../../kit/test/support/logger.ts';
 import { addUser } from '../src/manage.ts';
 import { startServer, tempDir, type TestServer } from './helpers.ts';
 

@@ -9,7 +9,7 @@ import {
   rotateSecret,
   showClient,
 } from '@trellis/auth-server';
-import { loadSettings, renderSettingsHelp, setting, SettingsError, type SettingSpecs } from '@trellis/clients';
+import { loadSettings, renderSettingsHelp, setting, SettingsError, type SettingSpecs } from '@trellis/kit';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

@@ -1,5 +1,5 @@
 import { authServerComponent } from '@trellis/auth-server';
-import type { Component } from '@trellis/clients';
+import type { Component } from '@trellis/kit';
 import { configServerComponent } from '@trellis/config-server';
 import { exampleComponents } from '@trellis/examples';
 import { gatewayComponent } from '@trellis/gateway';

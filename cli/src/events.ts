@@ -1,12 +1,5 @@
-import {
-  createEventBinder,
-  loadSettings,
-  renderSettingsHelp,
-  setting,
-  SettingsError,
-  type DeadLetter,
-  type SettingSpecs,
-} from '@trellis/clients';
+import { createEventBinder, type DeadLetter } from '@trellis/clients/events';
+import { loadSettings, renderSettingsHelp, setting, SettingsError, type SettingSpecs } from '@trellis/kit';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

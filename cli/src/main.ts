@@ -1,9 +1,7 @@
-import type { commonSettings } from '@trellis/clients';
 import {
+  type commonSettings,
   createLogger,
-  ensureDevCertificates,
   StartupError,
-  TlsError,
   isUserError,
   loadSettings,
   renderSettingsHelp,
@@ -11,7 +9,8 @@ import {
   type Component,
   type Running,
   type SettingSpecs,
-} from '@trellis/clients';
+} from '@trellis/kit';
+import { ensureDevCertificates, TlsError } from '@trellis/kit/tls';
 import { join } from 'node:path';
 import { CLIENTS_HELP, clientsCommand, rotateKeysCommand, USERS_HELP, usersCommand, type AdminIo } from './admin.ts';
 import { components as allComponents } from './components.ts';

@@ -6,17 +6,16 @@ import { join } from 'node:path';
 import {
   commonSettings,
   createLogger,
-  ensureDevCertificates,
   isUserError,
   loadSettings,
   runUntilSignal,
   setting,
   StartupError,
-  TlsError,
   type Component,
   type Running,
   type Settings,
-} from '@trellis/clients';
+} from '@trellis/kit';
+import { ensureDevCertificates, TlsError } from '@trellis/kit/tls';
 import { DEV_ENCRYPT_KEY, partitionsEnv, SCALABLE } from '@trellis/examples';
 import { parseCredential } from '@trellis/registry';
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEmbeddedBinder, createRabbitBinder, type EventBinder } from '@trellis/clients';
+import { createEmbeddedBinder, createRabbitBinder, type EventBinder } from '@trellis/clients/events';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventsCommand } from '../src/events.ts';
 import { cleanupBroker, uniqueName, waitFor } from '../../clients/test/events/helpers.ts';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commonSettings, createService, defineComponent, setting } from '@trellis/clients';
+import { commonSettings, createService, defineComponent, setting } from '@trellis/kit';
 import { main } from '../src/main.ts';
 
 const bin = fileURLToPath(new URL('../bin/trellis.js', import.meta.url));

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePortsEnv } from '../../clients/test/support/landscape.ts';
+import { freePortsEnv } from '../../kit/test/support/landscape.ts';
 import { main } from '../src/main.ts';
 
 const CONFIG_REPO = resolve(import.meta.dirname, '../../config-repo');

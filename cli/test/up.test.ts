@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import type { Running } from '@trellis/clients';
+import type { Running } from '@trellis/kit';
 import { loadConfig as loadGatewayConfig } from '@trellis/gateway';
 import { loadConfig } from '@trellis/registry';
 import { parseRegistryUrls } from '../../clients/src/discovery/registry-http.ts';

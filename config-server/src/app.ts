@@ -1,5 +1,5 @@
 import type { Context, Hono } from 'hono';
-import { createService, StreamSlots, type KitEnv, type Logger, type Service } from '@trellis/clients';
+import { createService, StreamSlots, type KitEnv, type Logger, type Service } from '@trellis/kit';
 import { isUnrestricted, type AccessControl } from './access/clients.ts';
 import { createGuard } from './access/guard.ts';
 import { createOwnership } from './access/ownership.ts';

@@ -1,12 +1,5 @@
-import {
-  commonSettings,
-  loadSettings,
-  setting,
-  SettingsError,
-  tlsSettings,
-  type Settings,
-  type SettingSpec,
-} from '@trellis/clients';
+import { commonSettings, loadSettings, setting, SettingsError, type Settings, type SettingSpec } from '@trellis/kit';
+import { tlsSettings } from '@trellis/kit/tls';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClientsSyntaxError, parseClients } from './access/clients.ts';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Logger } from '@trellis/clients';
+import type { Logger } from '@trellis/kit';
 import type { View } from './access/ownership.ts';
 import type { EnvironmentBackend } from './backends/types.ts';
 import type { KeyChain } from './cipher/index.ts';

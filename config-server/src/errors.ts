@@ -1,4 +1,4 @@
-import { TrellisError } from '@trellis/clients';
+import { TrellisError } from '@trellis/kit';
 
 /**
  * Every way a config-server request can fail on purpose. The encryption codes carry Spring's `{status, description}`

@@ -1,13 +1,12 @@
 import {
   createService,
   defineComponent,
-  serverTls,
   StartupError,
   type Logger,
   type Running,
   type StartContext,
-  type TlsMaterial,
-} from '@trellis/clients';
+} from '@trellis/kit';
+import { serverTls, type TlsMaterial } from '@trellis/kit/tls';
 import { createAccessControl } from './access/clients.ts';
 import { createApp, renderError } from './app.ts';
 import { readFile } from 'node:fs/promises';

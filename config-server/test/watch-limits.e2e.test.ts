@@ -4,7 +4,7 @@ import { getEventListeners } from 'node:events';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createService, type Running } from '@trellis/clients';
+import { createService, type Running } from '@trellis/kit';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createAccessControl } from '../src/access/clients.ts';
 import { createApp, renderError } from '../src/app.ts';

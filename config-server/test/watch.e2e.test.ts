@@ -1,5 +1,5 @@
 import { get } from 'node:http';
-import type { Running } from '@trellis/clients';
+import type { Running } from '@trellis/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConfigServer, tempRepo } from './helpers.ts';
 

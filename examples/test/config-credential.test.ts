@@ -6,9 +6,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings, StartupError } from '@trellis/clients';
+import { loadSettings, StartupError } from '@trellis/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureLogger } from '../../clients/test/support/logger.ts';
+import { captureLogger } from '../../kit/test/support/logger.ts';
 import { productComponent } from '../src/index.ts';
 
 const SECRET = 'Cr3dential-in-the-uri';

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { authServerComponent } from '@trellis/auth-server';
-import { createLogger, loadSettings } from '@trellis/clients';
+import { createLogger, loadSettings } from '@trellis/kit';
 import { parseClients } from '@trellis/config-server';
 import { gatewayComponent } from '@trellis/gateway';
 import { loadConfig as loadRegistryConfig } from '@trellis/registry';

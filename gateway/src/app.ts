@@ -1,6 +1,6 @@
 // The gateway's own endpoints, on the kit's hono app beside /actuator/health and /actuator/info. Proxied traffic
 // never reaches hono: the node-level listener in main.ts sends only /actuator/* here.
-import { credentialChallenge, presents, type Credential, type KitEnv } from '@trellis/clients';
+import { credentialChallenge, presents, type Credential, type KitEnv } from '@trellis/kit';
 import { Hono, type Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { GatewayError } from './errors.ts';

@@ -7,12 +7,12 @@ import {
   parseTrustedProxies,
   setting,
   SettingsError,
-  tlsSettings,
   type Credential,
   type Settings,
   type SettingSpec,
   type SettingsSource,
-} from '@trellis/clients';
+} from '@trellis/kit';
+import { tlsSettings } from '@trellis/kit/tls';
 import { parseDataSize } from './routing/definition.ts';
 
 /** Routes the management API may hold in all (file, config server and API routes together), unless --max-routes. */

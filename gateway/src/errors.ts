@@ -1,6 +1,6 @@
 // The gateway's one error class. Every refusal the gateway itself makes (as opposed to an upstream's answer) is one of
 // these codes, rendered as JSON naming the route so an operator can tell which route failed without reading logs.
-import { TrellisError } from '@trellis/clients';
+import { TrellisError } from '@trellis/kit';
 
 export type GatewayErrorCode =
   /** No route's predicates match the request. */

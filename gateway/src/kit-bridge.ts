@@ -2,7 +2,7 @@
 // Request/Response conversion costs nothing that matters, and the proxy path never pays it).
 import type http from 'node:http';
 import { Readable } from 'node:stream';
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import type { Hono } from 'hono';
 
 export async function serveWithApp(

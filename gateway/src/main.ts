@@ -7,29 +7,26 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { configHealthIndicator, createConfigClient, STARTUP_RETRY, type ConfigClient } from '@trellis/clients/config';
 import {
-  configHealthIndicator,
-  createConfigClient,
   createDiscoveryClient,
   createEurekaRegistration,
-  createService,
-  createTokenIntrospector,
-  createTokenVerifier,
-  defineComponent,
-  DEV_FILES,
   discoveryHealthIndicator,
   RoundRobin,
-  serverTls,
-  StartupError,
-  STARTUP_RETRY,
-  type ConfigClient,
   type DiscoveryClient,
-  type Endpoint,
   type EurekaRegistration,
+} from '@trellis/clients/discovery';
+import {
+  createService,
+  defineComponent,
+  StartupError,
+  type Endpoint,
   type Health,
   type Logger,
   type Running,
-} from '@trellis/clients';
+} from '@trellis/kit';
+import { createTokenIntrospector, createTokenVerifier } from '@trellis/clients/security';
+import { DEV_FILES, serverTls } from '@trellis/kit/tls';
 import { createApp, renderError } from './app.ts';
 import { gatewayConfig, gatewaySettings, type GatewayConfig } from './config.ts';
 import { GatewayError } from './errors.ts';

@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureDevCertificates } from '@trellis/clients';
+import { ensureDevCertificates } from '@trellis/kit/tls';
 import { Agent, request as undiciRequest } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { echo, send, startTestGateway, startUpstream, type TestGateway, type Upstream } from './helpers.ts';

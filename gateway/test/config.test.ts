@@ -1,4 +1,4 @@
-import { SettingsError } from '@trellis/clients';
+import { SettingsError } from '@trellis/kit';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_ROUTES, loadConfig } from '../src/config.ts';
 

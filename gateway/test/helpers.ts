@@ -5,7 +5,7 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, loadSettings, type Logger } from '@trellis/clients';
+import { createLogger, loadSettings, type Logger } from '@trellis/kit';
 import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import { gatewayConfig, gatewaySettings } from '../src/config.ts';
 import { startGateway, type RunningGateway } from '../src/main.ts';

@@ -3,7 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureDevCertificates, type DevTlsMaterial } from '@trellis/clients';
+import { ensureDevCertificates, type DevTlsMaterial } from '@trellis/kit/tls';
 import { Agent, request as undiciRequest } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startIssuer, type TestIssuer } from '../../clients/test/security/helpers.ts';

@@ -2,7 +2,7 @@
 // refusal carries its reason and never reaches the upstream, which records every request it is handed.
 import { once } from 'node:events';
 import net from 'node:net';
-import { loadSettings, SettingsError } from '@trellis/clients';
+import { loadSettings, SettingsError } from '@trellis/kit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { gatewayConfig, gatewaySettings } from '../src/config.ts';
 import { send, startTestGateway, startUpstream, until, type TestGateway, type Upstream } from './helpers.ts';

@@ -3,10 +3,10 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings, type Running } from '@trellis/clients';
+import { loadSettings, type Running } from '@trellis/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authServerComponent } from '../../auth-server/src/index.ts';
-import { clientCredentialsToken, revokeAccessToken } from '../../clients/test/support/oauth.ts';
+import { clientCredentialsToken, revokeAccessToken } from '../../kit/test/support/oauth.ts';
 import { gatewayConfig, gatewaySettings } from '../src/config.ts';
 import { call, echo, silent, startTestGateway, startUpstream, type TestGateway, type Upstream } from './helpers.ts';
 

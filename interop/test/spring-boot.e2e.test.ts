@@ -19,18 +19,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { authServerComponent } from '@trellis/auth-server';
-import {
-  createLogger,
-  loadSettings,
-  type Component,
-  type Logger,
-  type Running,
-  type SettingSpecs,
-} from '@trellis/clients';
+import { createLogger, loadSettings, type Component, type Logger, type Running, type SettingSpecs } from '@trellis/kit';
 import { configServerComponent } from '@trellis/config-server';
 import { registryComponent } from '@trellis/registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clientCredentialsToken, revokeAccessToken } from '../../clients/test/support/oauth.ts';
+import { clientCredentialsToken, revokeAccessToken } from '../../kit/test/support/oauth.ts';
 
 const PROJECT = fileURLToPath(new URL('../spring-boot/', import.meta.url));
 const JAR = join(PROJECT, 'target', 'spring-interop.jar');

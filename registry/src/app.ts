@@ -1,7 +1,7 @@
 // The registry's HTTP surface: the Eureka REST API under both /eureka and /eureka/v2 (Spring clients use the first,
 // eureka-js-client defaults to the second), the watch stream beside it. Routes are built from injected parts; no
 // I/O, no listening. The dashboard sits beside it on "/" (and on /eureka/web, where the gateway serves it).
-import type { KitEnv, ScopedCredentials } from '@trellis/clients';
+import type { KitEnv, ScopedCredentials } from '@trellis/kit';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';

@@ -1,16 +1,20 @@
 // The registry's settings: the one place that declares what can be configured, with flags, variables, defaults and
 // validation (the kit's loadSettings reads them from the command line and the environment).
 import { join } from 'node:path';
+import { asciiUpperCase } from '@trellis/clients/discovery';
 import {
-  asciiUpperCase,
   commonSettings,
   loadSettings,
   parseScopedEntries,
   scopedCredentials,
   setting,
   SettingsError,
-} from '@trellis/clients';
-import type { ScopedCredentials, ScopedEntry, SettingSpec, Settings, SettingsSource } from '@trellis/clients';
+  type ScopedCredentials,
+  type ScopedEntry,
+  type SettingSpec,
+  type Settings,
+  type SettingsSource,
+} from '@trellis/kit';
 import { parseCredential } from './auth/credentials.ts';
 import type { Credential } from './auth/credentials.ts';
 import { parsePeerUrl } from './peers/peer-url.ts';

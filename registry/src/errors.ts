@@ -1,7 +1,7 @@
 // The registry's errors. Eureka fixes their shape: no JSON, a short text for 400s (Eureka's own wording where it
 // has one) and empty bodies for 404s, because Java clients try to read any 4xx body of a heartbeat as an
 // InstanceInfo and fail on text.
-import { TrellisError } from '@trellis/clients';
+import { TrellisError } from '@trellis/kit';
 import type { LimitViolation } from './registry/limits.ts';
 
 export type RegistryErrorCode =

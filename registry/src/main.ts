@@ -1,7 +1,6 @@
 // The registry as a Trellis component: settings → store → registry → routes → listen, and the reverse on stop.
 // `trellis registry` runs it alone, `trellis up` with the rest of the landscape.
-import { createService, defineComponent, StartupError } from '@trellis/clients';
-import type { Logger, Running } from '@trellis/clients';
+import { createService, defineComponent, StartupError, type Logger, type Running } from '@trellis/kit';
 import { createApp, EUREKA_PREFIXES } from './app.ts';
 import { registryConfig, registrySettings } from './config.ts';
 import type { RegistryConfig } from './config.ts';

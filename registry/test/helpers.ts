@@ -1,10 +1,8 @@
 // Shared test set-up: a hand-driven clock, a silent logger, the app on a kit service with an in-memory store, and
 // instance bodies as real clients send them.
 import { Writable } from 'node:stream';
-import { createLogger, createService } from '@trellis/clients';
-import type { Logger, Service } from '@trellis/clients';
+import { createLogger, createService, type Logger, type Service, type KitEnv } from '@trellis/kit';
 import type { Hono } from 'hono';
-import type { KitEnv } from '@trellis/clients';
 import { createApp } from '../src/app.ts';
 import type { AppDeps } from '../src/app.ts';
 import { parseInstance } from '../src/eureka/index.ts';
@@ -33,18 +31,6 @@ export function silentLogger(): Logger {
     level: 'silent',
     destination: new Writable({ write: (_chunk, _enc, done) => done() }),
   });
-}
-
-/** A logger whose lines the test can read back. */
-export function memoryLogger(): { logger: Logger; text: () => string } {
-  const chunks: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      chunks.push(chunk.toString('utf8'));
-      done();
-    },
-  });
-  return { logger: createLogger({ name: 'test', level: 'debug', destination }), text: () => chunks.join('') };
 }
 
 export interface TestApp {

@@ -3,12 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadSettings } from '@trellis/clients';
-import type { Running } from '@trellis/clients';
+import { loadSettings, type Running } from '@trellis/kit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { registryComponent } from '../src/main.ts';
 import { openSqliteStore } from '../src/store/sqlite-store.ts';
-import { instance, jsClientBody, memoryLogger, silentLogger } from './helpers.ts';
+import { instance, jsClientBody, silentLogger } from './helpers.ts';
+import { captureLogger } from '../../kit/test/support/logger.ts';
 
 const dirs: string[] = [];
 const started: Running[] = [];
@@ -128,7 +128,7 @@ describe('registryComponent', () => {
   });
 
   it('warns at start, in the log an operator reads, when anyone may write to it', async () => {
-    const open = memoryLogger();
+    const open = captureLogger();
     await start(dataDir(), [], {}, open.logger);
     const warning = open
       .text()
@@ -138,7 +138,7 @@ describe('registryComponent', () => {
     expect(warning).toHaveLength(1);
     expect(warning[0]?.level).toBe(40);
     expect(warning[0]?.msg).toMatch(/set --write-auth \(REGISTRY_WRITE_AUTH\)$/);
-    const protectedLog = memoryLogger();
+    const protectedLog = captureLogger();
     await start(dataDir(), [], { REGISTRY_WRITE_AUTH: 'basic:eureka:pw' }, protectedLog.logger);
     expect(protectedLog.text()).not.toContain('REGISTRY WRITES ARE OPEN');
   });

@@ -1,8 +1,7 @@
 // A minimal Server-Sent Events client over node:http for the socket tests: collects events and comments, and lets a
 // test wait for the next one.
 import http from 'node:http';
-import { createService } from '@trellis/clients';
-import type { Service } from '@trellis/clients';
+import { createService, type Service } from '@trellis/kit';
 import { createApp } from '../src/app.ts';
 import type { AppDeps } from '../src/app.ts';
 import { Registry } from '../src/registry/registry.ts';

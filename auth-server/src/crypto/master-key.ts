@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StartupError } from '@trellis/clients';
+import { StartupError } from '@trellis/kit';
 
 /** What each derived key is for; one purpose, one key, so a leak of one derived key exposes nothing else. */
 export type KeyPurpose =

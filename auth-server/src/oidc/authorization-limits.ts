@@ -3,7 +3,7 @@
 // are capped in size, and the interactions one source may have started within their lifetime are capped too.
 import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import { messagePage } from '../views/pages.ts';
 import { INTERACTION_PREFIX, INTERACTION_TTL } from './constants.ts';
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context } from 'hono';
-import type { KitEnv, TrustedProxies } from '@trellis/clients';
+import type { KitEnv, TrustedProxies } from '@trellis/kit';
 import type Provider from 'oidc-provider';
 
 /** What a request may say about its origin; the provider is told the issuer's instead (see providerHandler). */

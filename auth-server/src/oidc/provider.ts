@@ -7,7 +7,7 @@ import Provider, {
   type KoaMiddlewareContext,
 } from 'oidc-provider';
 import { AUTHORIZATION_PATH, ID_TOKEN_TTL, INTERACTION_PREFIX, INTERACTION_TTL, PAR_PATH } from './constants.ts';
-import type { Logger } from '@trellis/clients';
+import type { Logger } from '@trellis/kit';
 import type { PrivateJwk, SigningAlg } from '../crypto/signing-keys.ts';
 import { SCRIPT_HASH_COLLECTOR } from '../views/page-headers.ts';
 import { messagePage } from '../views/pages.ts';

@@ -1,5 +1,5 @@
 import { Hono, type Context, type Next } from 'hono';
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import type { ClientRegistry } from '../clients/registry.ts';
 import { sameCredential } from '../crypto/secrets.ts';
 import type { SigningKeyInfo, SigningKeys } from '../crypto/signing-keys.ts';

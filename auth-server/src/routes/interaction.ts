@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context } from 'hono';
-import type { KitEnv, TrustedProxies } from '@trellis/clients';
+import type { KitEnv, TrustedProxies } from '@trellis/kit';
 import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
 import { pinToIssuer, type ProviderHolder } from '../oidc/mount.ts';

@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import { AuthServerError } from '../errors.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono';
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import {
   validateClientInput,
   type ClientMetadata,

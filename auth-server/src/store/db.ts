@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSqlite, type SqliteDatabase } from '@trellis/clients';
+import { openSqlite, type SqliteDatabase } from '@trellis/kit';
 
 export type Db = SqliteDatabase;
 

@@ -1,7 +1,7 @@
 import { createSecretKey } from 'node:crypto';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { StartupError } from '@trellis/clients';
+import { StartupError } from '@trellis/kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMasterKey, loadMasterKey } from '../../src/crypto/master-key.ts';
 import { generateSecret, hashSecret, verifySecret } from '../../src/crypto/secrets.ts';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSqlite } from '@trellis/clients';
+import { openSqlite } from '@trellis/kit';
 import { describe, expect, it } from 'vitest';
 import { DB_FILE, openDatabase } from '../../src/store/db.ts';
 import { tempDir } from '../helpers.ts';

@@ -1,6 +1,6 @@
 import { connect, type ConsumeMessage } from 'amqplib';
 import { randomBytes } from 'node:crypto';
-import { createRabbitBinder } from '@trellis/clients';
+import { createRabbitBinder } from '@trellis/clients/events';
 import type { Scenario } from '../scenario.ts';
 
 const BROKER = process.env.TRELLIS_BROKER_URL ?? 'amqp://guest:guest@localhost:5672';

@@ -1,4 +1,4 @@
-import { createResilience } from '@trellis/clients';
+import { createResilience } from '@trellis/clients/resilience';
 import type { Scenario } from '../scenario.ts';
 
 /**

@@ -1,7 +1,7 @@
 // The auth server as `trellis auth-server` runs it: SQLite under a data directory, RS256 keys, JSON logs at info, no
 // development clients. Arguments: <data dir>. The scenario hands the credential it registers clients with in
 // AUTH_REGISTRATION_TOKEN (environment, never the command line), and may pick AUTH_SIGNING_ALG.
-import { createLogger, loadSettings, runUntilSignal } from '@trellis/clients';
+import { createLogger, loadSettings, runUntilSignal } from '@trellis/kit';
 import { authServerComponent } from '@trellis/auth-server';
 
 const [dataDir] = process.argv.slice(2);

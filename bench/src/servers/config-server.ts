@@ -3,7 +3,7 @@
 // directory it is given, so the scenario can edit it for the watch figure. Arguments: <repo dir> <data dir> [--http].
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createLogger, loadSettings, runUntilSignal } from '@trellis/clients';
+import { createLogger, loadSettings, runUntilSignal } from '@trellis/kit';
 import { configServerComponent, createSymmetricEncryptor } from '@trellis/config-server';
 
 const [repo, dataDir, mode] = process.argv.slice(2);

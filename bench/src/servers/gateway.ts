@@ -1,6 +1,6 @@
 // The gateway as `trellis gateway` runs it, HTTP only, logs at warn (an edge logs refusals, not every request).
 // Arguments: <data dir> <routes file> [gateway flags…].
-import { createLogger, loadSettings, runUntilSignal } from '@trellis/clients';
+import { createLogger, loadSettings, runUntilSignal } from '@trellis/kit';
 import { gatewayComponent } from '@trellis/gateway';
 
 const [dataDir, routesFile, ...flags] = process.argv.slice(2);

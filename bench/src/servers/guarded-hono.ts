@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
-import { requireAuth, requireScopes, type AuthEnv } from '@trellis/clients';
+import { requireAuth, requireScopes, type AuthEnv } from '@trellis/clients/security';
 import { guardEnv } from './guard-env.ts';
 
 const { jwks, issuer, audience } = guardEnv('guarded-hono');

@@ -1,6 +1,7 @@
 // A kit service with routes behind the resource-server guard. It serves its own JWKS (the public keys the scenario
 // hands it in BENCH_JWKS), so the guard downloads keys over HTTP exactly as it would from the auth server.
-import { createLogger, createService, requireAuth, requireScopes, runUntilSignal } from '@trellis/clients';
+import { createLogger, createService, runUntilSignal } from '@trellis/kit';
+import { requireAuth, requireScopes } from '@trellis/clients/security';
 import { guardEnv } from './guard-env.ts';
 
 const { jwks, issuer, audience } = guardEnv('guarded-service');

@@ -1,5 +1,5 @@
 // A service built with the kit as users build theirs: JSON logs at info, request ids, actuator endpoints.
-import { createLogger, createService, runUntilSignal } from '@trellis/clients';
+import { createLogger, createService, runUntilSignal } from '@trellis/kit';
 
 const logger = createLogger({ name: 'bench-kit', level: 'info', format: 'json' });
 await runUntilSignal(

@@ -1,5 +1,5 @@
 // The registry as `trellis registry` runs it: SQLite under a data directory, JSON logs at info. Arguments: <data dir>.
-import { createLogger, loadSettings, runUntilSignal } from '@trellis/clients';
+import { createLogger, loadSettings, runUntilSignal } from '@trellis/kit';
 import { registryComponent } from '@trellis/registry';
 
 const [dataDir] = process.argv.slice(2);

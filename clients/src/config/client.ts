@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { backoffDelay, describeError, SseParser, systemClock, type Clock, type SseEvent } from '../discovery/index.ts';
-import type { Logger } from '../kit/logger.ts';
+import type { Logger } from '@trellis/kit';
 import { ConfigClientError } from './errors.ts';
 import { ConfigHttp, environmentPath, type ConfigCredentials } from './http.ts';
 import { ConfigProperties, type ConfigDiff, type ConfigTree, type ConfigValue } from './properties.ts';

@@ -1,4 +1,4 @@
-import { TrellisError } from '../kit/errors.ts';
+import { TrellisError } from '@trellis/kit';
 
 /**
  * Why the config client failed. Closed, so a service can switch exhaustively: at start-up every code is fatal (the

@@ -1,4 +1,4 @@
-import type { Health } from '../kit/health.ts';
+import type { Health } from '@trellis/kit';
 import type { ConfigClient } from './client.ts';
 
 function iso(ms: number | undefined): string | undefined {

@@ -2,7 +2,7 @@
 // one ConfigClientError that names the server and the reason.
 import type { Dispatcher } from 'undici';
 import { createAgent, describeError, isTimeoutError } from '../discovery/index.ts';
-import { parseServiceUrls } from '../kit/service-urls.ts';
+import { parseServiceUrls } from '@trellis/kit';
 import { ConfigClientError, type ConfigClientErrorCode } from './errors.ts';
 import type { RawEnvironment, RawPropertySource, RawValue } from './properties.ts';
 

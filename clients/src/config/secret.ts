@@ -1,4 +1,4 @@
-import { SENSITIVE_KEYS } from '../kit/logger.ts';
+import { SENSITIVE_KEYS } from '@trellis/kit';
 
 const MASK = '[secret]';
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');

@@ -2,7 +2,7 @@
 // watch stream when it has one (changes arrive in milliseconds), else by Eureka's own scheme: a full fetch, then a
 // delta every refresh interval, reconciled by `apps__hashcode`.
 import type { Dispatcher } from 'undici';
-import type { Logger } from '../kit/logger.ts';
+import type { Logger } from '@trellis/kit';
 import { describeError } from './agent.ts';
 import { InstanceCache, type InstanceChange } from './cache.ts';
 import { DiscoveryError } from './errors.ts';

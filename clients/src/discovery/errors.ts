@@ -1,4 +1,4 @@
-import { TrellisError } from '../kit/errors.ts';
+import { TrellisError } from '@trellis/kit';
 
 /**
  * Why a discovery operation failed. Closed, so a caller can switch exhaustively: a composite service maps

@@ -1,4 +1,4 @@
-import type { Health, HealthIndicator } from '../kit/health.ts';
+import type { Health, HealthIndicator } from '@trellis/kit';
 import type { DiscoveryClient } from './client.ts';
 import type { EurekaRegistration } from './registration.ts';
 import { systemClock, type Clock } from './timing.ts';

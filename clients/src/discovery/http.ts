@@ -2,7 +2,7 @@
 // connection error or a 503 is retried once on the next instance, as Spring Cloud LoadBalancer's retry does.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { Logger } from '../kit/logger.ts';
+import type { Logger } from '@trellis/kit';
 import { createAgent, describeError, isConnectionError, isTimeoutError } from './agent.ts';
 import type { InstanceSource } from './client.ts';
 import { DiscoveryError } from './errors.ts';

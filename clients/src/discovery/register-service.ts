@@ -1,5 +1,4 @@
-import type { Logger } from '../kit/logger.ts';
-import type { Service } from '../kit/service.ts';
+import type { Logger, Service } from '@trellis/kit';
 import type { DiscoveryClient } from './client.ts';
 import { DiscoveryError } from './errors.ts';
 import { discoveryHealthIndicator } from './health.ts';

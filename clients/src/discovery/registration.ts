@@ -3,7 +3,7 @@
 // registry that is down is retried with capped backoff and reported once per state change, never per attempt.
 import { hostname, networkInterfaces } from 'node:os';
 import type { Dispatcher } from 'undici';
-import type { Logger } from '../kit/logger.ts';
+import type { Logger } from '@trellis/kit';
 import { describeError } from './agent.ts';
 import { DiscoveryError } from './errors.ts';
 import { asciiUpperCase } from './names.ts';

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { createAgent, describeError } from './agent.ts';
-import { parseServiceUrls } from '../kit/service-urls.ts';
+import { parseServiceUrls } from '@trellis/kit';
 import { DiscoveryError } from './errors.ts';
 
 const gunzipAsync = promisify(gunzip);

@@ -1,4 +1,4 @@
-import type { Logger } from '../kit/logger.ts';
+import type { Logger } from '@trellis/kit';
 import { createEmbeddedBinder } from './embedded.ts';
 import { createRabbitBinder } from './rabbit.ts';
 import type { EventBinder } from './types.ts';

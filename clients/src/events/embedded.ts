@@ -6,9 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSqlite, type SqliteDatabase } from '../kit/sqlite.ts';
-import type { Health } from '../kit/health.ts';
-import type { Logger } from '../kit/logger.ts';
+import { openSqlite, type SqliteDatabase, type Health, type Logger } from '@trellis/kit';
 import { EventsError } from './errors.ts';
 import {
   ALL_KEYS,

@@ -1,4 +1,4 @@
-import { TrellisError } from '../kit/errors.ts';
+import { TrellisError } from '@trellis/kit';
 
 /**
  * Why an events operation failed. Closed, so a caller can switch exhaustively: a service maps `broker_unavailable`

@@ -1,4 +1,4 @@
-import type { HealthRegistry } from '../kit/health.ts';
+import type { HealthRegistry } from '@trellis/kit';
 import type { EventBinder } from './types.ts';
 
 /**

@@ -13,8 +13,7 @@ import {
   type RecoveringChannelModel,
 } from 'amqplib';
 import { backoffDelay, type BackoffOptions } from '../discovery/timing.ts';
-import type { Health } from '../kit/health.ts';
-import { redactUrl, type Logger } from '../kit/logger.ts';
+import { type Health, redactUrl, type Logger } from '@trellis/kit';
 import { EventsError } from './errors.ts';
 import {
   ALL_KEYS,

@@ -1,4 +1,4 @@
-import type { HealthIndicator } from '../kit/health.ts';
+import type { HealthIndicator } from '@trellis/kit';
 import type { PartitionKey } from './partition.ts';
 
 /** Header values a producer may add; they travel as AMQP headers (or their JSON in the embedded binder). */

@@ -2,8 +2,7 @@
 // `/actuator/circuitbreakers`, `/actuator/circuitbreakerevents`, `/actuator/retries` and `/actuator/retryevents`
 // endpoints, with Resilience4j's JSON field names so dashboards made for Spring services read them unchanged.
 import type { Context } from 'hono';
-import { aggregateStatus, type Health, type HealthIndicator } from '../kit/health.ts';
-import type { KitEnv, Service } from '../kit/service.ts';
+import { aggregateStatus, type Health, type HealthIndicator, type KitEnv, type Service } from '@trellis/kit';
 import type { CircuitBreaker, CircuitBreakerEvent } from './circuit-breaker.ts';
 import type { ResilienceRegistry } from './registry.ts';
 

@@ -1,7 +1,7 @@
 // Resilience4j's circuit breaker state machine. cockatiel's CircuitBreakerPolicy lets a single trial call through in
 // half-open, tells its pluggable IBreaker nothing about call durations (so no slow-call rate), trips on `>` and has no
 // DISABLED or METRICS_ONLY state; those are Resilience4j's rules, so the state machine is written here against them.
-import type { Logger } from '../kit/logger.ts';
+import type { Logger } from '@trellis/kit';
 import { CIRCUIT_BREAKER_DEFAULTS, type CircuitBreakerSettings, type CircuitBreakerStateName } from './config.ts';
 import { ResilienceError } from './errors.ts';
 import { describeError, errorMatches } from './matchers.ts';

@@ -1,4 +1,4 @@
-import { TrellisError } from '../kit/errors.ts';
+import { TrellisError } from '@trellis/kit';
 
 /**
  * Why a resilient call failed before or instead of the call's own error. Closed, so callers can switch exhaustively

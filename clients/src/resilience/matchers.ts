@@ -1,4 +1,4 @@
-import { isTrellisError } from '../kit/errors.ts';
+import { isTrellisError } from '@trellis/kit';
 
 // Resilience4j names exception classes in recordExceptions / ignoreExceptions / retryExceptions. Configuration served
 // to Node services names errors the way they are told apart here: by `name`, by a class in the prototype chain (so

@@ -2,7 +2,7 @@
 // Retry(CircuitBreaker(TimeLimiter(Bulkhead(call)))), Resilience4j's order. Retry is outermost so each attempt is
 // judged by the breaker (and refused once it opens); the time limiter sits inside the breaker so a timeout counts as
 // a failure; the bulkhead is innermost so waiting for a slot counts against the timeout.
-import type { Logger } from '../kit/logger.ts';
+import type { Logger } from '@trellis/kit';
 import { Bulkhead } from './bulkhead.ts';
 import { CircuitBreaker, type CircuitBreakerPredicates } from './circuit-breaker.ts';
 import {

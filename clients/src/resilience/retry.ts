@@ -1,7 +1,7 @@
 // Retry on cockatiel's retry loop, with Resilience4j's counting (maxAttempts includes the first call) and its
 // IntervalFunction for the waits (fixed, exponential with a cap, randomized within ± factor) as a cockatiel backoff.
 import { DelegateBackoff, handleWhen, retry, type RetryPolicy } from 'cockatiel';
-import type { Logger } from '../kit/logger.ts';
+import type { Logger } from '@trellis/kit';
 import { RETRY_DEFAULTS, type RetrySettings } from './config.ts';
 import { describeError, errorMatches } from './matchers.ts';
 

@@ -6,7 +6,7 @@
 // adds 10-20 % to a 1 ms call (listeners cost 4-20 µs each, and a timer armed and cleared per call delays the call's
 // own timers). Every call of one limiter has the same timeout, so deadlines come in the order calls start: they wait
 // in a FIFO queue under a single timer, armed for the oldest pending deadline and left to run out when calls finish.
-import type { Logger } from '../kit/logger.ts';
+import type { Logger } from '@trellis/kit';
 import { TIME_LIMITER_DEFAULTS, type TimeLimiterSettings } from './config.ts';
 import { ResilienceError } from './errors.ts';
 

@@ -1,4 +1,4 @@
-import { TrellisError } from '../kit/errors.ts';
+import { TrellisError } from '@trellis/kit';
 
 /**
  * Why a security operation failed. Closed, so a caller can switch exhaustively. The first four are the resource

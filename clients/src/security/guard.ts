@@ -1,7 +1,7 @@
 // The resource-server side of RFC 6750: bearer tokens in the Authorization header, challenges in WWW-Authenticate.
 import type { HttpBindings } from '@hono/node-server';
 import type { Context, MiddlewareHandler } from 'hono';
-import type { KitEnv } from '../kit/service.ts';
+import type { KitEnv } from '@trellis/kit';
 import { bearerToken, quotedParam, wellFormedToken } from './bearer.ts';
 import { SecurityError } from './errors.ts';
 import { createTokenVerifier, type AuthInfo, type TokenVerifierOptions } from './verifier.ts';

@@ -1,7 +1,7 @@
 // RFC 7662 token introspection: asking the authorization server whether a token is active now, for the calls that
 // must see a revocation at once rather than when the token expires.
 import type { JWTPayload } from 'jose';
-import type { Logger } from '../kit/logger.ts';
+import type { Logger } from '@trellis/kit';
 import { SecurityError } from './errors.ts';
 import { basicCredentials, endpointOf, postForm, serverConnection, type ServerConnectionOptions } from './http.ts';
 import { authInfo, type AuthInfo } from './verifier.ts';

@@ -1,6 +1,6 @@
 // OAuth 2.0 client credentials grant (RFC 6749 §4.4): one cached access token per client, refreshed before it expires.
 import type { LoadBalancedHttp } from '../discovery/http.ts';
-import type { Logger } from '../kit/logger.ts';
+import type { Logger } from '@trellis/kit';
 import { SecurityError } from './errors.ts';
 import {
   basicCredentials,

@@ -8,7 +8,7 @@ import {
   type JWTVerifyGetKey,
   type JWSHeaderParameters,
 } from 'jose';
-import type { Logger } from '../kit/logger.ts';
+import type { Logger } from '@trellis/kit';
 import { SecurityError } from './errors.ts';
 import { discoverServer, joseFetch, lazily, serverConnection, type ServerConnectionOptions } from './http.ts';
 

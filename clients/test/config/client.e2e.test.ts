@@ -7,9 +7,9 @@ import { createConfigClient, fetchRemoteConfig, type ConfigChange } from '../../
 import { ConfigClientError } from '../../src/config/errors.ts';
 import { configHealthIndicator } from '../../src/config/health.ts';
 import { Secret } from '../../src/config/secret.ts';
-import type { Running } from '../../src/kit/component.ts';
+import type { Running } from '@trellis/kit';
 import { ManualClock } from '../discovery/helpers.ts';
-import { captureLogger } from '../support/logger.ts';
+import { captureLogger } from '../../../kit/test/support/logger.ts';
 import { silentLogger, startConfigServer, tempDir } from './helpers.ts';
 
 interface Vectors {

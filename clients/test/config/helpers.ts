@@ -2,8 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startConfigServer as startConfigServerComponent } from '../../../config-server/test/helpers.ts';
-import { createLogger, type Logger } from '../../src/kit/logger.ts';
-import type { Running } from '../../src/kit/component.ts';
+import { createLogger, type Logger, type Running } from '@trellis/kit';
 
 /** A temporary directory: `files` maps relative paths to contents. */
 export function tempDir(files: Record<string, string> = {}): {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigClientError } from '../../src/config/errors.ts';
 import { ConfigProperties, mergePropertySources, type RawEnvironment } from '../../src/config/properties.ts';
 import { isSecretProperty, Secret } from '../../src/config/secret.ts';
-import { captureLogger } from '../support/logger.ts';
+import { captureLogger } from '../../../kit/test/support/logger.ts';
 
 function env(sources: Record<string, Record<string, string | number | boolean>>): RawEnvironment {
   return {

@@ -9,7 +9,7 @@ import {
   type DiscoveryClientOptions,
 } from '../../src/discovery/client.ts';
 import { discoveryHealthIndicator } from '../../src/discovery/health.ts';
-import { memoryLogger } from '../kit/helpers.ts';
+import { captureLogger } from '../../../kit/test/support/logger.ts';
 import { eventually, ManualClock, RECORDED_APPS, startScriptedServer, type ScriptedServer } from './helpers.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -20,7 +20,7 @@ afterEach(async () => {
 function discovery(
   options: Partial<DiscoveryClientOptions> & Pick<DiscoveryClientOptions, 'registryUrl'>,
 ): DiscoveryClient {
-  const client = createDiscoveryClient({ logger: memoryLogger().logger, ...options });
+  const client = createDiscoveryClient({ logger: captureLogger().logger, ...options });
   cleanups.push(() => client.stop());
   return client;
 }
@@ -75,7 +75,7 @@ describe('discovery client against a plain Eureka (no watch stream)', () => {
       else res.writeHead(404).end();
     });
     const clock = new ManualClock();
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = captureLogger();
     const client = discovery({ registryUrl: `${eureka.url}/eureka/`, logger, clock, refreshIntervalSecs: 30 });
     const batches: (readonly InstanceChange[])[] = [];
     client.onChange((changes) => batches.push(changes));
@@ -84,9 +84,7 @@ describe('discovery client against a plain Eureka (no watch stream)', () => {
     expect(eureka.requests[1]?.headers['accept']).toBe('application/json');
     expect(client.getInstances('eurekaconsumer').map((i) => i.instanceId)).toEqual(['host:eurekaconsumer:9002']);
     expect(client.snapshot()).toMatchObject({ mode: 'poll', fresh: true, appsHashCode: 'UP_1_' });
-    expect(lines().some((l) => l['msg'] === 'registry has no watch stream (a plain Eureka); polling deltas')).toBe(
-      true,
-    );
+    expect(lines.some((l) => l['msg'] === 'registry has no watch stream (a plain Eureka); polling deltas')).toBe(true);
 
     expect(await clock.fireNext()).toBe(30_000);
     await eureka.waitFor(1, isDelta);
@@ -217,14 +215,14 @@ describe('discovery client on a watch stream', () => {
       else res.writeHead(404).end();
     });
     const clock = new ManualClock();
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = captureLogger();
     const client = discovery({ registryUrl: `${s.url}/eureka/`, clock, logger, refreshIntervalSecs: 30 });
     await client.start();
     // Refused, yet loaded: a service started while the registry is full of streams still finds its peers.
     expect(s.requests.map((r) => r.url)).toEqual(['/eureka/watch', '/eureka/apps/']);
     expect(client.getInstances('review').map((i) => i.instanceId)).toEqual(['r1']);
     expect(client.snapshot()).toMatchObject({ mode: 'watch', fresh: true });
-    expect(lines().map((l) => l['msg'])).toContain('registry refused the watch stream; polling until it takes one');
+    expect(lines.map((l) => l['msg'])).toContain('registry refused the watch stream; polling until it takes one');
     // It tries the stream again after a refresh interval, as long as a plain Eureka client waits between fetches.
     refuse = false;
     expect(await clock.fireNext()).toBe(30_000);
@@ -238,7 +236,7 @@ describe('discovery client on a watch stream', () => {
   it('reopens the stream when the registry closes it, and the new snapshot replaces the cache', async () => {
     let current = apps('UP_2_', '1', [wire('REVIEW', 'r1'), wire('REVIEW', 'r2')]);
     const w = await watchServer(() => current);
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = captureLogger();
     const client = discovery({ registryUrl: w.url, logger });
     const batches: (readonly InstanceChange[])[] = [];
     client.onChange((c) => batches.push(c));
@@ -254,7 +252,7 @@ describe('discovery client on a watch stream', () => {
         ?.map((c) => `${c.type} ${c.instance.instanceId}`)
         .sort(),
     ).toEqual(['ADDED r3', 'DELETED r1', 'DELETED r2']);
-    const messages = lines().map((l) => l['msg']);
+    const messages = lines.map((l) => l['msg']);
     expect(
       messages.filter((m) => m === 'lost contact with the registry; serving cached instances, retrying'),
     ).toHaveLength(1);
@@ -263,14 +261,14 @@ describe('discovery client on a watch stream', () => {
 
   it('reopens the stream for a fresh snapshot when a change leaves it out of step with the server hashcode', async () => {
     const w = await watchServer(() => apps('UP_1_', '1', [wire('REVIEW', 'r1')]));
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = captureLogger();
     const client = discovery({ registryUrl: w.url, logger });
     await client.start();
     // The server says three instances are UP after this one: an event was lost.
     w.event('change', { action: 'ADDED', instance: wire('REVIEW', 'r2'), versionsDelta: '3', appsHashCode: 'UP_3_' });
     await w.server.waitFor(2);
     await eventually(() => client.getInstances('review').length === 1, 2000, 'snapshot replaced the drifted cache');
-    expect(lines().find((l) => l['level'] === 40)?.['reason']).toBe(
+    expect(lines.find((l) => l['level'] === 40)?.['reason']).toBe(
       'watch stream out of step (apps__hashcode UP_2_ here, UP_3_ on the registry)',
     );
   });

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DiscoveryError } from '../../src/discovery/errors.ts';
 import { createLoadBalancedHttp, isApplicationHost, type LoadBalancedHttp } from '../../src/discovery/http.ts';
 import type { ServiceInstance } from '../../src/discovery/wire.ts';
-import { memoryLogger } from '../kit/helpers.ts';
+import { captureLogger } from '../../../kit/test/support/logger.ts';
 import { instance, startScriptedServer, type Script, type ScriptedServer } from './helpers.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -39,7 +39,7 @@ function lbHttp(
 ): LoadBalancedHttp {
   const http = createLoadBalancedHttp({
     discovery: { getInstances: (app) => instances[app.toUpperCase()] ?? [] },
-    logger: memoryLogger().logger,
+    logger: captureLogger().logger,
     random: options.random ?? (() => 0),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     ...(options.retryOnNextInstance === undefined ? {} : { retryOnNextInstance: options.retryOnNextInstance }),

@@ -10,7 +10,7 @@ import {
   type EurekaRegistrationOptions,
 } from '../../src/discovery/registration.ts';
 import { discoveryHealthIndicator } from '../../src/discovery/health.ts';
-import { memoryLogger } from '../kit/helpers.ts';
+import { captureLogger } from '../../../kit/test/support/logger.ts';
 import { eventually, ManualClock, SPRING_REGISTRATION, startScriptedServer, type ScriptedServer } from './helpers.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -69,7 +69,7 @@ describe('registration body', () => {
       hostName: 'host.docker.internal',
       ipAddr: '192.168.2.1',
       port: 8082,
-      logger: memoryLogger().logger,
+      logger: captureLogger().logger,
     });
     const body = registrationBody(d, 'UP', { lastUpdated: 1630906180645, lastDirty: 1630906182808 });
     expect(JSON.stringify(body)).toBe(JSON.stringify(JSON.parse(SPRING_REGISTRATION)));
@@ -83,7 +83,7 @@ describe('registration body', () => {
       ipAddr: '10.0.0.1',
       securePort: 8443,
       metadata: { zone: 'z1' },
-      logger: memoryLogger().logger,
+      logger: captureLogger().logger,
     });
     expect(d.instanceId).toBe('gw:gateway:8443');
     expect(d.healthCheckUrl).toBe('https://gw:8443/actuator/health');
@@ -95,7 +95,7 @@ describe('registration body', () => {
   });
 
   it('refuses options without a port, with a bad lease or with an app name that cannot be a path segment', () => {
-    const base = { registryUrl: 'http://r/eureka', logger: memoryLogger().logger };
+    const base = { registryUrl: 'http://r/eureka', logger: captureLogger().logger };
     expect(() => describeInstance({ ...base, app: 'a' })).toThrow(/port/);
     expect(() => describeInstance({ ...base, app: 'a', port: 1, leaseRenewalIntervalSecs: 0 })).toThrow(/leaseRenewal/);
     expect(() => describeInstance({ ...base, app: 'a/b', port: 1 })).toThrow(/app name/);
@@ -109,7 +109,7 @@ describe('createEurekaRegistration', () => {
   it('registers as STARTING, then registers again as UP with a newer lastDirtyTimestamp when marked up', async () => {
     const server = await registry();
     const clock = new ManualClock();
-    const reg = register({ registryUrl: `${server.url}/eureka/`, logger: memoryLogger().logger, clock });
+    const reg = register({ registryUrl: `${server.url}/eureka/`, logger: captureLogger().logger, clock });
     reg.start();
     await reg.whenSynced();
     clock.advance(5);
@@ -131,7 +131,7 @@ describe('createEurekaRegistration', () => {
     const clock = new ManualClock();
     const reg = register({
       registryUrl: `${server.url}/eureka`,
-      logger: memoryLogger().logger,
+      logger: captureLogger().logger,
       clock,
       initialStatus: 'UP',
       leaseRenewalIntervalSecs: 10,
@@ -157,7 +157,7 @@ describe('createEurekaRegistration', () => {
     let heartbeat = 200;
     const server = await registry(eurekaLike(() => heartbeat));
     const clock = new ManualClock();
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = captureLogger();
     const reg = register({ registryUrl: `${server.url}/eureka/`, logger, clock, initialStatus: 'UP' });
     reg.start();
     await reg.whenSynced();
@@ -165,16 +165,14 @@ describe('createEurekaRegistration', () => {
     clock.advance(30_000);
     await server.waitFor(2, isPost);
     expect(server.requests.map((r) => r.method)).toEqual(['POST', 'PUT', 'POST']);
-    expect(lines().filter((l) => l['msg'] === 'registry does not know this instance; registering again')).toHaveLength(
-      1,
-    );
+    expect(lines.filter((l) => l['msg'] === 'registry does not know this instance; registering again')).toHaveLength(1);
   });
 
   it('cancels with DELETE on stop, and only once', async () => {
     const server = await registry();
     const reg = register({
       registryUrl: `${server.url}/eureka/`,
-      logger: memoryLogger().logger,
+      logger: captureLogger().logger,
       clock: new ManualClock(),
     });
     reg.start();
@@ -188,7 +186,7 @@ describe('createEurekaRegistration', () => {
   it('keeps retrying a registry that is down with capped backoff and logs one line per state change', async () => {
     const port = await freePort();
     const clock = new ManualClock();
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = captureLogger();
     const reg = register({
       registryUrl: `http://127.0.0.1:${port}/eureka/`,
       logger,
@@ -210,17 +208,17 @@ describe('createEurekaRegistration', () => {
     const server = await registry(eurekaLike(), port);
     await reg.whenSynced();
     expect(server.requests.filter(isPost)).toHaveLength(1);
-    const messages = lines().map((l) => l['msg']);
+    const messages = lines.map((l) => l['msg']);
     expect(messages.filter((m) => m === 'registry unreachable; retrying with backoff')).toHaveLength(1);
     expect(messages.filter((m) => m === 'registered with the registry')).toHaveLength(1);
-    expect(lines().find((l) => l['msg'] === 'registered with the registry')?.['failedAttempts']).toBeGreaterThanOrEqual(
+    expect(lines.find((l) => l['msg'] === 'registered with the registry')?.['failedAttempts']).toBeGreaterThanOrEqual(
       5,
     );
   });
 
   it('reports an unreachable registry as UNKNOWN discovery health, and stops without a pointless cancel', async () => {
     const port = await freePort();
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = captureLogger();
     const reg = register({ registryUrl: `http://127.0.0.1:${port}/eureka/`, logger, clock: new ManualClock() });
     const indicator = discoveryHealthIndicator({ registration: reg });
     reg.start();
@@ -229,7 +227,7 @@ describe('createEurekaRegistration', () => {
     expect(health.status).toBe('UNKNOWN');
     expect(health.details?.['reason']).toBe('registry unreachable, 1 failed attempts');
     await reg.stop();
-    expect(lines().map((l) => l['msg'])).not.toContain('could not cancel the registration');
+    expect(lines.map((l) => l['msg'])).not.toContain('could not cancel the registration');
     expect(await indicator()).toMatchObject({ status: 'UNKNOWN', details: { reason: 'registration cancelled' } });
   });
 
@@ -239,7 +237,7 @@ describe('createEurekaRegistration', () => {
     const clock = new ManualClock();
     const reg = register({
       registryUrl: `http://127.0.0.1:${port}/eureka/,${server.url}/eureka/`,
-      logger: memoryLogger().logger,
+      logger: captureLogger().logger,
       clock,
       initialStatus: 'UP',
     });
@@ -253,7 +251,7 @@ describe('createEurekaRegistration', () => {
 
   it('sends basic credentials from the URL and bearer tokens from a function, and never logs them', async () => {
     const server = await registry();
-    const { logger, text } = memoryLogger();
+    const { logger, text } = captureLogger();
     const basic = register({
       registryUrl: `http://eureka:s3cret@127.0.0.1:${server.port}/eureka/`,
       logger,
@@ -285,7 +283,7 @@ describe('createEurekaRegistration', () => {
       res.writeHead(req.method === 'POST' ? answer : 200).end('Missing hostName'),
     );
     const clock = new ManualClock();
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = captureLogger();
     const reg = register({ registryUrl: `${server.url}/eureka/`, logger, clock });
     reg.start();
     await eventually(() => reg.snapshot().state === 'rejected', 3000, 'rejected');
@@ -295,6 +293,6 @@ describe('createEurekaRegistration', () => {
     answer = 204;
     clock.advance(2000);
     await reg.whenSynced();
-    expect(lines().filter((l) => l['level'] === 50)).toHaveLength(1);
+    expect(lines.filter((l) => l['level'] === 50)).toHaveLength(1);
   });
 });

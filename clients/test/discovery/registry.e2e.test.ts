@@ -15,10 +15,8 @@ import {
   type EurekaRegistration,
   type EurekaRegistrationOptions,
 } from '../../src/discovery/registration.ts';
-import { createService, type Service } from '../../src/kit/service.ts';
-import { loadSettings } from '../../src/kit/settings.ts';
-import { createLogger } from '../../src/kit/logger.ts';
-import { memoryLogger } from '../kit/helpers.ts';
+import { createService, type Service, loadSettings, createLogger } from '@trellis/kit';
+import { captureLogger } from '../../../kit/test/support/logger.ts';
 import { eventually, ManualClock, startScriptedServer } from './helpers.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -82,7 +80,7 @@ function registration(
     port: 7003,
     hostName: '127.0.0.1',
     ipAddr: '127.0.0.1',
-    logger: memoryLogger().logger,
+    logger: captureLogger().logger,
     ...options,
   });
   cleanups.push(() => r.stop());
@@ -90,7 +88,7 @@ function registration(
 }
 
 function discovery(eureka: string): DiscoveryClient {
-  const client = createDiscoveryClient({ registryUrl: eureka, logger: memoryLogger().logger });
+  const client = createDiscoveryClient({ registryUrl: eureka, logger: captureLogger().logger });
   cleanups.push(() => client.stop());
   return client;
 }
@@ -168,7 +166,7 @@ describe('registration against the registry', () => {
     const probe = await startScriptedServer(() => undefined);
     await probe.close();
     const eureka = `http://127.0.0.1:${probe.port}/eureka/`;
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = captureLogger();
     const reg = registration({
       registryUrl: eureka,
       logger,
@@ -181,7 +179,7 @@ describe('registration against the registry', () => {
     await startRegistry(probe.port);
     await reg.whenSynced();
     expect((await appsOnRegistry(eureka)).get(reg.instanceId)?.status).toBe('UP');
-    const messages = lines().map((l) => l['msg']);
+    const messages = lines.map((l) => l['msg']);
     expect(messages.filter((m) => m === 'registry unreachable; retrying with backoff')).toHaveLength(1);
     expect(messages.filter((m) => m === 'registered with the registry')).toHaveLength(1);
   });
@@ -269,7 +267,7 @@ describe('discovery against the registry', () => {
     const client = discovery(eureka);
     await client.start();
     await eventually(() => client.getInstances('review').length === 2, 3000, 'both instances discovered');
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = captureLogger();
     const http = createLoadBalancedHttp({ discovery: client, logger, timeoutMs: 2000 });
     cleanups.push(() => http.close());
 
@@ -292,6 +290,6 @@ describe('discovery against the registry', () => {
       expect(((await res.body.json()) as { port: number }).port).toBe(ports[0]);
     }
     // Half of the four went to the dead instance first.
-    expect(lines().filter((l) => l['msg'] === 'retrying on the next instance')).toHaveLength(2);
+    expect(lines.filter((l) => l['msg'] === 'retrying on the next instance')).toHaveLength(2);
   });
 });

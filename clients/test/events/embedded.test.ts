@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HealthRegistry } from '../../src/kit/health.ts';
+import { HealthRegistry } from '@trellis/kit';
 import { createEmbeddedBinder, registerBinderHealth, type EventBinder } from '../../src/events/index.ts';
 import { binderSemantics } from './semantics.ts';
 import { uniqueName, waitFor } from './helpers.ts';

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { connect } from 'amqplib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HealthRegistry } from '../../src/kit/health.ts';
+import { HealthRegistry } from '@trellis/kit';
 import { createRabbitBinder, registerBinderHealth, type EventMessage } from '../../src/events/index.ts';
 import { binderSemantics } from './semantics.ts';
 import { BROKER, cleanupBroker, delay, rabbitctl, uniqueName, waitFor } from './helpers.ts';

@@ -1,10 +1,10 @@
 // The health component and actuator endpoints through a real kit service, in-process (service.app.request()).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createService, type Service } from '../../src/kit/service.ts';
+import { createService, type Service } from '@trellis/kit';
 import { attachResilienceEndpoints } from '../../src/resilience/actuator.ts';
 import type { ResilienceConfig } from '../../src/resilience/config.ts';
 import { createResilience, type ResilienceRegistry } from '../../src/resilience/registry.ts';
-import { memoryLogger } from '../kit/helpers.ts';
+import { captureLogger } from '../../../kit/test/support/logger.ts';
 
 beforeEach(() => {
   vi.useFakeTimers({ now: new Date('2026-05-01T10:00:00.000Z'), toFake: ['Date', 'setTimeout', 'clearTimeout'] });
@@ -22,7 +22,7 @@ const config: ResilienceConfig = {
 };
 
 function setup(): { service: Service; resilience: ResilienceRegistry } {
-  const { logger } = memoryLogger('silent');
+  const { logger } = captureLogger('silent');
   const service = createService({ name: 'composite', logger, git: false });
   const resilience = createResilience({ config, logger });
   attachResilienceEndpoints(service, resilience);
@@ -178,7 +178,7 @@ describe('GET /actuator/circuitbreakerevents', () => {
 
 describe('GET /actuator/retryevents', () => {
   it('answers the retries and their events', async () => {
-    const { logger } = memoryLogger('silent');
+    const { logger } = captureLogger('silent');
     const service = createService({ name: 'composite', logger, git: false });
     const resilience = createResilience({
       config: { retry: { instances: { product: { maxAttempts: 2, waitDuration: 10 } } } },

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CircuitBreaker } from '../../src/resilience/circuit-breaker.ts';
 import type { CircuitBreakerSettings } from '../../src/resilience/config.ts';
 import { ResilienceError } from '../../src/resilience/errors.ts';
-import { memoryLogger } from '../kit/helpers.ts';
+import { captureLogger } from '../../../kit/test/support/logger.ts';
 
 class Boom extends Error {
   override readonly name = 'Boom';
@@ -21,7 +21,7 @@ afterEach(() => {
 
 function breaker(
   settings: Partial<CircuitBreakerSettings>,
-  extra: { logger?: ReturnType<typeof memoryLogger>['logger'] } = {},
+  extra: { logger?: ReturnType<typeof captureLogger>['logger'] } = {},
 ) {
   return new CircuitBreaker({ name: 'product', settings, ...extra });
 }
@@ -316,7 +316,7 @@ describe('CircuitBreaker TIME_BASED window', () => {
 
 describe('CircuitBreaker events and logs', () => {
   it('logs each state change and keeps the last events', async () => {
-    const { logger, lines } = memoryLogger('info');
+    const { logger, lines } = captureLogger('info');
     const b = breaker(
       { slidingWindowSize: 2, minimumNumberOfCalls: 2, waitDurationInOpenStateMs: 1000, eventConsumerBufferSize: 4 },
       { logger },
@@ -325,7 +325,7 @@ describe('CircuitBreaker events and logs', () => {
     await fail(b);
     await vi.advanceTimersByTimeAsync(1000);
     await ok(b);
-    const changes = lines().filter((l) => l.circuitBreaker === 'product');
+    const changes = lines.filter((l) => l.circuitBreaker === 'product');
     expect(changes.map((l) => [l.level, l.stateTransition])).toEqual([
       [40, 'CLOSED_TO_OPEN'],
       [30, 'OPEN_TO_HALF_OPEN'],

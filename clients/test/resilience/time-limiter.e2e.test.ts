@@ -8,7 +8,7 @@ import { ResilienceError } from '../../src/resilience/errors.ts';
 import { withResilience } from '../../src/resilience/http.ts';
 import { createResilience } from '../../src/resilience/registry.ts';
 import { TimeLimiter } from '../../src/resilience/time-limiter.ts';
-import { memoryLogger } from '../kit/helpers.ts';
+import { captureLogger } from '../../../kit/test/support/logger.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -45,7 +45,7 @@ describe('time limiter on a real request', () => {
     });
     const lb = createLoadBalancedHttp({
       discovery: { getInstances: () => [] },
-      logger: memoryLogger().logger,
+      logger: captureLogger().logger,
       timeoutMs: 30_000,
     });
     cleanups.push(() => lb.close());
@@ -71,7 +71,7 @@ describe('time limiter on a real request', () => {
     await once(server, 'listening');
     cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
     const resilience = createResilience({ config: { retry: { configs: { default: { maxAttempts: 1 } } } } });
-    const lb = createLoadBalancedHttp({ discovery: { getInstances: () => [] }, logger: memoryLogger().logger });
+    const lb = createLoadBalancedHttp({ discovery: { getInstances: () => [] }, logger: captureLogger().logger });
     cleanups.push(() => lb.close());
     const client = withResilience(lb, resilience);
     const port = (server.address() as AddressInfo).port;

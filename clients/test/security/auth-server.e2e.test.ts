@@ -5,14 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authServerComponent } from '../../../auth-server/src/index.ts';
-import type { Running } from '../../src/kit/component.ts';
-import { createService } from '../../src/kit/service.ts';
-import { loadSettings } from '../../src/kit/settings.ts';
+import { type Running, createService, loadSettings } from '@trellis/kit';
 import { SecurityError } from '../../src/security/errors.ts';
 import { requireAuth, requireScopes } from '../../src/security/guard.ts';
 import { createTokenIntrospector } from '../../src/security/introspection.ts';
 import { createTokenClient } from '../../src/security/token-client.ts';
-import { memoryLogger } from '../kit/helpers.ts';
+import { captureLogger } from '../../../kit/test/support/logger.ts';
 
 let dir: string;
 let running: Running;
@@ -26,7 +24,7 @@ beforeAll(async () => {
     argv: ['--port', '0', '--host', '127.0.0.1', '--data-dir', dir],
     env,
   });
-  running = await authServerComponent.start(settings, { logger: memoryLogger('silent').logger, env });
+  running = await authServerComponent.start(settings, { logger: captureLogger('silent').logger, env });
   const port = running.endpoints[0]?.port;
   issuer = `http://localhost:${port}`;
   const note = running.notes?.find((n) => n.includes('development client reader /'));
@@ -41,7 +39,7 @@ afterAll(async () => {
 
 describe('with the Trellis auth server', () => {
   it('gets a client-credentials JWT that the guard accepts, scopes and client id included', async () => {
-    const logs = memoryLogger('debug');
+    const logs = captureLogger('debug');
     const tokens = createTokenClient({
       issuer,
       clientId: 'reader',
@@ -78,7 +76,7 @@ describe('with the Trellis auth server', () => {
       issuer,
       clientId: 'reader',
       clientSecret: 'not-the-secret',
-      logger: memoryLogger('silent').logger,
+      logger: captureLogger('silent').logger,
     });
     try {
       const err = await tokens.getToken().catch((e: unknown) => e);
@@ -95,7 +93,7 @@ describe('with the Trellis auth server', () => {
       clientId: 'reader',
       clientSecret: readerSecret,
       scope: 'product:read',
-      logger: memoryLogger('silent').logger,
+      logger: captureLogger('silent').logger,
     });
     const introspector = createTokenIntrospector({
       issuer,

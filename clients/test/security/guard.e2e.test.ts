@@ -2,10 +2,10 @@
 // Date (jose's exp/nbf checks and JWKS cooldown read it); sockets and timers stay real.
 import { base64url } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createService, type Service } from '../../src/kit/service.ts';
+import { createService, type Service } from '@trellis/kit';
 import { requireAuth, requireScopes } from '../../src/security/guard.ts';
 import { createTokenVerifier } from '../../src/security/verifier.ts';
-import { memoryLogger } from '../kit/helpers.ts';
+import { captureLogger } from '../../../kit/test/support/logger.ts';
 import { deadPort, makeKey, startIssuer, type TestIssuer } from './helpers.ts';
 
 const T0 = Date.UTC(2030, 0, 1, 12, 0, 0);
@@ -13,7 +13,7 @@ const sec = Math.floor(T0 / 1000);
 
 let issuer: TestIssuer;
 let service: Service;
-const logs = memoryLogger('debug');
+const logs = captureLogger('debug');
 const tokensSeen: string[] = [];
 
 beforeAll(async () => {
@@ -247,7 +247,7 @@ describe('requireAuth', () => {
 
   it('answers 500 server_error, not 401, when the JWKS cannot be read', async () => {
     const port = await deadPort();
-    const guarded = createService({ name: 'guarded', logger: memoryLogger('silent').logger, git: false });
+    const guarded = createService({ name: 'guarded', logger: captureLogger('silent').logger, git: false });
     guarded.app.get(
       '/x',
       requireAuth({ issuer: issuer.url, audience: 'product-api', jwksUri: `http://127.0.0.1:${port}/jwks` }),
@@ -259,7 +259,7 @@ describe('requireAuth', () => {
   });
 
   it('enforces requiredScopes given to requireAuth itself', async () => {
-    const strict = createService({ name: 'strict', logger: memoryLogger('silent').logger, git: false });
+    const strict = createService({ name: 'strict', logger: captureLogger('silent').logger, git: false });
     const jwksUri = `${issuer.url}/jwks`;
     strict.app.get(
       '/x',

@@ -3,12 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createService } from '../../src/kit/service.ts';
+import { createService } from '@trellis/kit';
 import { SecurityError } from '../../src/security/errors.ts';
 import { requireAuth } from '../../src/security/guard.ts';
 import { createTokenClient } from '../../src/security/token-client.ts';
-import { ensureDevCertificates, type DevTlsMaterial } from '../../src/tls/index.ts';
-import { memoryLogger } from '../kit/helpers.ts';
+import { ensureDevCertificates, type DevTlsMaterial } from '@trellis/kit/tls';
+import { captureLogger } from '../../../kit/test/support/logger.ts';
 import { startIssuer, type TestIssuer } from './helpers.ts';
 
 let dir: string;
@@ -28,7 +28,7 @@ afterAll(async () => {
 
 describe('an HTTPS authorization server with a private CA', () => {
   it('gives a token to a client that trusts the CA, and the guard (trusting it too) accepts it', async () => {
-    const logger = memoryLogger('silent').logger;
+    const logger = captureLogger('silent').logger;
     const tokens = createTokenClient({
       issuer: issuer.url,
       clientId: 'reader',
@@ -55,7 +55,7 @@ describe('an HTTPS authorization server with a private CA', () => {
       issuer: issuer.url,
       clientId: 'reader',
       clientSecret: 'reader-secret',
-      logger: memoryLogger('silent').logger,
+      logger: captureLogger('silent').logger,
     });
     try {
       const err = await tokens.getToken().catch((e: unknown) => e);

@@ -1,7 +1,7 @@
 // The token client against a client_credentials token endpoint written in the test (helpers.ts) on a real socket.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLoadBalancedHttp } from '../../src/discovery/http.ts';
-import { createService, type Service } from '../../src/kit/service.ts';
+import { createService, type Service } from '@trellis/kit';
 import { SecurityError } from '../../src/security/errors.ts';
 import { requireAuth, requireScopes } from '../../src/security/guard.ts';
 import {
@@ -10,7 +10,7 @@ import {
   type TokenClient,
   type TokenClientOptions,
 } from '../../src/security/token-client.ts';
-import { memoryLogger } from '../kit/helpers.ts';
+import { captureLogger } from '../../../kit/test/support/logger.ts';
 import { deadPort, startIssuer, type TestIssuer } from './helpers.ts';
 
 // A secret with characters that basic auth must form-encode (RFC 6749 §2.3.1).
@@ -18,7 +18,7 @@ const SECRET = 'r3ader: s3cret+/%';
 const T0 = Date.UTC(2030, 0, 1, 12, 0, 0);
 
 let issuer: TestIssuer;
-const logs = memoryLogger('debug');
+const logs = captureLogger('debug');
 const clients: TokenClient[] = [];
 const issuedTokens: string[] = [];
 
@@ -212,7 +212,7 @@ describe('withAccessToken', () => {
   let service: Service;
   let url: string;
   beforeAll(async () => {
-    service = createService({ name: 'product', logger: memoryLogger('silent').logger, git: false });
+    service = createService({ name: 'product', logger: captureLogger('silent').logger, git: false });
     const auth = requireAuth({ issuer: issuer.url, audience: 'product-api' });
     service.app.get('/product/:id', auth, requireScopes('product:read'), (c) =>
       c.json({ id: c.req.param('id'), client: c.var.auth.clientId }),
@@ -225,7 +225,7 @@ describe('withAccessToken', () => {
 
   it('calls a guarded service over a socket with a token from the token endpoint', async () => {
     const http = withAccessToken(
-      createLoadBalancedHttp({ discovery: { getInstances: () => [] }, logger: memoryLogger('silent').logger }),
+      createLoadBalancedHttp({ discovery: { getInstances: () => [] }, logger: captureLogger('silent').logger }),
       client(),
     );
     try {

@@ -1,4 +1,4 @@
-import { parseScopedEntries, scopedCredentials, type ScopedClient } from '@trellis/clients';
+import { parseScopedEntries, scopedCredentials, type ScopedClient } from '@trellis/kit';
 
 /** A credential allowed to read some applications' configuration (or all of them with `*`). */
 export interface ConfigClient {

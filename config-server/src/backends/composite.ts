@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { aggregateStatus, type Health } from '@trellis/clients';
+import { aggregateStatus, type Health } from '@trellis/kit';
 import type { EnvironmentRequest, PropertySource } from '../environment/index.ts';
 import { isConfigServerError } from '../errors.ts';
 import type { BackendEnvironment, EnvironmentBackend, ResourceRequest } from './types.ts';

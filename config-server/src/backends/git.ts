@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Health, Logger } from '@trellis/clients';
+import type { Health, Logger } from '@trellis/kit';
 import {
   ConfigFileError,
   type ConfigDocument,

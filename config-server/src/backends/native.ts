@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants, statSync, watch, type FSWatcher } from 'node:fs';
 import { lstat, open, readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
-import type { Health, Logger } from '@trellis/clients';
+import type { Health, Logger } from '@trellis/kit';
 import {
   ConfigFileError,
   type ConfigDocument,

@@ -1,4 +1,4 @@
-import type { Health } from '@trellis/clients';
+import type { Health } from '@trellis/kit';
 import type { EnvironmentRequest, PropertySource } from '../environment/index.ts';
 import { ConfigServerError } from '../errors.ts';
 import type { PropertyStore } from '../store/properties.ts';

@@ -1,4 +1,4 @@
-import type { Health } from '@trellis/clients';
+import type { Health } from '@trellis/kit';
 import type { EnvironmentRequest, PropertySource } from '../environment/index.ts';
 
 /** What a backend finds for (applications, profiles, label): property sources most specific first, and a version. */

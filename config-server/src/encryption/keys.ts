@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { StartupError } from '@trellis/clients';
+import { StartupError } from '@trellis/kit';
 import {
   CipherError,
   createEncryptorFromKey,

@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import { mayRead, type AccessControl, type ConfigClient } from '../access/clients.ts';
 import { normalizeNameOrLabel, parseApplications, parseProfiles } from '../environment/index.ts';
 import { ConfigServerError } from '../errors.ts';

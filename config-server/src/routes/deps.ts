@@ -1,4 +1,4 @@
-import type { Logger } from '@trellis/clients';
+import type { Logger } from '@trellis/kit';
 import type { Guard } from '../access/guard.ts';
 import type { Ownership } from '../access/ownership.ts';
 import type { EnvironmentBackend } from '../backends/types.ts';

@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono';
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import { CipherError, formatCipherPrefixes, parseCipherPrefixes, parseCipherValue } from '../cipher/index.ts';
 import type { KeyChain } from '../cipher/index.ts';
 import { ConfigServerError } from '../errors.ts';

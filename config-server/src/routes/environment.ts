@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono';
-import type { KitEnv, LeanRoute } from '@trellis/clients';
+import type { KitEnv, LeanRoute } from '@trellis/kit';
 import { mayRead, type AccessControl, type ConfigClient } from '../access/clients.ts';
 import { environmentJson, type EnvironmentRequest } from '../environment/index.ts';
 import { environmentRequest, V2_MEDIA_TYPE, type RouteDeps } from './deps.ts';

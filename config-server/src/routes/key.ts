@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono';
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import { ConfigServerError } from '../errors.ts';
 import { environmentRequest, type RouteDeps } from './deps.ts';
 

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import { MAX_NAME_LENGTH, mergeSources, resolvePlaceholders } from '../environment/index.ts';
 import { ConfigServerError } from '../errors.ts';
 import { environmentRequest, type RouteDeps } from './deps.ts';

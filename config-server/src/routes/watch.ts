@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { pumpEvents, type KitEnv, type StreamSlots } from '@trellis/clients';
+import { pumpEvents, type KitEnv, type StreamSlots } from '@trellis/kit';
 import type { View } from '../access/ownership.ts';
 import {
   changedKeys,

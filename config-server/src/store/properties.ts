@@ -1,5 +1,4 @@
-import { openSqlite, type SqliteDatabase as Db } from '@trellis/clients';
-import { migrateSqlite } from '@trellis/clients';
+import { openSqlite, type SqliteDatabase as Db, migrateSqlite } from '@trellis/kit';
 
 // Numbered .sql files next to this module, applied in order on open.
 const MIGRATIONS = new URL('./migrations/', import.meta.url);

@@ -1,6 +1,6 @@
 // The per-application rule over real sockets, where the environment route has a lean path that answers kept bodies
 // before the framework, and watch streams tell clients what changed.
-import type { Running } from '@trellis/clients';
+import type { Running } from '@trellis/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConfigServer, tempRepo } from '../helpers.ts';
 

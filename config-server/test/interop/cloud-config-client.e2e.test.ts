@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
-import type { Running } from '@trellis/clients';
+import type { Running } from '@trellis/kit';
 import client from 'cloud-config-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vectors } from '../cipher/vectors.ts';

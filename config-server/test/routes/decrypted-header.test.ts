@@ -1,4 +1,4 @@
-import type { Running } from '@trellis/clients';
+import type { Running } from '@trellis/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadKeyChain } from '../../src/encryption/keys.ts';
 import { vectors } from '../cipher/vectors.ts';

@@ -1,8 +1,8 @@
 // The environment route's lean path (answered before the framework for paths the router already sent to it) must
 // give the same answers as the app: same body and headers, the same refusals, and never a body older than the files.
-import type { Running } from '@trellis/clients';
+import type { Running } from '@trellis/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureLogger } from '../../../clients/test/support/logger.ts';
+import { captureLogger } from '../../../kit/test/support/logger.ts';
 import { startConfigServer, tempRepo } from '../helpers.ts';
 
 const repo = tempRepo({

@@ -1,6 +1,6 @@
 // The config component's details name the repository's absolute path, its file count and other applications'
 // broken files (a pentest read them anonymously through the gateway): Spring Boot's show-details when-authorized.
-import type { Running } from '@trellis/clients';
+import type { Running } from '@trellis/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConfigServer, tempRepo } from '../helpers.ts';
 

@@ -1,12 +1,9 @@
 import type { Context, Hono, MiddlewareHandler } from 'hono';
-import {
-  DiscoveryError,
-  requireScopes,
-  ResilienceError,
-  type AuthEnv,
-  type KitEnv,
-  type Producer,
-} from '@trellis/clients';
+import { DiscoveryError } from '@trellis/clients/discovery';
+import { requireScopes, type AuthEnv } from '@trellis/clients/security';
+import { ResilienceError } from '@trellis/clients/resilience';
+import type { KitEnv } from '@trellis/kit';
+import type { Producer } from '@trellis/clients/events';
 import { createEvent, type CoreService, type Event } from '../shared/events.ts';
 import { ExampleError, parseProductId } from '../shared/errors.ts';
 import { intField, textField } from '../shared/events.ts';

@@ -1,15 +1,12 @@
 import {
   attachResilienceEndpoints,
-  createDiscoveryClient,
-  createLoadBalancedHttp,
   createResilience,
-  defineComponent,
-  requireAuth,
   resilienceConfigFromProperties,
-  type Producer,
-  type Running,
-  type StartContext,
-} from '@trellis/clients';
+} from '@trellis/clients/resilience';
+import { createDiscoveryClient, createLoadBalancedHttp } from '@trellis/clients/discovery';
+import { defineComponent, type Running, type StartContext } from '@trellis/kit';
+import { requireAuth } from '@trellis/clients/security';
+import type { Producer } from '@trellis/clients/events';
 import { startExample } from '../shared/bootstrap.ts';
 import { openEventBinder } from '../shared/binder.ts';
 import { DESTINATIONS, type CoreService, type Event } from '../shared/events.ts';

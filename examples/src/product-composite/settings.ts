@@ -1,4 +1,4 @@
-import { setting, type SettingSpec, type Settings } from '@trellis/clients';
+import { setting, type SettingSpec, type Settings } from '@trellis/kit';
 import { DESTINATIONS, type CoreService } from '../shared/events.ts';
 import { exampleSettings } from '../shared/settings.ts';
 

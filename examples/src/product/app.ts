@@ -1,5 +1,5 @@
 import type { Hono } from 'hono';
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import { ExampleError, parseProductId } from '../shared/errors.ts';
 import { sleep } from '../shared/bootstrap.ts';
 import type { ProductStore } from './store.ts';

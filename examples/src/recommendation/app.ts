@@ -1,5 +1,5 @@
 import type { Hono } from 'hono';
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import { parseProductId } from '../shared/errors.ts';
 import type { RecommendationStore } from './store.ts';
 

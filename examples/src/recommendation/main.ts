@@ -1,4 +1,4 @@
-import { defineComponent } from '@trellis/clients';
+import { defineComponent } from '@trellis/kit';
 import { startCoreService } from '../shared/core-service.ts';
 import { coreServiceSettings } from '../shared/settings.ts';
 import { addRecommendationRoutes } from './app.ts';

@@ -1,4 +1,5 @@
-import { createEventBinder, registerBinderHealth, StartupError, type EventBinder } from '@trellis/clients';
+import { createEventBinder, registerBinderHealth, type EventBinder } from '@trellis/clients/events';
+import { StartupError } from '@trellis/kit';
 import type { ExampleContext } from './bootstrap.ts';
 import type { ExampleSettings } from './settings.ts';
 

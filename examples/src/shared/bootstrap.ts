@@ -2,20 +2,16 @@
 // fail-fast with retry), build the routes, bind the port, register with the registry; stop reverses it.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { configHealthIndicator, createConfigClient, STARTUP_RETRY, type ConfigClient } from '@trellis/clients/config';
 import {
-  configHealthIndicator,
-  createConfigClient,
-  STARTUP_RETRY,
   createService,
-  registerService,
   StartupError,
-  type ConfigClient,
-  type DiscoveryClient,
   type Logger,
   type Running,
   type Service,
   type ServiceOptions,
-} from '@trellis/clients';
+} from '@trellis/kit';
+import { registerService, type DiscoveryClient } from '@trellis/clients/discovery';
 import type { ExampleSettings } from './settings.ts';
 
 export interface ExampleContext<S extends ExampleSettings> {

@@ -1,7 +1,7 @@
 // The three core services differ only in their table, routes and events; this is the one way they start.
 import { join } from 'node:path';
 import type { Hono } from 'hono';
-import type { KitEnv, Logger, Running } from '@trellis/clients';
+import type { KitEnv, Logger, Running } from '@trellis/kit';
 import { startExample } from './bootstrap.ts';
 import { openEventBinder } from './binder.ts';
 import { openExampleDatabase, type ExampleDatabase } from './database.ts';

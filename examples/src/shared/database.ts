@@ -2,8 +2,7 @@
 // share the file (WAL, busy timeout), as instances of a Spring service share one database.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { openSqlite, type SqliteDatabase } from '@trellis/clients';
-import { migrateSqlite, StartupError } from '@trellis/clients';
+import { openSqlite, type SqliteDatabase, migrateSqlite, StartupError } from '@trellis/kit';
 
 export type ExampleDatabase = SqliteDatabase;
 

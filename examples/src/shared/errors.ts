@@ -1,4 +1,4 @@
-import { TrellisError } from '@trellis/clients';
+import { TrellisError } from '@trellis/kit';
 
 /** What the example services refuse, as the Spring sample's InvalidInputException and NotFoundException do. */
 export type ExampleErrorCode = 'bad_request' | 'invalid_input' | 'not_found' | 'events_unavailable';

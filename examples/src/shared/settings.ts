@@ -1,6 +1,6 @@
 // The settings every example service declares: its port, and where the config server, the CA and the registry are.
 // The rest of a service's configuration comes from the config server (config-repo/{name}.yml), as in Spring.
-import { commonSettings, setting, type Settings } from '@trellis/clients';
+import { commonSettings, setting, type Settings } from '@trellis/kit';
 
 /**
  * Settings of an example service listening on `port` by default (`portEnv` moves it; 0 picks a free port).

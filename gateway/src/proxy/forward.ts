@@ -8,20 +8,16 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import { addressKey, parseTrustedProxies, type Logger, sourceAddress } from '@trellis/kit';
 import {
-  addressKey,
   isConnectionError,
   isTimeoutError,
-  parseTrustedProxies,
-  ResilienceError,
   type InstanceSource,
-  type Logger,
   type RoundRobin,
   type ServiceInstance,
-  sourceAddress,
-  type TokenIntrospector,
-  type TokenVerifier,
-} from '@trellis/clients';
+} from '@trellis/clients/discovery';
+import { ResilienceError } from '@trellis/clients/resilience';
+import type { TokenIntrospector, TokenVerifier } from '@trellis/clients/security';
 import type { Dispatcher } from 'undici';
 import { errorBody, GatewayError } from '../errors.ts';
 import { applyCors, originAllowed, preflight, type CorsPolicy } from '../routing/cors.ts';

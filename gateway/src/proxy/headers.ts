@@ -1,7 +1,7 @@
 // RFC 9110 §7.6.1: hop-by-hop headers describe one connection and must not be forwarded, nor the headers that
 // `Connection` names. Proxy-* are for this hop's proxy (us), never for the upstream or the client.
 import type { IncomingHttpHeaders } from 'node:http';
-import { PROXY_SECRET_HEADER } from '@trellis/clients';
+import { PROXY_SECRET_HEADER } from '@trellis/kit';
 import type { HeaderMap } from '../routing/exchange.ts';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);

@@ -10,7 +10,7 @@ import {
   type AuthInfo,
   type TokenIntrospector,
   type TokenVerifier,
-} from '@trellis/clients';
+} from '@trellis/clients/security';
 import { GatewayError } from '../errors.ts';
 
 function unauthorized(routeId: string, message: string, challenge: string): GatewayError {

@@ -3,7 +3,7 @@
 import http, { STATUS_CODES } from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '@trellis/clients';
+import type { Logger } from '@trellis/kit';
 import { errorBody, GatewayError } from '../errors.ts';
 import type { HeaderMap } from '../routing/exchange.ts';
 

@@ -1,6 +1,6 @@
 // Spring Cloud Gateway's actuator endpoint: GET /actuator/gateway/routes, GET|POST|DELETE …/routes/{id},
 // POST /actuator/gateway/refresh. Changes swap the route table whole; connections and requests under way are kept.
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import { Hono, type Context } from 'hono';
 import { GatewayError } from '../errors.ts';
 import { readRouteDefinition, type ComponentDefinition } from '../routing/definition.ts';

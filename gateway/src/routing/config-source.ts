@@ -2,7 +2,7 @@
 // sends flattened as Spring's Environment carries them (`spring.cloud.gateway.routes[0].id`,
 // `…routes[0].predicates[0]=Path=/x/**`, `…routes[0].filters[1].args.replenishRate`). They are nested back into the
 // tree a routes file gives and read by the same code, so both sources mean the same thing.
-import { ConfigClientError, Secret, type ConfigClient, type ConfigProperties } from '@trellis/clients';
+import { ConfigClientError, Secret, type ConfigClient, type ConfigProperties } from '@trellis/clients/config';
 import { GatewayError } from '../errors.ts';
 import { envLookup, readGatewayTree, type GatewayLayer } from './document.ts';
 import type { RouteSource } from './manager.ts';

@@ -2,7 +2,8 @@
 // headers sent upstream) or on the response head; the rest (RequestSize, Retry, CircuitBreaker, token checks,
 // PreserveHostHeader) set how the proxy forwards, so the forwarder reads them from the route's features.
 import { STATUS_CODES } from 'node:http';
-import { CircuitBreaker, type Logger } from '@trellis/clients';
+import { CircuitBreaker } from '@trellis/clients/resilience';
+import type { Logger } from '@trellis/kit';
 import { GatewayError } from '../errors.ts';
 import { Args, parseDataSize, parseDuration, type ComponentDefinition } from './definition.ts';
 import { firstHeader, headerValues, type Exchange, type HeaderMap, type ResponseHead } from './exchange.ts';

@@ -1,7 +1,7 @@
 // Compiled routes in match order. A table is immutable: a refresh or a management call builds a new one and swaps
 // it in, so requests under way finish on the routes they matched and no connection is dropped.
-import type { Logger } from '@trellis/clients';
-import type { CircuitBreaker } from '@trellis/clients';
+import type { Logger } from '@trellis/kit';
+import type { CircuitBreaker } from '@trellis/clients/resilience';
 import { GatewayError } from '../errors.ts';
 import { readCorsPolicy, type CorsPolicy, type GlobalCors } from './cors.ts';
 import type { ComponentDefinition, RouteDefinition } from './definition.ts';

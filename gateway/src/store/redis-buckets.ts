@@ -3,7 +3,7 @@
 // to burstCapacity, requestedTokens per request, keys expiring after twice the time to fill). The time comes from
 // Redis itself, so gateways whose clocks disagree still refill a bucket alike. When Redis cannot answer in time the
 // request passes (fail open, as Spring does): a rate limiter must not take the edge down with it.
-import type { Health, Logger } from '@trellis/clients';
+import type { Health, Logger } from '@trellis/kit';
 import { Redis } from 'ioredis';
 import type { BucketLimits, SharedBuckets, Verdict } from '../routing/rate-limiter.ts';
 

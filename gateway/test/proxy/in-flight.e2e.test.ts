@@ -2,7 +2,7 @@
 // from everyone else: the gateway caps the requests in flight per source address. Real sockets throughout; the
 // gateway trusts X-Forwarded-For from loopback, so the test can speak as two sources.
 import http from 'node:http';
-import { loadSettings, SettingsError } from '@trellis/clients';
+import { loadSettings, SettingsError } from '@trellis/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayConfig, gatewaySettings } from '../../src/config.ts';
 import { startTestGateway, startUpstream, until, type TestGateway, type Upstream } from '../helpers.ts';

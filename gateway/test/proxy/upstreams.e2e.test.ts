@@ -6,7 +6,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureDevCertificates, type DevTlsMaterial } from '@trellis/clients';
+import { ensureDevCertificates, type DevTlsMaterial } from '@trellis/kit/tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestGateway, type TestGateway } from '../helpers.ts';
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createLogger } from '@trellis/clients';
+import { createLogger } from '@trellis/kit';
 import { describe, expect, it } from 'vitest';
 import { readGatewayDocument } from '../../src/routing/document.ts';
 import { RouteState, RouteTable } from '../../src/routing/table.ts';

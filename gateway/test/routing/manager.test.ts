@@ -1,4 +1,5 @@
-import { ConfigProperties, createLogger } from '@trellis/clients';
+import { ConfigProperties } from '@trellis/clients/config';
+import { createLogger } from '@trellis/kit';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.ts';
 import { readGatewayProperties } from '../../src/routing/config-source.ts';

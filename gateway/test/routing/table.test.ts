@@ -1,4 +1,5 @@
-import { createLogger, type AuthInfo } from '@trellis/clients';
+import { createLogger } from '@trellis/kit';
+import type { AuthInfo } from '@trellis/clients/security';
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.ts';
 import { readRouteDefinition } from '../../src/routing/definition.ts';

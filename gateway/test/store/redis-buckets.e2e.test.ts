@@ -3,7 +3,7 @@
 // requests through when Redis is gone (fail open), saying so in health.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { captureLogger } from '../../../clients/test/support/logger.ts';
+import { captureLogger } from '../../../kit/test/support/logger.ts';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {

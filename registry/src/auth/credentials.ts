@@ -1,8 +1,8 @@
 // The registry's credentials (--write-auth, --read-auth): the kit's one parser and check, in the registry's realm.
-import { credentialChallenge, type Credential } from '@trellis/clients';
+import { credentialChallenge, type Credential } from '@trellis/kit';
 
-export { parseCredential, presents } from '@trellis/clients';
-export type { Credential } from '@trellis/clients';
+export { parseCredential, presents } from '@trellis/kit';
+export type { Credential } from '@trellis/kit';
 
 export const REALM = 'trellis-registry';
 

@@ -1,7 +1,7 @@
 // Access control for the Eureka API: writes (register, heartbeat, cancel, status, metadata, replication) need the
 // write credential, or a REGISTRY_CLIENTS credential for the application written to, when either is configured;
 // reads need the read credential (or a write one) only when configured.
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import type { MiddlewareHandler } from 'hono';
 import { RegistryError } from '../errors.ts';
 import { isReplication } from '../http/negotiate.ts';

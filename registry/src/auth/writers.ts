@@ -4,8 +4,8 @@
 // the gateway forwards there. A limited client is judged on what the registry would store: the `{APP}` of the path
 // (decoded exactly as the routes decode it; a registration's body must name the same app) and, for a registration,
 // the VIP addresses, since Spring's discovery client (and so lb:// in a Spring gateway) finds instances by VIP.
-import { asciiUpperCase, mayActFor } from '@trellis/clients';
-import type { ScopedClient, ScopedCredentials } from '@trellis/clients';
+import { asciiUpperCase } from '@trellis/clients/discovery';
+import { mayActFor, type ScopedClient, type ScopedCredentials } from '@trellis/kit';
 import { RegistryError } from '../errors.ts';
 import { presents } from './credentials.ts';
 import type { Credential } from './credentials.ts';

@@ -2,8 +2,7 @@
 // it, so the page works whether the gateway rewrites that path to `/` or passes it through), and its event stream at
 // `/eureka/web/events`: one `change` event, carrying the registry version, per burst of changes. The stream is the
 // dashboard's own and not the watch stream, which opens with a snapshot of the whole registry the page has no use for.
-import { pumpEvents } from '@trellis/clients';
-import type { KitEnv } from '@trellis/clients';
+import { pumpEvents, type KitEnv } from '@trellis/kit';
 import { Hono } from 'hono';
 import type { Context, MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';

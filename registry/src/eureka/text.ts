@@ -4,7 +4,7 @@
 // single control character (emitted as &#x0;) makes Java's Xerces refuse the whole GET /apps document, so one
 // registration would break every XML client's full fetch. Names are also capped in length: an id of 70 KB can be
 // registered but never deleted, since no server takes a request line that long. Pure: no HTTP.
-import { asciiUpperCase } from '@trellis/clients';
+import { asciiUpperCase } from '@trellis/clients/discovery';
 import type { InstanceInfo } from './instance.ts';
 
 export { asciiUpperCase };

@@ -1,7 +1,7 @@
 // Eureka's content negotiation and encoding: JSON only when Accept mentions json (XML otherwise, also with no
 // Accept), gzip when Accept-Encoding allows it, and the replication header that marks a peer's request.
 import { gzipSync } from 'node:zlib';
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import type { Context, MiddlewareHandler } from 'hono';
 import { formatForAccept } from '../eureka/index.ts';
 import type { WireFormat } from '../eureka/index.ts';

@@ -1,5 +1,5 @@
 // Query parameters of the Eureka API, validated before anything changes: a bad value is a 400 naming it.
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import type { Context } from 'hono';
 import { appNameProblem, asciiUpperCase, instanceIdProblem, parseInstanceStatus } from '../eureka/index.ts';
 import type { InstanceStatus } from '../eureka/index.ts';

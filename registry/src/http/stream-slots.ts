@@ -4,8 +4,7 @@
 // global cap only, one address opening every stream would lock every other watcher (services, gateways, the
 // dashboard) out. Beyond either cap a stream is refused with 503 and Retry-After; the discovery client then polls
 // until a slot is free. The counting is the kit's, as the config server's.
-import { addressKey, sourceAddress, StreamSlots as Slots } from '@trellis/clients';
-import type { KitEnv } from '@trellis/clients';
+import { addressKey, sourceAddress, StreamSlots as Slots, type KitEnv } from '@trellis/kit';
 import type { Context } from 'hono';
 import { RegistryError } from '../errors.ts';
 

@@ -1,6 +1,6 @@
 // The timer that runs the eviction sweep, and the log lines an operator needs from it. Kept apart from the model so
 // the model stays free of timers; tests drive it with fake timers.
-import type { Logger } from '@trellis/clients';
+import type { Logger } from '@trellis/kit';
 import type { Registry } from './registry.ts';
 
 export interface SweeperOptions {

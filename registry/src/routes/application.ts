@@ -1,6 +1,6 @@
 // /apps/{APP}: one application's instances (GET) and registration (POST, answered 204 exactly, which is all
 // eureka-js-client accepts).
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import { Hono } from 'hono';
 import { parseInstance, renderApplication } from '../eureka/index.ts';
 import { checkVipAddresses, writerFor } from '../auth/writers.ts';

@@ -1,7 +1,7 @@
 // GET /apps and GET /apps/delta: the whole registry and the changes of the last three minutes, both served from
 // the response cache (dropped on every change, so never stale). Every client polls one of them every 30 s, as it
 // heartbeats: routine traffic, logged at debug as Eureka does, like the heartbeat.
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import { Hono } from 'hono';
 import { acceptsGzip, sendDocument, wireFormat } from '../http/negotiate.ts';
 import { paths } from '../http/params.ts';

@@ -1,5 +1,5 @@
 // PUT /apps/{APP}/{ID}/metadata?key=value…: merges every query parameter into the instance's metadata.
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import { Hono } from 'hono';
 import { metadataProblem } from '../eureka/index.ts';
 import { limitError, RegistryError } from '../errors.ts';

@@ -1,6 +1,6 @@
 // /apps/{APP}/{ID}/status: set (PUT ?value=) or remove (DELETE) an operator's status override, e.g. taking an
 // instance OUT_OF_SERVICE without stopping it. Heartbeats keep the override; only DELETE or a cancel removes it.
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import { Hono } from 'hono';
 import { RegistryError } from '../errors.ts';
 import { isReplication } from '../http/negotiate.ts';

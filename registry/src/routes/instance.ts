@@ -1,5 +1,5 @@
 // /apps/{APP}/{ID}: read one instance (GET), heartbeat (PUT), cancel (DELETE).
-import type { KitEnv, LeanRequest, LeanResponse, LeanRoute, ScopedCredentials } from '@trellis/clients';
+import type { KitEnv, LeanRequest, LeanResponse, LeanRoute, ScopedCredentials } from '@trellis/kit';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import {

@@ -1,5 +1,5 @@
 // GET /instances/{ID}: an instance found by id alone, whatever its application.
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import { Hono } from 'hono';
 import { renderInstance } from '../eureka/index.ts';
 import { RegistryError } from '../errors.ts';

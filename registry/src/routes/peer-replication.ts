@@ -1,6 +1,6 @@
 // POST /peerreplication/batch: a Eureka peer's batched changes. Each item is applied with the rules of the request
 // it stands for and answered on its own (a bad item does not fail the batch); every item counts as replicated.
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import { Hono } from 'hono';
 import { parseReplicationBatch, renderReplicationResponse } from '../eureka/index.ts';
 import type { ReplicationItem, ReplicationResponseItem } from '../eureka/index.ts';

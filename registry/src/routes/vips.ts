@@ -1,6 +1,6 @@
 // GET /vips/{vip} and /svips/{svip}: the instances whose (secure) VIP address list names the VIP, as an
 // `applications` document (possibly empty, never 404), the way Ribbon-era clients look services up.
-import type { KitEnv } from '@trellis/clients';
+import type { KitEnv } from '@trellis/kit';
 import { Hono } from 'hono';
 import { appsHashCode, renderApplications, vipProblem } from '../eureka/index.ts';
 import { RegistryError } from '../errors.ts';

@@ -5,8 +5,7 @@
 //   ": ping" comments every watchPingMs.
 // A stream ends when the service stops, when the client goes away, or when the client falls too far behind (it then
 // reconnects and starts again from a snapshot); each way unsubscribes its listener.
-import { pumpEvents } from '@trellis/clients';
-import type { KitEnv } from '@trellis/clients';
+import { pumpEvents, type KitEnv } from '@trellis/kit';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { instanceJson } from '../eureka/render.ts';

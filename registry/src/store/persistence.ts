@@ -1,7 +1,7 @@
 // Connects the registry to its store: changes are written as they happen (a registration must survive a crash right
 // after its 204), renewals are collected and written once per interval in one transaction, so a heartbeat never
 // waits for the disk.
-import type { Logger } from '@trellis/clients';
+import type { Logger } from '@trellis/kit';
 import { instanceTextProblem } from '../eureka/index.ts';
 import type { InstanceInfo } from '../eureka/index.ts';
 import { admitInstance } from '../registry/limits.ts';

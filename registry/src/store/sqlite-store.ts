@@ -2,8 +2,7 @@
 // for the writer, synchronous=NORMAL because a lost last write after a power cut costs at most one heartbeat cycle.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { openSqlite } from '@trellis/clients';
-import { migrateSqlite } from '@trellis/clients';
+import { openSqlite, migrateSqlite } from '@trellis/kit';
 import { parseInstance, parseActionType, parseInstanceStatus, renderInstance } from '../eureka/index.ts';
 import type { LeaseRecord } from '../registry/events.ts';
 import type { RegistryStore, RenewalWrite, StoredRegistry } from './store.ts';

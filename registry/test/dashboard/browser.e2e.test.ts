@@ -1,8 +1,7 @@
 // The dashboard in a real browser (Debian's chromium driven by playwright-core): what a person sees, live updates
 // without a reload, and registered markup staying text.
-import { createService } from '@trellis/clients';
-import type { Service } from '@trellis/clients';
-import { launchChromium } from '../../../clients/test/support/chromium.ts';
+import { createService, type Service } from '@trellis/kit';
+import { launchChromium } from '../../../kit/test/support/chromium.ts';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';

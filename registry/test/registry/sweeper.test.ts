@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Registry } from '../../src/registry/registry.ts';
 import { startSweeper } from '../../src/registry/sweeper.ts';
-import { instance, memoryLogger } from '../helpers.ts';
+import { instance } from '../helpers.ts';
+import { captureLogger } from '../../../kit/test/support/logger.ts';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -10,7 +11,7 @@ afterEach(() => {
 describe('startSweeper', () => {
   it('evicts an expired lease on the first sweep at or after its expiry, and logs it', () => {
     vi.useFakeTimers({ now: 1_000_000 });
-    const mem = memoryLogger();
+    const mem = captureLogger();
     const registry = new Registry({ clock: Date.now, selfPreservation: { enabled: false } });
     const sweeper = startSweeper({ registry, intervalMs: 5000, log: mem.logger });
     registry.register(instance('A', 'a1', { durationInSecs: 10 }));
@@ -26,7 +27,7 @@ describe('startSweeper', () => {
     vi.useFakeTimers({ now: 1_000_000 });
     const registry = new Registry({ clock: Date.now, selfPreservation: { enabled: false } });
     const sweep = vi.spyOn(registry, 'evictExpired');
-    const sweeper = startSweeper({ registry, intervalMs: 1000, log: memoryLogger().logger });
+    const sweeper = startSweeper({ registry, intervalMs: 1000, log: captureLogger().logger });
     vi.advanceTimersByTime(3000);
     expect(sweep).toHaveBeenCalledTimes(3);
     sweeper.stop();
@@ -36,7 +37,7 @@ describe('startSweeper', () => {
 
   it('logs self-preservation engaging with its explanation', () => {
     vi.useFakeTimers({ now: 1_000_000 });
-    const mem = memoryLogger();
+    const mem = captureLogger();
     const registry = new Registry({ clock: Date.now, selfPreservation: { enabled: true, minInstances: 2 } });
     for (const id of ['a', 'b', 'c']) registry.register(instance('A', id));
     const sweeper = startSweeper({ registry, intervalMs: 5000, log: mem.logger });
@@ -48,7 +49,7 @@ describe('startSweeper', () => {
 
   it('keeps sweeping after a sweep throws', () => {
     vi.useFakeTimers({ now: 1_000_000 });
-    const mem = memoryLogger();
+    const mem = captureLogger();
     const registry = new Registry({ clock: Date.now });
     const sweep = vi.spyOn(registry, 'evictExpired').mockImplementationOnce(() => {
       throw new Error('disk on fire');

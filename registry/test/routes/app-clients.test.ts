@@ -1,14 +1,14 @@
 // REGISTRY_CLIENTS: a credential limited to some applications changes only their instances, on every write route,
 // and never the peer replication batch; the write credential and `*` clients still change everything.
 import { describe, expect, it } from 'vitest';
-import { parseScopedEntries, scopedCredentials } from '@trellis/clients';
-import type { LeanRequest } from '@trellis/clients';
+import { parseScopedEntries, scopedCredentials, type LeanRequest } from '@trellis/kit';
 import { EUREKA_PREFIXES } from '../../src/app.ts';
 import { parseCredential } from '../../src/auth/credentials.ts';
 import { loadConfig } from '../../src/config.ts';
 import { renderReplicationBatch } from '../../src/eureka/index.ts';
 import { leanHeartbeat } from '../../src/routes/instance.ts';
-import { jsClientBody, memoryLogger, register, testApp } from '../helpers.ts';
+import { jsClientBody, register, testApp } from '../helpers.ts';
+import { captureLogger } from '../../../kit/test/support/logger.ts';
 
 const basic = (user: string, password: string): Record<string, string> => ({
   authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
@@ -19,7 +19,7 @@ const OPS = basic('ops', 'ops-s3cret-all');
 const WRITE = basic('registry', 'registry-s3cret');
 const CLIENTS = 'review:review-s3cret:review;product-composite:composite-s3cret:PRODUCT-COMPOSITE;ops:ops-s3cret-all:*';
 
-function clientsApp(logger?: ReturnType<typeof memoryLogger>['logger']) {
+function clientsApp(logger?: ReturnType<typeof captureLogger>['logger']) {
   const clients = scopedCredentials(parseScopedEntries(CLIENTS, { normalize: (s) => s.toUpperCase() }));
   const writeAuth = parseCredential('basic:registry:registry-s3cret');
   return { ...testApp({ writeAuth, clients, ...(logger === undefined ? {} : { logger }) }), clients, writeAuth };
@@ -171,7 +171,7 @@ describe('per-application registry credentials (--clients)', () => {
   });
 
   it('never logs the secrets', async () => {
-    const mem = memoryLogger();
+    const mem = captureLogger();
     const { app } = clientsApp(mem.logger);
     await register(app, composite(), '/eureka/apps/PRODUCT-COMPOSITE', REVIEW);
     await register(app, review(), '/eureka/apps/REVIEW', REVIEW);

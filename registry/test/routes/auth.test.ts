@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseCredential } from '../../src/auth/credentials.ts';
 import { renderReplicationBatch } from '../../src/eureka/index.ts';
-import { jsClientBody, memoryLogger, register, testApp } from '../helpers.ts';
+import { jsClientBody, register, testApp } from '../helpers.ts';
+import { captureLogger } from '../../../kit/test/support/logger.ts';
 
 const WRITE = 'basic:eureka:wr1te-Secret';
 const AUTH = { authorization: `Basic ${Buffer.from('eureka:wr1te-Secret').toString('base64')}` };
@@ -62,7 +63,7 @@ describe('write protection (--write-auth)', () => {
   });
 
   it('never logs the credentials', async () => {
-    const mem = memoryLogger();
+    const mem = captureLogger();
     const { app } = testApp({ writeAuth: parseCredential(WRITE), logger: mem.logger });
     await register(app, jsClientBody(), '/eureka/apps/JSAPP', AUTH);
     await register(app, jsClientBody(), '/eureka/apps/JSAPP', { authorization: 'Basic Z3Vlc3M6d3Jvbmc=' });

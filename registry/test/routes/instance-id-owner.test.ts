@@ -2,7 +2,7 @@
 // (409), by a client, a peer's replication batch, the start-up sync and a restart's restore alike, so
 // GET /instances/{ID} always names one instance and a credential limited to REVIEW cannot shadow PRODUCT-COMPOSITE's.
 import { describe, expect, it } from 'vitest';
-import { parseScopedEntries, scopedCredentials } from '@trellis/clients';
+import { parseScopedEntries, scopedCredentials } from '@trellis/kit';
 import { parseCredential } from '../../src/auth/credentials.ts';
 import { renderApplications, renderReplicationBatch } from '../../src/eureka/index.ts';
 import { syncFromPeers } from '../../src/peers/sync.ts';

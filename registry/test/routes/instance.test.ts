@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SPRING_REGISTRATION_JSON } from '../eureka/fixtures.ts';
-import { jsClientBody, listedIds, memoryLogger, register, testApp } from '../helpers.ts';
+import { jsClientBody, listedIds, register, testApp } from '../helpers.ts';
+import { captureLogger } from '../../../kit/test/support/logger.ts';
 
 const SPRING_ID = 'host.docker.internal:webservice:8082';
 const SPRING_DIRTY = 1630906182808;
@@ -105,7 +106,7 @@ describe('PUT /eureka/apps/:app/:id (heartbeat)', () => {
 
 describe('request log of the polling traffic', () => {
   it('logs accepted heartbeats and full or delta fetches at debug, a refused heartbeat and a registration at info', async () => {
-    const { logger, text } = memoryLogger();
+    const { logger, text } = captureLogger();
     const { app } = testApp({ logger });
     await register(app, jsClientBody());
     expect((await app.request('/eureka/apps/JSAPP/js-host', { method: 'PUT' })).status).toBe(200);

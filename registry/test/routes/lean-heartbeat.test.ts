@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LeanRequest } from '@trellis/clients';
+import type { LeanRequest } from '@trellis/kit';
 import { EUREKA_PREFIXES } from '../../src/app.ts';
 import { parseCredential } from '../../src/auth/credentials.ts';
 import { REPLICATION_HEADER } from '../../src/http/negotiate.ts';

@@ -1,11 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSqlite } from '@trellis/clients';
+import { openSqlite, readSqliteMigrations } from '@trellis/kit';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { LeaseRecord } from '../../src/registry/events.ts';
 import { Registry } from '../../src/registry/registry.ts';
-import { readSqliteMigrations } from '@trellis/clients';
 import { persistRegistry } from '../../src/store/persistence.ts';
 import { MIGRATIONS, openSqliteStore } from '../../src/store/sqlite-store.ts';
 import { instance, silentLogger, T0, TestClock } from '../helpers.ts';

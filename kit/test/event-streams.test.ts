@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { describe, expect, it } from 'vitest';
-import { pumpEvents, type EventPumpOptions, type EventSink } from '../../src/kit/event-streams.ts';
+import { pumpEvents, type EventPumpOptions, type EventSink } from '../src/event-streams.ts';
 
 interface Run {
   readonly body: string;

@@ -3,7 +3,7 @@ import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StartupError } from '../../src/kit/errors.ts';
+import { StartupError } from '../../src/errors.ts';
 import { ensureDevCertificates, serverTls } from '../../src/tls/index.ts';
 import type { DevTlsMaterial } from '../../src/tls/index.ts';
 

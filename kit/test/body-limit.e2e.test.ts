@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createService, type Service } from '../../src/kit/service.ts';
-import { memoryLogger } from './helpers.ts';
+import { createService, type Service } from '../src/service.ts';
+import { captureLogger } from './support/logger.ts';
 
 interface Sent {
   readonly status: number;
@@ -36,7 +36,7 @@ describe('body limit over a socket', () => {
   let handled = 0;
 
   beforeAll(async () => {
-    service = createService({ name: 'demo', logger: memoryLogger().logger, bodyLimit: 64, git: false });
+    service = createService({ name: 'demo', logger: captureLogger().logger, bodyLimit: 64, git: false });
     service.app.on(['POST', 'PUT'], '/echo', async (c) => {
       handled++;
       return c.text(`read ${(await c.req.text()).length}`);

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { StartupError } from '../kit/errors.ts';
-import { setting, type SettingSpecs } from '../kit/settings.ts';
+import { StartupError } from '../errors.ts';
+import { setting, type SettingSpecs } from '../settings.ts';
 import { ensureDevCertificates } from './dev-ca.ts';
 import { TlsError } from './errors.ts';
 import type { TlsLogger, TlsMaterial } from './types.ts';

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { redactUrl } from '../../src/kit/logger.ts';
-import { createService } from '../../src/kit/service.ts';
-import { memoryLogger } from './helpers.ts';
+import { redactUrl } from '../src/logger.ts';
+import { createService } from '../src/service.ts';
+import { captureLogger } from './support/logger.ts';
 
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.secret-token-value.sig';
 
 describe('logger redaction', () => {
   it('censors authorization and cookie headers of a logged request and response', () => {
-    const { logger, text, lines } = memoryLogger();
+    const { logger, text, lines } = captureLogger();
     logger.info(
       {
         req: { headers: { authorization: `Bearer ${TOKEN}`, cookie: 'session=abc123', accept: 'application/json' } },
@@ -17,13 +17,13 @@ describe('logger redaction', () => {
     );
     expect(text()).not.toContain(TOKEN);
     expect(text()).not.toContain('abc123');
-    const line = lines()[0] as { req: { headers: Record<string, string> } };
+    const line = lines[0] as unknown as { req: { headers: Record<string, string> } };
     expect(line.req.headers.authorization).toBe('[redacted]');
     expect(line.req.headers.accept).toBe('application/json');
   });
 
   it('censors passwords, client secrets and tokens at the top level and one level down', () => {
-    const { logger, text } = memoryLogger();
+    const { logger, text } = captureLogger();
     logger.info(
       {
         password: 'pw-1',
@@ -74,14 +74,14 @@ describe('logger redaction', () => {
   });
 
   it('logs "request completed" with status and time, and never the bearer token of the request', async () => {
-    const { logger, lines, text } = memoryLogger();
+    const { logger, lines, text } = captureLogger();
     const service = createService({ name: 'demo', logger, git: false });
     service.app.get('/things', (c) => c.json([]));
     const res = await service.app.request('/things?access_token=zzz-query-token', {
       headers: { authorization: `Bearer ${TOKEN}` },
     });
     expect(res.status).toBe(200);
-    const done = lines().find((l) => l.msg === 'request completed') as {
+    const done = lines.find((l) => l.msg === 'request completed') as unknown as {
       req: { method: string; url: string };
       res: { statusCode: number };
       responseTime: number;
@@ -96,7 +96,7 @@ describe('logger redaction', () => {
   });
 
   it('logs a request at the level its route chose, and a 5xx at error whatever the route chose', async () => {
-    const { logger, lines } = memoryLogger('info');
+    const { logger, lines } = captureLogger('info');
     const service = createService({ name: 'demo', logger, git: false });
     service.app.put('/beat', (c) => {
       c.set('requestLogLevel', 'debug');
@@ -108,7 +108,10 @@ describe('logger redaction', () => {
     });
     service.app.put('/plain', (c) => c.body(null, 200));
     for (const path of ['/beat', '/broken', '/plain']) await service.app.request(path, { method: 'PUT' });
-    const done = lines().filter((l) => l.msg === 'request completed') as { req: { url: string }; level: number }[];
+    const done = lines.filter((l) => l.msg === 'request completed') as unknown as {
+      req: { url: string };
+      level: number;
+    }[];
     expect(done.map((l) => [l.req.url, l.level])).toEqual([
       ['/broken', 50],
       ['/plain', 30],

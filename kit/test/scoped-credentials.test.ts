@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mayActFor, parseScopedEntries, scopedCredentials } from '../../src/kit/scoped-credentials.ts';
+import { mayActFor, parseScopedEntries, scopedCredentials } from '../src/scoped-credentials.ts';
 
 const basic = (text: string): string => `Basic ${Buffer.from(text).toString('base64')}`;
 

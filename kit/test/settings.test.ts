@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadSettings, renderSettingsHelp, setting, SettingsError } from '../../src/kit/settings.ts';
+import { loadSettings, renderSettingsHelp, setting, SettingsError } from '../src/settings.ts';
 
 const specs = {
   port: setting.port({ flag: 'port', env: 'PORT', default: 8761, help: 'HTTP port' }),

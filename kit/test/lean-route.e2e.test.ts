@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createService, type Service } from '../../src/kit/service.ts';
-import { memoryLogger } from './helpers.ts';
+import { createService, type Service } from '../src/service.ts';
+import { captureLogger } from './support/logger.ts';
 
 describe('lean routes over a socket', () => {
-  const mem = memoryLogger('debug');
+  const mem = captureLogger('debug');
   let service: Service;
   let base: string;
   const seen: { path: string; search: string }[] = [];
@@ -27,11 +27,10 @@ describe('lean routes over a socket', () => {
   afterAll(() => service.stop());
 
   const completed = (): { url: string; level: number; status: number }[] =>
-    mem
-      .lines()
+    mem.lines
       .filter((l) => l.msg === 'request completed')
       .map((l) => {
-        const line = l as { level: number; req: { url: string }; res: { statusCode: number } };
+        const line = l as unknown as { level: number; req: { url: string }; res: { statusCode: number } };
         return { url: line.req.url, level: line.level, status: line.res.statusCode };
       });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTrustedProxies } from '../../src/kit/trusted-proxies.ts';
+import { parseTrustedProxies } from '../src/trusted-proxies.ts';
 
 describe('parseTrustedProxies', () => {
   it('trusts single addresses and CIDR ranges of both families, IPv4 peers on dual-stack sockets included', () => {

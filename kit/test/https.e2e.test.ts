@@ -3,10 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createService, type Service } from '../../src/kit/service.ts';
-import { ensureDevCertificates } from '../../src/tls/index.ts';
-import type { DevTlsMaterial } from '../../src/tls/index.ts';
-import { memoryLogger } from './helpers.ts';
+import { createService, type Service } from '../src/service.ts';
+import { ensureDevCertificates } from '../src/tls/index.ts';
+import type { DevTlsMaterial } from '../src/tls/index.ts';
+import { captureLogger } from './support/logger.ts';
 
 function get(url: string, ca?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -29,7 +29,7 @@ let port: number;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'trellis-https-'));
   tls = await ensureDevCertificates({ dir: join(dir, 'tls') });
-  service = createService({ name: 'secure', logger: memoryLogger().logger, git: false });
+  service = createService({ name: 'secure', logger: captureLogger().logger, git: false });
   ({ port } = await service.listen({ port: 0, host: '127.0.0.1', tls }));
 });
 

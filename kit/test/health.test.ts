@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  aggregateStatus,
-  HealthRegistry,
-  httpStatusOf,
-  OUT_OF_SERVICE,
-  UP,
-  type Health,
-} from '../../src/kit/health.ts';
+import { aggregateStatus, HealthRegistry, httpStatusOf, OUT_OF_SERVICE, UP, type Health } from '../src/health.ts';
 
 describe('aggregateStatus', () => {
   it.each([

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { SmartRouter } from 'hono/router/smart-router';
-import { TrellisError } from '../../src/kit/errors.ts';
-import { createService } from '../../src/kit/service.ts';
-import { memoryLogger } from './helpers.ts';
+import { TrellisError } from '../src/errors.ts';
+import { createService } from '../src/service.ts';
+import { captureLogger } from './support/logger.ts';
 
 class DemoError extends TrellisError<'bad_thing' | 'broken'> {
   get status(): number {
@@ -11,7 +11,7 @@ class DemoError extends TrellisError<'bad_thing' | 'broken'> {
 }
 
 function demo() {
-  const mem = memoryLogger();
+  const mem = captureLogger();
   const service = createService({
     name: 'demo',
     version: '1.2.3',

@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { openSqlite, type SqliteDatabase } from '../../src/kit/sqlite.ts';
+import { openSqlite, type SqliteDatabase } from '../src/sqlite.ts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { migrateSqlite, readSqliteMigrations } from '../../src/kit/sqlite-migrate.ts';
+import { migrateSqlite, readSqliteMigrations } from '../src/sqlite-migrate.ts';
 
 const dirs: string[] = [];
 afterEach(() => {

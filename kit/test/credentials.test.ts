@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { credentialChallenge, parseCredential, presents } from '../../src/kit/credentials.ts';
+import { credentialChallenge, parseCredential, presents } from '../src/credentials.ts';
 
 describe('credentialChallenge', () => {
   it("challenges in the caller's realm with the configured scheme", () => {

@@ -3,9 +3,9 @@ import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { StartupError } from '../../src/kit/errors.ts';
-import { createService } from '../../src/kit/service.ts';
-import { memoryLogger } from './helpers.ts';
+import { StartupError } from '../src/errors.ts';
+import { createService } from '../src/service.ts';
+import { captureLogger } from './support/logger.ts';
 
 const fixture = fileURLToPath(new URL('./fixtures/slow-service.ts', import.meta.url));
 
@@ -79,7 +79,7 @@ describe('graceful shutdown of a service process', () => {
 
 describe('Service.stop()', () => {
   it('drains within the bound and cuts a request that takes longer', async () => {
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = captureLogger();
     const service = createService({ name: 'demo', logger, git: false, drainTimeoutMs: 100 });
     service.app.get('/hang', () => new Promise<Response>(() => undefined));
     const { port } = await service.listen({ port: 0, host: '127.0.0.1' });
@@ -89,12 +89,12 @@ describe('Service.stop()', () => {
     await service.stop();
     expect(Date.now() - started).toBeLessThan(2000);
     expect(await hung).toBeInstanceOf(Error);
-    expect(lines().some((l) => l.msg === 'drain timed out; closing remaining connections')).toBe(true);
+    expect(lines.some((l) => l.msg === 'drain timed out; closing remaining connections')).toBe(true);
     expect(service.stopping.aborted).toBe(true);
   });
 
   it('throws a StartupError for a port already in use', async () => {
-    const { logger } = memoryLogger();
+    const { logger } = captureLogger();
     const a = createService({ name: 'a', logger, git: false });
     const b = createService({ name: 'b', logger, git: false });
     const { port } = await a.listen({ port: 0, host: '127.0.0.1' });
@@ -108,7 +108,7 @@ describe('Service.stop()', () => {
 
 describe('health probes over a socket', () => {
   it('answer with the same status and body as the routes, and carry the request id', async () => {
-    const { logger } = memoryLogger();
+    const { logger } = captureLogger();
     const service = createService({ name: 'demo', logger, git: false });
     service.health.register('broker', () => ({ status: 'DOWN', details: { error: 'refused' } }), {
       groups: ['readiness'],
@@ -132,7 +132,7 @@ describe('health probes over a socket', () => {
 
 describe('Service.stop() with keep-alive clients', () => {
   it('does not wait for a pooled connection whose response finished during the drain', async () => {
-    const { logger } = memoryLogger();
+    const { logger } = captureLogger();
     const service = createService({ name: 'demo', logger, git: false });
     service.app.get('/slow', async (c) => {
       await new Promise((r) => setTimeout(r, 200));
@@ -159,7 +159,7 @@ describe('Service.stop() with keep-alive clients', () => {
 
 describe('request logging over a socket', () => {
   it('logs the real status of a response written to the node response directly', async () => {
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = captureLogger();
     const service = createService({ name: 'demo', logger, git: false });
     service.app.get('/raw', (c) => {
       c.env.outgoing.writeHead(418, { 'content-type': 'text/plain' }).end('teapot');
@@ -169,7 +169,7 @@ describe('request logging over a socket', () => {
     try {
       const res = await fetch(`http://127.0.0.1:${port}/raw`);
       expect(res.status).toBe(418);
-      const done = lines().find((l) => l.msg === 'request completed') as { res: { statusCode: number } };
+      const done = lines.find((l) => l.msg === 'request completed') as unknown as { res: { statusCode: number } };
       expect(done.res.statusCode).toBe(418);
     } finally {
       await service.stop();
