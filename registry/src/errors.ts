@@ -2,7 +2,6 @@
 // has one) and empty bodies for 404s, because Java clients try to read any 4xx body of a heartbeat as an
 // InstanceInfo and fail on text.
 import { TrellisError } from '@trellis/kit';
-import type { LimitViolation } from './registry/limits.ts';
 
 export type RegistryErrorCode =
   | 'invalid_request'
@@ -56,6 +55,12 @@ export class RegistryError extends TrellisError<RegistryErrorCode> {
   get hasBody(): boolean {
     return this.status !== 404;
   }
+}
+
+/** Why a write was refused by a registry limit (registry/limits.ts decides; the kind picks the status). */
+export interface LimitViolation {
+  readonly kind: 'too_large' | 'too_many' | 'invalid' | 'taken';
+  readonly message: string;
 }
 
 const VIOLATION_CODES = {

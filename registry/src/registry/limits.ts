@@ -4,6 +4,7 @@
 // then renews it) or 900 KB of metadata per instance would each hold or exhaust the registry. Pure: no HTTP.
 import { asciiUpperCase, instanceTextProblem } from '../eureka/index.ts';
 import type { InstanceInfo } from '../eureka/index.ts';
+import type { LimitViolation } from '../errors.ts';
 import type { Registry } from './registry.ts';
 
 export interface RegistrationLimits {
@@ -39,11 +40,6 @@ export const DEFAULT_LIMITS: RegistrationLimits = Object.freeze({
 });
 
 /** Why a write was refused: `too_large` → 413, `too_many` → 429, `invalid` → 400, `taken` → 409. */
-export interface LimitViolation {
-  readonly kind: 'too_large' | 'too_many' | 'invalid' | 'taken';
-  readonly message: string;
-}
-
 export type Admission<T> =
   { readonly ok: true; readonly value: T } | { readonly ok: false; readonly violation: LimitViolation };
 
