@@ -12,7 +12,7 @@ import { interactionRoutes } from './routes/interaction.ts';
 import { registrationRoutes } from './routes/registration.ts';
 import type { AuthStore } from './store/open.ts';
 import { securePages } from './views/page-headers.ts';
-import type { RegistrationPolicy } from './clients/registration-policy.ts';
+import type { RegistrationPolicy } from './oauth-clients/registration-policy.ts';
 
 export interface AppDeps {
   readonly service: Service;

@@ -13,8 +13,8 @@ import {
   DEFAULT_REGISTRATION_GRANT_TYPES,
   defaultRegistrationScopes,
   type RegistrationPolicy,
-} from './clients/registration-policy.ts';
-import { AUTH_METHODS, GRANT_TYPES } from './clients/registry.ts';
+} from './oauth-clients/registration-policy.ts';
+import { AUTH_METHODS, GRANT_TYPES } from './oauth-clients/store.ts';
 
 /** The auth server's settings: flags, then environment variables, then defaults. */
 export function authServerSettings() {

@@ -22,7 +22,7 @@ export type {
   CreatedClient,
   GrantType,
   Registration,
-} from './clients/registry.ts';
+} from './oauth-clients/store.ts';
 export type { UserInput, UserView } from './users/store.ts';
 export type { SigningAlg, SigningKeyInfo } from './crypto/signing-keys.ts';
 export type { OidcStorage } from './store/oidc-storage.ts';

@@ -1,4 +1,4 @@
-import type { ClientInput, ClientView, CreatedClient } from './clients/registry.ts';
+import type { ClientInput, ClientView, CreatedClient } from './oauth-clients/store.ts';
 import type { SigningAlg, SigningKeyInfo } from './crypto/signing-keys.ts';
 import { withAuthStore, type DataDirOptions } from './store/open.ts';
 import type { UserInput, UserView } from './users/store.ts';

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { ClientInput } from './clients/registry.ts';
+import type { ClientInput } from './oauth-clients/store.ts';
 import type { AuthStore } from './store/open.ts';
 
 const DEV_REDIRECT = 'https://my.redirect.uri';

@@ -1,4 +1,4 @@
-import type { ClientMetadata } from '../clients/registry.ts';
+import type { ClientMetadata } from '../oauth-clients/store.ts';
 import { AuthServerError } from '../errors.ts';
 import type { ProviderHolder } from './mount.ts';
 

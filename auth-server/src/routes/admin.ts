@@ -1,13 +1,13 @@
 import { Hono, type Context, type Next } from 'hono';
 import type { KitEnv } from '@trellis/kit';
-import type { ClientRegistry } from '../clients/registry.ts';
+import type { ClientStore } from '../oauth-clients/store.ts';
 import { sameCredential } from '../crypto/secrets.ts';
 import type { SigningKeyInfo, SigningKeys } from '../crypto/signing-keys.ts';
 import { AuthServerError } from '../errors.ts';
 import { clientMetadataBody } from './json-body.ts';
 
 export interface AdminDeps {
-  readonly clients: ClientRegistry;
+  readonly clients: ClientStore;
   /** The admin credential (Bearer token); undefined turns the admin API off. */
   readonly adminToken: string | undefined;
   readonly keys: SigningKeys;

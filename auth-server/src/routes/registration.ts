@@ -3,17 +3,17 @@ import type { KitEnv } from '@trellis/kit';
 import {
   validateClientInput,
   type ClientMetadata,
-  type ClientRegistry,
+  type ClientStore,
   type Registration,
-} from '../clients/registry.ts';
-import { checkRegistrationPolicy, type RegistrationPolicy } from '../clients/registration-policy.ts';
+} from '../oauth-clients/store.ts';
+import { checkRegistrationPolicy, type RegistrationPolicy } from '../oauth-clients/registration-policy.ts';
 import { sameCredential } from '../crypto/secrets.ts';
 import { AuthServerError, isAuthServerError } from '../errors.ts';
 import { clientMetadataBody } from './json-body.ts';
 import { REGISTRATION_PATH } from '../oidc/constants.ts';
 
 export interface RegistrationDeps {
-  readonly clients: ClientRegistry;
+  readonly clients: ClientStore;
   /** The initial access token registration requires; undefined turns dynamic registration off. */
   readonly initialAccessToken: string | undefined;
   /**
@@ -56,7 +56,7 @@ function information(registration: Registration, clientUri: string, token: strin
 /**
  * RFC 7591 dynamic client registration (`POST /oauth2/register` with the initial access token as a Bearer token) and
  * RFC 7592 client configuration (`GET|PUT|DELETE /oauth2/register/:clientId` with the registration access token).
- * Clients land in the same registry as those of the admin API and `trellis clients`; secrets and registration access
+ * Clients land in the same store as those of the admin API and `trellis clients`; secrets and registration access
  * tokens are answered once and stored as keyed hashes. Errors follow RFC 7591 §3.2.2: `{error, error_description}`.
  */
 export function registrationRoutes(deps: RegistrationDeps): Hono<KitEnv> {

@@ -1,5 +1,5 @@
 import { createSecretKey } from 'node:crypto';
-import { ClientRegistry } from '../clients/registry.ts';
+import { ClientStore } from '../oauth-clients/store.ts';
 import { loadMasterKey, type MasterKey } from '../crypto/master-key.ts';
 import { SigningKeys } from '../crypto/signing-keys.ts';
 import { verifySecret } from '../crypto/secrets.ts';
@@ -17,7 +17,7 @@ export interface DataDirOptions {
 export interface AuthStore {
   readonly db: Db;
   readonly master: MasterKey;
-  readonly clients: ClientRegistry;
+  readonly clients: ClientStore;
   readonly users: UserStore;
   readonly keys: SigningKeys;
   readonly storage: OidcStorage;
@@ -35,7 +35,7 @@ export function openAuthStore(options: DataDirOptions & { clock?: Clock }): Auth
   return {
     db,
     master,
-    clients: new ClientRegistry({ db, pepper, now }),
+    clients: new ClientStore({ db, pepper, now }),
     users: new UserStore({ db, now }),
     keys: new SigningKeys({ db, master, now }),
     storage: createSqliteStorage(db, options.clock),

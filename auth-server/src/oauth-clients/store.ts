@@ -174,10 +174,10 @@ export function validateClientInput(input: ClientInput, generatedId: () => strin
 }
 
 /**
- * The client registry on SQLite. Secrets are generated here, returned once, and stored as keyed hashes; the
+ * The OAuth client store on SQLite. Secrets are generated here, returned once, and stored as keyed hashes; the
  * `Client` adapter hands oidc-provider the hash, and the provider's `compareClientSecret` verifies against it.
  */
-export class ClientRegistry {
+export class ClientStore {
   readonly #db: Db;
   readonly #pepper: KeyObject;
   readonly #now: () => number;

@@ -1,5 +1,5 @@
 import { AuthServerError } from '../errors.ts';
-import type { AuthMethod, ClientMetadata, GrantType } from './registry.ts';
+import type { AuthMethod, ClientMetadata, GrantType } from './store.ts';
 
 /**
  * What a dynamically registered client (RFC 7591/7592) may ask for, checked on registration AND on every update, so
