@@ -258,63 +258,46 @@ function recent(model: DashboardModel): SafeHtml {
   const cancellations = model.recentCancellations;
   return html`<section id="recent" data-live aria-labelledby="recent-h">
     <h2 id="recent-h">Recent registrations and cancellations</h2>
-    <details id="recent-registrations">
-      <summary>Last ${registrations.length} registrations</summary>
-      <div class="table-wrap">
-        <table>
-          <caption>
-            Newest first
-          </caption>
-          <thead>
-            <tr>
-              <th scope="col">Time</th>
-              <th scope="col">Application</th>
-              <th scope="col">Instance</th>
-            </tr>
-          </thead>
-          <tbody>
-            ${registrations.map(
-              (e) =>
-                html`<tr>
-                  <td>${iso(e.at)}</td>
-                  <td>${e.app}</td>
-                  <td>${e.id}</td>
-                </tr>`,
-            )}
-          </tbody>
-        </table>
-      </div>
-    </details>
-    <details id="recent-cancellations">
-      <summary>Last ${cancellations.length} cancellations and evictions</summary>
-      <div class="table-wrap">
-        <table>
-          <caption>
-            Newest first
-          </caption>
-          <thead>
-            <tr>
-              <th scope="col">Time</th>
-              <th scope="col">Application</th>
-              <th scope="col">Instance</th>
-              <th scope="col">Reason</th>
-            </tr>
-          </thead>
-          <tbody>
-            ${cancellations.map(
-              (e) =>
-                html`<tr>
-                  <td>${iso(e.at)}</td>
-                  <td>${e.app}</td>
-                  <td>${e.id}</td>
-                  <td>${e.reason}</td>
-                </tr>`,
-            )}
-          </tbody>
-        </table>
-      </div>
-    </details>
+    ${recentTable(
+      'recent-registrations',
+      `Last ${registrations.length} registrations`,
+      ['Time', 'Application', 'Instance'],
+      registrations.map((e) => [iso(e.at), e.app, e.id]),
+    )}
+    ${recentTable(
+      'recent-cancellations',
+      `Last ${cancellations.length} cancellations and evictions`,
+      ['Time', 'Application', 'Instance', 'Reason'],
+      cancellations.map((e) => [iso(e.at), e.app, e.id, e.reason]),
+    )}
   </section>`;
+}
+
+/** One collapsible table of recent events, newest first (each cell escaped by `html`). */
+function recentTable(id: string, summary: string, columns: readonly string[], rows: readonly string[][]): SafeHtml {
+  return html`<details id="${id}">
+    <summary>${summary}</summary>
+    <div class="table-wrap">
+      <table>
+        <caption>
+          Newest first
+        </caption>
+        <thead>
+          <tr>
+            ${columns.map((c) => html`<th scope="col">${c}</th>`)}
+          </tr>
+        </thead>
+        <tbody>
+          ${rows.map(
+            (cells) =>
+              html`<tr>
+                ${cells.map((c) => html`<td>${c}</td>`)}
+              </tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>
+  </details>`;
 }
 
 function row(label: string, value: string): SafeHtml {
