@@ -4,7 +4,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { KitEnv } from '@trellis/kit';
-import { messagePage } from '../views/pages.ts';
+import { messagePage } from '../views/page-templates.ts';
 import { INTERACTION_PREFIX, INTERACTION_TTL } from './constants.ts';
 
 /** Longest `state` or `nonce` (characters): opaque values a client makes, far below this in practice. */

@@ -10,8 +10,8 @@ import { AUTHORIZATION_PATH, ID_TOKEN_TTL, INTERACTION_PREFIX, INTERACTION_TTL, 
 import type { Logger } from '@trellis/kit';
 import type { PrivateJwk, SigningAlg } from '../crypto/signing-keys.ts';
 import { SCRIPT_HASH_COLLECTOR } from '../views/page-headers.ts';
-import { messagePage } from '../views/pages.ts';
-import { providerPages } from './pages.ts';
+import { messagePage } from '../views/page-templates.ts';
+import { providerPages } from './provider-pages.ts';
 import { jwtAccessTokenMiddleware, type AccessTokenRecords } from './jwt-access-tokens.ts';
 import { FailureThrottle, tooManyAttempts } from './throttle.ts';
 

@@ -9,7 +9,7 @@ import { pinToIssuer, type ProviderHolder } from '../oidc/mount.ts';
 import { addressKey, sourceAddress } from '../oidc/proxies.ts';
 import { FailureThrottle, tooManyAttempts } from '../oidc/throttle.ts';
 import type { UserStore } from '../users/store.ts';
-import { consentPage, loginPage, messagePage } from '../views/pages.ts';
+import { consentPage, loginPage, messagePage } from '../views/page-templates.ts';
 
 export interface InteractionDeps {
   readonly holder: ProviderHolder;

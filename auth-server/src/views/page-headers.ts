@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { PAGE_CSP, PAGE_HEADERS } from './pages.ts';
+import { PAGE_CSP, PAGE_HEADERS } from './page-templates.ts';
 
 /** A script-src of inline script hashes only, as oidc-provider writes it for the scripts of its own pages. */
 const HASHES_ONLY = /(?:^|;)\s*script-src((?:\s+'sha256-[A-Za-z0-9+/]+={0,2}')+)\s*(?:;|$)/;

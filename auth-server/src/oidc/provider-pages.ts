@@ -1,4 +1,4 @@
-import { deviceConfirmPage, deviceDonePage, loggedOutPage, logoutPage, userCodePage } from '../views/pages.ts';
+import { deviceConfirmPage, deviceDonePage, loggedOutPage, logoutPage, userCodePage } from '../views/page-templates.ts';
 
 /** The part of Koa's context the page hooks use. */
 interface PageContext {
