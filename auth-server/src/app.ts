@@ -10,7 +10,7 @@ import type { FailureThrottle } from './oidc/throttle.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { interactionRoutes } from './routes/interaction.ts';
 import { registrationRoutes } from './routes/registration.ts';
-import type { AuthStore } from './store/open.ts';
+import type { AuthStore } from './data-dir.ts';
 import { securePages } from './views/page-headers.ts';
 import type { RegistrationPolicy } from './oauth-clients/registration-policy.ts';
 

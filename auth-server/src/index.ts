@@ -13,7 +13,7 @@ export {
   rotateSecret,
   showClient,
 } from './manage.ts';
-export type { DataDirOptions } from './store/open.ts';
+export type { DataDirOptions } from './data-dir.ts';
 export type {
   AuthMethod,
   ClientInput,

@@ -9,7 +9,7 @@ import { addressKey, sourceAddress } from './oidc/proxies.ts';
 import { FailureThrottle } from './oidc/throttle.ts';
 import { seedDevClients } from './seed.ts';
 import { startCleanup } from './store/oidc-storage.ts';
-import { openAuthStore, type AuthStore } from './store/open.ts';
+import { openAuthStore, type AuthStore } from './data-dir.ts';
 import { accessTokenRecordStore, createAdapterClass } from './store/oidc-storage.ts';
 
 /** The RFC 8707 indicator of the default API: the audience itself when it is an absolute URI. */

@@ -1,6 +1,6 @@
 import type { ClientInput, ClientView, CreatedClient } from './oauth-clients/store.ts';
 import type { SigningAlg, SigningKeyInfo } from './crypto/signing-keys.ts';
-import { withAuthStore, type DataDirOptions } from './store/open.ts';
+import { withAuthStore, type DataDirOptions } from './data-dir.ts';
 import type { UserInput, UserView } from './users/store.ts';
 
 /*

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { ClientInput } from './oauth-clients/store.ts';
-import type { AuthStore } from './store/open.ts';
+import type { AuthStore } from './data-dir.ts';
 
 const DEV_REDIRECT = 'https://my.redirect.uri';
 const USER_GRANTS = ['client_credentials', 'authorization_code', 'refresh_token'];

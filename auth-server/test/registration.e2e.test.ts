@@ -4,7 +4,7 @@ import * as jose from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listClients } from '../src/manage.ts';
-import { openAuthStore } from '../src/store/open.ts';
+import { openAuthStore } from '../src/data-dir.ts';
 import { capturingLogger, rawRequest, settle, startServer, tempDir, type TestServer } from './helpers.ts';
 
 const INITIAL_TOKEN = 'initial-access-token-0123456789';

@@ -4,7 +4,7 @@ import * as jose from 'jose';
 import * as client from 'openid-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addUser, listUsers } from '../src/manage.ts';
-import { openAuthStore } from '../src/store/open.ts';
+import { openAuthStore } from '../src/data-dir.ts';
 import { discover, settle, startServer, tempDir } from './helpers.ts';
 
 const dir = tempDir();

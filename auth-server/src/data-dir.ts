@@ -1,11 +1,11 @@
 import { createSecretKey } from 'node:crypto';
-import { ClientStore } from '../oauth-clients/store.ts';
-import { loadMasterKey, type MasterKey } from '../crypto/master-key.ts';
-import { SigningKeys } from '../crypto/signing-keys.ts';
-import { verifySecret } from '../crypto/secrets.ts';
-import { UserStore } from '../users/store.ts';
-import { openDatabase, type Db } from './db.ts';
-import { createSqliteStorage, type Clock, type OidcStorage } from './oidc-storage.ts';
+import { ClientStore } from './oauth-clients/store.ts';
+import { loadMasterKey, type MasterKey } from './crypto/master-key.ts';
+import { SigningKeys } from './crypto/signing-keys.ts';
+import { verifySecret } from './crypto/secrets.ts';
+import { UserStore } from './users/store.ts';
+import { openDatabase, type Db } from './store/db.ts';
+import { createSqliteStorage, type Clock, type OidcStorage } from './store/oidc-storage.ts';
 
 /** Where the auth server keeps its state, as the component and the `trellis clients|users` functions name it. */
 export interface DataDirOptions {
