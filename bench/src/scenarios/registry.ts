@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SseParser } from '@trellis/clients/discovery';
+import { SseParser } from '@trellis/clients/http';
 import { request } from 'undici';
 import { residentMb, startServer } from '../harness.ts';
 import type { Scenario } from '../scenario.ts';

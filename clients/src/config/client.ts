@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { backoffDelay, describeError, SseParser, systemClock, type Clock, type SseEvent } from '../discovery/index.ts';
+import { backoffDelay, describeError, SseParser, systemClock, type Clock, type SseEvent } from '../http/index.ts';
 import type { Logger } from '@trellis/kit';
 import { ConfigClientError } from './errors.ts';
 import { ConfigHttp, environmentPath, type ConfigCredentials } from './http.ts';

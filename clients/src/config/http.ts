@@ -1,7 +1,7 @@
 // HTTP to the config server: one or more URIs tried in order, credentials, the local CA, and failures turned into
 // one ConfigClientError that names the server and the reason.
 import type { Dispatcher } from 'undici';
-import { createAgent, describeError, isTimeoutError } from '../discovery/index.ts';
+import { createAgent, describeError, isTimeoutError } from '../http/index.ts';
 import { parseServiceUrls } from '@trellis/kit';
 import { ConfigClientError, type ConfigClientErrorCode } from './errors.ts';
 import type { RawEnvironment, RawPropertySource, RawValue } from './properties.ts';

@@ -3,12 +3,12 @@
 // delta every refresh interval, reconciled by `apps__hashcode`.
 import type { Dispatcher } from 'undici';
 import type { Logger } from '@trellis/kit';
-import { describeError } from './agent.ts';
+import { describeError } from '../http/agent.ts';
 import { InstanceCache, type InstanceChange } from './cache.ts';
 import { DiscoveryError } from './errors.ts';
 import { RegistryHttp, type RegistryCredentials } from './registry-http.ts';
-import { SseParser, type SseEvent } from './sse.ts';
-import { backoffDelay, systemClock, type BackoffOptions, type Clock } from './timing.ts';
+import { SseParser, type SseEvent } from '../http/sse.ts';
+import { backoffDelay, systemClock, type BackoffOptions, type Clock } from '../http/timing.ts';
 import { parseJson, readApplications, readWatchChange, type ServiceInstance } from './wire.ts';
 
 export interface DiscoveryClientOptions {

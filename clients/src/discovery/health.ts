@@ -1,7 +1,7 @@
 import type { Health, HealthIndicator } from '@trellis/kit';
 import type { DiscoveryClient } from './client.ts';
 import type { EurekaRegistration } from './registration.ts';
-import { systemClock, type Clock } from './timing.ts';
+import { systemClock, type Clock } from '../http/timing.ts';
 
 export interface DiscoveryHealthSources {
   readonly registration?: EurekaRegistration;

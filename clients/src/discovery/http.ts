@@ -3,7 +3,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '@trellis/kit';
-import { createAgent, describeError, isConnectionError, isTimeoutError } from './agent.ts';
+import { createAgent, describeError, isConnectionError, isTimeoutError } from '../http/agent.ts';
 import type { InstanceSource } from './client.ts';
 import { DiscoveryError } from './errors.ts';
 import { RoundRobin } from './load-balancer.ts';

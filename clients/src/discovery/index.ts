@@ -38,11 +38,10 @@ export type {
   RegistrationState,
 } from './registration.ts';
 export type { RegistryCredentials } from './registry-http.ts';
-export { createAgent, describeError, isConnectionError, isTimeoutError, KEEP_ALIVE_MS } from './agent.ts';
-export { SseParser } from './sse.ts';
-export type { SseEvent } from './sse.ts';
-export { backoffDelay, systemClock } from './timing.ts';
-export type { BackoffOptions, Clock } from './timing.ts';
+// The types of the clock and retry options above; the transport itself is @trellis/clients/http.
+export type { BackoffOptions, Clock } from '../http/timing.ts';
+// Until the gateway imports them from @trellis/clients/http.
+export { isConnectionError, isTimeoutError, KEEP_ALIVE_MS } from '../http/agent.ts';
 export { readApplications, readInstance } from './wire.ts';
 export type {
   ActionType,

@@ -4,11 +4,11 @@
 import { hostname, networkInterfaces } from 'node:os';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '@trellis/kit';
-import { describeError } from './agent.ts';
+import { describeError } from '../http/agent.ts';
 import { DiscoveryError } from './errors.ts';
 import { asciiUpperCase } from './names.ts';
 import { RegistryHttp, type RegistryCredentials } from './registry-http.ts';
-import { backoffDelay, systemClock, type BackoffOptions, type Clock } from './timing.ts';
+import { backoffDelay, systemClock, type BackoffOptions, type Clock } from '../http/timing.ts';
 import type { InstanceStatus } from './wire.ts';
 
 export interface EurekaRegistrationOptions {

@@ -3,7 +3,7 @@
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import type { Dispatcher } from 'undici';
-import { createAgent, describeError } from './agent.ts';
+import { createAgent, describeError } from '../http/agent.ts';
 import { parseServiceUrls } from '@trellis/kit';
 import { DiscoveryError } from './errors.ts';
 

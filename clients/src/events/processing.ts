@@ -1,7 +1,7 @@
 // What both binders share: option validation, the JSON codec, partition routing and the attempt loop that decides
 // whether a delivery is done or dead. The binders differ only in how they fetch, acknowledge and dead-letter.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelay } from '../discovery/timing.ts';
+import { backoffDelay } from '../http/timing.ts';
 import { EventsError } from './errors.ts';
 import { checkName, groupQueueName, partitionRoutingKey, PARTITION_HEADER } from './naming.ts';
 import { selectPartition } from './partition.ts';

@@ -12,7 +12,7 @@ import {
   type Options,
   type RecoveringChannelModel,
 } from 'amqplib';
-import { backoffDelay, type BackoffOptions } from '../discovery/timing.ts';
+import { backoffDelay, type BackoffOptions } from '../http/timing.ts';
 import { type Health, redactUrl, type Logger } from '@trellis/kit';
 import { EventsError } from './errors.ts';
 import {

@@ -2,7 +2,7 @@
 // CA (`ca`) applies to all three.
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import type { FetchImplementation } from 'jose';
-import { describeError, KEEP_ALIVE_MS } from '../discovery/agent.ts';
+import { describeError, KEEP_ALIVE_MS } from '../http/agent.ts';
 import { SecurityError } from './errors.ts';
 
 export interface ServerConnectionOptions {

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Clock } from '../../src/discovery/timing.ts';
+import type { Clock } from '../../src/http/timing.ts';
 import type { ServiceInstance } from '../../src/discovery/wire.ts';
 
 /** A clock whose time moves only when the test says so; timers fire in order of due time. */

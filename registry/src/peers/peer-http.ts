@@ -3,7 +3,7 @@
 // fake peer or an in-process app behind it.
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import { createAgent } from '@trellis/clients/discovery';
+import { createAgent } from '@trellis/clients/http';
 import { request } from 'undici';
 
 const gunzipAsync = promisify(gunzip);

@@ -8,7 +8,7 @@
 // lease it is about would have expired (a peer that missed it for that long learns the state from its own eviction
 // or from the next registration), one pending heartbeat per instance replaces the previous one, and the queue has a
 // hard cap.
-import { backoffDelay, describeError, systemClock, type BackoffOptions, type Clock } from '@trellis/clients/discovery';
+import { backoffDelay, describeError, systemClock, type BackoffOptions, type Clock } from '@trellis/clients/http';
 import type { Logger } from '@trellis/kit';
 import { isJsonObject, readJsonInstance } from '../eureka/json-read.ts';
 import { normalizeInstance } from '../eureka/normalize.ts';

@@ -1,7 +1,7 @@
 // Start-up sync: a node that starts (or restarts) copies the registry from the first peer that answers, so clients
 // reading from it see what the others see at once instead of after every instance's next heartbeat reached it.
 // Bounded in time: a landscape whose other nodes are all down still gets a registry after a few seconds.
-import { describeError } from '@trellis/clients/discovery';
+import { describeError } from '@trellis/clients/http';
 import type { Logger } from '@trellis/kit';
 import { parseApplications } from '../eureka/index.ts';
 import { admitRegistration, takenViolation } from '../registry/limits.ts';

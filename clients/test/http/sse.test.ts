@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SseParser } from '../../src/discovery/sse.ts';
+import { SseParser } from '../../src/http/sse.ts';
 
 describe('SseParser', () => {
   it('reads named events, skips ping comments, joins data lines', () => {

@@ -1,3 +1,4 @@
+// The undici Agent every client builds on, and how its failures are classified (connection, timeout) and told.
 import { Agent } from 'undici';
 
 /**

@@ -1,6 +1,6 @@
-// A Server-Sent Events reader (the WHATWG event-stream grammar) for the registry's watch stream. undici's
-// EventSource would do, but it reconnects on its own schedule and hides the 404 that tells us the server is a plain
-// Eureka; reading the stream over a plain request keeps both decisions here.
+// A Server-Sent Events reader (the WHATWG event-stream grammar) for the registry's and config server's watch streams.
+// undici's EventSource would do, but it reconnects on its own schedule and hides the 404 that tells us the server is
+// a plain Eureka; reading the stream over a plain request keeps both decisions with the caller.
 
 export interface SseEvent {
   /** `message` when the event named none. */

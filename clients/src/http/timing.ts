@@ -1,5 +1,7 @@
+// The clock and the capped exponential backoff that the clients (and the registry's peers) retry with.
+
 /**
- * Time as the discovery module sees it. Injected so lease and backoff tests advance time by hand instead of waiting;
+ * Time as the clients see it. Injected so lease and backoff tests advance time by hand instead of waiting;
  * the default uses the process clock and unreferenced timers, so a forgotten client never keeps a process alive.
  */
 export interface Clock {
