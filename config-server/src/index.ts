@@ -8,7 +8,7 @@ export type { NativeBackendOptions } from './backends/native.ts';
 export type { BackendChange, BackendEnvironment, EnvironmentBackend, ResourceRequest } from './backends/types.ts';
 export { createAccessControl, parseClients } from './access/clients.ts';
 export type { AccessControl, ConfigClient } from './access/clients.ts';
-export { loadKeyChain } from './encryption/keys.ts';
+export { loadKeyChain } from './load-key-chain.ts';
 export { ConfigServerError } from './errors.ts';
 export type { ConfigServerErrorCode } from './errors.ts';
 export type { Environment, EnvironmentRequest, PropertySource, PropertyValue } from './environment/index.ts';

@@ -19,7 +19,7 @@ import { createSqliteBackend } from './backends/sqlite.ts';
 import type { EnvironmentBackend } from './backends/types.ts';
 import { checkConfig, configServerSettings, type Config } from './config.ts';
 import type { KeyChain } from './cipher/index.ts';
-import { loadKeyChain } from './encryption/keys.ts';
+import { loadKeyChain } from './load-key-chain.ts';
 import { ConfigFileError } from './environment/index.ts';
 import { overridesFromFile } from './overrides.ts';
 import { openPropertyStore, type PropertyStore } from './store/properties.ts';

@@ -2,7 +2,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { loadKeyChain } from '../src/encryption/keys.ts';
+import { loadKeyChain } from '../src/load-key-chain.ts';
 import { tempRepo } from './helpers.ts';
 
 const dir = tempRepo({});

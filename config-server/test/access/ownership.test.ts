@@ -13,7 +13,7 @@ import { createNativeBackend } from '../../src/backends/native.ts';
 import { createSqliteBackend } from '../../src/backends/sqlite.ts';
 import type { EnvironmentBackend } from '../../src/backends/types.ts';
 import { createSymmetricEncryptor } from '../../src/cipher/index.ts';
-import { loadKeyChain } from '../../src/encryption/keys.ts';
+import { loadKeyChain } from '../../src/load-key-chain.ts';
 import { openPropertyStore } from '../../src/store/properties.ts';
 import { GIT_ENV, gitIn, silentLogger } from '../helpers.ts';
 

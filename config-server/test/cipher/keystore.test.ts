@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readKeyStore } from '../../src/cipher/index.ts';
-import { exportCertificate, importCertificate, keyStoreDir } from '../encryption/keytool.ts';
+import { exportCertificate, importCertificate, keyStoreDir } from './keytool.ts';
 import { expectCipherError } from './helpers.ts';
 
 const stores = keyStoreDir();

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAccessControl, parseClients } from '../../src/access/clients.ts';
-import { loadKeyChain } from '../../src/encryption/keys.ts';
+import { loadKeyChain } from '../../src/load-key-chain.ts';
 import { tempRepo, testServer } from '../helpers.ts';
 
 const repo = tempRepo({

@@ -1,6 +1,6 @@
 import type { Running } from '@trellis/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadKeyChain } from '../../src/encryption/keys.ts';
+import { loadKeyChain } from '../../src/load-key-chain.ts';
 import { vectors } from '../cipher/vectors.ts';
 import { startConfigServer, tempRepo, testServer } from '../helpers.ts';
 

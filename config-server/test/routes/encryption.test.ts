@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEncryptorFromKey, createKeyChain, type KeyChain } from '../../src/cipher/index.ts';
-import { loadKeyChain } from '../../src/encryption/keys.ts';
+import { loadKeyChain } from '../../src/load-key-chain.ts';
 import { vectors, rsaPem } from '../cipher/vectors.ts';
 import { tempRepo, testServer, type EnvJson } from '../helpers.ts';
 

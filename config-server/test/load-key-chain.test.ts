@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SettingsError, StartupError } from '@trellis/kit';
-import { loadConfig } from '../../src/config.ts';
-import { loadKeyChain } from '../../src/encryption/keys.ts';
-import type { KeyChain } from '../../src/cipher/index.ts';
-import { startConfigServer, tempRepo, testServer, type EnvJson } from '../helpers.ts';
-import { keyStoreDir } from './keytool.ts';
-import { captureLogger } from '../../../kit/test/support/logger.ts';
+import { loadConfig } from '../src/config.ts';
+import { loadKeyChain } from '../src/load-key-chain.ts';
+import type { KeyChain } from '../src/cipher/index.ts';
+import { startConfigServer, tempRepo, testServer, type EnvJson } from './helpers.ts';
+import { keyStoreDir } from './cipher/keytool.ts';
+import { captureLogger } from '../../kit/test/support/logger.ts';
 
 const stores = keyStoreDir();
 const repo = tempRepo({});

@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadKeyChain } from '../../src/encryption/keys.ts';
-import { tempRepo, testServer, type EnvJson } from '../helpers.ts';
+import { loadKeyChain } from '../src/load-key-chain.ts';
+import { tempRepo, testServer, type EnvJson } from './helpers.ts';
 
 interface StoreFixture {
   readonly file: string;
@@ -30,7 +30,7 @@ interface Vector {
   readonly verified: { readonly springDecryptsNodeCiphertext: boolean };
 }
 
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/keystore-vectors.json', import.meta.url), 'utf8')) as {
+const fixture = JSON.parse(readFileSync(new URL('./fixtures/keystore-vectors.json', import.meta.url), 'utf8')) as {
   stores: Record<string, StoreFixture>;
   vectors: Vector[];
 };

@@ -1,3 +1,4 @@
+// The key chain the server starts with, read from the encrypt.* settings; reads files, so it sits outside cipher/.
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { StartupError } from '@trellis/kit';
@@ -13,7 +14,7 @@ import {
   type KeyStoreContents,
   type RsaEncryptorOptions,
   type TextEncryptor,
-} from '../cipher/index.ts';
+} from './cipher/index.ts';
 
 export interface KeySettings {
   readonly encryptKey?: string | undefined;
