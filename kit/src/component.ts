@@ -13,7 +13,31 @@ export interface Running {
    * development client's credential). `trellis up` passes them on unless the user set the variable; none is printed.
    */
   readonly exports?: Readonly<Record<string, string>>;
+  /** The roles this component takes in the landscape: `trellis up` wires and suggests from these, not from names. */
+  readonly offers?: Offers;
   stop(): Promise<void>;
+}
+
+/** What a started component offers the landscape: each role as the URL that serves it, and its development clients. */
+export interface Offers {
+  /** A Eureka registry (its API under /eureka/). */
+  readonly registry?: string | undefined;
+  readonly configServer?: string | undefined;
+  /** An OAuth 2.0 authorization server (its endpoints under /oauth2/). */
+  readonly authorizationServer?: string | undefined;
+  /** The landscape's front door, routing the others' public paths (/oauth2/**, /config/**, the APIs). */
+  readonly entry?: string | undefined;
+  /** The example API a token is tried on. */
+  readonly sampleApi?: string | undefined;
+  /** Clients seeded for development whose credentials the person at the terminal may be shown. */
+  readonly developmentClients?: readonly DevelopmentClient[];
+}
+
+export interface DevelopmentClient {
+  readonly id: string;
+  readonly secret: string;
+  /** The scopes it may ask for, space-separated. */
+  readonly scope: string;
 }
 
 export interface StartContext {

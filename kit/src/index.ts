@@ -1,5 +1,5 @@
 export { commonSettings, defineComponent } from './component.ts';
-export type { CommonSettings, Component, Running, StartContext } from './component.ts';
+export type { CommonSettings, Component, DevelopmentClient, Offers, Running, StartContext } from './component.ts';
 export { CREDENTIAL_FORMAT, credentialChallenge, parseCredential, presents } from './credentials.ts';
 export type { Credential } from './credentials.ts';
 export { mayActFor, parseScopedEntries, scopedCredentials } from './scoped-credentials.ts';
