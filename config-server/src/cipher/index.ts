@@ -6,7 +6,7 @@ export { createSymmetricEncryptor, DEFAULT_SALT } from './symmetric.ts';
 export type { SymmetricEncryptorOptions } from './symmetric.ts';
 export { createRsaEncryptor } from './rsa.ts';
 export type { RsaEncryptorOptions } from './rsa.ts';
-export { parseRsaPrivateKey, parseRsaPublicKey, rsaPublicKeyToSsh } from './keys.ts';
+export { parseRsaPrivateKey, parseRsaPublicKey, rsaPublicKeyToSsh } from './rsa-keys.ts';
 export { createEncryptorFromKey } from './factory.ts';
 export type { EncryptorFromKeyOptions } from './factory.ts';
 export {

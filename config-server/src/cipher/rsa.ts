@@ -4,7 +4,7 @@ import { aesDecrypt, aesEncrypt, deriveAesKey, hasAesShape } from './aes.ts';
 import type { AesMode } from './aes.ts';
 import { decodeBase64, decodeUtf8, isHex } from './encoding.ts';
 import { CipherError } from './errors.ts';
-import { parseRsaPrivateKey, parseRsaPublicKey, rsaPublicKeyToSsh } from './keys.ts';
+import { parseRsaPrivateKey, parseRsaPublicKey, rsaPublicKeyToSsh } from './rsa-keys.ts';
 import { selectPkcs1v15Message } from './pkcs1.ts';
 import { DEFAULT_SALT } from './symmetric.ts';
 import type { RsaAlgorithm, RsaEncryptor } from './types.ts';

@@ -1,9 +1,9 @@
+// RSA key material as Spring's RsaKeyHelper reads it, plus PKCS#8 (which Spring does not read but every tool writes).
 import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
 import type { JsonWebKey } from 'node:crypto';
 import { decodeBase64 } from './encoding.ts';
 import { CipherError } from './errors.ts';
 
-// Key material as Spring's RsaKeyHelper reads it, plus PKCS#8 (which Spring does not read but every tool now writes).
 // The PEM body is collected by hand rather than handed to OpenSSL, because Spring tolerates the shapes YAML and
 // .properties files produce: lines re-indented, or all newlines stripped (EncryptorFactory removes "\n *").
 
