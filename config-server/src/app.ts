@@ -5,7 +5,7 @@ import { createGuard } from './access/guard.ts';
 import { createOwnership } from './access/ownership.ts';
 import type { EnvironmentBackend } from './backends/types.ts';
 import type { KeyChain } from './cipher/index.ts';
-import { createEnvironments } from './environments.ts';
+import { createServedEnvironments } from './served-environments.ts';
 import { isConfigServerError } from './errors.ts';
 import type { RouteDeps } from './routes/deps.ts';
 import type { PropertyStore } from './store/properties.ts';
@@ -100,7 +100,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     });
   }
   const routeDeps: RouteDeps = {
-    environments: createEnvironments({
+    environments: createServedEnvironments({
       backend: deps.backend,
       keys: deps.keys,
       logger: deps.logger,

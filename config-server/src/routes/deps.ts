@@ -5,11 +5,11 @@ import type { EnvironmentBackend } from '../backends/types.ts';
 import type { KeyChain } from '../cipher/index.ts';
 import type { EnvironmentRequest } from '../environment/index.ts';
 import { normalizeNameOrLabel, parseApplications, parseProfiles } from '../environment/index.ts';
-import type { Environments } from '../environments.ts';
+import type { ServedEnvironments } from '../served-environments.ts';
 
 /** What the route modules share; built once in createApp. */
 export interface RouteDeps {
-  readonly environments: Environments;
+  readonly environments: ServedEnvironments;
   readonly backend: EnvironmentBackend;
   readonly keys: KeyChain | undefined;
   readonly guard: Guard;

@@ -1,3 +1,4 @@
+// The environments as every route serves them: backend, overrides and decryption, kept per version with their bodies.
 import { createHash } from 'node:crypto';
 import type { Logger } from '@trellis/kit';
 import type { View } from './access/ownership.ts';
@@ -12,7 +13,7 @@ import {
   type PropertySource,
 } from './environment/index.ts';
 
-export interface EnvironmentsOptions {
+export interface ServedEnvironmentsOptions {
   readonly backend: EnvironmentBackend;
   /** Undefined when no key is installed: every `{cipher}` value is then served as `invalid.<key>`. */
   readonly keys: KeyChain | undefined;
@@ -25,7 +26,7 @@ export interface EnvironmentsOptions {
  * Every method takes the client's {@link View}: only the property sources it admits are served (and decrypted,
  * kept and rendered, separately per view); undefined serves every source.
  */
-export interface Environments {
+export interface ServedEnvironments {
   /** The environment as served: overrides first, every `{cipher}` value decrypted (or `invalid.<key>`). */
   find(
     request: EnvironmentRequest,
@@ -80,7 +81,7 @@ interface Entry {
  * content: a git commit, a native digest), so decryption and rendering run once per change instead of on every
  * request. Unversioned results are never kept. Access checks stay with the routes, before any of this.
  */
-export function createEnvironments(options: EnvironmentsOptions): Environments {
+export function createServedEnvironments(options: ServedEnvironmentsOptions): ServedEnvironments {
   const entries = new Map<string, Entry>();
   const overrides =
     options.overrides === undefined || Object.keys(options.overrides).length === 0
