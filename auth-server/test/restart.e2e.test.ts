@@ -31,7 +31,7 @@ describe('a restart on the same data dir', () => {
       scope: 'product:read',
     });
     const store = openAuthStore({ dataDir: dir.path });
-    // Clients live in the registry table (hashed secret), not in the model table the adapter writes.
+    // Clients live in the clients table (hashed secret), not in the model table the adapter writes.
     expect(store.storage.find('Client', 'batch')).toBeUndefined();
     expect(store.clients.findMetadata('batch')?.client_secret).toMatch(/^hmac-sha256\$/);
     store.close();
