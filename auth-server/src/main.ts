@@ -38,7 +38,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     store.keys.ensureCurrent(config.signingAlg);
     store.keys.prune(keyRetentionMs(config));
     privateJwks(store);
-    const seeded = config.seedDevClients ? seedDevClients(store) : { notes: [], exports: {} };
+    const seeded = config.seedDevClients ? seedDevClients(store) : { notes: [], exports: {}, developmentClients: [] };
     const { notes } = seeded;
     // RFC 7662 §4: only designated resource servers learn about other clients' tokens. The seeded gateway client is
     // one only while it still has its seeded secret (a client of that id made or re-keyed by an admin is not).
@@ -147,6 +147,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       endpoints: service.endpoints,
       notes,
       exports: seeded.exports,
+      offers: { authorizationServer: endpoint.url, developmentClients: seeded.developmentClients },
       stop: () => service.stop(),
     };
   } catch (err) {

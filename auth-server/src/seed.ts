@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import type { DevelopmentClient } from '@trellis/kit';
 import type { ClientInput } from './oauth-clients/store.ts';
 import type { AuthStore } from './data-dir.ts';
 
@@ -34,6 +35,8 @@ export interface SeededClients {
   readonly notes: string[];
   /** The gateway's introspection credential, as the variables the gateway reads; empty if its secret was rotated. */
   readonly exports: Record<string, string>;
+  /** `reader` and `writer` with their secrets, for the commands `trellis up` suggests; those rotated since are left out. */
+  readonly developmentClients: DevelopmentClient[];
 }
 
 /**
@@ -44,6 +47,7 @@ export interface SeededClients {
 export function seedDevClients(store: AuthStore): SeededClients {
   const notes: string[] = [];
   const exports: Record<string, string> = {};
+  const developmentClients: DevelopmentClient[] = [];
   const key = store.master.derive('dev-secrets');
   for (const dev of DEV_CLIENTS) {
     const secret = createHmac('sha256', key).update(dev.client_id).digest('base64url');
@@ -71,6 +75,7 @@ export function seedDevClients(store: AuthStore): SeededClients {
           : `auth-server: development client ${dev.client_id} has a rotated secret (not handed to the gateway)`,
       );
     } else {
+      if (current) developmentClients.push({ id: dev.client_id, secret, scope: dev.scope });
       notes.push(
         current
           ? `auth-server: development client ${dev.client_id} / ${secret} (scope ${dev.scope.replace('openid offline_access ', '')})`
@@ -78,5 +83,5 @@ export function seedDevClients(store: AuthStore): SeededClients {
       );
     }
   }
-  return { notes, exports };
+  return { notes, exports, developmentClients };
 }
