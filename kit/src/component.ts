@@ -1,6 +1,6 @@
 import type { Logger } from './logger.ts';
 import { setting, type SettingSpecs, type Settings } from './settings.ts';
-import type { Endpoint } from './service.ts';
+import type { Endpoint } from './node-server.ts';
 
 /** A started component (a server, or an example service): what `trellis up` prints and stops. */
 export interface Running {

@@ -14,18 +14,12 @@ export type { RunOptions } from './lifecycle.ts';
 export { createLogger, redactSecrets, redactUrl, SENSITIVE_KEYS } from './logger.ts';
 export type { Logger, LoggerSettings } from './logger.ts';
 export { createService } from './service.ts';
-export type {
-  Endpoint,
-  KitEnv,
-  LeanRequest,
-  LeanResponse,
-  LeanRoute,
-  ListenOptions,
-  RequestLogLevel,
-  Service,
-  ServiceOptions,
-  ShutdownHook,
-} from './service.ts';
+export type { Service, ServiceOptions, ShutdownHook } from './service.ts';
+export type { Endpoint, ListenOptions, NodeServerOptions, SocketHandler } from './node-server.ts';
+export type { KitEnv } from './hono-app.ts';
+export type { InterceptContext, Interceptor } from './intercept.ts';
+export type { LeanRequest, LeanResponse, LeanRoute } from './lean-routes.ts';
+export type { RequestLogLevel } from './request-log.ts';
 export { migrateSqlite, readSqliteMigrations } from './sqlite-migrate.ts';
 export type { MigratableDatabase, SqliteMigrateOptions, SqliteMigration } from './sqlite-migrate.ts';
 export { loadSettings, renderSettingsHelp, setting, SettingsError, settingLabel } from './settings.ts';

@@ -1,0 +1,149 @@
+// The actuator endpoints of every service: health (every component, the liveness and readiness groups, one
+// component) and info as routes of the app, and the probes also answered on the node request, without the framework.
+import type http from 'node:http';
+import type { Context, Hono } from 'hono';
+import { httpStatusOf, type Health, type HealthGroup, type HealthRegistry } from './health.ts';
+import { json, type KitEnv } from './hono-app.ts';
+import { readGitInfo, type GitInfo } from './info.ts';
+import type { Logger } from './logger.ts';
+import { chosenRequestId, requestIdFor } from './request-log.ts';
+
+export interface ActuatorOptions {
+  readonly name: string;
+  readonly version?: string | undefined;
+  readonly description?: string | undefined;
+  readonly health: HealthRegistry;
+  readonly log: Logger;
+  /** Extra `/actuator/info` content. Git details are read from the working directory unless `false`. */
+  readonly info?: Readonly<Record<string, unknown>> | undefined;
+  readonly git?: GitInfo | false | undefined;
+}
+
+/** Who may see health details, by the request's headers. */
+export type DetailsPolicy = (header: (name: string) => string | undefined) => boolean;
+
+export interface Actuator {
+  /** Answers a health probe on the node request; false when the request is no probe (the app serves it). */
+  answerProbe(req: http.IncomingMessage, res: http.ServerResponse): boolean;
+  /** See Service.restrictHealthDetails. */
+  restrictDetails(allowed: DetailsPolicy): void;
+}
+
+/** The health endpoints and the group each reports (undefined: every component). */
+const PROBES: ReadonlyMap<string, HealthGroup | undefined> = new Map([
+  ['/actuator/health', undefined],
+  ['/actuator/health/liveness', 'liveness'],
+  ['/actuator/health/readiness', 'readiness'],
+]);
+
+/** A node request's header by name (the first, when sent twice). */
+function headerOf(req: http.IncomingMessage): (name: string) => string | undefined {
+  return (name) => {
+    const value = req.headers[name.toLowerCase()];
+    return Array.isArray(value) ? value[0] : value;
+  };
+}
+
+/** Adds the actuator routes to `app`; what it returns answers the probes on the node request. */
+export function mountActuator(app: Hono<KitEnv>, options: ActuatorOptions): Actuator {
+  const { health, log } = options;
+  const git = options.git === false ? undefined : (options.git ?? readGitInfo());
+  let detailsAllowed: DetailsPolicy | undefined;
+  // Made once per aggregate: the registry hands back the same object while nothing changed.
+  const summaries = new WeakMap<Health, Health>();
+  const summaryOf = (h: Health): Health => {
+    let summary = summaries.get(h);
+    if (summary === undefined) {
+      summary =
+        h.components === undefined
+          ? { status: h.status }
+          : {
+              status: h.status,
+              components: Object.fromEntries(Object.entries(h.components).map(([k, v]) => [k, summaryOf(v)])),
+            };
+      summaries.set(h, summary);
+    }
+    return summary;
+  };
+  const visible = (h: Health, header: (name: string) => string | undefined): Health => {
+    if (detailsAllowed === undefined) return h;
+    let allowed = false;
+    try {
+      allowed = detailsAllowed(header);
+    } catch (err) {
+      log.error({ err }, 'health details check failed');
+    }
+    return allowed ? h : summaryOf(h);
+  };
+  const renderHealth = (c: Context<KitEnv>, h: Health): Response =>
+    json(
+      c,
+      httpStatusOf(h.status),
+      visible(h, (name) => c.req.header(name)),
+    );
+  app.get('/actuator/health', async (c) => renderHealth(c, await health.check()));
+  // One parameterised route for the groups and the components: a literal segment beside a parameter at the same
+  // place (`/health/liveness` and `/health/:component`) makes hono fall back from its one-regular-expression router to
+  // its trie router for every route of the service, which costs microseconds on every request of a large API.
+  app.get('/actuator/health/:component', async (c) => {
+    const name = c.req.param('component');
+    const path = `/actuator/health/${name}`;
+    if (PROBES.has(path)) return renderHealth(c, await health.check(PROBES.get(path)));
+    const h = await health.checkOne(name);
+    return h === undefined ? c.notFound() : renderHealth(c, h);
+  });
+  const info = {
+    app: { name: options.name, version: options.version ?? '0.0.0', description: options.description },
+    ...(git === undefined ? {} : { git }),
+    ...options.info,
+  };
+  app.get('/actuator/info', (c) => json(c, 200, info));
+
+  // The registry hands back the same aggregate object while nothing changed; its body is serialized once.
+  const probeBodies = new WeakMap<Health, { body: string; length: number }>();
+  const sendProbe = (h: Health, requestId: string, res: http.ServerResponse): void => {
+    let cached = probeBodies.get(h);
+    if (cached === undefined) {
+      const body = JSON.stringify(h);
+      cached = { body, length: Buffer.byteLength(body) };
+      probeBodies.set(h, cached);
+    }
+    res.writeHead(httpStatusOf(h.status), {
+      'content-type': 'application/json',
+      'content-length': cached.length,
+      'x-request-id': requestId,
+    });
+    res.end(cached.body);
+  };
+  const probeFailed = (err: unknown, res: http.ServerResponse): void => {
+    log.error({ err }, 'health probe failed');
+    res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"server_error"}');
+  };
+  // Orchestrators and load balancers poll the probes constantly: they are answered here, from the same health
+  // registry as the routes above, without the framework's per-request cost. No closure is made on the synchronous
+  // path: tsx names every closure it creates (a defineProperty each).
+  const answerProbe = (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
+    if (req.method !== 'GET' || req.url === undefined || !PROBES.has(req.url)) return false;
+    const requestId = chosenRequestId(req) ?? requestIdFor(req.headers['x-request-id']);
+    try {
+      const h = health.evaluate(PROBES.get(req.url));
+      if (h instanceof Promise) {
+        h.then(
+          (r) => sendProbe(detailsAllowed === undefined ? r : visible(r, headerOf(req)), requestId, res),
+          (err: unknown) => probeFailed(err, res),
+        );
+      } else {
+        sendProbe(detailsAllowed === undefined ? h : visible(h, headerOf(req)), requestId, res);
+      }
+    } catch (err) {
+      probeFailed(err, res);
+    }
+    return true;
+  };
+  return {
+    answerProbe,
+    restrictDetails: (allowed) => {
+      detailsAllowed = allowed;
+    },
+  };
+}

@@ -1,0 +1,170 @@
+// The one node-level server of a service: its HTTP and HTTPS listeners on one request handler, what node answers
+// before that handler (refused heads, CONNECT, 100 Continue, WebSocket upgrades), bind errors named for the user,
+// and the bounded drain of every connection on stop.
+import { once } from 'node:events';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { StartupError } from './errors.ts';
+import type { Logger } from './logger.ts';
+import { finishedWithin } from './timeout.ts';
+
+export interface ListenOptions {
+  readonly port: number;
+  /** Interface to bind; all interfaces when omitted. */
+  readonly host?: string;
+  readonly tls?: { readonly key: string; readonly cert: string };
+  /** How the port is set, named in the error when it cannot be bound (e.g. `--port (PORT)`). */
+  readonly setting?: string;
+}
+
+export interface Endpoint {
+  readonly protocol: 'http' | 'https';
+  readonly port: number;
+  /** A URL for this machine: `http://localhost:8761`. */
+  readonly url: string;
+}
+
+/** What answers a raw socket node took over from HTTP: an `Upgrade` request, a CONNECT. */
+export type SocketHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** How the listeners treat what node handles before the request handler; every default is node's. */
+export interface NodeServerOptions {
+  /**
+   * false: HTTP/1.1 requests without Host reach the handler, which refuses them itself (node's own 400 has no
+   * body). Default true.
+   */
+  readonly requireHostHeader?: boolean;
+  /**
+   * true: the request handler sends `100 Continue` itself once it accepts a request, so a client that announced
+   * `Expect: 100-continue` is not invited to upload a body about to be refused. Default false: node sends it first.
+   */
+  readonly handlerSendsContinue?: boolean;
+  /** Answers, on the raw socket, a request node's parser refused (malformed, head too large); default node's bare 400/431. */
+  readonly clientError?: (err: NodeJS.ErrnoException, socket: Duplex) => void;
+  /** Answers CONNECT on the raw socket; without it node closes the connection. */
+  readonly connect?: SocketHandler;
+}
+
+export interface NodeServer {
+  readonly endpoints: readonly Endpoint[];
+  /** Binds one listener (HTTP, or HTTPS with `tls`). */
+  listen(options: ListenOptions): Promise<Endpoint>;
+  /** Serves `Upgrade` requests (WebSocket) with `handler`; without one node closes them. */
+  onUpgrade(handler: SocketHandler): void;
+  /**
+   * Stops accepting, cuts upgraded connections (they never drain), waits up to `drainTimeoutMs` for in-flight
+   * requests, then closes what is left.
+   */
+  close(drainTimeoutMs: number): Promise<void>;
+}
+
+export interface NodeServerConfig {
+  /** Named in bind errors. */
+  readonly name: string;
+  readonly log: Logger;
+  readonly handle: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  readonly options?: NodeServerOptions | undefined;
+}
+
+/** Bind failures the user can fix, as one line naming the port and the setting. */
+function bindError(err: unknown, name: string, opts: ListenOptions): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  const where = `${opts.host ?? '*'}:${opts.port}`;
+  const how = opts.setting === undefined ? '' : ` (set with ${opts.setting})`;
+  if (code === 'EADDRINUSE') return new StartupError(`${name}: port ${opts.port} is already in use${how}`);
+  if (code === 'EACCES') return new StartupError(`${name}: no permission to listen on ${where}${how}`);
+  if (code === 'EADDRNOTAVAIL') return new StartupError(`${name}: address ${where} is not available here${how}`);
+  return err;
+}
+
+export function createNodeServer(config: NodeServerConfig): NodeServer {
+  const { log, handle } = config;
+  const options = config.options ?? {};
+  const servers: http.Server[] = [];
+  const endpoints: Endpoint[] = [];
+  const upgraded = new Set<Duplex>();
+  let upgrade: SocketHandler | undefined;
+  let closing = false;
+
+  const serveUpgrade: SocketHandler = (req, socket, head) => {
+    // One arriving on a kept-alive connection while draining would hold the close until the peer hung up.
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    upgrade?.(req, socket, head);
+  };
+
+  const create = (tls: ListenOptions['tls']): http.Server => {
+    const serverOptions: http.ServerOptions = options.requireHostHeader === false ? { requireHostHeader: false } : {};
+    const server = tls
+      ? https.createServer({ ...serverOptions, key: tls.key, cert: tls.cert }, handle)
+      : http.createServer(serverOptions, handle);
+    if (options.handlerSendsContinue === true) server.on('checkContinue', handle);
+    if (options.clientError !== undefined) server.on('clientError', options.clientError);
+    if (options.connect !== undefined) server.on('connect', options.connect);
+    if (upgrade !== undefined) server.on('upgrade', serveUpgrade);
+    return server;
+  };
+
+  async function listen(opts: ListenOptions): Promise<Endpoint> {
+    const server = create(opts.tls);
+    try {
+      server.listen(opts.port, opts.host);
+      await once(server, 'listening');
+    } catch (err) {
+      throw bindError(err, config.name, opts);
+    }
+    servers.push(server);
+    const port = (server.address() as AddressInfo).port;
+    const protocol = opts.tls ? 'https' : 'http';
+    const endpoint: Endpoint = { protocol, port, url: `${protocol}://localhost:${port}` };
+    endpoints.push(endpoint);
+    log.info({ url: endpoint.url }, 'listening');
+    return endpoint;
+  }
+
+  async function close(drainTimeoutMs: number): Promise<void> {
+    closing = true;
+    // close() stops accepting and resolves once every connection has ended. A connection whose response was already
+    // under way when shutdown began turns idle when it finishes (keep-alive), so idle ones are closed until all end;
+    // polling costs nothing per request, unlike tracking every response.
+    const closed = Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeIdleConnections();
+          }),
+      ),
+    ).then(() => undefined);
+    for (const socket of upgraded) socket.destroy();
+    const sweeper = setInterval(() => {
+      for (const s of servers) s.closeIdleConnections();
+    }, 25);
+    try {
+      if (!(await finishedWithin(closed, drainTimeoutMs))) {
+        log.warn('drain timed out; closing remaining connections');
+        for (const s of servers) s.closeAllConnections();
+        await closed;
+      }
+    } finally {
+      clearInterval(sweeper);
+    }
+  }
+
+  return {
+    endpoints,
+    listen,
+    onUpgrade: (handler) => {
+      const first = upgrade === undefined;
+      upgrade = handler;
+      if (first) for (const s of servers) s.on('upgrade', serveUpgrade);
+    },
+    close,
+  };
+}
