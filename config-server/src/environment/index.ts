@@ -6,6 +6,7 @@ export type { ConfigDocument } from './documents.ts';
 export { changedKeys, mergeSources } from './merge.ts';
 export {
   decodeSegment,
+  forbiddenInPath,
   MAX_NAME_LENGTH,
   normalizeNameOrLabel,
   parseApplications,

@@ -1,3 +1,4 @@
+// Names, labels and profiles from request paths: Spring's checks, its `(_)` for `/`, and the splits of name parts.
 import { ConfigServerError } from '../errors.ts';
 
 // Spring's `(_)` stands for `/` in names and labels, so a label like `feature/x` fits in one path segment.
@@ -15,6 +16,20 @@ function checkLength(value: string, what: string): void {
   }
 }
 
+// Backslashes and NUL would let a path escape the repository on some systems; Spring's checks predate that worry.
+const FORBIDDEN_IN_PATH: readonly (readonly [text: string, shown: string])[] = [
+  ['..', '".."'],
+  ['#', '"#"'],
+  ['\\', '"\\"'],
+  ['\0', 'a NUL character'],
+];
+
+/** Why `value` cannot be part of a path into a repository (`must not contain "#"`); undefined when it can. */
+export function forbiddenInPath(value: string): string | undefined {
+  const found = FORBIDDEN_IN_PATH.find(([text]) => value.includes(text));
+  return found === undefined ? undefined : `must not contain ${found[1]}`;
+}
+
 /**
  * Checks a name or label as Spring's EnvironmentController does (`..` and `#` refused, also when they arrive
  * percent-encoded, and no leading `(_)`), then turns `(_)` into `/`. The value is the already-decoded path segment.
@@ -26,16 +41,8 @@ export function normalizeNameOrLabel(value: string, what: 'name' | 'label'): str
     throw new ConfigServerError('invalid_request', `Invalid Request: ${what} must not start with (_)`);
   }
   const normalized = value.split(SLASH_TOKEN).join('/');
-  // Backslashes and NUL would let a path escape the repository on some systems; Spring's checks predate that worry.
-  if (
-    normalized.includes('..') ||
-    normalized.includes('#') ||
-    normalized.includes('\\') ||
-    normalized.includes('\0') ||
-    normalized.startsWith('/')
-  ) {
-    throw new ConfigServerError('invalid_request', `Invalid Request: ${what} must not contain "..", "#" or "\\"`);
-  }
+  const problem = forbiddenInPath(normalized) ?? (normalized.startsWith('/') ? 'must not start with "/"' : undefined);
+  if (problem !== undefined) throw new ConfigServerError('invalid_request', `Invalid Request: ${what} ${problem}`);
   return normalized;
 }
 

@@ -1,18 +1,22 @@
+// Plain files of the repository as text, Spring's ResourceController: the resource path's checks and the one route.
 import { Hono } from 'hono';
 import type { KitEnv } from '@trellis/kit';
-import { MAX_NAME_LENGTH, mergeSources, resolvePlaceholders } from '../environment/index.ts';
+import { forbiddenInPath, MAX_NAME_LENGTH, mergeSources, resolvePlaceholders } from '../environment/index.ts';
 import { ConfigServerError } from '../errors.ts';
 import { environmentRequest, type RouteDeps } from './deps.ts';
 
+/** Why a segment of a resource path names no file of the repository; undefined when it may. */
+function segmentProblem(segment: string): string | undefined {
+  if (segment === '') return 'must not have empty segments';
+  if (segment === '.') return 'must not have "." segments';
+  return forbiddenInPath(segment);
+}
+
 function checkPath(path: string): string {
   const segments = path.split('/');
-  if (
-    segments.some(
-      (s) => s === '' || s === '.' || s.includes('..') || s.includes('#') || s.includes('\\') || s.includes('\0'),
-    )
-  ) {
-    throw new ConfigServerError('invalid_request', 'Invalid Request: resource path must not contain "..", "#" or "\\"');
-  }
+  const problem = segments.map(segmentProblem).find((p) => p !== undefined);
+  if (problem !== undefined)
+    throw new ConfigServerError('invalid_request', `Invalid Request: resource path ${problem}`);
   if (segments.some((s) => s.length > MAX_NAME_LENGTH)) {
     throw new ConfigServerError(
       'invalid_request',

@@ -157,6 +157,22 @@ describe('bad input', () => {
     expect(JSON.stringify(body)).not.toMatch(/at .*\.ts|Error:/);
   });
 
+  it('gives each refused name or label its own reason', async () => {
+    const reasons: [string, string][] = [
+      ['/a..b/default', 'name must not contain ".."'],
+      ['/product%23x/default', 'name must not contain "#"'],
+      ['/product/default/v1%5Cx', 'label must not contain "\\"'],
+      ['/product/default/v1%00x', 'label must not contain a NUL character'],
+      ['/%2Fetc/default', 'name must not start with "/"'],
+      ['/product/default/(_)etc', 'label must not start with (_)'],
+    ];
+    for (const [path, reason] of reasons) {
+      const res = await server.get(path);
+      expect(res.status, path).toBe(400);
+      expect(((await res.json()) as { message: string }).message, path).toBe(`Invalid Request: ${reason}`);
+    }
+  });
+
   it('still serves normally after bad requests', async () => {
     expect((await server.json<EnvJson>('/product/docker')).propertySources).toHaveLength(4);
   });

@@ -35,4 +35,24 @@ describe('GET /{name}/{profile}/{label}/{path}', () => {
     expect((await server.get('/product/default/main/conf/..%2F..%2Fproduct.yml')).status).toBe(400);
     expect((await server.get('/product/default/main/missing.txt')).status).toBe(404);
   });
+
+  it('gives each refused resource path its own reason', async () => {
+    const reasons: [string, string][] = [
+      ['conf/..%2Fproduct.yml', 'must not contain ".."'],
+      ['conf%23x.txt', 'must not contain "#"'],
+      ['conf%5Cx.txt', 'must not contain "\\"'],
+      ['conf%00x.txt', 'must not contain a NUL character'],
+      // `(_)` stands for `/`, so these reach the check as `conf//x.txt` and `conf/./x.txt`.
+      ['conf(_)(_)x.txt', 'must not have empty segments'],
+      ['conf(_).(_)x.txt', 'must not have "." segments'],
+      [`${'x'.repeat(256)}.txt`, 'segments must be at most 255 characters'],
+    ];
+    for (const [path, reason] of reasons) {
+      const res = await server.get(`/product/default/main/${path}`);
+      expect(res.status, path).toBe(400);
+      expect(((await res.json()) as { message: string }).message, path).toBe(
+        `Invalid Request: resource path ${reason}`,
+      );
+    }
+  });
 });
