@@ -1,7 +1,8 @@
 // HTTP to the config server: one or more URIs tried in order, credentials, the local CA, and failures turned into
 // one ConfigClientError that names the server and the reason.
 import type { Dispatcher } from 'undici';
-import { createAgent, describeError, isTimeoutError } from '../http/index.ts';
+import { describeError, isTimeoutError } from '../http/agent.ts';
+import { FailoverHttp, type FailoverPolicy, type FailoverRequest, type ServiceEndpoint } from '../http/failover.ts';
 import { parseServiceUrls } from '@trellis/kit';
 import { ConfigClientError, type ConfigClientErrorCode } from './errors.ts';
 import type { RawEnvironment, RawPropertySource, RawValue } from './properties.ts';
@@ -16,10 +17,9 @@ export type ConfigCredentials =
   | { readonly configToken: string };
 
 /** One config server URL without its user info (that becomes the Authorization header, never a log line). */
-export interface ConfigEndpoint {
+export interface ConfigEndpoint extends ServiceEndpoint {
   /** No trailing slash: `https://localhost:8888` or `https://gateway:8443/config`. */
   readonly url: string;
-  readonly basic: string | undefined;
 }
 
 /**
@@ -257,35 +257,49 @@ export interface WatchStream {
   readonly url: string;
 }
 
+function noAnswer(err: unknown, endpoint: ConfigEndpoint, request: FailoverRequest): ConfigClientError {
+  const error = transportError(err, endpoint.url, `GET /${request.path}`);
+  // A certificate problem is the client's to fix; another URI would not change it (nor would a retry).
+  if (error.code === 'untrusted_certificate') throw error;
+  return error;
+}
+
+/** Failures as ConfigClientErrors that name the server and the request; a failed token fetch counts as no answer. */
+const configFailures: FailoverPolicy<ConfigEndpoint, ConfigClientError> = {
+  target: (endpoint, path) => new URL(`${endpoint.url}/${path}`),
+  noAnswer,
+  credentialsFailed: noAnswer,
+  serverError: async (res, endpoint, request) =>
+    statusError(
+      res.statusCode,
+      await res.body.text().catch(() => ''),
+      endpoint.url,
+      `GET /${request.path}`,
+      res.statusCode === 503 ? retryAfterMs(res.headers['retry-after']) : undefined,
+    ),
+  exhausted: (last) => last ?? new ConfigClientError('unreachable', 'no config server answered'),
+};
+
 /**
  * Requests to the config servers, in order from the one that answered last: transport failures and 5xx move on to
  * the next URI; any other answer is final (a 401 from one server would be a 401 from its twin).
  */
-export class ConfigHttp {
-  readonly endpoints: readonly ConfigEndpoint[];
-  readonly #credentials: ConfigCredentials | undefined;
-  readonly #timeoutMs: number;
-  readonly #agent: Dispatcher;
-  #current = 0;
-
+export class ConfigHttp extends FailoverHttp<ConfigEndpoint, ConfigClientError> {
   constructor(options: ConfigHttpOptions) {
-    this.endpoints = parseConfigUris(options.uri);
-    this.#credentials = options.credentials;
-    this.#timeoutMs = options.timeoutMs;
-    this.#agent = createAgent({
-      connectTimeoutMs: Math.min(options.timeoutMs, 5000),
-      ...(options.ca === undefined ? {} : { ca: options.ca }),
+    const c = options.credentials;
+    super({
+      endpoints: parseConfigUris(options.uri),
+      credentials: c !== undefined && 'configToken' in c ? { header: 'x-config-token', value: c.configToken } : c,
+      timeoutMs: options.timeoutMs,
+      ca: options.ca,
+      policy: configFailures,
     });
-  }
-
-  /** The config server requests go to first (the one that answered last). */
-  get current(): string {
-    return this.#endpoint(this.#current).url;
   }
 
   /** Fetches and reads one Environment. Throws ConfigClientError. */
   async environment(path: string, signal?: AbortSignal): Promise<RawEnvironment> {
-    return this.#failover(path, 'application/json', signal, this.#timeoutMs, async (res, url) => {
+    const request = { path, headers: { accept: 'application/json' }, signal };
+    return this.request(request, async (res, { url }) => {
       const body = await res.body.text();
       const what = `GET /${path}`;
       if (res.statusCode !== 200) throw statusError(res.statusCode, body, url, what);
@@ -295,7 +309,8 @@ export class ConfigHttp {
 
   /** Opens the watch stream; the caller reads or destroys the body. */
   async watch(path: string, signal: AbortSignal, idleMs: number): Promise<WatchStream> {
-    return this.#failover(`watch/${path}`, 'text/event-stream', signal, idleMs, (res, url) => {
+    const request = { path: `watch/${path}`, headers: { accept: 'text/event-stream' }, signal, bodyTimeoutMs: idleMs };
+    return this.request(request, (res, { url }) => {
       const type = res.headers['content-type'];
       return Promise.resolve({
         status: res.statusCode,
@@ -304,73 +319,5 @@ export class ConfigHttp {
         url,
       });
     });
-  }
-
-  async close(): Promise<void> {
-    await this.#agent.close();
-  }
-
-  #endpoint(index: number): ConfigEndpoint {
-    const endpoint = this.endpoints[index % this.endpoints.length];
-    if (endpoint === undefined) throw new Error('unreachable: config endpoints are never empty');
-    return endpoint;
-  }
-
-  async #headers(endpoint: ConfigEndpoint, accept: string): Promise<Record<string, string>> {
-    const headers: Record<string, string> = { accept };
-    const c = this.#credentials;
-    if (endpoint.basic !== undefined) headers['authorization'] = `Basic ${endpoint.basic}`;
-    else if (c === undefined) return headers;
-    else if ('configToken' in c) headers['x-config-token'] = c.configToken;
-    else if ('token' in c)
-      headers['authorization'] = `Bearer ${typeof c.token === 'string' ? c.token : await c.token()}`;
-    else headers['authorization'] = `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
-    return headers;
-  }
-
-  async #failover<T>(
-    path: string,
-    accept: string,
-    signal: AbortSignal | undefined,
-    bodyTimeoutMs: number,
-    read: (res: Dispatcher.ResponseData, url: string) => Promise<T>,
-  ): Promise<T> {
-    let last: ConfigClientError | undefined;
-    for (let i = 0; i < this.endpoints.length; i++) {
-      const index = (this.#current + i) % this.endpoints.length;
-      const endpoint = this.#endpoint(index);
-      const url = new URL(`${endpoint.url}/${path}`);
-      let res: Dispatcher.ResponseData;
-      try {
-        res = await this.#agent.request({
-          origin: url.origin,
-          path: url.pathname,
-          method: 'GET',
-          headers: await this.#headers(endpoint, accept),
-          signal: signal ?? null,
-          headersTimeout: this.#timeoutMs,
-          bodyTimeout: bodyTimeoutMs,
-        });
-      } catch (err) {
-        if (signal?.aborted === true) throw err;
-        last = transportError(err, endpoint.url, `GET /${path}`);
-        // A certificate problem is the client's to fix; another URI would not change it (nor would a retry).
-        if (last.code === 'untrusted_certificate') throw last;
-        continue;
-      }
-      if (res.statusCode >= 500) {
-        last = statusError(
-          res.statusCode,
-          await res.body.text().catch(() => ''),
-          endpoint.url,
-          `GET /${path}`,
-          res.statusCode === 503 ? retryAfterMs(res.headers['retry-after']) : undefined,
-        );
-        continue;
-      }
-      this.#current = index;
-      return await read(res, endpoint.url);
-    }
-    throw last ?? new ConfigClientError('unreachable', 'no config server answered');
   }
 }

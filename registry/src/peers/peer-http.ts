@@ -1,12 +1,8 @@
 // HTTP to peers: one undici agent for all of them (keep-alive under the peer's own idle timeout, bounded connect
 // time), gzip read when the peer compresses. Injected into the replicator and the start-up sync so tests can put a
 // fake peer or an in-process app behind it.
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
-import { createAgent } from '@trellis/clients/http';
+import { createAgent, readText } from '@trellis/clients/http';
 import { request } from 'undici';
-
-const gunzipAsync = promisify(gunzip);
 
 export interface PeerRequest {
   readonly method: 'GET' | 'POST';
@@ -36,10 +32,7 @@ export function createPeerHttp(options: { connectTimeoutMs: number }): { send: P
       headersTimeout: req.timeoutMs,
       bodyTimeout: req.timeoutMs,
     });
-    const raw = Buffer.from(await res.body.arrayBuffer());
-    const encoding = res.headers['content-encoding'];
-    const text = encoding === 'gzip' ? (await gunzipAsync(raw)).toString('utf8') : raw.toString('utf8');
-    return { status: res.statusCode, body: text };
+    return { status: res.statusCode, body: await readText(res) };
   };
   // Destroy, not close: a batch stuck on a dead peer must not hold up shutdown until its timeout.
   return { send, close: () => agent.destroy() };
