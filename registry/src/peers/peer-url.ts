@@ -1,6 +1,7 @@
 // A peer's service URL as given to --peers (`http://user:pass@host:8762/eureka`): the URL requests go to, a label
 // safe for logs and the dashboard, and the credentials to send. Peers take Eureka paths below the URL
 // (`{url}/apps`, `{url}/peerreplication/batch`), as Eureka's serviceUrl.defaultZone entries do.
+import { parseServiceUrls, type ServiceUrl } from '@trellis/kit';
 import type { Credential } from '../auth/credentials.ts';
 
 export interface PeerUrl {
@@ -18,23 +19,22 @@ export interface PeerUrl {
  * @example parsePeerUrl('http://eureka:s3cret@peer:8762/eureka/', undefined).label // 'http://peer:8762/eureka'
  */
 export function parsePeerUrl(raw: string, ownCredential: Credential | undefined): PeerUrl {
-  let url: URL;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    throw new TypeError('is not a URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('is not an http(s) URL');
-  const basic =
-    url.username === ''
-      ? undefined
-      : Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64');
-  url.username = '';
-  url.password = '';
-  url.search = '';
-  url.hash = '';
+  const { url, basic } = onePeerUrl(raw);
   const clean = url.href.replace(/\/+$/, '');
   return { url: clean, label: clean, authorization: basic === undefined ? headerFor(ownCredential) : `Basic ${basic}` };
+}
+
+/** One entry of the list (config.ts splits it), failing with short reasons: the setting's error names the flag. */
+function onePeerUrl(raw: string): ServiceUrl {
+  if (raw.includes(',')) throw new TypeError('is a list, not one URL');
+  let parsed: ServiceUrl | undefined;
+  try {
+    [parsed] = parseServiceUrls(raw, 'peer URL');
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined) throw new TypeError(URL.canParse(raw.trim()) ? 'is not an http(s) URL' : 'is not a URL');
+  return parsed;
 }
 
 function headerFor(credential: Credential | undefined): string | undefined {
