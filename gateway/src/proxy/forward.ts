@@ -8,7 +8,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { addressKey, parseTrustedProxies, type Logger, sourceAddress } from '@trellis/kit';
+import { parseTrustedProxies, type Logger } from '@trellis/kit';
 import {
   isConnectionError,
   isTimeoutError,
@@ -27,6 +27,7 @@ import type { Match, Route, RouteTable } from '../routing/table.ts';
 import { UpstreamCall, type UpstreamHead } from './call.ts';
 import { clientResponseHeaders, peerAddress, setForwardedPrefix, upstreamRequestHeaders } from './headers.ts';
 import { screenRequest, type RequestTarget } from './screen.ts';
+import { InFlightLimit } from './in-flight.ts';
 import { checkToken } from './token.ts';
 import type { Upstreams } from './upstreams.ts';
 import { pipeUpgrade, writeRawError } from './websocket.ts';
@@ -151,33 +152,8 @@ export function createProxy(options: ProxyOptions): Proxy {
   const log = options.logger;
   const now = options.now ?? Date.now;
   const trusted = parseTrustedProxies(options.trustedProxies ?? []);
-  const maxInFlight = options.maxInFlightPerClient;
-  /** Requests in flight per source; a source is removed at zero, so the map holds only the sources being served. */
-  const inFlight = new Map<string, number>();
-
-  /**
-   * Takes one of the source's slots until the response closes (finished, or the client gone), or refuses. Every
-   * upstream's pool has a fixed number of connections, and a request holds one until its answer ends: without a cap
-   * per source, one client opening event streams or slow calls takes them all and everyone else's requests wait.
-   */
-  function admit(req: http.IncomingMessage, res: http.ServerResponse): void {
-    if (maxInFlight === undefined) return;
-    const key = addressKey(sourceAddress(req, trusted));
-    const count = inFlight.get(key) ?? 0;
-    if (count >= maxInFlight) {
-      throw new GatewayError(
-        'too_many_requests',
-        `more than ${maxInFlight} requests in flight from one address; retry when one of them has finished`,
-        { headers: { 'retry-after': '1' } },
-      );
-    }
-    inFlight.set(key, count + 1);
-    res.once('close', () => {
-      const left = (inFlight.get(key) ?? 1) - 1;
-      if (left <= 0) inFlight.delete(key);
-      else inFlight.set(key, left);
-    });
-  }
+  const inFlight =
+    options.maxInFlightPerClient === undefined ? undefined : new InFlightLimit(options.maxInFlightPerClient, trusted);
 
   function fail(res: http.ServerResponse, err: unknown): void {
     if (!(err instanceof GatewayError)) {
@@ -482,7 +458,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       options.actuator(req, res);
       return;
     }
-    admit(req, res);
+    inFlight?.admit(req, res);
     const secure = (req.socket as Partial<TLSSocket>).encrypted === true;
     const { match, globalCors } = matchRequest(req, target, secure);
     const origin = req.headers.origin;
