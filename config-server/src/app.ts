@@ -1,3 +1,4 @@
+// The config server's HTTP app: Spring Cloud Config's routes and error bodies, wired from injected dependencies.
 import type { Context, Hono } from 'hono';
 import { createService, StreamSlots, type KitEnv, type Logger, type Service } from '@trellis/kit';
 import { isUnrestricted, type AccessControl } from './access/clients.ts';

@@ -1,3 +1,4 @@
+// The config server's settings, Spring's property names as flags and variables; the only reader of process.env.
 import { commonSettings, loadSettings, setting, SettingsError, type Settings, type SettingSpec } from '@trellis/kit';
 import { tlsSettings } from '@trellis/kit/tls';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+// The config server's one error class: a closed union of codes, each with its HTTP status.
 import { TrellisError } from '@trellis/kit';
 
 /**

@@ -1,3 +1,4 @@
+// The package's public API: the app and component, settings, backends, access control, keys and the cipher model.
 export { createApp, renderError } from './app.ts';
 export type { AppDeps } from './app.ts';
 export { configServerComponent } from './main.ts';

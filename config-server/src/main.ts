@@ -1,3 +1,4 @@
+// The config server's wiring: settings → TLS, keys, backends and store → app → serve, as a landscape component.
 import {
   createService,
   defineComponent,

@@ -1,5 +1,5 @@
-// Server-side overrides (Spring's spring.cloud.config.server.overrides): values every client receives first, as the
-// "overrides" property source, whatever the backends hold.
+// Server-side overrides (Spring's spring.cloud.config.server.overrides): values every client receives first.
+// They are served as the "overrides" property source, whatever the backends hold.
 import { parseConfigFile } from './backends/files.ts';
 
 export class OverridesSyntaxError extends Error {

@@ -1,3 +1,4 @@
+// The config clients (CONFIG_CLIENTS): their credentials and the applications each may read.
 import { parseScopedEntries, scopedCredentials, type ScopedClient } from '@trellis/kit';
 
 /** A credential allowed to read some applications' configuration (or all of them with `*`). */

@@ -1,3 +1,4 @@
+// The credential check every route runs first: 401 with a Basic challenge, 403 for what the client may not read.
 import type { Context } from 'hono';
 import { ConfigServerError } from '../errors.ts';
 import { isUnrestricted, mayRead, type AccessControl, type ConfigClient } from './clients.ts';

@@ -1,3 +1,4 @@
+// Which documents a client limited to some applications may receive, decided on the files a backend read.
 import type { DocumentRef } from '../environment/index.ts';
 import { isUnrestricted, type ConfigClient } from './clients.ts';
 

@@ -1,3 +1,4 @@
+// Spring's composite backend: several backends in order, the first one's sources winning.
 import { createHash } from 'node:crypto';
 import { aggregateStatus, type Health } from '@trellis/kit';
 import type { EnvironmentRequest, PropertySource } from '../environment/index.ts';

@@ -1,5 +1,5 @@
-// The file layout Spring's file-based backends share (native and git): which files an environment reads, in which
-// order, and how a parsed file becomes property sources. No I/O here, so both backends order sources identically.
+// The file layout the native and git backends share: which files an environment reads, and as which sources.
+// Spring's order of files and sources lives here, without I/O, so both backends order sources identically.
 import {
   documentApplies,
   parseProperties,

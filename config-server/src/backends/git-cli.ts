@@ -1,5 +1,6 @@
-// The git command line, run as a child process: no native binding and no new dependency, and the same git that
-// operators already configure (proxies, credential helpers, SSH keys) does the network work.
+// The git command line, run as a child process, and parsers of its output.
+// No native binding and no new dependency, and the same git that operators already configure (proxies, credential
+// helpers, SSH keys) does the network work.
 import { execFile } from 'node:child_process';
 
 export interface GitRunOptions {

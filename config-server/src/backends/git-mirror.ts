@@ -1,4 +1,4 @@
-// Remote git repositories mirrored under the data directory: clone, background fetch on a timer, and reads by commit id.
+// Remote git repositories mirrored in the data directory: clone, timed background fetch, reads by commit id.
 import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';

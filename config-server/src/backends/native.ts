@@ -1,3 +1,4 @@
+// Spring's native backend: config files in a local directory, watched so reads cost no file system call.
 import { createHash } from 'node:crypto';
 import { constants, statSync, watch, type FSWatcher } from 'node:fs';
 import { lstat, open, readdir, stat } from 'node:fs/promises';

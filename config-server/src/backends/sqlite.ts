@@ -1,3 +1,4 @@
+// Spring's JDBC backend over the SQLite property store.
 import type { Health } from '@trellis/kit';
 import type { EnvironmentRequest, PropertySource } from '../environment/index.ts';
 import { ConfigServerError } from '../errors.ts';

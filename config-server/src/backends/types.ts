@@ -1,3 +1,4 @@
+// What a backend (native, git, SQLite, composite) answers and promises.
 import type { Health } from '@trellis/kit';
 import type { EnvironmentRequest, PropertySource } from '../environment/index.ts';
 

@@ -1,3 +1,4 @@
+// The AES layer under both text encryptors, as Spring Security's AesBytesEncryptor does it.
 import { createCipheriv, createDecipheriv, createSecretKey, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { CipherError } from './errors.ts';

@@ -1,5 +1,6 @@
-// Decoders that mirror the strictness of the Java classes Spring uses, so a value Spring rejects is rejected here too
-// (Node's Buffer.from(…, 'hex' | 'base64') silently skips bad characters, which would turn garbage into bytes).
+// Hex, base64 and UTF-8 decoders as strict as the Java classes Spring uses.
+// A value Spring rejects is rejected here too (Node's Buffer.from(…, 'hex' | 'base64') silently skips bad
+// characters, which would turn garbage into bytes).
 
 const HEX = /^(?:[0-9a-fA-F]{2})*$/;
 

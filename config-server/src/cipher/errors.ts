@@ -1,3 +1,5 @@
+// The cipher model's one error type and its closed set of codes.
+
 /**
  * Why a cipher operation failed. A closed set so the HTTP layer can map every code to Spring's
  * `{status, description}` body in one exhaustive table:

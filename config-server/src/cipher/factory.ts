@@ -1,3 +1,4 @@
+// An encryptor from `encrypt.key`, as Spring Cloud's EncryptorFactory makes one: RSA for a key, else symmetric.
 import { createRsaEncryptor } from './rsa.ts';
 import type { RsaEncryptorOptions } from './rsa.ts';
 import { createSymmetricEncryptor } from './symmetric.ts';

@@ -1,3 +1,4 @@
+// Several keys behind one encryptor: `{key:alias}` selection and key rotation, as Spring's TextEncryptorLocator.
 import { CipherError } from './errors.ts';
 import { parseCipherValue } from './prefixes.ts';
 import type { TextEncryptor } from './types.ts';

@@ -1,6 +1,7 @@
-// Java key stores as Spring's KeyStoreKeyFactory reads them (`encrypt.key-store.*`): the store password checks the
-// file's integrity, each private-key entry is unlocked with its own key password (Spring's `secret`). Parsing only, no
-// file I/O: the loader reads the bytes and decides what a failure means to the user.
+// Java key stores (JKS, PKCS12) parsed as Spring's KeyStoreKeyFactory reads them (`encrypt.key-store.*`).
+// The store password checks the file's integrity, each private-key entry is unlocked with its own key password
+// (Spring's `secret`). Parsing only, no file I/O: the loader reads the bytes and decides what a failure means to the
+// user.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import jks from 'jks-js';
 import forge from 'node-forge';

@@ -1,6 +1,6 @@
-// The text around a Spring cipher payload: `{cipher}` marks an encrypted property value, then zero or more
-// `{name:value}` pairs choose the key (Spring's EnvironmentPrefixHelper), and `{plain}` ends the pairs so that text
-// which itself starts with `{…:…}` can be encrypted.
+// The text around a Spring cipher payload: `{cipher}`, then `{name:value}` pairs, then an optional `{plain}`.
+// `{cipher}` marks an encrypted property value, the pairs choose the key (Spring's EnvironmentPrefixHelper), and
+// `{plain}` ends the pairs so that text which itself starts with `{…:…}` can be encrypted.
 //
 // Spring reads the pairs with two different scans (a split on "}" for the keys, a regex for the payload) that disagree
 // on malformed input; we read one run of leading pairs, which is what both agree on for every value Spring writes.

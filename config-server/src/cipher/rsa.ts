@@ -1,3 +1,4 @@
+// RSA text encryption byte-compatible with Spring Security's RsaSecretEncryptor.
 import { constants, createHmac, createPublicKey, privateDecrypt, publicEncrypt, randomBytes } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { aesDecrypt, aesEncrypt, deriveAesKey, hasAesShape } from './aes.ts';

@@ -1,3 +1,4 @@
+// Symmetric text encryption byte-compatible with Spring Security's Encryptors.text (password and salt).
 import { aesDecrypt, aesEncrypt, deriveAesKey } from './aes.ts';
 import { decodeHex, decodeUtf8 } from './encoding.ts';
 import { CipherError } from './errors.ts';

@@ -1,3 +1,5 @@
+// The text encryptors' shapes, symmetric and RSA, as one closed union.
+
 /** Spring's `RsaAlgorithm`: DEFAULT = JCE "RSA" (PKCS#1 v1.5), OAEP = "RSA/ECB/OAEPPadding" (SHA-1, MGF1-SHA-1). */
 export type RsaAlgorithm = 'DEFAULT' | 'OAEP';
 

@@ -1,3 +1,4 @@
+// `{cipher}` values of a served environment decrypted in place, and the header that names them.
 import { isCipherValue } from '../cipher/index.ts';
 import type { KeyChain } from '../cipher/index.ts';
 import type { Environment, PropertySource, PropertyValue } from './types.ts';

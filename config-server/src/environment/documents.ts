@@ -1,3 +1,4 @@
+// One document of a config file, and whether it applies to the active profiles.
 import type { PropertyValue } from './types.ts';
 
 /** One document of a config file (a YAML file may hold several; `.properties` too, split by `#---`). */

@@ -1,3 +1,4 @@
+// Property sources merged into one map, most specific first, and the keys that differ between two merges.
 import type { PropertySource, PropertyValue } from './types.ts';
 
 /**

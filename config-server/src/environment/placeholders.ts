@@ -1,6 +1,7 @@
+// `${…}` placeholders in renderings and plain files, resolved as Spring's PropertyPlaceholderHelper does.
 import type { PropertyValue } from './types.ts';
 
-// Spring's PropertyPlaceholderHelper as the config server uses it for renderings: `${key}` and `${key:default}`,
+// The rules of Spring's PropertyPlaceholderHelper as the config server uses it: `${key}` and `${key:default}`,
 // nested (`${a.${b}}`), resolved recursively, unresolvable ones left as written, `\${` escaping a placeholder.
 
 const PREFIX = '${';

@@ -1,3 +1,4 @@
+// `.properties` config files, read by java.util.Properties' rules into documents.
 import { ConfigFileError, type ConfigDocument } from './documents.ts';
 
 // java.util.Properties#load rules: natural lines end at \n, \r or \r\n; a line ending in an odd number of backslashes

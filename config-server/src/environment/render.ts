@@ -1,3 +1,4 @@
+// The environment as Spring writes it: Environment JSON (plain and v2) and merged .yml, .properties and .json.
 import { stringify } from 'yaml';
 import type { Environment, PropertyValue } from './types.ts';
 

@@ -1,3 +1,5 @@
+// The environment model's types: property values and sources, Spring's Environment, and a client's request.
+
 /** A property value as a source holds it: YAML keeps numbers and booleans, `.properties` only has text. */
 export type PropertyValue = string | number | boolean;
 

@@ -1,3 +1,4 @@
+// YAML config files, read as SnakeYAML reads them and flattened to Spring's property keys.
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
 import type { Document } from 'yaml';
 import { ConfigFileError, type ConfigDocument } from './documents.ts';

@@ -1,3 +1,4 @@
+// The SQLite store's write, history and rollback API under /admin/.
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { KitEnv } from '@trellis/kit';

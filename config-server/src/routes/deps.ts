@@ -1,3 +1,4 @@
+// What the route modules share, and the checks on the `{name}/{profiles}[/{label}]` path parameters.
 import type { Logger } from '@trellis/kit';
 import type { Guard } from '../access/guard.ts';
 import type { Ownership } from '../access/ownership.ts';

@@ -1,3 +1,4 @@
+// `/encrypt`, `/decrypt` and `/encrypt/status`, answering as Spring's EncryptionController does.
 import { Hono, type Context } from 'hono';
 import type { KitEnv } from '@trellis/kit';
 import { CipherError, formatCipherPrefixes, parseCipherPrefixes, parseCipherValue } from '../cipher/index.ts';

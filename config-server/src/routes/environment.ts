@@ -1,3 +1,4 @@
+// The Environment API, `GET /{name}/{profiles}[/{label}]`, on the app and on the kit's lean path.
 import { Hono, type Context } from 'hono';
 import type { KitEnv, LeanRoute } from '@trellis/kit';
 import { mayRead, type AccessControl, type ConfigClient } from '../access/clients.ts';

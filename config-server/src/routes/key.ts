@@ -1,3 +1,4 @@
+// `GET /key`: the RSA public key as Spring's ssh-rsa line.
 import { Hono, type Context } from 'hono';
 import type { KitEnv } from '@trellis/kit';
 import { ConfigServerError } from '../errors.ts';

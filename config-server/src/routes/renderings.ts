@@ -1,3 +1,4 @@
+// The merged environment as one .yml, .yaml, .properties or .json file (Spring's `/{name}-{profiles}.yml`).
 import { Hono, type Context } from 'hono';
 import type { KitEnv } from '@trellis/kit';
 import {

@@ -15,8 +15,9 @@ function segmentProblem(segment: string): string | undefined {
 function checkPath(path: string): string {
   const segments = path.split('/');
   const problem = segments.map(segmentProblem).find((p) => p !== undefined);
-  if (problem !== undefined)
+  if (problem !== undefined) {
     throw new ConfigServerError('invalid_request', `Invalid Request: resource path ${problem}`);
+  }
   if (segments.some((s) => s.length > MAX_NAME_LENGTH)) {
     throw new ConfigServerError(
       'invalid_request',

@@ -1,3 +1,4 @@
+// Watch streams (beyond Spring's wire): Server-Sent Events naming the keys that changed in an environment.
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { pumpEvents, type KitEnv, type StreamSlots } from '@trellis/kit';

@@ -1,3 +1,4 @@
+// The SQLite property store: Spring's JDBC PROPERTIES table, with every write recorded for history and rollback.
 import { openSqlite, type SqliteDatabase as Db, migrateSqlite } from '@trellis/kit';
 
 // Numbered .sql files next to this module, applied in order on open.
