@@ -1,6 +1,7 @@
 // JSON → RawInstance with the coercions of Eureka's Jackson InstanceInfoDeserializer (EurekaJacksonCodec):
 // nulls mean "use the default", numbers may come as strings and strings as numbers, `@class` inside
 // metadata is a marker rather than an entry. Unknown fields are ignored, as Jackson's codec does.
+import { LEASE_FIELDS, STRING_FIELDS } from './instance-fields.ts';
 import type { RawDataCenter, RawInstance, RawLease, RawPort } from './normalize.ts';
 
 export type JsonObject = Record<string, unknown>;
@@ -96,16 +97,6 @@ function jsonDataCenter(value: unknown): RawDataCenter | undefined {
   return dataCenter;
 }
 
-const LEASE_FIELDS = [
-  'renewalIntervalInSecs',
-  'durationInSecs',
-  'registrationTimestamp',
-  'lastRenewalTimestamp',
-  'renewalTimestamp',
-  'evictionTimestamp',
-  'serviceUpTimestamp',
-] as const satisfies readonly (keyof RawLease)[];
-
 function jsonLease(value: unknown): RawLease | undefined {
   if (!isJsonObject(value)) return undefined;
   const lease: RawLease = {};
@@ -116,29 +107,13 @@ function jsonLease(value: unknown): RawLease | undefined {
   return lease;
 }
 
-/** String-valued InstanceInfo fields that are copied as they come. */
-const STRING_FIELDS = [
-  'instanceId',
-  'app',
-  'appGroupName',
-  'ipAddr',
-  'sid',
-  'hostName',
-  'status',
-  'homePageUrl',
-  'statusPageUrl',
-  'healthCheckUrl',
-  'secureHealthCheckUrl',
-  'vipAddress',
-  'secureVipAddress',
-  'actionType',
-  'asgName',
-] as const satisfies readonly (keyof RawInstance)[];
+/** String-valued InstanceInfo fields that Jackson copies as they come. */
+const JSON_STRING_FIELDS = [...STRING_FIELDS, 'status', 'actionType'] as const satisfies readonly (keyof RawInstance)[];
 
 /** Reads the object inside `{"instance": …}` (or a replication item's `instanceInfo`). */
 export function readJsonInstance(source: JsonObject): RawInstance {
   const raw: RawInstance = {};
-  for (const field of STRING_FIELDS) {
+  for (const field of JSON_STRING_FIELDS) {
     const value = jsonString(source[field]);
     if (value !== undefined) raw[field] = value;
   }

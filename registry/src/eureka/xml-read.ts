@@ -1,31 +1,9 @@
 // <instance> element → RawInstance with the rules of Eureka's XStream converters (Converters.java:
 // InstanceInfoConverter, DataCenterInfoConverter, LeaseInfoConverter, MetadataConverter).
+import { isLeaseField, isStringField } from './instance-fields.ts';
 import { parseIntegerText, setEntry } from './json-read.ts';
 import type { RawDataCenter, RawInstance, RawLease } from './normalize.ts';
 import type { XmlElement } from './xml-codec.ts';
-
-/** Fields XStream copies verbatim (plain strings and the @Auto string fields of InstanceInfo). */
-const STRING_FIELDS = [
-  'instanceId',
-  'app',
-  'appGroupName',
-  'ipAddr',
-  'sid',
-  'hostName',
-  'homePageUrl',
-  'statusPageUrl',
-  'healthCheckUrl',
-  'secureHealthCheckUrl',
-  'vipAddress',
-  'secureVipAddress',
-  'asgName',
-] as const satisfies readonly (keyof RawInstance)[];
-type StringField = (typeof STRING_FIELDS)[number];
-const STRING_FIELD_NAMES: ReadonlySet<string> = new Set(STRING_FIELDS);
-
-function isStringField(name: string): name is StringField {
-  return STRING_FIELD_NAMES.has(name);
-}
 
 export function readXmlInstance(element: XmlElement): RawInstance {
   const raw: RawInstance = {};
@@ -105,22 +83,6 @@ function readDataCenter(element: XmlElement): RawDataCenter {
     else if (child.name === 'metadata') dataCenter.metadata = readXmlMap(child);
   }
   return dataCenter;
-}
-
-const LEASE_FIELDS = [
-  'renewalIntervalInSecs',
-  'durationInSecs',
-  'registrationTimestamp',
-  'lastRenewalTimestamp',
-  'renewalTimestamp',
-  'evictionTimestamp',
-  'serviceUpTimestamp',
-] as const satisfies readonly (keyof RawLease)[];
-type LeaseField = (typeof LEASE_FIELDS)[number];
-const LEASE_FIELD_NAMES: ReadonlySet<string> = new Set(LEASE_FIELDS);
-
-function isLeaseField(name: string): name is LeaseField {
-  return LEASE_FIELD_NAMES.has(name);
 }
 
 function readLease(element: XmlElement): RawLease {
