@@ -1,6 +1,6 @@
 // Server-side overrides (Spring's spring.cloud.config.server.overrides): values every client receives first.
 // They are served as the "overrides" property source, whatever the backends hold.
-import { parseConfigFile } from './backends/files.ts';
+import { parseConfigFile } from './environment/index.ts';
 
 export class OverridesSyntaxError extends Error {
   override readonly name = 'OverridesSyntaxError';

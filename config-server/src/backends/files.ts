@@ -2,8 +2,6 @@
 // Spring's order of files and sources lives here, without I/O, so both backends order sources identically.
 import {
   documentApplies,
-  parseProperties,
-  parseYaml,
   type ConfigDocument,
   type EnvironmentRequest,
   type PropertySource,
@@ -27,11 +25,6 @@ export function candidateFiles(request: EnvironmentRequest, prefixes: readonly s
   }
   for (const prefix of prefixes) for (const n of names) stems.push(`${prefix}${n}`);
   return [...new Set(stems)].flatMap((stem) => EXTENSIONS.map((ext) => `${stem}.${ext}`));
-}
-
-/** Parses a config file by its extension; throws `ConfigFileError` (which names a line, never content). */
-export function parseConfigFile(path: string, text: string): ConfigDocument[] {
-  return path.endsWith('.properties') ? parseProperties(text) : parseYaml(text);
 }
 
 /**

@@ -1,7 +1,6 @@
 // The config files a git backend serves, parsed once per blob, and the ones that do not parse (for health).
 import type { Logger } from '@trellis/kit';
-import { ConfigFileError, type ConfigDocument } from '../environment/index.ts';
-import { parseConfigFile } from './files.ts';
+import { ConfigFileError, parseConfigFile, type ConfigDocument } from '../environment/index.ts';
 import type { GitMirror } from './git-mirror.ts';
 import { Lru } from './lru.ts';
 

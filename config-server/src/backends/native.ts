@@ -6,12 +6,13 @@ import { isAbsolute, join, normalize, relative, resolve, sep } from 'node:path';
 import type { Health, Logger } from '@trellis/kit';
 import {
   ConfigFileError,
+  parseConfigFile,
   type ConfigDocument,
   type EnvironmentRequest,
   type PropertySource,
 } from '../environment/index.ts';
 import { ConfigServerError } from '../errors.ts';
-import { CONFIG_FILE, candidateFiles, fileSources, parseConfigFile, resourceCandidates } from './files.ts';
+import { CONFIG_FILE, candidateFiles, fileSources, resourceCandidates } from './files.ts';
 import type { BackendChange, BackendEnvironment, EnvironmentBackend, ResourceRequest } from './types.ts';
 
 export interface NativeBackendOptions {

@@ -3,6 +3,7 @@ export { DECRYPTED_HEADER, decryptEnvironment, decryptedHeader, INVALID_VALUE } 
 export type { DecryptionFailure } from './decrypt.ts';
 export { ConfigFileError, documentApplies, isProfileActivated } from './documents.ts';
 export type { ConfigDocument } from './documents.ts';
+export { parseConfigFile } from './config-file.ts';
 export { changedKeys, mergeSources } from './merge.ts';
 export {
   decodeSegment,
