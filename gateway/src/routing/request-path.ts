@@ -127,3 +127,8 @@ export function normalizeRewrittenPath(path: string): string {
   }
   return normal;
 }
+
+/** `path?query`, or the path alone when the query is empty. */
+export function withQuery(path: string, query: string): string {
+  return query === '' ? path : `${path}?${query}`;
+}

@@ -1,0 +1,97 @@
+// Sending: the upstream call with the route's Retry and CircuitBreaker around it, timed by undici's own timers.
+import { isConnectionError, isTimeoutError, type ServiceInstance } from '@trellis/clients/discovery';
+import { ResilienceError } from '@trellis/clients/resilience';
+import { GatewayError } from '../errors.ts';
+import type { Exchange } from '../routing/exchange.ts';
+import { withQuery } from '../routing/request-path.ts';
+import type { Route } from '../routing/table.ts';
+import { UpstreamCall, type UpstreamHead } from './call.ts';
+import type { Forwarding, ProxyDeps } from './forwarding.ts';
+import { chooseTarget, type Target } from './target.ts';
+
+/** An upstream answer whose head is in and whose body is still to be streamed (or discarded). */
+export interface Answer extends UpstreamHead {
+  readonly call: UpstreamCall;
+}
+
+/** The fallback marker: the breaker's `statusCodes` matched, so the answer is the fallback route's. */
+export class FallbackStatus extends Error {}
+
+/** One upstream call with the route's Retry and CircuitBreaker around it. */
+export async function send(deps: ProxyDeps, fwd: Forwarding, exchange: Exchange): Promise<Answer> {
+  const route = fwd.route;
+  const method = fwd.req.method ?? 'GET';
+  const retry = route.features.retry;
+  const breaker = route.features.circuitBreaker;
+  // Bodies are streamed, never kept, so only a bodiless request can be sent twice.
+  const attempts = retry !== undefined && !fwd.hasBody && retry.methods.has(method) ? retry.retries + 1 : 1;
+  const tried = new Set<string>();
+  let previous: ServiceInstance | undefined;
+  for (let n = 1; ; n++) {
+    const target = chooseTarget(deps, route, previous, tried);
+    if (target.instance !== undefined) tried.add(target.instance.instanceId);
+    previous = target.instance;
+    try {
+      const response =
+        breaker === undefined
+          ? await attempt(deps, fwd, exchange, target)
+          : await breaker.breaker.execute(() => attempt(deps, fwd, exchange, target), {
+              recordResult: (r) => breaker.statusCodes.has(r.statusCode),
+            });
+      const status = response.statusCode;
+      const retryStatus =
+        retry !== undefined && (retry.statuses.has(status) || retry.series.has(Math.floor(status / 100)));
+      if (n < attempts && retryStatus) {
+        await response.call.discard();
+        await sleep(backoff(retry, n));
+        continue;
+      }
+      if (breaker?.fallbackPath !== undefined && breaker.statusCodes.has(status)) {
+        await response.call.discard();
+        throw new FallbackStatus();
+      }
+      return response;
+    } catch (err) {
+      if (n < attempts && retryableError(err) && !fwd.clientGone) {
+        await sleep(backoff(retry, n));
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+/** One request to one upstream, answered when its head is in. */
+async function attempt(deps: ProxyDeps, fwd: Forwarding, exchange: Exchange, target: Target): Promise<Answer> {
+  const route = fwd.route;
+  const pool = deps.upstreams.pool(target.origin, route.connectTimeoutMs ?? deps.connectTimeoutMs);
+  const call = new UpstreamCall();
+  fwd.call = call;
+  pool.dispatch(
+    {
+      method: fwd.req.method ?? 'GET',
+      path: withQuery(exchange.path, exchange.query),
+      headers: exchange.headers as Record<string, string | string[]>,
+      body: fwd.body ?? null,
+      // undici's own timers (one shared wheel), not a setTimeout per request.
+      headersTimeout: route.responseTimeoutMs ?? deps.responseTimeoutMs,
+      bodyTimeout: 0,
+    },
+    call,
+  );
+  const head = await call.head;
+  return { statusCode: head.statusCode, headers: head.headers, call };
+}
+
+function retryableError(err: unknown): boolean {
+  if (err instanceof GatewayError || err instanceof ResilienceError) return false;
+  return isConnectionError(err) || isTimeoutError(err);
+}
+
+function backoff(retry: Route['features']['retry'], n: number): number {
+  if (retry === undefined || retry.firstBackoffMs <= 0) return 0;
+  const ms = retry.firstBackoffMs * retry.factor ** (n - 1);
+  return retry.maxBackoffMs > 0 ? Math.min(ms, retry.maxBackoffMs) : ms;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
