@@ -1,14 +1,4 @@
-import {
-  addClient,
-  addUser,
-  listClients,
-  listUsers,
-  removeClient,
-  removeUser,
-  rotateKeys,
-  rotateSecret,
-  showClient,
-} from '@trellis/auth-server';
+// `trellis clients`, `trellis users` and `trellis auth-server rotate-keys`: the auth server's state in the data directory.
 import { loadSettings, renderSettingsHelp, setting, SettingsError, type SettingSpecs } from '@trellis/kit';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -58,6 +48,9 @@ function need(id: string | undefined, what: string): string {
 
 const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`;
 
+/** The auth server's management functions, loaded only by these commands (not by `trellis product`). */
+const authServer = () => import('@trellis/auth-server');
+
 export const CLIENTS_HELP = `Usage: trellis clients <add|list|show|rotate-secret|remove> [client-id] [flags]
 
 Manages the auth server's OAuth clients in the data directory (works while the server runs).
@@ -77,6 +70,7 @@ export async function clientsCommand(argv: readonly string[], env: Env, io: Admi
   const { action, id, flags } = positional(argv);
   const s = loadSettings(clientFlags, { argv: flags, env });
   const dir = { dataDir: s.dataDir, keyEncryptionKey: s.keyEncryptionKey };
+  const { addClient, listClients, removeClient, rotateSecret, showClient } = await authServer();
   switch (action) {
     case 'add': {
       const created = await addClient(dir, {
@@ -114,6 +108,7 @@ export async function usersCommand(argv: readonly string[], env: Env, io: AdminI
   const { action, id, flags } = positional(argv);
   const s = loadSettings(userFlags, { argv: flags, env });
   const dir = { dataDir: s.dataDir, keyEncryptionKey: s.keyEncryptionKey };
+  const { addUser, listUsers, removeUser } = await authServer();
   switch (action) {
     case 'add': {
       const username = need(id, 'username');
@@ -148,6 +143,7 @@ export async function rotateKeysCommand(argv: readonly string[], env: Env, io: A
     { ...store, alg: setting.choice(['RS256', 'ES256'], { flag: 'alg', default: 'RS256', help: 'signing algorithm' }) },
     { argv, env },
   );
+  const { rotateKeys } = await authServer();
   const key = await rotateKeys({ dataDir: s.dataDir, keyEncryptionKey: s.keyEncryptionKey, alg: s.alg });
   io.stdout.write(json(key));
 }

@@ -1,4 +1,5 @@
-import { createEventBinder, type DeadLetter } from '@trellis/clients/events';
+// `trellis events dlq …`: a consumer group's dead letters, on RabbitMQ or in the embedded binder.
+import type { DeadLetter } from '@trellis/clients/events';
 import { loadSettings, renderSettingsHelp, setting, SettingsError, type SettingSpecs } from '@trellis/kit';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -74,6 +75,8 @@ export async function eventsCommand(argv: readonly string[], env: Env, io: Event
     throw new SettingsError('missing <destination> <group> (see trellis events --help)');
   }
   const s = loadSettings(flags, { argv: rest, env });
+  // Loaded only by this command: the binder brings the broker client.
+  const { createEventBinder } = await import('@trellis/clients/events');
   const binder = await createEventBinder({
     brokerUrl: s.brokerUrl,
     dataDir: s.dataDir,
