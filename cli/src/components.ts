@@ -1,19 +1,6 @@
-import { authServerComponent } from '@trellis/auth-server';
+// Every component of the landscape loaded at once, in start order, for code that inspects them all (the
+// docker-compose check); `trellis` itself loads through the catalogue, only what it runs.
 import type { Component } from '@trellis/kit';
-import { configServerComponent } from '@trellis/config-server';
-import { exampleComponents } from '@trellis/examples';
-import { gatewayComponent } from '@trellis/gateway';
-import { registryComponent } from '@trellis/registry';
+import { catalogue, loadAll } from './catalogue.ts';
 
-/**
- * Every component `trellis` can start, in landscape start order: the registry first so the others can register, the
- * config server before the services that fetch their configuration, the auth server before the gateway and the
- * services that check its tokens, then the example services (core services before the composite).
- */
-export const components: readonly Component[] = [
-  registryComponent,
-  configServerComponent,
-  authServerComponent,
-  gatewayComponent,
-  ...exampleComponents,
-];
+export const components: readonly Component[] = (await loadAll(catalogue)).map((loaded) => loaded.component);

@@ -1,3 +1,4 @@
+// The `trellis` command: `trellis up`, `trellis <component>` and the admin commands, each loading only what it runs.
 import {
   type commonSettings,
   createLogger,
@@ -13,13 +14,13 @@ import {
 import { ensureDevCertificates, TlsError } from '@trellis/kit/tls';
 import { join } from 'node:path';
 import { CLIENTS_HELP, clientsCommand, rotateKeysCommand, USERS_HELP, usersCommand, type AdminIo } from './admin.ts';
-import { components as allComponents } from './components.ts';
+import { catalogue, entriesOf, type CatalogueEntry } from './catalogue.ts';
 import { EVENTS_HELP, eventsCommand } from './events.ts';
-import { runUp, upSettings } from './up.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 export interface MainOptions {
+  /** The components to offer, already loaded (tests); by default the catalogue's, each loaded when it runs. */
   readonly components?: readonly Component[];
   readonly stdout?: { write(text: string): unknown };
   readonly stderr?: { write(text: string): unknown };
@@ -63,14 +64,14 @@ async function runAdmin(
   }
 }
 
-function usage(components: readonly Component[]): string {
-  const width = Math.max(4, ...components.map((c) => c.name.length));
+function usage(entries: readonly CatalogueEntry[]): string {
+  const width = Math.max(4, ...entries.map((c) => c.name.length));
   const lines = [
     'Usage: trellis <command> [flags]',
     '',
     'Commands:',
     `  ${'up'.padEnd(width)}  start the whole landscape in one process`,
-    ...components.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    ...entries.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     ...Object.entries(ADMIN).map(([name, a]) => `  ${name.padEnd(width)}  ${a.summary}`),
     '',
     "Run 'trellis <command> --help' for a command's flags and environment variables.",
@@ -106,27 +107,28 @@ export function renderSummary(running: readonly Running[], caFile: string, extra
  * Bad flags, ports in use and unreadable files print one line and exit 2.
  */
 export async function main(argv: readonly string[], env: Env, options: MainOptions = {}): Promise<void> {
-  const components = options.components ?? allComponents;
+  const entries = options.components === undefined ? catalogue : entriesOf(options.components);
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const [command, ...rest] = argv;
 
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    stdout.write(`${usage(components)}\n`);
+    stdout.write(`${usage(entries)}\n`);
     exit(command === undefined ? 2 : 0);
     return;
   }
 
   if (command === 'up') {
+    const { runUp, upSettings } = await import('./up.ts');
     if (wantsHelp(rest)) {
       stdout.write(
-        `Usage: trellis up [flags]\n\nStarts: ${components.map((c) => c.name).join(', ') || 'nothing yet'}\n\n${renderSettingsHelp(upSettings())}\n`,
+        `Usage: trellis up [flags]\n\nStarts: ${entries.map((c) => c.name).join(', ') || 'nothing yet'}\n\n${renderSettingsHelp(upSettings())}\n`,
       );
       exit(0);
       return;
     }
-    await runUp(components, rest, env, { stdout, stderr, exit }, renderSummary);
+    await runUp(entries, rest, env, { stdout, stderr, exit }, renderSummary);
     return;
   }
 
@@ -150,12 +152,13 @@ export async function main(argv: readonly string[], env: Env, options: MainOptio
     return;
   }
 
-  const component = components.find((c) => c.name === command);
-  if (component === undefined) {
+  const entry = entries.find((c) => c.name === command);
+  if (entry === undefined) {
     stderr.write(`trellis: unknown command ${JSON.stringify(command)} (see trellis --help)\n`);
     exit(2);
     return;
   }
+  const component = await entry.load();
   if (wantsHelp(rest)) {
     stdout.write(
       `Usage: trellis ${component.name} [flags]\n\n${component.summary}\n\n${renderSettingsHelp(component.settings)}\n`,

@@ -1,5 +1,5 @@
-// `trellis up`: the whole landscape in one process. Components start in order; each one's address is handed to the
-// ones after it (registry URL, config server URL, issuer), so moving any port (or port 0) keeps the landscape wired.
+// `trellis up`: the whole landscape in one process. Components start in order; what each offers (registry URL, config
+// server URL, issuer) is handed to the ones after it, so moving any port (or port 0) keeps the landscape wired.
 // `--scale review=3` starts more instances of an example service on the next free ports.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -8,16 +8,19 @@ import {
   createLogger,
   isUserError,
   loadSettings,
+  parseCredential,
   runUntilSignal,
   setting,
   StartupError,
   type Component,
+  type DevelopmentClient,
+  type Offers,
   type Running,
   type Settings,
 } from '@trellis/kit';
 import { ensureDevCertificates, TlsError } from '@trellis/kit/tls';
 import { DEV_ENCRYPT_KEY, partitionsEnv, SCALABLE } from '@trellis/examples';
-import { parseCredential } from '@trellis/registry';
+import { loadAll, withOffers, type CatalogueEntry, type Loaded } from './catalogue.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -58,7 +61,10 @@ export function joinScaleFlags(argv: readonly string[]): string[] {
 }
 
 /** `['review=3']` → `{ review: 3 }`, refusing unknown or unscalable services with a message naming the flag. */
-export function parseScale(entries: readonly string[], components: readonly Component[]): Record<string, number> {
+export function parseScale(
+  entries: readonly string[],
+  components: readonly Pick<Component, 'name'>[],
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const entry of entries) {
     const match = /^([a-z][\w-]*)=(\d{1,2})$/.exec(entry);
@@ -245,33 +251,25 @@ function registryWriteAuth(
   return undefined;
 }
 
-/** What later components learn from one that started: where it listens, in the variables they read. */
+/** What later components learn from one that started: where the roles it offers are served, in the variables they read. */
 export function wiringFrom(running: Running, env: Env, landscape: Landscape): Record<string, string> {
-  const http = running.endpoints.find((e) => e.protocol === 'http')?.url;
-  const https = running.endpoints.find((e) => e.protocol === 'https')?.url;
+  const { registry, configServer, authorizationServer } = running.offers ?? {};
   const set = (key: string, value: string | undefined): Record<string, string> =>
     value === undefined || (env[key] ?? '') !== '' ? {} : { [key]: value };
-  switch (running.name) {
-    case 'registry':
-      // REGISTRY_URL (no credential) is the upstream of config-repo/gateway.yml's read-only `/eureka/**` routes.
-      return {
-        ...set(
-          'EUREKA_CLIENT_SERVICEURL_DEFAULTZONE',
-          http === undefined ? undefined : withUserInfo(`${http}/eureka/`, landscape.registryCredential),
-        ),
-        ...set('REGISTRY_URL', http),
-      };
-    case 'config-server':
-      // CONFIG_SERVER_URL (no credential) is the upstream of config-repo/gateway.yml's `/config/**` route.
-      return {
-        ...set('SPRING_CLOUD_CONFIG_URI', withUserInfo(https ?? http, landscape.configCredential)?.replace(/\/$/, '')),
-        ...set('CONFIG_SERVER_URL', https ?? http),
-      };
-    case 'auth-server':
-      return { ...set('AUTH_ISSUER', http), ...set('GATEWAY_ISSUER', http), ...set('AUTH_SERVER_URL', http) };
-    default:
-      return {};
-  }
+  return {
+    // REGISTRY_URL (no credential) is the upstream of config-repo/gateway.yml's read-only `/eureka/**` routes.
+    ...set(
+      'EUREKA_CLIENT_SERVICEURL_DEFAULTZONE',
+      registry === undefined ? undefined : withUserInfo(`${registry}/eureka/`, landscape.registryCredential),
+    ),
+    ...set('REGISTRY_URL', registry),
+    // CONFIG_SERVER_URL (no credential) is the upstream of config-repo/gateway.yml's `/config/**` route.
+    ...set('SPRING_CLOUD_CONFIG_URI', withUserInfo(configServer, landscape.configCredential)?.replace(/\/$/, '')),
+    ...set('CONFIG_SERVER_URL', configServer),
+    ...set('AUTH_ISSUER', authorizationServer),
+    ...set('GATEWAY_ISSUER', authorizationServer),
+    ...set('AUTH_SERVER_URL', authorizationServer),
+  };
 }
 
 /**
@@ -322,55 +320,54 @@ function firstPorts(components: readonly Component[], env: Env): Set<number> {
   return used;
 }
 
-interface Planned {
-  readonly component: Component;
+interface Planned extends Loaded {
   readonly index: number;
   readonly count: number;
 }
 
-function plan(components: readonly Component[], scale: Readonly<Record<string, number>>): Planned[] {
-  return components.flatMap((component) => {
-    const count = scale[component.name] ?? 1;
-    return Array.from({ length: count }, (_, index) => ({ component, index, count }));
+function plan(loaded: readonly Loaded[], scale: Readonly<Record<string, number>>): Planned[] {
+  return loaded.flatMap((one) => {
+    const count = scale[one.component.name] ?? 1;
+    return Array.from({ length: count }, (_, index) => ({ ...one, index, count }));
   });
 }
 
-/** Finds the token command's ingredients in the auth server's notes: the first development client with a secret. */
-function devClient(running: readonly Running[]): { id: string; secret: string } | undefined {
-  const notes = running.flatMap((r) => r.notes ?? []);
-  // writer first: its token can also create and delete products.
-  for (const id of ['writer', 'reader']) {
-    for (const note of notes) {
-      const secret = new RegExp(`development client ${id} / (\\S+)`).exec(note)?.[1];
-      if (secret !== undefined) return { id, secret };
-    }
-  }
-  return undefined;
+/** The scopes the suggested token asks for: the composite's read, and the writes that create and delete products. */
+const TRY_IT_SCOPES = ['product:read', 'product:write'];
+
+/** Where the first of the started components offering `role` serves it. */
+function offered(running: readonly Running[], role: Exclude<keyof Offers, 'developmentClients'>): string | undefined {
+  return running.map((r) => r.offers?.[role]).find((url) => url !== undefined);
+}
+
+/** The development client for the suggested token: one granted every scope it asks for, else the first offered. */
+function tryItClient(running: readonly Running[]): DevelopmentClient | undefined {
+  const clients = running.flatMap((r) => r.offers?.developmentClients ?? []);
+  const grants = (client: DevelopmentClient): boolean =>
+    TRY_IT_SCOPES.every((scope) => client.scope.split(' ').includes(scope));
+  return clients.find(grants) ?? clients[0];
 }
 
 /**
- * The commands to paste after the summary: a token through the gateway (or the auth server when no gateway runs) and
- * the composite call with it.
+ * The commands to paste after the summary: a token through the landscape's entry (or the authorization server when no
+ * entry runs) and the sample API call with it.
  */
 export function tryItLines(running: readonly Running[], caFile: string, configCredential?: ConfigCredential): string[] {
-  const client = devClient(running);
-  const gateway = running.find((r) => r.name === 'gateway');
-  const gatewayHttps = gateway?.endpoints.find((e) => e.protocol === 'https')?.url;
-  const auth = running.find((r) => r.name === 'auth-server')?.endpoints[0]?.url;
-  const composite = running.find((r) => r.name === 'product-composite')?.endpoints[0]?.url;
-  const tokenBase = gatewayHttps ?? auth;
+  const client = tryItClient(running);
+  const entry = offered(running, 'entry');
+  const tokenBase = entry ?? offered(running, 'authorizationServer');
   if (client === undefined || tokenBase === undefined) return [];
   const cacert = tokenBase.startsWith('https:') ? ` --cacert ${caFile}` : '';
   const lines = [
     'Try it:',
-    `  TOKEN=$(curl -s${cacert} ${tokenBase}/oauth2/token -u ${client.id}:${client.secret} -d grant_type=client_credentials -d scope="product:read product:write" | jq -r .access_token)`,
+    `  TOKEN=$(curl -s${cacert} ${tokenBase}/oauth2/token -u ${client.id}:${client.secret} -d grant_type=client_credentials -d scope="${TRY_IT_SCOPES.join(' ')}" | jq -r .access_token)`,
   ];
-  const api = gatewayHttps ?? composite;
+  const api = entry ?? offered(running, 'sampleApi');
   if (api !== undefined) {
     const apiCa = api.startsWith('https:') ? ` --cacert ${caFile}` : '';
     lines.push(`  curl -s${apiCa} ${api}/product-composite/1 -H "Authorization: Bearer $TOKEN" | jq .`);
   }
-  const config = gatewayHttps === undefined ? undefined : `${gatewayHttps}/config`;
+  const config = entry === undefined ? undefined : `${entry}/config`;
   if (config !== undefined && configCredential !== undefined) {
     lines.push(
       `  curl -s --cacert ${caFile} ${config}/product/default -u ${configCredential.id}:${configCredential.secret} | jq .propertySources[0].source`,
@@ -379,14 +376,16 @@ export function tryItLines(running: readonly Running[], caFile: string, configCr
   return lines;
 }
 
-/** Starts every component (scaled as asked), prints the summary, and runs until Ctrl-C. */
+/** Loads and starts every component (scaled as asked), prints the summary, and runs until Ctrl-C. */
 export async function runUp(
-  components: readonly Component[],
+  entries: readonly CatalogueEntry[],
   argv: readonly string[],
   env: Env,
   io: UpIo,
   renderSummary: (running: readonly Running[], caFile: string, extra: readonly string[]) => string,
 ): Promise<void> {
+  const loaded = await loadAll(entries);
+  const components = loaded.map((one) => one.component);
   let flags: UpSettings;
   let scale: Record<string, number>;
   let wired: ReturnType<typeof landscapeEnv>;
@@ -419,7 +418,7 @@ export async function runUp(
       if (tls.created) logger.info({ caFile: tls.caFile }, 'created the local development CA');
       let current: Record<string, string | undefined> = { TRELLIS_CA_FILE: tls.caFile, ...wired.env };
       const used = firstPorts(components, current);
-      for (const { component, index, count } of plan(components, scale)) {
+      for (const { entry, component, index, count } of plan(loaded, scale)) {
         const own = wired.applicationCredentials?.[component.name];
         const configUri = own === undefined ? undefined : withUserInfo(current.CONFIG_SERVER_URL, own);
         const ownRegistry = wired.registryCredentials?.[component.name];
@@ -450,10 +449,10 @@ export async function runUp(
           settings.port = port;
         }
         const name = count > 1 ? `${component.name}#${index + 1}` : component.name;
-        const running = await component.start(settings, {
-          logger: logger.child({ component: name }),
-          env: instanceEnv,
-        });
+        const running = withOffers(
+          await component.start(settings, { logger: logger.child({ component: name }), env: instanceEnv }),
+          entry,
+        );
         started.push(count > 1 ? { ...running, name } : running);
         current = { ...current, ...exportsOf(running, env), ...wiringFrom(running, current, wired) };
       }

@@ -9,11 +9,12 @@ import { loadConfig as loadGatewayConfig } from '@trellis/gateway';
 import { loadConfig } from '@trellis/registry';
 import { parseRegistryUrls } from '../../clients/src/discovery/registry-http.ts';
 import { main } from '../src/main.ts';
-import { exportsOf, landscapeEnv, wiringFrom } from '../src/up.ts';
+import { exportsOf, landscapeEnv, tryItLines, wiringFrom } from '../src/up.ts';
 
 const registryRunning: Running = {
   name: 'registry',
   endpoints: [{ protocol: 'http', port: 8761, url: 'http://localhost:8761' }],
+  offers: { registry: 'http://localhost:8761' },
   stop: () => Promise.resolve(),
 };
 
@@ -252,5 +253,57 @@ describe('exportsOf', () => {
 
   it('passes none of them when the user set one, so a chosen id is never paired with a seeded secret', () => {
     expect(exportsOf(auth, { GATEWAY_INTROSPECTION_CLIENT_ID: 'mine' })).toEqual({});
+  });
+});
+
+describe('what the components offer, not their names, wires the landscape and makes the commands to try', () => {
+  const running = (name: string, offers: Running['offers']): Running => ({
+    name,
+    endpoints: [],
+    offers,
+    stop: () => Promise.resolve(),
+  });
+  const reader = { id: 'reader', secret: 'r-s3cret', scope: 'openid offline_access product:read' };
+  const writer = { id: 'writer', secret: 'w-s3cret', scope: 'openid offline_access product:read product:write' };
+  const idp = running('idp', { authorizationServer: 'http://localhost:9999', developmentClients: [reader, writer] });
+  const edge = running('edge', { entry: 'https://localhost:8443' });
+  const api = running('api', { sampleApi: 'http://localhost:7000' });
+
+  it('hands any component offering a role to the variables that role fills', () => {
+    const landscape = landscapeEnv({}, {});
+    expect(wiringFrom(idp, {}, landscape)).toEqual({
+      AUTH_ISSUER: 'http://localhost:9999',
+      GATEWAY_ISSUER: 'http://localhost:9999',
+      AUTH_SERVER_URL: 'http://localhost:9999',
+    });
+    const config = wiringFrom(running('cfg', { configServer: 'https://localhost:8888' }), {}, landscape);
+    expect(config.CONFIG_SERVER_URL).toBe('https://localhost:8888');
+    expect(config.SPRING_CLOUD_CONFIG_URI).toBe(
+      `https://landscape:${landscape.configCredential?.secret}@localhost:8888`,
+    );
+    // A component offering nothing hands nothing on, whatever it is called.
+    expect(wiringFrom(running('registry', undefined), {}, landscape)).toEqual({});
+  });
+
+  it('asks a token of the client granted every scope the command uses, through the entry when one runs', () => {
+    const ca = '/data/tls/ca.pem';
+    expect(tryItLines([idp, edge, api], ca, { id: 'landscape', secret: 'c-s3cret' })).toEqual([
+      'Try it:',
+      `  TOKEN=$(curl -s --cacert ${ca} https://localhost:8443/oauth2/token -u writer:w-s3cret -d grant_type=client_credentials -d scope="product:read product:write" | jq -r .access_token)`,
+      `  curl -s --cacert ${ca} https://localhost:8443/product-composite/1 -H "Authorization: Bearer $TOKEN" | jq .`,
+      `  curl -s --cacert ${ca} https://localhost:8443/config/product/default -u landscape:c-s3cret | jq .propertySources[0].source`,
+    ]);
+    // Without an entry: the authorization server and the sample API themselves; with writer rotated away, reader.
+    const alone = running('idp', { authorizationServer: 'http://localhost:9999', developmentClients: [reader] });
+    expect(tryItLines([alone, api], ca)).toEqual([
+      'Try it:',
+      '  TOKEN=$(curl -s http://localhost:9999/oauth2/token -u reader:r-s3cret -d grant_type=client_credentials -d scope="product:read product:write" | jq -r .access_token)',
+      '  curl -s http://localhost:7000/product-composite/1 -H "Authorization: Bearer $TOKEN" | jq .',
+    ]);
+    // Nothing to try without a development client, whatever the notes say.
+    const noted = { ...running('auth-server', { authorizationServer: 'http://localhost:9999' }) };
+    expect(
+      tryItLines([{ ...noted, notes: ['auth-server: development client writer / w-s3cret (scope …)'] }], ca),
+    ).toEqual([]);
   });
 });
