@@ -1,28 +1,23 @@
-// The gateway as a Trellis component: settings → discovery, token verifier, routes → node-level listeners (HTTP and
-// HTTPS) that proxy everything except /actuator/*, which goes to the kit service (health, info, route management).
-import { once } from 'node:events';
+// The gateway as a Trellis component: settings → discovery, token verifier, routes → the kit service's listeners
+// (HTTP and HTTPS), whose interceptor proxies every request before the framework except /actuator/*, which the proxy
+// hands back to the service's app (health, info, route management) once screened.
 import { readFile } from 'node:fs/promises';
-import http from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
 import { configHealthIndicator, createConfigClient, STARTUP_RETRY, type ConfigClient } from '@trellis/clients/config';
 import {
   createDiscoveryClient,
-  createEurekaRegistration,
   discoveryHealthIndicator,
+  registerService,
   RoundRobin,
   type DiscoveryClient,
-  type EurekaRegistration,
 } from '@trellis/clients/discovery';
 import {
   createService,
   defineComponent,
   StartupError,
-  type Endpoint,
   type Health,
   type Logger,
+  type NodeServerOptions,
   type Running,
 } from '@trellis/kit';
 import { createTokenIntrospector, createTokenVerifier } from '@trellis/clients/security';
@@ -30,7 +25,6 @@ import { DEV_FILES, serverTls } from '@trellis/kit/tls';
 import { createApp, renderError } from './app.ts';
 import { gatewayConfig, gatewaySettings, type GatewayConfig } from './config.ts';
 import { GatewayError } from './errors.ts';
-import { serveWithApp } from './kit-bridge.ts';
 import { createProxy } from './proxy/forward.ts';
 import { ALLOWED_METHODS, methodNotAllowed } from './proxy/screen.ts';
 import { Upstreams } from './proxy/upstreams.ts';
@@ -95,6 +89,22 @@ function parserRefusal(err: NodeJS.ErrnoException): GatewayError {
   }
   return new GatewayError('bad_request', 'the request is not valid HTTP/1.1');
 }
+
+/**
+ * What the listeners answer before the proxy sees a request: JSON for the requests node's parser refuses, 405 for
+ * CONNECT, Host checked by the proxy's screen (with a reason; node's own 400 has no body), and 100 Continue sent by
+ * the proxy once a request passed its checks, so a client does not upload a body about to be refused (413, 401, 400).
+ */
+const EDGE_SERVER: NodeServerOptions = {
+  requireHostHeader: false,
+  handlerSendsContinue: true,
+  clientError: (err, socket) => {
+    if (socket.writable && err.code !== 'ECONNRESET') writeRawError(socket, parserRefusal(err));
+    else socket.destroy();
+  },
+  // CONNECT would make the gateway a tunnel to anywhere; node closes it silently without a listener.
+  connect: (_req, socket) => writeRawError(socket, methodNotAllowed('CONNECT')),
+};
 
 /** The `routes` health component: which sources feed the table, and why a source's last route set was refused. */
 function routeSourcesHealth(manager: RouteManager, sources: readonly string[]): Health {
@@ -171,6 +181,8 @@ export async function startGateway(
     logger: log,
     renderError,
     bodyLimit: actuatorBodyLimit,
+    drainTimeoutMs: options.drainTimeoutMs,
+    server: EDGE_SERVER,
   });
   const discovery =
     config.registryUrl === undefined
@@ -261,13 +273,6 @@ export async function startGateway(
     throw err;
   }
   const upstreams = new Upstreams({ connectTimeoutMs: config.connectTimeoutMs, ca });
-  const actuator = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    serveWithApp(service.app, req, res).catch((err: unknown) => {
-      log.error({ err }, 'actuator request failed');
-      if (res.headersSent) res.destroy();
-      else res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"server_error"}');
-    });
-  };
   const proxy = createProxy({
     table: () => manager.table,
     upstreams,
@@ -282,117 +287,44 @@ export async function startGateway(
     trustedProxies: config.trustedProxies,
     proxySecret: config.proxySecret,
     maxInFlightPerClient: config.maxInFlightPerClient,
-    actuator,
+    actuator: (req, res) => service.serveApp(req, res),
   });
+  // Every request is the proxy's, before the framework: it screens it, then forwards it or hands /actuator/* back.
+  service.intercept((req, res) => {
+    proxy.handle(req, res);
+    return true;
+  });
+  service.onUpgrade((req, socket, head) => proxy.upgrade(req, socket, head));
   service.app.route('/', createApp({ manager, adminAuth: config.adminAuth, maxRoutes: config.maxRoutes }));
   service.health.register('gatewayRoutes', () => lbServicesHealth(manager, discovery));
   const sourceNames = [fileSource?.name, configSource?.name].filter((n): n is string => n !== undefined);
   service.health.register('routes', () => routeSourcesHealth(manager, sourceNames));
   if (configClient !== undefined) service.health.register('config', configHealthIndicator(configClient));
   if (buckets !== undefined) service.health.register('rateLimiter', () => buckets.health());
-
-  const upgraded = new Set<Duplex>();
-  // /actuator/* goes to the kit service (the proxy sends it there after screening the request like any other).
-  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    if (service.stopping.aborted) res.setHeader('connection', 'close');
-    proxy.handle(req, res);
-  };
-  const servers: http.Server[] = [];
-  const endpoints: Endpoint[] = [];
-  const configure = (server: http.Server): void => {
-    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-      upgraded.add(socket);
-      socket.once('close', () => upgraded.delete(socket));
-      proxy.upgrade(req, socket, head);
-    });
-    // Without this node answers 100 Continue before the handler runs, and a client uploads a body the gateway is about
-    // to refuse (413, 401, 400); the proxy sends 100 itself once a request passed its checks.
-    server.on('checkContinue', handler);
-    // Requests node's parser refuses (both Content-Length and Transfer-Encoding, bad chunking…) get JSON too.
-    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-      if (socket.writable && err.code !== 'ECONNRESET') writeRawError(socket, parserRefusal(err));
-      else socket.destroy();
-    });
-    // CONNECT would make the gateway a tunnel to anywhere; node closes it silently without a listener.
-    server.on('connect', (req: http.IncomingMessage, socket: Duplex) =>
-      writeRawError(socket, methodNotAllowed('CONNECT')),
-    );
-  };
-  const listen = async (server: http.Server, port: number, protocol: 'http' | 'https', how: string): Promise<void> => {
-    configure(server);
-    try {
-      server.listen(port, config.host);
-      await once(server, 'listening');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EADDRINUSE') throw new StartupError(`gateway: port ${port} is already in use (set with ${how})`);
-      if (code === 'EACCES')
-        throw new StartupError(`gateway: no permission to listen on port ${port} (set with ${how})`);
-      throw err;
-    }
-    servers.push(server);
-    const bound = (server.address() as AddressInfo).port;
-    endpoints.push({ protocol, port: bound, url: `${protocol}://localhost:${bound}` });
-    log.info({ url: `${protocol}://localhost:${bound}` }, 'listening');
-  };
-
-  let registration: EurekaRegistration | undefined;
-  const stopServers = async (): Promise<void> => {
-    const closed = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-    const sweeper = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 25);
-    servers.forEach((s) => s.closeIdleConnections());
-    const timer = setTimeout(() => servers.forEach((s) => s.closeAllConnections()), options.drainTimeoutMs ?? 10_000);
-    for (const socket of upgraded) socket.destroy();
-    await closed;
-    clearInterval(sweeper);
-    clearTimeout(timer);
-  };
-  const stop = async (): Promise<void> => {
-    await registration?.stop();
-    await stopServers();
-    await upstreams.close();
-    await closeClients();
-    await discovery?.stop();
-    await service.stop();
-  };
+  // After the drain, in reverse: the upstream pools, then the config, Redis and introspection clients, then discovery.
+  service.onShutdown('discovery client', () => discovery?.stop());
+  service.onShutdown('clients', closeClients);
+  service.onShutdown('upstream pools', () => upstreams.close());
 
   try {
     if (discovery !== undefined) await discovery.start();
-    // requireHostHeader off: the screen refuses a missing Host itself, with a reason (node's own 400 has no body).
-    await listen(
-      http.createServer({ requireHostHeader: false }, handler),
-      config.port,
-      'http',
-      '--port (GATEWAY_PORT)',
-    );
+    await service.listen({ port: config.port, host: config.host, setting: '--port (GATEWAY_PORT)' });
     if (config.httpsPort !== undefined) {
       const tls = await serverTls({ dataDir: config.dataDir, ...config.tls, logger: log });
-      await listen(
-        https.createServer({ key: tls.key, cert: tls.cert, requireHostHeader: false }, handler),
-        config.httpsPort,
-        'https',
-        '--https-port (GATEWAY_HTTPS_PORT)',
-      );
+      await service.listen({
+        port: config.httpsPort,
+        host: config.host,
+        tls: { key: tls.key, cert: tls.cert },
+        setting: '--https-port (GATEWAY_HTTPS_PORT)',
+      });
     }
     if (config.registryUrl !== undefined) {
-      const httpPort = endpoints.find((e) => e.protocol === 'http')?.port;
-      const httpsPort = endpoints.find((e) => e.protocol === 'https')?.port;
-      registration = createEurekaRegistration({
-        registryUrl: config.registryUrl,
-        app: 'gateway',
-        logger: log,
-        ...(httpPort === undefined ? {} : { port: httpPort }),
-        ...(httpsPort === undefined ? {} : { securePort: httpsPort }),
-      });
-      // registerService needs the kit's own listeners; the gateway binds its own, so it registers the same way by hand.
-      service.health.register('discovery', discoveryHealthIndicator({ registration, client: discovery }));
-      registration.start();
-      registration.markUp();
+      registerService(service, { registryUrl: config.registryUrl, discovery });
     } else if (discovery !== undefined) {
       service.health.register('discovery', discoveryHealthIndicator({ client: discovery }));
     }
   } catch (err) {
-    await stop();
+    await service.stop();
     throw err;
   }
   const routes = manager.table.routes.length;
@@ -403,7 +335,15 @@ export async function startGateway(
   ];
   if (buckets !== undefined) notes.push('gateway: RequestRateLimiter buckets shared in Redis');
   if (config.adminAuth === undefined) notes.push('gateway: route management API off (set --admin-auth)');
-  return { name: 'gateway', endpoints, notes, manager, discovery, config: configClient, stop };
+  return {
+    name: 'gateway',
+    endpoints: service.endpoints,
+    notes,
+    manager,
+    discovery,
+    config: configClient,
+    stop: () => service.stop(),
+  };
 }
 
 /**

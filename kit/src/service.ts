@@ -112,7 +112,12 @@ export function createService(options: ServiceOptions): Service {
     info: options.info,
     git: options.git,
   });
-  const listener = getRequestListener((request, env) => app.fetch(request, env));
+  // A service that lets requests without Host through (its interceptor screens Host itself) has the app take them
+  // as for localhost, not refuse them with node-server's bare 400: HTTP/1.0 allows leaving Host out.
+  const listener = getRequestListener(
+    (request, env) => app.fetch(request, env),
+    options.server?.requireHostHeader === false ? { hostname: 'localhost' } : {},
+  );
   const serveApp = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (actuator.answerProbe(req, res)) return;
     // Set here rather than as a hono header, which turns the response's plain header object into a WHATWG Headers.
