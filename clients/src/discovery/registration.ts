@@ -226,6 +226,222 @@ function segment(value: string): string {
   return encodeURIComponent(value).replace(/%3A/gi, ':').replace(/%40/g, '@');
 }
 
+/** What changes while a registration runs, in one place. */
+interface RegistrationProgress {
+  /** The status this instance reports (what it last sent or will send). */
+  status: InstanceStatus;
+  /** Eureka's lastDirtyTimestamp (also sent as lastUpdatedTimestamp): strictly increasing with each status change. */
+  lastDirty: number;
+  /** The lastDirtyTimestamp the registry acknowledged; undefined while it does not hold this instance. */
+  acknowledged: number | undefined;
+  /** Whether the registry may hold this instance, so stop() must cancel it. */
+  mayBeRegistered: boolean;
+  state: RegistrationState;
+  failures: number;
+  lastError: string | undefined;
+  lastRenewal: number | undefined;
+  /** The next step's timer. */
+  timer: unknown;
+  /** The step in flight: steps never overlap, so a heartbeat never races a register. */
+  running: Promise<void> | undefined;
+  /** Another step is due as soon as the one in flight ends. */
+  again: boolean;
+  /** Set once stop() is called: no step starts after it. */
+  stopping: Promise<void> | undefined;
+  /** whenSynced() callers waiting for the registry to hold the current status. */
+  waiters: { resolve: () => void; reject: (err: Error) => void }[];
+}
+
+/** A registration's fixed parts and its progress, handed to each step. */
+interface Registrar {
+  readonly d: InstanceDescription;
+  readonly clock: Clock;
+  readonly http: RegistryHttp;
+  readonly log: Logger;
+  readonly intervalMs: number;
+  readonly retry: BackoffOptions;
+  readonly instancePath: string;
+  /** Aborts an attempt in flight when stop() is called. */
+  readonly abort: AbortController;
+  readonly p: RegistrationProgress;
+}
+
+function synced({ p }: Registrar): boolean {
+  return p.state === 'registered' && p.acknowledged === p.lastDirty;
+}
+
+function schedule(r: Registrar, ms: number): void {
+  const { p, clock } = r;
+  if (p.stopping !== undefined) return;
+  if (p.timer !== undefined) clock.clearTimeout(p.timer);
+  p.timer = clock.setTimeout(() => {
+    p.timer = undefined;
+    kick(r);
+  }, ms);
+}
+
+/** Runs one step now, or right after the one in flight. */
+function kick(r: Registrar): void {
+  const { p } = r;
+  if (p.stopping !== undefined) return;
+  if (p.running !== undefined) {
+    p.again = true;
+    return;
+  }
+  p.running = step(r).finally(() => {
+    p.running = undefined;
+    if (p.again) {
+      p.again = false;
+      kick(r);
+    }
+  });
+}
+
+/** Registers while the registry does not hold the current status, else renews the lease. */
+async function step(r: Registrar): Promise<void> {
+  const { p } = r;
+  if (p.state === 'idle') p.state = 'registering';
+  try {
+    if (p.acknowledged !== p.lastDirty) await register(r);
+    else await heartbeat(r);
+  } catch (err) {
+    // No registry answered: unless it had registered this instance before, none holds it (an attempt cut short by
+    // stop() may have arrived, so that case still cancels).
+    if (p.lastRenewal === undefined && p.stopping === undefined) p.mayBeRegistered = false;
+    if (p.stopping !== undefined) return;
+    backOff(r, 'unreachable', err instanceof DiscoveryError ? err.message : describeError(err));
+  }
+}
+
+async function register(r: Registrar): Promise<void> {
+  const { p, d } = r;
+  const sentDirty = p.lastDirty;
+  const body = JSON.stringify(registrationBody(d, p.status, { lastUpdated: sentDirty, lastDirty: sentDirty }));
+  p.mayBeRegistered = true;
+  const answer = await r.http.send({ method: 'POST', path: `apps/${segment(d.app)}`, body, signal: r.abort.signal });
+  // Eureka answers 204; some older servers and proxies 200.
+  if (answer.status !== 204 && answer.status !== 200) {
+    backOff(
+      r,
+      'rejected',
+      `HTTP ${answer.status} on register${answer.body === '' ? '' : `: ${answer.body.slice(0, 200)}`}`,
+    );
+    return;
+  }
+  p.acknowledged = sentDirty;
+  renewed(r);
+  // A status change while the registration was in flight needs one more.
+  if (p.acknowledged !== p.lastDirty) p.again = true;
+  else schedule(r, r.intervalMs);
+}
+
+async function heartbeat(r: Registrar): Promise<void> {
+  const { p } = r;
+  const query = `?status=${p.status}&lastDirtyTimestamp=${p.lastDirty}`;
+  const answer = await r.http.send({ method: 'PUT', path: r.instancePath + query, signal: r.abort.signal });
+  if (answer.status === 404) {
+    registerAgain(r, answer.endpoint);
+    return;
+  }
+  if (answer.status !== 200) {
+    backOff(r, 'rejected', `HTTP ${answer.status} on heartbeat`);
+    return;
+  }
+  renewed(r);
+  schedule(r, r.intervalMs);
+}
+
+/** The registry lost the lease (restart without the instance, expiry) or holds an older copy: register again. */
+function registerAgain(r: Registrar, registry: string): void {
+  r.log.info({ registry }, 'registry does not know this instance; registering again');
+  r.p.acknowledged = undefined;
+  r.p.again = true;
+}
+
+/** The registry accepted a registration or heartbeat. */
+function renewed(r: Registrar): void {
+  const { p } = r;
+  if (p.state !== 'registered') {
+    r.log.info(
+      {
+        registry: r.http.current,
+        app: r.d.app,
+        status: p.status,
+        ...(p.failures > 0 ? { failedAttempts: p.failures } : {}),
+      },
+      'registered with the registry',
+    );
+  }
+  p.state = 'registered';
+  p.failures = 0;
+  p.lastError = undefined;
+  p.lastRenewal = r.clock.now();
+  if (synced(r)) {
+    for (const w of p.waiters) w.resolve();
+    p.waiters = [];
+  }
+}
+
+/** A failed attempt: try again after a capped backoff, with one log line per change of state. */
+function backOff(r: Registrar, next: 'unreachable' | 'rejected', reason: string): void {
+  const { p } = r;
+  p.failures++;
+  p.lastError = reason;
+  if (p.state !== next) {
+    // The retries behind this line are silent until the registry answers again.
+    if (next === 'unreachable') r.log.warn({ reason }, 'registry unreachable; retrying with backoff');
+    else r.log.error({ reason }, 'registry refused the registration; retrying with backoff');
+    p.state = next;
+  }
+  schedule(r, backoffDelay(p.failures, r.retry));
+}
+
+function changeStatus(r: Registrar, next: InstanceStatus): void {
+  const { p } = r;
+  if (next === p.status || p.stopping !== undefined) return;
+  p.status = next;
+  // Strictly increasing, so the registry never takes the newer registration for a replay of the older one.
+  p.lastDirty = Math.max(r.clock.now(), p.lastDirty + 1);
+  r.log.info({ status: p.status }, 'instance status changed');
+  if (p.state !== 'idle') kick(r);
+}
+
+/** Stops the steps, fails the waiters, and cancels the registration if the registry may hold it. */
+async function shutdown(r: Registrar): Promise<void> {
+  const { p } = r;
+  if (p.timer !== undefined) r.clock.clearTimeout(p.timer);
+  p.timer = undefined;
+  // An in-flight attempt against a dead registry would hold shutdown for the whole timeout; drop it.
+  r.abort.abort();
+  await p.running?.catch(() => undefined);
+  const pending = p.waiters;
+  p.waiters = [];
+  for (const w of pending)
+    w.reject(new DiscoveryError('registry_unavailable', 'registration stopped before it synced'));
+  try {
+    if (p.mayBeRegistered) await cancel(r);
+  } finally {
+    p.state = 'stopped';
+    await r.http.close();
+  }
+}
+
+/** DELETE on the instance; a registry that cannot be told is logged, not thrown: the lease expires on its own. */
+async function cancel(r: Registrar): Promise<void> {
+  try {
+    const answer = await r.http.send({ method: 'DELETE', path: r.instancePath });
+    // 404: the registry had already dropped it, which is what cancelling asks for.
+    if (answer.status === 200 || answer.status === 404)
+      r.log.info({ registry: answer.endpoint }, 'registration cancelled');
+    else r.log.warn({ status: answer.status }, 'registry refused to cancel the registration');
+  } catch (err) {
+    r.log.warn(
+      { reason: err instanceof DiscoveryError ? err.message : describeError(err) },
+      'could not cancel the registration',
+    );
+  }
+}
+
 /**
  * Registers an instance with a Eureka registry and keeps its lease: STARTING first, UP on `markUp()`, a heartbeat
  * every `leaseRenewalIntervalSecs`, re-registration on a 404 heartbeat, DELETE on `stop()`.
@@ -240,215 +456,67 @@ function segment(value: string): string {
 export function createEurekaRegistration(options: EurekaRegistrationOptions): EurekaRegistration {
   const d = describeInstance(options);
   const clock = options.clock ?? systemClock;
-  const timeoutMs = options.timeoutMs ?? 5000;
-  const http = new RegistryHttp({
-    registryUrl: options.registryUrl,
-    timeoutMs,
-    ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
-    ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
-  });
   const intervalMs = d.leaseRenewalIntervalSecs * 1000;
-  const retry: BackoffOptions = {
-    initialDelayMs: options.retry?.initialDelayMs ?? 1000,
-    maxDelayMs: Math.min(options.retry?.maxDelayMs ?? intervalMs, intervalMs),
+  const r: Registrar = {
+    d,
+    clock,
+    http: new RegistryHttp({
+      registryUrl: options.registryUrl,
+      timeoutMs: options.timeoutMs ?? 5000,
+      ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+      ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
+    }),
+    log: options.logger.child({ instanceId: d.instanceId }),
+    intervalMs,
+    retry: {
+      initialDelayMs: options.retry?.initialDelayMs ?? 1000,
+      maxDelayMs: Math.min(options.retry?.maxDelayMs ?? intervalMs, intervalMs),
+    },
+    instancePath: `apps/${segment(d.app)}/${segment(d.instanceId)}`,
+    abort: new AbortController(),
+    p: {
+      status: options.initialStatus ?? 'STARTING',
+      lastDirty: clock.now(),
+      acknowledged: undefined,
+      mayBeRegistered: false,
+      state: 'idle',
+      failures: 0,
+      lastError: undefined,
+      lastRenewal: undefined,
+      timer: undefined,
+      running: undefined,
+      again: false,
+      stopping: undefined,
+      waiters: [],
+    },
   };
-  const log = options.logger.child({ instanceId: d.instanceId });
-  const instancePath = `apps/${segment(d.app)}/${segment(d.instanceId)}`;
-  const abort = new AbortController();
-
-  let status: InstanceStatus = options.initialStatus ?? 'STARTING';
-  let lastDirty = clock.now();
-  let lastUpdated = lastDirty;
-  /** The lastDirtyTimestamp the registry acknowledged; undefined while it does not hold this instance. */
-  let acknowledged: number | undefined;
-  /** Whether the registry may hold this instance, so stop() must cancel it. */
-  let mayBeRegistered = false;
-  let state: RegistrationState = 'idle';
-  let failures = 0;
-  let lastError: string | undefined;
-  let lastRenewal: number | undefined;
-  let timer: unknown;
-  let running: Promise<void> | undefined;
-  let again = false;
-  let stopPromise: Promise<void> | undefined;
-  let waiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
-
-  const synced = (): boolean => state === 'registered' && acknowledged === lastDirty;
-
-  function schedule(ms: number): void {
-    if (stopPromise !== undefined) return;
-    if (timer !== undefined) clock.clearTimeout(timer);
-    timer = clock.setTimeout(() => {
-      timer = undefined;
-      kick();
-    }, ms);
-  }
-
-  /** Runs one step now, or right after the one in flight: steps never overlap, so a heartbeat never races a register. */
-  function kick(): void {
-    if (stopPromise !== undefined) return;
-    if (running !== undefined) {
-      again = true;
-      return;
-    }
-    running = step().finally(() => {
-      running = undefined;
-      if (again) {
-        again = false;
-        kick();
-      }
-    });
-  }
-
-  function succeeded(): void {
-    if (state !== 'registered') {
-      log.info(
-        { registry: http.current, app: d.app, status, ...(failures > 0 ? { failedAttempts: failures } : {}) },
-        'registered with the registry',
-      );
-    }
-    state = 'registered';
-    failures = 0;
-    lastError = undefined;
-    lastRenewal = clock.now();
-    if (synced()) {
-      for (const w of waiters) w.resolve();
-      waiters = [];
-    }
-  }
-
-  function failed(next: 'unreachable' | 'rejected', reason: string): void {
-    failures++;
-    lastError = reason;
-    if (state !== next) {
-      // One line per change of state; the retries behind it are silent until the registry answers again.
-      if (next === 'unreachable') log.warn({ reason }, 'registry unreachable; retrying with backoff');
-      else log.error({ reason }, 'registry refused the registration; retrying with backoff');
-      state = next;
-    }
-    schedule(backoffDelay(failures, retry));
-  }
-
-  async function register(): Promise<void> {
-    const sentDirty = lastDirty;
-    const body = JSON.stringify(registrationBody(d, status, { lastUpdated, lastDirty: sentDirty }));
-    mayBeRegistered = true;
-    const answer = await http.send({ method: 'POST', path: `apps/${segment(d.app)}`, body, signal: abort.signal });
-    // Eureka answers 204; some older servers and proxies 200.
-    if (answer.status !== 204 && answer.status !== 200) {
-      failed(
-        'rejected',
-        `HTTP ${answer.status} on register${answer.body === '' ? '' : `: ${answer.body.slice(0, 200)}`}`,
-      );
-      return;
-    }
-    acknowledged = sentDirty;
-    succeeded();
-    // A status change while the registration was in flight needs one more.
-    if (acknowledged !== lastDirty) again = true;
-    else schedule(intervalMs);
-  }
-
-  async function heartbeat(): Promise<void> {
-    const query = `?status=${status}&lastDirtyTimestamp=${lastDirty}`;
-    const answer = await http.send({ method: 'PUT', path: instancePath + query, signal: abort.signal });
-    if (answer.status === 404) {
-      // The registry lost the lease (restart without the instance, expiry) or holds an older copy: register again.
-      log.info({ registry: answer.endpoint }, 'registry does not know this instance; registering again');
-      acknowledged = undefined;
-      again = true;
-      return;
-    }
-    if (answer.status !== 200) {
-      failed('rejected', `HTTP ${answer.status} on heartbeat`);
-      return;
-    }
-    succeeded();
-    schedule(intervalMs);
-  }
-
-  async function step(): Promise<void> {
-    if (state === 'idle') state = 'registering';
-    try {
-      if (acknowledged !== lastDirty) await register();
-      else await heartbeat();
-    } catch (err) {
-      // No registry answered: unless it had registered this instance before, none holds it (an attempt cut short by
-      // stop() may have arrived, so that case still cancels).
-      if (lastRenewal === undefined && stopPromise === undefined) mayBeRegistered = false;
-      if (stopPromise !== undefined) return;
-      failed('unreachable', err instanceof DiscoveryError ? err.message : describeError(err));
-    }
-  }
-
-  function setStatus(next: InstanceStatus): void {
-    if (next === status || stopPromise !== undefined) return;
-    status = next;
-    // Strictly increasing, so the registry never takes the newer registration for a replay of the older one.
-    lastDirty = Math.max(clock.now(), lastDirty + 1);
-    lastUpdated = lastDirty;
-    log.info({ status }, 'instance status changed');
-    if (state !== 'idle') kick();
-  }
-
-  async function cancel(): Promise<void> {
-    if (timer !== undefined) clock.clearTimeout(timer);
-    timer = undefined;
-    // An in-flight attempt against a dead registry would hold shutdown for the whole timeout; drop it.
-    abort.abort();
-    await running?.catch(() => undefined);
-    const pending = waiters;
-    waiters = [];
-    for (const w of pending)
-      w.reject(new DiscoveryError('registry_unavailable', 'registration stopped before it synced'));
-    if (!mayBeRegistered) {
-      state = 'stopped';
-      await http.close();
-      return;
-    }
-    try {
-      const answer = await http.send({ method: 'DELETE', path: instancePath });
-      // 404: the registry had already dropped it, which is what cancelling asks for.
-      if (answer.status === 200 || answer.status === 404)
-        log.info({ registry: answer.endpoint }, 'registration cancelled');
-      else log.warn({ status: answer.status }, 'registry refused to cancel the registration');
-    } catch (err) {
-      log.warn(
-        { reason: err instanceof DiscoveryError ? err.message : describeError(err) },
-        'could not cancel the registration',
-      );
-    } finally {
-      state = 'stopped';
-      await http.close();
-    }
-  }
-
+  const { p } = r;
   return {
     instanceId: d.instanceId,
     app: d.app,
     start() {
-      if (state !== 'idle' || stopPromise !== undefined) return;
-      kick();
+      if (p.state !== 'idle' || p.stopping !== undefined) return;
+      kick(r);
     },
-    setStatus,
-    markUp: () => setStatus('UP'),
+    setStatus: (status) => changeStatus(r, status),
+    markUp: () => changeStatus(r, 'UP'),
     whenSynced() {
-      if (synced()) return Promise.resolve();
-      if (stopPromise !== undefined) {
+      if (synced(r)) return Promise.resolve();
+      if (p.stopping !== undefined) {
         return Promise.reject(new DiscoveryError('registry_unavailable', 'registration is stopped'));
       }
-      return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
+      return new Promise((resolve, reject) => p.waiters.push({ resolve, reject }));
     },
     snapshot: () => ({
-      state,
+      state: p.state,
       instanceId: d.instanceId,
       app: d.app,
-      status,
-      registry: http.current,
-      lastRenewal,
-      failures,
-      lastError,
+      status: p.status,
+      registry: r.http.current,
+      lastRenewal: p.lastRenewal,
+      failures: p.failures,
+      lastError: p.lastError,
     }),
-    stop: () => (stopPromise ??= cancel()),
+    stop: () => (p.stopping ??= shutdown(r)),
   };
 }
