@@ -6,32 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadKeyChain } from '../src/load-key-chain.ts';
+import type { RecordedStore, RecordedVector as Vector } from './fixtures/keystore-vectors.ts';
 import { tempRepo, testServer, type EnvJson } from './helpers.ts';
 
-interface StoreFixture {
-  readonly file: string;
-  readonly type: 'jks' | 'pkcs12';
-  readonly storePassword: string;
-  readonly entries: readonly { readonly alias: string; readonly keyPassword: string }[];
-  readonly base64: string;
-}
-
-interface Vector {
-  readonly store: string;
-  readonly alias: string;
-  readonly secret: string;
-  readonly algorithm: 'DEFAULT' | 'OAEP';
-  readonly salt: string;
-  readonly strong: boolean;
-  readonly plaintext: string;
-  readonly springCiphertext: string;
-  readonly springPublicKey: string;
-  readonly nodeCiphertext: string;
-  readonly verified: { readonly springDecryptsNodeCiphertext: boolean };
-}
-
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/keystore-vectors.json', import.meta.url), 'utf8')) as {
-  stores: Record<string, StoreFixture>;
+  stores: Record<string, RecordedStore>;
   vectors: Vector[];
 };
 const dir = mkdtempSync(join(tmpdir(), 'keystore-vectors-'));
