@@ -1,8 +1,9 @@
-// One upstream request as an undici dispatch handler. `pool.request()` wraps every response body in a Readable that
-// the proxy then had to pipe with stream.pipeline, which creates an AbortController per request and aborts it (a
-// DOMException with a stack) when the pipe finishes: profiled at ~20% of the gateway's CPU. Here the response head
-// is a promise (Retry, CircuitBreaker and fallbacks decide on it), and body chunks go straight to the client
-// response with undici's own pause/resume as backpressure.
+// One upstream request as an undici dispatch handler: the head as a promise, the body straight to the client.
+
+// `pool.request()` wraps every response body in a Readable that the proxy then had to pipe with stream.pipeline, which
+// creates an AbortController per request and aborts it (a DOMException with a stack) when the pipe finishes: profiled
+// at ~20% of the gateway's CPU. Here the response head is a promise (Retry, CircuitBreaker and fallbacks decide on it),
+// and body chunks go straight to the client response with undici's own pause/resume as backpressure.
 import type http from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';

@@ -1,5 +1,5 @@
 // The proxy: node:http in, undici Pool out, composed of the named steps beside it (see createProxy).
-//
+
 // Bodies are streamed both ways (never buffered, never through WHATWG fetch, which measured ~0.1 of direct). Route
 // matching, token check and filters run before the upstream call; the response head passes through the response
 // filters; body chunks go straight from undici's handler to the client response (call.ts), and an upstream that dies

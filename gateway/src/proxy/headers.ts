@@ -1,3 +1,5 @@
+// The headers sent upstream and back: hop-by-hop ones dropped, forwarding headers set from what the gateway saw.
+
 // RFC 9110 §7.6.1: hop-by-hop headers describe one connection and must not be forwarded, nor the headers that
 // `Connection` names. Proxy-* are for this hop's proxy (us), never for the upstream or the client.
 import type { IncomingHttpHeaders } from 'node:http';

@@ -1,7 +1,8 @@
-// What every request passes before routing (proxied, WebSocket or actuator): a method the gateway forwards, one
-// well-formed Host, unambiguous framing, and a request target reduced to the normal path the upstream will receive.
-// Node's parser already refuses malformed request lines, control characters in the target, duplicate
-// Content-Length and oversized heads (main.ts answers those in `clientError`).
+// The screen every request passes before routing (proxied, WebSocket or actuator).
+
+// A method the gateway forwards, one well-formed Host, unambiguous framing, and a request target reduced to the normal
+// path the upstream will receive. Node's parser already refuses malformed request lines, control characters in the
+// target, duplicate Content-Length and oversized heads (main.ts answers those in `clientError`).
 import type http from 'node:http';
 import { GatewayError } from '../errors.ts';
 import { normalizePath, PathRefusal } from '../routing/request-path.ts';

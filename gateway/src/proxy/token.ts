@@ -1,3 +1,5 @@
+// Per-route bearer token checks (TokenCheck): offline with the SDK's verifier, or also by introspection.
+
 // Per-route token checks with the SDK's verifier (signature via cached JWKS, issuer, audience, expiry), answered as
 // RFC 6750 asks: 401 with a Bearer challenge for a missing or bad token, 403 with the scope for a weak one. Routes
 // that must see a revocation at once (TokenCheck's `introspect: true`) also ask the issuer's introspection endpoint

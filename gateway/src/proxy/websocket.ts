@@ -1,5 +1,7 @@
-// WebSocket pass-through (`ws://`, `lb:ws://`, or an http route that receives an Upgrade): the handshake is sent to
-// the upstream with node's client, its 101 is relayed, then the two sockets are piped until either side closes.
+// WebSocket pass-through (`ws://`, `lb:ws://`, or an http route that receives an Upgrade).
+
+// The handshake is sent to the upstream with node's client, its 101 is relayed, then the two sockets are piped until
+// either side closes.
 import http, { STATUS_CODES } from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';

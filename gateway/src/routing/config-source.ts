@@ -1,5 +1,6 @@
-// Routes from the config server: the application `gateway`'s `spring.cloud.gateway.*` properties, which the server
-// sends flattened as Spring's Environment carries them (`spring.cloud.gateway.routes[0].id`,
+// Routes from the config server: the application `gateway`'s `spring.cloud.gateway.*` properties.
+
+// The server sends them flattened as Spring's Environment carries them (`spring.cloud.gateway.routes[0].id`,
 // `…routes[0].predicates[0]=Path=/x/**`, `…routes[0].filters[1].args.replenishRate`). They are nested back into the
 // tree a routes file gives and read by the same code, so both sources mean the same thing.
 import { ConfigClientError, Secret, type ConfigClient, type ConfigProperties } from '@trellis/clients/config';

@@ -1,6 +1,8 @@
-// CORS as Spring's CorsConfiguration applies it at the edge: global policies by path pattern (`globalcors`) and a
-// policy per route (`metadata.cors`). The gateway answers preflights itself and, on actual requests, replaces the
-// upstream's Access-Control-* headers rather than adding to them (duplicate CORS headers are a classic complaint).
+// CORS as Spring's CorsConfiguration applies it at the edge: global policies by path pattern, and one per route.
+
+// Global policies come from `globalcors`, a route's from its `metadata.cors`. The gateway answers preflights itself
+// and, on actual requests, replaces the upstream's Access-Control-* headers rather than adding to them (duplicate CORS
+// headers are a classic complaint).
 import { GatewayError } from '../errors.ts';
 import { scalarText } from './definition.ts';
 import type { HeaderMap, ResponseHead } from './exchange.ts';

@@ -1,5 +1,7 @@
-// Spring Cloud Gateway's route definition, as its YAML and its actuator API carry it: `{id, uri, order, predicates,
-// filters, metadata}` where each predicate and filter is either the shortcut `Name=arg1,arg2` or `{name, args}`.
+// Spring Cloud Gateway's route definition, as its YAML and its actuator API carry it.
+
+// `{id, uri, order, predicates, filters, metadata}` where each predicate and filter is either the shortcut
+// `Name=arg1,arg2` or `{name, args}`.
 import { GatewayError } from '../errors.ts';
 
 /** A predicate or filter in the expanded form; shortcut arguments become `_genkey_0`, `_genkey_1`… as in Spring. */

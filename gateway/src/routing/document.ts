@@ -1,7 +1,9 @@
-// Reads a Spring Cloud Gateway configuration file unchanged: `spring.cloud.gateway.routes` (nested or dotted keys,
-// also Spring Cloud Gateway 4.3's `spring.cloud.gateway.server.webflux.*`) or a top-level `routes` list,
-// `default-filters`, `globalcors`, `httpclient` timeouts, and Spring's `${property:default}` placeholders. Documents
-// activated by a profile (`---` with `spring.config.activate.on-profile`) are skipped: the file's defaults are read.
+// Reads a Spring Cloud Gateway configuration file unchanged.
+
+// `spring.cloud.gateway.routes` (nested or dotted keys, also Spring Cloud Gateway 4.3's
+// `spring.cloud.gateway.server.webflux.*`) or a top-level `routes` list, `default-filters`, `globalcors`, `httpclient`
+// timeouts, and Spring's `${property:default}` placeholders. Documents activated by a profile (`---` with
+// `spring.config.activate.on-profile`) are skipped: the file's defaults are read.
 import { parseAllDocuments } from 'yaml';
 import { GatewayError } from '../errors.ts';
 import {

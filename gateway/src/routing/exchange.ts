@@ -1,5 +1,7 @@
-// What predicates and filters see of a request. Predicates only read; filters rewrite the outgoing path and headers
-// and add response headers. Kept free of node:http so the model is testable without sockets.
+// What predicates and filters see of a request, and the response head filters change.
+
+// Predicates only read; filters rewrite the outgoing path and headers and add response headers. Kept free of node:http
+// so the model is testable without sockets.
 import type { AuthInfo } from '@trellis/clients/security';
 
 /** Headers as node parses them: lower-case names, `set-cookie` (and duplicates we keep) as arrays. */

@@ -1,6 +1,8 @@
-// Spring Cloud Gateway's filter factories, by the names its YAML uses. Most are hooks on the request (path and
-// headers sent upstream) or on the response head; the rest (RequestSize, Retry, CircuitBreaker, token checks,
-// PreserveHostHeader) set how the proxy forwards, so the forwarder reads them from the route's features.
+// Spring Cloud Gateway's filter factories, by the names its YAML uses.
+
+// Most are hooks on the request (path and headers sent upstream) or on the response head; the rest (RequestSize, Retry,
+// CircuitBreaker, token checks, PreserveHostHeader) set how the proxy forwards, so the forwarder reads them from the
+// route's features.
 import { STATUS_CODES } from 'node:http';
 import { CircuitBreaker } from '@trellis/clients/resilience';
 import type { Logger } from '@trellis/kit';

@@ -1,5 +1,7 @@
-// The routes in force, compiled into one table that is swapped whole (requests under way finish on the table they
-// matched; no connection is dropped). Three layers, highest precedence first:
+// The routes in force, compiled into one table that is swapped whole.
+
+// Requests under way finish on the table they matched; no connection is dropped. Three layers, highest precedence
+// first:
 //
 //   1. runtime routes, created through POST /actuator/gateway/routes/{id}: they survive every refresh (as Spring's
 //      in-memory route repository does) and a runtime route replaces a route of the same id from the layers below;

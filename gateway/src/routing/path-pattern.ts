@@ -1,5 +1,7 @@
-// Spring's PathPattern syntax, compiled to one regular expression: `{name}` (one segment), `{name:regex}`, `{*rest}`
-// (the rest of the path), `*` and `?` inside a segment, and a trailing `/**` that also matches the bare prefix.
+// Spring's PathPattern syntax, compiled to one regular expression.
+
+// `{name}` (one segment), `{name:regex}`, `{*rest}` (the rest of the path), `*` and `?` inside a segment, and a
+// trailing `/**` that also matches the bare prefix.
 import { compileLinear, MAX_PATTERN_LENGTH } from './safe-regex.ts';
 
 export interface PathPattern {

@@ -1,5 +1,6 @@
-// RequestRateLimiter's token bucket, with the arithmetic of Spring's redis-rate-limiter Lua script but held in memory:
-// each key holds up to burstCapacity tokens, refilled at replenishRate per second; a request takes requestedTokens.
+// RequestRateLimiter's token bucket, with the arithmetic of Spring's redis-rate-limiter script, held in memory.
+
+// Each key holds up to burstCapacity tokens, refilled at replenishRate per second; a request takes requestedTokens.
 
 export interface TokenBucketOptions {
   readonly replenishRate: number;

@@ -1,3 +1,5 @@
+// The path the gateway decides on and forwards: RFC 3986's normal form, or a refusal where it is ambiguous.
+
 // The path the gateway decides on is the path the upstream receives. Upstreams decode and normalize paths in their
 // own ways (Tomcat and Spring decode %2E and drop `..` and `;params`, node frameworks decode %2F or `\`, nginx merges
 // `//`), so a path the gateway matched as `/public/%2e%2e/admin` would reach them as `/admin`. The gateway therefore

@@ -1,3 +1,5 @@
+// Route regexes, compiled for V8's linear-time engine so that no pattern can hold the gateway's one thread.
+
 // Regular expressions in routes (Header, Query and Cookie predicates, RewritePath, `{name:regex}` in Path patterns,
 // the globs Host patterns and CORS origin patterns turn into) run on what any caller sends, on the one thread that
 // serves every request. V8's default engine backtracks: `(a+)+$` is exponential and `a*a*a*a*a*a*c` polynomial

@@ -1,5 +1,7 @@
-// Compiled routes in match order. A table is immutable: a refresh or a management call builds a new one and swaps
-// it in, so requests under way finish on the routes they matched and no connection is dropped.
+// Compiled routes in match order, in an immutable table.
+
+// A refresh or a management call builds a new table and swaps it in, so requests under way finish on the routes they
+// matched and no connection is dropped.
 import type { Logger } from '@trellis/kit';
 import type { CircuitBreaker } from '@trellis/clients/resilience';
 import { GatewayError } from '../errors.ts';
