@@ -1,8 +1,19 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import { createRequire } from 'node:module';
+import type Forge from 'node-forge';
 import { canonicalIp } from './names.ts';
 import type { SubjectNames } from './names.ts';
+
+const require = createRequire(import.meta.url);
+
+/**
+ * node-forge, loaded when a development certificate is made or checked: it takes some 50 ms to load, which a server
+ * with its user's certificate, or without TLS, need not pay. require() keeps the module once loaded.
+ */
+function loadForge(): typeof Forge {
+  return require('node-forge') as typeof Forge;
+}
 
 const DAY_MS = 86_400_000;
 /** Long enough that users trust the CA once per machine, short enough that a forgotten one eventually dies. */
@@ -52,6 +63,7 @@ function addDays(date: Date, days: number): Date {
 
 /** Creates a self-signed CA that may sign leaf certificates only (pathLen 0): it is never meant to grow a hierarchy. */
 export function createDevCa(now: Date): PemPair {
+  const forge = loadForge();
   const keys = generateRsaKeyPair();
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(keys.publicKey);
@@ -82,6 +94,7 @@ export interface IssueServerOptions {
 
 /** Issues a TLS server certificate for `names`, signed by the development CA, never outliving it. */
 export function issueServerCertificate(options: IssueServerOptions): PemPair {
+  const forge = loadForge();
   const caCert = forge.pki.certificateFromPem(options.ca.certPem);
   const caKey = forge.pki.privateKeyFromPem(options.ca.keyPem);
   const keys = generateRsaKeyPair();
@@ -117,15 +130,15 @@ export function issueServerCertificate(options: IssueServerOptions): PemPair {
 }
 
 /** forge writes CRLF line ends; LF matches what OpenSSL and Node write, so files diff and concatenate cleanly. */
-function toPem(cert: forge.pki.Certificate): string {
-  return forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n');
+function toPem(cert: Forge.pki.Certificate): string {
+  return loadForge().pki.certificateToPem(cert).replace(/\r\n/g, '\n');
 }
 
-function subjectKeyIdentifierBytes(cert: forge.pki.Certificate): string {
+function subjectKeyIdentifierBytes(cert: Forge.pki.Certificate): string {
   const ext: unknown = cert.getExtension('subjectKeyIdentifier');
   if (typeof ext === 'object' && ext !== null && 'subjectKeyIdentifier' in ext) {
     const hex = ext.subjectKeyIdentifier;
-    if (typeof hex === 'string') return forge.util.hexToBytes(hex);
+    if (typeof hex === 'string') return loadForge().util.hexToBytes(hex);
   }
   return cert.generateSubjectKeyIdentifier().getBytes();
 }
@@ -162,15 +175,15 @@ function parsePrivateKey(pem: string): KeyObject | undefined {
   }
 }
 
-function parseForge(pem: string): forge.pki.Certificate | undefined {
+function parseForge(pem: string): Forge.pki.Certificate | undefined {
   try {
-    return forge.pki.certificateFromPem(pem);
+    return loadForge().pki.certificateFromPem(pem);
   } catch {
     return undefined;
   }
 }
 
-function freshness(cert: forge.pki.Certificate, now: Date): Verdict {
+function freshness(cert: Forge.pki.Certificate, now: Date): Verdict {
   if (cert.validity.notBefore.getTime() > now.getTime()) return fail('it is not valid yet');
   if (cert.validity.notAfter.getTime() - now.getTime() <= RENEW_BEFORE_DAYS * DAY_MS) {
     return fail(`it expires within ${RENEW_BEFORE_DAYS} days (${cert.validity.notAfter.toISOString()})`);
@@ -219,7 +232,7 @@ interface AltName {
   readonly ip?: unknown;
 }
 
-function altNamesOf(cert: forge.pki.Certificate): readonly AltName[] {
+function altNamesOf(cert: Forge.pki.Certificate): readonly AltName[] {
   const ext: unknown = cert.getExtension('subjectAltName');
   if (typeof ext !== 'object' || ext === null || !('altNames' in ext) || !Array.isArray(ext.altNames)) return [];
   return (ext.altNames as unknown[]).filter(
@@ -227,7 +240,7 @@ function altNamesOf(cert: forge.pki.Certificate): readonly AltName[] {
   );
 }
 
-function missingNames(cert: forge.pki.Certificate, names: SubjectNames): string[] {
+function missingNames(cert: Forge.pki.Certificate, names: SubjectNames): string[] {
   const dns = new Set<string>();
   const ips = new Set<string>();
   for (const alt of altNamesOf(cert)) {

@@ -1,0 +1,33 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+
+/** Which of the heavy dependencies a fresh process has loaded after `script` ran (CJS modules, by package name). */
+async function loadedAfter(script: string): Promise<string[]> {
+  const probe = `${script}
+const { createRequire } = await import('node:module');
+const cache = Object.keys(createRequire(import.meta.url).cache);
+const loaded = ['better-sqlite3', 'node-forge'].filter((name) => cache.some((f) => f.includes('/node_modules/' + name + '/')));
+process.stdout.write(JSON.stringify(loaded));`;
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], {
+    cwd: new URL('..', import.meta.url),
+  });
+  return JSON.parse(stdout) as string[];
+}
+
+describe('heavy dependencies load on the path that needs them', () => {
+  it('a service and its TLS settings load neither the SQLite addon nor node-forge', async () => {
+    const script = `
+const kit = await import('@trellis/kit');
+await import('@trellis/kit/tls');
+kit.createService({ name: 'demo', logger: kit.createLogger({ name: 'demo', level: 'silent', format: 'json' }), git: false });`;
+    expect(await loadedAfter(script)).toEqual([]);
+  });
+
+  it('the first openSqlite loads the addon', async () => {
+    const script = `(await import('@trellis/kit')).openSqlite(':memory:').close();`;
+    expect(await loadedAfter(script)).toEqual(['better-sqlite3']);
+  });
+});
