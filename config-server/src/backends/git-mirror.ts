@@ -117,7 +117,7 @@ function movedRefs(before: Refs, after: Refs): [string | undefined, string | und
  */
 export class GitMirror {
   readonly dir: string;
-  refs: Refs = EMPTY_REFS;
+  #refs: Refs = EMPTY_REFS;
   ready = false;
   lastFetch: FetchState | undefined;
   #running: Promise<void> | undefined;
@@ -149,7 +149,7 @@ export class GitMirror {
   }
 
   async #sync(): Promise<void> {
-    const before = this.refs;
+    const before = this.#refs;
     try {
       if (!this.ready && !(await exists(join(this.dir, 'HEAD')))) await this.#clone();
       else await this.#git(['fetch', '--prune', '--quiet', 'origin']);
@@ -159,11 +159,11 @@ export class GitMirror {
       // An existing mirror from an earlier run still serves, even when the remote is down from the start.
       if (!this.ready && !(await exists(join(this.dir, 'HEAD')))) return;
     }
-    this.refs = parseRefs(
+    this.#refs = parseRefs(
       await this.#git(['for-each-ref', '--format=%(objectname) %(*objectname) %(refname)', 'refs/heads', 'refs/tags']),
     );
     this.ready = true;
-    const paths = await this.#changedPaths(before, this.refs);
+    const paths = await this.#changedPaths(before, this.#refs);
     if (paths !== undefined) this.context.onChange({ paths });
   }
 
@@ -213,11 +213,11 @@ export class GitMirror {
     }
     let wanted = label ?? this.context.defaultLabel;
     // Spring's fallback: repositories made before git's default branch became `main` still serve without a label.
-    if (label === undefined && wanted === 'main' && !this.refs.heads.has('main') && this.refs.heads.has('master')) {
+    if (label === undefined && wanted === 'main' && !this.#refs.heads.has('main') && this.#refs.heads.has('master')) {
       wanted = 'master';
     }
     checkLabel(wanted);
-    const ref = this.refs.heads.get(wanted) ?? this.refs.tags.get(wanted);
+    const ref = this.#refs.heads.get(wanted) ?? this.#refs.tags.get(wanted);
     if (ref !== undefined) return { label: wanted, commit: ref };
     if (COMMIT_ID.test(wanted)) {
       const commit = await this.#commitById(wanted.toLowerCase());
@@ -254,7 +254,7 @@ export class GitMirror {
   }
 
   status(): MirrorStatus {
-    const defaultCommit = this.refs.heads.get(this.context.defaultLabel) ?? this.refs.heads.get('master');
+    const defaultCommit = this.#refs.heads.get(this.context.defaultLabel) ?? this.#refs.heads.get('master');
     return {
       uri: maskCredentials(this.uri),
       cloned: this.ready,

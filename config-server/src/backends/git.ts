@@ -88,13 +88,7 @@ export function createGitBackend(options: GitBackendOptions): GitBackend {
   const listeners = new Set<(change: BackendChange) => void>();
   const documents = new BlobDocuments(options.logger);
   const mirrors = new GitMirrors({
-    uri: options.uri,
-    baseDir: options.baseDir,
-    defaultLabel: options.defaultLabel,
-    ...(options.refreshMs === undefined ? {} : { refreshMs: options.refreshMs }),
-    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-    ...(options.env === undefined ? {} : { env: options.env }),
-    ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...options,
     onChange(change) {
       for (const l of listeners) l(change);
     },
