@@ -1,3 +1,4 @@
+// The auth server's HTTP app: the admin API, client registration, the sign-in pages and oidc-provider behind them.
 import type { IncomingMessage } from 'node:http';
 import type { Hono } from 'hono';
 import { carriesProxySecret, PROXY_SECRET_HEADER, type KitEnv, type Service, type TrustedProxies } from '@trellis/kit';

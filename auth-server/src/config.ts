@@ -1,3 +1,4 @@
+// The auth server's settings and the Config checked from them: the only reader of its environment.
 import {
   commonSettings,
   loadSettings,

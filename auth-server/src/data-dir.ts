@@ -1,3 +1,4 @@
+// Opens every store of an auth server data dir (clients, users, keys, provider models) on one SQLite connection.
 import { createSecretKey } from 'node:crypto';
 import { ClientStore } from './oauth-clients/store.ts';
 import { loadMasterKey, type MasterKey } from './crypto/master-key.ts';

@@ -1,3 +1,4 @@
+// The auth server's errors: one closed union of codes and the HTTP status of each.
 import { TrellisError } from '@trellis/kit';
 
 /**

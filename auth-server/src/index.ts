@@ -1,3 +1,4 @@
+// The @trellis/auth-server package: the component, its settings, and the functions `trellis clients|users` call.
 export { authServerComponent, resourceIndicator } from './main.ts';
 export { authServerSettings, checkConfig, loadConfig } from './config.ts';
 export type { AuthServerSettings, Config } from './config.ts';

@@ -1,3 +1,4 @@
+// Starts the auth server: config, stores, development clients, the provider and the HTTP app, and what it offers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createService, defineComponent, StartupError, type Logger, type Running } from '@trellis/kit';
 import type Provider from 'oidc-provider';

@@ -1,13 +1,10 @@
+// The data-dir functions behind `trellis clients`, `trellis users` and `trellis auth-server rotate-keys`.
+// They work while the server runs (SQLite WAL): the server reads clients and users on every request, and picks up
+// rotated keys at its next start (or at once through POST /admin/keys/rotate).
 import type { ClientInput, ClientView, CreatedClient } from './oauth-clients/store.ts';
 import type { SigningAlg, SigningKeyInfo } from './crypto/signing-keys.ts';
 import { withAuthStore, type DataDirOptions } from './data-dir.ts';
 import type { UserInput, UserView } from './users/store.ts';
-
-/*
- * What `trellis clients …`, `trellis users …` and `trellis auth-server rotate-keys` call: plain functions on a data
- * dir. They work while the server runs (SQLite WAL); the server reads clients and users on every request, and
- * picks up rotated keys at its next start (or at once through POST /admin/keys/rotate).
- */
 
 /**
  * Registers a client and answers its secret, the only time it is shown.

@@ -1,3 +1,4 @@
+// The development clients (reader, writer, gateway): seeded once, their secrets derived from the master key.
 import { createHmac } from 'node:crypto';
 import type { DevelopmentClient } from '@trellis/kit';
 import type { ClientInput } from './oauth-clients/store.ts';

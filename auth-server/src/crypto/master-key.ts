@@ -1,3 +1,4 @@
+// The auth server's master key: its file or variable, the keys derived from it, and sealing with them.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

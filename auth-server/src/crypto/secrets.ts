@@ -1,3 +1,4 @@
+// Client secrets: how they are made, stored as peppered HMACs, and checked in constant time.
 import { createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 const SCHEME = 'hmac-sha256';

@@ -1,3 +1,4 @@
+// The token signing keys, stored sealed: the current one, retired ones still published, rotation.
 import { generateKeyPairSync, randomUUID, type JsonWebKey } from 'node:crypto';
 import type { Db } from '../store/db.ts';
 import type { MasterKey } from './master-key.ts';

@@ -1,3 +1,4 @@
+// The policy of dynamic client registration: the scopes, hosts, grants and methods a client may ask for.
 import { AuthServerError } from '../errors.ts';
 import type { AuthMethod, ClientMetadata, GrantType } from './store.ts';
 

@@ -1,3 +1,4 @@
+// The OAuth client store: clients' metadata, validated, with their secrets kept as keyed hashes.
 import type { KeyObject } from 'node:crypto';
 import type { AdapterPayload } from 'oidc-provider';
 import { generateSecret, hashSecret, verifySecret } from '../crypto/secrets.ts';

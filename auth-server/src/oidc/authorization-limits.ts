@@ -1,6 +1,6 @@
+// Limits on authorization requests: their size, and the interactions one source may have started at a time.
 // An authorization request is anonymous and, for a browser not yet signed in, makes the provider store an Interaction
-// row (with the whole request in it) for its lifetime: without limits anyone can grow the database at will. Requests
-// are capped in size, and the interactions one source may have started within their lifetime are capped too.
+// row (with the whole request in it) for its lifetime: without limits anyone can grow the database at will.
 import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { KitEnv } from '@trellis/kit';

@@ -1,3 +1,4 @@
+// Checks client metadata with the live provider's own rules before anything is stored.
 import type { ClientMetadata } from '../oauth-clients/store.ts';
 import { AuthServerError } from '../errors.ts';
 import type { ProviderHolder } from './mount.ts';

@@ -1,3 +1,4 @@
+// The provider's paths and lifetimes that other modules need too.
 // Kept apart from provider.ts so that code needing them does not load oidc-provider (the CLI's --help and the client
 // and user commands stay fast, and quiet on runtimes oidc-provider warns about).
 export const INTERACTION_PREFIX = '/oauth2/interaction';

@@ -1,3 +1,4 @@
+// Introspection and revocation of the server's own JWT access tokens, which oidc-provider refuses to handle.
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { KoaMiddlewareContext } from 'oidc-provider';

@@ -1,3 +1,4 @@
+// How the live provider is mounted: requests pinned to the issuer's origin, and swapped on key rotation.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context } from 'hono';

@@ -1,7 +1,5 @@
-/**
- * The part of oidc-provider 9's API Trellis uses. oidc-provider ships no types and @types/oidc-provider is not a
- * dependency yet; these declarations follow its documentation (docs/README.md) and lib/provider.js.
- */
+// Type declarations for the part of oidc-provider 9 Trellis uses (the package ships none).
+// @types/oidc-provider is not a dependency yet; these follow its documentation (docs/README.md) and lib/provider.js.
 declare module 'oidc-provider' {
   import type { IncomingMessage, ServerResponse } from 'node:http';
 

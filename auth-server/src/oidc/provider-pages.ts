@@ -1,3 +1,4 @@
+// The pages oidc-provider renders through its hooks (device flow, logout), in the look of the sign-in pages.
 import { deviceConfirmPage, deviceDonePage, loggedOutPage, logoutPage, userCodePage } from '../views/page-templates.ts';
 
 /** The part of Koa's context the page hooks use. */

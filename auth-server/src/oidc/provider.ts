@@ -1,3 +1,4 @@
+// The oidc-provider instance: endpoints, grants, token formats, resource indicators and client checks.
 import type { IncomingMessage } from 'node:http';
 import Provider, {
   errors,

@@ -1,3 +1,4 @@
+// A failure throttle: lockouts after wrong credentials, per subject and source address.
 export interface ThrottleOptions {
   /** Failures (counting attempts still being checked) allowed within the window before the key is locked out. */
   readonly maxFailures?: number;

@@ -1,3 +1,4 @@
+// The admin API: `/admin/clients` and `/admin/keys`, behind the admin Bearer token.
 import { Hono, type Context, type Next } from 'hono';
 import type { KitEnv } from '@trellis/kit';
 import type { ClientStore } from '../oauth-clients/store.ts';

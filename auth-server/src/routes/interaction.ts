@@ -1,3 +1,4 @@
+// The sign-in and consent pages oidc-provider sends a browser to (`/oauth2/interaction/:uid`).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';

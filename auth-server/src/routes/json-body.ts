@@ -1,3 +1,4 @@
+// Reads client metadata from a JSON request body within bounds, refusing other media types and oversize input.
 import type { Context } from 'hono';
 import type { KitEnv } from '@trellis/kit';
 import { AuthServerError } from '../errors.ts';

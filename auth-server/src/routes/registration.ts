@@ -1,3 +1,4 @@
+// Dynamic client registration (RFC 7591) and client configuration (RFC 7592) under `/oauth2/register`.
 import { Hono, type Context } from 'hono';
 import type { KitEnv } from '@trellis/kit';
 import {

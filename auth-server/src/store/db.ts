@@ -1,3 +1,4 @@
+// The auth server's SQLite database: opened and migrated in `<dataDir>/auth.db`.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSqlite, type SqliteDatabase } from '@trellis/kit';

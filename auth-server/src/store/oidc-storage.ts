@@ -1,3 +1,4 @@
+// Where oidc-provider's models live: the storage interface, its SQLite implementation and the adapter over it.
 import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
 import type { Db } from './db.ts';
 

@@ -1,3 +1,4 @@
+// The local users: usernames with argon2id password hashes.
 import { hash, verify } from '@node-rs/argon2';
 import type { Db } from '../store/db.ts';
 import { AuthServerError } from '../errors.ts';

@@ -1,3 +1,4 @@
+// The security headers of every HTML answer, and the CSP that lets only oidc-provider's own scripts run.
 import type { ServerResponse } from 'node:http';
 import { PAGE_CSP, PAGE_HEADERS } from './page-templates.ts';
 

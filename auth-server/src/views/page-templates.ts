@@ -1,3 +1,4 @@
+// The HTML of every page the auth server shows (sign-in, consent, device flow, logout, messages).
 /** Escapes text for HTML element content and double-quoted attributes. */
 export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
