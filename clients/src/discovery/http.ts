@@ -6,6 +6,7 @@ import type { Logger } from '@trellis/kit';
 import { createAgent, describeError, isConnectionError, isTimeoutError } from '../http/agent.ts';
 import type { InstanceSource } from './client.ts';
 import { DiscoveryError } from './errors.ts';
+import { isApplicationHost } from './names.ts';
 import { RoundRobin } from './load-balancer.ts';
 import type { ServiceInstance } from './wire.ts';
 
@@ -75,19 +76,6 @@ const NOT_SENT = new Set([
 function errorCode(err: unknown): string | undefined {
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   return typeof code === 'string' ? code : undefined;
-}
-
-/**
- * Whether a URL host names an application rather than a machine: a bare name without a dot or a port, and not
- * `localhost` (Spring's `lb://` needs a scheme of its own; here the host's shape decides).
- *
- * @example
- * isApplicationHost(new URL('http://review/review?productId=1')); // true
- * isApplicationHost(new URL('http://localhost:7003/review')); // false
- */
-export function isApplicationHost(url: URL): boolean {
-  const host = url.hostname;
-  return url.port === '' && host !== 'localhost' && !host.includes('.') && !host.startsWith('[') && host !== '';
 }
 
 /**

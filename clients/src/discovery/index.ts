@@ -17,14 +17,14 @@ export { DiscoveryError } from './errors.ts';
 export type { DiscoveryErrorCode } from './errors.ts';
 export { discoveryHealthIndicator } from './health.ts';
 export type { DiscoveryHealthSources } from './health.ts';
-export { createLoadBalancedHttp, isApplicationHost } from './http.ts';
+export { createLoadBalancedHttp } from './http.ts';
 export type {
   LoadBalancedHttp,
   LoadBalancedHttpOptions,
   LoadBalancedRequestInit,
   LoadBalancedResponse,
 } from './http.ts';
-export { asciiUpperCase } from './names.ts';
+export { asciiUpperCase, isApplicationHost } from './names.ts';
 export { RoundRobin } from './load-balancer.ts';
 export type { RoundRobinOptions } from './load-balancer.ts';
 export { registerService } from './register-service.ts';

@@ -2,15 +2,14 @@
 // so Node and Spring services share exchanges, group queues and dead-letter queues.
 import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import {
-  connect,
-  type Channel,
-  type ChannelModel,
-  type ConfirmChannel,
-  type ConsumeMessage,
-  type GetMessage,
-  type Options,
-  type RecoveringChannelModel,
+import type {
+  Channel,
+  ChannelModel,
+  ConfirmChannel,
+  ConsumeMessage,
+  GetMessage,
+  Options,
+  RecoveringChannelModel,
 } from 'amqplib';
 import { backoffDelay, type BackoffOptions } from '../http/timing.ts';
 import { type Health, redactUrl, type Logger } from '@trellis/kit';
@@ -556,6 +555,8 @@ export async function createRabbitBinder(
   if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(options.heartbeatSec ?? 10));
   const reconnect = { initialDelayMs: 500, maxDelayMs: 10_000, ...options.reconnect };
   const holder: { binder?: RabbitBinder } = {};
+  // Loaded here, not at module load: a service on the embedded binder never loads amqplib.
+  const { connect } = await import('amqplib');
   // With waitForConnect false the handle comes back before the first attempt (which starts on setImmediate), so the
   // binder exists and listens before any connection event.
   const conn = await connect(url.toString(), {

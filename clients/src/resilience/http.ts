@@ -1,6 +1,7 @@
 // The load-balanced HTTP client behind the resilience instances named after the application it calls. The client's
 // own retry on the next instance (Spring Cloud LoadBalancer's) happens inside one attempt of ours.
-import { isApplicationHost, type LoadBalancedHttp, type LoadBalancedResponse } from '../discovery/http.ts';
+import type { LoadBalancedHttp, LoadBalancedResponse } from '../discovery/http.ts';
+import { isApplicationHost } from '../discovery/names.ts';
 import type { ExecuteOptions, ResilienceRegistry } from './registry.ts';
 
 export interface ResilientHttpOptions {

@@ -2,7 +2,8 @@
 // balancer does with a list), the registry-fed version runs in registry.e2e.test.ts.
 import { afterEach, describe, expect, it } from 'vitest';
 import { DiscoveryError } from '../../src/discovery/errors.ts';
-import { createLoadBalancedHttp, isApplicationHost, type LoadBalancedHttp } from '../../src/discovery/http.ts';
+import { createLoadBalancedHttp, type LoadBalancedHttp } from '../../src/discovery/http.ts';
+import { isApplicationHost } from '../../src/discovery/names.ts';
 import type { ServiceInstance } from '../../src/discovery/wire.ts';
 import { captureLogger } from '../../../kit/test/support/logger.ts';
 import { instance, startScriptedServer, type Script, type ScriptedServer } from './helpers.ts';

@@ -1,0 +1,48 @@
+// Each subpath of @trellis/clients loads only the third-party packages it uses, so a service pays for what it imports.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** What importing `specifier` resolves in a fresh process: the packages below node_modules, and how many modules. */
+async function loadedBy(specifier: string): Promise<{ packages: string[]; modules: number }> {
+  const script = `
+    import { registerHooks } from 'node:module';
+    const urls = new Set();
+    registerHooks({
+      resolve(spec, context, next) {
+        const result = next(spec, context);
+        urls.add(result.url);
+        return result;
+      },
+    });
+    await import(${JSON.stringify(specifier)});
+    const packages = new Set([...urls].map((url) => /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(url)?.[1]));
+    packages.delete(undefined);
+    console.log(JSON.stringify({ packages: [...packages], modules: urls.size }));
+  `;
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '--eval', script],
+    { cwd: ROOT },
+  );
+  return JSON.parse(stdout) as { packages: string[]; modules: number };
+}
+
+describe('@trellis/clients subpaths', () => {
+  it.each([
+    ['events', [], ['amqplib', 'undici', 'jose', 'cockatiel']],
+    ['resilience', ['cockatiel'], ['undici', 'jose', 'amqplib']],
+    ['discovery', ['undici'], ['jose', 'amqplib', 'cockatiel']],
+    ['config', ['undici'], ['jose', 'amqplib', 'cockatiel']],
+    ['http', ['undici'], ['jose', 'amqplib', 'cockatiel']],
+  ])('%s loads %j and none of %j at import', async (subpath, present, absent) => {
+    const { packages, modules } = await loadedBy(`@trellis/clients/${subpath}`);
+    // The subpath and its own files did load, so an empty list means something.
+    expect(modules).toBeGreaterThan(3);
+    expect(packages).toEqual(expect.arrayContaining(present));
+    expect(packages.filter((name) => absent.includes(name))).toEqual([]);
+  });
+});
