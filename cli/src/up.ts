@@ -1,6 +1,7 @@
-// `trellis up`: the whole landscape in one process. Components start in order; what each offers (registry URL, config
-// server URL, issuer) is handed to the ones after it, so moving any port (or port 0) keeps the landscape wired.
-// `--scale review=3` starts more instances of an example service on the next free ports.
+// `trellis up`: the whole landscape in one process.
+// Components start in order; what each offers (registry URL, config server URL, issuer) is handed to the ones after
+// it, so moving any port (or port 0) keeps the landscape wired. `--scale review=3` starts more instances of an example
+// service on the next free ports.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
