@@ -1,3 +1,4 @@
+// The @trellis/examples package: the four example services as components, their events and landscape facts.
 export { productComponent } from './product/main.ts';
 export { recommendationComponent } from './recommendation/main.ts';
 export { reviewComponent } from './review/main.ts';

@@ -1,5 +1,6 @@
-// What `trellis up` needs to know about the example landscape beyond each component: the start order, which
-// services scale, and the development encrypt key the shipped config-repo's {cipher} values were made with.
+// What `trellis up` needs to know about the example landscape beyond each component.
+// The start order, which services scale, and the development encrypt key the shipped config-repo's {cipher} values
+// were made with.
 import type { Component } from '@trellis/kit';
 import type { CoreService } from './shared/events.ts';
 import { productCompositeComponent } from './product-composite/main.ts';

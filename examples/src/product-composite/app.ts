@@ -1,3 +1,4 @@
+// The composite's routes: `/product-composite/{productId}` read, create and delete, behind OAuth scopes.
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { DiscoveryError } from '@trellis/clients/discovery';
 import { requireScopes, type AuthEnv } from '@trellis/clients/security';

@@ -1,6 +1,7 @@
-// Calls to the core services through the load-balanced client. The product call goes through the `product`
-// resilience instances (retry, circuit breaker, time limiter); recommendations and reviews degrade to an empty list,
-// as in the Spring sample, so one slow or absent core service does not fail the whole page.
+// Calls to the core services through the load-balanced client.
+// The product call goes through the `product` resilience instances (retry, circuit breaker, time limiter);
+// recommendations and reviews degrade to an empty list, as in the Spring sample, so one slow or absent core service
+// does not fail the whole page.
 import { isCallNotPermitted, type ResilienceRegistry } from '@trellis/clients/resilience';
 import { TrellisError, type Logger } from '@trellis/kit';
 import type { LoadBalancedHttp } from '@trellis/clients/discovery';

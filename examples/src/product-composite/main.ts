@@ -1,3 +1,4 @@
+// The product-composite service as a component: discovery, resilience, events, token checks, routes.
 import {
   attachResilienceEndpoints,
   createResilience,

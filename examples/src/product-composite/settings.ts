@@ -1,3 +1,4 @@
+// The composite's settings: the example service's, plus the partitions of each core service's events.
 import { setting, type SettingSpec, type Settings } from '@trellis/kit';
 import { DESTINATIONS, type CoreService } from '../shared/events.ts';
 import { exampleSettings } from '../shared/settings.ts';

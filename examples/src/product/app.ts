@@ -1,3 +1,4 @@
+// The product service's route: `GET /product/{productId}`, with the resilience demo's delay and faults.
 import type { Hono } from 'hono';
 import type { KitEnv } from '@trellis/kit';
 import { ExampleError, parseProductId } from '../shared/errors.ts';

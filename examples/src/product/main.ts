@@ -1,3 +1,4 @@
+// The product service as a landscape component.
 import { defineComponent } from '@trellis/kit';
 import { startCoreService } from '../shared/core-service.ts';
 import { coreServiceSettings } from '../shared/settings.ts';

@@ -1,3 +1,4 @@
+// The product service's table, and how product events change it.
 import type { ExampleDatabase } from '../shared/database.ts';
 import { intField, textField, type Event } from '../shared/events.ts';
 

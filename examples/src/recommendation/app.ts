@@ -1,3 +1,4 @@
+// The recommendation service's route: `GET /recommendation?productId=`.
 import type { Hono } from 'hono';
 import type { KitEnv } from '@trellis/kit';
 import { parseProductId } from '../shared/errors.ts';

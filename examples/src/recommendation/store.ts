@@ -1,3 +1,4 @@
+// The recommendation service's table, and how recommendation events change it.
 import type { ExampleDatabase } from '../shared/database.ts';
 import { intField, textField, type Event } from '../shared/events.ts';
 

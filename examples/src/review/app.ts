@@ -1,3 +1,4 @@
+// The review service's route: `GET /review?productId=`.
 import type { Hono } from 'hono';
 import type { KitEnv } from '@trellis/kit';
 import { parseProductId } from '../shared/errors.ts';

@@ -1,3 +1,4 @@
+// The review service's table, and how review events change it.
 import type { ExampleDatabase } from '../shared/database.ts';
 import { intField, textField, type Event } from '../shared/events.ts';
 

@@ -1,3 +1,4 @@
+// The example services' event binder: RabbitMQ or the embedded one, with its health.
 import { createEventBinder, registerBinderHealth, type EventBinder } from '@trellis/clients/events';
 import { StartupError } from '@trellis/kit';
 import type { ExampleContext } from './bootstrap.ts';

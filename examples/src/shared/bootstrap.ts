@@ -1,5 +1,6 @@
-// How every example service starts, in Spring's order: fetch the configuration over HTTPS (trusting the local CA,
-// fail-fast with retry), build the routes, bind the port, register with the registry; stop reverses it.
+// How every example service starts, in Spring's order.
+// Fetch the configuration over HTTPS (trusting the local CA, fail-fast with retry), build the routes, bind the port,
+// register with the registry; stop reverses it.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { configHealthIndicator, createConfigClient, STARTUP_RETRY, type ConfigClient } from '@trellis/clients/config';

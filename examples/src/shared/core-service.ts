@@ -1,4 +1,4 @@
-// The three core services differ only in their table, routes and events; this is the one way they start.
+// How the three core services start: they differ only in their table, routes and events, so this is the one way.
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import type { KitEnv, Logger, Running } from '@trellis/kit';

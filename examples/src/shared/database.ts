@@ -1,5 +1,6 @@
-// Each example service keeps its data in one SQLite file under the data directory. Scaled instances of a service
-// share the file (WAL, busy timeout), as instances of a Spring service share one database.
+// Each example service keeps its data in one SQLite file under the data directory.
+// Scaled instances of a service share the file (WAL, busy timeout), as instances of a Spring service share one
+// database.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { openSqlite, type SqliteDatabase, migrateSqlite, StartupError } from '@trellis/kit';

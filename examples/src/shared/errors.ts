@@ -1,3 +1,4 @@
+// The example services' errors: one closed union of codes and the HTTP status of each.
 import { TrellisError } from '@trellis/kit';
 
 /** What the example services refuse, as the Spring sample's InvalidInputException and NotFoundException do. */

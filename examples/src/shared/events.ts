@@ -1,5 +1,6 @@
-// The landscape's events, as in the Spring sample: Event<K, T> with eventType CREATE or DELETE, the product id as key
-// (and partition key), the data, and when it was made. Each core service reads its destination in its own group.
+// The landscape's events, as in the Spring sample.
+// Event<K, T> with eventType CREATE or DELETE, the product id as key (and partition key), the data, and when it was
+// made. Each core service reads its destination in its own group.
 import { ExampleError } from './errors.ts';
 
 export type EventType = 'CREATE' | 'DELETE';
