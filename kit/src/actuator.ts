@@ -1,5 +1,4 @@
-// The actuator endpoints of every service: health (every component, the liveness and readiness groups, one
-// component) and info as routes of the app, and the probes also answered on the node request, without the framework.
+// The actuator endpoints (health, its groups and components, info) as app routes; the probes on the node request.
 import type http from 'node:http';
 import type { Context, Hono } from 'hono';
 import { httpStatusOf, type Health, type HealthGroup, type HealthRegistry } from './health.ts';

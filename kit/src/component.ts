@@ -1,3 +1,4 @@
+// Components: what `trellis up` and `trellis <name>` start (a server or a service), with their settings and offers.
 import type { Logger } from './logger.ts';
 import { setting, type SettingSpecs, type Settings } from './settings.ts';
 import type { Endpoint } from './node-server.ts';

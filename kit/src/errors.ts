@@ -1,3 +1,4 @@
+// The base of every package's error class (a closed union of codes with statuses) and the start-up error.
 /**
  * Base of each package's error class (jose style): a closed union of codes, each mapped to an HTTP status in one table
  * by the subclass, rendered by the service kit's one `onError`. 4xx messages are for the user and must say what to

@@ -1,3 +1,4 @@
+// Health: indicators registered by name and group, checked, and aggregated into one status as Spring Boot does.
 /**
  * Spring Boot Actuator's health model: named components, each with a status and details, aggregated into one status
  * with the order DOWN > OUT_OF_SERVICE > UP > UNKNOWN. Statuses outside the order (e.g. CIRCUIT_OPEN) are shown but do

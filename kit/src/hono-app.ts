@@ -1,5 +1,4 @@
-// The hono side of a service: the app every route is added to, with request ids, the `request completed` line,
-// the body limit, error rendering and the 404 answer.
+// The hono side of a service: the app with request ids, the request line, the body limit, errors and 404s.
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';

@@ -1,3 +1,4 @@
+// @trellis/kit: the server framework every Trellis server and service is built on (TLS under @trellis/kit/tls).
 export { commonSettings, defineComponent } from './component.ts';
 export type { CommonSettings, Component, DevelopmentClient, Offers, Running, StartContext } from './component.ts';
 export { CREDENTIAL_FORMAT, credentialChallenge, parseCredential, presents } from './credentials.ts';

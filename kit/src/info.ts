@@ -1,3 +1,4 @@
+// What /actuator/info says of the build: the git branch and commit, read from the working directory's .git.
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 

@@ -1,5 +1,4 @@
-// Interceptors: what takes a request on the node level, before the kit's health probes and its app, and the
-// helpers the kit hands them.
+// Interceptors: what takes a request on the node level before the kit's probes and app, and what they are handed.
 import type http from 'node:http';
 import type { Logger } from './logger.ts';
 import { logCompleted, requestIdOf, type RequestLogLevel } from './request-log.ts';

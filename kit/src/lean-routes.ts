@@ -1,5 +1,4 @@
-// Lean routes: the bodiless requests a protocol repeats (heartbeats, configuration fetches) answered on the node
-// request, without a WHATWG Request or Response or any middleware; all of a service's lean routes are one interceptor.
+// Lean routes: the bodiless requests a protocol repeats, answered on the node request as one interceptor.
 import type http from 'node:http';
 import type { InterceptContext, Interceptor } from './intercept.ts';
 import type { RequestLogLevel } from './request-log.ts';

@@ -1,3 +1,4 @@
+// A process's life: run its components until SIGTERM or SIGINT, stop them in reverse, exit with a clear code.
 import { StartupError } from './errors.ts';
 import type { Running } from './component.ts';
 import type { Logger } from './logger.ts';

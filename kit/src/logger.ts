@@ -1,3 +1,4 @@
+// The one root logger of a process (pino), with secrets redacted from every line and every logged URL.
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger } from 'pino';

@@ -1,6 +1,4 @@
-// The one node-level server of a service: its HTTP and HTTPS listeners on one request handler, what node answers
-// before that handler (refused heads, CONNECT, 100 Continue, WebSocket upgrades), bind errors named for the user,
-// and the bounded drain of every connection on stop.
+// The one node-level server of a service: its listeners, what node answers before the handler, bind errors, drain.
 import { once } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';

@@ -1,5 +1,4 @@
-// What a request gets wherever a service answers it, on the node request or in the app: its id and its
-// `request completed` line.
+// A request's id and its `request completed` line, the same whether the node level or the app answers it.
 import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import { redactUrl, type Logger } from './logger.ts';

@@ -1,3 +1,4 @@
+// Spring's server URL lists (Eureka's defaultZone, the config URI), each URL split from its credentials.
 /** A server URL split from its user info: the credentials become an Authorization header, never a log line. */
 export interface ServiceUrl {
   /** The URL without user info, query or fragment. */

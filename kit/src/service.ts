@@ -1,5 +1,4 @@
-// A service: the kit's hono app and actuator behind its one node-level server, with interceptors that take requests
-// before the framework, and graceful shutdown (drain, then hooks).
+// A service: the kit's app and actuator behind its one node-level server, interceptors first, graceful shutdown.
 import type http from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import type { Context, Hono } from 'hono';

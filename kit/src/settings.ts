@@ -1,3 +1,4 @@
+// Settings declared once per component: flags, then environment variables, then defaults; validated; --help.
 import { parseArgs } from 'node:util';
 
 /**

@@ -1,5 +1,4 @@
-// SQLite for every Trellis store: better-sqlite3, in the build safe on the running Node, loaded on the first open so
-// a service that keeps nothing on disk never loads the native addon.
+// SQLite for every Trellis store: better-sqlite3, in the build safe on this Node, loaded on the first open.
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 
@@ -13,7 +12,8 @@ const nodeMajor = Number(process.versions.node.split('.')[0]);
  * better-sqlite3, in the version that is safe on the running Node. Version 12 is a classic addon whose statements,
  * once garbage-collected, abort Node 24 (`Assertion failed: (env) != nullptr`, WiseLibs/better-sqlite3#1515);
  * version 13 is built on Node-API and fixes that, but needs Node 22 or newer. Node 20 (still what some machines
- * ship) gets 12, installed under the alias `better-sqlite3-node20`. require() keeps the module once loaded.
+ * ship) gets 12, installed under the alias `better-sqlite3-node20`. Loaded on use, so a service that keeps nothing on
+ * disk never loads the native addon; require() keeps the module once loaded.
  */
 function sqliteDriver(): typeof BetterSqlite3 {
   return (nodeMajor >= 22 ? require('better-sqlite3') : require('better-sqlite3-node20')) as typeof BetterSqlite3;

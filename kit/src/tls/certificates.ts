@@ -1,3 +1,4 @@
+// The development CA and the server certificates it issues, made and checked with node-forge, loaded on use.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';

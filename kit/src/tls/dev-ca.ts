@@ -1,3 +1,4 @@
+// The local development CA of a data directory: made once, its server certificate re-issued when stale.
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { checkDevCa, checkServerCertificate, createDevCa, issueServerCertificate } from './certificates.ts';

@@ -1,3 +1,4 @@
+// Why a certificate or key could not be used: TlsError and its closed set of codes.
 /**
  * Why a certificate or key could not be used. Closed so callers can switch exhaustively and map each code to a message
  * or exit status of their own.

@@ -1,3 +1,4 @@
+// Files of a TLS directory: atomic writes, private key permissions, and a lock between processes.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';

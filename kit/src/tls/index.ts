@@ -1,7 +1,4 @@
-/**
- * TLS material for Trellis servers: a local development CA with a server certificate for this machine, or the user's
- * own certificate. Secrets never travel in clear, so servers get HTTPS out of the box (DESIGN.md, security defaults).
- */
+// @trellis/kit/tls: HTTPS out of the box, from a local development CA or the user's own certificate.
 export { ensureDevCertificates, DEV_FILES } from './dev-ca.ts';
 export type { DevCertificateOptions } from './dev-ca.ts';
 export { loadUserCertificate } from './user-certificate.ts';

@@ -1,3 +1,4 @@
+// The names a server certificate must cover: DNS names and IP addresses, normalized and checked.
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { TlsError } from './errors.ts';

@@ -1,3 +1,4 @@
+// The TLS settings of a component serving HTTPS, and its material: the user's certificate or the dev CA's.
 import { join } from 'node:path';
 import { StartupError } from '../errors.ts';
 import { setting, type SettingSpecs } from '../settings.ts';

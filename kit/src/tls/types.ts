@@ -1,3 +1,4 @@
+// The shapes TLS material is handed around in: PEM text with the files it came from.
 /** PEM text and the files it came from, ready for `https.createServer({ cert, key })` and for clients' `ca`. */
 export interface TlsMaterial {
   readonly certFile: string;

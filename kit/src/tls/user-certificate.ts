@@ -1,3 +1,4 @@
+// The user's own certificate and key: read, matched against each other, refused if others can read the key.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { keyMatchesCertificate } from './certificates.ts';
