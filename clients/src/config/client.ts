@@ -1,3 +1,4 @@
+// The config client: Spring's start-up fetch with fail-fast retry, typed reads, and refresh over the watch stream.
 import { readFileSync } from 'node:fs';
 import { backoffDelay, describeError, SseParser, systemClock, type Clock, type SseEvent } from '../http/index.ts';
 import type { Logger } from '@trellis/kit';

@@ -1,3 +1,4 @@
+// The `config` component of /actuator/health.
 import type { Health } from '@trellis/kit';
 import type { ConfigClient } from './client.ts';
 

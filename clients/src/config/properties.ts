@@ -1,3 +1,4 @@
+// Spring's Environment merged into one typed, read-only view: property sources in order, secrets wrapped, diffs.
 import { ConfigClientError } from './errors.ts';
 import { isSecretProperty, Secret } from './secret.ts';
 

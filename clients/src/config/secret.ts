@@ -1,3 +1,4 @@
+// Secret, the wrapper that keeps a configuration value out of logs, and the rule for which keys are secret.
 import { SENSITIVE_KEYS } from '@trellis/kit';
 
 const MASK = '[secret]';

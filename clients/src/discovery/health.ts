@@ -1,3 +1,4 @@
+// The `discovery` component of /actuator/health, from the registration and the discovery client.
 import type { Health, HealthIndicator } from '@trellis/kit';
 import type { DiscoveryClient } from './client.ts';
 import type { EurekaRegistration } from './registration.ts';

@@ -1,3 +1,4 @@
+// Round robin per application, as Spring Cloud LoadBalancer chooses by default.
 import { asciiUpperCase } from './names.ts';
 import type { ServiceInstance } from './wire.ts';
 

@@ -1,3 +1,4 @@
+// registerService: a listening kit service registered with the registry, cancelled when shutdown begins.
 import type { Logger, Service } from '@trellis/kit';
 import type { DiscoveryClient } from './client.ts';
 import { DiscoveryError } from './errors.ts';

@@ -1,3 +1,4 @@
+// createEventBinder: RabbitMQ when a broker URL is given, else the embedded SQLite binder.
 import type { Logger } from '@trellis/kit';
 import { createEmbeddedBinder } from './embedded.ts';
 import { createRabbitBinder } from './rabbit.ts';

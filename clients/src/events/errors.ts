@@ -1,3 +1,4 @@
+// The events module's one error class and its closed set of codes, each with its HTTP status.
 import { TrellisError } from '@trellis/kit';
 
 /**

@@ -1,3 +1,4 @@
+// The binder's `binders` health component, in the readiness group only.
 import type { HealthRegistry } from '@trellis/kit';
 import type { EventBinder } from './types.ts';
 

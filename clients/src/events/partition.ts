@@ -1,3 +1,4 @@
+// Partition selection as Spring Cloud Stream does it, on Java's hashCode, so Node and Spring producers agree.
 import { EventsError } from './errors.ts';
 
 /** What a partition key function may return: Java's String and Integer keys hash the same way in Node. */

@@ -1,3 +1,4 @@
+// The public shapes of the events module: binders, producers, consumers, messages and dead letters.
 import type { HealthIndicator } from '@trellis/kit';
 import type { PartitionKey } from './partition.ts';
 

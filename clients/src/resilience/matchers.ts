@@ -1,3 +1,4 @@
+// Matching errors against Resilience4j's exception lists, and describing an error in one line.
 import { isTrellisError } from '@trellis/kit';
 
 // Resilience4j names exception classes in recordExceptions / ignoreExceptions / retryExceptions. Configuration served
