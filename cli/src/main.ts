@@ -2,7 +2,6 @@
 import {
   type commonSettings,
   createLogger,
-  StartupError,
   isUserError,
   loadSettings,
   renderSettingsHelp,
@@ -11,11 +10,10 @@ import {
   type Running,
   type SettingSpecs,
 } from '@trellis/kit';
-import { ensureDevCertificates, TlsError } from '@trellis/kit/tls';
-import { join } from 'node:path';
 import { CLIENTS_HELP, clientsCommand, rotateKeysCommand, USERS_HELP, usersCommand, type AdminIo } from './admin.ts';
 import { catalogue, entriesOf, type CatalogueEntry } from './catalogue.ts';
 import { EVENTS_HELP, eventsCommand } from './events.ts';
+import { ensureLocalCa } from './local-ca.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -190,16 +188,12 @@ async function runComponents(
   const logger = createLogger({ name: 'trellis', level: common.logLevel, format: common.logFormat });
   await runUntilSignal(
     async (started) => {
-      // The local CA exists before any component needs HTTPS, so the summary can name the one file to trust.
-      const tls = await ensureDevCertificates({ dir: join(common.dataDir, 'tls'), logger }).catch((err: unknown) => {
-        throw err instanceof TlsError ? new StartupError(err.message) : err;
-      });
-      if (tls.created) logger.info({ caFile: tls.caFile }, 'created the local development CA');
+      const caFile = await ensureLocalCa(common.dataDir, logger);
       for (const component of components) {
         const settings = settingsFor(component, flags);
         started.push(await component.start(settings, { logger: logger.child({ component: component.name }), env }));
       }
-      io.stdout.write(renderSummary(started, tls.caFile));
+      io.stdout.write(renderSummary(started, caFile));
     },
     { logger, stderr: io.stderr, exit: io.exit },
   );

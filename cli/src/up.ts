@@ -19,9 +19,9 @@ import {
   type Running,
   type Settings,
 } from '@trellis/kit';
-import { ensureDevCertificates, TlsError } from '@trellis/kit/tls';
 import { DEV_ENCRYPT_KEY, partitionsEnv, SCALABLE } from '@trellis/examples';
 import { loadAll, withOffers, type CatalogueEntry, type Loaded } from './catalogue.ts';
+import { ensureLocalCa } from './local-ca.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -413,11 +413,8 @@ export async function runUp(
   const logger = createLogger({ name: 'trellis', level: flags.logLevel, format: flags.logFormat });
   await runUntilSignal(
     async (started) => {
-      const tls = await ensureDevCertificates({ dir: join(flags.dataDir, 'tls'), logger }).catch((err: unknown) => {
-        throw err instanceof TlsError ? new StartupError(err.message) : err;
-      });
-      if (tls.created) logger.info({ caFile: tls.caFile }, 'created the local development CA');
-      let current: Record<string, string | undefined> = { TRELLIS_CA_FILE: tls.caFile, ...wired.env };
+      const caFile = await ensureLocalCa(flags.dataDir, logger);
+      let current: Record<string, string | undefined> = { TRELLIS_CA_FILE: caFile, ...wired.env };
       const used = firstPorts(components, current);
       for (const { entry, component, index, count } of plan(loaded, scale)) {
         const own = wired.applicationCredentials?.[component.name];
@@ -457,10 +454,10 @@ export async function runUp(
         started.push(count > 1 ? { ...running, name } : running);
         current = { ...current, ...exportsOf(running, env), ...wiringFrom(running, current, wired) };
       }
-      const tryIt = tryItLines(started, tls.caFile, wired.configCredential);
+      const tryIt = tryItLines(started, caFile, wired.configCredential);
       const reach =
         shared.host === LANDSCAPE_HOST ? [`listening on ${LANDSCAPE_HOST} only (--host 0.0.0.0 to expose it)`] : [];
-      io.stdout.write(renderSummary(started, tls.caFile, [...reach, ...wired.notes, ...tryIt]));
+      io.stdout.write(renderSummary(started, caFile, [...reach, ...wired.notes, ...tryIt]));
     },
     { logger, stderr: io.stderr, exit: io.exit },
   );
