@@ -56,7 +56,7 @@ export interface Service {
    * order of addition; the lean routes are one of them, where the first was added.
    */
   intercept(interceptor: Interceptor): void;
-  /** Adds a lean route (see LeanRoute); lean routes are tried in order of addition, before the app. */
+  /** Adds a lean route (see LeanRoute); lean routes are tried in order of addition, before the probes and the app. */
   leanRoute(route: LeanRoute): void;
   /**
    * Serves a node request as if no interceptor had taken it (the health probes, then the app): for an interceptor
