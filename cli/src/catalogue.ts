@@ -28,13 +28,11 @@ export const catalogue: readonly CatalogueEntry[] = [
     name: 'registry',
     summary: 'Eureka-compatible service registry: API on /eureka, watch stream, dashboard, peers, SQLite persistence',
     load: async () => (await import('@trellis/registry')).registryComponent,
-    offers: (running) => ({ registry: urlOf(running, 'http') }),
   },
   {
     name: 'config-server',
     summary: 'Spring-Cloud-Config-compatible configuration server over HTTPS (port 8888)',
     load: async () => (await import('@trellis/config-server')).configServerComponent,
-    offers: (running) => ({ configServer: urlOf(running, 'https') ?? urlOf(running, 'http') }),
   },
   {
     name: 'auth-server',
@@ -66,7 +64,6 @@ export const catalogue: readonly CatalogueEntry[] = [
     name: 'product-composite',
     summary: 'example composite service: aggregates product, recommendation and review behind OAuth scopes (port 7000)',
     load: async () => (await import('@trellis/examples/product-composite')).productCompositeComponent,
-    offers: (running) => ({ sampleApi: urlOf(running, 'http') }),
   },
 ];
 

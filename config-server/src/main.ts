@@ -141,7 +141,14 @@ async function start(config: Config, logger: Logger, env: StartContext['env']): 
     }`,
   ];
   if (tls?.caFile !== undefined) notes.push(`config-server: clients trust ${tls.caFile}`);
-  return { name: 'config-server', endpoints: service.endpoints, notes, stop: () => service.stop() };
+  return {
+    name: 'config-server',
+    endpoints: service.endpoints,
+    notes,
+    // Served over HTTPS unless --http asked for plain HTTP on loopback: either way its one listener.
+    offers: { configServer: service.endpoints[0]?.url },
+    stop: () => service.stop(),
+  };
 }
 
 function describeKeys(config: Config, keys: KeyChain | undefined): string {

@@ -146,7 +146,13 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
         : `registry writes need ${config.writeAuth.scheme} credentials`,
   ];
   if (peers.length > 0) notes.push(`replicating to ${peers.map((peer) => peer.label).join(', ')}`);
-  return { name: 'registry', endpoints: service.endpoints, notes, stop: () => service.stop() };
+  return {
+    name: 'registry',
+    endpoints: service.endpoints,
+    notes,
+    offers: { registry: service.endpoints.find((e) => e.protocol === 'http')?.url },
+    stop: () => service.stop(),
+  };
 }
 
 const noPeers = (): Promise<never> => Promise.reject(new Error('no peers configured'));

@@ -51,7 +51,8 @@ function start(settings: CompositeSettings, context: StartContext): Promise<Runn
         producers,
         serviceAddress: ctx.serviceAddress,
       });
-      return { discovery };
+      // Its API is the one `trellis up` suggests trying a token on.
+      return { discovery, offers: (url) => ({ sampleApi: url }) };
     },
     { renderError: renderCompositeError },
   );

@@ -8,6 +8,7 @@ import {
   createService,
   StartupError,
   type Logger,
+  type Offers,
   type Running,
   type Service,
   type ServiceOptions,
@@ -33,6 +34,8 @@ export interface ExampleParts {
   /** Runs after the service is registered (consumers start taking events once the instance is known). */
   readonly afterRegister?: () => Promise<void>;
   readonly notes?: readonly string[];
+  /** The roles this service takes in the landscape, given the URL it listens on (see Running.offers). */
+  readonly offers?: (url: string) => Offers;
 }
 
 /** The default registry when neither the setting nor the configuration names one. */
@@ -118,6 +121,7 @@ export async function startExample<S extends ExampleSettings>(
       name,
       endpoints: service.endpoints,
       ...(parts.notes === undefined ? {} : { notes: parts.notes }),
+      ...(parts.offers === undefined ? {} : { offers: parts.offers(endpoint.url) }),
       stop: () => service.stop(),
     };
   } catch (err) {
