@@ -40,8 +40,6 @@ export type {
 export type { RegistryCredentials } from './registry-http.ts';
 // The types of the clock and retry options above; the transport itself is @trellis/clients/http.
 export type { BackoffOptions, Clock } from '../http/timing.ts';
-// Until the gateway imports them from @trellis/clients/http.
-export { isConnectionError, isTimeoutError, KEEP_ALIVE_MS } from '../http/agent.ts';
 export { readApplications, readInstance } from './wire.ts';
 export type {
   ActionType,

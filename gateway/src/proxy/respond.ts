@@ -2,7 +2,7 @@
 import type http from 'node:http';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from '@trellis/kit';
-import { isTimeoutError } from '@trellis/clients/discovery';
+import { isTimeoutError } from '@trellis/clients/http';
 import { ResilienceError } from '@trellis/clients/resilience';
 import { errorBody, GatewayError } from '../errors.ts';
 import { applyCors } from '../routing/cors.ts';

@@ -1,5 +1,6 @@
 // Sending: the upstream call with the route's Retry and CircuitBreaker around it, timed by undici's own timers.
-import { isConnectionError, isTimeoutError, type ServiceInstance } from '@trellis/clients/discovery';
+import { isConnectionError, isTimeoutError } from '@trellis/clients/http';
+import type { ServiceInstance } from '@trellis/clients/discovery';
 import { ResilienceError } from '@trellis/clients/resilience';
 import { GatewayError } from '../errors.ts';
 import type { Exchange } from '../routing/exchange.ts';

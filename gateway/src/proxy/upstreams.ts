@@ -1,5 +1,5 @@
 // One undici Pool per upstream origin (and connect timeout), kept alive across requests and route refreshes.
-import { KEEP_ALIVE_MS } from '@trellis/clients/discovery';
+import { KEEP_ALIVE_MS } from '@trellis/clients/http';
 import { rootCertificates } from 'node:tls';
 import { Pool } from 'undici';
 
