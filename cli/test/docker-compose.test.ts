@@ -11,10 +11,11 @@ import { createLogger, loadSettings } from '@trellis/kit';
 import { parseClients } from '@trellis/config-server';
 import { gatewayComponent } from '@trellis/gateway';
 import { loadConfig as loadRegistryConfig } from '@trellis/registry';
-import { components } from '../../cli/src/components.ts';
-import { DEV_ENCRYPT_KEY } from '../src/landscape.ts';
+import { DEV_ENCRYPT_KEY } from '@trellis/examples';
+import { catalogue, loadAll } from '../src/catalogue.ts';
 
 const root = resolve(import.meta.dirname, '../..');
+const components = (await loadAll(catalogue)).map((loaded) => loaded.component);
 interface ComposeService {
   build?: string;
   image?: string;
