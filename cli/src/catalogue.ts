@@ -1,6 +1,6 @@
 // The components `trellis` can start, by name and summary, each loaded only when it runs.
 // `trellis product` (how docker-compose runs one service) loads the product service alone, not the auth server or gateway.
-import type { Component, Endpoint, Offers, Running } from '@trellis/kit';
+import type { Component } from '@trellis/kit';
 
 /** A component as `trellis` lists it before its code is loaded. */
 export interface CatalogueEntry {
@@ -8,15 +8,7 @@ export interface CatalogueEntry {
   readonly summary: string;
   /** Imports the component: only for the one that runs (or shows its --help), or for all of them in `trellis up`. */
   load(): Promise<Component>;
-  /**
-   * What the component offers the landscape, for one that does not declare it in its Running yet (the auth server
-   * does): where each role it takes is served, read from its listeners. Its own declaration wins.
-   */
-  readonly offers?: (running: Running) => Offers;
 }
-
-const urlOf = (running: Running, protocol: Endpoint['protocol']): string | undefined =>
-  running.endpoints.find((e) => e.protocol === protocol)?.url;
 
 /**
  * Every component in landscape start order: the registry first so the others can register, the config server before
@@ -43,7 +35,6 @@ export const catalogue: readonly CatalogueEntry[] = [
     name: 'gateway',
     summary: 'Edge gateway with Spring Cloud Gateway routes, lb:// through the registry, token checks (8080, 8443)',
     load: async () => (await import('@trellis/gateway')).gatewayComponent,
-    offers: (running) => ({ entry: urlOf(running, 'https') }),
   },
   {
     name: 'product',
@@ -85,10 +76,4 @@ export interface Loaded {
 /** Loads every entry, in order. */
 export async function loadAll(entries: readonly CatalogueEntry[]): Promise<Loaded[]> {
   return Promise.all(entries.map(async (entry) => ({ entry, component: await entry.load() })));
-}
-
-/** The Running with what the component offers: its own declaration, over what its entry reads from its listeners. */
-export function withOffers(running: Running, entry: CatalogueEntry): Running {
-  const described = entry.offers?.(running);
-  return described === undefined ? running : { ...running, offers: { ...described, ...running.offers } };
 }

@@ -20,7 +20,7 @@ import {
   type Settings,
 } from '@trellis/kit';
 import { DEV_ENCRYPT_KEY, partitionsEnv, SCALABLE } from '@trellis/examples';
-import { loadAll, withOffers, type CatalogueEntry, type Loaded } from './catalogue.ts';
+import { loadAll, type CatalogueEntry, type Loaded } from './catalogue.ts';
 import { ensureLocalCa } from './local-ca.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -416,7 +416,7 @@ export async function runUp(
       const caFile = await ensureLocalCa(flags.dataDir, logger);
       let current: Record<string, string | undefined> = { TRELLIS_CA_FILE: caFile, ...wired.env };
       const used = firstPorts(components, current);
-      for (const { entry, component, index, count } of plan(loaded, scale)) {
+      for (const { component, index, count } of plan(loaded, scale)) {
         const own = wired.applicationCredentials?.[component.name];
         const configUri = own === undefined ? undefined : withUserInfo(current.CONFIG_SERVER_URL, own);
         const ownRegistry = wired.registryCredentials?.[component.name];
@@ -447,10 +447,10 @@ export async function runUp(
           settings.port = port;
         }
         const name = count > 1 ? `${component.name}#${index + 1}` : component.name;
-        const running = withOffers(
-          await component.start(settings, { logger: logger.child({ component: name }), env: instanceEnv }),
-          entry,
-        );
+        const running = await component.start(settings, {
+          logger: logger.child({ component: name }),
+          env: instanceEnv,
+        });
         started.push(count > 1 ? { ...running, name } : running);
         current = { ...current, ...exportsOf(running, env), ...wiringFrom(running, current, wired) };
       }

@@ -1,5 +1,5 @@
-// The gateway's own endpoints, on the kit's hono app beside /actuator/health and /actuator/info. Proxied traffic
-// never reaches hono: the node-level listener in main.ts sends only /actuator/* here.
+// The gateway's own endpoints, on the kit's hono app beside /actuator/health and /actuator/info.
+// Proxied traffic never reaches hono: the proxy intercepts every request first and hands only /actuator/* back.
 import { credentialChallenge, presents, type Credential, type KitEnv } from '@trellis/kit';
 import { Hono, type Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';

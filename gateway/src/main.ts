@@ -84,7 +84,8 @@ function parserRefusal(err: NodeJS.ErrnoException): GatewayError {
   if (err.code === 'HPE_INVALID_URL') {
     return new GatewayError(
       'bad_request',
-      'the request target has characters outside printable ASCII (percent-encode them)',
+      // llhttp refuses both an unencoded byte outside printable ASCII and a target that is no URL or path at all.
+      'the request target must be a path starting with "/" (or an absolute URL) with no characters outside printable ASCII (percent-encode them)',
     );
   }
   return new GatewayError('bad_request', 'the request is not valid HTTP/1.1');
@@ -339,6 +340,8 @@ export async function startGateway(
     name: 'gateway',
     endpoints: service.endpoints,
     notes,
+    // The landscape's front door, offered over HTTPS only (tokens and passwords pass through it).
+    offers: { entry: service.endpoints.find((e) => e.protocol === 'https')?.url },
     manager,
     discovery,
     config: configClient,

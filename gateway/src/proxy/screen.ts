@@ -74,7 +74,9 @@ export function screenRequest(req: http.IncomingMessage): RequestTarget {
   const host = req.headers.host;
   if (host === undefined) {
     if (req.httpVersion === '1.1') throw new GatewayError('bad_request', 'an HTTP/1.1 request needs a Host header');
-  } else if (!HOST.test(host)) {
+  } else if (!HOST.test(host) || !URL.canParse(`http://${host}`)) {
+    // The second test is the URL parser's own: a port past 65535 or an IPv4 address like 999.1.1.1 has the shape but
+    // would be an empty 400 from the app and a meaningless X-Forwarded-Host upstream.
     throw new GatewayError('bad_request', 'the Host header is not a host name or address with an optional port');
   }
   // Frameworks that honour these would serve a DELETE the Method predicates and token scopes judged as a GET or POST.
