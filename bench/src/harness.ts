@@ -1,3 +1,4 @@
+// The bench's machinery: servers in their own processes, load from wrk (or autocannon), memory from /proc.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

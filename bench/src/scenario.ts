@@ -1,3 +1,4 @@
+// What a scenario is and what it records: figures, their baselines, ratios and targets.
 import type { LoadOptions } from './harness.ts';
 
 export interface Figure {

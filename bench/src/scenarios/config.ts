@@ -1,3 +1,4 @@
+// The config server: environment fetches over HTTP and HTTPS against the bare baseline, and change-to-client latency.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';

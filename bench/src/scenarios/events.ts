@@ -1,3 +1,4 @@
+// Events: the RabbitMQ binder's throughput against raw amqplib on the same broker.
 import { connect, type ConsumeMessage } from 'amqplib';
 import { randomBytes } from 'node:crypto';
 import { createRabbitBinder } from '@trellis/clients/events';

@@ -1,3 +1,4 @@
+// The gateway: a Path route and lb:// with a JWT check, beside a bare Node proxy and nginx, and its added latency.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { once } from 'node:events';

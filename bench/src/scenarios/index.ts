@@ -1,3 +1,4 @@
+// The list of scenarios `npm run bench` knows, in the order it runs them.
 import type { Scenario } from '../scenario.ts';
 import { config } from './config.ts';
 import { events } from './events.ts';

@@ -1,3 +1,4 @@
+// The service kit: actuator health and a logged JSON route against the bare baseline.
 import { startServer } from '../harness.ts';
 import type { Scenario } from '../scenario.ts';
 

@@ -1,3 +1,4 @@
+// The registry: heartbeats, full fetches, register-to-watcher latency and memory with many instances.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+// Resilience: what CircuitBreaker+Retry+TimeLimiter add to a 1 ms call.
 import { createResilience } from '@trellis/clients/resilience';
 import type { Scenario } from '../scenario.ts';
 

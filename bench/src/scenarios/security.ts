@@ -1,3 +1,4 @@
+// Security: the JWT guard on a kit route, and client_credentials token issuance against the RS256 ceiling.
 import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';

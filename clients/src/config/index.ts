@@ -1,7 +1,6 @@
-/**
- * The config client for Trellis services, compatible with Spring Cloud Config Server: fetch at start with fail-fast
- * retry, Spring's merge order, typed access, secrets that never reach a log, and push refresh over the watch stream.
- */
+// @trellis/clients/config: the config client, compatible with Spring Cloud Config Server.
+// Fetch at start with fail-fast retry, Spring's merge order, typed access, secrets that never reach a log, and push
+// refresh over the watch stream.
 export { createConfigClient, fetchRemoteConfig, STARTUP_RETRY } from './client.ts';
 export type {
   ConfigChange,

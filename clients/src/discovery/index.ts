@@ -1,7 +1,6 @@
-/**
- * Discovery for Trellis services, wire-compatible with Spring Cloud Netflix's Eureka client: registration with lease
- * renewal, a local registry cache (watch stream or Eureka deltas), and load-balanced HTTP by application name.
- */
+// @trellis/clients/discovery: registration, the registry cache and load-balanced HTTP, as Spring's Eureka client.
+// Wire-compatible with Spring Cloud Netflix's Eureka client: lease renewal, the cache kept by the watch stream or
+// Eureka deltas, and HTTP load-balanced by application name.
 export { reconcileHashCode, InstanceCache } from './cache.ts';
 export type { InstanceChange } from './cache.ts';
 export { createDiscoveryClient } from './client.ts';

@@ -1,8 +1,6 @@
-/**
- * Event streams the Spring Cloud Stream way: producers and consumer groups on a destination, partitions chosen with
- * Java's String.hashCode, retries with backoff, dead-letter queues you can list and replay. RabbitMQ with Spring's
- * exact names, or an embedded SQLite binder on one machine.
- */
+// @trellis/clients/events: event streams the Spring Cloud Stream way, on RabbitMQ or an embedded SQLite binder.
+// Producers and consumer groups on a destination, partitions chosen with Java's String.hashCode, retries with
+// backoff, dead-letter queues you can list and replay; on RabbitMQ with Spring's exact names.
 export { createEventBinder } from './binder.ts';
 export type { EventBinderOptions } from './binder.ts';
 export { createEmbeddedBinder } from './embedded.ts';

@@ -1,8 +1,6 @@
-/**
- * Resilience for a service's outgoing calls with Resilience4j's semantics and property names: circuit breaker, retry,
- * time limiter and bulkhead, combined as Retry(CircuitBreaker(TimeLimiter(Bulkhead(call)))), configured by name from
- * the service's configuration, reported through actuator health and endpoints.
- */
+// @trellis/clients/resilience: Resilience4j's circuit breaker, retry, time limiter and bulkhead for outgoing calls.
+// Resilience4j's semantics and property names, combined as Retry(CircuitBreaker(TimeLimiter(Bulkhead(call)))),
+// configured by name from the service's configuration, reported through actuator health and endpoints.
 export { attachResilienceEndpoints, circuitBreakerDetails, circuitBreakersHealth } from './actuator.ts';
 export type { ResilienceEndpointOptions } from './actuator.ts';
 export { Bulkhead } from './bulkhead.ts';

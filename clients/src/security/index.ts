@@ -1,7 +1,6 @@
-/**
- * OAuth 2.0 for Trellis services: a client-credentials token client for calling protected services, and a hono guard
- * that verifies JWT access tokens (RFC 9068) offline and answers refusals as RFC 6750 says.
- */
+// @trellis/clients/security: the OAuth 2.0 token client and the JWT guard for hono routes.
+// The token client takes client-credentials tokens for calling protected services; the guard verifies JWT access
+// tokens (RFC 9068) offline and answers refusals as RFC 6750 says.
 export { bearerToken, quotedParam, wellFormedToken } from './bearer.ts';
 export { SecurityError } from './errors.ts';
 export type { SecurityErrorCode, SecurityErrorOptions } from './errors.ts';
