@@ -143,11 +143,10 @@ export class FailoverHttp<E extends ServiceEndpoint, P> {
         continue;
       }
       this.#current = index;
-      if (this.#policy.readFailed === undefined) return await read(res, endpoint);
       try {
         return await read(res, endpoint);
       } catch (err) {
-        if (request.signal?.aborted === true) throw err;
+        if (this.#policy.readFailed === undefined || request.signal?.aborted === true) throw err;
         last = this.#policy.readFailed(err, endpoint);
       }
     }
