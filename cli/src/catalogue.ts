@@ -67,13 +67,7 @@ export function entriesOf(components: readonly Component[]): CatalogueEntry[] {
   }));
 }
 
-/** A loaded component beside its catalogue entry. */
-export interface Loaded {
-  readonly entry: CatalogueEntry;
-  readonly component: Component;
-}
-
-/** Loads every entry, in order. */
-export async function loadAll(entries: readonly CatalogueEntry[]): Promise<Loaded[]> {
-  return Promise.all(entries.map(async (entry) => ({ entry, component: await entry.load() })));
+/** Loads every entry: the components in the entries' order. */
+export async function loadAll(entries: readonly CatalogueEntry[]): Promise<Component[]> {
+  return Promise.all(entries.map((entry) => entry.load()));
 }

@@ -20,7 +20,7 @@ import {
   type Settings,
 } from '@trellis/kit';
 import { DEV_ENCRYPT_KEY, partitionsEnv, SCALABLE } from '@trellis/examples';
-import { loadAll, type CatalogueEntry, type Loaded } from './catalogue.ts';
+import { loadAll, type CatalogueEntry } from './catalogue.ts';
 import { ensureLocalCa } from './local-ca.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -321,15 +321,16 @@ function firstPorts(components: readonly Component[], env: Env): Set<number> {
   return used;
 }
 
-interface Planned extends Loaded {
+interface Planned {
+  readonly component: Component;
   readonly index: number;
   readonly count: number;
 }
 
-function plan(loaded: readonly Loaded[], scale: Readonly<Record<string, number>>): Planned[] {
-  return loaded.flatMap((one) => {
-    const count = scale[one.component.name] ?? 1;
-    return Array.from({ length: count }, (_, index) => ({ ...one, index, count }));
+function plan(components: readonly Component[], scale: Readonly<Record<string, number>>): Planned[] {
+  return components.flatMap((component) => {
+    const count = scale[component.name] ?? 1;
+    return Array.from({ length: count }, (_, index) => ({ component, index, count }));
   });
 }
 
@@ -385,8 +386,7 @@ export async function runUp(
   io: UpIo,
   renderSummary: (running: readonly Running[], caFile: string, extra: readonly string[]) => string,
 ): Promise<void> {
-  const loaded = await loadAll(entries);
-  const components = loaded.map((one) => one.component);
+  const components = await loadAll(entries);
   let flags: UpSettings;
   let scale: Record<string, number>;
   let wired: ReturnType<typeof landscapeEnv>;
@@ -416,7 +416,7 @@ export async function runUp(
       const caFile = await ensureLocalCa(flags.dataDir, logger);
       let current: Record<string, string | undefined> = { TRELLIS_CA_FILE: caFile, ...wired.env };
       const used = firstPorts(components, current);
-      for (const { component, index, count } of plan(loaded, scale)) {
+      for (const { component, index, count } of plan(components, scale)) {
         const own = wired.applicationCredentials?.[component.name];
         const configUri = own === undefined ? undefined : withUserInfo(current.CONFIG_SERVER_URL, own);
         const ownRegistry = wired.registryCredentials?.[component.name];

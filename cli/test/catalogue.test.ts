@@ -17,9 +17,9 @@ process.on('exit', () => process.stderr.write('\\nLOADED ' + JSON.stringify(load
 
 describe('the catalogue', () => {
   it('names and summarises each component as the component itself does', async () => {
-    const loaded = await loadAll(catalogue);
-    expect(loaded.map(({ entry }) => [entry.name, entry.summary])).toEqual(
-      loaded.map(({ component }) => [component.name, component.summary]),
+    const components = await loadAll(catalogue);
+    expect(catalogue.map((entry) => [entry.name, entry.summary])).toEqual(
+      components.map((component) => [component.name, component.summary]),
     );
   });
 

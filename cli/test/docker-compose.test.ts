@@ -15,7 +15,7 @@ import { DEV_ENCRYPT_KEY } from '@trellis/examples';
 import { catalogue, loadAll } from '../src/catalogue.ts';
 
 const root = resolve(import.meta.dirname, '../..');
-const components = (await loadAll(catalogue)).map((loaded) => loaded.component);
+const components = await loadAll(catalogue);
 interface ComposeService {
   build?: string;
   image?: string;
