@@ -8,8 +8,8 @@ import { GitCommandError, maskCredentials, parseCatFileBatch, parseLsTree, runGi
 import { Lru } from './lru.ts';
 import type { BackendChange } from './types.ts';
 
-export const DEFAULT_REFRESH_MS = 30_000;
-export const DEFAULT_TIMEOUT_MS = 5_000;
+const DEFAULT_REFRESH_MS = 30_000;
+const DEFAULT_TIMEOUT_MS = 5_000;
 // A clone moves the whole history where a fetch moves a few objects.
 const CLONE_TIMEOUT_FACTOR = 6;
 
