@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { residentMb } from '../harness.ts';
+import { median, residentMb } from '../harness.ts';
 import type { Scenario } from '../scenario.ts';
 
 const BIN = fileURLToPath(new URL('../../../cli/bin/trellis.js', import.meta.url));
@@ -48,11 +48,6 @@ async function stop(child: ChildProcess): Promise<void> {
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   await exited;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 export const footprint: Scenario = {

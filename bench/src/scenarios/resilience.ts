@@ -1,5 +1,6 @@
 // Resilience: what CircuitBreaker+Retry+TimeLimiter add to a 1 ms call.
 import { createResilience } from '@trellis/clients/resilience';
+import { median } from '../harness.ts';
 import type { Scenario } from '../scenario.ts';
 
 /**
@@ -25,12 +26,6 @@ async function timeCalls(calls: number, fn: () => Promise<unknown>): Promise<num
   const start = performance.now();
   for (let i = 0; i < calls; i++) await fn();
   return performance.now() - start;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 /**
