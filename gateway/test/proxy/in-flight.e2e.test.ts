@@ -28,6 +28,20 @@ function get(port: number, path: string, source: string): Promise<Reply> {
   });
 }
 
+/**
+ * Waits until `expectedHeld` requests are held upstream and every other one has been answered (refused), so releasing
+ * the held ones cannot let a request still on its way through take a freed slot and be held for good.
+ */
+async function untilSettled(
+  requests: readonly Promise<Reply>[],
+  held: readonly unknown[],
+  expectedHeld: number,
+): Promise<void> {
+  let answered = 0;
+  for (const r of requests) void r.then(() => answered++);
+  await until(() => held.length >= expectedHeld && answered >= requests.length - expectedHeld, 15_000);
+}
+
 describe('requests in flight per source address', () => {
   let upstream: Upstream;
   let gateway: TestGateway;
@@ -58,7 +72,7 @@ spring.cloud.gateway.routes:
   it('answers 429 with Retry-After past 64 from one source, while another source still reaches the upstream', async () => {
     // More than the 128 connections the gateway keeps to one upstream: uncapped, these would take all of them.
     const hog = Array.from({ length: 130 }, () => get(gateway.port, '/slow', '198.51.100.1'));
-    await until(() => held.length >= 64, 10_000);
+    await untilSettled(hog, held, 64);
     const other = await Promise.race([
       get(gateway.port, '/fast', '203.0.113.9'),
       new Promise<undefined>((r) => setTimeout(() => r(undefined), 3000)),
@@ -78,17 +92,17 @@ spring.cloud.gateway.routes:
     });
     // The slots come back as the requests finish.
     expect((await get(gateway.port, '/fast', '198.51.100.1')).status).toBe(200);
-  }, 20_000);
+  }, 30_000);
 
   it('counts an IPv6 client by its /64, so rotating addresses inside it gives no fresh slots', async () => {
     const hog = Array.from({ length: 70 }, (_, i) =>
       get(gateway.port, '/slow', `2001:db8:1:2::${(i + 1).toString(16)}`),
     );
-    await until(() => held.length >= 64, 10_000);
+    await untilSettled(hog, held, 64);
     for (const res of held.splice(0)) res.writeHead(200).end('slow');
     const replies = await Promise.all(hog);
     expect(replies.filter((r) => r.status === 429)).toHaveLength(6);
-  }, 20_000);
+  }, 30_000);
 });
 
 describe('the in-flight setting', () => {
