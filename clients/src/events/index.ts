@@ -8,6 +8,17 @@ export type { EmbeddedBinderOptions } from './embedded.ts';
 export { EventsError } from './errors.ts';
 export type { EventsErrorCode } from './errors.ts';
 export { registerBinderHealth } from './health.ts';
+export type {
+  EventInspector,
+  GroupDescription,
+  GroupPartition,
+  InspectHints,
+  PartitionDescription,
+  TailedMessage,
+  TailOptions,
+  TopicDescription,
+  TopicSummary,
+} from './inspect.ts';
 export {
   ALL_KEYS,
   anonymousQueueName,
