@@ -42,9 +42,9 @@ export interface GroupDescription {
 /** A partition of a destination, with what the binder retains of it. */
 export interface PartitionDescription {
   readonly partition: number;
-  /** Kafka: the earliest offset kept; embedded: the first log sequence kept. */
+  /** Kafka: the earliest offset kept. */
   readonly startOffset?: number;
-  /** Kafka: the offset the next message gets; embedded: one past the last log sequence. */
+  /** Kafka: the offset the next message gets. */
   readonly endOffset?: number;
   /** Messages retained (a `tail --from-beginning` prints them); undefined where nothing is retained (RabbitMQ). */
   readonly messages?: number;
@@ -158,6 +158,7 @@ export class TailFeed<T> implements AsyncIterable<T> {
   #idleTimer: NodeJS.Timeout | undefined;
   #ended = false;
   #error: Error | undefined;
+  #cleanup: Promise<unknown> | undefined;
 
   constructor(options: { idleMs?: number | undefined; signal?: AbortSignal | undefined }) {
     this.#idleMs = options.idleMs;
@@ -166,9 +167,13 @@ export class TailFeed<T> implements AsyncIterable<T> {
     this.#armIdle();
   }
 
-  /** Runs when the feed ends, for whatever reason: where the source closes its channel or consumer. */
+  /** Runs once the feed ends, for whatever reason: where the source closes its channel or stops polling. */
   onEnd(cleanup: () => void | Promise<void>): void {
-    this.#onEnd.push(cleanup);
+    if (this.#ended)
+      void Promise.resolve()
+        .then(cleanup)
+        .catch(() => undefined);
+    else this.#onEnd.push(cleanup);
   }
 
   push(item: T): void {
@@ -183,15 +188,20 @@ export class TailFeed<T> implements AsyncIterable<T> {
     if (!this.#ended) this.#armIdle();
   }
 
+  /** Ends the feed: what was pushed is still read, nothing more is taken. */
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#idleTimer);
+    const cleanups = this.#onEnd.splice(0);
+    this.#cleanup = Promise.allSettled(cleanups.map(async (cleanup) => await cleanup()));
     this.#wake?.();
   }
 
+  /** Ends the feed with an error the reader gets after what was pushed; ignored once the feed has ended. */
   fail(err: unknown): void {
-    this.#error ??= err instanceof Error ? err : new Error(String(err));
+    if (this.#ended) return;
+    this.#error = err instanceof Error ? err : new Error(String(err));
     this.end();
   }
 
@@ -216,7 +226,7 @@ export class TailFeed<T> implements AsyncIterable<T> {
       if (this.#error !== undefined) throw this.#error;
     } finally {
       this.end();
-      for (const cleanup of this.#onEnd.splice(0)) await cleanup();
+      await this.#cleanup;
     }
   }
 }
