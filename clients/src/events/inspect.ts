@@ -69,7 +69,7 @@ export interface TailOptions {
   readonly partition?: number;
   /** Start with the messages this group has not consumed yet (without consuming them), then new ones. */
   readonly group?: string;
-  /** Stop once no message came for this long (Kafka's console consumer `--timeout-ms`); without it, run until aborted. */
+  /** Stop once no message came for this long (the console consumer's `--timeout-ms`); else run until aborted. */
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
 }
