@@ -136,13 +136,16 @@ export interface Inbound {
 
 export type Outcome =
   | { readonly kind: 'done' }
-  | { readonly kind: 'dead'; readonly reason: string; readonly stacktrace: string }
+  /** `errorClass` is the error's name (`TypeError`), what Kafka's `x-exception-fqcn` carries for Java's class. */
+  | { readonly kind: 'dead'; readonly reason: string; readonly stacktrace: string; readonly errorClass: string }
   /** The consumer closed while the message waited for a retry: leave it to be delivered again. */
   | { readonly kind: 'abandoned' };
 
-function describeFailure(err: unknown): { reason: string; stacktrace: string } {
-  if (err instanceof Error) return { reason: err.message || err.name, stacktrace: err.stack ?? `${err.name}` };
-  return { reason: String(err), stacktrace: String(err) };
+function describeFailure(err: unknown): { reason: string; stacktrace: string; errorClass: string } {
+  if (err instanceof Error) {
+    return { reason: err.message || err.name, stacktrace: err.stack ?? `${err.name}`, errorClass: err.name };
+  }
+  return { reason: String(err), stacktrace: String(err), errorClass: typeof err };
 }
 
 /**
@@ -154,8 +157,8 @@ export async function runHandler<T>(c: ResolvedConsumer<T>, inbound: Inbound, si
   try {
     payload = JSON.parse(inbound.body.toString('utf8')) as T;
   } catch (err) {
-    const { stacktrace } = describeFailure(err);
-    return { kind: 'dead', reason: `invalid JSON payload: ${(err as Error).message}`, stacktrace };
+    const { stacktrace, errorClass } = describeFailure(err);
+    return { kind: 'dead', reason: `invalid JSON payload: ${(err as Error).message}`, stacktrace, errorClass };
   }
   const partitionHeader = inbound.headers[PARTITION_HEADER];
   const partition = typeof partitionHeader === 'number' ? partitionHeader : undefined;

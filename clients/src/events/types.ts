@@ -118,7 +118,7 @@ export interface DeadLetterQueue {
   purge(): Promise<number>;
 }
 
-export type BinderKind = 'rabbit' | 'embedded';
+export type BinderKind = 'kafka' | 'rabbit' | 'embedded';
 
 /** A binder: the connection of a service to its event destinations (a broker, or the embedded store). */
 export interface EventBinder {

@@ -1,0 +1,241 @@
+// The Kafka binder against a real broker (one per file, started by the project's own kit): the shared semantic suite,
+// then what only Kafka shows: Spring's records on the wire, topic provisioning, health.
+import { Admin, Consumer, Producer, type Message } from '@platformatic/kafka';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HealthRegistry } from '@trellis/kit';
+import { startKafkaBroker, type KafkaBroker } from '@trellis/kit/kafka-broker';
+import {
+  createEventBinder,
+  createKafkaBinder,
+  KAFKA_DLQ_HEADERS,
+  registerBinderHealth,
+  selectPartition,
+  type EventMessage,
+} from '../../src/events/index.ts';
+import { binderSemantics, type BinderNames } from './semantics.ts';
+import { uniqueName, waitFor } from './helpers.ts';
+
+let broker: KafkaBroker;
+beforeAll(async () => {
+  broker = await startKafkaBroker();
+}, 120_000);
+afterAll(async () => {
+  await broker?.stop();
+});
+
+function admin(): Admin {
+  return new Admin({ clientId: 'test', bootstrapBrokers: [broker.bootstrap] });
+}
+
+async function publishRaw(destination: string, _routingKey: string, body: Buffer): Promise<void> {
+  const producer = new Producer({ clientId: 'test-raw', bootstrapBrokers: [broker.bootstrap] });
+  await producer.send({ messages: [{ topic: destination, value: body }] });
+  await producer.close();
+}
+
+async function createTopic(topic: string, partitions: number): Promise<void> {
+  const a = admin();
+  await a.createTopics({ topics: [topic], partitions, replicas: 1 });
+  await a.close();
+}
+
+const KAFKA_NAMES: BinderNames = {
+  deadLetterQueue: (d, g) => `error.${d}.${g}`,
+  failedIn: (d) => d,
+  originHeaders: (d) => ({ [KAFKA_DLQ_HEADERS.originalTopic]: d, [KAFKA_DLQ_HEADERS.originalPartition]: 0 }),
+  anonymous: () => /^anonymous\.[0-9a-f-]{36}$/,
+};
+
+binderSemantics(
+  'kafka',
+  async () => ({
+    binder: await createKafkaBinder({ brokers: broker.url, publishTimeoutMs: 10_000 }),
+    publishRaw,
+    prepareShared: createTopic,
+  }),
+  [],
+  KAFKA_NAMES,
+);
+
+/** Every record of a topic, read by a plain client from the beginning. */
+async function readAll(topic: string, count: number): Promise<Message<Buffer, Buffer, Buffer, Buffer>[]> {
+  const consumer = new Consumer({
+    clientId: 'test-read',
+    groupId: uniqueName('reader'),
+    bootstrapBrokers: [broker.bootstrap],
+  });
+  const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false });
+  const records: Message<Buffer, Buffer, Buffer, Buffer>[] = [];
+  stream.on('data', (m: Message<Buffer, Buffer, Buffer, Buffer>) => void records.push(m));
+  await waitFor(() => records.length >= count, 10_000, `${count} records of ${topic}`);
+  await stream.close();
+  await consumer.close(true);
+  return records;
+}
+
+function headerText(record: Message<Buffer, Buffer, Buffer, Buffer>): Record<string, string> {
+  return Object.fromEntries([...record.headers].map(([k, v]) => [k.toString(), v.toString()]));
+}
+
+describe('kafka binder on the wire', () => {
+  it("writes a partitioned record as Spring does: its partition, no key, Spring's typed headers", async () => {
+    const d = uniqueName('wire');
+    const binder = await createKafkaBinder({ brokers: broker.url });
+    try {
+      const producer = await binder.producer<{ key: string }>({
+        destination: d,
+        partitionKey: (e) => e.key,
+        partitionCount: 4,
+      });
+      await producer.send({ key: 'hello' }, { headers: { source: 'node', attempt: 7 } });
+      const [record] = await readAll(d, 1);
+      expect(record?.partition).toBe(selectPartition('hello', 4));
+      expect(record?.key ?? null).toBeNull();
+      expect(record?.value.toString()).toBe('{"key":"hello"}');
+      const headers = headerText(record as Message<Buffer, Buffer, Buffer, Buffer>);
+      expect(headers).toMatchObject({
+        contentType: 'application/json',
+        'target-protocol': 'kafka',
+        scst_partition: String(selectPartition('hello', 4)),
+        source: 'node',
+        attempt: '7',
+      });
+      expect(JSON.parse(headers.spring_json_header_types ?? '')).toEqual({
+        contentType: 'java.lang.String',
+        'target-protocol': 'java.lang.String',
+        scst_partition: 'java.lang.Integer',
+        source: 'java.lang.String',
+        attempt: 'java.lang.Integer',
+      });
+    } finally {
+      await binder.close();
+    }
+  });
+
+  it("reads a Spring producer's headers typed by spring_json_header_types", async () => {
+    const d = uniqueName('typed');
+    const binder = await createKafkaBinder({ brokers: broker.url });
+    const got: EventMessage<unknown>[] = [];
+    const springTypes = {
+      contentType: 'java.lang.String',
+      scst_partition: 'java.lang.Integer',
+      count: 'java.lang.Long',
+      name: 'java.lang.String',
+    };
+    try {
+      await binder.consume({ destination: d, group: 'g', handler: (m) => void got.push(m) });
+      const producer = new Producer({ clientId: 'spring-like', bootstrapBrokers: [broker.bootstrap] });
+      const h = (k: string, v: string): [Buffer, Buffer] => [Buffer.from(k), Buffer.from(v)];
+      await producer.send({
+        messages: [
+          {
+            topic: d,
+            value: Buffer.from('{"n":1}'),
+            headers: new Map([
+              h('contentType', 'application/json'),
+              h('scst_partition', '0'),
+              h('count', '42'),
+              h('name', 'spring'),
+              h('raw', 'bytes'),
+              h('spring_json_header_types', JSON.stringify(springTypes)),
+            ]),
+          },
+        ],
+      });
+      await producer.close();
+      await waitFor(() => got.length === 1, 10_000, 'the Spring record');
+      expect(got[0]?.payload).toEqual({ n: 1 });
+      expect(got[0]?.partition).toBe(0);
+      expect(got[0]?.headers).toEqual({
+        contentType: 'application/json',
+        scst_partition: 0,
+        count: 42,
+        name: 'spring',
+        raw: 'bytes',
+      });
+      expect(got[0]?.deliveryId).toBe(`${d}-0@0`);
+    } finally {
+      await binder.close();
+    }
+  });
+
+  it("dead-letters to error.<destination>.<group>: same partition, key and headers, Spring's x- headers", async () => {
+    const d = uniqueName('dlqwire');
+    await createTopic(d, 3);
+    const binder = await createKafkaBinder({ brokers: broker.url });
+    try {
+      await binder.consume({
+        destination: d,
+        group: 'audit',
+        maxAttempts: 1,
+        handler: () => {
+          throw new TypeError('no such product');
+        },
+      });
+      const producer = new Producer({ clientId: 'keyed', bootstrapBrokers: [broker.bootstrap] });
+      const sent = await producer.send({
+        messages: [
+          {
+            topic: d,
+            partition: 2,
+            key: Buffer.from('k-1'),
+            value: Buffer.from('{"n":1}'),
+            headers: new Map([[Buffer.from('who'), Buffer.from('me')]]),
+          },
+        ],
+      });
+      await producer.close();
+      const [letter] = await readAll(`error.${d}.audit`, 1);
+      expect(letter?.partition).toBe(2);
+      expect(letter?.key?.toString()).toBe('k-1');
+      expect(letter?.value.toString()).toBe('{"n":1}');
+      const raw = letter?.headers ?? new Map<Buffer, Buffer>();
+      const get = (name: string): Buffer | undefined => [...raw].find(([k]) => k.toString() === name)?.[1];
+      expect(get('who')?.toString()).toBe('me');
+      expect(get('x-original-topic')?.toString()).toBe(d);
+      expect(get('x-original-partition')).toEqual(Buffer.from([0, 0, 0, 2]));
+      expect(get('x-original-offset')?.readBigInt64BE()).toBe(sent.offsets?.[0]?.offset);
+      expect(get('x-original-timestamp')?.length).toBe(8);
+      expect(get('x-original-timestamp-type')?.toString()).toBe('CreateTime');
+      expect(get('x-exception-fqcn')?.toString()).toBe('TypeError');
+      expect(get('x-exception-message')?.toString()).toBe('no such product');
+      expect(get('x-exception-stacktrace')?.toString()).toContain('TypeError: no such product');
+    } finally {
+      await binder.close();
+    }
+  });
+});
+
+describe('kafka binder topics and health', () => {
+  it('creates a topic with the partitionCount, and adds partitions only with autoAddPartitions', async () => {
+    const d = uniqueName('grow');
+    const strict = await createKafkaBinder({ brokers: broker.url });
+    const growing = await createKafkaBinder({ brokers: broker.url, autoAddPartitions: true });
+    const a = admin();
+    const partitions = async (): Promise<number | undefined> =>
+      (await a.metadata({ topics: [d], forceUpdate: true })).topics.get(d)?.partitionsCount;
+    try {
+      await strict.producer({ destination: d, partitionKey: () => 'k', partitionCount: 2 });
+      expect(await partitions()).toBe(2);
+      await strict.producer({ destination: d, partitionKey: () => 'k', partitionCount: 3 });
+      expect(await partitions()).toBe(2);
+      await growing.producer({ destination: d, partitionKey: () => 'k', partitionCount: 3 });
+      expect(await partitions()).toBe(3);
+    } finally {
+      await Promise.all([strict.close(), growing.close(), a.close()]);
+    }
+  });
+
+  it('is chosen by a kafka:// broker URL, and reports UP on readiness until closed', async () => {
+    const binder = await createEventBinder({ brokerUrl: broker.url, dataDir: '/nonexistent' });
+    expect(binder.kind).toBe('kafka');
+    const health = new HealthRegistry();
+    registerBinderHealth(health, binder);
+    expect(await health.check('readiness')).toMatchObject({
+      status: 'UP',
+      components: { binders: { details: { binder: 'kafka', brokers: broker.bootstrap } } },
+    });
+    await binder.close();
+    expect((await health.check('readiness')).status).toBe('DOWN');
+  });
+});
