@@ -35,7 +35,8 @@ async function startKafka(o: LandscapeEventsOptions): Promise<LandscapeEvents> {
   const { startKafkaBroker } = await import('@trellis/kit/kafka-broker');
   const dataDir = join(o.dataDir, 'kafka');
   o.logger.info({ port: o.kafkaPort, dataDir }, 'starting the Kafka broker');
-  const broker = await startKafkaBroker({ port: o.kafkaPort, dataDir });
+  // Port 0 is the broker module's default: a free port, found before the broker is configured with it.
+  const broker = await startKafkaBroker({ dataDir, ...(o.kafkaPort === 0 ? {} : { port: o.kafkaPort }) });
   return {
     brokerUrl: broker.url,
     notes: [
