@@ -1,0 +1,40 @@
+// Per-partition lanes keep each partition's order while distinct partitions run side by side.
+import { describe, expect, it } from 'vitest';
+import { PartitionLanes } from '../../src/events/kafka-lanes.ts';
+
+const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('PartitionLanes', () => {
+  it('runs a partition in order and at most `concurrency` partitions at once', async () => {
+    const done: string[] = [];
+    let running = 0;
+    let most = 0;
+    const lanes = new PartitionLanes<string>(2, async (item) => {
+      most = Math.max(most, ++running);
+      await tick(item.endsWith('slow') ? 20 : 1);
+      done.push(item);
+      running--;
+    });
+    for (const item of ['0a-slow', '0b', '1a', '1b', '2a', '2b']) lanes.push(Number(item[0]), item);
+    await lanes.idle();
+    expect(most).toBe(2);
+    for (const p of ['0', '1', '2'])
+      expect(done.filter((d) => d.startsWith(p))).toEqual(
+        [`${p}a`, `${p}b`].map((x) => done.find((d) => d.startsWith(x)) ?? ''),
+      );
+    expect(done.indexOf('0b')).toBeGreaterThan(done.indexOf('0a-slow'));
+  });
+
+  it("drops a revoked partition's waiting items, letting the one in hand finish", async () => {
+    const done: string[] = [];
+    const lanes = new PartitionLanes<string>(1, async (item) => {
+      await tick(5);
+      done.push(item);
+    });
+    for (const item of ['a', 'b', 'c']) lanes.push(0, item);
+    lanes.drop(0);
+    await lanes.idle();
+    expect(done).toEqual(['a']);
+    expect(lanes.size).toBe(0);
+  });
+});
