@@ -50,7 +50,7 @@ describe('HeaderDecoder', () => {
 });
 
 describe('deadLetterHeaders', () => {
-  it("keeps the original headers and adds spring-kafka's binary x-original ones, replacing an earlier failure's", () => {
+  it("keeps the original headers, adds spring-kafka's binary x-original ones, replaces an earlier failure's", () => {
     const original: [Buffer, Buffer][] = [
       [Buffer.from('who'), Buffer.from('me')],
       [Buffer.from('x-exception-message'), Buffer.from('an older failure')],
