@@ -6,6 +6,7 @@ import {
   createRabbitBinder,
   selectPartition,
   type EventBinder,
+  type Producer,
   type TailedMessage,
 } from '@trellis/clients/events';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -128,23 +129,42 @@ const inPartition = (partition: number, all: readonly number[]): number[] =>
 /** Names a broker cannot list are named on the command line, as for anything outside the landscape's own. */
 const named = (kind: string, d: string): string[] => (kind === 'rabbit' ? ['--destination', d, '--group', 'g'] : []);
 
+interface Products {
+  readonly binder: EventBinder;
+  readonly d: string;
+  readonly producer: Producer<Product>;
+}
+
+/** A fresh destination like `products`: two partitions, group g declared by the producer, `keys` sent to it. */
+async function withProducts(
+  open: () => Promise<EventBinder>,
+  keys: readonly number[],
+  work: (products: Products) => Promise<void>,
+): Promise<void> {
+  const d = uniqueName('products');
+  used.push(d);
+  const binder = await open();
+  try {
+    const producer = await binder.producer<Product>({
+      destination: d,
+      partitionKey: (p) => p.key,
+      partitionCount: 2,
+      requiredGroups: ['g'],
+    });
+    for (const key of keys) await producer.send({ key });
+    await work({ binder, d, producer });
+  } finally {
+    await binder.close();
+  }
+}
+
 // The notes' questions, asked Kafka's scripts, asked every binder: list the topics, describe `products` (two
 // partitions), print every message of it from the beginning, and only those of partition 1.
 describe.each(Object.keys(binders))('trellis events topics, describe, tail (%s binder)', (kind) => {
   const { open, env, rereads } = binders[kind] as BinderCase;
 
   it('lists the destination with its two partitions and describes each partition of its group with its lag', async () => {
-    const d = uniqueName('products');
-    used.push(d);
-    const binder = await open();
-    try {
-      const producer = await binder.producer<Product>({
-        destination: d,
-        partitionKey: (p) => p.key,
-        partitionCount: 2,
-        requiredGroups: ['g'],
-      });
-      for (const key of [1, 2, 3, 4, 5, 6]) await producer.send({ key });
+    await withProducts(open, [1, 2, 3, 4, 5, 6], async ({ binder, d }) => {
       const topics = JSON.parse(await run(['topics', ...named(kind, d)], env)) as {
         name: string;
         partitions: number;
@@ -180,24 +200,12 @@ describe.each(Object.keys(binders))('trellis events topics, describe, tail (%s b
       ]);
       expect(described.groups[0]?.partitions[1]?.lag).toBe(inPartition(1, [1, 2, 3, 4, 5, 6]).length);
       await expect(run(['describe', `${d}-missing`], env)).rejects.toMatchObject({ code: 'not_found' });
-    } finally {
-      await binder.close();
-    }
+    });
   });
 
   it('prints every message from the beginning, or only partition 1, where the binder keeps them; else those waiting for a group', async () => {
-    const d = uniqueName('products');
-    used.push(d);
-    const binder = await open();
-    try {
-      const producer = await binder.producer<Product>({
-        destination: d,
-        partitionKey: (p) => p.key,
-        partitionCount: 2,
-        requiredGroups: ['g'],
-      });
-      const sent = [1, 2, 3, 4, 5, 6, 7, 8];
-      for (const key of sent) await producer.send({ key });
+    const sent = [1, 2, 3, 4, 5, 6, 7, 8];
+    await withProducts(open, sent, async ({ d, producer }) => {
       const tail = (...flags: string[]): Promise<string> => run(['tail', d, '--timeout-ms', '400', ...flags], env);
       if (rereads) {
         expect(keys(payloads(await tail('--from-beginning')))).toEqual(sent);
@@ -232,9 +240,7 @@ describe.each(Object.keys(binders))('trellis events topics, describe, tail (%s b
       expect(seen.length).toBeGreaterThan(0);
       expect(seen.every((m) => m.partition === 1)).toBe(true);
       expect(seenKeys).toEqual(inPartition(1, more).filter((key) => key >= (seenKeys[0] ?? 0)));
-    } finally {
-      await binder.close();
-    }
+    });
   });
 });
 
