@@ -18,11 +18,17 @@ import { BROKER, cleanupBroker, uniqueName } from '../../clients/test/events/hel
 import { eventually, killAll, setUpReported, stopJava } from './support/jvm.ts';
 import {
   keysIn,
+  keysInBoth,
+  nodeProducer,
   PARTITIONS,
-  publishFromSpring,
+  publishAllFromSpring,
+  QUICK_RETRIES,
   readFixture,
+  recorder,
   recording,
+  sendAllFromNode,
   springDeliveries,
+  springKeys,
   startStreamApp,
   timesEach,
   writeFixture,
@@ -80,18 +86,8 @@ function raw(msg: ConsumeMessage | GetMessage): RawMessage {
   };
 }
 
-/** A Node handler that records each delivery and fails the events marked `fail`, as the Spring consumer does. */
-function recorder(into: EventMessage<InteropEvent>[]) {
-  return (message: EventMessage<InteropEvent>): void => {
-    into.push(message);
-    if (message.payload.fail) throw new Error(`refused by node: ${message.payload.key}`);
-  };
-}
-
-const quickRetries = { maxAttempts: 3, backoff: { initialIntervalMs: 50, maxIntervalMs: 200 } } as const;
-
 /** Node's consumers first, so every queue exists before either side sends; then the Spring app. */
-async function setUp(): Promise<void> {
+async function setUp(): Promise<StreamApp> {
   amqp = await connect(BROKER);
   binder = await createEventBinder({ brokerUrl: BROKER, dataDir: work });
   for (const index of [0, 1] as const) {
@@ -99,7 +95,7 @@ async function setUp(): Promise<void> {
       destination: toNode,
       group: 'nodes',
       partitioned: { instanceIndex: index, instanceCount: PARTITIONS },
-      ...quickRetries,
+      ...QUICK_RETRIES,
       handler: recorder(index === 0 ? handled.nodes0 : handled.nodes1),
     });
   }
@@ -107,15 +103,11 @@ async function setUp(): Promise<void> {
     destination: fromNode,
     group: 'shared',
     partitioned: { instanceIndex: 1, instanceCount: PARTITIONS },
-    ...quickRetries,
+    ...QUICK_RETRIES,
     handler: recorder(handled.shared1),
   });
   await binder.consume<InteropEvent>({ destination: fromNode, group: 'audit', handler: recorder(handled.audit) });
-  producer = await binder.producer<InteropEvent>({
-    destination: fromNode,
-    partitionKey: (event) => event.key,
-    partitionCount: PARTITIONS,
-  });
+  producer = await nodeProducer(binder, fromNode);
 
   const tap = await amqp.createChannel();
   const { queue } = await tap.assertQueue('', { exclusive: true, autoDelete: true });
@@ -129,15 +121,11 @@ async function setUp(): Promise<void> {
     work,
     env: { TRELLIS_RABBIT_ADDRESSES: BROKER },
   });
+  return spring;
 }
 
 const setUpReport = setUpReported(setUp);
-
-function started(): StreamApp {
-  setUpReport.started();
-  if (spring === undefined) throw new Error('the Spring app did not start');
-  return spring;
-}
+const started = setUpReport.started;
 
 afterAll(async () => {
   await stopJava(spring?.jvm);
@@ -159,8 +147,8 @@ describe('set-up', { timeout: TEST_TIMEOUT_MS }, () => {
 describe('Spring producer → Node consumers', { timeout: TEST_TIMEOUT_MS }, () => {
   it('puts each key in the partition Node computes, which the Node instance for that partition reads', async () => {
     const app = started();
-    const keys = [...keysIn(0, 3, 'product'), ...keysIn(1, 3, 'product')];
-    for (const [seq, key] of keys.entries()) await publishFromSpring(app, { key, seq, origin: 'spring', fail: false });
+    const keys = keysInBoth(3, 'product');
+    await publishAllFromSpring(app, keys);
     await eventually(
       'Spring events at the Node consumers',
       () => (handled.nodes0.length + handled.nodes1.length >= keys.length ? true : undefined),
@@ -199,16 +187,15 @@ describe('Node producer → Spring and Node consumers in shared groups', { timeo
     const zero = keysIn(0, 4, 'order');
     const one = keysIn(1, 4, 'order');
     const keys = [...zero, ...one];
-    for (const [seq, key] of keys.entries()) {
-      await producer?.send({ key, seq, origin: 'node', fail: false }, { headers: { origin: 'node' } });
-    }
+    await sendAllFromNode(producer, keys, { fail: false, firstSeq: 0 });
     const isOrder = (key: string): boolean => key.startsWith('order-');
-    const springKeys = async (): Promise<string[]> =>
-      (await springDeliveries(app)).map((d) => d.payload.key).filter(isOrder);
     await eventually(
       'every order at its group member and at audit',
       async () => {
-        const shared = [...(await springKeys()), ...handled.shared1.map((m) => m.payload.key).filter(isOrder)];
+        const shared = [
+          ...(await springKeys(app, 'order-')),
+          ...handled.shared1.map((m) => m.payload.key).filter(isOrder),
+        ];
         const audit = handled.audit.map((m) => m.payload.key).filter(isOrder);
         return shared.length >= keys.length && audit.length >= keys.length ? true : undefined;
       },
@@ -216,7 +203,7 @@ describe('Node producer → Spring and Node consumers in shared groups', { timeo
     );
     // Long enough for a duplicate, had there been one, to arrive.
     await sleep(500);
-    expect(timesEach(await springKeys())).toEqual(timesEach(zero));
+    expect(timesEach(await springKeys(app, 'order-'))).toEqual(timesEach(zero));
     expect(timesEach(handled.shared1.map((m) => m.payload.key).filter(isOrder))).toEqual(timesEach(one));
     expect(timesEach(handled.audit.map((m) => m.payload.key).filter(isOrder))).toEqual(timesEach(keys));
   });
@@ -240,8 +227,7 @@ describe('one dead-letter queue for group `shared`, whichever side failed', { ti
     const [bySpring] = keysIn(0, 1, 'poison');
     const [byNode] = keysIn(1, 1, 'poison');
     if (bySpring === undefined || byNode === undefined) throw new Error('no poison keys');
-    await producer?.send({ key: bySpring, seq: 100, origin: 'node', fail: true });
-    await producer?.send({ key: byNode, seq: 101, origin: 'node', fail: true });
+    await sendAllFromNode(producer, [bySpring, byNode], { fail: true, firstSeq: 100 });
 
     const dlq = `${fromNode}.shared.dlq`;
     const letters = await eventually(

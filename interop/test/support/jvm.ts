@@ -207,31 +207,33 @@ export async function waitUntilUp(app: JavaApp, url: string): Promise<void> {
 }
 
 /** How a test file's set-up went: `failure` for its set-up test to rethrow, `started` for the other tests to call. */
-export interface SetUpReport {
+export interface SetUpReport<T> {
   readonly failure: () => Error | undefined;
-  readonly started: () => void;
+  /** What the set-up answered; throws, pointing at the set-up test, when it failed. */
+  readonly started: () => T;
 }
 
 /**
  * Runs `setUp` before the file's tests so that a failure fails the run rather than leaving the tests skipped (vitest
  * skips them when beforeAll throws): the set-up test reports it, the others fail pointing there.
  */
-export function setUpReported(setUp: () => Promise<void>): SetUpReport {
-  let failure: Error | undefined;
+export function setUpReported<T>(setUp: () => Promise<T>): SetUpReport<T> {
+  let outcome: { ok: true; value: T } | { ok: false; error: Error } | undefined;
   beforeAll(
     async () => {
       try {
-        await setUp();
+        outcome = { ok: true, value: await setUp() };
       } catch (err) {
-        failure = err instanceof Error ? err : new Error(String(err));
+        outcome = { ok: false, error: err instanceof Error ? err : new Error(String(err)) };
       }
     },
     BUILD_TIMEOUT_MS + START_TIMEOUT_MS + 60_000,
   );
   return {
-    failure: () => failure,
+    failure: () => (outcome?.ok === false ? outcome.error : undefined),
     started: () => {
-      if (failure !== undefined) throw new Error("the Spring app did not start: see the set-up test's failure");
+      if (outcome?.ok !== true) throw new Error("the Spring app did not start: see the set-up test's failure");
+      return outcome.value;
     },
   };
 }

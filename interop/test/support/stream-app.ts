@@ -3,7 +3,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { selectPartition } from '@trellis/clients/events';
+import { selectPartition, type EventBinder, type EventMessage, type Producer } from '@trellis/clients/events';
 import { freePort, mavenPackage, requireJdkAndMaven, startJava, waitUntilUp, type JavaApp } from './jvm.ts';
 
 const PROJECT = fileURLToPath(new URL('../../spring-cloud-stream/', import.meta.url));
@@ -31,6 +31,17 @@ export interface SpringHeader {
 export interface SpringDelivery {
   readonly payload: InteropEvent;
   readonly headers: Readonly<Record<string, SpringHeader>>;
+}
+
+/** Node consumers retry as the Spring app's binding does: 3 attempts, short back-off, so a DLQ fills within a second. */
+export const QUICK_RETRIES = { maxAttempts: 3, backoff: { initialIntervalMs: 50, maxIntervalMs: 200 } } as const;
+
+/** A Node handler that records each delivery into `into` and fails the events marked `fail`, as the Spring app does. */
+export function recorder(into: EventMessage<InteropEvent>[]): (message: EventMessage<InteropEvent>) => void {
+  return (message) => {
+    into.push(message);
+    if (message.payload.fail) throw new Error(`refused by node: ${message.payload.key}`);
+  };
 }
 
 export interface StreamApp {
@@ -79,8 +90,36 @@ export async function publishFromSpring(app: StreamApp, event: InteropEvent): Pr
   if (res.status !== 202) throw new Error(`the Spring app answered ${res.status} to /publish`);
 }
 
+/** Sends one event per key from Spring, `seq` counting from 0. */
+export async function publishAllFromSpring(app: StreamApp, keys: readonly string[]): Promise<void> {
+  for (const [seq, key] of keys.entries()) await publishFromSpring(app, { key, seq, origin: 'spring', fail: false });
+}
+
 export async function springDeliveries(app: StreamApp): Promise<SpringDelivery[]> {
   return (await (await fetch(`${app.url}/received`)).json()) as SpringDelivery[];
+}
+
+/** The keys of the Spring consumer's deliveries that start with `prefix`, attempts included. */
+export async function springKeys(app: StreamApp, prefix: string): Promise<string[]> {
+  return (await springDeliveries(app)).map((d) => d.payload.key).filter((key) => key.startsWith(prefix));
+}
+
+/** The Node producer of both tests: partitioned on the event's key like the Spring producer. */
+export function nodeProducer(binder: EventBinder, destination: string): Promise<Producer<InteropEvent>> {
+  return binder.producer<InteropEvent>({ destination, partitionKey: (event) => event.key, partitionCount: PARTITIONS });
+}
+
+/** Sends one event per key from Node, `seq` counting from `firstSeq`, with an `origin` header. */
+export async function sendAllFromNode(
+  producer: Producer<InteropEvent> | undefined,
+  keys: readonly string[],
+  options: { fail: boolean; firstSeq: number },
+): Promise<void> {
+  if (producer === undefined) throw new Error('no Node producer');
+  for (const [n, key] of keys.entries()) {
+    const event: InteropEvent = { key, seq: options.firstSeq + n, origin: 'node', fail: options.fail };
+    await producer.send(event, { headers: { origin: 'node' } });
+  }
 }
 
 /** `count` keys `<prefix>-<n>` that Spring's partition selection puts in `partition`. */
@@ -91,6 +130,11 @@ export function keysIn(partition: number, count: number, prefix: string): string
     if (selectPartition(key, PARTITIONS) === partition) keys.push(key);
   }
   return keys;
+}
+
+/** `count` keys in each of the two partitions, partition 0's first. */
+export function keysInBoth(count: number, prefix: string): string[] {
+  return [...keysIn(0, count, prefix), ...keysIn(1, count, prefix)];
 }
 
 /** Counts of each key's handling, so a test can say "each once" in one comparison. */
