@@ -150,15 +150,16 @@ export class HeaderDecoder {
   readonly #types = new TypesCache();
 
   decode(entries: Iterable<readonly [Buffer, Buffer]>): Record<string, unknown> {
-    const list = [...entries];
-    const typesEntry = list.find(([name]) => name.toString('latin1') === TYPES_HEADER);
-    const types = this.#types.get(typesEntry?.[1]);
     const out: Record<string, unknown> = {};
-    for (const [rawName, raw] of list) {
+    let typesRaw: Buffer | undefined;
+    const raw: [string, Buffer][] = [];
+    for (const [rawName, value] of entries) {
       const name = rawName.toString('utf8');
-      if (name === TYPES_HEADER) continue;
-      out[name] = decodeTyped(raw ?? Buffer.alloc(0), types[name]);
+      if (name === TYPES_HEADER) typesRaw = value;
+      else raw.push([name, value]);
     }
+    const types = this.#types.get(typesRaw);
+    for (const [name, value] of raw) out[name] = decodeTyped(value, types[name]);
     return out;
   }
 }

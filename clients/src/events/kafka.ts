@@ -182,6 +182,9 @@ class KafkaConsumer<T> implements Consumer {
   readonly #highWater: number;
   #client: KafkaClientConsumer | undefined;
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
+  /** The last done record of each partition, not committed yet. */
+  readonly #done = new Map<number, Record_>();
+  #flushing: Promise<void> | undefined;
   #paused = false;
   #closed = false;
   #restarts = 0;
@@ -354,10 +357,31 @@ class KafkaConsumer<T> implements Consumer {
     return false;
   }
 
+  /**
+   * Marks a record done. Commits go out once per turn of the event loop with the last done record of each partition
+   * (Spring's ackMode BATCH does the same per poll): one request for a burst instead of one per record.
+   */
   #commit(record: Record_): void {
-    // The client coalesces commits per partition and keeps them monotonic; a lost commit means a redelivery only.
-    void Promise.resolve(record.commit()).catch((err: unknown) =>
-      this.#binder.log.warn({ error: describe(err), group: this.#groupId }, 'offset commit failed; records may repeat'),
+    this.#done.set(record.partition, record);
+    this.#flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flushCommits());
+  }
+
+  async #flushCommits(): Promise<void> {
+    const records = [...this.#done.values()];
+    this.#done.clear();
+    this.#flushing = undefined;
+    // The client keeps commits per partition monotonic; a lost commit means a redelivery, never a loss.
+    await Promise.all(
+      records.map(async (record) => {
+        try {
+          await record.commit();
+        } catch (err) {
+          this.#binder.log.warn(
+            { error: describe(err), group: this.#groupId },
+            'offset commit failed; records may repeat',
+          );
+        }
+      }),
     );
   }
 
@@ -391,6 +415,7 @@ class KafkaConsumer<T> implements Consumer {
     this.#client = undefined;
     this.#lanes.clear();
     await this.#lanes.idle();
+    await this.#flushing;
     this.#next.clear();
     this.#paused = false;
     await stream?.close().catch(() => undefined);
