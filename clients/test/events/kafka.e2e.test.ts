@@ -206,6 +206,37 @@ describe('kafka binder on the wire', () => {
   });
 });
 
+describe('kafka binder through rebalances', () => {
+  it('loses nothing when members join and leave mid-stream, and repeats at most what was in flight', async () => {
+    const d = uniqueName('rebalance');
+    await createTopic(d, 4);
+    const [a, b] = [await createKafkaBinder({ brokers: broker.url }), await createKafkaBinder({ brokers: broker.url })];
+    const seen: number[] = [];
+    const byB: number[] = [];
+    const handler =
+      (mine?: number[]) =>
+      async (m: EventMessage<{ n: number }>): Promise<void> => {
+        seen.push(m.payload.n);
+        mine?.push(m.payload.n);
+        await new Promise((r) => setTimeout(r, 2));
+      };
+    try {
+      const first = await a.consume({ destination: d, group: 'g', handler: handler() });
+      const producer = await a.producer<{ n: number }>({ destination: d });
+      await Promise.all(Array.from({ length: 600 }, (_, n) => producer.send({ n })));
+      await waitFor(() => seen.length >= 100, 10_000, 'the first hundred');
+      await b.consume({ destination: d, group: 'g', handler: handler(byB) });
+      await waitFor(() => seen.length >= 300, 20_000, 'three hundred');
+      await first.close();
+      await waitFor(() => new Set(seen).size === 600, 20_000, 'every record');
+      expect(seen.length - 600).toBeLessThanOrEqual(8); // a record in hand per member and rebalance at most
+      expect(byB.length).toBeGreaterThan(300); // b took over a's partitions
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  }, 60_000);
+});
+
 describe('kafka binder topics and health', () => {
   it('creates a topic with the partitionCount, and adds partitions only with autoAddPartitions', async () => {
     const d = uniqueName('grow');
