@@ -1,6 +1,13 @@
 // `trellis events …`: what Kafka's tools ask a broker (topics, describe, a tail of messages) and a consumer group's
 // dead letters, on Kafka, RabbitMQ or the embedded binder alike.
-import type { DeadLetter, EventBinder, EventInspector, InspectHints, TailedMessage } from '@trellis/clients/events';
+import type {
+  DeadLetter,
+  EventBinder,
+  EventInspector,
+  InspectHints,
+  InspectQuestion,
+  TailedMessage,
+} from '@trellis/clients/events';
 import {
   loadSettings,
   renderSettingsHelp,
@@ -150,10 +157,15 @@ async function withBinder(
   }
 }
 
-function inspectorOf(binder: EventBinder, io: EventsIo): EventInspector {
+function inspectorOf(binder: EventBinder): EventInspector {
   if (binder.inspect === undefined) throw new SettingsError(`the ${binder.kind} binder cannot be inspected`);
-  for (const limit of binder.inspect.limits) io.stderr?.write(`note: ${limit}\n`);
   return binder.inspect;
+}
+
+/** Says aside, on stderr, what the binder cannot show in this answer. */
+function noteLimit(inspector: EventInspector, question: InspectQuestion, io: EventsIo): void {
+  const limit = inspector.limits[question];
+  if (limit !== undefined) io.stderr?.write(`note: ${limit}\n`);
 }
 
 /**
@@ -192,12 +204,15 @@ function printTailed(message: TailedMessage, asJson: boolean): string {
 async function tailCommand(destination: string, rest: readonly string[], env: Env, io: EventsIo): Promise<void> {
   const s = loadSettings({ ...binderFlags, ...tailFlags }, { argv: rest, env });
   await withBinder(s, CONNECT_TIMEOUT_MS, async (binder) => {
-    const feed = inspectorOf(binder, io).tail(destination, {
+    const inspector = inspectorOf(binder);
+    const feed = inspector.tail(destination, {
       fromBeginning: s.fromBeginning,
       ...(s.partition === undefined ? {} : { partition: s.partition }),
       ...(s.group === undefined ? {} : { group: s.group }),
       ...(s.timeoutMs === undefined ? {} : { timeoutMs: s.timeoutMs }),
     });
+    // After the options are accepted: a refusal stays one line.
+    noteLimit(inspector, 'tail', io);
     for await (const message of feed) io.stdout.write(printTailed(message, s.json));
   });
 }
@@ -247,7 +262,9 @@ export async function eventsCommand(argv: readonly string[], env: Env, io: Event
     case 'topics':
       if (args.length > 0) throw new SettingsError('topics takes no argument (see trellis events --help)');
       await inspect(rest, env, async (binder, hints) => {
-        io.stdout.write(json(await inspectorOf(binder, io).topics(hints)));
+        const inspector = inspectorOf(binder);
+        io.stdout.write(json(await inspector.topics(hints)));
+        noteLimit(inspector, 'topics', io);
       });
       return;
     case 'describe':
@@ -260,7 +277,9 @@ export async function eventsCommand(argv: readonly string[], env: Env, io: Event
         return;
       }
       await inspect(rest, env, async (binder, hints) => {
-        io.stdout.write(json(await inspectorOf(binder, io).describe(destination, hints)));
+        const inspector = inspectorOf(binder);
+        io.stdout.write(json(await inspector.describe(destination, hints)));
+        noteLimit(inspector, 'describe', io);
       });
       return;
     }

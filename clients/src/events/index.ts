@@ -13,6 +13,7 @@ export type {
   GroupDescription,
   GroupPartition,
   InspectHints,
+  InspectQuestion,
   PartitionDescription,
   TailedMessage,
   TailOptions,

@@ -101,9 +101,8 @@ function fromLog(row: LogRow): TailedMessage {
 }
 
 class EmbeddedInspector implements EventInspector {
-  readonly limits = [
-    'embedded: offsets are the log’s sequence numbers, shared by all destinations; the log keeps messages for its retention (7 days by default)',
-  ];
+  // It sees everything it keeps; its offsets are the log's sequence numbers, shared by all destinations.
+  readonly limits = {};
   readonly #db: SqliteDatabase;
   readonly #file: string;
   readonly #pollIntervalMs: number;

@@ -35,11 +35,14 @@ interface QueueState {
 /** Partition queues probed past the last one found would be absurd beyond this. */
 const MAX_PARTITIONS = 1024;
 
-const LIMITS = [
-  'rabbit: AMQP cannot list exchanges or queues (the management plugin could; it is not assumed), so topics and groups are the names given (the landscape’s, --destination, --group) that exist on the broker',
-  'rabbit: lag is the messages ready in a group’s queue; those delivered and not yet acknowledged are not counted',
-  'rabbit: a consumed message is gone, so tail cannot start from the beginning: it shows what is published from now on (through a temporary queue of its own), after the messages still waiting for --group (peeked and put back)',
-];
+const UNLISTED =
+  'RabbitMQ cannot list exchanges and queues over AMQP (its management plugin could; it is not assumed): these are the destinations and groups named (the landscape’s, --destination, --group) that exist';
+
+const LIMITS = {
+  topics: UNLISTED,
+  describe: `${UNLISTED}; lag counts the messages ready in a queue, not those delivered and not yet acknowledged`,
+  tail: 'RabbitMQ keeps no consumed message: this shows what is published from now on (through a temporary queue of its own), after what still waits for --group (peeked and put back)',
+} as const;
 
 function isNotFound(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 404;

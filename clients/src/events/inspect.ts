@@ -88,13 +88,16 @@ export interface TailedMessage {
   readonly payload: string;
 }
 
+/** The inspector's questions, each of which a binder may answer only in part. */
+export type InspectQuestion = 'topics' | 'describe' | 'tail';
+
 /**
  * Reading a binder's destinations without taking part: what Kafka's kafka-topics, kafka-consumer-groups and
  * kafka-console-consumer answer, on every binder. What a binder cannot observe it says in `limits`.
  */
 export interface EventInspector {
-  /** What this binder cannot show, in a sentence each (printed by `trellis events` beside its answers). */
-  readonly limits: readonly string[];
+  /** What this binder cannot show in the answer to a question, in a sentence (`trellis events` prints it aside). */
+  readonly limits: Readonly<Partial<Record<InspectQuestion, string>>>;
   topics(hints?: InspectHints): Promise<TopicSummary[]>;
   /** Rejects with `not_found` when the destination does not exist. */
   describe(destination: string, hints?: InspectHints): Promise<TopicDescription>;
