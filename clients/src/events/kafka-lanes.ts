@@ -1,4 +1,7 @@
 // Per-partition work lanes: a partition's records one after another (Kafka's ordering), partitions side by side.
+/** Items a partition runs before giving way to another that waits. */
+const TURN = 64;
+
 /**
  * Runs work items keyed by partition: each partition's items strictly in arrival order, at most `concurrency`
  * partitions at a time. With concurrency 1 the whole consumer handles one record at a time, as Spring's single
@@ -10,6 +13,7 @@ export class PartitionLanes<I> {
   readonly #concurrency: number;
   readonly #work: (item: I) => Promise<void>;
   #queued = 0;
+  #held = false;
   #idle: (() => void)[] = [];
 
   constructor(concurrency: number, work: (item: I) => Promise<void>) {
@@ -17,7 +21,7 @@ export class PartitionLanes<I> {
     this.#work = work;
   }
 
-  /** Items waiting plus lanes running. */
+  /** Items waiting plus lanes running (held items count: they still wait). */
   get size(): number {
     return this.#queued + this.#running.size;
   }
@@ -39,6 +43,19 @@ export class PartitionLanes<I> {
     this.#settleIfIdle();
   }
 
+  /**
+   * Starts no new item until `release()`; items in hand finish. A rebalance holds the lanes so that records of
+   * partitions about to move are not handled here while their next owner starts on them too.
+   */
+  hold(): void {
+    this.#held = true;
+  }
+
+  release(): void {
+    this.#held = false;
+    this.#pump();
+  }
+
   /** Drops every waiting item. */
   clear(): void {
     for (const partition of this.#lanes.keys()) this.drop(partition);
@@ -51,6 +68,7 @@ export class PartitionLanes<I> {
   }
 
   #pump(): void {
+    if (this.#held) return;
     for (const [partition, lane] of this.#lanes) {
       if (this.#running.size >= this.#concurrency) return;
       if (lane.length > 0 && !this.#running.has(partition)) void this.#run(partition, lane);
@@ -59,14 +77,29 @@ export class PartitionLanes<I> {
 
   async #run(partition: number, lane: I[]): Promise<void> {
     this.#running.add(partition);
-    for (let item = lane.shift(); item !== undefined; item = lane.shift()) {
+    let turn = 0;
+    for (let item = this.#next(lane); item !== undefined; item = this.#next(lane)) {
       this.#queued--;
       // The work function handles its own failures; this catch only keeps a bug there from stopping the lane.
       await this.#work(item).catch(() => undefined);
+      // Take turns with waiting partitions, as a Kafka poll mixes them, instead of draining one while others wait.
+      if (++turn >= TURN && this.#othersWait(partition)) break;
     }
+    // Behind the others for the next turn.
+    this.#lanes.delete(partition);
+    this.#lanes.set(partition, lane);
     this.#running.delete(partition);
     this.#pump();
     this.#settleIfIdle();
+  }
+
+  #othersWait(partition: number): boolean {
+    for (const [p, lane] of this.#lanes) if (p !== partition && lane.length > 0 && !this.#running.has(p)) return true;
+    return false;
+  }
+
+  #next(lane: I[]): I | undefined {
+    return this.#held ? undefined : lane.shift();
   }
 
   #settleIfIdle(): void {

@@ -221,6 +221,7 @@ class KafkaConsumer<T> implements Consumer {
   async #open(): Promise<void> {
     const client = this.#binder.newConsumer(this.#groupId, encodeSlot(this.#slot));
     this.#client = client;
+    client.on('consumer:group:rebalance', () => this.#lanes.hold());
     client.on('consumer:group:join', (payload: ConsumerGroupJoinPayload) => this.#assigned(payload));
     const stream = await client.consume({
       topics: [this.#c.destination],
@@ -242,7 +243,10 @@ class KafkaConsumer<T> implements Consumer {
     await positioned;
   }
 
-  /** Partitions taken away in a rebalance: their waiting records belong to their next owner now. */
+  /**
+   * A rebalance ended. While it ran the lanes were held (like Java's poll loop, which handles nothing between
+   * revocation and assignment); the records of partitions taken away belong to their next owner now.
+   */
   #assigned(payload: ConsumerGroupJoinPayload): void {
     const mine = new Set(
       (payload.assignments ?? []).filter((a) => a.topic === this.#c.destination).flatMap((a) => a.partitions),
@@ -252,6 +256,7 @@ class KafkaConsumer<T> implements Consumer {
       this.#lanes.drop(partition);
       this.#next.delete(partition);
     }
+    this.#lanes.release();
   }
 
   #accept(record: Record_): void {

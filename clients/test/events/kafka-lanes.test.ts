@@ -36,4 +36,33 @@ describe('PartitionLanes', () => {
     expect(done).toEqual(['a']);
     expect(lanes.size).toBe(0);
   });
+
+  it('starts nothing while held, finishing the item in hand, and goes on when released', async () => {
+    const done: string[] = [];
+    const lanes = new PartitionLanes<string>(2, async (item) => {
+      await tick(5);
+      done.push(item);
+    });
+    lanes.push(0, 'a');
+    lanes.push(0, 'b');
+    lanes.hold();
+    lanes.push(1, 'c');
+    await tick(30);
+    expect(done).toEqual(['a']);
+    lanes.release();
+    await lanes.idle();
+    expect(done.sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('takes turns between waiting partitions instead of draining one first', async () => {
+    const done: number[] = [];
+    const lanes = new PartitionLanes<number>(1, async (partition) => {
+      await Promise.resolve();
+      done.push(partition);
+    });
+    for (let i = 0; i < 200; i++) lanes.push(0, 0);
+    for (let i = 0; i < 200; i++) lanes.push(1, 1);
+    await lanes.idle();
+    expect(done.slice(0, 200).filter((p) => p === 1).length).toBeGreaterThan(50);
+  });
 });
