@@ -11,7 +11,7 @@ export const TARGET_PROTOCOL = 'target-protocol';
 
 export const CONTENT_TYPE = 'contentType';
 
-/** The headers the binder's dead-letter recoverer adds (KafkaMessageChannelBinder.X_*), and spring-kafka's group. */
+/** The headers the binder's dead-letter recoverer adds (KafkaMessageChannelBinder.X_*), all of them. */
 export const DLQ_HEADERS = {
   originalTopic: 'x-original-topic',
   /** 4-byte big-endian int. */
@@ -25,7 +25,6 @@ export const DLQ_HEADERS = {
   exceptionFqcn: 'x-exception-fqcn',
   exceptionMessage: 'x-exception-message',
   exceptionStacktrace: 'x-exception-stacktrace',
-  originalConsumerGroup: 'kafka_dlt-original-consumer-group',
 } as const;
 
 /**
@@ -182,7 +181,6 @@ export interface FailedRecord {
   readonly partition: number;
   readonly offset: bigint;
   readonly timestamp: bigint;
-  readonly group: string;
 }
 
 /** Why it failed: the exception's class (its `name` in Node), message and stack. */
@@ -212,7 +210,6 @@ export function deadLetterHeaders(
   add(DLQ_HEADERS.originalOffset, int64(from.offset));
   add(DLQ_HEADERS.originalTimestamp, int64(from.timestamp));
   add(DLQ_HEADERS.originalTimestampType, Buffer.from('CreateTime'));
-  add(DLQ_HEADERS.originalConsumerGroup, Buffer.from(from.group));
   add(DLQ_HEADERS.exceptionFqcn, Buffer.from(why.errorClass));
   add(DLQ_HEADERS.exceptionMessage, Buffer.from(why.reason));
   add(DLQ_HEADERS.exceptionStacktrace, Buffer.from(why.stacktrace));

@@ -330,15 +330,11 @@ class KafkaConsumer<T> implements Consumer {
       partition: record.partition,
       ...(record.key === undefined || record.key === null ? {} : { key: record.key }),
       value: record.value ?? Buffer.alloc(0),
-      headers: deadLetterHeaders(
-        record.headers,
-        { ...record, group: this.#groupId },
-        {
-          errorClass: outcome.errorClass,
-          reason: outcome.reason.slice(0, 4000),
-          stacktrace: outcome.stacktrace.slice(0, 16_000),
-        },
-      ),
+      headers: deadLetterHeaders(record.headers, record, {
+        errorClass: outcome.errorClass,
+        reason: outcome.reason.slice(0, 4000),
+        stacktrace: outcome.stacktrace.slice(0, 16_000),
+      }),
     };
     for (let attempt = 1; !this.#closed; attempt++) {
       try {

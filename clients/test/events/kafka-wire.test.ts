@@ -1,4 +1,5 @@
 // Spring's Kafka record headers, byte for byte: what a Spring consumer reads back typed, and the dead-letter encodings.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   deadLetterHeaders,
@@ -57,7 +58,7 @@ describe('deadLetterHeaders', () => {
     ];
     const wire = deadLetterHeaders(
       original,
-      { topic: 'products', partition: 2, offset: 41n, timestamp: 1_700_000_000_000n, group: 'audit' },
+      { topic: 'products', partition: 2, offset: 41n, timestamp: 1_700_000_000_000n },
       { errorClass: 'TypeError', reason: 'bad', stacktrace: 'TypeError: bad' },
     );
     const byName = new Map([...wire].map(([k, v]) => [k.toString(), v]));
@@ -70,5 +71,51 @@ describe('deadLetterHeaders', () => {
     expect([...byName.keys()].filter((k) => k === 'x-exception-message')).toHaveLength(1);
     expect(originOf(byName)).toEqual({ topic: 'products', partition: 2, offset: 41n });
     expect(readDeadLetterHeader('x-original-partition', byName.get('x-original-partition') ?? Buffer.alloc(0))).toBe(2);
+  });
+});
+
+/** A record as the interop test recorded it from a real Spring Cloud Stream app (fixtures/spring-kafka.json). */
+interface RecordedRecord {
+  readonly partition: number;
+  readonly headers: Record<string, { utf8?: string; base64?: string }>;
+}
+const spring = JSON.parse(readFileSync(new URL('./fixtures/spring-kafka.json', import.meta.url), 'utf8')) as {
+  produced: RecordedRecord;
+  deadLetteredBySpring: RecordedRecord;
+};
+const wireOf = (r: RecordedRecord): [Buffer, Buffer][] =>
+  Object.entries(r.headers).map(([k, v]) => [
+    Buffer.from(k),
+    v.base64 === undefined ? Buffer.from(v.utf8 ?? '') : Buffer.from(v.base64, 'base64'),
+  ]);
+
+describe("Spring's recorded records", () => {
+  it("read typed: a Spring producer's Integer headers as numbers, Strings as text", () => {
+    expect(new HeaderDecoder().decode(wireOf(spring.produced))).toEqual({
+      partitionKey: 'product-0',
+      origin: 'spring',
+      scst_partition: 0,
+      contentType: 'application/json',
+      seq: 0,
+    });
+  });
+
+  it("get the very header names and encodings from our dead-lettering that Spring's own gave", () => {
+    const letter = spring.deadLetteredBySpring;
+    const original = wireOf(letter).filter(([k]) => !k.toString().startsWith('x-'));
+    const origin = originOf(new Map(wireOf(letter).map(([k, v]) => [k.toString(), v])));
+    const timestamp = Buffer.from(letter.headers['x-original-timestamp']?.base64 ?? '', 'base64').readBigInt64BE();
+    const ours = deadLetterHeaders(
+      original,
+      { topic: origin?.topic ?? '', partition: origin?.partition ?? -1, offset: origin?.offset ?? -1n, timestamp },
+      { errorClass: 'Error', reason: 'refused', stacktrace: 'Error: refused' },
+    );
+    const names = (wire: Iterable<[Buffer, Buffer]>): string[] => [...wire].map(([k]) => k.toString()).sort();
+    expect(names(ours)).toEqual(names(wireOf(letter)));
+    const byName = (wire: Iterable<[Buffer, Buffer]>): Map<string, string> =>
+      new Map([...wire].map(([k, v]) => [k.toString(), v.toString('base64')]));
+    for (const name of ['x-original-topic', 'x-original-partition', 'x-original-offset', 'x-original-timestamp']) {
+      expect(byName(ours).get(name)).toBe(byName(wireOf(letter)).get(name));
+    }
   });
 });
