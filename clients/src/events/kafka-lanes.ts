@@ -2,21 +2,53 @@
 /** Items a partition runs before giving way to another that waits. */
 const TURN = 64;
 
+/** A FIFO that takes from the front in constant time (Array#shift copies the array once it is large). */
+class Lane<I> {
+  #items: I[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: I): void {
+    this.#items.push(item);
+  }
+
+  shift(): I | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head++];
+    // Compact now and then, so taken items do not stay referenced.
+    if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  clear(): number {
+    const dropped = this.length;
+    this.#items = [];
+    this.#head = 0;
+    return dropped;
+  }
+}
+
 /**
  * Runs work items keyed by partition: each partition's items strictly in arrival order, at most `concurrency`
  * partitions at a time. With concurrency 1 the whole consumer handles one record at a time, as Spring's single
  * listener thread does; more lets distinct partitions proceed in parallel without reordering any of them.
  */
 export class PartitionLanes<I> {
-  readonly #lanes = new Map<number, I[]>();
+  readonly #lanes = new Map<number, Lane<I>>();
   readonly #running = new Set<number>();
   readonly #concurrency: number;
-  readonly #work: (item: I) => Promise<void>;
+  readonly #work: (item: I) => void | Promise<void>;
   #queued = 0;
   #held = false;
   #idle: (() => void)[] = [];
 
-  constructor(concurrency: number, work: (item: I) => Promise<void>) {
+  constructor(concurrency: number, work: (item: I) => void | Promise<void>) {
     this.#concurrency = concurrency;
     this.#work = work;
   }
@@ -27,19 +59,32 @@ export class PartitionLanes<I> {
   }
 
   push(partition: number, item: I): void {
-    const lane = this.#lanes.get(partition);
-    if (lane === undefined) this.#lanes.set(partition, [item]);
-    else lane.push(item);
+    // Nothing waits anywhere and a slot is free: run it now, and without a lane at all when it finishes at once.
+    if (!this.#held && this.#queued === 0 && this.#running.size < this.#concurrency && !this.#running.has(partition)) {
+      let pending: void | Promise<void>;
+      try {
+        pending = this.#work(item);
+      } catch {
+        // As in #run: the work function handles its own failures.
+      }
+      if (pending !== undefined) void this.#finish(partition, pending);
+      return;
+    }
+    let lane = this.#lanes.get(partition);
+    if (lane === undefined) {
+      lane = new Lane();
+      this.#lanes.set(partition, lane);
+    }
+    lane.push(item);
     this.#queued++;
-    this.#pump();
+    if (!this.#running.has(partition)) this.#pump();
   }
 
   /** Drops the waiting items of a partition (it was revoked: its next owner reads them from the committed offset). */
   drop(partition: number): void {
     const lane = this.#lanes.get(partition);
     if (lane === undefined) return;
-    this.#queued -= lane.length;
-    lane.length = 0;
+    this.#queued -= lane.clear();
     this.#settleIfIdle();
   }
 
@@ -75,19 +120,43 @@ export class PartitionLanes<I> {
     }
   }
 
-  async #run(partition: number, lane: I[]): Promise<void> {
+  async #run(partition: number, lane: Lane<I>): Promise<void> {
     this.#running.add(partition);
     let turn = 0;
     for (let item = this.#next(lane); item !== undefined; item = this.#next(lane)) {
       this.#queued--;
-      // The work function handles its own failures; this catch only keeps a bug there from stopping the lane.
-      await this.#work(item).catch(() => undefined);
-      // Take turns with waiting partitions, as a Kafka poll mixes them, instead of draining one while others wait.
-      if (++turn >= TURN && this.#othersWait(partition)) break;
+      try {
+        // Awaited only when the work is asynchronous: synchronous work runs a whole turn without a promise.
+        const pending = this.#work(item);
+        if (pending !== undefined) await pending;
+      } catch {
+        // The work function handles its own failures; this only keeps a bug there from stopping the lane.
+      }
+      // Take turns with waiting partitions, as a Kafka poll mixes them, instead of draining one while others wait;
+      // and yield once a turn, so a long synchronous run neither starves the event loop nor nests pumps.
+      if (++turn >= TURN) {
+        if (this.#othersWait(partition)) break;
+        turn = 0;
+        await Promise.resolve();
+      }
     }
+    if (turn >= TURN) await Promise.resolve();
     // Behind the others for the next turn.
     this.#lanes.delete(partition);
     this.#lanes.set(partition, lane);
+    this.#running.delete(partition);
+    this.#pump();
+    this.#settleIfIdle();
+  }
+
+  /** Holds the partition's slot while an item started by `push` completes, then goes on with its lane. */
+  async #finish(partition: number, pending: Promise<void>): Promise<void> {
+    this.#running.add(partition);
+    try {
+      await pending;
+    } catch {
+      // As in #run.
+    }
     this.#running.delete(partition);
     this.#pump();
     this.#settleIfIdle();
@@ -98,7 +167,7 @@ export class PartitionLanes<I> {
     return false;
   }
 
-  #next(lane: I[]): I | undefined {
+  #next(lane: Lane<I>): I | undefined {
     return this.#held ? undefined : lane.shift();
   }
 

@@ -1,6 +1,7 @@
 // Spring Cloud Stream's Kafka binder on the wire: topic names, record headers as spring-kafka maps them, and the
 // dead-letter headers its DeadLetterPublishingRecoverer adds. Kept apart from the client so each byte can be tested.
 import { randomUUID } from 'node:crypto';
+import { PARTITION_HEADER } from './naming.ts';
 import type { HeaderValue } from './types.ts';
 
 /** spring-kafka's DefaultKafkaHeaderMapper: a JSON map header name → Java class, so Spring reads the others typed. */
@@ -161,6 +162,40 @@ export class HeaderDecoder {
     for (const [name, value] of raw) out[name] = decodeTyped(value, types[name]);
     return out;
   }
+}
+
+/** What the binder must know of every record before its handler runs, found without decoding every header. */
+export interface RecordMarks {
+  /** `scst_partition`, when the producer partitioned. */
+  readonly partition: number | undefined;
+  /** `trellis_delivery_id`: the id a replayed dead letter keeps. */
+  readonly deliveryId: string | undefined;
+  /** `trellis_replay_group`: the only group a replayed dead letter is for. */
+  readonly replayGroup: string | undefined;
+}
+
+const MARKS = [PARTITION_HEADER, DELIVERY_ID_HEADER, REPLAY_GROUP_HEADER].map((name) => Buffer.from(name));
+
+/**
+ * Reads the few headers the binder acts on. Comparing lengths first skips nearly every header without touching its
+ * bytes, so a record's headers cost almost nothing unless the handler reads them.
+ */
+export function readMarks(headers: ReadonlyMap<Buffer, Buffer>): RecordMarks {
+  let partition: number | undefined;
+  let deliveryId: string | undefined;
+  let replayGroup: string | undefined;
+  for (const [name, value] of headers) {
+    const length = name.length;
+    if (length === 14 && name.equals(MARKS[0] as Buffer)) {
+      const n = Number(value.toString('latin1'));
+      if (Number.isInteger(n) && n >= 0) partition = n;
+    } else if (length === 19 && name.equals(MARKS[1] as Buffer)) {
+      deliveryId = value.toString('utf8');
+    } else if (length === 20 && name.equals(MARKS[2] as Buffer)) {
+      replayGroup = value.toString('utf8');
+    }
+  }
+  return { partition, deliveryId, replayGroup };
 }
 
 function int32(value: number): Buffer {

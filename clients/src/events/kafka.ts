@@ -21,11 +21,11 @@ import {
   CONTENT_TYPE,
   deadLetterHeaders,
   deadLetterTopic,
-  DELIVERY_ID_HEADER,
   encodeHeaders,
   HeaderDecoder,
+  readMarks,
   recordId,
-  REPLAY_GROUP_HEADER,
+  type RecordMarks,
   TARGET_PROTOCOL,
   type WireHeaders,
 } from './kafka-wire.ts';
@@ -36,6 +36,7 @@ import {
   resolveProducer,
   route,
   runHandler,
+  type Inbound,
   type Outcome,
   type ResolvedConsumer,
   type Route,
@@ -167,6 +168,29 @@ class SendBatcher {
   }
 }
 
+/** A record as the shared handler loop sees it; its headers are decoded on first read, as most handlers never look. */
+class KafkaInbound implements Inbound {
+  readonly body: Buffer;
+  readonly deliveryId: string;
+  readonly redelivered = false;
+  readonly partition: number | undefined;
+  readonly #record: Record_;
+  readonly #decoder: HeaderDecoder;
+  #headers: Record<string, unknown> | undefined;
+
+  constructor(record: Record_, marks: RecordMarks, decoder: HeaderDecoder) {
+    this.#record = record;
+    this.#decoder = decoder;
+    this.body = record.value ?? Buffer.alloc(0);
+    this.deliveryId = marks.deliveryId ?? recordId(record.topic, record.partition, record.offset);
+    this.partition = marks.partition;
+  }
+
+  get headers(): Record<string, unknown> {
+    return (this.#headers ??= this.#decoder.decode(this.#record.headers));
+  }
+}
+
 /** Spring's ackMode BATCH is close to this: commit after each record is done, coalesced by the client. */
 class KafkaConsumer<T> implements Consumer {
   readonly queue: string;
@@ -201,7 +225,7 @@ class KafkaConsumer<T> implements Consumer {
         : { instanceIndex: c.instanceIndex, instanceCount: c.instanceCount };
     this.#lanes = new PartitionLanes(c.concurrency, (record) => this.#handle(record));
     // Kafka fetches in batches: a prefetch of one would stall the consumer after every record.
-    this.#highWater = Math.max(c.prefetch, 1000);
+    this.#highWater = Math.max(c.prefetch, 10_000);
   }
 
   get #dlq(): string | undefined {
@@ -273,53 +297,50 @@ class KafkaConsumer<T> implements Consumer {
     }
   }
 
-  async #handle(record: Record_): Promise<void> {
-    const headers = this.#decoder.decode(record.headers);
-    const replayFor = headers[REPLAY_GROUP_HEADER];
+  /** Handles one record; stays synchronous (no promise) when the handler does, which keeps up with the fetches. */
+  #handle(record: Record_): void | Promise<void> {
+    const marks = readMarks(record.headers);
     // A dead letter replayed for another group: that group's copy, not ours.
-    if (typeof replayFor === 'string' && replayFor !== this.#c.group) {
-      this.#commit(record);
+    if (marks.replayGroup !== undefined && marks.replayGroup !== this.#c.group) {
+      this.#settled(record);
       return;
     }
-    const id = headers[DELIVERY_ID_HEADER];
-    const outcome = await runHandler(
-      this.#c,
-      {
-        body: record.value ?? Buffer.alloc(0),
-        headers,
-        deliveryId: typeof id === 'string' ? id : recordId(record.topic, record.partition, record.offset),
-        redelivered: false,
-      },
-      this.#abort.signal,
-    );
-    await this.#settle(record, outcome);
-    if (this.#paused && this.#lanes.size < this.#highWater / 2) {
-      this.#paused = false;
-      this.#stream?.resume();
-    }
+    const outcome = runHandler(this.#c, new KafkaInbound(record, marks, this.#decoder), this.#abort.signal);
+    return outcome instanceof Promise ? outcome.then((o) => this.#settle(record, o)) : this.#settle(record, outcome);
   }
 
-  async #settle(record: Record_, outcome: Outcome): Promise<void> {
+  #settle(record: Record_, outcome: Outcome): void | Promise<void> {
     switch (outcome.kind) {
       case 'done':
-        this.#commit(record);
+        this.#settled(record);
         return;
       case 'abandoned':
         // Not committed: whoever owns the partition next reads it again.
         return;
-      case 'dead': {
-        const dlq = this.#dlq;
-        if (dlq === undefined) {
-          this.#binder.log.error(
-            { topic: record.topic, partition: record.partition, group: this.#groupId, reason: outcome.reason },
-            'message failed; dropped (no DLQ)',
-          );
-        } else if (!(await this.#deadLetter(dlq, record, outcome))) {
-          return;
-        }
-        this.#commit(record);
-        return;
-      }
+      case 'dead':
+        return this.#settleDead(record, outcome);
+    }
+  }
+
+  async #settleDead(record: Record_, outcome: Extract<Outcome, { kind: 'dead' }>): Promise<void> {
+    const dlq = this.#dlq;
+    if (dlq === undefined) {
+      this.#binder.log.error(
+        { topic: record.topic, partition: record.partition, group: this.#groupId, reason: outcome.reason },
+        'message failed; dropped (no DLQ)',
+      );
+    } else if (!(await this.#deadLetter(dlq, record, outcome))) {
+      return;
+    }
+    this.#settled(record);
+  }
+
+  /** The record is done with: commit it, and take in more once the backlog has halved. */
+  #settled(record: Record_): void {
+    this.#commit(record);
+    if (this.#paused && this.#lanes.size < this.#highWater / 2) {
+      this.#paused = false;
+      this.#stream?.resume();
     }
   }
 
