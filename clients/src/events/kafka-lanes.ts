@@ -61,7 +61,7 @@ export class PartitionLanes<I> {
   push(partition: number, item: I): void {
     // Nothing waits anywhere and a slot is free: run it now, and without a lane at all when it finishes at once.
     if (!this.#held && this.#queued === 0 && this.#running.size < this.#concurrency && !this.#running.has(partition)) {
-      let pending: void | Promise<void>;
+      let pending: void | Promise<void> = undefined;
       try {
         pending = this.#work(item);
       } catch {

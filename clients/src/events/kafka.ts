@@ -171,19 +171,24 @@ class SendBatcher {
 /** A record as the shared handler loop sees it; its headers are decoded on first read, as most handlers never look. */
 class KafkaInbound implements Inbound {
   readonly body: Buffer;
-  readonly deliveryId: string;
   readonly redelivered = false;
   readonly partition: number | undefined;
   readonly #record: Record_;
+  readonly #marks: RecordMarks;
   readonly #decoder: HeaderDecoder;
   #headers: Record<string, unknown> | undefined;
 
   constructor(record: Record_, marks: RecordMarks, decoder: HeaderDecoder) {
     this.#record = record;
+    this.#marks = marks;
     this.#decoder = decoder;
     this.body = record.value ?? Buffer.alloc(0);
-    this.deliveryId = marks.deliveryId ?? recordId(record.topic, record.partition, record.offset);
     this.partition = marks.partition;
+  }
+
+  get deliveryId(): string {
+    const r = this.#record;
+    return this.#marks.deliveryId ?? recordId(r.topic, r.partition, r.offset);
   }
 
   get headers(): Record<string, unknown> {
@@ -201,8 +206,8 @@ class KafkaConsumer<T> implements Consumer {
   readonly #lanes: PartitionLanes<Record_>;
   readonly #abort = new AbortController();
   readonly #decoder = new HeaderDecoder();
-  /** Per partition, the offset after the last record taken in: a refetch after a rebalance repeats older ones. */
-  readonly #next = new Map<number, bigint>();
+  /** Per partition, the offset of the last record taken in: a refetch after a rebalance repeats older ones. */
+  readonly #taken = new Map<number, bigint>();
   readonly #highWater: number;
   #client: KafkaClientConsumer | undefined;
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
@@ -275,10 +280,10 @@ class KafkaConsumer<T> implements Consumer {
     const mine = new Set(
       (payload.assignments ?? []).filter((a) => a.topic === this.#c.destination).flatMap((a) => a.partitions),
     );
-    for (const partition of [...this.#next.keys()]) {
+    for (const partition of [...this.#taken.keys()]) {
       if (mine.has(partition)) continue;
       this.#lanes.drop(partition);
-      this.#next.delete(partition);
+      this.#taken.delete(partition);
     }
     this.#lanes.release();
   }
@@ -287,9 +292,9 @@ class KafkaConsumer<T> implements Consumer {
     const { partition, offset } = record;
     // Spring's partitioned consumer listens to its own partitions only; Kafka hands a lone member all of them.
     if (this.#slot !== undefined && !ownsPartition(this.#slot, partition)) return;
-    const next = this.#next.get(partition);
-    if (next !== undefined && offset < next) return;
-    this.#next.set(partition, offset + 1n);
+    const taken = this.#taken.get(partition);
+    if (taken !== undefined && offset <= taken) return;
+    this.#taken.set(partition, offset);
     this.#lanes.push(partition, record);
     if (!this.#paused && this.#lanes.size >= this.#highWater) {
       this.#paused = true;
@@ -438,7 +443,7 @@ class KafkaConsumer<T> implements Consumer {
     this.#lanes.clear();
     await this.#lanes.idle();
     await this.#flushing;
-    this.#next.clear();
+    this.#taken.clear();
     this.#paused = false;
     await stream?.close().catch(() => undefined);
     await client?.close(true).catch(() => undefined);

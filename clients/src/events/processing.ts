@@ -178,25 +178,22 @@ export function runHandler<T>(
     return { kind: 'dead', reason: `invalid JSON payload: ${(err as Error).message}`, stacktrace, errorClass };
   }
   const partition = 'partition' in inbound ? inbound.partition : partitionOf(inbound.headers);
-  const attempt = (n: number): void | Promise<void> =>
-    c.handler(new Delivery(payload, inbound, n, partition, c.destination));
   let first: void | Promise<void>;
   try {
-    first = attempt(1);
+    first = c.handler(new Delivery(payload, inbound, 1, partition, c.destination));
   } catch (err) {
-    return retry(c, attempt, err, signal);
+    return retry(c, payload, inbound, partition, err, signal);
   }
   if (!isPromiseLike(first)) return DONE;
   return Promise.resolve(first).then(
     () => DONE,
-    (err: unknown) => retry(c, attempt, err, signal),
+    (err: unknown) => retry(c, payload, inbound, partition, err, signal),
   );
 }
 
-/** An EventMessage whose headers are read from the inbound message only when the handler asks for them. */
+/** An EventMessage whose headers (and id) are read from the inbound message only when the handler asks for them. */
 class Delivery<T> implements EventMessage<T> {
   readonly payload: T;
-  readonly deliveryId: string;
   readonly attempt: number;
   readonly partition: number | undefined;
   readonly destination: string;
@@ -206,11 +203,14 @@ class Delivery<T> implements EventMessage<T> {
   constructor(payload: T, inbound: Inbound, attempt: number, partition: number | undefined, destination: string) {
     this.payload = payload;
     this.#inbound = inbound;
-    this.deliveryId = inbound.deliveryId;
     this.attempt = attempt;
     this.partition = partition;
     this.destination = destination;
     this.redelivered = inbound.redelivered;
+  }
+
+  get deliveryId(): string {
+    return this.#inbound.deliveryId;
   }
 
   get headers(): Readonly<Record<string, unknown>> {
@@ -230,7 +230,9 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 /** Attempts 2..maxAttempts after the first failed, each after its backoff. */
 async function retry<T>(
   c: ResolvedConsumer<T>,
-  attempt: (n: number) => void | Promise<void>,
+  payload: T,
+  inbound: Inbound,
+  partition: number | undefined,
   firstError: unknown,
   signal: AbortSignal,
 ): Promise<Outcome> {
@@ -247,7 +249,7 @@ async function retry<T>(
       return { kind: 'abandoned' };
     }
     try {
-      await attempt(failed + 1);
+      await c.handler(new Delivery(payload, inbound, failed + 1, partition, c.destination));
       return DONE;
     } catch (err) {
       error = err;
