@@ -7,9 +7,6 @@ import type { HeaderValue } from './types.ts';
 /** spring-kafka's DefaultKafkaHeaderMapper: a JSON map header name → Java class, so Spring reads the others typed. */
 export const TYPES_HEADER = 'spring_json_header_types';
 
-/** The header Spring Cloud Stream's Kafka binder adds to every record it produces. */
-export const TARGET_PROTOCOL = 'target-protocol';
-
 export const CONTENT_TYPE = 'contentType';
 
 /** The headers the binder's dead-letter recoverer adds (KafkaMessageChannelBinder.X_*), all of them. */

@@ -26,7 +26,6 @@ import {
   readMarks,
   recordId,
   type RecordMarks,
-  TARGET_PROTOCOL,
   type WireHeaders,
 } from './kafka-wire.ts';
 import { checkName } from './naming.ts';
@@ -39,9 +38,19 @@ import {
   type Inbound,
   type Outcome,
   type ResolvedConsumer,
+  type ResolvedProducer,
   type Route,
 } from './processing.ts';
-import type { Consumer, ConsumerOptions, DeadLetterQueue, EventBinder, Producer, ProducerOptions } from './types.ts';
+import type {
+  Consumer,
+  ConsumerOptions,
+  DeadLetterQueue,
+  EventBinder,
+  HeaderValue,
+  Producer,
+  ProducerOptions,
+  SendOptions,
+} from './types.ts';
 
 type KafkaClient = typeof KafkaClientModule;
 type Record_ = Message<Buffer, Buffer, Buffer, Buffer>;
@@ -460,6 +469,61 @@ class KafkaConsumer<T> implements Consumer {
   }
 }
 
+/**
+ * What Spring's StreamBridge writes (recorded from a real app): contentType, and the headers' Java types. Spring's
+ * function bindings add `target-protocol: kafka` too, which no consumer needs; every header costs every record.
+ */
+const SPRING_HEADERS = { [CONTENT_TYPE]: 'application/json' } as const;
+
+function isEmpty(headers: Readonly<Record<string, HeaderValue>> | undefined): boolean {
+  for (const _ in headers) return false;
+  return true;
+}
+
+/** Sends a destination's events as Spring's partitioned producer writes them; header sets are encoded once. */
+class KafkaProducer<T> implements Producer<T> {
+  readonly destination: string;
+  readonly #binder: KafkaBinder;
+  readonly #p: ResolvedProducer<T>;
+  readonly #plain = encodeHeaders(SPRING_HEADERS);
+  readonly #byPartition = new Map<number, WireHeaders>();
+
+  constructor(binder: KafkaBinder, p: ResolvedProducer<T>) {
+    this.#binder = binder;
+    this.#p = p;
+    this.destination = p.destination;
+  }
+
+  send(payload: T, options: SendOptions = {}): Promise<void> {
+    try {
+      return this.#binder.send(this.#record(payload, options.headers));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  #record(payload: T, custom: Readonly<Record<string, HeaderValue>> | undefined): Pending['message'] {
+    const topic = this.destination;
+    const value = encodePayload(payload);
+    const plain = isEmpty(custom);
+    if (this.#p.partitionKey === undefined && plain) return { topic, value, headers: this.#plain };
+    const r = route(this.#p, payload, custom ?? {});
+    const headers = plain ? this.#partitionHeaders(r) : encodeHeaders({ ...SPRING_HEADERS, ...r.headers });
+    // Spring writes a partitioned record to its partition, with no key.
+    return r.partition === undefined ? { topic, value, headers } : { topic, value, partition: r.partition, headers };
+  }
+
+  #partitionHeaders(r: Route): WireHeaders {
+    if (r.partition === undefined) return this.#plain;
+    let headers = this.#byPartition.get(r.partition);
+    if (headers === undefined) {
+      headers = encodeHeaders({ ...SPRING_HEADERS, ...r.headers });
+      this.#byPartition.set(r.partition, headers);
+    }
+    return headers;
+  }
+}
+
 class KafkaBinder implements EventBinder {
   readonly kind = 'kafka';
   readonly log: Log;
@@ -631,35 +695,7 @@ class KafkaBinder implements EventBinder {
     const actual = await this.ensureTopic(p.destination, p.partitionCount);
     // Spring uses the topic's partition count when it has more than the producer's partitionCount.
     const partitioned = p.partitionKey === undefined ? p : { ...p, partitionCount: Math.max(p.partitionCount, actual) };
-    const spring = { [CONTENT_TYPE]: 'application/json', [TARGET_PROTOCOL]: 'kafka' };
-    const plain = encodeHeaders(spring);
-    // Without user headers a record's headers depend on its partition only: encode each set once.
-    const byPartition = new Map<number, WireHeaders>();
-    const headersOf = (r: Route, custom: boolean): WireHeaders => {
-      if (custom) return encodeHeaders({ ...spring, ...r.headers });
-      if (r.partition === undefined) return plain;
-      let cached = byPartition.get(r.partition);
-      if (cached === undefined) {
-        cached = encodeHeaders({ ...spring, ...r.headers });
-        byPartition.set(r.partition, cached);
-      }
-      return cached;
-    };
-    return {
-      destination: p.destination,
-      send: async (payload, sendOptions = {}) => {
-        const value = encodePayload(payload);
-        const custom = sendOptions.headers ?? {};
-        const r = route(partitioned, payload, custom);
-        await this.send({
-          topic: p.destination,
-          value,
-          // Spring writes a partitioned record to its partition, with no key.
-          ...(r.partition === undefined ? {} : { partition: r.partition }),
-          headers: headersOf(r, Object.keys(custom).length > 0),
-        });
-      },
-    };
+    return new KafkaProducer(this, partitioned);
   }
 
   async consume<T>(options: ConsumerOptions<T>): Promise<Consumer> {

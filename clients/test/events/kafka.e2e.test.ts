@@ -93,16 +93,21 @@ describe('kafka binder on the wire', () => {
       expect(record?.key ?? null).toBeNull();
       expect(record?.value.toString()).toBe('{"key":"hello"}');
       const headers = headerText(record as Message<Buffer, Buffer, Buffer, Buffer>);
+      expect(Object.keys(headers).sort()).toEqual([
+        'attempt',
+        'contentType',
+        'scst_partition',
+        'source',
+        'spring_json_header_types',
+      ]);
       expect(headers).toMatchObject({
         contentType: 'application/json',
-        'target-protocol': 'kafka',
         scst_partition: String(selectPartition('hello', 4)),
         source: 'node',
         attempt: '7',
       });
       expect(JSON.parse(headers.spring_json_header_types ?? '')).toEqual({
         contentType: 'java.lang.String',
-        'target-protocol': 'java.lang.String',
         scst_partition: 'java.lang.Integer',
         source: 'java.lang.String',
         attempt: 'java.lang.Integer',
