@@ -1,6 +1,7 @@
 // A group's dead letters on Kafka: the `error.<destination>.<group>` topic, read by offset without joining a group.
 import type { Admin, Consumer as KafkaClientConsumer, MessageToProduce } from '@platformatic/kafka';
 import { EventsError } from './errors.ts';
+import { TopicReader, type Extent, type StoredRecord } from './kafka-reader.ts';
 import {
   deadLetterTopic,
   DELIVERY_ID_HEADER,
@@ -27,24 +28,6 @@ export interface DeadLetterHost {
   send(message: Outgoing): Promise<void>;
 }
 
-/** One record of the DLQ topic as read from the log. */
-interface StoredRecord {
-  readonly partition: number;
-  readonly offset: bigint;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: ReadonlyMap<string, Buffer>;
-  readonly rawHeaders: readonly (readonly [Buffer, Buffer])[];
-}
-
-/** Start and end offsets of every partition when the operation began; later dead letters are left alone. */
-interface Snapshot {
-  readonly start: readonly bigint[];
-  readonly end: readonly bigint[];
-}
-
-const IS_CONTROL_BATCH = 0x20;
-
 /**
  * Dead letters on Kafka. A log cannot drop single records, so replaying some of them rewrites the topic: the ones
  * kept are appended again (same partition, key and headers, hence the same ids) and everything up to the snapshot is
@@ -65,68 +48,18 @@ export class KafkaDeadLetters implements DeadLetterQueue {
     this.name = deadLetterTopic(destination, group);
   }
 
-  async #withReader<R>(work: (reader: KafkaClientConsumer, snapshot: Snapshot) => Promise<R>): Promise<R> {
-    if ((await this.#binder.partitionCount(this.name)) === undefined) {
-      throw new EventsError('not_found', `no dead-letter topic ${this.name} on the broker`);
-    }
-    const reader = this.#binder.reader();
+  /** Opens the DLQ topic for reading, with its extent when the operation began (later dead letters are left be). */
+  async #withReader<R>(work: (reader: TopicReader, extent: Extent) => Promise<R>): Promise<R> {
+    const missing = (): EventsError => new EventsError('not_found', `no dead-letter topic ${this.name} on the broker`);
+    // Listing first: the client asks a missing topic's metadata again for seconds before it gives up.
+    if ((await this.#binder.partitionCount(this.name)) === undefined) throw missing();
+    const client = this.#binder.reader();
     try {
-      const [start, end] = await Promise.all([
-        reader.listOffsets({ topics: [this.name], timestamp: -2n }),
-        reader.listOffsets({ topics: [this.name], timestamp: -1n }),
-      ]);
-      return await work(reader, { start: start.get(this.name) ?? [], end: end.get(this.name) ?? [] });
+      const reader = await TopicReader.open(client, this.name);
+      if (reader === undefined) throw missing();
+      return await work(reader, await reader.extent());
     } finally {
-      await reader.close(true).catch(() => undefined);
-    }
-  }
-
-  /** Reads every record below the snapshot's end, partition by partition, until `visit` answers false. */
-  async #scan(
-    reader: KafkaClientConsumer,
-    snapshot: Snapshot,
-    visit: (record: StoredRecord) => boolean | void,
-  ): Promise<void> {
-    const metadata = await reader.metadata({ topics: [this.name], forceUpdate: true });
-    const topic = metadata.topics.get(this.name);
-    if (topic === undefined) return;
-    for (const [partition, end] of snapshot.end.entries()) {
-      let offset = snapshot.start[partition] ?? 0n;
-      while (offset < end) {
-        const response = await reader.fetch({
-          node: topic.partitions[partition]?.leader ?? 0,
-          maxWaitTime: 100,
-          topics: [
-            {
-              topicId: topic.id,
-              partitions: [
-                {
-                  partition,
-                  fetchOffset: offset,
-                  partitionMaxBytes: 4 << 20,
-                  currentLeaderEpoch: -1,
-                  lastFetchedEpoch: -1,
-                },
-              ],
-            },
-          ],
-        });
-        const batches = response.responses.flatMap((t) => t.partitions).flatMap((p) => p.records ?? []);
-        const before = offset;
-        for (const batch of batches) {
-          offset = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
-          if ((batch.attributes & IS_CONTROL_BATCH) !== 0) continue;
-          for (const r of batch.records) {
-            const at = batch.firstOffset + BigInt(r.offsetDelta);
-            if (at < before || at >= end) continue;
-            const rawHeaders = r.headers.map(([k, v]) => [k ?? Buffer.alloc(0), v ?? Buffer.alloc(0)] as const);
-            const headers = new Map(rawHeaders.map(([k, v]) => [k.toString('utf8'), v]));
-            if (visit({ partition, offset: at, key: r.key, value: r.value, headers, rawHeaders }) === false) return;
-          }
-        }
-        // Nothing readable below the end (records deleted meanwhile): stop rather than ask again forever.
-        if (offset === before) break;
-      }
+      await client.close(true).catch(() => undefined);
     }
   }
 
@@ -154,17 +87,17 @@ export class KafkaDeadLetters implements DeadLetterQueue {
   async list(options: { limit?: number } = {}): Promise<DeadLetter[]> {
     const limit = options.limit ?? 100;
     const out: DeadLetter[] = [];
-    await this.#withReader(async (reader, snapshot) => {
+    await this.#withReader(async (reader, extent) => {
       if (limit <= 0) return;
-      await this.#scan(reader, snapshot, (record) => out.push(this.#toDeadLetter(record)) < limit);
+      await reader.scan(extent, (record) => out.push(this.#toDeadLetter(record)) < limit);
     });
     return out;
   }
 
   async show(id: string): Promise<DeadLetter> {
     let found: DeadLetter | undefined;
-    await this.#withReader(async (reader, snapshot) => {
-      await this.#scan(reader, snapshot, (record) => {
+    await this.#withReader(async (reader, extent) => {
+      await reader.scan(extent, (record) => {
         const letter = this.#toDeadLetter(record);
         if (letter.id === id) found = letter;
         return found === undefined;
@@ -176,17 +109,17 @@ export class KafkaDeadLetters implements DeadLetterQueue {
 
   async replay(options: { ids?: readonly string[] } = {}): Promise<number> {
     const wanted = options.ids === undefined ? undefined : new Set(options.ids);
-    return await this.#withReader(async (reader, snapshot) => {
+    return await this.#withReader(async (reader, extent) => {
       const replayed: StoredRecord[] = [];
       const kept: StoredRecord[] = [];
-      await this.#scan(reader, snapshot, (record) => {
+      await reader.scan(extent, (record) => {
         const letter = this.#toDeadLetter(record);
         (wanted === undefined || wanted.has(letter.id) ? replayed : kept).push(record);
       });
       if (replayed.length === 0) return 0;
       await Promise.all(replayed.map((record) => this.#binder.send(this.#replayed(record))));
       await Promise.all(kept.map((record) => this.#binder.send(this.#copied(record))));
-      await this.#deleteUpTo(snapshot);
+      await this.#deleteUpTo(extent);
       return replayed.length;
     });
   }
@@ -220,18 +153,18 @@ export class KafkaDeadLetters implements DeadLetterQueue {
     };
   }
 
-  async #deleteUpTo(snapshot: Snapshot): Promise<void> {
-    const partitions = snapshot.end
+  async #deleteUpTo(extent: Extent): Promise<void> {
+    const partitions = extent.end
       .map((offset, partition) => ({ partition, offset }))
-      .filter(({ partition, offset }) => offset > (snapshot.start[partition] ?? 0n));
+      .filter(({ partition, offset }) => offset > (extent.start[partition] ?? 0n));
     if (partitions.length === 0) return;
     await this.#binder.admin.deleteRecords({ topics: [{ name: this.name, partitions }] });
   }
 
   async purge(): Promise<number> {
-    return await this.#withReader(async (_reader, snapshot) => {
-      await this.#deleteUpTo(snapshot);
-      return snapshot.end.reduce((sum, end, p) => sum + Number(end - (snapshot.start[p] ?? 0n)), 0);
+    return await this.#withReader(async (_reader, extent) => {
+      await this.#deleteUpTo(extent);
+      return extent.end.reduce((sum, end, p) => sum + Number(end - (extent.start[p] ?? 0n)), 0);
     });
   }
 }
