@@ -52,9 +52,11 @@ export interface KafkaBroker {
 }
 
 const STARTED = /Kafka Server started/;
+// Logs go to stderr, so a tool's stdout carries only its answer (ConsoleConsumer's messages, TopicCommand's list).
 const LOG4J = `status = warn
 appender.out.type = Console
 appender.out.name = out
+appender.out.target = SYSTEM_ERR
 appender.out.layout.type = PatternLayout
 appender.out.layout.pattern = [%d] %p %m (%c)%n
 rootLogger.level = WARN
