@@ -13,6 +13,8 @@ import type * as KafkaClientModule from '@platformatic/kafka';
 import { type Health, type Logger } from '@trellis/kit';
 import { backoffDelay } from '../http/timing.ts';
 import { EventsError } from './errors.ts';
+import type { EventInspector } from './inspect.ts';
+import { createKafkaInspector } from './inspect-kafka.ts';
 import { ASSIGNOR, encodeSlot, ownsPartition, partitionAssigner, type InstanceSlot } from './kafka-assignor.ts';
 import { KafkaDeadLetters } from './kafka-dead-letters.ts';
 import { PartitionLanes } from './kafka-lanes.ts';
@@ -527,6 +529,7 @@ class KafkaProducer<T> implements Producer<T> {
 class KafkaBinder implements EventBinder {
   readonly kind = 'kafka';
   readonly log: Log;
+  readonly inspect: EventInspector = createKafkaInspector(this);
   readonly #lib: KafkaClient;
   readonly #brokers: readonly string[];
   readonly #clientId: string;

@@ -14,7 +14,10 @@ import {
   KAFKA_DLQ_HEADERS,
   registerBinderHealth,
   selectPartition,
+  type EventBinder,
+  type EventInspector,
   type EventMessage,
+  type TailedMessage,
 } from '../../src/events/index.ts';
 import { binderSemantics, type BinderNames } from './semantics.ts';
 import { uniqueName, waitFor } from './helpers.ts';
@@ -284,6 +287,117 @@ describe('kafka binder across a broker restart', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe("kafka binder inspector: the notes' questions, answered as Kafka's tools do", () => {
+  const keysOf = (messages: TailedMessage[]): number[] =>
+    messages.map((m) => (JSON.parse(m.payload) as { key: number }).key);
+  const tailAll = async (
+    binder: EventBinder,
+    d: string,
+    options: Parameters<EventInspector['tail']>[1],
+  ): Promise<TailedMessage[]> => {
+    const out: TailedMessage[] = [];
+    for await (const m of binder.inspect?.tail(d, { timeoutMs: 500, ...options }) ?? []) out.push(m);
+    return out;
+  };
+
+  it('lists a topic and its partitions, describes group lag, tails from the start, a partition or a group', async () => {
+    const d = uniqueName('products');
+    const binder = await createKafkaBinder({ brokers: broker.url });
+    const sent = [1, 2, 3, 4, 5, 6, 7, 8];
+    const inPartition = (p: number, keys: number[]): number[] => keys.filter((k) => selectPartition(k, 2) === p);
+    try {
+      const producer = await binder.producer<{ key: number }>({
+        destination: d,
+        partitionKey: (e) => e.key,
+        partitionCount: 2,
+      });
+      for (const key of sent) await producer.send({ key });
+      const inspect = binder.inspect as EventInspector;
+      expect(await inspect.topics()).toContainEqual({ name: d, partitions: 2 });
+
+      const handled: number[] = [];
+      await binder.consume<{ key: number }>({
+        destination: d,
+        group: 'g',
+        partitioned: { instanceIndex: 0, instanceCount: 2 },
+        handler: (m) => void handled.push(m.payload.key),
+      });
+      await waitFor(() => handled.length === inPartition(0, sent).length, 10_000, 'partition 0 handled');
+      await waitFor(
+        async () => (await inspect.describe(d)).groups.find((g) => g.group === 'g')?.partitions[0]?.lag === 0,
+        10_000,
+        'partition 0 committed',
+      );
+      const described = await inspect.describe(d);
+      expect(described.partitions).toEqual([
+        { partition: 0, startOffset: 0, endOffset: inPartition(0, sent).length, messages: inPartition(0, sent).length },
+        { partition: 1, startOffset: 0, endOffset: inPartition(1, sent).length, messages: inPartition(1, sent).length },
+      ]);
+      const g = described.groups.find((group) => group.group === 'g');
+      expect(g?.partitions.map((p) => [p.partition, p.lag])).toEqual([
+        [0, 0],
+        [1, undefined], // never committed: Kafka's tools print "-"
+      ]);
+      expect(g?.partitions[0]?.consumers).toBe(1);
+      expect(g?.deadLetters).toBe(0);
+      await expect(inspect.describe(`${d}-missing`)).rejects.toMatchObject({ code: 'not_found' });
+
+      const all = await tailAll(binder, d, { fromBeginning: true });
+      expect(keysOf(all).sort((a, b) => a - b)).toEqual(sent);
+      expect(keysOf(await tailAll(binder, d, { fromBeginning: true, partition: 1 }))).toEqual(inPartition(1, sent));
+      expect(all[0]).toMatchObject({ offset: 0, headers: { contentType: 'application/json' } });
+      // What group g has not consumed: nothing of partition 0, all of partition 1 (from its start, as g would).
+      expect(keysOf(await tailAll(binder, d, { group: 'g' }))).toEqual(inPartition(1, sent));
+
+      const live = tailAll(binder, d, { partition: 1, timeoutMs: 1500 });
+      await new Promise((r) => setTimeout(r, 300));
+      const more = [101, 102, 103, 104, 105, 106];
+      for (const key of more) await producer.send({ key });
+      expect(keysOf(await live)).toEqual(inPartition(1, more));
+    } finally {
+      await binder.close();
+    }
+  });
+
+  it("answers the same as Kafka's own scripts, run against the same broker", async () => {
+    const d = uniqueName('products');
+    const binder = await createKafkaBinder({ brokers: broker.url });
+    try {
+      const producer = await binder.producer<{ key: number }>({
+        destination: d,
+        partitionKey: (e) => e.key,
+        partitionCount: 2,
+      });
+      for (const key of [1, 2, 3, 4]) await producer.send({ key });
+      const server = ['--bootstrap-server', broker.bootstrap];
+      const listed = await broker.tool('org.apache.kafka.tools.TopicCommand', [...server, '--list']);
+      expect(listed.split('\n')).toContain(d);
+      const topicDescription = await broker.tool('org.apache.kafka.tools.TopicCommand', [
+        ...server,
+        '--describe',
+        '--topic',
+        d,
+      ]);
+      expect(topicDescription).toMatch(/PartitionCount:\s*2/);
+      const partition1 = await broker.tool('org.apache.kafka.tools.consumer.ConsoleConsumer', [
+        ...server,
+        '--topic',
+        d,
+        '--partition',
+        '1',
+        '--offset',
+        'earliest',
+        '--timeout-ms',
+        '3000',
+      ]);
+      const viaTrellis = await tailAll(binder, d, { fromBeginning: true, partition: 1 });
+      expect(partition1.trim().split('\n')).toEqual(viaTrellis.map((m) => m.payload));
+    } finally {
+      await binder.close();
+    }
+  }, 60_000);
 });
 
 describe('kafka binder topics and health', () => {
