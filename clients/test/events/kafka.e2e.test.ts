@@ -302,7 +302,7 @@ describe("kafka binder inspector: the notes' questions, answered as Kafka's tool
     return out;
   };
 
-  it('lists a topic and its partitions, describes group lag, tails from the start, a partition or a group', async () => {
+  it('lists a topic and its partitions, describes group lag, tails from the start, a partition, a group', async () => {
     const d = uniqueName('products');
     const binder = await createKafkaBinder({ brokers: broker.url });
     const sent = [1, 2, 3, 4, 5, 6, 7, 8];
