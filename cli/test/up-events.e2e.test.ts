@@ -43,12 +43,11 @@ function listening(host: string, port: number): Promise<boolean> {
 }
 
 const LANDSCAPES = [
-  { binder: 'embedded', flags: [], inspectable: true },
-  // The Kafka binder has no inspector yet: `trellis events` answers that it cannot inspect it.
-  { binder: 'kafka', flags: ['--binder', 'kafka', '--kafka-port', '0'], inspectable: false },
+  { binder: 'embedded', flags: [] },
+  { binder: 'kafka', flags: ['--binder', 'kafka', '--kafka-port', '0'] },
 ] as const;
 
-describe.each(LANDSCAPES)('trellis up --partitions 2 on the $binder binder', ({ binder, flags, inspectable }) => {
+describe.each(LANDSCAPES)('trellis up --partitions 2 on the $binder binder', ({ binder, flags }) => {
   let dataDir: string;
   let out = '';
   let err = '';
@@ -133,52 +132,49 @@ describe.each(LANDSCAPES)('trellis up --partitions 2 on the $binder binder', ({ 
       .toEqual(PRODUCT_IDS.map(() => 200));
   }, 30_000);
 
-  it.runIf(inspectable)(
-    'answers the notes’ questions: the topics, products’ two partitions, all its messages, partition 1’s',
-    async () => {
-      const topics = JSON.parse(await events('topics')) as { name: string; partitions: number }[];
-      expect(topics).toEqual(
-        expect.arrayContaining([
-          { name: 'products', partitions: 2 },
-          { name: 'recommendations', partitions: 2 },
-          { name: 'reviews', partitions: 2 },
-        ]),
-      );
+  it('answers the notes’ questions: the topics, products’ two partitions, all its messages, partition 1’s', async () => {
+    const topics = JSON.parse(await events('topics')) as { name: string; partitions: number }[];
+    expect(topics).toEqual(
+      expect.arrayContaining([
+        { name: 'products', partitions: 2 },
+        { name: 'recommendations', partitions: 2 },
+        { name: 'reviews', partitions: 2 },
+      ]),
+    );
 
-      // Each instance consumes its own partition: the group's lag falls to 0 on both.
-      await expect
-        .poll(async () => {
-          const described = JSON.parse(await events('describe', 'products')) as {
-            partitions: { partition: number; messages: number }[];
-            groups: { group: string; partitions: { partition: number; lag: number }[] }[];
-          };
-          return {
-            partitions: described.partitions.map((p) => [p.partition, p.messages]),
-            groups: described.groups.map((g) => [g.group, g.partitions.map((p) => [p.partition, p.lag])]),
-          };
-        })
-        .toEqual({
-          partitions: [0, 1].map((p) => [p, inPartition(p).length]),
-          groups: [
+    // Each instance consumes its own partition: the group's lag falls to 0 on both.
+    await expect
+      .poll(async () => {
+        const described = JSON.parse(await events('describe', 'products')) as {
+          partitions: { partition: number; messages: number }[];
+          groups: { group: string; partitions: { partition: number; lag: number }[] }[];
+        };
+        return {
+          partitions: described.partitions.map((p) => [p.partition, p.messages]),
+          groups: described.groups.map((g) => [g.group, g.partitions.map((p) => [p.partition, p.lag])]),
+        };
+      })
+      .toEqual({
+        partitions: [0, 1].map((p) => [p, inPartition(p).length]),
+        groups: [
+          [
+            'productsGroup',
             [
-              'productsGroup',
-              [
-                [0, 0],
-                [1, 0],
-              ],
+              [0, 0],
+              [1, 0],
             ],
           ],
-        });
+        ],
+      });
 
-      const all = lines(await events('tail', 'products', '--from-beginning', '--timeout-ms', '1000'));
-      // In order within a partition; across partitions, in any order.
-      expect(all.map((e) => `${e.eventType} ${e.key}`).sort()).toEqual(PRODUCT_IDS.map((id) => `CREATE ${id}`));
-      const partitionOne = lines(
-        await events('tail', 'products', '--from-beginning', '--partition', '1', '--timeout-ms', '1000'),
-      );
-      expect(partitionOne.map((e) => e.key)).toEqual(inPartition(1));
-    },
-  );
+    const all = lines(await events('tail', 'products', '--from-beginning', '--timeout-ms', '1000'));
+    // In order within a partition; across partitions, in any order.
+    expect(all.map((e) => `${e.eventType} ${e.key}`).sort()).toEqual(PRODUCT_IDS.map((id) => `CREATE ${id}`));
+    const partitionOne = lines(
+      await events('tail', 'products', '--from-beginning', '--partition', '1', '--timeout-ms', '1000'),
+    );
+    expect(partitionOne.map((e) => e.key)).toEqual(inPartition(1));
+  });
 
   it('stops everything on SIGTERM, the broker it started too', async () => {
     const broker = /events: Kafka broker kafka:\/\/([\d.]+):(\d+)/.exec(out);
