@@ -33,7 +33,7 @@ const ADMIN: Readonly<Record<string, { summary: string; help: string; run: Admin
   clients: { summary: "manage the auth server's OAuth clients", help: CLIENTS_HELP, run: clientsCommand },
   users: { summary: "manage the auth server's local users", help: USERS_HELP, run: usersCommand },
   events: {
-    summary: 'list, show, replay or purge dead letters of a consumer group',
+    summary: "inspect event destinations (topics, describe, tail) and a consumer group's dead letters",
     help: EVENTS_HELP,
     run: eventsCommand,
   },

@@ -1,7 +1,8 @@
 // `trellis up`: the whole landscape in one process.
 // Components start in order; what each offers (registry URL, config server URL, issuer) is handed to the ones after
 // it, so moving any port (or port 0) keeps the landscape wired. `--scale review=3` starts more instances of an example
-// service on the next free ports.
+// service on the next free ports, `--partitions 2` two of each core service (one per partition of its events), and
+// `--binder kafka|rabbit|embedded` picks the event broker (a Kafka broker is started here when no URL is given).
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
@@ -19,8 +20,10 @@ import {
   type Running,
   type Settings,
 } from '@trellis/kit';
-import { DEV_ENCRYPT_KEY, partitionsEnv, SCALABLE } from '@trellis/examples';
+import { DESTINATIONS, DEV_ENCRYPT_KEY, partitionsEnv, SCALABLE } from '@trellis/examples';
+import { binderSettings, chooseBinder, type ChosenBinder } from './binder-choice.ts';
 import { loadAll, type CatalogueEntry } from './catalogue.ts';
+import { landscapeEvents, type LandscapeEvents } from './landscape-events.ts';
 import { ensureLocalCa } from './local-ca.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -34,7 +37,7 @@ export interface UpIo {
 /** Where `trellis up` listens when `--host` / TRELLIS_HOST is not given. */
 export const LANDSCAPE_HOST = '127.0.0.1';
 
-/** The flags of `trellis up`: the shared ones, plus `--scale`. */
+/** The flags of `trellis up`: the shared ones, `--scale` and `--partitions`, and the event binder's. */
 export function upSettings() {
   return {
     ...commonSettings(),
@@ -42,6 +45,20 @@ export function upSettings() {
       flag: 'scale',
       env: 'TRELLIS_SCALE',
       help: `instances per service, e.g. review=3 (repeat the flag or separate with commas; ${[...SCALABLE].join(', ')})`,
+    }),
+    partitions: setting.integer({
+      flag: 'partitions',
+      env: 'TRELLIS_PARTITIONS',
+      min: 1,
+      max: 16,
+      help: `partitions of each event destination: that many instances of ${Object.keys(DESTINATIONS).join(', ')}, one per partition (--scale wins)`,
+    }),
+    ...binderSettings(),
+    kafkaPort: setting.port({
+      flag: 'kafka-port',
+      env: 'TRELLIS_KAFKA_PORT',
+      default: 9092,
+      help: 'port of the Kafka broker started with --binder kafka and no --broker-url (9092: where Kafka tools look)',
     }),
   };
 }
@@ -80,6 +97,16 @@ export function parseScale(
     out[name] = n;
   }
   return out;
+}
+
+/** `--partitions n`: n instances of each core service present, one per partition of its destination. */
+export function partitionScale(
+  partitions: number | undefined,
+  components: readonly Pick<Component, 'name'>[],
+): Record<string, number> {
+  if (partitions === undefined || partitions === 1) return {};
+  const core = new Set(Object.keys(DESTINATIONS));
+  return Object.fromEntries(components.filter((c) => core.has(c.name)).map((c) => [c.name, partitions]));
 }
 
 /** The config server credential `trellis up` makes for its services when none is configured. */
@@ -390,9 +417,11 @@ export async function runUp(
   let flags: UpSettings;
   let scale: Record<string, number>;
   let wired: ReturnType<typeof landscapeEnv>;
+  let binder: ChosenBinder;
   try {
     flags = loadSettings(upSettings(), { argv: joinScaleFlags(argv), env });
-    scale = parseScale(flags.scale ?? [], components);
+    binder = chooseBinder(flags);
+    scale = { ...partitionScale(flags.partitions, components), ...parseScale(flags.scale ?? [], components) };
     wired = landscapeEnv(env, scale, configReaders(components), registryWriters(components));
   } catch (err) {
     if (!isUserError(err)) throw err;
@@ -413,10 +442,24 @@ export async function runUp(
   const logger = createLogger({ name: 'trellis', level: flags.logLevel, format: flags.logFormat });
   await runUntilSignal(
     async (started) => {
+      // A Kafka broker takes about ten seconds to start: it starts beside the components that do not need it, and
+      // the first one that reads the broker URL waits for it.
+      const starting = landscapeEvents(binder, { dataDir: flags.dataDir, kafkaPort: flags.kafkaPort, logger }).then(
+        (events) => {
+          if (events.broker !== undefined) started.push(events.broker);
+          return events;
+        },
+      );
+      starting.catch(() => undefined); // awaited below; an early failure must not go unhandled meanwhile
+      let events: LandscapeEvents | undefined;
       const caFile = await ensureLocalCa(flags.dataDir, logger);
       let current: Record<string, string | undefined> = { TRELLIS_CA_FILE: caFile, ...wired.env };
       const used = firstPorts(components, current);
       for (const { component, index, count } of plan(components, scale)) {
+        if (events === undefined && readsVariable(component, 'TRELLIS_BROKER_URL')) {
+          events = await starting;
+          current = { ...current, TRELLIS_BROKER_URL: events.brokerUrl };
+        }
         const own = wired.applicationCredentials?.[component.name];
         const configUri = own === undefined ? undefined : withUserInfo(current.CONFIG_SERVER_URL, own);
         const ownRegistry = wired.registryCredentials?.[component.name];
@@ -454,10 +497,13 @@ export async function runUp(
         started.push(count > 1 ? { ...running, name } : running);
         current = { ...current, ...exportsOf(running, env), ...wiringFrom(running, current, wired) };
       }
+      events ??= await starting;
       const tryIt = tryItLines(started, caFile, wired.configCredential);
       const reach =
         shared.host === LANDSCAPE_HOST ? [`listening on ${LANDSCAPE_HOST} only (--host 0.0.0.0 to expose it)`] : [];
-      io.stdout.write(renderSummary(started, caFile, [...reach, ...wired.notes, ...tryIt]));
+      // The broker is no HTTP listener: the events notes say where it is.
+      const listed = started.filter((r) => r !== events?.broker);
+      io.stdout.write(renderSummary(listed, caFile, [...reach, ...events.notes, ...wired.notes, ...tryIt]));
     },
     { logger, stderr: io.stderr, exit: io.exit },
   );

@@ -33,7 +33,7 @@ async function loadedBy(specifier: string): Promise<{ packages: string[]; module
 
 describe('@trellis/clients subpaths', () => {
   it.each([
-    ['events', [], ['amqplib', 'undici', 'jose', 'cockatiel']],
+    ['events', [], ['amqplib', '@platformatic/kafka', 'undici', 'jose', 'cockatiel']],
     ['resilience', ['cockatiel'], ['undici', 'jose', 'amqplib']],
     ['discovery', ['undici'], ['jose', 'amqplib', 'cockatiel']],
     ['config', ['undici'], ['jose', 'amqplib', 'cockatiel']],

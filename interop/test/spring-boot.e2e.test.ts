@@ -1,19 +1,9 @@
 // A real Spring Boot service (interop/spring-boot: spring-cloud-starter-netflix-eureka-client,
 // spring-cloud-starter-config, spring-boot-starter-oauth2-resource-server), built with Maven and run on the JVM against
 // our registry, config server and auth server. It proves DESIGN.md's promise: Spring services use Trellis unmodified.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  createWriteStream,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-  type WriteStream,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,12 +14,26 @@ import { configServerComponent } from '@trellis/config-server';
 import { registryComponent } from '@trellis/registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientCredentialsToken, revokeAccessToken } from '../../kit/test/support/oauth.ts';
+import {
+  exited,
+  freePort,
+  killAll,
+  mavenPackage,
+  requireJdkAndMaven,
+  run,
+  START_TIMEOUT_MS,
+  setUpReported,
+  startJava,
+  stopJava,
+  tail,
+  eventually as eventuallyFor,
+  waitUntilUp,
+  type JavaApp,
+} from './support/jvm.ts';
 
 const PROJECT = fileURLToPath(new URL('../spring-boot/', import.meta.url));
 const JAR = join(PROJECT, 'target', 'spring-interop.jar');
 const APP = 'spring-interop';
-const BUILD_TIMEOUT_MS = 15 * 60_000;
-const START_TIMEOUT_MS = 120_000;
 // Above the 30 s that `eventually` waits by default, so a slow client fails with its own message, not vitest's.
 const TEST_TIMEOUT_MS = 60_000;
 
@@ -59,68 +63,6 @@ function startComponent<S extends SettingSpecs>(
   return component.start(settings, { logger: silent(), env });
 }
 
-/** Fails (never skips) with the Debian package to install when a tool is missing; returns what it printed. */
-function requireTool(command: string, args: string[], debianPackage: string): string {
-  const probe = spawnSync(command, args, { encoding: 'utf8', timeout: 60_000 });
-  if (probe.error !== undefined || probe.status !== 0) {
-    const why = probe.error !== undefined ? 'is not on PATH' : `\`${command} ${args.join(' ')}\` failed`;
-    throw new Error(`${command} is required for the Spring Boot interop test but ${why}; install ${debianPackage}`);
-  }
-  return `${probe.stdout}${probe.stderr}`;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Child processes this file started; killed in afterAll, and on exit should the worker die first. */
-const children = new Set<ChildProcess>();
-const killAll = (): void => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-};
-process.once('exit', killAll);
-
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-function exited(child: ChildProcess): Promise<number | string> {
-  if (child.exitCode !== null || child.signalCode !== null)
-    return Promise.resolve(child.exitCode ?? child.signalCode ?? '');
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? '')));
-}
-
-/** Runs a command to completion, output into `log`; rejects with the log's tail on failure or timeout. */
-async function run(command: string, args: string[], options: { cwd: string; log: string; timeoutMs: number }) {
-  const out = createWriteStream(options.log);
-  const child = track(spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
-  child.stdout?.pipe(out);
-  child.stderr?.pipe(out);
-  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
-  const code = await exited(child);
-  clearTimeout(timer);
-  await new Promise<void>((resolve) => out.end(resolve));
-  if (code !== 0) throw new Error(`${command} ${args.join(' ')} ended with ${code}:\n${tail(options.log)}`);
-}
-
-function tail(file: string, lines = 80): string {
-  try {
-    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no output)';
-  }
-}
-
 interface EurekaInstance {
   instanceId: string;
   app: string;
@@ -143,8 +85,7 @@ interface Discovered {
 const work = mkdtempSync(join(tmpdir(), 'spring-interop-'));
 const jvmLog = join(work, 'jvm.log');
 const servers: Running[] = [];
-let jvm: ChildProcess | undefined;
-let jvmOut: WriteStream | undefined;
+let jvm: JavaApp | undefined;
 let registryUrl = '';
 let configUrl = '';
 let issuer = '';
@@ -173,22 +114,8 @@ function eurekaUriWithCredential(): string {
 }
 
 /** Polls until `probe` returns a value, or fails with what the last attempt saw and the JVM's log. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'nothing yet';
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    if (jvm !== undefined && (jvm.exitCode !== null || jvm.signalCode !== null)) {
-      throw new Error(`the Spring app exited while waiting for ${what}:\n${tail(jvmLog)}`);
-    }
-    await sleep(250);
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${last}); Spring app log:\n${tail(jvmLog)}`);
+function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  return eventuallyFor(what, probe, { app: jvm, timeoutMs });
 }
 
 async function eurekaApp(name: string): Promise<{ status: number; instances: EurekaInstance[] }> {
@@ -241,48 +168,34 @@ async function trustLocalCa(name: string): Promise<string[]> {
 
 /**
  * Starts the app's jar on a small JVM with the `trust` flags, on `port`, against our config server (with its
- * credential) and issuer, `env` on top; its output goes into `log`. Credentials go through the environment, not the
- * command line that `ps` shows.
+ * credential) and issuer, `env` on top; its output goes into `log`.
  */
-function startJar(options: { trust: readonly string[]; port: number; env: Record<string, string>; log: string }): {
-  child: ChildProcess;
-  out: WriteStream;
-} {
-  const out = createWriteStream(options.log);
-  const child = track(
-    spawn('java', ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', ...options.trust, '-jar', JAR], {
-      cwd: work,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        TRELLIS_APP_PORT: String(options.port),
-        TRELLIS_CONFIG_URI: configUrl,
-        TRELLIS_CONFIG_USERNAME: configUser,
-        TRELLIS_CONFIG_PASSWORD: configPassword,
-        TRELLIS_ISSUER_URI: issuer,
-        ...options.env,
-      },
-    }),
-  );
-  child.stdout?.pipe(out);
-  child.stderr?.pipe(out);
-  return { child, out };
+function startJar(options: {
+  trust: readonly string[];
+  port: number;
+  env: Record<string, string>;
+  log: string;
+}): JavaApp {
+  return startJava({
+    args: [...options.trust, '-jar', JAR],
+    cwd: work,
+    log: options.log,
+    env: {
+      TRELLIS_APP_PORT: String(options.port),
+      TRELLIS_CONFIG_URI: configUrl,
+      TRELLIS_CONFIG_USERNAME: configUser,
+      TRELLIS_CONFIG_PASSWORD: configPassword,
+      TRELLIS_ISSUER_URI: issuer,
+      ...options.env,
+    },
+  });
 }
 
 /** Everything before the first request: tools, servers, truststore, Maven build, JVM start until healthy. */
 async function setUp(): Promise<void> {
-  const jdk = 'openjdk-17-jdk-headless (Spring Boot 3 needs a JDK >= 17)';
-  const javaVersion = /version "(\d+)/.exec(requireTool('java', ['-version'], jdk))?.[1];
-  if (javaVersion === undefined || Number(javaVersion) < 17)
-    throw new Error(`java is ${javaVersion ?? 'unknown'}; install ${jdk}`);
-  requireTool('keytool', ['-help'], jdk);
-  requireTool('mvn', ['-v'], 'maven');
+  requireJdkAndMaven();
   // The build (Maven Central on the first run, ~/.m2 after) overlaps the servers' start.
-  const build = run('mvn', ['-B', '-q', 'package', '-DskipTests'], {
-    cwd: PROJECT,
-    log: join(work, 'mvn.log'),
-    timeoutMs: BUILD_TIMEOUT_MS,
-  });
+  const build = mavenPackage(PROJECT, join(work, 'mvn.log'));
   build.catch(() => undefined); // awaited below; this only keeps an early failure from being unhandled meanwhile
 
   const registry = await startComponent(registryComponent, ['--data-dir', join(work, 'registry')], {
@@ -330,57 +243,24 @@ async function setUp(): Promise<void> {
   await build;
   appPort = await freePort();
   appUrl = `http://127.0.0.1:${appPort}`;
-  ({ child: jvm, out: jvmOut } = startJar({
-    trust,
-    port: appPort,
-    log: jvmLog,
-    env: { TRELLIS_EUREKA_URI: eurekaUriWithCredential() },
-  }));
-  await eventually(
-    'the Spring app to report UP on /actuator/health',
-    async () => {
-      const res = await fetch(`${appUrl}/actuator/health`);
-      const body = (await res.json()) as { status?: string };
-      if (res.status !== 200) throw new Error(`health ${res.status} ${JSON.stringify(body)}`);
-      return body.status === 'UP' ? true : undefined;
-    },
-    START_TIMEOUT_MS,
-  );
+  jvm = startJar({ trust, port: appPort, log: jvmLog, env: { TRELLIS_EUREKA_URI: eurekaUriWithCredential() } });
+  await waitUntilUp(jvm, appUrl);
 }
 
-// A failed set-up must fail the run, not leave the tests skipped (vitest skips them when beforeAll throws): the first
-// test reports it, the others fail pointing there.
-let setupError: Error | undefined;
-beforeAll(
-  async () => {
-    try {
-      await setUp();
-    } catch (err) {
-      setupError = err instanceof Error ? err : new Error(String(err));
-    }
-  },
-  BUILD_TIMEOUT_MS + START_TIMEOUT_MS + 60_000,
-);
-
-function started(): void {
-  if (setupError !== undefined) throw new Error("the Spring app did not start: see the set-up test's failure");
-}
+const { failure: setupError, started } = setUpReported(setUp);
 
 afterAll(async () => {
-  if (jvm !== undefined && jvm.exitCode === null && jvm.signalCode === null) {
-    jvm.kill('SIGTERM');
-    await Promise.race([exited(jvm), sleep(15_000)]);
-  }
+  await stopJava(jvm);
   killAll();
-  if (jvmOut !== undefined) await new Promise<void>((resolve) => jvmOut?.end(resolve));
   for (const server of servers.splice(0).reverse()) await server.stop();
   rmSync(work, { recursive: true, force: true });
 }, 60_000);
 
 describe('set-up', { timeout: TEST_TIMEOUT_MS }, () => {
   it('builds the Spring Boot app with Maven and starts it on the JVM against our three servers', () => {
-    if (setupError !== undefined) throw setupError;
-    expect(jvm?.exitCode).toBeNull();
+    const failure = setupError();
+    if (failure !== undefined) throw failure;
+    expect(jvm?.child.exitCode).toBeNull();
   });
 });
 
@@ -541,7 +421,7 @@ describe('Spring OAuth2 resource server with issuer-uri on our auth server', { t
 describe('graceful shutdown', { timeout: TEST_TIMEOUT_MS }, () => {
   it('cancels the registration in our registry on SIGTERM', async () => {
     started();
-    const running = jvm;
+    const running = jvm?.child;
     if (running === undefined) throw new Error('the Spring app never started');
     expect((await eurekaApp(APP)).instances).toHaveLength(1);
     running.kill('SIGTERM');
@@ -559,17 +439,16 @@ describe('graceful shutdown', { timeout: TEST_TIMEOUT_MS }, () => {
 // at our revocation endpoint (RFC 7009) is refused at once rather than when it expires.
 describe('Spring OAuth2 resource server in opaque-token mode (introspection)', { timeout: TEST_TIMEOUT_MS }, () => {
   const introspectingLog = join(work, 'jvm-introspection.log');
-  let introspecting: ChildProcess | undefined;
-  let introspectingOut: WriteStream | undefined;
+  let introspecting: JavaApp | undefined;
   let introspectingUrl = '';
 
   beforeAll(async () => {
-    if (setupError !== undefined) return;
+    if (setupError() !== undefined) return;
     const port = await freePort();
     introspectingUrl = `http://127.0.0.1:${port}`;
     // Its own truststore of the same local CA: the app still reads its configuration over HTTPS.
     const trust = await trustLocalCa('introspection');
-    ({ child: introspecting, out: introspectingOut } = startJar({
+    introspecting = startJar({
       trust,
       port,
       log: introspectingLog,
@@ -583,28 +462,11 @@ describe('Spring OAuth2 resource server in opaque-token mode (introspection)', {
         TRELLIS_INTROSPECTION_CLIENT_ID: introspector.id,
         TRELLIS_INTROSPECTION_CLIENT_SECRET: introspector.secret,
       },
-    }));
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    while (Date.now() < deadline) {
-      if (introspecting.exitCode !== null) {
-        throw new Error(`the introspecting Spring app exited:\n${tail(introspectingLog)}`);
-      }
-      const up = await fetch(`${introspectingUrl}/actuator/health`)
-        .then(async (res) => ((await res.json()) as { status?: string }).status === 'UP')
-        .catch(() => false);
-      if (up) return;
-      await sleep(250);
-    }
-    throw new Error(`the introspecting Spring app did not start:\n${tail(introspectingLog)}`);
+    });
+    await waitUntilUp(introspecting, introspectingUrl);
   }, START_TIMEOUT_MS + 10_000);
 
-  afterAll(async () => {
-    if (introspecting !== undefined && introspecting.exitCode === null && introspecting.signalCode === null) {
-      introspecting.kill('SIGTERM');
-      await Promise.race([exited(introspecting), sleep(15_000)]);
-    }
-    if (introspectingOut !== undefined) await new Promise<void>((resolve) => introspectingOut?.end(resolve));
-  }, 30_000);
+  afterAll(() => stopJava(introspecting), 30_000);
 
   const product = (access: string): Promise<Response> =>
     fetch(`${introspectingUrl}/products/7`, { headers: { authorization: `Bearer ${access}` } });

@@ -3,18 +3,13 @@ import { connect, type ConsumeMessage } from 'amqplib';
 import { randomBytes } from 'node:crypto';
 import { createRabbitBinder } from '@trellis/clients/events';
 import type { Scenario } from '../scenario.ts';
+import { counter, median } from '../stats.ts';
 
 const BROKER = process.env.TRELLIS_BROKER_URL ?? 'amqp://guest:guest@localhost:5672';
 /** Same for both sides: messages in flight awaiting confirms, consumer prefetch, and the JSON body. */
 const WINDOW = 256;
 const PREFETCH = 100;
 const PAYLOAD = { eventType: 'CREATE', key: 1, data: { productId: 1, name: 'x'.repeat(200), weight: 1 } };
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
 
 /** Sends `count` messages with at most WINDOW unconfirmed, until `received` says all arrived; answers messages/s. */
 async function drive(count: number, send: () => Promise<void>, allReceived: Promise<void>): Promise<number> {
@@ -29,18 +24,6 @@ async function drive(count: number, send: () => Promise<void>, allReceived: Prom
   await Promise.all(Array.from({ length: WINDOW }, lane));
   await allReceived;
   return count / ((performance.now() - start) / 1000);
-}
-
-function counter(count: number): { hit: () => void; done: Promise<void> } {
-  let seen = 0;
-  let resolve = (): void => undefined;
-  const done = new Promise<void>((r) => (resolve = r));
-  return {
-    hit: () => {
-      if (++seen === count) resolve();
-    },
-    done,
-  };
 }
 
 /** Raw amqplib: a confirm channel publishing the JSON body, a consumer acking each message, on a durable queue. */

@@ -4,6 +4,7 @@ import { config } from './config.ts';
 import { events } from './events.ts';
 import { gateway } from './gateway.ts';
 import { footprint } from './footprint.ts';
+import { kafka } from './kafka.ts';
 import { kit } from './kit.ts';
 import { landscape } from './landscape.ts';
 import { registry } from './registry.ts';
@@ -20,5 +21,6 @@ export const scenarios: readonly Scenario[] = [
   registry,
   gateway,
   events,
+  kafka,
   landscape,
 ];

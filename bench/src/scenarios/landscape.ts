@@ -1,7 +1,7 @@
 // The landscape of `npm start`, as its own process: GET /product-composite/1 through the gateway (token checked,
 // lb://, then the composite's three calls) against the composite service called directly, and the landscape's
 // resident memory.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,28 +23,53 @@ const PORTS = [
   'PRODUCT_COMPOSITE',
 ];
 
-function urlOf(summary: string, name: string): string {
+export function urlOf(summary: string, name: string): string {
   const m = new RegExp(`^ {2}${name} +(http://\\S+)`, 'm').exec(summary);
   if (m?.[1] === undefined) throw new Error(`bench: no URL for ${name} in the summary`);
   return m[1];
 }
 
+export interface Landscape {
+  readonly child: ChildProcess;
+  /** What `trellis up` printed once every component started (the summary). */
+  readonly summary: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawns `trellis up` with every component on a free port and a data directory of its own, and waits for its summary
+ * (printed once every component started). `stop` sends SIGTERM, waits for the exit and removes the data directory.
+ */
+export async function startLandscape(args: readonly string[] = [], timeoutMs = 30_000): Promise<Landscape> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'trellis-bench-landscape-'));
+  const child = spawn(process.execPath, [BIN, 'up', '--data-dir', dataDir, '--log-level', 'warn', ...args], {
+    env: { ...process.env, ...Object.fromEntries(PORTS.map((p) => [`${p}_PORT`, '0'])), CONFIG_REPO },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const stop = async (): Promise<void> => {
+    child.kill('SIGTERM');
+    if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  let out = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  const deadline = Date.now() + timeoutMs;
+  while (!out.includes('Press Ctrl-C')) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      await stop();
+      throw new Error('bench: the landscape did not start');
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, summary: out, stop };
+}
+
 export const landscape: Scenario = {
   name: 'landscape',
   async run({ figure }) {
-    const dataDir = await mkdtemp(join(tmpdir(), 'trellis-bench-landscape-'));
-    const child = spawn(process.execPath, [BIN, 'up', '--data-dir', dataDir, '--log-level', 'warn'], {
-      env: { ...process.env, ...Object.fromEntries(PORTS.map((p) => [`${p}_PORT`, '0'])), CONFIG_REPO },
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    const started = await startLandscape();
+    const { child, summary: out } = started;
     try {
-      const deadline = Date.now() + 30_000;
-      while (!out.includes('Press Ctrl-C')) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error('bench: the landscape did not start');
-        await new Promise((r) => setTimeout(r, 100));
-      }
       const secret = /development client reader \/ (\S+)/.exec(out)?.[1] ?? '';
       const tokenRes = await fetch(`${urlOf(out, 'auth-server')}/oauth2/token`, {
         method: 'POST',
@@ -75,9 +100,7 @@ export const landscape: Scenario = {
         note: 'every component of npm start in one process',
       });
     } finally {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
-      await rm(dataDir, { recursive: true, force: true });
+      await started.stop();
     }
   },
 };

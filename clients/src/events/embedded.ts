@@ -2,12 +2,15 @@
 // mirrors RabbitMQ's model (a destination routes to bound queues by key; a consumer leases messages and acknowledges
 // them) so the same names, groups, partitions, retries and dead letters behave the same without a broker. Several
 // processes may open the file at once: SQLite serializes the writers, and one UPDATE … RETURNING claims a message
-// for exactly one consumer.
+// for exactly one consumer. Like Kafka, it also keeps what was published to each destination for a while (the log),
+// which `trellis events tail --from-beginning` reads.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSqlite, type SqliteDatabase, type Health, type Logger } from '@trellis/kit';
 import { EventsError } from './errors.ts';
+import { createEmbeddedInspector, LOG_SCHEMA, settle } from './inspect-embedded.ts';
+import { partitionHeaderOf, type EventInspector } from './inspect.ts';
 import {
   ALL_KEYS,
   anonymousQueueName,
@@ -51,6 +54,8 @@ export interface EmbeddedBinderOptions {
    * expires when the consuming process died, and then the message is delivered again. Default 30 s.
    */
   readonly leaseMs?: number;
+  /** How long the log keeps a published message for inspection. Default 7 days (Kafka's log.retention.hours). */
+  readonly retentionMs?: number;
 }
 
 interface Row {
@@ -85,7 +90,7 @@ CREATE TABLE IF NOT EXISTS messages (
   lease_owner TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (queue, lease_until, seq);
-`;
+${LOG_SCHEMA}`;
 
 const FAILURE_HEADERS = new Set<string>(Object.values(EXCEPTION_HEADERS));
 
@@ -226,6 +231,9 @@ class EmbeddedBinder implements EventBinder {
   readonly pollIntervalMs: number;
   readonly leaseMs: number;
   readonly file: string;
+  readonly inspect: EventInspector;
+  readonly #retentionMs: number;
+  #prunedAt = 0;
   readonly #db: SqliteDatabase;
   readonly #consumers = new Set<EmbeddedConsumer<unknown>>();
   readonly #stmts;
@@ -235,6 +243,7 @@ class EmbeddedBinder implements EventBinder {
     this.log = options.logger;
     this.pollIntervalMs = options.pollIntervalMs ?? 50;
     this.leaseMs = options.leaseMs ?? 30_000;
+    this.#retentionMs = options.retentionMs ?? 7 * 24 * 3600_000;
     mkdirSync(options.dataDir, { recursive: true });
     this.file = join(options.dataDir, options.fileName ?? 'events.sqlite');
     this.#db = openSqlite(this.file);
@@ -280,8 +289,13 @@ class EmbeddedBinder implements EventBinder {
          FROM messages WHERE queue = ? AND delivery_id = ? ORDER BY seq LIMIT 1`,
       ),
       delete: db.prepare(`DELETE FROM messages WHERE seq = ?`),
+      log: db.prepare(
+        `INSERT INTO log (destination, routing_key, partition, headers, body, published_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      ),
+      prune: db.prepare(`DELETE FROM log WHERE published_at < ?`),
     };
     this.#sweep();
+    this.inspect = createEmbeddedInspector({ db, file: this.file, pollIntervalMs: this.pollIntervalMs });
   }
 
   /** Removes anonymous queues whose process went away without closing them. */
@@ -293,6 +307,14 @@ class EmbeddedBinder implements EventBinder {
       }
     });
     tx(Date.now());
+    this.#prune();
+  }
+
+  /** Drops log entries past retention, at most once a minute (a publish calls it). */
+  #prune(now = Date.now()): void {
+    if (now - this.#prunedAt < 60_000) return;
+    this.#prunedAt = now;
+    this.#stmts.prune.run(now - this.#retentionMs);
   }
 
   #check(): void {
@@ -315,11 +337,14 @@ class EmbeddedBinder implements EventBinder {
     this.#check();
     const id = randomUUID();
     const json = JSON.stringify(headers);
+    const now = Date.now();
     const queues = this.#db.transaction(() => {
-      const targets = this.#stmts.targets.all(destination, routingKey, Date.now());
+      const targets = this.#stmts.targets.all(destination, routingKey, now);
       for (const { queue } of targets) this.#stmts.insert.run(queue, id, destination, routingKey, json, body);
+      this.#stmts.log.run(destination, routingKey, partitionHeaderOf(headers) ?? null, json, body, now);
       return targets.map((t) => t.queue);
     })();
+    this.#prune(now);
     for (const c of this.#consumers) if (queues.includes(c.queue)) c.notify();
   }
 
@@ -520,13 +545,4 @@ class EmbeddedBinder implements EventBinder {
  */
 export function createEmbeddedBinder(options: EmbeddedBinderOptions): EventBinder {
   return new EmbeddedBinder(options);
-}
-
-/** Runs synchronous SQLite work behind the Promise interface both binders share, turning a throw into a rejection. */
-function settle<R>(work: () => R): Promise<R> {
-  try {
-    return Promise.resolve(work());
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-  }
 }

@@ -1,6 +1,6 @@
-// @trellis/clients/events: event streams the Spring Cloud Stream way, on RabbitMQ or an embedded SQLite binder.
+// @trellis/clients/events: event streams the Spring Cloud Stream way, on Kafka, RabbitMQ or an embedded SQLite binder.
 // Producers and consumer groups on a destination, partitions chosen with Java's String.hashCode, retries with
-// backoff, dead-letter queues you can list and replay; on RabbitMQ with Spring's exact names.
+// backoff, dead-letter queues you can list and replay; on Kafka and RabbitMQ with Spring's exact names.
 export { createEventBinder } from './binder.ts';
 export type { EventBinderOptions } from './binder.ts';
 export { createEmbeddedBinder } from './embedded.ts';
@@ -8,6 +8,18 @@ export type { EmbeddedBinderOptions } from './embedded.ts';
 export { EventsError } from './errors.ts';
 export type { EventsErrorCode } from './errors.ts';
 export { registerBinderHealth } from './health.ts';
+export type {
+  EventInspector,
+  GroupDescription,
+  GroupPartition,
+  InspectHints,
+  InspectQuestion,
+  PartitionDescription,
+  TailedMessage,
+  TailOptions,
+  TopicDescription,
+  TopicSummary,
+} from './inspect.ts';
 export {
   ALL_KEYS,
   anonymousQueueName,
@@ -22,6 +34,9 @@ export {
 export { javaHashCode, javaStringHashCode, selectPartition } from './partition.ts';
 export type { PartitionKey } from './partition.ts';
 export { SPRING_RETRY } from './processing.ts';
+export { createKafkaBinder, parseKafkaUrl } from './kafka.ts';
+export type { KafkaBinderOptions } from './kafka.ts';
+export { deadLetterTopic, DLQ_HEADERS as KAFKA_DLQ_HEADERS } from './kafka-wire.ts';
 export { createRabbitBinder } from './rabbit.ts';
 export type { RabbitBinderOptions } from './rabbit.ts';
 export type {

@@ -5,7 +5,14 @@ import { backoffDelay } from '../http/timing.ts';
 import { EventsError } from './errors.ts';
 import { checkName, groupQueueName, partitionRoutingKey, PARTITION_HEADER } from './naming.ts';
 import { selectPartition } from './partition.ts';
-import type { BackoffPolicy, ConsumerOptions, EventHandler, HeaderValue, ProducerOptions } from './types.ts';
+import type {
+  BackoffPolicy,
+  ConsumerOptions,
+  EventHandler,
+  EventMessage,
+  HeaderValue,
+  ProducerOptions,
+} from './types.ts';
 
 /** Spring Cloud Stream's consumer defaults. */
 export const SPRING_RETRY = { maxAttempts: 3, initialIntervalMs: 1000, multiplier: 2, maxIntervalMs: 10_000 } as const;
@@ -129,52 +136,109 @@ export function route<T>(p: ResolvedProducer<T>, payload: T, extra: Readonly<Rec
 /** One message as a binder received it, before decoding. */
 export interface Inbound {
   readonly body: Buffer;
+  /** Read only when the handler reads them, so a binder may decode them lazily (a getter). */
   readonly headers: Readonly<Record<string, unknown>>;
   readonly deliveryId: string;
   readonly redelivered: boolean;
+  /** `scst_partition` when the binder read it without decoding every header; else it is taken from the headers. */
+  readonly partition?: number | undefined;
 }
 
 export type Outcome =
   | { readonly kind: 'done' }
-  | { readonly kind: 'dead'; readonly reason: string; readonly stacktrace: string }
+  /** `errorClass` is the error's name (`TypeError`), what Kafka's `x-exception-fqcn` carries for Java's class. */
+  | { readonly kind: 'dead'; readonly reason: string; readonly stacktrace: string; readonly errorClass: string }
   /** The consumer closed while the message waited for a retry: leave it to be delivered again. */
   | { readonly kind: 'abandoned' };
 
-function describeFailure(err: unknown): { reason: string; stacktrace: string } {
-  if (err instanceof Error) return { reason: err.message || err.name, stacktrace: err.stack ?? `${err.name}` };
-  return { reason: String(err), stacktrace: String(err) };
+function describeFailure(err: unknown): { reason: string; stacktrace: string; errorClass: string } {
+  if (err instanceof Error) {
+    return { reason: err.message || err.name, stacktrace: err.stack ?? `${err.name}`, errorClass: err.name };
+  }
+  return { reason: String(err), stacktrace: String(err), errorClass: typeof err };
 }
+
+const DONE: Outcome = Object.freeze({ kind: 'done' });
 
 /**
  * Decodes a delivery and runs the handler up to maxAttempts times with Spring's backoff. An undecodable payload is
- * dead at once: retrying cannot make bad JSON good, and a retry loop would only hold up the queue.
+ * dead at once: retrying cannot make bad JSON good, and a retry loop would only hold up the queue. A handler that
+ * returns without a promise and does not throw is done at once, with no promise made (the Kafka binder's hot path).
  */
-export async function runHandler<T>(c: ResolvedConsumer<T>, inbound: Inbound, signal: AbortSignal): Promise<Outcome> {
+export function runHandler<T>(
+  c: ResolvedConsumer<T>,
+  inbound: Inbound,
+  signal: AbortSignal,
+): Outcome | Promise<Outcome> {
   let payload: T;
   try {
     payload = JSON.parse(inbound.body.toString('utf8')) as T;
   } catch (err) {
-    const { stacktrace } = describeFailure(err);
-    return { kind: 'dead', reason: `invalid JSON payload: ${(err as Error).message}`, stacktrace };
+    const { stacktrace, errorClass } = describeFailure(err);
+    return { kind: 'dead', reason: `invalid JSON payload: ${(err as Error).message}`, stacktrace, errorClass };
   }
-  const partitionHeader = inbound.headers[PARTITION_HEADER];
-  const partition = typeof partitionHeader === 'number' ? partitionHeader : undefined;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await c.handler({
-        payload,
-        headers: inbound.headers,
-        deliveryId: inbound.deliveryId,
-        attempt,
-        partition,
-        destination: c.destination,
-        redelivered: inbound.redelivered,
-      });
-      return { kind: 'done' };
-    } catch (err) {
-      if (attempt >= c.maxAttempts) return { kind: 'dead', ...describeFailure(err) };
-    }
-    const delay = backoffDelay(attempt, {
+  const partition = 'partition' in inbound ? inbound.partition : partitionOf(inbound.headers);
+  let first: void | Promise<void>;
+  try {
+    first = c.handler(new Delivery(payload, inbound, 1, partition, c.destination));
+  } catch (err) {
+    return retry(c, payload, inbound, partition, err, signal);
+  }
+  if (!isPromiseLike(first)) return DONE;
+  return Promise.resolve(first).then(
+    () => DONE,
+    (err: unknown) => retry(c, payload, inbound, partition, err, signal),
+  );
+}
+
+/** An EventMessage whose headers (and id) are read from the inbound message only when the handler asks for them. */
+class Delivery<T> implements EventMessage<T> {
+  readonly payload: T;
+  readonly attempt: number;
+  readonly partition: number | undefined;
+  readonly destination: string;
+  readonly redelivered: boolean;
+  readonly #inbound: Inbound;
+
+  constructor(payload: T, inbound: Inbound, attempt: number, partition: number | undefined, destination: string) {
+    this.payload = payload;
+    this.#inbound = inbound;
+    this.attempt = attempt;
+    this.partition = partition;
+    this.destination = destination;
+    this.redelivered = inbound.redelivered;
+  }
+
+  get deliveryId(): string {
+    return this.#inbound.deliveryId;
+  }
+
+  get headers(): Readonly<Record<string, unknown>> {
+    return this.#inbound.headers;
+  }
+}
+
+function partitionOf(headers: Readonly<Record<string, unknown>>): number | undefined {
+  const value = headers[PARTITION_HEADER];
+  return typeof value === 'number' ? value : undefined;
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+}
+
+/** Attempts 2..maxAttempts after the first failed, each after its backoff. */
+async function retry<T>(
+  c: ResolvedConsumer<T>,
+  payload: T,
+  inbound: Inbound,
+  partition: number | undefined,
+  firstError: unknown,
+  signal: AbortSignal,
+): Promise<Outcome> {
+  let error = firstError;
+  for (let failed = 1; failed < c.maxAttempts; failed++) {
+    const delay = backoffDelay(failed, {
       initialDelayMs: c.backoff.initialIntervalMs,
       multiplier: c.backoff.multiplier,
       maxDelayMs: c.backoff.maxIntervalMs,
@@ -184,7 +248,14 @@ export async function runHandler<T>(c: ResolvedConsumer<T>, inbound: Inbound, si
     } catch {
       return { kind: 'abandoned' };
     }
+    try {
+      await c.handler(new Delivery(payload, inbound, failed + 1, partition, c.destination));
+      return DONE;
+    } catch (err) {
+      error = err;
+    }
   }
+  return { kind: 'dead', ...describeFailure(error) };
 }
 
 /**

@@ -14,6 +14,7 @@ import type {
 import { backoffDelay, type BackoffOptions } from '../http/timing.ts';
 import { type Health, redactUrl, type Logger } from '@trellis/kit';
 import { EventsError } from './errors.ts';
+import { createRabbitInspector } from './inspect-rabbit.ts';
 import {
   ALL_KEYS,
   anonymousQueueName,
@@ -249,6 +250,7 @@ class RabbitConsumer<T> implements Consumer {
 
 class RabbitBinder implements EventBinder {
   readonly kind = 'rabbit';
+  readonly inspect = createRabbitInspector(this);
   readonly log: Logger | Pick<Logger, 'warn' | 'error' | 'info'>;
   readonly #url: string;
   readonly #publishTimeoutMs: number;

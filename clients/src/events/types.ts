@@ -1,5 +1,6 @@
 // The public shapes of the events module: binders, producers, consumers, messages and dead letters.
 import type { HealthIndicator } from '@trellis/kit';
+import type { EventInspector } from './inspect.ts';
 import type { PartitionKey } from './partition.ts';
 
 /** Header values a producer may add; they travel as AMQP headers (or their JSON in the embedded binder). */
@@ -117,7 +118,7 @@ export interface DeadLetterQueue {
   purge(): Promise<number>;
 }
 
-export type BinderKind = 'rabbit' | 'embedded';
+export type BinderKind = 'kafka' | 'rabbit' | 'embedded';
 
 /** A binder: the connection of a service to its event destinations (a broker, or the embedded store). */
 export interface EventBinder {
@@ -125,6 +126,8 @@ export interface EventBinder {
   producer<T>(options: ProducerOptions<T>): Promise<Producer<T>>;
   consume<T>(options: ConsumerOptions<T>): Promise<Consumer>;
   deadLetters(destination: string, group: string): DeadLetterQueue;
+  /** Reading its destinations without taking part (topics, partitions, group lag, a tail of messages). */
+  readonly inspect?: EventInspector;
   /** The `binders` health component: DOWN while the broker is away (register it on readiness only). */
   readonly health: HealthIndicator;
   /** Stops every consumer (waiting for messages in hand) and closes the connection or database. */

@@ -58,6 +58,28 @@ describe('embedded binder', () => {
     await second.close();
   });
 
+  it('keeps what a destination got for the retention, so a tail re-reads it from the start, and drops it after', async () => {
+    const d = uniqueName('log');
+    const read = async (binder: EventBinder): Promise<string[]> => {
+      const payloads: string[] = [];
+      for await (const m of binder.inspect?.tail(d, { fromBeginning: true, timeoutMs: 200 }) ?? []) {
+        payloads.push(m.payload);
+      }
+      return payloads;
+    };
+    const writer = createEmbeddedBinder({ dataDir, pollIntervalMs: 20, retentionMs: 60_000 });
+    const producer = await writer.producer<{ n: number }>({ destination: d });
+    // Nobody consumes: on RabbitMQ these would be gone; the log has them.
+    for (const n of [1, 2]) await producer.send({ n });
+    expect(await read(writer)).toEqual(['{"n":1}', '{"n":2}']);
+    await writer.close();
+    await new Promise((r) => setTimeout(r, 20));
+    // Opening the file with a shorter retention prunes what is older.
+    const later = createEmbeddedBinder({ dataDir, pollIntervalMs: 20, retentionMs: 10 });
+    await expect(read(later)).rejects.toMatchObject({ code: 'not_found' });
+    await later.close();
+  });
+
   it('reports UP on readiness while the file is open and DOWN once closed', async () => {
     const binder = open();
     const health = new HealthRegistry();

@@ -1,5 +1,5 @@
-// The semantic suite both binders must pass: groups, partitions, retries, dead letters and replay behave the same
-// on RabbitMQ and on the embedded SQLite binder.
+// The semantic suite every binder must pass: groups, partitions, retries, dead letters and replay behave the same
+// on Kafka, RabbitMQ and the embedded SQLite binder (each under its broker's own names).
 import { afterAll, describe, expect, it } from 'vitest';
 import { EXCEPTION_HEADERS, selectPartition, type EventBinder, type EventMessage } from '../../src/events/index.ts';
 import { delay, uniqueName, waitFor } from './helpers.ts';
@@ -8,7 +8,31 @@ export interface BinderFixture {
   readonly binder: EventBinder;
   /** Sends bytes that bypass the producer's JSON encoding (as a foreign or broken producer would). */
   publishRaw(destination: string, routingKey: string, body: Buffer): Promise<void>;
+  /**
+   * Makes the destination shareable by two instances of one group before they start. Kafka shares a group by
+   * partition, so it needs a partition for each instance; the queue binders need nothing.
+   */
+  prepareShared?(destination: string, instances: number): Promise<void>;
 }
+
+/** What a binder calls a group's dead letters and how it records where a failed message came from. */
+export interface BinderNames {
+  deadLetterQueue(destination: string, group: string): string;
+  /** Where a dead letter failed (`DeadLetter.queue`): where a replay sends it back. */
+  failedIn(destination: string, group: string): string;
+  /** Headers a dead letter carries about its origin, with their values as the DeadLetter shows them. */
+  originHeaders(destination: string): Record<string, unknown>;
+  /** The name (`Consumer.queue`) an anonymous subscription gets. */
+  anonymous(destination: string): RegExp;
+}
+
+/** Spring's RabbitMQ names, which the embedded binder uses too. */
+export const RABBIT_NAMES: BinderNames = {
+  deadLetterQueue: (d, g) => `${d}.${g}.dlq`,
+  failedIn: (d, g) => `${d}.${g}`,
+  originHeaders: (d) => ({ [EXCEPTION_HEADERS.originalExchange]: d, [EXCEPTION_HEADERS.originalRoutingKey]: d }),
+  anonymous: (d) => new RegExp(`^${d}\\.anonymous\\.[A-Za-z0-9_-]{22}$`),
+};
 
 interface Event {
   readonly key: string;
@@ -17,7 +41,12 @@ interface Event {
 
 const fast = { initialIntervalMs: 10, multiplier: 2, maxIntervalMs: 40 };
 
-export function binderSemantics(name: string, open: () => Promise<BinderFixture>, used: string[]): void {
+export function binderSemantics(
+  name: string,
+  open: () => Promise<BinderFixture>,
+  used: string[],
+  names: BinderNames = RABBIT_NAMES,
+): void {
   describe(`${name} binder semantics`, () => {
     const fixtures: BinderFixture[] = [];
     const fixture = async (): Promise<BinderFixture> => {
@@ -37,6 +66,7 @@ export function binderSemantics(name: string, open: () => Promise<BinderFixture>
     it('shares a group between two instances, each message handled once', async () => {
       const [a, b] = [await fixture(), await fixture()];
       const d = dest('share');
+      await a.prepareShared?.(d, 2);
       const got: { who: string; n: number }[] = [];
       const handler = (who: string) => async (m: EventMessage<Event>) => {
         got.push({ who, n: m.payload.n });
@@ -131,13 +161,14 @@ export function binderSemantics(name: string, open: () => Promise<BinderFixture>
       const gap = (attempts[2]?.at ?? 0) - (attempts[1]?.at ?? 0);
       expect(gap).toBeGreaterThanOrEqual(18); // second backoff 10 ms × 2
       const [letter] = await dlq.list();
-      expect(dlq.name).toBe(`${d}.g.dlq`);
+      expect(dlq.name).toBe(names.deadLetterQueue(d, 'g'));
       expect(letter?.reason).toBe('boom 7');
-      expect(letter?.queue).toBe(`${d}.g`);
+      expect(letter?.queue).toBe(names.failedIn(d, 'g'));
       expect(JSON.parse(letter?.payload ?? '')).toEqual({ key: 'k', n: 7 });
       expect(String(letter?.headers[EXCEPTION_HEADERS.stacktrace])).toContain('Error: boom 7');
-      expect(String(letter?.headers[EXCEPTION_HEADERS.originalExchange])).toBe(d);
-      expect(String(letter?.headers[EXCEPTION_HEADERS.originalRoutingKey])).toBe(d);
+      for (const [header, value] of Object.entries(names.originHeaders(d))) {
+        expect(String(letter?.headers[header])).toBe(String(value));
+      }
       expect(letter?.id).toBe(attempts[0]?.id);
     });
 
@@ -248,7 +279,7 @@ export function binderSemantics(name: string, open: () => Promise<BinderFixture>
       const producer = await f.binder.producer<Event>({ destination: d });
       await producer.send({ key: 'k', n: 0 }); // before any subscriber: nobody keeps it
       const consumer = await f.binder.consume<Event>({ destination: d, handler: (m) => void got.push(m.payload.n) });
-      expect(consumer.queue).toMatch(new RegExp(`^${d}\\.anonymous\\.[A-Za-z0-9_-]{22}$`));
+      expect(consumer.queue).toMatch(names.anonymous(d));
       await producer.send({ key: 'k', n: 1 });
       await waitFor(() => got.length === 1, 10_000, 'the anonymous delivery');
       expect(got).toEqual([1]);
