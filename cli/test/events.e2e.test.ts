@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startKafkaBroker, type KafkaBroker } from '@trellis/kit/kafka-broker';
 import {
   createEmbeddedBinder,
+  createKafkaBinder,
   createRabbitBinder,
   selectPartition,
   type EventBinder,
@@ -17,10 +19,14 @@ import { cleanupBroker, uniqueName, waitFor } from '../../clients/test/events/he
 const BROKER = process.env.TRELLIS_TEST_BROKER_URL ?? 'amqp://guest:guest@localhost:5672';
 const dataDir = mkdtempSync(join(tmpdir(), 'trellis-cli-events-'));
 const used: string[] = [];
+// Started by the first Kafka case only: the other binders' cases need no JVM.
+let kafka: Promise<KafkaBroker> | undefined;
+const kafkaBroker = (): Promise<KafkaBroker> => (kafka ??= startKafkaBroker());
 afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
   await cleanupBroker(used);
-});
+  await (await kafka)?.stop();
+}, 60_000);
 
 async function run(argv: string[], env: Record<string, string | undefined>): Promise<string> {
   let out = '';
@@ -51,9 +57,31 @@ const binders: Record<string, BinderCase> = {
   },
 };
 
-describe.each(Object.keys(binders))('trellis events dlq (%s binder)', (kind) => {
-  it('lists, shows, replays and purges a group’s dead letters', async () => {
-    const { open, env } = binders[kind] as (typeof binders)[string];
+interface DeadLetterCase {
+  readonly open: () => Promise<EventBinder>;
+  readonly env: () => Promise<Record<string, string | undefined>>;
+  /** Where a dead letter of destination d, group g, failed, and the queue or topic that keeps it. */
+  readonly failedIn: (d: string) => string;
+  readonly deadLetters: (d: string) => string;
+}
+
+const queueNames = { failedIn: (d: string) => `${d}.g`, deadLetters: (d: string) => `${d}.g.dlq` };
+const deadLetterCases: Record<string, DeadLetterCase> = {
+  embedded: { ...binders.embedded!, env: () => Promise.resolve(binders.embedded!.env), ...queueNames },
+  rabbit: { ...binders.rabbit!, env: () => Promise.resolve(binders.rabbit!.env), ...queueNames },
+  // Spring's Kafka binder names the topic error.<destination>.<group>; a letter failed in the destination's topic.
+  kafka: {
+    open: async () => createKafkaBinder({ brokers: (await kafkaBroker()).url }),
+    env: async () => ({ TRELLIS_BINDER: 'kafka', TRELLIS_BROKER_URL: (await kafkaBroker()).url }),
+    failedIn: (d) => d,
+    deadLetters: (d) => `error.${d}.g`,
+  },
+};
+
+describe.each(Object.keys(deadLetterCases))('trellis events dlq (%s binder)', (kind) => {
+  it('lists, shows, replays and purges a group’s dead letters', { timeout: 120_000 }, async () => {
+    const { open, failedIn, deadLetters } = deadLetterCases[kind] as DeadLetterCase;
+    const env = await deadLetterCases[kind]!.env();
     const d = uniqueName('cli');
     used.push(d);
     const binder = await open();
@@ -80,17 +108,17 @@ describe.each(Object.keys(binders))('trellis events dlq (%s binder)', (kind) => 
         queue: string;
       }[];
       expect(listed.map((l) => l.reason)).toEqual(['refused 1', 'refused 2', 'refused 3']);
-      expect(listed.every((l) => l.queue === `${d}.g`)).toBe(true);
+      expect(listed.every((l) => l.queue === failedIn(d))).toBe(true);
       const shown = JSON.parse(await run(['dlq', 'show', d, 'g', listed[1]?.id ?? ''], env)) as { payload: string };
       expect(JSON.parse(shown.payload)).toEqual({ n: 2 });
 
       failing = false;
       expect(await run(['dlq', 'replay', d, 'g', '--id', listed[0]?.id ?? ''], env)).toBe(
-        `replayed 1 dead letter from ${d}.g.dlq\n`,
+        `replayed 1 dead letter from ${deadLetters(d)}\n`,
       );
       await waitFor(() => handled.length === 1, 10_000, 'the replayed message');
       expect(handled).toEqual([1]);
-      expect(await run(['dlq', 'purge', d, 'g'], env)).toBe(`purged 2 dead letters from ${d}.g.dlq\n`);
+      expect(await run(['dlq', 'purge', d, 'g'], env)).toBe(`purged 2 dead letters from ${deadLetters(d)}\n`);
       expect(JSON.parse(await run(['dlq', 'list', d, 'g'], env))).toEqual([]);
       await expect(run(['dlq', 'show', d, 'g', 'nope'], env)).rejects.toMatchObject({ code: 'not_found' });
       await expect(run(['dlq', 'list', d, 'missing'], env)).rejects.toMatchObject({ code: 'not_found' });
