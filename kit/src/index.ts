@@ -23,7 +23,7 @@ export type { LeanRequest, LeanResponse, LeanRoute } from './lean-routes.ts';
 export type { RequestLogLevel } from './request-log.ts';
 export { migrateSqlite, readSqliteMigrations } from './sqlite-migrate.ts';
 export type { MigratableDatabase, SqliteMigrateOptions, SqliteMigration } from './sqlite-migrate.ts';
-export { loadSettings, renderSettingsHelp, setting, SettingsError, settingLabel } from './settings.ts';
+export { loadSettings, renderSettingsHelp, setting, SettingsError, settingLabel, splitFlags } from './settings.ts';
 export type { SettingSpec, SettingSpecs, Settings, SettingsSource } from './settings.ts';
 export { openSqlite } from './sqlite.ts';
 export type { SqliteDatabase, SqliteOptions } from './sqlite.ts';

@@ -1,5 +1,4 @@
 // Settings declared once per component: flags, then environment variables, then defaults; validated; --help.
-import { parseArgs } from 'node:util';
 
 /**
  * Settings come from command-line flags, then environment variables, then defaults (the same precedence as Spring
@@ -35,6 +34,9 @@ type Present<O> = O extends { default: NonNullable<unknown> } ? true : O extends
 
 class Reject extends Error {}
 
+const TRUE_WORDS: readonly string[] = ['true', 'yes', 'on', '1'];
+const FALSE_WORDS: readonly string[] = ['false', 'no', 'off', '0'];
+
 function integer(raw: string, min: number, max: number): number {
   if (!/^-?\d+$/.test(raw.trim())) throw new Reject();
   const n = Number(raw);
@@ -61,14 +63,17 @@ export const setting = {
     accepts: 'a port number (0-65535, 0 picks a free port)',
     parse: (raw) => integer(raw, 0, 65535),
   }),
+  /** A switch: `--x`, `--no-x`, `--x=false`, `--x false`; the flag and the variable take the same words. */
   boolean: <const O extends Options<boolean>>(o: O): SettingSpec<boolean, Present<O>> => ({
     ...o,
     boolean: true,
-    accepts: 'true or false',
+    accepts: `true or false (also ${TRUE_WORDS.slice(1)
+      .map((word, i) => `${word}/${FALSE_WORDS[i + 1]}`)
+      .join(', ')})`,
     parse: (raw) => {
       const v = raw.trim().toLowerCase();
-      if (['true', '1', 'yes', 'on'].includes(v)) return true;
-      if (['false', '0', 'no', 'off'].includes(v)) return false;
+      if (TRUE_WORDS.includes(v)) return true;
+      if (FALSE_WORDS.includes(v)) return false;
       throw new Reject();
     },
   }),
@@ -144,23 +149,15 @@ export function settingLabel(spec: SettingSpec<unknown>): string {
  */
 export function loadSettings<S extends SettingSpecs>(specs: S, source: SettingsSource = {}): Settings<S> {
   const env = source.env ?? {};
-  const options: Record<string, { type: 'string' | 'boolean' }> = {};
-  for (const spec of Object.values(specs)) {
-    if (spec.flag !== undefined) options[spec.flag] = { type: spec.boolean === true ? 'boolean' : 'string' };
-  }
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({ args: [...(source.argv ?? [])], options, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw new SettingsError(describeParseError(err));
-  }
+  const byFlag = flagsOf(specs);
+  const flags = new Map(readFlags(source.argv ?? [], (flag) => byFlag.get(flag)).map((f) => [f.flag, f.raw]));
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(specs)) {
     let raw: string | undefined;
     let from = '';
-    const flagValue = spec.flag === undefined ? undefined : values[spec.flag];
+    const flagValue = spec.flag === undefined ? undefined : flags.get(spec.flag);
     if (flagValue !== undefined) {
-      raw = String(flagValue);
+      raw = flagValue;
       from = `--${spec.flag}`;
     } else {
       for (const name of envNames(spec)) {
@@ -179,31 +176,142 @@ export function loadSettings<S extends SettingSpecs>(specs: S, source: SettingsS
       out[key] = spec.default;
       continue;
     }
-    try {
-      out[key] = spec.parse(raw);
-    } catch {
-      const shown = spec.secret === true ? '' : ` ${JSON.stringify(raw)}`;
-      throw new SettingsError(`invalid ${from}:${shown} is not ${spec.accepts}`);
-    }
+    out[key] = parseValue(spec, raw, from);
   }
   return Object.freeze(out) as Settings<S>;
 }
 
-function describeParseError(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  const unknown = /Unknown option '([^']+)'/.exec(message);
-  if (unknown) return `unknown flag ${unknown[1]} (see --help)`;
-  const missing = /Option '([^']+?)(?: <value>)?' argument missing/.exec(message);
-  if (missing) return `flag ${missing[1]?.split(',').pop()?.trim()} needs a value`;
-  const positional = /Unexpected argument '([^']+)'/.exec(message);
-  if (positional) return `unexpected argument ${positional[1]} (see --help)`;
-  return message.split('\n')[0] ?? 'invalid arguments';
+/** The value of a setting, or an error naming where it came from (`--port`, `PORT`) and what is accepted. */
+function parseValue<T>(spec: SettingSpec<T>, raw: string, from: string): T {
+  try {
+    return spec.parse(raw);
+  } catch {
+    const shown = spec.secret === true ? '' : ` ${JSON.stringify(raw)}`;
+    throw new SettingsError(`invalid ${from}:${shown} is not ${spec.accepts}`);
+  }
+}
+
+function flagsOf(specs: SettingSpecs): Map<string, SettingSpec<unknown>> {
+  return new Map(Object.values(specs).flatMap((spec) => (spec.flag === undefined ? [] : [[spec.flag, spec]])));
+}
+
+/** One flag as read from the command line, its value still raw (a bare switch reads "true", `--no-x` "false"). */
+interface ReadFlag {
+  readonly flag: string;
+  readonly raw: string;
+}
+
+const NEGATION = 'no-';
+
+/**
+ * Reads `--name value` and `--name=value`; a boolean also reads as `--name`, `--no-name`, `--name false`. Values are
+ * checked later by each spec's parser, so a flag and its environment variable accept the same words.
+ */
+function readFlags(argv: readonly string[], find: (flag: string) => SettingSpec<unknown> | undefined): ReadFlag[] {
+  const read: ReadFlag[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (!arg.startsWith('--') || arg === '--') {
+      throw new SettingsError(
+        /^-[^-]/.test(arg) ? `unknown flag ${arg} (see --help)` : `unexpected argument ${arg} (see --help)`,
+      );
+    }
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    const inline = eq === -1 ? undefined : arg.slice(eq + 1);
+    const spec = find(name);
+    if (spec === undefined) {
+      read.push(negated(name, inline, find));
+      continue;
+    }
+    if (inline !== undefined) {
+      read.push({ flag: name, raw: inline });
+      continue;
+    }
+    const next = argv[i + 1];
+    if (spec.boolean === true) {
+      // A switch takes the next word as its value unless that is another flag: `--x false`, `--x --y`.
+      const takesNext = next !== undefined && !next.startsWith('-');
+      read.push({ flag: name, raw: takesNext ? next : 'true' });
+      if (takesNext) i++;
+      continue;
+    }
+    // `--host --port 1` is a forgotten value, not a host named "--port"; `--n -1` is a value.
+    if (next === undefined || next.startsWith('--')) throw new SettingsError(`flag --${name} needs a value`);
+    read.push({ flag: name, raw: next });
+    i++;
+  }
+  return read;
+}
+
+/** `--no-x`: false for a boolean `x`; refused, saying why, for any other flag. */
+function negated(
+  name: string,
+  inline: string | undefined,
+  find: (flag: string) => SettingSpec<unknown> | undefined,
+): ReadFlag {
+  const base = name.startsWith(NEGATION) ? name.slice(NEGATION.length) : undefined;
+  const spec = base === undefined ? undefined : find(base);
+  if (base === undefined || spec === undefined) throw new SettingsError(`unknown flag --${name} (see --help)`);
+  if (spec.boolean !== true) {
+    throw new SettingsError(`--${name} is refused: --${base} takes a value, not on or off: ${spec.accepts}`);
+  }
+  if (inline !== undefined) {
+    throw new SettingsError(`--${name} takes no value: write --${name}, or --${base}=true or false`);
+  }
+  return { flag: base, raw: 'false' };
+}
+
+/**
+ * Splits one command line among several sets of settings (`trellis up`: its own, then each component's), each flag
+ * going to the one set that declares it, its value checked. A flag several sets declare is refused: it could mean
+ * any of them.
+ *
+ * @example
+ * splitFlags(['--port', '1', '--no-seed'], { up: { port }, auth: { seed } }); // { up: ['--port=1'], auth: ['--seed=false'] }
+ */
+export function splitFlags<K extends string>(
+  argv: readonly string[],
+  sets: Readonly<Record<K, SettingSpecs>>,
+): Record<K, string[]> {
+  const owners = new Map<string, { spec: SettingSpec<unknown>; sets: K[] }>();
+  for (const [set, specs] of Object.entries(sets) as [K, SettingSpecs][]) {
+    for (const [flag, spec] of flagsOf(specs)) {
+      const known = owners.get(flag);
+      if (known === undefined) owners.set(flag, { spec, sets: [set] });
+      else known.sets.push(set);
+    }
+  }
+  const find = (flag: string): SettingSpec<unknown> | undefined => {
+    const owner = owners.get(flag);
+    if (owner !== undefined && owner.sets.length > 1) {
+      throw new SettingsError(
+        `--${flag} belongs to ${owner.sets.join(', ')} alike, so it cannot be given here (see --help)`,
+      );
+    }
+    return owner?.spec;
+  };
+  const split = Object.fromEntries(Object.keys(sets).map((set) => [set, [] as string[]])) as Record<K, string[]>;
+  for (const { flag, raw } of readFlags(argv, find)) {
+    const owner = owners.get(flag);
+    if (owner === undefined) continue;
+    // Checked now, so a bad value is refused before anything starts, not when its set is loaded.
+    parseValue(owner.spec, raw, `--${flag}`);
+    split[owner.sets[0] as K].push(`--${flag}=${raw}`);
+  }
+  return split;
+}
+
+/** `--port`, and a switch as `--[no-]strong`: both forms work. */
+function flagHelpName(spec: SettingSpec<unknown>): string {
+  if (spec.flag === undefined) return '';
+  return spec.boolean === true ? `--[${NEGATION}]${spec.flag}` : `--${spec.flag}`;
 }
 
 /** Renders the settings as a `--help` table. */
 export function renderSettingsHelp(specs: SettingSpecs): string {
   const rows = Object.values(specs).map((spec) => {
-    const names = [spec.flag === undefined ? '' : `--${spec.flag}`, ...envNames(spec)].filter(Boolean).join(', ');
+    const names = [flagHelpName(spec), ...envNames(spec)].filter(Boolean).join(', ');
     const def =
       spec.default === undefined || spec.secret === true
         ? ''

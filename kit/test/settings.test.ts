@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadSettings, renderSettingsHelp, setting, SettingsError } from '../src/settings.ts';
+import { loadSettings, renderSettingsHelp, setting, SettingsError, splitFlags } from '../src/settings.ts';
 
 const specs = {
   port: setting.port({ flag: 'port', env: 'PORT', default: 8761, help: 'HTTP port' }),
@@ -7,6 +7,7 @@ const specs = {
   peers: setting.list({ flag: 'peers', env: 'PEERS', default: [], help: 'peers' }),
   key: setting.string({ flag: 'encrypt-key', env: 'ENCRYPT_KEY', secret: true, help: 'key' }),
   strong: setting.boolean({ flag: 'strong', env: 'STRONG', default: false, help: 'strong' }),
+  seed: setting.boolean({ flag: 'seed', env: 'SEED', default: true, help: 'seed' }),
   mode: setting.choice(['a', 'b'], { flag: 'mode', env: 'MODE', default: 'a', help: 'mode' }),
 };
 
@@ -66,5 +67,107 @@ describe('loadSettings', () => {
     expect(help).toContain('--port, PORT');
     expect(help).toContain('(default: 8761)');
     expect(help).toContain('--encrypt-key, ENCRYPT_KEY');
+  });
+
+  it('shows a switch with both of its forms and its default', () => {
+    expect(renderSettingsHelp(specs)).toMatch(/--\[no-\]seed, SEED +seed \(default: true\)/);
+  });
+});
+
+describe('loadSettings: switches', () => {
+  const read = (argv: string[], env: Record<string, string> = {}) => loadSettings(specs, { argv, env });
+
+  it.each([
+    [['--strong'], true],
+    [['--strong=true'], true],
+    [['--strong', 'true'], true],
+    [['--strong=yes'], true],
+    [['--strong', '1'], true],
+    [['--no-strong'], false],
+    [['--strong=false'], false],
+    [['--strong', 'false'], false],
+    [['--strong', 'no'], false],
+    [['--strong=0'], false],
+    [['--strong', 'OFF'], false],
+  ])('turns a switch that defaults off on and off: %j → %s', (argv, value) => {
+    expect(read(argv, { STRONG: String(!value) }).strong).toBe(value);
+  });
+
+  it.each([
+    [['--seed'], true],
+    [['--seed=true'], true],
+    [['--seed', 'true'], true],
+    [['--no-seed'], false],
+    [['--seed=false'], false],
+    [['--seed', 'false'], false],
+  ])('turns a switch that defaults on on and off, over its variable: %j → %s', (argv, value) => {
+    expect(read(argv, { SEED: String(!value) }).seed).toBe(value);
+  });
+
+  it('reads the variable with the same words as the flag', () => {
+    expect(read([], { SEED: 'no' }).seed).toBe(false);
+    expect(read([], { STRONG: 'on' }).strong).toBe(true);
+  });
+
+  it('reads a bare switch followed by another flag as on, and the last of repeated forms', () => {
+    const s = read(['--strong', '--port', '1', '--seed', '--no-seed']);
+    expect([s.strong, s.port, s.seed]).toEqual([true, 1, false]);
+  });
+
+  it('refuses a value a switch does not take, naming the flag and the accepted words', () => {
+    const accepted = 'true or false (also yes/no, on/off, 1/0)';
+    expect(() => read(['--strong=maybe'])).toThrow(new SettingsError(`invalid --strong: "maybe" is not ${accepted}`));
+    expect(() => read(['--seed', 'maybe'])).toThrow(new SettingsError(`invalid --seed: "maybe" is not ${accepted}`));
+    expect(() => read([], { SEED: 'maybe' })).toThrow(new SettingsError(`invalid SEED: "maybe" is not ${accepted}`));
+  });
+
+  it('refuses --no- on a flag that is not a switch, and a value after --no-', () => {
+    expect(() => read(['--no-port'])).toThrow(
+      new SettingsError(
+        '--no-port is refused: --port takes a value, not on or off: a port number (0-65535, 0 picks a free port)',
+      ),
+    );
+    expect(() => read(['--no-seed=false'])).toThrow(
+      new SettingsError('--no-seed takes no value: write --no-seed, or --seed=true or false'),
+    );
+    expect(() => read(['--no-such'])).toThrow(new SettingsError('unknown flag --no-such (see --help)'));
+  });
+
+  it('refuses a missing value, a stray word and a short flag as before', () => {
+    expect(() => read(['--port'])).toThrow(new SettingsError('flag --port needs a value'));
+    expect(() => read(['--data-dir', '--port', '1'])).toThrow(new SettingsError('flag --data-dir needs a value'));
+    expect(() => read(['--port', '1', 'extra'])).toThrow(new SettingsError('unexpected argument extra (see --help)'));
+    expect(() => read(['-p', '1'])).toThrow(new SettingsError('unknown flag -p (see --help)'));
+    expect(read(['--data-dir=a=b']).dataDir).toBe('a=b');
+  });
+});
+
+describe('splitFlags', () => {
+  const own = { port: specs.port, strong: specs.strong };
+  const auth = { seed: specs.seed, port: specs.port };
+  const gateway = { mode: specs.mode, port: specs.port };
+
+  it('hands each flag, in any form, to the one set that declares it', () => {
+    expect(
+      splitFlags(['--no-seed', '--mode', 'b', '--strong', 'false'], {
+        own,
+        auth: { seed: specs.seed },
+        gateway: { mode: specs.mode },
+      }),
+    ).toEqual({
+      own: ['--strong=false'],
+      auth: ['--seed=false'],
+      gateway: ['--mode=b'],
+    });
+  });
+
+  it('refuses a flag several sets declare, naming them, and an unknown flag', () => {
+    expect(() => splitFlags(['--port', '1'], { auth, gateway })).toThrow(
+      new SettingsError('--port belongs to auth, gateway alike, so it cannot be given here (see --help)'),
+    );
+    expect(() => splitFlags(['--nope'], { auth, gateway })).toThrow(
+      new SettingsError('unknown flag --nope (see --help)'),
+    );
+    expect(() => splitFlags(['--seed=maybe'], { auth })).toThrow(/^invalid --seed: "maybe" is not true or false/);
   });
 });
