@@ -274,32 +274,33 @@ export function splitFlags<K extends string>(
   argv: readonly string[],
   sets: Readonly<Record<K, SettingSpecs>>,
 ): Record<K, string[]> {
-  const owners = new Map<string, { spec: SettingSpec<unknown>; sets: K[] }>();
+  const owners = new Map<string, { set: K; spec: SettingSpec<unknown> }[]>();
   for (const [set, specs] of Object.entries(sets) as [K, SettingSpecs][]) {
-    for (const [flag, spec] of flagsOf(specs)) {
-      const known = owners.get(flag);
-      if (known === undefined) owners.set(flag, { spec, sets: [set] });
-      else known.sets.push(set);
-    }
+    for (const [flag, spec] of flagsOf(specs)) owners.set(flag, [...(owners.get(flag) ?? []), { set, spec }]);
   }
   const find = (flag: string): SettingSpec<unknown> | undefined => {
-    const owner = owners.get(flag);
-    if (owner !== undefined && owner.sets.length > 1) {
-      throw new SettingsError(
-        `--${flag} belongs to ${owner.sets.join(', ')} alike, so it cannot be given here (see --help)`,
-      );
-    }
-    return owner?.spec;
+    const declared = owners.get(flag) ?? [];
+    if (declared.length > 1) throw new SettingsError(ambiguousFlag(flag, declared));
+    return declared[0]?.spec;
   };
   const split = Object.fromEntries(Object.keys(sets).map((set) => [set, [] as string[]])) as Record<K, string[]>;
   for (const { flag, raw } of readFlags(argv, find)) {
-    const owner = owners.get(flag);
+    const owner = owners.get(flag)?.[0];
     if (owner === undefined) continue;
     // Checked now, so a bad value is refused before anything starts, not when its set is loaded.
     parseValue(owner.spec, raw, `--${flag}`);
-    split[owner.sets[0] as K].push(`--${flag}=${raw}`);
+    split[owner.set].push(`--${flag}=${raw}`);
   }
   return split;
+}
+
+/** Names the sets a flag could mean and, when each has a variable of its own, those variables: they set one alone. */
+function ambiguousFlag(flag: string, declared: readonly { set: string; spec: SettingSpec<unknown> }[]): string {
+  const variables = declared.map(({ spec }) => envNames(spec)[0]);
+  const own = variables.every((v) => v !== undefined) && new Set(variables).size === variables.length;
+  const named = declared.map(({ set }, i) => (own ? `${set} (${variables[i]})` : set));
+  const hint = own ? 'set the one meant by its variable' : 'see --help';
+  return `--${flag} belongs to ${named.join(', ')} alike, so it cannot be given here: ${hint}`;
 }
 
 /** `--port`, and a switch as `--[no-]strong`: both forms work. */

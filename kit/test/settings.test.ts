@@ -163,7 +163,13 @@ describe('splitFlags', () => {
 
   it('refuses a flag several sets declare, naming them, and an unknown flag', () => {
     expect(() => splitFlags(['--port', '1'], { auth, gateway })).toThrow(
-      new SettingsError('--port belongs to auth, gateway alike, so it cannot be given here (see --help)'),
+      new SettingsError('--port belongs to auth, gateway alike, so it cannot be given here: see --help'),
+    );
+    const authPort = setting.port({ flag: 'port', env: 'AUTH_PORT', help: 'auth port' });
+    expect(() => splitFlags(['--port', '1'], { auth: { port: authPort }, gateway })).toThrow(
+      new SettingsError(
+        '--port belongs to auth (AUTH_PORT), gateway (PORT) alike, so it cannot be given here: set the one meant by its variable',
+      ),
     );
     expect(() => splitFlags(['--nope'], { auth, gateway })).toThrow(
       new SettingsError('unknown flag --nope (see --help)'),
