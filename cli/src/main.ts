@@ -10,6 +10,7 @@ import {
   type Running,
   type SettingSpecs,
 } from '@trellis/kit';
+import { readFileSync } from 'node:fs';
 import { CLIENTS_HELP, clientsCommand, rotateKeysCommand, USERS_HELP, usersCommand, type AdminIo } from './admin.ts';
 import { catalogue, entriesOf, type CatalogueEntry } from './catalogue.ts';
 import { EVENTS_HELP, eventsCommand } from './events.ts';
@@ -71,11 +72,27 @@ function usage(entries: readonly CatalogueEntry[]): string {
     `  ${'up'.padEnd(width)}  start the whole landscape in one process`,
     ...entries.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     ...Object.entries(ADMIN).map(([name, a]) => `  ${name.padEnd(width)}  ${a.summary}`),
+    `  ${'version'.padEnd(width)}  print the versions of trellis and Node.js (also --version, -v)`,
     '',
     "Run 'trellis <command> --help' for a command's flags and environment variables.",
   ];
   return lines.join('\n');
 }
+
+/** `trellis 0.1.0 (Node.js v24.1.0)`: read from cli/package.json, so it loads no component. */
+export function versionLine(): string {
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return `trellis ${version} (Node.js ${process.version})`;
+}
+
+const VERSION_COMMANDS: readonly string[] = ['version', '--version', '-v'];
+
+/** What `trellis up --help` adds to its own flags: the components' flags it takes. */
+const UP_COMPONENT_FLAGS_HELP =
+  "Each component's own flags work here too (see trellis <component> --help), e.g. --no-seed-dev-clients;\n" +
+  'flags several components share, such as --port, do not: each component has its own.';
 
 function wantsHelp(argv: readonly string[]): boolean {
   return argv.includes('--help') || argv.includes('-h');
@@ -117,11 +134,17 @@ export async function main(argv: readonly string[], env: Env, options: MainOptio
     return;
   }
 
+  if (VERSION_COMMANDS.includes(command)) {
+    stdout.write(`${versionLine()}\n`);
+    exit(0);
+    return;
+  }
+
   if (command === 'up') {
     const { runUp, upSettings } = await import('./up.ts');
     if (wantsHelp(rest)) {
       stdout.write(
-        `Usage: trellis up [flags]\n\nStarts: ${entries.map((c) => c.name).join(', ') || 'nothing yet'}\n\n${renderSettingsHelp(upSettings())}\n`,
+        `Usage: trellis up [flags]\n\nStarts: ${entries.map((c) => c.name).join(', ') || 'nothing yet'}\n\n${renderSettingsHelp(upSettings())}\n\n${UP_COMPONENT_FLAGS_HELP}\n`,
       );
       exit(0);
       return;

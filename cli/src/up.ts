@@ -13,12 +13,14 @@ import {
   parseCredential,
   runUntilSignal,
   setting,
+  splitFlags,
   StartupError,
   type Component,
   type DevelopmentClient,
   type Offers,
   type Running,
   type Settings,
+  type SettingSpecs,
 } from '@trellis/kit';
 import { DESTINATIONS, DEV_ENCRYPT_KEY, partitionsEnv, SCALABLE } from '@trellis/examples';
 import { binderSettings, chooseBinder, type ChosenBinder } from './binder-choice.ts';
@@ -65,7 +67,33 @@ export function upSettings() {
 
 type UpSettings = Settings<ReturnType<typeof upSettings>>;
 
-/** `--scale a=1 --scale b=2` → `--scale a=1,b=2`: parseArgs keeps only the last value of a repeated flag. */
+/** The key of `trellis up`'s own flags beside the components' names. */
+const UP = 'trellis up';
+
+/** The command line split: `trellis up`'s own flags, and each component's. */
+export interface LandscapeFlags {
+  readonly up: readonly string[];
+  readonly components: Readonly<Record<string, readonly string[]>>;
+}
+
+/**
+ * Splits `trellis up`'s command line into its own flags and each component's own, those only that component declares
+ * (`--no-seed-dev-clients`), which it reads over its variables. A flag several components declare (`--port`) is
+ * refused: it could mean any of them.
+ */
+export function landscapeFlags(argv: readonly string[], components: readonly Component[]): LandscapeFlags {
+  const own = upSettings();
+  const upFlags = new Set(Object.values(own).map((spec) => spec.flag));
+  const componentOwn = (specs: SettingSpecs): SettingSpecs =>
+    Object.fromEntries(Object.entries(specs).filter(([, spec]) => !upFlags.has(spec.flag)));
+  const { [UP]: up, ...rest } = splitFlags(joinScaleFlags(argv), {
+    [UP]: own,
+    ...Object.fromEntries(components.map((c) => [c.name, componentOwn(c.settings)])),
+  });
+  return { up, components: rest };
+}
+
+/** `--scale a=1 --scale b=2` → `--scale a=1,b=2`: a repeated flag otherwise keeps only its last value. */
 export function joinScaleFlags(argv: readonly string[]): string[] {
   const rest: string[] = [];
   const scales: string[] = [];
@@ -415,11 +443,14 @@ export async function runUp(
 ): Promise<void> {
   const components = await loadAll(entries);
   let flags: UpSettings;
+  let componentFlags: LandscapeFlags['components'];
   let scale: Record<string, number>;
   let wired: ReturnType<typeof landscapeEnv>;
   let binder: ChosenBinder;
   try {
-    flags = loadSettings(upSettings(), { argv: joinScaleFlags(argv), env });
+    const split = landscapeFlags(argv, components);
+    flags = loadSettings(upSettings(), { argv: split.up, env });
+    componentFlags = split.components;
     binder = chooseBinder(flags);
     scale = { ...partitionScale(flags.partitions, components), ...parseScale(flags.scale ?? [], components) };
     wired = landscapeEnv(env, scale, configReaders(components), registryWriters(components));
@@ -480,7 +511,7 @@ export async function runUp(
             : {}),
         };
         const settings: Record<string, unknown> = {
-          ...loadSettings(component.settings, { env: instanceEnv }),
+          ...loadSettings(component.settings, { argv: componentFlags[component.name], env: instanceEnv }),
           ...shared,
         };
         if (index > 0 && typeof settings.port === 'number' && settings.port !== 0) {

@@ -15,6 +15,19 @@ registerHooks({ load(url, context, next) { loaded.push(url); return next(url, co
 process.on('exit', () => process.stderr.write('\\nLOADED ' + JSON.stringify(loaded) + '\\n'));
 `;
 
+/** Runs `trellis` with `args`: what it printed, and the repository's modules it loaded (paths from the root). */
+function runRecordingLoads(args: readonly string[]) {
+  const run = spawnSync(
+    process.execPath,
+    ['--import', `data:text/javascript,${encodeURIComponent(RECORD_LOADS)}`, bin, ...args],
+    { encoding: 'utf8' },
+  );
+  const loaded = (JSON.parse(/^LOADED (.*)$/m.exec(run.stderr)?.[1] ?? '[]') as string[])
+    .filter((url) => url.startsWith(root) && !url.includes('/node_modules/'))
+    .map((url) => url.slice(root.length));
+  return { run, loaded };
+}
+
 describe('the catalogue', () => {
   it('names and summarises each component as the component itself does', async () => {
     const components = await loadAll(catalogue);
@@ -24,18 +37,18 @@ describe('the catalogue', () => {
   });
 
   it('loads only the component that runs: `trellis product --help` loads no server and no other service', () => {
-    const run = spawnSync(
-      process.execPath,
-      ['--import', `data:text/javascript,${encodeURIComponent(RECORD_LOADS)}`, bin, 'product', '--help'],
-      { encoding: 'utf8' },
-    );
+    const { run, loaded } = runRecordingLoads(['product', '--help']);
     expect(run.stdout).toContain('Usage: trellis product [flags]');
     expect(run.status).toBe(0);
-    const loaded = (JSON.parse(/^LOADED (.*)$/m.exec(run.stderr)?.[1] ?? '[]') as string[])
-      .filter((url) => url.startsWith(root) && !url.includes('/node_modules/'))
-      .map((url) => url.slice(root.length));
     expect(new Set(loaded.map((path) => path.split('/')[0]))).toEqual(new Set(['cli', 'kit', 'clients', 'examples']));
     const examples = loaded.filter((path) => path.startsWith('examples/'));
     expect(examples.filter((path) => !/^examples\/src\/(product|shared)\//.test(path))).toEqual([]);
+  });
+
+  it('loads no component for `trellis --version`: the command and the kit alone', () => {
+    const { run, loaded } = runRecordingLoads(['--version']);
+    expect(run.stdout).toMatch(/^trellis \d+\.\d+\.\d+ \(Node\.js v\d+\.\d+\.\d+\)\n$/);
+    expect(run.status).toBe(0);
+    expect(new Set(loaded.map((path) => path.split('/')[0]))).toEqual(new Set(['cli', 'kit']));
   });
 });

@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { commonSettings, createService, defineComponent, setting } from '@trellis/kit';
 import { main } from '../src/main.ts';
 
@@ -23,6 +24,21 @@ const echo = defineComponent({
     const service = createService({ name: 'echo', logger, git: false });
     const endpoint = await service.listen({ port: settings.port, host: '127.0.0.1', setting: '--port (ECHO_PORT)' });
     return { name: 'echo', endpoints: [endpoint], stop: () => service.stop() };
+  },
+});
+
+/** A component with a switch that is on unless turned off; it records the settings it starts with. */
+const switched: Record<string, unknown>[] = [];
+const switches = defineComponent({
+  name: 'switches',
+  summary: 'a test component with a switch',
+  settings: {
+    ...commonSettings(),
+    greet: setting.boolean({ flag: 'greet', env: 'SWITCHES_GREET', default: true, help: 'say hello' }),
+  },
+  start(settings) {
+    switched.push(settings);
+    return Promise.resolve({ name: 'switches', endpoints: [], stop: () => Promise.resolve() });
   },
 });
 
@@ -104,6 +120,67 @@ describe('trellis', () => {
     process.emit('SIGTERM');
     await new Promise((r) => setTimeout(r, 200));
     expect(io.codes).toEqual([0]);
+  });
+
+  it.each([
+    [['switches', '--greet=false']],
+    [['switches', '--greet', 'no']],
+    [['up', '--no-greet']],
+    [['up', '--greet', 'false']],
+  ])("turns a component's switch off over its variable: trellis %j", async (argv) => {
+    const io = capture();
+    const from = switched.length;
+    await main(
+      [...argv, '--data-dir', dataDir, '--log-level', 'silent'],
+      { SWITCHES_GREET: 'true' },
+      {
+        components: [switches],
+        ...io,
+      },
+    );
+    expect(switched.slice(from).map((settings) => settings.greet)).toEqual([false]);
+    process.emit('SIGTERM');
+    await vi.waitFor(() => expect(io.codes).toEqual([0]));
+  });
+
+  it('refuses a bad switch value and --no- on a flag that takes a value: one line, exit 2, nothing started', async () => {
+    const refusals = [
+      [['switches', '--greet=maybe'], 'invalid --greet: "maybe" is not true or false (also yes/no, on/off, 1/0)'],
+      [['up', '--greet', 'maybe'], 'invalid --greet: "maybe" is not true or false (also yes/no, on/off, 1/0)'],
+      [['up', '--no-data-dir'], '--no-data-dir is refused: --data-dir takes a value, not on or off: a text'],
+      [['switches', '--no-greet=yes'], '--no-greet takes no value: write --no-greet, or --greet=true or false'],
+    ] as const;
+    const from = switched.length;
+    for (const [argv, message] of refusals) {
+      const io = capture();
+      await main(argv, {}, { components: [switches], ...io });
+      expect([io.err(), io.codes]).toEqual([`trellis: ${message}\n`, [2]]);
+    }
+    expect(switched.length).toBe(from);
+  });
+
+  it('shows a switch in --help with both forms and its default', async () => {
+    const io = capture();
+    await main(['switches', '--help'], {}, { components: [switches], ...io });
+    expect(io.out()).toMatch(/--\[no-\]greet, SWITCHES_GREET +say hello \(default: true\)/);
+  });
+
+  it.each([['--version'], ['-v'], ['version']])("prints its version and Node.js's with %s, exit 0", async (flag) => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    const io = capture();
+    await main([flag], {}, { components: [echo], ...io });
+    expect(io.out()).toBe(`trellis ${version} (Node.js ${process.version})\n`);
+    expect(io.codes).toEqual([0]);
+  });
+
+  it('runs as a command: a bad switch value of `trellis up` prints one line, no stack, and exits 2', () => {
+    const r = spawnSync(process.execPath, [bin, 'up', '--seed-dev-clients=maybe'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(
+      'trellis: invalid --seed-dev-clients: "maybe" is not true or false (also yes/no, on/off, 1/0)\n',
+    );
   });
 
   it('runs as a command: a bad flag prints one line on stderr and exits 2', () => {

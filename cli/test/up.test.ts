@@ -4,12 +4,13 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import type { Running } from '@trellis/kit';
-import { loadConfig as loadGatewayConfig } from '@trellis/gateway';
-import { loadConfig } from '@trellis/registry';
+import { authServerComponent } from '@trellis/auth-server';
+import { loadSettings, type Running } from '@trellis/kit';
+import { gatewayComponent, loadConfig as loadGatewayConfig } from '@trellis/gateway';
+import { loadConfig, registryComponent } from '@trellis/registry';
 import { parseRegistryUrls } from '../../clients/src/discovery/registry-http.ts';
 import { main } from '../src/main.ts';
-import { exportsOf, landscapeEnv, tryItLines, wiringFrom } from '../src/up.ts';
+import { exportsOf, landscapeEnv, landscapeFlags, tryItLines, wiringFrom } from '../src/up.ts';
 
 const registryRunning: Running = {
   name: 'registry',
@@ -305,5 +306,47 @@ describe('what the components offer, not their names, wires the landscape and ma
     expect(
       tryItLines([{ ...noted, notes: ['auth-server: development client writer / w-s3cret (scope …)'] }], ca),
     ).toEqual([]);
+  });
+});
+
+describe("landscapeFlags: each component's own flags on `trellis up`", () => {
+  const components = [registryComponent, authServerComponent, gatewayComponent];
+
+  it.each([
+    [['--seed-dev-clients'], true],
+    [['--seed-dev-clients=true'], true],
+    [['--seed-dev-clients', 'true'], true],
+    [['--no-seed-dev-clients'], false],
+    [['--seed-dev-clients=false'], false],
+    [['--seed-dev-clients', 'false'], false],
+  ])('hands the auth server %j, which it reads over AUTH_SEED_DEV_CLIENTS as %s', (argv, seeded) => {
+    const split = landscapeFlags(argv, components);
+    const env = { AUTH_SEED_DEV_CLIENTS: String(!seeded) };
+    expect(
+      loadSettings(authServerComponent.settings, { argv: split.components['auth-server'], env }).seedDevClients,
+    ).toBe(seeded);
+    expect([split.up, split.components.registry, split.components.gateway]).toEqual([[], [], []]);
+  });
+
+  it('keeps its own flags and hands each other one to the component that declares it', () => {
+    const split = landscapeFlags(
+      ['--scale', 'review=2', '--http-only', '--no-allow-open-writes', '--data-dir', 'd', '--scale=product=2'],
+      components,
+    );
+    expect(split.up).toEqual(['--data-dir=d', '--scale=review=2,product=2']);
+    expect(split.components).toEqual({
+      registry: ['--allow-open-writes=false'],
+      'auth-server': [],
+      gateway: ['--http-only=true'],
+    });
+  });
+
+  it('refuses a flag several components declare, naming them, and a bad value before anything starts', () => {
+    expect(() => landscapeFlags(['--port', '1'], components)).toThrow(
+      '--port belongs to registry (REGISTRY_PORT), auth-server (AUTH_SERVER_PORT), gateway (GATEWAY_PORT) alike, so it cannot be given here: set the one meant by its variable',
+    );
+    expect(() => landscapeFlags(['--http-only', 'maybe'], components)).toThrow(
+      'invalid --http-only: "maybe" is not true or false (also yes/no, on/off, 1/0)',
+    );
   });
 });
