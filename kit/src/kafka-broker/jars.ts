@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { StartupError } from '../errors.ts';
@@ -19,6 +19,12 @@ export function defaultCacheDir(): string {
   return join(homedir(), '.cache', 'trellis');
 }
 
+/** Where `ensureKafkaJars` keeps the jars for the current pom, whether or not they are there yet. */
+export async function kafkaJarsDir(cacheDir = defaultCacheDir()): Promise<string> {
+  const pom = await readFile(POM);
+  return join(cacheDir, `kafka-${KAFKA_VERSION}-${createHash('sha256').update(pom).digest('hex').slice(0, 8)}`, 'lib');
+}
+
 /**
  * The directory holding the broker's jars (about 54 MB), downloading them the first time (about 20 s cold). The
  * directory is named after the pom's hash, so editing the pom gets fresh jars. Two processes filling the cache at once
@@ -28,9 +34,8 @@ export function defaultCacheDir(): string {
  * const lib = await ensureKafkaJars(); // ~/.cache/trellis/kafka-4.1.1-1a2b3c4d/lib
  */
 export async function ensureKafkaJars(cacheDir = defaultCacheDir()): Promise<string> {
-  const pom = await readFile(POM);
-  const home = join(cacheDir, `kafka-${KAFKA_VERSION}-${createHash('sha256').update(pom).digest('hex').slice(0, 8)}`);
-  const lib = join(home, 'lib');
+  const lib = await kafkaJarsDir(cacheDir);
+  const home = dirname(lib);
   if (existsSync(lib)) return lib;
   await mkdir(cacheDir, { recursive: true });
   const staging = `${home}.tmp-${randomBytes(4).toString('hex')}`;

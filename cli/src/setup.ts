@@ -1,0 +1,244 @@
+// `trellis setup`: what the test suite needs on this machine, checked in seconds and installed where it can be.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defaultCacheDir, ensureKafkaJars, kafkaJarsDir } from '@trellis/kit/kafka-broker';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface SetupIo {
+  /** Progress and what is missing; the installers' own output goes to the terminal as well. */
+  readonly stderr: { write(text: string): unknown };
+  /** Searched after PATH, which for a non-root user often leaves out where rabbitmq-server lives. */
+  readonly systemDirs?: readonly string[];
+}
+
+/** A program the suites run, and the Debian package that brings it. */
+interface Program {
+  readonly command: string;
+  readonly debian: string;
+  readonly why: string;
+}
+
+const PROGRAMS: readonly Program[] = [
+  { command: 'git', debian: 'git', why: "the config server's git backend" },
+  { command: 'chromium', debian: 'chromium', why: 'the browser tests (playwright-core drives Debian’s Chromium)' },
+  { command: 'rabbitmq-server', debian: 'rabbitmq-server', why: 'the events tests on RabbitMQ' },
+  { command: 'redis-server', debian: 'redis-server', why: "the gateway's shared rate limiter" },
+  { command: 'javac', debian: 'default-jdk-headless', why: 'the Kafka broker and the Spring Boot interop apps' },
+  { command: 'mvn', debian: 'maven', why: "Kafka's and Spring's jars from Maven Central" },
+];
+
+/** Spring Boot 3 and Kafka 4 both need a JDK this new. */
+const MIN_JDK = 17;
+const MIN_NODE: readonly [number, number] = [20, 18];
+const RABBIT_START_TIMEOUT_S = 120;
+
+/** The Spring apps the interop tests build; building each once here fills ~/.m2 before any test runs. */
+const MAVEN_PROJECTS = ['interop/spring-boot', 'interop/spring-cloud-stream'];
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+export const SETUP_HELP = `Usage: trellis setup [--check]
+
+Checks what \`npm test\` needs on this machine and installs what is missing: ${PROGRAMS.map((p) => p.debian).join(', ')}
+(Debian packages, with apt-get as root or through passwordless sudo), a running RabbitMQ, and Maven's artifacts
+(the Kafka broker's jars, the Spring interop apps' dependencies). A second run installs nothing.
+\`npm test\` runs it first. Where it cannot install, it prints one line per missing program with the command that
+installs it, and fails before any test runs.
+
+  --check   only check; install nothing
+Environment: TRELLIS_TEST_BROKER_URL (amqp://…) names a RabbitMQ to use instead of starting the local one.`;
+
+/** Where `command` is on PATH; undefined when nowhere. */
+function which(command: string, env: Env): string | undefined {
+  const dirs = (env.PATH ?? '').split(delimiter).filter((d) => d !== '');
+  for (const dir of dirs) {
+    const file = join(dir, command);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** `javac 17.0.12` → 17; undefined when it does not answer. */
+function jdkMajor(javac: string): number | undefined {
+  const probe = spawnSync(javac, ['-version'], { encoding: 'utf8', timeout: 30_000 });
+  const version = /javac (\d+)/.exec(`${probe.stdout}${probe.stderr}`)?.[1];
+  return version === undefined ? undefined : Number(version);
+}
+
+function missingPrograms(env: Env): Program[] {
+  return PROGRAMS.filter((p) => {
+    const found = which(p.command, env);
+    if (found === undefined) return true;
+    return p.command === 'javac' && (jdkMajor(found) ?? 0) < MIN_JDK;
+  });
+}
+
+/** How to run a command as root: directly, through passwordless sudo, or not at all. */
+function asRoot(env: Env): string[] | undefined {
+  if (process.getuid?.() === 0) return [];
+  const sudo = which('sudo', env);
+  if (sudo === undefined) return undefined;
+  return spawnSync(sudo, ['-n', 'true'], { timeout: 10_000 }).status === 0 ? [sudo, '-n'] : undefined;
+}
+
+function runInherited(argv: readonly string[], env: Env): Promise<number> {
+  const [command, ...args] = argv as [string, ...string[]];
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit'], env: { ...env } });
+    child.once('error', () => resolve(127));
+    child.once('exit', (code) => resolve(code ?? 1));
+  });
+}
+
+function reachable(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 2_000 });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
+
+/** A refusal the user fixes: one line each, and no test runs. */
+class SetupFailure extends Error {
+  readonly lines: readonly string[];
+  constructor(lines: readonly string[]) {
+    super(lines.join('\n'));
+    this.lines = lines;
+  }
+}
+
+async function installPrograms(missing: readonly Program[], env: Env, check: boolean, io: SetupIo): Promise<void> {
+  if (missing.length === 0) return;
+  const packages = missing.map((p) => p.debian);
+  const root = check ? undefined : asRoot(env);
+  if (root === undefined || which('apt-get', env) === undefined) {
+    throw new SetupFailure(missing.map((p) => `missing ${p.command} (${p.why}): sudo apt-get install -y ${p.debian}`));
+  }
+  io.stderr.write(`setup: installing ${packages.join(' ')} with apt-get\n`);
+  const aptEnv = { ...env, DEBIAN_FRONTEND: 'noninteractive' };
+  const update = await runInherited([...root, 'apt-get', 'update', '-qq'], aptEnv);
+  const install =
+    update === 0 ? await runInherited([...root, 'apt-get', 'install', '-y', '-qq', ...packages], aptEnv) : update;
+  const still = missingPrograms(env);
+  if (install !== 0 || still.length > 0) {
+    throw new SetupFailure([
+      `apt-get could not install ${packages.join(' ')} (exit ${install})`,
+      ...still.map((p) => `missing ${p.command} (${p.why}): sudo apt-get install -y ${p.debian}`),
+    ]);
+  }
+}
+
+/** The RabbitMQ the events tests use: TRELLIS_TEST_BROKER_URL's, or the local one, started when it is not running. */
+async function ensureRabbit(env: Env, check: boolean, io: SetupIo): Promise<void> {
+  const url = new URL(env.TRELLIS_TEST_BROKER_URL ?? 'amqp://guest:guest@localhost:5672');
+  const host = url.hostname === 'localhost' ? '127.0.0.1' : url.hostname;
+  const port = Number(url.port || 5672);
+  if (await reachable(host, port)) return;
+  const local = env.TRELLIS_TEST_BROKER_URL === undefined;
+  const root = check || !local ? undefined : asRoot(env);
+  if (root === undefined) {
+    throw new SetupFailure([
+      local
+        ? 'RabbitMQ is installed but not running: sudo rabbitmq-server -detached (or sudo systemctl start rabbitmq-server)'
+        : `no RabbitMQ answers at ${host}:${port} (TRELLIS_TEST_BROKER_URL)`,
+    ]);
+  }
+  io.stderr.write('setup: starting RabbitMQ\n');
+  const server = which('rabbitmq-server', env) ?? 'rabbitmq-server';
+  await runInherited([...root, server, '-detached'], env);
+  // `-detached` returns before the node listens; poll the port rather than rabbitmqctl, which fails on a node that
+  // has not registered yet.
+  for (let s = 0; s < RABBIT_START_TIMEOUT_S; s++) {
+    if (await reachable(host, port)) return;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+  throw new SetupFailure([
+    `RabbitMQ did not answer on ${host}:${port} within ${RABBIT_START_TIMEOUT_S} s; see /var/log/rabbitmq/`,
+  ]);
+}
+
+/** Each Spring app built once per pom, so the suite's own builds find every artifact in ~/.m2. */
+async function ensureMavenProjects(env: Env, check: boolean, io: SetupIo): Promise<void> {
+  const stamps = join(defaultCacheDir(), 'maven');
+  for (const project of MAVEN_PROJECTS) {
+    const dir = join(REPO, project);
+    const pom = readFileSync(join(dir, 'pom.xml'));
+    const stamp = join(
+      stamps,
+      `${project.replaceAll('/', '-')}-${createHash('sha256').update(pom).digest('hex').slice(0, 12)}`,
+    );
+    if (existsSync(stamp)) continue;
+    if (check)
+      throw new SetupFailure([`Maven has not fetched ${project}'s dependencies yet: npm test (or trellis setup) does`]);
+    io.stderr.write(`setup: fetching ${project}'s dependencies from Maven Central (once)\n`);
+    const code = await runInherited(
+      ['mvn', '-B', '-q', '-Dstyle.color=never', '-f', join(dir, 'pom.xml'), 'package', '-DskipTests'],
+      env,
+    );
+    if (code !== 0)
+      throw new SetupFailure([`mvn package in ${project} failed (exit ${code}); is Maven Central reachable?`]);
+    mkdirSync(stamps, { recursive: true });
+    writeFileSync(stamp, `${new Date().toISOString()}\n`);
+  }
+}
+
+/** The broker's jars, copied from Maven Central the first time. */
+async function ensureKafka(check: boolean, io: SetupIo): Promise<void> {
+  if (existsSync(await kafkaJarsDir())) return;
+  if (check) throw new SetupFailure(['the Kafka broker’s jars are not fetched yet: npm test (or trellis setup) does']);
+  io.stderr.write('setup: fetching the Kafka broker’s jars from Maven Central (once)\n');
+  try {
+    await ensureKafkaJars();
+  } catch (err) {
+    throw new SetupFailure([
+      `could not fetch the Kafka broker’s jars: ${err instanceof Error ? err.message : String(err)}`,
+    ]);
+  }
+}
+
+function checkNode(): void {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  const [wantMajor, wantMinor] = MIN_NODE;
+  if (major < wantMajor || (major === wantMajor && minor < wantMinor)) {
+    throw new SetupFailure([`Node.js ${wantMajor}.${wantMinor} or newer is needed; this is ${process.version}`]);
+  }
+}
+
+/**
+ * Checks, then installs what is missing, in the order each step needs the one before: Node, the Debian packages
+ * (the JDK before Maven runs), RabbitMQ, then Maven's artifacts. Answers the exit code: 0 ready, 1 not.
+ */
+export async function setupCommand(argv: readonly string[], processEnv: Env, io: SetupIo): Promise<number> {
+  const systemDirs = io.systemDirs ?? ['/usr/sbin', '/sbin'];
+  const env = { ...processEnv, PATH: [processEnv.PATH ?? '', ...systemDirs].join(delimiter) };
+  const check = argv.includes('--check');
+  const started = Date.now();
+  try {
+    checkNode();
+    await installPrograms(missingPrograms(env), env, check, io);
+    await ensureRabbit(env, check, io);
+    await ensureKafka(check, io);
+    await ensureMavenProjects(env, check, io);
+  } catch (err) {
+    if (!(err instanceof SetupFailure)) throw err;
+    for (const line of err.lines) io.stderr.write(`setup: ${line}\n`);
+    io.stderr.write('setup: nothing was tested; fix the lines above and run npm test again\n');
+    return 1;
+  }
+  io.stderr.write(`setup: ready for the tests (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+  return 0;
+}
