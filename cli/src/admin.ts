@@ -32,6 +32,10 @@ const userFlags = {
   email: setting.string({ flag: 'email', help: 'e-mail address' }),
 } satisfies SettingSpecs;
 
+/** The flags `trellis clients` and `trellis users` take, for completion. */
+export const CLIENTS_FLAGS: SettingSpecs = clientFlags;
+export const USERS_FLAGS: SettingSpecs = userFlags;
+
 /** Splits `<action> [<id>] [--flags]`: the id is the first word that is not a flag. */
 function positional(argv: readonly string[]): { action?: string; id?: string; flags: string[] } {
   const [action, maybeId, ...rest] = argv;

@@ -82,6 +82,9 @@ const dlqFlags = {
   }),
 } satisfies SettingSpecs;
 
+/** Every flag of `trellis events`, for completion. */
+export const EVENTS_FLAGS: readonly SettingSpecs[] = [binderFlags, hintFlags, tailFlags, dlqFlags];
+
 export const EVENTS_HELP = `Usage: trellis events <command> [flags]
 
 Asks the binder what Kafka's tools ask a broker, on Kafka, RabbitMQ or the embedded binder:

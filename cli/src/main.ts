@@ -11,9 +11,19 @@ import {
   type SettingSpecs,
 } from '@trellis/kit';
 import { readFileSync } from 'node:fs';
-import { CLIENTS_HELP, clientsCommand, rotateKeysCommand, USERS_HELP, usersCommand, type AdminIo } from './admin.ts';
-import { catalogue, entriesOf, type CatalogueEntry } from './catalogue.ts';
-import { EVENTS_HELP, eventsCommand } from './events.ts';
+import {
+  CLIENTS_FLAGS,
+  CLIENTS_HELP,
+  clientsCommand,
+  rotateKeysCommand,
+  USERS_FLAGS,
+  USERS_HELP,
+  usersCommand,
+  type AdminIo,
+} from './admin.ts';
+import { catalogue, entriesOf, loadAll, type CatalogueEntry } from './catalogue.ts';
+import { EVENTS_FLAGS, EVENTS_HELP, eventsCommand } from './events.ts';
+import { bashCompletion } from './completion.ts';
 import { ensureLocalCa } from './local-ca.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -30,13 +40,26 @@ export interface MainOptions {
 type AdminCommand = (argv: readonly string[], env: Env, io: AdminIo) => Promise<void>;
 
 /** Commands that manage state in the data directory instead of starting a component. */
-const ADMIN: Readonly<Record<string, { summary: string; help: string; run: AdminCommand }>> = {
-  clients: { summary: "manage the auth server's OAuth clients", help: CLIENTS_HELP, run: clientsCommand },
-  users: { summary: "manage the auth server's local users", help: USERS_HELP, run: usersCommand },
+const ADMIN: Readonly<
+  Record<string, { summary: string; help: string; run: AdminCommand; flagSets: readonly SettingSpecs[] }>
+> = {
+  clients: {
+    summary: "manage the auth server's OAuth clients",
+    help: CLIENTS_HELP,
+    run: clientsCommand,
+    flagSets: [CLIENTS_FLAGS],
+  },
+  users: {
+    summary: "manage the auth server's local users",
+    help: USERS_HELP,
+    run: usersCommand,
+    flagSets: [USERS_FLAGS],
+  },
   events: {
     summary: "inspect event destinations (topics, describe, tail) and a consumer group's dead letters",
     help: EVENTS_HELP,
     run: eventsCommand,
+    flagSets: EVENTS_FLAGS,
   },
 };
 
@@ -73,6 +96,7 @@ function usage(entries: readonly CatalogueEntry[]): string {
     ...entries.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     ...Object.entries(ADMIN).map(([name, a]) => `  ${name.padEnd(width)}  ${a.summary}`),
     `  ${'version'.padEnd(width)}  print the versions of trellis and Node.js (also --version, -v)`,
+    `  ${'completion'.padEnd(width)}  print a bash completion script: source <(trellis completion bash)`,
     '',
     "Run 'trellis <command> --help' for a command's flags and environment variables.",
   ];
@@ -140,6 +164,11 @@ export async function main(argv: readonly string[], env: Env, options: MainOptio
     return;
   }
 
+  if (command === 'completion') {
+    await printCompletion(entries, rest, { stdout, stderr, exit });
+    return;
+  }
+
   if (command === 'up') {
     const { runUp, upSettings } = await import('./up.ts');
     if (wantsHelp(rest)) {
@@ -188,6 +217,35 @@ export async function main(argv: readonly string[], env: Env, options: MainOptio
     return;
   }
   await runComponents([component], component.settings, rest, env, { stdout, stderr, exit }, (_, flags) => flags);
+}
+
+const COMPLETION_USAGE = 'Usage: trellis completion bash   (load it with: source <(trellis completion bash))';
+
+/** `trellis completion bash`: loads every component, since the script lists each one's flags. */
+async function printCompletion(
+  entries: readonly CatalogueEntry[],
+  argv: readonly string[],
+  io: Required<Pick<MainOptions, 'stdout' | 'stderr' | 'exit'>>,
+): Promise<void> {
+  if (wantsHelp(argv)) {
+    io.stdout.write(`${COMPLETION_USAGE}\n`);
+    io.exit(0);
+    return;
+  }
+  if (argv.length !== 1 || argv[0] !== 'bash') {
+    io.stderr.write('trellis: completion knows one shell, bash: source <(trellis completion bash)\n');
+    io.exit(2);
+    return;
+  }
+  const components = await loadAll(entries);
+  const { landscapeFlagSpecs } = await import('./up.ts');
+  const commands = [
+    { name: 'up', flagSets: [landscapeFlagSpecs(components)] },
+    ...components.map((c) => ({ name: c.name, flagSets: [c.settings] })),
+    ...Object.entries(ADMIN).map(([name, admin]) => ({ name, flagSets: admin.flagSets })),
+  ];
+  io.stdout.write(bashCompletion(commands, ['completion', 'version', 'help', '--help', '--version']));
+  io.exit(0);
 }
 
 async function runComponents(

@@ -82,15 +82,27 @@ export interface LandscapeFlags {
  * refused: it could mean any of them.
  */
 export function landscapeFlags(argv: readonly string[], components: readonly Component[]): LandscapeFlags {
+  const { [UP]: up = [], ...rest } = splitFlags(joinScaleFlags(argv), landscapeFlagSets(components));
+  return { up, components: rest };
+}
+
+/** The flags `trellis up` reads, by reader: its own, then each component's (less those `trellis up` declares). */
+function landscapeFlagSets(components: readonly Component[]): Record<string, SettingSpecs> {
   const own = upSettings();
   const upFlags = new Set(Object.values(own).map((spec) => spec.flag));
   const componentOwn = (specs: SettingSpecs): SettingSpecs =>
     Object.fromEntries(Object.entries(specs).filter(([, spec]) => !upFlags.has(spec.flag)));
-  const { [UP]: up, ...rest } = splitFlags(joinScaleFlags(argv), {
-    [UP]: own,
-    ...Object.fromEntries(components.map((c) => [c.name, componentOwn(c.settings)])),
-  });
-  return { up, components: rest };
+  return { [UP]: own, ...Object.fromEntries(components.map((c) => [c.name, componentOwn(c.settings)])) };
+}
+
+/** Every flag `trellis up` takes, as one set: those several components declare are left out, as it refuses them. */
+export function landscapeFlagSpecs(components: readonly Component[]): SettingSpecs {
+  const specs = Object.values(landscapeFlagSets(components)).flatMap((set) => Object.values(set));
+  const declarations = new Map<string | undefined, number>();
+  for (const spec of specs) declarations.set(spec.flag, (declarations.get(spec.flag) ?? 0) + 1);
+  return Object.fromEntries(
+    specs.flatMap((spec) => (spec.flag !== undefined && declarations.get(spec.flag) === 1 ? [[spec.flag, spec]] : [])),
+  );
 }
 
 /** `--scale a=1 --scale b=2` → `--scale a=1,b=2`: a repeated flag otherwise keeps only its last value. */

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { commonSettings, createService, defineComponent, setting } from '@trellis/kit';
 import { main } from '../src/main.ts';
+import { capture } from './helpers.ts';
 
 const bin = fileURLToPath(new URL('../bin/trellis.js', import.meta.url));
 
@@ -41,20 +42,6 @@ const switches = defineComponent({
     return Promise.resolve({ name: 'switches', endpoints: [], stop: () => Promise.resolve() });
   },
 });
-
-function capture() {
-  let out = '';
-  let err = '';
-  const codes: number[] = [];
-  return {
-    stdout: { write: (t: string) => (out += t) },
-    stderr: { write: (t: string) => (err += t) },
-    exit: (code: number) => void codes.push(code),
-    out: () => out,
-    err: () => err,
-    codes,
-  };
-}
 
 let dataDir: string;
 beforeAll(async () => {
