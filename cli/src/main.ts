@@ -97,6 +97,7 @@ function usage(entries: readonly CatalogueEntry[]): string {
     ...Object.entries(ADMIN).map(([name, a]) => `  ${name.padEnd(width)}  ${a.summary}`),
     `  ${'version'.padEnd(width)}  print the versions of trellis and Node.js (also --version, -v)`,
     `  ${'completion'.padEnd(width)}  print a bash completion script: source <(trellis completion bash)`,
+    `  ${'setup'.padEnd(width)}  check and install what the tests need (npm test runs it first)`,
     '',
     "Run 'trellis <command> --help' for a command's flags and environment variables.",
   ];
@@ -166,6 +167,19 @@ export async function main(argv: readonly string[], env: Env, options: MainOptio
 
   if (command === 'completion') {
     await printCompletion(entries, rest, { stdout, stderr, exit });
+    return;
+  }
+
+  if (command === 'setup') {
+    const { SETUP_HELP, setupCommand } = await import('./setup.ts');
+    const unknown = rest.find((arg) => arg !== '--check' && arg !== '--help' && arg !== '-h');
+    if (wantsHelp(rest) || unknown !== undefined) {
+      if (unknown !== undefined) stderr.write(`trellis: unknown setup flag ${JSON.stringify(unknown)}\n`);
+      (unknown === undefined ? stdout : stderr).write(`${SETUP_HELP}\n`);
+      exit(unknown === undefined ? 0 : 2);
+      return;
+    }
+    exit(await setupCommand(rest, env, { stderr }));
     return;
   }
 
@@ -244,7 +258,7 @@ async function printCompletion(
     ...components.map((c) => ({ name: c.name, flagSets: [c.settings] })),
     ...Object.entries(ADMIN).map(([name, admin]) => ({ name, flagSets: admin.flagSets })),
   ];
-  io.stdout.write(bashCompletion(commands, ['completion', 'version', 'help', '--help', '--version']));
+  io.stdout.write(bashCompletion(commands, ['completion', 'setup', 'version', 'help', '--help', '--version']));
   io.exit(0);
 }
 

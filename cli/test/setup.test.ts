@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../src/main.ts';
 import { setupCommand } from '../src/setup.ts';
 
 const bare = mkdtempSync(join(tmpdir(), 'trellis-setup-'));
@@ -65,5 +66,16 @@ describe('trellis setup', () => {
     expect(lines.at(-1)).toMatch(/^setup: ready for the tests \(\d+\.\d s\)$/);
     expect(lines).toHaveLength(1);
     expect(code).toBe(0);
+  });
+
+  it('through the trellis command, refuses a flag it does not know with exit 2 and its usage', async () => {
+    let err = '';
+    const codes: number[] = [];
+    await main(['setup', '--install-everything'], process.env, {
+      stderr: { write: (t: string) => (err += t) },
+      exit: (code) => void codes.push(code),
+    });
+    expect(codes).toEqual([2]);
+    expect(err).toMatch(/^trellis: unknown setup flag "--install-everything"\nUsage: trellis setup \[--check\]/);
   });
 });
