@@ -2,30 +2,21 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { recordingLoads } from '../../kit/test/support/module-loads.ts';
 import { catalogue, loadAll } from '../src/catalogue.ts';
 
 const bin = fileURLToPath(new URL('../bin/trellis.js', import.meta.url));
 const root = pathToFileURL(fileURLToPath(new URL('../../', import.meta.url))).href;
 
-/** Prints, as the process exits, every module it loaded (node:module's in-thread hooks see tsx's .ts files too). */
-const RECORD_LOADS = `
-import { registerHooks } from 'node:module';
-const loaded = [];
-registerHooks({ load(url, context, next) { loaded.push(url); return next(url, context); } });
-process.on('exit', () => process.stderr.write('\\nLOADED ' + JSON.stringify(loaded) + '\\n'));
-`;
-
 /** Runs `trellis` with `args`: what it printed, and the repository's modules it loaded (paths from the root). */
-function runRecordingLoads(args: readonly string[]) {
-  const run = spawnSync(
-    process.execPath,
-    ['--import', `data:text/javascript,${encodeURIComponent(RECORD_LOADS)}`, bin, ...args],
-    { encoding: 'utf8' },
+async function runRecordingLoads(args: readonly string[]) {
+  const { result: run, loaded } = await recordingLoads((nodeArgs) =>
+    spawnSync(process.execPath, [...nodeArgs, bin, ...args], { encoding: 'utf8' }),
   );
-  const loaded = (JSON.parse(/^LOADED (.*)$/m.exec(run.stderr)?.[1] ?? '[]') as string[])
+  const ours = loaded
     .filter((url) => url.startsWith(root) && !url.includes('/node_modules/'))
     .map((url) => url.slice(root.length));
-  return { run, loaded };
+  return { run, loaded: ours };
 }
 
 describe('the catalogue', () => {
@@ -36,8 +27,8 @@ describe('the catalogue', () => {
     );
   });
 
-  it('loads only the component that runs: `trellis product --help` loads no server and no other service', () => {
-    const { run, loaded } = runRecordingLoads(['product', '--help']);
+  it('loads only the component that runs: `trellis product --help` loads no server and no other service', async () => {
+    const { run, loaded } = await runRecordingLoads(['product', '--help']);
     expect(run.stdout).toContain('Usage: trellis product [flags]');
     expect(run.status).toBe(0);
     expect(new Set(loaded.map((path) => path.split('/')[0]))).toEqual(new Set(['cli', 'kit', 'clients', 'examples']));
@@ -45,8 +36,8 @@ describe('the catalogue', () => {
     expect(examples.filter((path) => !/^examples\/src\/(product|shared)\//.test(path))).toEqual([]);
   });
 
-  it('loads no component for `trellis --version`: the command and the kit alone', () => {
-    const { run, loaded } = runRecordingLoads(['--version']);
+  it('loads no component for `trellis --version`: the command and the kit alone', async () => {
+    const { run, loaded } = await runRecordingLoads(['--version']);
     expect(run.stdout).toMatch(/^trellis \d+\.\d+\.\d+ \(Node\.js v\d+\.\d+\.\d+\)\n$/);
     expect(run.status).toBe(0);
     expect(new Set(loaded.map((path) => path.split('/')[0]))).toEqual(new Set(['cli', 'kit']));

@@ -3,32 +3,21 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { recordingLoads } from '../../kit/test/support/module-loads.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** What importing `specifier` resolves in a fresh process: the packages below node_modules, and how many modules. */
+/** What importing `specifier` loads in a fresh process: the packages below node_modules, and how many modules. */
 async function loadedBy(specifier: string): Promise<{ packages: string[]; modules: number }> {
-  const script = `
-    import { registerHooks } from 'node:module';
-    const urls = new Set();
-    registerHooks({
-      resolve(spec, context, next) {
-        const result = next(spec, context);
-        urls.add(result.url);
-        return result;
-      },
-    });
-    await import(${JSON.stringify(specifier)});
-    const packages = new Set([...urls].map((url) => /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(url)?.[1]));
-    packages.delete(undefined);
-    console.log(JSON.stringify({ packages: [...packages], modules: urls.size }));
-  `;
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    ['--import', 'tsx', '--input-type=module', '--eval', script],
-    { cwd: ROOT },
+  const { loaded } = await recordingLoads((nodeArgs) =>
+    promisify(execFile)(
+      process.execPath,
+      [...nodeArgs, '--import', 'tsx', '--input-type=module', '--eval', `await import(${JSON.stringify(specifier)});`],
+      { cwd: ROOT },
+    ),
   );
-  return JSON.parse(stdout) as { packages: string[]; modules: number };
+  const packages = new Set(loaded.flatMap((url) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? []));
+  return { packages: [...packages], modules: loaded.length };
 }
 
 describe('@trellis/clients subpaths', () => {

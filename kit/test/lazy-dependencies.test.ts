@@ -4,12 +4,16 @@ import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 
-/** Which of the heavy dependencies a fresh process has loaded after `script` ran (CJS modules, by package name). */
+/**
+ * Which of the heavy dependencies a fresh process has loaded after `script` ran (CJS modules, by package name; Node 20
+ * loads better-sqlite3 12 under its alias better-sqlite3-node20, see kit/src/sqlite.ts).
+ */
 async function loadedAfter(script: string): Promise<string[]> {
   const probe = `${script}
 const { createRequire } = await import('node:module');
 const cache = Object.keys(createRequire(import.meta.url).cache);
-const loaded = ['better-sqlite3', 'node-forge'].filter((name) => cache.some((f) => f.includes('/node_modules/' + name + '/')));
+const loaded = ['better-sqlite3', 'node-forge'].filter((name) =>
+  cache.some((f) => new RegExp('/node_modules/' + name + '(-node20)?/').test(f)));
 process.stdout.write(JSON.stringify(loaded));`;
   const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], {
     cwd: new URL('..', import.meta.url),
