@@ -16,6 +16,16 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: ['better-sqlite3', 'better-sqlite3-node20'].map((name) => ({
+            name,
+            allowTypeImports: true,
+            message: "use openSqlite from '@trellis/kit': it loads the build this Node runs (13 crashes Node 20)",
+          })),
+        },
+      ],
     },
   },
   {

@@ -1,8 +1,8 @@
 // Anonymous authorization requests each store an Interaction row for its lifetime: they are capped in size, and in
 // number per source address, before the provider stores anything.
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSqlite } from '@trellis/kit';
 import { addWebClient, startServer, tempDir, WEB_REDIRECT, type TestServer } from './helpers.ts';
 
 const CAP = 50;
@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 function interactions(): number {
-  const db = new Database(join(dir.path, 'auth.db'), { readonly: true });
+  const db = openSqlite(join(dir.path, 'auth.db'), { readonly: true });
   try {
     return (db.prepare("SELECT count(*) AS n FROM oidc_models WHERE model = 'Interaction'").get() as { n: number }).n;
   } finally {
