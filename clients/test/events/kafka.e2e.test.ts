@@ -1,9 +1,6 @@
 // The Kafka binder against a real broker (one per file, started by the project's own kit): the shared semantic suite,
-// then what only Kafka shows: Spring's records on the wire, topic provisioning, health.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// then what only Kafka shows: Spring's records on the wire, topic provisioning, health. A broker restart has its own
+// file (kafka-restart.e2e.test.ts), so its two broker starts overlap this file's tests.
 import { Admin, Consumer, Producer, type Message } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthRegistry } from '@trellis/kit';
@@ -247,46 +244,6 @@ describe('kafka binder through rebalances', () => {
       await Promise.all([a.close(), b.close()]);
     }
   }, 60_000);
-});
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
-describe('kafka binder across a broker restart', () => {
-  it('reports DOWN while the broker is away, holds a send until it is back, and goes on consuming', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'trellis-kafka-restart-'));
-    const options = { dataDir, port: await freePort(), controllerPort: await freePort() };
-    let own = await startKafkaBroker(options);
-    const binder = await createKafkaBinder({ brokers: own.url, publishTimeoutMs: 60_000 });
-    const got: number[] = [];
-    try {
-      await binder.consume<{ n: number }>({
-        destination: 'restart',
-        group: 'g',
-        handler: (m) => void got.push(m.payload.n),
-      });
-      const producer = await binder.producer<{ n: number }>({ destination: 'restart' });
-      await producer.send({ n: 1 });
-      await waitFor(() => got.length === 1, 10_000, 'the first event');
-      await own.stop();
-      expect((await binder.health()).status).toBe('DOWN');
-      const sending = producer.send({ n: 2 });
-      own = await startKafkaBroker(options);
-      await sending;
-      await waitFor(() => got.includes(2), 60_000, 'the event sent while the broker was away');
-      expect((await binder.health()).status).toBe('UP');
-    } finally {
-      await binder.close();
-      await own.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-  }, 120_000);
 });
 
 describe("kafka binder inspector: the notes' questions, answered as Kafka's tools do", () => {
