@@ -27,7 +27,6 @@ const TIMED = [
   'clients/test/config/client.e2e.test.ts',
   'clients/test/discovery/registry.e2e.test.ts',
   'clients/test/http/sse.test.ts',
-  'clients/test/resilience/retry.test.ts',
   'clients/test/resilience/time-limiter.e2e.test.ts',
   'config-server/test/watch.e2e.test.ts',
   'examples/test/landscape.e2e.test.ts',
