@@ -252,15 +252,22 @@ describe.each(Object.keys(binders))('trellis events topics, describe, tail (%s b
       expect(lags).toEqual([inPartition(0, sent).length, inPartition(1, sent).length]);
 
       // New messages as they come, each with its partition, until nothing came for --timeout-ms. The tail starts
-      // at some point while messages flow: it must see every partition-1 message from its first one on.
-      const live = run(['tail', d, '--partition', '1', '--json', '--timeout-ms', '1500'], env);
+      // at some point while messages flow (later on a loaded machine): keys go on until it has printed one, then ten
+      // more, and it must have seen every partition-1 message from its first one on.
+      let printed = '';
+      const live = eventsCommand(['tail', d, '--partition', '1', '--json', '--timeout-ms', '1500'], env, {
+        stdout: { write: (t: string) => (printed += t) },
+        readStdin: () => Promise.resolve(''),
+      });
       const more: number[] = [];
-      for (let key = 100; key < 140; key++) {
+      for (let key = 100, after = 0; after < 10 && key < 400; key++) {
         await producer.send({ key });
         more.push(key);
+        if (printed !== '') after++;
         await new Promise((r) => setTimeout(r, 50));
       }
-      const seen = (await live)
+      await live;
+      const seen = printed
         .split('\n')
         .filter((l) => l !== '')
         .map((l) => JSON.parse(l) as TailedMessage);
