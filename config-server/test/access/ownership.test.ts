@@ -224,102 +224,114 @@ function addLinks(root: string): void {
   symlinkSync('product-composite.yml', join(root, 'product-composite2.yml'));
 }
 
-describe('a client limited to one application receives only its own and the shared documents', () => {
-  it('native backend: on every route, label, profile and extension', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'ownership-native-'));
-    try {
-      writeTree(root);
-      addLinks(root);
-      const backend = createNativeBackend({ root, defaultLabel: 'main' });
-      const app = createApp({ logger: silentLogger(), backend, access, ...(keys === undefined ? {} : { keys }) });
+// Each case walks hundreds of requests through every route; on a loaded two-core machine that outlasts the default 20 s.
+describe(
+  'a client limited to one application receives only its own and the shared documents',
+  { timeout: 90_000 },
+  () => {
+    it('native backend: on every route, label, profile and extension', async () => {
+      const root = mkdtempSync(join(tmpdir(), 'ownership-native-'));
       try {
+        writeTree(root);
+        addLinks(root);
+        const backend = createNativeBackend({ root, defaultLabel: 'main' });
+        const app = createApp({ logger: silentLogger(), backend, access, ...(keys === undefined ? {} : { keys }) });
+        try {
+          await expectPermittedReads(app, true);
+          const { leaks, statuses } = await leaksOf(app);
+          expect(leaks).toEqual([]);
+          expect(statuses.get(200) ?? 0).toBeGreaterThan(500);
+        } finally {
+          await backend.close();
+        }
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
+
+    describe('git backend', () => {
+      const remote = mkdtempSync(join(tmpdir(), 'ownership-git-remote-'));
+      const data = mkdtempSync(join(tmpdir(), 'ownership-git-data-'));
+      let backend: GitBackend;
+      beforeAll(async () => {
+        const git = gitIn(remote);
+        git('init', '--quiet', '-b', 'main');
+        writeTree(remote);
+        addLinks(remote);
+        git('add', '-A');
+        git('commit', '--quiet', '-m', 'documents');
+        // Labels are branches here: the same names the native tree has as directories.
+        for (const branch of ['v2', 'review', 'product', 'feature/x']) git('branch', branch);
+        backend = createGitBackend({
+          uri: remote,
+          baseDir: data,
+          defaultLabel: 'main',
+          // Search paths: a directory per application and one per label, as Spring's search-paths allow.
+          searchPaths: ['{application}', '{label}'],
+          env: GIT_ENV,
+        });
+        await backend.start();
+      });
+      afterAll(async () => {
+        await backend.close();
+        rmSync(remote, { recursive: true, force: true });
+        rmSync(data, { recursive: true, force: true });
+      });
+
+      it('on every route, label, profile, extension and search path', async () => {
+        const app = createApp({ logger: silentLogger(), backend, access, ...(keys === undefined ? {} : { keys }) });
         await expectPermittedReads(app, true);
         const { leaks, statuses } = await leaksOf(app);
         expect(leaks).toEqual([]);
         expect(statuses.get(200) ?? 0).toBeGreaterThan(500);
+      });
+
+      it('serves no symbolic link of the tree, not even its target path, to an unrestricted client', async () => {
+        const app = createApp({ logger: silentLogger(), backend, access });
+        for (const path of [
+          'outside.txt',
+          'product-linked.yml',
+          'product-dir(_)ca-key.pem',
+          'product-composite2.yml',
+        ]) {
+          const res = await app.request(`/product/default/main/${path}`, { headers: auth('secret-ops') });
+          expect(res.status, path).toBe(404);
+        }
+        const env = await app.request('/product/linked', { headers: auth('secret-ops') });
+        expect(await env.text()).not.toContain('product-linked.yml');
+      });
+    });
+
+    it('SQLite backend: rows are the APPLICATION they are stored under', async () => {
+      const store = openPropertyStore({ file: ':memory:', pollMs: 0 });
+      for (const application of ['application', 'product', 'product-composite', 'review']) {
+        for (const profile of ['default', 'docker', 'composite', 'composite-docker']) {
+          for (const label of ['master', 'main', 'v2']) {
+            store.write({
+              scope: { application, profile, label },
+              set: {
+                [`row.${application}.${profile}`]: `ROW_${application}_${profile}_${label}`,
+                ...(application === 'product-composite'
+                  ? { 'app.secret': `{cipher}${encryptor.encrypt(SECRET)}` }
+                  : {}),
+              },
+              actor: 'test',
+            });
+          }
+        }
+      }
+      const backend: EnvironmentBackend = createSqliteBackend({ store });
+      const app = createApp({ logger: silentLogger(), backend, access, ...(keys === undefined ? {} : { keys }) });
+      try {
+        await expectPermittedReads(app, false);
+        const { leaks } = await leaksOf(app);
+        expect(leaks).toEqual([]);
       } finally {
         await backend.close();
       }
-    } finally {
-      rmSync(root, { recursive: true, force: true });
-    }
-  });
-
-  describe('git backend', () => {
-    const remote = mkdtempSync(join(tmpdir(), 'ownership-git-remote-'));
-    const data = mkdtempSync(join(tmpdir(), 'ownership-git-data-'));
-    let backend: GitBackend;
-    beforeAll(async () => {
-      const git = gitIn(remote);
-      git('init', '--quiet', '-b', 'main');
-      writeTree(remote);
-      addLinks(remote);
-      git('add', '-A');
-      git('commit', '--quiet', '-m', 'documents');
-      // Labels are branches here: the same names the native tree has as directories.
-      for (const branch of ['v2', 'review', 'product', 'feature/x']) git('branch', branch);
-      backend = createGitBackend({
-        uri: remote,
-        baseDir: data,
-        defaultLabel: 'main',
-        // Search paths: a directory per application and one per label, as Spring's search-paths allow.
-        searchPaths: ['{application}', '{label}'],
-        env: GIT_ENV,
-      });
-      await backend.start();
     });
-    afterAll(async () => {
-      await backend.close();
-      rmSync(remote, { recursive: true, force: true });
-      rmSync(data, { recursive: true, force: true });
-    });
-
-    it('on every route, label, profile, extension and search path', async () => {
-      const app = createApp({ logger: silentLogger(), backend, access, ...(keys === undefined ? {} : { keys }) });
-      await expectPermittedReads(app, true);
-      const { leaks, statuses } = await leaksOf(app);
-      expect(leaks).toEqual([]);
-      expect(statuses.get(200) ?? 0).toBeGreaterThan(500);
-    });
-
-    it('serves no symbolic link of the tree, not even its target path, to an unrestricted client', async () => {
-      const app = createApp({ logger: silentLogger(), backend, access });
-      for (const path of ['outside.txt', 'product-linked.yml', 'product-dir(_)ca-key.pem', 'product-composite2.yml']) {
-        const res = await app.request(`/product/default/main/${path}`, { headers: auth('secret-ops') });
-        expect(res.status, path).toBe(404);
-      }
-      const env = await app.request('/product/linked', { headers: auth('secret-ops') });
-      expect(await env.text()).not.toContain('product-linked.yml');
-    });
-  });
-
-  it('SQLite backend: rows are the APPLICATION they are stored under', async () => {
-    const store = openPropertyStore({ file: ':memory:', pollMs: 0 });
-    for (const application of ['application', 'product', 'product-composite', 'review']) {
-      for (const profile of ['default', 'docker', 'composite', 'composite-docker']) {
-        for (const label of ['master', 'main', 'v2']) {
-          store.write({
-            scope: { application, profile, label },
-            set: {
-              [`row.${application}.${profile}`]: `ROW_${application}_${profile}_${label}`,
-              ...(application === 'product-composite' ? { 'app.secret': `{cipher}${encryptor.encrypt(SECRET)}` } : {}),
-            },
-            actor: 'test',
-          });
-        }
-      }
-    }
-    const backend: EnvironmentBackend = createSqliteBackend({ store });
-    const app = createApp({ logger: silentLogger(), backend, access, ...(keys === undefined ? {} : { keys }) });
-    try {
-      await expectPermittedReads(app, false);
-      const { leaks } = await leaksOf(app);
-      expect(leaks).toEqual([]);
-    } finally {
-      await backend.close();
-    }
-  });
-});
+  },
+);
 
 describe('createOwnership', () => {
   const ownership = createOwnership(['product', 'product-composite', 'review']);
