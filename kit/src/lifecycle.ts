@@ -49,14 +49,23 @@ export async function runUntilSignal(
     }
     stopping = true;
     options.logger?.info({ signal }, 'shutting down');
-    void stopAll().then(() => exit(0));
+    void stopAll().then(() => {
+      release();
+      exit(0);
+    });
   };
-  for (const s of options.signals ?? ['SIGINT', 'SIGTERM']) process.on(s, onSignal);
+  const signals = options.signals ?? ['SIGINT', 'SIGTERM'];
+  // Handlers go once everything is stopped, so a process (or a test) that runs this again does not pile them up.
+  const release = (): void => {
+    for (const s of signals) process.off(s, onSignal);
+  };
+  for (const s of signals) process.on(s, onSignal);
   try {
     await start(started);
   } catch (err) {
     stopping = true;
     await stopAll();
+    release();
     if (isUserError(err)) {
       stderr.write(`trellis: ${err.message}\n`);
       exit(2);
