@@ -99,6 +99,25 @@ function runInherited(argv: readonly string[], env: Env): Promise<number> {
   });
 }
 
+/** Runs a command with its output kept back; answers its exit code and the last lines it printed. */
+function runQuiet(argv: readonly string[], env: Env): Promise<{ code: number; tail: string[] }> {
+  const [command, ...args] = argv as [string, ...string[]];
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...env } });
+    let output = '';
+    const keep = (chunk: Buffer): void => void (output = (output + chunk.toString('utf8')).slice(-8_192));
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const tail = (): string[] =>
+      output
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .slice(-10);
+    child.once('error', (err) => resolve({ code: 127, tail: [err.message] }));
+    child.once('close', (code) => resolve({ code: code ?? 1, tail: tail() }));
+  });
+}
+
 function reachable(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host, port, timeout: 2_000 });
@@ -185,12 +204,16 @@ async function ensureMavenProjects(env: Env, check: boolean, io: SetupIo): Promi
     if (check)
       throw new SetupFailure([`Maven has not fetched ${project}'s dependencies yet: npm test (or trellis setup) does`]);
     io.stderr.write(`setup: fetching ${project}'s dependencies from Maven Central (once)\n`);
-    const code = await runInherited(
-      ['mvn', '-B', '-q', '-Dstyle.color=never', '-f', join(dir, 'pom.xml'), 'package', '-DskipTests'],
+    const { code, tail } = await runQuiet(
+      ['mvn', '-B', '-q', '-f', join(dir, 'pom.xml'), 'package', '-DskipTests'],
       env,
     );
-    if (code !== 0)
-      throw new SetupFailure([`mvn package in ${project} failed (exit ${code}); is Maven Central reachable?`]);
+    if (code !== 0) {
+      throw new SetupFailure([
+        `mvn package in ${project} failed (exit ${code}); is Maven Central reachable? Its last lines:`,
+        ...tail.map((line) => `  ${line}`),
+      ]);
+    }
     mkdirSync(stamps, { recursive: true });
     writeFileSync(stamp, `${new Date().toISOString()}\n`);
   }
