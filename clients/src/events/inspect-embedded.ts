@@ -202,6 +202,7 @@ class EmbeddedInspector implements EventInspector {
     try {
       const start = this.#db.transaction(() => this.#start(t, feed))();
       this.#follow(t, feed, start);
+      feed.reading();
     } catch (err) {
       feed.fail(err);
     }

@@ -151,6 +151,7 @@ class KafkaInspector implements EventInspector {
       throw new EventsError('invalid_options', `${t.destination} has partitions 0..${reader.partitions - 1}`);
     }
     const positions = await this.#start(t, reader);
+    feed.reading();
     while (open) {
       const records = await reader.read(positions, POLL_MS);
       if (!open) return;

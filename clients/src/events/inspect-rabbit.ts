@@ -181,6 +181,7 @@ class RabbitInspector implements EventInspector {
       for (const message of held ?? []) feed.push(message);
       held = undefined;
     }
+    feed.reading();
     await tap.done;
   }
 

@@ -145,11 +145,13 @@ export function partitionHeaderOf(headers: Readonly<Record<string, unknown>>): n
 
 /**
  * The queue between a binder's message source and a tail's reader: messages pushed in order, read with
- * `for await`, ending when the source ends, the reader stops, the signal aborts, or nothing came for `idleMs`.
+ * `for await`, ending when the source ends, the reader stops, the signal aborts, or nothing came for `idleMs` once
+ * the source reads.
  *
  * @example
  * const feed = new TailFeed<TailedMessage>({ idleMs: 1000 });
  * source.on('message', (m) => feed.push(m));
+ * source.once('ready', () => feed.reading());
  * feed.onEnd(() => source.close());
  * return feed;
  */
@@ -167,7 +169,6 @@ export class TailFeed<T> implements AsyncIterable<T> {
     this.#idleMs = options.idleMs;
     options.signal?.addEventListener('abort', () => this.end(), { once: true });
     if (options.signal?.aborted === true) this.end();
-    this.#armIdle();
   }
 
   /** Runs once the feed ends, for whatever reason: where the source closes its channel or stops polling. */
@@ -186,8 +187,11 @@ export class TailFeed<T> implements AsyncIterable<T> {
     this.#wake?.();
   }
 
-  /** Restarts the idle clock without a message (a source that is still catching up). */
-  touch(): void {
+  /**
+   * Starts the idle clock: the source is reading now. Not before, so a slow start (a broker to reach, a group's
+   * waiting messages to peek) never ends a tail that has not yet read anything.
+   */
+  reading(): void {
     if (!this.#ended) this.#armIdle();
   }
 
