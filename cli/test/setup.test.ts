@@ -1,9 +1,9 @@
 // `trellis setup` on a machine that lacks everything (a PATH with node alone) and on this one, which has it all.
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../kit/test/support/ports.ts';
 import { main } from '../src/main.ts';
 import { setupCommand } from '../src/setup.ts';
 
@@ -15,16 +15,6 @@ async function setup(argv: string[], env: Record<string, string | undefined>, sy
   let err = '';
   const code = await setupCommand(argv, env, { stderr: { write: (t: string) => (err += t) }, systemDirs });
   return { code, lines: err.split('\n').filter((l) => l !== '') };
-}
-
-/** A port nothing listens on. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 describe('trellis setup', () => {
@@ -52,7 +42,7 @@ describe('trellis setup', () => {
   });
 
   it('says where the RabbitMQ it was told to use does not answer', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const { code, lines } = await setup(['--check'], {
       ...process.env,
       TRELLIS_TEST_BROKER_URL: `amqp://guest:guest@127.0.0.1:${port}`,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConfigClient, fetchRemoteConfig, type ConfigChange } from '../../src/config/client.ts';
@@ -11,6 +11,7 @@ import type { Running } from '@trellis/kit';
 import { ManualClock } from '../discovery/helpers.ts';
 import { captureLogger } from '../../../kit/test/support/logger.ts';
 import { silentLogger, startConfigServer, tempDir } from './helpers.ts';
+import { freePort } from '../../../kit/test/support/ports.ts';
 
 interface Vectors {
   symmetric: { vectors: { key: string; plaintext: string; cipherProperty: string }[] };
@@ -49,14 +50,6 @@ afterAll(async () => {
 });
 
 /** A loopback port with nothing listening on it (yet). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 async function rejection(promise: Promise<unknown>): Promise<ConfigClientError> {
   try {
     await promise;

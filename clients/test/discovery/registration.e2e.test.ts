@@ -1,6 +1,5 @@
 // What the registration client sends and when, against a scripted node:http server that records requests. The
 // registry's side of these exchanges is tested against the real registry in discovery.e2e.test.ts.
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createEurekaRegistration,
@@ -12,6 +11,7 @@ import {
 import { discoveryHealthIndicator } from '../../src/discovery/health.ts';
 import { captureLogger } from '../../../kit/test/support/logger.ts';
 import { eventually, ManualClock, SPRING_REGISTRATION, startScriptedServer, type ScriptedServer } from './helpers.ts';
+import { freePort } from '../../../kit/test/support/ports.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -48,14 +48,6 @@ function register(
   });
   cleanups.push(() => registration.stop());
   return registration;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 const isPost = (r: { method: string }) => r.method === 'POST';

@@ -1,22 +1,13 @@
 // The Kafka binder across a real broker restart (same data and ports), in its own file: its two broker starts then
 // run beside kafka.e2e.test.ts instead of after it.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startKafkaBroker } from '@trellis/kit/kafka-broker';
 import { createKafkaBinder } from '../../src/events/index.ts';
 import { waitFor } from './helpers.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
+import { freePort } from '../../../kit/test/support/ports.ts';
 
 describe('kafka binder across a broker restart', () => {
   it('reports DOWN while the broker is away, holds a send until it is back, and goes on consuming', async () => {

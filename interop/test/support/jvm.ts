@@ -2,10 +2,10 @@
 // processes killed however the worker ends, and polling that fails with the app's log.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync, rmSync, statSync, type WriteStream } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll } from 'vitest';
+export { freePort } from '../../../kit/test/support/ports.ts';
 
 /** Maven Central on the first run, ~/.m2 after: minutes cold, seconds warm. */
 export const BUILD_TIMEOUT_MS = 15 * 60_000;
@@ -30,18 +30,6 @@ export function requireJdkAndMaven(): void {
   }
   requireTool('keytool', ['-help'], JDK);
   requireTool('mvn', ['-v'], 'maven');
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Child processes this worker started; killed by killAll, and on exit should the worker die first. */

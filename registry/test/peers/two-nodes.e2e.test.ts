@@ -1,7 +1,5 @@
 // Two registry nodes as `trellis registry --peers …` runs them, on real sockets, each listing the other as its peer.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,6 +7,7 @@ import { loadSettings, type Running } from '@trellis/kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { registryComponent } from '../../src/main.ts';
 import { jsClientBody, silentLogger } from '../helpers.ts';
+import { freePort } from '../../../kit/test/support/ports.ts';
 
 const dirs: string[] = [];
 const running = new Set<Running>();
@@ -18,14 +17,6 @@ afterAll(async () => {
 });
 
 /** A port nobody listens on now, so each node can be told the other's address before either starts. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 async function startNode(port: number, peerPort: number, dir: string): Promise<Running> {
   const settings = loadSettings(registryComponent.settings, {
     argv: ['--port', String(port), '--host', '127.0.0.1', '--data-dir', dir, '--peer-sync-timeout-ms', '1500'],
