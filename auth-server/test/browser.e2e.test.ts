@@ -193,6 +193,9 @@ describe('authorization code + PKCE through the login form', () => {
       exported.GATEWAY_INTROSPECTION_CLIENT_SECRET ?? '',
     );
     expect(await client.tokenIntrospection(gateway, rt)).toMatchObject({ active: true, client_id: 'webapp' });
+    // Another client's revocation is answered as for an unknown token (RFC 7009 §2.1) and revokes nothing.
+    await client.tokenRevocation(writer, rt);
+    expect((await client.tokenIntrospection(config, rt)).active).toBe(true);
     await client.tokenRevocation(config, rt);
     expect((await client.tokenIntrospection(config, rt)).active).toBe(false);
     // Revoking the refresh token ends the grant, and the grant's JWT access tokens with it.

@@ -108,16 +108,17 @@ export function jwtAccessTokenMiddleware(options: JwtAccessTokenOptions) {
     };
   }
 
-  /** Answers true when revoked or nothing to do; false when another confidential client asked (today's rule). */
-  async function revoke(token: string, caller: { clientId: string; clientAuthMethod: string }): Promise<boolean> {
+  /**
+   * Revokes the token when it is the caller's own; anything else (forged, expired, another client's) is left alone
+   * without a word: RFC 7009 §2.2 answers 200 either way, so the answer says nothing about other clients' tokens.
+   */
+  async function revoke(token: string, caller: { clientId: string }): Promise<void> {
     const verified = await verify(token);
-    if (verified === undefined) return true;
+    if (verified === undefined || verified.claims.client_id !== caller.clientId) return;
     const { claims } = verified;
-    if (claims.client_id !== caller.clientId) return caller.clientAuthMethod === 'none';
     // Kept a minute past expiry: a resource server's clock tolerance may still take the token that long.
     const ttl = Math.max(1, claims.exp - Math.floor(now() / 1000) + 60);
     await options.records.revoke(claims.jti, claims.client_id, ttl);
-    return true;
   }
 
   return async (ctx: KoaMiddlewareContext, next: () => Promise<void>): Promise<void> => {
@@ -131,15 +132,11 @@ export function jwtAccessTokenMiddleware(options: JwtAccessTokenOptions) {
       ctx.status = 200;
       ctx.body = await introspect(token, client);
     } else if (oidc?.route === 'revocation') {
-      if (await revoke(token, client)) {
-        ctx.status = 200;
-        ctx.body = '';
-      } else {
-        ctx.body = {
-          error: 'invalid_request',
-          error_description: 'client is not authorized to revoke the presented token',
-        };
-      }
+      await revoke(token, client);
+      ctx.status = 200;
+      ctx.body = '';
+      // The provider's own empty 200 (an opaque or unknown token) is text; the rejection set JSON.
+      ctx.set({ 'content-type': 'text/plain; charset=utf-8' });
     }
   };
 }

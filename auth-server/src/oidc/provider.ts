@@ -160,7 +160,14 @@ export function createProvider(options: ProviderOptions): Provider {
           token: { clientId?: string },
         ) => mayIntrospect(client, token.clientId),
       },
-      revocation: { enabled: true },
+      revocation: {
+        enabled: true,
+        // RFC 7009 §2.1: a client learns nothing about tokens that are not its own. The provider's default answers
+        // another confidential client's attempt with invalid_request (telling it the token is real and live); here
+        // it is left alone with the 200 an unknown token gets (jwt-access-tokens.ts does the same for JWTs).
+        allowedPolicy: (_ctx: unknown, client: ClientInstance, token: { clientId?: string }) =>
+          token.clientId === client.clientId,
+      },
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: true, ...providerPages.rpInitiatedLogout },
       deviceFlow: { enabled: true, ...providerPages.deviceFlow },
