@@ -137,6 +137,39 @@ spring.cloud.gateway.routes:
     expect(seen).toEqual([]);
   });
 
+  it('refuses the _method query parameter in any case or encoding, the override Express, Rails and Laravel read', async () => {
+    const queries = [
+      '_method=DELETE',
+      'a=1&_METHOD=DELETE',
+      '%5Fmethod=DELETE',
+      '_%6D%65thod=DELETE',
+      '_Method',
+      '_method[]=DELETE',
+      // PHP reads a leading space as nothing and a dot as `_` in a query name.
+      '+.method=DELETE',
+      'a=1;_method=DELETE',
+    ];
+    for (const query of queries) {
+      for (const path of ['/plain/x', '/actuator/health']) {
+        const res = await send(
+          gateway.port,
+          `GET ${path}?${query} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n`,
+        );
+        expect(res.status, `${path}?${query}`).toBe(400);
+        expect(json(res.body).message, query).toMatch(/_method query parameter/);
+      }
+    }
+    expect(seen).toEqual([]);
+    // A value that says _method, or a name that only contains it, is no override.
+    for (const query of ['q=_method', 'x_method=1', 'method=GET', '%zz=1']) {
+      const res = await send(
+        gateway.port,
+        `GET /plain/x?${query} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n`,
+      );
+      expect(res.status, query).toBe(200);
+    }
+  });
+
   it('limits bodies to 5 MB by default: a larger announced body is refused before it is read', async () => {
     const res = await send(
       gateway.port,

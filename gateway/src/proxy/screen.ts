@@ -58,6 +58,37 @@ function originForm(url: string, host: string | undefined): string {
   return rest;
 }
 
+/** What any spelling of `_method` in a query has: the word itself, or a percent-encoded part. */
+const MAY_OVERRIDE = /method|%/i;
+
+/**
+ * The name of a query parameter as a framework reads it: percent-decoded (`+` as a space; malformed escapes left, as
+ * qs does), lower-cased, and, as PHP names `$_GET` keys, leading spaces dropped and spaces and dots read as `_`.
+ */
+function parameterName(pair: string): string {
+  const eq = pair.indexOf('=');
+  let name = (eq === -1 ? pair : pair.slice(0, eq)).replace(/\+/g, ' ');
+  try {
+    name = decodeURIComponent(name);
+  } catch {
+    // Left as sent, which is what the upstream's parser does with it too.
+  }
+  return name.trimStart().toLowerCase().replace(/[ .]/g, '_');
+}
+
+/**
+ * Whether the query carries `_method` (Express's method-override, Rails' and Laravel's form convention), or
+ * `_method[...]`: the same override the method-override headers are refused for.
+ */
+function overridesMethod(query: string): boolean {
+  if (query === '' || !MAY_OVERRIDE.test(query)) return false;
+  for (const pair of query.split(/[&;]/)) {
+    const name = parameterName(pair);
+    if (name === '_method' || name.startsWith('_method[')) return true;
+  }
+  return false;
+}
+
 /** Throws a GatewayError (400 or 405) with the reason, or returns the target to route on. */
 export function screenRequest(req: http.IncomingMessage): RequestTarget {
   const method = req.method ?? 'GET';
@@ -100,6 +131,12 @@ export function screenRequest(req: http.IncomingMessage): RequestTarget {
   const rawPath = q === -1 ? url : url.slice(0, q);
   const query = q === -1 ? '' : url.slice(q + 1);
   if (query.includes('#')) throw new GatewayError('bad_request', 'the request target has a fragment (#)');
+  if (overridesMethod(query)) {
+    throw new GatewayError(
+      'bad_request',
+      'the _method query parameter (a method override) is refused: send the method itself',
+    );
+  }
   try {
     return { path: normalizePath(rawPath), query };
   } catch (err) {
