@@ -35,6 +35,8 @@ export interface AppDeps {
   readonly interactionCap?: InteractionCap | undefined;
   /** Failed sign-ins on the login page, per username and source address. */
   readonly loginThrottle: FailureThrottle;
+  /** Failed sign-ins on the login page per source address, whatever the username. */
+  readonly loginSourceThrottle: FailureThrottle;
   readonly rotateKeys: () => SigningKeyInfo;
 }
 
@@ -85,6 +87,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
       csrfKey: deps.store.master.derive('csrf'),
       proxies: deps.proxies,
       throttle: deps.loginThrottle,
+      sourceThrottle: deps.loginSourceThrottle,
     }),
   );
   app.route(

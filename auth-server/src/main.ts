@@ -7,7 +7,7 @@ import { authServerSettings, checkConfig, type Config } from './config.ts';
 import { ID_TOKEN_TTL, REGISTRATION_PATH } from './oidc/constants.ts';
 import type { ResourceServer } from './oidc/provider.ts';
 import { addressKey, sourceAddress } from './oidc/proxies.ts';
-import { FailureThrottle } from './oidc/throttle.ts';
+import { FailureThrottle, SIGN_IN_FAILURES_PER_SOURCE } from './oidc/throttle.ts';
 import { seedDevClients } from './seed.ts';
 import { startCleanup } from './store/oidc-storage.ts';
 import { openAuthStore, type AuthStore } from './data-dir.ts';
@@ -50,7 +50,12 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     const adminToken =
       config.adminToken ?? (config.production ? undefined : store.master.derive('admin-token').toString('base64url'));
 
-    const service = createService({ name: 'auth-server', logger });
+    const service = createService({
+      name: 'auth-server',
+      logger,
+      allowedHosts: config.allowedHosts,
+      healthShowDetails: config.healthShowDetails,
+    });
     const holder: {
       current: Provider | undefined;
       callback: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
@@ -111,6 +116,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       proxySecret: config.trustedProxySecret,
       sourceOf,
       loginThrottle: new FailureThrottle(),
+      loginSourceThrottle: new FailureThrottle({ maxFailures: SIGN_IN_FAILURES_PER_SOURCE, successClears: false }),
       rotateKeys: () => {
         const key = store.keys.rotate(config.signingAlg);
         store.keys.prune(keyRetentionMs(config));

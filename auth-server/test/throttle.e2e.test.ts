@@ -113,6 +113,7 @@ async function signIn(
   form: { action: string; csrf: string; cookies: string },
   password: string,
   forwardedFor: string,
+  username = 'alice',
 ): Promise<Answer> {
   const res = await fetch(form.action, {
     method: 'POST',
@@ -122,7 +123,7 @@ async function signIn(
       'content-type': 'application/x-www-form-urlencoded',
       'x-forwarded-for': forwardedFor,
     },
-    body: new URLSearchParams({ username: 'alice', password, csrf: form.csrf }),
+    body: new URLSearchParams({ username, password, csrf: form.csrf }),
   });
   return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
 }
@@ -139,5 +140,30 @@ describe('password throttling on the login page', () => {
     expect(Number(right.retryAfter)).toBeGreaterThanOrEqual(20);
     expect(right.body).toMatch(/too many failed attempts from this address; try again in \d+ s/);
     expect((await signIn(await loginForm(), PASSWORD, '198.51.100.60')).status).toBe(303);
+  });
+});
+
+describe('password spraying on the login page', () => {
+  /** The per-source limit across usernames (SIGN_IN_FAILURES_PER_SOURCE). */
+  const PER_SOURCE = 20;
+
+  it('locks out a source after its failures across many usernames, not counting its own successes', async () => {
+    const sprayer = '203.0.113.70';
+    const form = await loginForm();
+    const spray = async (from: number, to: number): Promise<void> => {
+      for (let i = from; i < to; i++) expect((await signIn(form, 'Summer2026!', sprayer, `user${i}`)).status).toBe(401);
+    };
+    await spray(0, PER_SOURCE / 2);
+    // The sprayer's own account signs in fine, and clears nothing.
+    expect((await signIn(await loginForm(), PASSWORD, sprayer)).status).toBe(303);
+    await spray(PER_SOURCE / 2, PER_SOURCE);
+    const refused = await signIn(form, 'Summer2026!', sprayer, 'user-next');
+    expect(refused.status).toBe(429);
+    expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(20);
+    expect(refused.body).toMatch(/too many failed attempts from this address; try again in \d+ s/);
+    // Refused before any password is checked, the right one included.
+    expect((await signIn(await loginForm(), PASSWORD, sprayer)).status).toBe(429);
+    // No username is locked for anyone else: the victim signs in from elsewhere.
+    expect((await signIn(await loginForm(), PASSWORD, '198.51.100.71')).status).toBe(303);
   });
 });

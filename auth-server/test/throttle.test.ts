@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FailureThrottle, type Admitted } from '../src/oidc/throttle.ts';
+import { beginAll, FailureThrottle, type Admitted } from '../src/oidc/throttle.ts';
 
 function admit(t: FailureThrottle, key: string): Admitted {
   const attempt = t.begin(key);
@@ -44,6 +44,28 @@ describe('FailureThrottle', () => {
     admit(t, 'a').succeeded();
     admit(t, 'a').failed();
     expect(t.begin('a').refused).toBe(false);
+  });
+
+  it('keeps the failures through a success when told to, so a guesser cannot clear its count with its own login', () => {
+    const t = new FailureThrottle({ maxFailures: 3, lockoutMs: 10_000, successClears: false, now: () => 0 });
+    admit(t, 'a').failed();
+    admit(t, 'a').failed();
+    admit(t, 'a').succeeded();
+    admit(t, 'a').failed();
+    expect(t.begin('a')).toEqual({ refused: true, retryAfterSec: 10 });
+  });
+
+  it('admits under several throttles or none, leaving no count behind in the ones before a refusal', () => {
+    const user = new FailureThrottle({ maxFailures: 2, now: () => 0 });
+    const source = new FailureThrottle({ maxFailures: 1, lockoutMs: 4000, now: () => 0 });
+    const both = beginAll([user, 'alice'], [source, 'here']);
+    if (both.refused) throw new Error('refused');
+    both.failed();
+    expect(source.begin('here')).toEqual({ refused: true, retryAfterSec: 4 });
+    // Refused by the source: the username's slot is given back uncounted, so its one failure left stays.
+    for (let i = 0; i < 3; i++) expect(beginAll([user, 'alice'], [source, 'here']).refused).toBe(true);
+    admit(user, 'alice').failed();
+    expect(user.begin('alice').refused).toBe(true);
   });
 
   it('counts an outcome once, however often it is reported', () => {

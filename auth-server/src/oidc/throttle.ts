@@ -9,6 +9,12 @@ export interface ThrottleOptions {
   readonly windowMs?: number;
   /** Keys tracked at most; the least recently used goes first (bounded memory under a spray of names). */
   readonly maxEntries?: number;
+  /**
+   * Whether a success clears the key's failures (the default): right for a key of one credential, whose owner just
+   * proved themselves. A key covering many (a source across usernames or user codes) sets false, or one success of
+   * the guesser's own (its own account, its own device) would wipe out its count between guesses.
+   */
+  readonly successClears?: boolean;
   readonly now?: () => number;
 }
 
@@ -17,6 +23,8 @@ export interface Admitted {
   readonly refused: false;
   failed(): void;
   succeeded(): void;
+  /** Not checked after all (another throttle refused it): neither outcome, its slot freed. */
+  abandoned(): void;
 }
 
 /** An attempt refused without looking at the credential. */
@@ -60,6 +68,7 @@ export class FailureThrottle {
   readonly #maxLockout: number;
   readonly #window: number;
   readonly #maxEntries: number;
+  readonly #successClears: boolean;
   readonly #now: () => number;
 
   constructor(options: ThrottleOptions = {}) {
@@ -68,6 +77,7 @@ export class FailureThrottle {
     this.#maxLockout = options.maxLockoutMs ?? 15 * 60_000;
     this.#window = options.windowMs ?? 15 * 60_000;
     this.#maxEntries = options.maxEntries ?? 10_000;
+    this.#successClears = options.successClears ?? true;
     this.#now = options.now ?? Date.now;
   }
 
@@ -112,10 +122,16 @@ export class FailureThrottle {
           entry.lockedUntil = now + Math.min(this.#lockout * 2 ** doublings, this.#maxLockout);
         }
       },
+      abandoned: () => {
+        if (done) return;
+        done = true;
+        entry.inFlight--;
+      },
       succeeded: () => {
         if (done) return;
         done = true;
         entry.inFlight--;
+        if (!this.#successClears) return;
         entry.failures = 0;
         entry.lockedUntil = 0;
         if (entry.inFlight === 0 && this.#entries.get(key) === entry) this.#entries.delete(key);
@@ -148,6 +164,34 @@ export class FailureThrottle {
     if (oldest.done !== true) this.#entries.delete(oldest.value);
   }
 }
+
+/**
+ * Admits one attempt under several throttles at once (a username's and the source's), or under none: refused by the
+ * first that refuses, the admissions before it abandoned. The outcome reported goes to every one of them.
+ */
+export function beginAll(...gates: readonly (readonly [FailureThrottle, string])[]): Admitted | Refused {
+  const admitted: Admitted[] = [];
+  for (const [throttle, key] of gates) {
+    const attempt = throttle.begin(key);
+    if (attempt.refused) {
+      for (const a of admitted) a.abandoned();
+      return attempt;
+    }
+    admitted.push(attempt);
+  }
+  return {
+    refused: false,
+    failed: () => admitted.forEach((a) => a.failed()),
+    succeeded: () => admitted.forEach((a) => a.succeeded()),
+    abandoned: () => admitted.forEach((a) => a.abandoned()),
+  };
+}
+
+/** Failed sign-ins one source may make across all usernames (one password sprayed over many) before a lockout. */
+export const SIGN_IN_FAILURES_PER_SOURCE = 20;
+
+/** Wrong user codes one source may enter on the device page before a lockout (see provider.ts). */
+export const USER_CODE_FAILURES_PER_SOURCE = 10;
 
 /** The Retry-After value and the sentence the refusal pages and token errors show. */
 export function tooManyAttempts(retryAfterSec: number): string {

@@ -8,7 +8,7 @@ import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
 import { pinToIssuer, type ProviderHolder } from '../oidc/mount.ts';
 import { addressKey, sourceAddress } from '../oidc/proxies.ts';
-import { FailureThrottle, tooManyAttempts } from '../oidc/throttle.ts';
+import { beginAll, FailureThrottle, tooManyAttempts } from '../oidc/throttle.ts';
 import type { UserStore } from '../users/store.ts';
 import { consentPage, loginPage, messagePage } from '../views/page-templates.ts';
 
@@ -20,6 +20,11 @@ export interface InteractionDeps {
   readonly proxies: TrustedProxies | undefined;
   /** Limits password guessing per username and source address (never the user's own sign-in elsewhere). */
   readonly throttle: FailureThrottle;
+  /**
+   * Limits failed sign-ins per source address across all usernames (one password sprayed over many names); keyed by
+   * the source alone, and successes do not clear it.
+   */
+  readonly sourceThrottle: FailureThrottle;
 }
 
 interface Node {
@@ -157,10 +162,11 @@ export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
     if (interaction.prompt.name !== 'login') return expired(c);
     const username = typeof form.username === 'string' ? form.username : '';
     const password = typeof form.password === 'string' ? form.password : '';
+    const source = addressKey(sourceAddress(node.req, deps.proxies));
     // Cut to the longest valid username so that a huge field cannot make a huge throttle entry.
-    const key = FailureThrottle.key(username.slice(0, 128), addressKey(sourceAddress(node.req, deps.proxies)));
+    const key = FailureThrottle.key(username.slice(0, 128), source);
     // Admitted (and counted as in flight) before the password hash is checked, so parallel guesses are refused too.
-    const attempt = deps.throttle.begin(key);
+    const attempt = beginAll([deps.sourceThrottle, source], [deps.throttle, key]);
     if (attempt.refused) {
       c.header('retry-after', String(attempt.retryAfterSec));
       c.var.log.info({ retryAfterSec: attempt.retryAfterSec }, 'sign-in refused: too many failed attempts');
