@@ -8,6 +8,7 @@ import {
   setting,
   SettingsError,
   type Credential,
+  type HealthShowDetails,
   type Settings,
   type SettingSpec,
   type SettingsSource,
@@ -138,7 +139,12 @@ export function gatewaySettings() {
       flag: 'proxy-secret',
       env: 'GATEWAY_PROXY_SECRET',
       secret: true,
-      help: "secret sent upstream as x-trellis-proxy-secret, so the auth server (AUTH_TRUSTED_PROXY_SECRET) believes the gateway's X-Forwarded-For; a client's copy of that header is always dropped",
+      help: "secret sent as x-trellis-proxy-secret to the --auth-server-upstreams only, so the auth server (AUTH_TRUSTED_PROXY_SECRET) believes the gateway's X-Forwarded-For; a client's copy of that header is always dropped",
+    }),
+    authServerUpstreams: setting.list({
+      flag: 'auth-server-upstreams',
+      env: 'GATEWAY_AUTH_SERVER_UPSTREAMS',
+      help: "URL(s) of the auth server as the gateway reaches it (http://localhost:9999), decided on after lb:// resolution: only requests to these get --proxy-secret and the auth server's session cookies (_session, _interaction, ...), which are taken out of the Cookie header sent to every other upstream (default: the origin of --issuer)",
     }),
     maxInFlightPerClient: setting.integer({
       flag: 'max-in-flight-per-client',
@@ -162,6 +168,9 @@ export type GatewaySettings = Settings<ReturnType<typeof gatewaySettings>>;
 export interface GatewayConfig {
   readonly dataDir: string;
   readonly host: string | undefined;
+  /** Host names served besides loopback ones (--allowed-hosts). */
+  readonly allowedHosts: readonly string[] | undefined;
+  readonly healthShowDetails: HealthShowDetails;
   readonly port: number;
   /** undefined with --http-only. */
   readonly httpsPort: number | undefined;
@@ -196,8 +205,10 @@ export interface GatewayConfig {
   readonly maxRequestSize: number | undefined;
   /** Peers (IP or CIDR) whose forwarding headers are trusted; every other peer's are replaced. */
   readonly trustedProxies: readonly string[];
-  /** Sent upstream in x-trellis-proxy-secret (see headers.ts); undefined: not sent. */
+  /** Sent in x-trellis-proxy-secret to the auth server's upstreams only (see auth-server.ts); undefined: not sent. */
   readonly proxySecret: string | undefined;
+  /** Origins (`http://host:port`) of the auth server's upstreams: the only ones given the proxy secret and its cookies. */
+  readonly authServerUpstreams: readonly string[];
   /** Proxied requests one source address may have in flight at once (429 beyond); undefined: no cap. */
   readonly maxInFlightPerClient: number | undefined;
   /** The management API's credential; undefined: /actuator/gateway/** is not exposed. */
@@ -217,6 +228,22 @@ function introspection(s: GatewaySettings): NonNullable<GatewayConfig['tokens']>
   }
   if (s.issuer === undefined) throw new SettingsError('--introspection-client-id needs --issuer (GATEWAY_ISSUER)');
   return { clientId, clientSecret, uri: s.introspectionUri };
+}
+
+/** The origins of the auth server's upstreams: where a URL with a path (an issuer) points, its scheme and host. */
+function upstreamOrigins(urls: readonly string[]): string[] {
+  return urls
+    .map((u) => u.trim())
+    .filter((u) => u !== '')
+    .map((u, i) => {
+      const url = URL.canParse(u) ? new URL(u) : undefined;
+      if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+        throw new SettingsError(
+          `invalid --auth-server-upstreams (GATEWAY_AUTH_SERVER_UPSTREAMS): entry ${i + 1} is not an http(s) URL like http://localhost:9999`,
+        );
+      }
+      return url.origin;
+    });
 }
 
 /** Checks settings that only make sense together and shapes them for the gateway's parts. */
@@ -247,6 +274,7 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     }
   }
   const introspect = introspection(s);
+  const authServerUpstreams = upstreamOrigins(s.authServerUpstreams ?? (s.issuer === undefined ? [] : [s.issuer]));
   const maxRequestSize = parseDataSize(s.maxRequestSize);
   if (maxRequestSize === undefined) {
     throw new SettingsError(
@@ -262,6 +290,8 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
   return Object.freeze({
     dataDir: s.dataDir,
     host: s.host,
+    allowedHosts: s.allowedHosts,
+    healthShowDetails: s.healthShowDetails,
     port: s.port,
     httpsPort: s.httpOnly ? undefined : s.httpsPort,
     tls: {
@@ -285,6 +315,7 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     maxRequestSize: maxRequestSize === 0 ? undefined : maxRequestSize,
     trustedProxies,
     proxySecret: s.proxySecret,
+    authServerUpstreams,
     maxInFlightPerClient: s.maxInFlightPerClient === 0 ? undefined : s.maxInFlightPerClient,
     adminAuth: s.adminAuth,
     maxRoutes: s.maxRoutes,

@@ -184,6 +184,8 @@ export async function startGateway(
     bodyLimit: actuatorBodyLimit,
     drainTimeoutMs: options.drainTimeoutMs,
     server: EDGE_SERVER,
+    allowedHosts: config.allowedHosts,
+    healthShowDetails: config.healthShowDetails,
   });
   const discovery =
     config.registryUrl === undefined
@@ -274,6 +276,10 @@ export async function startGateway(
     throw err;
   }
   const upstreams = new Upstreams({ connectTimeoutMs: config.connectTimeoutMs, ca });
+  if (config.proxySecret !== undefined && config.authServerUpstreams.length === 0) {
+    // Not an error: the secret is simply sent nowhere, and the auth server keys callers on the gateway's address.
+    log.warn('--proxy-secret is sent to no upstream: set --issuer or --auth-server-upstreams (the auth server)');
+  }
   const proxy = createProxy({
     table: () => manager.table,
     upstreams,
@@ -287,6 +293,7 @@ export async function startGateway(
     maxRequestSize: config.maxRequestSize,
     trustedProxies: config.trustedProxies,
     proxySecret: config.proxySecret,
+    authServerUpstreams: config.authServerUpstreams,
     maxInFlightPerClient: config.maxInFlightPerClient,
     actuator: (req, res) => service.serveApp(req, res),
   });

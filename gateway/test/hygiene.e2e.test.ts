@@ -357,7 +357,9 @@ spring.cloud.gateway.routes:
   predicates: [Path=/echo/**]
 `;
     const plain = await startTestGateway(yaml, { argv: ['--trusted-proxies', '127.0.0.0/8'] });
-    const withSecret = await startTestGateway(yaml, { argv: ['--proxy-secret', PROXY_SECRET] });
+    const withSecret = await startTestGateway(yaml, {
+      argv: ['--proxy-secret', PROXY_SECRET, '--auth-server-upstreams', upstream.url],
+    });
     try {
       for (const port of [plain.port, withSecret.port]) {
         const res = await send(
@@ -395,5 +397,18 @@ describe('hygiene settings', () => {
       maxRequestSize: 5 * 1024 * 1024,
     });
     expect(config(['--max-request-size', '0'])).toMatchObject({ maxRequestSize: undefined });
+  });
+
+  it("takes the auth server's upstreams as origins, by default the issuer's, and names a bad one", () => {
+    expect(config([])).toMatchObject({ authServerUpstreams: [] });
+    expect(config(['--issuer', 'https://Auth.example:443/realms/x', '--audience', 'api'])).toMatchObject({
+      authServerUpstreams: ['https://auth.example'],
+    });
+    expect(
+      config(['--issuer', 'https://id.example', '--audience', 'api', '--auth-server-upstreams', 'http://auth:9999/']),
+    ).toMatchObject({ authServerUpstreams: ['http://auth:9999'] });
+    expect(() => config(['--auth-server-upstreams', 'http://auth:9999,auth:9999'])).toThrow(
+      /--auth-server-upstreams.*entry 2/,
+    );
   });
 });

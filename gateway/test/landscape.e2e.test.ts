@@ -26,12 +26,16 @@ import {
   until,
 } from './helpers.ts';
 
+const PROXY_SECRET = 'gateway-proxy-secret-0123456789';
+
 describe('gateway in a landscape', () => {
   let dir: string;
   let registry: { stop(): Promise<void> };
   let registryUrl: string;
   let issuer: TestIssuer;
   let product: Upstream[] = [];
+  /** Registered as `auth`: the auth server behind lb://auth, named by --auth-server-upstreams. */
+  let authServer: Upstream;
   let wsServer: http.Server;
   let wsPort: number;
   const registrations: EurekaRegistration[] = [];
@@ -68,6 +72,8 @@ describe('gateway in a landscape', () => {
       startUpstream((req, res) => (req.url === '/who' ? res.end('b') : echo(req, res))),
     ]);
     for (const p of product) register('product', p.port);
+    authServer = await startUpstream(echo);
+    register('auth', authServer.port);
     // A WebSocket upstream that echoes each message with the path it was reached on.
     const wsUpstream = await startUpstream((_req, res) => res.writeHead(426).end());
     wsServer = wsUpstream.server;
@@ -102,6 +108,14 @@ spring.cloud.gateway.routes:
 - id: signed-in
   uri: lb://product
   predicates: [Path=/signed-in/**]
+- id: auth
+  uri: lb://auth
+  predicates: [Path=/oauth2/**]
+  filters: [Public]
+- id: app
+  uri: lb://product
+  predicates: [Path=/app/**]
+  filters: [Public]
 - id: ghost
   uri: lb://ghost
   predicates: [Path=/ghost/**]
@@ -112,12 +126,26 @@ spring.cloud.gateway.routes:
   filters: [Public, StripPrefix=1]
 `,
       {
-        argv: ['--registry-url', registryUrl, '--issuer', issuer.url, '--audience', 'product-api', ...ADMIN_ARGV],
+        argv: [
+          '--registry-url',
+          registryUrl,
+          '--issuer',
+          issuer.url,
+          '--audience',
+          'product-api',
+          '--proxy-secret',
+          PROXY_SECRET,
+          // The instance the registry hands out for lb://auth, as the auth server's own URL would name it.
+          '--auth-server-upstreams',
+          `http://127.0.0.1:${authServer.port}`,
+          ...ADMIN_ARGV,
+        ],
       },
     );
     await until(
       () =>
         (gateway.discovery?.getInstances('product').length ?? 0) === 2 &&
+        (gateway.discovery?.getInstances('auth').length ?? 0) === 1 &&
         (gateway.discovery?.getInstances('chat').length ?? 0) === 1,
     );
   });
@@ -126,6 +154,7 @@ spring.cloud.gateway.routes:
     await gateway.stop();
     await Promise.all(registrations.map((r) => r.stop()));
     await Promise.all(product.map((p) => p.close()));
+    await authServer.close();
     wsServer.closeAllConnections();
     wsServer.close();
     await issuer.close();
@@ -139,6 +168,16 @@ spring.cloud.gateway.routes:
     expect(new Set(answers)).toEqual(new Set(['a', 'b']));
     expect(answers[0]).not.toBe(answers[1]);
     expect(answers[0]).toBe(answers[2]);
+  });
+
+  it("gives the proxy secret and the auth server's cookies to the lb:// instance that is the auth server only", async () => {
+    const cookie = '_session=s; _session.sig=t; cart=3';
+    const toAuth = (await call(`${gateway.url}/oauth2/token`, { headers: { cookie } })).json<Echoed>();
+    expect(toAuth.headers['x-trellis-proxy-secret']).toBe(PROXY_SECRET);
+    expect(toAuth.headers.cookie).toBe(cookie);
+    const toApp = (await call(`${gateway.url}/app/x`, { headers: { cookie } })).json<Echoed>();
+    expect(toApp.headers['x-trellis-proxy-secret']).toBeUndefined();
+    expect(toApp.headers.cookie).toBe('cart=3');
   });
 
   it('answers 503 naming the route when the service has no UP instance', async () => {

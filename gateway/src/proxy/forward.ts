@@ -13,6 +13,7 @@ import type { TokenIntrospector, TokenVerifier } from '@trellis/clients/security
 import { GatewayError } from '../errors.ts';
 import { withQuery } from '../routing/request-path.ts';
 import type { RouteTable } from '../routing/table.ts';
+import { AuthServerUpstreams } from './auth-server.ts';
 import { crossOrigin, PREFLIGHT_ANSWERED } from './cross-origin.ts';
 import { CLIENT_GONE, Forwarding, type ProxyDeps } from './forwarding.ts';
 import { InFlightLimit } from './in-flight.ts';
@@ -41,8 +42,10 @@ export interface ProxyOptions {
   readonly maxRequestSize?: number | undefined;
   /** IP addresses and CIDR blocks whose X-Forwarded-* and Forwarded headers are kept (see headers.ts). */
   readonly trustedProxies?: readonly string[];
-  /** Sent upstream in x-trellis-proxy-secret (the auth server's AUTH_TRUSTED_PROXY_SECRET); see headers.ts. */
+  /** Sent in x-trellis-proxy-secret (the auth server's AUTH_TRUSTED_PROXY_SECRET) to authServerUpstreams only. */
   readonly proxySecret?: string | undefined;
+  /** Origins of the auth server's upstreams, the only ones given the proxy secret and its cookies (auth-server.ts). */
+  readonly authServerUpstreams?: readonly string[];
   /**
    * Proxied requests one source (addressKey of the client address, through trusted proxies) may have in flight at
    * once; past it 429. undefined: no cap.
@@ -86,7 +89,10 @@ export function createProxy(options: ProxyOptions): Proxy {
     responseTimeoutMs: options.responseTimeoutMs,
     connectTimeoutMs: options.connectTimeoutMs,
     maxRequestSize: options.maxRequestSize,
-    proxySecret: options.proxySecret,
+    authServer: new AuthServerUpstreams({
+      origins: options.authServerUpstreams ?? [],
+      proxySecret: options.proxySecret,
+    }),
     inFlight:
       options.maxInFlightPerClient === undefined ? undefined : new InFlightLimit(options.maxInFlightPerClient, trusted),
     actuator: options.actuator,
@@ -171,7 +177,7 @@ async function serveUpgrade(deps: ProxyDeps, req: http.IncomingMessage, socket: 
     head,
     target,
     path: withQuery(exchange.path, exchange.query),
-    headers: exchange.headers,
+    headers: deps.authServer.headersFor(target, exchange.headers),
     connectTimeoutMs: match.route.connectTimeoutMs ?? deps.connectTimeoutMs,
     routeId: match.route.id,
     logger: deps.log,

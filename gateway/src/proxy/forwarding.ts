@@ -4,6 +4,7 @@ import type { Logger, TrustedProxies } from '@trellis/kit';
 import type { InstanceSource, RoundRobin } from '@trellis/clients/discovery';
 import type { TokenIntrospector, TokenVerifier } from '@trellis/clients/security';
 import type { Dispatcher } from 'undici';
+import type { AuthServerUpstreams } from './auth-server.ts';
 import type { CorsPolicy } from '../routing/cors.ts';
 import type { Match, Route, RouteTable } from '../routing/table.ts';
 import type { UpstreamCall } from './call.ts';
@@ -25,7 +26,8 @@ export interface ProxyDeps {
   readonly responseTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly maxRequestSize: number | undefined;
-  readonly proxySecret: string | undefined;
+  /** The upstreams given the proxy secret and the auth server's cookies (every other one is sent neither). */
+  readonly authServer: AuthServerUpstreams;
   /** undefined: no cap on the requests one source has in flight. */
   readonly inFlight: InFlightLimit | undefined;
   readonly actuator: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined;

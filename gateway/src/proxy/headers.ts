@@ -105,8 +105,6 @@ export interface ForwardedFacts {
   readonly port: number;
   /** Whether the peer is a trusted proxy (--trusted-proxies), whose forwarding headers are kept and appended to. */
   readonly trusted: boolean;
-  /** Sent as PROXY_SECRET_HEADER, so the auth server believes the X-Forwarded-For set here; undefined: not sent. */
-  readonly proxySecret?: string | undefined;
 }
 
 /**
@@ -122,7 +120,6 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, facts: For
   append(out, 'x-forwarded-proto', facts.proto);
   if (incoming.host !== undefined) append(out, 'x-forwarded-host', incoming.host);
   append(out, 'x-forwarded-port', String(facts.port));
-  if (facts.proxySecret !== undefined) out[PROXY_SECRET_HEADER] = facts.proxySecret;
   return out;
 }
 

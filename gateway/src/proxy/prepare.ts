@@ -10,7 +10,8 @@ import { setForwardedPrefix, upstreamRequestHeaders } from './headers.ts';
 import { checkToken } from './token.ts';
 
 /**
- * Builds the exchange: the client's headers minus hop-by-hop ones, with the forwarding headers and the proxy secret,
+ * Builds the exchange: the client's headers minus hop-by-hop ones, with the forwarding headers (the proxy secret and
+ * the auth server's cookies are settled per attempt, in send.ts, on the upstream chosen),
  * then the token check, the request filters, and the rewritten path checked again.
  */
 export async function prepareExchange(
@@ -31,7 +32,6 @@ export async function prepareExchange(
       proto: secure ? 'https' : 'http',
       port: req.socket.localPort ?? 0,
       trusted: deps.trusted.trusts(view.remoteAddress),
-      proxySecret: deps.proxySecret,
     }),
     responseHeaders: [],
     auth: undefined,

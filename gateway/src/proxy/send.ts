@@ -72,7 +72,7 @@ async function attempt(deps: ProxyDeps, fwd: Forwarding, exchange: Exchange, tar
     {
       method: fwd.req.method ?? 'GET',
       path: withQuery(exchange.path, exchange.query),
-      headers: exchange.headers as Record<string, string | string[]>,
+      headers: deps.authServer.headersFor(target, exchange.headers) as Record<string, string | string[]>,
       body: fwd.body ?? null,
       // undici's own timers (one shared wheel), not a setTimeout per request.
       headersTimeout: route.responseTimeoutMs ?? deps.responseTimeoutMs,
@@ -81,6 +81,7 @@ async function attempt(deps: ProxyDeps, fwd: Forwarding, exchange: Exchange, tar
     call,
   );
   const head = await call.head;
+  deps.authServer.learnCookies(target, head.headers['set-cookie']);
   return { statusCode: head.statusCode, headers: head.headers, call };
 }
 
