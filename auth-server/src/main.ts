@@ -7,7 +7,7 @@ import { authServerSettings, checkConfig, type Config } from './config.ts';
 import { ID_TOKEN_TTL, REGISTRATION_PATH } from './oidc/constants.ts';
 import type { ResourceServer } from './oidc/provider.ts';
 import { addressKey, sourceAddress } from './oidc/proxies.ts';
-import { FailureThrottle, SIGN_IN_FAILURES_PER_SOURCE } from './oidc/throttle.ts';
+import { FailureThrottle, SIGN_IN_FAILURES_PER_SOURCE, USER_CODE_FAILURES_PER_SOURCE } from './oidc/throttle.ts';
 import { seedDevClients } from './seed.ts';
 import { startCleanup } from './store/oidc-storage.ts';
 import { openAuthStore, type AuthStore } from './data-dir.ts';
@@ -66,6 +66,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       scopes: config.resourceScopes,
     };
     const throttle = new FailureThrottle();
+    const userCodeThrottle = new FailureThrottle({ maxFailures: USER_CODE_FAILURES_PER_SOURCE, successClears: false });
     const accessTokenRecords = accessTokenRecordStore(store.storage);
     const sourceOf = (req: IncomingMessage): string => addressKey(sourceAddress(req, config.proxies));
     // Loaded only when the server starts, not when the CLI merely lists components or manages clients.
@@ -97,6 +98,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
         verifyClientSecret: store.verifyClientSecret,
         accessTokenRecords,
         throttle,
+        userCodeThrottle,
         sourceOf,
         mayIntrospectAny: (clientId) => introspectors.has(clientId),
         logger,

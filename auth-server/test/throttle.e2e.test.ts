@@ -1,9 +1,10 @@
 // Failure throttling as an attacker meets it: keyed by client AND source address, so failing on purpose slows down
-// only the one failing, never the legitimate client; the source comes from X-Forwarded-For only through a trusted
-// proxy.
+// only the one failing, never the legitimate client; guesses spread over usernames or user codes meet a limit per
+// source; the source comes from X-Forwarded-For only through a trusted proxy.
+import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser } from '../src/manage.ts';
-import { addWebClient, openLoginForm, startServer, tempDir, type TestServer } from './helpers.ts';
+import { addWebClient, discover, openLoginForm, startServer, tempDir, type TestServer } from './helpers.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -165,5 +166,53 @@ describe('password spraying on the login page', () => {
     expect((await signIn(await loginForm(), PASSWORD, sprayer)).status).toBe(429);
     // No username is locked for anyone else: the victim signs in from elsewhere.
     expect((await signIn(await loginForm(), PASSWORD, '198.51.100.71')).status).toBe(303);
+  });
+});
+
+/** Types a user code into a fresh device page (its own session and xsrf value), as a browser at `forwardedFor` would. */
+async function enterUserCode(userCode: string, forwardedFor: string): Promise<Answer> {
+  const page = await fetch(`${server.url}/oauth2/device`);
+  const cookies = page.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+  const xsrf = /name="xsrf" value="([^"]+)"/.exec(await page.text())?.[1] ?? '';
+  const res = await fetch(`${server.url}/oauth2/device`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: cookies, 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': forwardedFor },
+    body: new URLSearchParams({ xsrf, user_code: userCode }),
+  });
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
+}
+
+describe('user code guessing on the device page', () => {
+  /** The per-source limit on wrong codes (USER_CODE_FAILURES_PER_SOURCE). */
+  const PER_SOURCE = 10;
+
+  it('refuses a source after its wrong codes, the right one included, while the right code works elsewhere', async () => {
+    const created = await server.admin('POST', '/admin/clients', {
+      client_id: 'tv',
+      grant_types: ['urn:ietf:params:oauth:grant-type:device_code'],
+      scope: 'openid',
+    });
+    const { client_secret } = (await created.json()) as { client_secret: string };
+    const device = await client.initiateDeviceAuthorization(await discover(server.url, 'tv', client_secret), {
+      scope: 'openid',
+    });
+    const guesser = '203.0.113.80';
+    for (let i = 0; i < PER_SOURCE; i++) {
+      const wrong = await enterUserCode(`ZZZZ-ZZZ${'BCDFGHJKLM'[i] ?? 'B'}`, guesser);
+      expect(wrong.status).toBe(200);
+      expect(wrong.body).toContain('That code is not valid');
+    }
+    const refused = await enterUserCode(device.user_code, guesser);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(20);
+    expect(refused.body).toMatch(/too many failed attempts from this address; try again in \d+ s/);
+    expect(refused.body).not.toContain('Confirm device');
+    const elsewhere = await enterUserCode(device.user_code, '198.51.100.81');
+    expect(elsewhere.status).toBe(200);
+    expect(elsewhere.body).toContain('<title>Confirm device</title>');
   });
 });

@@ -84,6 +84,11 @@ declare module 'oidc-provider' {
     validate(metadata: AdapterPayload): Promise<void>;
   }
 
+  export interface DeviceCodeStatic {
+    /** The device code a user typed in, or undefined when none matches (expired ones too with ignoreExpiration). */
+    findByUserCode(userCode: string, options?: { ignoreExpiration?: boolean }): Promise<object | undefined>;
+  }
+
   /** The part of Koa's context a pre/post middleware (`provider.use`) reads. */
   export interface KoaMiddlewareContext {
     readonly path: string;
@@ -116,6 +121,7 @@ declare module 'oidc-provider' {
     proxy: boolean;
     readonly Grant: GrantStatic;
     readonly Client: ClientStatic;
+    readonly DeviceCode: DeviceCodeStatic;
     callback(): (req: IncomingMessage, res: ServerResponse) => Promise<void>;
     interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<Interaction>;
     interactionFinished(

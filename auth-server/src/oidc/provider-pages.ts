@@ -29,8 +29,17 @@ const USER_CODE_ERRORS: Readonly<Record<string, string>> = {
   AbortedError: 'The sign-in was cancelled. Start again on your device to get a new code.',
 };
 
-function userCodeError(err: { name?: string } | undefined): string | undefined {
+/** What the code page gets when it is re-rendered after an error (oidc-provider's error, or our throttle's 429). */
+interface UserCodeFailure {
+  readonly name?: string;
+  readonly statusCode?: number;
+  readonly error_description?: string;
+}
+
+function userCodeError(err: UserCodeFailure | undefined): string | undefined {
   if (err === undefined) return undefined;
+  // Too many wrong codes from this source (provider.ts): say how long to wait, not that the code was wrong.
+  if (err.statusCode === 429) return `Code refused: ${err.error_description ?? 'too many failed attempts'}.`;
   return USER_CODE_ERRORS[err.name ?? ''] ?? 'The code could not be checked. Try again.';
 }
 
@@ -39,7 +48,7 @@ function userCodeError(err: { name?: string } | undefined): string | undefined {
  */
 export const providerPages = {
   deviceFlow: {
-    userCodeInputSource(ctx: PageContext, form: string, _out: unknown, err?: { name?: string; userCode?: string }) {
+    userCodeInputSource(ctx: PageContext, form: string, _out: unknown, err?: UserCodeFailure) {
       const error = userCodeError(err);
       render(ctx, userCodePage(error === undefined ? { form } : { form, error }));
     },

@@ -54,6 +54,8 @@ export interface ProviderOptions {
   /** Checks a presented secret against the stored hash (the Client adapter hands the provider hashes). */
   readonly verifyClientSecret: (storedHash: string, presented: string) => boolean;
   readonly throttle: FailureThrottle;
+  /** Wrong user codes entered on the device page, per source address (see USER_CODE_FAILURES_PER_SOURCE). */
+  readonly userCodeThrottle: FailureThrottle;
   /** The throttle key part of the address a request came from (see proxies.ts: trusted proxies only). */
   readonly sourceOf: (req: IncomingMessage) => string;
   /**
@@ -223,6 +225,32 @@ export function createProvider(options: ProviderOptions): Provider {
     if (ok) attempt.succeeded();
     else attempt.failed();
     return ok;
+  };
+
+  // A user code is short (8 letters from 20: about 34.6 bits) and the device page is anonymous, so wrong codes are
+  // limited per source, as wrong secrets are: admitted before the lookup (parallel guesses count), refused with 429
+  // and Retry-After on the code page once over the limit. Keyed by source alone, since a guesser tries many codes; a
+  // right code does not clear the count (a guesser could start device flows of its own). Other sources, the user
+  // with the device among them, are not affected. findByUserCode is only called by the code form's POST.
+  const { userCodeThrottle } = options;
+  const { DeviceCode } = provider;
+  const findByUserCode = DeviceCode.findByUserCode.bind(DeviceCode);
+  DeviceCode.findByUserCode = async (userCode, findOptions) => {
+    const ctx = Provider.ctx;
+    const attempt = userCodeThrottle.begin(ctx === undefined ? 'unknown' : sourceOf(ctx.req));
+    if (attempt.refused) {
+      ctx?.set({ 'retry-after': String(attempt.retryAfterSec) });
+      throw new errors.InvalidRequest(tooManyAttempts(attempt.retryAfterSec), 429);
+    }
+    let found: object | undefined;
+    try {
+      found = await findByUserCode(userCode, findOptions);
+    } finally {
+      // A lookup that throws counts as a failure: an attempt left in flight would hold its slot for good.
+      if (found === undefined) attempt.failed();
+      else attempt.succeeded();
+    }
+    return found;
   };
 
   // oidc-provider adds the hash of each inline script it writes (form_post's auto-submit, on the authorization

@@ -1,4 +1,4 @@
-// A failure throttle: lockouts after wrong credentials, per subject and source address.
+// A failure throttle: lockouts after wrong credentials, per subject and source address, or per source alone.
 export interface ThrottleOptions {
   /** Failures (counting attempts still being checked) allowed within the window before the key is locked out. */
   readonly maxFailures?: number;
@@ -45,7 +45,8 @@ interface Entry {
 }
 
 /**
- * Limits guessing per key (a client or username AND a source address, {@link FailureThrottle.key}): at most
+ * Limits guessing per key (a client or username AND a source address, {@link FailureThrottle.key}; or a source
+ * alone, for guesses spread over many names or codes): at most
  * `maxFailures` wrong credentials within the window, then the key is locked out and every attempt is refused before
  * its credential is looked at, for `lockoutMs`, doubling with each failure after that (capped). Once a lockout has
  * passed, one attempt at a time is admitted, and a wrong one locks again for twice as long.
