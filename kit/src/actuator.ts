@@ -16,7 +16,19 @@ export interface ActuatorOptions {
   /** Extra `/actuator/info` content. Git details are read from the working directory unless `false`. */
   readonly info?: Readonly<Record<string, unknown>> | undefined;
   readonly git?: GitInfo | false | undefined;
+  /** Who sees health details; default `never`. */
+  readonly showDetails?: HealthShowDetails | undefined;
 }
+
+/**
+ * Who sees health details (components, paths, broker addresses, errors), with Spring Boot's names for
+ * `management.endpoint.health.show-details`: `never` (the default) answers the status alone, `always` everything,
+ * `when-authorized` everything to the requests the service's policy admits (Service.restrictHealthDetails) and each
+ * component's status without details to the others. The HTTP status is the same for every caller.
+ */
+export type HealthShowDetails = 'never' | 'always' | 'when-authorized';
+
+export const HEALTH_SHOW_DETAILS: readonly HealthShowDetails[] = ['never', 'always', 'when-authorized'];
 
 /** Who may see health details, by the request's headers. */
 export type DetailsPolicy = (header: (name: string) => string | undefined) => boolean;
@@ -43,19 +55,32 @@ function headerOf(req: http.IncomingMessage): (name: string) => string | undefin
   };
 }
 
+const noHeaders = (): undefined => undefined;
+
 /** Adds the actuator routes to `app`; what it returns answers the probes on the node request. */
 export function mountActuator(app: Hono<KitEnv>, options: ActuatorOptions): Actuator {
   const { health, log } = options;
   const git = options.git === false ? undefined : (options.git ?? readGitInfo());
+  const showDetails = options.showDetails ?? 'never';
   let detailsAllowed: DetailsPolicy | undefined;
   // Made once per aggregate: the registry hands back the same object while nothing changed.
+  const statuses = new WeakMap<Health, Health>();
+  const statusOf = (h: Health): Health => {
+    let status = statuses.get(h);
+    if (status === undefined) {
+      status = { status: h.status };
+      statuses.set(h, status);
+    }
+    return status;
+  };
+  // when-authorized shows the others each component's status without its details (Spring's show-components: always).
   const summaries = new WeakMap<Health, Health>();
   const summaryOf = (h: Health): Health => {
     let summary = summaries.get(h);
     if (summary === undefined) {
       summary =
         h.components === undefined
-          ? { status: h.status }
+          ? statusOf(h)
           : {
               status: h.status,
               components: Object.fromEntries(Object.entries(h.components).map(([k, v]) => [k, summaryOf(v)])),
@@ -65,15 +90,19 @@ export function mountActuator(app: Hono<KitEnv>, options: ActuatorOptions): Actu
     return summary;
   };
   const visible = (h: Health, header: (name: string) => string | undefined): Health => {
-    if (detailsAllowed === undefined) return h;
+    if (showDetails === 'always') return h;
+    if (showDetails === 'never') return statusOf(h);
     let allowed = false;
     try {
-      allowed = detailsAllowed(header);
+      allowed = detailsAllowed?.(header) === true;
     } catch (err) {
       log.error({ err }, 'health details check failed');
     }
     return allowed ? h : summaryOf(h);
   };
+  // Only when-authorized reads the request's headers: the probes make no closure otherwise.
+  const probeView = (h: Health, req: http.IncomingMessage): Health =>
+    visible(h, showDetails === 'when-authorized' ? headerOf(req) : noHeaders);
   const renderHealth = (c: Context<KitEnv>, h: Health): Response =>
     json(
       c,
@@ -128,11 +157,11 @@ export function mountActuator(app: Hono<KitEnv>, options: ActuatorOptions): Actu
       const h = health.evaluate(PROBES.get(req.url));
       if (h instanceof Promise) {
         h.then(
-          (r) => sendProbe(detailsAllowed === undefined ? r : visible(r, headerOf(req)), requestId, res),
+          (r) => sendProbe(probeView(r, req), requestId, res),
           (err: unknown) => probeFailed(err, res),
         );
       } else {
-        sendProbe(detailsAllowed === undefined ? h : visible(h, headerOf(req)), requestId, res);
+        sendProbe(probeView(h, req), requestId, res);
       }
     } catch (err) {
       probeFailed(err, res);

@@ -1,6 +1,8 @@
 // Components: what `trellis up` and `trellis <name>` start (a server or a service), with their settings and offers.
 import type { Logger } from './logger.ts';
-import { setting, type SettingSpecs, type Settings } from './settings.ts';
+import { ANY_HOST, parseAllowedHost } from './allowed-hosts.ts';
+import { HEALTH_SHOW_DETAILS } from './actuator.ts';
+import { setting, type SettingSpec, type SettingSpecs, type Settings } from './settings.ts';
 import type { Endpoint } from './node-server.ts';
 
 /** A started component (a server, or an example service): what `trellis up` prints and stops. */
@@ -77,6 +79,15 @@ export function commonSettings() {
       help: 'directory for SQLite files, the local CA and other state',
     }),
     host: setting.string({ flag: 'host', env: 'TRELLIS_HOST', help: 'interface to listen on (all when unset)' }),
+    allowedHosts: allowedHostsSetting(),
+    healthShowDetails: setting.choice(HEALTH_SHOW_DETAILS, {
+      flag: 'health-show-details',
+      env: 'MANAGEMENT_ENDPOINT_HEALTH_SHOW_DETAILS',
+      default: 'never',
+      help:
+        "who sees /actuator/health's components and details (Spring Boot's management.endpoint.health.show-details): " +
+        'never (the status alone), always, or when-authorized (the config server: * clients and admins; elsewhere no one)',
+    }),
     logLevel: setting.choice(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       flag: 'log-level',
       env: 'LOG_LEVEL',
@@ -90,6 +101,22 @@ export function commonSettings() {
       help: 'log format; auto is pretty on a terminal, JSON lines otherwise',
     }),
   } satisfies SettingSpecs;
+}
+
+/** `--allowed-hosts`: a comma-separated list whose every entry is checked to be a name a Host could carry. */
+function allowedHostsSetting(): SettingSpec<readonly string[], false> {
+  const list = setting.list({
+    flag: 'allowed-hosts',
+    env: 'TRELLIS_ALLOWED_HOSTS',
+    help:
+      `Host names served besides localhost, *.localhost, 127.x.x.x and [::1], comma-separated, ${ANY_HOST} for any; ` +
+      'unset: a loopback listener refuses other names with 421 (DNS rebinding), any other listener serves every name',
+  });
+  return {
+    ...list,
+    accepts: 'a comma-separated list of host names, IP addresses ([…] for IPv6) or *',
+    parse: (raw) => list.parse(raw).map(parseAllowedHost),
+  };
 }
 
 export type CommonSettings = Settings<ReturnType<typeof commonSettings>>;

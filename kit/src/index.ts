@@ -39,3 +39,5 @@ export {
 export type { TrustedProxies } from './trusted-proxies.ts';
 export { pumpEvents, StreamSlots } from './event-streams.ts';
 export type { EventPumpOptions, EventSink, StreamSlot, StreamSlotLimits } from './event-streams.ts';
+export { HEALTH_SHOW_DETAILS } from './actuator.ts';
+export type { HealthShowDetails } from './actuator.ts';

@@ -4,6 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { hostCheck, refuseHost, refuseHostOnSocket, type HostCheck } from './allowed-hosts.ts';
 import { StartupError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { finishedWithin } from './timeout.ts';
@@ -43,6 +44,11 @@ export interface NodeServerOptions {
   readonly clientError?: (err: NodeJS.ErrnoException, socket: Duplex) => void;
   /** Answers CONNECT on the raw socket; without it node closes the connection. */
   readonly connect?: SocketHandler;
+  /**
+   * Host names served besides loopback ones, `*` for any (see hostCheck). Unset: a loopback listener serves only
+   * loopback names and any other listener serves every name. Refused requests, upgrades and CONNECTs get 421.
+   */
+  readonly allowedHosts?: readonly string[] | undefined;
 }
 
 export interface NodeServer {
@@ -66,6 +72,11 @@ export interface NodeServerConfig {
   readonly options?: NodeServerOptions | undefined;
 }
 
+/** A listener's Host rule; replaced once the listener is bound (until then, nothing arrives). */
+interface HostRule {
+  admits: HostCheck;
+}
+
 /** Bind failures the user can fix, as one line naming the port and the setting. */
 function bindError(err: unknown, name: string, opts: ListenOptions): unknown {
   const code = (err as NodeJS.ErrnoException).code;
@@ -85,6 +96,8 @@ export function createNodeServer(config: NodeServerConfig): NodeServer {
   const upgraded = new Set<Duplex>();
   let upgrade: SocketHandler | undefined;
   let closing = false;
+  /** Each listener's Host rule, set once it is bound: the rule depends on the address it got. */
+  const rules = new Map<http.Server, HostRule>();
 
   const serveUpgrade: SocketHandler = (req, socket, head) => {
     // One arriving on a kept-alive connection while draining would hold the close until the peer hung up.
@@ -97,28 +110,47 @@ export function createNodeServer(config: NodeServerConfig): NodeServer {
     upgrade?.(req, socket, head);
   };
 
-  const create = (tls: ListenOptions['tls']): http.Server => {
+  // Before any handler, interceptor or upgrade: a request for another host never reaches the data.
+  const screened =
+    (rule: HostRule, next: SocketHandler): SocketHandler =>
+    (req, socket, head) => {
+      const host = req.headers.host;
+      if (rule.admits(host)) next(req, socket, head);
+      else refuseHostOnSocket(log, req, socket, host ?? '');
+    };
+
+  const create = (tls: ListenOptions['tls'], rule: HostRule): http.Server => {
     const serverOptions: http.ServerOptions = options.requireHostHeader === false ? { requireHostHeader: false } : {};
+    const screenedHandle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      const host = req.headers.host;
+      if (rule.admits(host)) handle(req, res);
+      else refuseHost(log, req, res, host ?? '');
+    };
     const server = tls
-      ? https.createServer({ ...serverOptions, key: tls.key, cert: tls.cert }, handle)
-      : http.createServer(serverOptions, handle);
-    if (options.handlerSendsContinue === true) server.on('checkContinue', handle);
+      ? https.createServer({ ...serverOptions, key: tls.key, cert: tls.cert }, screenedHandle)
+      : http.createServer(serverOptions, screenedHandle);
+    if (options.handlerSendsContinue === true) server.on('checkContinue', screenedHandle);
     if (options.clientError !== undefined) server.on('clientError', options.clientError);
-    if (options.connect !== undefined) server.on('connect', options.connect);
-    if (upgrade !== undefined) server.on('upgrade', serveUpgrade);
+    if (options.connect !== undefined) server.on('connect', screened(rule, options.connect));
+    if (upgrade !== undefined) server.on('upgrade', screened(rule, serveUpgrade));
     return server;
   };
 
   async function listen(opts: ListenOptions): Promise<Endpoint> {
-    const server = create(opts.tls);
+    // Refuses everything until bound, when the address the rule depends on is known.
+    const rule: HostRule = { admits: () => false };
+    const server = create(opts.tls, rule);
     try {
       server.listen(opts.port, opts.host);
       await once(server, 'listening');
     } catch (err) {
       throw bindError(err, config.name, opts);
     }
+    const address = server.address() as AddressInfo;
+    rule.admits = hostCheck(address.address, options.allowedHosts);
     servers.push(server);
-    const port = (server.address() as AddressInfo).port;
+    rules.set(server, rule);
+    const port = address.port;
     const protocol = opts.tls ? 'https' : 'http';
     const endpoint: Endpoint = { protocol, port, url: `${protocol}://localhost:${port}` };
     endpoints.push(endpoint);
@@ -161,7 +193,7 @@ export function createNodeServer(config: NodeServerConfig): NodeServer {
     onUpgrade: (handler) => {
       const first = upgrade === undefined;
       upgrade = handler;
-      if (first) for (const s of servers) s.on('upgrade', serveUpgrade);
+      if (first) for (const [s, rule] of rules) s.on('upgrade', screened(rule, serveUpgrade));
     },
     close,
   };

@@ -4,7 +4,7 @@ import { getRequestListener } from '@hono/node-server';
 import type { Context, Hono } from 'hono';
 import { StartupError } from './errors.ts';
 import { HealthRegistry, OUT_OF_SERVICE, UP, type HealthRegistryOptions } from './health.ts';
-import { mountActuator, type DetailsPolicy } from './actuator.ts';
+import { mountActuator, type DetailsPolicy, type HealthShowDetails } from './actuator.ts';
 import { createKitApp, type KitEnv } from './hono-app.ts';
 import type { GitInfo } from './info.ts';
 import { chainInterceptors, interceptContext, type Interceptor } from './intercept.ts';
@@ -41,6 +41,13 @@ export interface ServiceOptions {
   readonly git?: GitInfo | false;
   /** What the listeners answer before any handler (refused heads, CONNECT, 100 Continue, Host); node's by default. */
   readonly server?: NodeServerOptions;
+  /**
+   * Host names served besides loopback ones, `*` for any: the `--allowed-hosts` setting (see NodeServerOptions).
+   * Overrides `server.allowedHosts`.
+   */
+  readonly allowedHosts?: readonly string[] | undefined;
+  /** Who sees health details: the `--health-show-details` setting. Default `never`, the status alone. */
+  readonly healthShowDetails?: HealthShowDetails | undefined;
 }
 
 export interface Service {
@@ -66,9 +73,9 @@ export interface Service {
   /** Serves `Upgrade` requests (WebSocket) on every listener; their connections are cut on stop, not drained. */
   onUpgrade(handler: SocketHandler): void;
   /**
-   * Shows health details (paths, counts, errors) only to requests `allowed` admits, reading their headers; the others
-   * get the status and each component's status, like Spring Boot's `show-details: when-authorized`. The HTTP status
-   * is the same for both. Until called, every request sees the details.
+   * Who counts as authorized when `healthShowDetails` is `when-authorized`: requests `allowed` admits, reading their
+   * headers, see the health details (paths, counts, errors); the others get the status and each component's status,
+   * as with Spring Boot's `show-details: when-authorized`. The HTTP status is the same for both. Until called, no request is authorized.
    */
   restrictHealthDetails(allowed: DetailsPolicy): void;
   /** Adds a hook run on shutdown after requests have drained; hooks run in reverse order of addition. */
@@ -110,6 +117,7 @@ export function createService(options: ServiceOptions): Service {
     log,
     info: options.info,
     git: options.git,
+    showDetails: options.healthShowDetails,
   });
   // A service that lets requests without Host through (its interceptor screens Host itself) has the app take them
   // as for localhost, not refuse them with node-server's bare 400: HTTP/1.0 allows leaving Host out.
@@ -136,7 +144,13 @@ export function createService(options: ServiceOptions): Service {
     if (intercepted !== undefined && intercepted(req, res, context)) return;
     serveApp(req, res);
   };
-  const server = createNodeServer({ name: options.name, log, handle, options: options.server });
+  const server = createNodeServer({
+    name: options.name,
+    log,
+    handle,
+    options:
+      options.allowedHosts === undefined ? options.server : { ...options.server, allowedHosts: options.allowedHosts },
+  });
 
   async function listen(opts: ListenOptions): Promise<Endpoint> {
     if (stopController.signal.aborted) throw new StartupError(`${options.name} is stopping`);

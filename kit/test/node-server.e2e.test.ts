@@ -27,7 +27,7 @@ describe('the node-level server', () => {
     const { port } = await service.listen({ port: 0, host: '127.0.0.1' });
     const { socket, first } = await open(
       port,
-      'GET /echo HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n',
+      'GET /echo HTTP/1.1\r\nhost: localhost\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n',
     );
     expect(first).toMatch(/^HTTP\/1\.1 101 /);
     const closed = once(socket, 'close');
@@ -49,9 +49,12 @@ describe('the node-level server', () => {
     });
     const { port } = await service.listen({ port: 0, host: '127.0.0.1' });
     try {
-      const refused = await open(port, 'GET / HTTP/1.1\r\nhost: x\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n');
+      const refused = await open(
+        port,
+        'GET / HTTP/1.1\r\nhost: localhost\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n',
+      );
       expect(refused.first).toMatch(/^HTTP\/1\.1 400 Bad Request\r\nx-from: hook/);
-      const connect = await open(port, 'CONNECT a:443 HTTP/1.1\r\nhost: a:443\r\n\r\n');
+      const connect = await open(port, 'CONNECT localhost:443 HTTP/1.1\r\nhost: localhost:443\r\n\r\n');
       expect(connect.first).toMatch(/^HTTP\/1\.1 405 Method Not Allowed\r\nx-from: hook/);
     } finally {
       await service.stop();

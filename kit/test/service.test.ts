@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SmartRouter } from 'hono/router/smart-router';
 import { TrellisError } from '../src/errors.ts';
-import { createService } from '../src/service.ts';
+import { createService, type ServiceOptions } from '../src/service.ts';
 import { captureLogger } from './support/logger.ts';
 
 class DemoError extends TrellisError<'bad_thing' | 'broken'> {
@@ -10,7 +10,7 @@ class DemoError extends TrellisError<'bad_thing' | 'broken'> {
   }
 }
 
-function demo() {
+function demo(options: Pick<ServiceOptions, 'healthShowDetails'> = {}) {
   const mem = captureLogger();
   const service = createService({
     name: 'demo',
@@ -18,13 +18,14 @@ function demo() {
     logger: mem.logger,
     bodyLimit: 64,
     git: { branch: 'main', commit: { id: 'a'.repeat(40) } },
+    ...options,
   });
   return { service, ...mem };
 }
 
 describe('GET /actuator/health', () => {
-  it('answers UP with named components when all are UP', async () => {
-    const { service } = demo();
+  it('answers UP with named components when all are UP, with show-details always', async () => {
+    const { service } = demo({ healthShowDetails: 'always' });
     service.health.register('db', () => ({ status: 'UP', details: { database: 'SQLite' } }), { groups: ['readiness'] });
     const res = await service.app.request('/actuator/health');
     expect(res.status).toBe(200);
@@ -47,7 +48,36 @@ describe('GET /actuator/health', () => {
     expect((await service.app.request('/actuator/health/readiness')).status).toBe(503);
     const live = await service.app.request('/actuator/health/liveness');
     expect(live.status).toBe(200);
-    expect(await live.json()).toEqual({ status: 'UP', components: { livenessState: { status: 'UP' } } });
+    expect(await live.json()).toEqual({ status: 'UP' });
+  });
+
+  it('shows the status alone by default (show-details never), on the groups and components too', async () => {
+    const { service } = demo();
+    service.health.register('broker', () => ({ status: 'DOWN', details: { url: 'amqp://broker:5672' } }), {
+      groups: ['readiness'],
+    });
+    for (const path of ['/actuator/health', '/actuator/health/readiness', '/actuator/health/broker']) {
+      const res = await service.app.request(path);
+      expect(res.status).toBe(503);
+      expect(await res.json()).toEqual({ status: 'DOWN' });
+    }
+    expect(await (await service.app.request('/actuator/health/liveness')).json()).toEqual({ status: 'UP' });
+  });
+
+  it('shows details to the requests the policy authorizes with when-authorized, component statuses to others', async () => {
+    const { service } = demo({ healthShowDetails: 'when-authorized' });
+    service.health.register('db', () => ({ status: 'UP', details: { path: '/srv/data/db.sqlite' } }));
+    const unauthorized = await service.app.request('/actuator/health/db');
+    expect(await unauthorized.json()).toEqual({ status: 'UP' });
+    service.restrictHealthDetails((header) => header('authorization') === 'Bearer ops');
+    const summary = (await (await service.app.request('/actuator/health')).json()) as { components: object };
+    expect(summary.components).toEqual({
+      livenessState: { status: 'UP' },
+      readinessState: { status: 'UP' },
+      db: { status: 'UP' },
+    });
+    const authorized = await service.app.request('/actuator/health/db', { headers: { authorization: 'Bearer ops' } });
+    expect(await authorized.json()).toEqual({ status: 'UP', details: { path: '/srv/data/db.sqlite' } });
   });
 
   it('answers 503 OUT_OF_SERVICE on readiness once shutdown begins', async () => {

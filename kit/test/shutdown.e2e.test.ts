@@ -124,6 +124,10 @@ describe('health probes over a socket', () => {
         expect(res.headers.get('content-type')).toBe('application/json');
       }
       expect((await fetch(`http://127.0.0.1:${port}/actuator/health`)).status).toBe(503);
+      // show-details never by default: the broker's error stays on the server.
+      expect(await (await fetch(`http://127.0.0.1:${port}/actuator/health/readiness`)).json()).toEqual({
+        status: 'DOWN',
+      });
     } finally {
       await service.stop();
     }
