@@ -9,6 +9,7 @@ import {
   scopedCredentials,
   setting,
   SettingsError,
+  type HealthShowDetails,
   type ScopedCredentials,
   type ScopedEntry,
   type SettingSpec,
@@ -201,6 +202,9 @@ export type RegistrySettings = Settings<ReturnType<typeof registrySettings>>;
 export interface RegistryConfig {
   readonly port: number;
   readonly host: string | undefined;
+  /** Host names served besides loopback ones (--allowed-hosts). */
+  readonly allowedHosts: readonly string[] | undefined;
+  readonly healthShowDetails: HealthShowDetails;
   readonly databaseFile: string;
   readonly evictionIntervalMs: number;
   readonly selfPreservation: SelfPreservationSettings;
@@ -260,6 +264,8 @@ export function registryConfig(
   return Object.freeze({
     port: settings.port,
     host: settings.host,
+    allowedHosts: settings.allowedHosts,
+    healthShowDetails: settings.healthShowDetails,
     databaseFile: join(settings.dataDir, 'registry.db'),
     evictionIntervalMs: settings.evictionIntervalMs,
     selfPreservation: {

@@ -45,6 +45,8 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
     name: 'registry',
     description: 'Eureka-compatible service registry',
     logger: log,
+    allowedHosts: config.allowedHosts,
+    healthShowDetails: config.healthShowDetails,
   });
   // Hooks run in reverse order: the sweeper stops first, the store closes last, after the final renewals.
   service.onShutdown('registry store', () => {

@@ -10,6 +10,8 @@ describe('loadConfig', () => {
     expect(config).toEqual({
       port: 8761,
       host: undefined,
+      allowedHosts: undefined,
+      healthShowDetails: 'never',
       databaseFile: '/var/lib/trellis/registry.db',
       evictionIntervalMs: 5000,
       selfPreservation: { enabled: false, minInstances: 7, renewalPercent: 0.7 },

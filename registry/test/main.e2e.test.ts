@@ -71,8 +71,8 @@ describe('registryComponent', () => {
     ).toThrow(/^invalid REGISTRY_WRITE_AUTH: is not basic:<user>:<password> or bearer:<token>$/);
   });
 
-  it('serves the API and a registry health component', async () => {
-    const { running, base } = await start(dataDir());
+  it('serves the API and a registry health component, its details with --health-show-details always', async () => {
+    const { running, base } = await start(dataDir(), ['--health-show-details', 'always']);
     expect(running.name).toBe('registry');
     expect((await post(base, jsClientBody())).status).toBe(204);
     const health = (await (await fetch(`${base}/actuator/health/registry`)).json()) as Record<string, unknown>;

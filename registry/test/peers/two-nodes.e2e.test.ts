@@ -20,7 +20,8 @@ afterAll(async () => {
 async function startNode(port: number, peerPort: number, dir: string): Promise<Running> {
   const settings = loadSettings(registryComponent.settings, {
     argv: ['--port', String(port), '--host', '127.0.0.1', '--data-dir', dir, '--peer-sync-timeout-ms', '1500'],
-    env: { REGISTRY_PEERS: `http://127.0.0.1:${peerPort}/eureka` },
+    // The peers' states are health details.
+    env: { REGISTRY_PEERS: `http://127.0.0.1:${peerPort}/eureka`, MANAGEMENT_ENDPOINT_HEALTH_SHOW_DETAILS: 'always' },
   });
   const node = await registryComponent.start(settings, { logger: silentLogger(), env: {} });
   running.add(node);
