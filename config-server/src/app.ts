@@ -1,6 +1,13 @@
 // The config server's HTTP app: Spring Cloud Config's routes and error bodies, wired from injected dependencies.
 import type { Context, Hono } from 'hono';
-import { createService, StreamSlots, type KitEnv, type Logger, type Service } from '@trellis/kit';
+import {
+  createService,
+  StreamSlots,
+  type HealthShowDetails,
+  type KitEnv,
+  type Logger,
+  type Service,
+} from '@trellis/kit';
 import { isUnrestricted, type AccessControl } from './access/clients.ts';
 import { createGuard } from './access/guard.ts';
 import { createOwnership } from './access/ownership.ts';
@@ -29,6 +36,8 @@ export interface AppDeps {
   readonly overrides?: Readonly<Record<string, string>>;
   /** The service to mount on (main.ts passes the one it listens with, made with {@link renderError}). */
   readonly service?: Service;
+  /** Who sees health details when no `service` is given (default never); main.ts sets it on the service it passes. */
+  readonly healthShowDetails?: HealthShowDetails;
   /** The SQLite property store: mounts the write, history and rollback API under `/admin/`. */
   readonly store?: PropertyStore;
   /** Credentials of the write API; undefined leaves it off (403) even when a store is given. */
@@ -87,19 +96,25 @@ const REASONS: Readonly<Record<number, string>> = {
  */
 export function createApp(deps: AppDeps): Hono<KitEnv> {
   const service =
-    deps.service ?? createService({ name: 'config-server', logger: deps.logger, git: false, renderError });
-  service.health.register('config', () => deps.backend.health());
-  // The backend's details name the repository's path, its file count and other applications' broken files: Spring
-  // Boot's when-authorized, read as an unrestricted (`*`) client or a write API admin. An open server (no
-  // CONFIG_CLIENTS) serves every file to anyone anyway, so it shows them to anyone.
-  const { access, admins } = deps;
-  if (access !== undefined) {
-    service.restrictHealthDetails((header) => {
-      const credential = { authorization: header('authorization'), configToken: header('x-config-token') };
-      const client = access.authenticate(credential);
-      return (client !== undefined && isUnrestricted(client)) || admins?.authenticate(credential) !== undefined;
+    deps.service ??
+    createService({
+      name: 'config-server',
+      logger: deps.logger,
+      git: false,
+      renderError,
+      healthShowDetails: deps.healthShowDetails,
     });
-  }
+  service.health.register('config', () => deps.backend.health());
+  // The backend's details name the repository's path, its file count and other applications' broken files. With
+  // --health-show-details when-authorized, they are shown to an unrestricted (`*`) client or a write API admin; an open
+  // server (no CONFIG_CLIENTS) serves every file to anyone anyway, so it authorizes anyone.
+  const { access, admins } = deps;
+  service.restrictHealthDetails((header) => {
+    if (access === undefined) return true;
+    const credential = { authorization: header('authorization'), configToken: header('x-config-token') };
+    const client = access.authenticate(credential);
+    return (client !== undefined && isUnrestricted(client)) || admins?.authenticate(credential) !== undefined;
+  });
   const routeDeps: RouteDeps = {
     environments: createServedEnvironments({
       backend: deps.backend,

@@ -111,7 +111,13 @@ async function start(config: Config, logger: Logger, env: StartContext['env']): 
   const tls = await tlsFor(config, logger);
   const overrides = await overridesOf(config);
   const { backend, store } = await backendsFor(config, logger, env);
-  const service = createService({ name: 'config-server', logger, renderError });
+  const service = createService({
+    name: 'config-server',
+    logger,
+    renderError,
+    allowedHosts: config.allowedHosts,
+    healthShowDetails: config.healthShowDetails,
+  });
   createApp({
     logger,
     backend,

@@ -63,7 +63,8 @@ beforeAll(async () => {
     env: GIT_ENV,
   });
   await backend.start();
-  app = createApp({ logger: silentLogger(), backend });
+  // The repositories' fetch errors are health details.
+  app = createApp({ logger: silentLogger(), backend, healthShowDetails: 'always' });
 });
 afterAll(async () => {
   await backend.close();

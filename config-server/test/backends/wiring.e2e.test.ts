@@ -31,6 +31,8 @@ beforeAll(async () => {
       CONFIG_SQLITE_DEFAULT_LABEL: 'main',
       CONFIG_ADMINS: 'ops:ops-secret-1:*',
       CONFIG_OVERRIDES: 'port=2',
+      // The backends are components of the config component, shown with the details.
+      MANAGEMENT_ENDPOINT_HEALTH_SHOW_DETAILS: 'always',
       CONFIG_OVERRIDES_FILE: join(data.root, 'overrides.yml'),
     },
     componentEnv: env,

@@ -1,5 +1,6 @@
 // The config component's details name the repository's absolute path, its file count and other applications'
-// broken files (a pentest read them anonymously through the gateway): Spring Boot's show-details when-authorized.
+// broken files (a pentest read them anonymously through the gateway): Spring Boot's show-details when-authorized,
+// which --health-show-details turns on (the default, never, shows the status alone to everyone).
 import type { Running } from '@trellis/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConfigServer, tempRepo } from '../helpers.ts';
@@ -24,6 +25,7 @@ beforeAll(async () => {
       CONFIG_CLIENTS: 'product:product-secret:product;ops:ops-secret-1:*',
       CONFIG_BACKENDS: 'native,sqlite',
       CONFIG_ADMINS: 'editor:editor-secret:product',
+      MANAGEMENT_ENDPOINT_HEALTH_SHOW_DETAILS: 'when-authorized',
     },
   }));
 });

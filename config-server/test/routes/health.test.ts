@@ -8,7 +8,8 @@ const repo = tempRepo({
   'review.properties': 'bad=\\u12\n',
 });
 afterAll(() => repo.remove());
-const server = testServer(repo.root);
+// The broken files are named in the health details.
+const server = testServer(repo.root, { healthShowDetails: 'always' });
 
 describe('a malformed file', () => {
   it('leaves the other sources serving', async () => {
