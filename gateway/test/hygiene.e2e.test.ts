@@ -53,7 +53,8 @@ spring.cloud.gateway.routes:
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ bytes }));
       });
     });
-    gateway = await startTestGateway(routes(upstream.url));
+    // Every Host reaches the gateway's own screen (malformed ones too), as on a gateway beyond loopback.
+    gateway = await startTestGateway(routes(upstream.url), { argv: ['--allowed-hosts', '*'] });
     behindProxy = await startTestGateway(routes(upstream.url), {
       argv: ['--max-request-size', '1KB', '--trusted-proxies', '10.0.0.0/8, 127.0.0.0/8'],
     });
@@ -77,7 +78,7 @@ spring.cloud.gateway.routes:
   it('answers 431 with the reason for headers over the limit', async () => {
     const res = await send(
       gateway.port,
-      `GET /plain/x HTTP/1.1\r\nhost: gw.test\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`,
+      `GET /plain/x HTTP/1.1\r\nhost: gw.localhost\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`,
     );
     expect(res.status).toBe(431);
     expect(json(res.body)).toMatchObject({ error: 'header_too_large' });
@@ -86,7 +87,7 @@ spring.cloud.gateway.routes:
   });
 
   it('refuses a second Host header with 400', async () => {
-    const res = await send(gateway.port, 'GET /plain/x HTTP/1.1\r\nhost: gw.test\r\nhost: evil.example\r\n\r\n');
+    const res = await send(gateway.port, 'GET /plain/x HTTP/1.1\r\nhost: gw.localhost\r\nhost: evil.example\r\n\r\n');
     expect(res.status).toBe(400);
     expect(json(res.body)).toEqual({ error: 'bad_request', message: 'the request has more than one Host header' });
     expect(seen).toEqual([]);
@@ -111,7 +112,7 @@ spring.cloud.gateway.routes:
 
   it('answers TRACE, TRACK and CONNECT with 405 and Allow, forwarding none of them', async () => {
     for (const line of ['TRACE /plain/x HTTP/1.1', 'TRACK /plain/x HTTP/1.1', 'CONNECT upstream.test:443 HTTP/1.1']) {
-      const res = await send(gateway.port, `${line}\r\nhost: gw.test\r\nconnection: close\r\n\r\n`);
+      const res = await send(gateway.port, `${line}\r\nhost: gw.localhost\r\nconnection: close\r\n\r\n`);
       expect(res.status, line).toBe(405);
       expect(res.head.toLowerCase()).toContain('allow: get, head, post, put, patch, delete, options');
       expect(json(res.body)).toMatchObject({ error: 'method_not_allowed' });
@@ -120,7 +121,7 @@ spring.cloud.gateway.routes:
     // Every other method still goes through.
     const ok = await send(
       gateway.port,
-      'PATCH /plain/x HTTP/1.1\r\nhost: gw.test\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi',
+      'PATCH /plain/x HTTP/1.1\r\nhost: gw.localhost\r\ncontent-length: 2\r\nconnection: close\r\n\r\nhi',
     );
     expect(ok.status).toBe(200);
   });
@@ -129,7 +130,7 @@ spring.cloud.gateway.routes:
     for (const name of ['x-http-method-override', 'X-HTTP-Method', 'x-method-override']) {
       const res = await send(
         gateway.port,
-        `GET /plain/x HTTP/1.1\r\nhost: gw.test\r\n${name}: DELETE\r\nconnection: close\r\n\r\n`,
+        `GET /plain/x HTTP/1.1\r\nhost: gw.localhost\r\n${name}: DELETE\r\nconnection: close\r\n\r\n`,
       );
       expect(res.status, name).toBe(400);
       expect(json(res.body).message).toMatch(/method override headers/);
@@ -173,7 +174,7 @@ spring.cloud.gateway.routes:
   it('limits bodies to 5 MB by default: a larger announced body is refused before it is read', async () => {
     const res = await send(
       gateway.port,
-      `POST /plain/x HTTP/1.1\r\nhost: gw.test\r\ncontent-length: ${5 * 1024 * 1024 + 1}\r\n\r\n`,
+      `POST /plain/x HTTP/1.1\r\nhost: gw.localhost\r\ncontent-length: ${5 * 1024 * 1024 + 1}\r\n\r\n`,
     );
     expect(res.status).toBe(413);
     expect(json(res.body)).toMatchObject({ error: 'payload_too_large', route: 'plain' });
@@ -184,7 +185,7 @@ spring.cloud.gateway.routes:
   it('answers Expect: 100-continue with the refusal before the body is sent, and with 100 once a request passes', async () => {
     const refused = await send(
       gateway.port,
-      `POST /plain/x HTTP/1.1\r\nhost: gw.test\r\nexpect: 100-continue\r\ncontent-length: ${6 * 1024 * 1024}\r\n\r\n`,
+      `POST /plain/x HTTP/1.1\r\nhost: gw.localhost\r\nexpect: 100-continue\r\ncontent-length: ${6 * 1024 * 1024}\r\n\r\n`,
     );
     expect(refused.head).toMatch(/^HTTP\/1\.1 413 /);
     expect(seen).toEqual([]);
@@ -193,7 +194,7 @@ spring.cloud.gateway.routes:
     let out = '';
     socket.on('data', (d: Buffer) => (out += d.toString('latin1')));
     socket.write(
-      'POST /plain/x HTTP/1.1\r\nhost: gw.test\r\nexpect: 100-continue\r\ncontent-length: 5\r\nconnection: close\r\n\r\n',
+      'POST /plain/x HTTP/1.1\r\nhost: gw.localhost\r\nexpect: 100-continue\r\ncontent-length: 5\r\nconnection: close\r\n\r\n',
     );
     await until(() => out.includes('\r\n\r\n'));
     expect(out).toMatch(/^HTTP\/1\.1 100 Continue\r\n/);
@@ -206,21 +207,21 @@ spring.cloud.gateway.routes:
   it('applies --max-request-size to announced and chunked bodies; RequestSize on a route overrides it', async () => {
     const announced = await send(
       behindProxy.port,
-      `POST /plain/x HTTP/1.1\r\nhost: gw.test\r\ncontent-length: 2048\r\n\r\n${'x'.repeat(2048)}`,
+      `POST /plain/x HTTP/1.1\r\nhost: gw.localhost\r\ncontent-length: 2048\r\n\r\n${'x'.repeat(2048)}`,
     );
     expect(announced.status).toBe(413);
     expect(json(announced.body).message).toBe('the request body is over 1024 bytes');
     const chunk = `400\r\n${'y'.repeat(1024)}\r\n`;
     const chunked = await send(
       behindProxy.port,
-      `POST /plain/x HTTP/1.1\r\nhost: gw.test\r\ntransfer-encoding: chunked\r\n\r\n${chunk}${chunk}${chunk}0\r\n\r\n`,
+      `POST /plain/x HTTP/1.1\r\nhost: gw.localhost\r\ntransfer-encoding: chunked\r\n\r\n${chunk}${chunk}${chunk}0\r\n\r\n`,
     );
     expect(chunked.status).toBe(413);
     // Streamed, not buffered: the upstream may have seen the start of it, but never a whole request.
     expect(seen.filter((s) => s.complete)).toEqual([]);
     const larger = await send(
       behindProxy.port,
-      `POST /big/x HTTP/1.1\r\nhost: gw.test\r\ncontent-length: 2048\r\nconnection: close\r\n\r\n${'x'.repeat(2048)}`,
+      `POST /big/x HTTP/1.1\r\nhost: gw.localhost\r\ncontent-length: 2048\r\nconnection: close\r\n\r\n${'x'.repeat(2048)}`,
     );
     expect(larger.status).toBe(200);
     expect(larger.body).toContain('{"bytes":2048}');
@@ -228,7 +229,7 @@ spring.cloud.gateway.routes:
 
   it('replaces X-Forwarded-*, Forwarded and X-Real-IP from a client that is no trusted proxy', async () => {
     const headers = await upstreamHeaders(gateway.port, [
-      'host: gw.test:8080',
+      'host: gw.localhost:8080',
       'x-forwarded-for: 10.9.9.9',
       'x-forwarded-host: evil.example',
       'x-forwarded-proto: https',
@@ -242,7 +243,7 @@ spring.cloud.gateway.routes:
       'x-rewrite-url: /admin/x',
     ]);
     expect(headers['x-forwarded-for']).toBe('127.0.0.1');
-    expect(headers['x-forwarded-host']).toBe('gw.test:8080');
+    expect(headers['x-forwarded-host']).toBe('gw.localhost:8080');
     expect(headers['x-forwarded-proto']).toBe('http');
     expect(headers['x-forwarded-port']).toBe(String(gateway.port));
     // Set by the gateway itself: StripPrefix=1 took /echo off.
@@ -279,7 +280,7 @@ spring.cloud.gateway.routes:
       'client_ip',
     ];
     const headers = await upstreamHeaders(gateway.port, [
-      'host: gw.test',
+      'host: gw.localhost',
       ...forged.map(
         (name) =>
           `${name}: ${name.includes('scheme') || name.endsWith('https') || name.endsWith('ssl') ? 'on' : '6.6.6.6'}`,
@@ -314,7 +315,7 @@ spring.cloud.gateway.routes:
       'cf-visitor',
     ];
     const headers = await upstreamHeaders(gateway.port, [
-      'host: gw.test',
+      'host: gw.localhost',
       ...forged.map((name) => `${name}: 6.6.6.6`),
       'x-request-id: kept',
     ]);
@@ -322,13 +323,16 @@ spring.cloud.gateway.routes:
     expect(headers['x-request-id']).toBe('kept');
     // A trusted proxy's are kept: it is the one that set them.
     seen.length = 0;
-    const behind = await upstreamHeaders(behindProxy.port, ['host: gw.test', 'x-envoy-external-address: 203.0.113.7']);
+    const behind = await upstreamHeaders(behindProxy.port, [
+      'host: gw.localhost',
+      'x-envoy-external-address: 203.0.113.7',
+    ]);
     expect(behind['x-envoy-external-address']).toBe('203.0.113.7');
   });
 
   it('appends to the forwarding headers of a peer in --trusted-proxies', async () => {
     const headers = await upstreamHeaders(behindProxy.port, [
-      'host: gw.test',
+      'host: gw.localhost',
       'x-forwarded-for: 203.0.113.7',
       'x-forwarded-proto: https',
       'x-forwarded-prefix: /api',
@@ -366,7 +370,7 @@ spring.cloud.gateway.routes:
           port,
           [
             'GET /echo/x HTTP/1.1',
-            'host: gw.test',
+            'host: gw.localhost',
             'x-trellis-proxy-secret: client-made',
             'x-trellis-proxy-secret: another',
             'connection: close',

@@ -127,6 +127,9 @@ spring.cloud.gateway.routes:
 `,
       {
         argv: [
+          // The lb services' instance counts are health details.
+          '--health-show-details',
+          'always',
           '--registry-url',
           registryUrl,
           '--issuer',

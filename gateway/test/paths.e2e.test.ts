@@ -19,7 +19,7 @@ import {
 } from './helpers.ts';
 
 const get = (port: number, target: string, headers = ''): Promise<RawAnswer> =>
-  send(port, `GET ${target} HTTP/1.1\r\nhost: gw.test\r\nconnection: close\r\n${headers}\r\n`);
+  send(port, `GET ${target} HTTP/1.1\r\nhost: gw.localhost\r\nconnection: close\r\n${headers}\r\n`);
 
 /** The path a normalizing upstream would serve for a request target. */
 function resolved(target: string): string {
@@ -157,11 +157,11 @@ spring.cloud.gateway.routes:
     ['/public/x#/../../admin/x', /fragment/],
     ['/pp/%2e%2e/%2e%2e/admin/x', /above the root/],
     ['http://other.test/public/x', /must be the Host header/],
-    ['http://gw.test:8080/public/x', /must be the Host header/],
-    ['http://user@gw.test/public/x', /user info/],
-    ['http://gw.test/public/%2e%2e/%2e%2e/admin/x', /above the root/],
-    ['http://gw.test/public/..%2fadmin/x', /encoded slash/],
-    ['ftp://gw.test/public/x', /absolute http/],
+    ['http://gw.localhost:8080/public/x', /must be the Host header/],
+    ['http://user@gw.localhost/public/x', /user info/],
+    ['http://gw.localhost/public/%2e%2e/%2e%2e/admin/x', /above the root/],
+    ['http://gw.localhost/public/..%2fadmin/x', /encoded slash/],
+    ['ftp://gw.localhost/public/x', /absolute http/],
     ['*', /\* and authority forms are refused/],
   ];
   it.each(ambiguous)('refuses %s with 400 and the reason', async (target, reason) => {
@@ -174,14 +174,14 @@ spring.cloud.gateway.routes:
   });
 
   it('accepts an absolute-form target (RFC 9112) whose host is the Host header, routing on its normal path', async () => {
-    const plain = await get(gateway.port, 'http://gw.test/public/a/./b?q=1');
+    const plain = await get(gateway.port, 'http://gw.localhost/public/a/./b?q=1');
     expect(plain.status).toBe(200);
-    const cased = await get(gateway.port, 'HTTP://GW.TEST/public/c');
+    const cased = await get(gateway.port, 'HTTP://GW.LOCALHOST/public/c');
     expect(cased.status).toBe(200);
-    const root = await get(gateway.port, 'http://gw.test');
+    const root = await get(gateway.port, 'http://gw.localhost');
     expect(root.status).toBe(404);
     // Normalized like any other target: the climb lands on /admin, which needs a token.
-    const climb = await get(gateway.port, 'http://gw.test/public/%2e%2e/admin/x');
+    const climb = await get(gateway.port, 'http://gw.localhost/public/%2e%2e/admin/x');
     expect(climb.status).toBe(401);
     expect(seen).toEqual(['/public/a/b?q=1', '/public/c']);
   });
@@ -226,7 +226,7 @@ spring.cloud.gateway.routes:
     const upgrade = (target: string): Promise<RawAnswer> =>
       send(
         gateway.port,
-        `GET ${target} HTTP/1.1\r\nhost: gw.test\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+        `GET ${target} HTTP/1.1\r\nhost: gw.localhost\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
       );
     const climbing = await upgrade('/public/%2e%2e/admin/ws');
     expect(climbing.status).toBe(401);

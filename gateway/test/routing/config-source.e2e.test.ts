@@ -149,7 +149,8 @@ spring.cloud.gateway:
       uri: ${other.url}
       predicates: [Path=/file/**]
 `,
-      { argv: ['--config-uri', configUri, ...ADMIN_ARGV] },
+      // Health says why a route set was refused in its details.
+      { argv: ['--config-uri', configUri, '--health-show-details', 'always', ...ADMIN_ARGV] },
     );
   });
 

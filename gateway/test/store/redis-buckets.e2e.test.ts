@@ -86,7 +86,11 @@ describe('RequestRateLimiter with Redis (--rate-limit-redis-url)', () => {
     upstream = await startUpstream(echo);
     const url = `redis://:${PASSWORD}@127.0.0.1:${port}`;
     const { logger } = captured;
-    const options = { argv: ['--rate-limit-redis-url', url], env: { UPSTREAM: upstream.url } };
+    // The Redis connection's state is a health detail.
+    const options = {
+      argv: ['--rate-limit-redis-url', url, '--health-show-details', 'always'],
+      env: { UPSTREAM: upstream.url },
+    };
     a = await startTestGateway(ROUTES, { ...options, logger });
     b = await startTestGateway(ROUTES, options);
     await until(async () => (await health(a)).components.rateLimiter?.details?.connection === 'ready');
