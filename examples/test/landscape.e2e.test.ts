@@ -27,7 +27,9 @@ async function up(dataDir: string): Promise<Landscape> {
     LOG_LEVEL: 'warn',
     LOG_FORMAT: 'json',
   };
-  await main(['up', '--data-dir', dataDir, '--scale', 'review=3', '--log-level', 'silent'], env, {
+  // The breaker's state is a health detail: shown when asked for, as in the README's walkthrough.
+  const argv = ['up', '--data-dir', dataDir, '--scale', 'review=3', '--log-level', 'silent'];
+  await main([...argv, '--health-show-details', 'always'], env, {
     stdout: { write: (t: string) => (out += t) },
     stderr: { write: (t: string) => (err += t) },
     exit: (code) => void codes.push(code),

@@ -94,6 +94,8 @@ export async function startExample<S extends ExampleSettings>(
     name,
     description: `Trellis example service ${name}`,
     logger: log,
+    allowedHosts: settings.allowedHosts,
+    healthShowDetails: settings.healthShowDetails,
     ...options,
     // The secret's presence, never its value: shows the {cipher} property reached the service.
     info: { config: { secretLoaded: config.has('app.secret') } },
