@@ -18,7 +18,8 @@ let readerSecret: string;
 let writerSecret: string;
 
 beforeAll(async () => {
-  server = await startServer({ dataDir: dir.path, logger: logs.logger });
+  // A hostile Host reaches the provider, as on a server beyond loopback (on loopback the kit answers it 421).
+  server = await startServer({ dataDir: dir.path, logger: logs.logger, argv: ['--allowed-hosts', 'evil.example'] });
   const notes = server.running.notes ?? [];
   readerSecret = /development client reader \/ (\S+)/.exec(notes.join('\n'))?.[1] ?? '';
   writerSecret = /development client writer \/ (\S+)/.exec(notes.join('\n'))?.[1] ?? '';

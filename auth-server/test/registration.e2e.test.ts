@@ -29,7 +29,8 @@ const start = (argv: readonly string[] = []): Promise<TestServer> =>
   });
 
 beforeAll(async () => {
-  server = await start();
+  // A hostile Host reaches the provider, as on a server beyond loopback (on loopback the kit answers it 421).
+  server = await start(['--allowed-hosts', 'evil.example']);
 });
 afterAll(async () => {
   await server.running.stop();
