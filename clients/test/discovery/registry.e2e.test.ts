@@ -95,7 +95,8 @@ function discovery(eureka: string): DiscoveryClient {
 
 /** A kit service that answers GET /review with its own port. */
 async function reviewService(): Promise<Service> {
-  const service = createService({ name: 'review', logger: silent, git: false });
+  // Its discovery health is a detail.
+  const service = createService({ name: 'review', logger: silent, git: false, healthShowDetails: 'always' });
   service.app.get('/review', (c) => c.json({ port: service.endpoints[0]?.port }));
   await service.listen({ port: 0 });
   cleanups.push(() => service.stop());

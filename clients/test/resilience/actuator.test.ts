@@ -23,7 +23,8 @@ const config: ResilienceConfig = {
 
 function setup(): { service: Service; resilience: ResilienceRegistry } {
   const { logger } = captureLogger('silent');
-  const service = createService({ name: 'composite', logger, git: false });
+  // The breakers' states are health details.
+  const service = createService({ name: 'composite', logger, git: false, healthShowDetails: 'always' });
   const resilience = createResilience({ config, logger });
   attachResilienceEndpoints(service, resilience);
   return { service, resilience };
