@@ -1,5 +1,6 @@
 // The Host names a listener answers: loopback names on a loopback listener (DNS rebinding), plus what the user lists.
 import type http from 'node:http';
+import { isIPv4 } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from './logger.ts';
 
@@ -27,22 +28,48 @@ function withoutTrailingDot(name: string): string {
   return name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
-/** The name a Host header value carries, lowercased, without its port; undefined when it is no host at all. */
+const PORT = /^\d{1,5}$/;
+
+/**
+ * The name a Host header value carries, lowercased, without its port; undefined when it is no host at all (a port
+ * that is not a number, `user@host`, two colons), which no browser sends.
+ */
 export function hostName(header: string): string | undefined {
   const host = header.trim().toLowerCase();
   if (host.startsWith('[')) {
     const end = host.indexOf(']');
     if (end === -1 || (end + 1 < host.length && host[end + 1] !== ':')) return undefined;
+    if (end + 1 < host.length && !PORT.test(host.slice(end + 2))) return undefined;
     return host.slice(0, end + 1);
   }
   const colon = host.indexOf(':');
-  if (colon !== -1 && host.indexOf(':', colon + 1) !== -1) return undefined;
-  return withoutTrailingDot(colon === -1 ? host : host.slice(0, colon));
+  if (colon !== -1 && !PORT.test(host.slice(colon + 1))) return undefined;
+  const name = withoutTrailingDot(colon === -1 ? host : host.slice(0, colon));
+  return NAME.test(name) ? name : undefined;
+}
+
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/**
+ * The authority of an absolute-form request target (`GET http://host/path`), which RFC 9112 §3.2.2 puts before the
+ * Host header and which some frameworks build URLs from; '' when it carries user info or does not parse (refused on a
+ * checked listener), undefined for the usual origin-form target.
+ */
+export function absoluteFormHost(target: string | undefined): string | undefined {
+  if (target === undefined || !ABSOLUTE_FORM.test(target)) return undefined;
+  if (!URL.canParse(target)) return '';
+  const url = new URL(target);
+  return url.username !== '' || url.password !== '' ? '' : url.host;
 }
 
 /** Names only this machine resolves to itself: what a browser sends to a loopback server it was pointed at directly. */
 export function isLoopbackName(name: string): boolean {
-  return name === 'localhost' || name.endsWith('.localhost') || LOOPBACK_IPV4.test(name) || name === '[::1]';
+  return (
+    name === 'localhost' ||
+    name.endsWith('.localhost') ||
+    (LOOPBACK_IPV4.test(name) && isIPv4(name)) ||
+    name === '[::1]'
+  );
 }
 
 /** Whether a listener's bound address is loopback (as `server.address()` reports it). */
@@ -50,8 +77,19 @@ export function isLoopbackAddress(address: string): boolean {
   return LOOPBACK_IPV4.test(address) || address === '::1' || LOOPBACK_IPV4.test(address.replace(/^::ffff:/i, ''));
 }
 
-/** Decides a request's Host for one listener; true when it may be served. */
+/** Decides a request's Host (and an absolute-form target's authority) for one listener; true when it may be served. */
 export type HostCheck = (host: string | undefined) => boolean;
+
+/**
+ * Checks both names a request gives, its Host and the authority of an absolute-form target; answers the one refused,
+ * or undefined when the request may be served.
+ */
+export function refusedHost(check: HostCheck, req: http.IncomingMessage): string | undefined {
+  const host = req.headers.host;
+  if (!check(host)) return host ?? '';
+  const target = absoluteFormHost(req.url);
+  return target === undefined || check(target) ? undefined : target;
+}
 
 const anyHost: HostCheck = () => true;
 

@@ -4,7 +4,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { hostCheck, refuseHost, refuseHostOnSocket, type HostCheck } from './allowed-hosts.ts';
+import { hostCheck, refusedHost, refuseHost, refuseHostOnSocket, type HostCheck } from './allowed-hosts.ts';
 import { StartupError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { finishedWithin } from './timeout.ts';
@@ -114,17 +114,17 @@ export function createNodeServer(config: NodeServerConfig): NodeServer {
   const screened =
     (rule: HostRule, next: SocketHandler): SocketHandler =>
     (req, socket, head) => {
-      const host = req.headers.host;
-      if (rule.admits(host)) next(req, socket, head);
-      else refuseHostOnSocket(log, req, socket, host ?? '');
+      const refused = refusedHost(rule.admits, req);
+      if (refused === undefined) next(req, socket, head);
+      else refuseHostOnSocket(log, req, socket, refused);
     };
 
   const create = (tls: ListenOptions['tls'], rule: HostRule): http.Server => {
     const serverOptions: http.ServerOptions = options.requireHostHeader === false ? { requireHostHeader: false } : {};
     const screenedHandle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-      const host = req.headers.host;
-      if (rule.admits(host)) handle(req, res);
-      else refuseHost(log, req, res, host ?? '');
+      const refused = refusedHost(rule.admits, req);
+      if (refused === undefined) handle(req, res);
+      else refuseHost(log, req, res, refused);
     };
     const server = tls
       ? https.createServer({ ...serverOptions, key: tls.key, cert: tls.cert }, screenedHandle)

@@ -119,6 +119,24 @@ describe('a listener bound to loopback', () => {
   });
 });
 
+describe('an absolute-form request target on a loopback listener', () => {
+  it('is refused with 421 when it names another host, whatever the Host header says (RFC 9112 puts it first)', async () => {
+    const { port, reached } = await start('127.0.0.1');
+    for (const target of ['http://evil.example/', 'http://x@localhost:1234/', 'http://127.0.0.256/']) {
+      const answer = await exchange(port, `GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+      expect(answer).toMatch(/^HTTP\/1\.1 421 Misdirected Request\r\n/);
+    }
+    const http10 = await exchange(port, 'GET http://evil.example/ HTTP/1.0\r\n\r\n');
+    expect(http10).toMatch(/^HTTP\/1\.1 421 /);
+    expect(reached).toEqual([]);
+    const own = await exchange(
+      port,
+      `GET http://localhost:${port}/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`,
+    );
+    expect(own).not.toMatch(/^HTTP\/1\.1 421 /);
+  });
+});
+
 describe('a listener bound beyond loopback', () => {
   it('serves every Host unless --allowed-hosts is given (container and LAN names)', async () => {
     const open = await start('0.0.0.0');
@@ -137,6 +155,10 @@ describe('Host names and --allowed-hosts entries', () => {
     expect(hostName('Evil.Example.:80')).toBe('evil.example');
     expect(hostName('::1')).toBeUndefined();
     expect(hostName('[::1]x')).toBeUndefined();
+    // What no browser sends, and a lax reading would take for localhost.
+    for (const odd of ['localhost:80@evil.example', 'localhost:abc', 'localhost:', '[::1]:x', 'user@localhost']) {
+      expect(hostName(odd)).toBeUndefined();
+    }
   });
 
   it('takes the list from the flag or TRELLIS_ALLOWED_HOSTS and refuses entries no Host could match', () => {
