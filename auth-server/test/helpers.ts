@@ -95,10 +95,17 @@ export const settle = (): Promise<void> => new Promise((resolve) => setTimeout(r
  */
 export function rawRequest(
   url: string,
-  options: { method?: 'GET' | 'POST'; headers: Record<string, string>; body?: string },
+  options: {
+    method?: 'GET' | 'POST';
+    headers: Record<string, string>;
+    body?: string;
+    /** The request target as sent, e.g. an absolute-form `http://other.example/path`; default the URL's path. */
+    target?: string;
+  },
 ): Promise<{ status: number; location: string | undefined; body: string }> {
+  const target = options.target === undefined ? {} : { path: options.target };
   return new Promise((resolve, reject) => {
-    request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
+    request(url, { method: options.method ?? 'GET', headers: options.headers, ...target }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));

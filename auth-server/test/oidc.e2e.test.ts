@@ -293,6 +293,17 @@ describe('URLs the provider writes come from the configured issuer', () => {
     expect(body).not.toContain('evil.example');
   });
 
+  it('in discovery asked with an absolute-form target naming another host (which Koa would take as the URL)', async () => {
+    const { status, body } = await rawRequest(server.url, {
+      headers: { host: 'evil.example' },
+      target: 'http://evil.example/.well-known/openid-configuration',
+    });
+    expect(status).toBe(200);
+    const meta = JSON.parse(body) as Record<string, unknown>;
+    expect(meta.token_endpoint).toBe(`${server.url}/oauth2/token`);
+    expect(body).not.toContain('evil.example');
+  });
+
   it('in the redirect to the login page', async () => {
     const created = await server.admin('POST', '/admin/clients', {
       client_id: 'web-host',

@@ -21,8 +21,9 @@ interface IssuerOrigin {
 }
 
 /**
- * Makes `req` say it was sent to the configured issuer, whatever its Host and X-Forwarded-* headers say; the provider
- * runs in proxy mode, so these are what it builds URLs from. X-Forwarded-For stays only from a trusted proxy.
+ * Makes `req` say it was sent to the configured issuer, whatever its Host, X-Forwarded-* headers or absolute-form
+ * target say; the provider runs in proxy mode, so these are what it builds URLs from. X-Forwarded-For stays only from
+ * a trusted proxy.
  * `last` caches the parsed issuer of the last provider seen (key rotation builds a new one).
  */
 export function pinToIssuer(
@@ -39,6 +40,12 @@ export function pinToIssuer(
   if (proxies === undefined || !proxies.trusts(req.socket.remoteAddress)) delete req.headers['x-forwarded-for'];
   req.headers['x-forwarded-proto'] = last.proto;
   req.headers['x-forwarded-host'] = last.host;
+  // Koa takes an absolute-form target (`GET http://evil.example/…`) as the request's URL whole, host included: only
+  // its path and query go on.
+  if (req.url !== undefined && !req.url.startsWith('/') && URL.canParse(req.url)) {
+    const target = new URL(req.url);
+    req.url = `${target.pathname}${target.search}`;
+  }
 }
 
 /**
