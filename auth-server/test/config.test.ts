@@ -83,11 +83,14 @@ describe('sourceAddress and addressKey', () => {
     expect(sourceAddress(req('10.0.0.5'), proxies)).toBe('10.0.0.5');
   });
 
-  it('keys IPv6 by its /64 and IPv4 by the address', () => {
+  it('keys IPv6 by its /64, IPv4 by the address, and all of loopback as one', () => {
     expect(addressKey('2001:db8:1:2::1')).toBe(addressKey('2001:0db8:0001:0002:ffff:ffff:ffff:ffff'));
     expect(addressKey('2001:db8:1:2::1')).not.toBe(addressKey('2001:db8:1:3::1'));
     expect(addressKey('::1')).toBe('0:0:0:0::/64');
     expect(addressKey('203.0.113.9')).toBe('203.0.113.9');
+    // A local process can send from any of 127.0.0.0/8: rotating through them gives no fresh keys.
+    expect(addressKey('127.0.1.1')).toBe(addressKey('127.0.0.1'));
+    expect(addressKey('127.255.0.9')).toBe('127.0.0.0/8');
   });
 });
 
