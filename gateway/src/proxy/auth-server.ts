@@ -85,11 +85,25 @@ export class AuthServerUpstreams {
     return { ...headers, cookie: kept, [PROXY_SECRET_HEADER]: undefined };
   }
 
-  /** Remembers the cookie names the auth server sets (from `target`'s Set-Cookie), to keep them from other upstreams. */
-  learnCookies(target: UpstreamAddress, setCookie: string | string[] | undefined): void {
-    if (setCookie === undefined || !this.includes(target)) return;
-    for (const line of Array.isArray(setCookie) ? setCookie : [setCookie]) {
-      const name = cookieName(line.split(';', 1)[0] ?? '');
+  /**
+   * The Set-Cookie lines `target` may pass to the browser. The auth server's all, their names remembered to keep them
+   * from other upstreams; any other upstream's without the auth server's names, which on the gateway's one origin would
+   * replace the browser's session with one that upstream chose (session fixation). The same value when nothing is
+   * dropped, undefined when every line is.
+   */
+  setCookieFrom<T extends string | string[]>(
+    target: UpstreamAddress,
+    setCookie: T | undefined,
+  ): T | string[] | undefined {
+    if (setCookie === undefined) return undefined;
+    const lines: readonly string[] = Array.isArray(setCookie) ? setCookie : [setCookie];
+    const named = (line: string): string => cookieName(line.split(';', 1)[0] ?? '');
+    if (!this.includes(target)) {
+      const kept = lines.filter((line) => !this.#cookies.has(named(line)));
+      if (kept.length === lines.length) return setCookie;
+      return kept.length === 0 ? undefined : kept;
+    }
+    for (const name of lines.map(named)) {
       if (
         name !== '' &&
         !this.#cookies.has(name) &&
@@ -98,6 +112,7 @@ export class AuthServerUpstreams {
         this.#cookies.add(name);
       }
     }
+    return setCookie;
   }
 
   /** The Cookie value without the auth server's pairs; the same value when it has none, undefined when only those. */

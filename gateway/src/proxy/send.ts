@@ -81,8 +81,15 @@ async function attempt(deps: ProxyDeps, fwd: Forwarding, exchange: Exchange, tar
     call,
   );
   const head = await call.head;
-  deps.authServer.learnCookies(target, head.headers['set-cookie']);
-  return { statusCode: head.statusCode, headers: head.headers, call };
+  const setCookie = head.headers['set-cookie'];
+  const allowed = deps.authServer.setCookieFrom(target, setCookie);
+  if (allowed === setCookie) return { statusCode: head.statusCode, headers: head.headers, call };
+  const { 'set-cookie': _dropped, ...headers } = head.headers;
+  return {
+    statusCode: head.statusCode,
+    headers: allowed === undefined ? headers : { ...headers, 'set-cookie': allowed },
+    call,
+  };
 }
 
 function retryableError(err: unknown): boolean {

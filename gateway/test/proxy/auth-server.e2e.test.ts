@@ -26,6 +26,10 @@ describe("the auth server's upstreams", () => {
       seen.push({ upstream, url: req.url ?? '', headers: req.headers });
       // The auth server sets a cookie of its own besides oidc-provider's.
       if (req.url?.includes('sign-in') === true) res.setHeader('set-cookie', ['sso_hint=1; Path=/; HttpOnly']);
+      // An upstream that tries to plant a session of its choosing in the browser, beside a cookie of its own.
+      if (req.url?.includes('fixate') === true) {
+        res.setHeader('set-cookie', ['_session=chosen; Path=/; HttpOnly', 'cart=3; Path=/', '_session.sig=x; Path=/']);
+      }
       res.writeHead(200).end();
     };
 
@@ -97,6 +101,18 @@ spring.cloud.gateway.routes:
     await through(gateway, '/oauth2/sign-in');
     expect((await through(gateway, '/app/x', 'sso_hint=1; cart=3')).headers.cookie).toBe('cart=3');
     expect((await through(gateway, '/oauth2/auth', 'sso_hint=1')).headers.cookie).toBe('sso_hint=1');
+  });
+
+  it("lets no other upstream set the auth server's cookies in the browser (session fixation), its own cookies kept", async () => {
+    const fromApp = await call(`${gateway.url}/app/fixate`);
+    expect(fromApp.status).toBe(200);
+    expect([fromApp.headers['set-cookie']].flat()).toEqual(['cart=3; Path=/']);
+    const fromAuth = await call(`${gateway.url}/oauth2/fixate`);
+    expect(fromAuth.headers['set-cookie']).toEqual([
+      '_session=chosen; Path=/; HttpOnly',
+      'cart=3; Path=/',
+      '_session.sig=x; Path=/',
+    ]);
   });
 
   it("takes the issuer's origin as the auth server's upstream when none is named", async () => {
