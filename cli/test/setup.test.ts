@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../kit/test/support/ports.ts';
+import { freePort } from '../../kit/src/free-port.ts';
 import { main } from '../src/main.ts';
 import { setupCommand } from '../src/setup.ts';
 

@@ -11,7 +11,7 @@ import type { Running } from '@trellis/kit';
 import { ManualClock } from '../discovery/helpers.ts';
 import { captureLogger } from '../../../kit/test/support/logger.ts';
 import { silentLogger, startConfigServer, tempDir } from './helpers.ts';
-import { freePort } from '../../../kit/test/support/ports.ts';
+import { freePort } from '../../../kit/src/free-port.ts';
 
 interface Vectors {
   symmetric: { vectors: { key: string; plaintext: string; cipherProperty: string }[] };

@@ -11,7 +11,7 @@ import {
 import { discoveryHealthIndicator } from '../../src/discovery/health.ts';
 import { captureLogger } from '../../../kit/test/support/logger.ts';
 import { eventually, ManualClock, SPRING_REGISTRATION, startScriptedServer, type ScriptedServer } from './helpers.ts';
-import { freePort } from '../../../kit/test/support/ports.ts';
+import { freePort } from '../../../kit/src/free-port.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

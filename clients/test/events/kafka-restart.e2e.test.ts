@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { startKafkaBroker } from '@trellis/kit/kafka-broker';
 import { createKafkaBinder } from '../../src/events/index.ts';
 import { waitFor } from './helpers.ts';
-import { freePort } from '../../../kit/test/support/ports.ts';
+import { freePort } from '../../../kit/src/free-port.ts';
 
 describe('kafka binder across a broker restart', () => {
   it('reports DOWN while the broker is away, holds a send until it is back, and goes on consuming', async () => {

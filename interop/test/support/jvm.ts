@@ -5,7 +5,7 @@ import { createWriteStream, mkdirSync, readFileSync, rmSync, statSync, type Writ
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll } from 'vitest';
-export { freePort } from '../../../kit/test/support/ports.ts';
+export { freePort } from '../../../kit/src/free-port.ts';
 
 /** Maven Central on the first run, ~/.m2 after: minutes cold, seconds warm. */
 export const BUILD_TIMEOUT_MS = 15 * 60_000;

@@ -3,12 +3,12 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { StartupError } from '../errors.ts';
+import { freePort } from '../free-port.ts';
 import { defaultCacheDir, ensureKafkaJars } from './jars.ts';
 
 export interface KafkaBrokerOptions {
@@ -64,18 +64,6 @@ rootLogger.appenderRef.out.ref = out
 logger.started.name = kafka.server.KafkaRaftServer
 logger.started.level = INFO
 `;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no port assigned'))));
-    });
-  });
-}
 
 /** Kafka's Uuid text form: 16 random bytes in base64url; Kafka itself never hands out one starting with '-'. */
 function clusterId(): string {

@@ -7,7 +7,7 @@ import { loadSettings, type Running } from '@trellis/kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { registryComponent } from '../../src/main.ts';
 import { jsClientBody, silentLogger } from '../helpers.ts';
-import { freePort } from '../../../kit/test/support/ports.ts';
+import { freePort } from '../../../kit/src/free-port.ts';
 
 const dirs: string[] = [];
 const running = new Set<Running>();

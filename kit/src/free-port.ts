@@ -1,4 +1,4 @@
-// A loopback port nothing listens on right now, for servers a test starts on a port it must know in advance.
+// A loopback port nothing listens on right now, for a server that must know its port before it starts (a broker).
 import { createServer } from 'node:net';
 
 /** Binds port 0 on 127.0.0.1, reads the port the system gave, and frees it again. */
