@@ -193,6 +193,18 @@ describe('logout (RP-initiated, end_session)', () => {
     });
   });
 
+  it('signs out a browser with no session too: the provider auto-submits that logout, under the page CSP', async () => {
+    await inFreshContext(async (page) => {
+      const violations: string[] = [];
+      page.on('console', (m) => {
+        if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+      });
+      await page.goto(`${server.url}/oauth2/logout`);
+      await expect.poll(() => page.title()).toBe('Signed out');
+      expect(violations).toEqual([]);
+    });
+  });
+
   it('shows its own page after a logout without a redirect', async () => {
     await inFreshContext(async (page) => {
       await authorize(page, true);

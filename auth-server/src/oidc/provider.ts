@@ -253,11 +253,14 @@ export function createProvider(options: ProviderOptions): Provider {
     return found;
   };
 
-  // oidc-provider adds the hash of each inline script it writes (form_post's auto-submit, on the authorization
-  // endpoint and its resume path only) to this script-src; the page headers (views/page-headers.ts) then allow
-  // exactly those, and drop the collector from non-HTML answers. The token endpoint's path pays one comparison.
+  // oidc-provider adds the hash of each inline script it writes (form_post's auto-submit on the authorization endpoint
+  // and its resume path; the auto-submitted logout a browser without a session gets) to this script-src; the page
+  // headers (views/page-headers.ts) then allow exactly those, and drop the collector from non-HTML answers. The token
+  // endpoint's path pays two comparisons.
   provider.use((ctx, next) => {
-    if (ctx.path.startsWith(ROUTES.authorization)) ctx.set({ 'content-security-policy': SCRIPT_HASH_COLLECTOR });
+    if (ctx.path.startsWith(ROUTES.authorization) || ctx.path === ROUTES.end_session) {
+      ctx.set({ 'content-security-policy': SCRIPT_HASH_COLLECTOR });
+    }
     return next();
   });
   // After a refused code (a forged or missing xsrf field, an unknown resume uid) oidc-provider re-renders the code
