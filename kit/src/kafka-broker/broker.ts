@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { StartupError } from '../errors.ts';
 import { freePort } from '../free-port.ts';
+import { stopProcess, watchdog } from '../owned-process.ts';
 import { defaultCacheDir, ensureKafkaJars } from './jars.ts';
 
 export interface KafkaBrokerOptions {
@@ -126,17 +127,6 @@ async function java(lib: string, args: readonly string[], log4j: string): Promis
   }
 }
 
-/**
- * A process that kills the broker when ours goes away without stopping it (a crash, a killed test worker): it waits
- * on a pipe from us, which the kernel closes when we die.
- */
-function watchdog(pid: number): ChildProcess {
-  const guard = spawn('sh', ['-c', `read _; kill ${pid} 2>/dev/null`], { stdio: ['pipe', 'ignore', 'ignore'] });
-  guard.unref();
-  (guard.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-  return guard;
-}
-
 /** Resolves when the broker logs that it started; rejects with its last lines if it exits or takes too long. */
 function started(child: ChildProcess, timeoutMs: number): Promise<void> {
   const tail: string[] = [];
@@ -161,15 +151,6 @@ function started(child: ChildProcess, timeoutMs: number): Promise<void> {
     child.once('error', (err) => fail(err.message));
     child.once('exit', (code, signal) => fail(`exited (${signal ?? `code ${code}`}) before it started`));
   });
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /**

@@ -1,0 +1,138 @@
+// A Zipkin server with in-memory storage on loopback, run from the cached executable jar.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { StartupError } from '../errors.ts';
+import { freePort } from '../free-port.ts';
+import { stopProcess, watchdog } from '../owned-process.ts';
+import { ensureZipkinJar } from './jar.ts';
+
+export interface ZipkinOptions {
+  /** The HTTP port (UI, API and collector). Default: a free port. */
+  readonly port?: number;
+  /** The one address it binds. Default `127.0.0.1`. */
+  readonly host?: string;
+  /** Receives each line Zipkin prints. Default: kept back, and the last lines given in a start-up error. */
+  readonly log?: (line: string) => void;
+  /** Where the jar is cached. Default `~/.cache/trellis`. */
+  readonly cacheDir?: string;
+  /** Maximum JVM heap. Default 256 MB. */
+  readonly heapMb?: number;
+  /** How long to wait for /health to say UP. Default 90 s (it takes about 4–8 s). */
+  readonly startTimeoutMs?: number;
+}
+
+export interface Zipkin {
+  /** `http://127.0.0.1:<port>`: the UI and `/api/v2/…`. */
+  readonly url: string;
+  /** `<url>/api/v2/spans`, where tracers POST spans (Spring's `management.zipkin.tracing.endpoint`). */
+  readonly spansUrl: string;
+  readonly port: number;
+  readonly pid: number;
+  /** Stops the JVM (SIGTERM, then SIGKILL after 10 s); its spans go with it. */
+  stop(): Promise<void>;
+}
+
+/** `1.2.3.4` as is, `::1` in brackets, for a URL. */
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function watchOutput(child: ChildProcess, tail: string[], log: ((line: string) => void) | undefined): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream === null) continue;
+    // Read to the end, always: a full pipe would block the server's logging.
+    createInterface({ input: stream }).on('line', (line) => {
+      tail.push(line);
+      if (tail.length > 50) tail.shift();
+      log?.(line);
+    });
+  }
+}
+
+async function healthUp(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
+    const body = (await res.json()) as { status?: unknown };
+    return res.status === 200 && body.status === 'UP';
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves once /health says UP; rejects with Zipkin's last lines if it exits or takes too long. */
+async function started(child: ChildProcess, url: string, timeoutMs: number, tail: readonly string[]): Promise<void> {
+  let exit: string | undefined;
+  child.once('error', (err) => (exit = err.message));
+  child.once('exit', (code, signal) => (exit ??= `exited (${signal ?? `code ${code}`})`));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exit !== undefined) break;
+    if (await healthUp(url)) return;
+    await sleep(200);
+  }
+  const why =
+    exit === undefined ? `did not report UP on ${url}/health within ${timeoutMs} ms` : `${exit} before it started`;
+  throw new StartupError(`the Zipkin server ${why}: ${tail.slice(-5).join(' | ')}`);
+}
+
+/**
+ * Starts a Zipkin server (in-memory storage) bound to one loopback address, fetching its jar from Maven Central the
+ * first time, and resolves once its /health says UP. Needs a JDK 17+ and Maven; nothing is containerised. The JVM is
+ * killed with this process should it end without `stop()`.
+ *
+ * @example
+ * const zipkin = await startZipkin();
+ * // management.zipkin.tracing.endpoint=${zipkin.spansUrl}; then GET `${zipkin.url}/api/v2/trace/${traceId}`
+ * await zipkin.stop();
+ */
+export async function startZipkin(options: ZipkinOptions = {}): Promise<Zipkin> {
+  const jar = await ensureZipkinJar({ cacheDir: options.cacheDir });
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? (await freePort());
+  const heap = options.heapMb ?? 256;
+  const child = spawn(
+    'java',
+    [
+      `-Xmx${heap}m`,
+      '-XX:+UseSerialGC',
+      '-XX:TieredStopAtLevel=1',
+      '-XX:+ExitOnOutOfMemoryError',
+      '-Djava.awt.headless=true',
+      '-jar',
+      jar,
+      // Armeria's listeners, not server.port (QUERY_PORT), decide where it binds; a list given here replaces the
+      // jar's whole `armeria.ports`, so the port and protocol are restated beside the address.
+      `--armeria.ports[0].ip=${host}`,
+      `--armeria.ports[0].port=${port}`,
+      '--armeria.ports[0].protocols[0]=http',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Zipkin configures itself from the environment (KAFKA_BOOTSTRAP_SERVERS, RABBIT_ADDRESSES, ES_HOSTS…): only
+      // what the JVM needs passes, so a variable meant for something else cannot switch on a collector or storage.
+      env: {
+        PATH: process.env.PATH ?? '',
+        ...(process.env.HOME === undefined ? {} : { HOME: process.env.HOME }),
+        ...(process.env.JAVA_HOME === undefined ? {} : { JAVA_HOME: process.env.JAVA_HOME }),
+        STORAGE_TYPE: 'mem',
+        SELF_TRACING_ENABLED: 'false',
+      },
+    },
+  );
+  const tail: string[] = [];
+  watchOutput(child, tail, options.log);
+  const guard = child.pid === undefined ? undefined : watchdog(child.pid);
+  const stop = async (): Promise<void> => {
+    guard?.kill('SIGKILL');
+    await stopProcess(child, 10_000);
+  };
+  const url = `http://${urlHost(host)}:${port}`;
+  try {
+    await started(child, url, options.startTimeoutMs ?? 90_000, tail);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, spansUrl: `${url}/api/v2/spans`, port, pid: child.pid ?? 0, stop };
+}
