@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultCacheDir, ensureKafkaJars, kafkaJarsDir } from '@trellis/kit/kafka-broker';
+import { ensureZipkinJar, zipkinJarPath } from '@trellis/kit/zipkin-server';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -21,6 +22,8 @@ interface Program {
   readonly command: string;
   readonly debian: string;
   readonly why: string;
+  /** False to leave out the package's Recommends: daemons the tests never use, which a systemd machine would start. */
+  readonly recommends?: false;
 }
 
 const PROGRAMS: readonly Program[] = [
@@ -28,8 +31,20 @@ const PROGRAMS: readonly Program[] = [
   { command: 'chromium', debian: 'chromium', why: 'the browser tests (playwright-core drives Debian’s Chromium)' },
   { command: 'rabbitmq-server', debian: 'rabbitmq-server', why: 'the events tests on RabbitMQ' },
   { command: 'redis-server', debian: 'redis-server', why: "the gateway's shared rate limiter" },
-  { command: 'javac', debian: 'default-jdk-headless', why: 'the Kafka broker and the Spring Boot interop apps' },
+  {
+    command: 'javac',
+    debian: 'default-jdk-headless',
+    why: 'the Kafka broker, Zipkin and the Spring Boot interop apps',
+  },
   { command: 'mvn', debian: 'maven', why: "Kafka's and Spring's jars from Maven Central" },
+  // Its Recommends are the node exporter and its collectors (smartd, IPMI): more daemons, none of them needed. The
+  // tests run their own prometheus on a free port with a temporary config, never the service Debian may start on 9090.
+  {
+    command: 'prometheus',
+    debian: 'prometheus',
+    why: 'the metrics tests scrape the landscape with a real Prometheus',
+    recommends: false,
+  },
 ];
 
 /** Spring Boot 3 and Kafka 4 both need a JDK this new. */
@@ -38,14 +53,14 @@ const MIN_NODE: readonly [number, number] = [20, 18];
 const RABBIT_START_TIMEOUT_S = 120;
 
 /** The Spring apps the interop tests build; building each once here fills ~/.m2 before any test runs. */
-const MAVEN_PROJECTS = ['interop/spring-boot', 'interop/spring-cloud-stream'];
+const MAVEN_PROJECTS = ['interop/spring-boot', 'interop/spring-cloud-stream', 'interop/spring-tracing'];
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 export const SETUP_HELP = `Usage: trellis setup [--check]
 
 Checks what \`npm test\` needs on this machine and installs what is missing: ${PROGRAMS.map((p) => p.debian).join(', ')}
 (Debian packages, with apt-get as root or through passwordless sudo), a running RabbitMQ, and Maven's artifacts
-(the Kafka broker's jars, the Spring interop apps' dependencies). A second run installs nothing.
+(the Kafka broker's and Zipkin's jars, the Spring interop apps' dependencies). A second run installs nothing.
 \`npm test\` runs it first. Where it cannot install, it prints one line per missing program with the command that
 installs it, and fails before any test runs.
 
@@ -149,9 +164,13 @@ async function installPrograms(missing: readonly Program[], env: Env, check: boo
   }
   io.stderr.write(`setup: installing ${packages.join(' ')} with apt-get\n`);
   const aptEnv = { ...env, DEBIAN_FRONTEND: 'noninteractive' };
-  const update = await runInherited([...root, 'apt-get', 'update', '-qq'], aptEnv);
-  const install =
-    update === 0 ? await runInherited([...root, 'apt-get', 'install', '-y', '-qq', ...packages], aptEnv) : update;
+  let install = await runInherited([...root, 'apt-get', 'update', '-qq'], aptEnv);
+  for (const lean of [false, true]) {
+    const group = missing.filter((p) => (p.recommends === false) === lean).map((p) => p.debian);
+    if (install !== 0 || group.length === 0) continue;
+    const flags = lean ? ['--no-install-recommends'] : [];
+    install = await runInherited([...root, 'apt-get', 'install', '-y', '-qq', ...flags, ...group], aptEnv);
+  }
   const still = missingPrograms(env);
   if (install !== 0 || still.length > 0) {
     throw new SetupFailure([
@@ -233,6 +252,18 @@ async function ensureKafka(check: boolean, io: SetupIo): Promise<void> {
   }
 }
 
+/** Zipkin's executable jar, copied from Maven Central the first time. */
+async function ensureZipkin(check: boolean, io: SetupIo): Promise<void> {
+  if (existsSync(await zipkinJarPath())) return;
+  if (check) throw new SetupFailure(['Zipkin’s jar is not fetched yet: npm test (or trellis setup) does']);
+  io.stderr.write('setup: fetching Zipkin’s jar from Maven Central (once)\n');
+  try {
+    await ensureZipkinJar();
+  } catch (err) {
+    throw new SetupFailure([`could not fetch Zipkin’s jar: ${err instanceof Error ? err.message : String(err)}`]);
+  }
+}
+
 function checkNode(): void {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   const [wantMajor, wantMinor] = MIN_NODE;
@@ -255,6 +286,7 @@ export async function setupCommand(argv: readonly string[], processEnv: Env, io:
     await installPrograms(missingPrograms(env), env, check, io);
     await ensureRabbit(env, check, io);
     await ensureKafka(check, io);
+    await ensureZipkin(check, io);
     await ensureMavenProjects(env, check, io);
   } catch (err) {
     if (!(err instanceof SetupFailure)) throw err;

@@ -26,8 +26,9 @@ describe('trellis setup', () => {
       'setup: missing chromium (the browser tests (playwright-core drives Debian’s Chromium)): sudo apt-get install -y chromium',
       'setup: missing rabbitmq-server (the events tests on RabbitMQ): sudo apt-get install -y rabbitmq-server',
       "setup: missing redis-server (the gateway's shared rate limiter): sudo apt-get install -y redis-server",
-      'setup: missing javac (the Kafka broker and the Spring Boot interop apps): sudo apt-get install -y default-jdk-headless',
+      'setup: missing javac (the Kafka broker, Zipkin and the Spring Boot interop apps): sudo apt-get install -y default-jdk-headless',
       "setup: missing mvn (Kafka's and Spring's jars from Maven Central): sudo apt-get install -y maven",
+      'setup: missing prometheus (the metrics tests scrape the landscape with a real Prometheus): sudo apt-get install -y prometheus',
       'setup: nothing was tested; fix the lines above and run npm test again',
     ]);
   });
