@@ -1,6 +1,14 @@
 // Starts the auth server: config, stores, development clients, the provider and the HTTP app, and what it offers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createService, defineComponent, StartupError, type Logger, type Running } from '@trellis/kit';
+import {
+  createObservability,
+  createService,
+  defineComponent,
+  observabilityOf,
+  StartupError,
+  type Logger,
+  type Running,
+} from '@trellis/kit';
 import type Provider from 'oidc-provider';
 import { createApp } from './app.ts';
 import { authServerSettings, checkConfig, type Config } from './config.ts';
@@ -55,6 +63,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       logger,
       allowedHosts: config.allowedHosts,
       healthShowDetails: config.healthShowDetails,
+      observability: await createObservability('auth-server', observabilityOf(config)),
     });
     const holder: {
       current: Provider | undefined;

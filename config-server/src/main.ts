@@ -1,11 +1,13 @@
 // The config server's wiring: settings → TLS, keys, backends and store → app → serve, as a landscape component.
 import {
+  createObservability,
   createService,
   defineComponent,
   StartupError,
   type Logger,
   type Running,
   type StartContext,
+  observabilityOf,
 } from '@trellis/kit';
 import { serverTls, type TlsMaterial } from '@trellis/kit/tls';
 import { createAccessControl } from './access/clients.ts';
@@ -117,6 +119,7 @@ async function start(config: Config, logger: Logger, env: StartContext['env']): 
     renderError,
     allowedHosts: config.allowedHosts,
     healthShowDetails: config.healthShowDetails,
+    observability: await createObservability('config-server', observabilityOf(config)),
   });
   createApp({
     logger,

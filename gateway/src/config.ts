@@ -12,6 +12,8 @@ import {
   type Settings,
   type SettingSpec,
   type SettingsSource,
+  observabilityOf,
+  type ObservabilitySettings,
 } from '@trellis/kit';
 import { tlsSettings } from '@trellis/kit/tls';
 import { parseDataSize } from './routing/definition.ts';
@@ -171,6 +173,7 @@ export interface GatewayConfig {
   /** Host names served besides loopback ones (--allowed-hosts). */
   readonly allowedHosts: readonly string[] | undefined;
   readonly healthShowDetails: HealthShowDetails;
+  readonly observability: ObservabilitySettings;
   readonly port: number;
   /** undefined with --http-only. */
   readonly httpsPort: number | undefined;
@@ -292,6 +295,7 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
     host: s.host,
     allowedHosts: s.allowedHosts,
     healthShowDetails: s.healthShowDetails,
+    observability: observabilityOf(s),
     port: s.port,
     httpsPort: s.httpOnly ? undefined : s.httpsPort,
     tls: {

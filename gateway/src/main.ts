@@ -12,6 +12,7 @@ import {
   type DiscoveryClient,
 } from '@trellis/clients/discovery';
 import {
+  createObservability,
   createService,
   defineComponent,
   StartupError,
@@ -186,6 +187,7 @@ export async function startGateway(
     server: EDGE_SERVER,
     allowedHosts: config.allowedHosts,
     healthShowDetails: config.healthShowDetails,
+    observability: await createObservability('gateway', config.observability),
   });
   const discovery =
     config.registryUrl === undefined

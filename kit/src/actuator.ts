@@ -6,6 +6,8 @@ import { json, type KitEnv } from './hono-app.ts';
 import { readGitInfo, type GitInfo } from './info.ts';
 import type { Logger } from './logger.ts';
 import { chosenRequestId, requestIdFor } from './request-log.ts';
+import type { Metrics } from './observability/metrics.ts';
+import { setRequestRoute } from './observability/server.ts';
 
 export interface ActuatorOptions {
   readonly name: string;
@@ -18,6 +20,8 @@ export interface ActuatorOptions {
   readonly git?: GitInfo | false | undefined;
   /** Who sees health details; default `never`. */
   readonly showDetails?: HealthShowDetails | undefined;
+  /** The service's meters, served at `/actuator/prometheus`; no such route without them. */
+  readonly metrics?: Metrics | undefined;
 }
 
 /**
@@ -126,6 +130,17 @@ export function mountActuator(app: Hono<KitEnv>, options: ActuatorOptions): Actu
     ...options.info,
   };
   app.get('/actuator/info', (c) => json(c, 200, info));
+  const metrics = options.metrics;
+  if (metrics !== undefined) {
+    // Prometheus asks for OpenMetrics first in its Accept header; other scrapers get the classic text format.
+    app.get('/actuator/prometheus', async (c) => {
+      const { contentType, body } = await metrics.render(
+        c.req.header('accept')?.includes('application/openmetrics-text') === true,
+      );
+      c.set('requestLogLevel', 'debug');
+      return c.body(body, 200, { 'content-type': contentType });
+    });
+  }
 
   // The registry hands back the same aggregate object while nothing changed; its body is serialized once.
   const probeBodies = new WeakMap<Health, { body: string; length: number }>();
@@ -153,6 +168,7 @@ export function mountActuator(app: Hono<KitEnv>, options: ActuatorOptions): Actu
   const answerProbe = (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
     if (req.method !== 'GET' || req.url === undefined || !PROBES.has(req.url)) return false;
     const requestId = chosenRequestId(req) ?? requestIdFor(req.headers['x-request-id']);
+    setRequestRoute(req, req.url);
     try {
       const h = health.evaluate(PROBES.get(req.url));
       if (h instanceof Promise) {

@@ -3,6 +3,7 @@ import type { Logger } from './logger.ts';
 import { ANY_HOST, parseAllowedHost } from './allowed-hosts.ts';
 import { HEALTH_SHOW_DETAILS } from './actuator.ts';
 import { setting, type SettingSpec, type SettingSpecs, type Settings } from './settings.ts';
+import { observabilitySettings } from './observability/index.ts';
 import type { Endpoint } from './node-server.ts';
 
 /** A started component (a server, or an example service): what `trellis up` prints and stops. */
@@ -100,6 +101,7 @@ export function commonSettings() {
       default: 'auto',
       help: 'log format; auto is pretty on a terminal, JSON lines otherwise',
     }),
+    ...observabilitySettings(),
   } satisfies SettingSpecs;
 }
 

@@ -6,6 +6,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { isTrellisError } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { setRequestException, setRequestRoute, springTemplate } from './observability/server.ts';
 import { chosenRequestId, lazyChild, logCompleted, requestIdFor, type RequestLogLevel } from './request-log.ts';
 
 /** What every handler of a kit service can read from the context: `c.var.log` is the request's child logger. */
@@ -64,6 +65,11 @@ export function createKitApp(options: KitAppOptions): Hono<KitEnv> {
     // the real status is on the node response.
     const status =
       c.res === RESPONSE_ALREADY_SENT && incoming !== undefined ? (env?.outgoing?.statusCode ?? 0) : c.res.status;
+    // The template of the last route that ran; a 404 that only middleware (`/*`) saw matched no route.
+    if (incoming !== undefined) {
+      const route = c.req.routePath;
+      if (!(status === 404 && route.endsWith('*'))) setRequestRoute(incoming, springTemplate(route));
+    }
     // Probes hit actuator endpoints every few seconds; at info they would drown the log.
     const level =
       status >= 500 ? 'error' : (c.get('requestLogLevel') ?? (c.req.path.startsWith(ACTUATOR) ? 'debug' : 'info'));
@@ -74,6 +80,8 @@ export function createKitApp(options: KitAppOptions): Hono<KitEnv> {
   });
 
   app.onError((err, c) => {
+    const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
+    if (incoming !== undefined) setRequestException(incoming, err);
     const custom = options.renderError?.(err, c);
     if (custom !== undefined) return custom;
     if (isTrellisError(err) && err.status < 500) {

@@ -41,3 +41,40 @@ export { pumpEvents, StreamSlots } from './event-streams.ts';
 export type { EventPumpOptions, EventSink, StreamSlot, StreamSlotLimits } from './event-streams.ts';
 export { HEALTH_SHOW_DETAILS } from './actuator.ts';
 export type { HealthShowDetails } from './actuator.ts';
+export {
+  context,
+  counter,
+  createObservability,
+  currentObservability,
+  failSpan,
+  gauge,
+  LATENCY_BUCKETS,
+  Metrics,
+  observabilityOf,
+  observabilitySettings,
+  outcomeOf,
+  setRequestException,
+  setRequestRoute,
+  SpanKind,
+  SpanStatusCode,
+  springTemplate,
+  timer,
+  trace,
+  withObservability,
+} from './observability/index.ts';
+export type {
+  Attributes,
+  Context,
+  Counter,
+  Gauge,
+  Histogram,
+  Observability,
+  ObservabilitySettings,
+  Propagation,
+  Span,
+  TextMapGetter,
+  TextMapSetter,
+  Tracing,
+  TracingExporter,
+  TracingSettings,
+} from './observability/index.ts';

@@ -2,6 +2,7 @@
 import type http from 'node:http';
 import type { InterceptContext, Interceptor } from './intercept.ts';
 import type { RequestLogLevel } from './request-log.ts';
+import { setRequestRoute } from './observability/server.ts';
 
 /** What a lean route sees of a request: the node request's parts, nothing parsed beyond the query split. */
 export interface LeanRequest {
@@ -20,6 +21,8 @@ export interface LeanResponse {
   readonly body?: string | Uint8Array;
   /** Level of the `request completed` line; 5xx always log at error. Default info. */
   readonly logLevel?: RequestLogLevel;
+  /** The template this answer stands for when it is not the route's `uri` (one lean route serving two app routes). */
+  readonly uri?: string;
 }
 
 /**
@@ -31,6 +34,8 @@ export interface LeanResponse {
  */
 export interface LeanRoute {
   readonly method: 'GET' | 'PUT' | 'DELETE';
+  /** The template the app's matching route has, in Spring's form (`/eureka/apps/{appName}/{instanceId}`): metrics and spans name the request by it. */
+  readonly uri: string;
   readonly answer: (req: LeanRequest) => LeanResponse | undefined;
 }
 
@@ -79,6 +84,7 @@ function answerLean(
       answer = SERVER_ERROR;
     }
     if (answer === undefined) continue;
+    setRequestRoute(req, answer.uri ?? route.uri);
     const body = answer.body ?? '';
     res.writeHead(answer.status, {
       ...answer.headers,

@@ -1,4 +1,5 @@
 // The one root logger of a process (pino), with secrets redacted from every line and every logged URL.
+import { context, trace } from '@opentelemetry/api';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger } from 'pino';
@@ -95,6 +96,7 @@ export function createLogger(settings: LoggerSettings): Logger {
     level: settings.level ?? 'info',
     formatters: { log: (obj) => redactSecrets(obj) },
     serializers: { err: pino.stdSerializers.err },
+    mixin: traceIds,
   };
   if (settings.destination !== undefined) return pino(options, settings.destination);
   const pretty = settings.format === 'pretty' || (settings.format !== 'json' && process.stdout.isTTY === true);
@@ -109,6 +111,18 @@ export function createLogger(settings: LoggerSettings): Logger {
   // test/kit/logger-destination.e2e.test.ts). Like Node's own stdout on a pipe and logback's console appender, a
   // service whose log reader stalls waits for it rather than dropping lines.
   return pino(options, batchedPerTurn(pino.destination({ dest: 1, sync: true })));
+}
+
+/**
+ * The trace and span ids of the span a line is written in (`traceId`, `spanId`, as Micrometer Tracing puts them in
+ * Spring's log lines), so a line leads to its trace. Nothing outside a span, or when tracing is off.
+ */
+function traceIds(): object {
+  const span = trace.getSpan(context.active());
+  // A new object each time: pino writes the line's own fields into what the mixin returns.
+  if (span === undefined) return {};
+  const { traceId, spanId } = span.spanContext();
+  return { traceId, spanId };
 }
 
 /** The hand-overs of every batching destination, run when the process exits. */

@@ -19,6 +19,7 @@ import {
 } from './node-server.ts';
 import { requestIdOf } from './request-log.ts';
 import { finishedWithin } from './timeout.ts';
+import { observeRequests, withObservability, type Observability } from './observability/index.ts';
 
 export type ShutdownHook = () => void | Promise<void>;
 
@@ -48,6 +49,11 @@ export interface ServiceOptions {
   readonly allowedHosts?: readonly string[] | undefined;
   /** Who sees health details: the `--health-show-details` setting. Default `never`, the status alone. */
   readonly healthShowDetails?: HealthShowDetails | undefined;
+  /**
+   * Meters (served at /actuator/prometheus) and tracer, made with `createObservability` from the `--metrics` and
+   * `--tracing*` settings. Default: neither.
+   */
+  readonly observability?: Observability | undefined;
 }
 
 export interface Service {
@@ -58,6 +64,13 @@ export interface Service {
   /** Aborted when shutdown begins: long-lived responses (watch streams) end themselves on it. */
   readonly stopping: AbortSignal;
   readonly endpoints: readonly Endpoint[];
+  /** This service's meters and tracer; clients made for it record into them (see `inScope`). */
+  readonly observability: Observability;
+  /**
+   * Runs `fn` in this service's observability scope: clients made inside it (discovery, config, tokens, binders)
+   * record their meters and spans as this service's.
+   */
+  inScope<T>(fn: () => T): T;
   /**
    * Takes requests on the node request before the health probes and the app (see Interceptor). Interceptors run in
    * order of addition; the lean routes are one of them, where the first was added.
@@ -108,8 +121,10 @@ export function createService(options: ServiceOptions): Service {
     groups: ['readiness'],
   });
 
+  const observability = options.observability ?? {};
   const app = createKitApp({ log, bodyLimit: options.bodyLimit, renderError: options.renderError });
   const actuator = mountActuator(app, {
+    metrics: observability.metrics,
     name: options.name,
     version: options.version,
     description: options.description,
@@ -147,7 +162,7 @@ export function createService(options: ServiceOptions): Service {
   const server = createNodeServer({
     name: options.name,
     log,
-    handle,
+    handle: observeRequests(handle, observability.metrics, observability.tracing),
     options:
       options.allowedHosts === undefined ? options.server : { ...options.server, allowedHosts: options.allowedHosts },
   });
@@ -169,6 +184,8 @@ export function createService(options: ServiceOptions): Service {
         log.error({ err, hook: name }, 'shutdown hook failed');
       }
     }
+    // Last, so the spans of the drained requests and of the hooks are sent.
+    await observability.tracing?.shutdown().catch((err: unknown) => log.warn({ err }, 'sending the last spans failed'));
     log.info('stopped');
   }
 
@@ -179,6 +196,8 @@ export function createService(options: ServiceOptions): Service {
     log,
     stopping: stopController.signal,
     endpoints: server.endpoints,
+    observability,
+    inScope: (fn) => withObservability(observability, fn),
     intercept,
     leanRoute: (route) => {
       if (routes.length === 0) intercept(leanRoutes(routes));

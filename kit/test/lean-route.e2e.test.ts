@@ -12,6 +12,7 @@ describe('lean routes over a socket', () => {
     service = createService({ name: 'demo', logger: mem.logger, git: false });
     service.leanRoute({
       method: 'PUT',
+      uri: '/apps/{app}/{id}',
       answer: (req) => {
         seen.push({ path: req.path, search: req.search });
         if (!req.path.startsWith('/beats/')) return undefined;

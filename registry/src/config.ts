@@ -15,6 +15,8 @@ import {
   type SettingSpec,
   type Settings,
   type SettingsSource,
+  observabilityOf,
+  type ObservabilitySettings,
 } from '@trellis/kit';
 import { parseCredential } from './auth/credentials.ts';
 import type { Credential } from './auth/credentials.ts';
@@ -205,6 +207,7 @@ export interface RegistryConfig {
   /** Host names served besides loopback ones (--allowed-hosts). */
   readonly allowedHosts: readonly string[] | undefined;
   readonly healthShowDetails: HealthShowDetails;
+  readonly observability: ObservabilitySettings;
   readonly databaseFile: string;
   readonly evictionIntervalMs: number;
   readonly selfPreservation: SelfPreservationSettings;
@@ -266,6 +269,7 @@ export function registryConfig(
     host: settings.host,
     allowedHosts: settings.allowedHosts,
     healthShowDetails: settings.healthShowDetails,
+    observability: observabilityOf(settings),
     databaseFile: join(settings.dataDir, 'registry.db'),
     evictionIntervalMs: settings.evictionIntervalMs,
     selfPreservation: {

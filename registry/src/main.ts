@@ -1,6 +1,13 @@
 // The registry as a Trellis component: settings → store → registry → routes → listen, and the reverse on stop.
 // `trellis registry` runs it alone, `trellis up` with the rest of the landscape.
-import { createService, defineComponent, StartupError, type Logger, type Running } from '@trellis/kit';
+import {
+  createObservability,
+  createService,
+  defineComponent,
+  StartupError,
+  type Logger,
+  type Running,
+} from '@trellis/kit';
 import { createApp, EUREKA_PREFIXES } from './app.ts';
 import { registryConfig, registrySettings } from './config.ts';
 import type { RegistryConfig } from './config.ts';
@@ -47,6 +54,7 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
     logger: log,
     allowedHosts: config.allowedHosts,
     healthShowDetails: config.healthShowDetails,
+    observability: await createObservability('registry', config.observability),
   });
   // Hooks run in reverse order: the sweeper stops first, the store closes last, after the final renewals.
   service.onShutdown('registry store', () => {

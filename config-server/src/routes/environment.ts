@@ -48,6 +48,7 @@ export function environmentRoutes(
 
   const lean: LeanRoute = {
     method: 'GET',
+    uri: '/{name}/{profiles}',
     answer(req) {
       const request = served.get(req.path);
       if (request === undefined) return undefined;
@@ -69,6 +70,8 @@ export function environmentRoutes(
         headers: { ...(v2 ? V2_HEADERS : JSON_HEADERS), ...kept.headers },
         body: kept.body,
         logLevel: FETCH_LOG_LEVEL,
+        // `/name/profiles/label` splits into four parts.
+        ...(req.path.split('/').length > 3 ? { uri: '/{name}/{profiles}/{label}' } : {}),
       };
     },
   };

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { configHealthIndicator, createConfigClient, STARTUP_RETRY, type ConfigClient } from '@trellis/clients/config';
 import {
+  createObservability,
   createService,
   StartupError,
   type Logger,
@@ -12,6 +13,7 @@ import {
   type Running,
   type Service,
   type ServiceOptions,
+  observabilityOf,
 } from '@trellis/kit';
 import { registerService, type DiscoveryClient } from '@trellis/clients/discovery';
 import type { ExampleSettings } from './settings.ts';
@@ -96,6 +98,7 @@ export async function startExample<S extends ExampleSettings>(
     logger: log,
     allowedHosts: settings.allowedHosts,
     healthShowDetails: settings.healthShowDetails,
+    observability: await createObservability(name, observabilityOf(settings)),
     ...options,
     // The secret's presence, never its value: shows the {cipher} property reached the service.
     info: { config: { secretLoaded: config.has('app.secret') } },

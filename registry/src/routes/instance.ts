@@ -95,6 +95,7 @@ export function leanHeartbeat(options: LeanHeartbeatOptions): LeanRoute {
   const appsPrefixes = prefixes.map((prefix) => `${prefix}/apps/`);
   return {
     method: 'PUT',
+    uri: '/eureka/apps/{app}/{id}',
     answer: (req: LeanRequest): LeanResponse | undefined => {
       const rest = appsPrefixes.find((prefix) => req.path.startsWith(prefix));
       if (rest === undefined) return undefined;

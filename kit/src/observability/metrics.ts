@@ -1,0 +1,172 @@
+// A service's meters (prom-client) under Micrometer's names, and their rendering for /actuator/prometheus.
+import { cpus } from 'node:os';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type RegistryContentType } from 'prom-client';
+
+export { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Latency buckets in seconds, 1 ms to 10 s: the spread a Spring dashboard's percentile panels expect. */
+export const LATENCY_BUCKETS: readonly number[] = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+/** Micrometer's `outcome` tag, from an HTTP status. */
+export function outcomeOf(status: number): string {
+  if (status >= 500) return 'SERVER_ERROR';
+  if (status >= 400) return 'CLIENT_ERROR';
+  if (status >= 300) return 'REDIRECTION';
+  if (status >= 200) return 'SUCCESS';
+  if (status >= 100) return 'INFORMATIONAL';
+  return 'UNKNOWN';
+}
+
+type ServerLabel = 'method' | 'uri' | 'status' | 'outcome' | 'exception';
+
+/**
+ * The meters of one service: its own registry, tagged `application` as Spring Boot's
+ * `management.metrics.tags.application` does, so one Prometheus tells the landscape's services apart. Servers and
+ * clients add their families to `registry`; label values are always templates, names or small enums, never raw paths,
+ * instance ids or tokens.
+ */
+export class Metrics {
+  readonly registry: Registry<RegistryContentType>;
+  readonly #serverRequests: Histogram<ServerLabel>;
+  /** One bound child per label set: prom-client hashes the label object on every unbound observe. */
+  readonly #serverChildren = new Map<string, { observe(value: number): void }>();
+  #rendering: Promise<unknown> = Promise.resolve();
+
+  constructor(application: string) {
+    this.registry = new Registry<RegistryContentType>();
+    this.registry.setDefaultLabels({ application });
+    collectDefaultMetrics({ register: this.registry });
+    this.#serverRequests = new Histogram({
+      name: 'http_server_requests_seconds',
+      help: 'Duration of HTTP server request handling',
+      labelNames: ['method', 'uri', 'status', 'outcome', 'exception'],
+      buckets: [...LATENCY_BUCKETS],
+      registers: [this.registry],
+    });
+    micrometerProcessGauges(this.registry);
+  }
+
+  /** Records one answered request; `uri` is the route template (`/eureka/apps/{appName}`), never the raw path. */
+  serverRequest(method: string, uri: string, status: number, exception: string, seconds: number): void {
+    const key = `${method} ${status} ${exception} ${uri}`;
+    let child = this.#serverChildren.get(key);
+    if (child === undefined) {
+      child = this.#serverRequests.labels({
+        method,
+        uri,
+        status: String(status),
+        outcome: outcomeOf(status),
+        exception,
+      });
+      this.#serverChildren.set(key, child);
+    }
+    child.observe(seconds);
+  }
+
+  /**
+   * The scrape in Prometheus text format, or OpenMetrics when asked. prom-client fixes the format per registry, so
+   * renders take turns: two scrapes in different formats never see each other's setting.
+   */
+  render(openMetrics: boolean): Promise<{ contentType: string; body: string }> {
+    const next = this.#rendering.then(async () => {
+      this.registry.setContentType(openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE);
+      const body = await this.registry.metrics();
+      return { contentType: this.registry.contentType, body };
+    });
+    this.#rendering = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/** The process gauges Spring's dashboards chart by Micrometer's names, beside prom-client's own `process_*` ones. */
+function micrometerProcessGauges(registry: Registry<RegistryContentType>): void {
+  const started = Date.now() - process.uptime() * 1000;
+  new Gauge({
+    name: 'process_uptime_seconds',
+    help: 'The uptime of the process',
+    registers: [registry],
+    collect() {
+      this.set(process.uptime());
+    },
+  });
+  new Gauge({
+    name: 'system_cpu_count',
+    help: 'The number of processors available to the process',
+    registers: [registry],
+    collect() {
+      this.set(cpus().length);
+    },
+  });
+  // CPU share since the previous scrape, 0–1 of the whole machine, as Micrometer's process_cpu_usage.
+  let last = { at: started, usage: 0 };
+  new Gauge({
+    name: 'process_cpu_usage',
+    help: 'The recent cpu usage for the process',
+    registers: [registry],
+    collect() {
+      const now = Date.now();
+      const { user, system } = process.cpuUsage();
+      const usage = (user + system) / 1000;
+      const elapsed = (now - last.at) * cpus().length;
+      this.set(elapsed > 0 ? Math.min(1, Math.max(0, (usage - last.usage) / elapsed)) : 0);
+      last = { at: now, usage };
+    },
+  });
+}
+
+/** A counter family on `metrics`' registry, made once per name (a second service component may ask again). */
+export function counter<L extends string>(
+  metrics: Metrics,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+): Counter<L> {
+  const existing = metrics.registry.getSingleMetric(name);
+  if (existing !== undefined) return existing as Counter<L>;
+  return new Counter({ name, help, labelNames: [...labelNames], registers: [metrics.registry] });
+}
+
+/** A gauge family on `metrics`' registry, made once per name. */
+export function gauge<L extends string>(
+  metrics: Metrics,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  collect?: (gauge: Gauge<L>) => void,
+): Gauge<L> {
+  const existing = metrics.registry.getSingleMetric(name);
+  if (existing !== undefined) return existing as Gauge<L>;
+  return new Gauge({
+    name,
+    help,
+    labelNames: [...labelNames],
+    registers: [metrics.registry],
+    ...(collect === undefined
+      ? {}
+      : {
+          collect(this: Gauge<L>) {
+            collect(this);
+          },
+        }),
+  });
+}
+
+/** A latency histogram family (seconds, LATENCY_BUCKETS) on `metrics`' registry, made once per name. */
+export function timer<L extends string>(
+  metrics: Metrics,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+): Histogram<L> {
+  const existing = metrics.registry.getSingleMetric(name);
+  if (existing !== undefined) return existing as Histogram<L>;
+  return new Histogram({
+    name,
+    help,
+    labelNames: [...labelNames],
+    buckets: [...LATENCY_BUCKETS],
+    registers: [metrics.registry],
+  });
+}

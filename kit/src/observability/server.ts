@@ -1,0 +1,92 @@
+// Each request a service takes, observed once on the node request: its server span and its http_server_requests timer.
+import type http from 'node:http';
+import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import type { Metrics } from './metrics.ts';
+import type { Tracing } from './tracing.ts';
+
+const ROUTE = Symbol('trellis.route');
+const EXCEPTION = Symbol('trellis.exception');
+type ObservedRequest = http.IncomingMessage & { [ROUTE]?: string; [EXCEPTION]?: string };
+
+/**
+ * Names the route that answered `req` by its template (`/eureka/apps/{appName}`, a gateway route id): the `uri` tag of
+ * http_server_requests_seconds and the span's `http.route`. Whoever answers sets it: the app, a lean route, an
+ * interceptor. Never the raw path: paths carry ids and would make a metric series per request.
+ */
+export function setRequestRoute(req: http.IncomingMessage, template: string): void {
+  (req as ObservedRequest)[ROUTE] = template;
+}
+
+/** Names the exception that failed `req` (its class name): Micrometer's `exception` tag. */
+export function setRequestException(req: http.IncomingMessage, err: unknown): void {
+  (req as ObservedRequest)[EXCEPTION] = err instanceof Error ? err.constructor.name : 'Error';
+}
+
+/** A hono route path in Spring's form: `/apps/:appName{[A-Z]+}` → `/apps/{appName}`. */
+export function springTemplate(routePath: string): string {
+  return routePath.replace(/:(\w+)(\{[^}]*\})?\??/g, '{$1}');
+}
+
+/** Spring's `uri` for a request no route named: NOT_FOUND, REDIRECTION or UNKNOWN. */
+function unnamedRoute(status: number): string {
+  if (status === 404) return 'NOT_FOUND';
+  if (status >= 300 && status < 400) return 'REDIRECTION';
+  return 'UNKNOWN';
+}
+
+type Handle = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+/**
+ * Wraps a service's node-level handler so every request, whoever answers it, is timed and (with tracing) runs inside
+ * a server span continuing the caller's trace. Without metrics and tracing the handler is returned as it is.
+ */
+export function observeRequests(handle: Handle, metrics: Metrics | undefined, tracing: Tracing | undefined): Handle {
+  if (metrics === undefined && tracing === undefined) return handle;
+  return (req, res) => {
+    const started = performance.now();
+    const method = req.method ?? 'GET';
+    if (tracing === undefined) {
+      res.once('close', () => finish(req as ObservedRequest, res, method, started, metrics, undefined));
+      handle(req, res);
+      return;
+    }
+    const parent = tracing.extract(req.headers);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    // The path without its query: queries may carry tokens (logged URLs are masked for the same reason).
+    const span = tracing.tracer.startSpan(
+      method,
+      {
+        kind: SpanKind.SERVER,
+        attributes: { 'http.request.method': method, 'url.path': q === -1 ? url : url.slice(0, q) },
+      },
+      parent,
+    );
+    res.once('close', () => finish(req as ObservedRequest, res, method, started, metrics, span));
+    context.with(trace.setSpan(parent, span), handle, undefined, req, res);
+  };
+}
+
+function finish(
+  req: ObservedRequest,
+  res: http.ServerResponse,
+  method: string,
+  started: number,
+  metrics: Metrics | undefined,
+  span: Span | undefined,
+): void {
+  // A response cut before it was sent (client gone, drain deadline) has no status the client saw.
+  const status = res.headersSent ? res.statusCode : 0;
+  const route = req[ROUTE] ?? unnamedRoute(status);
+  const exception = req[EXCEPTION] ?? 'none';
+  metrics?.serverRequest(method, route, status, exception, (performance.now() - started) / 1000);
+  if (span === undefined) return;
+  if (span.isRecording()) {
+    span.updateName(`${method} ${route}`);
+    span.setAttribute('http.route', route);
+    span.setAttribute('http.response.status_code', status);
+    if (status >= 500 || status === 0) span.setStatus({ code: SpanStatusCode.ERROR });
+    if (req[EXCEPTION] !== undefined) span.setAttribute('error.type', exception);
+  }
+  span.end();
+}

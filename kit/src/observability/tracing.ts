@@ -1,0 +1,151 @@
+// A service's tracer (OpenTelemetry): W3C or B3 propagation as Micrometer Tracing does, sampling, Zipkin or OTLP export.
+import {
+  context,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  ROOT_CONTEXT,
+  SpanKind,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type TextMapGetter,
+  type TextMapPropagator,
+  type TextMapSetter,
+  type Tracer,
+} from '@opentelemetry/api';
+import { failSpan } from './spans.ts';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { ZipkinExporter } from '@opentelemetry/exporter-zipkin';
+import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace';
+
+export type TracingExporter = 'none' | 'zipkin' | 'otlp';
+/** Spring Boot's `management.tracing.propagation.type`: W3C, B3 (one header) or B3_MULTI (X-B3-* headers). */
+export type Propagation = 'w3c' | 'b3' | 'b3-multi';
+
+export interface TracingSettings {
+  readonly exporter: TracingExporter;
+  /** Zipkin's span endpoint, Spring's `management.zipkin.tracing.endpoint`. */
+  readonly zipkinEndpoint: string;
+  /** The OTLP/HTTP traces endpoint, Spring's `management.otlp.tracing.endpoint`. */
+  readonly otlpEndpoint: string;
+  /** Share of new traces recorded, 0–1 (Spring's default 0.1); a caller's sampling decision is kept. */
+  readonly samplingProbability: number;
+  /** The format written on outgoing calls and messages; every format is read on incoming ones. */
+  readonly propagation: Propagation;
+  /** How long finished spans wait to be sent in one batch. Default 1000 ms, as Brave's reporter. */
+  readonly exportDelayMs?: number;
+}
+
+let contextManagerSet = false;
+
+/**
+ * OpenTelemetry's context follows async work through AsyncLocalStorage. One manager per process, set on the first
+ * tracer: the landscape runs several services in one process.
+ */
+function ensureContextManager(): void {
+  if (contextManagerSet) return;
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  contextManagerSet = true;
+}
+
+function exporterOf(settings: TracingSettings, serviceName: string): SpanExporter {
+  if (settings.exporter === 'zipkin') return new ZipkinExporter({ url: settings.zipkinEndpoint, serviceName });
+  return new OTLPTraceExporter({ url: settings.otlpEndpoint });
+}
+
+function injectorOf(propagation: Propagation): TextMapPropagator {
+  if (propagation === 'w3c') return new W3CTraceContextPropagator();
+  return new B3Propagator({
+    injectEncoding: propagation === 'b3' ? B3InjectEncoding.SINGLE_HEADER : B3InjectEncoding.MULTI_HEADER,
+  });
+}
+
+/**
+ * The tracer of one service, with its own `service.name` (Zipkin's serviceName): the landscape's services share a
+ * process but not a name. Each has a provider of its own, not the global one.
+ */
+export class Tracing {
+  readonly tracer: Tracer;
+  readonly serviceName: string;
+  readonly #provider: TracerProvider;
+  // Read every format, as Micrometer Tracing consumes W3C, B3 and B3 multi by default; write the chosen one.
+  readonly #extractor: TextMapPropagator = new CompositePropagator({
+    propagators: [new B3Propagator(), new W3CTraceContextPropagator()],
+  });
+  readonly #injector: TextMapPropagator;
+
+  constructor(serviceName: string, settings: TracingSettings) {
+    ensureContextManager();
+    this.serviceName = serviceName;
+    this.#injector = injectorOf(settings.propagation);
+    this.#provider = new TracerProvider({
+      resource: resourceFromAttributes({ 'service.name': serviceName }),
+      sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(settings.samplingProbability) }),
+      spanProcessors: [
+        new BatchSpanProcessor({
+          exporter: exporterOf(settings, serviceName),
+          scheduledDelayMillis: settings.exportDelayMs ?? 1000,
+        }),
+      ],
+    });
+    this.tracer = this.#provider.getTracer('trellis');
+  }
+
+  /** The context a carrier's trace headers continue (W3C `traceparent`, `b3`, or `X-B3-*`); the root when none. */
+  extract<C>(carrier: C, getter: TextMapGetter<C> = defaultTextMapGetter): Context {
+    return this.#extractor.extract(ROOT_CONTEXT, carrier, getter);
+  }
+
+  /** Writes the trace headers of `ctx` (the active context by default) into a carrier: HTTP headers, message headers. */
+  inject<C>(carrier: C, ctx: Context = context.active(), setter: TextMapSetter<C> = defaultTextMapSetter): void {
+    this.#injector.inject(ctx, carrier, setter);
+  }
+
+  /** Starts a span, child of `parent` (the active context by default); the caller ends it. */
+  startSpan(name: string, kind: SpanKind, attributes?: Attributes, parent: Context = context.active()): Span {
+    return this.tracer.startSpan(name, { kind, ...(attributes === undefined ? {} : { attributes }) }, parent);
+  }
+
+  /**
+   * Runs `fn` in a new span made active for it (child of `parent`, the active context by default) and ends the span
+   * when `fn` settles, marking it an error when `fn` throws.
+   */
+  async inSpan<T>(
+    name: string,
+    kind: SpanKind,
+    attributes: Attributes | undefined,
+    fn: (span: Span) => Promise<T> | T,
+    parent: Context = context.active(),
+  ): Promise<T> {
+    const span = this.startSpan(name, kind, attributes, parent);
+    try {
+      return await context.with(trace.setSpan(parent, span), () => fn(span));
+    } catch (err) {
+      failSpan(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  /** Sends the spans still waiting in the batch. */
+  flush(): Promise<void> {
+    return this.#provider.forceFlush();
+  }
+
+  /** Flushes, then stops exporting: part of the service's shutdown. */
+  shutdown(): Promise<void> {
+    return this.#provider.shutdown();
+  }
+}
