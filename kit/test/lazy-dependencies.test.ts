@@ -12,7 +12,7 @@ async function loadedAfter(script: string): Promise<string[]> {
   const probe = `${script}
 const { createRequire } = await import('node:module');
 const cache = Object.keys(createRequire(import.meta.url).cache);
-const loaded = ['better-sqlite3', 'node-forge'].filter((name) =>
+const loaded = ['better-sqlite3', 'node-forge', '@opentelemetry/sdk-trace'].filter((name) =>
   cache.some((f) => new RegExp('/node_modules/' + name + '(-node20)?/').test(f)));
 process.stdout.write(JSON.stringify(loaded));`;
   const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], {
@@ -28,6 +28,18 @@ const kit = await import('@trellis/kit');
 await import('@trellis/kit/tls');
 kit.createService({ name: 'demo', logger: kit.createLogger({ name: 'demo', level: 'silent', format: 'json' }), git: false });`;
     expect(await loadedAfter(script)).toEqual([]);
+  });
+
+  it("OpenTelemetry's SDK loads only for a service that traces", async () => {
+    const settings = (exporter: string) =>
+      `{ metrics: true, tracing: { exporter: '${exporter}', zipkinEndpoint: 'http://127.0.0.1:9/api/v2/spans', otlpEndpoint: '', samplingProbability: 1, propagation: 'w3c' } }`;
+    const kit = `const kit = await import('@trellis/kit');`;
+    expect(await loadedAfter(`${kit} await kit.createObservability('demo', ${settings('none')});`)).toEqual([]);
+    expect(
+      await loadedAfter(
+        `${kit} await (await kit.createObservability('demo', ${settings('zipkin')})).tracing.shutdown();`,
+      ),
+    ).toEqual(['@opentelemetry/sdk-trace']);
   });
 
   it('the first openSqlite loads the addon', async () => {

@@ -14,6 +14,7 @@ import {
   type Service,
   type ServiceOptions,
   observabilityOf,
+  withObservability,
 } from '@trellis/kit';
 import { registerService, type DiscoveryClient } from '@trellis/clients/discovery';
 import type { ExampleSettings } from './settings.ts';
@@ -83,10 +84,18 @@ export async function startExample<S extends ExampleSettings>(
   options: Pick<ServiceOptions, 'renderError'> = {},
 ): Promise<Running> {
   const log = logger.child({ service: name });
-  const config = await loadConfig(name, settings, log);
+  const observability = await createObservability(name, observabilityOf(settings));
+  // Made before the service, so the configuration fetch is traced and timed as this service's.
+  const config = await withObservability(observability, () => loadConfig(name, settings, log)).catch(
+    async (err: unknown) => {
+      await observability.tracing?.shutdown();
+      throw err;
+    },
+  );
   const undecryptable = config.status().undecryptable;
   if (undecryptable.length > 0) {
     await config.close();
+    await observability.tracing?.shutdown();
     throw new StartupError(
       `${name}: the config server could not decrypt ${undecryptable.join(', ')}; start it with the ENCRYPT_KEY the values were made with`,
     );
@@ -98,7 +107,7 @@ export async function startExample<S extends ExampleSettings>(
     logger: log,
     allowedHosts: settings.allowedHosts,
     healthShowDetails: settings.healthShowDetails,
-    observability: await createObservability(name, observabilityOf(settings)),
+    observability,
     ...options,
     // The secret's presence, never its value: shows the {cipher} property reached the service.
     info: { config: { secretLoaded: config.has('app.secret') } },
@@ -109,19 +118,24 @@ export async function startExample<S extends ExampleSettings>(
   const registryUrl =
     settings.registryUrl ?? config.getString('eureka.client.serviceUrl.defaultZone', DEFAULT_REGISTRY);
   try {
-    const parts = await build({ name, settings, service, config, log, registryUrl, serviceAddress: () => address });
+    // Clients made while building (discovery, tokens, binders) record into this service's meters and spans.
+    const parts = await service.inScope(() =>
+      build({ name, settings, service, config, log, registryUrl, serviceAddress: () => address }),
+    );
     const endpoint = await service.listen({
       port: settings.port,
       ...(settings.host === undefined ? {} : { host: settings.host }),
       setting: `--port of ${name}`,
     });
-    const registration = registerService(service, {
-      registryUrl,
-      ...(hostName === undefined ? { preferIpAddress: true } : { hostName }),
-      ...(parts.discovery === undefined ? {} : { discovery: parts.discovery }),
-    });
+    const registration = service.inScope(() =>
+      registerService(service, {
+        registryUrl,
+        ...(hostName === undefined ? { preferIpAddress: true } : { hostName }),
+        ...(parts.discovery === undefined ? {} : { discovery: parts.discovery }),
+      }),
+    );
     address = registration.instanceId.split(':').slice(0, 1).concat(String(endpoint.port)).join(':');
-    await parts.afterRegister?.();
+    await service.inScope(async () => parts.afterRegister?.());
     return {
       name,
       endpoints: service.endpoints,

@@ -1,0 +1,278 @@
+// A kit service's meters at /actuator/prometheus and its spans in a real Zipkin, over sockets.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startZipkin, type Zipkin } from '@trellis/kit/zipkin-server';
+import {
+  context,
+  createObservability,
+  loadSettings,
+  observabilityOf,
+  observabilitySettings,
+  trace,
+  type ObservabilitySettings,
+  type Propagation,
+} from '../src/index.ts';
+import { createService, type Service } from '../src/service.ts';
+import { captureLogger } from './support/logger.ts';
+
+class InventoryMissingError extends Error {}
+
+const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const PARENT_SPAN = '00f067aa0ba902b7';
+
+/** A service with an item route, a failing route, a lean route and a route that reports the headers it would send on. */
+async function startDemo(observability: ObservabilitySettings, logger = captureLogger('info').logger) {
+  const service = createService({
+    name: 'demo',
+    logger,
+    git: false,
+    observability: await createObservability('demo', observability),
+  });
+  service.app.get('/items/:id', (c) => {
+    c.var.log.info('looking the item up');
+    return c.json({ id: c.req.param('id') });
+  });
+  service.app.get('/fail', () => {
+    throw new InventoryMissingError('no inventory');
+  });
+  // What a client of this service would write on its outgoing call, from inside the request's span.
+  service.app.get('/outgoing', (c) => {
+    const headers: Record<string, string> = {};
+    service.observability.tracing?.inject(headers);
+    return c.json({ headers, active: trace.getSpan(context.active())?.spanContext().traceId ?? null });
+  });
+  service.leanRoute({
+    method: 'PUT',
+    uri: '/beats/{id}',
+    answer: (req) => (req.path.startsWith('/beats/') ? { status: 200 } : undefined),
+  });
+  const endpoint = await service.listen({ port: 0, host: '127.0.0.1' });
+  return { service, base: endpoint.url };
+}
+
+const metricsOnly: ObservabilitySettings = {
+  metrics: true,
+  tracing: { exporter: 'none', zipkinEndpoint: '', otlpEndpoint: '', samplingProbability: 0, propagation: 'w3c' },
+};
+
+/** The value of one sample line of a Prometheus text scrape, or undefined. */
+function sample(scrape: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of scrape.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const inside = line.slice(name.length + 1, line.lastIndexOf('}'));
+    if (Object.entries(labels).every(([k, v]) => inside.includes(`${k}="${v}"`))) {
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return undefined;
+}
+
+describe('/actuator/prometheus', () => {
+  let demo: { service: Service; base: string };
+
+  beforeAll(async () => {
+    demo = await startDemo(metricsOnly);
+    for (const id of ['A-1', 'B-2']) expect((await fetch(`${demo.base}/items/${id}`)).status).toBe(200);
+    expect((await fetch(`${demo.base}/fail`)).status).toBe(500);
+    expect((await fetch(`${demo.base}/no/such/thing`)).status).toBe(404);
+    expect((await fetch(`${demo.base}/beats/X-9`, { method: 'PUT' })).status).toBe(200);
+    expect((await fetch(`${demo.base}/actuator/health`)).status).toBe(200);
+  });
+  afterAll(() => demo.service.stop());
+
+  it("times each request under Micrometer's name and tags, by route template", async () => {
+    const res = await fetch(`${demo.base}/actuator/prometheus`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const scrape = await res.text();
+    const base = { application: 'demo', method: 'GET' };
+    expect(
+      sample(scrape, 'http_server_requests_seconds_count', {
+        ...base,
+        uri: '/items/{id}',
+        status: '200',
+        outcome: 'SUCCESS',
+        exception: 'none',
+      }),
+    ).toBe(2);
+    expect(
+      sample(scrape, 'http_server_requests_seconds_count', {
+        ...base,
+        uri: '/fail',
+        status: '500',
+        outcome: 'SERVER_ERROR',
+        exception: 'InventoryMissingError',
+      }),
+    ).toBe(1);
+    expect(
+      sample(scrape, 'http_server_requests_seconds_count', {
+        ...base,
+        uri: 'NOT_FOUND',
+        status: '404',
+        outcome: 'CLIENT_ERROR',
+      }),
+    ).toBe(1);
+    // The lean path and the node-level probes are timed too.
+    expect(sample(scrape, 'http_server_requests_seconds_count', { method: 'PUT', uri: '/beats/{id}' })).toBe(1);
+    expect(sample(scrape, 'http_server_requests_seconds_count', { uri: '/actuator/health' })).toBe(1);
+    expect(sample(scrape, 'http_server_requests_seconds_bucket', { uri: '/items/{id}', le: '+Inf' })).toBe(2);
+    // Raw paths and ids never become label values.
+    for (const raw of ['A-1', 'B-2', 'X-9', '/no/such/thing']) expect(scrape).not.toContain(raw);
+    // Spring's process gauges, and Node's own.
+    expect(scrape).toMatch(/^process_uptime_seconds\{application="demo"\} [\d.]+$/m);
+    expect(scrape).toMatch(/^process_cpu_usage\{application="demo"\} [\d.e-]+$/m);
+    expect(scrape).toMatch(/^nodejs_eventloop_lag_seconds\{application="demo"\} /m);
+  });
+
+  it('answers OpenMetrics to a scraper that asks for it, as Prometheus does', async () => {
+    const res = await fetch(`${demo.base}/actuator/prometheus`, {
+      headers: { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' },
+    });
+    expect(res.headers.get('content-type')).toMatch(/^application\/openmetrics-text; version=1\.0\.0/);
+    expect(await res.text()).toMatch(/# EOF\n?$/);
+  });
+
+  it('is not served with metrics off', async () => {
+    const off = await startDemo({ ...metricsOnly, metrics: false });
+    try {
+      expect((await fetch(`${off.base}/actuator/prometheus`)).status).toBe(404);
+    } finally {
+      await off.service.stop();
+    }
+  });
+});
+
+describe('tracing settings', () => {
+  it("take Spring Boot's variables and values", () => {
+    const s = loadSettings(observabilitySettings(), {
+      env: {
+        TRELLIS_TRACING: 'zipkin',
+        MANAGEMENT_TRACING_PROPAGATION_TYPE: 'B3_MULTI',
+        MANAGEMENT_TRACING_SAMPLING_PROBABILITY: '1.0',
+        MANAGEMENT_ZIPKIN_TRACING_ENDPOINT: 'http://zipkin.internal:9411/api/v2/spans',
+      },
+    });
+    expect(observabilityOf(s).tracing).toMatchObject({
+      exporter: 'zipkin',
+      propagation: 'b3-multi',
+      samplingProbability: 1,
+      zipkinEndpoint: 'http://zipkin.internal:9411/api/v2/spans',
+    });
+    const defaults = observabilityOf(loadSettings(observabilitySettings(), { env: {} }));
+    expect(defaults).toMatchObject({ metrics: true, tracing: { exporter: 'none', samplingProbability: 0.1 } });
+  });
+
+  it('refuse what is not a probability or a propagation type, naming the setting', () => {
+    expect(() =>
+      loadSettings(observabilitySettings(), { env: { MANAGEMENT_TRACING_SAMPLING_PROBABILITY: '1.5' } }),
+    ).toThrow(/MANAGEMENT_TRACING_SAMPLING_PROBABILITY.*a number from 0 to 1/);
+    expect(() => loadSettings(observabilitySettings(), { argv: ['--tracing-propagation', 'jaeger'] })).toThrow(
+      /--tracing-propagation.*w3c, b3, b3-multi/,
+    );
+  });
+});
+
+describe('tracing into a real Zipkin', () => {
+  let zipkin: Zipkin;
+  const tracingWith = (propagation: Propagation): ObservabilitySettings => ({
+    metrics: false,
+    tracing: {
+      exporter: 'zipkin',
+      zipkinEndpoint: zipkin.spansUrl,
+      otlpEndpoint: '',
+      samplingProbability: 1,
+      propagation,
+      exportDelayMs: 100,
+    },
+  });
+
+  beforeAll(async () => {
+    zipkin = await startZipkin();
+  }, 120_000);
+  afterAll(() => zipkin?.stop());
+
+  /** The spans of a trace once Zipkin has `count` of them (they arrive in batches). */
+  async function spansOf(
+    traceId: string,
+    count: number,
+  ): Promise<
+    {
+      name: string;
+      kind: string;
+      parentId?: string;
+      localEndpoint: { serviceName: string };
+      tags: Record<string, string>;
+    }[]
+  > {
+    for (let i = 0; i < 100; i++) {
+      const res = await fetch(`${zipkin.url}/api/v2/trace/${traceId}`);
+      if (res.status === 200) {
+        const spans = (await res.json()) as Awaited<ReturnType<typeof spansOf>>;
+        if (spans.length >= count) return spans;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`trace ${traceId} did not reach ${count} spans`);
+  }
+
+  it("continues a caller's W3C trace: the request's span, its log lines and its outgoing headers share the trace", async () => {
+    const log = captureLogger('info');
+    const demo = await startDemo(tracingWith('w3c'), log.logger);
+    try {
+      const res = await fetch(`${demo.base}/outgoing`, {
+        headers: { traceparent: `00-${TRACE_ID}-${PARENT_SPAN}-01` },
+      });
+      const body = (await res.json()) as { headers: Record<string, string>; active: string };
+      expect(body.active).toBe(TRACE_ID);
+      const [, traceId, spanId, flags] = body.headers.traceparent?.split('-') ?? [];
+      expect(traceId).toBe(TRACE_ID);
+      expect(spanId).not.toBe(PARENT_SPAN);
+      expect(flags).toBe('01');
+
+      await fetch(`${demo.base}/items/7`, { headers: { traceparent: `00-${TRACE_ID}-${PARENT_SPAN}-01` } });
+      await demo.service.observability.tracing?.flush();
+      const spans = await spansOf(TRACE_ID, 2);
+      const server = spans.find((s) => s.name === 'get /items/{id}');
+      expect(server).toMatchObject({ kind: 'SERVER', parentId: PARENT_SPAN, localEndpoint: { serviceName: 'demo' } });
+      expect(server?.tags['http.route']).toBe('/items/{id}');
+      expect(server?.tags['http.response.status_code']).toBe('200');
+      const line = log.lines.find((l) => l.msg === 'looking the item up');
+      expect(line).toMatchObject({ traceId: TRACE_ID });
+      expect(line?.spanId).toMatch(/^[0-9a-f]{16}$/);
+      // Outside any span nothing is added.
+      log.logger.info('idle');
+      expect(log.lines.at(-1)).not.toHaveProperty('traceId');
+    } finally {
+      await demo.service.stop();
+    }
+  });
+
+  it('reads B3 from a caller and writes B3 (one header) when configured, as Micrometer Tracing does', async () => {
+    const demo = await startDemo(tracingWith('b3'));
+    try {
+      const single = await fetch(`${demo.base}/outgoing`, { headers: { b3: `${TRACE_ID}-${PARENT_SPAN}-1` } });
+      const { headers } = (await single.json()) as { headers: Record<string, string> };
+      expect(headers.traceparent).toBeUndefined();
+      expect(headers.b3).toMatch(new RegExp(`^${TRACE_ID}-[0-9a-f]{16}-1$`));
+      const multi = await fetch(`${demo.base}/outgoing`, {
+        headers: { 'X-B3-TraceId': TRACE_ID, 'X-B3-SpanId': PARENT_SPAN, 'X-B3-Sampled': '1' },
+      });
+      expect(((await multi.json()) as { active: string }).active).toBe(TRACE_ID);
+    } finally {
+      await demo.service.stop();
+    }
+  });
+
+  it('writes X-B3-* headers with b3-multi, and keeps a caller’s decision not to sample', async () => {
+    const demo = await startDemo(tracingWith('b3-multi'));
+    try {
+      const res = await fetch(`${demo.base}/outgoing`, {
+        headers: { traceparent: `00-${TRACE_ID}-${PARENT_SPAN}-00` },
+      });
+      const { headers } = (await res.json()) as { headers: Record<string, string> };
+      expect(headers['x-b3-traceid']).toBe(TRACE_ID);
+      expect(headers['x-b3-sampled']).toBe('0');
+    } finally {
+      await demo.service.stop();
+    }
+  });
+});
