@@ -24,6 +24,7 @@ import {
 } from '@trellis/kit';
 import { DESTINATIONS, DEV_ENCRYPT_KEY, partitionsEnv, SCALABLE } from '@trellis/examples';
 import { binderSettings, chooseBinder, type ChosenBinder } from './binder-choice.ts';
+import { landscapeTracing } from './landscape-tracing.ts';
 import { loadAll, type CatalogueEntry } from './catalogue.ts';
 import { landscapeEvents, type LandscapeEvents } from './landscape-events.ts';
 import { ensureLocalCa } from './local-ca.ts';
@@ -61,6 +62,12 @@ export function upSettings() {
       env: 'TRELLIS_KAFKA_PORT',
       default: 9092,
       help: 'port of the Kafka broker started with --binder kafka and no --broker-url (9092: where Kafka tools look)',
+    }),
+    zipkinPort: setting.port({
+      flag: 'zipkin-port',
+      env: 'TRELLIS_ZIPKIN_PORT',
+      default: 9411,
+      help: "port of the Zipkin started with --tracing zipkin and Zipkin's default endpoint (9411: where its docs and Spring look)",
     }),
   };
 }
@@ -483,8 +490,21 @@ export async function runUp(
   // so nothing listens beyond loopback unless asked (`--host 0.0.0.0`), as a dev server should.
   shared.host ??= LANDSCAPE_HOST;
   const logger = createLogger({ name: 'trellis', level: flags.logLevel, format: flags.logFormat });
+  const samplingChosen =
+    env.MANAGEMENT_TRACING_SAMPLING_PROBABILITY !== undefined ||
+    argv.some((a) => a.startsWith('--tracing-sampling-probability'));
   await runUntilSignal(
     async (started) => {
+      // Zipkin is up before the first span is sent (the spans of start-up are part of the picture).
+      const tracing = await landscapeTracing({
+        tracing: flags.tracing,
+        zipkinEndpoint: flags.zipkinEndpoint,
+        zipkinPort: flags.zipkinPort,
+        samplingChosen,
+        logger,
+      });
+      if (tracing.zipkin !== undefined) started.push(tracing.zipkin);
+      Object.assign(shared, tracing.settings);
       // A Kafka broker takes about ten seconds to start: it starts beside the components that do not need it, and
       // the first one that reads the broker URL waits for it.
       const starting = landscapeEvents(binder, { dataDir: flags.dataDir, kafkaPort: flags.kafkaPort, logger }).then(
@@ -545,8 +565,10 @@ export async function runUp(
       const reach =
         shared.host === LANDSCAPE_HOST ? [`listening on ${LANDSCAPE_HOST} only (--host 0.0.0.0 to expose it)`] : [];
       // The broker is no HTTP listener: the events notes say where it is.
-      const listed = started.filter((r) => r !== events?.broker);
-      io.stdout.write(renderSummary(listed, caFile, [...reach, ...events.notes, ...wired.notes, ...tryIt]));
+      const listed = started.filter((r) => r !== events?.broker && r !== tracing.zipkin);
+      io.stdout.write(
+        renderSummary(listed, caFile, [...reach, ...events.notes, ...tracing.notes, ...wired.notes, ...tryIt]),
+      );
     },
     { logger, stderr: io.stderr, exit: io.exit },
   );
