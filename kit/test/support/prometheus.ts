@@ -16,6 +16,8 @@ export interface ScrapeTarget {
   readonly url: string;
   /** Default `/actuator/prometheus`, Spring Boot's path and ours. */
   readonly metricsPath?: string;
+  /** For an `https:` target served with a certificate of a CA of our own (the landscape's config server). */
+  readonly caFile?: string;
 }
 
 export interface PrometheusOptions {
@@ -60,6 +62,7 @@ function config(targets: readonly ScrapeTarget[], intervalSeconds: number): stri
           metrics_path: t.metricsPath ?? '/actuator/prometheus',
           scrape_timeout: `${intervalSeconds}s`,
           static_configs: [{ targets: [url.host] }],
+          ...(t.caFile === undefined ? {} : { tls_config: { ca_file: t.caFile } }),
         };
       }),
     },
