@@ -43,6 +43,7 @@ export { HEALTH_SHOW_DETAILS } from './actuator.ts';
 export type { HealthShowDetails } from './actuator.ts';
 export {
   context,
+  boundHistogram,
   counter,
   createObservability,
   currentObservability,

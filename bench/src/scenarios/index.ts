@@ -7,6 +7,7 @@ import { footprint } from './footprint.ts';
 import { kafka } from './kafka.ts';
 import { kit } from './kit.ts';
 import { landscape } from './landscape.ts';
+import { observability } from './observability.ts';
 import { registry } from './registry.ts';
 import { resilience } from './resilience.ts';
 import { security } from './security.ts';
@@ -14,6 +15,7 @@ import { security } from './security.ts';
 /** Every benchmark scenario; each issue adds its own. */
 export const scenarios: readonly Scenario[] = [
   kit,
+  observability,
   footprint,
   resilience,
   security,
