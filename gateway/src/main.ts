@@ -298,6 +298,7 @@ export async function startGateway(
     authServerUpstreams: config.authServerUpstreams,
     maxInFlightPerClient: config.maxInFlightPerClient,
     actuator: (req, res) => service.serveApp(req, res),
+    observability: service.observability,
   });
   // Every request is the proxy's, before the framework: it screens it, then forwards it or hands /actuator/* back.
   service.intercept((req, res) => {

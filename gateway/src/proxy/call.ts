@@ -6,7 +6,9 @@
 // and body chunks go straight to the client response with undici's own pause/resume as backpressure.
 import type http from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Span } from '@trellis/kit';
 import type { Dispatcher } from 'undici';
+import { endUpstreamSpan, failUpstreamSpan } from './observe.ts';
 
 export interface UpstreamHead {
   readonly statusCode: number;
@@ -18,6 +20,9 @@ const HELD_LIMIT = 64 * 1024;
 
 export class UpstreamCall implements Dispatcher.DispatchHandler {
   readonly head: Promise<UpstreamHead>;
+  /** The call's CLIENT span (tracing on), ended when the body has ended or the call failed. */
+  span: Span | undefined = undefined;
+  #status = 0;
   #resolve!: (head: UpstreamHead) => void;
   #reject!: (err: Error) => void;
   #controller: Dispatcher.DispatchController | undefined;
@@ -48,6 +53,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (statusCode < 200) return;
     this.#started = true;
+    this.#status = statusCode;
     this.#resolve({ statusCode, headers });
   }
 
@@ -66,12 +72,21 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.#ended = true;
+    if (this.span !== undefined) {
+      endUpstreamSpan(this.span, this.#status);
+      this.span = undefined;
+    }
     this.#sink?.end();
     this.#onDiscarded?.();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     this.#failed = true;
+    if (this.span !== undefined) {
+      if (this.#started) this.span.setAttribute('http.response.status_code', this.#status);
+      failUpstreamSpan(this.span, err);
+      this.span = undefined;
+    }
     if (!this.#started) {
       this.#reject(err);
       return;

@@ -7,7 +7,16 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { parseTrustedProxies, type Logger } from '@trellis/kit';
+import {
+  context,
+  parseTrustedProxies,
+  setRequestException,
+  setRequestRoute,
+  trace,
+  type Logger,
+  type Observability,
+  type Span,
+} from '@trellis/kit';
 import type { InstanceSource, RoundRobin } from '@trellis/clients/discovery';
 import type { TokenIntrospector, TokenVerifier } from '@trellis/clients/security';
 import { GatewayError } from '../errors.ts';
@@ -17,6 +26,7 @@ import { AuthServerUpstreams } from './auth-server.ts';
 import { crossOrigin, PREFLIGHT_ANSWERED } from './cross-origin.ts';
 import { CLIENT_GONE, Forwarding, type ProxyDeps } from './forwarding.ts';
 import { InFlightLimit } from './in-flight.ts';
+import { GatewayMeters, routeUriTag, startUpstreamSpan, tracedHeaders } from './observe.ts';
 import { prepareBody, prepareExchange } from './prepare.ts';
 import { continueIfExpected, sendFailure, writeFailure, writeResponse } from './respond.ts';
 import { screenRequest } from './screen.ts';
@@ -57,6 +67,8 @@ export interface ProxyOptions {
    */
   readonly actuator?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   readonly now?: () => number;
+  /** The service's meters and tracer (service.observability); either may be off. */
+  readonly observability?: Observability;
 }
 
 export interface Proxy {
@@ -96,10 +108,18 @@ export function createProxy(options: ProxyOptions): Proxy {
     inFlight:
       options.maxInFlightPerClient === undefined ? undefined : new InFlightLimit(options.maxInFlightPerClient, trusted),
     actuator: options.actuator,
+    meters:
+      options.observability?.metrics === undefined
+        ? undefined
+        : new GatewayMeters(options.observability.metrics, options.table),
+    tracing: options.observability?.tracing,
   };
   return {
     handle(req, res) {
-      serve(deps, req, res).catch((err: unknown) => writeFailure(deps.log, res, err));
+      serve(deps, req, res).catch((err: unknown) => {
+        noteFailure(deps, req, err);
+        writeFailure(deps.log, res, err);
+      });
     },
     upgrade(req, socket, head) {
       serveUpgrade(deps, req, socket, head).catch((err: unknown) => {
@@ -111,6 +131,17 @@ export function createProxy(options: ProxyOptions): Proxy {
   };
 }
 
+/** A failed request's part in the meters: a RequestRateLimiter refusal, the exception tag of a 5xx. */
+function noteFailure(deps: ProxyDeps, req: http.IncomingMessage, err: unknown): void {
+  if (!(err instanceof GatewayError)) {
+    setRequestException(req, err);
+    return;
+  }
+  // The in-flight cap's 429 names no route: only the route's limiter counts as its refusal.
+  if (err.code === 'too_many_requests' && err.route !== undefined) deps.meters?.rateLimitRefusal(err.route);
+  if (err.status >= 500 && err.cause !== undefined) setRequestException(req, err.cause);
+}
+
 /** Whether the request came in over TLS (the gateway's HTTPS port). */
 function isSecure(req: http.IncomingMessage): boolean {
   return (req.socket as Partial<TLSSocket>).encrypted === true;
@@ -118,6 +149,7 @@ function isSecure(req: http.IncomingMessage): boolean {
 
 /** One request, from its arrival to the matched route's forwarding (or the gateway's own answer). */
 async function serve(deps: ProxyDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const started = deps.meters === undefined ? 0 : performance.now();
   const target = screenRequest(req);
   if (deps.actuator !== undefined && target.path.startsWith(ACTUATOR)) {
     req.url = withQuery(target.path, target.query);
@@ -132,6 +164,16 @@ async function serve(deps: ProxyDeps, req: http.IncomingMessage, res: http.Serve
   const cors = crossOrigin(req, res, secure, table, match, target.path);
   if (cors === PREFLIGHT_ANSWERED) return;
   if (match === undefined) throw noRoute(req, target.path);
+  // The kit's http_server_requests_seconds names a proxied request by its route id; an unmatched one stays NOT_FOUND.
+  setRequestRoute(req, match.route.id);
+  const meters = deps.meters;
+  if (meters !== undefined) {
+    const route = match.route;
+    const method = req.method ?? 'GET';
+    res.once('close', () =>
+      meters.request(route, method, res.headersSent ? res.statusCode : 0, (performance.now() - started) / 1000),
+    );
+  }
   await forward(deps, new Forwarding(req, res, match, secure, cors));
 }
 
@@ -169,15 +211,37 @@ async function serveUpgrade(deps: ProxyDeps, req: http.IncomingMessage, socket: 
   const requested = screenRequest(req);
   const match = matchRoute(deps, deps.table(), req, requested);
   if (match === undefined) throw noRoute(req, requested.path);
+  setRequestRoute(req, match.route.id);
   const exchange = await prepareExchange(deps, req, match, secure);
   const target = chooseTarget(deps, match.route, undefined, new Set());
+  let headers = deps.authServer.headersFor(target, exchange.headers);
+  let span: Span | undefined;
+  const tracing = deps.tracing;
+  if (tracing !== undefined) {
+    // Upgrades are not inside a server span of the kit's: the handshake's client span continues the caller's trace.
+    const active = context.active();
+    const parent = trace.getSpan(active) === undefined ? tracing.extract(req.headers) : active;
+    const method = req.method ?? 'GET';
+    const started = startUpstreamSpan(
+      tracing,
+      method,
+      match.route.id,
+      routeUriTag(match.route),
+      target,
+      exchange.path,
+      parent,
+    );
+    span = started.span;
+    headers = tracedHeaders(tracing, headers, started.ctx);
+  }
   pipeUpgrade({
     req,
     socket,
     head,
     target,
     path: withQuery(exchange.path, exchange.query),
-    headers: deps.authServer.headersFor(target, exchange.headers),
+    headers,
+    span,
     connectTimeoutMs: match.route.connectTimeoutMs ?? deps.connectTimeoutMs,
     routeId: match.route.id,
     logger: deps.log,

@@ -1,6 +1,6 @@
 // What the proxy's steps share: the parts resolved once from its options, and one request's state as it moves on.
 import type http from 'node:http';
-import type { Logger, TrustedProxies } from '@trellis/kit';
+import type { Logger, Tracing, TrustedProxies } from '@trellis/kit';
 import type { InstanceSource, RoundRobin } from '@trellis/clients/discovery';
 import type { TokenIntrospector, TokenVerifier } from '@trellis/clients/security';
 import type { Dispatcher } from 'undici';
@@ -9,6 +9,7 @@ import type { CorsPolicy } from '../routing/cors.ts';
 import type { Match, Route, RouteTable } from '../routing/table.ts';
 import type { UpstreamCall } from './call.ts';
 import type { InFlightLimit } from './in-flight.ts';
+import type { GatewayMeters } from './observe.ts';
 import type { Upstreams } from './upstreams.ts';
 
 /** The proxy's collaborators and settings, resolved once by createProxy and handed to every step. */
@@ -31,6 +32,10 @@ export interface ProxyDeps {
   /** undefined: no cap on the requests one source has in flight. */
   readonly inFlight: InFlightLimit | undefined;
   readonly actuator: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined;
+  /** The gateway's meters; undefined with metrics off. */
+  readonly meters?: GatewayMeters | undefined;
+  /** The service's tracer; undefined with tracing off (no span is made then). */
+  readonly tracing?: Tracing | undefined;
 }
 
 /** What aborts the upstream call when the client disconnects before its answer is complete. */

@@ -8,6 +8,7 @@ import { withQuery } from '../routing/request-path.ts';
 import type { Route } from '../routing/table.ts';
 import { UpstreamCall, type UpstreamHead } from './call.ts';
 import type { Forwarding, ProxyDeps } from './forwarding.ts';
+import { routeUriTag, startUpstreamSpan, tracedHeaders, upstreamErrorReason } from './observe.ts';
 import { chooseTarget, type Target } from './target.ts';
 
 /** An upstream answer whose head is in and whose body is still to be streamed (or discarded). */
@@ -29,10 +30,11 @@ export async function send(deps: ProxyDeps, fwd: Forwarding, exchange: Exchange)
   const tried = new Set<string>();
   let previous: ServiceInstance | undefined;
   for (let n = 1; ; n++) {
-    const target = chooseTarget(deps, route, previous, tried);
-    if (target.instance !== undefined) tried.add(target.instance.instanceId);
-    previous = target.instance;
     try {
+      // Inside the try, so a route without an UP instance counts as an upstream error too (it is not retried).
+      const target = chooseTarget(deps, route, previous, tried);
+      if (target.instance !== undefined) tried.add(target.instance.instanceId);
+      previous = target.instance;
       const response =
         breaker === undefined
           ? await attempt(deps, fwd, exchange, target)
@@ -53,6 +55,10 @@ export async function send(deps: ProxyDeps, fwd: Forwarding, exchange: Exchange)
       }
       return response;
     } catch (err) {
+      if (deps.meters !== undefined && !fwd.clientGone && !fwd.bodyOverLimit && !(err instanceof FallbackStatus)) {
+        const reason = upstreamErrorReason(err);
+        if (reason !== undefined) deps.meters.upstreamError(route.id, reason);
+      }
       if (n < attempts && retryableError(err) && !fwd.clientGone) {
         await sleep(backoff(retry, n));
         continue;
@@ -68,11 +74,19 @@ async function attempt(deps: ProxyDeps, fwd: Forwarding, exchange: Exchange, tar
   const pool = deps.upstreams.pool(target.origin, route.connectTimeoutMs ?? deps.connectTimeoutMs);
   const call = new UpstreamCall();
   fwd.call = call;
+  const method = fwd.req.method ?? 'GET';
+  let sent = deps.authServer.headersFor(target, exchange.headers);
+  if (deps.tracing !== undefined) {
+    // One CLIENT span per attempt, the parent of the upstream's server span; the call ends it with the body.
+    const { span, ctx } = startUpstreamSpan(deps.tracing, method, route.id, routeUriTag(route), target, exchange.path);
+    call.span = span;
+    sent = tracedHeaders(deps.tracing, sent, ctx);
+  }
   pool.dispatch(
     {
-      method: fwd.req.method ?? 'GET',
+      method,
       path: withQuery(exchange.path, exchange.query),
-      headers: deps.authServer.headersFor(target, exchange.headers) as Record<string, string | string[]>,
+      headers: sent as Record<string, string | string[]>,
       body: fwd.body ?? null,
       // undici's own timers (one shared wheel), not a setTimeout per request.
       headersTimeout: route.responseTimeoutMs ?? deps.responseTimeoutMs,

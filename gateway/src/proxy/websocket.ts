@@ -5,9 +5,10 @@
 import http, { STATUS_CODES } from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '@trellis/kit';
+import type { Logger, Span } from '@trellis/kit';
 import { errorBody, GatewayError } from '../errors.ts';
 import type { HeaderMap } from '../routing/exchange.ts';
+import { endUpstreamSpan, failUpstreamSpan } from './observe.ts';
 
 export interface UpgradeOptions {
   readonly req: http.IncomingMessage;
@@ -20,6 +21,8 @@ export interface UpgradeOptions {
   readonly connectTimeoutMs: number;
   readonly routeId: string;
   readonly logger: Logger;
+  /** The handshake's CLIENT span (tracing on), ended when the upstream answers or fails. */
+  readonly span?: Span | undefined;
 }
 
 function headLines(status: number, headers: http.IncomingHttpHeaders | readonly string[]): string {
@@ -42,7 +45,15 @@ export function pipeUpgrade(o: UpgradeOptions): void {
     timeout: o.connectTimeoutMs,
     agent: false,
   });
+  let span = o.span;
+  const endSpan = (status: number, err?: Error): void => {
+    if (span === undefined) return;
+    if (err === undefined) endUpstreamSpan(span, status);
+    else failUpstreamSpan(span, err);
+    span = undefined;
+  };
   const fail = (err: GatewayError): void => {
+    endSpan(0, err);
     request.destroy();
     writeRawError(o.socket, err);
   };
@@ -57,11 +68,13 @@ export function pipeUpgrade(o: UpgradeOptions): void {
     fail(new GatewayError('bad_gateway', 'the upstream refused or dropped the connection', { route: o.routeId })),
   );
   request.once('response', (res) => {
+    endSpan(res.statusCode ?? 502);
     // The upstream declined the upgrade: relay its answer as is, then close.
     o.socket.write(headLines(res.statusCode ?? 502, res.rawHeaders));
     res.pipe(o.socket);
   });
   request.once('upgrade', (res, upstream, upstreamHead) => {
+    endSpan(res.statusCode ?? 101);
     request.setTimeout(0);
     o.socket.write(headLines(res.statusCode ?? 101, res.rawHeaders));
     if (upstreamHead.length > 0) o.socket.write(upstreamHead);
