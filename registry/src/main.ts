@@ -11,6 +11,7 @@ import {
 import { createApp, EUREKA_PREFIXES } from './app.ts';
 import { registryConfig, registrySettings } from './config.ts';
 import type { RegistryConfig } from './config.ts';
+import { countReplication, observeRegistry } from './metrics.ts';
 import { createPeerHttp } from './peers/peer-http.ts';
 import { isSelf } from './peers/peer-url.ts';
 import { PeerReplicator } from './peers/replicator.ts';
@@ -56,6 +57,8 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
     healthShowDetails: config.healthShowDetails,
     observability: await createObservability('registry', config.observability),
   });
+  const metrics = service.observability.metrics;
+  if (metrics !== undefined) observeRegistry(metrics, registry);
   // Hooks run in reverse order: the sweeper stops first, the store closes last, after the final renewals.
   service.onShutdown('registry store', () => {
     persistence.stop();
@@ -67,7 +70,9 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
   // The same --peers list is usually given to every node; a node does not replicate to itself.
   const peers = config.peers.filter((peer) => config.port === 0 || !isSelf(peer, config));
   const peerHttp = peers.length === 0 ? undefined : createPeerHttp({ connectTimeoutMs: 1000 });
-  const replicator = new PeerReplicator({ registry, peers, http: peerHttp?.send ?? noPeers, log });
+  const replicate =
+    peerHttp === undefined ? noPeers : metrics === undefined ? peerHttp.send : countReplication(metrics, peerHttp.send);
+  const replicator = new PeerReplicator({ registry, peers, http: replicate, log });
   service.onShutdown('peer replication', async () => {
     replicator.stop();
     await peerHttp?.close();

@@ -390,6 +390,11 @@ export class Registry {
     return this.#size;
   }
 
+  /** Instances served with `status` now (the dashboard's and the metrics' count per status); O(1). */
+  countWithStatus(status: InstanceStatus): number {
+    return this.#statuses.count(status);
+  }
+
   /**
    * Changes whenever GET /apps/delta's content may have changed (a change, or old changes leaving the window), so
    * a cached delta body can be checked against it; call pruneDelta() first so time is taken into account.

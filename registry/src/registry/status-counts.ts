@@ -19,6 +19,11 @@ export class StatusCounts {
     this.#hash = undefined;
   }
 
+  /** Instances served with `status` now. */
+  count(status: InstanceStatus): number {
+    return this.#counts.get(status) ?? 0;
+  }
+
   /** `STATUS_count_` for each status with instances, in name order; "" for an empty registry. */
   hashCode(): string {
     if (this.#hash === undefined) {
