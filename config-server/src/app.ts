@@ -13,6 +13,7 @@ import { createGuard } from './access/guard.ts';
 import { createOwnership } from './access/ownership.ts';
 import type { EnvironmentBackend } from './backends/types.ts';
 import type { KeyChain } from './cipher/index.ts';
+import type { ConfigServerMetrics } from './metrics.ts';
 import { createServedEnvironments } from './served-environments.ts';
 import { isConfigServerError } from './errors.ts';
 import type { RouteDeps } from './routes/deps.ts';
@@ -50,6 +51,8 @@ export interface AppDeps {
   readonly maxWatchersPerClient?: number;
   /** A watch stream whose client has not taken a write after this long is cut. Default 60 s. */
   readonly watchWriteTimeoutMs?: number;
+  /** The server's own meters (main.ts makes them when metrics are on). */
+  readonly metrics?: ConfigServerMetrics | undefined;
 }
 
 export const DEFAULT_MAX_WATCHERS = 1000;
@@ -120,6 +123,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
       backend: deps.backend,
       keys: deps.keys,
       logger: deps.logger,
+      metrics: deps.metrics,
       ...(deps.overrides === undefined ? {} : { overrides: deps.overrides }),
     }),
     backend: deps.backend,
@@ -130,6 +134,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     logger: deps.logger,
     stopping: service.stopping,
     heartbeatMs: deps.heartbeatMs ?? 25_000,
+    metrics: deps.metrics,
   };
   const app = service.app;
   // Fixed paths before the `/{name}/{profiles}` patterns they would otherwise match.

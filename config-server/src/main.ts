@@ -23,6 +23,7 @@ import type { EnvironmentBackend } from './backends/types.ts';
 import { checkConfig, configServerSettings, type Config } from './config.ts';
 import type { KeyChain } from './cipher/index.ts';
 import { loadKeyChain } from './load-key-chain.ts';
+import { configServerMetrics, type ConfigServerMetrics } from './metrics.ts';
 import { ConfigFileError } from './environment/index.ts';
 import { overridesFromFile } from './overrides.ts';
 import { openPropertyStore, type PropertyStore } from './store/properties.ts';
@@ -60,7 +61,12 @@ interface Backends {
   readonly store: PropertyStore | undefined;
 }
 
-async function backendsFor(config: Config, logger: Logger, env: StartContext['env']): Promise<Backends> {
+async function backendsFor(
+  config: Config,
+  logger: Logger,
+  env: StartContext['env'],
+  metrics: ConfigServerMetrics | undefined,
+): Promise<Backends> {
   const list: EnvironmentBackend[] = [];
   let store: PropertyStore | undefined;
   try {
@@ -79,6 +85,9 @@ async function backendsFor(config: Config, logger: Logger, env: StartContext['en
             timeoutMs: config.gitTimeout * 1000,
             env,
             logger,
+            ...(metrics === undefined
+              ? {}
+              : { onRefresh: (seconds: number, ok: boolean) => metrics.backendRefreshed(seconds, ok) }),
           });
           list.push(git);
           // Clone on start; a remote that is down leaves the server up (health says why) and the fetch retrying.
@@ -112,14 +121,20 @@ async function start(config: Config, logger: Logger, env: StartContext['env']): 
   }
   const tls = await tlsFor(config, logger);
   const overrides = await overridesOf(config);
-  const { backend, store } = await backendsFor(config, logger, env);
+  // Before the backends: the git backend's start-up clone is its first refresh.
+  const observability = await createObservability('config-server', observabilityOf(config));
+  const metrics =
+    observability.metrics === undefined
+      ? undefined
+      : configServerMetrics(observability.metrics, config.backendKinds.join(','));
+  const { backend, store } = await backendsFor(config, logger, env, metrics);
   const service = createService({
     name: 'config-server',
     logger,
     renderError,
     allowedHosts: config.allowedHosts,
     healthShowDetails: config.healthShowDetails,
-    observability: await createObservability('config-server', observabilityOf(config)),
+    observability,
   });
   createApp({
     logger,
@@ -129,6 +144,7 @@ async function start(config: Config, logger: Logger, env: StartContext['env']): 
     maxWatchers: config.watchMaxStreams,
     maxWatchersPerClient: config.watchMaxStreamsPerClient,
     watchWriteTimeoutMs: config.watchWriteTimeout * 1000,
+    metrics,
     ...(keys === undefined ? {} : { keys }),
     ...(config.clientEntries === undefined ? {} : { access: createAccessControl(config.clientEntries) }),
     ...(store === undefined ? {} : { store }),

@@ -12,6 +12,7 @@ import {
   type EnvironmentRequest,
   type PropertySource,
 } from './environment/index.ts';
+import type { ConfigServerMetrics } from './metrics.ts';
 
 export interface ServedEnvironmentsOptions {
   readonly backend: EnvironmentBackend;
@@ -20,6 +21,8 @@ export interface ServedEnvironmentsOptions {
   /** Server-side forced values (Spring's `spring.cloud.config.server.overrides`), served first as "overrides". */
   readonly overrides?: Readonly<Record<string, string>>;
   readonly logger: Logger;
+  /** Counts fetches and decryption failures; undefined with metrics off. */
+  readonly metrics?: ConfigServerMetrics | undefined;
 }
 
 /**
@@ -83,6 +86,7 @@ interface Entry {
  */
 export function createServedEnvironments(options: ServedEnvironmentsOptions): ServedEnvironments {
   const entries = new Map<string, Entry>();
+  const { metrics } = options;
   const overrides =
     options.overrides === undefined || Object.keys(options.overrides).length === 0
       ? undefined
@@ -108,7 +112,14 @@ export function createServedEnvironments(options: ServedEnvironmentsOptions): Se
     view: View | undefined,
     decrypt: boolean,
   ): Promise<{ environment: Environment; entry?: Entry }> {
-    const found = await options.backend.findOne(request);
+    let found;
+    try {
+      found = await options.backend.findOne(request);
+    } catch (err) {
+      metrics?.environmentFetched(err);
+      throw err;
+    }
+    metrics?.environmentFetched();
     const cacheKey = keyOf(request, view);
     const cached = entries.get(cacheKey);
     if (decrypt && cached !== undefined && found.version !== null && cached.version === found.version) {
@@ -131,6 +142,7 @@ export function createServedEnvironments(options: ServedEnvironmentsOptions): Se
     };
     if (!decrypt) return { environment: raw };
     const { environment, failures } = decryptEnvironment(raw, options.keys);
+    metrics?.environmentDecryptFailures(failures.length);
     for (const f of failures) {
       // Names only: the value (ciphertext or not) and the key stay out of the log.
       options.logger.warn({ source: f.source, property: f.key }, 'cannot decrypt property; served as invalid.<key>');
@@ -162,7 +174,10 @@ export function createServedEnvironments(options: ServedEnvironmentsOptions): Se
       if (version === undefined || version === null) return undefined;
       const entry = entries.get(keyOf(request, view));
       const body = entry?.version === version ? entry.bodies.get(variant) : undefined;
-      return body === undefined || entry === undefined ? undefined : { body, headers: entry.headers };
+      if (body === undefined || entry === undefined) return undefined;
+      // Served without a backend read: still a fetch the client made.
+      metrics?.environmentFetched();
+      return { body, headers: entry.headers };
     },
   };
 }

@@ -35,6 +35,8 @@ interface MirrorContext {
   readonly signal: AbortSignal;
   /** Told when a fetch moved a ref, with the files that changed. */
   onChange(change: BackendChange): void;
+  /** Told after each clone or fetch, how long it took and whether it worked (the refresh meters). */
+  onSync?: ((seconds: number, ok: boolean) => void) | undefined;
 }
 
 interface FetchState {
@@ -150,11 +152,14 @@ export class GitMirror {
 
   async #sync(): Promise<void> {
     const before = this.#refs;
+    const started = performance.now();
     try {
       if (!this.ready && !(await exists(join(this.dir, 'HEAD')))) await this.#clone();
       else await this.#git(['fetch', '--prune', '--quiet', 'origin']);
       this.lastFetch = { at: new Date().toISOString() };
+      this.context.onSync?.((performance.now() - started) / 1000, true);
     } catch (err) {
+      this.context.onSync?.((performance.now() - started) / 1000, false);
       this.#fetchFailed(err);
       // An existing mirror from an earlier run still serves, even when the remote is down from the start.
       if (!this.ready && !(await exists(join(this.dir, 'HEAD')))) return;
@@ -275,6 +280,7 @@ export interface GitMirrorsOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly logger?: Logger;
   onChange(change: BackendChange): void;
+  onSync?: ((seconds: number, ok: boolean) => void) | undefined;
 }
 
 /**
@@ -303,6 +309,7 @@ export class GitMirrors {
       logger: options.logger,
       signal: this.#closing.signal,
       onChange: (change) => options.onChange(change),
+      onSync: options.onSync,
     };
   }
 

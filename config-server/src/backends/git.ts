@@ -24,6 +24,8 @@ export interface GitBackendOptions {
   /** Environment of the git processes (proxies, SSH agent, HOME for credential helpers). */
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly logger?: Logger;
+  /** Told after each clone or fetch, how long it took and whether it worked (the refresh meters). */
+  readonly onRefresh?: ((seconds: number, ok: boolean) => void) | undefined;
 }
 
 /** A git backend; `start` clones (or reopens) and schedules background fetches, `refresh` fetches now. */
@@ -89,6 +91,7 @@ export function createGitBackend(options: GitBackendOptions): GitBackend {
   const documents = new BlobDocuments(options.logger);
   const mirrors = new GitMirrors({
     ...options,
+    onSync: options.onRefresh,
     onChange(change) {
       for (const l of listeners) l(change);
     },

@@ -6,6 +6,7 @@ import type { EnvironmentBackend } from '../backends/types.ts';
 import type { KeyChain } from '../cipher/index.ts';
 import type { EnvironmentRequest } from '../environment/index.ts';
 import { normalizeNameOrLabel, parseApplications, parseProfiles } from '../environment/index.ts';
+import type { ConfigServerMetrics } from '../metrics.ts';
 import type { ServedEnvironments } from '../served-environments.ts';
 
 /** What the route modules share; built once in createApp. */
@@ -20,6 +21,8 @@ export interface RouteDeps {
   /** Aborted on shutdown so watch streams end and the server can drain. */
   readonly stopping: AbortSignal;
   readonly heartbeatMs: number;
+  /** The server's own meters; undefined with metrics off. */
+  readonly metrics?: ConfigServerMetrics | undefined;
 }
 
 /** Validates the `{name}/{profiles}[/{label}]` path parameters (already percent-decoded by the router). */

@@ -66,8 +66,23 @@ function cipherFailure(err: unknown): never {
 /** `POST /encrypt`, `POST /decrypt` (and their `/{name}/{profiles}` forms), `GET /encrypt/status`. */
 export function encryptionRoutes(deps: RouteDeps): Hono<KitEnv> {
   const app = new Hono<KitEnv>();
+  const { metrics } = deps;
+  // Counted once the caller is admitted (refusals are the request meters' business); no key installed is a failure.
+  const counted =
+    (operation: 'encrypt' | 'decrypt', handle: (c: Context<KitEnv>) => Promise<Response>) =>
+    async (c: Context<KitEnv>): Promise<Response> => {
+      if (metrics === undefined) return handle(c);
+      let ok = false;
+      try {
+        const res = await handle(c);
+        ok = true;
+        return res;
+      } finally {
+        metrics.cipherRequest(operation, ok);
+      }
+    };
 
-  const encrypt = async (c: Context<KitEnv>): Promise<Response> => {
+  const encrypt = counted('encrypt', async (c) => {
     const keys = requireKeys(deps.keys);
     const input = stripFormData(await c.req.text(), c.req.header('content-type'), false);
     const { keyAlias, secret, prefixes, payload } = parseCipherPrefixes(input);
@@ -82,9 +97,9 @@ export function encryptionRoutes(deps: RouteDeps): Hono<KitEnv> {
       cipherFailure(err);
     }
     return c.text(out);
-  };
+  });
 
-  const decrypt = async (c: Context<KitEnv>): Promise<Response> => {
+  const decrypt = counted('decrypt', async (c) => {
     const keys = requireKeys(deps.keys);
     const input = stripFormData(await c.req.text(), c.req.header('content-type'), true);
     if (parseCipherValue(input).payload.length === 0)
@@ -96,7 +111,7 @@ export function encryptionRoutes(deps: RouteDeps): Hono<KitEnv> {
       cipherFailure(err);
     }
     return c.newResponse(plain, 200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-  };
+  });
 
   app.get('/encrypt/status', (c) => {
     deps.guard(c, 'authenticated');
