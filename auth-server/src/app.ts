@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Hono } from 'hono';
 import { carriesProxySecret, PROXY_SECRET_HEADER, type KitEnv, type Service, type TrustedProxies } from '@trellis/kit';
 import type { SigningKeyInfo } from './crypto/signing-keys.ts';
+import type { AuthServerMetrics } from './metrics.ts';
 import { providerHandler, type ProviderHolder } from './oidc/mount.ts';
 import { providerMetadataCheck } from './oidc/client-check.ts';
 import { authorizationLimits, InteractionCap } from './oidc/authorization-limits.ts';
@@ -38,6 +39,8 @@ export interface AppDeps {
   /** Failed sign-ins on the login page per source address, whatever the username. */
   readonly loginSourceThrottle: FailureThrottle;
   readonly rotateKeys: () => SigningKeyInfo;
+  /** The server's own meters (main.ts makes them when metrics are on). */
+  readonly metrics?: AuthServerMetrics | undefined;
 }
 
 /**
@@ -88,6 +91,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
       proxies: deps.proxies,
       throttle: deps.loginThrottle,
       sourceThrottle: deps.loginSourceThrottle,
+      metrics: deps.metrics,
     }),
   );
   app.route(

@@ -12,6 +12,7 @@ import {
 import type Provider from 'oidc-provider';
 import { createApp } from './app.ts';
 import { authServerSettings, checkConfig, type Config } from './config.ts';
+import { authServerMetrics } from './metrics.ts';
 import { ID_TOKEN_TTL, REGISTRATION_PATH } from './oidc/constants.ts';
 import type { ResourceServer } from './oidc/provider.ts';
 import { addressKey, sourceAddress } from './oidc/proxies.ts';
@@ -65,6 +66,9 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       healthShowDetails: config.healthShowDetails,
       observability: await createObservability('auth-server', observabilityOf(config)),
     });
+    // Made once: a key rotation builds a new provider, which listens with the same meters.
+    const metrics =
+      service.observability.metrics === undefined ? undefined : authServerMetrics(service.observability.metrics);
     const holder: {
       current: Provider | undefined;
       callback: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
@@ -112,6 +116,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
         mayIntrospectAny: (clientId) => introspectors.has(clientId),
         logger,
         registrationPath: config.registrationToken === undefined ? undefined : REGISTRATION_PATH,
+        metrics,
       });
       holder.current = provider;
       holder.callback = provider.callback();
@@ -128,6 +133,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       sourceOf,
       loginThrottle: new FailureThrottle(),
       loginSourceThrottle: new FailureThrottle({ maxFailures: SIGN_IN_FAILURES_PER_SOURCE, successClears: false }),
+      metrics,
       rotateKeys: () => {
         const key = store.keys.rotate(config.signingAlg);
         store.keys.prune(keyRetentionMs(config));

@@ -108,7 +108,11 @@ declare module 'oidc-provider' {
   }
 
   export interface KoaContextLike {
-    readonly oidc?: { readonly client?: { readonly clientId: string }; readonly params?: Record<string, unknown> };
+    readonly oidc?: {
+      readonly route?: string;
+      readonly client?: { readonly clientId: string };
+      readonly params?: Record<string, unknown>;
+    };
   }
 
   export type Configuration = Readonly<Record<string, unknown>>;

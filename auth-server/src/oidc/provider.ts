@@ -9,6 +9,7 @@ import Provider, {
 } from 'oidc-provider';
 import { AUTHORIZATION_PATH, ID_TOKEN_TTL, INTERACTION_PREFIX, INTERACTION_TTL, PAR_PATH } from './constants.ts';
 import type { Logger } from '@trellis/kit';
+import type { AuthServerMetrics } from '../metrics.ts';
 import type { PrivateJwk, SigningAlg } from '../crypto/signing-keys.ts';
 import { SCRIPT_HASH_COLLECTOR } from '../views/page-headers.ts';
 import { messagePage } from '../views/page-templates.ts';
@@ -68,6 +69,8 @@ export interface ProviderOptions {
   readonly accessTokenRecords: AccessTokenRecords;
   /** Path of the RFC 7591 registration endpoint (served by Trellis, not the provider) to publish in discovery. */
   readonly registrationPath?: string | undefined;
+  /** The server's own meters, fed from the provider's events; undefined with metrics off. */
+  readonly metrics?: AuthServerMetrics | undefined;
 }
 
 const DISCOVERY_PATH = '/.well-known/openid-configuration';
@@ -291,8 +294,22 @@ export function createProvider(options: ProviderOptions): Provider {
     clientExists: async (clientId) => (await provider.Client.find(clientId)) !== undefined,
     grantExists: async (grantId) => (await provider.Grant.find(grantId)) !== undefined,
   });
+  const { metrics } = options;
+  // With metrics on, the answer of each introspection or revocation is counted once it is written; a throw here is
+  // past the endpoint's own error handler (a 500), so it is counted as one.
+  const counted = async (ctx: KoaMiddlewareContext, next: () => Promise<void>): Promise<void> => {
+    const endpoint = ctx.path === ROUTES.introspection ? 'introspection' : 'revocation';
+    let status = 500;
+    try {
+      await structured(ctx, next);
+      status = ctx.status;
+    } finally {
+      metrics?.endpointAnswered(endpoint, status);
+    }
+  };
+  const tokenEndpoints = metrics === undefined ? structured : counted;
   provider.use((ctx, next) =>
-    ctx.path === ROUTES.introspection || ctx.path === ROUTES.revocation ? structured(ctx, next) : next(),
+    ctx.path === ROUTES.introspection || ctx.path === ROUTES.revocation ? tokenEndpoints(ctx, next) : next(),
   );
 
   const { registrationPath } = options;
@@ -318,6 +335,14 @@ export function createProvider(options: ProviderOptions): Provider {
   provider.on('grant.error', (ctx, err) =>
     log.info({ clientId: ctx.oidc?.client?.clientId, error: oauthError(err) }, 'token request refused'),
   );
+  if (metrics !== undefined) {
+    provider.on('grant.success', (ctx) => metrics.tokenIssued(ctx.oidc?.params?.grant_type));
+    provider.on('grant.error', (_ctx, err) => metrics.tokenRefused(oauthError(err)));
+    // The provider reports its own failures as server_error instead of grant.error, whatever the endpoint.
+    provider.on('server_error', (ctx) => {
+      if (ctx.oidc?.route === 'token') metrics.tokenRefused('server_error');
+    });
+  }
   return provider;
 }
 

@@ -8,6 +8,7 @@ import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
 import { pinToIssuer, type ProviderHolder } from '../oidc/mount.ts';
 import { addressKey, sourceAddress } from '../oidc/proxies.ts';
+import type { AuthServerMetrics } from '../metrics.ts';
 import { beginAll, FailureThrottle, tooManyAttempts } from '../oidc/throttle.ts';
 import type { UserStore } from '../users/store.ts';
 import { consentPage, loginPage, messagePage } from '../views/page-templates.ts';
@@ -25,6 +26,8 @@ export interface InteractionDeps {
    * the source alone, and successes do not clear it.
    */
   readonly sourceThrottle: FailureThrottle;
+  /** Counts refused sign-ins; undefined with metrics off. */
+  readonly metrics?: AuthServerMetrics | undefined;
 }
 
 interface Node {
@@ -169,6 +172,7 @@ export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
     const attempt = beginAll([deps.sourceThrottle, source], [deps.throttle, key]);
     if (attempt.refused) {
       c.header('retry-after', String(attempt.retryAfterSec));
+      deps.metrics?.signInFailed('throttled');
       c.var.log.info({ retryAfterSec: attempt.retryAfterSec }, 'sign-in refused: too many failed attempts');
       const reason = `Sign-in refused: ${tooManyAttempts(attempt.retryAfterSec)}.`;
       return html(c, messagePage('Too many attempts', reason), 429);
@@ -182,6 +186,7 @@ export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
       else attempt.succeeded();
     }
     if (accountId === undefined) {
+      deps.metrics?.signInFailed('bad_credentials');
       // Only a username that exists: people type their password into the username field, and that is no name to log.
       c.var.log.info(deps.users.find(username) === undefined ? { unknownUser: true } : { username }, 'sign-in refused');
       return renderLogin(c, node, interaction, { username, error: 'Wrong username or password.' });
