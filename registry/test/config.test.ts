@@ -12,6 +12,16 @@ describe('loadConfig', () => {
       host: undefined,
       allowedHosts: undefined,
       healthShowDetails: 'never',
+      observability: {
+        metrics: true,
+        tracing: {
+          exporter: 'none',
+          otlpEndpoint: 'http://localhost:4318/v1/traces',
+          propagation: 'w3c',
+          samplingProbability: 0.1,
+          zipkinEndpoint: 'http://localhost:9411/api/v2/spans',
+        },
+      },
       databaseFile: '/var/lib/trellis/registry.db',
       evictionIntervalMs: 5000,
       selfPreservation: { enabled: false, minInstances: 7, renewalPercent: 0.7 },
