@@ -1,5 +1,5 @@
 // createEventBinder: Kafka for a kafka:// broker URL, RabbitMQ for amqp://, else the embedded SQLite binder.
-import type { Logger } from '@trellis/kit';
+import { currentObservability, type Logger, type Observability } from '@trellis/kit';
 import { createEmbeddedBinder } from './embedded.ts';
 import { EventsError } from './errors.ts';
 import { createKafkaBinder } from './kafka.ts';
@@ -18,6 +18,8 @@ export interface EventBinderOptions {
   readonly logger?: Logger;
   /** How long a send waits for an absent broker before failing. Default 30 s. */
   readonly publishTimeoutMs?: number;
+  /** Meters and tracer to record into. Default: the scope's (`currentObservability()`) when the binder is made. */
+  readonly observability?: Observability;
 }
 
 function kindOf(options: EventBinderOptions): BinderKind {
@@ -42,7 +44,9 @@ function kindOf(options: EventBinderOptions): BinderKind {
  * service.onShutdown(() => binder.close());
  */
 export async function createEventBinder(options: EventBinderOptions): Promise<EventBinder> {
+  const observability = options.observability ?? currentObservability();
   const common = {
+    observability,
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.publishTimeoutMs === undefined ? {} : { publishTimeoutMs: options.publishTimeoutMs }),
   };
@@ -55,6 +59,7 @@ export async function createEventBinder(options: EventBinderOptions): Promise<Ev
     case 'embedded':
       return createEmbeddedBinder({
         dataDir: options.dataDir,
+        observability,
         ...(options.logger === undefined ? {} : { logger: options.logger }),
       });
   }

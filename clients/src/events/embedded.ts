@@ -7,7 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSqlite, type SqliteDatabase, type Health, type Logger } from '@trellis/kit';
+import {
+  currentObservability,
+  openSqlite,
+  type Health,
+  type Logger,
+  type Observability,
+  type SqliteDatabase,
+} from '@trellis/kit';
 import { EventsError } from './errors.ts';
 import { createEmbeddedInspector, LOG_SCHEMA, settle } from './inspect-embedded.ts';
 import { partitionHeaderOf, type EventInspector } from './inspect.ts';
@@ -21,6 +28,7 @@ import {
   groupQueueName,
   partitionRoutingKey,
 } from './naming.ts';
+import { BinderObservation, recordGetter, recordSetter, type ConsumerObserver, type TraceWriter } from './observe.ts';
 import {
   consumerQueue,
   encodePayload,
@@ -39,6 +47,7 @@ import type {
   EventBinder,
   Producer,
   ProducerOptions,
+  SendOptions,
 } from './types.ts';
 
 export interface EmbeddedBinderOptions {
@@ -56,6 +65,8 @@ export interface EmbeddedBinderOptions {
   readonly leaseMs?: number;
   /** How long the log keeps a published message for inspection. Default 7 days (Kafka's log.retention.hours). */
   readonly retentionMs?: number;
+  /** Meters and tracer to record into. Default: the scope's (`currentObservability()`) when the binder is made. */
+  readonly observability?: Observability;
 }
 
 interface Row {
@@ -102,6 +113,7 @@ class EmbeddedConsumer<T> implements Consumer {
   readonly #pool: WorkPool<Row>;
   readonly #abort = new AbortController();
   readonly #inHand = new Set<number>();
+  readonly #observer: ConsumerObserver | undefined;
   #wake: (() => void) | undefined;
   #closed = false;
   #loop: Promise<void> | undefined;
@@ -112,6 +124,7 @@ class EmbeddedConsumer<T> implements Consumer {
     this.#c = c;
     this.queue = consumerQueue(c) ?? anonymousQueueName(c.destination);
     this.#pool = new WorkPool(c.concurrency, (row) => this.#handle(row));
+    this.#observer = binder.observation.consumer(c.destination, c.group);
   }
 
   start(): void {
@@ -171,16 +184,16 @@ class EmbeddedConsumer<T> implements Consumer {
 
   async #handle(row: Row): Promise<void> {
     const b = this.#binder;
-    const outcome = await runHandler(
-      this.#c,
-      {
-        body: row.body,
-        headers: JSON.parse(row.headers) as Record<string, unknown>,
-        deliveryId: row.delivery_id,
-        redelivered: row.deliveries > 1,
-      },
-      this.#abort.signal,
-    );
+    const inbound = {
+      body: row.body,
+      headers: JSON.parse(row.headers) as Record<string, unknown>,
+      deliveryId: row.delivery_id,
+      redelivered: row.deliveries > 1,
+    };
+    const observer = this.#observer;
+    const outcome = await (observer === undefined
+      ? runHandler(this.#c, inbound, this.#abort.signal)
+      : observer.run(inbound.headers, recordGetter, () => runHandler(this.#c, inbound, this.#abort.signal)));
     try {
       switch (outcome.kind) {
         case 'done':
@@ -190,12 +203,16 @@ class EmbeddedConsumer<T> implements Consumer {
           b.release(row.seq, this.#owner);
           break;
         case 'dead':
-          b.deadLetter(row, this.#owner, this.#c.deadLetter ? this.#c.destination : undefined, this.#c.group, {
-            [EXCEPTION_HEADERS.message]: outcome.reason,
-            [EXCEPTION_HEADERS.stacktrace]: outcome.stacktrace,
-            [EXCEPTION_HEADERS.originalExchange]: row.exchange,
-            [EXCEPTION_HEADERS.originalRoutingKey]: row.routing_key,
-          });
+          if (
+            b.deadLetter(row, this.#owner, this.#c.deadLetter ? this.#c.destination : undefined, this.#c.group, {
+              [EXCEPTION_HEADERS.message]: outcome.reason,
+              [EXCEPTION_HEADERS.stacktrace]: outcome.stacktrace,
+              [EXCEPTION_HEADERS.originalExchange]: row.exchange,
+              [EXCEPTION_HEADERS.originalRoutingKey]: row.routing_key,
+            })
+          ) {
+            this.#observer?.deadLettered();
+          }
           if (this.#c.deadLetter) {
             b.log?.warn({ queue: this.queue, reason: outcome.reason }, 'message moved to the dead-letter queue');
           } else {
@@ -232,6 +249,7 @@ class EmbeddedBinder implements EventBinder {
   readonly leaseMs: number;
   readonly file: string;
   readonly inspect: EventInspector;
+  readonly observation: BinderObservation;
   readonly #retentionMs: number;
   #prunedAt = 0;
   readonly #db: SqliteDatabase;
@@ -244,6 +262,7 @@ class EmbeddedBinder implements EventBinder {
     this.pollIntervalMs = options.pollIntervalMs ?? 50;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.#retentionMs = options.retentionMs ?? 7 * 24 * 3600_000;
+    this.observation = new BinderObservation('embedded', options.observability ?? currentObservability());
     mkdirSync(options.dataDir, { recursive: true });
     this.file = join(options.dataDir, options.fileName ?? 'events.sqlite');
     this.#db = openSqlite(this.file);
@@ -369,17 +388,20 @@ class EmbeddedBinder implements EventBinder {
     })();
   }
 
-  /** Moves a failed message to its group's DLQ (keyed by the queue it failed in), or drops it without one. */
+  /**
+   * Moves a failed message to its group's DLQ (keyed by the queue it failed in), or drops it without one; answers
+   * whether it went to the DLQ. Its headers, trace headers included, go with it.
+   */
   deadLetter(
     row: Row,
     owner: string,
     destination: string | undefined,
     group: string | undefined,
     failure: Record<string, string>,
-  ): void {
-    this.#db.transaction(() => {
-      if (this.#stmts.ack.run(row.seq, owner).changes !== 1) return; // the lease was lost: someone else has it now
-      if (destination === undefined || group === undefined) return;
+  ): boolean {
+    return this.#db.transaction((): boolean => {
+      if (this.#stmts.ack.run(row.seq, owner).changes !== 1) return false; // the lease was lost: someone else has it now
+      if (destination === undefined || group === undefined) return false;
       const headers = { ...(JSON.parse(row.headers) as Record<string, unknown>), ...failure };
       this.#stmts.insert.run(
         deadLetterQueueName(destination, group),
@@ -389,6 +411,7 @@ class EmbeddedBinder implements EventBinder {
         JSON.stringify(headers),
         row.body,
       );
+      return true;
     })();
   }
 
@@ -417,18 +440,22 @@ class EmbeddedBinder implements EventBinder {
         }
       }
     }
+    const observer = this.observation.producer(p.destination);
+    const make = (payload: T, sendOptions: SendOptions, writeTrace?: TraceWriter) => {
+      const body = encodePayload(payload);
+      const r = route(p, payload, sendOptions.headers ?? {});
+      const headers: Record<string, unknown> = { contentType: 'application/json', ...r.headers };
+      writeTrace?.(headers, recordSetter);
+      return { routingKey: r.routingKey, headers, body };
+    };
+    const publish = (m: ReturnType<typeof make>): void => this.publish(p.destination, m.routingKey, m.headers, m.body);
+    const deliver = (m: ReturnType<typeof make>): Promise<void> => settle(() => publish(m));
     return Promise.resolve({
       destination: p.destination,
-      send: (payload, sendOptions = {}) => {
-        try {
-          const body = encodePayload(payload);
-          const r = route(p, payload, sendOptions.headers ?? {});
-          this.publish(p.destination, r.routingKey, { contentType: 'application/json', ...r.headers }, body);
-          return Promise.resolve();
-        } catch (err) {
-          return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-        }
-      },
+      send: (payload, sendOptions = {}) =>
+        observer === undefined
+          ? settle(() => publish(make(payload, sendOptions)))
+          : observer.send((writeTrace) => make(payload, sendOptions, writeTrace), deliver),
     });
   }
 

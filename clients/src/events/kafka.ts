@@ -12,7 +12,7 @@ import type {
   Producer as KafkaClientProducer,
 } from '@platformatic/kafka';
 import type * as KafkaClientModule from '@platformatic/kafka';
-import { type Health, type Logger } from '@trellis/kit';
+import { currentObservability, type Health, type Logger, type Observability } from '@trellis/kit';
 import { backoffDelay } from '../http/timing.ts';
 import { EventsError } from './errors.ts';
 import type { EventInspector } from './inspect.ts';
@@ -33,6 +33,14 @@ import {
   type WireHeaders,
 } from './kafka-wire.ts';
 import { checkName } from './naming.ts';
+import {
+  BinderObservation,
+  kafkaGetter,
+  kafkaSetter,
+  type ConsumerObserver,
+  type ProducerObserver,
+  type TraceWriter,
+} from './observe.ts';
 import {
   encodePayload,
   resolveConsumer,
@@ -75,6 +83,8 @@ export interface KafkaBinderOptions {
   readonly replicationFactor?: number;
   /** The client id the broker logs and quotas see. Default `trellis-events`. */
   readonly clientId?: string;
+  /** Meters and tracer to record into. Default: the scope's (`currentObservability()`) when the binder is made. */
+  readonly observability?: Observability;
 }
 
 type Log = Pick<Logger, 'warn' | 'error' | 'info'>;
@@ -219,6 +229,7 @@ class KafkaConsumer<T> implements Consumer {
   readonly #lanes: PartitionLanes<Record_>;
   readonly #abort = new AbortController();
   readonly #decoder = new HeaderDecoder();
+  readonly #observer: ConsumerObserver | undefined;
   /** Per partition, the offset of the last record taken in: a refetch after a rebalance repeats older ones. */
   readonly #taken = new Map<number, bigint>();
   readonly #highWater: number;
@@ -244,6 +255,7 @@ class KafkaConsumer<T> implements Consumer {
     this.#lanes = new PartitionLanes(c.concurrency, (record) => this.#handle(record));
     // Kafka fetches in batches: a prefetch of one would stall the consumer after every record.
     this.#highWater = Math.max(c.prefetch, 10_000);
+    this.#observer = binder.observation.consumer(c.destination, c.group);
   }
 
   get #dlq(): string | undefined {
@@ -323,7 +335,13 @@ class KafkaConsumer<T> implements Consumer {
       this.#settled(record);
       return;
     }
-    const outcome = runHandler(this.#c, new KafkaInbound(record, marks, this.#decoder), this.#abort.signal);
+    const inbound = new KafkaInbound(record, marks, this.#decoder);
+    const observer = this.#observer;
+    // The trace headers are read from the raw record, as Spring's receiver does: the handler's headers stay lazy.
+    const outcome =
+      observer === undefined
+        ? runHandler(this.#c, inbound, this.#abort.signal)
+        : observer.run(record.headers, kafkaGetter, () => runHandler(this.#c, inbound, this.#abort.signal));
     return outcome instanceof Promise ? outcome.then((o) => this.#settle(record, o)) : this.#settle(record, outcome);
   }
 
@@ -347,7 +365,9 @@ class KafkaConsumer<T> implements Consumer {
         { topic: record.topic, partition: record.partition, group: this.#groupId, reason: outcome.reason },
         'message failed; dropped (no DLQ)',
       );
-    } else if (!(await this.#deadLetter(dlq, record, outcome))) {
+    } else if (await this.#deadLetter(dlq, record, outcome)) {
+      this.#observer?.deadLettered();
+    } else {
       return;
     }
     this.#settled(record);
@@ -484,6 +504,14 @@ function isEmpty(headers: Readonly<Record<string, HeaderValue>> | undefined): bo
   return true;
 }
 
+/** The record's headers with this send's trace headers added: a copy, as the untraced header sets are shared. */
+function traced(headers: WireHeaders, writeTrace: TraceWriter | undefined): WireHeaders {
+  if (writeTrace === undefined) return headers;
+  const own: WireHeaders = new Map(headers);
+  writeTrace(own, kafkaSetter);
+  return own;
+}
+
 /** Sends a destination's events as Spring's partitioned producer writes them; header sets are encoded once. */
 class KafkaProducer<T> implements Producer<T> {
   readonly destination: string;
@@ -491,28 +519,42 @@ class KafkaProducer<T> implements Producer<T> {
   readonly #p: ResolvedProducer<T>;
   readonly #plain = encodeHeaders(SPRING_HEADERS);
   readonly #byPartition = new Map<number, WireHeaders>();
+  readonly #observer: ProducerObserver | undefined;
+  readonly #deliver = (message: Pending['message']): Promise<void> => this.#binder.send(message);
 
   constructor(binder: KafkaBinder, p: ResolvedProducer<T>) {
     this.#binder = binder;
     this.#p = p;
     this.destination = p.destination;
+    this.#observer = binder.observation.producer(p.destination);
   }
 
   send(payload: T, options: SendOptions = {}): Promise<void> {
+    const observer = this.#observer;
+    if (observer !== undefined) {
+      return observer.send((writeTrace) => this.#record(payload, options.headers, writeTrace), this.#deliver);
+    }
     try {
-      return this.#binder.send(this.#record(payload, options.headers));
+      return this.#binder.send(this.#record(payload, options.headers, undefined));
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
-  #record(payload: T, custom: Readonly<Record<string, HeaderValue>> | undefined): Pending['message'] {
+  #record(
+    payload: T,
+    custom: Readonly<Record<string, HeaderValue>> | undefined,
+    writeTrace: TraceWriter | undefined,
+  ): Pending['message'] {
     const topic = this.destination;
     const value = encodePayload(payload);
     const plain = isEmpty(custom);
-    if (this.#p.partitionKey === undefined && plain) return { topic, value, headers: this.#plain };
+    if (this.#p.partitionKey === undefined && plain) {
+      return { topic, value, headers: traced(this.#plain, writeTrace) };
+    }
     const r = route(this.#p, payload, custom ?? {});
-    const headers = plain ? this.#partitionHeaders(r) : encodeHeaders({ ...SPRING_HEADERS, ...r.headers });
+    const shared = plain ? this.#partitionHeaders(r) : encodeHeaders({ ...SPRING_HEADERS, ...r.headers });
+    const headers = traced(shared, writeTrace);
     // Spring writes a partitioned record to its partition, with no key.
     return r.partition === undefined ? { topic, value, headers } : { topic, value, partition: r.partition, headers };
   }
@@ -532,6 +574,7 @@ class KafkaBinder implements EventBinder {
   readonly kind = 'kafka';
   readonly log: Log;
   readonly inspect: EventInspector = createKafkaInspector(this);
+  readonly observation: BinderObservation;
   readonly #lib: KafkaClient;
   readonly #brokers: readonly string[];
   readonly #clientId: string;
@@ -558,6 +601,7 @@ class KafkaBinder implements EventBinder {
     this.#autoAddPartitions = options.autoAddPartitions ?? false;
     this.#minPartitionCount = options.minPartitionCount ?? 1;
     this.#replicationFactor = options.replicationFactor ?? -1;
+    this.observation = new BinderObservation('kafka', options.observability ?? currentObservability());
     const noop = (): void => undefined;
     this.log = options.logger ?? { warn: noop, error: noop, info: noop };
     const base = { clientId: this.#clientId, bootstrapBrokers: [...brokers] };
@@ -774,6 +818,8 @@ export async function createKafkaBinder(options: KafkaBinderOptions): Promise<Ev
   const brokers =
     typeof options.brokers === 'string' ? parseKafkaUrl(options.brokers) : options.brokers.map(checkBroker);
   if (brokers.length === 0) throw new EventsError('invalid_options', 'no Kafka brokers given');
+  // The scope's observability is taken before the import, at the caller's call.
+  const observability = options.observability ?? currentObservability();
   const lib = await import('@platformatic/kafka');
-  return new KafkaBinder(lib, brokers, options);
+  return new KafkaBinder(lib, brokers, { ...options, observability });
 }

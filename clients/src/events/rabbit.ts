@@ -12,7 +12,7 @@ import type {
   RecoveringChannelModel,
 } from 'amqplib';
 import { backoffDelay, type BackoffOptions } from '../http/timing.ts';
-import { type Health, redactUrl, type Logger } from '@trellis/kit';
+import { currentObservability, type Health, redactUrl, type Logger, type Observability } from '@trellis/kit';
 import { EventsError } from './errors.ts';
 import { createRabbitInspector } from './inspect-rabbit.ts';
 import {
@@ -26,6 +26,7 @@ import {
   groupQueueName,
   partitionRoutingKey,
 } from './naming.ts';
+import { BinderObservation, recordGetter, recordSetter, type ConsumerObserver, type TraceWriter } from './observe.ts';
 import {
   consumerQueue,
   encodePayload,
@@ -45,6 +46,7 @@ import type {
   EventBinder,
   Producer,
   ProducerOptions,
+  SendOptions,
 } from './types.ts';
 
 export interface RabbitBinderOptions {
@@ -62,6 +64,8 @@ export interface RabbitBinderOptions {
   readonly heartbeatSec?: number;
   /** Shown as the connection's name in the RabbitMQ management UI and `rabbitmqctl list_connections`. */
   readonly connectionName?: string;
+  /** Meters and tracer to record into. Default: the scope's (`currentObservability()`) when the binder is made. */
+  readonly observability?: Observability;
 }
 
 const CONTENT_TYPE = 'application/json';
@@ -140,6 +144,7 @@ class RabbitConsumer<T> implements Consumer {
   readonly #binder: RabbitBinder;
   readonly #pool: WorkPool<Work>;
   readonly #abort = new AbortController();
+  readonly #observer: ConsumerObserver | undefined;
   #ch: Channel | undefined;
   #tag: string | undefined;
   #closed = false;
@@ -150,6 +155,7 @@ class RabbitConsumer<T> implements Consumer {
     this.#c = c;
     this.queue = consumerQueue(c) ?? anonymousQueueName(c.destination);
     this.#pool = new WorkPool(c.concurrency, (w) => this.#handle(w));
+    this.#observer = binder.observation.consumer(c.destination, c.group);
   }
 
   /** Declares the topology and starts consuming on a (new) connection. */
@@ -194,16 +200,16 @@ class RabbitConsumer<T> implements Consumer {
   }
 
   async #handle({ ch, msg }: Work): Promise<void> {
-    const outcome = await runHandler(
-      this.#c,
-      {
-        body: msg.content,
-        headers: headersOf(msg),
-        deliveryId: deliveryIdOf(msg),
-        redelivered: msg.fields.redelivered,
-      },
-      this.#abort.signal,
-    );
+    const inbound = {
+      body: msg.content,
+      headers: headersOf(msg),
+      deliveryId: deliveryIdOf(msg),
+      redelivered: msg.fields.redelivered,
+    };
+    const observer = this.#observer;
+    const outcome = await (observer === undefined
+      ? runHandler(this.#c, inbound, this.#abort.signal)
+      : observer.run(inbound.headers, recordGetter, () => runHandler(this.#c, inbound, this.#abort.signal)));
     // A message delivered on a channel that has since closed is back in the queue already: acknowledging it is
     // impossible and unnecessary; the next delivery carries the same delivery id for the handler to de-duplicate.
     if (this.#ch !== ch) return;
@@ -223,6 +229,7 @@ class RabbitConsumer<T> implements Consumer {
           }
           await this.#binder.republishDead(msg, this.queue, outcome);
           ch.ack(msg);
+          observer?.deadLettered();
           this.#binder.log.warn(
             { queue: this.queue, reason: outcome.reason },
             'message moved to the dead-letter queue',
@@ -252,6 +259,7 @@ class RabbitBinder implements EventBinder {
   readonly kind = 'rabbit';
   readonly inspect = createRabbitInspector(this);
   readonly log: Logger | Pick<Logger, 'warn' | 'error' | 'info'>;
+  readonly observation: BinderObservation;
   readonly #url: string;
   readonly #publishTimeoutMs: number;
   readonly #conn: RecoveringChannelModel;
@@ -269,6 +277,7 @@ class RabbitBinder implements EventBinder {
   constructor(options: RabbitBinderOptions, conn: RecoveringChannelModel) {
     this.#url = options.url;
     this.#publishTimeoutMs = options.publishTimeoutMs ?? 30_000;
+    this.observation = new BinderObservation('rabbit', options.observability ?? currentObservability());
     const noop = (): void => undefined;
     this.log = options.logger ?? { warn: noop, error: noop, info: noop };
     this.#conn = conn;
@@ -414,18 +423,28 @@ class RabbitBinder implements EventBinder {
       }
     };
     await this.#declare(declare);
+    const observer = this.observation.producer(p.destination);
+    // Trace headers go in the AMQP headers table as plain strings, where Spring AMQP's observation reads them.
+    const make = (payload: T, sendOptions: SendOptions, writeTrace?: TraceWriter) => {
+      const body = encodePayload(payload);
+      const r = route(p, payload, sendOptions.headers ?? {});
+      writeTrace?.(r.headers, recordSetter);
+      return { routingKey: r.routingKey, headers: r.headers, body };
+    };
+    const deliver = (m: ReturnType<typeof make>): Promise<void> =>
+      this.publish(p.destination, m.routingKey, m.body, {
+        contentType: CONTENT_TYPE,
+        deliveryMode: 2,
+        messageId: randomUUID(),
+        timestamp: Math.floor(Date.now() / 1000),
+        headers: m.headers,
+      });
     return {
       destination: p.destination,
       send: async (payload, sendOptions = {}) => {
-        const body = encodePayload(payload);
-        const r = route(p, payload, sendOptions.headers ?? {});
-        await this.publish(p.destination, r.routingKey, body, {
-          contentType: CONTENT_TYPE,
-          deliveryMode: 2,
-          messageId: randomUUID(),
-          timestamp: Math.floor(Date.now() / 1000),
-          headers: r.headers,
-        });
+        await (observer === undefined
+          ? deliver(make(payload, sendOptions))
+          : observer.send((writeTrace) => make(payload, sendOptions, writeTrace), deliver));
       },
     };
   }
@@ -557,6 +576,8 @@ export async function createRabbitBinder(
   if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(options.heartbeatSec ?? 10));
   const reconnect = { initialDelayMs: 500, maxDelayMs: 10_000, ...options.reconnect };
   const holder: { binder?: RabbitBinder } = {};
+  // The scope's observability is taken before the import, at the caller's call.
+  const observability = options.observability ?? currentObservability();
   // Loaded here, not at module load: a service on the embedded binder never loads amqplib.
   const { connect } = await import('amqplib');
   // With waitForConnect false the handle comes back before the first attempt (which starts on setImmediate), so the
@@ -569,7 +590,7 @@ export async function createRabbitBinder(
       setup: (model: ChannelModel) => (holder.binder as RabbitBinder).setup(model),
     },
   });
-  holder.binder = new RabbitBinder(options, conn);
+  holder.binder = new RabbitBinder({ ...options, observability }, conn);
   return holder.binder;
 }
 
