@@ -1,7 +1,7 @@
 // The config client: Spring's start-up fetch with fail-fast retry, typed reads, and refresh over the watch stream.
 import { readFileSync } from 'node:fs';
 import { backoffDelay, describeError, SseParser, systemClock, type Clock, type SseEvent } from '../http/index.ts';
-import type { Logger } from '@trellis/kit';
+import type { Logger, Observability } from '@trellis/kit';
 import { ConfigClientError } from './errors.ts';
 import { ConfigHttp, environmentPath, type ConfigCredentials } from './http.ts';
 import { ConfigProperties, type ConfigDiff, type ConfigTree, type ConfigValue } from './properties.ts';
@@ -49,6 +49,11 @@ export interface FetchRemoteConfigOptions {
   readonly logger: Logger;
   /** Timers for the backoff; tests pass a fake one. */
   readonly clock?: Clock;
+  /**
+   * Times (http_client_requests_seconds) and traces each Environment fetch. Default: the observability of the scope
+   * the client is made in; a fetch before the service exists has none.
+   */
+  readonly observability?: Observability;
 }
 
 export interface ConfigClientOptions extends FetchRemoteConfigOptions {
@@ -168,6 +173,7 @@ function settingsOf(options: FetchRemoteConfigOptions): Settings {
       credentials: options.credentials,
       ca,
       timeoutMs,
+      observability: options.observability,
     }),
     path: environmentPath(options.name, profiles, options.label),
     name: options.name,

@@ -3,7 +3,7 @@
 import type { Dispatcher } from 'undici';
 import { describeError, isTimeoutError } from '../http/agent.ts';
 import { FailoverHttp, type FailoverPolicy, type FailoverRequest, type ServiceEndpoint } from '../http/failover.ts';
-import { parseServiceUrls } from '@trellis/kit';
+import { parseServiceUrls, type Observability } from '@trellis/kit';
 import { ConfigClientError, type ConfigClientErrorCode } from './errors.ts';
 import type { RawEnvironment, RawPropertySource, RawValue } from './properties.ts';
 
@@ -248,6 +248,8 @@ export interface ConfigHttpOptions {
   /** PEM of the CA(s) to trust instead of the system roots. */
   readonly ca?: string | readonly string[] | undefined;
   readonly timeoutMs: number;
+  /** Times and traces each Environment fetch. Default: the current scope's, read once here. */
+  readonly observability?: Observability | undefined;
 }
 
 export interface WatchStream {
@@ -293,12 +295,17 @@ export class ConfigHttp extends FailoverHttp<ConfigEndpoint, ConfigClientError> 
       timeoutMs: options.timeoutMs,
       ca: options.ca,
       policy: configFailures,
+      observability: options.observability,
     });
   }
 
-  /** Fetches and reads one Environment. Throws ConfigClientError. */
+  /**
+   * Fetches and reads one Environment. Throws ConfigClientError. Timed and traced (a CLIENT span whose trace headers
+   * the request carries) under the template of Spring's Environment path.
+   */
   async environment(path: string, signal?: AbortSignal): Promise<RawEnvironment> {
-    const request = { path, headers: { accept: 'application/json' }, signal };
+    const uriTemplate = path.split('/').length > 2 ? '/{name}/{profiles}/{label}' : '/{name}/{profiles}';
+    const request = { path, headers: { accept: 'application/json' }, signal, uriTemplate };
     return this.request(request, async (res, { url }) => {
       const body = await res.body.text();
       const what = `GET /${path}`;

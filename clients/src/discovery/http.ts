@@ -2,8 +2,9 @@
 // connection error or a 503 is retried once on the next instance, as Spring Cloud LoadBalancer's retry does.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { Logger } from '@trellis/kit';
+import type { Logger, Observability } from '@trellis/kit';
 import { createAgent, describeError, isConnectionError, isTimeoutError } from '../http/agent.ts';
+import { HttpClientObserver } from '../http/observe.ts';
 import type { InstanceSource } from './client.ts';
 import { DiscoveryError } from './errors.ts';
 import { isApplicationHost } from './names.ts';
@@ -27,6 +28,11 @@ export interface LoadBalancedHttpOptions {
    * wraps requests in the resilience module's Retry, which would otherwise multiply the attempts (2 × its own).
    */
   readonly retryOnNextInstance?: boolean;
+  /**
+   * Meters and tracer for http_client_requests_seconds and a CLIENT span per request. Default: the observability of
+   * the scope the client is made in (`service.inScope`), read once here.
+   */
+  readonly observability?: Observability;
 }
 
 export interface LoadBalancedRequestInit {
@@ -41,6 +47,11 @@ export interface LoadBalancedRequestInit {
    */
   readonly retryNonIdempotent?: boolean;
   readonly timeoutMs?: number;
+  /**
+   * The request's URI template (`/review?productId={productId}`), the `uri` tag of http_client_requests_seconds.
+   * Default `none`, as Micrometer says when no template is known: the raw path would make a series per id.
+   */
+  readonly uriTemplate?: string;
 }
 
 export interface LoadBalancedResponse {
@@ -112,19 +123,40 @@ export function createLoadBalancedHttp(options: LoadBalancedHttpOptions): LoadBa
   const balancer = new RoundRobin(options.random === undefined ? {} : { random: options.random });
   const log = options.logger;
   const attempts = options.retryOnNextInstance === false ? 1 : 2;
+  const observer = HttpClientObserver.of(options.observability);
 
-  async function send(origin: string, url: URL, init: LoadBalancedRequestInit): Promise<Dispatcher.ResponseData> {
+  /** One attempt; `clientName` is the application name (lower case, as Spring's service id) or the host called. */
+  async function send(
+    origin: string,
+    url: URL,
+    init: LoadBalancedRequestInit,
+    clientName: string,
+  ): Promise<Dispatcher.ResponseData> {
     const wait = init.timeoutMs ?? timeoutMs;
-    return dispatcher.request({
-      origin,
-      path: url.pathname + url.search,
-      method: init.method ?? 'GET',
-      headers: init.headers === undefined ? null : (init.headers as Record<string, string | string[]>),
-      body: init.body ?? null,
-      signal: init.signal ?? null,
-      headersTimeout: wait,
-      bodyTimeout: wait,
-    });
+    const method = init.method ?? 'GET';
+    const headers = init.headers === undefined ? null : (init.headers as Record<string, string | string[]>);
+    const request = (h: Record<string, string | string[]> | null): Promise<Dispatcher.ResponseData> =>
+      dispatcher.request({
+        origin,
+        path: url.pathname + url.search,
+        method,
+        headers: h,
+        body: init.body ?? null,
+        signal: init.signal ?? null,
+        headersTimeout: wait,
+        bodyTimeout: wait,
+      });
+    if (observer === undefined) return request(headers);
+    // Each attempt is its own exchange: the instance that answers continues the trace from this attempt's span.
+    const exchange = observer.start(method, new URL(url.pathname, origin), clientName, init.uriTemplate ?? 'none');
+    try {
+      const res = await request(exchange.headers(headers));
+      exchange.end(res.statusCode);
+      return res;
+    } catch (err) {
+      exchange.fail(err);
+      throw err;
+    }
   }
 
   function wrap(err: unknown, where: string, app?: string): Error {
@@ -137,7 +169,7 @@ export function createLoadBalancedHttp(options: LoadBalancedHttpOptions): LoadBa
   async function direct(url: URL, init: LoadBalancedRequestInit): Promise<LoadBalancedResponse> {
     const port = url.port !== '' ? url.port : url.protocol === 'https:' ? '443' : '80';
     try {
-      const res = await send(url.origin, url, init);
+      const res = await send(url.origin, url, init, url.hostname);
       return {
         status: res.statusCode,
         headers: res.headers,
@@ -169,7 +201,7 @@ export function createLoadBalancedHttp(options: LoadBalancedHttpOptions): LoadBa
       const last = attempt === attempts - 1;
       let res: Dispatcher.ResponseData;
       try {
-        res = await send(origin, url, init);
+        res = await send(origin, url, init, url.hostname.toLowerCase());
       } catch (err) {
         if (init.signal?.aborted === true) throw err;
         lastError = wrap(err, `${app} instance ${address}`, app);

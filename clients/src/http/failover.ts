@@ -1,7 +1,9 @@
 // One client for a server reachable at several URLs (Spring's comma-separated `defaultZone` and `config.uri`): a request
 // goes to the URL that answered last and moves on to the next when one does not answer or answers 5xx.
 import type { Dispatcher } from 'undici';
+import type { Observability } from '@trellis/kit';
 import { createAgent } from './agent.ts';
+import { HttpClientObserver } from './observe.ts';
 
 /** One server URL, its user info taken out (that becomes the Authorization header, never a log line). */
 export interface ServiceEndpoint {
@@ -48,6 +50,11 @@ export interface FailoverRequest {
   readonly signal?: AbortSignal | undefined;
   /** Longest wait between body chunks. Default: the client's timeout. */
   readonly bodyTimeoutMs?: number;
+  /**
+   * The path's template (`/{name}/{profiles}`): a request naming one is timed in http_client_requests_seconds and
+   * traced with a CLIENT span when the client is observed. Long-lived streams leave it out.
+   */
+  readonly uriTemplate?: string;
 }
 
 /** How one client joins its paths and names its failures (`P`, what is remembered of the last failed URL). */
@@ -79,6 +86,8 @@ export interface FailoverHttpOptions<E extends ServiceEndpoint, P> {
   /** PEM of the CA(s) the own Agent trusts instead of the system roots. */
   readonly ca?: string | readonly string[] | undefined;
   readonly policy: FailoverPolicy<E, P>;
+  /** Meters and tracer for the requests that name a `uriTemplate`. Default: the current scope's, read once here. */
+  readonly observability?: Observability | undefined;
 }
 
 /**
@@ -92,6 +101,7 @@ export class FailoverHttp<E extends ServiceEndpoint, P> {
   readonly #dispatcher: Dispatcher;
   readonly #ownsDispatcher: boolean;
   readonly #policy: FailoverPolicy<E, P>;
+  readonly #observer: HttpClientObserver | undefined;
   #current = 0;
 
   constructor(options: FailoverHttpOptions<E, P>) {
@@ -100,6 +110,7 @@ export class FailoverHttp<E extends ServiceEndpoint, P> {
     this.#credentials = options.credentials;
     this.#timeoutMs = options.timeoutMs;
     this.#policy = options.policy;
+    this.#observer = HttpClientObserver.of(options.observability);
     this.#ownsDispatcher = options.dispatcher === undefined;
     this.#dispatcher =
       options.dispatcher ??
@@ -163,16 +174,30 @@ export class FailoverHttp<E extends ServiceEndpoint, P> {
     credentials: Record<string, string>,
   ): Promise<Dispatcher.ResponseData> {
     const url = this.#policy.target(endpoint, request.path);
-    return await this.#dispatcher.request({
-      origin: url.origin,
-      path: url.pathname + url.search,
-      method: request.method ?? 'GET',
-      headers: { ...request.headers, ...credentials },
-      body: request.body ?? null,
-      signal: request.signal ?? null,
-      headersTimeout: this.#timeoutMs,
-      bodyTimeout: request.bodyTimeoutMs ?? this.#timeoutMs,
-    });
+    const method = request.method ?? 'GET';
+    const send = (headers: Record<string, string | string[]>): Promise<Dispatcher.ResponseData> =>
+      this.#dispatcher.request({
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method,
+        headers,
+        body: request.body ?? null,
+        signal: request.signal ?? null,
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: request.bodyTimeoutMs ?? this.#timeoutMs,
+      });
+    const headers = { ...request.headers, ...credentials };
+    if (this.#observer === undefined || request.uriTemplate === undefined) return await send(headers);
+    // One exchange per URL tried: each server that answers continues the trace from its own attempt.
+    const exchange = this.#observer.start(method, url, url.hostname, request.uriTemplate);
+    try {
+      const res = await send(exchange.headers(headers) ?? {});
+      exchange.end(res.statusCode);
+      return res;
+    } catch (err) {
+      exchange.fail(err);
+      throw err;
+    }
   }
 
   #endpoint(index: number): E {

@@ -51,8 +51,17 @@ export interface CircuitBreakerPredicates {
   readonly recordResult?: (value: unknown) => boolean;
 }
 
+/** Where a breaker reports each call for Resilience4j's Micrometer meters (see ResilienceMeters). */
+export interface CircuitBreakerMeters {
+  /** A permitted call ended: `resilience4j_circuitbreaker_calls_seconds{kind}`. */
+  call(kind: 'successful' | 'failed' | 'ignored', seconds: number): void;
+  /** `resilience4j_circuitbreaker_not_permitted_calls_total`: unlike metrics().notPermittedCalls, never reset. */
+  notPermitted(): void;
+}
+
 export interface CircuitBreakerOptions extends CircuitBreakerPredicates {
   readonly name: string;
+  readonly meters?: CircuitBreakerMeters | undefined;
   /** Resolved settings; missing ones take Resilience4j's defaults. */
   readonly settings?: Partial<CircuitBreakerSettings>;
   readonly logger?: Logger;
@@ -101,6 +110,7 @@ export class CircuitBreaker {
   readonly #predicates: CircuitBreakerPredicates;
   readonly #log: Logger | undefined;
   readonly #now: () => number;
+  readonly #meters: CircuitBreakerMeters | undefined;
   #state: CircuitBreakerStateName = 'CLOSED';
   #metrics: StateMetrics;
   #generation = 0;
@@ -122,6 +132,7 @@ export class CircuitBreaker {
     };
     this.#log = options.logger;
     this.#now = options.now ?? (() => Date.now());
+    this.#meters = options.meters;
     this.#events = new Array<StoredEvent | undefined>(this.settings.eventConsumerBufferSize);
     this.#metrics = this.#windowMetrics();
     if (this.settings.initialState !== 'CLOSED') this.#transition(this.settings.initialState);
@@ -271,6 +282,7 @@ export class CircuitBreaker {
         break;
     }
     this.#metrics.notPermitted++;
+    this.#meters?.notPermitted();
     this.#emit({ type: 'NOT_PERMITTED' });
     throw new ResilienceError(
       'call_not_permitted',
@@ -299,6 +311,7 @@ export class CircuitBreaker {
     if (ignored) {
       // An ignored call gives its half-open trial slot back: it told nothing about the dependency.
       if (this.#state === 'HALF_OPEN' && permission.generation === this.#generation) this.#halfOpenPermits++;
+      this.#meters?.call('ignored', duration / 1000);
       this.#emit({ type: 'IGNORED_ERROR', durationInMs: duration, errorMessage: describeError(err) });
       return;
     }
@@ -316,6 +329,7 @@ export class CircuitBreaker {
   }
 
   #record(permission: Permission, duration: number, failed: boolean, event: EventFields): void {
+    this.#meters?.call(failed ? 'failed' : 'successful', duration / 1000);
     this.#emit(event);
     // DISABLED and FORCED_OPEN keep no metrics; a call from an earlier state must not decide this one.
     if (this.#state === 'DISABLED' || this.#state === 'FORCED_OPEN') return;

@@ -2,7 +2,7 @@
 // Retry(CircuitBreaker(TimeLimiter(Bulkhead(call)))), Resilience4j's order. Retry is outermost so each attempt is
 // judged by the breaker (and refused once it opens); the time limiter sits inside the breaker so a timeout counts as
 // a failure; the bulkhead is innermost so waiting for a slot counts against the timeout.
-import type { Logger } from '@trellis/kit';
+import { currentObservability, type Logger, type Observability } from '@trellis/kit';
 import { Bulkhead } from './bulkhead.ts';
 import { CircuitBreaker, type CircuitBreakerPredicates } from './circuit-breaker.ts';
 import {
@@ -13,6 +13,7 @@ import {
   timeLimiterSettings,
   type ResilienceConfig,
 } from './config.ts';
+import { ResilienceMeters } from './metrics.ts';
 import { Retry, type RetryPredicates } from './retry.ts';
 import { TimeLimiter } from './time-limiter.ts';
 
@@ -33,6 +34,11 @@ export interface ResilienceOptions {
   readonly now?: () => number;
   /** For randomized retry waits. Default Math.random. */
   readonly random?: () => number;
+  /**
+   * Where Resilience4j's Micrometer meters go (`resilience4j_circuitbreaker_state`, …). Default: the observability of
+   * the scope the registry is made in (`service.inScope`).
+   */
+  readonly observability?: Observability;
 }
 
 /** What the wrapped call receives. */
@@ -81,11 +87,14 @@ export class ResilienceRegistry {
   readonly #retries = new Map<string, Retry>();
   readonly #limiters = new Map<string, TimeLimiter>();
   readonly #bulkheads = new Map<string, Bulkhead>();
+  readonly #meters: ResilienceMeters | undefined;
 
   constructor(options: ResilienceOptions = {}) {
     this.#options = options;
     this.#config = options.config ?? {};
     validate(this.#config);
+    const metrics = (options.observability ?? currentObservability()).metrics;
+    this.#meters = metrics === undefined ? undefined : new ResilienceMeters(metrics, this);
   }
 
   /** The circuit breaker named `name`, made from configuration on first use. */
@@ -97,6 +106,7 @@ export class ResilienceRegistry {
         ...p,
         name,
         settings: circuitBreakerSettings(this.#config, name),
+        meters: this.#meters?.circuitBreaker(name),
         ...this.#common(),
       });
       this.#breakers.set(name, b);
@@ -126,6 +136,7 @@ export class ResilienceRegistry {
       t = new TimeLimiter({
         name,
         settings: timeLimiterSettings(this.#config, name),
+        meters: this.#meters?.timeLimiter(name),
         ...(logger === undefined ? {} : { logger }),
       });
       this.#limiters.set(name, t);
@@ -149,6 +160,10 @@ export class ResilienceRegistry {
 
   retries(): Retry[] {
     return [...this.#retries.values()];
+  }
+
+  bulkheads(): Bulkhead[] {
+    return [...this.#bulkheads.values()];
   }
 
   /**

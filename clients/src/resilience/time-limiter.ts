@@ -10,10 +10,16 @@ import type { Logger } from '@trellis/kit';
 import { TIME_LIMITER_DEFAULTS, type TimeLimiterSettings } from './config.ts';
 import { ResilienceError } from './errors.ts';
 
+/** `resilience4j_timelimiter_calls_total{kind}`: where a limiter reports how each call ended. */
+export interface TimeLimiterMeters {
+  call(kind: 'successful' | 'failed' | 'timeout'): void;
+}
+
 export interface TimeLimiterOptions {
   readonly name: string;
   readonly settings?: Partial<TimeLimiterSettings>;
   readonly logger?: Logger;
+  readonly meters?: TimeLimiterMeters | undefined;
 }
 
 interface Pending {
@@ -33,6 +39,7 @@ export class TimeLimiter {
   readonly name: string;
   readonly settings: TimeLimiterSettings;
   readonly #log: Logger | undefined;
+  readonly #meters: TimeLimiterMeters | undefined;
   readonly #queue: Pending[] = [];
   #head = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -41,6 +48,7 @@ export class TimeLimiter {
     this.name = options.name;
     this.settings = Object.freeze({ ...TIME_LIMITER_DEFAULTS, ...options.settings });
     this.#log = options.logger;
+    this.#meters = options.meters;
   }
 
   /**
@@ -64,6 +72,7 @@ export class TimeLimiter {
             instance: this.name,
           });
           this.#log?.debug({ timeLimiter: this.name, timeoutMs: ms }, 'call timed out');
+          this.#meters?.call('timeout');
           if (this.settings.cancelRunningFuture) controller.abort(err);
           reject(err);
         },
@@ -77,6 +86,7 @@ export class TimeLimiter {
       // The caller gave up first: its own reason, not a timeout, so a retry does not try again.
       const onAbort = (): void => {
         if (!finish()) return;
+        this.#meters?.call('failed');
         controller.abort(signal?.reason);
         // An abort reason and a call's rejection are passed on unchanged, whatever they are, as fetch does.
         // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
@@ -88,17 +98,23 @@ export class TimeLimiter {
       try {
         result = fn(callSignal);
       } catch (err) {
+        if (!finish()) return;
+        this.#meters?.call('failed');
         // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
-        if (finish()) reject(err);
+        reject(err);
         return;
       }
       Promise.resolve(result).then(
         (value) => {
-          if (finish()) resolve(value);
+          if (!finish()) return;
+          this.#meters?.call('successful');
+          resolve(value);
         },
         (err: unknown) => {
+          if (!finish()) return;
+          this.#meters?.call('failed');
           // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
-          if (finish()) reject(err);
+          reject(err);
         },
       );
     });

@@ -2,7 +2,9 @@
 // CA (`ca`) applies to all three.
 import { Agent, fetch as undiciFetch, type Dispatcher } from 'undici';
 import type { FetchImplementation } from 'jose';
+import type { Observability } from '@trellis/kit';
 import { describeError, KEEP_ALIVE_MS } from '../http/agent.ts';
+import { HttpClientObserver } from '../http/observe.ts';
 import { SecurityError } from './errors.ts';
 
 export interface ServerConnectionOptions {
@@ -12,11 +14,15 @@ export interface ServerConnectionOptions {
   readonly dispatcher?: Dispatcher;
   /** Longest wait for an answer from the authorization server. Default 5 s. */
   readonly timeoutMs?: number;
+  /** Times and traces token requests. Default: the observability of the scope the client is made in. */
+  readonly observability?: Observability;
 }
 
 export interface ServerConnection {
   readonly dispatcher: Dispatcher;
   readonly timeoutMs: number;
+  /** Undefined when the service observes nothing. */
+  readonly observer: HttpClientObserver | undefined;
   /** Closes the dispatcher when this module made it. */
   close(): Promise<void>;
 }
@@ -24,7 +30,10 @@ export interface ServerConnection {
 /** The dispatcher to reach the authorization server with: the caller's, or an Agent of our own (trusting `ca`). */
 export function serverConnection(options: ServerConnectionOptions): ServerConnection {
   const timeoutMs = options.timeoutMs ?? 5000;
-  if (options.dispatcher !== undefined) return { dispatcher: options.dispatcher, timeoutMs, close: async () => {} };
+  const observer = HttpClientObserver.of(options.observability);
+  if (options.dispatcher !== undefined) {
+    return { dispatcher: options.dispatcher, timeoutMs, observer, close: async () => {} };
+  }
   const given = options.ca;
   const ca = given === undefined || typeof given === 'string' || Buffer.isBuffer(given) ? given : [...given];
   const agent = new Agent({
@@ -32,7 +41,7 @@ export function serverConnection(options: ServerConnectionOptions): ServerConnec
     keepAliveMaxTimeout: KEEP_ALIVE_MS,
     connect: { timeout: Math.min(2000, timeoutMs), ...(ca === undefined ? {} : { ca }) },
   });
-  return { dispatcher: agent, timeoutMs, close: () => agent.close() };
+  return { dispatcher: agent, timeoutMs, observer, close: () => agent.close() };
 }
 
 /** jose's remote JWKS fetches through this, so the JWKS request uses the same dispatcher and trust as the rest. */
@@ -85,7 +94,8 @@ export async function getJson(connection: ServerConnection, url: string, what: s
 /**
  * POSTs an application/x-www-form-urlencoded form (RFC 6749's token, RFC 7662's introspection) and reads the answer as
  * JSON when it is JSON (`undefined` otherwise, so the caller can name the status). Connection failures are
- * `authorization_server_unavailable`, naming `what`.
+ * `authorization_server_unavailable`, naming `what`. With `uriTemplate` the request is timed and traced when the
+ * connection is observed: the span names only method, host and path, never the form (it holds the client secret).
  */
 export async function postForm(
   connection: ServerConnection,
@@ -93,21 +103,27 @@ export async function postForm(
   form: readonly (readonly [string, string])[],
   headers: Readonly<Record<string, string>>,
   what: string,
+  uriTemplate?: string,
 ): Promise<{ status: number; body: unknown }> {
   let res: Dispatcher.ResponseData;
+  const exchange =
+    uriTemplate === undefined ? undefined : connection.observer?.start('POST', url, url.hostname, uriTemplate);
+  const all = { ...headers, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' };
   try {
     res = await connection.dispatcher.request({
       origin: url.origin,
       path: url.pathname + url.search,
       method: 'POST',
-      headers: { ...headers, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+      headers: exchange === undefined ? all : exchange.headers(all),
       body: form.map(([k, v]) => `${k}=${formEncode(v)}`).join('&'),
       headersTimeout: connection.timeoutMs,
       bodyTimeout: connection.timeoutMs,
     });
   } catch (err) {
+    exchange?.fail(err);
     throw unavailable(`${what} ${url.origin}${url.pathname} did not answer`, err);
   }
+  exchange?.end(res.statusCode);
   let body: unknown;
   try {
     body = await res.body.json();

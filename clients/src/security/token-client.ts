@@ -156,7 +156,8 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
     } else {
       form.push(['client_id', clientId], ['client_secret', clientSecret]);
     }
-    const { status, body: parsed } = await postForm(connection, url, form, headers, 'the token endpoint');
+    // The endpoint's path is configuration, one per client: a bounded `uri` tag.
+    const { status, body: parsed } = await postForm(connection, url, form, headers, 'the token endpoint', url.pathname);
     if (status !== 200) throw rejection(status, parsed);
     return readTokenResponse(parsed, clock.now(), defaultLifetimeSec);
   }
