@@ -43,7 +43,8 @@ export { HEALTH_SHOW_DETAILS } from './actuator.ts';
 export type { HealthShowDetails } from './actuator.ts';
 export {
   context,
-  boundHistogram,
+  boundCounter,
+  boundTimer,
   counter,
   createObservability,
   currentObservability,

@@ -2,6 +2,8 @@
 // Micrometer Tracing carries it (plain `traceparent` or `b3`), and per-destination counters and a processing timer.
 import { performance } from 'node:perf_hooks';
 import {
+  boundCounter,
+  boundTimer,
   context,
   counter,
   failSpan,
@@ -14,7 +16,6 @@ import {
   type TextMapSetter,
   type Tracing,
 } from '@trellis/kit';
-import { boundCounter, boundTimer } from './meters.ts';
 import type { Outcome } from './processing.ts';
 import type { BinderKind } from './types.ts';
 

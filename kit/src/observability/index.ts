@@ -4,7 +4,8 @@ import { setting, type SettingSpec, type SettingSpecs, type Settings } from '../
 import { Metrics } from './metrics.ts';
 import type { Propagation, Tracing, TracingExporter, TracingSettings } from './tracing.ts';
 
-export { boundHistogram, counter, gauge, LATENCY_BUCKETS, Metrics, outcomeOf, timer } from './metrics.ts';
+export { boundCounter, boundTimer } from './bound.ts';
+export { counter, gauge, LATENCY_BUCKETS, Metrics, outcomeOf, timer } from './metrics.ts';
 export type { Counter, Gauge, Histogram, Registry } from './metrics.ts';
 export { context, failSpan, SpanKind, SpanStatusCode, trace } from './spans.ts';
 export type { Attributes, Context, Span, TextMapGetter, TextMapSetter } from './spans.ts';

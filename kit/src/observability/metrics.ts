@@ -1,5 +1,6 @@
 // A service's meters (prom-client) under Micrometer's names, and their rendering for /actuator/prometheus.
 import { cpus } from 'node:os';
+import { boundTimer } from './bound.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type RegistryContentType } from 'prom-client';
 
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -30,7 +31,7 @@ type ServerLabel = 'method' | 'uri' | 'status' | 'outcome' | 'exception';
 export class Metrics {
   readonly registry: Registry<RegistryContentType>;
   readonly #serverRequests: Histogram<ServerLabel>;
-  /** One bound child per label set (see boundHistogram). */
+  /** One bound child per label set (see boundTimer). */
   readonly #serverChildren = new Map<string, { observe(value: number): void }>();
   #rendering: Promise<unknown> = Promise.resolve();
 
@@ -53,7 +54,7 @@ export class Metrics {
     const key = `${method} ${status} ${exception} ${uri}`;
     let child = this.#serverChildren.get(key);
     if (child === undefined) {
-      child = boundHistogram(this.#serverRequests, {
+      child = boundTimer(this.#serverRequests, {
         method,
         uri,
         status: String(status),
@@ -78,47 +79,6 @@ export class Metrics {
     this.#rendering = next.catch(() => undefined);
     return next;
   }
-}
-
-/** prom-client's record of one label set of a histogram (lib/histogram.js, 15.x). */
-interface HistogramEntry {
-  readonly labels: Readonly<Record<string, string | number>>;
-  sum: number;
-  count: number;
-  readonly bucketValues: Record<number, number>;
-}
-
-/**
- * An observer bound to one label set that only adds: prom-client's own children validate and hash their labels on
- * every observation, a tenth of a small request's cost. It records into prom-client's entry for those labels, so the
- * registry renders it as usual; should that internal shape change, it falls back to prom-client's observe (the kit's
- * scrape test fails on a wrong count either way).
- */
-export function boundHistogram<L extends string>(
-  histogram: Histogram<L>,
-  labels: Readonly<Record<L, string>>,
-): { observe(value: number): void } {
-  histogram.zero(labels);
-  const internal = histogram as unknown as { hashMap?: Record<string, HistogramEntry>; upperBounds?: number[] };
-  const entry = Object.values(internal.hashMap ?? {}).find((e) =>
-    Object.entries(labels).every(([k, v]) => e.labels[k] === v),
-  );
-  const bounds = internal.upperBounds;
-  if (entry === undefined || bounds === undefined || typeof entry.bucketValues !== 'object') {
-    return { observe: (value) => histogram.observe(labels, value) };
-  }
-  return {
-    observe(value) {
-      entry.sum += value;
-      entry.count += 1;
-      for (const bound of bounds) {
-        if (value <= bound) {
-          entry.bucketValues[bound] = (entry.bucketValues[bound] ?? 0) + 1;
-          return;
-        }
-      }
-    },
-  };
 }
 
 /** The process gauges Spring's dashboards chart by Micrometer's names, beside prom-client's own `process_*` ones. */

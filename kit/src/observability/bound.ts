@@ -1,6 +1,6 @@
-// Counters and timers bound to one label set that cost an addition per message: the Kafka binder handles a record in
-// about 2 µs, and prom-client's own children validate and hash their labels on every call (about 0.5–1 µs each).
-import type { Counter, Histogram } from '@trellis/kit';
+// Counters and timers bound to one label set that cost an addition: a small request or a Kafka record takes a few µs,
+// and prom-client's own children validate and hash their labels on every call (about 0.5–1 µs each).
+import type { Counter, Histogram } from 'prom-client';
 
 /** prom-client's record of one label set of a counter (lib/counter.js, 15.x). */
 interface CounterEntry {
@@ -29,7 +29,7 @@ function entryOf<E extends { labels: Readonly<Record<string, string | number>> }
 /**
  * A counter for one label set, shown at 0 from the start (so `rate()` sees the first increment). It adds to
  * prom-client's entry for those labels, shared with any other binding of the same labels; should that internal shape
- * change, it falls back to prom-client's `inc` (the events observability tests fail on a wrong count either way).
+ * change, it falls back to prom-client's `inc` (the kit's and the binders' observability tests fail on a wrong count either way).
  */
 export function boundCounter<L extends string>(
   counter: Counter<L>,
@@ -51,7 +51,7 @@ export function boundTimer<L extends string>(
   labels: Readonly<Record<L, string>>,
 ): { observe(seconds: number): void } {
   const internal = histogram as unknown as { hashMap?: Record<string, HistogramEntry>; upperBounds?: number[] };
-  // An entry another consumer of the same destination and group made is shared, not zeroed.
+  // An entry another binding of the same labels made is shared, not zeroed.
   if (entryOf(internal.hashMap, labels) === undefined) histogram.zero(labels);
   const entry = entryOf(internal.hashMap, labels);
   const bounds = internal.upperBounds;
