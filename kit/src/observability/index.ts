@@ -66,7 +66,7 @@ const PROPAGATION: Readonly<Record<string, Propagation>> = {
 };
 
 function propagationSetting(): SettingSpec<Propagation, true> {
-  return {
+  const spec: SettingSpec<Propagation, true> = {
     flag: 'tracing-propagation',
     env: 'MANAGEMENT_TRACING_PROPAGATION_TYPE',
     default: 'w3c',
@@ -77,7 +77,8 @@ function propagationSetting(): SettingSpec<Propagation, true> {
       if (found === undefined) throw new Error('not a propagation type');
       return found;
     },
-  } as SettingSpec<Propagation, true>;
+  };
+  return spec;
 }
 
 /** The settings every service shares for metrics and tracing, with Spring Boot's environment names where it has one. */

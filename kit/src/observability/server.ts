@@ -46,7 +46,7 @@ export function observeRequests(handle: Handle, metrics: Metrics | undefined, tr
     const started = performance.now();
     const method = req.method ?? 'GET';
     if (tracing === undefined) {
-      res.once('close', () => finish(req as ObservedRequest, res, method, started, metrics, undefined));
+      res.once('close', () => finish(req, res, method, started, metrics, undefined));
       handle(req, res);
       return;
     }
@@ -62,7 +62,7 @@ export function observeRequests(handle: Handle, metrics: Metrics | undefined, tr
       },
       parent,
     );
-    res.once('close', () => finish(req as ObservedRequest, res, method, started, metrics, span));
+    res.once('close', () => finish(req, res, method, started, metrics, span));
     context.with(trace.setSpan(parent, span), handle, undefined, req, res);
   };
 }

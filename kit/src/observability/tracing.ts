@@ -4,17 +4,16 @@ import {
   defaultTextMapGetter,
   defaultTextMapSetter,
   ROOT_CONTEXT,
-  SpanKind,
   trace,
   type Attributes,
   type Context,
   type Span,
+  type SpanKind,
   type TextMapGetter,
   type TextMapPropagator,
   type TextMapSetter,
   type Tracer,
 } from '@opentelemetry/api';
-import { failSpan } from './spans.ts';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -28,6 +27,7 @@ import {
   TracerProvider,
   type SpanExporter,
 } from '@opentelemetry/sdk-trace';
+import { failSpan } from './spans.ts';
 
 export type TracingExporter = 'none' | 'zipkin' | 'otlp';
 /** Spring Boot's `management.tracing.propagation.type`: W3C, B3 (one header) or B3_MULTI (X-B3-* headers). */
@@ -103,12 +103,16 @@ export class Tracing {
   }
 
   /** The context a carrier's trace headers continue (W3C `traceparent`, `b3`, or `X-B3-*`); the root when none. */
-  extract<C>(carrier: C, getter: TextMapGetter<C> = defaultTextMapGetter): Context {
+  extract<C>(carrier: C, getter: TextMapGetter<C> = defaultTextMapGetter as TextMapGetter<C>): Context {
     return this.#extractor.extract(ROOT_CONTEXT, carrier, getter);
   }
 
   /** Writes the trace headers of `ctx` (the active context by default) into a carrier: HTTP headers, message headers. */
-  inject<C>(carrier: C, ctx: Context = context.active(), setter: TextMapSetter<C> = defaultTextMapSetter): void {
+  inject<C>(
+    carrier: C,
+    ctx: Context = context.active(),
+    setter: TextMapSetter<C> = defaultTextMapSetter as TextMapSetter<C>,
+  ): void {
     this.#injector.inject(ctx, carrier, setter);
   }
 
