@@ -94,9 +94,8 @@ export function createLogger(settings: LoggerSettings): Logger {
   const options: LoggerOptions = {
     name: settings.name,
     level: settings.level ?? 'info',
-    formatters: { log: (obj) => redactSecrets(obj) },
+    formatters: { log: (obj) => withTraceIds(redactSecrets(obj)) },
     serializers: { err: pino.stdSerializers.err },
-    mixin: traceIds,
   };
   if (settings.destination !== undefined) return pino(options, settings.destination);
   const pretty = settings.format === 'pretty' || (settings.format !== 'json' && process.stdout.isTTY === true);
@@ -114,15 +113,15 @@ export function createLogger(settings: LoggerSettings): Logger {
 }
 
 /**
- * The trace and span ids of the span a line is written in (`traceId`, `spanId`, as Micrometer Tracing puts them in
- * Spring's log lines), so a line leads to its trace. Nothing outside a span, or when tracing is off.
+ * The line with the trace and span ids of the span it is written in (`traceId`, `spanId`, as Micrometer Tracing puts
+ * them in Spring's log lines), so a line leads to its trace; as it is outside any span or with tracing off. Added in
+ * the formatter rather than as a pino mixin, which copies every line's fields into a new object even outside spans.
  */
-function traceIds(): object {
+function withTraceIds(obj: Record<string, unknown>): Record<string, unknown> {
   const span = trace.getSpan(context.active());
-  // A new object each time: pino writes the line's own fields into what the mixin returns.
-  if (span === undefined) return {};
+  if (span === undefined) return obj;
   const { traceId, spanId } = span.spanContext();
-  return { traceId, spanId };
+  return { traceId, spanId, ...obj };
 }
 
 /** The hand-overs of every batching destination, run when the process exits. */

@@ -1,6 +1,6 @@
 // Each request a service takes, observed once on the node request: its server span and its http_server_requests timer.
 import type http from 'node:http';
-import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import type { Metrics } from './metrics.ts';
 import type { Tracing } from './tracing.ts';
 
@@ -50,7 +50,12 @@ export function observeRequests(handle: Handle, metrics: Metrics | undefined, tr
       handle(req, res);
       return;
     }
-    const parent = tracing.extract(req.headers);
+    // Most requests carry no trace headers (a caller outside any trace): the propagators need not look.
+    const h = req.headers;
+    const parent =
+      h.traceparent === undefined && h.b3 === undefined && h['x-b3-traceid'] === undefined
+        ? ROOT_CONTEXT
+        : tracing.extract(h);
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     // The path without its query: queries may carry tokens (logged URLs are masked for the same reason).
