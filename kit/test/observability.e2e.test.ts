@@ -1,4 +1,5 @@
 // A kit service's meters at /actuator/prometheus and its spans in a real Zipkin, over sockets.
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startZipkin, type Zipkin } from '@trellis/kit/zipkin-server';
 import {
@@ -121,6 +122,35 @@ describe('/actuator/prometheus', () => {
     expect(scrape).toMatch(/^process_uptime_seconds\{application="demo"\} [\d.]+$/m);
     expect(scrape).toMatch(/^process_cpu_usage\{application="demo"\} [\d.e-]+$/m);
     expect(scrape).toMatch(/^nodejs_eventloop_lag_seconds\{application="demo"\} /m);
+  });
+
+  it("uses the label names and process gauges of a real Spring Boot app's scrape (recorded), so its dashboards work", async () => {
+    const spring = await readFile(
+      new URL('../../interop/spring-tracing/recorded/actuator-prometheus.txt', import.meta.url),
+      'utf8',
+    );
+    const ours = await (await fetch(`${demo.base}/actuator/prometheus`)).text();
+    const labelNames = (scrape: string, name: string): string[] => {
+      const line = scrape.split('\n').find((l) => l.startsWith(`${name}{`)) ?? '';
+      return [...line.matchAll(/(\w+)="/g)]
+        .map((m) => m[1] ?? '')
+        .filter((l) => l !== 'application')
+        .sort();
+    };
+    const springLabels = labelNames(spring, 'http_server_requests_seconds_count');
+    expect(springLabels).toContain('uri');
+    expect(labelNames(ours, 'http_server_requests_seconds_count')).toEqual(springLabels);
+    for (const gauge of [
+      'process_cpu_usage',
+      'process_uptime_seconds',
+      'process_start_time_seconds',
+      'process_files_open_files',
+      'process_files_max_files',
+      'system_cpu_count',
+    ]) {
+      expect(spring).toMatch(new RegExp(`^${gauge}[ {]`, 'm'));
+      expect(ours).toMatch(new RegExp(`^${gauge}\\{application="demo"\\} [\\d.e+-]+$`, 'm'));
+    }
   });
 
   it('answers OpenMetrics to a scraper that asks for it, as Prometheus does', async () => {

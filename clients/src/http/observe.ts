@@ -1,5 +1,6 @@
 // The client side of a service's observability: Micrometer's http_client_requests_seconds and a CLIENT span per request.
 import {
+  boundTimer,
   currentObservability,
   failSpan,
   outcomeOf,
@@ -14,7 +15,7 @@ import {
   type Tracing,
 } from '@trellis/kit';
 
-type ClientLabel = 'method' | 'uri' | 'status' | 'outcome' | 'exception' | 'client_name';
+type ClientLabel = 'method' | 'uri' | 'status' | 'outcome' | 'exception' | 'error' | 'client_name';
 
 /** Headers as undici takes them. */
 export type OutgoingHeaders = Record<string, string | string[]>;
@@ -67,7 +68,7 @@ function exceptionOf(err: unknown): string {
 export class HttpClientObserver {
   readonly #tracing: Tracing | undefined;
   readonly #requests: Histogram<ClientLabel> | undefined;
-  /** One bound child per label set: the label object is hashed once, not per request. */
+  /** One bound child per label set (see boundTimer). */
   readonly #children = new Map<string, Bound>();
 
   private constructor(observability: Observability) {
@@ -81,6 +82,7 @@ export class HttpClientObserver {
             'status',
             'outcome',
             'exception',
+            'error',
             'client_name',
           ]);
   }
@@ -117,7 +119,16 @@ export class HttpClientObserver {
       const key = `${method} ${status} ${exception} ${clientName} ${uri}`;
       let child = this.#children.get(key);
       if (child === undefined) {
-        child = histogram.labels({ method, uri, status, outcome, exception, client_name: clientName });
+        // Micrometer's `error` tag repeats the exception's name (`none` without one).
+        child = boundTimer(histogram, {
+          method,
+          uri,
+          status,
+          outcome,
+          exception,
+          error: exception,
+          client_name: clientName,
+        });
         this.#children.set(key, child);
       }
       child.observe((performance.now() - started) / 1000);

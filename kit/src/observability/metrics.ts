@@ -1,4 +1,5 @@
 // A service's meters (prom-client) under Micrometer's names, and their rendering for /actuator/prometheus.
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { boundTimer } from './bound.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type RegistryContentType } from 'prom-client';
@@ -20,7 +21,7 @@ export function outcomeOf(status: number): string {
   return 'UNKNOWN';
 }
 
-type ServerLabel = 'method' | 'uri' | 'status' | 'outcome' | 'exception';
+type ServerLabel = 'method' | 'uri' | 'status' | 'outcome' | 'exception' | 'error';
 
 /**
  * The meters of one service: its own registry, tagged `application` as Spring Boot's
@@ -42,7 +43,7 @@ export class Metrics {
     this.#serverRequests = new Histogram({
       name: 'http_server_requests_seconds',
       help: 'Duration of HTTP server request handling',
-      labelNames: ['method', 'uri', 'status', 'outcome', 'exception'],
+      labelNames: ['method', 'uri', 'status', 'outcome', 'exception', 'error'],
       buckets: [...LATENCY_BUCKETS],
       registers: [this.registry],
     });
@@ -60,6 +61,8 @@ export class Metrics {
         status: String(status),
         outcome: outcomeOf(status),
         exception,
+        // Micrometer's `error` tag repeats the exception's name (`none` without one).
+        error: exception,
       });
       this.#serverChildren.set(key, child);
     }
@@ -98,6 +101,32 @@ function micrometerProcessGauges(registry: Registry<RegistryContentType>): void 
     registers: [registry],
     collect() {
       this.set(cpus().length);
+    },
+  });
+  // Micrometer's file descriptor gauges (Linux: /proc), beside prom-client's process_open_fds.
+  new Gauge({
+    name: 'process_files_open_files',
+    help: 'The open file descriptor count',
+    registers: [registry],
+    collect() {
+      try {
+        this.set(readdirSync('/proc/self/fd').length);
+      } catch {
+        // not Linux: no reading
+      }
+    },
+  });
+  new Gauge({
+    name: 'process_files_max_files',
+    help: 'The maximum file descriptor count',
+    registers: [registry],
+    collect() {
+      try {
+        const limit = /Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+        if (limit !== undefined) this.set(Number(limit));
+      } catch {
+        // not Linux: no reading
+      }
     },
   });
   // CPU share since the previous scrape, 0–1 of the whole machine, as Micrometer's process_cpu_usage.
