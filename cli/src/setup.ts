@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultCacheDir, ensureKafkaJars, kafkaJarsDir } from '@trellis/kit/kafka-broker';
+import { ensureOtelCollector, OTELCOL_MIN_GO, otelCollectorPath } from '@trellis/kit/otel-collector';
 import { ensureZipkinJar, zipkinJarPath } from '@trellis/kit/zipkin-server';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -60,7 +61,9 @@ export const SETUP_HELP = `Usage: trellis setup [--check]
 
 Checks what \`npm test\` needs on this machine and installs what is missing: ${PROGRAMS.map((p) => p.debian).join(', ')}
 (Debian packages, with apt-get as root or through passwordless sudo), a running RabbitMQ, and Maven's artifacts
-(the Kafka broker's and Zipkin's jars, the Spring interop apps' dependencies). A second run installs nothing.
+(the Kafka broker's and Zipkin's jars, the Spring interop apps' dependencies), and the OpenTelemetry Collector, built
+with Go from the Go module proxy (Debian's golang-go when no Go is found and Debian's is new enough). A second run
+installs nothing.
 \`npm test\` runs it first. Where it cannot install, it prints one line per missing program with the command that
 installs it, and fails before any test runs.
 
@@ -264,6 +267,79 @@ async function ensureZipkin(check: boolean, io: SetupIo): Promise<void> {
   }
 }
 
+/** `go version go1.26.8 linux/amd64` → [1, 26]; undefined when it does not answer. */
+function goVersion(go: string): [number, number] | undefined {
+  const probe = spawnSync(go, ['version'], { encoding: 'utf8', timeout: 30_000 });
+  const match = /go(\d+)\.(\d+)/.exec(probe.stdout ?? '');
+  return match === null ? undefined : [Number(match[1]), Number(match[2])];
+}
+
+/** The golang-go version apt-get would install (`Candidate: 2:1.19~1` → [1, 19]); undefined when there is none. */
+function debianGoCandidate(env: Env): [number, number] | undefined {
+  if (which('apt-cache', env) === undefined) return undefined;
+  const probe = spawnSync('apt-cache', ['policy', 'golang-go'], { encoding: 'utf8', timeout: 30_000, env: { ...env } });
+  const match = /Candidate:\s*(?:\d+:)?(\d+)\.(\d+)/.exec(probe.stdout ?? '');
+  return match === null ? undefined : [Number(match[1]), Number(match[2])];
+}
+
+function newEnough(version: readonly [number, number] | undefined): boolean {
+  if (version === undefined) return false;
+  const [major, minor] = version;
+  const [wantMajor, wantMinor] = OTELCOL_MIN_GO;
+  return major > wantMajor || (major === wantMajor && minor >= wantMinor);
+}
+
+/**
+ * A Go that builds the collector: the one on PATH, or Debian's golang-go installed when it is new enough. Debian's is
+ * often years older than the collector's builder needs, and then only the user can install one.
+ */
+async function ensureGo(env: Env, check: boolean, io: SetupIo): Promise<string> {
+  const found = which('go', env);
+  const version = found === undefined ? undefined : goVersion(found);
+  if (found !== undefined && newEnough(version)) return found;
+  const [wantMajor, wantMinor] = OTELCOL_MIN_GO;
+  const missing = `missing go ${wantMajor}.${wantMinor} or newer (builds the OpenTelemetry Collector the OTLP tests export to)`;
+  const have =
+    found === undefined ? '' : `${found} is ${version === undefined ? 'not answering' : version.join('.')}; `;
+  const candidate = debianGoCandidate(env);
+  if (!newEnough(candidate)) {
+    const debian =
+      candidate === undefined ? 'Debian offers no golang-go' : `Debian's golang-go is ${candidate.join('.')}`;
+    throw new SetupFailure([
+      `${missing}: ${have}${debian}, too old; install Go ${wantMajor}.${wantMinor}+ from go.dev/dl and put its bin directory on PATH`,
+    ]);
+  }
+  const root = check ? undefined : asRoot(env);
+  if (root === undefined || which('apt-get', env) === undefined) {
+    throw new SetupFailure([`${missing}: ${have}sudo apt-get install -y golang-go`]);
+  }
+  io.stderr.write('setup: installing golang-go with apt-get\n');
+  const aptEnv = { ...env, DEBIAN_FRONTEND: 'noninteractive' };
+  let install = await runInherited([...root, 'apt-get', 'update', '-qq'], aptEnv);
+  if (install === 0) install = await runInherited([...root, 'apt-get', 'install', '-y', '-qq', 'golang-go'], aptEnv);
+  const go = which('go', env);
+  if (install !== 0 || go === undefined || !newEnough(goVersion(go))) {
+    throw new SetupFailure([`apt-get could not install golang-go (exit ${install})`, missing]);
+  }
+  return go;
+}
+
+/** The OpenTelemetry Collector the OTLP tests export to, built from the Go module proxy the first time. */
+async function ensureCollector(env: Env, check: boolean, io: SetupIo): Promise<void> {
+  if (existsSync(await otelCollectorPath())) return;
+  // A Go that cannot build it is the thing to fix first, so --check names it too.
+  const go = await ensureGo(env, check, io);
+  if (check) throw new SetupFailure(['the OpenTelemetry Collector is not built yet: npm test (or trellis setup) does']);
+  io.stderr.write('setup: building the OpenTelemetry Collector from the Go module proxy (once, about 2 minutes)\n');
+  try {
+    await ensureOtelCollector({ go });
+  } catch (err) {
+    throw new SetupFailure([
+      `could not build the OpenTelemetry Collector: ${err instanceof Error ? err.message : String(err)}`,
+    ]);
+  }
+}
+
 function checkNode(): void {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   const [wantMajor, wantMinor] = MIN_NODE;
@@ -274,7 +350,8 @@ function checkNode(): void {
 
 /**
  * Checks, then installs what is missing, in the order each step needs the one before: Node, the Debian packages
- * (the JDK before Maven runs), RabbitMQ, then Maven's artifacts. Answers the exit code: 0 ready, 1 not.
+ * (the JDK before Maven runs), RabbitMQ, the jars, the collector (built with Go), then the Spring apps' artifacts.
+ * Answers the exit code: 0 ready, 1 not.
  */
 export async function setupCommand(argv: readonly string[], processEnv: Env, io: SetupIo): Promise<number> {
   const systemDirs = io.systemDirs ?? ['/usr/sbin', '/sbin'];
@@ -287,6 +364,7 @@ export async function setupCommand(argv: readonly string[], processEnv: Env, io:
     await ensureRabbit(env, check, io);
     await ensureKafka(check, io);
     await ensureZipkin(check, io);
+    await ensureCollector(env, check, io);
     await ensureMavenProjects(env, check, io);
   } catch (err) {
     if (!(err instanceof SetupFailure)) throw err;
