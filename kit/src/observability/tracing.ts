@@ -47,6 +47,12 @@ export interface TracingSettings {
   readonly exportDelayMs?: number;
 }
 
+/**
+ * How long one export may take. A collector that is down must not hold a service's shutdown for the exporters'
+ * default 10–30 s; the spans of that batch are lost either way.
+ */
+const EXPORT_TIMEOUT_MS = 3000;
+
 let contextManagerSet = false;
 
 /**
@@ -61,7 +67,7 @@ function ensureContextManager(): void {
 
 function exporterOf(settings: TracingSettings, serviceName: string): SpanExporter {
   if (settings.exporter === 'zipkin') return new ZipkinExporter({ url: settings.zipkinEndpoint, serviceName });
-  return new OTLPTraceExporter({ url: settings.otlpEndpoint });
+  return new OTLPTraceExporter({ url: settings.otlpEndpoint, timeoutMillis: EXPORT_TIMEOUT_MS });
 }
 
 function injectorOf(propagation: Propagation): TextMapPropagator {
@@ -96,6 +102,7 @@ export class Tracing {
         new BatchSpanProcessor({
           exporter: exporterOf(settings, serviceName),
           scheduledDelayMillis: settings.exportDelayMs ?? 1000,
+          exportTimeoutMillis: EXPORT_TIMEOUT_MS,
         }),
       ],
     });
