@@ -5,11 +5,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { StartupError } from '../errors.ts';
 import { freePort } from '../free-port.ts';
-import { stopProcess, watchdog } from '../owned-process.ts';
+import { keepOutput, stopProcess, watchdog } from '../owned-process.ts';
 import { defaultCacheDir, ensureKafkaJars } from './jars.ts';
 
 export interface KafkaBrokerOptions {
@@ -136,18 +135,12 @@ function started(child: ChildProcess, timeoutMs: number): Promise<void> {
       clearTimeout(timer);
       reject(new StartupError(`the Kafka broker ${why}: ${tail.slice(-5).join(' | ')}`));
     }
-    for (const stream of [child.stdout, child.stderr]) {
-      if (stream === null) continue;
-      // Read to the end, always: a full pipe would block the broker's logging thread.
-      createInterface({ input: stream }).on('line', (line) => {
-        tail.push(line);
-        if (tail.length > 50) tail.shift();
-        if (STARTED.test(line)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    }
+    keepOutput(child, tail, (line) => {
+      if (STARTED.test(line)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
     child.once('error', (err) => fail(err.message));
     child.once('exit', (code, signal) => fail(`exited (${signal ?? `code ${code}`}) before it started`));
   });

@@ -1,10 +1,9 @@
 // A Zipkin server with in-memory storage on loopback, run from the cached executable jar.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StartupError } from '../errors.ts';
 import { freePort } from '../free-port.ts';
-import { stopProcess, watchdog } from '../owned-process.ts';
+import { keepOutput, stopProcess, watchdog } from '../owned-process.ts';
 import { ensureZipkinJar } from './jar.ts';
 
 export interface ZipkinOptions {
@@ -36,18 +35,6 @@ export interface Zipkin {
 /** `1.2.3.4` as is, `::1` in brackets, for a URL. */
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
-}
-
-function watchOutput(child: ChildProcess, tail: string[], log: ((line: string) => void) | undefined): void {
-  for (const stream of [child.stdout, child.stderr]) {
-    if (stream === null) continue;
-    // Read to the end, always: a full pipe would block the server's logging.
-    createInterface({ input: stream }).on('line', (line) => {
-      tail.push(line);
-      if (tail.length > 50) tail.shift();
-      log?.(line);
-    });
-  }
 }
 
 async function healthUp(url: string): Promise<boolean> {
@@ -121,7 +108,7 @@ export async function startZipkin(options: ZipkinOptions = {}): Promise<Zipkin> 
     },
   );
   const tail: string[] = [];
-  watchOutput(child, tail, options.log);
+  keepOutput(child, tail, options.log);
   const guard = child.pid === undefined ? undefined : watchdog(child.pid);
   const stop = async (): Promise<void> => {
     guard?.kill('SIGKILL');

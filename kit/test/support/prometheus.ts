@@ -1,10 +1,10 @@
 // A real Prometheus (Debian's, installed by `trellis setup`) for the metrics tests: its own config and storage in a
 // temporary directory, on a free loopback port, never the service Debian may run on 9090.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { keepOutput } from '../../src/owned-process.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../src/free-port.ts';
 import { stopProcess, watchdog } from '../../src/owned-process.ts';
@@ -79,16 +79,6 @@ async function ready(url: string): Promise<boolean> {
   }
 }
 
-function keepTail(child: ChildProcess, tail: string[]): void {
-  for (const stream of [child.stdout, child.stderr]) {
-    if (stream === null) continue;
-    createInterface({ input: stream }).on('line', (line) => {
-      tail.push(line);
-      if (tail.length > 30) tail.shift();
-    });
-  }
-}
-
 /**
  * Starts `prometheus` scraping `targets` and resolves once it is ready.
  *
@@ -112,7 +102,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const tail: string[] = [];
-  keepTail(child, tail);
+  keepOutput(child, tail);
   let exit: string | undefined;
   child.once(
     'error',
