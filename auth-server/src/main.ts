@@ -64,7 +64,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       logger,
       allowedHosts: config.allowedHosts,
       healthShowDetails: config.healthShowDetails,
-      observability: await createObservability('auth-server', observabilityOf(config)),
+      observability: await createObservability('auth-server', observabilityOf(config), logger),
     });
     // Made once: a key rotation builds a new provider, which listens with the same meters.
     const metrics =

@@ -122,7 +122,7 @@ async function start(config: Config, logger: Logger, env: StartContext['env']): 
   const tls = await tlsFor(config, logger);
   const overrides = await overridesOf(config);
   // Before the backends: the git backend's start-up clone is its first refresh.
-  const observability = await createObservability('config-server', observabilityOf(config));
+  const observability = await createObservability('config-server', observabilityOf(config), logger);
   const metrics =
     observability.metrics === undefined
       ? undefined

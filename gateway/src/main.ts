@@ -15,6 +15,8 @@ import {
   createObservability,
   createService,
   defineComponent,
+  fromInternalCaller,
+  parseTrustedProxies,
   StartupError,
   type Health,
   type Logger,
@@ -177,6 +179,7 @@ export async function startGateway(
 ): Promise<RunningGateway> {
   // The kit app serves only /actuator/*: its largest body is a route definition, and --max-request-size bounds it too.
   const actuatorBodyLimit = Math.min(config.maxRequestSize ?? Infinity, ROUTE_DEFINITION_LIMIT);
+  const traceProxies = parseTrustedProxies(config.trustedProxies);
   const service = createService({
     name: 'gateway',
     description: 'Edge gateway',
@@ -187,7 +190,11 @@ export async function startGateway(
     server: EDGE_SERVER,
     allowedHosts: config.allowedHosts,
     healthShowDetails: config.healthShowDetails,
-    observability: await createObservability('gateway', config.observability),
+    observability: await createObservability('gateway', config.observability, log),
+    // The edge continues the trace headers of callers inside the deployment's network (behind --trusted-proxies, the
+    // forwarded client's address decides); a caller on the internet starts a new trace, so it can neither choose the
+    // trace id nor force its requests to be sampled.
+    traceTrust: (req) => fromInternalCaller(req, traceProxies),
   });
   const discovery =
     config.registryUrl === undefined

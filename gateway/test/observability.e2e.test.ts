@@ -250,6 +250,33 @@ spring.cloud.gateway.routes:
     });
   });
 
+  it('starts a new trace for a caller on the internet: it neither chooses the trace id nor forces sampling', async () => {
+    // Behind a trusted proxy, the forwarded client's address decides; 203.0.113.9 is a public (documentation) address.
+    const edge = await startTestGateway(routes(upstream.url), {
+      argv: [...tracingArgv('w3c'), '--tracing-sampling-probability', '0', '--trusted-proxies', '127.0.0.1'],
+    });
+    try {
+      for (const client of ['203.0.113.9', '10.1.2.3']) {
+        seen = [];
+        const res = await call(`${edge.url}/orders/7`, {
+          headers: { traceparent: `00-${TRACE_ID}-${CALLER_SPAN}-01`, 'x-forwarded-for': client },
+        });
+        expect(res.status).toBe(200);
+        const [, traceId, , flags] = String(seen[0]?.headers.traceparent).split('-');
+        if (client === '10.1.2.3') {
+          // A caller inside the network keeps its trace and its sampling decision.
+          expect([traceId, flags]).toEqual([TRACE_ID, '01']);
+        } else {
+          expect(traceId).not.toBe(TRACE_ID);
+          // The gateway's own decision (probability 0), not the caller's.
+          expect(flags).toBe('00');
+        }
+      }
+    } finally {
+      await edge.stop();
+    }
+  });
+
   it('writes one b3 header with the caller’s trace id under b3 propagation, from an incoming B3 multi header', async () => {
     seen = [];
     const res = await call(`${b3.url}/orders/7`, {

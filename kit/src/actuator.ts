@@ -7,6 +7,7 @@ import { readGitInfo, type GitInfo } from './info.ts';
 import type { Logger } from './logger.ts';
 import { chosenRequestId, requestIdFor } from './request-log.ts';
 import type { Metrics } from './observability/metrics.ts';
+import { isInternalAddress } from './trusted-proxies.ts';
 import { setRequestRoute } from './observability/server.ts';
 
 export interface ActuatorOptions {
@@ -60,6 +61,43 @@ function headerOf(req: http.IncomingMessage): (name: string) => string | undefin
 }
 
 const noHeaders = (): undefined => undefined;
+
+const FORWARDING_HEADERS = ['x-forwarded-for', 'forwarded', 'x-real-ip'] as const;
+
+/**
+ * Whether a request comes from the deployment's own network directly: a loopback or private peer, with no proxy's
+ * forwarding header (a request through the gateway or a load balancer comes from a private address too). In-process
+ * requests (tests' `app.request`) have no socket and count as inside.
+ */
+function fromInsideNetwork(c: Context<KitEnv>): boolean {
+  const incoming = (c.env as Partial<KitEnv['Bindings']> | undefined)?.incoming;
+  if (incoming === undefined) return true;
+  const peer = incoming.socket.remoteAddress;
+  return (
+    peer !== undefined &&
+    isInternalAddress(peer) &&
+    FORWARDING_HEADERS.every((name) => incoming.headers[name] === undefined)
+  );
+}
+
+/** The quality an Accept header gives a media type (`type/subtype`), 0 when it names it not. */
+function qualityOf(accept: string, type: string): number {
+  for (const part of accept.split(',')) {
+    const [name = '', ...params] = part.split(';').map((p) => p.trim().toLowerCase());
+    if (name !== type) continue;
+    const q = params.find((p) => p.startsWith('q='));
+    const value = q === undefined ? 1 : Number(q.slice(2));
+    return Number.isFinite(value) ? value : 0;
+  }
+  return 0;
+}
+
+/** OpenMetrics when the scraper ranks it at least as high as the text format (Prometheus asks for it first). */
+function prefersOpenMetrics(accept: string | undefined): boolean {
+  if (accept === undefined) return false;
+  const open = qualityOf(accept, 'application/openmetrics-text');
+  return open > 0 && open >= qualityOf(accept, 'text/plain');
+}
 
 /** Adds the actuator routes to `app`; what it returns answers the probes on the node request. */
 export function mountActuator(app: Hono<KitEnv>, options: ActuatorOptions): Actuator {
@@ -132,12 +170,16 @@ export function mountActuator(app: Hono<KitEnv>, options: ActuatorOptions): Actu
   app.get('/actuator/info', (c) => json(c, 200, info));
   const metrics = options.metrics;
   if (metrics !== undefined) {
-    // Prometheus asks for OpenMetrics first in its Accept header; other scrapers get the classic text format.
     app.get('/actuator/prometheus', async (c) => {
-      const { contentType, body } = await metrics.render(
-        c.req.header('accept')?.includes('application/openmetrics-text') === true,
-      );
       c.set('requestLogLevel', 'debug');
+      if (metrics.access === 'internal' && !fromInsideNetwork(c)) {
+        return json(c, 403, {
+          error: 'forbidden',
+          message:
+            '/actuator/prometheus answers scrapers on loopback or a private network, not through a proxy (--prometheus-access any opens it)',
+        });
+      }
+      const { contentType, body } = await metrics.render(prefersOpenMetrics(c.req.header('accept')));
       return c.body(body, 200, { 'content-type': contentType });
     });
   }

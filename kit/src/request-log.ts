@@ -25,6 +25,15 @@ export function requestIdOf(req: http.IncomingMessage): string {
   return ((req as IncomingWithId)[REQUEST_ID_KEY] ??= requestIdFor(req.headers['x-request-id']));
 }
 
+/** Longest URL a request line shows: a caller chooses its length, up to node's 16 KiB of headers. */
+const MAX_LOGGED_URL = 2048;
+
+/** The URL as logged: tokens in its query masked, cut at MAX_LOGGED_URL. */
+function shownUrl(url: string): string {
+  const masked = redactUrl(url);
+  return masked.length > MAX_LOGGED_URL ? `${masked.slice(0, MAX_LOGGED_URL)}…` : masked;
+}
+
 /** Writes the `request completed` line (the caller checked that `level` is enabled). */
 export function logCompleted(
   log: Logger,
@@ -38,7 +47,7 @@ export function logCompleted(
   log[level](
     {
       reqId: requestId,
-      req: { method, url: redactUrl(url) },
+      req: { method, url: shownUrl(url) },
       res: { statusCode: status },
       responseTime: Math.round((performance.now() - started) * 100) / 100,
     },

@@ -19,7 +19,7 @@ import {
 } from './node-server.ts';
 import { requestIdOf } from './request-log.ts';
 import { finishedWithin } from './timeout.ts';
-import { observeRequests, withObservability, type Observability } from './observability/index.ts';
+import { observeRequests, withObservability, type Observability, type TraceTrust } from './observability/index.ts';
 
 export type ShutdownHook = () => void | Promise<void>;
 
@@ -54,6 +54,12 @@ export interface ServiceOptions {
    * `--tracing*` settings. Default: neither.
    */
   readonly observability?: Observability | undefined;
+  /**
+   * Whose trace headers a request span continues; the others start a new trace. Default: every caller's, as inside a
+   * landscape. A service at the public edge (the gateway) passes its own rule: a caller on the internet would
+   * otherwise choose the trace id and force its requests to be sampled.
+   */
+  readonly traceTrust?: TraceTrust | undefined;
 }
 
 export interface Service {
@@ -162,7 +168,7 @@ export function createService(options: ServiceOptions): Service {
   const server = createNodeServer({
     name: options.name,
     log,
-    handle: observeRequests(handle, observability.metrics, observability.tracing),
+    handle: observeRequests(handle, observability.metrics, observability.tracing, options.traceTrust),
     options:
       options.allowedHosts === undefined ? options.server : { ...options.server, allowedHosts: options.allowedHosts },
   });

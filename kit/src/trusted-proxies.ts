@@ -119,3 +119,32 @@ export function carriesProxySecret(headers: IncomingHttpHeaders, secret: string)
   const b = createHash('sha256').update(secret).digest();
   return timingSafeEqual(a, b);
 }
+
+/** Loopback and the private ranges (RFC 1918, IPv6 unique local): the addresses of a deployment's own network. */
+const INTERNAL = parseTrustedProxies([
+  '127.0.0.0/8',
+  '10.0.0.0/8',
+  '172.16.0.0/12',
+  '192.168.0.0/16',
+  '::1',
+  'fc00::/7',
+]);
+
+/**
+ * Whether an address is inside the deployment's own network (loopback or private), as an edge proxy such as Envoy
+ * decides whether a caller's tracing and request-id headers are kept or replaced.
+ */
+export function isInternalAddress(address: string): boolean {
+  return INTERNAL.trusts(address);
+}
+
+/**
+ * Whether a request's caller is inside the deployment's network: its address as seen through `proxies` (see
+ * sourceAddress) is loopback or private. An edge continues such callers' trace headers and replaces the others'.
+ */
+export function fromInternalCaller(
+  req: { readonly socket: { readonly remoteAddress?: string | undefined }; readonly headers: IncomingHttpHeaders },
+  proxies: TrustedProxies | undefined,
+): boolean {
+  return isInternalAddress(sourceAddress(req, proxies));
+}

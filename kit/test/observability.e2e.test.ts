@@ -161,6 +161,42 @@ describe('/actuator/prometheus', () => {
     expect(await res.text()).toMatch(/# EOF\n?$/);
   });
 
+  it('names a method outside the standard ones _OTHER: each would make its own series of every route', async () => {
+    const { request } = await import('node:http');
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${demo.base}/items/1`, { method: 'PROPFIND' }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(404);
+    const scrape = await (await fetch(`${demo.base}/actuator/prometheus`)).text();
+    expect(sample(scrape, 'http_server_requests_seconds_count', { method: '_OTHER', uri: 'NOT_FOUND' })).toBe(1);
+    expect(scrape).not.toContain('PROPFIND');
+  });
+
+  it('answers a scraper that came through a proxy 403, unless --prometheus-access any', async () => {
+    const proxied = await fetch(`${demo.base}/actuator/prometheus`, { headers: { 'x-forwarded-for': '203.0.113.9' } });
+    expect(proxied.status).toBe(403);
+    expect(((await proxied.json()) as { message: string }).message).toMatch(/--prometheus-access any/);
+    const open = await startDemo({ ...metricsOnly, prometheusAccess: 'any' });
+    try {
+      const res = await fetch(`${open.base}/actuator/prometheus`, { headers: { forwarded: 'for=203.0.113.9' } });
+      expect(res.status).toBe(200);
+    } finally {
+      await open.service.stop();
+    }
+  });
+
+  it('keeps the text format when the scraper refuses OpenMetrics (q=0)', async () => {
+    const res = await fetch(`${demo.base}/actuator/prometheus`, {
+      headers: { accept: 'application/openmetrics-text;q=0,text/plain;q=1' },
+    });
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  });
+
   it('is not served with metrics off', async () => {
     const off = await startDemo({ ...metricsOnly, metrics: false });
     try {
@@ -264,6 +300,8 @@ describe('tracing into a real Zipkin', () => {
       const server = spans.find((s) => s.name === 'get /items/{id}');
       expect(server).toMatchObject({ kind: 'SERVER', parentId: PARENT_SPAN, localEndpoint: { serviceName: 'demo' } });
       expect(server?.tags['http.route']).toBe('/items/{id}');
+      // The raw path (ids, perhaps a token, any length) is no attribute.
+      expect(Object.keys(server?.tags ?? {})).not.toContain('url.path');
       expect(server?.tags['http.response.status_code']).toBe('200');
       const line = log.lines.find((l) => l.msg === 'looking the item up');
       expect(line).toMatchObject({ traceId: TRACE_ID });

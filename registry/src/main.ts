@@ -55,7 +55,7 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
     logger: log,
     allowedHosts: config.allowedHosts,
     healthShowDetails: config.healthShowDetails,
-    observability: await createObservability('registry', config.observability),
+    observability: await createObservability('registry', config.observability, log),
   });
   const metrics = service.observability.metrics;
   if (metrics !== undefined) observeRegistry(metrics, registry);

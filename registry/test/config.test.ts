@@ -14,6 +14,7 @@ describe('loadConfig', () => {
       healthShowDetails: 'never',
       observability: {
         metrics: true,
+        prometheusAccess: 'internal',
         tracing: {
           exporter: 'none',
           otlpEndpoint: 'http://localhost:4318/v1/traces',

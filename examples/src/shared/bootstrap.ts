@@ -84,7 +84,7 @@ export async function startExample<S extends ExampleSettings>(
   options: Pick<ServiceOptions, 'renderError'> = {},
 ): Promise<Running> {
   const log = logger.child({ service: name });
-  const observability = await createObservability(name, observabilityOf(settings));
+  const observability = await createObservability(name, observabilityOf(settings), log);
   // Made before the service, so the configuration fetch is traced and timed as this service's.
   const config = await withObservability(observability, () => loadConfig(name, settings, log)).catch(
     async (err: unknown) => {

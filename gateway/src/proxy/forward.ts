@@ -9,7 +9,9 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import {
   context,
+  fromInternalCaller,
   parseTrustedProxies,
+  ROOT_CONTEXT,
   setRequestException,
   setRequestRoute,
   trace,
@@ -218,9 +220,15 @@ async function serveUpgrade(deps: ProxyDeps, req: http.IncomingMessage, socket: 
   let span: Span | undefined;
   const tracing = deps.tracing;
   if (tracing !== undefined) {
-    // Upgrades are not inside a server span of the kit's: the handshake's client span continues the caller's trace.
+    // Upgrades are not inside a server span of the kit's: the handshake's client span continues the caller's trace,
+    // on the same terms as the server spans (a caller outside the network starts a new one).
     const active = context.active();
-    const parent = trace.getSpan(active) === undefined ? tracing.extract(req.headers) : active;
+    const parent =
+      trace.getSpan(active) !== undefined
+        ? active
+        : fromInternalCaller(req, deps.trusted)
+          ? tracing.extract(req.headers)
+          : ROOT_CONTEXT;
     const method = req.method ?? 'GET';
     const started = startUpstreamSpan(
       tracing,

@@ -1,10 +1,12 @@
 // The gateway's meters under Spring Cloud Gateway's and Resilience4j's names, and its upstream CLIENT spans.
 import { STATUS_CODES } from 'node:http';
 import {
+  boundTimer,
   context,
   counter,
   failSpan,
   gauge,
+  methodLabel,
   SpanKind,
   SpanStatusCode,
   timer,
@@ -146,13 +148,14 @@ export class GatewayMeters {
   }
 
   /** One answered request of `route`; `status` 0 when the client saw none. */
-  request(route: Route, method: string, status: number, seconds: number): void {
+  request(route: Route, requestMethod: string, status: number, seconds: number): void {
+    const method = methodLabel(requestMethod);
     let byLabels = this.#bound.get(route);
     if (byLabels === undefined) this.#bound.set(route, (byLabels = new Map<string, Observer>()));
     const key = `${method} ${status}`;
     let child = byLabels.get(key);
     if (child === undefined) {
-      child = this.#requests.labels({
+      child = boundTimer(this.#requests, {
         routeId: route.id,
         routeUri: routeUriTag(route),
         httpMethod: method,
@@ -218,11 +221,12 @@ export function startUpstreamSpan(
   path: string,
   parent: Context = context.active(),
 ): { span: Span; ctx: Context } {
+  const name = methodLabel(method);
   const span = tracing.startSpan(
-    `${method} ${routeId}`,
+    `${name} ${routeId}`,
     SpanKind.CLIENT,
     {
-      'http.request.method': method,
+      'http.request.method': name,
       'server.address': target.host,
       'server.port': target.port,
       // Without the query: queries may carry tokens.

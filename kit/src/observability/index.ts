@@ -1,16 +1,19 @@
 // Observability of a service: its meters and tracer, the settings that choose them, and the scope clients find them in.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Logger } from '../logger.ts';
 import { setting, type SettingSpec, type SettingSpecs, type Settings } from '../settings.ts';
-import { Metrics } from './metrics.ts';
+import { Metrics, type PrometheusAccess } from './metrics.ts';
 import type { Propagation, Tracing, TracingExporter, TracingSettings } from './tracing.ts';
 
 export { boundCounter, boundTimer } from './bound.ts';
+export type { PrometheusAccess } from './metrics.ts';
 export { counter, gauge, LATENCY_BUCKETS, Metrics, outcomeOf, timer } from './metrics.ts';
 export type { Counter, Gauge, Histogram, Registry } from './metrics.ts';
-export { context, failSpan, SpanKind, SpanStatusCode, trace } from './spans.ts';
+export { context, failSpan, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from './spans.ts';
 export type { Attributes, Context, Span, TextMapGetter, TextMapSetter } from './spans.ts';
 export type { Propagation, Tracing, TracingExporter, TracingSettings } from './tracing.ts';
-export { observeRequests, setRequestException, setRequestRoute, springTemplate } from './server.ts';
+export { methodLabel, observeRequests, setRequestException, setRequestRoute, springTemplate } from './server.ts';
+export type { TraceTrust } from './server.ts';
 
 /** What a service observes itself with; either part may be off. Clients made for the service record into it. */
 export interface Observability {
@@ -21,6 +24,8 @@ export interface Observability {
 export interface ObservabilitySettings {
   /** Serve /actuator/prometheus and record meters. Default true. */
   readonly metrics: boolean;
+  /** Who may read /actuator/prometheus. Default `internal`. */
+  readonly prometheusAccess?: PrometheusAccess;
   readonly tracing: TracingSettings;
 }
 
@@ -31,14 +36,15 @@ export interface ObservabilitySettings {
 export async function createObservability(
   serviceName: string,
   settings: ObservabilitySettings | undefined,
+  log?: Logger,
 ): Promise<Observability> {
   if (settings === undefined) return {};
   const tracing =
     settings.tracing.exporter === 'none'
       ? undefined
-      : new (await import('./tracing.ts')).Tracing(serviceName, settings.tracing);
+      : new (await import('./tracing.ts')).Tracing(serviceName, settings.tracing, log);
   return {
-    ...(settings.metrics ? { metrics: new Metrics(serviceName) } : {}),
+    ...(settings.metrics ? { metrics: new Metrics(serviceName, settings.prometheusAccess) } : {}),
     ...(tracing === undefined ? {} : { tracing }),
   };
 }
@@ -90,6 +96,14 @@ export function observabilitySettings() {
       default: true,
       help: 'record meters and serve them at /actuator/prometheus (Prometheus text or OpenMetrics)',
     }),
+    prometheusAccess: setting.choice(['internal', 'any'] satisfies PrometheusAccess[], {
+      flag: 'prometheus-access',
+      env: 'TRELLIS_PROMETHEUS_ACCESS',
+      default: 'internal',
+      help:
+        'who may read /actuator/prometheus: internal (loopback or a private network, not through a proxy such as the ' +
+        'gateway) or any',
+    }),
     tracing: setting.choice(['none', 'zipkin', 'otlp'] satisfies TracingExporter[], {
       flag: 'tracing',
       env: 'TRELLIS_TRACING',
@@ -130,6 +144,7 @@ export type ObservabilitySettingValues = Settings<ReturnType<typeof observabilit
 export function observabilityOf(s: ObservabilitySettingValues): ObservabilitySettings {
   return {
     metrics: s.metrics,
+    prometheusAccess: s.prometheusAccess,
     tracing: {
       exporter: s.tracing,
       zipkinEndpoint: s.zipkinEndpoint,

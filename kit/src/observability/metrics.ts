@@ -11,6 +11,12 @@ export const LATENCY_BUCKETS: readonly number[] = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 
+/**
+ * Who may read /actuator/prometheus: `internal` (the default) answers callers on loopback or a private network that
+ * came through no proxy (a Prometheus beside the service); `any` answers everyone.
+ */
+export type PrometheusAccess = 'internal' | 'any';
+
 /** Micrometer's `outcome` tag, from an HTTP status. */
 export function outcomeOf(status: number): string {
   if (status >= 500) return 'SERVER_ERROR';
@@ -35,8 +41,12 @@ export class Metrics {
   /** One bound child per label set (see boundTimer). */
   readonly #serverChildren = new Map<string, { observe(value: number): void }>();
   #rendering: Promise<unknown> = Promise.resolve();
+  readonly #rendered = new Map<boolean, Promise<{ contentType: string; body: string }>>();
+  /** Who may read the scrape: the `--prometheus-access` setting. */
+  readonly access: PrometheusAccess;
 
-  constructor(application: string) {
+  constructor(application: string, access: PrometheusAccess = 'internal') {
+    this.access = access;
     this.registry = new Registry<RegistryContentType>();
     this.registry.setDefaultLabels({ application });
     collectDefaultMetrics({ register: this.registry });
@@ -74,12 +84,18 @@ export class Metrics {
    * renders take turns: two scrapes in different formats never see each other's setting.
    */
   render(openMetrics: boolean): Promise<{ contentType: string; body: string }> {
+    // Scrapes that arrive while one is being rendered share it: a scrape costs milliseconds of the process's only
+    // thread, so many callers at once get the same figures instead of a queue of renderings.
+    const inFlight = this.#rendered.get(openMetrics);
+    if (inFlight !== undefined) return inFlight;
     const next = this.#rendering.then(async () => {
       this.registry.setContentType(openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE);
       const body = await this.registry.metrics();
       return { contentType: this.registry.contentType, body };
     });
     this.#rendering = next.catch(() => undefined);
+    this.#rendered.set(openMetrics, next);
+    void next.finally(() => this.#rendered.delete(openMetrics)).catch(() => undefined);
     return next;
   }
 }

@@ -36,35 +36,50 @@ function unnamedRoute(status: number): string {
 
 type Handle = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
+/** Whether a request's own trace headers are continued; a service at the public edge trusts only some callers. */
+export type TraceTrust = (req: http.IncomingMessage) => boolean;
+
+const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE']);
+
+/**
+ * The method as a label or span name: the standard ones, else `_OTHER` (OpenTelemetry's convention). Node's parser
+ * takes some thirty methods; each would make its own series of every route and status.
+ */
+export function methodLabel(method: string | undefined): string {
+  return method !== undefined && METHODS.has(method) ? method : '_OTHER';
+}
+
 /**
  * Wraps a service's node-level handler so every request, whoever answers it, is timed and (with tracing) runs inside
  * a server span continuing the caller's trace. Without metrics and tracing the handler is returned as it is.
  */
-export function observeRequests(handle: Handle, metrics: Metrics | undefined, tracing: Tracing | undefined): Handle {
+export function observeRequests(
+  handle: Handle,
+  metrics: Metrics | undefined,
+  tracing: Tracing | undefined,
+  trusted?: TraceTrust,
+): Handle {
   if (metrics === undefined && tracing === undefined) return handle;
   return (req, res) => {
     const started = performance.now();
-    const method = req.method ?? 'GET';
+    const method = methodLabel(req.method);
     if (tracing === undefined) {
       res.once('close', () => finish(req, res, method, started, metrics, undefined));
       handle(req, res);
       return;
     }
-    // Most requests carry no trace headers (a caller outside any trace): the propagators need not look.
+    // Most requests carry no trace headers (a caller outside any trace): the propagators need not look. A caller
+    // the service does not trust starts a new trace: its headers would choose the sampling and the trace id.
     const h = req.headers;
     const parent =
-      h.traceparent === undefined && h.b3 === undefined && h['x-b3-traceid'] === undefined
+      (h.traceparent === undefined && h.b3 === undefined && h['x-b3-traceid'] === undefined) ||
+      (trusted !== undefined && !trusted(req))
         ? ROOT_CONTEXT
         : tracing.extract(h);
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    // The path without its query: queries may carry tokens (logged URLs are masked for the same reason).
+    // No raw path: it may carry ids or a token, and its length is the caller's choice; `http.route` names it.
     const span = tracing.tracer.startSpan(
       method,
-      {
-        kind: SpanKind.SERVER,
-        attributes: { 'http.request.method': method, 'url.path': q === -1 ? url : url.slice(0, q) },
-      },
+      { kind: SpanKind.SERVER, attributes: { 'http.request.method': method } },
       parent,
     );
     res.once('close', () => finish(req, res, method, started, metrics, span));

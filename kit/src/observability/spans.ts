@@ -1,7 +1,7 @@
 // What instrumented code needs of OpenTelemetry's API without loading its SDK (which loads only with tracing on).
 import { SpanStatusCode, type Span } from '@opentelemetry/api';
 
-export { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+export { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 export type { Attributes, Context, Span, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
 
 /** Marks a span failed by `err`: Micrometer's `error` tag, OpenTelemetry's error status and exception event. */

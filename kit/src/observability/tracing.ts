@@ -15,7 +15,7 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { CompositePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { CompositePropagator, ExportResultCode, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { ZipkinExporter } from '@opentelemetry/exporter-zipkin';
 import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
@@ -27,6 +27,7 @@ import {
   TracerProvider,
   type SpanExporter,
 } from '@opentelemetry/sdk-trace';
+import type { Logger } from '../logger.ts';
 import { failSpan } from './spans.ts';
 
 export type TracingExporter = 'none' | 'zipkin' | 'otlp';
@@ -53,6 +54,9 @@ export interface TracingSettings {
  */
 const EXPORT_TIMEOUT_MS = 3000;
 
+/** Longest attribute value kept on a span. */
+const ATTRIBUTE_LENGTH_LIMIT = 256;
+
 let contextManagerSet = false;
 
 /**
@@ -68,6 +72,47 @@ function ensureContextManager(): void {
 function exporterOf(settings: TracingSettings, serviceName: string): SpanExporter {
   if (settings.exporter === 'zipkin') return new ZipkinExporter({ url: settings.zipkinEndpoint, serviceName });
   return new OTLPTraceExporter({ url: settings.otlpEndpoint, timeoutMillis: EXPORT_TIMEOUT_MS });
+}
+
+/** The endpoint as it may be logged: without a user or password in it. */
+function withoutUserInfo(endpoint: string): string {
+  try {
+    const url = new URL(endpoint);
+    url.username = '';
+    url.password = '';
+    return url.href;
+  } catch {
+    return '(unparsable endpoint)';
+  }
+}
+
+/** How often a collector that keeps failing is reported: once a minute is enough to notice, not to flood. */
+const FAILURE_REPORT_MS = 60_000;
+
+/**
+ * An exporter that says when spans could not be sent (OpenTelemetry drops them silently): a collector that is down or
+ * refuses them shows in the service's log, at most once a minute.
+ */
+function reporting(exporter: SpanExporter, endpoint: string, log: Logger | undefined): SpanExporter {
+  if (log === undefined) return exporter;
+  const where = withoutUserInfo(endpoint);
+  let lastReport = 0;
+  return {
+    export(spans, done) {
+      exporter.export(spans, (result) => {
+        if (result.code !== ExportResultCode.SUCCESS && Date.now() - lastReport > FAILURE_REPORT_MS) {
+          lastReport = Date.now();
+          log.warn(
+            { err: result.error, spans: spans.length, endpoint: where },
+            'sending spans failed; they are dropped',
+          );
+        }
+        done(result);
+      });
+    },
+    shutdown: () => exporter.shutdown(),
+    ...(exporter.forceFlush === undefined ? {} : { forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve() }),
+  };
 }
 
 function injectorOf(propagation: Propagation): TextMapPropagator {
@@ -91,16 +136,23 @@ export class Tracing {
   });
   readonly #injector: TextMapPropagator;
 
-  constructor(serviceName: string, settings: TracingSettings) {
+  constructor(serviceName: string, settings: TracingSettings, log?: Logger) {
     ensureContextManager();
     this.serviceName = serviceName;
     this.#injector = injectorOf(settings.propagation);
     this.#provider = new TracerProvider({
       resource: resourceFromAttributes({ 'service.name': serviceName }),
       sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(settings.samplingProbability) }),
+      // Attribute values are cut at this length: a caller's long header or path must not make spans a collector
+      // cannot hold (an outsider could otherwise exhaust an in-memory Zipkin), and a token cut short is no token.
+      spanLimits: { attributeValueLengthLimit: ATTRIBUTE_LENGTH_LIMIT },
       spanProcessors: [
         new BatchSpanProcessor({
-          exporter: exporterOf(settings, serviceName),
+          exporter: reporting(
+            exporterOf(settings, serviceName),
+            settings.exporter === 'zipkin' ? settings.zipkinEndpoint : settings.otlpEndpoint,
+            log,
+          ),
           scheduledDelayMillis: settings.exportDelayMs ?? 1000,
           exportTimeoutMillis: EXPORT_TIMEOUT_MS,
         }),
