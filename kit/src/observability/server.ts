@@ -22,9 +22,17 @@ export function setRequestException(req: http.IncomingMessage, err: unknown): vo
   (req as ObservedRequest)[EXCEPTION] = err instanceof Error ? err.constructor.name : 'Error';
 }
 
+/** Route paths already put in Spring's form: an app has a fixed set, and the replacement ran on every request. */
+const templates = new Map<string, string>();
+
 /** A hono route path in Spring's form: `/apps/:appName{[A-Z]+}` → `/apps/{appName}`. */
 export function springTemplate(routePath: string): string {
-  return routePath.replace(/:(\w+)(\{[^}]*\})?\??/g, '{$1}');
+  let template = templates.get(routePath);
+  if (template === undefined) {
+    template = routePath.replace(/:(\w+)(\{[^}]*\})?\??/g, '{$1}');
+    templates.set(routePath, template);
+  }
+  return template;
 }
 
 /** Spring's `uri` for a request no route named: NOT_FOUND, REDIRECTION or UNKNOWN. */
@@ -33,6 +41,8 @@ function unnamedRoute(status: number): string {
   if (status >= 300 && status < 400) return 'REDIRECTION';
   return 'UNKNOWN';
 }
+
+const SERVER_SPAN = { kind: SpanKind.SERVER } as const;
 
 type Handle = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -76,12 +86,9 @@ export function observeRequests(
       (trusted !== undefined && !trusted(req))
         ? ROOT_CONTEXT
         : tracing.extract(h);
-    // No raw path: it may carry ids or a token, and its length is the caller's choice; `http.route` names it.
-    const span = tracing.tracer.startSpan(
-      method,
-      { kind: SpanKind.SERVER, attributes: { 'http.request.method': method } },
-      parent,
-    );
+    // No raw path: it may carry ids or a token, and its length is the caller's choice; `http.route` names it. The
+    // attributes are set at the end, and only on a recorded span (most are not: sampling).
+    const span = tracing.tracer.startSpan(method, SERVER_SPAN, parent);
     res.once('close', () => finish(req, res, method, started, metrics, span));
     context.with(trace.setSpan(parent, span), handle, undefined, req, res);
   };
@@ -103,6 +110,7 @@ function finish(
   if (span === undefined) return;
   if (span.isRecording()) {
     span.updateName(`${method} ${route}`);
+    span.setAttribute('http.request.method', method);
     span.setAttribute('http.route', route);
     span.setAttribute('http.response.status_code', status);
     if (status >= 500 || status === 0) span.setStatus({ code: SpanStatusCode.ERROR });
