@@ -1,6 +1,6 @@
 // Each request a service takes, observed once on the node request: its server span and its http_server_requests timer.
 import type http from 'node:http';
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import type { Metrics } from './metrics.ts';
 import type { Tracing } from './tracing.ts';
 
@@ -41,8 +41,6 @@ function unnamedRoute(status: number): string {
   if (status >= 300 && status < 400) return 'REDIRECTION';
   return 'UNKNOWN';
 }
-
-const SERVER_SPAN = { kind: SpanKind.SERVER } as const;
 
 type Handle = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -88,7 +86,7 @@ export function observeRequests(
         : tracing.extract(h);
     // No raw path: it may carry ids or a token, and its length is the caller's choice; `http.route` names it. The
     // attributes are set at the end, and only on a recorded span (most are not: sampling).
-    const span = tracing.tracer.startSpan(method, SERVER_SPAN, parent);
+    const span = tracing.startServerSpan(method, parent);
     res.once('close', () => finish(req, res, method, started, metrics, span));
     context.with(trace.setSpan(parent, span), handle, undefined, req, res);
   };

@@ -4,11 +4,12 @@ import {
   defaultTextMapGetter,
   defaultTextMapSetter,
   ROOT_CONTEXT,
+  SpanKind,
   trace,
+  TraceFlags,
   type Attributes,
   type Context,
   type Span,
-  type SpanKind,
   type TextMapGetter,
   type TextMapPropagator,
   type TextMapSetter,
@@ -23,8 +24,12 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BatchSpanProcessor,
   ParentBasedSampler,
+  RandomIdGenerator,
+  SamplingDecision,
   TraceIdRatioBasedSampler,
   TracerProvider,
+  type IdGenerator,
+  type Sampler,
   type SpanExporter,
 } from '@opentelemetry/sdk-trace';
 import type { Logger } from '../logger.ts';
@@ -53,6 +58,8 @@ export interface TracingSettings {
  * default 10–30 s; the spans of that batch are lost either way.
  */
 const EXPORT_TIMEOUT_MS = 3000;
+
+const SERVER_SPAN = { kind: SpanKind.SERVER } as const;
 
 /** Longest attribute value kept on a span. */
 const ATTRIBUTE_LENGTH_LIMIT = 256;
@@ -123,6 +130,30 @@ function injectorOf(propagation: Propagation): TextMapPropagator {
 }
 
 /**
+ * Random ids, except a trace id chosen beforehand: a root span whose sampling was decided on that id before the SDK
+ * made it (see Tracing.startServerSpan) gets the same id, so the SDK's decision is the same.
+ */
+class ChosenTraceIds implements IdGenerator {
+  chosen: string | undefined;
+  readonly #random = new RandomIdGenerator();
+
+  generateTraceId(): string {
+    const chosen = this.chosen;
+    this.chosen = undefined;
+    return chosen ?? this.#random.generateTraceId();
+  }
+
+  generateSpanId(): string {
+    return this.#random.generateSpanId();
+  }
+
+  /** A fresh trace id, without taking the chosen one. */
+  randomTraceId(): string {
+    return this.#random.generateTraceId();
+  }
+}
+
+/**
  * The tracer of one service, with its own `service.name` (Zipkin's serviceName): the landscape's services share a
  * process but not a name. Each has a provider of its own, not the global one.
  */
@@ -135,14 +166,18 @@ export class Tracing {
     propagators: [new B3Propagator(), new W3CTraceContextPropagator()],
   });
   readonly #injector: TextMapPropagator;
+  readonly #ids = new ChosenTraceIds();
+  readonly #rootSampler: Sampler;
 
   constructor(serviceName: string, settings: TracingSettings, log?: Logger) {
     ensureContextManager();
     this.serviceName = serviceName;
     this.#injector = injectorOf(settings.propagation);
+    this.#rootSampler = new TraceIdRatioBasedSampler(settings.samplingProbability);
     this.#provider = new TracerProvider({
       resource: resourceFromAttributes({ 'service.name': serviceName }),
-      sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(settings.samplingProbability) }),
+      sampler: new ParentBasedSampler({ root: this.#rootSampler }),
+      idGenerator: this.#ids,
       // Attribute values are cut at this length: a caller's long header or path must not make spans a collector
       // cannot hold (an outsider could otherwise exhaust an in-memory Zipkin), and a token cut short is no token.
       spanLimits: { attributeValueLengthLimit: ATTRIBUTE_LENGTH_LIMIT },
@@ -173,6 +208,22 @@ export class Tracing {
     setter: TextMapSetter<C> = defaultTextMapSetter as TextMapSetter<C>,
   ): void {
     this.#injector.inject(ctx, carrier, setter);
+  }
+
+  /**
+   * Starts a request's SERVER span. A new trace that sampling drops (nine in ten at Spring's default) is made here as
+   * the context alone, as the SDK would make it, without the SDK's per-span bookkeeping: the same sampler decides, on
+   * the same trace id, which the SDK then takes for the traces it records.
+   */
+  startServerSpan(name: string, parent: Context): Span {
+    if (parent !== ROOT_CONTEXT) return this.tracer.startSpan(name, SERVER_SPAN, parent);
+    const traceId = this.#ids.randomTraceId();
+    const decision = this.#rootSampler.shouldSample(ROOT_CONTEXT, traceId, name, SpanKind.SERVER, {}, []).decision;
+    if (decision === SamplingDecision.NOT_RECORD) {
+      return trace.wrapSpanContext({ traceId, spanId: this.#ids.generateSpanId(), traceFlags: TraceFlags.NONE });
+    }
+    this.#ids.chosen = traceId;
+    return this.tracer.startSpan(name, SERVER_SPAN, ROOT_CONTEXT);
   }
 
   /** Starts a span, child of `parent` (the active context by default); the caller ends it. */
