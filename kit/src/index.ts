@@ -66,6 +66,7 @@ export {
   springTemplate,
   timer,
   trace,
+  TRACE_HEADERS,
   withObservability,
 } from './observability/index.ts';
 export type {

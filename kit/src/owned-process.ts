@@ -2,6 +2,8 @@
 // the kit's launchers (the Kafka broker, Zipkin, the OpenTelemetry Collector) and the tests' Prometheus.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { StartupError } from './errors.ts';
 
 /**
  * A process that kills `pid` when ours goes away without stopping it (a crash, a killed test worker): it waits on a
@@ -37,4 +39,32 @@ export function keepOutput(child: ChildProcess, tail: string[], log?: (line: str
       log?.(line);
     });
   }
+}
+
+export interface ReadyWait {
+  /** Answers true once the process serves (a health URL says UP, a port accepts). */
+  readonly probe: () => Promise<boolean>;
+  readonly timeoutMs: number;
+  readonly pollMs: number;
+  /** What the process is, for the error: `the Zipkin server`. */
+  readonly what: string;
+  /** What it failed to do in time, for the error: `did not report UP on …/health`. */
+  readonly notReady: string;
+  /** The process's last output lines, quoted in the error. */
+  readonly tail: readonly string[];
+}
+
+/** Resolves once `probe` answers true; rejects with a StartupError and the last output lines if it exits or is slow. */
+export async function untilReady(child: ChildProcess, wait: ReadyWait): Promise<void> {
+  let exit: string | undefined;
+  child.once('error', (err) => (exit = err.message));
+  child.once('exit', (code, signal) => (exit ??= `exited (${signal ?? `code ${code}`})`));
+  const deadline = Date.now() + wait.timeoutMs;
+  while (Date.now() < deadline) {
+    if (exit !== undefined) break;
+    if (await wait.probe()) return;
+    await sleep(wait.pollMs);
+  }
+  const why = exit === undefined ? `${wait.notReady} within ${wait.timeoutMs} ms` : `${exit} before it was ready`;
+  throw new StartupError(`${wait.what} ${why}: ${wait.tail.slice(-5).join(' | ')}`);
 }

@@ -8,6 +8,7 @@ import {
   SpanStatusCode,
   timer,
   trace,
+  TRACE_HEADERS,
   context,
   type Histogram,
   type Observability,
@@ -19,21 +20,6 @@ type ClientLabel = 'method' | 'uri' | 'status' | 'outcome' | 'exception' | 'erro
 
 /** Headers as undici takes them. */
 export type OutgoingHeaders = Record<string, string | string[]>;
-
-/**
- * Trace headers of every format we read: a caller's copy (forwarded from its own request) is dropped so the callee
- * sees one trace, ours, not two contradicting ones.
- */
-const TRACE_HEADERS = new Set([
-  'traceparent',
-  'tracestate',
-  'b3',
-  'x-b3-traceid',
-  'x-b3-spanid',
-  'x-b3-parentspanid',
-  'x-b3-sampled',
-  'x-b3-flags',
-]);
 
 /** One outgoing request being observed: its headers, then exactly one of `end` or `fail`. */
 export interface ClientExchange {

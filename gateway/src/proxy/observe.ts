@@ -11,6 +11,7 @@ import {
   SpanStatusCode,
   timer,
   trace,
+  TRACE_HEADERS,
   type Context,
   type Counter,
   type Histogram,
@@ -174,18 +175,6 @@ export class GatewayMeters {
     this.#refusals.inc({ routeId });
   }
 }
-
-/** Trace headers of every format the gateway reads; an incoming one is replaced by the gateway's, never passed on. */
-const TRACE_HEADERS = new Set([
-  'traceparent',
-  'tracestate',
-  'b3',
-  'x-b3-traceid',
-  'x-b3-spanid',
-  'x-b3-parentspanid',
-  'x-b3-sampled',
-  'x-b3-flags',
-]);
 
 /**
  * A copy of `headers` whose trace headers are those of `ctx` (the gateway's client span), in the configured format:

@@ -9,7 +9,7 @@ export { boundCounter, boundTimer } from './bound.ts';
 export type { PrometheusAccess } from './metrics.ts';
 export { counter, gauge, LATENCY_BUCKETS, Metrics, outcomeOf, timer } from './metrics.ts';
 export type { Counter, Gauge, Histogram, Registry } from './metrics.ts';
-export { context, failSpan, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from './spans.ts';
+export { context, failSpan, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TRACE_HEADERS } from './spans.ts';
 export type { Attributes, Context, Span, TextMapGetter, TextMapSetter } from './spans.ts';
 export type { Propagation, Tracing, TracingExporter, TracingSettings } from './tracing.ts';
 export { methodLabel, observeRequests, setRequestException, setRequestRoute, springTemplate } from './server.ts';

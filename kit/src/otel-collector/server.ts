@@ -1,13 +1,11 @@
 // An OpenTelemetry Collector on loopback that takes OTLP/HTTP spans and writes them to a file the tests read back.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { StartupError } from '../errors.ts';
 import { freePort } from '../free-port.ts';
-import { keepOutput, stopProcess, watchdog } from '../owned-process.ts';
+import { keepOutput, stopProcess, untilReady, watchdog } from '../owned-process.ts';
 import { ensureOtelCollector } from './build.ts';
 
 export interface OtelCollectorOptions {
@@ -132,21 +130,6 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-/** Resolves once the receiver accepts connections; rejects with the collector's last lines if it exits or is slow. */
-async function started(child: ChildProcess, port: number, timeoutMs: number, tail: readonly string[]): Promise<void> {
-  let exit: string | undefined;
-  child.once('error', (err) => (exit = err.message));
-  child.once('exit', (code, signal) => (exit ??= `exited (${signal ?? `code ${code}`})`));
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (exit !== undefined) break;
-    if (await accepts(port)) return;
-    await sleep(100);
-  }
-  const why = exit === undefined ? `did not accept connections on 127.0.0.1:${port} within ${timeoutMs} ms` : `${exit}`;
-  throw new StartupError(`the OpenTelemetry Collector ${why}: ${tail.slice(-5).join(' | ')}`);
-}
-
 /**
  * Starts an OpenTelemetry Collector whose only listener is the OTLP/HTTP receiver on 127.0.0.1 (no gRPC, and its own
  * metrics off, so nothing binds :8888), writing every span to a temporary file that `spans()` reads. Builds the
@@ -188,7 +171,14 @@ export async function startOtelCollector(options: OtelCollectorOptions = {}): Pr
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await started(child, port, options.startTimeoutMs ?? 30_000, tail);
+    await untilReady(child, {
+      probe: () => accepts(port),
+      timeoutMs: options.startTimeoutMs ?? 30_000,
+      pollMs: 100,
+      what: 'the OpenTelemetry Collector',
+      notReady: `did not accept connections on 127.0.0.1:${port}`,
+      tail,
+    });
   } catch (err) {
     await stop();
     throw err;

@@ -1,9 +1,7 @@
 // A Zipkin server with in-memory storage on loopback, run from the cached executable jar.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { StartupError } from '../errors.ts';
+import { spawn } from 'node:child_process';
 import { freePort } from '../free-port.ts';
-import { keepOutput, stopProcess, watchdog } from '../owned-process.ts';
+import { keepOutput, stopProcess, untilReady, watchdog } from '../owned-process.ts';
 import { ensureZipkinJar } from './jar.ts';
 
 /** Spans an in-memory Zipkin keeps: with attribute values capped at 256 characters, well within its heap. */
@@ -48,22 +46,6 @@ async function healthUp(url: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** Resolves once /health says UP; rejects with Zipkin's last lines if it exits or takes too long. */
-async function started(child: ChildProcess, url: string, timeoutMs: number, tail: readonly string[]): Promise<void> {
-  let exit: string | undefined;
-  child.once('error', (err) => (exit = err.message));
-  child.once('exit', (code, signal) => (exit ??= `exited (${signal ?? `code ${code}`})`));
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (exit !== undefined) break;
-    if (await healthUp(url)) return;
-    await sleep(200);
-  }
-  const why =
-    exit === undefined ? `did not report UP on ${url}/health within ${timeoutMs} ms` : `${exit} before it started`;
-  throw new StartupError(`the Zipkin server ${why}: ${tail.slice(-5).join(' | ')}`);
 }
 
 /**
@@ -122,7 +104,15 @@ export async function startZipkin(options: ZipkinOptions = {}): Promise<Zipkin> 
   };
   const url = `http://${urlHost(host)}:${port}`;
   try {
-    await started(child, url, options.startTimeoutMs ?? 90_000, tail);
+    const timeoutMs = options.startTimeoutMs ?? 90_000;
+    await untilReady(child, {
+      probe: () => healthUp(url),
+      timeoutMs,
+      pollMs: 200,
+      what: 'the Zipkin server',
+      notReady: `did not report UP on ${url}/health`,
+      tail,
+    });
   } catch (err) {
     await stop();
     throw err;
