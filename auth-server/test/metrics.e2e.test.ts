@@ -3,30 +3,7 @@ import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser } from '../src/manage.ts';
 import { addWebClient, discover, openLoginForm, startServer, tempDir, type TestServer } from './helpers.ts';
-
-interface Sample {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-}
-
-/** The Prometheus text format's sample lines, enough for these assertions. */
-function samples(text: string): Sample[] {
-  return text
-    .split('\n')
-    .filter((line) => line !== '' && !line.startsWith('#'))
-    .map((line) => {
-      const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-      if (m === null) throw new Error(`not a sample line: ${line}`);
-      const labels: Record<string, string> = {};
-      for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1] ?? ''] = l[2] ?? '';
-      return { name: m[1] ?? '', labels, value: Number(m[3]) };
-    });
-}
-
-function value(all: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
-  return all.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-}
+import { parseSamples, valueIn } from '../../kit/test/support/scrape.ts';
 
 const USER = 'metricsprobeuser';
 const dir = tempDir();
@@ -87,21 +64,21 @@ describe('GET /actuator/prometheus on the auth server', () => {
     const res = await fetch(`${server.url}/actuator/prometheus`);
     expect(res.status).toBe(200);
     const text = await res.text();
-    const all = samples(text);
-    const issued = (grant_type: string) => value(all, 'trellis_auth_tokens_issued_total', { grant_type });
+    const all = parseSamples(text);
+    const issued = (grant_type: string) => valueIn(all, 'trellis_auth_tokens_issued_total', { grant_type });
     expect(issued('client_credentials')).toBe(2);
     expect(issued('authorization_code')).toBe(0);
     expect(issued('other')).toBe(0);
-    const failures = (error: string) => value(all, 'trellis_auth_token_failures_total', { error });
+    const failures = (error: string) => valueIn(all, 'trellis_auth_token_failures_total', { error });
     expect(failures('invalid_client')).toBe(1);
     expect(failures('unsupported_grant_type')).toBe(1);
     expect(failures('invalid_grant')).toBe(0);
     expect(failures('other')).toBe(0);
-    expect(value(all, 'trellis_auth_introspections_total', { outcome: 'SUCCESS' })).toBe(1);
-    expect(value(all, 'trellis_auth_revocations_total', { outcome: 'SUCCESS' })).toBe(1);
-    expect(value(all, 'trellis_auth_sign_in_failures_total', { reason: 'bad_credentials' })).toBe(1);
-    expect(value(all, 'trellis_auth_sign_in_failures_total', { reason: 'throttled' })).toBe(0);
-    expect(value(all, 'trellis_auth_tokens_issued_total', { application: 'auth-server' })).toBeDefined();
+    expect(valueIn(all, 'trellis_auth_introspections_total', { outcome: 'SUCCESS' })).toBe(1);
+    expect(valueIn(all, 'trellis_auth_revocations_total', { outcome: 'SUCCESS' })).toBe(1);
+    expect(valueIn(all, 'trellis_auth_sign_in_failures_total', { reason: 'bad_credentials' })).toBe(1);
+    expect(valueIn(all, 'trellis_auth_sign_in_failures_total', { reason: 'throttled' })).toBe(0);
+    expect(valueIn(all, 'trellis_auth_tokens_issued_total', { application: 'auth-server' })).toBeDefined();
 
     // Client ids, user names, secrets and tokens are never label values, nor anywhere in the scrape.
     const values = all.flatMap((s) => Object.values(s.labels)).join('\n');

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePortsEnv } from '../../kit/test/support/landscape.ts';
 import { clientCredentialsToken } from '../../kit/test/support/oauth.ts';
 import { startPrometheus, type Prometheus } from '../../kit/test/support/prometheus.ts';
+import { traceSpans, type ZipkinSpan } from '../../kit/test/support/zipkin-trace.ts';
 import { main } from '../src/main.ts';
 
 const CONFIG_REPO = resolve(import.meta.dirname, '../../config-repo');
@@ -26,15 +27,6 @@ const COMPONENTS = [
   'review',
 ] as const;
 const CORE = ['product', 'recommendation', 'review'] as const;
-
-interface ZipkinSpan {
-  readonly traceId: string;
-  readonly id: string;
-  readonly parentId?: string;
-  readonly kind?: string;
-  readonly name?: string;
-  readonly localEndpoint?: { readonly serviceName?: string };
-}
 
 let dataDir: string;
 let out = '';
@@ -72,16 +64,12 @@ function caller(): { traceId: string; spanId: string; traceparent: string } {
 
 const service = (s: ZipkinSpan): string => s.localEndpoint?.serviceName ?? '';
 
-/** Polls Zipkin until `done` holds for the trace (spans arrive about a second after they end). */
-async function traceUntil(traceId: string, done: (spans: ZipkinSpan[]) => boolean): Promise<ZipkinSpan[]> {
-  let spans: ZipkinSpan[] = [];
-  for (let i = 0; i < 150; i++) {
-    const res = await fetch(`${zipkinUrl()}/api/v2/trace/${traceId}`);
-    spans = res.status === 200 ? ((await res.json()) as ZipkinSpan[]) : [];
-    if (done(spans)) return spans;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return spans;
+/**
+ * Polls Zipkin until `done` holds for the trace (spans arrive about a second after they end); at the timeout, what
+ * it has, for the assertions to describe.
+ */
+function traceUntil(traceId: string, done: (spans: readonly ZipkinSpan[]) => boolean): Promise<ZipkinSpan[]> {
+  return traceSpans(zipkinUrl(), traceId, { until: done, timeoutMs: 30_000, intervalMs: 200, resolveOnTimeout: true });
 }
 
 /** What a trace holds, one line per span, for a failure message. */

@@ -20,30 +20,11 @@ import { startConfigServer } from '../../config-server/test/helpers.ts';
 import { fetchRemoteConfig } from '../src/config/client.ts';
 import { SecurityError } from '../src/security/errors.ts';
 import { createTokenClient } from '../src/security/token-client.ts';
+import { sampleValue } from '../../kit/test/support/scrape.ts';
+import { pollTrace, type ZipkinSpan, type ZipkinTrace } from '../../kit/test/support/zipkin-trace.ts';
 
 const silent = createLogger({ name: 'test', level: 'silent' });
 const cleanups: (() => Promise<void> | void)[] = [];
-
-type ZipkinSpan = {
-  traceId: string;
-  id: string;
-  parentId?: string;
-  name: string;
-  kind?: string;
-  localEndpoint: { serviceName: string };
-  tags?: Record<string, string>;
-};
-
-/** The value of one sample line of a Prometheus text scrape whose labels include `labels`, or undefined. */
-function sample(scrape: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of scrape.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const close = line.lastIndexOf('}');
-    const body = line.slice(name.length + 1, close);
-    if (Object.entries(labels).every(([k, v]) => body.includes(`${k}="${v}"`))) return Number(line.slice(close + 2));
-  }
-  return undefined;
-}
 
 let zipkin: Zipkin;
 let obs: Observability;
@@ -122,31 +103,15 @@ afterAll(async () => {
  * The spans of `traceId` once `done` holds for them (the components export about a second after a span ends), with
  * the raw JSON text Zipkin answered.
  */
-async function traceOf(
-  traceId: string,
-  done: (spans: ZipkinSpan[]) => boolean,
-): Promise<{ spans: ZipkinSpan[]; json: string }> {
+async function traceOf(traceId: string, done: (spans: readonly ZipkinSpan[]) => boolean): Promise<ZipkinTrace> {
   await tracing.flush();
-  let spans: ZipkinSpan[] = [];
-  let json = '';
-  for (let i = 0; i < 150; i++) {
-    const r = await fetch(`${zipkin.url}/api/v2/trace/${traceId}`);
-    if (r.status === 200) {
-      json = await r.text();
-      spans = JSON.parse(json) as ZipkinSpan[];
-      if (done(spans)) return { spans, json };
-    } else {
-      await r.body?.cancel();
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`trace ${traceId} incomplete in Zipkin: ${JSON.stringify(spans.map((s) => [s.kind, s.name]))}`);
+  return pollTrace(zipkin.url, traceId, { until: done });
 }
 
-const serverOf = (spans: ZipkinSpan[], service: string): ZipkinSpan | undefined =>
-  spans.find((s) => s.kind === 'SERVER' && s.localEndpoint.serviceName === service);
-const clientOf = (spans: ZipkinSpan[]): ZipkinSpan | undefined =>
-  spans.find((s) => s.kind === 'CLIENT' && s.localEndpoint.serviceName === 'demo');
+const serverOf = (spans: readonly ZipkinSpan[], service: string): ZipkinSpan | undefined =>
+  spans.find((s) => s.kind === 'SERVER' && s.localEndpoint?.serviceName === service);
+const clientOf = (spans: readonly ZipkinSpan[]): ZipkinSpan | undefined =>
+  spans.find((s) => s.kind === 'CLIENT' && s.localEndpoint?.serviceName === 'demo');
 
 async function scrape(): Promise<string> {
   if (obs.metrics === undefined) throw new Error('metrics are off');
@@ -193,7 +158,7 @@ describe('config client observed', () => {
 
     const text = await scrape();
     expect(
-      sample(text, 'http_client_requests_seconds_count', {
+      sampleValue(text, 'http_client_requests_seconds_count', {
         uri: '/{name}/{profiles}',
         client_name: hostname,
         method: 'GET',
@@ -246,7 +211,7 @@ describe('token client observed', () => {
 
     const text = await scrape();
     expect(
-      sample(text, 'http_client_requests_seconds_count', {
+      sampleValue(text, 'http_client_requests_seconds_count', {
         uri: '/oauth2/token',
         // Micrometer's client.name for a bare URL: its host.
         client_name: new URL(authUrl).hostname,
@@ -301,7 +266,7 @@ describe('token client observed', () => {
 
     const text = await scrape();
     expect(
-      sample(text, 'http_client_requests_seconds_count', {
+      sampleValue(text, 'http_client_requests_seconds_count', {
         uri: '/oauth2/token',
         // Micrometer's client.name for a bare URL: its host.
         client_name: new URL(authUrl).hostname,

@@ -21,20 +21,11 @@ import { createLoadBalancedHttp } from '../src/discovery/http.ts';
 import { registerService } from '../src/discovery/register-service.ts';
 import { createResilience } from '../src/resilience/registry.ts';
 import { eventually } from './discovery/helpers.ts';
+import { sampleValue } from '../../kit/test/support/scrape.ts';
+import { traceSpans } from '../../kit/test/support/zipkin-trace.ts';
 
 const silent = createLogger({ name: 'test', level: 'silent' });
 const cleanups: (() => Promise<void> | void)[] = [];
-
-/** The value of one sample line of a Prometheus text scrape whose labels include `labels`, or undefined. */
-function sample(scrape: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of scrape.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const close = line.lastIndexOf('}');
-    const body = line.slice(name.length + 1, close);
-    if (Object.entries(labels).every(([k, v]) => body.includes(`${k}="${v}"`))) return Number(line.slice(close + 2));
-  }
-  return undefined;
-}
 
 async function scrape(service: Service): Promise<string> {
   const res = await fetch(`${service.endpoints[0]?.url}/actuator/prometheus`);
@@ -129,23 +120,11 @@ describe('discovery HTTP client observed', () => {
 
     await composite.observability.tracing?.flush();
     await review.observability.tracing?.flush();
-    type ZipkinSpan = {
-      id: string;
-      parentId?: string;
-      name: string;
-      kind: string;
-      localEndpoint: { serviceName: string };
-      tags: Record<string, string>;
-    };
-    let spans: ZipkinSpan[] = [];
-    for (let i = 0; i < 100 && spans.length < 3; i++) {
-      const r = await fetch(`${zipkin.url}/api/v2/trace/${body.traceId}`);
-      if (r.status === 200) spans = (await r.json()) as ZipkinSpan[];
-      if (spans.length < 3) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    const callerServer = spans.find((s) => s.kind === 'SERVER' && s.localEndpoint.serviceName === 'composite');
+    // Whatever has arrived by then: the assertions below say which span is missing.
+    const spans = await traceSpans(zipkin.url, body.traceId, { atLeast: 3, timeoutMs: 10_000, resolveOnTimeout: true });
+    const callerServer = spans.find((s) => s.kind === 'SERVER' && s.localEndpoint?.serviceName === 'composite');
     const client = spans.find((s) => s.kind === 'CLIENT');
-    const calleeServer = spans.find((s) => s.kind === 'SERVER' && s.localEndpoint.serviceName === 'review');
+    const calleeServer = spans.find((s) => s.kind === 'SERVER' && s.localEndpoint?.serviceName === 'review');
     expect(callerServer?.name).toBe('get /composite/{id}');
     expect(client).toMatchObject({
       name: 'get',
@@ -165,7 +144,7 @@ describe('discovery HTTP client observed', () => {
     const text = await scrape(composite);
     const labels = { client_name: 'review', uri: '/review?productId={productId}', method: 'GET', status: '200' };
     expect(
-      sample(text, 'http_client_requests_seconds_count', { ...labels, outcome: 'SUCCESS', exception: 'none' }),
+      sampleValue(text, 'http_client_requests_seconds_count', { ...labels, outcome: 'SUCCESS', exception: 'none' }),
     ).toBe(1);
     expect(text).not.toContain('uri="/review?productId=7"');
   }, 60_000);
@@ -194,7 +173,7 @@ describe('discovery HTTP client observed', () => {
     await expect(http.request(`http://127.0.0.1:${port}/x`)).rejects.toMatchObject({ code: 'unreachable' });
     const text = await scrape(caller);
     expect(
-      sample(text, 'http_client_requests_seconds_count', {
+      sampleValue(text, 'http_client_requests_seconds_count', {
         client_name: '127.0.0.1',
         uri: 'none',
         status: 'CLIENT_ERROR',
@@ -247,21 +226,28 @@ describe('resilience meters', () => {
     expect(served).toBe(2);
 
     const text = await scrape(service);
-    expect(sample(text, 'resilience4j_circuitbreaker_state', { name: 'flaky', state: 'open' })).toBe(1);
-    expect(sample(text, 'resilience4j_circuitbreaker_state', { name: 'flaky', state: 'closed' })).toBe(0);
-    expect(sample(text, 'resilience4j_circuitbreaker_failure_rate', { name: 'flaky' })).toBe(100);
-    expect(sample(text, 'resilience4j_circuitbreaker_buffered_calls', { name: 'flaky', kind: 'failed' })).toBe(2);
-    expect(sample(text, 'resilience4j_circuitbreaker_calls_seconds_count', { name: 'flaky', kind: 'failed' })).toBe(2);
-    expect(sample(text, 'resilience4j_circuitbreaker_calls_seconds_count', { name: 'flaky', kind: 'successful' })).toBe(
-      0,
-    );
+    expect(sampleValue(text, 'resilience4j_circuitbreaker_state', { name: 'flaky', state: 'open' })).toBe(1);
+    expect(sampleValue(text, 'resilience4j_circuitbreaker_state', { name: 'flaky', state: 'closed' })).toBe(0);
+    expect(sampleValue(text, 'resilience4j_circuitbreaker_failure_rate', { name: 'flaky' })).toBe(100);
+    expect(sampleValue(text, 'resilience4j_circuitbreaker_buffered_calls', { name: 'flaky', kind: 'failed' })).toBe(2);
     expect(
-      sample(text, 'resilience4j_circuitbreaker_not_permitted_calls_total', { name: 'flaky', kind: 'not_permitted' }),
+      sampleValue(text, 'resilience4j_circuitbreaker_calls_seconds_count', { name: 'flaky', kind: 'failed' }),
+    ).toBe(2);
+    expect(
+      sampleValue(text, 'resilience4j_circuitbreaker_calls_seconds_count', { name: 'flaky', kind: 'successful' }),
+    ).toBe(0);
+    expect(
+      sampleValue(text, 'resilience4j_circuitbreaker_not_permitted_calls_total', {
+        name: 'flaky',
+        kind: 'not_permitted',
+      }),
     ).toBe(1);
-    expect(sample(text, 'resilience4j_retry_calls_total', { name: 'flaky', kind: 'failed_without_retry' })).toBe(3);
-    expect(sample(text, 'resilience4j_timelimiter_calls_total', { name: 'flaky', kind: 'failed' })).toBe(2);
-    expect(sample(text, 'resilience4j_bulkhead_max_allowed_concurrent_calls', { name: 'flaky' })).toBe(4);
-    expect(sample(text, 'resilience4j_bulkhead_available_concurrent_calls', { name: 'flaky' })).toBe(4);
+    expect(sampleValue(text, 'resilience4j_retry_calls_total', { name: 'flaky', kind: 'failed_without_retry' })).toBe(
+      3,
+    );
+    expect(sampleValue(text, 'resilience4j_timelimiter_calls_total', { name: 'flaky', kind: 'failed' })).toBe(2);
+    expect(sampleValue(text, 'resilience4j_bulkhead_max_allowed_concurrent_calls', { name: 'flaky' })).toBe(4);
+    expect(sampleValue(text, 'resilience4j_bulkhead_available_concurrent_calls', { name: 'flaky' })).toBe(4);
     // Every series carries the service's application tag, as Spring's do.
     expect(text).toMatch(/resilience4j_circuitbreaker_state\{[^}]*application="guarded"/);
   });

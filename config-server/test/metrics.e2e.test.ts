@@ -2,30 +2,7 @@
 import type { Running } from '@trellis/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GIT_ENV, gitIn, startConfigServer, tempRepo } from './helpers.ts';
-
-interface Sample {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-}
-
-/** The Prometheus text format's sample lines, enough for these assertions. */
-function samples(text: string): Sample[] {
-  return text
-    .split('\n')
-    .filter((line) => line !== '' && !line.startsWith('#'))
-    .map((line) => {
-      const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-      if (m === null) throw new Error(`not a sample line: ${line}`);
-      const labels: Record<string, string> = {};
-      for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1] ?? ''] = l[2] ?? '';
-      return { name: m[1] ?? '', labels, value: Number(m[3]) };
-    });
-}
-
-function value(all: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
-  return all.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-}
+import { parseSamples, valueIn } from '../../kit/test/support/scrape.ts';
 
 const APP = 'metricsprobeapp';
 const remote = tempRepo({ [`${APP}.yml`]: 'greeting: hello\nbroken: "{cipher}not-a-ciphertext"\n' });
@@ -76,27 +53,27 @@ describe('GET /actuator/prometheus on the config server', () => {
 
     const res = await fetch(`${base}/actuator/prometheus`);
     expect(res.status).toBe(200);
-    const all = samples(await res.text());
+    const all = parseSamples(await res.text());
     const fetches = { backend: 'git', application: 'config-server' };
-    expect(value(all, 'trellis_config_environment_fetches_total', { ...fetches, outcome: 'SUCCESS' })).toBe(2);
-    expect(value(all, 'trellis_config_environment_fetches_total', { ...fetches, outcome: 'CLIENT_ERROR' })).toBe(1);
+    expect(valueIn(all, 'trellis_config_environment_fetches_total', { ...fetches, outcome: 'SUCCESS' })).toBe(2);
+    expect(valueIn(all, 'trellis_config_environment_fetches_total', { ...fetches, outcome: 'CLIENT_ERROR' })).toBe(1);
     // Decrypted once: the second fetch is served from the environment kept for the same commit.
-    expect(value(all, 'trellis_config_decrypt_failures_total', { source: 'environment' })).toBe(1);
-    expect(value(all, 'trellis_config_decrypt_failures_total', { source: 'endpoint' })).toBe(1);
-    expect(value(all, 'trellis_config_cipher_requests_total', { operation: 'encrypt', outcome: 'success' })).toBe(1);
-    expect(value(all, 'trellis_config_cipher_requests_total', { operation: 'decrypt', outcome: 'failure' })).toBe(1);
-    expect(value(all, 'trellis_config_cipher_requests_total', { operation: 'decrypt', outcome: 'success' })).toBe(0);
+    expect(valueIn(all, 'trellis_config_decrypt_failures_total', { source: 'environment' })).toBe(1);
+    expect(valueIn(all, 'trellis_config_decrypt_failures_total', { source: 'endpoint' })).toBe(1);
+    expect(valueIn(all, 'trellis_config_cipher_requests_total', { operation: 'encrypt', outcome: 'success' })).toBe(1);
+    expect(valueIn(all, 'trellis_config_cipher_requests_total', { operation: 'decrypt', outcome: 'failure' })).toBe(1);
+    expect(valueIn(all, 'trellis_config_cipher_requests_total', { operation: 'decrypt', outcome: 'success' })).toBe(0);
     // The start-up clone is the first refresh.
-    const refreshes = value(all, 'trellis_config_backend_refresh_seconds_count', {
+    const refreshes = valueIn(all, 'trellis_config_backend_refresh_seconds_count', {
       backend: 'git',
       outcome: 'success',
     });
     expect(refreshes).toBeGreaterThanOrEqual(1);
-    expect(value(all, 'trellis_config_backend_refresh_seconds_sum', { backend: 'git' })).toBeGreaterThan(0);
-    expect(value(all, 'trellis_config_backend_last_refresh_success', { backend: 'git' })).toBe(1);
-    const at = value(all, 'trellis_config_backend_last_successful_refresh_timestamp_seconds', { backend: 'git' });
+    expect(valueIn(all, 'trellis_config_backend_refresh_seconds_sum', { backend: 'git' })).toBeGreaterThan(0);
+    expect(valueIn(all, 'trellis_config_backend_last_refresh_success', { backend: 'git' })).toBe(1);
+    const at = valueIn(all, 'trellis_config_backend_last_successful_refresh_timestamp_seconds', { backend: 'git' });
     expect(Math.abs((at ?? 0) - Date.now() / 1000)).toBeLessThan(120);
-    expect(value(all, 'http_server_requests_seconds_count', { uri: '/{name}/{profiles}', status: '200' })).toBe(2);
+    expect(valueIn(all, 'http_server_requests_seconds_count', { uri: '/{name}/{profiles}', status: '200' })).toBe(2);
 
     // Application and label names are the clients' choice: none is a label value.
     const values = all.flatMap((s) => Object.values(s.labels)).join('\n');

@@ -13,21 +13,11 @@ import {
   type TestGateway,
   type Upstream,
 } from './helpers.ts';
+import { sampleValue } from '../../kit/test/support/scrape.ts';
+import { traceSpans } from '../../kit/test/support/zipkin-trace.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CALLER_SPAN = '00f067aa0ba902b7';
-
-/** The value of the one sample line of `name` whose labels include all of `labels`, or undefined. */
-function sample(scrape: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of scrape.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const inside = line.slice(name.length + 1, line.lastIndexOf('}'));
-    if (Object.entries(labels).every(([k, v]) => inside.includes(`${k}="${v}"`))) {
-      return Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-  }
-  return undefined;
-}
 
 async function scrape(gateway: TestGateway): Promise<string> {
   const res = await call(`${gateway.url}/actuator/prometheus`);
@@ -92,12 +82,12 @@ spring.cloud.gateway.routes:
       outcome: 'SUCCESSFUL',
       application: 'gateway',
     };
-    expect(sample(text, 'spring_cloud_gateway_requests_seconds_count', ok)).toBe(2);
-    expect(sample(text, 'spring_cloud_gateway_requests_seconds_count', { routeId: 'items', httpMethod: 'POST' })).toBe(
-      1,
-    );
+    expect(sampleValue(text, 'spring_cloud_gateway_requests_seconds_count', ok)).toBe(2);
     expect(
-      sample(text, 'spring_cloud_gateway_requests_seconds_count', {
+      sampleValue(text, 'spring_cloud_gateway_requests_seconds_count', { routeId: 'items', httpMethod: 'POST' }),
+    ).toBe(1);
+    expect(
+      sampleValue(text, 'spring_cloud_gateway_requests_seconds_count', {
         routeId: 'down',
         routeUri: `http://127.0.0.1:${dead}`,
         httpStatusCode: '502',
@@ -106,7 +96,7 @@ spring.cloud.gateway.routes:
       }),
     ).toBe(1);
     expect(
-      sample(text, 'spring_cloud_gateway_requests_seconds_count', {
+      sampleValue(text, 'spring_cloud_gateway_requests_seconds_count', {
         routeId: 'limited',
         httpStatusCode: '429',
         status: 'TOO_MANY_REQUESTS',
@@ -119,57 +109,36 @@ spring.cloud.gateway.routes:
 
   it('names proxied requests by route id in http_server_requests_seconds, and an unmatched one NOT_FOUND', async () => {
     const text = await scrape(gateway);
-    expect(sample(text, 'http_server_requests_seconds_count', { uri: 'items', method: 'GET', status: '200' })).toBe(2);
-    expect(sample(text, 'http_server_requests_seconds_count', { uri: 'NOT_FOUND', status: '404' })).toBe(1);
-    expect(sample(text, 'http_server_requests_seconds_count', { uri: 'down', status: '502' })).toBe(1);
+    expect(
+      sampleValue(text, 'http_server_requests_seconds_count', { uri: 'items', method: 'GET', status: '200' }),
+    ).toBe(2);
+    expect(sampleValue(text, 'http_server_requests_seconds_count', { uri: 'NOT_FOUND', status: '404' })).toBe(1);
+    expect(sampleValue(text, 'http_server_requests_seconds_count', { uri: 'down', status: '502' })).toBe(1);
   });
 
   it('counts upstream failures by route and reason, and RequestRateLimiter refusals by route', async () => {
     const text = await scrape(gateway);
-    expect(sample(text, 'trellis_gateway_upstream_errors_total', { routeId: 'down', reason: 'connect_refused' })).toBe(
-      1,
-    );
+    expect(
+      sampleValue(text, 'trellis_gateway_upstream_errors_total', { routeId: 'down', reason: 'connect_refused' }),
+    ).toBe(1);
     // The breaker's refusal (503) is not an upstream error: only the two calls that were sent count.
     expect(
-      sample(text, 'trellis_gateway_upstream_errors_total', { routeId: 'guarded', reason: 'connect_refused' }),
+      sampleValue(text, 'trellis_gateway_upstream_errors_total', { routeId: 'guarded', reason: 'connect_refused' }),
     ).toBe(2);
-    expect(sample(text, 'trellis_gateway_upstream_errors_total', { routeId: 'items' })).toBeUndefined();
-    expect(sample(text, 'trellis_gateway_rate_limit_refusals_total', { routeId: 'limited' })).toBe(1);
+    expect(sampleValue(text, 'trellis_gateway_upstream_errors_total', { routeId: 'items' })).toBeUndefined();
+    expect(sampleValue(text, 'trellis_gateway_rate_limit_refusals_total', { routeId: 'limited' })).toBe(1);
   });
 
   it('reports each breaker’s state as Resilience4j’s binder does: 1 for the current state, 0 for the others', async () => {
     const text = await scrape(gateway);
-    expect(sample(text, 'resilience4j_circuitbreaker_state', { name: 'inventory', state: 'open' })).toBe(1);
-    expect(sample(text, 'resilience4j_circuitbreaker_state', { name: 'inventory', state: 'closed' })).toBe(0);
-    expect(sample(text, 'resilience4j_circuitbreaker_state', { name: 'inventory', state: 'half_open' })).toBe(0);
+    expect(sampleValue(text, 'resilience4j_circuitbreaker_state', { name: 'inventory', state: 'open' })).toBe(1);
+    expect(sampleValue(text, 'resilience4j_circuitbreaker_state', { name: 'inventory', state: 'closed' })).toBe(0);
+    expect(sampleValue(text, 'resilience4j_circuitbreaker_state', { name: 'inventory', state: 'half_open' })).toBe(0);
   });
 });
 
 interface Seen {
   readonly headers: http.IncomingHttpHeaders;
-}
-
-interface ZipkinSpan {
-  readonly traceId: string;
-  readonly id: string;
-  readonly parentId?: string;
-  readonly name: string;
-  readonly kind?: string;
-  readonly localEndpoint?: { serviceName?: string };
-  readonly tags?: Record<string, string>;
-}
-
-async function traceFromZipkin(zipkin: Zipkin, traceId: string, atLeast: number): Promise<ZipkinSpan[]> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const res = await fetch(`${zipkin.url}/api/v2/trace/${traceId}`);
-    if (res.status === 200) {
-      const spans = (await res.json()) as ZipkinSpan[];
-      if (spans.length >= atLeast) return spans;
-    }
-    if (Date.now() > deadline) throw new Error(`trace ${traceId} did not reach ${atLeast} spans in Zipkin`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 describe('gateway spans', () => {
@@ -230,7 +199,7 @@ spring.cloud.gateway.routes:
     // Only the gateway's own headers: the caller's b3 is not passed on beside them.
     expect(headers.b3).toBeUndefined();
 
-    const spans = await traceFromZipkin(zipkin, TRACE_ID, 2);
+    const spans = await traceSpans(zipkin.url, TRACE_ID, { atLeast: 2 });
     const server = spans.find((s) => s.kind === 'SERVER' && s.localEndpoint?.serviceName === 'gateway');
     const client = spans.find((s) => s.kind === 'CLIENT' && s.localEndpoint?.serviceName === 'gateway');
     expect(server?.parentId).toBe(CALLER_SPAN);
@@ -311,7 +280,7 @@ spring.cloud.gateway.routes:
     const parts = String(seen[0]?.headers.traceparent).split('-');
     expect(parts[1]).toBe(traceId);
     expect(parts[2]).not.toBe(CALLER_SPAN);
-    const spans = await traceFromZipkin(zipkin, traceId, 1);
+    const spans = await traceSpans(zipkin.url, traceId, { atLeast: 1 });
     const client = spans.find((s) => s.kind === 'CLIENT' && s.localEndpoint?.serviceName === 'gateway');
     expect(client?.id).toBe(parts[2]);
     expect(client?.parentId).toBe(CALLER_SPAN);
@@ -333,7 +302,7 @@ spring.cloud.gateway.routes:
       const traceId = 'a'.repeat(31) + 'b';
       const res = await call(`${gateway.url}/gone/1`, { headers: { traceparent: `00-${traceId}-${CALLER_SPAN}-01` } });
       expect(res.status).toBe(502);
-      const spans = await traceFromZipkin(zipkin, traceId, 2);
+      const spans = await traceSpans(zipkin.url, traceId, { atLeast: 2 });
       const client = spans.find((s) => s.kind === 'CLIENT');
       expect(client?.tags?.error).toBeDefined();
       expect(client?.tags?.['server.port']).toBe(String(dead));

@@ -8,21 +8,13 @@ import { createLogger, createObservability, createService, loadSettings, type Se
 import { startZipkin, type Zipkin } from '@trellis/kit/zipkin-server';
 import { gatewayConfig, gatewaySettings, startGateway, type RunningGateway } from '@trellis/gateway';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readTrace, type ZipkinSpan } from '../../kit/test/support/zipkin-trace.ts';
 import { eventually, killAll, setUpReported } from './support/jvm.ts';
 import { startTracingApp, type TracingApp } from './support/tracing-app.ts';
 
 const TEST_TIMEOUT_MS = 60_000;
 const silent = createLogger({ name: 'test', level: 'silent', format: 'json' });
 const work = mkdtempSync(join(tmpdir(), 'trellis-spring-gateway-trace-'));
-
-interface ZipkinSpan {
-  readonly traceId: string;
-  readonly id: string;
-  readonly parentId?: string;
-  readonly kind?: string;
-  readonly name?: string;
-  readonly localEndpoint?: { readonly serviceName?: string };
-}
 
 /** One path gateway → Spring → Node, every hop writing the same trace format. */
 interface Chain {
@@ -139,9 +131,8 @@ describe.each(PROPAGATIONS.map((p, index) => ({ ...p, index })))(
       const spans = await eventually(
         `trace ${traceId} with gateway, spring-tracing and node-downstream spans`,
         async () => {
-          const answer = await fetch(`${found.url}/api/v2/trace/${traceId}`);
-          if (answer.status !== 200) return undefined;
-          const trace = (await answer.json()) as ZipkinSpan[];
+          const trace = (await readTrace(found.url, traceId))?.spans;
+          if (trace === undefined) return undefined;
           const complete =
             has(trace, 'gateway', 'SERVER') &&
             has(trace, 'gateway', 'CLIENT') &&

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startZipkin, type Zipkin } from '@trellis/kit/zipkin-server';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readTrace } from '../../kit/test/support/zipkin-trace.ts';
 import { eventually, killAll, setUpReported } from './support/jvm.ts';
 import { startTracingApp, type TracingApp } from './support/tracing-app.ts';
 
@@ -19,16 +20,6 @@ const downstreamCalls: IncomingHttpHeaders[] = [];
 let downstream: Server | undefined;
 let zipkin: Zipkin | undefined;
 let spring: TracingApp | undefined;
-
-interface ZipkinSpan {
-  traceId: string;
-  id: string;
-  parentId?: string;
-  kind?: string;
-  name?: string;
-  localEndpoint?: { serviceName?: string };
-  tags?: Record<string, string>;
-}
 
 async function setUp(): Promise<{ zipkin: Zipkin; spring: TracingApp }> {
   downstream = createServer((req, res) => {
@@ -92,9 +83,8 @@ describe('GET /hello with a W3C traceparent', { timeout: TEST_TIMEOUT_MS }, () =
     const spans = await eventually(
       `trace ${traceId} in Zipkin with a server and a client span`,
       async () => {
-        const res = await fetch(`${zipkin.url}/api/v2/trace/${traceId}`);
-        if (res.status === 404) return undefined;
-        const trace = (await res.json()) as ZipkinSpan[];
+        const trace = (await readTrace(zipkin.url, traceId))?.spans;
+        if (trace === undefined) return undefined;
         return trace.some((s) => s.kind === 'SERVER') && trace.some((s) => s.kind === 'CLIENT') ? trace : undefined;
       },
       { app: spring.jvm },

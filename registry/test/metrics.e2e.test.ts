@@ -6,30 +6,7 @@ import { loadSettings, type Running } from '@trellis/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registryComponent } from '../src/main.ts';
 import { jsClientBody, silentLogger } from './helpers.ts';
-
-interface Sample {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-}
-
-/** The Prometheus text format's sample lines, enough for these assertions. */
-function samples(text: string): Sample[] {
-  return text
-    .split('\n')
-    .filter((line) => line !== '' && !line.startsWith('#'))
-    .map((line) => {
-      const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-      if (m === null) throw new Error(`not a sample line: ${line}`);
-      const labels: Record<string, string> = {};
-      for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1] ?? ''] = l[2] ?? '';
-      return { name: m[1] ?? '', labels, value: Number(m[3]) };
-    });
-}
-
-function value(all: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
-  return all.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-}
+import { parseSamples, valueIn, type ScrapedSample } from '../../kit/test/support/scrape.ts';
 
 const APP = 'METRICSPROBEAPP';
 const IDS = ['probe-host-1:metricsprobeapp:7001', 'probe-host-2:metricsprobeapp:7002'];
@@ -54,17 +31,17 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function scrape(): Promise<{ text: string; all: Sample[] }> {
+async function scrape(): Promise<{ text: string; all: ScrapedSample[] }> {
   const res = await fetch(`${base}/actuator/prometheus`);
   expect(res.status).toBe(200);
   const text = await res.text();
-  return { text, all: samples(text) };
+  return { text, all: parseSamples(text) };
 }
 
 describe('GET /actuator/prometheus on the registry', () => {
   it("counts instances per status, renews, registrations and cancels, as Eureka's dashboard shows them", async () => {
     const before = await scrape();
-    expect(value(before.all, 'trellis_registry_instances', { status: 'UP' })).toBe(0);
+    expect(valueIn(before.all, 'trellis_registry_instances', { status: 'UP' })).toBe(0);
     for (const [i, id] of IDS.entries()) {
       const body = jsClientBody({ app: APP, instanceId: id, hostName: `probe-host-${i + 1}`, vipAddress: 'probe' });
       const res = await fetch(`${base}/eureka/apps/${APP}`, {
@@ -82,25 +59,27 @@ describe('GET /actuator/prometheus on the registry', () => {
     expect(cancel.status).toBe(200);
 
     const { text, all } = await scrape();
-    expect(value(all, 'trellis_registry_instances', { status: 'UP', application: 'registry' })).toBe(1);
-    expect(value(all, 'trellis_registry_instances', { status: 'DOWN' })).toBe(0);
-    expect(value(all, 'trellis_registry_instances', { status: 'OUT_OF_SERVICE' })).toBe(0);
-    expect(value(all, 'trellis_registry_renews_last_minute')).toBe(3);
+    expect(valueIn(all, 'trellis_registry_instances', { status: 'UP', application: 'registry' })).toBe(1);
+    expect(valueIn(all, 'trellis_registry_instances', { status: 'DOWN' })).toBe(0);
+    expect(valueIn(all, 'trellis_registry_instances', { status: 'OUT_OF_SERVICE' })).toBe(0);
+    expect(valueIn(all, 'trellis_registry_renews_last_minute')).toBe(3);
     // Nobody has renewed for a minute yet: nothing is expected, so the threshold is 0 and evictions stay on.
-    expect(value(all, 'trellis_registry_renews_threshold')).toBe(0);
-    expect(value(all, 'trellis_registry_self_preservation_engaged')).toBe(0);
-    expect(value(all, 'trellis_registry_registrations_total', { source: 'client' })).toBe(2);
-    expect(value(all, 'trellis_registry_registrations_total', { source: 'peer' })).toBe(0);
-    expect(value(all, 'trellis_registry_cancellations_total', { source: 'client' })).toBe(1);
-    expect(value(all, 'trellis_registry_evictions_total', { source: 'client' })).toBe(0);
+    expect(valueIn(all, 'trellis_registry_renews_threshold')).toBe(0);
+    expect(valueIn(all, 'trellis_registry_self_preservation_engaged')).toBe(0);
+    expect(valueIn(all, 'trellis_registry_registrations_total', { source: 'client' })).toBe(2);
+    expect(valueIn(all, 'trellis_registry_registrations_total', { source: 'peer' })).toBe(0);
+    expect(valueIn(all, 'trellis_registry_cancellations_total', { source: 'client' })).toBe(1);
+    expect(valueIn(all, 'trellis_registry_evictions_total', { source: 'client' })).toBe(0);
     // Each request is timed under its route template, never its raw path.
-    expect(value(all, 'http_server_requests_seconds_count', { uri: '/eureka/apps/{app}', method: 'POST' })).toBe(2);
+    expect(valueIn(all, 'http_server_requests_seconds_count', { uri: '/eureka/apps/{app}', method: 'POST' })).toBe(2);
 
     // No series is named after what clients chose: application names, instance ids, host names.
     const values = all.flatMap((s) => Object.values(s.labels)).join('\n');
     for (const chosen of [APP, APP.toLowerCase(), ...IDS, 'probe-host-1', 'probe-host-2'])
       expect(values).not.toContain(chosen);
     expect(text).not.toContain(IDS[0]);
-    expect(value(all, 'http_server_requests_seconds_count', { uri: '/eureka/apps/{app}/{id}', method: 'PUT' })).toBe(3);
+    expect(valueIn(all, 'http_server_requests_seconds_count', { uri: '/eureka/apps/{app}/{id}', method: 'PUT' })).toBe(
+      3,
+    );
   });
 });

@@ -5,29 +5,11 @@ import { context, createObservability, SpanKind, trace, withObservability, type 
 import { startZipkin, type Zipkin } from '@trellis/kit/zipkin-server';
 import type { EventBinder, EventMessage } from '../../src/events/index.ts';
 import { uniqueName, waitFor } from './helpers.ts';
+import { sampleValue } from '../../../kit/test/support/scrape.ts';
+import { traceSpans, type ZipkinSpan } from '../../../kit/test/support/zipkin-trace.ts';
 
 /** Makes a binder; it must take the observability of the scope it is made in when `observability` is not given. */
 export type MakeBinder = (observability?: Observability) => Promise<EventBinder>;
-
-interface ZipkinSpan {
-  readonly traceId: string;
-  readonly id: string;
-  readonly parentId?: string;
-  readonly name: string;
-  readonly kind?: string;
-  readonly tags?: Readonly<Record<string, string>>;
-}
-
-/** The value of one sample in a Prometheus text scrape whose labels include all of `labels`; undefined if absent. */
-export function sample(scrape: string, name: string, labels: Readonly<Record<string, string>>): number | undefined {
-  for (const line of scrape.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const close = line.lastIndexOf('}');
-    const set = line.slice(name.length + 1, close);
-    if (Object.entries(labels).every(([k, v]) => set.includes(`${k}="${v}"`))) return Number(line.slice(close + 2));
-  }
-  return undefined;
-}
 
 const SYSTEM = { embedded: 'trellis-embedded', rabbit: 'rabbitmq', kafka: 'kafka' } as const;
 
@@ -86,18 +68,12 @@ export function observabilitySuite(
     }
 
     async function traceOf(traceId: string, count: number): Promise<ZipkinSpan[]> {
-      let spans: ZipkinSpan[] = [];
-      await waitFor(
-        async () => {
-          await obs.tracing!.flush();
-          const res = await fetch(`${zipkin.url}/api/v2/trace/${traceId}`);
-          spans = res.ok ? ((await res.json()) as ZipkinSpan[]) : [];
-          return spans.length >= count;
-        },
-        20_000,
-        `${count} spans of trace ${traceId} in Zipkin`,
-      );
-      return spans;
+      return traceSpans(zipkin.url, traceId, {
+        atLeast: count,
+        timeoutMs: 20_000,
+        intervalMs: 20,
+        beforeRead: () => obs.tracing!.flush(),
+      });
     }
 
     it(
@@ -146,11 +122,13 @@ export function observabilitySuite(
 
         const metrics = await scrape();
         const labels = { application: 'events-test', binder: kind, destination: d };
-        expect(sample(metrics, 'trellis_events_published_total', labels)).toBe(1);
-        expect(sample(metrics, 'trellis_events_consumed_total', { ...labels, group: 'g', outcome: 'success' })).toBe(1);
-        expect(sample(metrics, 'trellis_events_processing_seconds_count', { ...labels, group: 'g' })).toBe(1);
-        expect(sample(metrics, 'trellis_events_consumed_total', { ...labels, outcome: 'failure' })).toBe(0);
-        expect(sample(metrics, 'trellis_events_dead_lettered_total', { ...labels, group: 'g' })).toBe(0);
+        expect(sampleValue(metrics, 'trellis_events_published_total', labels)).toBe(1);
+        expect(
+          sampleValue(metrics, 'trellis_events_consumed_total', { ...labels, group: 'g', outcome: 'success' }),
+        ).toBe(1);
+        expect(sampleValue(metrics, 'trellis_events_processing_seconds_count', { ...labels, group: 'g' })).toBe(1);
+        expect(sampleValue(metrics, 'trellis_events_consumed_total', { ...labels, outcome: 'failure' })).toBe(0);
+        expect(sampleValue(metrics, 'trellis_events_dead_lettered_total', { ...labels, group: 'g' })).toBe(0);
       },
       timeoutMs * 2,
     );
@@ -177,7 +155,7 @@ export function observabilitySuite(
         root.end();
         const labels = { binder: kind, destination: d, group: 'g' };
         await waitFor(
-          async () => sample(await scrape(), 'trellis_events_dead_lettered_total', labels) === 1,
+          async () => sampleValue(await scrape(), 'trellis_events_dead_lettered_total', labels) === 1,
           timeoutMs,
           'the dead-letter counter',
         );
@@ -185,8 +163,8 @@ export function observabilitySuite(
         expect(attempts).toBe(2);
 
         const metrics = await scrape();
-        expect(sample(metrics, 'trellis_events_consumed_total', { ...labels, outcome: 'failure' })).toBe(1);
-        expect(sample(metrics, 'trellis_events_consumed_total', { ...labels, outcome: 'success' })).toBe(0);
+        expect(sampleValue(metrics, 'trellis_events_consumed_total', { ...labels, outcome: 'failure' })).toBe(1);
+        expect(sampleValue(metrics, 'trellis_events_consumed_total', { ...labels, outcome: 'success' })).toBe(0);
 
         const spans = await traceOf(traceId, 3);
         const process = spans.find((s) => s.name === `${d} process`);
@@ -223,7 +201,7 @@ export function observabilitySuite(
         const spans = await traceOf(traceId, 1);
         expect(spans.find((s) => s.name === `${d} process`)).toMatchObject({ parentId: '0020000000000001' });
         // The producer that observes nothing recorded nothing: the service's scope is not a global.
-        expect(sample(await scrape(), 'trellis_events_published_total', { destination: d })).toBeUndefined();
+        expect(sampleValue(await scrape(), 'trellis_events_published_total', { destination: d })).toBeUndefined();
       },
       timeoutMs * 2,
     );
