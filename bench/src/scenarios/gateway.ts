@@ -171,9 +171,15 @@ http {
 `,
     );
     const nginx = spawn('/usr/sbin/nginx', ['-c', nginxConf, '-g', 'daemon off;'], { stdio: 'ignore' });
+    // A missing nginx fails this scenario with its reason (the figures of the others are kept), not the whole run.
+    let nginxFailed: Error | undefined;
+    nginx.once('error', (err) => (nginxFailed = err));
+    await new Promise((r) => setImmediate(r));
     const headers = { authorization: `Bearer ${token}` };
     try {
       await waitFor(async () => (await fetch(`${gw.url}/product-composite/1`, { headers })).status === 200, 'lb route');
+      if (nginxFailed !== undefined)
+        throw new Error(`bench: nginx did not start (Debian package nginx): ${nginxFailed.message}`);
       await waitFor(async () => (await fetch(`http://127.0.0.1:${nginxPort}/`)).status === 200, 'nginx');
       await compare('upstream direct', { url: `${upstream.url}/product/1` }, { note: 'same server as the baseline' });
       await compare('gateway, Path route', { url: `${gw.url}/product/1` }, { target: 0.5 });
