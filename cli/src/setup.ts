@@ -2,9 +2,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { acceptsConnections } from '@trellis/kit';
 import { defaultCacheDir, ensureKafkaJars, kafkaJarsDir } from '@trellis/kit/kafka-broker';
 import { ensureOtelCollector, OTELCOL_MIN_GO, otelCollectorPath } from '@trellis/kit/otel-collector';
 import { ensureZipkinJar, zipkinJarPath } from '@trellis/kit/zipkin-server';
@@ -136,19 +136,6 @@ function runQuiet(argv: readonly string[], env: Env): Promise<{ code: number; ta
   });
 }
 
-function reachable(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port, timeout: 2_000 });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.once('timeout', () => done(false));
-  });
-}
-
 /** A refusal the user fixes: one line each, and no test runs. */
 class SetupFailure extends Error {
   readonly lines: readonly string[];
@@ -188,7 +175,7 @@ async function ensureRabbit(env: Env, check: boolean, io: SetupIo): Promise<void
   const url = new URL(env.TRELLIS_TEST_BROKER_URL ?? 'amqp://guest:guest@localhost:5672');
   const host = url.hostname === 'localhost' ? '127.0.0.1' : url.hostname;
   const port = Number(url.port || 5672);
-  if (await reachable(host, port)) return;
+  if (await acceptsConnections(host, port, 2_000)) return;
   const local = env.TRELLIS_TEST_BROKER_URL === undefined;
   const root = check || !local ? undefined : asRoot(env);
   if (root === undefined) {
@@ -204,7 +191,7 @@ async function ensureRabbit(env: Env, check: boolean, io: SetupIo): Promise<void
   // `-detached` returns before the node listens; poll the port rather than rabbitmqctl, which fails on a node that
   // has not registered yet.
   for (let s = 0; s < RABBIT_START_TIMEOUT_S; s++) {
-    if (await reachable(host, port)) return;
+    if (await acceptsConnections(host, port, 2_000)) return;
     await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
   throw new SetupFailure([

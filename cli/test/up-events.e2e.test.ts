@@ -4,7 +4,7 @@
 // `trellis events`: list the topics, describe `products` (two partitions), print every message of it from the
 // beginning, and only those of partition 1.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { acceptsConnections } from '@trellis/kit';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { selectPartition } from '@trellis/clients/events';
@@ -29,18 +29,6 @@ const lines = (text: string): ProductEvent[] =>
     .map((l) => JSON.parse(l) as ProductEvent);
 
 const inPartition = (partition: number): number[] => PRODUCT_IDS.filter((id) => selectPartition(id, 2) === partition);
-
-/** Whether something accepts connections at host:port. */
-function listening(host: string, port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const socket = connect({ host, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      done(true);
-    });
-    socket.once('error', () => done(false));
-  });
-}
 
 const LANDSCAPES = [
   { binder: 'embedded', flags: [] },
@@ -181,6 +169,6 @@ describe.each(LANDSCAPES)('trellis up --partitions 2 on the $binder binder', ({ 
     process.emit('SIGTERM');
     for (let i = 0; i < 200 && codes.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
     expect(codes).toEqual([0]);
-    if (broker !== null) expect(await listening(broker[1] ?? '', Number(broker[2]))).toBe(false);
+    if (broker !== null) expect(await acceptsConnections(broker[1] ?? '', Number(broker[2]))).toBe(false);
   }, 30_000);
 });

@@ -3,7 +3,7 @@
 // trace), every component serves /actuator/prometheus, and a real Prometheus scraping them all finds each request rate.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { acceptsConnections } from '@trellis/kit';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent, request } from 'undici';
@@ -84,17 +84,6 @@ function withinUnder(spans: readonly ZipkinSpan[], span: ZipkinSpan, ancestor: Z
     if (service(at) !== service(span)) return false;
   }
   return false;
-}
-
-function listening(host: string, port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const socket = connect({ host, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      done(true);
-    });
-    socket.once('error', () => done(false));
-  });
 }
 
 beforeAll(async () => {
@@ -251,6 +240,6 @@ describe('trellis up: stopping', () => {
     process.emit('SIGTERM');
     for (let i = 0; i < 200 && codes.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
     expect(codes).toEqual([0]);
-    expect(await listening(zipkin.hostname, Number(zipkin.port))).toBe(false);
+    expect(await acceptsConnections(zipkin.hostname, Number(zipkin.port))).toBe(false);
   }, 30_000);
 });

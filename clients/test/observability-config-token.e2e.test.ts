@@ -21,7 +21,12 @@ import { fetchRemoteConfig } from '../src/config/client.ts';
 import { SecurityError } from '../src/security/errors.ts';
 import { createTokenClient } from '../src/security/token-client.ts';
 import { sampleValue } from '../../kit/test/support/scrape.ts';
-import { pollTrace, type ZipkinSpan, type ZipkinTrace } from '../../kit/test/support/zipkin-trace.ts';
+import {
+  pollTrace,
+  zipkinObservability,
+  type ZipkinSpan,
+  type ZipkinTrace,
+} from '../../kit/test/support/zipkin-trace.ts';
 
 const silent = createLogger({ name: 'test', level: 'silent' });
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -79,17 +84,7 @@ beforeAll(async () => {
   readerSecret = /reader \/ (\S+)/.exec(note ?? '')?.[1] ?? '';
   expect(readerSecret).not.toBe('');
 
-  obs = await createObservability('demo', {
-    metrics: true,
-    tracing: {
-      exporter: 'zipkin',
-      zipkinEndpoint: zipkin.spansUrl,
-      otlpEndpoint: '',
-      samplingProbability: 1,
-      propagation: 'w3c',
-      exportDelayMs: 100,
-    },
-  });
+  obs = await createObservability('demo', zipkinObservability(zipkin.spansUrl));
   if (obs.tracing === undefined) throw new Error('tracing is off');
   tracing = obs.tracing;
   cleanups.push(() => tracing.flush());

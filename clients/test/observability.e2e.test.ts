@@ -22,7 +22,7 @@ import { registerService } from '../src/discovery/register-service.ts';
 import { createResilience } from '../src/resilience/registry.ts';
 import { eventually } from './discovery/helpers.ts';
 import { sampleValue } from '../../kit/test/support/scrape.ts';
-import { traceSpans } from '../../kit/test/support/zipkin-trace.ts';
+import { traceSpans, zipkinObservability } from '../../kit/test/support/zipkin-trace.ts';
 
 const silent = createLogger({ name: 'test', level: 'silent' });
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -43,17 +43,7 @@ describe('discovery HTTP client observed', () => {
     await zipkin?.stop();
   });
 
-  const observed = (): ObservabilitySettings => ({
-    metrics: true,
-    tracing: {
-      exporter: 'zipkin',
-      zipkinEndpoint: zipkin.spansUrl,
-      otlpEndpoint: '',
-      samplingProbability: 1,
-      propagation: 'w3c',
-      exportDelayMs: 100,
-    },
-  });
+  const observed = (): ObservabilitySettings => zipkinObservability(zipkin.spansUrl);
 
   it('sends the caller’s trace to the callee, reports server → client → server in one Zipkin trace, and times the call by template', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'trellis-obs-'));

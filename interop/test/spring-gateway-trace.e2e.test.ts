@@ -8,7 +8,7 @@ import { createLogger, createObservability, createService, loadSettings, type Se
 import { startZipkin, type Zipkin } from '@trellis/kit/zipkin-server';
 import { gatewayConfig, gatewaySettings, startGateway, type RunningGateway } from '@trellis/gateway';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readTrace, type ZipkinSpan } from '../../kit/test/support/zipkin-trace.ts';
+import { readTrace, zipkinObservability, type ZipkinSpan } from '../../kit/test/support/zipkin-trace.ts';
 import { eventually, killAll, setUpReported } from './support/jvm.ts';
 import { startTracingApp, type TracingApp } from './support/tracing-app.ts';
 
@@ -35,17 +35,7 @@ const chains: Chain[] = [];
 
 /** The Node end: a kit service traced to Zipkin that answers GET /pong. */
 async function startNode(zipkin: Zipkin, p: Propagation): Promise<{ node: Service; url: string }> {
-  const observability = await createObservability('node-downstream', {
-    metrics: true,
-    tracing: {
-      exporter: 'zipkin',
-      zipkinEndpoint: zipkin.spansUrl,
-      otlpEndpoint: '',
-      samplingProbability: 1,
-      propagation: p.trellis,
-      exportDelayMs: 100,
-    },
-  });
+  const observability = await createObservability('node-downstream', zipkinObservability(zipkin.spansUrl, p.trellis));
   const node = createService({ name: 'node-downstream', logger: silent, observability, git: false });
   node.app.get('/pong', (c) => c.text('pong from node'));
   const endpoint = await node.listen({ port: 0, host: '127.0.0.1' });

@@ -27,6 +27,7 @@ export { loadSettings, renderSettingsHelp, setting, SettingsError, settingLabel,
 export type { SettingSpec, SettingSpecs, Settings, SettingsSource } from './settings.ts';
 export { openSqlite } from './sqlite.ts';
 export type { SqliteDatabase, SqliteOptions } from './sqlite.ts';
+export { acceptsConnections, freePort } from './free-port.ts';
 export { parseServiceUrls } from './service-urls.ts';
 export type { ServiceUrl } from './service-urls.ts';
 export {

@@ -6,7 +6,7 @@ import { startZipkin, type Zipkin } from '@trellis/kit/zipkin-server';
 import type { EventBinder, EventMessage } from '../../src/events/index.ts';
 import { uniqueName, waitFor } from './helpers.ts';
 import { sampleValue } from '../../../kit/test/support/scrape.ts';
-import { traceSpans, type ZipkinSpan } from '../../../kit/test/support/zipkin-trace.ts';
+import { traceSpans, zipkinObservability, type ZipkinSpan } from '../../../kit/test/support/zipkin-trace.ts';
 
 /** Makes a binder; it must take the observability of the scope it is made in when `observability` is not given. */
 export type MakeBinder = (observability?: Observability) => Promise<EventBinder>;
@@ -40,17 +40,7 @@ export function observabilitySuite(
 
     beforeAll(async () => {
       zipkin = await startZipkin();
-      obs = await createObservability('events-test', {
-        metrics: true,
-        tracing: {
-          exporter: 'zipkin',
-          zipkinEndpoint: zipkin.spansUrl,
-          otlpEndpoint: '',
-          samplingProbability: 1,
-          propagation: 'w3c',
-          exportDelayMs: 100,
-        },
-      });
+      obs = await createObservability('events-test', zipkinObservability(zipkin.spansUrl));
       // Made inside the service's scope without being handed it, as a service's start-up makes its clients.
       binder = await withObservability(obs, () => makeBinder());
       binders.push(binder);

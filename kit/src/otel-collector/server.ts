@@ -1,10 +1,9 @@
 // An OpenTelemetry Collector on loopback that takes OTLP/HTTP spans and writes them to a file the tests read back.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../free-port.ts';
+import { acceptsConnections, freePort } from '../free-port.ts';
 import { keepOutput, stopProcess, untilReady, watchdog } from '../owned-process.ts';
 import { ensureOtelCollector } from './build.ts';
 
@@ -117,19 +116,6 @@ export function flattenSpans(text: string): FlatSpan[] {
   return spans;
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port, timeout: 1_000 });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.once('timeout', () => done(false));
-  });
-}
-
 /**
  * Starts an OpenTelemetry Collector whose only listener is the OTLP/HTTP receiver on 127.0.0.1 (no gRPC, and its own
  * metrics off, so nothing binds :8888), writing every span to a temporary file that `spans()` reads. Builds the
@@ -172,7 +158,7 @@ export async function startOtelCollector(options: OtelCollectorOptions = {}): Pr
   };
   try {
     await untilReady(child, {
-      probe: () => accepts(port),
+      probe: () => acceptsConnections('127.0.0.1', port),
       timeoutMs: options.startTimeoutMs ?? 30_000,
       pollMs: 100,
       what: 'the OpenTelemetry Collector',

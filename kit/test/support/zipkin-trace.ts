@@ -1,5 +1,6 @@
 // Reading a trace back from a real Zipkin's /api/v2/trace/{id}, polling until the spans a test waits for have arrived.
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ObservabilitySettings, Propagation } from '@trellis/kit';
 
 /** A span as Zipkin's v2 API answers it, the fields the tests read. */
 export interface ZipkinSpan {
@@ -89,4 +90,22 @@ export async function traceSpans(
   options: TraceSpansOptions = {},
 ): Promise<ZipkinSpan[]> {
   return (await pollTrace(zipkinUrl, traceId, options)).spans;
+}
+
+/**
+ * Observability settings that send every span to `spansUrl` (a test's Zipkin) within 100 ms, with metrics on: what
+ * the tracing tests give createObservability, in the W3C format unless `propagation` says.
+ */
+export function zipkinObservability(spansUrl: string, propagation: Propagation = 'w3c'): ObservabilitySettings {
+  return {
+    metrics: true,
+    tracing: {
+      exporter: 'zipkin',
+      zipkinEndpoint: spansUrl,
+      otlpEndpoint: '',
+      samplingProbability: 1,
+      propagation,
+      exportDelayMs: 100,
+    },
+  };
 }
