@@ -213,6 +213,10 @@ describe('tracing settings', () => {
       samplingProbability: 1,
       zipkinEndpoint: 'http://zipkin.internal:9411/api/v2/spans',
     });
+    const boot4 = loadSettings(observabilitySettings(), {
+      env: { MANAGEMENT_TRACING_EXPORT_ZIPKIN_ENDPOINT: 'http://zipkin.internal:9411/api/v2/spans' },
+    });
+    expect(boot4.zipkinEndpoint).toBe('http://zipkin.internal:9411/api/v2/spans');
     const defaults = observabilityOf(loadSettings(observabilitySettings(), { env: {} }));
     expect(defaults).toMatchObject({ metrics: true, tracing: { exporter: 'none', samplingProbability: 0.1 } });
   });

@@ -112,7 +112,8 @@ export function observabilitySettings() {
     }),
     zipkinEndpoint: setting.url({
       flag: 'zipkin-endpoint',
-      env: 'MANAGEMENT_ZIPKIN_TRACING_ENDPOINT',
+      // Spring Boot 3's name, and Boot 4's (which no longer reads the former).
+      env: ['MANAGEMENT_ZIPKIN_TRACING_ENDPOINT', 'MANAGEMENT_TRACING_EXPORT_ZIPKIN_ENDPOINT'],
       default: 'http://localhost:9411/api/v2/spans',
       help: "Zipkin's span endpoint",
     }),
