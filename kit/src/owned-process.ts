@@ -68,3 +68,15 @@ export async function untilReady(child: ChildProcess, wait: ReadyWait): Promise<
   const why = exit === undefined ? `${wait.notReady} within ${wait.timeoutMs} ms` : `${exit} before it was ready`;
   throw new StartupError(`${wait.what} ${why}: ${wait.tail.slice(-5).join(' | ')}`);
 }
+
+/**
+ * Makes `child` ours: it dies with this process (see watchdog), and the function answered stops it (SIGTERM, then
+ * SIGKILL after `graceMs`) and lets its watchdog go.
+ */
+export function own(child: ChildProcess): (graceMs?: number) => Promise<void> {
+  const guard = child.pid === undefined ? undefined : watchdog(child.pid);
+  return async (graceMs) => {
+    guard?.kill('SIGKILL');
+    await stopProcess(child, graceMs);
+  };
+}

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { StartupError } from '../errors.ts';
 import { freePort } from '../free-port.ts';
-import { keepOutput, stopProcess, watchdog } from '../owned-process.ts';
+import { keepOutput, own } from '../owned-process.ts';
 import { defaultCacheDir, ensureKafkaJars } from './jars.ts';
 
 export interface KafkaBrokerOptions {
@@ -187,10 +187,9 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const guard = child.pid === undefined ? undefined : watchdog(child.pid);
+  const stopChild = own(child);
   const stop = async (): Promise<void> => {
-    guard?.kill('SIGKILL');
-    await stopProcess(child);
+    await stopChild();
     if (temporary) await rm(dataDir, { recursive: true, force: true });
   };
   try {

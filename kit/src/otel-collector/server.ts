@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acceptsConnections, freePort } from '../free-port.ts';
-import { keepOutput, stopProcess, untilReady, watchdog } from '../owned-process.ts';
+import { keepOutput, own, untilReady } from '../owned-process.ts';
 import { ensureOtelCollector } from './build.ts';
 
 export interface OtelCollectorOptions {
@@ -150,10 +150,9 @@ export async function startOtelCollector(options: OtelCollectorOptions = {}): Pr
   });
   const tail: string[] = [];
   keepOutput(child, tail, options.log);
-  const guard = child.pid === undefined ? undefined : watchdog(child.pid);
+  const stopChild = own(child);
   const stop = async (): Promise<void> => {
-    guard?.kill('SIGKILL');
-    await stopProcess(child, 10_000);
+    await stopChild(10_000);
     await rm(dir, { recursive: true, force: true });
   };
   try {

@@ -1,7 +1,7 @@
 // A Zipkin server with in-memory storage on loopback, run from the cached executable jar.
 import { spawn } from 'node:child_process';
 import { freePort } from '../free-port.ts';
-import { keepOutput, stopProcess, untilReady, watchdog } from '../owned-process.ts';
+import { keepOutput, own, untilReady } from '../owned-process.ts';
 import { ensureZipkinJar } from './jar.ts';
 
 /** Spans an in-memory Zipkin keeps: with attribute values capped at 256 characters, well within its heap. */
@@ -97,10 +97,9 @@ export async function startZipkin(options: ZipkinOptions = {}): Promise<Zipkin> 
   );
   const tail: string[] = [];
   keepOutput(child, tail, options.log);
-  const guard = child.pid === undefined ? undefined : watchdog(child.pid);
+  const stopChild = own(child);
   const stop = async (): Promise<void> => {
-    guard?.kill('SIGKILL');
-    await stopProcess(child, 10_000);
+    await stopChild(10_000);
   };
   const url = `http://${urlHost(host)}:${port}`;
   try {

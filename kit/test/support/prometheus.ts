@@ -4,10 +4,9 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { keepOutput } from '../../src/owned-process.ts';
+import { keepOutput, own } from '../../src/owned-process.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../src/free-port.ts';
-import { stopProcess, watchdog } from '../../src/owned-process.ts';
 
 export interface ScrapeTarget {
   /** The job label Prometheus gives its series. */
@@ -113,10 +112,9 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Prome
           : err.message),
   );
   child.once('exit', (code, signal) => (exit ??= `exited (${signal ?? `code ${code}`})`));
-  const guard = child.pid === undefined ? undefined : watchdog(child.pid);
+  const stopChild = own(child);
   const stop = async (): Promise<void> => {
-    guard?.kill('SIGKILL');
-    await stopProcess(child, 10_000);
+    await stopChild(10_000);
     await rm(dir, { recursive: true, force: true });
   };
   const url = `http://127.0.0.1:${port}`;
