@@ -3,7 +3,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', 'data/**', '.node/**', 'bench/results/**', '**/*.js', '!eslint.config.js'] },
+  {
+    ignores: [
+      '**/node_modules/**',
+      'data/**',
+      '.node/**',
+      'bench/results/**',
+      '**/dist/**',
+      '**/*.js',
+      '!eslint.config.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -19,11 +29,13 @@ export default tseslint.config(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: ['better-sqlite3', 'better-sqlite3-node20'].map((name) => ({
-            name,
-            allowTypeImports: true,
-            message: "use openSqlite from '@trellis/kit': it loads the build this Node runs (13 crashes Node 20)",
-          })),
+          paths: [
+            {
+              name: 'better-sqlite3',
+              allowTypeImports: true,
+              message: "use openSqlite from '@trellis/kit': it loads the native addon on first use, not at import",
+            },
+          ],
         },
       ],
     },

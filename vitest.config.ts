@@ -40,7 +40,11 @@ const TIMED = [
  */
 const WORKERS = Math.min(8, 2 * availableParallelism());
 
+/** The packages' TypeScript sources, not their built dist/ (see the exports in each package.json). */
+const SOURCE_CONDITIONS = ['@trellis/source', 'node', 'development|production'];
+
 export default defineConfig({
+  ssr: { resolve: { conditions: SOURCE_CONDITIONS, externalConditions: ['@trellis/source'] } },
   test: {
     // Socket and interop tests start real servers; give them room on a 2-core machine.
     testTimeout: 20_000,

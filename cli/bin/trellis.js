@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// Trellis is written in TypeScript and run from source: tsx compiles each module as it loads.
-import { register } from 'tsx/esm/api';
-
-register();
-const { main } = await import('../src/main.ts');
-await main(process.argv.slice(2), process.env);
+// The trellis command. Installed, it runs the compiled dist/ with plain node. Inside the Trellis repository the root
+// scripts (npm start, npm test) run node with the "@trellis/source" condition, which points #main and every
+// @trellis/* import at the TypeScript sources; tsx then compiles each module as it loads, so an edit needs no build.
+const main = import.meta.resolve('#main');
+if (main.endsWith('.ts')) {
+  const { register } = await import('tsx/esm/api');
+  register();
+}
+const { main: run } = await import(main);
+await run(process.argv.slice(2), process.env);

@@ -50,7 +50,7 @@ const PROGRAMS: readonly Program[] = [
 
 /** Spring Boot 3 and Kafka 4 both need a JDK this new. */
 const MIN_JDK = 17;
-const MIN_NODE: readonly [number, number] = [20, 18];
+const MIN_NODE: readonly [number, number] = [22, 22];
 const RABBIT_START_TIMEOUT_S = 120;
 
 /** The Spring apps the interop tests build; building each once here fills ~/.m2 before any test runs. */

@@ -5,15 +5,14 @@ import { describe, expect, it } from 'vitest';
 const run = promisify(execFile);
 
 /**
- * Which of the heavy dependencies a fresh process has loaded after `script` ran (CJS modules, by package name; Node 20
- * loads better-sqlite3 12 under its alias better-sqlite3-node20, see kit/src/sqlite.ts).
+ * Which of the heavy dependencies a fresh process has loaded after `script` ran (CJS modules, by package name).
  */
 async function loadedAfter(script: string): Promise<string[]> {
   const probe = `${script}
 const { createRequire } = await import('node:module');
 const cache = Object.keys(createRequire(import.meta.url).cache);
 const loaded = ['better-sqlite3', 'node-forge', '@opentelemetry/sdk-trace'].filter((name) =>
-  cache.some((f) => new RegExp('/node_modules/' + name + '(-node20)?/').test(f)));
+  cache.some((f) => new RegExp('/node_modules/' + name + '/').test(f)));
 process.stdout.write(JSON.stringify(loaded));`;
   const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], {
     cwd: new URL('..', import.meta.url),

@@ -1,7 +1,5 @@
 // The Kafka binder on @platformatic/kafka, with Spring Cloud Stream's Kafka binder semantics (see kafka-wire.ts):
 // destination = topic, group = group.id, Spring's partition choice and headers, retries then `error.<dest>.<group>`.
-// Imported for its effect, ahead of anything that calls @platformatic/kafka: Node 20 lacks Promise.withResolvers.
-import './promise-with-resolvers.ts';
 import type {
   Admin,
   Consumer as KafkaClientConsumer,

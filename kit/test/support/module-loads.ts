@@ -1,10 +1,9 @@
-// Which modules a child process loads, on every Node the project runs on: node:module's in-thread hooks where Node
-// has them (22.15+), its off-thread hooks on Node 20; either way each module's URL is appended to a file as it loads.
+// Which modules a child process loads: node:module's in-thread hooks append each module's URL to a file as it loads.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** A load hook that notes the URL in `file`; the same module serves registerHooks (sync) and register (async). */
+/** A load hook that notes the URL in `file`. */
 function recordingHooks(file: string): string {
   return `import { appendFileSync } from 'node:fs';
 export function load(url, context, next) {
@@ -13,19 +12,17 @@ export function load(url, context, next) {
 }`;
 }
 
-/** Preloaded with --import: installs the hooks, in-thread where node:module has registerHooks (Node 22.15+). */
+/** Preloaded with --import: installs the hooks in-thread, so they also see modules loaded with require(). */
 function installer(hooksUrl: string): string {
-  return `import * as nodeModule from 'node:module';
-const hooks = ${JSON.stringify(hooksUrl)};
-if (nodeModule.registerHooks) nodeModule.registerHooks(await import(hooks));
-else nodeModule.register(hooks);`;
+  return `import { registerHooks } from 'node:module';
+registerHooks(await import(${JSON.stringify(hooksUrl)}));`;
 }
 
 const dataUrl = (source: string): string => `data:text/javascript,${encodeURIComponent(source)}`;
 
 /**
  * Runs `run` with Node flags that make the process it starts record its loads, and returns what it returned and the
- * URLs of the modules loaded, in order: the ESM graph on any Node, and also modules loaded with require() on 22.15+.
+ * URLs of the modules loaded, in order, imported or required.
  *
  * @example
  * const { result, loaded } = await recordingLoads((nodeArgs) =>
