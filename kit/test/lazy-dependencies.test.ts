@@ -5,14 +5,18 @@ import { describe, expect, it } from 'vitest';
 const run = promisify(execFile);
 
 /**
- * Which of the heavy dependencies a fresh process has loaded after `script` ran (CJS modules, by package name).
+ * Which of the heavy dependencies a fresh process has loaded after `script` ran, by package name: every module file
+ * loaded as ESM (OpenTelemetry's SDK since 3.x) and every CJS module in the require cache (the SQLite addon).
  */
 async function loadedAfter(script: string): Promise<string[]> {
-  const probe = `${script}
+  const probe = `const { registerHooks } = await import('node:module');
+const files = new Set();
+registerHooks({ load(url, ctx, next) { files.add(url); return next(url, ctx); } });
+${script}
 const { createRequire } = await import('node:module');
-const cache = Object.keys(createRequire(import.meta.url).cache);
+for (const f of Object.keys(createRequire(import.meta.url).cache)) files.add(f);
 const loaded = ['better-sqlite3', 'node-forge', '@opentelemetry/sdk-trace'].filter((name) =>
-  cache.some((f) => new RegExp('/node_modules/' + name + '/').test(f)));
+  [...files].some((f) => f.includes('/node_modules/' + name + '/')));
 process.stdout.write(JSON.stringify(loaded));`;
   const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], {
     cwd: new URL('..', import.meta.url),
