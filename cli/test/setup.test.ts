@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { freePort } from '../../kit/src/free-port.ts';
 import { main } from '../src/main.ts';
 import { setupCommand } from '../src/setup.ts';
@@ -50,6 +50,21 @@ describe('trellis setup', () => {
     });
     expect(code).toBe(1);
     expect(lines[0]).toBe(`setup: no RabbitMQ answers at 127.0.0.1:${port} (TRELLIS_TEST_BROKER_URL)`);
+  });
+
+  it('with --check, names a supported Node.js build that is not fetched yet', async () => {
+    // The builds live under the home directory's cache; an empty home has none (this machine has the programs).
+    vi.stubEnv('HOME', bare);
+    try {
+      const { code, lines } = await setup(['--check'], process.env);
+      expect(code).toBe(1);
+      expect(lines).toEqual([
+        'setup: Node.js 22 is not fetched yet: npm test (or trellis setup) does',
+        'setup: nothing was tested; fix the lines above and run npm test again',
+      ]);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it('finds everything on a machine npm test has set up, and installs nothing the second time', async () => {
