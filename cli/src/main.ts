@@ -98,6 +98,7 @@ function usage(entries: readonly CatalogueEntry[]): string {
     `  ${'version'.padEnd(width)}  print the versions of trellis and Node.js (also --version, -v)`,
     `  ${'completion'.padEnd(width)}  print a bash completion script: source <(trellis completion bash)`,
     `  ${'setup'.padEnd(width)}  check and install what the tests need (npm test runs it first)`,
+    `  ${'health'.padEnd(width)}  exit 0 when a component answers its liveness probe (the image's HEALTHCHECK)`,
     '',
     "Run 'trellis <command> --help' for a command's flags and environment variables.",
   ];
@@ -183,6 +184,17 @@ export async function main(argv: readonly string[], env: Env, options: MainOptio
     return;
   }
 
+  if (command === 'health') {
+    const { HEALTH_HELP, healthCommand } = await import('./health.ts');
+    if (wantsHelp(rest)) {
+      stdout.write(`${HEALTH_HELP}\n`);
+      exit(0);
+      return;
+    }
+    await healthCommand(entries, rest, env, { stdout, stderr, exit });
+    return;
+  }
+
   if (command === 'up') {
     const { runUp, upSettings } = await import('./up.ts');
     if (wantsHelp(rest)) {
@@ -258,7 +270,9 @@ async function printCompletion(
     ...components.map((c) => ({ name: c.name, flagSets: [c.settings] })),
     ...Object.entries(ADMIN).map(([name, admin]) => ({ name, flagSets: admin.flagSets })),
   ];
-  io.stdout.write(bashCompletion(commands, ['completion', 'setup', 'version', 'help', '--help', '--version']));
+  io.stdout.write(
+    bashCompletion(commands, ['completion', 'setup', 'health', 'version', 'help', '--help', '--version']),
+  );
   io.exit(0);
 }
 

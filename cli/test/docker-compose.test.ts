@@ -59,6 +59,8 @@ const VARIANT_ENV = new Set([
   'SPRING_CLOUD_STREAM_INSTANCECOUNT',
   'PRODUCT_COMPOSITE_EVENT_PARTITIONS',
 ]);
+/** Read beside the settings: the components' checks of their settings against the environment. */
+const CHECKED_ENV = ['NODE_ENV'];
 const PORTS: Record<string, string> = {
   registry: 'REGISTRY_PORT',
   'config-server': 'CONFIG_SERVER_PORT',
@@ -99,7 +101,6 @@ describe.each(LANDSCAPES)('$file', ({ file, broker, brokerUrl, partitions }) => 
         name,
       ).toContain(runs(name));
     }
-    expect(readFileSync(resolve(root, 'Dockerfile'), 'utf8')).toMatch(/ENTRYPOINT \["node", "cli\/bin\/trellis.js"\]/);
   });
 
   it('gives each component its port and only variables its settings read', () => {
@@ -108,7 +109,7 @@ describe.each(LANDSCAPES)('$file', ({ file, broker, brokerUrl, partitions }) => 
         const env = compose.services[name]?.environment ?? {};
         const portVar = PORTS[c.name] ?? '';
         expect(env[portVar], name).toMatch(/^\d+$/);
-        const known = envNames(c.settings);
+        const known = new Set([...envNames(c.settings), ...CHECKED_ENV]);
         for (const variable of Object.keys(env)) {
           // The gateway's routes file resolves its own ${…} placeholders from the environment.
           const placeholder = c === gatewayComponent && /_URL$/.test(variable);
@@ -120,6 +121,16 @@ describe.each(LANDSCAPES)('$file', ({ file, broker, brokerUrl, partitions }) => 
       expect.arrayContaining(['127.0.0.1:8080:8080', '127.0.0.1:8443:8443']),
     );
     expect(compose.services.registry?.ports).toContain('127.0.0.1:8761:8761');
+  });
+
+  it("runs every service of the image in development, whose trellis-dev-only credentials the image's production refuses", () => {
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (name !== broker) expect([name, service.environment?.NODE_ENV]).toEqual([name, 'development']);
+    }
+    const registry = compose.services.registry?.environment ?? {};
+    expect(() => loadRegistryConfig({ env: { ...registry, NODE_ENV: 'production' } })).toThrow(
+      /trellis-dev-only|docker-compose/,
+    );
   });
 
   it('publishes nothing beyond this machine (its dev credentials are public), and lets the auth server trust only the gateway as a proxy', () => {
