@@ -83,9 +83,8 @@ beforeAll(async () => {
     `${JSON.stringify({ name: 'trellis-consumer', private: true, type: 'module' }, null, 2)}\n`,
   );
   cpSync(FIXTURES, project, { recursive: true });
-  // @types/better-sqlite3 only because @trellis/kit does not list it yet while its dist/sqlite.d.ts imports
-  // better-sqlite3's types: without it a strict consumer's tsc fails (TS7016), or with skipLibCheck sees `any`.
-  const types = [rootDevVersion('@types/node'), rootDevVersion('@types/better-sqlite3')];
+  // @types/node as a TypeScript consumer adds it (the .d.ts name node:http's types); better-sqlite3's come with kit.
+  const types = [rootDevVersion('@types/node')];
   await run(
     'npm',
     ['install', '--no-audit', '--no-fund', '--prefer-offline', ...tarballs.map((t) => join(packs, t)), ...types],
