@@ -184,12 +184,7 @@ export async function startServer(
       return {
         url,
         pid: child.pid ?? 0,
-        stop: () =>
-          new Promise((done) => {
-            if (exited !== undefined) return done();
-            child.once('exit', () => done());
-            child.kill('SIGTERM');
-          }),
+        stop: () => stopProcess(child),
       };
     }
     if (exited !== undefined) throw new Error(`${script} exited with ${exited} before it was ready (see ${logFile})`);
@@ -198,6 +193,73 @@ export async function startServer(
       throw new Error(`${script} was not ready within 20 s (see ${logFile})`);
     }
   }
+}
+
+/** Stops a process with SIGTERM, as an orchestrator would, and waits until it has exited. */
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** The trellis command, as `npm start` and the docker image run it. */
+export const TRELLIS_BIN = fileURLToPath(new URL('../../cli/bin/trellis.js', import.meta.url));
+/** The shipped config repository, the config server's native backend. */
+export const CONFIG_REPO = fileURLToPath(new URL('../../config-repo', import.meta.url));
+/** The key config-repo's `{cipher}` values were made with (examples' DEV_ENCRYPT_KEY). */
+export const DEV_ENCRYPT_KEY = 'trellis-dev-only-encrypt-key';
+/** The start-up summary trellis prints once the component listens: "  name  http://host:port". */
+const TRELLIS_LISTENING = /^ {2}\S+ +(http:\/\/\S+)/m;
+
+export interface TrellisProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  /** Spawn → the start-up summary on its output. */
+  readonly ms: number;
+}
+
+/**
+ * Runs `trellis <args>` (JSON logs) and answers once its start-up summary names its URL, with how long that took.
+ * The time is taken when the summary's chunk arrives, not on a polling tick, so start-up times are not rounded up.
+ */
+export function startTrellis(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<TrellisProcess> {
+  const began = performance.now();
+  const child = spawn(process.execPath, [TRELLIS_BIN, ...args, '--log-format', 'json'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  let settled = false;
+  return new Promise((resolve, reject) => {
+    const fail = (why: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      // The summary can carry development credentials (the auth server's seeded clients); the JSON log lines are
+      // redacted, so only they and stderr go into the error.
+      const logs = out.split('\n').filter((l) => l.startsWith('{'));
+      reject(new Error(`bench: trellis ${args[0]} ${why}:\n${[...logs, err].join('\n').slice(-2000)}`));
+    };
+    const timer = setTimeout(() => fail('did not start within 30 s'), 30_000);
+    // Read to the end even once started: a pipe nobody drains would block the process when it fills.
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      out += chunk.toString('utf8');
+      const url = TRELLIS_LISTENING.exec(out)?.[1];
+      if (url === undefined) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({ child, url, ms: performance.now() - began });
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      if (!settled) err += chunk.toString('utf8');
+    });
+    child.once('exit', (code, signal) => fail(`exited (${signal ?? code}) before it listened`));
+    child.once('error', (e) => fail(e.message));
+  });
 }
 
 /** Resident memory of a process in MB, read from /proc (Linux). */

@@ -11,12 +11,14 @@ import { observability } from './observability.ts';
 import { registry } from './registry.ts';
 import { resilience } from './resilience.ts';
 import { security } from './security.ts';
+import { startup } from './startup.ts';
 
 /** Every benchmark scenario; each issue adds its own. */
 export const scenarios: readonly Scenario[] = [
   kit,
   observability,
   footprint,
+  startup,
   resilience,
   security,
   config,
