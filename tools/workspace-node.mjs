@@ -24,7 +24,8 @@ const env = {
 };
 
 if (!supported) {
-  const prefix = process.env.TRELLIS_NODE_CACHE || join(homedir(), '.cache', 'trellis', 'node24');
+  // The layout `trellis setup` (cli/src/setup.ts) also fills, for the consumer test's Node 22 and 24.
+  const prefix = join(homedir(), '.cache', 'trellis', 'node24');
   const packageName = `node-${process.platform}-${process.arch}`;
   const bin = join(prefix, 'node_modules', packageName, 'bin');
   if (!existsSync(join(bin, 'node'))) {

@@ -377,6 +377,15 @@ async function ensureCollector(env: Env, check: boolean, io: SetupIo): Promise<v
   }
 }
 
+/** Set-up serves this repository's suites (it builds interop/'s Spring apps): not an installed @trellis/cli. */
+function checkRepository(): void {
+  if (!existsSync(join(REPO, 'interop'))) {
+    throw new SetupFailure([
+      'setup prepares the Trellis repository for its tests; run it from a clone of the repository (npm test does)',
+    ]);
+  }
+}
+
 function checkNode(): void {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   const [wantMajor, wantMinor] = MIN_NODE;
@@ -397,6 +406,7 @@ export async function setupCommand(argv: readonly string[], processEnv: Env, io:
   const started = Date.now();
   try {
     checkNode();
+    checkRepository();
     await installPrograms(missingPrograms(env), env, check, io);
     await ensureNodeBuilds(env, check, io);
     await ensureRabbit(env, check, io);

@@ -302,6 +302,14 @@ describe.each(SUPPORTED_NODE_MAJORS)(
       expect(stdout).toContain(`Node.js v${major}.`);
     });
 
+    it("says the installed command's setup is for the repository's tests, and installs nothing", async () => {
+      const setup = run(node, [cli(), 'setup', '--check'], { cwd: project(), env: consumerEnv(node) });
+      await expect(setup).rejects.toMatchObject({
+        code: 1,
+        stderr: expect.stringContaining('clone of the repository'),
+      });
+    });
+
     it('lists both services in the registry, UP at localhost', async () => {
       const instances = await registeredInstances(urls.registry);
       expect(instances.map((i) => `${i.app} ${i.status} ${i.hostName}`).sort()).toEqual([
