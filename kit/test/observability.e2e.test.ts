@@ -2,12 +2,14 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startZipkin, type Zipkin } from '@trellis/kit/zipkin-server';
+import { SamplingDecision, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import {
   context,
   createObservability,
   loadSettings,
   observabilityOf,
   observabilitySettings,
+  ROOT_CONTEXT,
   trace,
   type ObservabilitySettings,
   type Propagation,
@@ -233,13 +235,13 @@ describe('tracing settings', () => {
 
 describe('tracing into a real Zipkin', () => {
   let zipkin: Zipkin;
-  const tracingWith = (propagation: Propagation): ObservabilitySettings => ({
+  const tracingWith = (propagation: Propagation, samplingProbability = 1): ObservabilitySettings => ({
     metrics: false,
     tracing: {
       exporter: 'zipkin',
       zipkinEndpoint: zipkin.spansUrl,
       otlpEndpoint: '',
-      samplingProbability: 1,
+      samplingProbability,
       propagation,
       exportDelayMs: 100,
     },
@@ -279,6 +281,34 @@ describe('tracing into a real Zipkin', () => {
       // Outside any span nothing is added.
       log.logger.info('idle');
       expect(log.lines.at(-1)).not.toHaveProperty('traceId');
+    } finally {
+      await demo.service.stop();
+    }
+  });
+
+  it("starts new traces sampled as OpenTelemetry's ratio sampler decides on their ids, with ids in the log lines of dropped ones too", async () => {
+    const log = captureLogger('info');
+    const demo = await startDemo(tracingWith('w3c', 0.5), log.logger);
+    const sampler = new TraceIdRatioBasedSampler(0.5);
+    try {
+      const seen = new Map<string, string>();
+      for (let i = 0; i < 64; i++) {
+        const { headers } = (await (await fetch(`${demo.base}/outgoing`)).json()) as {
+          headers: Record<string, string>;
+        };
+        const [, traceId = '', spanId, flags = ''] = headers.traceparent?.split('-') ?? [];
+        expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+        expect(spanId).toMatch(/^[0-9a-f]{16}$/);
+        const sampled = sampler.shouldSample(ROOT_CONTEXT, traceId).decision === SamplingDecision.RECORD_AND_SAMPLED;
+        expect(flags).toBe(sampled ? '01' : '00');
+        seen.set(traceId, flags);
+      }
+      expect(seen.size).toBe(64);
+      // Both decisions were taken (each has a chance of 2^-64 not to be).
+      expect(new Set(seen.values())).toEqual(new Set(['00', '01']));
+      // Every request's line carries its trace, sampled or not, as Micrometer puts the ids in the MDC of both.
+      const logged = new Set(log.lines.filter((l) => l.msg === 'request completed').map((l) => l.traceId));
+      for (const traceId of seen.keys()) expect(logged).toContain(traceId);
     } finally {
       await demo.service.stop();
     }
