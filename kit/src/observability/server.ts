@@ -1,7 +1,8 @@
 // Each request a service takes, observed once on the node request: its server span and its http_server_requests timer.
 import type http from 'node:http';
-import { context, ROOT_CONTEXT, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanStatusCode, type Span } from '@opentelemetry/api';
 import type { Metrics } from './metrics.ts';
+import { contextWithSpan } from './spans.ts';
 import type { Tracing } from './tracing.ts';
 
 const ROUTE = Symbol('trellis.route');
@@ -88,7 +89,7 @@ export function observeRequests(
     // attributes are set at the end, and only on a recorded span (most are not: sampling).
     const span = tracing.startServerSpan(method, parent);
     res.once('close', () => finish(req, res, method, started, metrics, span));
-    context.with(trace.setSpan(parent, span), handle, undefined, req, res);
+    context.with(contextWithSpan(parent, span), handle, undefined, req, res);
   };
 }
 
