@@ -4,7 +4,9 @@
 // service on the next free ports, `--partitions 2` two of each core service (one per partition of its events), and
 // `--binder kafka|rabbit|embedded` picks the event broker (a Kafka broker is started here when no URL is given).
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   commonSettings,
   createLogger,
@@ -178,6 +180,17 @@ export interface Landscape {
 }
 
 /**
+ * The configuration the landscape's config server serves and its gateway routes by: CONFIG_REPO; else ./config-repo,
+ * this repository's, where npm start runs; else the copy @trellis/examples ships in its dist/ (an installed
+ * @trellis/cli run anywhere: `npx @trellis/cli up`).
+ */
+function landscapeConfigRepo(env: Env): string {
+  if (env.CONFIG_REPO !== undefined && env.CONFIG_REPO !== '') return env.CONFIG_REPO;
+  if (existsSync('config-repo')) return './config-repo';
+  return fileURLToPath(new URL('./config-repo/', import.meta.resolve('@trellis/examples')));
+}
+
+/**
  * The environment for what `trellis up` starts: the development encrypt key for the config server when none is
  * given (refused in production), a config server credential for this run (the served configuration holds
  * decrypted secrets, so it is never open, not even in development), a registry write credential (see
@@ -233,8 +246,10 @@ export function landscapeEnv(
     notes.push(`gateway: development admin credential admin / ${secret} (/actuator/gateway route API; this run only)`);
   }
   for (const [key, value] of Object.entries(partitionsEnv(scale))) out[key] ??= value;
+  const configRepo = landscapeConfigRepo(env);
+  out.CONFIG_REPO = configRepo;
   // The gateway of the landscape: the routes shipped beside the services' configuration, checking this landscape's tokens.
-  out.GATEWAY_ROUTES_FILE ??= join(env.CONFIG_REPO ?? './config-repo', 'gateway.yml');
+  out.GATEWAY_ROUTES_FILE ??= join(configRepo, 'gateway.yml');
   out.GATEWAY_AUDIENCE ??= env.AUTH_RESOURCE ?? 'product-api';
   // The gateway reaches the auth server over loopback and says who the caller was in X-Forwarded-For; without trusting
   // it, every caller through the gateway would share one source address, and one client's wrong secrets would slow

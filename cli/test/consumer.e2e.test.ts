@@ -351,3 +351,41 @@ describe.each(SUPPORTED_NODE_MAJORS)(
     });
   },
 );
+
+describe('the installed trellis up, where there is no config-repo of its own', () => {
+  const stops: Stop[] = [];
+  afterAll(async () => {
+    for (const stop of stops.splice(0)) await stop(15_000);
+  }, 60_000);
+
+  it('starts the whole landscape on the configuration @trellis/examples ships, and its gateway answers', async () => {
+    const node = nodeBuildBinary(24);
+    const cli = join(project(), 'node_modules', '@trellis', 'cli', 'bin', 'trellis.js');
+    const ports = ['REGISTRY', 'CONFIG_SERVER', 'AUTH_SERVER', 'GATEWAY', 'GATEWAY_HTTPS', 'PRODUCT_COMPOSITE'];
+    const env = consumerEnv(node, {
+      ...Object.fromEntries([...ports, 'PRODUCT', 'RECOMMENDATION', 'REVIEW'].map((p) => [`${p}_PORT`, '0'])),
+      TRELLIS_DATA_DIR: mkdtempSync(join(scratch, 'up-')),
+    });
+    expect(existsSync(join(project(), 'config-repo'))).toBe(false);
+    const up = launch(node, [cli, 'up'], env, stops);
+    let out = '';
+    up.child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    await untilReady(up.child, {
+      probe: () => out.includes('Press Ctrl-C to stop.'),
+      timeoutMs: 60_000,
+      pollMs: 200,
+      what: 'the installed trellis up',
+      notReady: 'did not print its summary',
+      tail: up.tail,
+    });
+    const shipped = join(project(), 'node_modules', '@trellis', 'examples', 'dist', 'config-repo');
+    expect(out).toContain(`config-server: native repository ${shipped}/`);
+    expect(out).toMatch(/gateway: \d+ route\(s\) from \S+\/@trellis\/examples\/dist\/config-repo\/gateway\.yml/);
+    const gateway = /^ {2}gateway +(http:\/\/\S+)/m.exec(out)?.[1];
+    expect(gateway).toBeDefined();
+    const health = await fetch(`${gateway}/actuator/health`);
+    expect(health.status).toBe(200);
+    // The composite's route is there and checks tokens: refused without one, not 404.
+    expect((await fetch(`${gateway}/product-composite/1`)).status).toBe(401);
+  }, 120_000);
+});
