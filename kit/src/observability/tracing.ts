@@ -236,7 +236,9 @@ export class Tracing {
     this.#injector = injectorOf(settings.propagation);
     this.#rootBound = ratioBound(settings.samplingProbability);
     this.#provider = new TracerProvider({
-      resource: resourceFromAttributes({ 'service.name': serviceName }),
+      // Zipkin has the name as each span's localEndpoint (the exporter is given it); as a resource attribute it would
+      // also go on every span as a `service.name` tag (Spring's spans have none), which the collector parses each time.
+      resource: resourceFromAttributes(settings.exporter === 'zipkin' ? {} : { 'service.name': serviceName }),
       sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(settings.samplingProbability) }),
       idGenerator: this.#ids,
       // Attribute values are cut at this length: a caller's long header or path must not make spans a collector
