@@ -496,6 +496,8 @@ class KafkaConsumer<T> implements Consumer {
  * function bindings add `target-protocol: kafka` too, which no consumer needs; every header costs every record.
  */
 const SPRING_HEADERS = { [CONTENT_TYPE]: 'application/json' } as const;
+/** How long added partitions may take to show in the broker's metadata before provisioning gives up. */
+const PARTITIONS_VISIBLE_MS = 10_000;
 
 function isEmpty(headers: Readonly<Record<string, HeaderValue>> | undefined): boolean {
   for (const _ in headers) return false;
@@ -675,11 +677,30 @@ class KafkaBinder implements EventBinder {
       if (this.#autoAddPartitions) {
         await this.#admin.createPartitions({ topics: [{ name: topic, count: want }] });
         this.log.info({ topic, from: count, to: want }, 'added partitions to a topic');
-        return want;
+        return await this.#untilPartitions(topic, want);
       }
       this.log.warn({ topic, partitions: count, wanted: want }, 'topic has fewer partitions than wanted');
     }
     return count;
+  }
+
+  /**
+   * Waits until the broker's metadata shows the partitions just added: the controller accepts them before every
+   * broker knows, and a send to a partition not yet known fails (Spring's provisioner waits the same way).
+   */
+  async #untilPartitions(topic: string, want: number): Promise<number> {
+    const deadline = Date.now() + PARTITIONS_VISIBLE_MS;
+    for (;;) {
+      const count = (await this.partitionCount(topic)) ?? 0;
+      if (count >= want) return count;
+      if (Date.now() > deadline) {
+        throw new EventsError(
+          'broker_unavailable',
+          `topic ${topic} still shows ${count} partitions ${PARTITIONS_VISIBLE_MS} ms after adding up to ${want}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   /** The topic's partition count, or undefined when it does not exist. */
