@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** @param {string} file @returns {{ private?: boolean, workspaces?: string[] }} */
-const readJson = (file) =>
-  /** @type {{ private?: boolean, workspaces?: string[] }} */ (JSON.parse(readFileSync(file, 'utf8')));
+// eslint-disable-next-line @typescript-eslint/no-unsafe-return -- JSON.parse is untyped in JavaScript; @returns says what is read
+const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
 
 /** The published workspaces' directories, relative to the root, in the root package.json's order. */
 export const PUBLISHED = (readJson(join(ROOT, 'package.json')).workspaces ?? []).filter(
