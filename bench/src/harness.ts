@@ -220,12 +220,17 @@ export interface TrellisProcess {
 }
 
 /**
- * Runs `trellis <args>` (JSON logs) and answers once its start-up summary names its URL, with how long that took.
+ * Runs `trellis <args>` (JSON logs; `bin` another entry of the command) and answers once its start-up summary names
+ * its URL, with how long that took.
  * The time is taken when the summary's chunk arrives, not on a polling tick, so start-up times are not rounded up.
  */
-export function startTrellis(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<TrellisProcess> {
+export function startTrellis(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  bin: string = TRELLIS_BIN,
+): Promise<TrellisProcess> {
   const began = performance.now();
-  const child = spawn(process.execPath, [TRELLIS_BIN, ...args, '--log-format', 'json'], {
+  const child = spawn(process.execPath, [bin, ...args, '--log-format', 'json'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

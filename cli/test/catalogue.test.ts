@@ -9,15 +9,26 @@ const bin = fileURLToPath(new URL('../bin/trellis.js', import.meta.url));
 const root = pathToFileURL(fileURLToPath(new URL('../../', import.meta.url))).href;
 
 /** Runs `trellis` with `args`: what it printed, and the repository's modules it loaded (paths from the root). */
-async function runRecordingLoads(args: readonly string[]) {
+async function runRecordingLoads(args: readonly string[], env: NodeJS.ProcessEnv = process.env) {
   const { result: run, loaded } = await recordingLoads((nodeArgs) =>
-    spawnSync(process.execPath, [...nodeArgs, bin, ...args], { encoding: 'utf8' }),
+    spawnSync(process.execPath, [...nodeArgs, bin, ...args], { encoding: 'utf8', env }),
   );
   const ours = loaded
     .filter((url) => url.startsWith(root) && !url.includes('/node_modules/'))
     .map((url) => url.slice(root.length));
   return { run, loaded: ours };
 }
+
+describe('the trellis command inside the repository', () => {
+  it("runs the sources even without the root scripts' condition (`npx trellis`), never a stale or missing dist/", async () => {
+    const { NODE_OPTIONS: _rootScriptsOnly, ...env } = process.env;
+    const { run, loaded } = await runRecordingLoads(['registry', '--help'], env);
+    expect(run.status).toBe(0);
+    expect(loaded).toContain('cli/src/main.ts');
+    expect(loaded).toContain('registry/src/main.ts');
+    expect(loaded.filter((path) => path.includes('/dist/'))).toEqual([]);
+  });
+});
 
 describe('the catalogue', () => {
   it('names and summarises each component as the component itself does', async () => {

@@ -2,9 +2,10 @@
 // TypeScript sources through tsx (the repository's way): `trellis <server>`'s spawn → listening time and resident
 // memory, both ways, for the registry, config server, auth server and gateway.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
   CONFIG_REPO,
   DEV_ENCRYPT_KEY,
@@ -41,17 +42,31 @@ function nodeOptions(way: Way): string {
 }
 
 /**
- * Fails unless the trellis command resolves its entry to the sources for `source` and to dist/ for `dist`: a dist
- * figure that still ran the sources (a condition left in NODE_OPTIONS some other way) would report no difference.
+ * Fails unless the code resolves to the sources for `source` and to dist/ for `dist`: a dist figure that still ran
+ * the sources (a condition left in NODE_OPTIONS some other way) would report no difference.
  */
 function checkEntry(way: Way): void {
   const resolved = spawnSync(
     process.execPath,
-    ['--input-type=module', '-e', "process.stdout.write(import.meta.resolve('#main'))"],
+    ['--input-type=module', '-e', "process.stdout.write(import.meta.resolve('@trellis/kit'))"],
     { cwd: CLI, env: { ...process.env, NODE_OPTIONS: nodeOptions(way) }, encoding: 'utf8' },
   ).stdout;
-  const expected = way === 'source' ? '/cli/src/main.ts' : '/cli/dist/main.js';
+  const expected = way === 'source' ? '/kit/src/index.ts' : '/kit/dist/index.js';
   if (!resolved.endsWith(expected)) throw new Error(`bench: the ${way} way runs ${resolved || 'nothing'}`);
+}
+
+/**
+ * The entry of the dist way: what an installed `trellis` runs, cli/dist/main.js with plain node. Inside the
+ * repository cli/bin/trellis.js always runs the sources, so the dist way starts this file instead.
+ */
+async function writeDistEntry(dir: string): Promise<string> {
+  const file = join(dir, 'trellis-dist.mjs');
+  const main = pathToFileURL(join(CLI, 'dist', 'main.js')).href;
+  await writeFile(
+    file,
+    `const { main } = await import(${JSON.stringify(main)});\nawait main(process.argv.slice(2), process.env);\n`,
+  );
+  return file;
 }
 
 /** `npm run build`, so dist/ holds the code the sources hold now. */
@@ -100,13 +115,13 @@ export const startup: Scenario = {
       const dataDir = await mkdtemp(join(tmpdir(), `trellis-bench-startup-${server.name}-`));
       const times: Record<Way, number[]> = { source: [], dist: [] };
       const sizes: Record<Way, number[]> = { source: [], dist: [] };
+      const distEntry = await writeDistEntry(dataDir);
       const start = (way: Way) =>
-        startTrellis([server.name, '--port', '0', '--host', '127.0.0.1', ...server.args], {
-          ...server.env,
-          TRELLIS_DATA_DIR: dataDir,
-          LOG_LEVEL: 'info',
-          NODE_OPTIONS: nodeOptions(way),
-        });
+        startTrellis(
+          [server.name, '--port', '0', '--host', '127.0.0.1', ...server.args],
+          { ...server.env, TRELLIS_DATA_DIR: dataDir, LOG_LEVEL: 'info', NODE_OPTIONS: nodeOptions(way) },
+          way === 'dist' ? distEntry : TRELLIS_BIN,
+        );
       try {
         // Also fills tsx's compile cache, which every later source start finds, as in a developer's repository.
         for (const way of WAYS) await stopProcess((await start(way)).child);
