@@ -8,6 +8,7 @@ import { kafka } from './kafka.ts';
 import { kit } from './kit.ts';
 import { landscape } from './landscape.ts';
 import { observability } from './observability.ts';
+import { peers } from './peers.ts';
 import { registry } from './registry.ts';
 import { resilience } from './resilience.ts';
 import { security } from './security.ts';
@@ -27,4 +28,5 @@ export const scenarios: readonly Scenario[] = [
   events,
   kafka,
   landscape,
+  peers,
 ];

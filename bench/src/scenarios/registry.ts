@@ -8,7 +8,8 @@ import { residentMb, startServer } from '../harness.ts';
 import type { Scenario } from '../scenario.ts';
 
 const APPS = 10;
-const DIRTY = 1_767_225_600_000;
+/** The lastDirtyTimestamp every bench instance registers with and heartbeats carry. */
+export const DIRTY = 1_767_225_600_000;
 
 interface Registered {
   readonly app: string;
@@ -44,7 +45,7 @@ async function registerOne(url: string, app: string, id: string): Promise<void> 
 }
 
 /** Registers `count` instances spread over APPS applications, `parallel` at a time, before anything is measured. */
-async function registerMany(url: string, count: number, prefix: string, parallel = 32): Promise<Registered[]> {
+export async function registerMany(url: string, count: number, prefix: string, parallel = 32): Promise<Registered[]> {
   const all = Array.from({ length: count }, (_, i) => ({ app: `BENCH-APP-${i % APPS}`, id: `${prefix}-${i}` }));
   let next = 0;
   const worker = async (): Promise<void> => {
