@@ -24,6 +24,7 @@ import { sampleValue } from '../../kit/test/support/scrape.ts';
 import {
   pollTrace,
   zipkinObservability,
+  zipkinTracingFlags,
   type ZipkinSpan,
   type ZipkinTrace,
 } from '../../kit/test/support/zipkin-trace.ts';
@@ -39,14 +40,7 @@ let authUrl: string;
 let readerSecret: string;
 
 /** Flags that make a component export every span to the test's Zipkin. */
-const traced = (): string[] => [
-  '--tracing',
-  'zipkin',
-  '--zipkin-endpoint',
-  zipkin.spansUrl,
-  '--tracing-sampling-probability',
-  '1',
-];
+const traced = (): string[] => zipkinTracingFlags(zipkin.spansUrl);
 
 beforeAll(async () => {
   zipkin = await startZipkin();

@@ -3,6 +3,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startZipkin, type Zipkin } from '@trellis/kit/zipkin-server';
+import type { Propagation } from '@trellis/kit';
 import {
   call,
   deadPort,
@@ -14,7 +15,7 @@ import {
   type Upstream,
 } from './helpers.ts';
 import { sampleValue } from '../../kit/test/support/scrape.ts';
-import { traceSpans } from '../../kit/test/support/zipkin-trace.ts';
+import { traceSpans, zipkinTracingFlags } from '../../kit/test/support/zipkin-trace.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CALLER_SPAN = '00f067aa0ba902b7';
@@ -154,16 +155,7 @@ spring.cloud.gateway.routes:
   uri: ${url}
   predicates: [Path=/orders/**]
 `;
-  const tracingArgv = (propagation: string): string[] => [
-    '--tracing',
-    'zipkin',
-    '--zipkin-endpoint',
-    zipkin.spansUrl,
-    '--tracing-sampling-probability',
-    '1',
-    '--tracing-propagation',
-    propagation,
-  ];
+  const tracingArgv = (propagation: Propagation): string[] => zipkinTracingFlags(zipkin.spansUrl, propagation);
 
   beforeAll(async () => {
     zipkin = await startZipkin();

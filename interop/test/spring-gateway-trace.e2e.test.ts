@@ -8,7 +8,12 @@ import { createLogger, createObservability, createService, loadSettings, type Se
 import { startZipkin, type Zipkin } from '@trellis/kit/zipkin-server';
 import { gatewayConfig, gatewaySettings, startGateway, type RunningGateway } from '@trellis/gateway';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readTrace, zipkinObservability, type ZipkinSpan } from '../../kit/test/support/zipkin-trace.ts';
+import {
+  readTrace,
+  zipkinObservability,
+  zipkinTracingFlags,
+  type ZipkinSpan,
+} from '../../kit/test/support/zipkin-trace.ts';
 import { eventually, killAll, setUpReported } from './support/jvm.ts';
 import { startTracingApp, type TracingApp } from './support/tracing-app.ts';
 
@@ -53,7 +58,7 @@ async function startEdge(zipkin: Zipkin, p: Propagation, springUrl: string): Pro
   const settings = loadSettings(gatewaySettings(), {
     argv: [
       ...['--port', '0', '--host', '127.0.0.1', '--http-only', '--data-dir', dir, '--routes-file', routesFile],
-      ...['--tracing', 'zipkin', '--zipkin-endpoint', zipkin.spansUrl, '--tracing-sampling-probability', '1'],
+      ...zipkinTracingFlags(zipkin.spansUrl),
       ...['--tracing-propagation', p.trellis],
     ],
     env: {},

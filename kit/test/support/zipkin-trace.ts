@@ -109,3 +109,17 @@ export function zipkinObservability(spansUrl: string, propagation: Propagation =
     },
   };
 }
+
+/** The command-line form of zipkinObservability: the flags that make a component export every span to `spansUrl`. */
+export function zipkinTracingFlags(spansUrl: string, propagation: Propagation = 'w3c'): string[] {
+  return [
+    '--tracing',
+    'zipkin',
+    '--zipkin-endpoint',
+    spansUrl,
+    '--tracing-sampling-probability',
+    '1',
+    '--tracing-propagation',
+    propagation,
+  ];
+}
