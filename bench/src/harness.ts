@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { stopProcess } from '@trellis/kit';
 
 export interface LoadResult {
   readonly requestsPerSec: number;
@@ -195,13 +196,8 @@ export async function startServer(
   }
 }
 
-/** Stops a process with SIGTERM, as an orchestrator would, and waits until it has exited. */
-export async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
+// Stops a process with SIGTERM, as an orchestrator would (SIGKILL after 15 s), and waits until it has exited.
+export { stopProcess };
 
 /** The trellis command, as `npm start` and the docker image run it. */
 export const TRELLIS_BIN = fileURLToPath(new URL('../../cli/bin/trellis.js', import.meta.url));

@@ -8,8 +8,8 @@ import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePort } from '@trellis/kit';
-import { load, stopProcess, type LoadOptions, type LoadResult } from './harness.ts';
+import { freePort, own } from '@trellis/kit';
+import { load, type LoadOptions, type LoadResult } from './harness.ts';
 
 /** The Maven projects under bench/peers/, one Spring server each. */
 export type PeerName = 'eureka-server' | 'config-server';
@@ -137,12 +137,14 @@ export async function startPeer(
     env: { ...process.env, ...env },
   });
   closeSync(out);
+  // The JVM dies with the bench, should a run crash before it stops it.
+  const stop = own(child);
   const url = `http://127.0.0.1:${port}`;
   try {
     const ms = await firstOk(url, probe, began, child);
-    return { child, url, ms, stop: () => stopProcess(child) };
+    return { child, url, ms, stop: () => stop() };
   } catch (err) {
-    child.kill('SIGKILL');
+    await stop(0);
     throw err;
   }
 }

@@ -28,6 +28,7 @@ export type { SettingSpec, SettingSpecs, Settings, SettingsSource } from './sett
 export { openSqlite } from './sqlite.ts';
 export type { SqliteDatabase, SqliteOptions } from './sqlite.ts';
 export { acceptsConnections, freePort } from './free-port.ts';
+export { own, stopProcess } from './owned-process.ts';
 export { parseServiceUrls } from './service-urls.ts';
 export type { ServiceUrl } from './service-urls.ts';
 export {
