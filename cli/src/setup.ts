@@ -6,6 +6,7 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { acceptsConnections } from '@trellis/kit';
 import { defaultCacheDir, ensureKafkaJars, kafkaJarsDir } from '@trellis/kit/kafka-broker';
+import { findPostgresBin } from '@trellis/kit/postgres-server';
 import { ensureOtelCollector, OTELCOL_MIN_GO, otelCollectorPath } from '@trellis/kit/otel-collector';
 import { ensureZipkinJar, zipkinJarPath } from '@trellis/kit/zipkin-server';
 
@@ -25,6 +26,8 @@ interface Program {
   readonly why: string;
   /** False to leave out the package's Recommends: daemons the tests never use, which a systemd machine would start. */
   readonly recommends?: false;
+  /** Where to look besides PATH, for a package that keeps its programs off it. */
+  readonly locate?: () => string | undefined;
 }
 
 const PROGRAMS: readonly Program[] = [
@@ -32,6 +35,13 @@ const PROGRAMS: readonly Program[] = [
   { command: 'chromium', debian: 'chromium', why: 'the browser tests (playwright-core drives Debian’s Chromium)' },
   { command: 'rabbitmq-server', debian: 'rabbitmq-server', why: 'the events tests on RabbitMQ' },
   { command: 'redis-server', debian: 'redis-server', why: "the gateway's shared rate limiter" },
+  // Debian keeps initdb and postgres under /usr/lib/postgresql/<version>/bin, off PATH.
+  {
+    command: 'initdb',
+    debian: 'postgresql',
+    why: 'the auth and config servers on PostgreSQL (the tests start their own throwaway cluster)',
+    locate: () => findPostgresBin('initdb'),
+  },
   {
     command: 'javac',
     debian: 'default-jdk-headless',
@@ -102,7 +112,7 @@ function jdkMajor(javac: string): number | undefined {
 
 function missingPrograms(env: Env): Program[] {
   return PROGRAMS.filter((p) => {
-    const found = which(p.command, env);
+    const found = which(p.command, env) ?? p.locate?.();
     if (found === undefined) return true;
     return p.command === 'javac' && (jdkMajor(found) ?? 0) < MIN_JDK;
   });

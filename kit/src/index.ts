@@ -25,6 +25,8 @@ export { migrateSqlite, readSqliteMigrations } from './sqlite-migrate.ts';
 export type { MigratableDatabase, SqliteMigrateOptions, SqliteMigration } from './sqlite-migrate.ts';
 export { loadSettings, renderSettingsHelp, setting, SettingsError, settingLabel, splitFlags } from './settings.ts';
 export type { SettingSpec, SettingSpecs, Settings, SettingsSource } from './settings.ts';
+export { inTransaction, isPostgresUrl, migratePostgres, openPostgres, redactDatabaseUrl } from './postgres.ts';
+export type { PostgresClient, PostgresMigrateOptions, PostgresPool, PostgresPoolOptions } from './postgres.ts';
 export { openSqlite } from './sqlite.ts';
 export type { SqliteDatabase, SqliteOptions } from './sqlite.ts';
 export { acceptsConnections, freePort } from './free-port.ts';
