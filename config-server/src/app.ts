@@ -39,7 +39,7 @@ export interface AppDeps {
   readonly service?: Service;
   /** Who sees health details when no `service` is given (default never); main.ts sets it on the service it passes. */
   readonly healthShowDetails?: HealthShowDetails;
-  /** The SQLite property store: mounts the write, history and rollback API under `/admin/`. */
+  /** The property store (SQLite or PostgreSQL): mounts the write, history and rollback API under `/admin/`. */
   readonly store?: PropertyStore;
   /** Credentials of the write API; undefined leaves it off (403) even when a store is given. */
   readonly admins?: AccessControl;

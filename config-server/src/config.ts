@@ -1,12 +1,22 @@
 // The config server's settings, Spring's property names as flags and variables; the only reader of process.env.
-import { commonSettings, loadSettings, setting, SettingsError, type Settings, type SettingSpec } from '@trellis/kit';
+import {
+  commonSettings,
+  isPostgresUrl,
+  loadSettings,
+  setting,
+  SettingsError,
+  type Settings,
+  type SettingSpec,
+} from '@trellis/kit';
 import { tlsSettings } from '@trellis/kit/tls';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClientsSyntaxError, parseClients } from './access/clients.ts';
 import { OverridesSyntaxError, parseOverrides } from './overrides.ts';
 
-export const BACKEND_KINDS = ['native', 'git', 'sqlite'] as const;
+// `sqlite` and `jdbc` are the same backend (Spring's JDBC model, with the write API) kept in a SQLite file or in the
+// database --database-url names; one of them at a time.
+export const BACKEND_KINDS = ['native', 'git', 'sqlite', 'jdbc'] as const;
 export type BackendKind = (typeof BACKEND_KINDS)[number];
 
 export const KEY_STORE_TYPES = ['jks', 'pkcs12'] as const;
@@ -113,7 +123,7 @@ export function configServerSettings() {
     backends: setting.list({
       flag: 'backends',
       env: 'CONFIG_BACKENDS',
-      help: 'backends in order, the first one winning: native, git, sqlite (default: git when --git-uri is set, else native)',
+      help: 'backends in order, the first one winning: native, git, sqlite or jdbc (PostgreSQL at --database-url) (default: git when --git-uri is set, else native)',
     }),
     gitUri: setting.string({
       flag: 'git-uri',
@@ -174,13 +184,19 @@ export function configServerSettings() {
       flag: 'sqlite-default-label',
       env: 'CONFIG_SQLITE_DEFAULT_LABEL',
       default: 'master',
-      help: "sqlite backend: label served when a client names none (Spring's JDBC default)",
+      help: "sqlite and jdbc backends: label served when a client names none (Spring's JDBC default)",
+    }),
+    databaseUrl: setting.string({
+      flag: 'database-url',
+      env: 'TRELLIS_DATABASE_URL',
+      secret: true,
+      help: 'jdbc backend: PostgreSQL database postgres://user:password@host:port/db, shared by several config servers; prefer the variable, flags show in ps',
     }),
     admins: setting.string({
       flag: 'admins',
       env: 'CONFIG_ADMINS',
       secret: true,
-      help: 'sqlite write API credentials "id:secret:app1,app2;id2:secret2:*"; the write API is off when unset',
+      help: 'sqlite/jdbc write API credentials "id:secret:app1,app2;id2:secret2:*"; the write API is off when unset',
     }),
     overrides: setting.string({
       flag: 'overrides',
@@ -323,10 +339,27 @@ export function checkConfig(settings: ConfigServerSettings): Readonly<Config> {
   if (backendKinds.includes('git') && settings.gitUri === undefined) {
     throw new SettingsError('the git backend needs --git-uri (CONFIG_GIT_URI)');
   }
+  if (backendKinds.includes('sqlite') && backendKinds.includes('jdbc')) {
+    throw new SettingsError(
+      '--backends (CONFIG_BACKENDS): sqlite and jdbc are one backend in two databases; name one of them',
+    );
+  }
+  // Checked even when jdbc is not listed: the variable may be shared by a landscape, and a wrong one should show.
+  if (settings.databaseUrl !== undefined && !isPostgresUrl(settings.databaseUrl)) {
+    // The value may hold a password: named, never shown.
+    throw new SettingsError('--database-url (TRELLIS_DATABASE_URL) must be a postgres:// or postgresql:// URL');
+  }
+  if (backendKinds.includes('jdbc') && settings.databaseUrl === undefined) {
+    throw new SettingsError(
+      'the jdbc backend needs --database-url (TRELLIS_DATABASE_URL) postgres://…; for a SQLite file use sqlite',
+    );
+  }
   let adminEntries: ClientEntry[] | undefined;
   if (settings.admins !== undefined) {
-    if (!backendKinds.includes('sqlite')) {
-      throw new SettingsError('--admins (CONFIG_ADMINS) is for the sqlite write API; add sqlite to --backends');
+    if (!backendKinds.includes('sqlite') && !backendKinds.includes('jdbc')) {
+      throw new SettingsError(
+        '--admins (CONFIG_ADMINS) is for the sqlite or jdbc write API; add sqlite or jdbc to --backends',
+      );
     }
     try {
       adminEntries = parseClients(settings.admins);

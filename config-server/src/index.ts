@@ -17,9 +17,11 @@ export { createEncryptorFromKey, createSymmetricEncryptor } from './cipher/index
 export type { TextEncryptor } from './cipher/index.ts';
 export { createGitBackend } from './backends/git.ts';
 export type { GitBackend, GitBackendOptions } from './backends/git.ts';
-export { createSqliteBackend } from './backends/sqlite.ts';
-export type { SqliteBackendOptions } from './backends/sqlite.ts';
+export { createJdbcBackend, createSqliteBackend } from './backends/jdbc.ts';
+export type { JdbcBackendOptions, SqliteBackendOptions } from './backends/jdbc.ts';
 export { createCompositeBackend } from './backends/composite.ts';
 export { openPropertyStore } from './store/properties.ts';
+export { CHANGES_CHANNEL, openPostgresPropertyStore } from './store/postgres.ts';
+export type { PostgresPropertyStoreOptions } from './store/postgres.ts';
 export type { Change, KeyChange, PropertyScope, PropertyStore, PropertyStoreOptions } from './store/properties.ts';
 export { overridesFromFile, parseOverrides } from './overrides.ts';

@@ -8,6 +8,7 @@ import {
   type Running,
   type StartContext,
   observabilityOf,
+  redactDatabaseUrl,
 } from '@trellis/kit';
 import { serverTls, type TlsMaterial } from '@trellis/kit/tls';
 import { createAccessControl } from './access/clients.ts';
@@ -18,7 +19,7 @@ import { createCompositeBackend } from './backends/composite.ts';
 import { createGitBackend } from './backends/git.ts';
 import { maskCredentials } from './backends/git-cli.ts';
 import { createNativeBackend } from './backends/native.ts';
-import { createSqliteBackend } from './backends/sqlite.ts';
+import { createJdbcBackend } from './backends/jdbc.ts';
 import type { EnvironmentBackend } from './backends/types.ts';
 import { checkConfig, configServerSettings, type Config } from './config.ts';
 import type { KeyChain } from './cipher/index.ts';
@@ -26,6 +27,7 @@ import { loadKeyChain } from './load-key-chain.ts';
 import { configServerMetrics, type ConfigServerMetrics } from './metrics.ts';
 import { ConfigFileError } from './environment/index.ts';
 import { overridesFromFile } from './overrides.ts';
+import { openPostgresPropertyStore, unreachableReason } from './store/postgres.ts';
 import { openPropertyStore, type PropertyStore } from './store/properties.ts';
 
 async function tlsFor(config: Config, logger: Logger): Promise<TlsMaterial | undefined> {
@@ -102,8 +104,22 @@ async function backendsFor(
               `cannot open --sqlite-file (CONFIG_SQLITE_FILE) ${config.sqlitePath}: ${err instanceof Error ? err.message : 'unknown error'}`,
             );
           }
-          list.push(createSqliteBackend({ store, defaultLabel: config.sqliteDefaultLabel, file: config.sqlitePath }));
+          list.push(createJdbcBackend({ store, defaultLabel: config.sqliteDefaultLabel }));
           break;
+        case 'jdbc': {
+          const url = config.databaseUrl ?? '';
+          try {
+            store = await openPostgresPropertyStore({ url, logger });
+          } catch (err) {
+            // pg's messages name neither the URL nor its password; the redacted URL says which database.
+            const reason = unreachableReason(err) ?? (err instanceof Error ? err.message : 'unknown error');
+            throw new StartupError(
+              `cannot open --database-url (TRELLIS_DATABASE_URL) ${redactDatabaseUrl(url)}: ${reason}`,
+            );
+          }
+          list.push(createJdbcBackend({ store, defaultLabel: config.sqliteDefaultLabel }));
+          break;
+        }
       }
     }
   } catch (err) {
@@ -193,6 +209,8 @@ function describeBackends(config: Config): string {
           return `git ${maskCredentials(config.gitUri ?? '')} (fetched every ${config.gitRefreshRate} s)`;
         case 'sqlite':
           return `sqlite ${config.sqlitePath} (write API ${config.adminEntries === undefined ? 'off' : 'on'})`;
+        case 'jdbc':
+          return `jdbc ${redactDatabaseUrl(config.databaseUrl ?? '')} (write API ${config.adminEntries === undefined ? 'off' : 'on'})`;
       }
     })
     .join(' + ');

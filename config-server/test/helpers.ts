@@ -119,3 +119,50 @@ export async function startConfigServer(options: StartOptions): Promise<{ runnin
   }
   return { running, url };
 }
+
+export interface WatchEvent {
+  event: string;
+  data: { version: string | null; changed?: string[] };
+  at: number;
+}
+
+/** Reads SSE events from a stream into a queue that tests await. */
+export function sseReader(body: ReadableStream<Uint8Array>) {
+  const events: WatchEvent[] = [];
+  const waiters: (() => void)[] = [];
+  const decoder = new TextDecoder();
+  let buffer = '';
+  void (async () => {
+    const reader = body.getReader();
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) !== -1) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const json = /^data: (.*)$/m.exec(block)?.[1];
+        if (event !== undefined && json !== undefined) {
+          events.push({ event, data: JSON.parse(json) as WatchEvent['data'], at: performance.now() });
+          waiters.splice(0).forEach((w) => w());
+        }
+      }
+    }
+  })();
+  return {
+    async next(timeoutMs = 2000): Promise<WatchEvent> {
+      const deadline = Date.now() + timeoutMs;
+      while (events.length === 0) {
+        if (Date.now() > deadline) throw new Error('no event');
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 50);
+        });
+      }
+      return events.shift() as WatchEvent;
+    },
+    pending: () => events.length,
+  };
+}

@@ -1,7 +1,7 @@
 import { get } from 'node:http';
 import type { Running } from '@trellis/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startConfigServer, tempRepo } from './helpers.ts';
+import { sseReader, startConfigServer, tempRepo } from './helpers.ts';
 
 const repo = tempRepo({
   'application.yml': 'shared: a\n',
@@ -20,53 +20,6 @@ afterAll(async () => {
   repo.remove();
   data.remove();
 });
-
-interface Event {
-  event: string;
-  data: { version: string | null; changed?: string[] };
-  at: number;
-}
-
-/** Reads SSE events from a stream into a queue that tests await. */
-function sseReader(body: ReadableStream<Uint8Array>) {
-  const events: Event[] = [];
-  const waiters: (() => void)[] = [];
-  const decoder = new TextDecoder();
-  let buffer = '';
-  void (async () => {
-    const reader = body.getReader();
-    for (;;) {
-      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
-      if (done) return;
-      buffer += decoder.decode(value, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) !== -1) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const json = /^data: (.*)$/m.exec(block)?.[1];
-        if (event !== undefined && json !== undefined) {
-          events.push({ event, data: JSON.parse(json) as Event['data'], at: performance.now() });
-          waiters.splice(0).forEach((w) => w());
-        }
-      }
-    }
-  })();
-  return {
-    async next(timeoutMs = 2000): Promise<Event> {
-      const deadline = Date.now() + timeoutMs;
-      while (events.length === 0) {
-        if (Date.now() > deadline) throw new Error('no event');
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          setTimeout(resolve, 50);
-        });
-      }
-      return events.shift() as Event;
-    },
-    pending: () => events.length,
-  };
-}
 
 describe('GET /watch/{name}/{profiles}', () => {
   it('tells a watcher within 200 ms which keys changed on disk, and only for its application', async () => {

@@ -1,4 +1,4 @@
-// The SQLite store's write, history and rollback API under /admin/.
+// The property store's write, history and rollback API under /admin/ (SQLite or PostgreSQL underneath).
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { KitEnv } from '@trellis/kit';
@@ -109,7 +109,7 @@ function parseWrite(body: unknown): Record<string, string | null> {
 }
 
 /**
- * The SQLite store's write API: `PUT`/`DELETE`/`GET /admin/properties/{application}/{profile}/{label}`, the change
+ * The property store's write API: `PUT`/`DELETE`/`GET /admin/properties/{application}/{profile}/{label}`, the change
  * history at `GET /admin/history[/{application}/{profile}/{label}]` (values of sensitive keys masked) and
  * `POST /admin/rollback/{application}/{profile}/{label}` `{"to": changeId}`. Only credentials from the admin list
  * pass, each for its applications (`*` for all, and for the global history).
@@ -143,10 +143,10 @@ export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
   });
   const path = '/admin/properties/:application/:profile/:label';
 
-  app.get(path, (c) => {
+  app.get(path, async (c) => {
     const scope = scopeOf(c);
     admin(c, scope.application);
-    const properties = Object.fromEntries(deps.store.read(scope).map(([k, v]) => [k, mask(k, v)]));
+    const properties = Object.fromEntries((await deps.store.read(scope)).map(([k, v]) => [k, mask(k, v)]));
     return c.json({ ...scope, properties });
   });
 
@@ -154,12 +154,12 @@ export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
     const scope = scopeOf(c);
     const client = admin(c, scope.application);
     const set = parseWrite(await jsonBody(c));
-    const change = deps.store.write({ scope, set, actor: client.id });
+    const change = await deps.store.write({ scope, set, actor: client.id });
     c.var.log.info({ change: change?.id, ...scope, keys: Object.keys(set), actor: client.id }, 'properties written');
     return c.json({ change: change === undefined ? null : changeJson(change) });
   });
 
-  app.delete(path, (c) => {
+  app.delete(path, async (c) => {
     const scope = scopeOf(c);
     const client = admin(c, scope.application);
     const keys = c.req.queries('key') ?? [];
@@ -167,7 +167,7 @@ export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
       throw new ConfigServerError('invalid_request', 'Invalid Request: name the properties to remove with ?key=…');
     }
     keys.forEach(checkKey);
-    const change = deps.store.write({ scope, remove: keys, actor: client.id });
+    const change = await deps.store.write({ scope, remove: keys, actor: client.id });
     c.var.log.info({ change: change?.id, ...scope, keys, actor: client.id }, 'properties removed');
     return c.json({ change: change === undefined ? null : changeJson(change) });
   });
@@ -182,15 +182,15 @@ export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
     return n;
   };
 
-  app.get('/admin/history', (c) => {
+  app.get('/admin/history', async (c) => {
     admin(c, '*');
-    return c.json({ changes: deps.store.history({ limit: limitOf(c) }).map(changeJson) });
+    return c.json({ changes: (await deps.store.history({ limit: limitOf(c) })).map(changeJson) });
   });
 
-  app.get('/admin/history/:application/:profile/:label', (c) => {
+  app.get('/admin/history/:application/:profile/:label', async (c) => {
     const scope = scopeOf(c);
     admin(c, scope.application);
-    return c.json({ changes: deps.store.history({ scope, limit: limitOf(c) }).map(changeJson) });
+    return c.json({ changes: (await deps.store.history({ scope, limit: limitOf(c) })).map(changeJson) });
   });
 
   app.post('/admin/rollback/:application/:profile/:label', limit, async (c) => {
@@ -207,7 +207,7 @@ export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
     }
     let change: Change | undefined;
     try {
-      change = deps.store.rollback(scope, to, client.id);
+      change = await deps.store.rollback(scope, to, client.id);
     } catch (err) {
       if (err instanceof NoSuchChangeError) throw new ConfigServerError('no_such_change', err.message);
       throw err;

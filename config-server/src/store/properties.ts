@@ -1,5 +1,6 @@
-// The SQLite property store: Spring's JDBC PROPERTIES table, with every write recorded for history and rollback.
-import { openSqlite, type SqliteDatabase as Db, migrateSqlite } from '@trellis/kit';
+// The property store's contract, and its SQLite implementation: Spring's JDBC PROPERTIES table, with every write
+// recorded for history and rollback.
+import { openSqlite, type Health, type SqliteDatabase as Db, migrateSqlite } from '@trellis/kit';
 
 // Numbered .sql files next to this module, applied in order on open.
 const MIGRATIONS = new URL('./migrations/', import.meta.url);
@@ -44,26 +45,62 @@ export interface HistoryQuery {
   readonly limit?: number;
 }
 
+/**
+ * Spring's JDBC model with history, in SQLite ({@link openPropertyStore}) or PostgreSQL (openPostgresPropertyStore).
+ * Every method may reject with ConfigServerError `backend_unavailable` when the database cannot be reached.
+ */
 export interface PropertyStore {
+  /** `sqlite`, or `jdbc` for a database server (Spring's name for the backend): the backend's kind in health. */
+  readonly kind: 'sqlite' | 'jdbc';
   /** The stored rows of one scope in insertion order (Spring's query, without the ordering it leaves open). */
-  read(scope: PropertyScope): [string, string][];
+  read(scope: PropertyScope): Promise<[string, string][]>;
   /**
    * Applies a write in one transaction and records it; undefined when it changed nothing (no history row then).
    * The kind is `delete` when the write only removes keys.
    */
-  write(request: WriteRequest): Change | undefined;
+  write(request: WriteRequest): Promise<Change | undefined>;
   /** Changes newest first. */
-  history(query?: HistoryQuery): Change[];
+  history(query?: HistoryQuery): Promise<Change[]>;
   /**
    * Restores a scope to its state right after change `to` (0: before its first recorded change), as one new
-   * `rollback` change; throws {@link NoSuchChangeError} when `to` is not a change of this scope.
+   * `rollback` change; rejects with {@link NoSuchChangeError} when `to` is not a change of this scope.
    */
-  rollback(scope: PropertyScope, to: number, actor: string): Change | undefined;
-  /** Told after every committed write, also writes by other processes sharing the file (then `scope` is undefined). */
+  rollback(scope: PropertyScope, to: number, actor: string): Promise<Change | undefined>;
+  /**
+   * Told after every committed write, also writes by other processes sharing the database (then `scope` may be
+   * undefined: something may have changed, the store cannot say where).
+   */
   subscribe(listener: (scope: PropertyScope | undefined) => void): () => void;
-  /** Number of stored properties, for health. */
-  count(): number;
-  close(): void;
+  /** Number of stored properties. */
+  count(): Promise<number>;
+  /** UP with where the data is (never a password) and how many properties; DOWN with why when it cannot be read. */
+  health(): Promise<Health>;
+  close(): Promise<void>;
+}
+
+/** A write's target values (null: remove), in the request's order; later mentions of a key win. */
+export function targetsOf(request: WriteRequest): Map<string, string | null> {
+  const targets = new Map<string, string | null>();
+  for (const [k, v] of Object.entries(request.set ?? {})) targets.set(k, v);
+  for (const k of request.remove ?? []) targets.set(k, null);
+  return targets;
+}
+
+/** `delete` for a write that only removes keys, else `put`. */
+export function writeKind(targets: ReadonlyMap<string, string | null>): ChangeKind {
+  return [...targets.values()].every((v) => v === null) ? 'delete' : 'put';
+}
+
+/** How many changes a history query lists: 100 unless asked, 1 to 1,000. */
+export function historyLimit(query: HistoryQuery): number {
+  return Math.max(1, Math.min(query.limit ?? 100, 1000));
+}
+
+/** The message of a rollback to a change that is not in the scope's history. */
+export function noSuchChange(scope: PropertyScope, to: number): NoSuchChangeError {
+  return new NoSuchChangeError(
+    `change ${to} is not in the history of ${scope.application}/${scope.profile}/${scope.label}`,
+  );
 }
 
 export class NoSuchChangeError extends Error {
@@ -192,18 +229,13 @@ export function openPropertyStore(options: PropertyStoreOptions): PropertyStore 
   }
 
   const writeTx = db.transaction((request: WriteRequest): Change | undefined => {
-    const targets = new Map<string, string | null>();
-    for (const [k, v] of Object.entries(request.set ?? {})) targets.set(k, v);
-    for (const k of request.remove ?? []) targets.set(k, null);
-    const onlyRemoves = [...targets.values()].every((v) => v === null);
-    return apply(request.scope, targets, request.actor, onlyRemoves ? 'delete' : 'put', null);
+    const targets = targetsOf(request);
+    return apply(request.scope, targets, request.actor, writeKind(targets), null);
   });
 
   const rollbackTx = db.transaction((scope: PropertyScope, to: number, actor: string): Change | undefined => {
     const { application: a, profile: p, label: l } = scope;
-    if (to !== 0 && changeInScope.get(to, a, p, l) === undefined) {
-      throw new NoSuchChangeError(`change ${to} is not in the history of ${a}/${p}/${l}`);
-    }
+    if (to !== 0 && changeInScope.get(to, a, p, l) === undefined) throw noSuchChange(scope, to);
     const targets = new Map<string, string | null>();
     for (const row of valuesAfter.all(a, p, l, to, to)) targets.set(row.KEY, row.OLD_VALUE);
     return apply(scope, targets, actor, 'rollback', to);
@@ -224,44 +256,78 @@ export function openPropertyStore(options: PropertyStoreOptions): PropertyStore 
         }, options.pollMs ?? 1000);
   poll?.unref();
 
+  // Synchronous underneath: each answer is settled before the promise is handed out, so callers see SQLite's
+  // order of operations unchanged.
+  const settle = <T>(fn: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  };
+  const count = (): number => countRows.get()?.N ?? 0;
+
+  function history(query: HistoryQuery): Change[] {
+    const limit = historyLimit(query);
+    const rows =
+      query.scope === undefined
+        ? db.prepare<[number], ChangeRow>('SELECT * FROM PROPERTY_CHANGES ORDER BY ID DESC LIMIT ?').all(limit)
+        : db
+            .prepare<[string, string, string, number], ChangeRow>(
+              `SELECT * FROM PROPERTY_CHANGES WHERE APPLICATION = ? AND PROFILE = ? AND LABEL = ?
+               ORDER BY ID DESC LIMIT ?`,
+            )
+            .all(query.scope.application, query.scope.profile, query.scope.label, limit);
+    return rows.map(toChange);
+  }
+
   return {
+    kind: 'sqlite',
     read(scope) {
-      return selectScope.all(scope.application, scope.profile, scope.label).map((r) => [r.KEY, r.VALUE]);
+      return settle(() =>
+        selectScope.all(scope.application, scope.profile, scope.label).map((r): [string, string] => [r.KEY, r.VALUE]),
+      );
     },
     write(request) {
-      const change = writeTx(request);
-      if (change !== undefined) notify(request.scope);
-      return change;
+      return settle(() => {
+        const change = writeTx(request);
+        if (change !== undefined) notify(request.scope);
+        return change;
+      });
     },
     history(query = {}) {
-      const limit = Math.max(1, Math.min(query.limit ?? 100, 1000));
-      const rows =
-        query.scope === undefined
-          ? db.prepare<[number], ChangeRow>('SELECT * FROM PROPERTY_CHANGES ORDER BY ID DESC LIMIT ?').all(limit)
-          : db
-              .prepare<[string, string, string, number], ChangeRow>(
-                `SELECT * FROM PROPERTY_CHANGES WHERE APPLICATION = ? AND PROFILE = ? AND LABEL = ?
-                 ORDER BY ID DESC LIMIT ?`,
-              )
-              .all(query.scope.application, query.scope.profile, query.scope.label, limit);
-      return rows.map(toChange);
+      return settle(() => history(query));
     },
     rollback(scope, to, actor) {
-      const change = rollbackTx(scope, to, actor);
-      if (change !== undefined) notify(scope);
-      return change;
+      return settle(() => {
+        const change = rollbackTx(scope, to, actor);
+        if (change !== undefined) notify(scope);
+        return change;
+      });
     },
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
     count() {
-      return countRows.get()?.N ?? 0;
+      return settle(count);
+    },
+    health() {
+      const where = options.file === ':memory:' ? {} : { file: options.file };
+      try {
+        return Promise.resolve({ status: 'UP', details: { backend: 'sqlite', ...where, properties: count() } });
+      } catch {
+        return Promise.resolve({
+          status: 'DOWN',
+          details: { backend: 'sqlite', ...where, error: 'the database cannot be read' },
+        });
+      }
     },
     close() {
       clearInterval(poll);
       listeners.clear();
       db.close();
+      return Promise.resolve();
     },
   };
 }

@@ -10,7 +10,7 @@ import { createOwnership } from '../../src/access/ownership.ts';
 import { createApp } from '../../src/app.ts';
 import { createGitBackend, type GitBackend } from '../../src/backends/git.ts';
 import { createNativeBackend } from '../../src/backends/native.ts';
-import { createSqliteBackend } from '../../src/backends/sqlite.ts';
+import { createSqliteBackend } from '../../src/backends/jdbc.ts';
 import type { EnvironmentBackend } from '../../src/backends/types.ts';
 import { createSymmetricEncryptor } from '../../src/cipher/index.ts';
 import { loadKeyChain } from '../../src/load-key-chain.ts';
@@ -307,7 +307,7 @@ describe(
       for (const application of ['application', 'product', 'product-composite', 'review']) {
         for (const profile of ['default', 'docker', 'composite', 'composite-docker']) {
           for (const label of ['master', 'main', 'v2']) {
-            store.write({
+            await store.write({
               scope: { application, profile, label },
               set: {
                 [`row.${application}.${profile}`]: `ROW_${application}_${profile}_${label}`,

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { createCompositeBackend } from '../../src/backends/composite.ts';
 import { createNativeBackend } from '../../src/backends/native.ts';
-import { createSqliteBackend } from '../../src/backends/sqlite.ts';
+import { createSqliteBackend } from '../../src/backends/jdbc.ts';
 import type { BackendChange } from '../../src/backends/types.ts';
 import { loadConfig } from '../../src/config.ts';
 import { overridesFromFile, parseOverrides } from '../../src/overrides.ts';
@@ -17,7 +17,7 @@ const repo = tempRepo({
 afterAll(() => repo.remove());
 const store = openPropertyStore({ file: ':memory:' });
 const scope = { application: 'product', profile: 'default', label: 'main' };
-store.write({ scope, set: { port: '1', only: 'sqlite', source: 'sqlite' }, actor: 'test' });
+await store.write({ scope, set: { port: '1', only: 'sqlite', source: 'sqlite' }, actor: 'test' });
 const native = createNativeBackend({ root: repo.root, defaultLabel: 'main' });
 const sqlite = createSqliteBackend({ store, defaultLabel: 'main' });
 
@@ -57,7 +57,7 @@ describe('composite backends', () => {
     const composite = createCompositeBackend([native, sqlite]);
     const heard: BackendChange[] = [];
     const off = composite.subscribe((c) => heard.push(c));
-    store.write({ scope, set: { port: '2' }, actor: 'test' });
+    await store.write({ scope, set: { port: '2' }, actor: 'test' });
     off();
     expect(heard).toEqual([{ paths: ['product-default'] }]);
     const health = await composite.health();

@@ -1,7 +1,7 @@
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAccessControl } from '../../src/access/clients.ts';
 import { createApp } from '../../src/app.ts';
-import { createSqliteBackend } from '../../src/backends/sqlite.ts';
+import { createSqliteBackend } from '../../src/backends/jdbc.ts';
 import type { BackendChange } from '../../src/backends/types.ts';
 import { openPropertyStore, type PropertyStore } from '../../src/store/properties.ts';
 import { silentLogger, type EnvJson } from '../helpers.ts';
@@ -130,7 +130,7 @@ describe('admin credentials', () => {
     expect((await send('PUT', '/admin/properties/product/default/master', { a: '1' }, wrong)).status).toBe(401);
     expect((await send('GET', '/admin/history', undefined, null)).status).toBe(401);
     expect((await send('POST', '/admin/rollback/product/default/master', { to: 0 }, null)).status).toBe(401);
-    expect(store.read({ application: 'product', profile: 'default', label: 'master' })).toEqual([]);
+    expect(await store.read({ application: 'product', profile: 'default', label: 'master' })).toEqual([]);
   });
 
   it("limits an admin to its applications: 403 for another application's properties and the global history", async () => {
@@ -166,7 +166,7 @@ describe('bad input', () => {
     const res = await send('PUT', '/admin/properties/product/default/master', body);
     expect(res.status).toBe(400);
     expect(((await res.json()) as { message: string }).message).toMatch(/^Invalid Request/);
-    expect(store.read({ application: 'product', profile: 'default', label: 'master' })).toEqual([['keep', 'me']]);
+    expect(await store.read({ application: 'product', profile: 'default', label: 'master' })).toEqual([['keep', 'me']]);
     expect(await history()).toHaveLength(1);
   });
 
@@ -194,15 +194,19 @@ describe('POST /admin/rollback/{application}/{profile}/{label}', () => {
     const change = ((await res.json()) as { change: ChangeJson }).change;
     expect(change.kind).toBe('rollback');
     expect(change.rollbackTo).toBe(c1?.id);
-    expect(Object.fromEntries(store.read({ application: 'product', profile: 'default', label: 'master' }))).toEqual({
+    expect(
+      Object.fromEntries(await store.read({ application: 'product', profile: 'default', label: 'master' })),
+    ).toEqual({
       port: '1',
       name: 'p',
     });
     // Other scopes are untouched, and the rollback itself can be undone.
-    expect(store.read({ application: 'review', profile: 'default', label: 'master' })).toEqual([['port', '9']]);
+    expect(await store.read({ application: 'review', profile: 'default', label: 'master' })).toEqual([['port', '9']]);
     const before = (await history('/admin/history/product/default/master'))[1];
     expect((await send('POST', '/admin/rollback/product/default/master', { to: before?.id })).status).toBe(200);
-    expect(Object.fromEntries(store.read({ application: 'product', profile: 'default', label: 'master' }))).toEqual({
+    expect(
+      Object.fromEntries(await store.read({ application: 'product', profile: 'default', label: 'master' })),
+    ).toEqual({
       port: '3',
       extra: 'x',
     });
@@ -212,7 +216,7 @@ describe('POST /admin/rollback/{application}/{profile}/{label}', () => {
     await put('/admin/properties/product/default/master', { port: '1' });
     await put('/admin/properties/product/default/master', { port: '2' });
     expect((await send('POST', '/admin/rollback/product/default/master', { to: 0 })).status).toBe(200);
-    expect(store.read({ application: 'product', profile: 'default', label: 'master' })).toEqual([]);
+    expect(await store.read({ application: 'product', profile: 'default', label: 'master' })).toEqual([]);
   });
 
   it("answers 404 for another scope's change and 400 for a bad body, changing nothing", async () => {
