@@ -1,0 +1,92 @@
+// Two config servers on one PostgreSQL database: a write on one reaches the other's watchers and readers, and
+// parallel writers on both lose nothing.
+import { startPostgresServer, type PostgresServer } from '@trellis/kit/postgres-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sseReader, type EnvJson } from '../helpers.ts';
+import { historyOf, propertiesOf, putProperties, replay, startJdbcServers, type ChangeJson } from './helpers.ts';
+
+let db: PostgresServer;
+let a: string;
+let b: string;
+let stop: () => Promise<void>;
+
+beforeAll(async () => {
+  db = await startPostgresServer();
+  const started = await startJdbcServers(await db.createDatabase('two_servers'), 2);
+  stop = () => started.stop();
+  [a, b] = started.servers.map((s) => s.url) as [string, string];
+}, 60_000);
+afterAll(async () => {
+  await stop();
+  await db.close();
+});
+
+describe('two config servers on one PostgreSQL database', () => {
+  it('tell a watcher on B of a write made through A, and B serves it', async () => {
+    const controller = new AbortController();
+    const res = await fetch(`${b}/watch/product/default`, { signal: controller.signal });
+    expect(res.status).toBe(200);
+    if (res.body === null) throw new Error('no body');
+    const events = sseReader(res.body);
+    try {
+      expect((await events.next()).event).toBe('ready');
+      const started = performance.now();
+      expect((await putProperties(a, 'product/default/master', { 'server.port': '7001' })).status).toBe(200);
+      const change = await events.next(3000);
+      expect(change.event).toBe('change');
+      expect(change.data.changed).toEqual(['server.port']);
+      // LISTEN/NOTIFY, not polling: the other instance hears within a fraction of a second.
+      expect(change.at - started).toBeLessThan(1000);
+      const env = (await (await fetch(`${b}/product/default`)).json()) as EnvJson;
+      expect(env.propertySources).toEqual([{ name: 'product-default', source: { 'server.port': '7001' } }]);
+      // And the other way round, through the same stream's server.
+      expect((await putProperties(b, 'product/default/master', { 'server.port': '7002' })).status).toBe(200);
+      expect((await events.next(3000)).data.changed).toEqual(['server.port']);
+      const fromA = (await (await fetch(`${a}/product/default`)).json()) as EnvJson;
+      expect(fromA.propertySources[0]?.source).toEqual({ 'server.port': '7002' });
+    } finally {
+      controller.abort();
+    }
+  });
+
+  it('lose nothing with 2 × 60 parallel writers on one scope, some of them on the same key', async () => {
+    const N = 60;
+    const path = 'load/default/master';
+    const writes = ['A', 'B'].flatMap((server) =>
+      Array.from({ length: N }, (_, i) => {
+        const body: Record<string, string> = { [`own.${server}.${i}`]: `v${i}` };
+        // Every fourth write of each server also sets the key they all fight over.
+        if (i % 4 === 0) body.shared = `${server}-${i}`;
+        return { base: server === 'A' ? a : b, body };
+      }),
+    );
+    const started = performance.now();
+    const answers = await Promise.all(
+      writes.map(async ({ base, body }) => {
+        const res = await putProperties(base, path, body);
+        expect(res.status).toBe(200);
+        return ((await res.json()) as { change: ChangeJson }).change;
+      }),
+    );
+    const elapsed = performance.now() - started;
+    const history = await historyOf(a, path);
+    // Every acknowledged write is in the history exactly once, and nothing else is.
+    expect(history.map((c) => c.id).sort((x, y) => x - y)).toEqual(answers.map((c) => c.id).sort((x, y) => x - y));
+    // Each change's old value is what the change before it left: the writes were serialized, none interleaved.
+    const { state, mismatches } = replay(history);
+    expect(mismatches).toEqual([]);
+    const stored = await propertiesOf(b, path);
+    expect(stored).toEqual(state);
+    for (const { body } of writes) {
+      for (const [key, value] of Object.entries(body)) if (key !== 'shared') expect(stored[key]).toBe(value);
+    }
+    // The shared key ends as the last acknowledged write of it left it.
+    const lastShared = answers
+      .filter((c) => c.changes.some((k) => k.key === 'shared'))
+      .sort((x, y) => y.id - x.id)[0]
+      ?.changes.find((k) => k.key === 'shared')?.new;
+    expect(stored.shared).toBe(lastShared);
+    expect(Object.keys(stored)).toHaveLength(2 * N + 1);
+    expect(elapsed).toBeLessThan(20_000);
+  });
+});
