@@ -12,7 +12,7 @@ import { freePort, own } from '@trellis/kit';
 import { load, type LoadOptions, type LoadResult } from './harness.ts';
 
 /** The Maven projects under bench/peers/, one Spring server each. */
-export type PeerName = 'eureka-server' | 'config-server';
+export type PeerName = 'eureka-server' | 'config-server' | 'authorization-server' | 'gateway';
 
 const PEERS_DIR = fileURLToPath(new URL('../peers/', import.meta.url));
 const LOG_DIR = fileURLToPath(new URL('../results/', import.meta.url));
@@ -79,6 +79,9 @@ export interface Probe {
   /** The path whose first 200 says the server serves (the path the bench then loads). */
   readonly path: string;
   readonly headers?: Record<string, string>;
+  /** GET unless set (the token endpoint's probe is its POST). */
+  readonly method?: string;
+  readonly body?: string;
 }
 
 /**
@@ -97,7 +100,11 @@ export async function firstOk(
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`bench: ${url} exited (${child.signalCode ?? child.exitCode}) before its first 200`);
     }
-    const ok = await fetch(`${url}${probe.path}`, { headers: probe.headers }).then(
+    const ok = await fetch(`${url}${probe.path}`, {
+      method: probe.method,
+      headers: probe.headers,
+      body: probe.body,
+    }).then(
       async (res) => {
         await res.arrayBuffer();
         return res.status === 200;
