@@ -38,7 +38,7 @@ export interface AppDeps {
   readonly loginThrottle: FailureThrottle;
   /** Failed sign-ins on the login page per source address, whatever the username. */
   readonly loginSourceThrottle: FailureThrottle;
-  readonly rotateKeys: () => SigningKeyInfo;
+  readonly rotateKeys: () => Promise<SigningKeyInfo>;
   /** The server's own meters (main.ts makes them when metrics are on). */
   readonly metrics?: AuthServerMetrics | undefined;
 }
@@ -65,14 +65,13 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
       cap: deps.interactionCap ?? new InteractionCap(),
     }),
   );
-  deps.service.health.register('authStore', () => {
-    try {
-      deps.store.db.prepare('SELECT 1').get();
-      return { status: 'UP', details: { database: 'SQLite' } };
-    } catch {
-      return { status: 'DOWN', details: { database: 'SQLite', error: 'unreachable' } };
-    }
-  });
+  // The database's kind only, never its URL.
+  const database = deps.store.database;
+  deps.service.health.register('authStore', async () =>
+    (await deps.store.ping())
+      ? { status: 'UP', details: { database } }
+      : { status: 'DOWN', details: { database, error: 'unreachable' } },
+  );
   app.route(
     '/admin',
     adminRoutes({

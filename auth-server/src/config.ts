@@ -16,6 +16,7 @@ import {
   type RegistrationPolicy,
 } from './oauth-clients/registration-policy.ts';
 import { AUTH_METHODS, GRANT_TYPES } from './oauth-clients/store.ts';
+import { checkDatabaseUrl } from './store/database-url.ts';
 
 /** The auth server's settings: flags, then environment variables, then defaults. */
 export function authServerSettings() {
@@ -60,6 +61,12 @@ export function authServerSettings() {
       min: 60,
       max: 365 * 86_400,
       help: 'refresh token (and grant) lifetime in seconds',
+    }),
+    databaseUrl: setting.string({
+      flag: 'database-url',
+      env: 'TRELLIS_DATABASE_URL',
+      secret: true,
+      help: 'postgres://user:password@host:5432/db keeps clients, users, keys and tokens in PostgreSQL, shared by several auth servers of one issuer (same --key-encryption-key); unset: SQLite in the data dir',
     }),
     keyEncryptionKey: setting.string({
       flag: 'key-encryption-key',
@@ -174,6 +181,7 @@ export function checkConfig(
     throw new SettingsError('--trusted-proxy-secret (AUTH_TRUSTED_PROXY_SECRET) must have at least 16 characters');
   }
   if (settings.issuer !== undefined) checkIssuer(settings.issuer);
+  checkDatabaseUrl(settings.databaseUrl);
   let proxies: TrustedProxies | undefined;
   if (settings.trustedProxies !== undefined && settings.trustedProxies.length > 0) {
     try {

@@ -1,22 +1,33 @@
-// Opens every store of an auth server data dir (clients, users, keys, provider models) on one SQLite connection.
+// Opens every store of the auth server (clients, users, keys, provider models): SQLite in the data dir by default,
+// PostgreSQL when a database URL is given.
 import { createSecretKey } from 'node:crypto';
-import { ClientStore } from './oauth-clients/store.ts';
+import type { Logger } from '@trellis/kit';
+import { ClientStore, sqliteClientRows } from './oauth-clients/store.ts';
 import { loadMasterKey, type MasterKey } from './crypto/master-key.ts';
-import { SigningKeys } from './crypto/signing-keys.ts';
+import { SigningKeys, sqliteKeyRows } from './crypto/signing-keys.ts';
 import { verifySecret } from './crypto/secrets.ts';
-import { UserStore } from './users/store.ts';
-import { openDatabase, type Db } from './store/db.ts';
+import { sqliteUserRows, UserStore } from './users/store.ts';
+import { openDatabase } from './store/db.ts';
+import { checkDatabaseUrl } from './store/database-url.ts';
 import { createSqliteStorage, type Clock, type OidcStorage } from './store/oidc-storage.ts';
 
 /** Where the auth server keeps its state, as the component and the `trellis clients|users` functions name it. */
 export interface DataDirOptions {
+  /** The SQLite file's directory, and the master key file's when no AUTH_KEY_ENCRYPTION_KEY is set. */
   readonly dataDir: string;
   /** AUTH_KEY_ENCRYPTION_KEY when set; otherwise `<dataDir>/auth-master.key`. */
   readonly keyEncryptionKey?: string | undefined;
+  /**
+   * A postgres:// URL (TRELLIS_DATABASE_URL): the state lives there, shared by every instance of one issuer (which
+   * then need the same AUTH_KEY_ENCRYPTION_KEY). Unset: SQLite in `<dataDir>/auth.db`.
+   */
+  readonly databaseUrl?: string | undefined;
 }
 
+export type Database = 'SQLite' | 'PostgreSQL';
+
 export interface AuthStore {
-  readonly db: Db;
+  readonly database: Database;
   readonly master: MasterKey;
   readonly clients: ClientStore;
   readonly users: UserStore;
@@ -24,36 +35,77 @@ export interface AuthStore {
   readonly storage: OidcStorage;
   /** Checks a presented client secret against a stored hash. */
   readonly verifyClientSecret: (storedHash: string, presented: string) => boolean;
-  close(): void;
+  /** Whether the database answers (the health indicator). */
+  ping(): Promise<boolean>;
+  /**
+   * Calls `listener` when another instance may have rotated the signing keys (PostgreSQL's NOTIFY); SQLite has no
+   * other instances, so never. Returns a stop function.
+   */
+  onKeysChanged(listener: () => void): () => void;
+  close(): Promise<void>;
 }
 
-/** Opens every store of a data dir on one SQLite connection. */
-export function openAuthStore(options: DataDirOptions & { clock?: Clock }): AuthStore {
+/** Opens every store on SQLite (`<dataDir>/auth.db`) or, with a database URL, on PostgreSQL (migrated on open). */
+export async function openAuthStore(
+  options: DataDirOptions & { clock?: Clock; logger?: Logger | undefined },
+): Promise<AuthStore> {
+  checkDatabaseUrl(options.databaseUrl);
   const master = loadMasterKey(options);
-  const db = openDatabase({ dataDir: options.dataDir });
   const now = options.clock === undefined ? Date.now : () => options.clock?.now() ?? Date.now();
   const pepper = createSecretKey(master.derive('client-secret-pepper'));
-  return {
-    db,
+  const common = {
     master,
-    clients: new ClientStore({ db, pepper, now }),
-    users: new UserStore({ db, now }),
-    keys: new SigningKeys({ db, master, now }),
+    verifyClientSecret: (stored: string, presented: string) => verifySecret(stored, presented, pepper),
+  };
+  if (options.databaseUrl !== undefined && options.databaseUrl !== '') {
+    // Loaded only here: SQLite users (and `trellis` commands that never open a store) do not load the driver.
+    const { openPostgresAuthState } = await import('./store/postgres-stores.ts');
+    const pg = await openPostgresAuthState(options.databaseUrl, { logger: options.logger, clock: options.clock });
+    return {
+      ...common,
+      database: 'PostgreSQL',
+      clients: new ClientStore({ rows: pg.clients, pepper, now }),
+      users: new UserStore({ rows: pg.users, now }),
+      keys: new SigningKeys({ rows: pg.keys, master, now }),
+      storage: pg.storage,
+      ping: () => pg.ping(),
+      onKeysChanged: (listener) => pg.onKeysChanged(listener),
+      close: () => pg.close(),
+    };
+  }
+  const db = openDatabase({ dataDir: options.dataDir });
+  return {
+    ...common,
+    database: 'SQLite',
+    clients: new ClientStore({ rows: sqliteClientRows(db), pepper, now }),
+    users: new UserStore({ rows: sqliteUserRows(db), now }),
+    keys: new SigningKeys({ rows: sqliteKeyRows(db), master, now }),
     storage: createSqliteStorage(db, options.clock),
-    verifyClientSecret: (stored, presented) => verifySecret(stored, presented, pepper),
-    close: () => db.close(),
+    ping() {
+      try {
+        db.prepare('SELECT 1').get();
+        return Promise.resolve(true);
+      } catch {
+        return Promise.resolve(false);
+      }
+    },
+    onKeysChanged: () => () => undefined,
+    close() {
+      db.close();
+      return Promise.resolve();
+    },
   };
 }
 
-/** Runs `work` on the data dir's stores and closes them (the CLI's functions). */
+/** Runs `work` on the stores and closes them (the CLI's functions). */
 export async function withAuthStore<T>(
   options: DataDirOptions,
   work: (store: AuthStore) => T | Promise<T>,
 ): Promise<T> {
-  const store = openAuthStore(options);
+  const store = await openAuthStore(options);
   try {
     return await work(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }

@@ -1,11 +1,13 @@
 // Starts the auth server: config, stores, development clients, the provider and the HTTP app, and what it offers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Context } from 'hono';
 import {
   createObservability,
   createService,
   defineComponent,
   observabilityOf,
   StartupError,
+  type KitEnv,
   type Logger,
   type Running,
 } from '@trellis/kit';
@@ -21,6 +23,8 @@ import { seedDevClients } from './seed.ts';
 import { startCleanup } from './store/oidc-storage.ts';
 import { openAuthStore, type AuthStore } from './data-dir.ts';
 import { accessTokenRecordStore, createAdapterClass } from './store/oidc-storage.ts';
+import { isStoreUnavailable, RETRY_AFTER_SEC } from './store/unavailable.ts';
+import type { SigningKeyInfo } from './crypto/signing-keys.ts';
 
 /** The RFC 8707 indicator of the default API: the audience itself when it is an absolute URI. */
 export function resourceIndicator(audience: string): string {
@@ -32,23 +36,46 @@ export function keyRetentionMs(config: Pick<Config, 'accessTokenTtl'>): number {
   return (Math.max(config.accessTokenTtl, ID_TOKEN_TTL) + 60) * 1000;
 }
 
-function privateJwks(store: AuthStore) {
+/** How often an instance re-reads the signing keys besides being told (NOTIFY) of a rotation: the safety net. */
+export const KEY_RECHECK_MS = 30_000;
+
+async function privateJwks(store: AuthStore) {
   try {
-    return store.keys.privateJwks();
-  } catch {
+    return await store.keys.privateJwks();
+  } catch (err) {
+    if (isStoreUnavailable(err)) throw err;
     throw new StartupError(
       'the signing keys in the data dir cannot be decrypted: the key encryption key (AUTH_KEY_ENCRYPTION_KEY or auth-master.key) is not the one they were stored with',
     );
   }
 }
 
+/** The admin API's and the sign-in pages' answer while the database is unreachable: 503, the reason, no detail. */
+function renderUnavailable(err: unknown, c: Context<KitEnv>): Response | undefined {
+  if (!isStoreUnavailable(err)) return undefined;
+  c.header('retry-after', String(RETRY_AFTER_SEC));
+  return c.json({ error: err.error, message: err.error_description }, 503);
+}
+
+/** The signing keys as a provider is built with them: a change means another instance rotated. */
+const keysVersion = (keys: readonly SigningKeyInfo[]): string =>
+  keys.map((k) => `${k.kid}:${k.retiredAt ?? ''}`).join(',');
+
 async function start(config: Config, logger: Logger): Promise<Running> {
-  const store = openAuthStore({ dataDir: config.dataDir, keyEncryptionKey: config.keyEncryptionKey });
+  const store = await openAuthStore({
+    dataDir: config.dataDir,
+    keyEncryptionKey: config.keyEncryptionKey,
+    databaseUrl: config.databaseUrl,
+    logger,
+  });
+  const stops: (() => void)[] = [];
   try {
-    store.keys.ensureCurrent(config.signingAlg);
-    store.keys.prune(keyRetentionMs(config));
-    privateJwks(store);
-    const seeded = config.seedDevClients ? seedDevClients(store) : { notes: [], exports: {}, developmentClients: [] };
+    await store.keys.ensureCurrent(config.signingAlg);
+    await store.keys.prune(keyRetentionMs(config));
+    await privateJwks(store);
+    const seeded = config.seedDevClients
+      ? await seedDevClients(store)
+      : { notes: [], exports: {}, developmentClients: [] };
     const { notes } = seeded;
     // RFC 7662 §4: only designated resource servers learn about other clients' tokens. The seeded gateway client is
     // one only while it still has its seeded secret (a client of that id made or re-keyed by an admin is not).
@@ -65,6 +92,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       allowedHosts: config.allowedHosts,
       healthShowDetails: config.healthShowDetails,
       observability: await createObservability('auth-server', observabilityOf(config), logger),
+      renderError: renderUnavailable,
     });
     // Made once: a key rotation builds a new provider, which listens with the same meters.
     const metrics =
@@ -83,20 +111,23 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     const accessTokenRecords = accessTokenRecordStore(store.storage);
     const sourceOf = (req: IncomingMessage): string => addressKey(sourceAddress(req, config.proxies));
     // Loaded only when the server starts, not when the CLI merely lists components or manages clients.
-    const { createProvider } = await import('./oidc/provider.ts');
+    const { createProvider, replayedGrant } = await import('./oidc/provider.ts');
     let issuer = config.issuer ?? '';
-    const build = (): void => {
+    let builtWith: string | undefined;
+    const build = async (): Promise<void> => {
+      const version = keysVersion(await store.keys.list());
+      const jwks = await privateJwks(store);
       const provider = createProvider({
         issuer,
-        adapter: createAdapterClass(store.storage, store.clients),
-        jwks: privateJwks(store),
+        adapter: createAdapterClass(store.storage, store.clients, replayedGrant),
+        jwks,
         cookieKeys: [store.master.derive('cookies').toString('base64url')],
         resource,
         signingAlg: config.signingAlg,
         accessTokenTtl: config.accessTokenTtl,
         refreshTokenTtl: config.refreshTokenTtl,
-        findAccount: (id) => {
-          const user = store.users.find(id);
+        findAccount: async (id) => {
+          const user = await store.users.find(id);
           if (user === undefined) return undefined;
           return {
             accountId: user.username,
@@ -120,7 +151,28 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       });
       holder.current = provider;
       holder.callback = provider.callback();
+      builtWith = version;
     };
+    // One build at a time, in order: a rotation here and a notification of another's must not swap in older keys.
+    let building: Promise<void> = Promise.resolve();
+    const rebuild = (): Promise<void> => (building = building.catch(() => undefined).then(build));
+    /** Builds a new provider when the keys differ from the ones the current one was built with. */
+    const followKeys = (): void => {
+      if (holder.current === undefined) return;
+      void (building = building
+        .catch(() => undefined)
+        .then(async () => {
+          const version = keysVersion(await store.keys.list());
+          if (version === builtWith) return;
+          await build();
+          logger.info({ kid: (await store.keys.list())[0]?.kid }, 'signing keys reloaded (rotated elsewhere)');
+        })
+        .catch((err: unknown) => logger.warn({ err }, 'signing keys not reloaded; tried again at the next check')));
+    };
+    stops.push(store.onKeysChanged(followKeys));
+    const recheck = setInterval(followKeys, KEY_RECHECK_MS);
+    recheck.unref();
+    stops.push(() => clearInterval(recheck));
     createApp({
       service,
       store,
@@ -134,10 +186,10 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       loginThrottle: new FailureThrottle(),
       loginSourceThrottle: new FailureThrottle({ maxFailures: SIGN_IN_FAILURES_PER_SOURCE, successClears: false }),
       metrics,
-      rotateKeys: () => {
-        const key = store.keys.rotate(config.signingAlg);
-        store.keys.prune(keyRetentionMs(config));
-        build();
+      rotateKeys: async () => {
+        const key = await store.keys.rotate(config.signingAlg);
+        await store.keys.prune(keyRetentionMs(config));
+        await rebuild();
         logger.info({ kid: key.kid }, 'signing key rotated');
         return key;
       },
@@ -145,9 +197,10 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     const stopCleanup = startCleanup(store.storage, config.cleanupInterval * 1000, (err) =>
       logger.error({ err }, 'expired token clean-up failed'),
     );
-    service.onShutdown('auth store', () => {
+    service.onShutdown('auth store', async () => {
       stopCleanup();
-      store.close();
+      for (const stop of stops) stop();
+      await store.close();
     });
     const endpoint = await service.listen({
       port: config.port,
@@ -156,7 +209,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     });
     // The issuer must be known before the provider exists; with port 0 it is only known now.
     issuer ||= `http://localhost:${endpoint.port}`;
-    build();
+    await rebuild();
     notes.unshift(`auth-server: issuer ${issuer}, tokens for ${config.resource} (${config.signingAlg})`);
     if (config.adminToken === undefined && adminToken !== undefined) {
       notes.push(`auth-server: admin API ${endpoint.url}/admin/clients with Bearer ${adminToken} (development)`);
@@ -175,7 +228,8 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       stop: () => service.stop(),
     };
   } catch (err) {
-    store.close();
+    for (const stop of stops) stop();
+    await store.close();
     throw err;
   }
 }

@@ -1,6 +1,7 @@
-// The data-dir functions behind `trellis clients`, `trellis users` and `trellis auth-server rotate-keys`.
-// They work while the server runs (SQLite WAL): the server reads clients and users on every request, and picks up
-// rotated keys at its next start (or at once through POST /admin/keys/rotate).
+// The functions behind `trellis clients`, `trellis users` and `trellis auth-server rotate-keys`, on the data dir's
+// SQLite file or the PostgreSQL database of --database-url. They work while servers run (SQLite WAL; PostgreSQL):
+// servers read clients and users on every request, and pick up rotated keys within KEY_RECHECK_MS (at once on
+// PostgreSQL, told by NOTIFY; at once on the one server of POST /admin/keys/rotate).
 import type { ClientInput, ClientView, CreatedClient } from './oauth-clients/store.ts';
 import type { SigningAlg, SigningKeyInfo } from './crypto/signing-keys.ts';
 import { withAuthStore, type DataDirOptions } from './data-dir.ts';

@@ -3,6 +3,7 @@ import { createHmac } from 'node:crypto';
 import type { DevelopmentClient } from '@trellis/kit';
 import type { ClientInput } from './oauth-clients/store.ts';
 import type { AuthStore } from './data-dir.ts';
+import { isAuthServerError } from './errors.ts';
 
 const DEV_REDIRECT = 'https://my.redirect.uri';
 const USER_GRANTS = ['client_credentials', 'authorization_code', 'refresh_token'];
@@ -45,15 +46,16 @@ export interface SeededClients {
  * the same across restarts of one data dir and can be told again although only hashes are stored; a secret rotated
  * since is not.
  */
-export function seedDevClients(store: AuthStore): SeededClients {
+export async function seedDevClients(store: AuthStore): Promise<SeededClients> {
   const notes: string[] = [];
   const exports: Record<string, string> = {};
   const developmentClients: DevelopmentClient[] = [];
   const key = store.master.derive('dev-secrets');
   for (const dev of DEV_CLIENTS) {
     const secret = createHmac('sha256', key).update(dev.client_id).digest('base64url');
-    if (store.clients.find(dev.client_id) === undefined) {
-      store.clients.create(
+    if ((await store.clients.find(dev.client_id)) === undefined) {
+      await createUnlessMade(
+        store,
         {
           client_id: dev.client_id,
           client_name: `${dev.client_id} (development)`,
@@ -61,10 +63,10 @@ export function seedDevClients(store: AuthStore): SeededClients {
           grant_types: dev.grant_types,
           redirect_uris: dev.redirect_uris,
         },
-        { secret },
+        secret,
       );
     }
-    const current = store.clients.verifySecret(dev.client_id, secret);
+    const current = await store.clients.verifySecret(dev.client_id, secret);
     if (dev.client_id === GATEWAY_CLIENT_ID) {
       if (current) {
         exports.GATEWAY_INTROSPECTION_CLIENT_ID = dev.client_id;
@@ -85,4 +87,13 @@ export function seedDevClients(store: AuthStore): SeededClients {
     }
   }
   return { notes, exports, developmentClients };
+}
+
+/** Creates a development client; one created meanwhile by another instance starting on the same database is kept. */
+async function createUnlessMade(store: AuthStore, input: ClientInput, secret: string): Promise<void> {
+  try {
+    await store.clients.create(input, { secret });
+  } catch (err) {
+    if (!(isAuthServerError(err) && err.code === 'client_exists')) throw err;
+  }
 }

@@ -154,11 +154,11 @@ describe('POST /oauth2/register (RFC 7591)', () => {
     expect(payload.scope).toBe('product:read');
     // The same store as the admin API and `trellis clients`: listed, and its secret kept only as a keyed hash.
     expect(await clientIds()).toContain(meta.client_id);
-    const store = openAuthStore({ dataDir: dir.path });
+    const store = await openAuthStore({ dataDir: dir.path });
     try {
-      expect(store.clients.findMetadata(meta.client_id)?.client_secret).toMatch(/^hmac-sha256\$/);
+      expect((await store.clients.findMetadata(meta.client_id))?.client_secret).toMatch(/^hmac-sha256\$/);
     } finally {
-      store.close();
+      await store.close();
     }
     const files = ['auth.db', 'auth.db-wal'].map((f) => {
       try {

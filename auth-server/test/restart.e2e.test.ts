@@ -30,11 +30,11 @@ describe('a restart on the same data dir', () => {
     const before = await client.clientCredentialsGrant(await discover(server.url, 'batch', secret), {
       scope: 'product:read',
     });
-    const store = openAuthStore({ dataDir: dir.path });
+    const store = await openAuthStore({ dataDir: dir.path });
     // Clients live in the clients table (hashed secret), not in the model table the adapter writes.
-    expect(store.storage.find('Client', 'batch')).toBeUndefined();
-    expect(store.clients.findMetadata('batch')?.client_secret).toMatch(/^hmac-sha256\$/);
-    store.close();
+    expect(await store.storage.find('Client', 'batch')).toBeUndefined();
+    expect((await store.clients.findMetadata('batch'))?.client_secret).toMatch(/^hmac-sha256\$/);
+    await store.close();
     const url = server.url;
     const port = new URL(url).port;
     await server.running.stop();

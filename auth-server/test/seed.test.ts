@@ -9,15 +9,15 @@ const dir = tempDir();
 afterAll(() => dir.remove());
 
 describe('seedDevClients', () => {
-  it('offers reader and writer with the secrets the notes print, and never the gateway, whose secret goes to its variables', () => {
-    const store = openAuthStore({ dataDir: dir.path });
+  it('offers reader and writer with the secrets the notes print, and never the gateway, whose secret goes to its variables', async () => {
+    const store = await openAuthStore({ dataDir: dir.path });
     try {
-      const seeded = seedDevClients(store);
+      const seeded = await seedDevClients(store);
       const notes = seeded.notes.join('\n');
       expect(seeded.developmentClients.map((c) => c.id)).toEqual(['reader', 'writer']);
       for (const client of seeded.developmentClients) {
         expect(notes).toContain(`development client ${client.id} / ${client.secret} `);
-        expect(store.clients.verifySecret(client.id, client.secret)).toBe(true);
+        expect(await store.clients.verifySecret(client.id, client.secret)).toBe(true);
       }
       expect(seeded.developmentClients[1]?.scope).toBe('openid offline_access product:read product:write');
       expect(seeded.exports.GATEWAY_INTROSPECTION_CLIENT_ID).toBe('gateway');
@@ -25,19 +25,19 @@ describe('seedDevClients', () => {
         seeded.exports.GATEWAY_INTROSPECTION_CLIENT_SECRET,
       );
     } finally {
-      store.close();
+      await store.close();
     }
   });
 
-  it('leaves out a client whose secret was rotated since: its seeded secret would no longer work', () => {
-    const store = openAuthStore({ dataDir: dir.path });
+  it('leaves out a client whose secret was rotated since: its seeded secret would no longer work', async () => {
+    const store = await openAuthStore({ dataDir: dir.path });
     try {
-      store.clients.rotateSecret('writer');
-      const seeded = seedDevClients(store);
+      await store.clients.rotateSecret('writer');
+      const seeded = await seedDevClients(store);
       expect(seeded.developmentClients.map((c) => c.id)).toEqual(['reader']);
       expect(seeded.notes).toContain('auth-server: development client writer has a rotated secret (not shown)');
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });

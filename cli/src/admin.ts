@@ -1,4 +1,5 @@
-// `trellis clients`, `trellis users` and `trellis auth-server rotate-keys`: the auth server's state in the data directory.
+// `trellis clients`, `trellis users` and `trellis auth-server rotate-keys`: the auth server's state in the data directory
+// (or its PostgreSQL database).
 import { loadSettings, renderSettingsHelp, setting, SettingsError, type SettingSpecs } from '@trellis/kit';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -10,6 +11,12 @@ export interface AdminIo {
 
 const store = {
   dataDir: setting.string({ flag: 'data-dir', env: 'TRELLIS_DATA_DIR', default: './data', help: 'data directory' }),
+  databaseUrl: setting.string({
+    flag: 'database-url',
+    env: 'TRELLIS_DATABASE_URL',
+    secret: true,
+    help: "the auth server's PostgreSQL database (postgres://…), when it runs with one; unset: SQLite in the data directory",
+  }),
   keyEncryptionKey: setting.string({
     env: 'AUTH_KEY_ENCRYPTION_KEY',
     secret: true,
@@ -73,7 +80,7 @@ ${renderSettingsHelp(userFlags)}`;
 export async function clientsCommand(argv: readonly string[], env: Env, io: AdminIo): Promise<void> {
   const { action, id, flags } = positional(argv);
   const s = loadSettings(clientFlags, { argv: flags, env });
-  const dir = { dataDir: s.dataDir, keyEncryptionKey: s.keyEncryptionKey };
+  const dir = { dataDir: s.dataDir, keyEncryptionKey: s.keyEncryptionKey, databaseUrl: s.databaseUrl };
   const { addClient, listClients, removeClient, rotateSecret, showClient } = await authServer();
   switch (action) {
     case 'add': {
@@ -111,7 +118,7 @@ export async function clientsCommand(argv: readonly string[], env: Env, io: Admi
 export async function usersCommand(argv: readonly string[], env: Env, io: AdminIo): Promise<void> {
   const { action, id, flags } = positional(argv);
   const s = loadSettings(userFlags, { argv: flags, env });
-  const dir = { dataDir: s.dataDir, keyEncryptionKey: s.keyEncryptionKey };
+  const dir = { dataDir: s.dataDir, keyEncryptionKey: s.keyEncryptionKey, databaseUrl: s.databaseUrl };
   const { addUser, listUsers, removeUser } = await authServer();
   switch (action) {
     case 'add': {
@@ -148,6 +155,11 @@ export async function rotateKeysCommand(argv: readonly string[], env: Env, io: A
     { argv, env },
   );
   const { rotateKeys } = await authServer();
-  const key = await rotateKeys({ dataDir: s.dataDir, keyEncryptionKey: s.keyEncryptionKey, alg: s.alg });
+  const key = await rotateKeys({
+    dataDir: s.dataDir,
+    keyEncryptionKey: s.keyEncryptionKey,
+    databaseUrl: s.databaseUrl,
+    alg: s.alg,
+  });
   io.stdout.write(json(key));
 }

@@ -1,6 +1,6 @@
 // The token signing keys, stored sealed: the current one, retired ones still published, rotation.
 import { generateKeyPairSync, randomUUID, type JsonWebKey } from 'node:crypto';
-import type { Db } from '../store/db.ts';
+import type { Awaitable, Db } from '../store/db.ts';
 import type { MasterKey } from './master-key.ts';
 
 export type SigningAlg = 'RS256' | 'ES256';
@@ -15,12 +15,63 @@ export interface SigningKeyInfo {
   readonly retiredAt: number | undefined;
 }
 
-interface Row {
-  kid: string;
-  alg: string;
-  sealed: string;
-  created_at: number;
-  retired_at: number | null;
+/** A key as stored, the same columns on SQLite and PostgreSQL; times in epoch ms. */
+export interface KeyRow {
+  readonly kid: string;
+  readonly alg: string;
+  readonly sealed: string;
+  readonly created_at: number;
+  readonly retired_at: number | null;
+}
+
+/** Where signing keys live (SQLite here, PostgreSQL in store/postgres-stores.ts). */
+export interface KeyRows {
+  /** Every key, the current one first, then the newest. */
+  list(): Awaitable<KeyRow[]>;
+  /**
+   * In one transaction (on PostgreSQL also under a lock every instance takes, so two starting at once make one key):
+   * unless `keep` accepts the current key, retires it and inserts `row` as the new current one. Answers whether it
+   * did. On PostgreSQL the other instances are told (NOTIFY) when the transaction commits.
+   */
+  rotate(row: KeyRow, keep?: (current: KeyRow | undefined) => boolean): Awaitable<boolean>;
+  /** Deletes keys retired at or before `cutoff`; answers their kids. */
+  prune(cutoff: number): Awaitable<string[]>;
+}
+
+const ORDER = 'ORDER BY retired_at IS NOT NULL, created_at DESC';
+
+export function sqliteKeyRows(db: Db): KeyRows {
+  const all = db.prepare<[], KeyRow>(`SELECT * FROM signing_keys ${ORDER}`);
+  const retire = db.prepare<[number]>('UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL');
+  const insert = db.prepare<[string, string, string, number]>(
+    'INSERT INTO signing_keys (kid, alg, sealed, created_at, retired_at) VALUES (?, ?, ?, ?, NULL)',
+  );
+  const old = db.prepare<[number], { kid: string }>(
+    'SELECT kid FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at <= ?',
+  );
+  const drop = db.prepare<[number]>('DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at <= ?');
+  return {
+    list: () => all.all(),
+    rotate(row, keep) {
+      // IMMEDIATE: the write lock is taken before the current key is read, so `trellis auth-server rotate-keys` and a
+      // starting server cannot both see the same current key.
+      return db
+        .transaction(() => {
+          if (keep?.(all.all().find((r) => r.retired_at === null))) return false;
+          retire.run(row.created_at);
+          insert.run(row.kid, row.alg, row.sealed, row.created_at);
+          return true;
+        })
+        .immediate();
+    },
+    prune(cutoff) {
+      return db.transaction(() => {
+        const kids = old.all(cutoff).map((r) => r.kid);
+        drop.run(cutoff);
+        return kids;
+      })();
+    },
+  };
 }
 
 function generate(alg: SigningAlg): PrivateJwk {
@@ -36,50 +87,51 @@ function generate(alg: SigningAlg): PrivateJwk {
  * the JWKS for `retainMs` after retirement so tokens they signed still verify, then they are dropped.
  */
 export class SigningKeys {
-  readonly #db: Db;
+  readonly #rows: KeyRows;
   readonly #master: MasterKey;
   readonly #now: () => number;
 
-  constructor(options: { db: Db; master: MasterKey; now?: () => number }) {
-    this.#db = options.db;
+  constructor(options: { rows: KeyRows; master: MasterKey; now?: () => number }) {
+    this.#rows = options.rows;
     this.#master = options.master;
     this.#now = options.now ?? Date.now;
   }
 
-  /** Makes the first key on first start, or a new one when the configured algorithm changed. */
-  ensureCurrent(alg: SigningAlg): void {
-    const current = this.list().find((k) => k.retiredAt === undefined);
-    if (current === undefined || current.alg !== alg) this.rotate(alg);
+  /**
+   * Makes the first key on first start, or a new one when the configured algorithm changed. Of several instances
+   * starting at once on one database, one makes it and the others take it.
+   */
+  async ensureCurrent(alg: SigningAlg): Promise<void> {
+    const fits = (current: { alg: string } | undefined): boolean => current?.alg === alg;
+    if (fits((await this.list()).find((k) => k.retiredAt === undefined))) return;
+    await this.#rotate(alg, fits);
   }
 
   /** Adds a new current key and retires the previous one (it stays published until its tokens expire). */
-  rotate(alg: SigningAlg): SigningKeyInfo {
+  async rotate(alg: SigningAlg): Promise<SigningKeyInfo> {
+    return this.#rotate(alg, undefined);
+  }
+
+  async #rotate(
+    alg: SigningAlg,
+    keep: ((current: KeyRow | undefined) => boolean) | undefined,
+  ): Promise<SigningKeyInfo> {
     const jwk = generate(alg);
     const now = this.#now();
-    this.#db.transaction(() => {
-      this.#db.prepare('UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL').run(now);
-      this.#db
-        .prepare('INSERT INTO signing_keys (kid, alg, sealed, created_at, retired_at) VALUES (?, ?, ?, ?, NULL)')
-        .run(jwk.kid, alg, this.#master.seal(JSON.stringify(jwk), jwk.kid), now);
-    })();
+    await this.#rows.rotate(
+      { kid: jwk.kid, alg, sealed: this.#master.seal(JSON.stringify(jwk), jwk.kid), created_at: now, retired_at: null },
+      keep,
+    );
     return { kid: jwk.kid, alg, createdAt: now, retiredAt: undefined };
   }
 
   /** Drops keys retired longer ago than `retainMs`; answers their kids. */
-  prune(retainMs: number): string[] {
-    const cutoff = this.#now() - retainMs;
-    const old = this.#db
-      .prepare<[number], { kid: string }>(
-        'SELECT kid FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at <= ?',
-      )
-      .all(cutoff)
-      .map((r) => r.kid);
-    this.#db.prepare('DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at <= ?').run(cutoff);
-    return old;
+  async prune(retainMs: number): Promise<string[]> {
+    return this.#rows.prune(this.#now() - retainMs);
   }
 
-  list(): SigningKeyInfo[] {
-    return this.#rows().map((r) => ({
+  async list(): Promise<SigningKeyInfo[]> {
+    return (await this.#rows.list()).map((r) => ({
       kid: r.kid,
       alg: r.alg as SigningAlg,
       createdAt: r.created_at,
@@ -88,13 +140,7 @@ export class SigningKeys {
   }
 
   /** Private JWKs, current key first per algorithm: oidc-provider signs with the first key that fits. */
-  privateJwks(): PrivateJwk[] {
-    return this.#rows().map((r) => JSON.parse(this.#master.open(r.sealed, r.kid)) as PrivateJwk);
-  }
-
-  #rows(): Row[] {
-    return this.#db
-      .prepare<[], Row>('SELECT * FROM signing_keys ORDER BY retired_at IS NOT NULL, created_at DESC')
-      .all();
+  async privateJwks(): Promise<PrivateJwk[]> {
+    return (await this.#rows.list()).map((r) => JSON.parse(this.#master.open(r.sealed, r.kid)) as PrivateJwk);
   }
 }

@@ -2,7 +2,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { AdapterPayload } from 'oidc-provider';
 import { generateSecret, hashSecret, verifySecret } from '../crypto/secrets.ts';
-import type { Db } from '../store/db.ts';
+import type { Awaitable, Db } from '../store/db.ts';
 import { AuthServerError } from '../errors.ts';
 
 export type GrantType =
@@ -61,13 +61,66 @@ export interface Registration extends ClientMetadata {
   readonly registration_access_token?: string;
 }
 
-interface Row {
-  client_id: string;
-  metadata: string;
-  secret_hash: string | null;
-  registration_token_hash: string | null;
-  created_at: number;
-  updated_at: number;
+/** A client as stored: the same columns on SQLite and PostgreSQL; `metadata` is JSON text, times epoch ms. */
+export interface ClientRow {
+  readonly client_id: string;
+  readonly metadata: string;
+  readonly secret_hash: string | null;
+  readonly registration_token_hash: string | null;
+  readonly created_at: number;
+  readonly updated_at: number;
+}
+
+/** Where client rows live (SQLite here, PostgreSQL in store/postgres-stores.ts); the rules stay in ClientStore. */
+export interface ClientRows {
+  get(clientId: string): Awaitable<ClientRow | undefined>;
+  list(): Awaitable<ClientRow[]>;
+  /** False when a client of that id exists. */
+  insert(row: ClientRow): Awaitable<boolean>;
+  /** Sets the given columns; false when there is no such client. */
+  update(
+    clientId: string,
+    columns: { metadata?: string; secret_hash: string | null; updated_at: number },
+  ): Awaitable<boolean>;
+  remove(clientId: string): Awaitable<boolean>;
+}
+
+/** Client rows in the SQLite database, statements prepared once (the provider reads a client on every request). */
+export function sqliteClientRows(db: Db): ClientRows {
+  const byId = db.prepare<[string], ClientRow>('SELECT * FROM clients WHERE client_id = ?');
+  const all = db.prepare<[], ClientRow>('SELECT * FROM clients ORDER BY client_id');
+  const insert = db.prepare<[string, string, string | null, string | null, number, number]>(
+    `INSERT INTO clients (client_id, metadata, secret_hash, registration_token_hash, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?)`,
+  );
+  const setSecret = db.prepare<[string | null, number, string]>(
+    'UPDATE clients SET secret_hash = ?, updated_at = ? WHERE client_id = ?',
+  );
+  const setAll = db.prepare<[string, string | null, number, string]>(
+    'UPDATE clients SET metadata = ?, secret_hash = ?, updated_at = ? WHERE client_id = ?',
+  );
+  const remove = db.prepare<[string]>('DELETE FROM clients WHERE client_id = ?');
+  return {
+    get: (clientId) => byId.get(clientId),
+    list: () => all.all(),
+    insert(r) {
+      try {
+        insert.run(r.client_id, r.metadata, r.secret_hash, r.registration_token_hash, r.created_at, r.updated_at);
+        return true;
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return false;
+        throw err;
+      }
+    },
+    update(clientId, c) {
+      const { changes } =
+        c.metadata === undefined
+          ? setSecret.run(c.secret_hash, c.updated_at, clientId)
+          : setAll.run(c.metadata, c.secret_hash, c.updated_at, clientId);
+      return changes > 0;
+    },
+    remove: (clientId) => remove.run(clientId).changes > 0,
+  };
 }
 
 /** A client's metadata as registered (what oidc-provider reads, minus the secret). */
@@ -175,28 +228,26 @@ export function validateClientInput(input: ClientInput, generatedId: () => strin
 }
 
 /**
- * The OAuth client store on SQLite. Secrets are generated here, returned once, and stored as keyed hashes; the
- * `Client` adapter hands oidc-provider the hash, and the provider's `compareClientSecret` verifies against it.
+ * The OAuth client store, on SQLite or PostgreSQL rows. Secrets are generated here, returned once, and stored as keyed
+ * hashes; the `Client` adapter hands oidc-provider the hash, and the provider's `compareClientSecret` verifies
+ * against it.
  */
 export class ClientStore {
-  readonly #db: Db;
+  readonly #rows: ClientRows;
   readonly #pepper: KeyObject;
   readonly #now: () => number;
-  /** Prepared once: the provider looks a client up on every token request. */
-  readonly #byId: ReturnType<typeof selectById>;
 
-  constructor(options: { db: Db; pepper: KeyObject; now?: () => number }) {
-    this.#db = options.db;
+  constructor(options: { rows: ClientRows; pepper: KeyObject; now?: () => number }) {
+    this.#rows = options.rows;
     this.#pepper = options.pepper;
     this.#now = options.now ?? Date.now;
-    this.#byId = selectById(options.db);
   }
 
-  create(input: ClientInput, options: { secret?: string } = {}): CreatedClient {
+  async create(input: ClientInput, options: { secret?: string } = {}): Promise<CreatedClient> {
     const metadata = validateClientInput(input, generateClientId);
     const secret = metadata.token_endpoint_auth_method === 'none' ? undefined : (options.secret ?? generateSecret());
-    this.#insert(metadata, secret, undefined);
-    const client = this.show(metadata.client_id);
+    await this.#insert(metadata, secret, undefined);
+    const client = await this.show(metadata.client_id);
     return secret === undefined ? { client } : { client, client_secret: secret };
   }
 
@@ -212,20 +263,20 @@ export class ClientStore {
    * Stores a dynamically registered client with a new secret (unless public) and a registration access token, both
    * answered once and kept as keyed hashes.
    */
-  register(metadata: ClientMetadata): Registration {
+  async register(metadata: ClientMetadata): Promise<Registration> {
     const secret = metadata.token_endpoint_auth_method === 'none' ? undefined : generateSecret();
     const registrationAccessToken = generateSecret();
-    this.#insert(metadata, secret, registrationAccessToken);
+    await this.#insert(metadata, secret, registrationAccessToken);
     return {
-      ...this.registration(metadata.client_id),
+      ...(await this.registration(metadata.client_id)),
       ...(secret === undefined ? {} : { client_secret: secret }),
       registration_access_token: registrationAccessToken,
     };
   }
 
   /** A dynamically registered client as the client configuration endpoint shows it: no secret, no token. */
-  registration(clientId: string): Registration {
-    const row = this.#row(clientId);
+  async registration(clientId: string): Promise<Registration> {
+    const row = await this.#rows.get(clientId);
     if (row === undefined) throw new AuthServerError('unknown_client', `no client ${clientId}`);
     const metadata = JSON.parse(row.metadata) as Omit<ClientMetadata, 'client_id'>;
     return {
@@ -240,8 +291,8 @@ export class ClientStore {
    * Replaces a client's metadata (RFC 7592 update) and keeps its id, secret and registration access token. A client
    * that turns confidential gets a new secret, answered once; one that turns public loses its secret.
    */
-  update(clientId: string, metadata: ClientMetadata): Registration {
-    const row = this.#row(clientId);
+  async update(clientId: string, metadata: ClientMetadata): Promise<Registration> {
+    const row = await this.#rows.get(clientId);
     if (row === undefined || metadata.client_id !== clientId) {
       throw new AuthServerError('unknown_client', `no client ${clientId}`);
     }
@@ -249,86 +300,90 @@ export class ClientStore {
     const secret = !isPublic && row.secret_hash === null ? generateSecret() : undefined;
     const secretHash = isPublic ? null : secret === undefined ? row.secret_hash : hashSecret(secret, this.#pepper);
     const { client_id: _id, ...rest } = metadata;
-    const { changes } = this.#db
-      .prepare('UPDATE clients SET metadata = ?, secret_hash = ?, updated_at = ? WHERE client_id = ?')
-      .run(JSON.stringify(rest), secretHash, this.#now(), clientId);
-    if (changes === 0) throw new AuthServerError('unknown_client', `no client ${clientId}`);
-    const updated = this.registration(clientId);
+    const updatedAt = this.#now();
+    if (
+      !(await this.#rows.update(clientId, {
+        metadata: JSON.stringify(rest),
+        secret_hash: secretHash,
+        updated_at: updatedAt,
+      }))
+    ) {
+      throw new AuthServerError('unknown_client', `no client ${clientId}`);
+    }
+    const updated = await this.registration(clientId);
     return secret === undefined ? updated : { ...updated, client_secret: secret };
   }
 
   /** Whether `token` is the registration access token of this (dynamically registered) client. */
-  verifyRegistrationToken(clientId: string, token: string): boolean {
-    const hash = this.#row(clientId)?.registration_token_hash;
+  async verifyRegistrationToken(clientId: string, token: string): Promise<boolean> {
+    const hash = (await this.#rows.get(clientId))?.registration_token_hash;
     return hash !== undefined && hash !== null && verifySecret(hash, token, this.#pepper);
   }
 
-  #insert(metadata: ClientMetadata, secret: string | undefined, registrationToken: string | undefined): void {
+  async #insert(
+    metadata: ClientMetadata,
+    secret: string | undefined,
+    registrationToken: string | undefined,
+  ): Promise<void> {
     const now = this.#now();
     const { client_id, ...rest } = metadata;
     const hash = (value: string | undefined): string | null =>
       value === undefined ? null : hashSecret(value, this.#pepper);
-    try {
-      this.#db
-        .prepare(
-          `INSERT INTO clients (client_id, metadata, secret_hash, registration_token_hash, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?)`,
-        )
-        .run(client_id, JSON.stringify(rest), hash(secret), hash(registrationToken), now, now);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-        throw new AuthServerError('client_exists', `client ${client_id} already exists`);
-      }
-      throw err;
-    }
+    const inserted = await this.#rows.insert({
+      client_id,
+      metadata: JSON.stringify(rest),
+      secret_hash: hash(secret),
+      registration_token_hash: hash(registrationToken),
+      created_at: now,
+      updated_at: now,
+    });
+    if (!inserted) throw new AuthServerError('client_exists', `client ${client_id} already exists`);
   }
 
-  list(): ClientView[] {
-    return this.#db
-      .prepare<[], Row>('SELECT * FROM clients ORDER BY client_id')
-      .all()
-      .map((row) => view(row));
+  async list(): Promise<ClientView[]> {
+    return (await this.#rows.list()).map((row) => view(row));
   }
 
-  find(clientId: string): ClientView | undefined {
-    const row = this.#row(clientId);
+  async find(clientId: string): Promise<ClientView | undefined> {
+    const row = await this.#rows.get(clientId);
     return row === undefined ? undefined : view(row);
   }
 
-  show(clientId: string): ClientView {
-    const found = this.find(clientId);
+  async show(clientId: string): Promise<ClientView> {
+    const found = await this.find(clientId);
     if (found === undefined) throw new AuthServerError('unknown_client', `no client ${clientId}`);
     return found;
   }
 
   /** Replaces the secret; the old one stops working at once. */
-  rotateSecret(clientId: string): string {
-    const row = this.#row(clientId);
+  async rotateSecret(clientId: string): Promise<string> {
+    const row = await this.#rows.get(clientId);
     if (row === undefined) throw new AuthServerError('unknown_client', `no client ${clientId}`);
     if (row.secret_hash === null) {
       throw new AuthServerError('invalid_client_metadata', `client ${clientId} is public and has no secret`);
     }
     const secret = generateSecret();
-    this.#db
-      .prepare('UPDATE clients SET secret_hash = ?, updated_at = ? WHERE client_id = ?')
-      .run(hashSecret(secret, this.#pepper), this.#now(), clientId);
+    if (
+      !(await this.#rows.update(clientId, { secret_hash: hashSecret(secret, this.#pepper), updated_at: this.#now() }))
+    ) {
+      throw new AuthServerError('unknown_client', `no client ${clientId}`);
+    }
     return secret;
   }
 
-  remove(clientId: string): void {
-    const { changes } = this.#db.prepare('DELETE FROM clients WHERE client_id = ?').run(clientId);
-    if (changes === 0) throw new AuthServerError('unknown_client', `no client ${clientId}`);
+  async remove(clientId: string): Promise<void> {
+    if (!(await this.#rows.remove(clientId))) throw new AuthServerError('unknown_client', `no client ${clientId}`);
   }
 
   /** Whether `secret` is the client's current secret (used by seeding and by the provider's comparison). */
-  verifySecret(clientId: string, secret: string): boolean {
-    const hash = this.#row(clientId)?.secret_hash;
+  async verifySecret(clientId: string, secret: string): Promise<boolean> {
+    const hash = (await this.#rows.get(clientId))?.secret_hash;
     return hash !== undefined && hash !== null && verifySecret(hash, secret, this.#pepper);
   }
 
   /** The metadata oidc-provider reads through the Client adapter; `client_secret` is the hash. */
-  findMetadata(clientId: string): AdapterPayload | undefined {
-    const row = this.#row(clientId);
+  async findMetadata(clientId: string): Promise<AdapterPayload | undefined> {
+    const row = await this.#rows.get(clientId);
     if (row === undefined) return undefined;
     const metadata = JSON.parse(row.metadata) as Record<string, unknown>;
     return {
@@ -337,17 +392,11 @@ export class ClientStore {
       ...(row.secret_hash === null ? {} : { client_secret: row.secret_hash }),
     };
   }
-
-  #row(clientId: string): Row | undefined {
-    return this.#byId.get(clientId);
-  }
 }
-
-const selectById = (db: Db) => db.prepare<[string], Row>('SELECT * FROM clients WHERE client_id = ?');
 
 const generateClientId = (): string => `client-${generateSecret().slice(0, 16)}`;
 
-function view(row: Row): ClientView {
+function view(row: ClientRow): ClientView {
   const { response_types: _responseTypes, ...metadata } = JSON.parse(row.metadata) as Omit<ClientMetadata, 'client_id'>;
   return {
     client_id: row.client_id,

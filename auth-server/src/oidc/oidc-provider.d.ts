@@ -143,5 +143,6 @@ declare module 'oidc-provider' {
     readonly InvalidTarget: new (description?: string) => Error;
     /** `status` defaults to 400. */
     readonly InvalidRequest: new (description?: string, status?: number) => Error;
+    readonly InvalidGrant: new (description?: string) => Error;
   };
 }

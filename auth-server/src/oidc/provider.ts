@@ -16,6 +16,7 @@ import { messagePage } from '../views/page-templates.ts';
 import { providerPages } from './provider-pages.ts';
 import { jwtAccessTokenMiddleware, type AccessTokenRecords } from './jwt-access-tokens.ts';
 import { FailureThrottle, tooManyAttempts } from './throttle.ts';
+import { isStoreUnavailable, RETRY_AFTER_SEC } from '../store/unavailable.ts';
 
 /** Where each endpoint lives: under `/oauth2/` so the gateway's one `/oauth2/**` route reaches all of them. */
 export const ROUTES = {
@@ -51,7 +52,7 @@ export interface ProviderOptions {
   readonly accessTokenTtl: number;
   /** Seconds. */
   readonly refreshTokenTtl: number;
-  readonly findAccount: (accountId: string) => Account | undefined;
+  readonly findAccount: (accountId: string) => Promise<Account | undefined>;
   /** Checks a presented secret against the stored hash (the Client adapter hands the provider hashes). */
   readonly verifyClientSecret: (storedHash: string, presented: string) => boolean;
   readonly throttle: FailureThrottle;
@@ -203,6 +204,20 @@ export function createProvider(options: ProviderOptions): Provider {
   // mode the provider builds each URL it writes from the issuer, never from what a caller sent.
   provider.proxy = true;
 
+  // The endpoints' own error handlers answer an unreachable database as the error says (503 temporarily_unavailable,
+  // store/unavailable.ts); this catches it where they do not reach (the JWT introspection below), as JSON, not Koa's
+  // plain text. First, so it wraps every other middleware.
+  provider.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      if (!isStoreUnavailable(err)) throw err;
+      ctx.status = 503;
+      ctx.set({ 'retry-after': String(RETRY_AFTER_SEC), 'cache-control': 'no-store' });
+      ctx.body = { error: err.error, error_description: err.error_description };
+    }
+  });
+
   const { verifyClientSecret, throttle, sourceOf } = options;
   const log = options.logger;
   // oidc-provider compares client_secret itself with a constant-time equality on the stored value; the documented
@@ -345,6 +360,12 @@ export function createProvider(options: ProviderOptions): Provider {
   }
   return provider;
 }
+
+/**
+ * The error for a refresh token, code or device code used twice at once (the storage's conditional consume refused
+ * the second): what oidc-provider answers when it sees a replay itself.
+ */
+export const replayedGrant = (model: string): Error => new errors.InvalidGrant(`${model} already used`);
 
 function oauthError(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'error' in err && typeof err.error === 'string'

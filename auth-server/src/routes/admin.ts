@@ -13,7 +13,7 @@ export interface AdminDeps {
   readonly adminToken: string | undefined;
   readonly keys: SigningKeys;
   /** Makes a new signing key current and reloads the provider with it (old keys stay published). */
-  rotateKeys(): SigningKeyInfo;
+  rotateKeys(): Promise<SigningKeyInfo>;
 }
 
 /**
@@ -37,23 +37,23 @@ export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
   });
 
   app.post('/clients', async (c) => {
-    const created = deps.clients.create(await clientMetadataBody(c));
+    const created = await deps.clients.create(await clientMetadataBody(c));
     c.header('cache-control', 'no-store');
     return c.json(created, 201);
   });
-  app.get('/clients', (c) => c.json(deps.clients.list()));
-  app.get('/clients/:id', (c) => c.json(deps.clients.show(c.req.param('id'))));
-  app.post('/clients/:id/rotate-secret', (c) => {
-    const clientSecret = deps.clients.rotateSecret(c.req.param('id'));
+  app.get('/clients', async (c) => c.json(await deps.clients.list()));
+  app.get('/clients/:id', async (c) => c.json(await deps.clients.show(c.req.param('id'))));
+  app.post('/clients/:id/rotate-secret', async (c) => {
+    const clientSecret = await deps.clients.rotateSecret(c.req.param('id'));
     c.header('cache-control', 'no-store');
     return c.json({ client_id: c.req.param('id'), client_secret: clientSecret });
   });
-  app.delete('/clients/:id', (c) => {
-    deps.clients.remove(c.req.param('id'));
+  app.delete('/clients/:id', async (c) => {
+    await deps.clients.remove(c.req.param('id'));
     return c.body(null, 204);
   });
-  app.get('/keys', (c) => c.json(deps.keys.list().map(keyView)));
-  app.post('/keys/rotate', (c) => c.json(keyView(deps.rotateKeys()), 201));
+  app.get('/keys', async (c) => c.json((await deps.keys.list()).map(keyView)));
+  app.post('/keys/rotate', async (c) => c.json(keyView(await deps.rotateKeys()), 201));
   return app;
 }
 

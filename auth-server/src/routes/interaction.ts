@@ -188,7 +188,10 @@ export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
     if (accountId === undefined) {
       deps.metrics?.signInFailed('bad_credentials');
       // Only a username that exists: people type their password into the username field, and that is no name to log.
-      c.var.log.info(deps.users.find(username) === undefined ? { unknownUser: true } : { username }, 'sign-in refused');
+      c.var.log.info(
+        (await deps.users.find(username)) === undefined ? { unknownUser: true } : { username },
+        'sign-in refused',
+      );
       return renderLogin(c, node, interaction, { username, error: 'Wrong username or password.' });
     }
     await node.provider.interactionFinished(

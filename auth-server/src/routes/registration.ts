@@ -12,6 +12,7 @@ import { sameCredential } from '../crypto/secrets.ts';
 import { AuthServerError, isAuthServerError } from '../errors.ts';
 import { clientMetadataBody } from './json-body.ts';
 import { REGISTRATION_PATH } from '../oidc/constants.ts';
+import { isStoreUnavailable, RETRY_AFTER_SEC } from '../store/unavailable.ts';
 
 export interface RegistrationDeps {
   readonly clients: ClientStore;
@@ -62,10 +63,17 @@ function information(registration: Registration, clientUri: string, token: strin
  */
 export function registrationRoutes(deps: RegistrationDeps): Hono<KitEnv> {
   const app = new Hono<KitEnv>();
-  const answer = (c: Context<KitEnv>, body: unknown, status: 200 | 201 | 400 | 401 | 404 | 409 | 415 | 500): Response =>
-    c.json(body, status, { 'cache-control': 'no-store', pragma: 'no-cache' });
+  const answer = (
+    c: Context<KitEnv>,
+    body: unknown,
+    status: 200 | 201 | 400 | 401 | 404 | 409 | 415 | 500 | 503,
+  ): Response => c.json(body, status, { 'cache-control': 'no-store', pragma: 'no-cache' });
 
   app.onError((err, c) => {
+    if (isStoreUnavailable(err)) {
+      c.header('retry-after', String(RETRY_AFTER_SEC));
+      return answer(c, { error: err.error, error_description: err.error_description }, 503);
+    }
     if (!isAuthServerError(err) || err.status >= 500) {
       c.var.log.error({ err }, 'client registration failed');
       return answer(c, { error: 'server_error' }, 500);
@@ -107,32 +115,32 @@ export function registrationRoutes(deps: RegistrationDeps): Hono<KitEnv> {
     const metadata = deps.clients.prepareRegistration(await metadataOf(c));
     checkRegistrationPolicy(metadata, deps.policy);
     await deps.checkMetadata(metadata);
-    const registered = deps.clients.register(metadata);
+    const registered = await deps.clients.register(metadata);
     const { registration_access_token: issued, ...rest } = registered;
     c.var.log.info({ clientId: registered.client_id }, 'client registered');
     return answer(c, information(rest, clientUri(registered.client_id), issued ?? ''), 201);
   });
 
   /** The client of the URL, when the request carries its registration access token (RFC 7592 §2). */
-  const authorized = (c: Context<KitEnv>): { clientId: string; token: string } => {
+  const authorized = async (c: Context<KitEnv>): Promise<{ clientId: string; token: string }> => {
     const clientId = c.req.param('clientId') ?? '';
     const token = bearer(c);
     if (token === undefined) {
       throw new AuthServerError('invalid_token', 'send the registration access token as Authorization: Bearer <token>');
     }
-    if (!deps.clients.verifyRegistrationToken(clientId, token)) {
+    if (!(await deps.clients.verifyRegistrationToken(clientId, token))) {
       throw new AuthServerError('invalid_token', 'the registration access token is not valid for this client');
     }
     return { clientId, token };
   };
 
-  app.get('/:clientId', (c) => {
-    const { clientId, token } = authorized(c);
-    return answer(c, information(deps.clients.registration(clientId), clientUri(clientId), token), 200);
+  app.get('/:clientId', async (c) => {
+    const { clientId, token } = await authorized(c);
+    return answer(c, information(await deps.clients.registration(clientId), clientUri(clientId), token), 200);
   });
 
   app.put('/:clientId', async (c) => {
-    const { clientId, token } = authorized(c);
+    const { clientId, token } = await authorized(c);
     const input = await metadataOf(c);
     const server = SERVER_FIELDS.find((f) => f in input);
     if (server !== undefined) {
@@ -144,7 +152,7 @@ export function registrationRoutes(deps: RegistrationDeps): Hono<KitEnv> {
     // A client may send its secret back but never choose a new one (RFC 7592 §2.2).
     if (
       'client_secret' in input &&
-      (typeof input.client_secret !== 'string' || !deps.clients.verifySecret(clientId, input.client_secret))
+      (typeof input.client_secret !== 'string' || !(await deps.clients.verifySecret(clientId, input.client_secret)))
     ) {
       throw new AuthServerError('invalid_client_metadata', 'client_secret does not match the current secret');
     }
@@ -153,14 +161,14 @@ export function registrationRoutes(deps: RegistrationDeps): Hono<KitEnv> {
     // The same policy as on registration: the registration access token must not be a way to more scopes or hosts.
     checkRegistrationPolicy(metadata, deps.policy);
     await deps.checkMetadata(metadata);
-    const updated = deps.clients.update(clientId, metadata);
+    const updated = await deps.clients.update(clientId, metadata);
     c.var.log.info({ clientId }, 'client registration updated');
     return answer(c, information(updated, clientUri(clientId), token), 200);
   });
 
-  app.delete('/:clientId', (c) => {
-    const { clientId } = authorized(c);
-    deps.clients.remove(clientId);
+  app.delete('/:clientId', async (c) => {
+    const { clientId } = await authorized(c);
+    await deps.clients.remove(clientId);
     c.var.log.info({ clientId }, 'client registration deleted');
     return c.body(null, 204, { 'cache-control': 'no-store', pragma: 'no-cache' });
   });

@@ -5,6 +5,9 @@ import { openSqlite, type SqliteDatabase } from '@trellis/kit';
 
 export type Db = SqliteDatabase;
 
+/** What a store's rows answer: at once on SQLite (better-sqlite3 is synchronous), a promise on PostgreSQL. */
+export type Awaitable<T> = T | Promise<T>;
+
 export const DB_FILE = 'auth.db';
 
 /** Migrations in order; `PRAGMA user_version` records how many have run. */

@@ -3,15 +3,19 @@ import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider'
 import type { Db } from './db.ts';
 
 /**
- * Where oidc-provider's models live. The SQLite implementation below is the embedded default; a PostgreSQL or Redis
- * implementation of this interface lets several auth server nodes share state.
+ * Where oidc-provider's models live. The SQLite implementation below is the embedded default; the PostgreSQL one
+ * (postgres-stores.ts) lets several auth server instances share state.
  */
 export interface OidcStorage {
   upsert(model: string, id: string, payload: AdapterPayload, expiresIn: number | undefined): void | Promise<void>;
   find(model: string, id: string): AdapterPayload | undefined | Promise<AdapterPayload | undefined>;
   findByUserCode(model: string, userCode: string): AdapterPayload | undefined | Promise<AdapterPayload | undefined>;
   findByUid(model: string, uid: string): AdapterPayload | undefined | Promise<AdapterPayload | undefined>;
-  consume(model: string, id: string): void | Promise<void>;
+  /**
+   * Marks the entry consumed unless it already is: answers false when it was consumed before (or is gone), so of two
+   * requests (or instances) using one refresh token or code at once only one goes on.
+   */
+  consume(model: string, id: string): boolean | Promise<boolean>;
   destroy(model: string, id: string): void | Promise<void>;
   revokeByGrantId(grantId: string): void | Promise<void>;
   /** Deletes expired entries; answers how many. */
@@ -48,7 +52,7 @@ export function createSqliteStorage(db: Db, clock: Clock = systemClock): OidcSto
     'SELECT payload, expires_at, consumed_at FROM oidc_models WHERE model = ? AND uid = ?',
   );
   const consume = db.prepare<[number, string, string]>(
-    'UPDATE oidc_models SET consumed_at = ? WHERE model = ? AND id = ?',
+    'UPDATE oidc_models SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL',
   );
   const destroy = db.prepare<[string, string]>('DELETE FROM oidc_models WHERE model = ? AND id = ?');
   const revoke = db.prepare<[string]>('DELETE FROM oidc_models WHERE grant_id = ?');
@@ -79,9 +83,7 @@ export function createSqliteStorage(db: Db, clock: Clock = systemClock): OidcSto
     find: (model, id) => read(byId.get(model, id)),
     findByUserCode: (model, userCode) => read(byUserCode.get(model, userCode)),
     findByUid: (model, uid) => read(byUid.get(model, uid)),
-    consume(model, id) {
-      consume.run(clock.now(), model, id);
-    },
+    consume: (model, id) => consume.run(clock.now(), model, id).changes > 0,
     destroy(model, id) {
       destroy.run(model, id);
     },
@@ -94,14 +96,23 @@ export function createSqliteStorage(db: Db, clock: Clock = systemClock): OidcSto
 
 /** Looks up registered clients for the `Client` model (clients are managed by the admin API, not by the provider). */
 export interface ClientSource {
-  findMetadata(clientId: string): AdapterPayload | undefined;
+  findMetadata(clientId: string): Promise<AdapterPayload | undefined>;
 }
+
+/** The models a grant is redeemed with: used once, and a second use is a replay that ends the grant. */
+const GRANT_SOURCES = new Set(['RefreshToken', 'AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
 /**
  * The Adapter class oidc-provider instantiates per model name. `Client` reads the client registry; every other model
- * goes to the storage.
+ * goes to the storage. `replayed` makes the error for a grant source consumed by a concurrent request (on this or
+ * another instance): oidc-provider reads `consumed` before it consumes, so without the storage's conditional consume
+ * both requests would go on and rotate one refresh token twice.
  */
-export function createAdapterClass(storage: OidcStorage, clients: ClientSource): AdapterConstructor {
+export function createAdapterClass(
+  storage: OidcStorage,
+  clients: ClientSource,
+  replayed: (model: string) => Error = (model) => new Error(`${model} already used`),
+): AdapterConstructor {
   return class TrellisAdapter implements Adapter {
     readonly #model: string;
 
@@ -128,7 +139,16 @@ export function createAdapterClass(storage: OidcStorage, clients: ClientSource):
     }
 
     async consume(id: string): Promise<void> {
-      await storage.consume(this.#model, id);
+      if (await storage.consume(this.#model, id)) return;
+      if (!GRANT_SOURCES.has(this.#model)) return;
+      // Used twice at once: the replay oidc-provider would have caught had the two come one after the other, and
+      // answered as it answers that one, by revoking the grant. The provider found the entry before it consumed, so
+      // an entry gone now was consumed and revoked by another use already.
+      const found = await storage.find(this.#model, id);
+      if (typeof found?.grantId === 'string') {
+        await Promise.all([storage.revokeByGrantId(found.grantId), storage.destroy('Grant', found.grantId)]);
+      }
+      throw replayed(this.#model);
     }
 
     async destroy(id: string): Promise<void> {

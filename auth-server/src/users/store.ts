@@ -1,6 +1,6 @@
 // The local users: usernames with argon2id password hashes.
 import { hash, verify } from '@node-rs/argon2';
-import type { Db } from '../store/db.ts';
+import type { Awaitable, Db } from '../store/db.ts';
 import { AuthServerError } from '../errors.ts';
 
 export interface UserInput {
@@ -17,12 +17,45 @@ export interface UserView {
   readonly created_at: string;
 }
 
-interface Row {
-  username: string;
-  password_hash: string;
-  name: string | null;
-  email: string | null;
-  created_at: number;
+/** A user as stored, the same columns on SQLite and PostgreSQL; created_at in epoch ms. */
+export interface UserRow {
+  readonly username: string;
+  readonly password_hash: string;
+  readonly name: string | null;
+  readonly email: string | null;
+  readonly created_at: number;
+}
+
+/** Where user rows live (SQLite here, PostgreSQL in store/postgres-stores.ts); the rules stay in UserStore. */
+export interface UserRows {
+  get(username: string): Awaitable<UserRow | undefined>;
+  list(): Awaitable<UserRow[]>;
+  /** False when a user of that name exists. */
+  insert(row: UserRow): Awaitable<boolean>;
+  remove(username: string): Awaitable<boolean>;
+}
+
+export function sqliteUserRows(db: Db): UserRows {
+  const byName = db.prepare<[string], UserRow>('SELECT * FROM users WHERE username = ?');
+  const all = db.prepare<[], UserRow>('SELECT * FROM users ORDER BY username');
+  const insert = db.prepare<[string, string, string | null, string | null, number]>(
+    'INSERT INTO users (username, password_hash, name, email, created_at) VALUES (?, ?, ?, ?, ?)',
+  );
+  const remove = db.prepare<[string]>('DELETE FROM users WHERE username = ?');
+  return {
+    get: (username) => byName.get(username),
+    list: () => all.all(),
+    insert(r) {
+      try {
+        insert.run(r.username, r.password_hash, r.name, r.email, r.created_at);
+        return true;
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return false;
+        throw err;
+      }
+    },
+    remove: (username) => remove.run(username).changes > 0,
+  };
 }
 
 const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
@@ -33,13 +66,13 @@ const MIN_PASSWORD = 8;
  * minimum). The username is the account id and the `sub` claim.
  */
 export class UserStore {
-  readonly #db: Db;
+  readonly #rows: UserRows;
   readonly #now: () => number;
   /** Verified when the username is unknown, so a login takes as long whether or not the user exists. */
   #dummyHash: Promise<string> | undefined;
 
-  constructor(options: { db: Db; now?: () => number }) {
-    this.#db = options.db;
+  constructor(options: { rows: UserRows; now?: () => number }) {
+    this.#rows = options.rows;
     this.#now = options.now ?? Date.now;
   }
 
@@ -51,45 +84,39 @@ export class UserStore {
       throw new AuthServerError('invalid_user', `password must have at least ${MIN_PASSWORD} characters`);
     }
     const passwordHash = await hash(input.password);
-    try {
-      this.#db
-        .prepare('INSERT INTO users (username, password_hash, name, email, created_at) VALUES (?, ?, ?, ?, ?)')
-        .run(input.username, passwordHash, input.name ?? null, input.email ?? null, this.#now());
-    } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-        throw new AuthServerError('user_exists', `user ${input.username} already exists`);
-      }
-      throw err;
-    }
+    const inserted = await this.#rows.insert({
+      username: input.username,
+      password_hash: passwordHash,
+      name: input.name ?? null,
+      email: input.email ?? null,
+      created_at: this.#now(),
+    });
+    if (!inserted) throw new AuthServerError('user_exists', `user ${input.username} already exists`);
     return this.show(input.username);
   }
 
-  list(): UserView[] {
-    return this.#db
-      .prepare<[], Row>('SELECT * FROM users ORDER BY username')
-      .all()
-      .map((row) => view(row));
+  async list(): Promise<UserView[]> {
+    return (await this.#rows.list()).map((row) => view(row));
   }
 
-  find(username: string): UserView | undefined {
-    const row = this.#row(username);
+  async find(username: string): Promise<UserView | undefined> {
+    const row = await this.#rows.get(username);
     return row === undefined ? undefined : view(row);
   }
 
-  show(username: string): UserView {
-    const found = this.find(username);
+  async show(username: string): Promise<UserView> {
+    const found = await this.find(username);
     if (found === undefined) throw new AuthServerError('unknown_user', `no user ${username}`);
     return found;
   }
 
-  remove(username: string): void {
-    const { changes } = this.#db.prepare('DELETE FROM users WHERE username = ?').run(username);
-    if (changes === 0) throw new AuthServerError('unknown_user', `no user ${username}`);
+  async remove(username: string): Promise<void> {
+    if (!(await this.#rows.remove(username))) throw new AuthServerError('unknown_user', `no user ${username}`);
   }
 
   /** The account id when the password matches, otherwise undefined. */
   async authenticate(username: string, password: string): Promise<string | undefined> {
-    const row = this.#row(username);
+    const row = await this.#rows.get(username);
     if (row === undefined) {
       this.#dummyHash ??= hash('not a password of anyone');
       await verify(await this.#dummyHash, password);
@@ -97,13 +124,9 @@ export class UserStore {
     }
     return (await verify(row.password_hash, password)) ? row.username : undefined;
   }
-
-  #row(username: string): Row | undefined {
-    return this.#db.prepare<[string], Row>('SELECT * FROM users WHERE username = ?').get(username);
-  }
 }
 
-function view(row: Row): UserView {
+function view(row: UserRow): UserView {
   return {
     username: row.username,
     ...(row.name === null ? {} : { name: row.name }),

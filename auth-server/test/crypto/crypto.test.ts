@@ -5,7 +5,7 @@ import { StartupError } from '@trellis/kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMasterKey, loadMasterKey } from '../../src/crypto/master-key.ts';
 import { generateSecret, hashSecret, verifySecret } from '../../src/crypto/secrets.ts';
-import { SigningKeys } from '../../src/crypto/signing-keys.ts';
+import { SigningKeys, sqliteKeyRows } from '../../src/crypto/signing-keys.ts';
 import { openDatabase } from '../../src/store/db.ts';
 import { tempDir } from '../helpers.ts';
 
@@ -59,25 +59,25 @@ describe('client secrets', () => {
 });
 
 describe('signing keys', () => {
-  it('rotates: the new key signs first, the old stays published until its retention ends', () => {
+  it('rotates: the new key signs first, the old stays published until its retention ends', async () => {
     let now = 0;
     const keys = new SigningKeys({
-      db: openDatabase(':memory:'),
+      rows: sqliteKeyRows(openDatabase(':memory:')),
       master: createMasterKey(Buffer.alloc(32, 3)),
       now: () => now,
     });
-    keys.ensureCurrent('RS256');
-    keys.ensureCurrent('RS256');
-    const [first] = keys.list();
-    expect(keys.list()).toHaveLength(1);
+    await keys.ensureCurrent('RS256');
+    await keys.ensureCurrent('RS256');
+    const [first] = await keys.list();
+    expect(await keys.list()).toHaveLength(1);
     now = 1000;
-    const second = keys.rotate('ES256');
-    expect(keys.privateJwks().map((k) => k.kid)).toEqual([second.kid, first?.kid]);
-    expect(keys.privateJwks()[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
+    const second = await keys.rotate('ES256');
+    expect((await keys.privateJwks()).map((k) => k.kid)).toEqual([second.kid, first?.kid]);
+    expect((await keys.privateJwks())[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
     now = 5000;
-    expect(keys.prune(5000)).toEqual([]);
+    expect(await keys.prune(5000)).toEqual([]);
     now = 6000;
-    expect(keys.prune(5000)).toEqual([first?.kid]);
-    expect(keys.list().map((k) => k.kid)).toEqual([second.kid]);
+    expect(await keys.prune(5000)).toEqual([first?.kid]);
+    expect((await keys.list()).map((k) => k.kid)).toEqual([second.kid]);
   });
 });

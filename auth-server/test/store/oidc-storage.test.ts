@@ -7,7 +7,7 @@ function setup() {
   const clock = { now: () => now };
   const storage = createSqliteStorage(openDatabase(':memory:'), clock);
   const Adapter = createAdapterClass(storage, {
-    findMetadata: (id) => (id === 'known' ? { client_id: 'known' } : undefined),
+    findMetadata: (id) => Promise.resolve(id === 'known' ? { client_id: 'known' } : undefined),
   });
   return { storage, Adapter, advance: (ms: number) => void (now += ms) };
 }

@@ -1,0 +1,389 @@
+// The auth server's state on PostgreSQL: one pool, the schema of ./postgres/, and every store's rows on it.
+import {
+  inTransaction,
+  migratePostgres,
+  openPostgres,
+  redactDatabaseUrl,
+  StartupError,
+  type Logger,
+  type PostgresClient,
+  type PostgresPool,
+} from '@trellis/kit';
+import type { AdapterPayload } from 'oidc-provider';
+import type { ClientRows, ClientRow } from '../oauth-clients/store.ts';
+import type { UserRows, UserRow } from '../users/store.ts';
+import type { KeyRows, KeyRow } from '../crypto/signing-keys.ts';
+import { systemClock, type Clock, type OidcStorage } from './oidc-storage.ts';
+import { isConnectionFailure, translateFailure } from './unavailable.ts';
+
+/** Where a rotation is announced; every instance listens and reloads its keys. */
+export const KEYS_CHANNEL = 'trellis_auth_keys';
+/** Serializes key rotations of every instance on one database (pg_advisory_xact_lock's key: "trellis-keys"). */
+const KEYS_LOCK = 0x7472_6b73;
+/** How long a lost LISTEN connection waits before it tries again. */
+const RELISTEN_MS = 1000;
+
+export interface PostgresAuthState {
+  readonly pool: PostgresPool;
+  readonly clients: ClientRows;
+  readonly users: UserRows;
+  readonly keys: KeyRows;
+  readonly storage: OidcStorage;
+  /** Whether a trivial query answers. */
+  ping(): Promise<boolean>;
+  /**
+   * Calls `listener` when any instance rotates the signing keys (NOTIFY), and once more after the notification
+   * connection was lost and made again (a rotation in between would otherwise go unnoticed). Returns a stop function.
+   */
+  onKeysChanged(listener: () => void): () => void;
+  close(): Promise<void>;
+}
+
+/** Runs a statement; a lost or refused connection becomes StoreUnavailableError (503), anything else stays. */
+async function run<R extends object>(
+  db: PostgresPool | PostgresClient,
+  text: string,
+  values: readonly unknown[] = [],
+): Promise<{ rows: R[]; rowCount: number }> {
+  try {
+    const result = await db.query<R>(text, values as unknown[]);
+    return { rows: result.rows, rowCount: result.rowCount ?? 0 };
+  } catch (err) {
+    throw translateFailure(err);
+  }
+}
+
+async function transaction<T>(pool: PostgresPool, fn: (client: PostgresClient) => Promise<T>): Promise<T> {
+  try {
+    return await inTransaction(pool, fn);
+  } catch (err) {
+    throw translateFailure(err);
+  }
+}
+
+const UNIQUE_VIOLATION = '23505';
+const isUnique = (err: unknown): boolean => (err as { code?: unknown }).code === UNIQUE_VIOLATION;
+
+/**
+ * Opens the pool and applies the schema. Start-up fails at once, with the URL shown without its password, when the
+ * database cannot be reached: an orchestrator restarts the process, and a server that started without its state
+ * would only answer 503.
+ */
+export async function openPostgresAuthState(
+  url: string,
+  options: { logger?: Logger | undefined; clock?: Clock | undefined; max?: number | undefined } = {},
+): Promise<PostgresAuthState> {
+  const pool = openPostgres(url, {
+    applicationName: 'trellis-auth-server',
+    ...(options.max === undefined ? {} : { max: options.max }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  });
+  try {
+    await migratePostgres(pool, { directory: new URL('./postgres/', import.meta.url), component: 'auth-server' });
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    const reason = isConnectionFailure(err)
+      ? `cannot reach it (${(err as { code?: string }).code ?? (err as Error).message})`
+      : (err as Error).message;
+    throw new StartupError(`auth database ${redactDatabaseUrl(url)}: ${reason}`);
+  }
+  const listeners = new Set<() => void>();
+  const listen = keyNotifications(pool, listeners, options.logger);
+  return {
+    pool,
+    clients: postgresClientRows(pool),
+    users: postgresUserRows(pool),
+    keys: postgresKeyRows(pool),
+    storage: createPostgresStorage(pool, options.clock),
+    ping: () =>
+      run(pool, 'SELECT 1').then(
+        () => true,
+        () => false,
+      ),
+    onKeysChanged(listener) {
+      listeners.add(listener);
+      listen.start();
+      return () => listeners.delete(listener);
+    },
+    async close() {
+      listen.stop();
+      await pool.end();
+    },
+  };
+}
+
+/** One pooled connection kept for LISTEN, made again after it is lost (the database restarted). */
+function keyNotifications(pool: PostgresPool, listeners: Set<() => void>, logger: Logger | undefined) {
+  let client: PostgresClient | undefined;
+  let releaseHeld: (() => void) | undefined;
+  let started = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const notify = (): void => {
+    for (const listener of listeners) listener();
+  };
+  const retry = (): void => {
+    if (stopped || timer !== undefined) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void connect(true);
+    }, RELISTEN_MS);
+    timer.unref();
+  };
+  const connect = async (again: boolean): Promise<void> => {
+    try {
+      const held = await pool.connect();
+      let released = false;
+      const drop = (): void => {
+        if (released) return;
+        released = true;
+        if (client === held) client = undefined;
+        held.release(true);
+      };
+      const lost = (): void => {
+        // The connection is gone (the database stopped); the pool drops it and we listen again once it answers.
+        drop();
+        retry();
+      };
+      held.on('error', lost);
+      held.on('end', lost);
+      held.on('notification', (message) => {
+        if (message.channel === KEYS_CHANNEL) notify();
+      });
+      try {
+        await held.query(`LISTEN ${KEYS_CHANNEL}`);
+      } catch {
+        drop();
+        retry();
+        return;
+      }
+      if (stopped || released) {
+        drop();
+        return;
+      }
+      client = held;
+      releaseHeld = drop;
+      if (again) {
+        logger?.info('listening for signing key rotations again');
+        notify();
+      }
+    } catch {
+      // pool.connect failed: no client was handed out.
+      retry();
+    }
+  };
+  return {
+    start() {
+      if (started) return;
+      started = true;
+      void connect(false);
+    },
+    stop() {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      releaseHeld?.();
+      client = undefined;
+    },
+  };
+}
+
+interface ClientRecord extends Omit<ClientRow, 'created_at' | 'updated_at'> {
+  created_at: string;
+  updated_at: string;
+}
+
+const CLIENT_COLUMNS =
+  'client_id, metadata::text AS metadata, secret_hash, registration_token_hash, created_at, updated_at';
+
+/** bigint columns arrive as text (node-postgres keeps 64-bit integers exact); epoch ms fit a number. */
+const clientRow = (r: ClientRecord): ClientRow => ({
+  ...r,
+  created_at: Number(r.created_at),
+  updated_at: Number(r.updated_at),
+});
+
+export function postgresClientRows(pool: PostgresPool): ClientRows {
+  return {
+    async get(clientId) {
+      const { rows } = await run<ClientRecord>(pool, `SELECT ${CLIENT_COLUMNS} FROM clients WHERE client_id = $1`, [
+        clientId,
+      ]);
+      return rows[0] === undefined ? undefined : clientRow(rows[0]);
+    },
+    async list() {
+      const { rows } = await run<ClientRecord>(pool, `SELECT ${CLIENT_COLUMNS} FROM clients ORDER BY client_id`);
+      return rows.map(clientRow);
+    },
+    async insert(r) {
+      try {
+        await run(
+          pool,
+          `INSERT INTO clients (client_id, metadata, secret_hash, registration_token_hash, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6)`,
+          [r.client_id, r.metadata, r.secret_hash, r.registration_token_hash, r.created_at, r.updated_at],
+        );
+        return true;
+      } catch (err) {
+        if (isUnique(err)) return false;
+        throw err;
+      }
+    },
+    async update(clientId, c) {
+      const { rowCount } =
+        c.metadata === undefined
+          ? await run(pool, 'UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE client_id = $3', [
+              c.secret_hash,
+              c.updated_at,
+              clientId,
+            ])
+          : await run(
+              pool,
+              'UPDATE clients SET metadata = $1, secret_hash = $2, updated_at = $3 WHERE client_id = $4',
+              [c.metadata, c.secret_hash, c.updated_at, clientId],
+            );
+      return rowCount > 0;
+    },
+    async remove(clientId) {
+      return (await run(pool, 'DELETE FROM clients WHERE client_id = $1', [clientId])).rowCount > 0;
+    },
+  };
+}
+
+type UserRecord = Omit<UserRow, 'created_at'> & { created_at: string };
+const userRow = (r: UserRecord): UserRow => ({ ...r, created_at: Number(r.created_at) });
+
+export function postgresUserRows(pool: PostgresPool): UserRows {
+  return {
+    async get(username) {
+      const { rows } = await run<UserRecord>(pool, 'SELECT * FROM users WHERE username = $1', [username]);
+      return rows[0] === undefined ? undefined : userRow(rows[0]);
+    },
+    async list() {
+      return (await run<UserRecord>(pool, 'SELECT * FROM users ORDER BY username')).rows.map(userRow);
+    },
+    async insert(r) {
+      try {
+        await run(
+          pool,
+          'INSERT INTO users (username, password_hash, name, email, created_at) VALUES ($1, $2, $3, $4, $5)',
+          [r.username, r.password_hash, r.name, r.email, r.created_at],
+        );
+        return true;
+      } catch (err) {
+        if (isUnique(err)) return false;
+        throw err;
+      }
+    },
+    async remove(username) {
+      return (await run(pool, 'DELETE FROM users WHERE username = $1', [username])).rowCount > 0;
+    },
+  };
+}
+
+type KeyRecord = Omit<KeyRow, 'created_at' | 'retired_at'> & { created_at: string; retired_at: string | null };
+const keyRow = (r: KeyRecord): KeyRow => ({
+  ...r,
+  created_at: Number(r.created_at),
+  retired_at: r.retired_at === null ? null : Number(r.retired_at),
+});
+const KEY_ORDER = 'ORDER BY retired_at IS NOT NULL, created_at DESC';
+
+export function postgresKeyRows(pool: PostgresPool): KeyRows {
+  return {
+    async list() {
+      return (await run<KeyRecord>(pool, `SELECT * FROM signing_keys ${KEY_ORDER}`)).rows.map(keyRow);
+    },
+    rotate: (row, keep) =>
+      transaction(pool, async (client) => {
+        await client.query('SELECT pg_advisory_xact_lock($1)', [KEYS_LOCK]);
+        const current = await client.query<KeyRecord>('SELECT * FROM signing_keys WHERE retired_at IS NULL');
+        if (keep?.(current.rows[0] === undefined ? undefined : keyRow(current.rows[0]))) return false;
+        await client.query('UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL', [row.created_at]);
+        await client.query(
+          'INSERT INTO signing_keys (kid, alg, sealed, created_at, retired_at) VALUES ($1, $2, $3, $4, NULL)',
+          [row.kid, row.alg, row.sealed, row.created_at],
+        );
+        // Delivered to every listening instance when the transaction commits, never before.
+        await client.query('SELECT pg_notify($1, $2)', [KEYS_CHANNEL, row.kid]);
+        return true;
+      }),
+    async prune(cutoff) {
+      const { rows } = await run<{ kid: string }>(
+        pool,
+        'DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at <= $1 RETURNING kid',
+        [cutoff],
+      );
+      return rows.map((r) => r.kid);
+    },
+  };
+}
+
+interface ModelRecord {
+  payload: AdapterPayload;
+  consumed_at: Date | null;
+}
+
+/**
+ * oidc-provider's models on PostgreSQL: the SQLite storage's table with a jsonb payload, expiry checked in the query
+ * and swept by startCleanup (by whichever instance runs it first). consume is conditional, so of two instances using
+ * one refresh token at once only one rotates it.
+ */
+export function createPostgresStorage(pool: PostgresPool, clock: Clock = systemClock): OidcStorage {
+  const now = (): Date => new Date(clock.now());
+  const text = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+  const read = (rows: ModelRecord[]): AdapterPayload | undefined => {
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    // oidc-provider treats a truthy `consumed` as "already used" (replayed codes, rotated refresh tokens).
+    return row.consumed_at === null
+      ? row.payload
+      : { ...row.payload, consumed: Math.floor(row.consumed_at.getTime() / 1000) };
+  };
+  const select = (where: string) =>
+    `SELECT payload, consumed_at FROM oidc_models
+     WHERE model = $1 AND ${where} = $2 AND (expires_at IS NULL OR expires_at > $3) LIMIT 1`;
+  const byId = select('id');
+  const byUserCode = select('user_code');
+  const byUid = select('uid');
+  return {
+    async upsert(model, id, payload, expiresIn) {
+      const expiresAt = expiresIn === undefined ? null : new Date(clock.now() + expiresIn * 1000);
+      await run(
+        pool,
+        `INSERT INTO oidc_models (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)
+         ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
+           user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at`,
+        [
+          model,
+          id,
+          JSON.stringify(payload),
+          text(payload.grantId),
+          text(payload.userCode),
+          text(payload.uid),
+          expiresAt,
+        ],
+      );
+    },
+    find: async (model, id) => read((await run<ModelRecord>(pool, byId, [model, id, now()])).rows),
+    findByUserCode: async (model, userCode) =>
+      read((await run<ModelRecord>(pool, byUserCode, [model, userCode, now()])).rows),
+    findByUid: async (model, uid) => read((await run<ModelRecord>(pool, byUid, [model, uid, now()])).rows),
+    async consume(model, id) {
+      const { rowCount } = await run(
+        pool,
+        'UPDATE oidc_models SET consumed_at = $3 WHERE model = $1 AND id = $2 AND consumed_at IS NULL',
+        [model, id, now()],
+      );
+      return rowCount > 0;
+    },
+    async destroy(model, id) {
+      await run(pool, 'DELETE FROM oidc_models WHERE model = $1 AND id = $2', [model, id]);
+    },
+    async revokeByGrantId(grantId) {
+      await run(pool, 'DELETE FROM oidc_models WHERE grant_id = $1', [grantId]);
+    },
+    removeExpired: async () =>
+      (await run(pool, 'DELETE FROM oidc_models WHERE expires_at IS NOT NULL AND expires_at <= $1', [now()])).rowCount,
+  };
+}
