@@ -12,6 +12,7 @@ import { peers } from './peers.ts';
 import { registry } from './registry.ts';
 import { resilience } from './resilience.ts';
 import { security } from './security.ts';
+import { soak } from './soak.ts';
 import { startup } from './startup.ts';
 
 /** Every benchmark scenario; each issue adds its own. */
@@ -29,4 +30,5 @@ export const scenarios: readonly Scenario[] = [
   kafka,
   landscape,
   peers,
+  soak,
 ];
