@@ -36,6 +36,34 @@ describe('loadConfig', () => {
   });
 });
 
+describe('the database settings', () => {
+  const url = 'postgres://trellis:db-pass-1@127.0.0.1:5432/trellis';
+
+  it('serve the jdbc backend from --database-url or TRELLIS_DATABASE_URL, with the write API', () => {
+    const config = loadConfig({ TRELLIS_DATABASE_URL: url, CONFIG_ADMINS: 'ops:ops-secret-1:*' }, [
+      '--backends',
+      'jdbc',
+    ]);
+    expect(config).toMatchObject({ backendKinds: ['jdbc'], databaseUrl: url });
+    expect(loadConfig({}, ['--backends', 'native,jdbc', '--database-url', url]).databaseUrl).toBe(url);
+    // A landscape-wide URL leaves a server that serves no jdbc backend as it was.
+    expect(loadConfig({ TRELLIS_DATABASE_URL: url }).backendKinds).toEqual(['native']);
+  });
+
+  it('refuse a URL that is not PostgreSQL, jdbc without a URL, and jdbc with sqlite, never showing the URL', () => {
+    let message = '';
+    try {
+      loadConfig({ TRELLIS_DATABASE_URL: 'mysql://trellis:db-pass-1@127.0.0.1/trellis' });
+    } catch (err) {
+      message = String(err);
+    }
+    expect(message).toMatch(/TRELLIS_DATABASE_URL.*postgres:\/\//);
+    expect(message).not.toContain('db-pass-1');
+    expect(() => loadConfig({ CONFIG_BACKENDS: 'jdbc' })).toThrow(/jdbc backend needs --database-url/);
+    expect(() => loadConfig({ CONFIG_BACKENDS: 'sqlite,jdbc', TRELLIS_DATABASE_URL: url })).toThrow(/one of them/);
+  });
+});
+
 describe('loadKeyChain', () => {
   it('refuses a key file readable by group or others', async () => {
     const file = join(dir.root, 'key');

@@ -3,7 +3,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startPostgresServer, type PostgresServer } from '@trellis/kit/postgres-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sseReader } from '../helpers.ts';
+import { freePort } from '@trellis/kit';
+import { sseReader, startConfigServer, tempRepo } from '../helpers.ts';
 import { historyOf, propertiesOf, putProperties, replay, startJdbcServers, type ChangeJson } from './helpers.ts';
 
 let db: PostgresServer;
@@ -147,4 +148,26 @@ describe.each([
       controller.abort();
     }
   }, 45_000);
+});
+
+describe('a config server started while its database is unreachable', () => {
+  it('refuses to start, naming the database without its password', async () => {
+    const port = await freePort();
+    const dir = tempRepo({});
+    try {
+      const start = startConfigServer({
+        repo: dir.root,
+        dataDir: dir.root,
+        env: {
+          CONFIG_BACKENDS: 'jdbc',
+          TRELLIS_DATABASE_URL: `postgres://trellis:db-pass-2@127.0.0.1:${port}/trellis`,
+        },
+      });
+      await expect(start).rejects.toThrow(
+        `cannot open --database-url (TRELLIS_DATABASE_URL) postgres://trellis@127.0.0.1:${port}/trellis: connection refused`,
+      );
+    } finally {
+      dir.remove();
+    }
+  });
 });
