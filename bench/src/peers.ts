@@ -1,4 +1,5 @@
-// The Spring servers `npm run bench peers` races Trellis against: each built once with Maven from bench/peers/<name>,
+// The Spring servers `npm run bench peers` races Trellis against: each built once with Maven from bench/peers/<name>
+// (the Eureka server from interop/eureka-server, which the interop tests peer with Trellis),
 // run with `java -jar` on a free loopback port, timed from spawn to its first 200, and warmed until it stops improving.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -15,6 +16,13 @@ import { load, type LoadOptions, type LoadResult } from './harness.ts';
 export type PeerName = 'eureka-server' | 'config-server' | 'authorization-server' | 'gateway';
 
 const PEERS_DIR = fileURLToPath(new URL('../peers/', import.meta.url));
+/** Projects kept outside bench/peers/, with the jar their pom names: the Eureka server is the interop tests' too. */
+const ELSEWHERE: Partial<Record<PeerName, { dir: string; jar: string }>> = {
+  'eureka-server': {
+    dir: fileURLToPath(new URL('../../interop/eureka-server/', import.meta.url)),
+    jar: 'eureka-server.jar',
+  },
+};
 const LOG_DIR = fileURLToPath(new URL('../results/', import.meta.url));
 /** Built jars, named after a hash of their pom and sources, so an edit rebuilds and nothing else does. */
 const CACHE_DIR = join(homedir(), '.cache', 'trellis', 'bench-peers');
@@ -45,10 +53,11 @@ async function sourceHash(project: string): Promise<string> {
  * cached under ~/.cache/trellis/bench-peers for as long as the pom and sources stay the same.
  */
 export async function buildPeer(name: PeerName): Promise<string> {
-  const project = join(PEERS_DIR, name);
+  const project = ELSEWHERE[name]?.dir ?? join(PEERS_DIR, name);
+  const where = relative(fileURLToPath(new URL('../../', import.meta.url)), project);
   const jar = join(CACHE_DIR, `${name}-${await sourceHash(project)}.jar`);
   if (existsSync(jar)) return jar;
-  process.stderr.write(`bench: building bench/peers/${name} with Maven…\n`);
+  process.stderr.write(`bench: building ${where} with Maven…\n`);
   try {
     await promisify(execFile)('mvn', ['-B', '-q', 'package', '-DskipTests'], {
       cwd: project,
@@ -59,12 +68,12 @@ export async function buildPeer(name: PeerName): Promise<string> {
     const e = err as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
     if (e.code === 'ENOENT') throw new Error('bench: the peers scenario needs Maven (apt-get install maven) and a JDK');
     const output = `${e.stdout ?? ''}${e.stderr ?? ''}`.trim().split('\n').slice(-10).join('\n');
-    throw new Error(`bench: mvn package failed in bench/peers/${name}:\n${output || e.message}`, { cause: err });
+    throw new Error(`bench: mvn package failed in ${where}:\n${output || e.message}`, { cause: err });
   }
   await mkdir(CACHE_DIR, { recursive: true });
   // Copied under a temporary name and renamed, so a run interrupted mid-copy never leaves a truncated jar behind.
   const staging = `${jar}.${process.pid}.tmp`;
-  await copyFile(join(project, 'target', `bench-${name}.jar`), staging);
+  await copyFile(join(project, 'target', ELSEWHERE[name]?.jar ?? `bench-${name}.jar`), staging);
   await rename(staging, jar);
   return jar;
 }

@@ -1,5 +1,5 @@
-// The bench's Eureka server: Spring Cloud's own, enabled and nothing else.
-package dev.trellis.bench.eureka;
+// Spring Cloud's own Eureka server, enabled and nothing else: whatever it does is Eureka's behaviour, not ours.
+package dev.trellis.interop.eureka;
 
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
