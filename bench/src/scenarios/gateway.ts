@@ -1,6 +1,4 @@
 // The gateway: a Path route and lb:// with a JWT check, beside a bare Node proxy and nginx, and its added latency.
-import { spawn } from 'node:child_process';
-import { generateKeyPairSync, sign } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -8,41 +6,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
+import { freePort } from '@trellis/kit';
 import { startServer } from '../harness.ts';
+import { AUDIENCE, ISSUER, tokenAndJwks } from '../jwt.ts';
+import { spawnNginx, type Nginx } from '../nginx.ts';
 import type { Scenario } from '../scenario.ts';
-
-const ISSUER = 'https://auth.bench.local';
-const AUDIENCE = 'product-api';
-
-/** A signed RS256 access token and the JWKS that verifies it (node:crypto; bench does not depend on jose). */
-function tokenAndJwks(): { token: string; jwks: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'bench-1', alg: 'RS256', use: 'sig' };
-  const now = Math.floor(Date.now() / 1000);
-  const part = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const input = `${part({ alg: 'RS256', kid: 'bench-1', typ: 'at+jwt' })}.${part({
-    iss: ISSUER,
-    aud: AUDIENCE,
-    sub: 'reader',
-    client_id: 'reader',
-    scope: 'product:read',
-    iat: now,
-    exp: now + 3600,
-  })}`;
-  return {
-    token: `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`,
-    jwks: JSON.stringify({ keys: [jwk] }),
-  };
-}
-
-async function freePort(): Promise<number> {
-  const s = http.createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + 15_000;
@@ -147,40 +115,14 @@ export const gateway: Scenario = {
       '--jwks-uri',
       jwksUri,
     ]);
-    const nginxPort = await freePort();
-    const nginxConf = join(dir, 'nginx.conf');
-    await writeFile(
-      nginxConf,
-      `worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/nginx-body;
-  proxy_temp_path ${dir}/nginx-proxy;
-  fastcgi_temp_path ${dir}/nginx-fastcgi;
-  uwsgi_temp_path ${dir}/nginx-uwsgi;
-  scgi_temp_path ${dir}/nginx-scgi;
-  upstream baseline { server 127.0.0.1:${upstreamPort}; keepalive 64; }
-  server {
-    listen 127.0.0.1:${nginxPort};
-    location / { proxy_pass http://baseline; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-`,
-    );
-    const nginx = spawn('/usr/sbin/nginx', ['-c', nginxConf, '-g', 'daemon off;'], { stdio: 'ignore' });
-    // A missing nginx fails this scenario with its reason (the figures of the others are kept), not the whole run.
-    let nginxFailed: Error | undefined;
-    nginx.once('error', (err) => (nginxFailed = err));
-    await new Promise((r) => setImmediate(r));
     const headers = { authorization: `Bearer ${token}` };
+    let nginx: Nginx | undefined;
     try {
+      // Inside the try: a missing nginx fails this scenario with its reason, and the servers above still stop.
+      nginx = await spawnNginx(dir, await freePort(), upstreamPort);
+      const nginxUrl = nginx.url;
       await waitFor(async () => (await fetch(`${gw.url}/product-composite/1`, { headers })).status === 200, 'lb route');
-      if (nginxFailed !== undefined)
-        throw new Error(`bench: nginx did not start (Debian package nginx): ${nginxFailed.message}`);
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${nginxPort}/`)).status === 200, 'nginx');
+      await waitFor(async () => (await fetch(`${nginxUrl}/`)).status === 200, 'nginx');
       await compare('upstream direct', { url: `${upstream.url}/product/1` }, { note: 'same server as the baseline' });
       await compare('gateway, Path route', { url: `${gw.url}/product/1` }, { target: 0.5 });
       await compare('gateway, lb:// + JWT check', { url: `${gw.url}/product-composite/1`, headers }, { target: 0.4 });
@@ -196,7 +138,7 @@ http {
       }
       await compare(
         'nginx proxy_pass, 1 worker',
-        { url: `http://127.0.0.1:${nginxPort}/product/1` },
+        { url: `${nginxUrl}/product/1` },
         {
           note: 'reference',
         },
@@ -208,7 +150,7 @@ http {
         note: `direct p50 ${direct.toFixed(2)} ms, through the gateway ${through.toFixed(2)} ms`,
       });
     } finally {
-      nginx.kill('SIGTERM');
+      await nginx?.stop();
       await gw.stop();
       await registry.stop();
       await upstream.stop();

@@ -1,16 +1,14 @@
 // Security: the JWT guard on a kit route, and client_credentials token issuance against the RS256 ceiling.
-import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { randomBytes, sign, type KeyObject } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../harness.ts';
+import { AUDIENCE, ISSUER, tokenAndJwks } from '../jwt.ts';
 import type { Figure, Scenario, ScenarioContext } from '../scenario.ts';
 
-const ISSUER = 'https://auth.bench.local';
-const AUDIENCE = 'product-api';
-
 /** Registers a client_credentials client through RFC 7591 dynamic registration; answers its id and secret. */
-async function registerClient(url: string, initialAccessToken: string): Promise<{ id: string; secret: string }> {
+export async function registerClient(url: string, initialAccessToken: string): Promise<{ id: string; secret: string }> {
   const res = await fetch(`${url}/oauth2/register`, {
     method: 'POST',
     headers: { authorization: `Bearer ${initialAccessToken}`, 'content-type': 'application/json' },
@@ -87,22 +85,7 @@ async function issuance(compare: ScenarioContext['compare'], alg: 'RS256' | 'ES2
 export const security: Scenario = {
   name: 'security',
   async run({ compare, figure }) {
-    // Signed with node:crypto (bench does not depend on jose); the guard verifies it with jose like any other JWT.
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'bench-1', alg: 'RS256', use: 'sig' };
-    const jwks = JSON.stringify({ keys: [jwk] });
-    const now = Math.floor(Date.now() / 1000);
-    const part = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
-    const signingInput = `${part({ alg: 'RS256', kid: 'bench-1', typ: 'at+jwt' })}.${part({
-      iss: ISSUER,
-      aud: AUDIENCE,
-      sub: 'reader',
-      client_id: 'reader',
-      scope: 'product:read',
-      iat: now,
-      exp: now + 3600,
-    })}`;
-    const token = `${signingInput}.${sign('sha256', Buffer.from(signingInput), privateKey).toString('base64url')}`;
+    const { token, jwks, privateKey } = tokenAndJwks();
     const headers = { authorization: `Bearer ${token}` };
     const server = await startServer('guarded-service.ts', [], {
       BENCH_JWKS: jwks,
