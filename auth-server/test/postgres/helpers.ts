@@ -1,6 +1,6 @@
 // What the PostgreSQL tests share: auth servers on one database, a token request, and a sign-in without a browser.
 import { startPostgresServer, type PostgresServer } from '@trellis/kit/postgres-server';
-import { freePort } from '@trellis/kit';
+import { freePort, type Logger } from '@trellis/kit';
 import { ADMIN_TOKEN, startServer, type TestServer } from '../helpers.ts';
 
 /** Every instance of one issuer shares this key: it unseals the signing keys and peppers the client secrets. */
@@ -17,6 +17,7 @@ export async function startInstances(
   dataDir: string,
   count: number,
   argv: readonly string[] = [],
+  logger?: Logger,
 ): Promise<{ issuer: string; servers: TestServer[] }> {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
@@ -25,6 +26,7 @@ export async function startInstances(
     servers.push(
       await startServer({
         dataDir,
+        ...(logger === undefined ? {} : { logger }),
         argv: [
           '--database-url',
           databaseUrl,
