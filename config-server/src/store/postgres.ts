@@ -46,7 +46,15 @@ export interface PostgresPropertyStoreOptions {
   readonly maxConnections?: number;
   /** Wait between attempts to LISTEN again after the connection was lost. Default 1 s. */
   readonly reconnectMs?: number;
+  /**
+   * How often the LISTEN connection is asked `SELECT 1`; no answer within 5 s (or this long, if shorter) counts as
+   * lost. A server that
+   * vanished without closing the socket (a failover, a dead VM) would otherwise leave the watchers deaf. Default 15 s.
+   */
+  readonly probeMs?: number;
 }
+
+const PROBE_TIMEOUT_MS = 5000;
 
 interface ChangeRow {
   id: string;
@@ -116,6 +124,7 @@ export async function openPostgresPropertyStore(options: PostgresPropertyStoreOp
   const where = redactDatabaseUrl(options.url);
   const clock = options.clock ?? (() => new Date());
   const reconnectMs = options.reconnectMs ?? 1000;
+  const probeMs = options.probeMs ?? 15_000;
   // Tells this instance's own notifications (already told locally at commit) from other instances'.
   const instance = randomUUID();
   const listeners = new Set<(scope: PropertyScope | undefined) => void>();
@@ -248,7 +257,8 @@ export async function openPostgresPropertyStore(options: PostgresPropertyStoreOp
   });
   let closed = false;
   let listening = false;
-  let heardBefore = false;
+  // Whether a LISTEN connection was lost (or never made) since the last one: to say so when it is back.
+  let deaf = false;
   let drop: (() => void) | undefined;
   let retry: NodeJS.Timeout | undefined;
 
@@ -278,21 +288,45 @@ export async function openPostgresPropertyStore(options: PostgresPropertyStoreOp
     retry.unref();
   }
 
+  /** Asks `SELECT 1` every probeMs; no answer in time, or an error, loses the connection. Answers the stop. */
+  function probe(client: PostgresClient, lose: (err: unknown) => void): () => void {
+    const timer = setInterval(() => {
+      const timeout = setTimeout(
+        () => lose(new Error('the LISTEN connection stopped answering')),
+        Math.min(PROBE_TIMEOUT_MS, probeMs),
+      );
+      timeout.unref();
+      client.query('SELECT 1').then(
+        () => clearTimeout(timeout),
+        (err: unknown) => {
+          clearTimeout(timeout);
+          lose(err);
+        },
+      );
+    }, probeMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   async function listen(): Promise<void> {
     if (closed) return;
     let client: PostgresClient;
     try {
       client = await listenPool.connect();
     } catch {
+      deaf = true;
       scheduleListen();
       return;
     }
     let gone = false;
+    let stopProbe = (): void => undefined;
     const lose = (err?: unknown): void => {
       if (gone) return;
       gone = true;
+      deaf = true;
       listening = false;
       drop = undefined;
+      stopProbe();
       client.removeListener('notification', onNotification);
       // Released with an error, the pool destroys the connection instead of keeping it.
       client.release(err instanceof Error ? err : new Error('the LISTEN connection ended'));
@@ -322,14 +356,17 @@ export async function openPostgresPropertyStore(options: PostgresPropertyStoreOp
     drop = () => {
       gone = true;
       listening = false;
+      stopProbe();
       client.release(true);
     };
-    if (heardBefore) {
+    stopProbe = probe(client, lose);
+    if (deaf) {
+      deaf = false;
       logger.info({ database: where }, 'listening for config changes again');
-      // Writes by other instances while the connection was down were not heard: let every watcher look again.
-      notify(undefined);
     }
-    heardBefore = true;
+    // Writes by other instances while no connection listened were not heard: every watcher looks again. (The first
+    // time, while the store opens, nobody is subscribed yet.)
+    notify(undefined);
   }
 
   await listen();
