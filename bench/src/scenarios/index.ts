@@ -1,5 +1,6 @@
 // The list of scenarios `npm run bench` knows, in the order it runs them.
 import type { Scenario } from '../scenario.ts';
+import { authPostgres } from './auth-postgres.ts';
 import { config } from './config.ts';
 import { events } from './events.ts';
 import { gateway } from './gateway.ts';
@@ -23,6 +24,7 @@ export const scenarios: readonly Scenario[] = [
   startup,
   resilience,
   security,
+  authPostgres,
   config,
   registry,
   gateway,

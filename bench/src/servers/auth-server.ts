@@ -10,6 +10,10 @@ if (dataDir === undefined) throw new Error('usage: auth-server.ts <data dir>');
 const env = {
   AUTH_REGISTRATION_TOKEN: process.env.AUTH_REGISTRATION_TOKEN,
   AUTH_SIGNING_ALG: process.env.AUTH_SIGNING_ALG,
+  // PostgreSQL instead of SQLite (scenarios/auth-postgres.ts): instances of one issuer share the database and key.
+  TRELLIS_DATABASE_URL: process.env.TRELLIS_DATABASE_URL,
+  AUTH_KEY_ENCRYPTION_KEY: process.env.AUTH_KEY_ENCRYPTION_KEY,
+  AUTH_ISSUER: process.env.AUTH_ISSUER,
   AUTH_SEED_DEV_CLIENTS: 'false',
 };
 const logger = createLogger({ name: 'bench-auth-server', level: 'info', format: 'json' });
