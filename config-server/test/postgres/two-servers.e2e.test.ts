@@ -3,7 +3,7 @@
 import { startPostgresServer, type PostgresServer } from '@trellis/kit/postgres-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sseReader, type EnvJson } from '../helpers.ts';
-import { historyOf, propertiesOf, putProperties, replay, startJdbcServers, type ChangeJson } from './helpers.ts';
+import { historyOf, OPS, propertiesOf, putProperties, replay, startJdbcServers, type ChangeJson } from './helpers.ts';
 
 let db: PostgresServer;
 let a: string;
@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 describe('two config servers on one PostgreSQL database', () => {
-  it('tell a watcher on B of a write made through A, and B serves it', async () => {
+  it('tell a watcher on B of writes and rollbacks made through A, and B serves them', async () => {
     const controller = new AbortController();
     const res = await fetch(`${b}/watch/product/default`, { signal: controller.signal });
     expect(res.status).toBe(200);
@@ -44,6 +44,20 @@ describe('two config servers on one PostgreSQL database', () => {
       expect((await events.next(3000)).data.changed).toEqual(['server.port']);
       const fromA = (await (await fetch(`${a}/product/default`)).json()) as EnvJson;
       expect(fromA.propertySources[0]?.source).toEqual({ 'server.port': '7002' });
+      // A rollback through B to A's first write: the watcher hears it, and A serves the value rolled back to.
+      const [first] = await historyOf(a, 'product/default/master');
+      const rollback = await fetch(`${b}/admin/rollback/product/default/master`, {
+        method: 'POST',
+        headers: { ...OPS, 'content-type': 'application/json' },
+        body: JSON.stringify({ to: first?.id }),
+      });
+      expect(rollback.status).toBe(200);
+      expect(((await rollback.json()) as { change: ChangeJson }).change).toMatchObject({
+        kind: 'rollback',
+        changes: [{ key: 'server.port', old: '7002', new: '7001' }],
+      });
+      expect((await events.next(3000)).data.changed).toEqual(['server.port']);
+      expect(await propertiesOf(a, 'product/default/master')).toEqual({ 'server.port': '7001' });
     } finally {
       controller.abort();
     }
