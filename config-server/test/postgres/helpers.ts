@@ -29,24 +29,26 @@ export async function startJdbcServers(
     repo.remove();
     data.remove();
   };
-  try {
-    for (let i = 0; i < count; i++) {
-      servers.push(
-        await startConfigServer({
-          repo: repo.root,
-          dataDir: data.root,
-          env: {
-            CONFIG_BACKENDS: 'jdbc',
-            TRELLIS_DATABASE_URL: databaseUrl,
-            CONFIG_ADMINS: 'ops:ops-secret-1:*',
-            MANAGEMENT_ENDPOINT_HEALTH_SHOW_DETAILS: 'always',
-          },
-        }),
-      );
-    }
-  } catch (err) {
+  // All at once, as a deployment starts them: the schema is made once, under the migration lock.
+  const started = await Promise.allSettled(
+    Array.from({ length: count }, () =>
+      startConfigServer({
+        repo: repo.root,
+        dataDir: data.root,
+        env: {
+          CONFIG_BACKENDS: 'jdbc',
+          TRELLIS_DATABASE_URL: databaseUrl,
+          CONFIG_ADMINS: 'ops:ops-secret-1:*',
+          MANAGEMENT_ENDPOINT_HEALTH_SHOW_DETAILS: 'always',
+        },
+      }),
+    ),
+  );
+  for (const s of started) if (s.status === 'fulfilled') servers.push(s.value);
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed !== undefined) {
     await stop();
-    throw err;
+    throw failed.reason;
   }
   return { servers, stop };
 }

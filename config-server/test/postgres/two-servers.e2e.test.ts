@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 describe('two config servers on one PostgreSQL database', () => {
-  it('tell a watcher on B of writes and rollbacks made through A, and B serves them', async () => {
+  it('tell a watcher on B of writes and rollbacks made through either server, and both serve them', async () => {
     const controller = new AbortController();
     const res = await fetch(`${b}/watch/product/default`, { signal: controller.signal });
     expect(res.status).toBe(200);
