@@ -114,8 +114,8 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     const { createProvider, replayedGrant } = await import('./oidc/provider.ts');
     let issuer = config.issuer ?? '';
     let builtWith: string | undefined;
-    const build = async (): Promise<void> => {
-      const version = keysVersion(await store.keys.list());
+    const build = async (): Promise<readonly SigningKeyInfo[]> => {
+      const keys = await store.keys.list();
       const jwks = await privateJwks(store);
       const provider = createProvider({
         issuer,
@@ -148,27 +148,41 @@ async function start(config: Config, logger: Logger): Promise<Running> {
         logger,
         registrationPath: config.registrationToken === undefined ? undefined : REGISTRATION_PATH,
         metrics,
+        unknownKey: followKeysSoon,
       });
       holder.current = provider;
       holder.callback = provider.callback();
-      builtWith = version;
+      builtWith = keysVersion(keys);
+      return keys;
     };
     // One build at a time, in order: a rotation here and a notification of another's must not swap in older keys.
     let building: Promise<void> = Promise.resolve();
-    const rebuild = (): Promise<void> => (building = building.catch(() => undefined).then(build));
+    const rebuild = (): Promise<void> =>
+      (building = building
+        .catch(() => undefined)
+        .then(build)
+        .then(() => undefined));
     /** Builds a new provider when the keys differ from the ones the current one was built with. */
     const followKeys = (): void => {
       if (holder.current === undefined) return;
       void (building = building
         .catch(() => undefined)
         .then(async () => {
-          const version = keysVersion(await store.keys.list());
-          if (version === builtWith) return;
-          await build();
-          logger.info({ kid: (await store.keys.list())[0]?.kid }, 'signing keys reloaded (rotated elsewhere)');
+          if (keysVersion(await store.keys.list()) === builtWith) return;
+          const keys = await build();
+          logger.info({ kid: keys[0]?.kid }, 'signing keys reloaded (rotated elsewhere)');
         })
         .catch((err: unknown) => logger.warn({ err }, 'signing keys not reloaded; tried again at the next check')));
     };
+    // A token naming a key we do not hold (rotated elsewhere, before the notification) makes us look, at most once a
+    // second: forged kids must not turn every request into a database read.
+    let lastLook = 0;
+    function followKeysSoon(): void {
+      const now = Date.now();
+      if (now - lastLook < 1000) return;
+      lastLook = now;
+      followKeys();
+    }
     stops.push(store.onKeysChanged(followKeys));
     const recheck = setInterval(followKeys, KEY_RECHECK_MS);
     recheck.unref();

@@ -30,6 +30,11 @@ export interface JwtAccessTokenOptions {
   clientExists(clientId: string): Promise<boolean>;
   /** Whether a grant still stands (revoking a refresh token, a replayed code or a logout ends it). */
   grantExists(grantId: string): Promise<boolean>;
+  /**
+   * Told when a token names a key this provider does not hold: another instance may have rotated, and this one
+   * re-reads its keys (the token itself is answered inactive; the next ask finds the new key).
+   */
+  readonly unknownKey?: (() => void) | undefined;
   readonly now?: () => number;
 }
 
@@ -63,7 +68,10 @@ export function jwtAccessTokenMiddleware(options: JwtAccessTokenOptions) {
         token,
         (header) => {
           const key = header.kid === undefined ? undefined : keys.get(header.kid);
-          if (key === undefined) throw new joseErrors.JWKSNoMatchingKey();
+          if (key === undefined) {
+            if (header.kid !== undefined) options.unknownKey?.();
+            throw new joseErrors.JWKSNoMatchingKey();
+          }
           return key;
         },
         {

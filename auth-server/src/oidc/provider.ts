@@ -72,6 +72,8 @@ export interface ProviderOptions {
   readonly registrationPath?: string | undefined;
   /** The server's own meters, fed from the provider's events; undefined with metrics off. */
   readonly metrics?: AuthServerMetrics | undefined;
+  /** Told when a JWT to introspect or revoke names a key this provider does not hold (see jwt-access-tokens.ts). */
+  readonly unknownKey?: (() => void) | undefined;
 }
 
 const DISCOVERY_PATH = '/.well-known/openid-configuration';
@@ -308,6 +310,7 @@ export function createProvider(options: ProviderOptions): Provider {
     mayIntrospect,
     clientExists: async (clientId) => (await provider.Client.find(clientId)) !== undefined,
     grantExists: async (grantId) => (await provider.Grant.find(grantId)) !== undefined,
+    unknownKey: options.unknownKey,
   });
   const { metrics } = options;
   // With metrics on, the answer of each introspection or revocation is counted once it is written; a throw here is
