@@ -6,6 +6,7 @@ import {
   createService,
   defineComponent,
   observabilityOf,
+  redactDatabaseUrl,
   StartupError,
   type KitEnv,
   type Logger,
@@ -225,6 +226,10 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     issuer ||= `http://localhost:${endpoint.port}`;
     await rebuild();
     notes.unshift(`auth-server: issuer ${issuer}, tokens for ${config.resource} (${config.signingAlg})`);
+    if (config.databaseUrl !== undefined && config.databaseUrl !== '') {
+      // Which database, never its password.
+      notes.splice(1, 0, `auth-server: state in PostgreSQL ${redactDatabaseUrl(config.databaseUrl)}`);
+    }
     if (config.adminToken === undefined && adminToken !== undefined) {
       notes.push(`auth-server: admin API ${endpoint.url}/admin/clients with Bearer ${adminToken} (development)`);
     }

@@ -3,7 +3,7 @@
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser } from '../../src/manage.ts';
-import { tempDir, WEB_REDIRECT, type TestServer } from '../helpers.ts';
+import { startServer, tempDir, WEB_REDIRECT, type TestServer } from '../helpers.ts';
 import {
   addClient,
   clientCredentials,
@@ -161,6 +161,29 @@ describe('two auth servers on one database', () => {
     expect(revoked.map((r) => r.status)).toEqual(ids.map(() => 200));
     const seen = await Promise.all(tokens.map((token, i) => introspect(i % 2 === 0 ? a.url : b.url, batch, token)));
     expect(seen.filter((s) => s.active)).toEqual([]);
+  });
+
+  it('two instances starting at once on an empty database migrate once and make one signing key', async () => {
+    const fresh = await pg.createDatabase('started_together');
+    const together = await Promise.all(
+      [0, 1].map(() =>
+        startServer({
+          dataDir: dir.path,
+          argv: ['--database-url', fresh, '--key-encryption-key', SHARED_KEY, '--seed-dev-clients', 'false'],
+        }),
+      ),
+    );
+    try {
+      const [first, second] = together as [TestServer, TestServer];
+      expect(await kids(first.url)).toHaveLength(1);
+      expect(await kids(second.url)).toEqual(await kids(first.url));
+      // What `trellis up` prints names the database without its password.
+      const notes = first.running.notes?.join('\n') ?? '';
+      expect(notes).toContain(`state in PostgreSQL postgres://trellis@127.0.0.1:${pg.port}/started_together`);
+      expect(notes).not.toContain(new URL(fresh).password);
+    } finally {
+      for (const s of together) await s.running.stop();
+    }
   });
 
   it('reports the database in health without its URL or password', async () => {
