@@ -1,7 +1,7 @@
 // The auth server on PostgreSQL: client_credentials issuance against the same on SQLite, and two processes on one
 // database against one.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPostgresServer } from '@trellis/kit/postgres-server';
@@ -11,6 +11,8 @@ import { registerClient } from './security.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '3');
 const CONNECTIONS = 50;
+/** Linux's USER_HZ: /proc counts CPU time in these. */
+const CLOCK_TICKS = 100;
 
 /** POST /oauth2/token, client_credentials with client_secret_basic, as security.ts loads it. */
 function tokenRequest(url: string, client: { id: string; secret: string }): LoadOptions {
@@ -32,26 +34,85 @@ async function checkIssues(request: LoadOptions): Promise<void> {
   }
 }
 
-/** Loads every request at once, `connections` split between them (one wrk each); answers the summed req/s. */
-async function loadTogether(requests: readonly LoadOptions[], warm: boolean): Promise<number> {
+/** CPU seconds a process has used (user + system), from /proc. */
+async function cpuSeconds(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0; // gone meanwhile (a PostgreSQL backend whose connection closed)
+  }
+}
+
+/** The postmaster and its children (a backend per pooled connection, the writer, the WAL writer…). */
+async function postgresPids(dir: string): Promise<number[]> {
+  const postmaster = Number((await readFile(join(dir, 'data', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const children: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster) children.push(Number(entry));
+    } catch {
+      // exited while listed
+    }
+  }
+  return [postmaster, ...children];
+}
+
+/** Busy CPU seconds of the whole machine (every core, everything on it), from /proc/stat. */
+async function machineBusySeconds(): Promise<number> {
+  const [, ...ticks] = ((await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '').split(/\s+/).filter(Boolean);
+  const n = ticks.map(Number);
+  const idle = (n[3] ?? 0) + (n[4] ?? 0);
+  return (n.reduce((a, b) => a + b, 0) - idle) / CLOCK_TICKS;
+}
+
+interface Sample {
+  readonly rps: number;
+  /** Cores busy on average during the load: each auth server, PostgreSQL, the whole machine. */
+  readonly cores: { readonly auth: readonly number[]; readonly postgres: number; readonly machine: number };
+}
+
+/**
+ * Loads each request at once against its server, `CONNECTIONS` split between them (one wrk each); answers the summed
+ * req/s and how many cores each party kept busy meanwhile.
+ */
+async function loadTogether(targets: readonly { request: LoadOptions; pid: number }[], pgDir: string): Promise<Sample> {
+  const pgPids = await postgresPids(pgDir);
+  const sum = async (pids: readonly number[]) => (await Promise.all(pids.map(cpuSeconds))).reduce((a, b) => a + b, 0);
+  const before = {
+    auth: await Promise.all(targets.map((t) => cpuSeconds(t.pid))),
+    postgres: await sum(pgPids),
+    machine: await machineBusySeconds(),
+    at: performance.now(),
+  };
   const results = await Promise.all(
-    requests.map((r) => load({ ...r, connections: Math.round(CONNECTIONS / requests.length), warm })),
+    targets.map((t) => load({ ...t.request, connections: Math.round(CONNECTIONS / targets.length), warm: true })),
   );
+  const seconds = (performance.now() - before.at) / 1000;
+  const pgAfter = await sum([...new Set([...pgPids, ...(await postgresPids(pgDir))])]);
+  const cores = {
+    auth: await Promise.all(targets.map(async (t, i) => ((await cpuSeconds(t.pid)) - (before.auth[i] ?? 0)) / seconds)),
+    postgres: (pgAfter - before.postgres) / seconds,
+    machine: ((await machineBusySeconds()) - before.machine) / seconds,
+  };
   for (const r of results) {
     if (r.errors > 0 || r.non2xx > 0) throw new Error(`bench: ${r.errors} errors, ${r.non2xx} non-2xx answers`);
   }
-  return results.reduce((sum, r) => sum + r.requestsPerSec, 0);
+  return { rps: results.reduce((total, r) => total + r.requestsPerSec, 0), cores };
 }
 
 /**
  * Paired rounds of two setups, the first alternating so neither always meets the busier second: each setup's median
- * req/s and the median of the per-round ratios (a / b), with their spread.
+ * req/s, the median of the per-round ratios (a / b) with their spread, and each side's last CPU sample.
  */
-async function paired(a: () => Promise<number>, b: () => Promise<number>) {
+async function paired(a: () => Promise<Sample>, b: () => Promise<Sample>) {
   await a();
   await b();
-  const as: number[] = [];
-  const bs: number[] = [];
+  const as: Sample[] = [];
+  const bs: Sample[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     if (round % 2 === 0) {
       as.push(await a());
@@ -61,13 +122,22 @@ async function paired(a: () => Promise<number>, b: () => Promise<number>) {
       as.push(await a());
     }
   }
-  const ratios = as.map((v, i) => v / (bs[i] ?? NaN));
+  const ratios = as.map((v, i) => v.rps / (bs[i]?.rps ?? NaN));
   return {
-    a: median(as),
-    b: median(bs),
+    a: median(as.map((s) => s.rps)),
+    b: median(bs.map((s) => s.rps)),
+    aCores: as.at(-1)?.cores,
+    bCores: bs.at(-1)?.cores,
     ratio: median(ratios),
     spread: `ratio over ${ROUNDS} rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`,
   };
+}
+
+/** "auth 0.95 + 0.93, PostgreSQL 0.21, machine 1.98 of 2 cores busy" */
+function coresText(cores: Sample['cores'] | undefined, total: number): string {
+  if (cores === undefined) return '';
+  const f = (n: number) => n.toFixed(2);
+  return `auth ${cores.auth.map(f).join(' + ')}, PostgreSQL ${f(cores.postgres)}, machine ${f(cores.machine)} of ${total} cores busy`;
 }
 
 /**
@@ -104,13 +174,16 @@ export const authPostgres: Scenario = {
       await checkIssues(sqliteRequest);
       await checkIssues(pgRequest);
 
+      const cores = availableParallelism();
       const one = await paired(
-        () => loadTogether([pgRequest], true),
-        () => loadTogether([sqliteRequest], true),
+        () => loadTogether([{ request: pgRequest, pid: onPg.pid }], pg.dir),
+        () => loadTogether([{ request: sqliteRequest, pid: sqlite.pid }], pg.dir),
       );
       figure('client_credentials issuance, PostgreSQL / SQLite (one process)', one.ratio, 'ratio', {
         min: 0.8,
-        note: `${Math.round(one.a)} vs ${Math.round(one.b)} req/s; RS256, client_secret_basic, logs at info; ${one.spread}`,
+        note:
+          `${Math.round(one.a)} vs ${Math.round(one.b)} req/s; RS256, client_secret_basic, logs at info; ${one.spread}; ` +
+          `on PostgreSQL ${coresText(one.aCores, cores)}`,
       });
 
       // The SQLite server leaves the cores to the two PostgreSQL instances.
@@ -120,15 +193,21 @@ export const authPostgres: Scenario = {
       const secondRequest = tokenRequest(second.url, client);
       await checkIssues(secondRequest);
       const two = await paired(
-        () => loadTogether([pgRequest, secondRequest], true),
-        () => loadTogether([pgRequest], true),
+        () =>
+          loadTogether(
+            [
+              { request: pgRequest, pid: onPg.pid },
+              { request: secondRequest, pid: second.pid },
+            ],
+            pg.dir,
+          ),
+        () => loadTogether([{ request: pgRequest, pid: onPg.pid }], pg.dir),
       );
-      const cores = availableParallelism();
       figure('client_credentials issuance, two processes / one on one PostgreSQL database', two.ratio, 'ratio', {
         note:
-          `${Math.round(two.a)} vs ${Math.round(two.b)} req/s; ${cores} cores shared by both processes, PostgreSQL and ` +
-          `the load generator (one wrk per process, ${CONNECTIONS / 2} connections each): close to 2 only with a ` +
-          `core per process to spare; ${two.spread}`,
+          `${Math.round(two.a)} vs ${Math.round(two.b)} req/s; ${two.spread}; one process: ${coresText(two.bCores, cores)}; ` +
+          `two: ${coresText(two.aCores, cores)} (the load generator, one wrk per process, takes the rest): ` +
+          `close to 2 only with a core per process to spare`,
       });
     } finally {
       await Promise.all(servers.map((s) => s.stop()));
