@@ -16,6 +16,7 @@ import { createPeerHttp } from './peers/peer-http.ts';
 import { isSelf } from './peers/peer-url.ts';
 import { PeerReplicator } from './peers/replicator.ts';
 import { leanHeartbeat } from './routes/instance.ts';
+import { replicationBodyLimit } from './routes/peer-replication.ts';
 import { syncFromPeers } from './peers/sync.ts';
 import { Registry } from './registry/registry.ts';
 import { startSweeper } from './registry/sweeper.ts';
@@ -56,6 +57,8 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
     allowedHosts: config.allowedHosts,
     healthShowDetails: config.healthShowDetails,
     observability: await createObservability('registry', config.observability, log),
+    // A peer's batch of up to 250 registrations must fit (Eureka drops a batch refused as too large).
+    bodyLimit: replicationBodyLimit(config.limits),
   });
   const metrics = service.observability.metrics;
   if (metrics !== undefined) observeRegistry(metrics, registry);

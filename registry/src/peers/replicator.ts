@@ -4,7 +4,8 @@
 // ReplicationTaskProcessor does: a heartbeat answered 404 re-registers the instance there; a heartbeat answered 409
 // carries the peer's newer copy, which we take.
 //
-// A peer that is down gets the same batch again after a backoff. Nothing waits forever: an item is dropped once the
+// A peer that is down gets the same batch again after a backoff; a batch a peer refuses as too large (413) goes again
+// in halves, so one node's smaller body limit cannot hold up the queue. Nothing waits forever: an item is dropped once the
 // lease it is about would have expired (a peer that missed it for that long learns the state from its own eviction
 // or from the next registration), one pending heartbeat per instance replaces the previous one, and the queue has a
 // hard cap.
@@ -136,7 +137,8 @@ class PeerChannel {
   readonly #http: PeerHttp;
   readonly #log: Logger;
   readonly #clock: Clock;
-  readonly #batchSize: number;
+  /** Items per batch: the configured size, halved each time the peer answers 413 (it keeps its body limit). */
+  #batchSize: number;
   readonly #batchDelayMs: number;
   readonly #maxQueued: number;
   readonly #timeoutMs: number;
@@ -273,6 +275,11 @@ class PeerChannel {
       this.#retry(batch, describeError(err));
       return;
     }
+    if (answer.status === 413) {
+      this.#reachable(this.#registry.now());
+      this.#tooLarge(batch);
+      return;
+    }
     if (answer.status !== 200) {
       this.#retry(batch, `answered ${answer.status}`);
       return;
@@ -282,11 +289,34 @@ class PeerChannel {
     this.#handleAnswers(batch, answer.body);
   }
 
-  /** Puts the batch back in front (an instance's newer heartbeat, queued meanwhile, wins over its old one). */
+  /** Puts the batch back in front after a backoff. */
   #retry(batch: Pending[], error: string): void {
     if (this.#stopped) return;
     this.#failures++;
     this.#unreachable(error);
+    this.#requeue(batch);
+  }
+
+  /**
+   * The peer's body limit is below this batch (a Trellis node answers 413 over its limit; Eureka has none): the items
+   * go again at once in batches half the size, for as long as this node runs. A single item still refused is
+   * dropped: the peer would refuse that registration from a client too.
+   */
+  #tooLarge(batch: Pending[]): void {
+    if (this.#stopped) return;
+    if (batch.length === 1) {
+      const [{ item }] = batch as [Pending];
+      this.#log.warn({ action: item.action, app: item.appName, id: item.id }, 'peer refused an item as too large');
+      this.#drop(batch);
+      return;
+    }
+    this.#batchSize = Math.ceil(batch.length / 2);
+    this.#log.warn({ batchSize: this.#batchSize }, 'peer refused a batch as too large; sending smaller batches');
+    this.#requeue(batch);
+  }
+
+  /** Puts a batch back in front (an instance's newer heartbeat, queued meanwhile, wins over its old one). */
+  #requeue(batch: Pending[]): void {
     const kept = batch.filter((pending) => {
       if (pending.item.action !== 'Heartbeat') return true;
       const key = keyOf(pending.item);

@@ -13,6 +13,21 @@ import type { Registry } from '../registry/registry.ts';
 import type { RouteDeps } from './deps.ts';
 import { cancel, deleteStatusOverride, heartbeat, setStatus } from './instance-operations.ts';
 
+/** The most items Eureka puts in one batch (PeerEurekaNode's maxBatchingSize); our replicator sends as many. */
+export const EUREKA_MAX_BATCH_ITEMS = 250;
+/** Room per item beyond the registration: the item's own fields, and what Eureka adds (leaseInfo, defaults). */
+const ITEM_OVERHEAD_BYTES = 2048;
+
+/**
+ * The request body limit a node needs for a full batch of the largest registrations it accepts. Eureka drops a batch
+ * answered 413 whole (ReplicationTaskProcessor: "discarding N replication tasks") rather than splitting it, so under
+ * the kit's default 1 MiB a burst of 250 registrations of over ~4 KB each from a Eureka peer was lost. Registration
+ * bodies keep their own, smaller limit (--max-instance-bytes); nothing is read before the access check.
+ */
+export function replicationBodyLimit(limits: Pick<RegistrationLimits, 'maxInstanceBytes'>): number {
+  return Math.max(1024 * 1024, EUREKA_MAX_BATCH_ITEMS * (limits.maxInstanceBytes + ITEM_OVERHEAD_BYTES));
+}
+
 export function peerReplicationRoutes(deps: RouteDeps): Hono<KitEnv> {
   const { registry, limits } = deps;
   const app = new Hono<KitEnv>();

@@ -125,6 +125,36 @@ describe('PeerReplicator', () => {
     toB.stop();
   });
 
+  it('sends a batch the peer refuses as too large (413) again in halves, and drops an item it refuses alone', async () => {
+    const a = testApp();
+    const b = testApp();
+    const sent: PeerRequest[] = [];
+    const forward = via(b);
+    // A peer whose body limit fits two items, and never the instance "huge".
+    const small: PeerHttp = async (req) => {
+      sent.push(req);
+      const items = actions(req);
+      if (items.length > 2 || items.includes('Register huge'))
+        return { status: 413, body: '{"error":"payload_too_large"}' };
+      return forward(req);
+    };
+    const toB = replicator(a, small);
+    for (const id of ['r1', 'r2', 'r3', 'r4', 'r5', 'huge']) a.registry.register(instance('REVIEW', id));
+    await toB.flush();
+    await vi.waitFor(() => expect(toB.statuses()[0]?.queued).toBe(0));
+    expect(sent.map((req) => actions(req).length)).toEqual([6, 3, 2, 2, 2, 1, 1]);
+    expect(['r1', 'r2', 'r3', 'r4', 'r5'].map((id) => b.registry.instance('REVIEW', id)?.instanceId)).toEqual([
+      'r1',
+      'r2',
+      'r3',
+      'r4',
+      'r5',
+    ]);
+    expect(b.registry.instance('REVIEW', 'huge')).toBeUndefined();
+    expect(toB.statuses()[0]).toMatchObject({ state: 'reachable', dropped: 1 });
+    toB.stop();
+  });
+
   it('retries a down peer with growing delays and drops items once their lease would have expired', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     const a = testApp({ registryOptions: { clock: Date.now } });
