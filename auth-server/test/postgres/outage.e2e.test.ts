@@ -43,90 +43,95 @@ interface Outcome {
 }
 
 describe('the database restarted under load', () => {
-  it('answers 503 with a reason while it is down, recovers when it is back, and loses nothing it acknowledged', async () => {
-    const password = new URL(databaseUrl).password;
-    const outcomes: Outcome[] = [];
-    const thrown: unknown[] = [];
-    let running = true;
-    let n = 0;
-    const worker = async (w: number): Promise<void> => {
-      while (running) {
-        const server = servers[(n + w) % servers.length] as TestServer;
-        const id = `load-${w}-${n++}`;
-        try {
-          if (n % 2 === 0) {
-            const res = await server.admin('POST', '/admin/clients', { client_id: id });
-            outcomes.push({ kind: 'client', status: res.status, body: await res.text(), id });
-          } else {
-            const res = await postForm(server.url, '/oauth2/token', batch, {
-              grant_type: 'client_credentials',
-              scope: 'openid',
-            });
-            const body = await res.text();
-            const token = res.status === 200 ? (JSON.parse(body) as { access_token: string }).access_token : '';
-            outcomes.push({ kind: 'token', status: res.status, body, id: token });
+  // stop: a fast shutdown (connections ended, open transactions rolled back); kill: SIGKILL, recovery from the WAL.
+  it.each(['stop', 'kill'] as const)(
+    'answers 503 with a reason while it is down (%s), recovers when it is back, and loses nothing it acknowledged',
+    async (how) => {
+      const password = new URL(databaseUrl).password;
+      const outcomes: Outcome[] = [];
+      const thrown: unknown[] = [];
+      let running = true;
+      let n = 0;
+      const worker = async (w: number): Promise<void> => {
+        while (running) {
+          const server = servers[(n + w) % servers.length] as TestServer;
+          const id = `load-${how}-${w}-${n++}`;
+          try {
+            if (n % 2 === 0) {
+              const res = await server.admin('POST', '/admin/clients', { client_id: id });
+              outcomes.push({ kind: 'client', status: res.status, body: await res.text(), id });
+            } else {
+              const res = await postForm(server.url, '/oauth2/token', batch, {
+                grant_type: 'client_credentials',
+                scope: 'openid',
+              });
+              const body = await res.text();
+              const token = res.status === 200 ? (JSON.parse(body) as { access_token: string }).access_token : '';
+              outcomes.push({ kind: 'token', status: res.status, body, id: token });
+            }
+          } catch (err) {
+            thrown.push(err);
           }
-        } catch (err) {
-          thrown.push(err);
         }
+      };
+      const workers = [0, 1, 2, 3].map(worker);
+      await sleep(400);
+      await (how === 'stop' ? pg.stop() : pg.kill());
+      await sleep(300);
+      const health = await fetch(`${servers[1]?.url}/actuator/health`);
+      const healthText = await health.text();
+      expect(health.status).toBe(503);
+      expect(JSON.parse(healthText)).toMatchObject({
+        components: { authStore: { status: 'DOWN', details: { database: 'PostgreSQL', error: 'unreachable' } } },
+      });
+      await sleep(1000);
+      const downUntil = outcomes.length;
+      await pg.start();
+      // Served again: each instance answers a token request once the pool has reconnected.
+      for (const s of servers) {
+        await expect
+          .poll(
+            async () => (await postForm(s.url, '/oauth2/token', batch, { grant_type: 'client_credentials' })).status,
+            {
+              timeout: 10_000,
+              interval: 100,
+            },
+          )
+          .toBe(200);
       }
-    };
-    const workers = [0, 1, 2, 3].map(worker);
-    await sleep(400);
-    await pg.stop();
-    await sleep(300);
-    const health = await fetch(`${servers[1]?.url}/actuator/health`);
-    const healthText = await health.text();
-    expect(health.status).toBe(503);
-    expect(JSON.parse(healthText)).toMatchObject({
-      components: { authStore: { status: 'DOWN', details: { database: 'PostgreSQL', error: 'unreachable' } } },
-    });
-    await sleep(1000);
-    const downUntil = outcomes.length;
-    await pg.start();
-    // Served again: each instance answers a token request once the pool has reconnected.
-    for (const s of servers) {
-      await expect
-        .poll(
-          async () => (await postForm(s.url, '/oauth2/token', batch, { grant_type: 'client_credentials' })).status,
-          {
-            timeout: 10_000,
-            interval: 100,
-          },
-        )
-        .toBe(200);
-    }
-    await sleep(300);
-    running = false;
-    await Promise.all(workers);
+      await sleep(300);
+      running = false;
+      await Promise.all(workers);
 
-    expect(thrown).toEqual([]);
-    const failed = outcomes.filter((o) => o.status !== 200 && o.status !== 201);
-    expect(failed.length).toBeGreaterThan(0);
-    for (const f of failed) {
-      expect(f.status).toBe(503);
-      expect(JSON.parse(f.body)).toMatchObject({ error: 'temporarily_unavailable' });
-      for (const secret of [password, 'postgres://', 'ECONNREFUSED', ' at ']) expect(f.body).not.toContain(secret);
-    }
-    expect(outcomes.slice(downUntil).filter((o) => o.status < 300).length).toBeGreaterThan(0);
-    // The servers logged the outage (trace level) without the database's password.
-    expect(logs.text()).toContain('temporarily_unavailable');
-    expect(logs.text()).not.toContain(password);
+      expect(thrown).toEqual([]);
+      const failed = outcomes.filter((o) => o.status !== 200 && o.status !== 201);
+      expect(failed.length).toBeGreaterThan(0);
+      for (const f of failed) {
+        expect(f.status).toBe(503);
+        expect(JSON.parse(f.body)).toMatchObject({ error: 'temporarily_unavailable' });
+        for (const secret of [password, 'postgres://', 'ECONNREFUSED', ' at ']) expect(f.body).not.toContain(secret);
+      }
+      expect(outcomes.slice(downUntil).filter((o) => o.status < 300).length).toBeGreaterThan(0);
+      // The servers logged the outage (trace level) without the database's password.
+      expect(logs.text()).toContain('temporarily_unavailable');
+      expect(logs.text()).not.toContain(password);
 
-    // Every acknowledged client is there, at both; every acknowledged token is still active.
-    const acknowledged = outcomes.filter((o) => o.kind === 'client' && o.status === 201).map((o) => o.id);
-    expect(acknowledged.length).toBeGreaterThan(5);
-    for (const s of servers) {
-      const listed = ((await (await s.admin('GET', '/admin/clients')).json()) as { client_id: string }[]).map(
-        (c) => c.client_id,
-      );
-      expect(listed).toEqual(expect.arrayContaining(acknowledged));
-    }
-    const tokens = outcomes.filter((o) => o.kind === 'token' && o.status === 200).map((o) => o.id);
-    for (const token of tokens.slice(-40)) {
-      expect((await introspect(servers[1]?.url ?? '', batch, token)).active).toBe(true);
-    }
-  }, 45_000);
+      // Every acknowledged client is there, at both; every acknowledged token is still active.
+      const acknowledged = outcomes.filter((o) => o.kind === 'client' && o.status === 201).map((o) => o.id);
+      expect(acknowledged.length).toBeGreaterThan(5);
+      for (const s of servers) {
+        const listed = ((await (await s.admin('GET', '/admin/clients')).json()) as { client_id: string }[]).map(
+          (c) => c.client_id,
+        );
+        expect(listed).toEqual(expect.arrayContaining(acknowledged));
+      }
+      const tokens = outcomes.filter((o) => o.kind === 'token' && o.status === 200).map((o) => o.id);
+      for (const token of tokens.slice(-40)) {
+        expect((await introspect(servers[1]?.url ?? '', batch, token)).active).toBe(true);
+      }
+    },
+    45_000,
+  );
 
   it('listens for key rotations again after the restart', async () => {
     const [a, b] = servers as [TestServer, TestServer];
