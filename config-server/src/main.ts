@@ -8,6 +8,7 @@ import {
   type Running,
   type StartContext,
   observabilityOf,
+  postgresUnreachable,
   redactDatabaseUrl,
 } from '@trellis/kit';
 import { serverTls, type TlsMaterial } from '@trellis/kit/tls';
@@ -27,7 +28,7 @@ import { loadKeyChain } from './load-key-chain.ts';
 import { configServerMetrics, type ConfigServerMetrics } from './metrics.ts';
 import { ConfigFileError } from './environment/index.ts';
 import { overridesFromFile } from './overrides.ts';
-import { openPostgresPropertyStore, unreachableReason } from './store/postgres.ts';
+import { openPostgresPropertyStore } from './store/postgres.ts';
 import { openPropertyStore, type PropertyStore } from './store/properties.ts';
 
 async function tlsFor(config: Config, logger: Logger): Promise<TlsMaterial | undefined> {
@@ -112,7 +113,7 @@ async function backendsFor(
             store = await openPostgresPropertyStore({ url, logger });
           } catch (err) {
             // pg's messages name neither the URL nor its password; the redacted URL says which database.
-            const reason = unreachableReason(err) ?? (err instanceof Error ? err.message : 'unknown error');
+            const reason = postgresUnreachable(err) ?? (err instanceof Error ? err.message : 'unknown error');
             throw new StartupError(
               `cannot open --database-url (TRELLIS_DATABASE_URL) ${redactDatabaseUrl(url)}: ${reason}`,
             );

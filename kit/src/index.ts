@@ -25,8 +25,24 @@ export { migrateSqlite, readSqliteMigrations } from './sqlite-migrate.ts';
 export type { MigratableDatabase, SqliteMigrateOptions, SqliteMigration } from './sqlite-migrate.ts';
 export { loadSettings, renderSettingsHelp, setting, SettingsError, settingLabel, splitFlags } from './settings.ts';
 export type { SettingSpec, SettingSpecs, Settings, SettingsSource } from './settings.ts';
-export { inTransaction, isPostgresUrl, migratePostgres, openPostgres, redactDatabaseUrl } from './postgres.ts';
-export type { PostgresClient, PostgresMigrateOptions, PostgresPool, PostgresPoolOptions } from './postgres.ts';
+export {
+  checkOut,
+  inTransaction,
+  isPostgresUrl,
+  listenPostgres,
+  migratePostgres,
+  openPostgres,
+  postgresUnreachable,
+  redactDatabaseUrl,
+} from './postgres.ts';
+export type {
+  PostgresClient,
+  PostgresListener,
+  PostgresListenOptions,
+  PostgresMigrateOptions,
+  PostgresPool,
+  PostgresPoolOptions,
+} from './postgres.ts';
 export { openSqlite } from './sqlite.ts';
 export type { SqliteDatabase, SqliteOptions } from './sqlite.ts';
 export { acceptsConnections, freePort } from './free-port.ts';

@@ -17,6 +17,11 @@ export interface PostgresPoolOptions {
   readonly logger?: Logger;
   /** How long a request waits for a connection before it fails. Default 5 s. */
   readonly connectTimeoutMs?: number;
+  /**
+   * How long a query may wait for its answer before it fails: a database that froze without closing its sockets
+   * (a failover, a dead host) must not hold requests forever. Default 10 s.
+   */
+  readonly queryTimeoutMs?: number;
 }
 
 /** True for `postgres://` and `postgresql://` URLs. */
@@ -57,6 +62,7 @@ export function openPostgres(url: string, options: PostgresPoolOptions = {}): Po
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
+    query_timeout: options.queryTimeoutMs ?? 10_000,
   });
   pool.on('error', (err) => {
     options.logger?.warn(
@@ -67,9 +73,29 @@ export function openPostgres(url: string, options: PostgresPoolOptions = {}): Po
   return pool;
 }
 
+const heard = new WeakSet<PostgresClient>();
+
+/**
+ * A checked-out connection has no `error` listener of the pool's, and pg emits one on it when the database goes
+ * away mid-query; unheard, that ends the process. The failed query rejects anyway, so the event itself says nothing
+ * new. Once per connection, not per use, so listeners do not pile up.
+ */
+function hearErrors(client: PostgresClient): PostgresClient {
+  if (!heard.has(client)) {
+    client.on('error', () => undefined);
+    heard.add(client);
+  }
+  return client;
+}
+
+/** A connection of the pool for several statements; give it back with `release()` (`release(true)` when broken). */
+export async function checkOut(pool: PostgresPool): Promise<PostgresClient> {
+  return hearErrors(await pool.connect());
+}
+
 /** Runs `fn` in one transaction on one pooled connection: COMMIT when it resolves, ROLLBACK when it throws. */
 export async function inTransaction<T>(pool: PostgresPool, fn: (client: PostgresClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+  const client = await checkOut(pool);
   let broken = false;
   try {
     await client.query('BEGIN');
@@ -142,4 +168,208 @@ export async function migratePostgres(pool: PostgresPool, options: PostgresMigra
     }
     return applied;
   });
+}
+
+// Errors that say the database cannot be reached now (as opposed to a failed statement), by pg's or Node's code.
+const UNREACHABLE: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection lost',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host not found',
+  '57P01': 'the database is shutting down',
+  '57P02': 'the database is shutting down',
+  '57P03': 'the database is starting up or shutting down',
+  '53300': 'too many connections',
+};
+
+/**
+ * Why the database cannot be reached, in words fit for a client (no URL, no host, no driver text); undefined when
+ * `err` is something else (a failed statement, a bug). Connection exceptions are SQLSTATE class 08.
+ *
+ * @example
+ * const reason = postgresUnreachable(err);
+ * if (reason !== undefined) return c.json({ error: `the database is unavailable (${reason})` }, 503);
+ */
+export function postgresUnreachable(err: unknown): string | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    const known = UNREACHABLE[code];
+    if (known !== undefined) return known;
+    if (code.startsWith('08')) return 'connection lost';
+  }
+  // pg's own words for a connection that went away, never came, or a query that got no answer.
+  if (
+    /connection terminated|connection timeout|timeout exceeded when trying to connect|not queryable/i.test(err.message)
+  ) {
+    return 'connection lost';
+  }
+  if (/Query read timeout/i.test(err.message)) return 'no answer in time';
+  if (/Client was closed|Cannot use a pool after calling end/i.test(err.message)) return 'connection closed';
+  return undefined;
+}
+
+export interface PostgresListenOptions {
+  /** The channel to LISTEN on: a plain identifier. */
+  readonly channel: string;
+  /** Each notification's payload ('' when it had none). */
+  readonly onNotification: (payload: string) => void;
+  /**
+   * Called each time a LISTEN starts, also after a lost connection came back: notifications sent while nobody
+   * listened are gone, so whoever relies on them should look again (`again` is false the first time).
+   */
+  readonly onListening?: (again: boolean) => void;
+  readonly logger?: Logger;
+  /** What the notifications are about, for the log: `config changes`. */
+  readonly what: string;
+  /** `pg_stat_activity` name of the listening connection. */
+  readonly applicationName?: string;
+  /** Wait between attempts to listen again. Default 1 s. */
+  readonly reconnectMs?: number;
+  /**
+   * How often the connection is asked `SELECT 1`; no answer within 5 s (or this, if shorter) counts as lost. A
+   * database that vanished without closing the socket (a failover, a dead host) would otherwise leave us deaf.
+   * Default 15 s.
+   */
+  readonly probeMs?: number;
+}
+
+export interface PostgresListener {
+  /** Whether a LISTEN is in place now (for health). */
+  readonly listening: () => boolean;
+  close(): Promise<void>;
+}
+
+const PROBE_TIMEOUT_MS = 5_000;
+
+/**
+ * LISTENs on `options.channel` on a connection of its own, held for as long as it lives and taken up again whenever
+ * it is lost (the database restarted, or stopped answering). Resolves once the first attempt has ended, listening or
+ * not: a database that is down at start keeps being tried.
+ *
+ * @example
+ * const listener = await listenPostgres(url, { channel: 'trellis_config_changes', what: 'config changes',
+ *   onNotification: (payload) => changed(payload), onListening: (again) => again && changed('') });
+ */
+export async function listenPostgres(url: string, options: PostgresListenOptions): Promise<PostgresListener> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(options.channel)) throw new Error(`not a plain channel name: ${options.channel}`);
+  const { logger, channel } = options;
+  const reconnectMs = options.reconnectMs ?? 1_000;
+  const probeMs = options.probeMs ?? 15_000;
+  // A pool of one, apart from any request pool: its connection is held, never handed back for queries.
+  const pool = openPostgres(url, { max: 1, applicationName: options.applicationName, logger });
+  let closed = false;
+  let listening = false;
+  let ever = false;
+  // A LISTEN was lost (or never made) since the last one: said once in the log when it is back.
+  let deaf = false;
+  let drop: (() => void) | undefined;
+  let retry: NodeJS.Timeout | undefined;
+
+  const scheduleListen = (): void => {
+    if (closed || retry !== undefined) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      void listen();
+    }, reconnectMs);
+    retry.unref();
+  };
+
+  const probe = (client: PostgresClient, lose: (err: unknown) => void): (() => void) => {
+    const timer = setInterval(() => {
+      const timeout = setTimeout(
+        () => lose(new Error('the LISTEN connection stopped answering')),
+        Math.min(PROBE_TIMEOUT_MS, probeMs),
+      );
+      timeout.unref();
+      client.query('SELECT 1').then(
+        () => clearTimeout(timeout),
+        (err: unknown) => {
+          clearTimeout(timeout);
+          lose(err);
+        },
+      );
+    }, probeMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  };
+
+  const onNotification = (message: { channel: string; payload?: string | undefined }): void => {
+    if (message.channel === channel) options.onNotification(message.payload ?? '');
+  };
+
+  async function listen(): Promise<void> {
+    if (closed) return;
+    let client: PostgresClient;
+    try {
+      client = await pool.connect();
+    } catch {
+      deaf = true;
+      scheduleListen();
+      return;
+    }
+    let gone = false;
+    let stopProbe = (): void => undefined;
+    const lose = (err?: unknown): void => {
+      if (gone) return;
+      gone = true;
+      deaf = true;
+      listening = false;
+      drop = undefined;
+      stopProbe();
+      client.removeListener('notification', onNotification);
+      // Released with an error, the pool destroys the connection instead of keeping it.
+      client.release(err instanceof Error ? err : new Error('the LISTEN connection ended'));
+      if (!closed) {
+        logger?.warn(
+          { database: redactDatabaseUrl(url), reason: postgresUnreachable(err) ?? 'connection lost' },
+          `lost the ${options.what} notifications; listening again when the database is back`,
+        );
+        scheduleListen();
+      }
+    };
+    // Stays attached after release too: a late error on a dropped connection must not go unheard.
+    client.on('error', lose);
+    client.on('end', () => lose());
+    client.on('notification', onNotification);
+    try {
+      await client.query(`LISTEN ${channel}`);
+    } catch (err) {
+      lose(err);
+      return;
+    }
+    if (closed) {
+      lose();
+      return;
+    }
+    listening = true;
+    drop = () => {
+      gone = true;
+      listening = false;
+      stopProbe();
+      client.release(true);
+    };
+    stopProbe = probe(client, lose);
+    if (deaf) {
+      deaf = false;
+      logger?.info({ database: redactDatabaseUrl(url) }, `listening for ${options.what} again`);
+    }
+    options.onListening?.(ever);
+    ever = true;
+  }
+
+  await listen();
+  return {
+    listening: () => listening,
+    async close() {
+      closed = true;
+      clearTimeout(retry);
+      drop?.();
+      await pool.end();
+    },
+  };
 }

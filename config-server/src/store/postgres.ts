@@ -3,8 +3,10 @@
 import { randomUUID } from 'node:crypto';
 import {
   inTransaction,
+  listenPostgres,
   migratePostgres,
   openPostgres,
+  postgresUnreachable,
   redactDatabaseUrl,
   type Health,
   type Logger,
@@ -46,15 +48,9 @@ export interface PostgresPropertyStoreOptions {
   readonly maxConnections?: number;
   /** Wait between attempts to LISTEN again after the connection was lost. Default 1 s. */
   readonly reconnectMs?: number;
-  /**
-   * How often the LISTEN connection is asked `SELECT 1`; no answer within 5 s (or this long, if shorter) counts as
-   * lost. A server that
-   * vanished without closing the socket (a failover, a dead VM) would otherwise leave the watchers deaf. Default 15 s.
-   */
+  /** How often the LISTEN connection is asked `SELECT 1` (see the kit's listenPostgres). Default 15 s. */
   readonly probeMs?: number;
 }
-
-const PROBE_TIMEOUT_MS = 5000;
 
 interface ChangeRow {
   id: string;
@@ -74,40 +70,6 @@ interface HistoryRow {
   new_value: string | null;
 }
 
-// Errors that say the database cannot be reached now (as opposed to a bug in a query), by pg's or Node's code.
-const UNREACHABLE: Readonly<Record<string, string>> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  EPIPE: 'connection lost',
-  ETIMEDOUT: 'connection timed out',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'host not found',
-  '57P01': 'the database is shutting down',
-  '57P02': 'the database is shutting down',
-  '57P03': 'the database is starting up or shutting down',
-  '53300': 'too many connections',
-};
-
-/** Why the database is unreachable, in words fit for a client (no URL, no host); undefined for other errors. */
-export function unreachableReason(err: unknown): string | undefined {
-  if (!(err instanceof Error)) return undefined;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') {
-    const known = UNREACHABLE[code];
-    if (known !== undefined) return known;
-    // Class 08: connection exceptions.
-    if (code.startsWith('08')) return 'connection lost';
-  }
-  // pg's own words for a connection that went away or never came.
-  if (
-    /connection terminated|connection timeout|timeout exceeded when trying to connect|not queryable/i.test(err.message)
-  )
-    return 'connection lost';
-  return undefined;
-}
-
 /**
  * Spring's JDBC tables in PostgreSQL, with history and rollback, for several config servers on one database.
  * Writes and rollbacks each run in one transaction holding a per-scope advisory lock from before their first read,
@@ -123,8 +85,6 @@ export async function openPostgresPropertyStore(options: PostgresPropertyStoreOp
   const { logger } = options;
   const where = redactDatabaseUrl(options.url);
   const clock = options.clock ?? (() => new Date());
-  const reconnectMs = options.reconnectMs ?? 1000;
-  const probeMs = options.probeMs ?? 15_000;
   // Tells this instance's own notifications (already told locally at commit) from other instances'.
   const instance = randomUUID();
   const listeners = new Set<(scope: PropertyScope | undefined) => void>();
@@ -144,22 +104,12 @@ export async function openPostgresPropertyStore(options: PostgresPropertyStoreOp
     for (const l of listeners) l(scope);
   }
 
-  // A checked-out connection has no listener of the pool's: pg emits `error` on it when the database goes away
-  // (even while a query runs, which also rejects), and an unheard `error` event would end the process. The query's
-  // rejection is what we act on; this only keeps the event heard, once per connection for its whole life.
-  const heard = new WeakSet<PostgresClient>();
-  function hearErrors(client: PostgresClient): void {
-    if (heard.has(client)) return;
-    heard.add(client);
-    client.on('error', () => undefined);
-  }
-
   /** Runs a database call, turning "cannot reach the database" into a 503 with the reason and nothing else. */
   async function guarded<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      const reason = unreachableReason(err);
+      const reason = postgresUnreachable(err);
       if (reason === undefined) throw err;
       throw new ConfigServerError(
         'backend_unavailable',
@@ -174,7 +124,6 @@ export async function openPostgresPropertyStore(options: PostgresPropertyStoreOp
 
   /** Holds the scope's lock until the transaction ends; writers of other scopes go on in parallel. */
   async function lockScope(client: PostgresClient, scope: PropertyScope): Promise<void> {
-    hearErrors(client);
     const name = JSON.stringify(['trellis-config-scope', scope.application, scope.profile, scope.label]);
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [name]);
   }
@@ -247,26 +196,12 @@ export async function openPostgresPropertyStore(options: PostgresPropertyStoreOp
     };
   }
 
-  // --- LISTEN on a connection of its own, taken up again whenever it is lost. ---
+  // --- LISTEN on a connection of its own, taken up again whenever it is lost (the kit's listenPostgres). ---
 
-  // A pool of one, apart from the request pool: its connection is held for as long as it lives.
-  const listenPool: PostgresPool = openPostgres(options.url, {
-    max: 1,
-    applicationName: 'trellis-config-server-listen',
-    logger,
-  });
-  let closed = false;
-  let listening = false;
-  // Whether a LISTEN connection was lost (or never made) since the last one: to say so when it is back.
-  let deaf = false;
-  let drop: (() => void) | undefined;
-  let retry: NodeJS.Timeout | undefined;
-
-  function onNotification(message: { channel: string; payload?: string | undefined }): void {
-    if (message.channel !== CHANGES_CHANNEL) return;
+  function onNotification(payload: string): void {
     let scope: PropertyScope | undefined;
     try {
-      const parsed = JSON.parse(message.payload ?? '') as { from?: unknown; scope?: unknown };
+      const parsed = JSON.parse(payload) as { from?: unknown; scope?: unknown };
       if (parsed.from === instance) return;
       const s = parsed.scope;
       if (Array.isArray(s) && s.length === 3 && s.every((x) => typeof x === 'string')) {
@@ -279,97 +214,18 @@ export async function openPostgresPropertyStore(options: PostgresPropertyStoreOp
     notify(scope);
   }
 
-  function scheduleListen(): void {
-    if (closed || retry !== undefined) return;
-    retry = setTimeout(() => {
-      retry = undefined;
-      void listen();
-    }, reconnectMs);
-    retry.unref();
-  }
-
-  /** Asks `SELECT 1` every probeMs; no answer in time, or an error, loses the connection. Answers the stop. */
-  function probe(client: PostgresClient, lose: (err: unknown) => void): () => void {
-    const timer = setInterval(() => {
-      const timeout = setTimeout(
-        () => lose(new Error('the LISTEN connection stopped answering')),
-        Math.min(PROBE_TIMEOUT_MS, probeMs),
-      );
-      timeout.unref();
-      client.query('SELECT 1').then(
-        () => clearTimeout(timeout),
-        (err: unknown) => {
-          clearTimeout(timeout);
-          lose(err);
-        },
-      );
-    }, probeMs);
-    timer.unref();
-    return () => clearInterval(timer);
-  }
-
-  async function listen(): Promise<void> {
-    if (closed) return;
-    let client: PostgresClient;
-    try {
-      client = await listenPool.connect();
-    } catch {
-      deaf = true;
-      scheduleListen();
-      return;
-    }
-    let gone = false;
-    let stopProbe = (): void => undefined;
-    const lose = (err?: unknown): void => {
-      if (gone) return;
-      gone = true;
-      deaf = true;
-      listening = false;
-      drop = undefined;
-      stopProbe();
-      client.removeListener('notification', onNotification);
-      // Released with an error, the pool destroys the connection instead of keeping it.
-      client.release(err instanceof Error ? err : new Error('the LISTEN connection ended'));
-      if (!closed) {
-        logger.warn(
-          { database: where, reason: unreachableReason(err) ?? 'connection lost' },
-          'lost the config change notifications; listening again when the database is back',
-        );
-        scheduleListen();
-      }
-    };
-    // Stays attached after release too: a late error on a dropped connection must not go unhandled.
-    client.on('error', lose);
-    client.on('end', () => lose());
-    client.on('notification', onNotification);
-    try {
-      await client.query(`LISTEN ${CHANGES_CHANNEL}`);
-    } catch (err) {
-      lose(err);
-      return;
-    }
-    if (closed) {
-      lose();
-      return;
-    }
-    listening = true;
-    drop = () => {
-      gone = true;
-      listening = false;
-      stopProbe();
-      client.release(true);
-    };
-    stopProbe = probe(client, lose);
-    if (deaf) {
-      deaf = false;
-      logger.info({ database: where }, 'listening for config changes again');
-    }
-    // Writes by other instances while no connection listened were not heard: every watcher looks again. (The first
-    // time, while the store opens, nobody is subscribed yet.)
-    notify(undefined);
-  }
-
-  await listen();
+  const listener = await listenPostgres(options.url, {
+    channel: CHANGES_CHANNEL,
+    what: 'config change',
+    applicationName: 'trellis-config-server-listen',
+    logger,
+    reconnectMs: options.reconnectMs,
+    probeMs: options.probeMs,
+    onNotification,
+    // Writes by other instances while nobody listened were not heard: every watcher looks again. (The first time,
+    // while the store opens, nobody is subscribed yet.)
+    onListening: () => notify(undefined),
+  });
 
   return {
     kind: 'jdbc',
@@ -472,20 +328,20 @@ export async function openPostgresPropertyStore(options: PostgresPropertyStoreOp
       const details = { backend: 'jdbc', database: 'postgresql', url: where };
       try {
         const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM properties');
-        return { status: 'UP', details: { ...details, properties: Number(rows[0]?.n ?? 0), listening } };
+        return {
+          status: 'UP',
+          details: { ...details, properties: Number(rows[0]?.n ?? 0), listening: listener.listening() },
+        };
       } catch (err) {
         return {
           status: 'DOWN',
-          details: { ...details, error: `the database cannot be read (${unreachableReason(err) ?? 'query failed'})` },
+          details: { ...details, error: `the database cannot be read (${postgresUnreachable(err) ?? 'query failed'})` },
         };
       }
     },
     async close() {
-      closed = true;
-      clearTimeout(retry);
       listeners.clear();
-      drop?.();
-      await Promise.all([listenPool.end(), pool.end()]);
+      await Promise.all([listener.close(), pool.end()]);
     },
   };
 }
