@@ -12,7 +12,7 @@ import { residentMb, startServer, type LoadOptions } from '../harness.ts';
 import { AUDIENCE, ISSUER, tokenAndJwks } from '../jwt.ts';
 import { NGINX, writeNginxConf } from '../nginx.ts';
 import { buildPeer, type Probe } from '../peers.ts';
-import { command, memory, race, spring, startUps, trellis, type Contender, type Running } from '../race.ts';
+import { childPids, command, memory, race, spring, startUps, trellis, type Contender, type Running } from '../race.ts';
 import type { ScenarioContext } from '../scenario.ts';
 
 const PATH = '/product/1';
@@ -34,7 +34,16 @@ async function nodeProxy(script: string, upstream: string, probe: Probe): Promis
 async function nginx(dir: string, upstreamPort: number, probe: Probe): Promise<Running> {
   const port = await freePort();
   const conf = await writeNginxConf(dir, port, upstreamPort);
-  return command('peer-nginx', NGINX, ['-c', conf, '-g', 'daemon off;'], `http://127.0.0.1:${port}`, probe);
+  const started = await command(
+    'peer-nginx',
+    NGINX,
+    ['-c', conf, '-g', 'daemon off;'],
+    `http://127.0.0.1:${port}`,
+    probe,
+  );
+  // The master only reads the configuration and forks; the one worker answers every request.
+  const [worker] = await childPids(started.pid);
+  return { ...started, cpuPid: worker };
 }
 
 /** The status of the route without a token: 401 says the server checks one. */
