@@ -114,7 +114,6 @@ export async function openPostgresAuthState(
 
 /** One pooled connection kept for LISTEN, made again after it is lost (the database restarted). */
 function keyNotifications(pool: PostgresPool, listeners: Set<() => void>, logger: Logger | undefined) {
-  let client: PostgresClient | undefined;
   let releaseHeld: (() => void) | undefined;
   let started = false;
   let stopped = false;
@@ -137,7 +136,7 @@ function keyNotifications(pool: PostgresPool, listeners: Set<() => void>, logger
       const drop = (): void => {
         if (released) return;
         released = true;
-        if (client === held) client = undefined;
+        if (releaseHeld === drop) releaseHeld = undefined;
         held.release(true);
       };
       const lost = (): void => {
@@ -161,7 +160,6 @@ function keyNotifications(pool: PostgresPool, listeners: Set<() => void>, logger
         drop();
         return;
       }
-      client = held;
       releaseHeld = drop;
       if (again) {
         logger?.info('listening for signing key rotations again');
@@ -182,7 +180,6 @@ function keyNotifications(pool: PostgresPool, listeners: Set<() => void>, logger
       stopped = true;
       if (timer !== undefined) clearTimeout(timer);
       releaseHeld?.();
-      client = undefined;
     },
   };
 }
