@@ -390,6 +390,42 @@ describe('what the Eureka server is told reaches Trellis', { timeout: TEST_TIMEO
   });
 });
 
+describe(
+  'a node that lost an instance gets it back with the next heartbeat from the other',
+  { timeout: TEST_TIMEOUT_MS },
+  () => {
+    // A cancel marked as a peer's (Eureka's replication header) is applied on that node alone: the other still holds
+    // the instance and renews it, and its replicated heartbeat is answered 404, which makes it send the registration.
+    const replicaOnly = { 'x-netflix-discovery-replication': 'true' };
+
+    it('Eureka, from a Trellis heartbeat', async () => {
+      started();
+      const register = registration('LOST-ON-EUREKA', 'l1', 7008, 90);
+      expect(await call('POST', `${trellisUrl}/eureka/apps/LOST-ON-EUREKA`, trellisWrite, register)).toBe(204);
+      await until('the registration on Eureka', eurekaUrl, 'LOST-ON-EUREKA', 'l1', (i) => i !== undefined);
+      expect(await call('DELETE', `${eurekaUrl}/eureka/apps/LOST-ON-EUREKA/l1`, replicaOnly)).toBe(200);
+      expect(await instanceOn(eurekaUrl, 'LOST-ON-EUREKA', 'l1')).toBeUndefined();
+      expect(await call('PUT', `${trellisUrl}/eureka/apps/LOST-ON-EUREKA/l1`, trellisWrite)).toBe(200);
+      await until('the registration back on Eureka', eurekaUrl, 'LOST-ON-EUREKA', 'l1', (i) => i?.status === 'UP');
+      expect(await call('DELETE', `${trellisUrl}/eureka/apps/LOST-ON-EUREKA/l1`, trellisWrite)).toBe(200);
+    });
+
+    it('Trellis, from a Eureka heartbeat', async () => {
+      started();
+      const register = registration('LOST-ON-TRELLIS', 'l2', 7009, 90);
+      expect(await call('POST', `${eurekaUrl}/eureka/apps/LOST-ON-TRELLIS`, {}, register)).toBe(204);
+      await until('the registration on Trellis', trellisUrl, 'LOST-ON-TRELLIS', 'l2', (i) => i !== undefined);
+      expect(
+        await call('DELETE', `${trellisUrl}/eureka/apps/LOST-ON-TRELLIS/l2`, { ...trellisWrite, ...replicaOnly }),
+      ).toBe(200);
+      expect(await instanceOn(trellisUrl, 'LOST-ON-TRELLIS', 'l2')).toBeUndefined();
+      expect(await call('PUT', `${eurekaUrl}/eureka/apps/LOST-ON-TRELLIS/l2`, {})).toBe(200);
+      await until('the registration back on Trellis', trellisUrl, 'LOST-ON-TRELLIS', 'l2', (i) => i?.status === 'UP');
+      expect(await call('DELETE', `${eurekaUrl}/eureka/apps/LOST-ON-TRELLIS/l2`, {})).toBe(200);
+    });
+  },
+);
+
 describe('a Spring Boot client of the Eureka server and Node clients of Trellis', { timeout: TEST_TIMEOUT_MS }, () => {
   let discovery: DiscoveryClient | undefined;
   let http: LoadBalancedHttp | undefined;
