@@ -1,12 +1,15 @@
 // The auth server's state on PostgreSQL: one pool, the schema of ./postgres/, and every store's rows on it.
 import {
   inTransaction,
+  listenPostgres,
   migratePostgres,
   openPostgres,
+  postgresUnreachable,
   redactDatabaseUrl,
   StartupError,
   type Logger,
   type PostgresClient,
+  type PostgresListener,
   type PostgresPool,
 } from '@trellis/kit';
 import type { AdapterPayload } from 'oidc-provider';
@@ -14,14 +17,12 @@ import type { ClientRows, ClientRow } from '../oauth-clients/store.ts';
 import type { UserRows, UserRow } from '../users/store.ts';
 import type { KeyRows, KeyRow } from '../crypto/signing-keys.ts';
 import { systemClock, type Clock, type OidcStorage } from './oidc-storage.ts';
-import { isConnectionFailure, translateFailure } from './unavailable.ts';
+import { translateFailure } from './unavailable.ts';
 
 /** Where a rotation is announced; every instance listens and reloads its keys. */
 export const KEYS_CHANNEL = 'trellis_auth_keys';
 /** Serializes key rotations of every instance on one database (pg_advisory_xact_lock's key: "trellis-keys"). */
 const KEYS_LOCK = 0x7472_6b73;
-/** How long a lost LISTEN connection waits before it tries again. */
-const RELISTEN_MS = 1000;
 
 export interface PostgresAuthState {
   readonly pool: PostgresPool;
@@ -82,13 +83,16 @@ export async function openPostgresAuthState(
     await migratePostgres(pool, { directory: new URL('./postgres/', import.meta.url), component: 'auth-server' });
   } catch (err) {
     await pool.end().catch(() => undefined);
-    const reason = isConnectionFailure(err)
-      ? `cannot reach it (${(err as { code?: string }).code ?? (err as Error).message})`
-      : (err as Error).message;
+    const unreachable = postgresUnreachable(err);
+    const reason = unreachable === undefined ? (err as Error).message : `cannot reach it (${unreachable})`;
     throw new StartupError(`auth database ${redactDatabaseUrl(url)}: ${reason}`);
   }
   const listeners = new Set<() => void>();
-  const listen = keyNotifications(pool, listeners, options.logger);
+  const notify = (): void => {
+    for (const listener of listeners) listener();
+  };
+  // Made on the first listener only: `trellis clients …` opens the store without one.
+  let listening: Promise<PostgresListener | undefined> | undefined;
   return {
     pool,
     clients: postgresClientRows(pool),
@@ -102,84 +106,25 @@ export async function openPostgresAuthState(
       ),
     onKeysChanged(listener) {
       listeners.add(listener);
-      listen.start();
+      listening ??= listenPostgres(url, {
+        channel: KEYS_CHANNEL,
+        what: 'signing key rotations',
+        applicationName: 'trellis-auth-server',
+        ...(options.logger === undefined ? {} : { logger: options.logger }),
+        onNotification: notify,
+        // A rotation while nobody listened (the database restarted) would go unnoticed: look again.
+        onListening: (again) => {
+          if (again) notify();
+        },
+      }).catch((err: unknown) => {
+        options.logger?.warn({ err }, 'signing key rotations elsewhere are seen at the periodic re-read only');
+        return undefined;
+      });
       return () => listeners.delete(listener);
     },
     async close() {
-      listen.stop();
+      await (await listening)?.close();
       await pool.end();
-    },
-  };
-}
-
-/** One pooled connection kept for LISTEN, made again after it is lost (the database restarted). */
-function keyNotifications(pool: PostgresPool, listeners: Set<() => void>, logger: Logger | undefined) {
-  let releaseHeld: (() => void) | undefined;
-  let started = false;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  const notify = (): void => {
-    for (const listener of listeners) listener();
-  };
-  const retry = (): void => {
-    if (stopped || timer !== undefined) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      void connect(true);
-    }, RELISTEN_MS);
-    timer.unref();
-  };
-  const connect = async (again: boolean): Promise<void> => {
-    try {
-      const held = await pool.connect();
-      let released = false;
-      const drop = (): void => {
-        if (released) return;
-        released = true;
-        if (releaseHeld === drop) releaseHeld = undefined;
-        held.release(true);
-      };
-      const lost = (): void => {
-        // The connection is gone (the database stopped); the pool drops it and we listen again once it answers.
-        drop();
-        retry();
-      };
-      held.on('error', lost);
-      held.on('end', lost);
-      held.on('notification', (message) => {
-        if (message.channel === KEYS_CHANNEL) notify();
-      });
-      try {
-        await held.query(`LISTEN ${KEYS_CHANNEL}`);
-      } catch {
-        drop();
-        retry();
-        return;
-      }
-      if (stopped || released) {
-        drop();
-        return;
-      }
-      releaseHeld = drop;
-      if (again) {
-        logger?.info('listening for signing key rotations again');
-        notify();
-      }
-    } catch {
-      // pool.connect failed: no client was handed out.
-      retry();
-    }
-  };
-  return {
-    start() {
-      if (started) return;
-      started = true;
-      void connect(false);
-    },
-    stop() {
-      stopped = true;
-      if (timer !== undefined) clearTimeout(timer);
-      releaseHeld?.();
     },
   };
 }
