@@ -186,13 +186,28 @@ export const peers: Scenario = {
     const java = await javaVersion();
     process.stderr.write(`bench: peers (${[...wanted].join(', ')}) on ${java}, Node ${process.version}\n`);
     const dir = await mkdtemp(join(tmpdir(), 'bench-peers-'));
+    const rows: Record<Section, () => Promise<void>> = {
+      registry: () => registryRows(figure, dir, java),
+      config: () => configRows(figure, dir, java),
+      auth: () => authorizationServer(figure, dir, java),
+      gateway: () => gatewayPeers(figure, dir, java),
+    };
+    // A section that fails (a peer that does not build, a server that does not start) is reported and the others
+    // still run, as the bench treats scenarios; the scenario then fails with every reason.
+    const failed: string[] = [];
     try {
-      if (wanted.has('registry')) await registryRows(figure, dir, java);
-      if (wanted.has('config')) await configRows(figure, dir, java);
-      if (wanted.has('auth')) await authorizationServer(figure, dir, java);
-      if (wanted.has('gateway')) await gatewayPeers(figure, dir, java);
+      for (const section of SECTIONS.filter((s) => wanted.has(s))) {
+        try {
+          await rows[section]();
+        } catch (err) {
+          const why = err instanceof Error ? err.message : String(err);
+          process.stderr.write(`bench: peers ${section} failed: ${why}\n`);
+          failed.push(`${section}: ${why}`);
+        }
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+    if (failed.length > 0) throw new Error(failed.join('; '));
   },
 };
