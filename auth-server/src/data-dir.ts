@@ -1,7 +1,7 @@
 // Opens every store of the auth server (clients, users, keys, provider models): SQLite in the data dir by default,
 // PostgreSQL when a database URL is given.
 import { createSecretKey } from 'node:crypto';
-import type { Logger } from '@trellis/kit';
+import type { Health, Logger } from '@trellis/kit';
 import { ClientStore, sqliteClientRows } from './oauth-clients/store.ts';
 import { loadMasterKey, type MasterKey } from './crypto/master-key.ts';
 import { SigningKeys, sqliteKeyRows } from './crypto/signing-keys.ts';
@@ -35,8 +35,8 @@ export interface AuthStore {
   readonly storage: OidcStorage;
   /** Checks a presented client secret against a stored hash. */
   readonly verifyClientSecret: (storedHash: string, presented: string) => boolean;
-  /** Whether the database answers (the health indicator). */
-  ping(): Promise<boolean>;
+  /** The health indicator: whether the database answers, which one it is (never a password). */
+  health(): Promise<Health>;
   /**
    * Calls `listener` when another instance may have rotated the signing keys (PostgreSQL's NOTIFY); SQLite has no
    * other instances, so never. Returns a stop function.
@@ -68,7 +68,7 @@ export async function openAuthStore(
       users: new UserStore({ rows: pg.users, now }),
       keys: new SigningKeys({ rows: pg.keys, master, now }),
       storage: pg.storage,
-      ping: () => pg.ping(),
+      health: () => pg.health(),
       onKeysChanged: (listener) => pg.onKeysChanged(listener),
       close: () => pg.close(),
     };
@@ -81,12 +81,12 @@ export async function openAuthStore(
     users: new UserStore({ rows: sqliteUserRows(db), now }),
     keys: new SigningKeys({ rows: sqliteKeyRows(db), master, now }),
     storage: createSqliteStorage(db, options.clock),
-    ping() {
+    health() {
       try {
         db.prepare('SELECT 1').get();
-        return Promise.resolve(true);
+        return Promise.resolve({ status: 'UP', details: { database: 'SQLite' } });
       } catch {
-        return Promise.resolve(false);
+        return Promise.resolve({ status: 'DOWN', details: { database: 'SQLite', error: 'unreachable' } });
       }
     },
     onKeysChanged: () => () => undefined,

@@ -7,6 +7,7 @@ import {
   postgresUnreachable,
   redactDatabaseUrl,
   StartupError,
+  type Health,
   type Logger,
   type PostgresClient,
   type PostgresListener,
@@ -30,8 +31,8 @@ export interface PostgresAuthState {
   readonly users: UserRows;
   readonly keys: KeyRows;
   readonly storage: OidcStorage;
-  /** Whether a trivial query answers. */
-  ping(): Promise<boolean>;
+  /** UP when a trivial query answers; the URL without its password, and whether key rotations are heard. */
+  health(): Promise<Health>;
   /**
    * Calls `listener` when any instance rotates the signing keys (NOTIFY), and once more after the notification
    * connection was lost and made again (a rotation in between would otherwise go unnoticed). Returns a stop function.
@@ -99,11 +100,22 @@ export async function openPostgresAuthState(
     users: postgresUserRows(pool),
     keys: postgresKeyRows(pool),
     storage: createPostgresStorage(pool, options.clock),
-    ping: () =>
-      run(pool, 'SELECT 1').then(
-        () => true,
-        () => false,
-      ),
+    async health() {
+      const details = { database: 'PostgreSQL', url: redactDatabaseUrl(url) };
+      try {
+        await pool.query('SELECT 1');
+        const listener = await listening;
+        return {
+          status: 'UP',
+          details: { ...details, ...(listener === undefined ? {} : { listening: listener.listening() }) },
+        };
+      } catch (err) {
+        return {
+          status: 'DOWN',
+          details: { ...details, error: `unreachable (${postgresUnreachable(err) ?? 'query failed'})` },
+        };
+      }
+    },
     onKeysChanged(listener) {
       listeners.add(listener);
       listening ??= listenPostgres(url, {
