@@ -207,17 +207,18 @@ export function createProvider(options: ProviderOptions): Provider {
   provider.proxy = true;
 
   // The endpoints' own error handlers answer an unreachable database as the error says (503 temporarily_unavailable,
-  // store/unavailable.ts); this catches it where they do not reach (the JWT introspection below), as JSON, not Koa's
-  // plain text. First, so it wraps every other middleware.
+  // store/unavailable.ts); this adds when to try again, and catches the error where they do not reach (the JWT
+  // introspection below), as JSON, not Koa's plain text. First, so it wraps every other middleware.
   provider.use(async (ctx, next) => {
     try {
       await next();
     } catch (err) {
       if (!isStoreUnavailable(err)) throw err;
       ctx.status = 503;
-      ctx.set({ 'retry-after': String(RETRY_AFTER_SEC), 'cache-control': 'no-store' });
+      ctx.set({ 'cache-control': 'no-store' });
       ctx.body = { error: err.error, error_description: err.error_description };
     }
+    if (ctx.status === 503) ctx.set({ 'retry-after': String(RETRY_AFTER_SEC) });
   });
 
   const { verifyClientSecret, throttle, sourceOf } = options;

@@ -59,6 +59,8 @@ describe('the database restarted under load', () => {
           try {
             if (n % 2 === 0) {
               const res = await server.admin('POST', '/admin/clients', { client_id: id });
+              if (res.status === 503 && res.headers.get('retry-after') === null)
+                throw new Error('503 without Retry-After');
               outcomes.push({ kind: 'client', status: res.status, body: await res.text(), id });
             } else {
               const res = await postForm(server.url, '/oauth2/token', batch, {
@@ -67,6 +69,8 @@ describe('the database restarted under load', () => {
               });
               const body = await res.text();
               const token = res.status === 200 ? (JSON.parse(body) as { access_token: string }).access_token : '';
+              if (res.status === 503 && res.headers.get('retry-after') === null)
+                throw new Error('503 without Retry-After');
               outcomes.push({ kind: 'token', status: res.status, body, id: token });
             }
           } catch (err) {
