@@ -24,10 +24,7 @@ export interface DataDirOptions {
   readonly databaseUrl?: string | undefined;
 }
 
-export type Database = 'SQLite' | 'PostgreSQL';
-
 export interface AuthStore {
-  readonly database: Database;
   readonly master: MasterKey;
   readonly clients: ClientStore;
   readonly users: UserStore;
@@ -63,7 +60,6 @@ export async function openAuthStore(
     const pg = await openPostgresAuthState(options.databaseUrl, { logger: options.logger, clock: options.clock });
     return {
       ...common,
-      database: 'PostgreSQL',
       clients: new ClientStore({ rows: pg.clients, pepper, now }),
       users: new UserStore({ rows: pg.users, now }),
       keys: new SigningKeys({ rows: pg.keys, master, now }),
@@ -76,7 +72,6 @@ export async function openAuthStore(
   const db = openDatabase({ dataDir: options.dataDir });
   return {
     ...common,
-    database: 'SQLite',
     clients: new ClientStore({ rows: sqliteClientRows(db), pepper, now }),
     users: new UserStore({ rows: sqliteUserRows(db), now }),
     keys: new SigningKeys({ rows: sqliteKeyRows(db), master, now }),
