@@ -304,7 +304,7 @@ describe('what Trellis is told reaches the Eureka server', { timeout: TEST_TIMEO
 
   it('a registration', async () => {
     started();
-    expect(await call('POST', `${trellisUrl}/eureka/apps/${app}`, trellisWrite, registration(app, id, 7001, 2))).toBe(
+    expect(await call('POST', `${trellisUrl}/eureka/apps/${app}`, trellisWrite, registration(app, id, 7001, 3))).toBe(
       204,
     );
     const seen = await until('the registration on Eureka', eurekaUrl, app, id, (i) => i?.status === 'UP');
@@ -312,11 +312,11 @@ describe('what Trellis is told reaches the Eureka server', { timeout: TEST_TIMEO
     expect(Number(seen?.port.$)).toBe(7001);
   });
 
-  it('renewals: Eureka keeps the 2 s lease alive on them alone, well past its end', async () => {
+  it('renewals: Eureka keeps the 3 s lease alive on them alone, well past its end', async () => {
     started();
     const first = await instanceOn(eurekaUrl, app, id);
     expect(first).toBeDefined();
-    // Eureka evicts every second; without the replicated heartbeats the instance would be gone within ~4 s.
+    // Eureka evicts every second; without the replicated heartbeats the instance would be gone 3 s after it registered.
     await keepRenewing(onTrellis(), trellisWrite, 7000);
     const after = await instanceOn(eurekaUrl, app, id);
     expect(after?.status).toBe('UP');
@@ -352,17 +352,17 @@ describe('what the Eureka server is told reaches Trellis', { timeout: TEST_TIMEO
 
   it('a registration', async () => {
     started();
-    expect(await call('POST', `${eurekaUrl}/eureka/apps/${app}`, {}, registration(app, id, 7002, 2))).toBe(204);
+    expect(await call('POST', `${eurekaUrl}/eureka/apps/${app}`, {}, registration(app, id, 7002, 3))).toBe(204);
     const seen = await until('the registration on Trellis', trellisUrl, app, id, (i) => i?.status === 'UP');
     expect(seen).toMatchObject({ app, hostName: `${id}.peering.test`, metadata: { registeredOn: app } });
     expect(Number(seen?.port.$)).toBe(7002);
   });
 
-  it('renewals: Trellis keeps the 2 s lease alive on them alone, well past its end', async () => {
+  it('renewals: Trellis keeps the 3 s lease alive on them alone, well past its end', async () => {
     started();
     const first = await instanceOn(trellisUrl, app, id);
     expect(first).toBeDefined();
-    // Trellis sweeps every second (--eviction-interval-ms 1000) and would drop the instance 2 s after its last renewal.
+    // Trellis sweeps every second (--eviction-interval-ms 1000) and would drop the instance 3 s after its last renewal.
     await keepRenewing(onEureka(), {}, 7000);
     const after = await instanceOn(trellisUrl, app, id);
     expect(after?.status).toBe('UP');
