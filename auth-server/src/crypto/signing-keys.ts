@@ -1,5 +1,6 @@
 // The token signing keys, stored sealed: the current one, retired ones still published, rotation.
 import { generateKeyPairSync, randomUUID, type JsonWebKey } from 'node:crypto';
+import { StartupError } from '@trellis/kit';
 import type { Awaitable, Db } from '../store/db.ts';
 import type { MasterKey } from './master-key.ts';
 
@@ -141,6 +142,17 @@ export class SigningKeys {
 
   /** Private JWKs, current key first per algorithm: oidc-provider signs with the first key that fits. */
   async privateJwks(): Promise<PrivateJwk[]> {
-    return (await this.#rows.list()).map((r) => JSON.parse(this.#master.open(r.sealed, r.kid)) as PrivateJwk);
+    return (await this.#rows.list()).map((r) => {
+      let opened: string;
+      try {
+        opened = this.#master.open(r.sealed, r.kid);
+      } catch {
+        // The usual cause: instances sharing one database, each with a key file of its own in its data dir.
+        throw new StartupError(
+          `signing key ${r.kid} was sealed with another key-encryption key: every auth server sharing a database needs the same --key-encryption-key (AUTH_KEY_ENCRYPTION_KEY)`,
+        );
+      }
+      return JSON.parse(opened) as PrivateJwk;
+    });
   }
 }

@@ -80,4 +80,14 @@ describe('signing keys', () => {
     expect(await keys.prune(5000)).toEqual([first?.kid]);
     expect((await keys.list()).map((k) => k.kid)).toEqual([second.kid]);
   });
+
+  it('says which setting to share when another instance sealed the keys with a key of its own', async () => {
+    const rows = sqliteKeyRows(openDatabase(':memory:'));
+    const made = new SigningKeys({ rows, master: createMasterKey(Buffer.alloc(32, 4)) });
+    await made.ensureCurrent('RS256');
+    const other = new SigningKeys({ rows, master: createMasterKey(Buffer.alloc(32, 5)) });
+    await expect(other.privateJwks()).rejects.toThrow(
+      /sealed with another key-encryption key: every auth server sharing a database needs the same --key-encryption-key/,
+    );
+  });
 });
