@@ -1,12 +1,20 @@
 // PostgreSQL for the servers that outgrow one machine: a pool that survives the database restarting, URLs safe to
 // log, and numbered .sql migrations that two instances starting at once apply exactly once.
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import type { Logger } from './logger.ts';
 import { redactUrl } from './logger.ts';
 import { readSqliteMigrations } from './sqlite-migrate.ts';
 
 export type PostgresPool = pg.Pool;
 export type PostgresClient = pg.PoolClient;
+
+const require = createRequire(import.meta.url);
+
+/** pg, loaded on the first pool: a service that never names a database never loads the driver. */
+export function postgresDriver(): typeof pg {
+  return require('pg') as typeof pg;
+}
 
 export interface PostgresPoolOptions {
   /** Connections at most. Default 10 (pg's default). */
@@ -55,7 +63,7 @@ export function redactDatabaseUrl(url: string): string {
  */
 export function openPostgres(url: string, options: PostgresPoolOptions = {}): PostgresPool {
   if (!isPostgresUrl(url)) throw new Error(`not a PostgreSQL URL: ${redactDatabaseUrl(url)}`);
-  const pool = new pg.Pool({
+  const pool = new (postgresDriver().Pool)({
     connectionString: url,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'trellis',

@@ -15,7 +15,7 @@ registerHooks({ load(url, ctx, next) { files.add(url); return next(url, ctx); } 
 ${script}
 const { createRequire } = await import('node:module');
 for (const f of Object.keys(createRequire(import.meta.url).cache)) files.add(f);
-const loaded = ['better-sqlite3', 'node-forge', '@opentelemetry/sdk-trace'].filter((name) =>
+const loaded = ['better-sqlite3', 'pg', 'node-forge', '@opentelemetry/sdk-trace'].filter((name) =>
   [...files].some((f) => f.includes('/node_modules/' + name + '/')));
 process.stdout.write(JSON.stringify(loaded));`;
   const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], {
@@ -25,7 +25,7 @@ process.stdout.write(JSON.stringify(loaded));`;
 }
 
 describe('heavy dependencies load on the path that needs them', () => {
-  it('a service and its TLS settings load neither the SQLite addon nor node-forge', async () => {
+  it('a service and its TLS settings load neither the SQLite addon, nor the PostgreSQL driver, nor node-forge', async () => {
     const script = `
 const kit = await import('@trellis/kit');
 await import('@trellis/kit/tls');

@@ -6,10 +6,10 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { StartupError } from '../errors.ts';
 import { freePort } from '../free-port.ts';
 import { keepOutput, own, untilReady } from '../owned-process.ts';
+import { postgresDriver } from '../postgres.ts';
 
 export interface PostgresServerOptions {
   /** Default: a free port. */
@@ -87,7 +87,7 @@ function runAs(): { uid: number; gid: number } | undefined {
 }
 
 async function answers(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
+  const client = new (postgresDriver().Client)({ connectionString: url, connectionTimeoutMillis: 1_000 });
   try {
     await client.connect();
     await client.query('SELECT 1');
@@ -209,7 +209,7 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
 
   const createDatabase = async (name: string): Promise<string> => {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`not a plain database name: ${name}`);
-    const client = new pg.Client({ connectionString: url('postgres') });
+    const client = new (postgresDriver().Client)({ connectionString: url('postgres') });
     await client.connect();
     try {
       await client.query(`CREATE DATABASE ${name}`);
