@@ -1,5 +1,8 @@
 // A signed RS256 access token and the JWKS that verifies it, for the scenarios that put a token check under load.
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 export const ISSUER = 'https://auth.bench.local';
 export const AUDIENCE = 'product-api';
@@ -26,5 +29,18 @@ export function tokenAndJwks(): { token: string; jwks: string; privateKey: KeyOb
     token: `${input}.${sign('sha256', Buffer.from(input), privateKey).toString('base64url')}`,
     jwks: JSON.stringify({ keys: [jwk] }),
     privateKey,
+  };
+}
+
+/** The JWKS served on a free loopback port, as an authorization server would: `uri` to hand to the token checks. */
+export async function serveJwks(jwks: string): Promise<{ uri: string; close: () => void }> {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/jwk-set+json' }).end(jwks);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    uri: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`,
+    close: () => server.close(),
   };
 }

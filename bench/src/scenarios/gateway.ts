@@ -1,14 +1,11 @@
 // The gateway: a Path route and lb:// with a JWT check, beside a bare Node proxy and nginx, and its added latency.
-import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { freePort } from '@trellis/kit';
 import { startServer } from '../harness.ts';
-import { AUDIENCE, ISSUER, tokenAndJwks } from '../jwt.ts';
+import { AUDIENCE, ISSUER, serveJwks, tokenAndJwks } from '../jwt.ts';
 import { spawnNginx, type Nginx } from '../nginx.ts';
 import type { Scenario } from '../scenario.ts';
 
@@ -59,12 +56,8 @@ export const gateway: Scenario = {
     const upstream = await startServer('baseline.ts');
     const upstreamPort = Number(new URL(upstream.url).port);
     const { token, jwks } = tokenAndJwks();
-    const jwksServer = http.createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/jwk-set+json' }).end(jwks);
-    });
-    jwksServer.listen(0, '127.0.0.1');
-    await once(jwksServer, 'listening');
-    const jwksUri = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`;
+    const jwksServer = await serveJwks(jwks);
+    const jwksUri = jwksServer.uri;
     const registry = await startServer('registry.ts', [join(dir, 'registry')]);
     const routes = join(dir, 'routes.yml');
     await writeFile(

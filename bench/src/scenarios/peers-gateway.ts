@@ -1,15 +1,12 @@
 // The peers scenario's gateway rows: the Trellis gateway (Path route, its filters, the JWT check) against Spring Cloud
 // Gateway checking the same token, the Node gateways a Node team would pick (@fastify/http-proxy, fast-gateway) and
 // nginx, all in front of the same upstream; then memory and start-up.
-import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@trellis/kit';
 import { residentMb, startServer, type LoadOptions } from '../harness.ts';
-import { AUDIENCE, ISSUER, tokenAndJwks } from '../jwt.ts';
+import { AUDIENCE, ISSUER, serveJwks, tokenAndJwks } from '../jwt.ts';
 import { NGINX, writeNginxConf } from '../nginx.ts';
 import { buildPeer, type Probe } from '../peers.ts';
 import { childPids, command, memory, race, spring, startUps, trellis, type Contender, type Running } from '../race.ts';
@@ -56,12 +53,8 @@ async function withoutToken(url: string): Promise<number> {
 export async function gatewayPeers(figure: ScenarioContext['figure'], dir: string, java: string): Promise<void> {
   const jar = await buildPeer('gateway');
   const { token, jwks } = tokenAndJwks();
-  const jwksServer = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/jwk-set+json' }).end(jwks);
-  });
-  jwksServer.listen(0, '127.0.0.1');
-  await once(jwksServer, 'listening');
-  const jwksUri = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`;
+  const jwksServer = await serveJwks(jwks);
+  const jwksUri = jwksServer.uri;
   // The same upstream behind every gateway: a fresh process of the baseline's code.
   const upstream = await startServer('baseline.ts');
   const upstreamPort = Number(new URL(upstream.url).port);
