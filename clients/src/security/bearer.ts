@@ -13,6 +13,8 @@ export function bearerToken(header: string | undefined): string {
   if (header === undefined || header === '') {
     throw new SecurityError('missing_token', 'a bearer token is required');
   }
+  // The spelling nearly every client sends, without the lower-cased copy of the scheme the general case makes.
+  if (header.startsWith('Bearer ')) return header.slice(7).trim();
   const space = header.indexOf(' ');
   const scheme = space === -1 ? header : header.slice(0, space);
   if (scheme.toLowerCase() !== 'bearer') {

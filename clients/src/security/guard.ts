@@ -1,6 +1,6 @@
 // The resource-server side of RFC 6750: bearer tokens in the Authorization header, challenges in WWW-Authenticate.
 import type { HttpBindings } from '@hono/node-server';
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler, Next } from 'hono';
 import type { KitEnv } from '@trellis/kit';
 import { bearerToken, quotedParam, wellFormedToken } from './bearer.ts';
 import { SecurityError } from './errors.ts';
@@ -53,12 +53,32 @@ function authorizationOf(c: Context): string | undefined {
   return incoming === undefined ? c.req.header('authorization') : incoming.headers.authorization;
 }
 
+/** Undefined when the token has every scope required; allocates nothing then, as that is every request's case. */
 function missingScopes(auth: AuthInfo, required: readonly string[]): SecurityError | undefined {
-  const missing = required.filter((s) => !auth.scopes.has(s));
-  if (missing.length === 0) return undefined;
-  return new SecurityError('insufficient_scope', `the token lacks the scope ${missing.join(' ')}`, {
-    scopes: required,
-  });
+  for (const scope of required) {
+    if (auth.scopes.has(scope)) continue;
+    const missing = required.filter((s) => !auth.scopes.has(s));
+    return new SecurityError('insufficient_scope', `the token lacks the scope ${missing.join(' ')}`, {
+      scopes: required,
+    });
+  }
+  return undefined;
+}
+
+/**
+ * The answer to a request the guard refuses: the challenge for a verdict on the request, logged at debug without the
+ * token; anything else (the JWKS unreachable, a misplaced requireScopes) rejects, for the service's onError to log
+ * and answer 500. Always a promise, as a hono middleware answers one.
+ */
+function refusal(c: Context, err: unknown, realm: string): Promise<Response> {
+  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rethrown as it came, for onError
+  if (!(err instanceof SecurityError) || err.status >= 500) return Promise.reject(err);
+  // Context may come from a plain hono app without the kit's logger.
+  (c.get('log') as KitEnv['Variables']['log'] | undefined)?.debug(
+    { reason: err.code, description: err.message },
+    'bearer token refused',
+  );
+  return Promise.resolve(bearerChallenge(c, err, realm));
 }
 
 /**
@@ -77,26 +97,33 @@ export function requireAuth(options: RequireAuthOptions): MiddlewareHandler<Auth
   const verifier = createTokenVerifier(options);
   const required = [...(options.requiredScopes ?? [])];
   const realm = options.realm ?? (typeof options.audience === 'string' ? options.audience : options.audience[0]) ?? '';
-  return async (c, next) => {
+  const admit = (c: Context<AuthEnv>, auth: AuthInfo, next: Next): Promise<Response | void> => {
+    const lacking = missingScopes(auth, required);
+    if (lacking !== undefined) return refusal(c, lacking, realm);
+    c.set('auth', auth);
+    return next();
+  };
+  const verifyThenAdmit = async (c: Context<AuthEnv>, token: string, next: Next): Promise<Response | void> => {
     let auth: AuthInfo;
     try {
-      const token = bearerToken(authorizationOf(c));
-      // A token verified before (a client keeps its token for its lifetime) skips the syntax check and the await.
-      auth = verifier.cached(token) ?? (await verifier.verify(wellFormedToken(token)));
-      const lacking = missingScopes(auth, required);
-      if (lacking !== undefined) throw lacking;
+      auth = await verifier.verify(wellFormedToken(token));
     } catch (err) {
-      if (!(err instanceof SecurityError) || err.status >= 500) throw err;
-      // Context may come from a plain hono app without the kit's logger.
-      (c.get('log') as KitEnv['Variables']['log'] | undefined)?.debug(
-        { reason: err.code, description: err.message },
-        'bearer token refused',
-      );
-      return bearerChallenge(c, err, realm);
+      return refusal(c, err, realm);
     }
-    c.set('auth', auth);
-    await next();
-    return undefined;
+    return admit(c, auth, next);
+  };
+  // Not an async function: a token verified before (a client keeps its token for its lifetime) goes straight on to
+  // next(), skipping the syntax check and costing no promise of the guard's own. hono awaits what comes back.
+  return (c, next) => {
+    let token: string;
+    let auth: AuthInfo | undefined;
+    try {
+      token = bearerToken(authorizationOf(c));
+      auth = verifier.cached(token);
+    } catch (err) {
+      return refusal(c, err, realm);
+    }
+    return auth === undefined ? verifyThenAdmit(c, token, next) : admit(c, auth, next);
   };
 }
 
@@ -110,21 +137,14 @@ export function requireAuth(options: RequireAuthOptions): MiddlewareHandler<Auth
 export function requireScopes(...scopes: readonly string[]): MiddlewareHandler<AuthEnv> {
   if (scopes.length === 0) throw new SecurityError('invalid_options', 'requireScopes needs at least one scope');
   const required = [...scopes];
-  return async (c, next) => {
+  // Not async, as requireAuth: a request with the scopes goes straight on to next().
+  return (c, next) => {
     // c.get, not c.var: hono builds a fresh object of every variable on each c.var read.
     const auth = c.get('auth') as AuthInfo | undefined;
-    if (auth === undefined) {
-      throw new SecurityError('invalid_options', 'requireScopes runs after requireAuth on the same route');
-    }
-    const lacking = missingScopes(auth, required);
-    if (lacking !== undefined) {
-      (c.get('log') as KitEnv['Variables']['log'] | undefined)?.debug(
-        { reason: lacking.code, description: lacking.message },
-        'bearer token refused',
-      );
-      return bearerChallenge(c, lacking, '');
-    }
-    await next();
-    return undefined;
+    const lacking =
+      auth === undefined
+        ? new SecurityError('invalid_options', 'requireScopes runs after requireAuth on the same route')
+        : missingScopes(auth, required);
+    return lacking === undefined ? next() : refusal(c, lacking, '');
   };
 }

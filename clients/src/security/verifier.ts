@@ -35,8 +35,8 @@ export interface TokenVerifierOptions extends ServerConnectionOptions {
   readonly jwksMaxAgeSec?: number;
   /**
    * How many verified tokens to remember, so a client reusing its token (the usual case: one token for its lifetime)
-   * is not verified cryptographically on every request. Keyed by the whole token, signature included; `exp` is still
-   * checked on every use. 0 turns it off. Default 1000.
+   * is not verified cryptographically on every request. A token is recognised by the whole of it, signature included;
+   * `exp` is still checked on every use. 0 turns it off. Default 1000.
    */
   readonly verifiedTokenCacheSize?: number;
   /** Time for `exp`/`nbf` checks and the cache. Default Date.now. */
@@ -68,6 +68,20 @@ export interface TokenVerifier {
 const DEFAULT_ALGORITHMS: readonly AccessTokenAlgorithm[] = ['RS256', 'ES256'];
 /** A verified token is reused at most this long, bounding how long a key withdrawn from the JWKS still counts. */
 const VERIFIED_MAX_AGE_MS = 5 * 60_000;
+/**
+ * Remembered tokens are found by their last characters (the signature's: as random as the key's hash needs) and then
+ * compared whole. A Map keyed by the whole token hashes all its 600 to 1000 characters on every request, because each
+ * request's token is a new string: over a microsecond, most of what a guarded request cost. Comparing the one
+ * candidate is a memcmp, and a token that only shares the last characters is simply not found.
+ */
+const KEY_CHARS = 16;
+
+interface Verified {
+  readonly token: string;
+  readonly info: AuthInfo;
+  /** Date.now() from which the token must be verified again: its exp (plus tolerance), or VERIFIED_MAX_AGE_MS. */
+  readonly until: number;
+}
 
 function scopesOf(claims: JWTPayload): ReadonlySet<string> {
   if (typeof claims.scope === 'string') return new Set(claims.scope.split(' ').filter((s) => s !== ''));
@@ -174,22 +188,24 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }),
   );
   const getKey: JWTVerifyGetKey = async (header: JWSHeaderParameters, token) => (await keySet())(header, token);
-  const verified = new Map<string, { info: AuthInfo; until: number }>();
+  const verified = new Map<string, Verified>();
   const toleranceMs = o.clockToleranceSec * 1000;
 
   function remember(token: string, info: AuthInfo, now: number): void {
     if (o.cacheSize <= 0 || typeof info.claims.exp !== 'number') return;
     // Map keeps insertion order: dropping the first entry evicts the oldest.
     if (verified.size >= o.cacheSize) verified.delete(verified.keys().next().value as string);
-    verified.set(token, { info, until: Math.min(info.claims.exp * 1000 + toleranceMs, now + VERIFIED_MAX_AGE_MS) });
+    const until = Math.min(info.claims.exp * 1000 + toleranceMs, now + VERIFIED_MAX_AGE_MS);
+    verified.set(token.slice(-KEY_CHARS), { token, info, until });
   }
 
   function cached(token: string, now = o.clock.now()): AuthInfo | undefined {
-    const hit = verified.get(token);
-    if (hit === undefined) return undefined;
+    const key = token.slice(-KEY_CHARS);
+    const hit = verified.get(key);
+    if (hit === undefined || hit.token !== token) return undefined;
     if (now < hit.until) return hit.info;
     // Expired (or due for a fresh signature check): verify again, which also names the reason.
-    verified.delete(token);
+    verified.delete(key);
     return undefined;
   }
 

@@ -219,6 +219,24 @@ describe('requireAuth', () => {
     await expectRefusal(await get(`Bearer ${token}`), 401, invalidToken('the token has expired'), 'invalid_token');
   });
 
+  it('does not take a token for a remembered one whose signature it reuses (other claims, same last characters)', async () => {
+    const token = await sign({ client_id: 'reader', scope: 'product:read' });
+    expect((await get(`Bearer ${token}`)).status).toBe(200);
+    const [h, , s] = token.split('.');
+    const forged = base64url.encode(
+      JSON.stringify({ iss: issuer.url, aud: 'product-api', exp: sec + 60, scope: 'product:read', client_id: 'evil' }),
+    );
+    await expectRefusal(
+      await get(`Bearer ${h}.${forged}.${s}`),
+      401,
+      invalidToken('the token signature is invalid'),
+      'invalid_token',
+    );
+    const again = await get(`Bearer ${token}`);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ client: 'reader' });
+  });
+
   it('refetches the JWKS once for an unknown kid, then refuses; no refetch during the cooldown', async () => {
     expect((await get(`Bearer ${await sign({ scope: 'product:read' })}`)).status).toBe(200);
     vi.setSystemTime(T0 + 31_000); // past the 30 s cooldown since the last download
@@ -323,5 +341,19 @@ describe('createTokenVerifier().cached', () => {
     expect(verifier.cached(forged)).toBeUndefined();
     vi.setSystemTime(T0 + 91_000);
     expect(verifier.cached(token)).toBeUndefined();
+  });
+
+  it('answers a remembered token only for the whole of it, not for another ending the same', async () => {
+    const verifier = createTokenVerifier({ issuer: issuer.url, audience: 'product-api' });
+    const token = await sign({ scope: 'product:read' });
+    const info = await verifier.verify(token);
+    const [h, p = '', s] = token.split('.');
+    // The same signature under changed claims, and a prefix cut off: both end exactly as the remembered token.
+    const forged = `${h}.${base64url.encode(JSON.stringify({ ...JSON.parse(new TextDecoder().decode(base64url.decode(p))), scope: 'admin' }))}.${s}`;
+    expect(verifier.cached(forged)).toBeUndefined();
+    expect(verifier.cached(token.slice(1))).toBeUndefined();
+    expect(verifier.cached(`x${token}`)).toBeUndefined();
+    await expect(verifier.verify(forged)).rejects.toThrow('the token signature is invalid');
+    expect(verifier.cached(token)).toBe(info);
   });
 });
