@@ -82,6 +82,28 @@ export const range = (values: readonly number[], digits = 2): string =>
   `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
 
 /**
+ * Paired measurements of two loads (each a server's CPU pid and its workload, both already warm), ROUNDS unless told,
+ * the one that goes first alternating so neither always meets the busier second and drift between rounds cancels out.
+ */
+export async function pairedRounds(
+  [aPid, aLoad]: readonly [number, LoadOptions],
+  [bPid, bLoad]: readonly [number, LoadOptions],
+  { rounds: count = ROUNDS, durationSec }: { rounds?: number; durationSec?: number } = {},
+): Promise<[Measured, Measured][]> {
+  const rounds: [Measured, Measured][] = [];
+  for (let round = 0; round < count; round++) {
+    if (round % 2 === 0) {
+      const a = await measure(aPid, aLoad, durationSec);
+      rounds.push([a, await measure(bPid, bLoad, durationSec)]);
+    } else {
+      const b = await measure(bPid, bLoad, durationSec);
+      rounds.push([await measure(aPid, aLoad, durationSec), b]);
+    }
+  }
+  return rounds;
+}
+
+/**
  * One workload on both servers: warmed until each stops improving, then ROUNDS paired rounds, the side that goes
  * first alternating so neither always meets the busier second. Reports each side's median and the median ratio.
  * `load` answers the workload for one side (the sides may need their own credentials).
@@ -100,16 +122,10 @@ export async function race(
     { label: `${name}, Trellis`, load: tLoad },
     { label: `${name}, ${peerLabel}`, load: pLoad },
   ]);
-  const rounds: { t: Measured; p: Measured }[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    if (round % 2 === 0) {
-      const tm = await measure(t.cpuPid ?? t.pid, tLoad);
-      rounds.push({ t: tm, p: await measure(p.cpuPid ?? p.pid, pLoad) });
-    } else {
-      const pm = await measure(p.cpuPid ?? p.pid, pLoad);
-      rounds.push({ t: await measure(t.cpuPid ?? t.pid, tLoad), p: pm });
-    }
-  }
+  const rounds = (await pairedRounds([t.cpuPid ?? t.pid, tLoad], [p.cpuPid ?? p.pid, pLoad])).map(([tm, pm]) => ({
+    t: tm,
+    p: pm,
+  }));
   const side = (label: string, results: readonly Measured[], warm: number): void => {
     const failed = results.reduce((n, r) => n + r.errors + r.non2xx, 0);
     const rps = results.map((r) => r.requestsPerSec);
