@@ -33,13 +33,15 @@ export function openDatabase(location: { dataDir: string } | ':memory:'): Db {
 }
 
 function migrate(db: Db): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  for (let i = current; i < MIGRATIONS.length; i++) {
-    const file = MIGRATIONS[i] as string;
-    const sql = readFileSync(new URL(`./migrations/${file}`, import.meta.url), 'utf8');
-    db.transaction(() => {
-      db.exec(sql);
+  const version = (): number => db.pragma('user_version', { simple: true }) as number;
+  if (version() >= MIGRATIONS.length) return;
+  // IMMEDIATE, and the version read again inside: workers (--workers) starting together on a new data dir take turns,
+  // and the ones after the first find the tables made instead of making them again.
+  db.transaction(() => {
+    for (let i = version(); i < MIGRATIONS.length; i++) {
+      const file = MIGRATIONS[i] as string;
+      db.exec(readFileSync(new URL(`./migrations/${file}`, import.meta.url), 'utf8'));
       db.pragma(`user_version = ${i + 1}`);
-    })();
-  }
+    }
+  }).immediate();
 }
