@@ -7,6 +7,7 @@ import {
   SettingsError,
   type Settings,
   type TrustedProxies,
+  workersSetting,
 } from '@trellis/kit';
 import {
   DEFAULT_REDIRECT_HOSTS,
@@ -23,6 +24,7 @@ export function authServerSettings() {
   return {
     ...commonSettings(),
     port: setting.port({ flag: 'port', env: 'AUTH_SERVER_PORT', default: 9999, help: 'HTTP port' }),
+    workers: workersSetting(),
     issuer: setting.url({
       flag: 'issuer',
       env: 'AUTH_ISSUER',

@@ -2,10 +2,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import {
+  broadcastToWorkers,
   createObservability,
   createService,
   defineComponent,
   observabilityOf,
+  onWorkerBroadcast,
   redactDatabaseUrl,
   StartupError,
   type KitEnv,
@@ -39,6 +41,9 @@ export function keyRetentionMs(config: Pick<Config, 'accessTokenTtl'>): number {
 
 /** How often an instance re-reads the signing keys besides being told (NOTIFY) of a rotation: the safety net. */
 export const KEY_RECHECK_MS = 30_000;
+
+/** What a worker (--workers) that rotated the keys tells the others, which read them again. */
+const SIGNING_KEYS_TOPIC = 'auth-server:signing-keys';
 
 async function privateJwks(store: AuthStore) {
   try {
@@ -185,6 +190,8 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       followKeys();
     }
     stops.push(store.onKeysChanged(followKeys));
+    // With --workers, a rotation in one worker reaches the others through the primary: SQLite has no NOTIFY.
+    stops.push(onWorkerBroadcast(SIGNING_KEYS_TOPIC, followKeys));
     const recheck = setInterval(followKeys, KEY_RECHECK_MS);
     recheck.unref();
     stops.push(() => clearInterval(recheck));
@@ -205,6 +212,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
         const key = await store.keys.rotate(config.signingAlg);
         await store.keys.prune(keyRetentionMs(config));
         await rebuild();
+        broadcastToWorkers(SIGNING_KEYS_TOPIC);
         logger.info({ kid: key.kid }, 'signing key rotated');
         return key;
       },

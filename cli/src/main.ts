@@ -2,10 +2,14 @@
 import {
   type commonSettings,
   createLogger,
+  currentWorker,
   isUserError,
   loadSettings,
   renderSettingsHelp,
+  onPrimaryStop,
+  reportWorkerReady,
   runUntilSignal,
+  runWorkers,
   type Component,
   type Running,
   type SettingSpecs,
@@ -242,6 +246,11 @@ export async function main(argv: readonly string[], env: Env, options: MainOptio
     exit(0);
     return;
   }
+  if (!('workers' in component.settings) && rest.some((arg) => arg === '--workers' || arg.startsWith('--workers='))) {
+    stderr.write(`trellis: ${component.name} runs in one process; --workers is for the gateway and the auth server\n`);
+    exit(2);
+    return;
+  }
   await runComponents([component], component.settings, rest, env, { stdout, stderr, exit }, (_, flags) => flags);
 }
 
@@ -294,7 +303,25 @@ async function runComponents(
     return;
   }
   const common = flags as ReturnType<typeof loadSettings<ReturnType<typeof commonSettings>>>;
-  const logger = createLogger({ name: 'trellis', level: common.logLevel, format: common.logFormat });
+  const root = createLogger({ name: 'trellis', level: common.logLevel, format: common.logFormat });
+  const [only] = components;
+  const workers = typeof flags.workers === 'number' ? flags.workers : 1;
+  const worker = currentWorker();
+  if (only !== undefined && components.length === 1 && workers > 1 && worker === undefined) {
+    // The primary serves nothing itself; the local CA is made once here rather than raced for by every worker.
+    try {
+      await ensureLocalCa(common.dataDir, root);
+    } catch (err) {
+      if (!isUserError(err)) throw err;
+      io.stderr.write(`trellis: ${err.message}\n`);
+      io.exit(2);
+      return;
+    }
+    await runWorkers({ name: only.name, workers, logger: root, stderr: io.stderr, exit: io.exit });
+    return;
+  }
+  // Each worker's lines say which one wrote them.
+  const logger = worker === undefined ? root : root.child({ worker: worker.slot });
   await runUntilSignal(
     async (started) => {
       const caFile = await ensureLocalCa(common.dataDir, logger);
@@ -302,8 +329,11 @@ async function runComponents(
         const settings = settingsFor(component, flags);
         started.push(await component.start(settings, { logger: logger.child({ component: component.name }), env }));
       }
-      io.stdout.write(renderSummary(started, caFile));
+      // One summary, from the first worker, not N copies of it (nor again when it is replaced).
+      if (worker === undefined || (worker.slot === 1 && !worker.restarted))
+        io.stdout.write(renderSummary(started, caFile));
+      reportWorkerReady();
     },
-    { logger, stderr: io.stderr, exit: io.exit },
+    { logger, stderr: io.stderr, exit: io.exit, stopRequests: onPrimaryStop },
   );
 }

@@ -13,6 +13,9 @@ export interface AppDeps {
   readonly adminAuth: Credential | undefined;
   /** Most routes the API lets the table grow to (--max-routes). */
   readonly maxRoutes: number;
+  /** Worker processes of this gateway (--workers); see GatewayRoutesDeps. */
+  readonly workers?: number | undefined;
+  readonly refreshed?: (() => void) | undefined;
 }
 
 export const ADMIN_REALM = 'trellis-gateway';
@@ -47,7 +50,16 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     }
     return Promise.resolve();
   };
-  app.route('/actuator/gateway', gatewayRoutes({ manager: deps.manager, authorize, maxRoutes: deps.maxRoutes }));
+  app.route(
+    '/actuator/gateway',
+    gatewayRoutes({
+      manager: deps.manager,
+      authorize,
+      maxRoutes: deps.maxRoutes,
+      workers: deps.workers,
+      refreshed: deps.refreshed,
+    }),
+  );
   return app;
 }
 

@@ -14,6 +14,7 @@ import {
   type SettingsSource,
   observabilityOf,
   type ObservabilitySettings,
+  workersSetting,
 } from '@trellis/kit';
 import { tlsSettings } from '@trellis/kit/tls';
 import { parseDataSize } from './routing/definition.ts';
@@ -35,6 +36,7 @@ export function gatewaySettings() {
     ...commonSettings(),
     port: setting.port({ flag: 'port', env: 'GATEWAY_PORT', default: 8080, help: 'HTTP port' }),
     httpsPort: setting.port({ flag: 'https-port', env: 'GATEWAY_HTTPS_PORT', default: 8443, help: 'HTTPS port' }),
+    workers: workersSetting(),
     httpOnly: setting.boolean({
       flag: 'http-only',
       env: 'GATEWAY_HTTP_ONLY',

@@ -29,7 +29,10 @@ export type GatewayErrorCode =
   | 'invalid_route'
   /** The management API was asked for a route that does not exist. */
   | 'unknown_route'
-  /** The management API was asked to delete a route that the routes file defines. */
+  /**
+   * The management API was asked to delete a route that the routes file defines, or to change one worker's table
+   * (--workers).
+   */
   | 'route_conflict'
   /** The management API was sent a body that is not application/json. */
   | 'unsupported_media_type'

@@ -12,10 +12,13 @@ import {
   type DiscoveryClient,
 } from '@trellis/clients/discovery';
 import {
+  broadcastToWorkers,
   createObservability,
   createService,
+  currentWorker,
   defineComponent,
   fromInternalCaller,
+  onWorkerBroadcast,
   parseTrustedProxies,
   StartupError,
   type Health,
@@ -36,6 +39,9 @@ import { fileRouteSource, RouteManager } from './routing/manager.ts';
 import { RouteState } from './routing/table.ts';
 import { RedisBuckets } from './store/redis-buckets.ts';
 import { writeRawError } from './proxy/websocket.ts';
+
+/** What a worker (--workers) whose routes were refreshed through the API tells the others. */
+const REFRESH_TOPIC = 'gateway:refresh';
 
 /** Largest body the actuator endpoints read: route definitions are a few hundred bytes. */
 const ROUTE_DEFINITION_LIMIT = 64 * 1024;
@@ -313,7 +319,31 @@ export async function startGateway(
     return true;
   });
   service.onUpgrade((req, socket, head) => proxy.upgrade(req, socket, head));
-  service.app.route('/', createApp({ manager, adminAuth: config.adminAuth, maxRoutes: config.maxRoutes }));
+  const worker = currentWorker();
+  service.app.route(
+    '/',
+    createApp({
+      manager,
+      adminAuth: config.adminAuth,
+      maxRoutes: config.maxRoutes,
+      workers: worker?.count,
+      refreshed: () => broadcastToWorkers(REFRESH_TOPIC),
+    }),
+  );
+  // A refresh through the API reached one worker; the others re-read their sources when it tells them.
+  const stopRefreshes = onWorkerBroadcast(REFRESH_TOPIC, () => {
+    manager.refresh().then(
+      (table) => log.info({ routes: table.routes.length }, 'routes refreshed (asked by another worker)'),
+      (err: unknown) => log.warn({ err }, 'routes not refreshed (asked by another worker)'),
+    );
+  });
+  service.onShutdown('worker refreshes', stopRefreshes);
+  if (worker !== undefined && worker.slot === 1 && buckets === undefined) {
+    log.warn(
+      { workers: worker.count },
+      `RequestRateLimiter buckets are kept in each worker: with ${worker.count} workers a route admits up to ${worker.count} times its rate; set --rate-limit-redis-url to share them`,
+    );
+  }
   service.health.register('gatewayRoutes', () => lbServicesHealth(manager, discovery));
   const sourceNames = [fileSource?.name, configSource?.name].filter((n): n is string => n !== undefined);
   service.health.register('routes', () => routeSourcesHealth(manager, sourceNames));

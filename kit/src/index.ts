@@ -12,6 +12,17 @@ export { readGitInfo } from './info.ts';
 export type { GitInfo } from './info.ts';
 export { isUserError, runUntilSignal } from './lifecycle.ts';
 export type { RunOptions } from './lifecycle.ts';
+export {
+  broadcastToWorkers,
+  currentWorker,
+  onPrimaryStop,
+  onWorkerBroadcast,
+  reportWorkerReady,
+  runWorkers,
+  WORKERS_ENV,
+  workersSetting,
+} from './workers.ts';
+export type { PrimaryOptions, WorkerSlot } from './workers.ts';
 export { createLogger, redactSecrets, redactUrl, SENSITIVE_KEYS } from './logger.ts';
 export type { Logger, LoggerSettings } from './logger.ts';
 export { createService } from './service.ts';

@@ -9,6 +9,11 @@ export interface RunOptions {
   readonly stderr?: { write(text: string): unknown };
   readonly exit?: (code: number) => void;
   readonly signals?: readonly NodeJS.Signals[];
+  /**
+   * Another way to ask for the graceful stop (a worker's primary, see onPrimaryStop): `stop` begins it, and does
+   * nothing once stopping, so a worker that got the signal itself too is not made to exit at once.
+   */
+  readonly stopRequests?: (stop: () => void) => void;
 }
 
 /** A problem the user can fix from the message alone: one line and exit code 2, no stack trace. */
@@ -54,6 +59,9 @@ export async function runUntilSignal(
       exit(0);
     });
   };
+  options.stopRequests?.(() => {
+    if (!stopping) onSignal('SIGTERM');
+  });
   const signals = options.signals ?? ['SIGINT', 'SIGTERM'];
   // Handlers go once everything is stopped, so a process (or a test) that runs this again does not pile them up.
   const release = (): void => {

@@ -8,6 +8,7 @@ import { hostCheck, refusedHost, refuseHost, refuseHostOnSocket, type HostCheck 
 import { StartupError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { finishedWithin } from './timeout.ts';
+import { workerListenOptions } from './workers.ts';
 
 export interface ListenOptions {
   readonly port: number;
@@ -141,7 +142,7 @@ export function createNodeServer(config: NodeServerConfig): NodeServer {
     const rule: HostRule = { admits: () => false };
     const server = create(opts.tls, rule);
     try {
-      server.listen(opts.port, opts.host);
+      server.listen({ port: opts.port, host: opts.host, ...workerListenOptions(opts.port) });
       await once(server, 'listening');
     } catch (err) {
       throw bindError(err, config.name, opts);

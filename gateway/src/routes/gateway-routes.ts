@@ -13,6 +13,13 @@ export interface GatewayRoutesDeps {
   readonly authorize: (c: Context<KitEnv>) => Promise<void>;
   /** Most routes the table may hold; creating one more answers 409. */
   readonly maxRoutes: number;
+  /**
+   * The gateway's worker processes (--workers): with more than one, each holds its own table, so creating or deleting
+   * a route through one of them answers 409 instead of changing a table the next request may not reach.
+   */
+  readonly workers?: number | undefined;
+  /** Called after a refresh this API made, so the other workers refresh too. */
+  readonly refreshed?: (() => void) | undefined;
 }
 
 /** Deepest JSON nesting a route definition may have: real ones nest 4 levels; deep ones only cost stack. */
@@ -83,7 +90,17 @@ export function gatewayRoutes(deps: GatewayRoutesDeps): Hono<KitEnv> {
     if (route === undefined) throw new GatewayError('unknown_route', `there is no route ${c.req.param('id')}`);
     return c.json({ ...route.definition, uri: maskUri(route.definition.uri), source: manager.originOf(route.id) });
   });
+  const perWorker = (): void => {
+    if ((deps.workers ?? 1) > 1) {
+      throw new GatewayError(
+        'route_conflict',
+        `the gateway runs ${deps.workers} worker processes (--workers), each with its own route table, and this call would change one of them: ` +
+          'change routes in --routes-file or on the config server instead (POST /actuator/gateway/refresh reaches every worker)',
+      );
+    }
+  };
   app.post('/routes/:id', async (c) => {
+    perWorker();
     // JSON only: a page of any site may post text/plain or a form without a CORS preflight.
     const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
     if (type !== 'application/json') {
@@ -116,12 +133,14 @@ export function gatewayRoutes(deps: GatewayRoutesDeps): Hono<KitEnv> {
     return c.json({ ...definition, uri: maskUri(definition.uri) }, created ? 201 : 200);
   });
   app.delete('/routes/:id', (c) => {
+    perWorker();
     manager.delete(c.req.param('id'));
     c.var.log.info({ route: c.req.param('id') }, 'route deleted');
     return c.body(null, 200);
   });
   app.post('/refresh', async (c) => {
     const table = await manager.refresh();
+    deps.refreshed?.();
     c.var.log.info({ routes: table.routes.length }, 'routes refreshed');
     return c.json({ routes: table.routes.length });
   });

@@ -2,6 +2,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { boundTimer } from './bound.ts';
+import { addWorkerRegistry, scrapeAllWorkers } from '../workers.ts';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type RegistryContentType } from 'prom-client';
 
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -58,6 +59,8 @@ export class Metrics {
       registers: [this.registry],
     });
     micrometerProcessGauges(this.registry);
+    // With --workers, a scrape lands on one worker and answers for all of them.
+    addWorkerRegistry(this.registry);
   }
 
   /** Records one answered request; `uri` is the route template (`/eureka/apps/{appName}`), never the raw path. */
@@ -84,6 +87,13 @@ export class Metrics {
    * renders take turns: two scrapes in different formats never see each other's setting.
    */
   render(openMetrics: boolean): Promise<{ contentType: string; body: string }> {
+    const all = scrapeAllWorkers(openMetrics);
+    // Without an answer from the primary, this worker's own figures are better than no scrape.
+    if (all !== undefined) return all.catch(() => this.#renderOwn(openMetrics));
+    return this.#renderOwn(openMetrics);
+  }
+
+  #renderOwn(openMetrics: boolean): Promise<{ contentType: string; body: string }> {
     // Scrapes that arrive while one is being rendered share it: a scrape costs milliseconds of the process's only
     // thread, so many callers at once get the same figures instead of a queue of renderings.
     const inFlight = this.#rendered.get(openMetrics);
@@ -107,6 +117,8 @@ function micrometerProcessGauges(registry: Registry<RegistryContentType>): void 
     name: 'process_uptime_seconds',
     help: 'The uptime of the process',
     registers: [registry],
+    // With --workers the scrape sums the workers' meters; an uptime or a limit is no sum.
+    aggregator: 'max',
     collect() {
       this.set(process.uptime());
     },
@@ -115,6 +127,7 @@ function micrometerProcessGauges(registry: Registry<RegistryContentType>): void 
     name: 'system_cpu_count',
     help: 'The number of processors available to the process',
     registers: [registry],
+    aggregator: 'first',
     collect() {
       this.set(cpus().length);
     },
@@ -136,6 +149,7 @@ function micrometerProcessGauges(registry: Registry<RegistryContentType>): void 
     name: 'process_files_max_files',
     help: 'The maximum file descriptor count',
     registers: [registry],
+    aggregator: 'first',
     collect() {
       try {
         const limit = /Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
