@@ -15,7 +15,7 @@ const CONNECTIONS = 50;
 const CLOCK_TICKS = 100;
 
 /** POST /oauth2/token, client_credentials with client_secret_basic, as security.ts loads it. */
-function tokenRequest(url: string, client: { id: string; secret: string }): LoadOptions {
+export function tokenRequest(url: string, client: { id: string; secret: string }): LoadOptions {
   const basic = Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString('base64');
   return {
     url: `${url}/oauth2/token`,
@@ -26,7 +26,7 @@ function tokenRequest(url: string, client: { id: string; secret: string }): Load
 }
 
 /** Fails with the reason when the endpoint does not issue a JWT, instead of a column of non-2xx answers. */
-async function checkIssues(request: LoadOptions): Promise<void> {
+export async function checkIssues(request: LoadOptions): Promise<void> {
   const res = await fetch(request.url, { method: 'POST', headers: request.headers, body: request.body });
   const token = ((await res.json()) as { access_token?: string }).access_token;
   if (res.status !== 200 || token?.split('.').length !== 3) {
@@ -35,7 +35,7 @@ async function checkIssues(request: LoadOptions): Promise<void> {
 }
 
 /** CPU seconds a process has used (user + system), from /proc. */
-async function cpuSeconds(pid: number): Promise<number> {
+export async function cpuSeconds(pid: number): Promise<number> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -62,7 +62,7 @@ async function postgresPids(dir: string): Promise<number[]> {
 }
 
 /** Busy CPU seconds of the whole machine (every core, everything on it), from /proc/stat. */
-async function machineBusySeconds(): Promise<number> {
+export async function machineBusySeconds(): Promise<number> {
   const [, ...ticks] = ((await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '').split(/\s+/).filter(Boolean);
   const n = ticks.map(Number);
   const idle = (n[3] ?? 0) + (n[4] ?? 0);

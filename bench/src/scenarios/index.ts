@@ -15,6 +15,7 @@ import { resilience } from './resilience.ts';
 import { security } from './security.ts';
 import { soak } from './soak.ts';
 import { startup } from './startup.ts';
+import { workers } from './workers.ts';
 
 /** Every benchmark scenario; each issue adds its own. */
 export const scenarios: readonly Scenario[] = [
@@ -28,6 +29,7 @@ export const scenarios: readonly Scenario[] = [
   config,
   registry,
   gateway,
+  workers,
   events,
   kafka,
   landscape,
