@@ -278,7 +278,13 @@ export async function runWorkers(options: PrimaryOptions): Promise<void> {
     exitCode = code;
     log.info({ workers: live().length, reason }, 'stopping workers');
     for (const s of slots) clearTimeout(s.timer);
-    for (const worker of live()) send(worker, { [TAG]: 'stop' });
+    for (const s of slots) {
+      // One still starting may not listen for the request yet (it would be lost, and the worker killed only after
+      // stopTimeoutMs): it gets SIGTERM, which its start-up either handles as a stop or dies of.
+      if (s.worker === undefined) continue;
+      if (s.ready) send(s.worker, { [TAG]: 'stop' });
+      else s.worker.process.kill('SIGTERM');
+    }
     const kill = setTimeout(() => {
       for (const worker of live()) {
         log.warn({ workerPid: worker.process.pid }, 'worker did not stop in time; killed');

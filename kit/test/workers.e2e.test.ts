@@ -68,6 +68,16 @@ describe('runWorkers', () => {
     expect(await p.exited).toBe(0);
     expect(p.lines().some((l) => l.msg === 'worker exited; restarting it')).toBe(false);
   }, 30_000);
+
+  it('stops workers that are still starting too, without waiting for them to be ready', async () => {
+    const p = primary('slow');
+    await until(() => p.lines().some((l) => l.msg === 'fixture: starting 2 workers'));
+    await new Promise((r) => setTimeout(r, 500));
+    const asked = Date.now();
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    expect(Date.now() - asked).toBeLessThan(5000);
+  }, 30_000);
 });
 
 describe('--workers', () => {
