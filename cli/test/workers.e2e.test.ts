@@ -194,6 +194,9 @@ describe('trellis gateway --workers 2', () => {
       const pid = gw.child.pid ?? 0;
       const [victim] = await childPids(pid);
       process.kill(victim ?? 0, 'SIGKILL');
+      // Connections the kernel queued on the dying worker's socket before it closed are reset (SO_REUSEPORT); once
+      // it is gone, the other takes every new one.
+      await until(() => gw.lines().some((l) => l.msg === 'worker exited; restarting it'), 'the primary saw it die');
       for (let i = 0; i < 10; i++) expect((await fresh(`${url}/up/${i}`)).status).toBe(200);
       await until(() => readyCount(gw) === 3, 'the killed worker replaced');
       const replaced = gw.lines().find((l) => l.msg === 'worker exited; restarting it');
