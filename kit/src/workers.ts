@@ -63,8 +63,9 @@ export function currentWorker(): WorkerSlot | undefined {
  * spreads new connections over them, so the primary stays out of the accept path. node's round-robin puts it there
  * (it accepts, then hands each connection to a worker over IPC): on two cores, with wrk opening a connection per
  * request, about 8,000 requests/s against 5,500 and the primary a quarter of a core busy; kept-alive connections cost
- * the same either way and both spread them evenly. Port 0 and other systems keep node's shared socket, so every
- * worker gets the same port.
+ * the same either way and both spread them evenly. The price: connections the kernel queued on a worker's socket in
+ * the instant it crashed are reset (behind the primary's socket they would wait for another worker). Port 0 and other
+ * systems keep node's shared socket, so every worker gets the same port.
  */
 export function workerListenOptions(port: number): { reusePort?: boolean; exclusive?: boolean } {
   if (currentWorker() === undefined || port === 0 || process.platform !== 'linux') return {};
