@@ -8,6 +8,7 @@ export { changedKeys, mergeSources } from './merge.ts';
 export {
   decodeSegment,
   forbiddenInPath,
+  forbiddenInText,
   MAX_NAME_LENGTH,
   normalizeNameOrLabel,
   parseApplications,

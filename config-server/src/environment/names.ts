@@ -16,18 +16,32 @@ function checkLength(value: string, what: string): void {
   }
 }
 
+const NUL = ['\0', 'a NUL character'] as const;
 // Backslashes and NUL would let a path escape the repository on some systems; Spring's checks predate that worry.
 const FORBIDDEN_IN_PATH: readonly (readonly [text: string, shown: string])[] = [
   ['..', '".."'],
   ['#', '"#"'],
   ['\\', '"\\"'],
-  ['\0', 'a NUL character'],
+  NUL,
 ];
+// With the u flag a paired surrogate reads as one code point, so only a half without its partner matches.
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /** Why `value` cannot be part of a path into a repository (`must not contain "#"`); undefined when it can. */
 export function forbiddenInPath(value: string): string | undefined {
   const found = FORBIDDEN_IN_PATH.find(([text]) => value.includes(text));
   return found === undefined ? undefined : `must not contain ${found[1]}`;
+}
+
+/**
+ * Why `value` cannot be stored as text alike in every database (`must not contain a NUL character`); undefined when
+ * it can. PostgreSQL's text type cannot hold U+0000 at all, and a lone surrogate has no UTF-8 form (SQLite would
+ * keep U+FFFD while the answer and history showed the original), so both are refused before anything is stored.
+ */
+export function forbiddenInText(value: string): string | undefined {
+  if (value.includes(NUL[0])) return `must not contain ${NUL[1]}`;
+  if (LONE_SURROGATE.test(value)) return 'must not contain a lone surrogate (half of a UTF-16 pair, \\ud800-\\udfff)';
+  return undefined;
 }
 
 /**

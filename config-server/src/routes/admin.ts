@@ -3,7 +3,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { KitEnv } from '@trellis/kit';
 import { mayRead, type AccessControl, type ConfigClient } from '../access/clients.ts';
-import { normalizeNameOrLabel, parseApplications, parseProfiles } from '../environment/index.ts';
+import { forbiddenInText, normalizeNameOrLabel, parseApplications, parseProfiles } from '../environment/index.ts';
 import { ConfigServerError } from '../errors.ts';
 import { NoSuchChangeError, type Change, type PropertyScope, type PropertyStore } from '../store/properties.ts';
 
@@ -62,6 +62,9 @@ function scopeOf(c: Context<KitEnv>): PropertyScope {
 }
 
 function checkKey(key: string): void {
+  const problem = forbiddenInText(key);
+  if (problem !== undefined)
+    throw new ConfigServerError('invalid_request', `Invalid Request: property names ${problem}`);
   if (key.trim() === '' || key.length > MAX_KEY_LENGTH || CONTROL.test(key) || key.startsWith('#')) {
     throw new ConfigServerError(
       'invalid_request',
@@ -96,6 +99,11 @@ function parseWrite(body: unknown): Record<string, string | null> {
       const text = String(value);
       if (text.length > MAX_VALUE_LENGTH) {
         throw new ConfigServerError('invalid_request', `Invalid Request: the value of ${key} is over 64 KiB`);
+      }
+      // Refused for every store alike, before anything is written: PostgreSQL could not store it at all.
+      const problem = forbiddenInText(text);
+      if (problem !== undefined) {
+        throw new ConfigServerError('invalid_request', `Invalid Request: the value of ${key} ${problem}`);
       }
       out[key] = text;
     } else {
