@@ -120,6 +120,12 @@ export function configServerSettings() {
       secret: true,
       help: 'credentials "id:secret:app1,app2;id2:secret2:*" (Basic id:secret, Bearer or X-Config-Token secret); open when unset',
     }),
+    allowOpen: setting.boolean({
+      flag: 'allow-open',
+      env: 'CONFIG_ALLOW_OPEN',
+      default: false,
+      help: 'start without --clients (CONFIG_CLIENTS) even with NODE_ENV=production: anyone reaching the port reads every application, decrypted, and uses /decrypt (only where a network boundary alone decides who may)',
+    }),
     backends: setting.list({
       flag: 'backends',
       env: 'CONFIG_BACKENDS',
@@ -294,9 +300,13 @@ function checkKeyStore(settings: ConfigServerSettings): string | undefined {
 
 /**
  * Checks the settings against each other and parses the credential list. Errors name the flag and variable, never
- * a secret.
+ * a secret. With NODE_ENV=production (in `env`) the server never starts open by accident, as the registry does not:
+ * without client credentials anyone reaching it reads every decrypted secret and runs /decrypt.
  */
-export function checkConfig(settings: ConfigServerSettings): Readonly<Config> {
+export function checkConfig(
+  settings: ConfigServerSettings,
+  env: Readonly<Record<string, string | undefined>> = {},
+): Readonly<Config> {
   if (settings.encryptKey !== undefined && settings.encryptKeyFile !== undefined) {
     throw new SettingsError(
       'set either --encrypt-key (ENCRYPT_KEY) or --encrypt-key-file (ENCRYPT_KEY_FILE), not both',
@@ -323,6 +333,11 @@ export function checkConfig(settings: ConfigServerSettings): Readonly<Config> {
       if (err instanceof ClientsSyntaxError) throw new SettingsError(`invalid --clients: ${err.message}`);
       throw err;
     }
+  }
+  if (env.NODE_ENV === 'production' && clientEntries === undefined && !settings.allowOpen) {
+    throw new SettingsError(
+      'with NODE_ENV=production the config server needs --clients (CONFIG_CLIENTS); set --allow-open (CONFIG_ALLOW_OPEN) only if a network boundary alone decides who may read every application and use /decrypt',
+    );
   }
   const backendKinds = settings.backends ?? (settings.gitUri === undefined ? ['native'] : ['git']);
   if (backendKinds.length === 0) throw new SettingsError('--backends (CONFIG_BACKENDS) names no backend');
@@ -401,5 +416,5 @@ export function loadConfig(
   env: Readonly<Record<string, string | undefined>> = process.env,
   argv: readonly string[] = [],
 ): Readonly<Config> {
-  return checkConfig(loadSettings(configServerSettings(), { env, argv }));
+  return checkConfig(loadSettings(configServerSettings(), { env, argv }), env);
 }

@@ -227,5 +227,5 @@ export const configServerComponent = defineComponent({
   name: 'config-server',
   summary: 'Spring-Cloud-Config-compatible configuration server over HTTPS (port 8888)',
   settings: configServerSettings(),
-  start: (settings, context) => start(checkConfig(settings), context.logger, context.env),
+  start: (settings, context) => start(checkConfig(settings, context.env), context.logger, context.env),
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { loadKeyChain } from '../src/load-key-chain.ts';
-import { tempRepo } from './helpers.ts';
+import { startConfigServer, tempRepo } from './helpers.ts';
 
 const dir = tempRepo({});
 afterAll(() => dir.remove());
@@ -33,6 +33,48 @@ describe('loadConfig', () => {
     }
     expect(message).toMatch(/invalid --clients/);
     expect(message).not.toContain('tiny-pw');
+  });
+});
+
+describe('production without client credentials', () => {
+  const production = {
+    NODE_ENV: 'production',
+    ENCRYPT_KEY: 'prod-key-1',
+    CONFIG_BACKENDS: 'sqlite',
+    CONFIG_ADMINS: 'ops:ops-secret-1:*',
+  };
+  const refusal =
+    'with NODE_ENV=production the config server needs --clients (CONFIG_CLIENTS); set --allow-open (CONFIG_ALLOW_OPEN) only if a network boundary alone decides who may read every application and use /decrypt';
+
+  it('refuses to start open, naming the setting and the opt-in', async () => {
+    expect(() => loadConfig(production)).toThrow(refusal);
+    const err = await startConfigServer({ repo: dir.root, dataDir: dir.root, env: production }).catch(
+      (e: unknown) => e,
+    );
+    expect(String(err)).toContain(refusal);
+  });
+
+  it('starts open when opted in, or with clients, and in development as before', async () => {
+    expect(loadConfig({ ...production, CONFIG_ALLOW_OPEN: 'true' }).clientEntries).toBeUndefined();
+    expect(loadConfig(production, ['--allow-open']).clientEntries).toBeUndefined();
+    expect(loadConfig({ ...production, CONFIG_CLIENTS: 'app:app-secret-1:*' }).clientEntries).toHaveLength(1);
+    expect(loadConfig({ ...production, NODE_ENV: 'development' }).clientEntries).toBeUndefined();
+    expect(loadConfig({ ENCRYPT_KEY: 'k' }).clientEntries).toBeUndefined();
+    // Started for real: open in development, and in production when opted in.
+    for (const env of [
+      { ...production, NODE_ENV: 'development' },
+      { ...production, CONFIG_ALLOW_OPEN: 'true' },
+    ]) {
+      const data = tempRepo({});
+      const { running, url } = await startConfigServer({ repo: dir.root, dataDir: data.root, env });
+      try {
+        const res = await fetch(`${url}/decrypt`, { method: 'POST', body: 'not-a-cipher' });
+        expect(res.status).not.toBe(401);
+      } finally {
+        await running.stop();
+        data.remove();
+      }
+    }
   });
 });
 
