@@ -117,7 +117,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     const accessTokenRecords = accessTokenRecordStore(store.storage);
     const sourceOf = (req: IncomingMessage): string => addressKey(sourceAddress(req, config.proxies));
     // Loaded only when the server starts, not when the CLI merely lists components or manages clients.
-    const { createProvider, replayedGrant } = await import('./oidc/provider.ts');
+    const { createProvider, replayedGrant, invalidInput } = await import('./oidc/provider.ts');
     let issuer = config.issuer ?? '';
     let builtWith: string | undefined;
     const build = async (): Promise<readonly SigningKeyInfo[]> => {
@@ -125,7 +125,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       const jwks = await privateJwks(store);
       const provider = createProvider({
         issuer,
-        adapter: createAdapterClass(store.storage, store.clients, replayedGrant),
+        adapter: createAdapterClass(store.storage, store.clients, replayedGrant, invalidInput),
         jwks,
         cookieKeys: [store.master.derive('cookies').toString('base64url')],
         resource,

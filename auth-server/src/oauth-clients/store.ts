@@ -4,6 +4,7 @@ import type { AdapterPayload } from 'oidc-provider';
 import { generateSecret, hashSecret, verifySecret } from '../crypto/secrets.ts';
 import type { Awaitable, Db } from '../store/db.ts';
 import { AuthServerError } from '../errors.ts';
+import { firstUnstorable } from '../store/text.ts';
 
 export type GrantType =
   'client_credentials' | 'authorization_code' | 'refresh_token' | 'urn:ietf:params:oauth:grant-type:device_code';
@@ -168,6 +169,9 @@ function redirectUriList(value: unknown, name: string): string[] {
 /** Validates registration input into oidc-provider metadata; messages say what to fix. */
 export function validateClientInput(input: ClientInput, generatedId: () => string): ClientMetadata {
   if (typeof input !== 'object' || input === null) fail('send a JSON object');
+  // Refused before anything else: no store could keep it (PostgreSQL), or it would read back as no valid JSON.
+  const unstorable = firstUnstorable(input);
+  if (unstorable !== undefined) fail(`a value ${unstorable}`);
   const clientId = input.client_id ?? generatedId();
   if (typeof clientId !== 'string' || !CLIENT_ID.test(clientId)) {
     fail('client_id must be 1-64 letters, digits, dot, dash or underscore');

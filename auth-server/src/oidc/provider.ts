@@ -370,6 +370,8 @@ export function createProvider(options: ProviderOptions): Provider {
  * the second): what oidc-provider answers when it sees a replay itself.
  */
 export const replayedGrant = (model: string): Error => new errors.InvalidGrant(`${model} already used`);
+/** The adapter's error for a request whose values no store can keep (a NUL byte): 400 invalid_request. */
+export const invalidInput = (message: string): Error => new errors.InvalidRequest(message);
 
 function oauthError(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'error' in err && typeof err.error === 'string'

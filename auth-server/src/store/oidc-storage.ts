@@ -1,6 +1,7 @@
 // Where oidc-provider's models live: the storage interface, its SQLite implementation and the adapter over it.
 import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
 import type { Db } from './db.ts';
+import { firstUnstorable } from './text.ts';
 
 /**
  * Where oidc-provider's models live. The SQLite implementation below is the embedded default; the PostgreSQL one
@@ -106,12 +107,14 @@ const GRANT_SOURCES = new Set(['RefreshToken', 'AuthorizationCode', 'DeviceCode'
  * The Adapter class oidc-provider instantiates per model name. `Client` reads the client registry; every other model
  * goes to the storage. `replayed` makes the error for a grant source consumed by a concurrent request (on this or
  * another instance): oidc-provider reads `consumed` before it consumes, so without the storage's conditional consume
- * both requests would go on and rotate one refresh token twice.
+ * both requests would go on and rotate one refresh token twice. `invalidInput` makes the error for a request whose
+ * values cannot be stored (see text.ts).
  */
 export function createAdapterClass(
   storage: OidcStorage,
   clients: ClientSource,
   replayed: (model: string) => Error = (model) => new Error(`${model} already used`),
+  invalidInput: (message: string) => Error = (message) => new Error(message),
 ): AdapterConstructor {
   return class TrellisAdapter implements Adapter {
     readonly #model: string;
@@ -122,6 +125,10 @@ export function createAdapterClass(
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
       if (this.#model === 'Client') throw new Error('clients are registered through the admin API or trellis clients');
+      // What the provider stores comes from requests (an authorization request's state, nonce…): a value no store can
+      // keep is the request's fault, refused as such on SQLite too, so that both answer alike.
+      const reason = firstUnstorable(payload);
+      if (reason !== undefined) throw invalidInput(`a request parameter ${reason}`);
       await storage.upsert(this.#model, id, payload, expiresIn);
     }
 

@@ -19,6 +19,7 @@ import type { UserRows, UserRow } from '../users/store.ts';
 import type { KeyRows, KeyRow } from '../crypto/signing-keys.ts';
 import { systemClock, type Clock, type OidcStorage } from './oidc-storage.ts';
 import { translateFailure } from './unavailable.ts';
+import { storableText } from './text.ts';
 
 /** Where a rotation is announced; every instance listens and reloads its keys. */
 export const KEYS_CHANNEL = 'trellis_auth_keys';
@@ -62,6 +63,12 @@ async function transaction<T>(pool: PostgresPool, fn: (client: PostgresClient) =
     throw translateFailure(err);
   }
 }
+
+/**
+ * Whether a key may be looked up: one PostgreSQL cannot hold (a NUL byte) would fail the query ("invalid byte
+ * sequence"), and no stored key can hold one, so such a lookup matches nothing without asking.
+ */
+const lookable = (...keys: readonly string[]): boolean => keys.every(storableText);
 
 const UNIQUE_VIOLATION = '23505';
 const isUnique = (err: unknown): boolean => (err as { code?: unknown }).code === UNIQUE_VIOLATION;
@@ -159,6 +166,7 @@ const clientRow = (r: ClientRecord): ClientRow => ({
 export function postgresClientRows(pool: PostgresPool): ClientRows {
   return {
     async get(clientId) {
+      if (!lookable(clientId)) return undefined;
       const { rows } = await run<ClientRecord>(pool, `SELECT ${CLIENT_COLUMNS} FROM clients WHERE client_id = $1`, [
         clientId,
       ]);
@@ -183,6 +191,7 @@ export function postgresClientRows(pool: PostgresPool): ClientRows {
       }
     },
     async update(clientId, c) {
+      if (!lookable(clientId)) return false;
       const { rowCount } =
         c.metadata === undefined
           ? await run(pool, 'UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE client_id = $3', [
@@ -198,6 +207,7 @@ export function postgresClientRows(pool: PostgresPool): ClientRows {
       return rowCount > 0;
     },
     async remove(clientId) {
+      if (!lookable(clientId)) return false;
       return (await run(pool, 'DELETE FROM clients WHERE client_id = $1', [clientId])).rowCount > 0;
     },
   };
@@ -209,6 +219,7 @@ const userRow = (r: UserRecord): UserRow => ({ ...r, created_at: Number(r.create
 export function postgresUserRows(pool: PostgresPool): UserRows {
   return {
     async get(username) {
+      if (!lookable(username)) return undefined;
       const { rows } = await run<UserRecord>(pool, 'SELECT * FROM users WHERE username = $1', [username]);
       return rows[0] === undefined ? undefined : userRow(rows[0]);
     },
@@ -229,6 +240,7 @@ export function postgresUserRows(pool: PostgresPool): UserRows {
       }
     },
     async remove(username) {
+      if (!lookable(username)) return false;
       return (await run(pool, 'DELETE FROM users WHERE username = $1', [username])).rowCount > 0;
     },
   };
@@ -319,11 +331,16 @@ export function createPostgresStorage(pool: PostgresPool, clock: Clock = systemC
         ],
       );
     },
-    find: async (model, id) => read((await run<ModelRecord>(pool, byId, [model, id, now()])).rows),
+    find: async (model, id) =>
+      lookable(model, id) ? read((await run<ModelRecord>(pool, byId, [model, id, now()])).rows) : undefined,
     findByUserCode: async (model, userCode) =>
-      read((await run<ModelRecord>(pool, byUserCode, [model, userCode, now()])).rows),
-    findByUid: async (model, uid) => read((await run<ModelRecord>(pool, byUid, [model, uid, now()])).rows),
+      lookable(model, userCode)
+        ? read((await run<ModelRecord>(pool, byUserCode, [model, userCode, now()])).rows)
+        : undefined,
+    findByUid: async (model, uid) =>
+      lookable(model, uid) ? read((await run<ModelRecord>(pool, byUid, [model, uid, now()])).rows) : undefined,
     async consume(model, id) {
+      if (!lookable(model, id)) return false;
       const { rowCount } = await run(
         pool,
         'UPDATE oidc_models SET consumed_at = $3 WHERE model = $1 AND id = $2 AND consumed_at IS NULL',
@@ -332,9 +349,11 @@ export function createPostgresStorage(pool: PostgresPool, clock: Clock = systemC
       return rowCount > 0;
     },
     async destroy(model, id) {
+      if (!lookable(model, id)) return;
       await run(pool, 'DELETE FROM oidc_models WHERE model = $1 AND id = $2', [model, id]);
     },
     async revokeByGrantId(grantId) {
+      if (!lookable(grantId)) return;
       await run(pool, 'DELETE FROM oidc_models WHERE grant_id = $1', [grantId]);
     },
     removeExpired: async () =>

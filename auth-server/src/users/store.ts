@@ -2,6 +2,7 @@
 import { hash, verify } from '@node-rs/argon2';
 import type { Awaitable, Db } from '../store/db.ts';
 import { AuthServerError } from '../errors.ts';
+import { unstorableReason } from '../store/text.ts';
 
 export interface UserInput {
   readonly username: string;
@@ -82,6 +83,12 @@ export class UserStore {
     }
     if (typeof input.password !== 'string' || input.password.length < MIN_PASSWORD) {
       throw new AuthServerError('invalid_user', `password must have at least ${MIN_PASSWORD} characters`);
+    }
+    for (const field of ['name', 'email'] as const) {
+      const value = input[field];
+      if (value === undefined) continue;
+      const reason = typeof value === 'string' ? unstorableReason(value) : 'is not a text';
+      if (reason !== undefined) throw new AuthServerError('invalid_user', `${field} ${reason}`);
     }
     const passwordHash = await hash(input.password);
     const inserted = await this.#rows.insert({
