@@ -12,6 +12,9 @@ export type ConfigServerErrorCode =
   | 'no_such_resource'
   | 'unauthorized'
   | 'forbidden'
+  | 'cross_site'
+  | 'unsupported_media_type'
+  | 'too_many_failures'
   | 'no_key'
   | 'invalid_cipher'
   | 'decryption_unsupported'
@@ -30,6 +33,9 @@ const STATUS = {
   no_such_resource: 404,
   unauthorized: 401,
   forbidden: 403,
+  cross_site: 403,
+  unsupported_media_type: 415,
+  too_many_failures: 429,
   no_key: 404,
   invalid_cipher: 400,
   decryption_unsupported: 400,

@@ -3,6 +3,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { KitEnv } from '@trellis/kit';
 import { mayRead, type AccessControl, type ConfigClient } from '../access/clients.ts';
+import { refuseSites, requireJson } from '../access/cross-site.ts';
 import { forbiddenInText, normalizeNameOrLabel, parseApplications, parseProfiles } from '../environment/index.ts';
 import { ConfigServerError } from '../errors.ts';
 import { NoSuchChangeError, type Change, type PropertyScope, type PropertyStore } from '../store/properties.ts';
@@ -24,6 +25,9 @@ const CHALLENGE = 'Basic realm="config-server admin", charset="UTF-8"';
 // Control characters would make keys unreadable in listings and break `.properties` renderings.
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
+
+const writeApiOff = (): ConfigServerError =>
+  new ConfigServerError('write_api_off', 'the write API is off: set CONFIG_ADMINS to enable it');
 
 /** Whether a property's value is masked in history and listings. */
 export function isSensitiveKey(key: string): boolean {
@@ -127,9 +131,7 @@ export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
 
   /** `application` `*` asks for an admin of every application (the global history). */
   function admin(c: Context<KitEnv>, application: string): ConfigClient {
-    if (deps.admins === undefined) {
-      throw new ConfigServerError('write_api_off', 'the write API is off: set CONFIG_ADMINS to enable it');
-    }
+    if (deps.admins === undefined) throw writeApiOff();
     const client = deps.admins.authenticate({
       authorization: c.req.header('authorization'),
       configToken: c.req.header('x-config-token'),
@@ -150,6 +152,17 @@ export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
     },
   });
   const path = '/admin/properties/:application/:profile/:label';
+
+  // Before the credential is looked at: an admin's browser sends its remembered Basic password along with whatever
+  // a page of another site makes it send, so a write must come from no browser page of another site (same-site
+  // too: a sibling subdomain is not this server), and with a JSON body, which such a page cannot send unasked.
+  app.on(['PUT', 'POST', 'DELETE'], '/admin/*', async (c, next) => {
+    // Said first, as nothing else the caller could change would help.
+    if (deps.admins === undefined) throw writeApiOff();
+    refuseSites(c, ['cross-site', 'same-site'], 'change configuration');
+    if (c.req.method !== 'DELETE') requireJson(c);
+    await next();
+  });
 
   app.get(path, async (c) => {
     const scope = scopeOf(c);

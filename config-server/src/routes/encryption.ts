@@ -3,6 +3,7 @@ import { Hono, type Context } from 'hono';
 import type { KitEnv } from '@trellis/kit';
 import { CipherError, formatCipherPrefixes, parseCipherPrefixes, parseCipherValue } from '../cipher/index.ts';
 import type { KeyChain } from '../cipher/index.ts';
+import { refuseSites } from '../access/cross-site.ts';
 import { ConfigServerError } from '../errors.ts';
 import { environmentRequest, type RouteDeps } from './deps.ts';
 
@@ -63,6 +64,11 @@ function cipherFailure(err: unknown): never {
   }
 }
 
+async function refusesCrossSite(c: Context<KitEnv>, next: () => Promise<void>): Promise<void> {
+  refuseSites(c, ['cross-site'], 'encrypt or decrypt');
+  await next();
+}
+
 /** `POST /encrypt`, `POST /decrypt` (and their `/{name}/{profiles}` forms), `GET /encrypt/status`. */
 export function encryptionRoutes(deps: RouteDeps): Hono<KitEnv> {
   const app = new Hono<KitEnv>();
@@ -113,6 +119,12 @@ export function encryptionRoutes(deps: RouteDeps): Hono<KitEnv> {
     return c.newResponse(plain, 200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
   });
 
+  // text/plain stays accepted, as Spring does (curl -d, existing scripts), so a page of another site could send one:
+  // a browser's cross-site request is refused instead, before its remembered credential is looked at.
+  app.post('/encrypt/*', refusesCrossSite);
+  app.post('/encrypt', refusesCrossSite);
+  app.post('/decrypt/*', refusesCrossSite);
+  app.post('/decrypt', refusesCrossSite);
   app.get('/encrypt/status', (c) => {
     deps.guard(c, 'authenticated');
     requireKeys(deps.keys);

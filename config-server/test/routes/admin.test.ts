@@ -152,6 +152,57 @@ describe('admin credentials', () => {
   });
 });
 
+describe('requests a browser sends for another site (CSRF)', () => {
+  const write = (method: string, path: string, headers: Record<string, string>, body?: string) =>
+    app.request(path, { method, headers: { authorization: OPS, ...headers }, ...(body === undefined ? {} : { body }) });
+
+  it('refuses a rollback, a write or a removal with Sec-Fetch-Site cross-site or same-site: 403 with the reason', async () => {
+    await put('/admin/properties/csrf/default/master', { a: '1' });
+    for (const site of ['cross-site', 'same-site']) {
+      const headers = { 'content-type': 'application/json', origin: 'https://evil.example', 'sec-fetch-site': site };
+      const refused = [
+        await write('POST', '/admin/rollback/csrf/default/master', headers, '{"to":0}'),
+        await write('PUT', '/admin/properties/csrf/default/master', headers, '{"a":"2"}'),
+        await write('DELETE', '/admin/properties/csrf/default/master?key=a', headers),
+      ];
+      for (const res of refused) {
+        expect(res.status).toBe(403);
+        expect(((await res.json()) as { message: string }).message).toContain(`Sec-Fetch-Site: ${site}`);
+      }
+    }
+    expect(await store.read({ application: 'csrf', profile: 'default', label: 'master' })).toEqual([['a', '1']]);
+    expect(await history()).toHaveLength(1);
+  });
+
+  it('refuses a write body that is not application/json with 415 and the reason, as a page could send it unasked', async () => {
+    await put('/admin/properties/csrf/default/master', { a: '1' });
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      for (const [method, path, body] of [
+        ['POST', '/admin/rollback/csrf/default/master', '{"to":0}'],
+        ['PUT', '/admin/properties/csrf/default/master', '{"a":"2"}'],
+      ] as const) {
+        const res = await write(method, path, { 'content-type': type }, body);
+        expect(res.status).toBe(415);
+        expect(((await res.json()) as { message: string }).message).toContain('Content-Type: application/json');
+      }
+    }
+    expect((await write('PUT', '/admin/properties/csrf/default/master', {}, '{"a":"2"}')).status).toBe(415);
+    expect(await history()).toHaveLength(1);
+  });
+
+  it('accepts same-origin and non-browser writes in JSON (charset allowed)', async () => {
+    const json = { 'content-type': 'application/json; charset=utf-8' };
+    expect((await write('PUT', '/admin/properties/csrf/default/master', json, '{"a":"1"}')).status).toBe(200);
+    const sameOrigin = { ...json, 'sec-fetch-site': 'same-origin' };
+    expect((await write('PUT', '/admin/properties/csrf/default/master', sameOrigin, '{"a":"2"}')).status).toBe(200);
+    expect((await write('POST', '/admin/rollback/csrf/default/master', sameOrigin, '{"to":0}')).status).toBe(200);
+    expect(
+      (await write('DELETE', '/admin/properties/csrf/default/master?key=x', { 'sec-fetch-site': 'none' })).status,
+    ).toBe(200);
+    expect(await history()).toHaveLength(3);
+  });
+});
+
 describe('bad input', () => {
   const bad: [string, string | undefined][] = [
     ['not json', '{"a":'],
