@@ -2,6 +2,7 @@
 import type { Context, Hono } from 'hono';
 import {
   createService,
+  CredentialLimiter,
   StreamSlots,
   type HealthShowDetails,
   type KitEnv,
@@ -51,6 +52,8 @@ export interface AppDeps {
   readonly maxWatchersPerClient?: number;
   /** A watch stream whose client has not taken a write after this long is cut. Default 60 s. */
   readonly watchWriteTimeoutMs?: number;
+  /** Lockouts after wrong credentials (clients' and admins'); default 10 per name and 20 per source address. */
+  readonly credentialLimiter?: CredentialLimiter;
   /** The server's own meters (main.ts makes them when metrics are on). */
   readonly metrics?: ConfigServerMetrics | undefined;
 }
@@ -114,6 +117,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
   // --health-show-details when-authorized, they are shown to an unrestricted (`*`) client or a write API admin; an open
   // server (no CONFIG_CLIENTS) serves every file to anyone anyway, so it authorizes anyone.
   const { access, admins } = deps;
+  const limiter = deps.credentialLimiter ?? new CredentialLimiter();
   service.restrictHealthDetails((header) => {
     if (access === undefined) return true;
     const credential = { authorization: header('authorization'), configToken: header('x-config-token') };
@@ -130,7 +134,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     }),
     backend: deps.backend,
     keys: deps.keys,
-    guard: createGuard(deps.access),
+    guard: createGuard(deps.access, limiter),
     // Admins' applications are application names too: the more names known, the fewer file names are ambiguous.
     ownership: createOwnership([...(deps.access?.applications ?? []), ...(deps.admins?.applications ?? [])]),
     logger: deps.logger,
@@ -153,9 +157,9 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     }),
   );
   // Before the environment patterns: `/admin/history/a/b/c` would otherwise read as an application called admin.
-  if (deps.store !== undefined) app.route('/', adminRoutes({ store: deps.store, admins: deps.admins }));
+  if (deps.store !== undefined) app.route('/', adminRoutes({ store: deps.store, admins: deps.admins, limiter }));
   app.route('/', renderingRoutes(routeDeps));
-  const environments = environmentRoutes(routeDeps, deps.access);
+  const environments = environmentRoutes(routeDeps, deps.access, limiter);
   app.route('/', environments.app);
   // The same answers without the framework's per-request cost, for the fetch every service repeats (sockets only).
   service.leanRoute(environments.lean);

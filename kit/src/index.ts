@@ -4,6 +4,8 @@ export type { CommonSettings, Component, DevelopmentClient, Offers, Running, Sta
 export { CREDENTIAL_FORMAT, credentialChallenge, parseCredential, presents } from './credentials.ts';
 export type { Credential } from './credentials.ts';
 export { mayActFor, parseScopedEntries, scopedCredentials } from './scoped-credentials.ts';
+export { CredentialLimiter, presentedName } from './credential-limiter.ts';
+export type { CredentialLimiterOptions } from './credential-limiter.ts';
 export type { ScopedClient, ScopedCredentials, ScopedEntry, ScopedEntryOptions } from './scoped-credentials.ts';
 export { isTrellisError, StartupError, TrellisError } from './errors.ts';
 export { aggregateStatus, DEFAULT_STATUS_ORDER, HealthRegistry, httpStatusOf, OUT_OF_SERVICE, UP } from './health.ts';

@@ -1,5 +1,8 @@
-// The credential check every route runs first: 401 with a Basic challenge, 403 for what the client may not read.
+// The credential check every route runs first: 401 with a Basic challenge, 403 for what the client may not read, 429
+// for a source locked out after wrong credentials.
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
+import { addressKey, presentedName, sourceAddress, type CredentialLimiter } from '@trellis/kit';
 import { ConfigServerError } from '../errors.ts';
 import { isUnrestricted, mayRead, type AccessControl, type ConfigClient } from './clients.ts';
 
@@ -11,16 +14,53 @@ export type Guard = (c: Context, requirement: Requirement) => ConfigClient | und
 const CHALLENGE = 'Basic realm="config-server", charset="UTF-8"';
 
 /**
+ * The address a request came from, as the limiter keys it: the socket's peer (the config server trusts no proxy's
+ * X-Forwarded-For, as for its watch streams), an IPv6 address as its /64; `unknown` without a socket (app.request).
+ */
+export function sourceOf(c: Context): string {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  return incoming === undefined ? 'unknown' : addressKey(sourceAddress(incoming, undefined));
+}
+
+/**
+ * Checks a request's credential against `access` under the failed-credential limiter: undefined when none is
+ * presented or it is wrong (counted then), 429 with Retry-After while the source is locked out, before the credential
+ * is looked at, so the right one is refused too. `list` keeps the counts of client and admin names apart.
+ */
+export function checkCredential(
+  c: Context,
+  access: AccessControl,
+  limiter: CredentialLimiter,
+  list: 'client' | 'admin',
+): ConfigClient | undefined {
+  const credential = { authorization: c.req.header('authorization'), configToken: c.req.header('x-config-token') };
+  const name = presentedName(credential.authorization, credential.configToken);
+  // No credential is no guess: clients commonly ask once without one and answer the challenge.
+  if (name === undefined) return undefined;
+  const source = sourceOf(c);
+  const key = `${list}:${name}`;
+  const wait = limiter.retryAfter(source, key);
+  if (wait !== undefined) {
+    throw new ConfigServerError(
+      'too_many_failures',
+      `too many failed credentials from this address; try again in ${wait} s`,
+      { retryAfterSecs: wait },
+    );
+  }
+  const client = access.authenticate(credential);
+  if (client === undefined) limiter.failed(source, key);
+  else limiter.succeeded(source, key);
+  return client;
+}
+
+/**
  * Checks a request's credential; with no access control configured every request passes (and gets undefined).
  * 401 carries a Basic challenge so curl and browsers know to send credentials.
  */
-export function createGuard(access: AccessControl | undefined): Guard {
+export function createGuard(access: AccessControl | undefined, limiter: CredentialLimiter): Guard {
   return (c, requirement) => {
     if (access === undefined) return undefined;
-    const client = access.authenticate({
-      authorization: c.req.header('authorization'),
-      configToken: c.req.header('x-config-token'),
-    });
+    const client = checkCredential(c, access, limiter, 'client');
     if (client === undefined) {
       c.header('www-authenticate', CHALLENGE);
       throw new ConfigServerError('unauthorized', 'Full authentication is required to access this resource');

@@ -1,9 +1,10 @@
 // The property store's write, history and rollback API under /admin/ (SQLite or PostgreSQL underneath).
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { KitEnv } from '@trellis/kit';
+import type { CredentialLimiter, KitEnv } from '@trellis/kit';
 import { mayRead, type AccessControl, type ConfigClient } from '../access/clients.ts';
 import { refuseSites, requireJson } from '../access/cross-site.ts';
+import { checkCredential } from '../access/guard.ts';
 import { forbiddenInText, normalizeNameOrLabel, parseApplications, parseProfiles } from '../environment/index.ts';
 import { ConfigServerError } from '../errors.ts';
 import { NoSuchChangeError, type Change, type PropertyScope, type PropertyStore } from '../store/properties.ts';
@@ -12,6 +13,8 @@ export interface AdminDeps {
   readonly store: PropertyStore;
   /** Who may write, and which applications; undefined turns the write API off. */
   readonly admins: AccessControl | undefined;
+  /** Lockouts after wrong credentials, shared with the client check. */
+  readonly limiter: CredentialLimiter;
 }
 
 const MAX_BODY = 256 * 1024;
@@ -132,10 +135,7 @@ export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
   /** `application` `*` asks for an admin of every application (the global history). */
   function admin(c: Context<KitEnv>, application: string): ConfigClient {
     if (deps.admins === undefined) throw writeApiOff();
-    const client = deps.admins.authenticate({
-      authorization: c.req.header('authorization'),
-      configToken: c.req.header('x-config-token'),
-    });
+    const client = checkCredential(c, deps.admins, deps.limiter, 'admin');
     if (client === undefined) {
       c.header('www-authenticate', CHALLENGE);
       throw new ConfigServerError('unauthorized', 'Full authentication is required to access this resource');

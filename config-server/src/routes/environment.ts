@@ -1,6 +1,6 @@
 // The Environment API, `GET /{name}/{profiles}[/{label}]`, on the app and on the kit's lean path.
 import { Hono, type Context } from 'hono';
-import type { KitEnv, LeanRoute } from '@trellis/kit';
+import type { CredentialLimiter, KitEnv, LeanRoute } from '@trellis/kit';
 import { mayRead, type AccessControl, type ConfigClient } from '../access/clients.ts';
 import { environmentJson, type EnvironmentRequest } from '../environment/index.ts';
 import { environmentRequest, V2_MEDIA_TYPE, type RouteDeps } from './deps.ts';
@@ -23,6 +23,7 @@ const V2_HEADERS = { 'content-type': V2_MEDIA_TYPE, 'cache-control': 'no-store' 
 export function environmentRoutes(
   deps: RouteDeps,
   access: AccessControl | undefined,
+  limiter: CredentialLimiter,
 ): { app: Hono<KitEnv>; lean: LeanRoute } {
   const app = new Hono<KitEnv>();
   // Raw paths this app has routed to the handler below, and what they asked for. The lean path answers only these,
@@ -54,6 +55,8 @@ export function environmentRoutes(
       if (request === undefined) return undefined;
       let client: ConfigClient | undefined;
       if (access !== undefined) {
+        // The lean path sees no address: while anyone is locked out, the app checks (and counts) every credential.
+        if (limiter.locksAny()) return undefined;
         client = access.authenticate({
           authorization: req.headers.authorization,
           configToken: single(req.headers['x-config-token']),
