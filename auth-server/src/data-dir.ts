@@ -10,6 +10,7 @@ import { sqliteUserRows, UserStore } from './users/store.ts';
 import { openDatabase } from './store/db.ts';
 import { checkDatabaseUrl } from './store/database-url.ts';
 import { createSqliteStorage, type Clock, type OidcStorage } from './store/oidc-storage.ts';
+import { sqliteFailureCounts, type FailureCounts } from './store/failure-counts.ts';
 
 /** Where the auth server keeps its state, as the component and the `trellis clients|users` functions name it. */
 export interface DataDirOptions {
@@ -30,6 +31,8 @@ export interface AuthStore {
   readonly users: UserStore;
   readonly keys: SigningKeys;
   readonly storage: OidcStorage;
+  /** The failure throttles' counts, shared by every instance (PostgreSQL) or worker (SQLite) on this store. */
+  readonly failureCounts: FailureCounts;
   /** Checks a presented client secret against a stored hash. */
   readonly verifyClientSecret: (storedHash: string, presented: string) => boolean;
   /** The health indicator: whether the database answers, which one it is (never a password). */
@@ -64,6 +67,7 @@ export async function openAuthStore(
       users: new UserStore({ rows: pg.users, now }),
       keys: new SigningKeys({ rows: pg.keys, master, now }),
       storage: pg.storage,
+      failureCounts: pg.failureCounts,
       health: () => pg.health(),
       onKeysChanged: (listener) => pg.onKeysChanged(listener),
       close: () => pg.close(),
@@ -76,6 +80,7 @@ export async function openAuthStore(
     users: new UserStore({ rows: sqliteUserRows(db), now }),
     keys: new SigningKeys({ rows: sqliteKeyRows(db), master, now }),
     storage: createSqliteStorage(db, options.clock),
+    failureCounts: sqliteFailureCounts(db),
     health() {
       try {
         db.prepare('SELECT 1').get();

@@ -112,8 +112,14 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       audience: config.resource,
       scopes: config.resourceScopes,
     };
-    const throttle = new FailureThrottle();
-    const userCodeThrottle = new FailureThrottle({ maxFailures: USER_CODE_FAILURES_PER_SOURCE, successClears: false });
+    // Counted in the store too, so the limits hold across instances and workers (README: at most 10 guesses).
+    const shared = (name: string) => ({ counts: store.failureCounts, name });
+    const throttle = new FailureThrottle({ shared: shared('client-secret') });
+    const userCodeThrottle = new FailureThrottle({
+      maxFailures: USER_CODE_FAILURES_PER_SOURCE,
+      successClears: false,
+      shared: shared('user-code'),
+    });
     const accessTokenRecords = accessTokenRecordStore(store.storage);
     const sourceOf = (req: IncomingMessage): string => addressKey(sourceAddress(req, config.proxies));
     // Loaded only when the server starts, not when the CLI merely lists components or manages clients.
@@ -205,8 +211,12 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       proxies: config.proxies,
       proxySecret: config.trustedProxySecret,
       sourceOf,
-      loginThrottle: new FailureThrottle(),
-      loginSourceThrottle: new FailureThrottle({ maxFailures: SIGN_IN_FAILURES_PER_SOURCE, successClears: false }),
+      loginThrottle: new FailureThrottle({ shared: shared('sign-in') }),
+      loginSourceThrottle: new FailureThrottle({
+        maxFailures: SIGN_IN_FAILURES_PER_SOURCE,
+        successClears: false,
+        shared: shared('sign-in-source'),
+      }),
       metrics,
       rotateKeys: async () => {
         const key = await store.keys.rotate(config.signingAlg);

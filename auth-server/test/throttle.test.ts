@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { beginAll, FailureThrottle, type Admitted } from '../src/oidc/throttle.ts';
+import { admitAll, FailureThrottle, type Admitted } from '../src/oidc/throttle.ts';
 
 function admit(t: FailureThrottle, key: string): Admitted {
   const attempt = t.begin(key);
@@ -55,15 +55,15 @@ describe('FailureThrottle', () => {
     expect(t.begin('a')).toEqual({ refused: true, retryAfterSec: 10 });
   });
 
-  it('admits under several throttles or none, leaving no count behind in the ones before a refusal', () => {
+  it('admits under several throttles or none, leaving no count behind in the ones before a refusal', async () => {
     const user = new FailureThrottle({ maxFailures: 2, now: () => 0 });
     const source = new FailureThrottle({ maxFailures: 1, lockoutMs: 4000, now: () => 0 });
-    const both = beginAll([user, 'alice'], [source, 'here']);
+    const both = await admitAll([user, 'alice'], [source, 'here']);
     if (both.refused) throw new Error('refused');
     both.failed();
     expect(source.begin('here')).toEqual({ refused: true, retryAfterSec: 4 });
     // Refused by the source: the username's slot is given back uncounted, so its one failure left stays.
-    for (let i = 0; i < 3; i++) expect(beginAll([user, 'alice'], [source, 'here']).refused).toBe(true);
+    for (let i = 0; i < 3; i++) expect((await admitAll([user, 'alice'], [source, 'here'])).refused).toBe(true);
     admit(user, 'alice').failed();
     expect(user.begin('alice').refused).toBe(true);
   });

@@ -227,25 +227,24 @@ export function createProvider(options: ProviderOptions): Provider {
   // extension point for hashed secrets is this prototype method (panva/node-oidc-provider#631). After too many
   // failures for one client from one source, that source is refused (429) before any comparison, right secret or
   // wrong; other sources (the legitimate client among them) are not affected.
-  // Synchronous from admission to outcome: the provider awaits it, and a refusal thrown here reaches its error handler.
-  provider.Client.prototype.compareClientSecret = function compareClientSecret(
+  // The secret is checked (a keyed hash: cheap) and its outcome then counted in the shared store, every instance's
+  // failures together; the provider awaits this method, and a refusal thrown here reaches its error handler.
+  provider.Client.prototype.compareClientSecret = async function compareClientSecret(
     this: ClientInstance,
     presented: string,
-  ): boolean {
+  ): Promise<boolean> {
     // The request being served (oidc-provider keeps it in an AsyncLocalStorage); absent only outside a request.
     const ctx = Provider.ctx;
     const key = FailureThrottle.key(this.clientId, ctx === undefined ? 'unknown' : sourceOf(ctx.req));
-    const attempt = throttle.begin(key);
+    const stored = this.clientSecret;
+    const attempt = await throttle.verify(key, () => stored !== undefined && verifyClientSecret(stored, presented));
     if (attempt.refused) {
       ctx?.set({ 'retry-after': String(attempt.retryAfterSec) });
       // RFC 6749 §5.2 has no code for this; invalid_request is one every client handles, and it does not say the
       // secret was wrong (invalid_client would make a client drop a good secret). The status says to wait.
       throw new errors.InvalidRequest(tooManyAttempts(attempt.retryAfterSec), 429);
     }
-    const ok = this.clientSecret !== undefined && verifyClientSecret(this.clientSecret, presented);
-    if (ok) attempt.succeeded();
-    else attempt.failed();
-    return ok;
+    return attempt.ok;
   };
 
   // A user code is short (8 letters from 20: about 34.6 bits) and the device page is anonymous, so wrong codes are
@@ -258,7 +257,7 @@ export function createProvider(options: ProviderOptions): Provider {
   const findByUserCode = DeviceCode.findByUserCode.bind(DeviceCode);
   DeviceCode.findByUserCode = async (userCode, findOptions) => {
     const ctx = Provider.ctx;
-    const attempt = userCodeThrottle.begin(ctx === undefined ? 'unknown' : sourceOf(ctx.req));
+    const attempt = await userCodeThrottle.admit(ctx === undefined ? 'unknown' : sourceOf(ctx.req));
     if (attempt.refused) {
       ctx?.set({ 'retry-after': String(attempt.retryAfterSec) });
       throw new errors.InvalidRequest(tooManyAttempts(attempt.retryAfterSec), 429);

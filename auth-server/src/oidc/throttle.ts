@@ -1,4 +1,6 @@
 // A failure throttle: lockouts after wrong credentials, per subject and source address, or per source alone.
+import type { FailureCounts } from '../store/failure-counts.ts';
+
 export interface ThrottleOptions {
   /** Failures (counting attempts still being checked) allowed within the window before the key is locked out. */
   readonly maxFailures?: number;
@@ -15,6 +17,11 @@ export interface ThrottleOptions {
    * the guesser's own (its own account, its own device) would wipe out its count between guesses.
    */
   readonly successClears?: boolean;
+  /**
+   * The store's counts, and this throttle's name in them: {@link FailureThrottle.admit} then counts every attempt
+   * there too, so the limit holds across instances and workers sharing the store, not per process.
+   */
+  readonly shared?: { readonly counts: FailureCounts; readonly name: string } | undefined;
   readonly now?: () => number;
 }
 
@@ -70,6 +77,7 @@ export class FailureThrottle {
   readonly #window: number;
   readonly #maxEntries: number;
   readonly #successClears: boolean;
+  readonly #shared: ThrottleOptions['shared'];
   readonly #now: () => number;
 
   constructor(options: ThrottleOptions = {}) {
@@ -79,6 +87,7 @@ export class FailureThrottle {
     this.#window = options.windowMs ?? 15 * 60_000;
     this.#maxEntries = options.maxEntries ?? 10_000;
     this.#successClears = options.successClears ?? true;
+    this.#shared = options.shared;
     this.#now = options.now ?? Date.now;
   }
 
@@ -105,6 +114,98 @@ export class FailureThrottle {
     entry.inFlight++;
     this.#touch(key, entry);
     return this.#admitted(entry, key);
+  }
+
+  /**
+   * {@link begin} here, then the same attempt counted in the shared store (when the throttle has one): admitted only
+   * when both admit, so N instances together allow `maxFailures` within the window, not N times as many. The local
+   * check answers first and alone while this process holds a lockout, without a round trip.
+   */
+  async admit(key: string): Promise<Admitted | Refused> {
+    const local = this.begin(key);
+    const shared = this.#shared;
+    if (local.refused || shared === undefined) return local;
+    const sharedKey = `${shared.name}\n${key}`;
+    let counted;
+    try {
+      counted = await shared.counts.take(sharedKey, {
+        max: this.#maxFailures,
+        windowMs: this.#window,
+        now: this.#now(),
+      });
+    } catch (err) {
+      local.abandoned();
+      throw err;
+    }
+    if ('retryAfterMs' in counted) {
+      local.abandoned();
+      return { refused: true, retryAfterSec: Math.max(1, Math.ceil(counted.retryAfterMs / 1000)) };
+    }
+    // Taking back a count is best effort: one left counted only errs on the side of refusing.
+    const settle = (work: () => unknown): void => {
+      void Promise.resolve()
+        .then(work)
+        .catch(() => undefined);
+    };
+    const { windowStart } = counted;
+    let done = false;
+    const once = (fn: () => void) => (): void => {
+      if (done) return;
+      done = true;
+      fn();
+    };
+    return {
+      refused: false,
+      // Counted already, when it was admitted.
+      failed: once(() => local.failed()),
+      succeeded: once(() => {
+        local.succeeded();
+        settle(() =>
+          this.#successClears ? shared.counts.clear(sharedKey) : shared.counts.uncount(sharedKey, windowStart),
+        );
+      }),
+      abandoned: once(() => {
+        local.abandoned();
+        settle(() => shared.counts.uncount(sharedKey, windowStart));
+      }),
+    };
+  }
+
+  /**
+   * For a credential that is cheap to check (a keyed hash of a client secret): checked at once, its outcome recorded
+   * here in the same synchronous step (so that concurrent right ones never queue behind each other), and then told
+   * only as the shared store allows: a wrong one is counted there atomically and answered as refused beyond
+   * `maxFailures`, a right one is refused while the key's window holds `maxFailures` already. Of the guesses made on
+   * all instances together, no more than `maxFailures` within the window are answered as wrong or right; and a
+   * successful attempt costs one read, no write, unless failures were counted.
+   */
+  async verify(key: string, check: () => boolean): Promise<{ readonly refused: false; ok: boolean } | Refused> {
+    const local = this.begin(key);
+    if (local.refused) return local;
+    let ok = false;
+    try {
+      ok = check();
+    } finally {
+      if (ok) local.succeeded();
+      else local.failed();
+    }
+    const shared = this.#shared;
+    if (shared === undefined) return { refused: false, ok };
+    const sharedKey = `${shared.name}\n${key}`;
+    const now = this.#now();
+    const refused = (ms: number): Refused => ({ refused: true, retryAfterSec: Math.max(1, Math.ceil(ms / 1000)) });
+    if (!ok) {
+      const counted = await shared.counts.take(sharedKey, { max: this.#maxFailures, windowMs: this.#window, now });
+      return 'retryAfterMs' in counted ? refused(counted.retryAfterMs) : { refused: false, ok };
+    }
+    const { attempts, retryAfterMs } = await shared.counts.peek(sharedKey, now);
+    if (attempts >= this.#maxFailures) return refused(retryAfterMs);
+    if (attempts > 0 && this.#successClears) {
+      void Promise.resolve()
+        .then(() => shared.counts.clear(sharedKey))
+        .catch(() => undefined);
+    }
+    return { refused: false, ok };
   }
 
   #admitted(entry: Entry, key: string): Admitted {
@@ -170,10 +271,16 @@ export class FailureThrottle {
  * Admits one attempt under several throttles at once (a username's and the source's), or under none: refused by the
  * first that refuses, the admissions before it abandoned. The outcome reported goes to every one of them.
  */
-export function beginAll(...gates: readonly (readonly [FailureThrottle, string])[]): Admitted | Refused {
+export async function admitAll(...gates: readonly (readonly [FailureThrottle, string])[]): Promise<Admitted | Refused> {
   const admitted: Admitted[] = [];
   for (const [throttle, key] of gates) {
-    const attempt = throttle.begin(key);
+    let attempt: Admitted | Refused;
+    try {
+      attempt = await throttle.admit(key);
+    } catch (err) {
+      for (const a of admitted) a.abandoned();
+      throw err;
+    }
     if (attempt.refused) {
       for (const a of admitted) a.abandoned();
       return attempt;

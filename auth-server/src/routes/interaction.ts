@@ -9,7 +9,7 @@ import type { Interaction } from 'oidc-provider';
 import { pinToIssuer, type ProviderHolder } from '../oidc/mount.ts';
 import { addressKey, sourceAddress } from '../oidc/proxies.ts';
 import type { AuthServerMetrics } from '../metrics.ts';
-import { beginAll, FailureThrottle, tooManyAttempts } from '../oidc/throttle.ts';
+import { admitAll, FailureThrottle, tooManyAttempts } from '../oidc/throttle.ts';
 import type { UserStore } from '../users/store.ts';
 import { consentPage, loginPage, messagePage } from '../views/page-templates.ts';
 
@@ -169,7 +169,7 @@ export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
     // Cut to the longest valid username so that a huge field cannot make a huge throttle entry.
     const key = FailureThrottle.key(username.slice(0, 128), source);
     // Admitted (and counted as in flight) before the password hash is checked, so parallel guesses are refused too.
-    const attempt = beginAll([deps.sourceThrottle, source], [deps.throttle, key]);
+    const attempt = await admitAll([deps.sourceThrottle, source], [deps.throttle, key]);
     if (attempt.refused) {
       c.header('retry-after', String(attempt.retryAfterSec));
       deps.metrics?.signInFailed('throttled');

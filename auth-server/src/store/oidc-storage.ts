@@ -2,6 +2,7 @@
 import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
 import type { Db } from './db.ts';
 import { firstUnstorable } from './text.ts';
+import { SWEEP } from './failure-counts.ts';
 
 /**
  * Where oidc-provider's models live. The SQLite implementation below is the embedded default; the PostgreSQL one
@@ -19,7 +20,7 @@ export interface OidcStorage {
   consume(model: string, id: string): boolean | Promise<boolean>;
   destroy(model: string, id: string): void | Promise<void>;
   revokeByGrantId(grantId: string): void | Promise<void>;
-  /** Deletes expired entries; answers how many. */
+  /** Deletes expired entries (and the throttles' counts past their window, failure-counts.ts); answers how many. */
   removeExpired(): number | Promise<number>;
 }
 
@@ -58,6 +59,7 @@ export function createSqliteStorage(db: Db, clock: Clock = systemClock): OidcSto
   const destroy = db.prepare<[string, string]>('DELETE FROM oidc_models WHERE model = ? AND id = ?');
   const revoke = db.prepare<[string]>('DELETE FROM oidc_models WHERE grant_id = ?');
   const expired = db.prepare<[number]>('DELETE FROM oidc_models WHERE expires_at IS NOT NULL AND expires_at <= ?');
+  const expiredCounts = db.prepare<[number]>(SWEEP.replace('$1', '?'));
 
   const read = (row: Row | undefined): AdapterPayload | undefined => {
     if (row === undefined) return undefined;
@@ -91,7 +93,8 @@ export function createSqliteStorage(db: Db, clock: Clock = systemClock): OidcSto
     revokeByGrantId(grantId) {
       revoke.run(grantId);
     },
-    removeExpired: () => expired.run(clock.now()).changes,
+    // The throttles' counts past their window go with the models (one clean-up timer for the store).
+    removeExpired: () => expired.run(clock.now()).changes + expiredCounts.run(clock.now()).changes,
   };
 }
 

@@ -20,6 +20,17 @@ import type { KeyRows, KeyRow } from '../crypto/signing-keys.ts';
 import { systemClock, type Clock, type OidcStorage } from './oidc-storage.ts';
 import { translateFailure } from './unavailable.ts';
 import { storableText } from './text.ts';
+import {
+  CLEAR,
+  EXPIRES_AT,
+  PEEK,
+  peeked,
+  storedKey,
+  SWEEP,
+  takeStatement,
+  UNCOUNT,
+  type FailureCounts,
+} from './failure-counts.ts';
 
 /** Where a rotation is announced; every instance listens and reloads its keys. */
 export const KEYS_CHANNEL = 'trellis_auth_keys';
@@ -32,6 +43,7 @@ export interface PostgresAuthState {
   readonly users: UserRows;
   readonly keys: KeyRows;
   readonly storage: OidcStorage;
+  readonly failureCounts: FailureCounts;
   /** UP when a trivial query answers; the URL without its password, and whether key rotations are heard. */
   health(): Promise<Health>;
   /**
@@ -107,6 +119,7 @@ export async function openPostgresAuthState(
     users: postgresUserRows(pool),
     keys: postgresKeyRows(pool),
     storage: createPostgresStorage(pool, options.clock),
+    failureCounts: postgresFailureCounts(pool),
     async health() {
       const details = { database: 'PostgreSQL', url: redactDatabaseUrl(url) };
       try {
@@ -284,6 +297,31 @@ export function postgresKeyRows(pool: PostgresPool): KeyRows {
   };
 }
 
+const TAKE = takeStatement({ key: '$1', now: '$2::bigint', window: '$3::bigint', max: '$4::integer' });
+
+/** The throttles' counts, shared by every instance on the database (see failure-counts.ts). */
+export function postgresFailureCounts(pool: PostgresPool): FailureCounts {
+  return {
+    async take(key, { max, windowMs, now }) {
+      const stored = storedKey(key);
+      const { rows } = await run<{ window_start: string }>(pool, TAKE, [stored, now, windowMs, max]);
+      if (rows[0] !== undefined) return { windowStart: Number(rows[0].window_start) };
+      const found = (await run<{ expires_at: string }>(pool, EXPIRES_AT, [stored])).rows[0];
+      return { retryAfterMs: (found === undefined ? now : Number(found.expires_at)) - now };
+    },
+    async peek(key, now) {
+      const row = (await run<{ attempts: number; expires_at: string }>(pool, PEEK, [storedKey(key)])).rows[0];
+      return peeked(row === undefined ? undefined : { ...row, expires_at: Number(row.expires_at) }, now);
+    },
+    async uncount(key, windowStart) {
+      await run(pool, UNCOUNT, [storedKey(key), windowStart]);
+    },
+    async clear(key) {
+      await run(pool, CLEAR, [storedKey(key)]);
+    },
+  };
+}
+
 interface ModelRecord {
   payload: AdapterPayload;
   consumed_at: Date | null;
@@ -357,6 +395,8 @@ export function createPostgresStorage(pool: PostgresPool, clock: Clock = systemC
       await run(pool, 'DELETE FROM oidc_models WHERE grant_id = $1', [grantId]);
     },
     removeExpired: async () =>
-      (await run(pool, 'DELETE FROM oidc_models WHERE expires_at IS NOT NULL AND expires_at <= $1', [now()])).rowCount,
+      (await run(pool, 'DELETE FROM oidc_models WHERE expires_at IS NOT NULL AND expires_at <= $1', [now()])).rowCount +
+      // The throttles' counts past their window go with the models (one clean-up timer for the store).
+      (await run(pool, SWEEP, [clock.now()])).rowCount,
   };
 }

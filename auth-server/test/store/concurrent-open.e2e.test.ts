@@ -35,7 +35,7 @@ describe('the auth database opened by several processes at once', () => {
       expect(opened).toEqual(['opened', 'opened', 'opened', 'opened']);
       const check = openDatabase({ dataDir: dir.path });
       try {
-        expect(check.pragma('user_version', { simple: true })).toBe(2);
+        expect(check.pragma('user_version', { simple: true })).toBe(3);
       } finally {
         check.close();
       }

@@ -1,0 +1,133 @@
+// The failed-credential throttles hold across instances: two auth servers on one PostgreSQL database (or on one SQLite
+// data dir, as --workers run) allow 10 wrong client secrets or passwords together, not 10 each.
+import { freePort } from '@trellis/kit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addUser } from '../../src/manage.ts';
+import { addWebClient, startServer, tempDir, WEB_REDIRECT, type TestServer } from '../helpers.ts';
+import { addClient, postForm, SHARED_KEY, startPostgresServer, type PostgresServer } from './helpers.ts';
+
+const dir = tempDir();
+let pg: PostgresServer;
+beforeAll(async () => {
+  pg = await startPostgresServer();
+}, 60_000);
+afterAll(async () => {
+  await pg?.close();
+  dir.remove();
+});
+
+const USER = { username: 'alice', password: 'alice-password-1' };
+
+/** Two instances of one issuer on one store: the PostgreSQL database, or the SQLite file in one data dir. */
+const backends: [string, (dataDir: string) => Promise<string | undefined>][] = [
+  ['one PostgreSQL database', () => pg.createDatabase(`throttle_${Date.now()}`)],
+  ['one SQLite data dir', () => Promise.resolve(undefined)],
+];
+
+/** Opens a login form at `url` (an instance of `issuer`), following the redirects there. */
+async function loginForm(url: string, issuer: string): Promise<{ action: string; csrf: string; cookies: string }> {
+  const query = new URLSearchParams({
+    client_id: 'web',
+    response_type: 'code',
+    scope: 'openid',
+    redirect_uri: WEB_REDIRECT,
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  });
+  const start = await fetch(`${url}/oauth2/authorize?${query.toString()}`, { redirect: 'manual' });
+  const cookies = start.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+  const local = (location: string): string => new URL(location, issuer).href.replace(issuer, url);
+  const html = await (await fetch(local(start.headers.get('location') ?? ''), { headers: { cookie: cookies } })).text();
+  const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1] ?? '';
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+  if (!action.endsWith('/login')) throw new Error('no login form');
+  return { action: local(action), csrf, cookies };
+}
+
+describe.each(backends)('the failure throttles on %s', (name, database) => {
+  let servers: [TestServer, TestServer];
+  let issuer: string;
+  let secret: string;
+  beforeAll(async () => {
+    const dataDir = `${dir.path}/${name.replaceAll(' ', '-')}`;
+    const databaseUrl = await database(dataDir);
+    const port = await freePort();
+    issuer = `http://127.0.0.1:${port}`;
+    const start = (argv: string[]) =>
+      startServer({
+        dataDir,
+        argv: [
+          ...(databaseUrl === undefined ? [] : ['--database-url', databaseUrl]),
+          '--key-encryption-key',
+          SHARED_KEY,
+          '--issuer',
+          issuer,
+          '--seed-dev-clients',
+          'false',
+          ...argv,
+        ],
+      });
+    servers = [await start(['--port', String(port)]), await start([])];
+    secret = await addClient(servers[0], { client_id: 'batch', scope: 'product:read' });
+    await addWebClient(servers[0]);
+    await addUser({ dataDir, databaseUrl, keyEncryptionKey: SHARED_KEY }, USER);
+  }, 60_000);
+  afterAll(async () => {
+    for (const s of servers ?? []) await s.running.stop();
+  });
+
+  it('10 wrong client secrets spread over both: the 11th is 429 on either, and so is the right secret', async () => {
+    const token = (server: TestServer, presented: string) =>
+      postForm(server.url, '/oauth2/token', { id: 'batch', secret: presented }, { grant_type: 'client_credentials' });
+    for (let i = 0; i < 10; i++) {
+      const res = await token(servers[i % 2] as TestServer, `wrong-${i}`);
+      expect(res.status).toBe(401);
+    }
+    for (const server of servers) {
+      const wrong = await token(server, 'wrong-again');
+      expect(wrong.status).toBe(429);
+      expect(Number(wrong.headers.get('retry-after'))).toBeGreaterThan(30);
+      expect((await token(server, secret)).status).toBe(429);
+    }
+  });
+
+  it('30 wrong secrets at once over both: no more than 10 are answered as wrong, the rest 429', async () => {
+    await addClient(servers[1], { client_id: 'burst', scope: 'product:read' });
+    const statuses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        postForm(
+          (servers[i % 2] as TestServer).url,
+          '/oauth2/token',
+          { id: 'burst', secret: `wrong-${i}` },
+          { grant_type: 'client_credentials' },
+        ).then((res) => res.status),
+      ),
+    );
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(10);
+    expect(statuses.filter((s) => s !== 401 && s !== 429)).toEqual([]);
+  });
+
+  it('10 wrong passwords spread over both: the 11th sign-in is 429 on either, and so is the right password', async () => {
+    const post = async (server: TestServer, password: string): Promise<Response> => {
+      const { action, csrf, cookies } = await loginForm(server.url, issuer);
+      return fetch(action, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookies },
+        body: new URLSearchParams({ csrf, username: USER.username, password }).toString(),
+      });
+    };
+    for (let i = 0; i < 10; i++) {
+      expect((await post(servers[i % 2] as TestServer, `wrong-password-${i}`)).status).toBe(401);
+    }
+    for (const server of servers) {
+      expect((await post(server, 'wrong-password-again')).status).toBe(429);
+      const right = await post(server, USER.password);
+      expect(right.status).toBe(429);
+      expect(await right.text()).toContain('too many failed attempts');
+    }
+  });
+});
