@@ -37,8 +37,23 @@ export function isSensitiveKey(key: string): boolean {
   return SENSITIVE.test(key.replace(/[^A-Za-z_]/g, ''));
 }
 
+// The password of a URL's user info (`jdbc:postgresql://user:pw@host/db`, `amqp://u:pw@h`): up to the authority's
+// last `@`, as a password may hold one.
+const URL_PASSWORD = /(\/\/[^/\s?#@:]*:)([^/\s?#]*)(@)/g;
+
+function maskUrlPasswords(value: string): string {
+  return value.replace(URL_PASSWORD, (_all, before: string, _password: string, at: string) => `${before}${MASK}${at}`);
+}
+
 function mask(key: string, value: string | null): string | null {
-  return value === null || !isSensitiveKey(key) ? value : MASK;
+  if (value === null) return null;
+  return isSensitiveKey(key) ? MASK : maskUrlPasswords(value);
+}
+
+/** Whether a value written is what a listing showed in place of the real one, so storing it would lose the secret. */
+function isMaskWrittenBack(key: string, value: string): boolean {
+  if (isSensitiveKey(key)) return value === MASK;
+  return [...value.matchAll(URL_PASSWORD)].some((m) => m[2] === MASK);
 }
 
 function changeJson(change: Change) {
@@ -107,6 +122,12 @@ function parseWrite(body: unknown): Record<string, string | null> {
       if (text.length > MAX_VALUE_LENGTH) {
         throw new ConfigServerError('invalid_request', `Invalid Request: the value of ${key} is over 64 KiB`);
       }
+      if (isMaskWrittenBack(key, text)) {
+        throw new ConfigServerError(
+          'invalid_request',
+          `Invalid Request: the value of ${key} is the mask ${MASK} that listings show in its place; send the real value or leave the key out`,
+        );
+      }
       // Refused for every store alike, before anything is written: PostgreSQL could not store it at all.
       const problem = forbiddenInText(text);
       if (problem !== undefined) {
@@ -125,7 +146,7 @@ function parseWrite(body: unknown): Record<string, string | null> {
 
 /**
  * The property store's write API: `PUT`/`DELETE`/`GET /admin/properties/{application}/{profile}/{label}`, the change
- * history at `GET /admin/history[/{application}/{profile}/{label}]` (values of sensitive keys masked) and
+ * history at `GET /admin/history[/{application}/{profile}/{label}]` (values of sensitive keys and passwords in URLs masked) and
  * `POST /admin/rollback/{application}/{profile}/{label}` `{"to": changeId}`. Only credentials from the admin list
  * pass, each for its applications (`*` for all, and for the global history).
  */

@@ -1,5 +1,5 @@
 // What the write API refuses before anything is stored, alike on PostgreSQL (jdbc) and SQLite: text no database
-// keeps as sent (NUL, lone surrogates).
+// keeps as sent (NUL, lone surrogates), and the mask that listings show in place of a secret, written back.
 import { startPostgresServer, type PostgresServer } from '@trellis/kit/postgres-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConfigServer, tempRepo } from '../helpers.ts';
@@ -61,6 +61,22 @@ describe.each(['jdbc', 'sqlite'])('the %s store', (store) => {
     expect(((await res.json()) as { message: string }).message).toContain(reason);
     expect(await propertiesOf(base(store), scope)).toEqual({ keep: 'me' });
     expect(await historyOf(base(store), scope)).toEqual(before);
+  });
+
+  it('refuses the mask written back for a secret, keeping the secret, and masks URL passwords', async () => {
+    const path = 'masked/default/master';
+    const url = 'jdbc:postgresql://u:pw@h/db';
+    expect((await putProperties(base(store), path, { 'db.password': 'hunter2', 'db.url': url })).status).toBe(200);
+    const listed = await propertiesOf(base(store), path);
+    expect(listed).toEqual({ 'db.password': '******', 'db.url': 'jdbc:postgresql://u:******@h/db' });
+    const res = await putProperties(base(store), path, listed);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toContain('send the real value or leave the key out');
+    expect(await historyOf(base(store), path)).toHaveLength(1);
+    const served = (await (await fetch(`${base(store)}/masked/default`)).json()) as {
+      propertySources: { source: Record<string, string> }[];
+    };
+    expect(served.propertySources[0]?.source).toEqual({ 'db.password': 'hunter2', 'db.url': url });
   });
 
   it('stores a value with a surrogate pair (an emoji) and other characters unchanged', async () => {

@@ -101,6 +101,57 @@ describe('PUT /admin/properties/{application}/{profile}/{label}', () => {
     expect(JSON.stringify(listed)).not.toContain('hunter2');
   });
 
+  it('refuses the mask written back for a masked key (400, the secret kept), and stores it for a plain key', async () => {
+    const path = '/admin/properties/product/default/master';
+    await put(path, { 'db.password': 'hunter2', 'spring.datasource.url': 'jdbc:postgresql://u:pw@h/db' });
+    const listed = (await (await send('GET', path)).json()) as { properties: Record<string, string> };
+    expect(listed.properties).toEqual({
+      'db.password': '******',
+      'spring.datasource.url': 'jdbc:postgresql://u:******@h/db',
+    });
+    // What the listing showed, sent back as is: refused, nothing stored, nothing recorded.
+    for (const body of [{ 'db.password': '******' }, listed.properties, { other: 'x', 'api.token': '******' }]) {
+      const res = await send('PUT', path, body);
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { message: string }).message).toMatch(
+        /is the mask \*{6} that listings show in its place; send the real value or leave the key out/,
+      );
+    }
+    expect(await store.read({ application: 'product', profile: 'default', label: 'master' })).toEqual([
+      ['db.password', 'hunter2'],
+      ['spring.datasource.url', 'jdbc:postgresql://u:pw@h/db'],
+    ]);
+    expect(await history()).toHaveLength(1);
+    // Not masked, so the mask is an ordinary value there; a real new password is taken.
+    expect((await put(path, { 'greeting.text': '******', 'db.password': 'n3w' }))?.changes).toEqual([
+      { key: 'greeting.text', old: null, new: '******' },
+      { key: 'db.password', old: '******', new: '******' },
+    ]);
+  });
+
+  it('masks the password in URL values in listings and history, leaving the rest and served values as they are', async () => {
+    const path = '/admin/properties/product/default/master';
+    const urls = {
+      'spring.datasource.url': 'jdbc:postgresql://app:s3cr%40t@db.example:5432/product?ssl=true',
+      'spring.rabbitmq.addresses': 'amqp://guest:p@ss@rabbit:5672',
+      'login.page': 'https://user@example.com/x?next=https://a:b@c',
+      'plain.url': 'https://example.com:8443/path?a=b@c',
+    };
+    const change = await put(path, urls);
+    const expected = {
+      'spring.datasource.url': 'jdbc:postgresql://app:******@db.example:5432/product?ssl=true',
+      'spring.rabbitmq.addresses': 'amqp://guest:******@rabbit:5672',
+      'login.page': 'https://user@example.com/x?next=https://a:******@c',
+      'plain.url': 'https://example.com:8443/path?a=b@c',
+    };
+    expect(change?.changes.map((c) => [c.key, c.new])).toEqual(Object.entries(expected));
+    const listed = (await (await send('GET', path)).json()) as { properties: Record<string, string> };
+    expect(listed.properties).toEqual(expected);
+    const recorded = JSON.stringify(await history());
+    for (const secret of ['s3cr%40t', 'p@ss', ':b@']) expect(recorded).not.toContain(secret);
+    expect((await env('/product/default')).propertySources[0]?.source).toEqual(urls);
+  });
+
   it('removes keys with a null value or DELETE ?key=', async () => {
     await put('/admin/properties/product/default/master', { a: '1', b: '2', c: '3' });
     const nulled = await put('/admin/properties/product/default/master', { a: null });
