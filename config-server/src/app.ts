@@ -3,6 +3,7 @@ import type { Context, Hono } from 'hono';
 import {
   createService,
   CredentialLimiter,
+  presentedName,
   StreamSlots,
   type HealthShowDetails,
   type KitEnv,
@@ -59,6 +60,8 @@ export interface AppDeps {
 }
 
 export const DEFAULT_MAX_WATCHERS = 1000;
+/** The limiter's source for credentials shown to the health endpoint, which sees no address. */
+const HEALTH_DETAILS_SOURCE = 'health-details';
 export const DEFAULT_MAX_WATCHERS_PER_CLIENT = 100;
 
 /**
@@ -121,8 +124,18 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
   service.restrictHealthDetails((header) => {
     if (access === undefined) return true;
     const credential = { authorization: header('authorization'), configToken: header('x-config-token') };
+    const name = presentedName(credential.authorization, credential.configToken);
+    if (name === undefined) return false;
+    // Details shown or not would tell a right guess from a wrong one, so guesses here are limited too. The probe is
+    // answered where no address is seen: they count under one key for everyone, which at worst hides the details
+    // for a while (never a read or a write), instead of leaving a way around the lockouts.
+    const key = `details:${name}`;
+    if (limiter.retryAfter(HEALTH_DETAILS_SOURCE, key) !== undefined) return false;
     const client = access.authenticate(credential);
-    return (client !== undefined && isUnrestricted(client)) || admins?.authenticate(credential) !== undefined;
+    const admin = admins?.authenticate(credential);
+    if (client === undefined && admin === undefined) limiter.failed(HEALTH_DETAILS_SOURCE, key);
+    else limiter.succeeded(HEALTH_DETAILS_SOURCE, key);
+    return (client !== undefined && isUnrestricted(client)) || admin !== undefined;
   });
   const routeDeps: RouteDeps = {
     environments: createServedEnvironments({

@@ -107,6 +107,17 @@ describe('/actuator/health details', () => {
     }
   });
 
+  it('stop telling a right guess from a wrong one after 10 wrong credentials for a name', async () => {
+    for (let i = 0; i < 10; i++) {
+      expect((await get('/actuator/health', basic('editor', `guess-${i}`))).text).not.toContain('gateway-broken');
+    }
+    // Locked: the right credential shows no details either, while another name's still does.
+    expect((await get('/actuator/health', basic('editor', 'editor-secret'))).text).not.toContain('gateway-broken');
+    expect((await get('/actuator/health', basic('ops', 'ops-secret-1'))).text).toContain('gateway-broken');
+    // Reads and writes are not locked by guesses at the health endpoint.
+    expect((await get('/admin/history/product/default/main', basic('editor', 'editor-secret'))).status).toBe(200);
+  });
+
   it('keep the status following the repository', async () => {
     repo.write('gateway-broken.yml', 'routes: []\n');
     try {
