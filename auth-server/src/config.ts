@@ -120,8 +120,7 @@ export function authServerSettings() {
     seedDevClients: setting.boolean({
       flag: 'seed-dev-clients',
       env: 'AUTH_SEED_DEV_CLIENTS',
-      default: true,
-      help: 'register the development clients reader and writer (secrets printed) and gateway (secret handed to the gateway); refused with NODE_ENV=production',
+      help: 'register the development clients reader and writer (secrets printed) and gateway (secret handed to the gateway); default: on in the data dir, off in a --database-url database (which production instances may share: asked for explicitly only); refused with NODE_ENV=production',
     }),
     trustedProxies: setting.list({
       flag: 'trusted-proxies',
@@ -148,6 +147,10 @@ export function authServerSettings() {
 export type AuthServerSettings = Settings<ReturnType<typeof authServerSettings>>;
 
 export interface Config extends AuthServerSettings {
+  /** Whether to seed them: as asked, or by default only into the data dir (see {@link checkConfig}). */
+  readonly seedDevClients: boolean;
+  /** Why the development clients were not seeded although nobody said not to: a note to print at start. */
+  readonly devClientsNote: string | undefined;
   readonly production: boolean;
   readonly proxies: TrustedProxies | undefined;
   readonly registrationPolicy: RegistrationPolicy;
@@ -162,7 +165,8 @@ export function checkConfig(
   env: Readonly<Record<string, string | undefined>> = {},
 ): Readonly<Config> {
   const production = env.NODE_ENV === 'production';
-  if (production && settings.seedDevClients) {
+  // Unset counts as on here, as it always did: production must say it wants none.
+  if (production && settings.seedDevClients !== false) {
     throw new SettingsError(
       'development clients are refused with NODE_ENV=production; set AUTH_SEED_DEV_CLIENTS=false and register clients with the admin API',
     );
@@ -192,7 +196,22 @@ export function checkConfig(
       throw new SettingsError(`invalid --trusted-proxies (AUTH_TRUSTED_PROXIES): ${(err as Error).message}`);
     }
   }
-  return Object.freeze({ ...settings, production, proxies, registrationPolicy: registrationPolicy(settings) });
+  // A PostgreSQL database may be shared with production instances, which would honour the printed secrets (writer
+  // holds product:write): seeded there only when asked for by name, never by development's default.
+  const sharedDatabase = settings.databaseUrl !== undefined && settings.databaseUrl !== '';
+  const seedDevClients = settings.seedDevClients ?? !sharedDatabase;
+  const devClientsNote =
+    settings.seedDevClients === undefined && sharedDatabase
+      ? 'auth-server: development clients (reader, writer, gateway) not seeded into the PostgreSQL database, which other instances may share: pass --seed-dev-clients (AUTH_SEED_DEV_CLIENTS=true) to seed them there; without them the gateway gets no introspection client and no token command is suggested'
+      : undefined;
+  return Object.freeze({
+    ...settings,
+    seedDevClients,
+    devClientsNote,
+    production,
+    proxies,
+    registrationPolicy: registrationPolicy(settings),
+  });
 }
 
 /**

@@ -79,9 +79,15 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     await store.keys.ensureCurrent(config.signingAlg);
     await store.keys.prune(keyRetentionMs(config));
     await privateJwks(store);
+    // Logged as well as noted: with `trellis up`, a gateway that then cannot start would hide the summary's notes.
+    if (config.devClientsNote !== undefined) logger.warn(config.devClientsNote);
     const seeded = config.seedDevClients
       ? await seedDevClients(store)
-      : { notes: [], exports: {}, developmentClients: [] };
+      : {
+          notes: config.devClientsNote === undefined ? [] : [config.devClientsNote],
+          exports: {},
+          developmentClients: [],
+        };
     const { notes } = seeded;
     // RFC 7662 §4: only designated resource servers learn about other clients' tokens. The seeded gateway client is
     // one only while it still has its seeded secret (a client of that id made or re-keyed by an admin is not).

@@ -20,6 +20,21 @@ describe('auth server settings', () => {
     expect(checkConfig(off, { NODE_ENV: 'production' }).production).toBe(true);
   });
 
+  it('seeds the development clients into a PostgreSQL database only when asked for by name, saying so otherwise', () => {
+    const url = 'postgres://trellis@127.0.0.1:5432/auth';
+    const unset = loadConfig({ TRELLIS_DATABASE_URL: url });
+    expect(unset.seedDevClients).toBe(false);
+    expect(unset.devClientsNote).toMatch(/not seeded into the PostgreSQL database.*--seed-dev-clients/);
+    expect(loadConfig({ TRELLIS_DATABASE_URL: url, AUTH_SEED_DEV_CLIENTS: 'true' })).toMatchObject({
+      seedDevClients: true,
+      devClientsNote: undefined,
+    });
+    expect(loadConfig({}, ['--database-url', url, '--seed-dev-clients']).seedDevClients).toBe(true);
+    expect(loadConfig({ TRELLIS_DATABASE_URL: url }, ['--no-seed-dev-clients']).devClientsNote).toBeUndefined();
+    // The data dir keeps development's default.
+    expect(loadConfig({})).toMatchObject({ seedDevClients: true, devClientsNote: undefined });
+  });
+
   it('names a bad trusted proxy entry and never echoes a secret', () => {
     expect(() => loadConfig({ AUTH_TRUSTED_PROXIES: '10.0.0.0/8,gateway' })).toThrow(/"gateway"/);
     expect(() => loadConfig({ AUTH_ADMIN_TOKEN: 'short-secret' })).toThrow(/at least 16/);
