@@ -65,7 +65,7 @@ export async function openAuthStore(
       ...common,
       clients: new ClientStore({ rows: pg.clients, pepper, now }),
       users: new UserStore({ rows: pg.users, now }),
-      keys: new SigningKeys({ rows: pg.keys, master, now }),
+      keys: new SigningKeys({ rows: pg.keys, master, now, shared: true }),
       storage: pg.storage,
       failureCounts: pg.failureCounts,
       health: () => pg.health(),

@@ -9,7 +9,6 @@ import {
   observabilityOf,
   onWorkerBroadcast,
   redactDatabaseUrl,
-  StartupError,
   type KitEnv,
   type Logger,
   type Running,
@@ -46,14 +45,8 @@ export const KEY_RECHECK_MS = 30_000;
 const SIGNING_KEYS_TOPIC = 'auth-server:signing-keys';
 
 async function privateJwks(store: AuthStore) {
-  try {
-    return await store.keys.privateJwks();
-  } catch (err) {
-    if (isStoreUnavailable(err)) throw err;
-    throw new StartupError(
-      'the signing keys in the data dir cannot be decrypted: the key encryption key (AUTH_KEY_ENCRYPTION_KEY or auth-master.key) is not the one they were stored with',
-    );
-  }
+  // A key sealed under another key-encryption key is a StartupError saying where the keys are (signing-keys.ts).
+  return store.keys.privateJwks();
 }
 
 /** The admin API's and the sign-in pages' answer while the database is unreachable: 503, the reason, no detail. */

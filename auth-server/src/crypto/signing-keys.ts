@@ -91,11 +91,14 @@ export class SigningKeys {
   readonly #rows: KeyRows;
   readonly #master: MasterKey;
   readonly #now: () => number;
+  readonly #shared: boolean;
 
-  constructor(options: { rows: KeyRows; master: MasterKey; now?: () => number }) {
+  /** `shared`: the rows are in a database other instances may share (PostgreSQL), not in one data dir. */
+  constructor(options: { rows: KeyRows; master: MasterKey; now?: () => number; shared?: boolean }) {
     this.#rows = options.rows;
     this.#master = options.master;
     this.#now = options.now ?? Date.now;
+    this.#shared = options.shared ?? false;
   }
 
   /**
@@ -147,9 +150,12 @@ export class SigningKeys {
       try {
         opened = this.#master.open(r.sealed, r.kid);
       } catch {
-        // The usual cause: instances sharing one database, each with a key file of its own in its data dir.
+        // Said by where the keys are: on PostgreSQL the usual cause is instances with a key file each in their own
+        // data dir; in a data dir, a key setting changed (or the key file replaced) since the keys were made.
         throw new StartupError(
-          `signing key ${r.kid} was sealed with another key-encryption key: every auth server sharing a database needs the same --key-encryption-key (AUTH_KEY_ENCRYPTION_KEY)`,
+          this.#shared
+            ? `signing key ${r.kid} in the PostgreSQL database was sealed with another key-encryption key: every auth server sharing a database needs the same --key-encryption-key (AUTH_KEY_ENCRYPTION_KEY)`
+            : `signing key ${r.kid} in the data dir was sealed with another key-encryption key: start with the one it was stored with (--key-encryption-key / AUTH_KEY_ENCRYPTION_KEY, or the data dir's auth-master.key when that is unset)`,
         );
       }
       return JSON.parse(opened) as PrivateJwk;

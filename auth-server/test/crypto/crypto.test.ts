@@ -85,9 +85,20 @@ describe('signing keys', () => {
     const rows = sqliteKeyRows(openDatabase(':memory:'));
     const made = new SigningKeys({ rows, master: createMasterKey(Buffer.alloc(32, 4)) });
     await made.ensureCurrent('RS256');
-    const other = new SigningKeys({ rows, master: createMasterKey(Buffer.alloc(32, 5)) });
+    const other = new SigningKeys({ rows, master: createMasterKey(Buffer.alloc(32, 5)), shared: true });
     await expect(other.privateJwks()).rejects.toThrow(
-      /sealed with another key-encryption key: every auth server sharing a database needs the same --key-encryption-key/,
+      /in the PostgreSQL database was sealed with another key-encryption key: every auth server sharing a database needs the same --key-encryption-key/,
     );
+  });
+
+  it('says which key to start with when the keys in the data dir were sealed with another one', async () => {
+    const rows = sqliteKeyRows(openDatabase(':memory:'));
+    await new SigningKeys({ rows, master: createMasterKey(Buffer.alloc(32, 4)) }).ensureCurrent('RS256');
+    const other = new SigningKeys({ rows, master: createMasterKey(Buffer.alloc(32, 5)) });
+    const refusal = other.privateJwks();
+    await expect(refusal).rejects.toThrow(
+      /in the data dir was sealed with another key-encryption key: start with the one/,
+    );
+    await expect(refusal).rejects.not.toThrow(/PostgreSQL|sharing a database/);
   });
 });
