@@ -23,7 +23,7 @@ import type { InstanceSource, RoundRobin } from '@trellis/clients/discovery';
 import type { TokenIntrospector, TokenVerifier } from '@trellis/clients/security';
 import { GatewayError } from '../errors.ts';
 import { withQuery } from '../routing/request-path.ts';
-import type { RouteTable } from '../routing/table.ts';
+import type { Route, RouteTable } from '../routing/table.ts';
 import { AuthServerUpstreams } from './auth-server.ts';
 import { crossOrigin, PREFLIGHT_ANSWERED } from './cross-origin.ts';
 import { CLIENT_GONE, Forwarding, type ProxyDeps } from './forwarding.ts';
@@ -149,6 +149,17 @@ function isSecure(req: http.IncomingMessage): boolean {
   return (req.socket as Partial<TLSSocket>).encrypted === true;
 }
 
+/**
+ * What a proxied request's close settles, in one listener rather than one per concern (each `once` allocates a
+ * wrapper and grows the response's listener array): the in-flight slot, the gateway's meter, and the forwarding
+ * under way (the fallback's, once the circuit breaker's fallback took over), told when the client leaves.
+ */
+class RequestEnd {
+  inFlightKey: string | undefined = undefined;
+  route: Route | undefined = undefined;
+  fwd: Forwarding | undefined = undefined;
+}
+
 /** One request, from its arrival to the matched route's forwarding (or the gateway's own answer). */
 async function serve(deps: ProxyDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const started = deps.meters === undefined ? 0 : performance.now();
@@ -159,7 +170,18 @@ async function serve(deps: ProxyDeps, req: http.IncomingMessage, res: http.Serve
     deps.actuator(req, res);
     return;
   }
-  deps.inFlight?.admit(req, res);
+  const end = new RequestEnd();
+  const inFlight = deps.inFlight;
+  if (inFlight !== undefined) end.inFlightKey = inFlight.admit(req);
+  const meters = deps.meters;
+  res.once('close', () => {
+    if (end.inFlightKey !== undefined) inFlight?.release(end.inFlightKey);
+    if (meters !== undefined && end.route !== undefined) {
+      const status = res.headersSent ? res.statusCode : 0;
+      meters.request(end.route, req.method ?? 'GET', status, (performance.now() - started) / 1000);
+    }
+    end.fwd?.closed();
+  });
   const secure = isSecure(req);
   const table = deps.table();
   const match = matchRoute(deps, table, req, target);
@@ -168,25 +190,21 @@ async function serve(deps: ProxyDeps, req: http.IncomingMessage, res: http.Serve
   if (match === undefined) throw noRoute(req, target.path);
   // The kit's http_server_requests_seconds names a proxied request by its route id; an unmatched one stays NOT_FOUND.
   setRequestRoute(req, match.route.id);
-  const meters = deps.meters;
-  if (meters !== undefined) {
-    const route = match.route;
-    const method = req.method ?? 'GET';
-    res.once('close', () =>
-      meters.request(route, method, res.headersSent ? res.statusCode : 0, (performance.now() - started) / 1000),
-    );
-  }
-  await forward(deps, new Forwarding(req, res, match, secure, cors));
+  end.route = match.route;
+  await forward(deps, new Forwarding(req, res, match, secure, cors), end);
 }
 
 /** A matched request: prepared, sent, and answered with the upstream's response or the fallback route's. */
-async function forward(deps: ProxyDeps, fwd: Forwarding): Promise<void> {
-  const exchange = await prepareExchange(deps, fwd.req, fwd.match, fwd.secure);
+async function forward(deps: ProxyDeps, fwd: Forwarding, end: RequestEnd): Promise<void> {
+  const prepared = prepareExchange(deps, fwd.req, fwd.match, fwd.secure);
+  // Most routes prepare without waiting (a token verified before, no rate limiter in Redis): no await then.
+  const exchange = prepared instanceof Promise ? await prepared : prepared;
   prepareBody(deps, fwd);
   // main.ts holds node's automatic 100 Continue back (checkContinue): only a request that passed the route's checks
   // and size limit asks the client for its body.
   if (fwd.hasBody && !fwd.isFallback) continueIfExpected(fwd.req, fwd.res);
-  fwd.watchClient();
+  // Kept for the whole exchange: a client that leaves mid-body stops the upstream call too.
+  end.fwd = fwd;
   let upstream: Answer;
   try {
     upstream = await send(deps, fwd, exchange);
@@ -197,7 +215,7 @@ async function forward(deps: ProxyDeps, fwd: Forwarding): Promise<void> {
     if (fallback === undefined || fwd.isFallback || fwd.bodyOverLimit) {
       throw sendFailure(fwd, err, deps.responseTimeoutMs);
     }
-    await forward(deps, fallbackForwarding(deps, fwd, fallback));
+    await forward(deps, fallbackForwarding(deps, fwd, fallback), end);
     return;
   }
   if (fwd.res.destroyed) {

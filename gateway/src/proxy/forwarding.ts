@@ -90,14 +90,11 @@ export class Forwarding {
     this.isFallback = isFallback;
   }
 
-  /** Kept for the whole exchange: a client that leaves mid-body stops the upstream call too. */
-  watchClient(): void {
-    const res = this.res;
-    res.once('close', () => {
-      if (res.writableFinished) return;
-      this.clientGone = true;
-      this.call?.abort(CLIENT_GONE);
-    });
+  /** The response closed: a client that left before its answer was complete stops the upstream call too. */
+  closed(): void {
+    if (this.res.writableFinished) return;
+    this.clientGone = true;
+    this.call?.abort(CLIENT_GONE);
   }
 
   /** The same request, sent to the circuit breaker's fallback route instead. */

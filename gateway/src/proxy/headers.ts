@@ -70,7 +70,11 @@ const FORWARDING = new Set([
 const FORWARDING_PREFIXES = ['x-forwarded-', 'x-original-forwarded-', 'x-envoy-', 'x-azure-', 'x-appengine-'];
 
 function isForwarding(name: string): boolean {
-  if (FORWARDING.has(name) || FORWARDING_PREFIXES.some((prefix) => name.startsWith(prefix))) return true;
+  if (FORWARDING.has(name)) return true;
+  // Every prefix starts with `x-`; a loop rather than some(), whose closure was allocated per header.
+  if (name.startsWith('x-')) {
+    for (const prefix of FORWARDING_PREFIXES) if (name.startsWith(prefix)) return true;
+  }
   // CGI-style upstreams (PHP, WSGI, Rack) read X_Forwarded_For and X-Forwarded-For as the same HTTP_X_FORWARDED_FOR.
   return name.includes('_') && isForwarding(name.replace(/_/g, '-'));
 }

@@ -19,8 +19,11 @@ export class InFlightLimit {
     this.#trusted = trusted;
   }
 
-  /** Takes one of the source's slots until the response closes (finished, or the client gone), or throws 429. */
-  admit(req: http.IncomingMessage, res: http.ServerResponse): void {
+  /**
+   * Takes one of the source's slots, or throws 429. Answers the source, to hand to `release` once the response closes
+   * (finished, or the client gone): the proxy has one close listener per request for all it must do then.
+   */
+  admit(req: http.IncomingMessage): string {
     const key = addressKey(sourceAddress(req, this.#trusted));
     const count = this.#inFlight.get(key) ?? 0;
     if (count >= this.#max) {
@@ -31,10 +34,13 @@ export class InFlightLimit {
       );
     }
     this.#inFlight.set(key, count + 1);
-    res.once('close', () => {
-      const left = (this.#inFlight.get(key) ?? 1) - 1;
-      if (left <= 0) this.#inFlight.delete(key);
-      else this.#inFlight.set(key, left);
-    });
+    return key;
+  }
+
+  /** Gives back the slot `admit` took for `key`. */
+  release(key: string): void {
+    const left = (this.#inFlight.get(key) ?? 1) - 1;
+    if (left <= 0) this.#inFlight.delete(key);
+    else this.#inFlight.set(key, left);
   }
 }

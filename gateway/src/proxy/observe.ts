@@ -110,7 +110,8 @@ export class GatewayMeters {
   readonly #requests: Histogram<RequestLabel>;
   readonly #upstreamErrors: Counter<'routeId' | 'reason'>;
   readonly #refusals: Counter<'routeId'>;
-  readonly #bound = new WeakMap<Route, Map<string, Observer>>();
+  /** By route, then method label, then status: lookups only, no key string made per request. */
+  readonly #bound = new WeakMap<Route, Map<string, Map<number, Observer>>>();
 
   constructor(metrics: Metrics, table: () => RouteTable) {
     this.#requests = timer<RequestLabel>(
@@ -151,10 +152,11 @@ export class GatewayMeters {
   /** One answered request of `route`; `status` 0 when the client saw none. */
   request(route: Route, requestMethod: string, status: number, seconds: number): void {
     const method = methodLabel(requestMethod);
-    let byLabels = this.#bound.get(route);
-    if (byLabels === undefined) this.#bound.set(route, (byLabels = new Map<string, Observer>()));
-    const key = `${method} ${status}`;
-    let child = byLabels.get(key);
+    let byMethod = this.#bound.get(route);
+    if (byMethod === undefined) this.#bound.set(route, (byMethod = new Map<string, Map<number, Observer>>()));
+    let byStatus = byMethod.get(method);
+    if (byStatus === undefined) byMethod.set(method, (byStatus = new Map<number, Observer>()));
+    let child = byStatus.get(status);
     if (child === undefined) {
       child = boundTimer(this.#requests, {
         routeId: route.id,
@@ -162,7 +164,7 @@ export class GatewayMeters {
         httpMethod: method,
         ...statusTags(status),
       });
-      byLabels.set(key, child);
+      byStatus.set(status, child);
     }
     child.observe(seconds);
   }

@@ -1,6 +1,7 @@
 // Request preparation: the headers, path and body sent upstream, after the route's token check and request filters.
 import type http from 'node:http';
 import { Readable } from 'node:stream';
+import type { AuthInfo } from '@trellis/clients/security';
 import { GatewayError } from '../errors.ts';
 import type { Exchange } from '../routing/exchange.ts';
 import { normalizeRewrittenPath, PathRefusal } from '../routing/request-path.ts';
@@ -12,14 +13,16 @@ import { checkToken } from './token.ts';
 /**
  * Builds the exchange: the client's headers minus hop-by-hop ones, with the forwarding headers (the proxy secret and
  * the auth server's cookies are settled per attempt, in send.ts, on the upstream chosen),
- * then the token check, the request filters, and the rewritten path checked again.
+ * then the token check, the request filters, and the rewritten path checked again. Answers at once when nothing has
+ * to be waited for (a token verified before, filters that do not wait on I/O), else a promise: an async function
+ * would make every proxied request pay for a promise and a turn of the microtask queue.
  */
-export async function prepareExchange(
+export function prepareExchange(
   deps: ProxyDeps,
   req: http.IncomingMessage,
   match: Match,
   secure: boolean,
-): Promise<Exchange> {
+): Exchange | Promise<Exchange> {
   const { route, view, vars } = match;
   const exchange: Exchange = {
     request: view,
@@ -45,16 +48,31 @@ export async function prepareExchange(
       route.id,
       route.token.introspect ? deps.introspector : undefined,
     );
-    exchange.auth = auth instanceof Promise ? await auth : auth;
+    if (auth instanceof Promise) return verifiedThenFiltered(exchange, auth, match);
+    exchange.auth = auth;
   }
-  if (route.awaitsFilters) {
-    for (const f of route.requestFilters) {
-      if (f.requestAsync !== undefined) await f.requestAsync(exchange);
-      else f.request?.(exchange);
-    }
-  } else {
-    for (const f of route.requestFilters) f.request?.(exchange);
+  if (route.awaitsFilters) return filteredAsync(exchange, match);
+  for (const f of route.requestFilters) f.request?.(exchange);
+  return filtered(exchange, match);
+}
+
+async function verifiedThenFiltered(exchange: Exchange, auth: Promise<AuthInfo>, match: Match): Promise<Exchange> {
+  exchange.auth = await auth;
+  if (match.route.awaitsFilters) return filteredAsync(exchange, match);
+  for (const f of match.route.requestFilters) f.request?.(exchange);
+  return filtered(exchange, match);
+}
+
+async function filteredAsync(exchange: Exchange, match: Match): Promise<Exchange> {
+  for (const f of match.route.requestFilters) {
+    if (f.requestAsync !== undefined) await f.requestAsync(exchange);
+    else f.request?.(exchange);
   }
+  return filtered(exchange, match);
+}
+
+/** The exchange once the request filters ran: a rewritten path checked again, and Host dropped unless preserved. */
+function filtered(exchange: Exchange, { route, view }: Match): Exchange {
   if (exchange.path !== view.path) {
     // The predicates decided on the normal path: a rewrite must not bring back `..`, `//` or an encoded slash.
     try {

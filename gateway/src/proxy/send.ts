@@ -19,6 +19,8 @@ export interface Answer extends UpstreamHead {
 /** The fallback marker: the breaker's `statusCodes` matched, so the answer is the fallback route's. */
 export class FallbackStatus extends Error {}
 
+const NONE_TRIED: ReadonlySet<string> = new Set();
+
 /** One upstream call with the route's Retry and CircuitBreaker around it. */
 export async function send(deps: ProxyDeps, fwd: Forwarding, exchange: Exchange): Promise<Answer> {
   const route = fwd.route;
@@ -27,13 +29,14 @@ export async function send(deps: ProxyDeps, fwd: Forwarding, exchange: Exchange)
   const breaker = route.features.circuitBreaker;
   // Bodies are streamed, never kept, so only a bodiless request can be sent twice.
   const attempts = retry !== undefined && !fwd.hasBody && retry.methods.has(method) ? retry.retries + 1 : 1;
-  const tried = new Set<string>();
+  // Made for lb:// routes only: a route with a URL has one target and never asks which were tried.
+  let tried: Set<string> | undefined;
   let previous: ServiceInstance | undefined;
   for (let n = 1; ; n++) {
     try {
       // Inside the try, so a route without an UP instance counts as an upstream error too (it is not retried).
-      const target = chooseTarget(deps, route, previous, tried);
-      if (target.instance !== undefined) tried.add(target.instance.instanceId);
+      const target = chooseTarget(deps, route, previous, tried ?? NONE_TRIED);
+      if (target.instance !== undefined) (tried ??= new Set()).add(target.instance.instanceId);
       previous = target.instance;
       const response =
         breaker === undefined

@@ -56,7 +56,7 @@ export function chooseTarget(
   deps: ProxyDeps,
   route: Route,
   previous: ServiceInstance | undefined,
-  tried: Set<string>,
+  tried: ReadonlySet<string>,
 ): Target {
   const t = route.target;
   const secure = t.scheme === 'https' || t.scheme === 'wss';

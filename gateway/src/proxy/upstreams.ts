@@ -23,7 +23,8 @@ export interface UpstreamsOptions {
  * closed" bug of gateways whose pool outlives the server's idle timeout.
  */
 export class Upstreams {
-  readonly #pools = new Map<string, Pool>();
+  /** By origin, then connect timeout: two lookups on strings the routes hold, not a key string built per request. */
+  readonly #pools = new Map<string, Map<number, Pool>>();
   readonly #options: UpstreamsOptions;
   /** Node's `ca` replaces the default roots rather than adding to them, so the roots are listed too. */
   readonly #ca: string[] | undefined;
@@ -34,8 +35,9 @@ export class Upstreams {
   }
 
   pool(origin: string, connectTimeoutMs = this.#options.connectTimeoutMs): Pool {
-    const key = `${origin}|${connectTimeoutMs}`;
-    let pool = this.#pools.get(key);
+    let byTimeout = this.#pools.get(origin);
+    if (byTimeout === undefined) this.#pools.set(origin, (byTimeout = new Map<number, Pool>()));
+    let pool = byTimeout.get(connectTimeoutMs);
     if (pool === undefined) {
       pool = new Pool(origin, {
         connections: this.#options.connectionsPerOrigin ?? 128,
@@ -45,13 +47,13 @@ export class Upstreams {
         // Streams (SSE, long downloads) may be quiet for long; only the wait for the response head is bounded.
         bodyTimeout: 0,
       });
-      this.#pools.set(key, pool);
+      byTimeout.set(connectTimeoutMs, pool);
     }
     return pool;
   }
 
   async close(): Promise<void> {
-    const pools = [...this.#pools.values()];
+    const pools = [...this.#pools.values()].flatMap((byTimeout) => [...byTimeout.values()]);
     this.#pools.clear();
     await Promise.all(pools.map((p) => p.close().catch(() => p.destroy())));
   }

@@ -45,6 +45,24 @@ function segmentRegex(segment: string, names: string[]): string {
 }
 
 /**
+ * A pattern without variables or globs (`/product/**`, `/health`) matched by string comparison: the common route
+ * shape, which the linear-time regex engine otherwise runs on every request for every route tried.
+ */
+function literalPattern(source: string, matchTrailingSlash: boolean): PathPattern | undefined {
+  const prefixOnly = source.endsWith('/**');
+  const literal = prefixOnly ? source.slice(0, -3) : source;
+  if (/[{}*?]/.test(literal)) return undefined;
+  if (prefixOnly) {
+    // `/a/**`: `/a` itself or anything under `/a/`; `/**`: every path.
+    const under = `${literal}/`;
+    return { source, match: (path) => (path === literal || path.startsWith(under) || literal === '' ? {} : undefined) };
+  }
+  // As the regex: the trailing slash is optional unless the pattern has one or matchTrailingSlash is off.
+  const slashed = matchTrailingSlash && !source.endsWith('/') ? `${source}/` : source;
+  return { source, match: (path) => (path === source || path === slashed ? {} : undefined) };
+}
+
+/**
  * Compiles a Spring path pattern. `matchTrailingSlash` (Spring's default true) lets `/red/{segment}` match `/red/1/`.
  *
  * @example
@@ -78,6 +96,9 @@ export function compilePathPattern(source: string, matchTrailingSlash = true): P
   } catch (err) {
     throw new SyntaxError(`${source}: ${(err as Error).message}`);
   }
+  // Compiled all the same above, so a literal pattern is refused exactly where the regex would be.
+  const literal = literalPattern(source, matchTrailingSlash);
+  if (literal !== undefined) return literal;
   return {
     source,
     match(path) {

@@ -86,6 +86,23 @@ describe('Spring path patterns', () => {
     expect(compilePathPattern('/a/*.json').match('/a/x.json')).toEqual({});
     expect(compilePathPattern('/v{n:\\d+}/x').match('/v2/x')).toEqual({ n: '2' });
   });
+
+  it('matches patterns without variables or globs (compared as strings, not by regex) as Spring does', () => {
+    const cases: [string, boolean, string[], string[]][] = [
+      ['/product/**', true, ['/product', '/product/', '/product/1', '/product/1/x'], ['/productx', '/', '/prod']],
+      ['/**', true, ['/', '/a', '/a/b/'], []],
+      ['/', true, ['/'], ['/a', '//']],
+      ['/health', true, ['/health', '/health/'], ['/health/x', '/healthy', '/']],
+      ['/health', false, ['/health'], ['/health/', '/healthy']],
+      ['/health/', true, ['/health/'], ['/health', '/health/x']],
+      ['/a.b/c+d', true, ['/a.b/c+d', '/a.b/c+d/'], ['/aXb/c+d', '/a.b/cd']],
+    ];
+    for (const [source, trailing, matching, other] of cases) {
+      const pattern = compilePathPattern(source, trailing);
+      for (const path of matching) expect([source, path, pattern.match(path)]).toEqual([source, path, {}]);
+      for (const path of other) expect([source, path, pattern.match(path)]).toEqual([source, path, undefined]);
+    }
+  });
 });
 
 describe('predicates', () => {
