@@ -36,7 +36,6 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   #failed = false;
   #discarding = false;
   #onDiscarded: (() => void) | undefined;
-  readonly #onDrain = (): void => this.#controller?.resume();
 
   constructor() {
     this.head = new Promise<UpstreamHead>((resolve, reject) => {
@@ -101,16 +100,21 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     this.#sink = res;
     const held = this.#held;
     this.#held = undefined;
-    if (held !== undefined) for (const chunk of held) res.write(chunk);
     if (this.#ended) {
-      res.end();
+      // The whole body is in: its last chunk goes with end(), so node corks the head and the body into one write
+      // itself (a write() first would also schedule an uncork on the next tick, per response).
+      const last = held?.pop();
+      if (held !== undefined) for (const chunk of held) res.write(chunk);
+      res.end(last);
       return;
     }
+    if (held !== undefined) for (const chunk of held) res.write(chunk);
     if (this.#failed) {
       res.destroy();
       return;
     }
-    res.on('drain', this.#onDrain);
+    // Made here, not per call: most bodies have ended by now (a small one comes with the head).
+    res.on('drain', () => this.#controller?.resume());
     if (this.#controller?.paused === true && !res.writableNeedDrain) this.#controller.resume();
   }
 
