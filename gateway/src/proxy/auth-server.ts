@@ -4,6 +4,7 @@
 // request through it, and the proxy secret lets whoever holds it claim any X-Forwarded-For to the auth server. Both
 // go to the auth server only, decided per attempt on the upstream actually called (an lb:// route's chosen instance),
 // never on the request path, which any route may share.
+import type { IncomingHttpHeaders } from 'node:http';
 import { PROXY_SECRET_HEADER } from '@trellis/kit';
 import type { HeaderMap } from '../routing/exchange.ts';
 
@@ -116,6 +117,18 @@ export class AuthServerUpstreams {
   }
 
   /** The Cookie value without the auth server's pairs; the same value when it has none, undefined when only those. */
+  /**
+   * An answer's headers with its Set-Cookie settled by setCookieFrom: the same object when nothing changes (no
+   * Set-Cookie, the usual case), else a copy without the auth server's cookies.
+   */
+  settle(headers: IncomingHttpHeaders, target: UpstreamAddress): IncomingHttpHeaders {
+    const setCookie = headers['set-cookie'];
+    const allowed = this.setCookieFrom(target, setCookie);
+    if (allowed === setCookie) return headers;
+    const { 'set-cookie': _dropped, ...rest } = headers;
+    return allowed === undefined ? rest : { ...rest, 'set-cookie': allowed };
+  }
+
   #withoutAuthCookies(cookie: string | string[]): string | string[] | undefined {
     const values = Array.isArray(cookie) ? cookie : [cookie];
     let dropped = false;

@@ -8,6 +8,7 @@ import type http from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Span } from '@trellis/kit';
 import type { Dispatcher } from 'undici';
+import type { UpstreamAddress } from './auth-server.ts';
 import { endUpstreamSpan, failUpstreamSpan } from './observe.ts';
 
 export interface UpstreamHead {
@@ -15,15 +16,28 @@ export interface UpstreamHead {
   readonly headers: IncomingHttpHeaders;
 }
 
+/** An upstream answer whose head is in and whose body is still to be streamed (or discarded). */
+export interface Answer extends UpstreamHead {
+  readonly call: UpstreamCall;
+}
+
+/** What the answer's headers become before anyone sees them (the auth server's cookies settled, in send.ts). */
+export interface HeadSettler {
+  settle(headers: IncomingHttpHeaders, target: UpstreamAddress): IncomingHttpHeaders;
+}
+
 /** Body bytes held while nobody is attached yet; past this the upstream socket is paused. */
 const HELD_LIMIT = 64 * 1024;
 
 export class UpstreamCall implements Dispatcher.DispatchHandler {
-  readonly head: Promise<UpstreamHead>;
+  /** The answer, once its head is in: what the attempt resolves to, with no async step of its own in between. */
+  readonly head: Promise<Answer>;
   /** The call's CLIENT span (tracing on), ended when the body has ended or the call failed. */
   span: Span | undefined = undefined;
   #status = 0;
-  #resolve!: (head: UpstreamHead) => void;
+  #resolve!: (answer: Answer) => void;
+  readonly #settler: HeadSettler;
+  readonly #target: UpstreamAddress;
   #reject!: (err: Error) => void;
   #controller: Dispatcher.DispatchController | undefined;
   #abortReason: Error | undefined;
@@ -37,8 +51,10 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   #discarding = false;
   #onDiscarded: (() => void) | undefined;
 
-  constructor() {
-    this.head = new Promise<UpstreamHead>((resolve, reject) => {
+  constructor(settler: HeadSettler, target: UpstreamAddress) {
+    this.#settler = settler;
+    this.#target = target;
+    this.head = new Promise<Answer>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
     });
@@ -53,7 +69,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return;
     this.#started = true;
     this.#status = statusCode;
-    this.#resolve({ statusCode, headers });
+    this.#resolve({ statusCode, headers: this.#settler.settle(headers, this.#target), call: this });
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

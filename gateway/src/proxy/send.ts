@@ -6,15 +6,12 @@ import { GatewayError } from '../errors.ts';
 import type { Exchange } from '../routing/exchange.ts';
 import { withQuery } from '../routing/request-path.ts';
 import type { Route } from '../routing/table.ts';
-import { UpstreamCall, type UpstreamHead } from './call.ts';
+import { UpstreamCall, type Answer } from './call.ts';
 import type { Forwarding, ProxyDeps } from './forwarding.ts';
 import { routeUriTag, startUpstreamSpan, tracedHeaders, upstreamErrorReason } from './observe.ts';
 import { chooseTarget, type Target } from './target.ts';
 
-/** An upstream answer whose head is in and whose body is still to be streamed (or discarded). */
-export interface Answer extends UpstreamHead {
-  readonly call: UpstreamCall;
-}
+export type { Answer };
 
 /** The fallback marker: the breaker's `statusCodes` matched, so the answer is the fallback route's. */
 export class FallbackStatus extends Error {}
@@ -71,42 +68,48 @@ export async function send(deps: ProxyDeps, fwd: Forwarding, exchange: Exchange)
   }
 }
 
-/** One request to one upstream, answered when its head is in. */
-async function attempt(deps: ProxyDeps, fwd: Forwarding, exchange: Exchange, target: Target): Promise<Answer> {
-  const route = fwd.route;
-  const pool = deps.upstreams.pool(target.origin, route.connectTimeoutMs ?? deps.connectTimeoutMs);
-  const call = new UpstreamCall();
-  fwd.call = call;
-  const method = fwd.req.method ?? 'GET';
-  let sent = deps.authServer.headersFor(target, exchange.headers);
-  if (deps.tracing !== undefined) {
-    // One CLIENT span per attempt, the parent of the upstream's server span; the call ends it with the body.
-    const { span, ctx } = startUpstreamSpan(deps.tracing, method, route.id, routeUriTag(route), target, exchange.path);
-    call.span = span;
-    sent = tracedHeaders(deps.tracing, sent, ctx);
+/**
+ * One request to one upstream, answered when its head is in (the call resolves its own promise with the answer:
+ * an async function here was one more promise and turn of the microtask queue per request). A synchronous failure
+ * rejects too, as it did when this was async, so Retry and the breaker see every failure the same way.
+ */
+function attempt(deps: ProxyDeps, fwd: Forwarding, exchange: Exchange, target: Target): Promise<Answer> {
+  try {
+    const route = fwd.route;
+    const pool = deps.upstreams.pool(target.origin, route.connectTimeoutMs ?? deps.connectTimeoutMs);
+    const call = new UpstreamCall(deps.authServer, target);
+    fwd.call = call;
+    const method = fwd.req.method ?? 'GET';
+    let sent = deps.authServer.headersFor(target, exchange.headers);
+    if (deps.tracing !== undefined) {
+      // One CLIENT span per attempt, the parent of the upstream's server span; the call ends it with the body.
+      const { span, ctx } = startUpstreamSpan(
+        deps.tracing,
+        method,
+        route.id,
+        routeUriTag(route),
+        target,
+        exchange.path,
+      );
+      call.span = span;
+      sent = tracedHeaders(deps.tracing, sent, ctx);
+    }
+    pool.dispatch(
+      {
+        method,
+        path: withQuery(exchange.path, exchange.query),
+        headers: sent as Record<string, string | string[]>,
+        body: fwd.body ?? null,
+        // undici's own timers (one shared wheel), not a setTimeout per request.
+        headersTimeout: route.responseTimeoutMs ?? deps.responseTimeoutMs,
+        bodyTimeout: 0,
+      },
+      call,
+    );
+    return call.head;
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }
-  pool.dispatch(
-    {
-      method,
-      path: withQuery(exchange.path, exchange.query),
-      headers: sent as Record<string, string | string[]>,
-      body: fwd.body ?? null,
-      // undici's own timers (one shared wheel), not a setTimeout per request.
-      headersTimeout: route.responseTimeoutMs ?? deps.responseTimeoutMs,
-      bodyTimeout: 0,
-    },
-    call,
-  );
-  const head = await call.head;
-  const setCookie = head.headers['set-cookie'];
-  const allowed = deps.authServer.setCookieFrom(target, setCookie);
-  if (allowed === setCookie) return { statusCode: head.statusCode, headers: head.headers, call };
-  const { 'set-cookie': _dropped, ...headers } = head.headers;
-  return {
-    statusCode: head.statusCode,
-    headers: allowed === undefined ? headers : { ...headers, 'set-cookie': allowed },
-    call,
-  };
 }
 
 function retryableError(err: unknown): boolean {
