@@ -59,7 +59,7 @@ export async function openAuthStore(
   };
   if (options.databaseUrl !== undefined && options.databaseUrl !== '') {
     // Loaded only here: SQLite users (and `trellis` commands that never open a store) do not load the driver.
-    const { openPostgresAuthState } = await import('./store/postgres-stores.ts');
+    const { openPostgresAuthState } = await import('./postgres-state.ts');
     const pg = await openPostgresAuthState(options.databaseUrl, { logger: options.logger, clock: options.clock });
     return {
       ...common,

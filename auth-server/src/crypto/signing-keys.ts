@@ -25,7 +25,7 @@ export interface KeyRow {
   readonly retired_at: number | null;
 }
 
-/** Where signing keys live (SQLite here, PostgreSQL in store/postgres-stores.ts). */
+/** Where signing keys live (SQLite here, PostgreSQL in postgres-state.ts). */
 export interface KeyRows {
   /** Every key, the current one first, then the newest. */
   list(): Awaitable<KeyRow[]>;

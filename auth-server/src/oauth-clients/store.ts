@@ -72,7 +72,7 @@ export interface ClientRow {
   readonly updated_at: number;
 }
 
-/** Where client rows live (SQLite here, PostgreSQL in store/postgres-stores.ts); the rules stay in ClientStore. */
+/** Where client rows live (SQLite here, PostgreSQL in postgres-state.ts); the rules stay in ClientStore. */
 export interface ClientRows {
   get(clientId: string): Awaitable<ClientRow | undefined>;
   list(): Awaitable<ClientRow[]>;

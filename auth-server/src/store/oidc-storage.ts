@@ -6,7 +6,7 @@ import { SWEEP } from './failure-counts.ts';
 
 /**
  * Where oidc-provider's models live. The SQLite implementation below is the embedded default; the PostgreSQL one
- * (postgres-stores.ts) lets several auth server instances share state.
+ * (../postgres-state.ts) lets several auth server instances share state.
  */
 export interface OidcStorage {
   upsert(model: string, id: string, payload: AdapterPayload, expiresIn: number | undefined): void | Promise<void>;

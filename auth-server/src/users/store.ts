@@ -27,7 +27,7 @@ export interface UserRow {
   readonly created_at: number;
 }
 
-/** Where user rows live (SQLite here, PostgreSQL in store/postgres-stores.ts); the rules stay in UserStore. */
+/** Where user rows live (SQLite here, PostgreSQL in postgres-state.ts); the rules stay in UserStore. */
 export interface UserRows {
   get(username: string): Awaitable<UserRow | undefined>;
   list(): Awaitable<UserRow[]>;

@@ -1,4 +1,5 @@
-// The auth server's state on PostgreSQL: one pool, the schema of ./postgres/, and every store's rows on it.
+// The auth server's state on PostgreSQL: one pool, the schema of store/postgres/, and every store's rows on it. Beside
+// data-dir.ts, not in store/: it implements the rows each domain store (clients, users, keys) declares.
 import {
   inTransaction,
   listenPostgres,
@@ -14,12 +15,12 @@ import {
   type PostgresPool,
 } from '@trellis/kit';
 import type { AdapterPayload } from 'oidc-provider';
-import type { ClientRows, ClientRow } from '../oauth-clients/store.ts';
-import type { UserRows, UserRow } from '../users/store.ts';
-import type { KeyRows, KeyRow } from '../crypto/signing-keys.ts';
-import { systemClock, type Clock, type OidcStorage } from './oidc-storage.ts';
-import { translateFailure } from './unavailable.ts';
-import { storableText } from './text.ts';
+import type { ClientRows, ClientRow } from './oauth-clients/store.ts';
+import type { UserRows, UserRow } from './users/store.ts';
+import type { KeyRows, KeyRow } from './crypto/signing-keys.ts';
+import { systemClock, type Clock, type OidcStorage } from './store/oidc-storage.ts';
+import { translateFailure } from './store/unavailable.ts';
+import { storableText } from './store/text.ts';
 import {
   CLEAR,
   EXPIRES_AT,
@@ -30,7 +31,7 @@ import {
   takeStatement,
   UNCOUNT,
   type FailureCounts,
-} from './failure-counts.ts';
+} from './store/failure-counts.ts';
 
 /** Where a rotation is announced; every instance listens and reloads its keys. */
 export const KEYS_CHANNEL = 'trellis_auth_keys';
@@ -100,7 +101,7 @@ export async function openPostgresAuthState(
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
   try {
-    await migratePostgres(pool, { directory: new URL('./postgres/', import.meta.url), component: 'auth-server' });
+    await migratePostgres(pool, { directory: new URL('./store/postgres/', import.meta.url), component: 'auth-server' });
   } catch (err) {
     await pool.end().catch(() => undefined);
     const unreachable = postgresUnreachable(err);
