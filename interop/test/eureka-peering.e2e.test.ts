@@ -659,12 +659,15 @@ describe('a Eureka node stopped and restarted catches up with Trellis', { timeou
     });
     const first = await instanceOn(eurekaUrl, 'BACK-LATER', 'b1');
     await keepRenewing(`${trellisUrl}/eureka/apps/BACK-LATER/b1`, trellisWrite, 1500);
+    // Renewals go through Trellis's replicator, which backed off while Eureka was down (doubling up to 30 s): on a
+    // busy machine the JVM's restart outlasts several doublings, so the next attempt may be that far away.
     await until(
       'a renewal from Trellis on the restarted Eureka',
       eurekaUrl,
       'BACK-LATER',
       'b1',
       (i) => (i?.leaseInfo.lastRenewalTimestamp ?? 0) > (first?.leaseInfo.lastRenewalTimestamp ?? 0),
+      40_000,
     );
   });
 });
