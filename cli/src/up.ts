@@ -255,6 +255,9 @@ export function landscapeEnv(
   // it, every caller through the gateway would share one source address, and one client's wrong secrets would slow
   // down every other caller of that client. Only this machine's processes can reach loopback.
   out.AUTH_TRUSTED_PROXIES ??= '127.0.0.1,::1';
+  // The config server's failed-credential lockouts likewise: keyed on the gateway's address, 21 wrong tries through
+  // `/config/**` would lock every caller behind the gateway out.
+  out.CONFIG_TRUSTED_PROXIES ??= '127.0.0.1,::1';
   // But loopback is every local process, not only the gateway: each could claim any X-Forwarded-For and guess secrets
   // with a fresh source each time. The gateway proves itself with a secret only it and the auth server hold (made per
   // run, never printed; one given for either side is used for both, so they always match).

@@ -9,6 +9,7 @@ import {
   type KitEnv,
   type Logger,
   type Service,
+  type TrustedProxies,
 } from '@trellis/kit';
 import { isUnrestricted, type AccessControl } from './access/clients.ts';
 import { createGuard } from './access/guard.ts';
@@ -55,6 +56,11 @@ export interface AppDeps {
   readonly watchWriteTimeoutMs?: number;
   /** Lockouts after wrong credentials (clients' and admins'); default 10 per name and 20 per source address. */
   readonly credentialLimiter?: CredentialLimiter;
+  /**
+   * Peers whose X-Forwarded-For names the client the limiter counts (the gateway): without them every caller behind
+   * a proxy is one source, and one caller's wrong guesses lock all of them out. Default none.
+   */
+  readonly proxies?: TrustedProxies | undefined;
   /** The server's own meters (main.ts makes them when metrics are on). */
   readonly metrics?: ConfigServerMetrics | undefined;
 }
@@ -147,7 +153,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     }),
     backend: deps.backend,
     keys: deps.keys,
-    guard: createGuard(deps.access, limiter),
+    guard: createGuard(deps.access, limiter, deps.proxies),
     // Admins' applications are application names too: the more names known, the fewer file names are ambiguous.
     ownership: createOwnership([...(deps.access?.applications ?? []), ...(deps.admins?.applications ?? [])]),
     logger: deps.logger,
@@ -170,7 +176,8 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     }),
   );
   // Before the environment patterns: `/admin/history/a/b/c` would otherwise read as an application called admin.
-  if (deps.store !== undefined) app.route('/', adminRoutes({ store: deps.store, admins: deps.admins, limiter }));
+  if (deps.store !== undefined)
+    app.route('/', adminRoutes({ store: deps.store, admins: deps.admins, limiter, proxies: deps.proxies }));
   app.route('/', renderingRoutes(routeDeps));
   const environments = environmentRoutes(routeDeps, deps.access, limiter);
   app.route('/', environments.app);

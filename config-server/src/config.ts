@@ -3,10 +3,12 @@ import {
   commonSettings,
   isPostgresUrl,
   loadSettings,
+  parseTrustedProxies,
   setting,
   SettingsError,
   type Settings,
   type SettingSpec,
+  type TrustedProxies,
 } from '@trellis/kit';
 import { tlsSettings } from '@trellis/kit/tls';
 import { join } from 'node:path';
@@ -215,6 +217,11 @@ export function configServerSettings() {
       env: 'CONFIG_OVERRIDES_FILE',
       help: 'a YAML or .properties file of overrides (CONFIG_OVERRIDES wins over it)',
     }),
+    trustedProxies: setting.list({
+      flag: 'trusted-proxies',
+      env: 'CONFIG_TRUSTED_PROXIES',
+      help: "IPs or CIDR ranges whose X-Forwarded-For is believed (e.g. the gateway), for the failed-credential lockouts' source address; none when unset",
+    }),
   };
 }
 
@@ -237,6 +244,8 @@ export interface Config extends ConfigServerSettings {
   readonly sqlitePath: string;
   /** `--encrypt-key-store-location` as a file path (`file:` removed); undefined without a key store. */
   readonly keyStorePath: string | undefined;
+  /** Peers whose X-Forwarded-For names the client; undefined: none, the socket's peer is the source. */
+  readonly proxies: TrustedProxies | undefined;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -395,8 +404,17 @@ export function checkConfig(
       throw err;
     }
   }
+  let proxies: TrustedProxies | undefined;
+  if (settings.trustedProxies !== undefined && settings.trustedProxies.length > 0) {
+    try {
+      proxies = parseTrustedProxies(settings.trustedProxies);
+    } catch (err) {
+      throw new SettingsError(`invalid --trusted-proxies (CONFIG_TRUSTED_PROXIES): ${(err as Error).message}`);
+    }
+  }
   return Object.freeze({
     ...settings,
+    proxies,
     clientEntries,
     backendKinds: backendKinds as BackendKind[],
     adminEntries,

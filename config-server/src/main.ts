@@ -162,6 +162,7 @@ async function start(config: Config, logger: Logger, env: StartContext['env']): 
     maxWatchersPerClient: config.watchMaxStreamsPerClient,
     watchWriteTimeoutMs: config.watchWriteTimeout * 1000,
     metrics,
+    proxies: config.proxies,
     ...(keys === undefined ? {} : { keys }),
     ...(config.clientEntries === undefined ? {} : { access: createAccessControl(config.clientEntries) }),
     ...(store === undefined ? {} : { store }),

@@ -2,7 +2,7 @@
 // for a source locked out after wrong credentials.
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
-import { addressKey, presentedName, sourceAddress, type CredentialLimiter } from '@trellis/kit';
+import { addressKey, presentedName, sourceAddress, type CredentialLimiter, type TrustedProxies } from '@trellis/kit';
 import { ConfigServerError } from '../errors.ts';
 import { isUnrestricted, mayRead, type AccessControl, type ConfigClient } from './clients.ts';
 
@@ -14,12 +14,12 @@ export type Guard = (c: Context, requirement: Requirement) => ConfigClient | und
 const CHALLENGE = 'Basic realm="config-server", charset="UTF-8"';
 
 /**
- * The address a request came from, as the limiter keys it: the socket's peer (the config server trusts no proxy's
- * X-Forwarded-For, as for its watch streams), an IPv6 address as its /64; `unknown` without a socket (app.request).
+ * The address a request came from, as the limiter keys it: the socket's peer, or the client a trusted proxy (the
+ * gateway) names in X-Forwarded-For; an IPv6 address as its /64; `unknown` without a socket (app.request).
  */
-export function sourceOf(c: Context): string {
+export function sourceOf(c: Context, proxies: TrustedProxies | undefined): string {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  return incoming === undefined ? 'unknown' : addressKey(sourceAddress(incoming, undefined));
+  return incoming === undefined ? 'unknown' : addressKey(sourceAddress(incoming, proxies));
 }
 
 /**
@@ -32,12 +32,13 @@ export function checkCredential(
   access: AccessControl,
   limiter: CredentialLimiter,
   list: 'client' | 'admin',
+  proxies?: TrustedProxies,
 ): ConfigClient | undefined {
   const credential = { authorization: c.req.header('authorization'), configToken: c.req.header('x-config-token') };
   const name = presentedName(credential.authorization, credential.configToken);
   // No credential is no guess: clients commonly ask once without one and answer the challenge.
   if (name === undefined) return undefined;
-  const source = sourceOf(c);
+  const source = sourceOf(c, proxies);
   const key = `${list}:${name}`;
   const wait = limiter.retryAfter(source, key);
   if (wait !== undefined) {
@@ -57,10 +58,14 @@ export function checkCredential(
  * Checks a request's credential; with no access control configured every request passes (and gets undefined).
  * 401 carries a Basic challenge so curl and browsers know to send credentials.
  */
-export function createGuard(access: AccessControl | undefined, limiter: CredentialLimiter): Guard {
+export function createGuard(
+  access: AccessControl | undefined,
+  limiter: CredentialLimiter,
+  proxies?: TrustedProxies,
+): Guard {
   return (c, requirement) => {
     if (access === undefined) return undefined;
-    const client = checkCredential(c, access, limiter, 'client');
+    const client = checkCredential(c, access, limiter, 'client', proxies);
     if (client === undefined) {
       c.header('www-authenticate', CHALLENGE);
       throw new ConfigServerError('unauthorized', 'Full authentication is required to access this resource');

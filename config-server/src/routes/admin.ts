@@ -1,7 +1,7 @@
 // The property store's write, history and rollback API under /admin/ (SQLite or PostgreSQL underneath).
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { CredentialLimiter, KitEnv } from '@trellis/kit';
+import type { CredentialLimiter, KitEnv, TrustedProxies } from '@trellis/kit';
 import { mayRead, type AccessControl, type ConfigClient } from '../access/clients.ts';
 import { refuseSites, requireJson } from '../access/cross-site.ts';
 import { checkCredential } from '../access/guard.ts';
@@ -15,6 +15,8 @@ export interface AdminDeps {
   readonly admins: AccessControl | undefined;
   /** Lockouts after wrong credentials, shared with the client check. */
   readonly limiter: CredentialLimiter;
+  /** Peers whose X-Forwarded-For names the client the limiter counts. */
+  readonly proxies?: TrustedProxies | undefined;
 }
 
 const MAX_BODY = 256 * 1024;
@@ -156,7 +158,7 @@ export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
   /** `application` `*` asks for an admin of every application (the global history). */
   function admin(c: Context<KitEnv>, application: string): ConfigClient {
     if (deps.admins === undefined) throw writeApiOff();
-    const client = checkCredential(c, deps.admins, deps.limiter, 'admin');
+    const client = checkCredential(c, deps.admins, deps.limiter, 'admin', deps.proxies);
     if (client === undefined) {
       c.header('www-authenticate', CHALLENGE);
       throw new ConfigServerError('unauthorized', 'Full authentication is required to access this resource');
