@@ -1,6 +1,17 @@
 // The gateway's own endpoints, on the kit's hono app beside /actuator/health and /actuator/info.
 // Proxied traffic never reaches hono: the proxy intercepts every request first and hands only /actuator/* back.
-import { credentialChallenge, presents, type Credential, type KitEnv } from '@trellis/kit';
+import type { IncomingMessage } from 'node:http';
+import {
+  addressKey,
+  CredentialLimiter,
+  credentialChallenge,
+  presentedName,
+  presents,
+  sourceAddress,
+  type Credential,
+  type KitEnv,
+  type TrustedProxies,
+} from '@trellis/kit';
 import { Hono, type Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { GatewayError } from './errors.ts';
@@ -16,9 +27,17 @@ export interface AppDeps {
   /** Worker processes of this gateway (--workers); see GatewayRoutesDeps. */
   readonly workers?: number | undefined;
   readonly refreshed?: (() => void) | undefined;
+  /** Peers whose X-Forwarded-For names the caller: the source the failed-credential limiter counts by. */
+  readonly trustedProxies?: TrustedProxies | undefined;
 }
 
 export const ADMIN_REALM = 'trellis-gateway';
+
+/**
+ * The one name the limiter counts guesses under: there is one credential, so a guesser who varies the Basic user is
+ * still guessing the same secret.
+ */
+const ADMIN_NAME = 'admin';
 
 /** Sec-Fetch-Site values of a request a page of another site made the browser send. */
 const CROSS_SITE = new Set(['cross-site', 'same-site']);
@@ -31,12 +50,36 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
   // the landscape every caller of 8080 is one, and so is any process on the host.
   if (credential === undefined) return app;
   const challenge = { 'www-authenticate': credentialChallenge(credential, ADMIN_REALM) };
+  // Unlimited guesses would find a short secret at thousands a second on one connection. Per worker (--workers):
+  // a connection stays with one worker, and a source's lockout there doubles with every failure after it.
+  const limiter = new CredentialLimiter();
   /**
    * Every method needs the credential: route URIs, filters and metadata show the internals behind the edge. A browser
    * that once got the credential sends it again on its own, so changes made from another site's page are refused.
+   * A source locked out after wrong credentials gets 429 before the credential is looked at, so a right guess made
+   * then tells it nothing.
    */
   const authorize = (c: Context<KitEnv>): Promise<void> => {
-    if (!presents(credential, c.req.header('authorization'))) {
+    const authorization = c.req.header('authorization');
+    const name = presentedName(authorization);
+    // No credential is no guess: clients commonly ask once without one and answer the challenge.
+    const source = name === undefined ? undefined : sourceOf(c, deps.trustedProxies);
+    const wait = source === undefined ? undefined : limiter.retryAfter(source, ADMIN_NAME);
+    if (wait !== undefined) {
+      throw new GatewayError(
+        'too_many_requests',
+        `too many failed credentials from this address; try again in ${wait} s`,
+        {
+          headers: { 'retry-after': String(wait) },
+        },
+      );
+    }
+    const right = presents(credential, authorization);
+    if (source !== undefined) {
+      if (right) limiter.succeeded(source, ADMIN_NAME);
+      else limiter.failed(source, ADMIN_NAME);
+    }
+    if (!right) {
       throw new GatewayError('unauthorized', 'the route management API needs the --admin-auth credential', {
         headers: challenge,
       });
@@ -61,6 +104,15 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     }),
   );
   return app;
+}
+
+/**
+ * The caller's address as the limiter keys it: the socket's peer, or the client a trusted proxy names, an IPv6
+ * address as its /64; `unknown` without a socket (app.request in tests).
+ */
+function sourceOf(c: Context<KitEnv>, proxies: TrustedProxies | undefined): string {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  return incoming === undefined ? 'unknown' : addressKey(sourceAddress(incoming, proxies));
 }
 
 /** Whether an Origin header names the host the request was sent to (`null` and unparsable origins do not). */

@@ -251,8 +251,33 @@ function upstreamOrigins(urls: readonly string[]): string[] {
     });
 }
 
-/** Checks settings that only make sense together and shapes them for the gateway's parts. */
-export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
+/** Shortest secret (bearer token, Basic password) of --admin-auth with NODE_ENV=production, as the auth server's. */
+export const MIN_PRODUCTION_SECRET = 16;
+
+/**
+ * A production admin credential must not be guessable: the route API hands out the edge. Development's credential is
+ * made per run (`trellis up`) or chosen for a test, so any length goes there.
+ */
+function checkAdminAuth(credential: Credential | undefined, production: boolean): void {
+  if (credential === undefined || !production) return;
+  const secret = credential.scheme === 'bearer' ? credential.token : credential.password;
+  if (secret.length < MIN_PRODUCTION_SECRET) {
+    const part = credential.scheme === 'bearer' ? 'token' : 'password';
+    throw new SettingsError(
+      `--admin-auth (GATEWAY_ADMIN_AUTH): with NODE_ENV=production the ${part} must have at least ${MIN_PRODUCTION_SECRET} characters`,
+    );
+  }
+}
+
+/**
+ * Checks settings that only make sense together and against the environment (`NODE_ENV`), and shapes them for the
+ * gateway's parts.
+ */
+export function gatewayConfig(
+  s: GatewaySettings,
+  env: Readonly<Record<string, string | undefined>> = {},
+): Readonly<GatewayConfig> {
+  checkAdminAuth(s.adminAuth, env.NODE_ENV === 'production');
   const audience = s.audience ?? [];
   if (s.issuer !== undefined && audience.length === 0) {
     throw new SettingsError('--issuer (GATEWAY_ISSUER) needs --audience (GATEWAY_AUDIENCE): the aud tokens must carry');
@@ -332,5 +357,5 @@ export function gatewayConfig(s: GatewaySettings): Readonly<GatewayConfig> {
 export function loadConfig(
   source: SettingsSource = { argv: process.argv.slice(2), env: process.env },
 ): Readonly<GatewayConfig> {
-  return gatewayConfig(loadSettings(gatewaySettings(), source));
+  return gatewayConfig(loadSettings(gatewaySettings(), source), source.env);
 }

@@ -328,6 +328,7 @@ export async function startGateway(
       maxRoutes: config.maxRoutes,
       workers: worker?.count,
       refreshed: () => broadcastToWorkers(REFRESH_TOPIC),
+      trustedProxies: traceProxies,
     }),
   );
   // A refresh through the API reached one worker; the others re-read their sources when it tells them.
@@ -406,5 +407,6 @@ export const gatewayComponent = defineComponent({
   name: 'gateway',
   summary: 'Edge gateway with Spring Cloud Gateway routes, lb:// through the registry, token checks (8080, 8443)',
   settings: gatewaySettings(),
-  start: (settings, context) => startGateway(gatewayConfig(settings), context.logger, { env: context.env }),
+  start: (settings, context) =>
+    startGateway(gatewayConfig(settings, context.env), context.logger, { env: context.env }),
 });

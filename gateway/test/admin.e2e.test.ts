@@ -1,7 +1,8 @@
 // The route management API (/actuator/gateway/**) as an attacker on the same machine sees it: absent unless
 // --admin-auth configures a credential, and with one, closed to every method without it, over HTTP and HTTPS and
 // whatever spelling of the path. What it accepts is bounded: JSON only (no CSRF through forms), size, nesting and
-// route count limited, regexes that cannot backtrack for seconds, and URIs listed without their passwords.
+// route count limited, regexes that cannot backtrack for seconds, and URIs listed without their passwords. Guessing
+// the credential is limited per source address (the tests' sources are clients a trusted proxy names).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +45,15 @@ async function start(routes: string, argv: string[], dataDir: string): Promise<T
 describe('route management API', () => {
   let dir: string;
   let trusting: Agent;
+  let ca: string;
   let upstream: Upstream;
+  const agents: Agent[] = [];
+  /** An agent whose connections come from `127.0.0.<n>`: a source of its own for the failed-credential limiter. */
+  const from = (n: number): Agent => {
+    const agent = new Agent({ connect: { ca }, localAddress: `127.0.0.${n}` });
+    agents.push(agent);
+    return agent;
+  };
   const file = (url: string) => `
 spring.cloud.gateway.routes:
 - id: echo
@@ -55,10 +64,15 @@ spring.cloud.gateway.routes:
 
   const request = async (
     url: string,
-    options: { method?: 'GET' | 'POST' | 'DELETE'; headers?: Record<string, string>; body?: string } = {},
+    options: {
+      method?: 'GET' | 'POST' | 'DELETE';
+      headers?: Record<string, string>;
+      body?: string;
+      dispatcher?: Agent;
+    } = {},
   ): Promise<Reply> => {
     const res = await undiciRequest(url, {
-      dispatcher: trusting,
+      dispatcher: options.dispatcher ?? trusting,
       method: options.method ?? 'GET',
       ...(options.headers === undefined ? {} : { headers: options.headers }),
       ...(options.body === undefined ? {} : { body: options.body }),
@@ -69,11 +83,13 @@ spring.cloud.gateway.routes:
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'gateway-admin-'));
     const tls = await ensureDevCertificates({ dir: join(dir, 'tls') });
-    trusting = new Agent({ connect: { ca: tls.ca } });
+    ca = tls.ca;
+    trusting = new Agent({ connect: { ca } });
     upstream = await startUpstream(echo);
   });
 
   afterAll(async () => {
+    await Promise.all(agents.map((a) => a.close()));
     await trusting.close();
     await upstream.close();
     await rm(dir, { recursive: true, force: true });
@@ -122,7 +138,17 @@ spring.cloud.gateway.routes:
     beforeAll(async () => {
       gateway = await start(
         file(upstream.url),
-        ['--admin-auth', 'basic:admin:s3cret:x', '--max-request-size', '32KB', '--max-routes', '4'],
+        [
+          '--admin-auth',
+          'basic:admin:s3cret:x',
+          '--max-request-size',
+          '32KB',
+          '--max-routes',
+          '4',
+          // The tests' own peer is a trusted proxy, so X-Forwarded-For gives a test a source of its own.
+          '--trusted-proxies',
+          '127.0.0.1',
+        ],
         dir,
       );
     });
@@ -131,11 +157,14 @@ spring.cloud.gateway.routes:
     it('answers 401 with the Basic challenge to every method without the credential, over HTTP and HTTPS', async () => {
       const wrong = `Basic ${Buffer.from('admin:s3cret').toString('base64')}`;
       for (const base of [gateway.url, gateway.httpsUrl ?? '']) {
-        for (const path of VARIANTS) {
-          for (const headers of [{}, { authorization: wrong }, { authorization: 'Bearer s3cret:x' }] as Record<
-            string,
-            string
-          >[]) {
+        for (const [i, path] of VARIANTS.entries()) {
+          // Each spelling from a source of its own: 8 wrong credentials each, under the limiter's 10.
+          const client = { 'x-forwarded-for': `192.0.2.${20 + i}` };
+          for (const headers of [
+            client,
+            { ...client, authorization: wrong },
+            { ...client, authorization: 'Bearer s3cret:x' },
+          ] as Record<string, string>[]) {
             const list = await request(`${base}${path}`, { headers });
             expect(list.status, `GET ${base}${path}`).toBe(401);
             expect(list.headers['www-authenticate']).toBe('Basic realm="trellis-gateway", charset="UTF-8"');
@@ -154,6 +183,34 @@ spring.cloud.gateway.routes:
       }
       expect(gateway.manager.table.get('steal')).toBeUndefined();
       expect(gateway.manager.table.get('echo')).toBeDefined();
+    });
+
+    it('locks a source out after 10 wrong credentials (429 with Retry-After), the right one too; other sources are served', async () => {
+      const list = (authorization: string | undefined, client: string, base = gateway.url) =>
+        request(`${base}/actuator/gateway/routes`, {
+          headers: { 'x-forwarded-for': client, ...(authorization === undefined ? {} : { authorization }) },
+        });
+      for (let i = 0; i < 10; i++) {
+        // Varying the Basic user gains nothing: there is one credential to guess.
+        const guess = `Basic ${Buffer.from(`user${i}:guess${i}`).toString('base64')}`;
+        expect((await list(guess, '192.0.2.40')).status, `guess ${i + 1}`).toBe(401);
+      }
+      const locked = await list(`Basic ${Buffer.from('admin:guess').toString('base64')}`, '192.0.2.40');
+      expect(locked.status).toBe(429);
+      expect(JSON.parse(locked.text)).toMatchObject({ error: 'too_many_requests' });
+      expect((JSON.parse(locked.text) as { message: string }).message).toMatch(/too many failed credentials/);
+      expect(Number(locked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      const right = await list(ADMIN, '192.0.2.40');
+      expect(right.status).toBe(429);
+      expect(right.text).not.toContain(upstream.url);
+      // Over HTTPS too: the lockout belongs to the address, not the listener.
+      expect((await list(ADMIN, '192.0.2.40', gateway.httpsUrl)).status).toBe(429);
+      // No credential is no guess: the challenge still comes.
+      expect((await list(undefined, '192.0.2.40')).status).toBe(401);
+      expect((await list(ADMIN, '192.0.2.41')).status).toBe(200);
+      expect(
+        (await request(`${gateway.url}/actuator/gateway/routes`, { headers: { authorization: ADMIN } })).status,
+      ).toBe(200);
     });
 
     it('serves the operator with the credential, on any spelling of the path', async () => {
@@ -347,6 +404,41 @@ spring.cloud.gateway.routes:
   });
 
   describe('with a bearer --admin-auth', () => {
+    it('counts failures per client a trusted proxy names (X-Forwarded-For), not per proxy', async () => {
+      const gateway = await start(
+        file(upstream.url),
+        ['--admin-auth', 'bearer:adm1n-t0ken', '--trusted-proxies', '127.0.0.60'],
+        dir,
+      );
+      const proxy = from(60);
+      const list = (client: string, token: string) =>
+        request(`${gateway.url}/actuator/gateway/routes`, {
+          headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': client },
+          dispatcher: proxy,
+        });
+      try {
+        for (let i = 0; i < 10; i++) expect((await list('203.0.113.7', `guess${i}`)).status).toBe(401);
+        expect((await list('203.0.113.7', 'adm1n-t0ken')).status).toBe(429);
+        expect((await list('203.0.113.8', 'adm1n-t0ken')).status).toBe(200);
+        // An untrusted peer's X-Forwarded-For is not believed: it cannot get a fresh source per guess.
+        const direct = from(61);
+        for (let i = 0; i < 10; i++) {
+          const res = await request(`${gateway.url}/actuator/gateway/routes`, {
+            headers: { authorization: `Bearer guess${i}`, 'x-forwarded-for': `198.51.100.${i}` },
+            dispatcher: direct,
+          });
+          expect(res.status).toBe(401);
+        }
+        const spoofed = await request(`${gateway.url}/actuator/gateway/routes`, {
+          headers: { authorization: 'Bearer adm1n-t0ken', 'x-forwarded-for': '198.51.100.99' },
+          dispatcher: direct,
+        });
+        expect(spoofed.status).toBe(429);
+      } finally {
+        await gateway.stop();
+      }
+    });
+
     it('asks for and accepts the token', async () => {
       const gateway = await start(file(upstream.url), ['--admin-auth', 'bearer:adm1n-t0ken'], dir);
       try {

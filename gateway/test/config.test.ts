@@ -30,6 +30,34 @@ describe('gateway settings', () => {
     }
   });
 
+  it('refuses an --admin-auth secret under 16 characters with NODE_ENV=production, naming the setting, not the secret', () => {
+    const production = (argv: string[]) => loadConfig({ argv, env: { NODE_ENV: 'production' } });
+    for (const [raw, part] of [
+      ['bearer:x', 'token'],
+      ['basic:a:b', 'password'],
+      ['basic:an-operator-name:short', 'password'],
+    ] as const) {
+      expect(() => production(['--admin-auth', raw]), raw).toThrow(SettingsError);
+      try {
+        production(['--admin-auth', raw]);
+      } catch (err) {
+        expect((err as Error).message).toMatch(new RegExp(`--admin-auth.*NODE_ENV=production.*${part}.*16 characters`));
+        expect((err as Error).message).not.toContain(raw.slice(raw.lastIndexOf(':') + 1));
+      }
+    }
+    expect(() => loadConfig({ env: { NODE_ENV: 'production', GATEWAY_ADMIN_AUTH: 'bearer:x' } })).toThrow(
+      /GATEWAY_ADMIN_AUTH/,
+    );
+    expect(production(['--admin-auth', 'bearer:0123456789abcdef']).adminAuth).toEqual({
+      scheme: 'bearer',
+      token: '0123456789abcdef',
+    });
+    expect(production(['--admin-auth', 'basic:a:0123456789abcdef']).adminAuth).toMatchObject({ user: 'a' });
+    // Unset stays allowed: the API is simply off. Development takes any length (its credential is made per run).
+    expect(production([]).adminAuth).toBeUndefined();
+    expect(load(['--admin-auth', 'bearer:x']).adminAuth).toEqual({ scheme: 'bearer', token: 'x' });
+  });
+
   it('caps routes at 1,000 unless --max-routes says otherwise', () => {
     expect(load([]).maxRoutes).toBe(DEFAULT_MAX_ROUTES);
     expect(DEFAULT_MAX_ROUTES).toBe(1000);
