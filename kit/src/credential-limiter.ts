@@ -1,4 +1,6 @@
 // Lockouts after wrong credentials, per source address and presented name, and per source across names.
+import { isIP } from 'node:net';
+import { addressKey } from './trusted-proxies.ts';
 
 export interface CredentialLimiterOptions {
   /** Wrong credentials one source may present for one name before both are locked out. Default 10. */
@@ -34,7 +36,8 @@ const EVICTION_SCAN = 64;
  * attempt from there is refused before the credential is looked at, the right one too, for `lockoutMs`, doubling
  * with each failure after that up to `maxLockoutMs`. The auth server's client-secret throttle behaves the same way.
  * Keyed by source, never by name alone: anyone could otherwise lock the real owner out by failing on purpose, while
- * here a correct credential from another address is never affected.
+ * here a correct credential from another address is never affected. Sources are reduced by {@link throttleSource}
+ * (loopback as one, IPv6 per /64), so pass the client address as seen.
  *
  * @example
  * const limiter = new CredentialLimiter();
@@ -65,6 +68,7 @@ export class CredentialLimiter {
 
   /** Whole seconds (at least 1) until `name` from `source` may be checked again; undefined when it may be now. */
   retryAfter(source: string, name: string): number | undefined {
+    source = throttleSource(source);
     const now = this.#now();
     const until = Math.max(
       this.#live(sourceKey(source), now)?.lockedUntil ?? 0,
@@ -83,6 +87,7 @@ export class CredentialLimiter {
 
   /** A wrong credential for `name` from `source`. */
   failed(source: string, name: string): void {
+    source = throttleSource(source);
     const now = this.#now();
     this.#fail(pairKey(source, name), this.#maxFailures, now);
     this.#fail(sourceKey(source), this.#maxPerSource, now);
@@ -90,6 +95,7 @@ export class CredentialLimiter {
 
   /** The right credential for `name` from `source`: its owner proved themselves, so that name's count is cleared. */
   succeeded(source: string, name: string): void {
+    source = throttleSource(source);
     this.#entries.delete(pairKey(source, name));
   }
 
@@ -133,6 +139,29 @@ export class CredentialLimiter {
     if (oldest.done !== true) this.#entries.delete(oldest.value);
   }
 }
+
+/**
+ * The part of a client address one party controls, as the key of a failure throttle: every address in 127.0.0.0/8
+ * is this machine (a local process can send from any of them, so rotating through them would give fresh guesses),
+ * an IPv4-mapped IPv6 address is its IPv4 address, an IPv6 address its /64 (see addressKey). Anything else (a key
+ * already reduced, `unknown`) is returned unchanged, so applying it twice changes nothing.
+ *
+ * @example throttleSource('::ffff:127.0.0.2') // '127.0.0.0/8'
+ */
+export function throttleSource(address: string): string {
+  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
+  let v4 = dotted ?? address;
+  if (hex !== null) {
+    const high = parseInt(hex[1] as string, 16);
+    const low = parseInt(hex[2] as string, 16);
+    v4 = `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+  }
+  if (isIP(v4) === 4) return v4.startsWith('127.') ? LOOPBACK_V4 : v4;
+  return addressKey(address);
+}
+
+const LOOPBACK_V4 = '127.0.0.0/8';
 
 // A newline occurs in no address: a pair's key always has one after the source, a source's key none.
 const pairKey = (source: string, name: string): string => `${source}\n${name}`;

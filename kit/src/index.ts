@@ -4,7 +4,7 @@ export type { CommonSettings, Component, DevelopmentClient, Offers, Running, Sta
 export { CREDENTIAL_FORMAT, credentialChallenge, parseCredential, presents } from './credentials.ts';
 export type { Credential } from './credentials.ts';
 export { mayActFor, parseScopedEntries, scopedCredentials } from './scoped-credentials.ts';
-export { CredentialLimiter, presentedName } from './credential-limiter.ts';
+export { CredentialLimiter, presentedName, throttleSource } from './credential-limiter.ts';
 export type { CredentialLimiterOptions } from './credential-limiter.ts';
 export type { ScopedClient, ScopedCredentials, ScopedEntry, ScopedEntryOptions } from './scoped-credentials.ts';
 export { isTrellisError, StartupError, TrellisError } from './errors.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CredentialLimiter, presentedName } from '../src/credential-limiter.ts';
+import { CredentialLimiter, presentedName, throttleSource } from '../src/credential-limiter.ts';
 
 function limiter(options: ConstructorParameters<typeof CredentialLimiter>[0] = {}) {
   let now = 1_000_000;
@@ -76,5 +76,40 @@ describe('presentedName', () => {
     expect(presentedName(undefined, '')).toBeUndefined();
     expect(presentedName(undefined)).toBeUndefined();
     expect(presentedName('  ')).toBeUndefined();
+  });
+});
+
+describe('throttleSource', () => {
+  it('is one key for all of 127.0.0.0/8, plain or IPv4-mapped', () => {
+    for (const a of ['127.0.0.1', '127.0.0.2', '127.255.3.4', '::ffff:127.0.0.9', '::FFFF:7f00:1']) {
+      expect(throttleSource(a)).toBe('127.0.0.0/8');
+    }
+  });
+
+  it('reads an IPv4-mapped IPv6 address as its IPv4 address, and keys IPv6 per /64', () => {
+    expect(throttleSource('::ffff:203.0.113.9')).toBe('203.0.113.9');
+    expect(throttleSource('::ffff:cb00:7109')).toBe('203.0.113.9');
+    expect(throttleSource('203.0.113.9')).toBe('203.0.113.9');
+    expect(throttleSource('2001:db8:1:2::1')).toBe(throttleSource('2001:0db8:0001:0002:ffff:ffff:ffff:ffff'));
+    expect(throttleSource('2001:db8:1:2::1')).not.toBe(throttleSource('2001:db8:1:3::1'));
+  });
+
+  it('changes nothing applied twice, nor what is no address', () => {
+    for (const a of ['127.0.0.5', '2001:db8:1:2::1', '10.1.2.3', 'unknown']) {
+      expect(throttleSource(throttleSource(a))).toBe(throttleSource(a));
+    }
+    expect(throttleSource('unknown')).toBe('unknown');
+  });
+
+  it('makes the limiter count loopback addresses, a mapped address and its IPv4, and one /64 together', () => {
+    const { l } = limiter();
+    for (let i = 0; i < 20; i++) l.failed(`127.0.0.${i + 1}`, `name-${i}`);
+    expect(l.retryAfter('127.1.2.3', 'other')).toBe(30);
+    expect(l.retryAfter('::ffff:127.0.0.1', 'other')).toBe(30);
+    for (let i = 0; i < 10; i++) l.failed(i % 2 === 0 ? '::ffff:198.51.100.1' : '198.51.100.1', 'ops');
+    expect(l.retryAfter('198.51.100.1', 'ops')).toBe(30);
+    for (let i = 0; i < 10; i++) l.failed(`2001:db8:5:6::${i + 1}`, 'ops');
+    expect(l.retryAfter('2001:db8:5:6:abcd::1', 'ops')).toBe(30);
+    expect(l.retryAfter('2001:db8:5:7::1', 'ops')).toBeUndefined();
   });
 });

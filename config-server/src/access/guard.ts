@@ -2,7 +2,7 @@
 // for a source locked out after wrong credentials.
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
-import { addressKey, presentedName, sourceAddress, type CredentialLimiter, type TrustedProxies } from '@trellis/kit';
+import { presentedName, sourceAddress, type CredentialLimiter, type TrustedProxies } from '@trellis/kit';
 import { ConfigServerError } from '../errors.ts';
 import { isUnrestricted, mayRead, type AccessControl, type ConfigClient } from './clients.ts';
 
@@ -15,11 +15,12 @@ const CHALLENGE = 'Basic realm="config-server", charset="UTF-8"';
 
 /**
  * The address a request came from, as the limiter keys it: the socket's peer, or the client a trusted proxy (the
- * gateway) names in X-Forwarded-For; an IPv6 address as its /64; `unknown` without a socket (app.request).
+ * gateway) names in X-Forwarded-For (the limiter reduces it: loopback as one, IPv6 per /64); `unknown` without a
+ * socket (app.request).
  */
 export function sourceOf(c: Context, proxies: TrustedProxies | undefined): string {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  return incoming === undefined ? 'unknown' : addressKey(sourceAddress(incoming, proxies));
+  return incoming === undefined ? 'unknown' : sourceAddress(incoming, proxies);
 }
 
 /**
