@@ -64,8 +64,10 @@ function cipherFailure(err: unknown): never {
   }
 }
 
+// Same-site too, as for admin writes: a page on a sibling host (another app under the same domain) is another origin,
+// and its script could make the browser send its remembered credential to /decrypt.
 async function refusesCrossSite(c: Context<KitEnv>, next: () => Promise<void>): Promise<void> {
-  refuseSites(c, ['cross-site'], 'encrypt or decrypt');
+  refuseSites(c, ['cross-site', 'same-site'], 'encrypt or decrypt');
   await next();
 }
 
