@@ -34,28 +34,50 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 const writeApiOff = (): ConfigServerError =>
   new ConfigServerError('write_api_off', 'the write API is off: set CONFIG_ADMINS to enable it');
 
+// Also masked: keys whose last segment names a password or credential in another spelling (`db.passwd`, `pwd`,
+// `smtp.auth` holding a Basic header, `client-credential`), which Spring's suffixes miss.
+const SENSITIVE_SEGMENT = /passwd|pwd|auth|credential/i;
+
 /** Whether a property's value is masked in history and listings. */
 export function isSensitiveKey(key: string): boolean {
-  return SENSITIVE.test(key.replace(/[^A-Za-z_]/g, ''));
+  if (SENSITIVE.test(key.replace(/[^A-Za-z_]/g, ''))) return true;
+  const last =
+    key
+      .split(/[.[\]]/)
+      .filter((s) => s !== '')
+      .pop() ?? '';
+  return SENSITIVE_SEGMENT.test(last);
 }
 
-// The password of a URL's user info (`jdbc:postgresql://user:pw@host/db`, `amqp://u:pw@h`): up to the authority's
-// last `@`, as a password may hold one.
-const URL_PASSWORD = /(\/\/[^/\s?#@:]*:)([^/\s?#]*)(@)/g;
+// Passwords inside values, each pattern a prefix kept and the password (group 2) masked:
+const PASSWORD_PARTS: readonly RegExp[] = [
+  // a URL's user info (`jdbc:postgresql://user:pw@host/db`, `amqp://u:pw@h`): up to the authority's last `@`, as a
+  // password may hold one;
+  /(\/\/[^/\s?#@:]*:)([^/\s?#]*)(?=@)/g,
+  // a query parameter (`jdbc:postgresql://h/db?user=x&password=pw`, MySQL's too);
+  /([?&](?:password|passwd|pwd)=)([^&#\s]*)/gi,
+  // a `;` separated property (`jdbc:sqlserver://h;user=x;password=pw`, .NET connection strings), `{…}` quoted or
+  // up to the next `;`;
+  /(;\s*(?:password|passwd|pwd)\s*=\s*)(\{(?:[^}]|\}\})*\}|[^;]*)/gi,
+  // libpq's space separated `key=value` (`host=h user=u password=pw`), `'…'` quoted or up to the next space.
+  /((?:^|\s)(?:password|passwd|pwd)\s*=\s*)('(?:[^'\\]|\\.)*(?:'|$)|\S*)/gi,
+];
 
-function maskUrlPasswords(value: string): string {
-  return value.replace(URL_PASSWORD, (_all, before: string, _password: string, at: string) => `${before}${MASK}${at}`);
+function maskPasswords(value: string): string {
+  let masked = value;
+  for (const part of PASSWORD_PARTS) masked = masked.replace(part, (_all, prefix: string) => `${prefix}${MASK}`);
+  return masked;
 }
 
 function mask(key: string, value: string | null): string | null {
   if (value === null) return null;
-  return isSensitiveKey(key) ? MASK : maskUrlPasswords(value);
+  return isSensitiveKey(key) ? MASK : maskPasswords(value);
 }
 
 /** Whether a value written is what a listing showed in place of the real one, so storing it would lose the secret. */
 function isMaskWrittenBack(key: string, value: string): boolean {
   if (isSensitiveKey(key)) return value === MASK;
-  return [...value.matchAll(URL_PASSWORD)].some((m) => m[2] === MASK);
+  return PASSWORD_PARTS.some((part) => [...value.matchAll(part)].some((m) => m[2] === MASK));
 }
 
 function changeJson(change: Change) {

@@ -152,6 +152,53 @@ describe('PUT /admin/properties/{application}/{profile}/{label}', () => {
     expect((await env('/product/default')).propertySources[0]?.source).toEqual(urls);
   });
 
+  it('masks passwords in query, `;` and libpq forms and keys named passwd, pwd, auth, credential', async () => {
+    const path = '/admin/properties/product/default/master';
+    const basic = `Basic ${Buffer.from('svc:b4sic-pw').toString('base64')}`;
+    const values = {
+      'pg.url': 'jdbc:postgresql://h/db?user=x&password=q-s3cret&ssl=true',
+      'mysql.url': 'jdbc:mysql://h/db?PWD=q2-s3cret#frag',
+      'mssql.url': 'jdbc:sqlserver://h;user=x;password=semi-s3cret;encrypt=true',
+      'mssql.braced': 'jdbc:sqlserver://h;user=x;Password = {br;ace-s3cret};db=y',
+      'libpq.dsn': 'host=h user=u password=lib-s3cret dbname=d',
+      'libpq.quoted': "host=h passwd='quo ted-s3cret' dbname=d",
+      'db.passwd': 'passwd-s3cret',
+      pwd: 'pwd-s3cret',
+      auth: basic,
+      'smtp.client-credential': 'cred-s3cret',
+      'plain.text': 'user=x; no secret here',
+    };
+    const change = await put(path, values);
+    const expected = {
+      'pg.url': 'jdbc:postgresql://h/db?user=x&password=******&ssl=true',
+      'mysql.url': 'jdbc:mysql://h/db?PWD=******#frag',
+      'mssql.url': 'jdbc:sqlserver://h;user=x;password=******;encrypt=true',
+      'mssql.braced': 'jdbc:sqlserver://h;user=x;Password = ******;db=y',
+      'libpq.dsn': 'host=h user=u password=****** dbname=d',
+      'libpq.quoted': 'host=h passwd=****** dbname=d',
+      'db.passwd': '******',
+      pwd: '******',
+      auth: '******',
+      'smtp.client-credential': '******',
+      'plain.text': 'user=x; no secret here',
+    };
+    expect(Object.fromEntries(change?.changes.map((c) => [c.key, c.new]) ?? [])).toEqual(expected);
+    const listed = (await (await send('GET', path)).json()) as { properties: Record<string, string> };
+    expect(listed.properties).toEqual(expected);
+    const recorded = JSON.stringify(await history()) + JSON.stringify(listed);
+    for (const secret of ['s3cret', 'b4sic', Buffer.from('svc:b4sic-pw').toString('base64')]) {
+      expect(recorded).not.toContain(secret);
+    }
+    // What a listing showed, written back, would replace each secret with the mask: refused, the secrets kept.
+    for (const [key, shown] of Object.entries(expected)) {
+      if (key === 'plain.text') continue;
+      const res = await send('PUT', path, { [key]: shown });
+      expect(res.status, key).toBe(400);
+      expect(await res.text()).toContain('is the mask');
+    }
+    expect((await env('/product/default')).propertySources[0]?.source).toEqual(values);
+  });
+
   it('removes keys with a null value or DELETE ?key=', async () => {
     await put('/admin/properties/product/default/master', { a: '1', b: '2', c: '3' });
     const nulled = await put('/admin/properties/product/default/master', { a: null });
