@@ -34,6 +34,8 @@ export interface AppDeps {
   readonly sourceOf: (req: IncomingMessage) => string;
   /** Interactions each source may start; a default one when undefined. */
   readonly interactionCap?: InteractionCap | undefined;
+  /** Wrong admin and registration tokens per source address. */
+  readonly tokenThrottle: FailureThrottle;
   /** Failed sign-ins on the login page, per username and source address. */
   readonly loginThrottle: FailureThrottle;
   /** Failed sign-ins on the login page per source address, whatever the username. */
@@ -65,6 +67,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
       cap: deps.interactionCap ?? new InteractionCap(),
     }),
   );
+  const guard = { throttle: deps.tokenThrottle, sourceOf: deps.sourceOf };
   // Which database, never its password.
   deps.service.health.register('authStore', () => deps.store.health());
   app.route(
@@ -74,6 +77,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
       adminToken: deps.adminToken,
       keys: deps.store.keys,
       rotateKeys: deps.rotateKeys,
+      guard,
     }),
   );
   app.route(
@@ -96,6 +100,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
       checkMetadata: providerMetadataCheck(deps.holder),
       issuer: () => deps.holder.current?.issuer ?? '',
       policy: deps.registrationPolicy,
+      guard,
     }),
   );
   app.all('*', providerHandler(deps.holder, deps.proxies));

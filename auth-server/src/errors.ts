@@ -20,7 +20,9 @@ export type AuthServerErrorCode =
   | 'unauthorized'
   | 'admin_disabled'
   | 'invalid_csrf_token'
-  | 'unknown_interaction';
+  | 'unknown_interaction'
+  /** Too many wrong admin or registration tokens from this address: refused before the token is looked at. */
+  | 'too_many_attempts';
 
 const STATUS = {
   invalid_client_metadata: 400,
@@ -37,6 +39,7 @@ const STATUS = {
   admin_disabled: 404,
   invalid_csrf_token: 403,
   unknown_interaction: 400,
+  too_many_attempts: 429,
 } as const satisfies Record<AuthServerErrorCode, number>;
 
 export class AuthServerError extends TrellisError<AuthServerErrorCode> {

@@ -210,6 +210,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       proxies: config.proxies,
       proxySecret: config.trustedProxySecret,
       sourceOf,
+      tokenThrottle: new FailureThrottle({ shared: shared('operator-token') }),
       loginThrottle: new FailureThrottle({ shared: shared('sign-in') }),
       loginSourceThrottle: new FailureThrottle({
         maxFailures: SIGN_IN_FAILURES_PER_SOURCE,

@@ -1,10 +1,19 @@
 // Failure throttling as an attacker meets it: keyed by client AND source address, so failing on purpose slows down
 // only the one failing, never the legitimate client; guesses spread over usernames or user codes meet a limit per
-// source; the source comes from X-Forwarded-For only through a trusted proxy.
+// source; the source comes from X-Forwarded-For only through a trusted proxy. The admin token and registration's
+// initial access token are limited per source the same way.
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser } from '../src/manage.ts';
-import { addWebClient, discover, openLoginForm, startServer, tempDir, type TestServer } from './helpers.ts';
+import {
+  ADMIN_TOKEN,
+  addWebClient,
+  discover,
+  openLoginForm,
+  startServer,
+  tempDir,
+  type TestServer,
+} from './helpers.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -104,6 +113,77 @@ describe('client secret throttling without a trusted proxy', () => {
       await plain.running.stop();
       direct.remove();
     }
+  });
+});
+
+describe('admin and registration token guessing', () => {
+  const INITIAL_TOKEN = 'initial-access-token-0123456789';
+  const own = tempDir();
+  let tokens: TestServer;
+  beforeAll(async () => {
+    tokens = await startServer({
+      dataDir: own.path,
+      argv: ['--trusted-proxies', '127.0.0.1,::1', '--registration-token', INITIAL_TOKEN],
+      env: { AUTH_SEED_DEV_CLIENTS: 'false' },
+    });
+  });
+  afterAll(async () => {
+    await tokens.running.stop();
+    own.remove();
+  });
+
+  const admin = async (token: string, forwardedFor: string): Promise<Answer> => {
+    const res = await fetch(`${tokens.url}/admin/clients`, {
+      headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': forwardedFor },
+    });
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
+  };
+  const register = async (token: string, forwardedFor: string): Promise<Answer> => {
+    const res = await fetch(`${tokens.url}/oauth2/register`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'x-forwarded-for': forwardedFor,
+      },
+      body: JSON.stringify({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic' }),
+    });
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
+  };
+
+  it('answers the admin token at most the allowed wrong guesses of a burst, then 429 for the right one too; other sources are served', async () => {
+    // 30 wrong then the right one, as the penetration test sent them (all 30 were answered 401 and the right one 200).
+    const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => admin(`wrong-admin-${i}`, '203.0.113.20')));
+    expect(tally(burst)).toEqual({ 401: ALLOWED, 429: 30 - ALLOWED });
+    const right = await admin(ADMIN_TOKEN, '203.0.113.20');
+    expect(right.status).toBe(429);
+    expect(Number(right.retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(JSON.parse(right.body)).toMatchObject({
+      error: 'too_many_attempts',
+      message: expect.stringMatching(/too many failed attempts.*try again in \d+ s/) as unknown,
+    });
+    expect((await admin(ADMIN_TOKEN, '203.0.113.21')).status).toBe(200);
+    // Without a trusted proxy's word the peer is the source: loopback here, untouched by the lockout above.
+    const direct = await fetch(`${tokens.url}/admin/clients`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(direct.status).toBe(200);
+  });
+
+  it('locks out a source after wrong initial access tokens, in RFC 7591 form, the right one too; other sources register', async () => {
+    for (let i = 0; i < ALLOWED; i++) {
+      const wrong = await register(`wrong-initial-${i}`, '203.0.113.30');
+      expect(wrong.status, `guess ${i + 1}`).toBe(401);
+      expect(JSON.parse(wrong.body)).toMatchObject({ error: 'invalid_token' });
+    }
+    const right = await register(INITIAL_TOKEN, '203.0.113.30');
+    expect(right.status).toBe(429);
+    expect(Number(right.retryAfter)).toBeGreaterThanOrEqual(1);
+    const body = JSON.parse(right.body) as Record<string, unknown>;
+    expect(body.error).toBe('too_many_attempts');
+    expect(body.error_description).toMatch(/too many failed attempts.*try again in \d+ s/);
+    expect(body).not.toHaveProperty('client_id');
+    expect((await register(INITIAL_TOKEN, '203.0.113.31')).status).toBe(201);
+    // The admin token's count is its own: this source never guessed it.
+    expect((await admin(ADMIN_TOKEN, '203.0.113.30')).status).toBe(200);
   });
 });
 

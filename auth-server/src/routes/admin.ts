@@ -2,9 +2,9 @@
 import { Hono, type Context, type Next } from 'hono';
 import type { KitEnv } from '@trellis/kit';
 import type { ClientStore } from '../oauth-clients/store.ts';
-import { sameCredential } from '../crypto/secrets.ts';
 import type { SigningKeyInfo, SigningKeys } from '../crypto/signing-keys.ts';
 import { AuthServerError } from '../errors.ts';
+import { checkOperatorToken, type TokenGuard } from './operator-token.ts';
 import { clientMetadataBody } from './json-body.ts';
 
 export interface AdminDeps {
@@ -14,6 +14,8 @@ export interface AdminDeps {
   readonly keys: SigningKeys;
   /** Makes a new signing key current and reloads the provider with it (old keys stay published). */
   rotateKeys(): Promise<SigningKeyInfo>;
+  /** Wrong admin tokens are throttled per source address. */
+  readonly guard: TokenGuard;
 }
 
 /**
@@ -29,7 +31,8 @@ export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
     }
     const header = c.req.header('authorization') ?? '';
     const token = /^Bearer (.+)$/i.exec(header)?.[1];
-    if (token === undefined || !sameCredential(token, deps.adminToken)) {
+    // No token is no guess: it is not counted.
+    if (token === undefined || !(await checkOperatorToken(c, deps.guard, 'admin-token', token, deps.adminToken))) {
       c.header('www-authenticate', 'Bearer realm="trellis-admin"');
       throw new AuthServerError('unauthorized', 'send Authorization: Bearer <admin token> (AUTH_ADMIN_TOKEN)');
     }

@@ -8,8 +8,8 @@ import {
   type Registration,
 } from '../oauth-clients/store.ts';
 import { checkRegistrationPolicy, type RegistrationPolicy } from '../oauth-clients/registration-policy.ts';
-import { sameCredential } from '../crypto/secrets.ts';
 import { AuthServerError, isAuthServerError } from '../errors.ts';
+import { checkOperatorToken, type TokenGuard } from './operator-token.ts';
 import { clientMetadataBody } from './json-body.ts';
 import { REGISTRATION_PATH } from '../oidc/constants.ts';
 import { isStoreUnavailable, RETRY_AFTER_SEC } from '../store/unavailable.ts';
@@ -27,6 +27,8 @@ export interface RegistrationDeps {
   readonly policy: RegistrationPolicy;
   /** The configured issuer; client configuration URIs are built from it, never from the request's Host. */
   issuer(): string;
+  /** Wrong initial access tokens are throttled per source, as the admin token's are. */
+  readonly guard: TokenGuard;
 }
 
 /** Fields the server sets; an update request must not carry them (RFC 7592 §2.2). */
@@ -66,7 +68,7 @@ export function registrationRoutes(deps: RegistrationDeps): Hono<KitEnv> {
   const answer = (
     c: Context<KitEnv>,
     body: unknown,
-    status: 200 | 201 | 400 | 401 | 404 | 409 | 415 | 500 | 503,
+    status: 200 | 201 | 400 | 401 | 404 | 409 | 415 | 429 | 500 | 503,
   ): Response => c.json(body, status, { 'cache-control': 'no-store', pragma: 'no-cache' });
 
   app.onError((err, c) => {
@@ -88,7 +90,7 @@ export function registrationRoutes(deps: RegistrationDeps): Hono<KitEnv> {
       );
       return answer(c, { error: code, error_description: err.message }, 401);
     }
-    return answer(c, { error: code, error_description: err.message }, err.status as 400 | 404 | 409 | 415);
+    return answer(c, { error: code, error_description: err.message }, err.status as 400 | 404 | 409 | 415 | 429);
   });
 
   app.use(async (_c, next) => {
@@ -109,7 +111,7 @@ export function registrationRoutes(deps: RegistrationDeps): Hono<KitEnv> {
     if (token === undefined) {
       throw new AuthServerError('invalid_token', 'send the initial access token as Authorization: Bearer <token>');
     }
-    if (!sameCredential(token, deps.initialAccessToken ?? '')) {
+    if (!(await checkOperatorToken(c, deps.guard, 'registration-token', token, deps.initialAccessToken ?? ''))) {
       throw new AuthServerError('invalid_token', 'the initial access token is not valid');
     }
     const metadata = deps.clients.prepareRegistration(await metadataOf(c));
