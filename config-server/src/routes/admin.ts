@@ -5,7 +5,13 @@ import type { CredentialLimiter, KitEnv, TrustedProxies } from '@trellis/kit';
 import { mayRead, type AccessControl, type ConfigClient } from '../access/clients.ts';
 import { refuseSites, requireJson } from '../access/cross-site.ts';
 import { checkCredential } from '../access/guard.ts';
-import { forbiddenInText, normalizeNameOrLabel, parseApplications, parseProfiles } from '../environment/index.ts';
+import {
+  decodeSegment,
+  forbiddenInText,
+  normalizeNameOrLabel,
+  parseApplications,
+  parseProfiles,
+} from '../environment/index.ts';
 import { ConfigServerError } from '../errors.ts';
 import { NoSuchChangeError, type Change, type PropertyScope, type PropertyStore } from '../store/properties.ts';
 
@@ -95,6 +101,9 @@ function changeJson(change: Change) {
 }
 
 function scopeOf(c: Context<KitEnv>): PropertyScope {
+  // The router leaves a segment it cannot decode (`%ED%A0%80`, `%FF`: no UTF-8) as it came, which would be stored as a
+  // literal name: the raw segments are decoded here, malformed ones refused (400).
+  for (const raw of new URL(c.req.url).pathname.split('/')) decodeSegment(raw);
   const applications = parseApplications(c.req.param('application') ?? '');
   const profiles = parseProfiles(c.req.param('profile') ?? '');
   if (applications.length !== 1 || profiles.length !== 1) {
@@ -119,8 +128,16 @@ function checkKey(key: string): void {
   }
 }
 
+// Fatal: bytes that are no UTF-8 are refused, not stored as U+FFFD in place of what the writer meant.
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 async function jsonBody(c: Context<KitEnv>): Promise<unknown> {
-  const text = await c.req.text();
+  let text: string;
+  try {
+    text = UTF8.decode(await c.req.arrayBuffer());
+  } catch {
+    throw new ConfigServerError('invalid_request', 'Invalid Request: the body is not valid UTF-8');
+  }
   try {
     return JSON.parse(text) as unknown;
   } catch {

@@ -199,6 +199,48 @@ describe('PUT /admin/properties/{application}/{profile}/{label}', () => {
     expect((await env('/product/default')).propertySources[0]?.source).toEqual(values);
   });
 
+  it('refuses a body that is not UTF-8 (400), storing nothing, where U+FFFD would have been stored', async () => {
+    const path = '/admin/properties/product/default/master';
+    for (const bad of [[0xed, 0xa0, 0x80], [0xff]]) {
+      const body = Buffer.concat([Buffer.from('{"k":"a'), Buffer.from(bad), Buffer.from('b"}')]);
+      const res = await app.request(path, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', authorization: OPS },
+        body,
+      });
+      expect(res.status).toBe(400);
+      expect(await res.text()).toContain('not valid UTF-8');
+    }
+    const rollback = await app.request('/admin/rollback/product/default/master', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: OPS },
+      body: Buffer.concat([Buffer.from('{"to":0,"x":"'), Buffer.from([0xff]), Buffer.from('"}')]),
+    });
+    expect(rollback.status).toBe(400);
+    expect(await history()).toEqual([]);
+    // Real UTF-8 is taken as it is.
+    expect((await put(path, { k: 'grüße ✓' }))?.changes).toEqual([{ key: 'k', old: null, new: 'grüße ✓' }]);
+  });
+
+  it('refuses application or label path segments that are no UTF-8 once decoded (400), as the profile', async () => {
+    for (const path of [
+      '/admin/properties/%ED%A0%80/default/master',
+      '/admin/properties/product/default/%FF',
+      '/admin/properties/product/%FF/master',
+      '/admin/properties/pro%E0duct/default/master',
+    ]) {
+      const res = await send('PUT', path, { k: 'v' });
+      expect(res.status, path).toBe(400);
+      expect((await send('GET', path)).status, path).toBe(400);
+      expect((await send('GET', path.replace('/admin/properties/', '/admin/history/'))).status, path).toBe(400);
+    }
+    expect(await history()).toEqual([]);
+    // A percent-escape that decodes is a name as before.
+    await put('/admin/properties/pr%C3%B6duct/default/master', { k: 'v' });
+    const listed = (await (await send('GET', '/admin/properties/pr%C3%B6duct/default/master')).json()) as unknown;
+    expect(listed).toEqual({ application: 'pröduct', profile: 'default', label: 'master', properties: { k: 'v' } });
+  });
+
   it('removes keys with a null value or DELETE ?key=', async () => {
     await put('/admin/properties/product/default/master', { a: '1', b: '2', c: '3' });
     const nulled = await put('/admin/properties/product/default/master', { a: null });
