@@ -1,5 +1,6 @@
 // The auth server's state on PostgreSQL: one pool, the schema of store/postgres/, and every store's rows on it. Beside
 // data-dir.ts, not in store/: it implements the rows each domain store (clients, users, keys) declares.
+import { createHash } from 'node:crypto';
 import {
   inTransaction,
   listenPostgres,
@@ -55,6 +56,17 @@ export interface PostgresAuthState {
   close(): Promise<void>;
 }
 
+// Each statement's name, so PostgreSQL parses and plans it once per connection rather than on every token request.
+const statementNames = new Map<string, string>();
+const statementName = (text: string): string => {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `trellis_auth_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+};
+
 /** Runs a statement; a lost or refused connection becomes StoreUnavailableError (503), anything else stays. */
 async function run<R extends object>(
   db: PostgresPool | PostgresClient,
@@ -62,7 +74,7 @@ async function run<R extends object>(
   values: readonly unknown[] = [],
 ): Promise<{ rows: R[]; rowCount: number }> {
   try {
-    const result = await db.query<R>(text, values as unknown[]);
+    const result = await db.query<R>({ name: statementName(text), text, values: values as unknown[] });
     return { rows: result.rows, rowCount: result.rowCount ?? 0 };
   } catch (err) {
     throw translateFailure(err);
