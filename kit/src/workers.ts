@@ -219,7 +219,10 @@ export interface PrimaryOptions {
   readonly maxRestartDelayMs?: number;
   /** A worker up this long has recovered: the next death waits restartDelayMs again. Default 30 s. */
   readonly healthyAfterMs?: number;
-  /** Starts in a row that end before the worker is ready before the primary gives up (exit 1). Default 3. */
+  /**
+   * Starts in a row that end before the worker is ready before the primary gives up (exit 1), while no worker has
+   * started yet; afterwards failed starts are retried with the doubling wait. Default 3.
+   */
   readonly maxStartFailures?: number;
   /** How long workers have to stop gracefully before they are killed. Default 30 s. */
   readonly stopTimeoutMs?: number;
@@ -243,7 +246,8 @@ interface Slot {
 /**
  * Runs this process as the primary of `workers` worker processes, each started with the same command line and
  * environment (plus its slot). Resolves once all have stopped and the exit code is handed to `exit`: 0 after SIGTERM
- * or SIGINT, 2 when a worker refused its settings or port, 1 when workers keep failing at start.
+ * or SIGINT, 2 when a worker refused its settings or port, 1 when workers keep failing at start; both of these only
+ * before any worker has started, since after that a replacement that fails is retried while the others serve.
  */
 export async function runWorkers(options: PrimaryOptions): Promise<void> {
   const { logger: log, workers: count } = options;
@@ -263,6 +267,8 @@ export async function runWorkers(options: PrimaryOptions): Promise<void> {
     timer: undefined,
   }));
   let stopping = false;
+  /** Whether a worker has ever been ready: from then on, failed starts are retried rather than fatal. */
+  let served = false;
   let exitCode = 0;
   let finish: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => (finish = resolve));
@@ -314,6 +320,7 @@ export async function runWorkers(options: PrimaryOptions): Promise<void> {
         case 'ready':
           s.ready = true;
           s.failedStarts = 0;
+          served = true;
           log.info({ worker: s.slot, workerPid: pid }, 'worker ready');
           if (slots.every((x) => x.ready)) log.info({ workers: count }, `${options.name}: all workers ready`);
           break;
@@ -345,14 +352,22 @@ export async function runWorkers(options: PrimaryOptions): Promise<void> {
         return;
       }
       const upMs = Date.now() - s.startedAt;
+      let reason = signal === null ? `exited with code ${String(code)}` : `killed by ${signal}`;
       if (!s.ready) {
         s.failedStarts++;
-        // A refusal the user must fix fails the same way again: stop at once with its code, as one process would.
-        if (code === USER_ERROR_EXIT) {
+        reason =
+          code === USER_ERROR_EXIT
+            ? 'refused to start (exit 2): a setting or file it reads is wrong; its own log says which'
+            : 'failed at start';
+        // Until a worker has started, a failure is the server's start failing: a refusal the user must fix fails the
+        // same way again, so stop at once with its code, as one process would. Once the port is served, a replacement
+        // that fails (a routes file broken since, refused by the API but read afresh at start) must not take the
+        // healthy workers down with it: it is retried like any death, with the doubling wait, until it starts again.
+        if (!served && code === USER_ERROR_EXIT) {
           stopAll(USER_ERROR_EXIT, `worker ${s.slot} refused to start`);
           return;
         }
-        if (s.failedStarts >= maxStartFailures) {
+        if (!served && s.failedStarts >= maxStartFailures) {
           log.error(
             { worker: s.slot, code, signal, starts: s.failedStarts },
             'worker keeps failing at start; giving up',
@@ -363,7 +378,11 @@ export async function runWorkers(options: PrimaryOptions): Promise<void> {
       }
       s.deaths = upMs >= healthyAfterMs ? 1 : s.deaths + 1;
       const delay = Math.min(maxRestartDelayMs, restartDelayMs * 2 ** (s.deaths - 1));
-      log.warn({ worker: s.slot, workerPid: pid, code, signal, restartInMs: delay }, 'worker exited; restarting it');
+      const serving = slots.filter((x) => x.ready && x.worker !== undefined).length;
+      log.warn(
+        { worker: s.slot, workerPid: pid, code, signal, reason, serving, restartInMs: delay },
+        'worker exited; restarting it',
+      );
       s.timer = setTimeout(() => fork(s), delay);
     });
   };

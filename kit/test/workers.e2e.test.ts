@@ -47,6 +47,25 @@ describe('runWorkers', () => {
     expect(p.lines().some((l) => l.msg === 'worker exited; restarting it')).toBe(false);
   }, 30_000);
 
+  it('retries a replacement that refuses to start once a worker has started, with the doubling wait, while the other serves on', async () => {
+    const p = primary('refuse-later');
+    const restarts = () => p.lines().filter((l) => l.msg === 'worker exited; restarting it' && l.worker === 1);
+    await until(() => restarts().length >= 5);
+    const [killed, ...refused] = restarts();
+    expect(killed).toMatchObject({ signal: 'SIGKILL', reason: 'killed by SIGKILL', serving: 1, restartInMs: 20 });
+    // Each refusal is logged with why, and waited out twice as long as the one before.
+    for (const line of refused) {
+      expect(line).toMatchObject({ code: 2, serving: 1, reason: expect.stringMatching(/refused to start \(exit 2\)/) });
+    }
+    expect(refused.slice(0, 4).map((l) => l.restartInMs)).toEqual([40, 80, 160, 320]);
+    // Never stopped: worker 2 is still the one that started first, and nothing gave up.
+    expect(p.child.exitCode).toBeNull();
+    expect(p.lines().some((l) => l.msg === 'stopping workers')).toBe(false);
+    expect(p.lines().some((l) => l.msg === 'worker exited; restarting it' && l.worker === 2)).toBe(false);
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+  }, 30_000);
+
   it('restarts a worker that keeps dying after it started, waiting twice as long each time, and stops on SIGTERM', async () => {
     const p = primary('crash');
     const restarts = () => p.lines().filter((l) => l.msg === 'worker exited; restarting it' && l.worker === 1);
