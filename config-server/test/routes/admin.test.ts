@@ -237,7 +237,7 @@ describe('PUT /admin/properties/{application}/{profile}/{label}', () => {
     expect(await history()).toEqual([]);
     // A percent-escape that decodes is a name as before.
     await put('/admin/properties/pr%C3%B6duct/default/master', { k: 'v' });
-    const listed = (await (await send('GET', '/admin/properties/pr%C3%B6duct/default/master')).json()) as unknown;
+    const listed = await (await send('GET', '/admin/properties/pr%C3%B6duct/default/master')).json();
     expect(listed).toEqual({ application: 'pröduct', profile: 'default', label: 'master', properties: { k: 'v' } });
   });
 
