@@ -34,6 +34,19 @@ describe('loadConfig', () => {
     expect(message).toMatch(/invalid --clients/);
     expect(message).not.toContain('tiny-pw');
   });
+
+  it('reads trusted proxies from CONFIG_TRUSTED_PROXIES, none when unset, naming a bad entry', () => {
+    expect(loadConfig({}).proxies).toBeUndefined();
+    const proxies = loadConfig({ CONFIG_TRUSTED_PROXIES: '127.0.0.1,::1,10.0.0.0/8' }).proxies;
+    expect([proxies?.trusts('10.9.8.7'), proxies?.trusts('::ffff:127.0.0.1'), proxies?.trusts('192.0.2.1')]).toEqual([
+      true,
+      true,
+      false,
+    ]);
+    expect(() => loadConfig({}, ['--trusted-proxies', '10.0.0.0/8,gateway'])).toThrow(
+      /invalid --trusted-proxies \(CONFIG_TRUSTED_PROXIES\): "gateway"/,
+    );
+  });
 });
 
 describe('production without client credentials', () => {
