@@ -216,6 +216,71 @@ describe('trellis gateway --workers 2', () => {
     }
   }, 90_000);
 
+  it('keeps serving when a replacement worker refuses a routes file broken since start, and takes it once fixed', async () => {
+    const upstream = http.createServer((_req, res) => res.end('upstream'));
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    try {
+      const routes = join(dir, 'routes-broken-later.yml');
+      const good = [
+        'spring.cloud.gateway.routes:',
+        '- id: up',
+        `  uri: http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+        '  predicates: [Path=/up/**]',
+        '  filters: [Public]',
+        '',
+      ].join('\n');
+      await writeFile(routes, good);
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      const gw = trellis([
+        'gateway',
+        '--workers',
+        '2',
+        '--http-only',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--data-dir',
+        join(dir, 'gw-broken-later'),
+        '--routes-file',
+        routes,
+        '--admin-auth',
+        'basic:admin:workers-test-secret',
+      ]);
+      await until(() => readyCount(gw) === 2, 'two workers ready');
+      // The file breaks; a refresh refuses it and the routes in force stay.
+      await writeFile(routes, 'spring.cloud.gateway.routes: [ {id: up, uri: ::: \n');
+      const authorization = `Basic ${Buffer.from('admin:workers-test-secret').toString('base64')}`;
+      const refresh = await fresh(`${url}/actuator/gateway/refresh`, { method: 'POST', headers: { authorization } });
+      expect(refresh.status).toBeGreaterThanOrEqual(400);
+      expect((await fresh(`${url}/up/x`)).status).toBe(200);
+
+      // A worker killed outright: its replacement reads the broken file and refuses, again and again, with why.
+      const [victim] = await childPids(gw.child.pid ?? 0);
+      process.kill(victim ?? 0, 'SIGKILL');
+      const refusals = () =>
+        gw.lines().filter((l) => l.msg === 'worker exited; restarting it' && /refused to start/.test(String(l.reason)));
+      await until(() => refusals().length >= 2, 'two refusals of the replacement');
+      expect(gw.child.exitCode).toBeNull();
+      expect(gw.lines().some((l) => l.msg === 'stopping workers')).toBe(false);
+      const waits = refusals().map((l) => Number(l.restartInMs));
+      expect(waits[1]).toBe(2 * (waits[0] ?? 0));
+      expect(refusals()[0]).toMatchObject({ code: 2, serving: 1 });
+      // The healthy worker serves the routes in force all along.
+      for (let i = 0; i < 10; i++) expect(await fresh(`${url}/up/${i}`)).toEqual({ status: 200, body: 'upstream' });
+
+      // Fixed, the next retry starts.
+      await writeFile(routes, good);
+      await until(() => readyCount(gw) === 3, 'the replacement started once the file was fixed', 30_000);
+      expect(await childPids(gw.child.pid ?? 0)).toHaveLength(2);
+      gw.child.kill('SIGTERM');
+      expect(await gw.exited).toBe(0);
+    } finally {
+      upstream.close();
+    }
+  }, 90_000);
+
   it('exits 2 with the reason when the workers refuse their settings, without restarting them', async () => {
     const gw = trellis([
       'gateway',
