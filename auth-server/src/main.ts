@@ -22,6 +22,7 @@ import type { ResourceServer } from './oidc/provider.ts';
 import { addressKey, sourceAddress } from './oidc/proxies.ts';
 import { FailureThrottle, SIGN_IN_FAILURES_PER_SOURCE, USER_CODE_FAILURES_PER_SOURCE } from './oidc/throttle.ts';
 import { seedDevClients } from './seed.ts';
+import { backgroundJobLog } from './store/background-failures.ts';
 import { startCleanup } from './store/oidc-storage.ts';
 import { openAuthStore, type AuthStore } from './data-dir.ts';
 import { accessTokenRecordStore, createAdapterClass } from './store/oidc-storage.ts';
@@ -173,17 +174,21 @@ async function start(config: Config, logger: Logger): Promise<Running> {
         .catch(() => undefined)
         .then(build)
         .then(() => undefined));
+    // Every KEY_RECHECK_MS while the database is down: one line when the outage begins and one when it ends.
+    const keyRecheckLog = backgroundJobLog(logger, 'signing key re-read', 'warn');
     /** Builds a new provider when the keys differ from the ones the current one was built with. */
     const followKeys = (): void => {
       if (holder.current === undefined) return;
       void (building = building
         .catch(() => undefined)
         .then(async () => {
-          if (keysVersion(await store.keys.list()) === builtWith) return;
-          const keys = await build();
-          logger.info({ kid: keys[0]?.kid }, 'signing keys reloaded (rotated elsewhere)');
+          if (keysVersion(await store.keys.list()) !== builtWith) {
+            const keys = await build();
+            logger.info({ kid: keys[0]?.kid }, 'signing keys reloaded (rotated elsewhere)');
+          }
+          keyRecheckLog.succeeded();
         })
-        .catch((err: unknown) => logger.warn({ err }, 'signing keys not reloaded; tried again at the next check')));
+        .catch((err: unknown) => keyRecheckLog.failed(err)));
     };
     // A token naming a key we do not hold (rotated elsewhere, before the notification) makes us look, at most once a
     // second: forged kids must not turn every request into a database read.
@@ -227,8 +232,10 @@ async function start(config: Config, logger: Logger): Promise<Running> {
         return key;
       },
     });
-    const stopCleanup = startCleanup(store.storage, config.cleanupInterval * 1000, (err) =>
-      logger.error({ err }, 'expired token clean-up failed'),
+    const stopCleanup = startCleanup(
+      store.storage,
+      config.cleanupInterval * 1000,
+      backgroundJobLog(logger, 'expired token clean-up', 'error'),
     );
     service.onShutdown('auth store', async () => {
       stopCleanup();

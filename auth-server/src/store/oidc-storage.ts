@@ -1,5 +1,6 @@
 // Where oidc-provider's models live: the storage interface, its SQLite implementation and the adapter over it.
 import type { Adapter, AdapterConstructor, AdapterPayload } from 'oidc-provider';
+import type { BackgroundJobLog } from './background-failures.ts';
 import type { Db } from './db.ts';
 import { firstUnstorable } from './text.ts';
 import { SWEEP } from './failure-counts.ts';
@@ -171,12 +172,18 @@ export function createAdapterClass(
   };
 }
 
-/** Sweeps expired entries every `intervalMs`; the timer never keeps the process alive. Returns a stop function. */
-export function startCleanup(storage: OidcStorage, intervalMs: number, onError: (err: unknown) => void): () => void {
+/**
+ * Sweeps expired entries every `intervalMs`, telling `log` how each sweep went; the timer never keeps the process
+ * alive. Returns a stop function.
+ */
+export function startCleanup(storage: OidcStorage, intervalMs: number, log: BackgroundJobLog): () => void {
   const timer = setInterval(() => {
     Promise.resolve()
       .then(() => storage.removeExpired())
-      .catch(onError);
+      .then(
+        () => log.succeeded(),
+        (err: unknown) => log.failed(err),
+      );
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
