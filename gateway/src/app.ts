@@ -2,7 +2,6 @@
 // Proxied traffic never reaches hono: the proxy intercepts every request first and hands only /actuator/* back.
 import type { IncomingMessage } from 'node:http';
 import {
-  addressKey,
   CredentialLimiter,
   credentialChallenge,
   presentedName,
@@ -107,12 +106,12 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
 }
 
 /**
- * The caller's address as the limiter keys it: the socket's peer, or the client a trusted proxy names, an IPv6
- * address as its /64; `unknown` without a socket (app.request in tests).
+ * The caller's address: the socket's peer, or the client a trusted proxy names (the limiter reduces it: loopback as
+ * one, IPv6 per /64); `unknown` without a socket (app.request in tests).
  */
 function sourceOf(c: Context<KitEnv>, proxies: TrustedProxies | undefined): string {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  return incoming === undefined ? 'unknown' : addressKey(sourceAddress(incoming, proxies));
+  return incoming === undefined ? 'unknown' : sourceAddress(incoming, proxies);
 }
 
 /** Whether an Origin header names the host the request was sent to (`null` and unparsable origins do not). */
