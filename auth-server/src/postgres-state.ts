@@ -36,6 +36,46 @@ import {
 
 /** Where a rotation is announced; every instance listens and reloads its keys. */
 export const KEYS_CHANNEL = 'trellis_auth_keys';
+/** The payload prefix of a client change on the same channel (a key rotation's payload is the new key's id). */
+const CLIENT_CHANGED = 'client:';
+
+/**
+ * Client rows as last read, for the token endpoint, which reads its client on every request: used only while the
+ * LISTEN that hears other instances' client changes is up, emptied whenever it was not, and each entry for at most
+ * CLIENT_CACHE_MS even so. A change on any instance is told in the same statement that makes it, so another instance
+ * drops its copy as the change commits.
+ */
+class ClientCache {
+  readonly #entries = new Map<string, { row: ClientRow; until: number }>();
+  // Bumped by every drop: a read that began before a change must not put back what the change replaced.
+  #generation = 0;
+  live: () => boolean = () => false;
+
+  get(clientId: string): ClientRow | undefined {
+    if (!this.live()) return undefined;
+    const hit = this.#entries.get(clientId);
+    if (hit === undefined || hit.until <= Date.now()) return undefined;
+    return hit.row;
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  put(row: ClientRow, generation: number): void {
+    if (!this.live() || generation !== this.#generation) return;
+    if (this.#entries.size >= CLIENT_CACHE_MAX) this.#entries.clear();
+    this.#entries.set(row.client_id, { row, until: Date.now() + CLIENT_CACHE_MS });
+  }
+
+  drop(clientId?: string): void {
+    this.#generation++;
+    if (clientId === undefined) this.#entries.clear();
+    else this.#entries.delete(clientId);
+  }
+}
+const CLIENT_CACHE_MS = 30_000;
+const CLIENT_CACHE_MAX = 10_000;
 /** Serializes key rotations of every instance on one database (pg_advisory_xact_lock's key: "trellis-keys"). */
 const KEYS_LOCK = 0x7472_6b73;
 
@@ -124,11 +164,16 @@ export async function openPostgresAuthState(
   const notify = (): void => {
     for (const listener of listeners) listener();
   };
+  const clientCache = new ClientCache();
+  const onNotification = (payload: string): void => {
+    if (payload.startsWith(CLIENT_CHANGED)) clientCache.drop(payload.slice(CLIENT_CHANGED.length));
+    else notify();
+  };
   // Made on the first listener only: `trellis clients …` opens the store without one.
   let listening: Promise<PostgresListener | undefined> | undefined;
   return {
     pool,
-    clients: postgresClientRows(pool),
+    clients: postgresClientRows(pool, clientCache),
     users: postgresUserRows(pool),
     keys: postgresKeyRows(pool),
     storage: createPostgresStorage(pool, options.clock),
@@ -156,15 +201,22 @@ export async function openPostgresAuthState(
         what: 'signing key rotations',
         applicationName: 'trellis-auth-server',
         ...(options.logger === undefined ? {} : { logger: options.logger }),
-        onNotification: notify,
-        // A rotation while nobody listened (the database restarted) would go unnoticed: look again.
+        onNotification,
+        // A rotation or a client change while nobody listened (the database restarted) would go unnoticed: look
+        // again, and forget every client read before.
         onListening: (again) => {
+          clientCache.drop();
           if (again) notify();
         },
-      }).catch((err: unknown) => {
-        options.logger?.warn({ err }, 'signing key rotations elsewhere are seen at the periodic re-read only');
-        return undefined;
-      });
+      })
+        .then((listener) => {
+          clientCache.live = listener.listening;
+          return listener;
+        })
+        .catch((err: unknown) => {
+          options.logger?.warn({ err }, 'signing key rotations elsewhere are seen at the periodic re-read only');
+          return undefined;
+        });
       return () => listeners.delete(listener);
     },
     async close() {
@@ -189,14 +241,32 @@ const clientRow = (r: ClientRecord): ClientRow => ({
   updated_at: Number(r.updated_at),
 });
 
-export function postgresClientRows(pool: PostgresPool): ClientRows {
+export function postgresClientRows(pool: PostgresPool, cache?: ClientCache): ClientRows {
+  // Each change tells every instance in the statement that makes it, so the notification commits with it.
+  const told = (statement: string) =>
+    `WITH changed AS (${statement} RETURNING client_id) SELECT pg_notify('${KEYS_CHANNEL}', '${CLIENT_CHANGED}' || client_id) FROM changed`;
+  const changed = async (clientId: string, statement: string, values: unknown[]): Promise<boolean> => {
+    cache?.drop(clientId);
+    try {
+      return (await run(pool, told(statement), values)).rowCount > 0;
+    } finally {
+      // Again once it committed: a read that ran meanwhile may have kept the row as it was.
+      cache?.drop(clientId);
+    }
+  };
   return {
     async get(clientId) {
       if (!lookable(clientId)) return undefined;
+      const cached = cache?.get(clientId);
+      if (cached !== undefined) return cached;
+      const generation = cache?.generation ?? 0;
       const { rows } = await run<ClientRecord>(pool, `SELECT ${CLIENT_COLUMNS} FROM clients WHERE client_id = $1`, [
         clientId,
       ]);
-      return rows[0] === undefined ? undefined : clientRow(rows[0]);
+      if (rows[0] === undefined) return undefined;
+      const row = clientRow(rows[0]);
+      cache?.put(row, generation);
+      return row;
     },
     async list() {
       const { rows } = await run<ClientRecord>(pool, `SELECT ${CLIENT_COLUMNS} FROM clients ORDER BY client_id`);
@@ -218,23 +288,21 @@ export function postgresClientRows(pool: PostgresPool): ClientRows {
     },
     async update(clientId, c) {
       if (!lookable(clientId)) return false;
-      const { rowCount } =
-        c.metadata === undefined
-          ? await run(pool, 'UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE client_id = $3', [
-              c.secret_hash,
-              c.updated_at,
-              clientId,
-            ])
-          : await run(
-              pool,
-              'UPDATE clients SET metadata = $1, secret_hash = $2, updated_at = $3 WHERE client_id = $4',
-              [c.metadata, c.secret_hash, c.updated_at, clientId],
-            );
-      return rowCount > 0;
+      return c.metadata === undefined
+        ? changed(clientId, 'UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE client_id = $3', [
+            c.secret_hash,
+            c.updated_at,
+            clientId,
+          ])
+        : changed(
+            clientId,
+            'UPDATE clients SET metadata = $1, secret_hash = $2, updated_at = $3 WHERE client_id = $4',
+            [c.metadata, c.secret_hash, c.updated_at, clientId],
+          );
     },
     async remove(clientId) {
       if (!lookable(clientId)) return false;
-      return (await run(pool, 'DELETE FROM clients WHERE client_id = $1', [clientId])).rowCount > 0;
+      return changed(clientId, 'DELETE FROM clients WHERE client_id = $1', [clientId]);
     },
   };
 }
