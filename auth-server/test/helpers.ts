@@ -140,8 +140,19 @@ export async function addWebClient(server: TestServer): Promise<void> {
   if (created.status !== 201) throw new Error(`creating the web client answered ${created.status}`);
 }
 
-/** Starts a sign-in for `web` and reads its login form: where to post, the CSRF value and the session cookies. */
-export async function openLoginForm(serverUrl: string): Promise<{ action: string; csrf: string; cookies: string }> {
+/**
+ * Starts a sign-in for `web` and reads its login form: where to post, the CSRF value and the session cookies. With
+ * `issuer`, the server is one instance of that issuer, and the locations it names (under the issuer) are followed on
+ * this instance.
+ */
+export async function openLoginForm(
+  serverUrl: string,
+  issuer?: string,
+): Promise<{ action: string; csrf: string; cookies: string }> {
+  const local = (location: string): string =>
+    issuer === undefined
+      ? new URL(location, serverUrl).href
+      : new URL(location, issuer).href.replace(issuer, serverUrl);
   const query = new URLSearchParams({
     client_id: 'web',
     response_type: 'code',
@@ -155,9 +166,9 @@ export async function openLoginForm(serverUrl: string): Promise<{ action: string
     .getSetCookie()
     .map((c) => c.split(';')[0])
     .join('; ');
-  const html = await (await fetch(start.headers.get('location') ?? '', { headers: { cookie: cookies } })).text();
+  const html = await (await fetch(local(start.headers.get('location') ?? ''), { headers: { cookie: cookies } })).text();
   const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1] ?? '';
   const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
   if (!action.endsWith('/login')) throw new Error('the sign-in did not lead to a login form');
-  return { action: new URL(action, serverUrl).href, csrf, cookies };
+  return { action: local(action), csrf, cookies };
 }

@@ -3,7 +3,7 @@
 import { freePort } from '@trellis/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser } from '../../src/manage.ts';
-import { addWebClient, startServer, tempDir, WEB_REDIRECT, type TestServer } from '../helpers.ts';
+import { addWebClient, openLoginForm, startServer, tempDir, type TestServer } from '../helpers.ts';
 import { addClient, postForm, SHARED_KEY, startPostgresServer, type PostgresServer } from './helpers.ts';
 
 const dir = tempDir();
@@ -23,29 +23,6 @@ const backends: [string, (dataDir: string) => Promise<string | undefined>][] = [
   ['one PostgreSQL database', () => pg.createDatabase(`throttle_${Date.now()}`)],
   ['one SQLite data dir', () => Promise.resolve(undefined)],
 ];
-
-/** Opens a login form at `url` (an instance of `issuer`), following the redirects there. */
-async function loginForm(url: string, issuer: string): Promise<{ action: string; csrf: string; cookies: string }> {
-  const query = new URLSearchParams({
-    client_id: 'web',
-    response_type: 'code',
-    scope: 'openid',
-    redirect_uri: WEB_REDIRECT,
-    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-    code_challenge_method: 'S256',
-  });
-  const start = await fetch(`${url}/oauth2/authorize?${query.toString()}`, { redirect: 'manual' });
-  const cookies = start.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0])
-    .join('; ');
-  const local = (location: string): string => new URL(location, issuer).href.replace(issuer, url);
-  const html = await (await fetch(local(start.headers.get('location') ?? ''), { headers: { cookie: cookies } })).text();
-  const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1] ?? '';
-  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
-  if (!action.endsWith('/login')) throw new Error('no login form');
-  return { action: local(action), csrf, cookies };
-}
 
 describe.each(backends)('the failure throttles on %s', (name, database) => {
   let servers: [TestServer, TestServer];
@@ -112,7 +89,7 @@ describe.each(backends)('the failure throttles on %s', (name, database) => {
 
   it('10 wrong passwords spread over both: the 11th sign-in is 429 on either, and so is the right password', async () => {
     const post = async (server: TestServer, password: string): Promise<Response> => {
-      const { action, csrf, cookies } = await loginForm(server.url, issuer);
+      const { action, csrf, cookies } = await openLoginForm(server.url, issuer);
       return fetch(action, {
         method: 'POST',
         redirect: 'manual',
