@@ -1,22 +1,14 @@
 // The development clients and a PostgreSQL database: not seeded by development's default (production instances may
 // share the database and would honour their printed secrets), seeded when asked for by name.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, tempDir } from '../helpers.ts';
-import { SHARED_KEY, startPostgresServer, type PostgresServer } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { startServer } from '../helpers.ts';
+import { postgresForThisFile, SHARED_KEY } from './helpers.ts';
 
-const dir = tempDir();
-let pg: PostgresServer;
-beforeAll(async () => {
-  pg = await startPostgresServer();
-}, 60_000);
-afterAll(async () => {
-  await pg?.close();
-  dir.remove();
-});
+const { dir, pg } = postgresForThisFile();
 
 describe('development clients on PostgreSQL', () => {
   it('are not seeded unless asked for, the start-up notes saying why and how; --seed-dev-clients seeds them', async () => {
-    const databaseUrl = await pg.createDatabase('dev_clients');
+    const databaseUrl = await pg().createDatabase('dev_clients');
     const argv = ['--database-url', databaseUrl, '--key-encryption-key', SHARED_KEY];
     const plain = await startServer({ dataDir: dir.path, argv });
     try {

@@ -1,12 +1,36 @@
 // What the PostgreSQL tests share: auth servers on one database, a token request, and a sign-in without a browser.
 import { startPostgresServer, type PostgresServer } from '@trellis/kit/postgres-server';
 import { freePort, type Logger } from '@trellis/kit';
-import { ADMIN_TOKEN, startServer, type TestServer } from '../helpers.ts';
+import { afterAll, beforeAll } from 'vitest';
+import { ADMIN_TOKEN, startServer, tempDir, type TestServer } from '../helpers.ts';
 
 /** Every instance of one issuer shares this key: it unseals the signing keys and peppers the client secrets. */
 export const SHARED_KEY = 'postgres-tests-shared-master-key-0123456789';
 
 export { startPostgresServer, type PostgresServer };
+
+/**
+ * A throwaway PostgreSQL cluster and a temporary directory for the test file that calls this at its top: made before
+ * its tests, removed after. `pg()` is the cluster (each test makes its own database on it).
+ */
+export function postgresForThisFile(): { readonly dir: ReturnType<typeof tempDir>; readonly pg: () => PostgresServer } {
+  const dir = tempDir();
+  let server: PostgresServer | undefined;
+  beforeAll(async () => {
+    server = await startPostgresServer();
+  }, 60_000);
+  afterAll(async () => {
+    await server?.close();
+    dir.remove();
+  });
+  return {
+    dir,
+    pg: () => {
+      if (server === undefined) throw new Error('the PostgreSQL cluster is made in beforeAll');
+      return server;
+    },
+  };
+}
 
 /**
  * Starts `count` auth servers on one database behind one issuer: the first listens on the issuer's port, the others

@@ -1,24 +1,16 @@
 // A server started with another key-encryption key than the one its signing keys were sealed with: refused at start,
 // the message saying where the keys are (the data dir, or a PostgreSQL database others may share) and what to do.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, tempDir } from '../helpers.ts';
-import { SHARED_KEY, startPostgresServer, type PostgresServer } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { startServer } from '../helpers.ts';
+import { postgresForThisFile, SHARED_KEY } from './helpers.ts';
 
-const dir = tempDir();
-let pg: PostgresServer;
-beforeAll(async () => {
-  pg = await startPostgresServer();
-}, 60_000);
-afterAll(async () => {
-  await pg?.close();
-  dir.remove();
-});
+const { dir, pg } = postgresForThisFile();
 
 const OTHER_KEY = 'another-key-encryption-key-0123456789';
 
 describe('signing keys sealed with another key-encryption key', () => {
   it('in a PostgreSQL database: start-up names the database and the setting every instance must share', async () => {
-    const argv = ['--database-url', await pg.createDatabase('key_mismatch'), '--seed-dev-clients', 'false'];
+    const argv = ['--database-url', await pg().createDatabase('key_mismatch'), '--seed-dev-clients', 'false'];
     const first = await startServer({ dataDir: `${dir.path}/a`, argv: [...argv, '--key-encryption-key', SHARED_KEY] });
     await first.running.stop();
     const refused = startServer({ dataDir: `${dir.path}/b`, argv: [...argv, '--key-encryption-key', OTHER_KEY] });

@@ -2,19 +2,11 @@
 // endpoint that looks them up or stores them: each answers as for an unknown one, or 400 with the reason, never 500,
 // and logs no error, on PostgreSQL and on SQLite alike.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capturingLogger, openLoginForm, addWebClient, startServer, tempDir, type TestServer } from '../helpers.ts';
-import { addClient, startPostgresServer, SHARED_KEY, type PostgresServer } from './helpers.ts';
+import { capturingLogger, openLoginForm, addWebClient, startServer, type TestServer } from '../helpers.ts';
+import { addClient, postgresForThisFile, SHARED_KEY } from './helpers.ts';
 
 const REGISTRATION_TOKEN = 'nul-tests-registration-token';
-const dir = tempDir();
-let pg: PostgresServer;
-beforeAll(async () => {
-  pg = await startPostgresServer();
-}, 60_000);
-afterAll(async () => {
-  await pg?.close();
-  dir.remove();
-});
+const { dir, pg } = postgresForThisFile();
 
 const form = (fields: Record<string, string>, headers: Record<string, string> = {}): RequestInit => ({
   method: 'POST',
@@ -189,7 +181,7 @@ const cases: Case[] = [
 
 let databases = 0;
 const backends: [string, () => Promise<readonly string[]>][] = [
-  ['PostgreSQL', async () => ['--database-url', await pg.createDatabase(`nul_${++databases}`)]],
+  ['PostgreSQL', async () => ['--database-url', await pg().createDatabase(`nul_${++databases}`)]],
   ['SQLite', () => Promise.resolve([])],
 ];
 

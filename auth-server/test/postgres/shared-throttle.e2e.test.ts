@@ -3,24 +3,16 @@
 import { freePort } from '@trellis/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser } from '../../src/manage.ts';
-import { addWebClient, openLoginForm, startServer, tempDir, type TestServer } from '../helpers.ts';
-import { addClient, postForm, SHARED_KEY, startPostgresServer, type PostgresServer } from './helpers.ts';
+import { addWebClient, openLoginForm, startServer, type TestServer } from '../helpers.ts';
+import { addClient, postForm, postgresForThisFile, SHARED_KEY } from './helpers.ts';
 
-const dir = tempDir();
-let pg: PostgresServer;
-beforeAll(async () => {
-  pg = await startPostgresServer();
-}, 60_000);
-afterAll(async () => {
-  await pg?.close();
-  dir.remove();
-});
+const { dir, pg } = postgresForThisFile();
 
 const USER = { username: 'alice', password: 'alice-password-1' };
 
 /** Two instances of one issuer on one store: the PostgreSQL database, or the SQLite file in one data dir. */
 const backends: [string, (dataDir: string) => Promise<string | undefined>][] = [
-  ['one PostgreSQL database', () => pg.createDatabase(`throttle_${Date.now()}`)],
+  ['one PostgreSQL database', () => pg().createDatabase(`throttle_${Date.now()}`)],
   ['one SQLite data dir', () => Promise.resolve(undefined)],
 ];
 
