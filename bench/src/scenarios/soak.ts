@@ -109,9 +109,13 @@ export const soak: Scenario = {
         headers: { authorization: basic('reader', reader), 'content-type': 'application/x-www-form-urlencoded' },
         body: 'grant_type=client_credentials&scope=product%3Aread',
       };
-      const tokenAnswer = await send(tokenCall, agents);
-      const token = (JSON.parse(tokenAnswer.body) as { access_token?: string }).access_token;
-      if (token === undefined) throw new Error(`bench: no token (${tokenAnswer.status})`);
+      const freshToken = async (): Promise<{ token: string; expiresInSec: number }> => {
+        const answer = await send(tokenCall, agents);
+        const body = JSON.parse(answer.body) as { access_token?: string; expires_in?: number };
+        if (body.access_token === undefined) throw new Error(`bench: no token (${answer.status})`);
+        return { token: body.access_token, expiresInSec: body.expires_in ?? 300 };
+      };
+      const initial = await freshToken();
 
       // Instances of their own, registered once and then renewed, as services keep their leases.
       const instances = Array.from({ length: SOAK_INSTANCES }, (_, i) => `soak-${i}`);
@@ -142,7 +146,18 @@ export const soak: Scenario = {
       }
 
       // The mix, by weight: mostly calls through the gateway, as the landscape's traffic would be.
-      const bearer = { authorization: `Bearer ${token}` };
+      let bearer = { authorization: `Bearer ${initial.token}` };
+      // As a client does: a new token at half the lifetime of the one it holds, so calls never carry an expired one.
+      const renewal = setInterval(
+        () => {
+          freshToken().then(
+            ({ token }) => (bearer = { authorization: `Bearer ${token}` }),
+            () => undefined, // the next renewal tries again; a call with the old token shows as a failure meanwhile
+          );
+        },
+        (initial.expiresInSec * 1000) / 2,
+      );
+      renewal.unref();
       let heartbeat = 0;
       const mix: { weight: number; call: () => Call }[] = [
         {
@@ -236,6 +251,7 @@ export const soak: Scenario = {
           });
       }
       await sampling;
+      clearInterval(renewal);
       while (inFlight > 0) await sleep(50);
 
       const failed = [...failures.values()].reduce((a, b) => a + b, 0);
