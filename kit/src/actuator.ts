@@ -9,6 +9,7 @@ import { chosenRequestId, requestIdFor } from './request-log.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { isInternalAddress } from './trusted-proxies.ts';
 import { setRequestRoute } from './observability/server.ts';
+import { documented, type OpenApiOperation, type OpenApiSchema } from './openapi.ts';
 
 export interface ActuatorOptions {
   readonly name: string;
@@ -99,6 +100,44 @@ function prefersOpenMetrics(accept: string | undefined): boolean {
   return open > 0 && open >= qualityOf(accept, 'text/plain');
 }
 
+const HEALTH_SCHEMA: OpenApiSchema = {
+  type: 'object',
+  required: ['status'],
+  properties: {
+    status: { type: 'string', description: 'UP, DOWN, OUT_OF_SERVICE, UNKNOWN or a custom status' },
+    components: { type: 'object', additionalProperties: { type: 'object' } },
+    details: { type: 'object' },
+  },
+};
+const HEALTH_RESPONSES = {
+  200: { description: 'up', content: { 'application/json': { schema: HEALTH_SCHEMA } } },
+  503: { description: 'down or out of service', content: { 'application/json': { schema: HEALTH_SCHEMA } } },
+};
+const HEALTH_OPERATION: OpenApiOperation = {
+  tags: ['actuator'],
+  summary: "The service's health (Spring Boot's /actuator/health); details as --health-show-details allows",
+  responses: HEALTH_RESPONSES,
+};
+const HEALTH_COMPONENT_OPERATION: OpenApiOperation = {
+  tags: ['actuator'],
+  summary: 'A health group (liveness, readiness) or one component',
+  parameters: [{ name: 'component', in: 'path', required: true, schema: { type: 'string' }, example: 'readiness' }],
+  responses: { ...HEALTH_RESPONSES, 404: { description: 'no such group or component' } },
+};
+const INFO_OPERATION: OpenApiOperation = {
+  tags: ['actuator'],
+  summary: "Name, version and git details (Spring Boot's /actuator/info)",
+  responses: { 200: { description: 'info', content: { 'application/json': { schema: { type: 'object' } } } } },
+};
+const PROMETHEUS_OPERATION: OpenApiOperation = {
+  tags: ['actuator'],
+  summary: 'Meters in the Prometheus text format or OpenMetrics (--prometheus-access decides who may scrape)',
+  responses: {
+    200: { description: 'meters', content: { 'text/plain': { schema: { type: 'string' } } } },
+    403: { description: 'asked from outside the internal network, or through a proxy' },
+  },
+};
+
 /** Adds the actuator routes to `app`; what it returns answers the probes on the node request. */
 export function mountActuator(app: Hono<KitEnv>, options: ActuatorOptions): Actuator {
   const { health, log } = options;
@@ -151,37 +190,49 @@ export function mountActuator(app: Hono<KitEnv>, options: ActuatorOptions): Actu
       httpStatusOf(h.status),
       visible(h, (name) => c.req.header(name)),
     );
-  app.get('/actuator/health', async (c) => renderHealth(c, await health.check()));
+  app.get(
+    '/actuator/health',
+    documented(HEALTH_OPERATION, async (c) => renderHealth(c, await health.check())),
+  );
   // One parameterised route for the groups and the components: a literal segment beside a parameter at the same
   // place (`/health/liveness` and `/health/:component`) makes hono fall back from its one-regular-expression router to
   // its trie router for every route of the service, which costs microseconds on every request of a large API.
-  app.get('/actuator/health/:component', async (c) => {
-    const name = c.req.param('component');
-    const path = `/actuator/health/${name}`;
-    if (PROBES.has(path)) return renderHealth(c, await health.check(PROBES.get(path)));
-    const h = await health.checkOne(name);
-    return h === undefined ? c.notFound() : renderHealth(c, h);
-  });
+  app.get(
+    '/actuator/health/:component',
+    documented(HEALTH_COMPONENT_OPERATION, async (c) => {
+      const name = c.req.param('component') ?? '';
+      const path = `/actuator/health/${name}`;
+      if (PROBES.has(path)) return renderHealth(c, await health.check(PROBES.get(path)));
+      const h = await health.checkOne(name);
+      return h === undefined ? c.notFound() : renderHealth(c, h);
+    }),
+  );
   const info = {
     app: { name: options.name, version: options.version ?? '0.0.0', description: options.description },
     ...(git === undefined ? {} : { git }),
     ...options.info,
   };
-  app.get('/actuator/info', (c) => json(c, 200, info));
+  app.get(
+    '/actuator/info',
+    documented(INFO_OPERATION, (c) => json(c, 200, info)),
+  );
   const metrics = options.metrics;
   if (metrics !== undefined) {
-    app.get('/actuator/prometheus', async (c) => {
-      c.set('requestLogLevel', 'debug');
-      if (metrics.access === 'internal' && !fromInsideNetwork(c)) {
-        return json(c, 403, {
-          error: 'forbidden',
-          message:
-            '/actuator/prometheus answers scrapers on loopback or a private network, not through a proxy (--prometheus-access any opens it)',
-        });
-      }
-      const { contentType, body } = await metrics.render(prefersOpenMetrics(c.req.header('accept')));
-      return c.body(body, 200, { 'content-type': contentType });
-    });
+    app.get(
+      '/actuator/prometheus',
+      documented(PROMETHEUS_OPERATION, async (c) => {
+        c.set('requestLogLevel', 'debug');
+        if (metrics.access === 'internal' && !fromInsideNetwork(c)) {
+          return json(c, 403, {
+            error: 'forbidden',
+            message:
+              '/actuator/prometheus answers scrapers on loopback or a private network, not through a proxy (--prometheus-access any opens it)',
+          });
+        }
+        const { contentType, body } = await metrics.render(prefersOpenMetrics(c.req.header('accept')));
+        return c.body(body, 200, { 'content-type': contentType });
+      }),
+    );
   }
 
   // The registry hands back the same aggregate object while nothing changed; its body is serialized once.

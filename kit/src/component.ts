@@ -89,6 +89,13 @@ export function commonSettings() {
         "who sees /actuator/health's components and details (Spring Boot's management.endpoint.health.show-details): " +
         'never (the status alone), always, or when-authorized (the config server: * clients and admins; elsewhere no one)',
     }),
+    apiDocs: setting.boolean({
+      flag: 'api-docs',
+      env: 'SPRINGDOC_API_DOCS_ENABLED',
+      help:
+        'serve the OpenAPI document at /v3/api-docs and Swagger UI at /swagger-ui.html (springdoc.api-docs.enabled); ' +
+        'default: on, off with NODE_ENV=production',
+    }),
     logLevel: setting.choice(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       flag: 'log-level',
       env: 'LOG_LEVEL',
@@ -122,3 +129,11 @@ function allowedHostsSetting(): SettingSpec<readonly string[], false> {
 }
 
 export type CommonSettings = Settings<ReturnType<typeof commonSettings>>;
+
+/**
+ * Whether a server serves its API document and Swagger UI: as asked with `--api-docs`, else on except with
+ * NODE_ENV=production, where a map of every route (admin ones included) is for operators who turn it on.
+ */
+export function apiDocsEnabled(asked: boolean | undefined, env: Readonly<Record<string, string | undefined>>): boolean {
+  return asked ?? env.NODE_ENV !== 'production';
+}

@@ -1,5 +1,7 @@
 // @trellis/kit: the server framework every Trellis server and service is built on (TLS under @trellis/kit/tls).
-export { commonSettings, defineComponent } from './component.ts';
+export { apiDocsEnabled, commonSettings, defineComponent } from './component.ts';
+export { apiDocument, documented, mountApiDocs, openApiPath, undocumentedRoutes } from './openapi.ts';
+export type { ApiDocsOptions, OpenApiDocument, OpenApiOperation, OpenApiSchema } from './openapi.ts';
 export type { CommonSettings, Component, DevelopmentClient, Offers, Running, StartContext } from './component.ts';
 export { CREDENTIAL_FORMAT, credentialChallenge, parseCredential, presents } from './credentials.ts';
 export type { Credential } from './credentials.ts';

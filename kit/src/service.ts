@@ -6,6 +6,7 @@ import { StartupError } from './errors.ts';
 import { HealthRegistry, OUT_OF_SERVICE, UP, type HealthRegistryOptions } from './health.ts';
 import { mountActuator, type DetailsPolicy, type HealthShowDetails } from './actuator.ts';
 import { createKitApp, type KitEnv } from './hono-app.ts';
+import { mountApiDocs, type ApiDocsOptions } from './openapi.ts';
 import type { GitInfo } from './info.ts';
 import { chainInterceptors, interceptContext, type Interceptor } from './intercept.ts';
 import { leanRoutes, type LeanRoute } from './lean-routes.ts';
@@ -60,6 +61,11 @@ export interface ServiceOptions {
    * otherwise choose the trace id and force its requests to be sampled.
    */
   readonly traceTrust?: TraceTrust | undefined;
+  /**
+   * Serve the OpenAPI document of the app's documented routes at /v3/api-docs and Swagger UI at /swagger-ui.html
+   * (see `documented`, `apiDocsEnabled`); title and version default to the service's. Default: neither.
+   */
+  readonly apiDocs?: Partial<ApiDocsOptions> | undefined;
 }
 
 export interface Service {
@@ -140,6 +146,13 @@ export function createService(options: ServiceOptions): Service {
     git: options.git,
     showDetails: options.healthShowDetails,
   });
+  if (options.apiDocs !== undefined) {
+    mountApiDocs(app, {
+      title: options.description ?? options.name,
+      version: options.version ?? '0.0.0',
+      ...options.apiDocs,
+    });
+  }
   // A service that lets requests without Host through (its interceptor screens Host itself) has the app take them
   // as for localhost, not refuse them with node-server's bare 400: HTTP/1.0 allows leaving Host out.
   const listener = getRequestListener(
