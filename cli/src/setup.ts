@@ -48,6 +48,7 @@ const PROGRAMS: readonly Program[] = [
     why: 'the Kafka broker, Zipkin and the Spring Boot interop apps',
   },
   { command: 'mvn', debian: 'maven', why: "Kafka's and Spring's jars from Maven Central" },
+  { command: 'python3', debian: 'python3-venv', why: 'schemathesis, the API fuzzer (from PyPI, in its own venv)' },
   // Its Recommends are the node exporter and its collectors (smartd, IPMI): more daemons, none of them needed. The
   // tests run their own prometheus on a free port with a temporary config, never the service Debian may start on 9090.
   {
@@ -387,6 +388,50 @@ async function ensureCollector(env: Env, check: boolean, io: SetupIo): Promise<v
   }
 }
 
+/** The schemathesis the fuzz tests run: pinned, so a new release's checks change no result unseen. */
+export const SCHEMATHESIS_VERSION = '4.32.5';
+
+/** Where schemathesis lives once installed: its own virtual environment under ~/.cache/trellis. */
+export function schemathesisBinary(cacheDir = defaultCacheDir()): string {
+  return join(cacheDir, `schemathesis-${SCHEMATHESIS_VERSION}`, 'bin', 'st');
+}
+
+/**
+ * schemathesis from PyPI in a venv of its own (never the system's site-packages). Debian's python3 makes venvs only
+ * with python3-venv, which a machine with python3 may lack: installed then with apt-get.
+ */
+async function ensureSchemathesis(env: Env, check: boolean, io: SetupIo): Promise<void> {
+  const st = schemathesisBinary();
+  if (existsSync(st)) return;
+  if (check) throw new SetupFailure(['schemathesis is not installed yet: npm test (or trellis setup) does']);
+  const venv = join(st, '..', '..');
+  io.stderr.write(`setup: installing schemathesis ${SCHEMATHESIS_VERSION} from PyPI into ${venv} (once)\n`);
+  let made = await runQuiet(['python3', '-m', 'venv', '--clear', venv], env);
+  if (made.code !== 0) {
+    const root = asRoot(env);
+    if (root === undefined) throw new SetupFailure([`python3 -m venv failed: sudo apt-get install -y python3-venv`]);
+    await runInherited([...root, 'apt-get', 'install', '-y', '-qq', 'python3-venv'], {
+      ...env,
+      DEBIAN_FRONTEND: 'noninteractive',
+    });
+    made = await runQuiet(['python3', '-m', 'venv', '--clear', venv], env);
+    if (made.code !== 0) throw new SetupFailure(['python3 -m venv failed:', ...made.tail]);
+  }
+  const pip = await runQuiet(
+    [
+      join(venv, 'bin', 'pip'),
+      'install',
+      '--quiet',
+      '--disable-pip-version-check',
+      `schemathesis==${SCHEMATHESIS_VERSION}`,
+    ],
+    env,
+  );
+  if (pip.code !== 0 || !existsSync(st)) {
+    throw new SetupFailure([`could not install schemathesis ${SCHEMATHESIS_VERSION} from PyPI:`, ...pip.tail]);
+  }
+}
+
 /** Set-up serves this repository's suites (it builds interop/'s Spring apps): not an installed @trellis/cli. */
 function checkRepository(): void {
   if (!existsSync(join(REPO, 'interop'))) {
@@ -424,6 +469,7 @@ export async function setupCommand(argv: readonly string[], processEnv: Env, io:
     await ensureZipkin(check, io);
     await ensureCollector(env, check, io);
     await ensureMavenProjects(env, check, io);
+    await ensureSchemathesis(env, check, io);
   } catch (err) {
     if (!(err instanceof SetupFailure)) throw err;
     for (const line of err.lines) io.stderr.write(`setup: ${line}\n`);

@@ -94,8 +94,41 @@ export function createKitApp(options: KitAppOptions): Hono<KitEnv> {
     return json(c, 500, { error: 'server_error' });
   });
 
-  app.notFound((c) => json(c, 404, { error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }));
+  app.notFound((c) => {
+    const allowed = allowedMethods(app, c.req.path);
+    // A route of this method that answered 404 itself (an unknown id) is a 404.
+    const served = allowed.includes(c.req.method) || (c.req.method === 'HEAD' && allowed.includes('GET'));
+    if (allowed.length > 0 && !served) {
+      return c.json(
+        {
+          error: 'method_not_allowed',
+          message: `${c.req.method} is not served at ${c.req.path}; try ${allowed.join(', ')}`,
+        },
+        405,
+        { allow: allowed.join(', ') },
+      );
+    }
+    return json(c, 404, { error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` });
+  });
   return app;
+}
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+/** What hono's router keeps per handler: the handler and the route it came with (method ALL for middleware). */
+type Matched = [[unknown, { method: string }], unknown];
+
+/**
+ * The methods some route serves at `path`, asked of the app's own router; empty when none does. Only on a miss: an
+ * existing path asked with another method answers 405 with Allow (as Spring and Jersey do), not 404.
+ */
+function allowedMethods(app: Hono<KitEnv>, path: string): string[] {
+  const allowed: string[] = [];
+  for (const method of METHODS) {
+    const [matched] = app.router.match(method, path) as unknown as [Matched[]];
+    if (matched.some(([[, route]]) => route.method !== 'ALL')) allowed.push(method);
+  }
+  return allowed;
 }
 
 /**
