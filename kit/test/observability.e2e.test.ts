@@ -163,9 +163,9 @@ describe('/actuator/prometheus', () => {
       req.on('error', reject);
       req.end();
     });
-    expect(status).toBe(404);
+    expect(status).toBe(405);
     const scrape = await (await fetch(`${demo.base}/actuator/prometheus`)).text();
-    expect(sampleValue(scrape, 'http_server_requests_seconds_count', { method: '_OTHER', uri: 'NOT_FOUND' })).toBe(1);
+    expect(sampleValue(scrape, 'http_server_requests_seconds_count', { method: '_OTHER', uri: 'UNKNOWN' })).toBe(1);
     expect(scrape).not.toContain('PROPFIND');
   });
 
