@@ -65,10 +65,11 @@ export function createKitApp(options: KitAppOptions): Hono<KitEnv> {
     // the real status is on the node response.
     const status =
       c.res === RESPONSE_ALREADY_SENT && incoming !== undefined ? (env?.outgoing?.statusCode ?? 0) : c.res.status;
-    // The template of the last route that ran; a 404 that only middleware (`/*`) saw matched no route.
+    // The template of the last route that ran; a 404 or 405 that only middleware (`/*`) saw matched no route.
     if (incoming !== undefined) {
       const route = c.req.routePath;
-      if (!(status === 404 && route.endsWith('*'))) setRequestRoute(incoming, springTemplate(route));
+      if (!((status === 404 || status === 405) && route.endsWith('*')))
+        setRequestRoute(incoming, springTemplate(route));
     }
     // Probes hit actuator endpoints every few seconds; at info they would drown the log.
     const level =
