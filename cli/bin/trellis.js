@@ -21,4 +21,4 @@ if (main.endsWith('.ts')) {
   register();
 }
 const { main: run } = await import(main);
-await run(process.argv.slice(2), process.env);
+await run(process.argv.slice(2), process.env, { applyNodeFlags: true });

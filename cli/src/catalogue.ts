@@ -1,6 +1,7 @@
 // The components `trellis` can start, by name and summary, each loaded only when it runs.
 // `trellis product` (how docker-compose runs one service) loads the product service alone, not the auth server or gateway.
 import type { Component } from '@trellis/kit';
+import { AUTH_SERVER_NODE_FLAGS } from './node-flags.ts';
 
 /** A component as `trellis` lists it before its code is loaded. */
 export interface CatalogueEntry {
@@ -8,6 +9,8 @@ export interface CatalogueEntry {
   readonly summary: string;
   /** Imports the component: only for the one that runs (or shows its --help), or for all of them in `trellis up`. */
   load(): Promise<Component>;
+  /** V8 flags the process running it gets (`trellis` restarts itself with them): see node-flags.ts. */
+  readonly nodeFlags?: readonly string[];
 }
 
 /**
@@ -30,6 +33,7 @@ export const catalogue: readonly CatalogueEntry[] = [
     name: 'auth-server',
     summary: 'OAuth 2.0 / OpenID Connect authorization server on oidc-provider (port 9999)',
     load: async () => (await import('@trellis/auth-server')).authServerComponent,
+    nodeFlags: AUTH_SERVER_NODE_FLAGS,
   },
   {
     name: 'gateway',

@@ -29,6 +29,7 @@ import { catalogue, entriesOf, loadAll, type CatalogueEntry } from './catalogue.
 import { EVENTS_FLAGS, EVENTS_HELP, eventsCommand } from './events.ts';
 import { bashCompletion } from './completion.ts';
 import { ensureLocalCa } from './local-ca.ts';
+import { restartWithNodeFlags } from './node-flags.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -39,6 +40,11 @@ export interface MainOptions {
   readonly stderr?: { write(text: string): unknown };
   readonly exit?: (code: number) => void;
   readonly readStdin?: () => Promise<string>;
+  /**
+   * Restart the process with the V8 flags of the components it runs (see node-flags.ts) before starting them: only
+   * the `trellis` bin asks, never a test calling main in its own worker.
+   */
+  readonly applyNodeFlags?: boolean;
 }
 
 type AdminCommand = (argv: readonly string[], env: Env, io: AdminIo) => Promise<void>;
@@ -208,6 +214,14 @@ export async function main(argv: readonly string[], env: Env, options: MainOptio
       exit(0);
       return;
     }
+    if (
+      options.applyNodeFlags === true &&
+      restartWithNodeFlags(
+        entries.flatMap((e) => e.nodeFlags ?? []),
+        env,
+      )
+    )
+      return;
     await runUp(entries, rest, env, { stdout, stderr, exit }, renderSummary);
     return;
   }
@@ -238,6 +252,7 @@ export async function main(argv: readonly string[], env: Env, options: MainOptio
     exit(2);
     return;
   }
+  if (options.applyNodeFlags === true && !wantsHelp(rest) && restartWithNodeFlags(entry.nodeFlags ?? [], env)) return;
   const component = await entry.load();
   if (wantsHelp(rest)) {
     stdout.write(
