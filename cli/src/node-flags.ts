@@ -36,7 +36,7 @@ export function restartWithNodeFlags(
     process.execPath,
     [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)],
     // The environment as the process has it, not only what `env` shows: execve passes it on whole.
-    process.env as Record<string, string>,
+    process.env,
   );
   return true;
 }
