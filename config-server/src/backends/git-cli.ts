@@ -13,7 +13,7 @@ export interface GitRunOptions {
   readonly signal?: AbortSignal;
 }
 
-/** A failed git run; `message` is git's own first error line with any credentials in URLs masked. */
+/** A failed git run; `message` is git's own first error line (and its continuation) with any credentials in URLs masked. */
 export class GitCommandError extends Error {
   override readonly name = 'GitCommandError';
 }
@@ -46,12 +46,15 @@ export function runGit(args: readonly string[], options: GitRunOptions): Promise
       (err, stdout, stderr) => {
         if (err === null) return resolve(stdout);
         const timedOut = 'killed' in err && err.killed === true && !options.signal?.aborted;
-        const first =
-          stderr
-            .toString('utf8')
-            .split('\n')
-            .map((l) => l.trim())
-            .find((l) => l !== '') ?? '';
+        const lines = stderr
+          .toString('utf8')
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((l) => l !== '');
+        // A line ending in a colon goes on in the next (`unable to connect to host:` ↵ `…errno=Connection refused`):
+        // the reason is there.
+        let first = lines[0] ?? '';
+        for (let i = 1; first.endsWith(':') && i < lines.length; i++) first = `${first} ${lines[i] ?? ''}`;
         const reason = timedOut
           ? `git ${args[0] ?? ''} timed out after ${options.timeoutMs} ms`
           : first !== ''

@@ -1,6 +1,6 @@
 // Remote git repositories mirrored in the data directory: clone, timed background fetch, reads by commit id.
 import { createHash } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@trellis/kit';
 import { ConfigServerError } from '../errors.ts';
@@ -12,6 +12,8 @@ const DEFAULT_REFRESH_MS = 30_000;
 const DEFAULT_TIMEOUT_MS = 5_000;
 // A clone moves the whole history where a fetch moves a few objects.
 const CLONE_TIMEOUT_FACTOR = 6;
+// In the mirror directory, the time of its last good fetch: health dates a mirror reopened with the remote down.
+const LAST_GOOD_FETCH_FILE = 'trellis-last-good-fetch';
 
 // Branch and tag names as git allows them, minus what rev-parse would read as an expression or an option
 // (`-x`, `@{…}`, `^`, `~`, `:`): a label only ever names a ref or a commit.
@@ -55,7 +57,13 @@ const EMPTY_REFS: Refs = { heads: new Map(), tags: new Map() };
 export interface MirrorStatus {
   readonly uri: string;
   readonly cloned: boolean;
+  /** When the last fetch (or clone) ran, whether or not it worked. */
   readonly lastFetch?: string;
+  /**
+   * When a fetch (or clone) last worked: what is served is the remote as it was then. Also for a mirror reopened
+   * from an earlier run, so a restart with the remote down still says how old what it serves is.
+   */
+  readonly lastGoodFetch?: string;
   readonly fetchError?: string;
   readonly commit?: string;
 }
@@ -122,6 +130,7 @@ export class GitMirror {
   #refs: Refs = EMPTY_REFS;
   ready = false;
   lastFetch: FetchState | undefined;
+  #lastGoodFetch: string | undefined;
   #running: Promise<void> | undefined;
   // Objects are immutable: a commit's tree, or what a commit id names, never changes once read.
   readonly #trees = new Lru<string, Map<string, string>>(32);
@@ -157,10 +166,13 @@ export class GitMirror {
       if (!this.ready && !(await exists(join(this.dir, 'HEAD')))) await this.#clone();
       else await this.#git(['fetch', '--prune', '--quiet', 'origin']);
       this.lastFetch = { at: new Date().toISOString() };
+      this.#lastGoodFetch = this.lastFetch.at;
+      await writeFile(join(this.dir, LAST_GOOD_FETCH_FILE), this.#lastGoodFetch).catch(() => undefined);
       this.context.onSync?.((performance.now() - started) / 1000, true);
     } catch (err) {
       this.context.onSync?.((performance.now() - started) / 1000, false);
       this.#fetchFailed(err);
+      this.#lastGoodFetch ??= await this.#fetchedOnDisk();
       // An existing mirror from an earlier run still serves, even when the remote is down from the start.
       if (!this.ready && !(await exists(join(this.dir, 'HEAD')))) return;
     }
@@ -179,6 +191,12 @@ export class GitMirror {
       { repository: maskCredentials(this.uri), reason },
       'git fetch failed; serving the last good state',
     );
+  }
+
+  /** When a mirror left by an earlier run last fetched (git's FETCH_HEAD is rewritten by failed fetches too). */
+  async #fetchedOnDisk(): Promise<string | undefined> {
+    const text = await readFile(join(this.dir, LAST_GOOD_FETCH_FILE), 'utf8').catch(() => '');
+    return Number.isNaN(Date.parse(text)) ? undefined : new Date(text).toISOString();
   }
 
   async #clone(): Promise<void> {
@@ -264,6 +282,7 @@ export class GitMirror {
       uri: maskCredentials(this.uri),
       cloned: this.ready,
       ...(this.lastFetch === undefined ? {} : { lastFetch: this.lastFetch.at }),
+      ...(this.#lastGoodFetch === undefined ? {} : { lastGoodFetch: this.#lastGoodFetch }),
       ...(this.lastFetch?.error === undefined ? {} : { fetchError: this.lastFetch.error }),
       ...(defaultCommit === undefined ? {} : { commit: defaultCommit }),
     };
