@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Hono } from 'hono';
+import { findTargetHandler } from 'hono/utils/handler';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { json, type KitEnv } from './hono-app.ts';
 
@@ -76,10 +77,13 @@ export function undocumentedRoutes(app: Hono<KitEnv>, document: OpenApiDocument)
 export async function apiDocument(app: Hono<KitEnv>, options: ApiDocsOptions): Promise<OpenApiDocument> {
   const { generateSpecs, uniqueSymbol } = await import('hono-openapi');
   for (const route of app.routes) {
-    const operation = (route.handler as Documented)[OPERATION];
+    // A sub-app with its own onError is mounted with each handler wrapped; the documented one is inside, and
+    // inside is where hono-openapi looks too.
+    const handler = findTargetHandler(route.handler) as Documented;
+    const operation = handler[OPERATION];
     if (operation !== undefined) {
       // hono-openapi's structure (it clones nothing but the responses), filled in on the copy it reads.
-      Object.assign(route.handler, { [uniqueSymbol]: { spec: structuredClone(operation) } });
+      Object.assign(handler, { [uniqueSymbol]: { spec: structuredClone(operation) } });
     }
   }
   const document = (await generateSpecs(app, {
