@@ -1,9 +1,28 @@
 // The property store's contract, and its SQLite implementation: Spring's JDBC PROPERTIES table, with every write
 // recorded for history and rollback.
 import { openSqlite, type Health, type SqliteDatabase as Db, migrateSqlite } from '@trellis/kit';
+import { ConfigServerError } from '../errors.ts';
 
 // Numbered .sql files next to this module, applied in order on open.
 const MIGRATIONS = new URL('./migrations/', import.meta.url);
+// Freeing disk space takes an operator, not a moment.
+const FULL_RETRY_AFTER_SECS = 30;
+
+/**
+ * SQLite's disk full as the 503 it is (the transaction was rolled back whole, reads still work), with the reason;
+ * undefined for any other error.
+ */
+function unwritable(err: unknown): ConfigServerError | undefined {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
+  if (code === 'SQLITE_FULL') {
+    return new ConfigServerError(
+      'backend_unavailable',
+      'the config database cannot be written: the disk is full; retry once space is freed',
+      { retryAfterSecs: FULL_RETRY_AFTER_SECS, cause: err },
+    );
+  }
+  return undefined;
+}
 
 /** One (application, profile, label) row set of Spring's PROPERTIES table. */
 export interface PropertyScope {
@@ -262,7 +281,7 @@ export function openPropertyStore(options: PropertyStoreOptions): PropertyStore 
     try {
       return Promise.resolve(fn());
     } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      return Promise.reject(unwritable(err) ?? (err instanceof Error ? err : new Error(String(err))));
     }
   };
   const count = (): number => countRows.get()?.N ?? 0;
