@@ -49,6 +49,7 @@ const PROGRAMS: readonly Program[] = [
   },
   { command: 'mvn', debian: 'maven', why: "Kafka's and Spring's jars from Maven Central" },
   { command: 'python3', debian: 'python3-venv', why: 'schemathesis, the API fuzzer (from PyPI, in its own venv)' },
+  { command: 'nft', debian: 'nftables', why: "the registry's fault tests drop packets on a peer's link" },
   // Its Recommends are the node exporter and its collectors (smartd, IPMI): more daemons, none of them needed. The
   // tests run their own prometheus on a free port with a temporary config, never the service Debian may start on 9090.
   {
