@@ -20,6 +20,7 @@ import { replicationBodyLimit } from './routes/peer-replication.ts';
 import { syncFromPeers } from './peers/sync.ts';
 import { Registry } from './registry/registry.ts';
 import { startSweeper } from './registry/sweeper.ts';
+import { durableWrites } from './store/durable-writes.ts';
 import { persistRegistry } from './store/persistence.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
 import type { RegistryStore } from './store/store.ts';
@@ -44,8 +45,9 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
     selfPreservation: config.selfPreservation,
     onListenerError: (err) => log.error({ err }, 'a registry subscriber failed'),
   });
+  const durable = durableWrites();
   const persistence = persistRegistry(
-    { registry, store, log },
+    { registry, store, log, onWriteFailed: durable.failed },
     config.restoreGraceMs === undefined
       ? { limits: config.limits }
       : { graceMs: config.restoreGraceMs, limits: config.limits },
@@ -90,6 +92,7 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
       limits: config.limits,
     }),
   );
+  service.app.use(durable.middleware);
   service.app.route(
     '/',
     createApp({

@@ -16,6 +16,8 @@ export interface PersistenceOptions {
   readonly log: Logger;
   /** How often collected renewals are written. Default 1 s. */
   readonly flushIntervalMs?: number;
+  /** Told when a change could not be stored, synchronously, so the request that made it is not acknowledged. */
+  readonly onWriteFailed?: () => void;
 }
 
 export interface Persistence {
@@ -59,6 +61,7 @@ export function persistRegistry(
       else store.save(change.lease, change.version);
     } catch (err) {
       log.error({ err, app, id: instanceId }, 'could not save a registry change');
+      options.onWriteFailed?.();
     }
   });
   const offRenewal = registry.onRenewal((renewal) => {
