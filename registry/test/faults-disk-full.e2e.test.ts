@@ -33,7 +33,7 @@ describe('trellis registry on a disk that fills up', () => {
     async () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'registry-faults-disk-'));
       dirs.push(dataDir);
-      disk = await smallDisk(dataDir, '384k');
+      disk = await smallDisk(dataDir, '1m');
       const port = await freePort();
       const first = startRegistryProcess({ port, host: '127.0.0.1', dataDir, wrapper: disk.wrapper });
       await first.listening;
