@@ -15,12 +15,20 @@ import {
   observabilityOf,
   type ObservabilitySettings,
   workersSetting,
+  apiDocsEnabled,
 } from '@trellis/kit';
 import { tlsSettings } from '@trellis/kit/tls';
 import { parseDataSize } from './routing/definition.ts';
 
 /** Routes the management API may hold in all (file, config server and API routes together), unless --max-routes. */
 export const DEFAULT_MAX_ROUTES = 1000;
+
+/** A client's time for a request head: ample for any real client, and a slowloris holds a connection this long at most. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 20_000;
+/** node's own keep-alive timeout: an idle connection costs a socket and a few KiB until then. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 5000;
+/** Client connections per listener: far above what a gateway serves busy, below what exhausts its memory. */
+export const DEFAULT_MAX_CONNECTIONS = 20_000;
 
 const adminAuth: SettingSpec<Credential, false> = {
   flag: 'admin-auth',
@@ -164,6 +172,28 @@ export function gatewaySettings() {
       min: 1,
       help: "time to an upstream's response head (a route may set response-timeout metadata)",
     }),
+    headersTimeoutMs: setting.integer({
+      flag: 'headers-timeout-ms',
+      env: 'GATEWAY_HEADERS_TIMEOUT_MS',
+      default: DEFAULT_HEADERS_TIMEOUT_MS,
+      min: 100,
+      max: 300_000,
+      help: "time a client has to send a request's line and headers, from its connection or the request's first byte; then 408 and the connection is closed (slowloris)",
+    }),
+    idleTimeoutMs: setting.integer({
+      flag: 'idle-timeout-ms',
+      env: 'GATEWAY_IDLE_TIMEOUT_MS',
+      default: DEFAULT_IDLE_TIMEOUT_MS,
+      min: 100,
+      help: "time a kept-alive client connection may sit idle between requests before the gateway closes it (Spring Boot's server.netty.idle-timeout); keep it above the idle timeout of a load balancer in front",
+    }),
+    maxConnections: setting.integer({
+      flag: 'max-connections',
+      env: 'GATEWAY_MAX_CONNECTIONS',
+      default: DEFAULT_MAX_CONNECTIONS,
+      min: 1,
+      help: 'most client connections each listener (HTTP, HTTPS) holds at once; further ones are closed on arrival until some end (raise the open-file limit, ulimit -n, above it)',
+    }),
   };
 }
 
@@ -220,6 +250,14 @@ export interface GatewayConfig {
   readonly adminAuth: Credential | undefined;
   /** Most routes the management API lets the table grow to. */
   readonly maxRoutes: number;
+  /** Whether /v3/api-docs and Swagger UI are served (--api-docs; off by default with NODE_ENV=production). */
+  readonly apiDocs: boolean;
+  /** Client connections: time to send a request head, idle time between requests, most at once per listener. */
+  readonly connections: {
+    readonly headersTimeoutMs: number;
+    readonly idleTimeoutMs: number;
+    readonly max: number;
+  };
 }
 
 /** The introspection client: both halves of the credential, and an issuer to introspect at. */
@@ -350,6 +388,8 @@ export function gatewayConfig(
     maxInFlightPerClient: s.maxInFlightPerClient === 0 ? undefined : s.maxInFlightPerClient,
     adminAuth: s.adminAuth,
     maxRoutes: s.maxRoutes,
+    apiDocs: apiDocsEnabled(s.apiDocs, env),
+    connections: { headersTimeoutMs: s.headersTimeoutMs, idleTimeoutMs: s.idleTimeoutMs, max: s.maxConnections },
   });
 }
 

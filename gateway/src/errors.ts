@@ -11,6 +11,8 @@ export type GatewayErrorCode =
   | 'payload_too_large'
   /** The request's headers are larger than node's limit (--max-http-header-size). */
   | 'header_too_large'
+  /** The request's line and headers did not arrive within --headers-timeout-ms. */
+  | 'request_timeout'
   /** TRACE, TRACK, CONNECT or a method node does not know: never forwarded. */
   | 'method_not_allowed'
   /** No bearer token, or one that does not verify. */
@@ -44,6 +46,7 @@ const STATUS = {
   bad_request: 400,
   payload_too_large: 413,
   header_too_large: 431,
+  request_timeout: 408,
   method_not_allowed: 405,
   unauthorized: 401,
   forbidden: 403,

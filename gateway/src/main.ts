@@ -22,18 +22,22 @@ import {
   parseTrustedProxies,
   StartupError,
   type Health,
+  type KitEnv,
   type Logger,
   type NodeServerOptions,
   type Running,
 } from '@trellis/kit';
 import { createTokenIntrospector, createTokenVerifier } from '@trellis/clients/security';
 import { DEV_FILES, serverTls } from '@trellis/kit/tls';
+import type { Hono } from 'hono';
 import { createApp, renderError } from './app.ts';
 import { gatewayConfig, gatewaySettings, type GatewayConfig } from './config.ts';
 import { GatewayError } from './errors.ts';
 import { createProxy } from './proxy/forward.ts';
+import { ownPaths } from './proxy/own-paths.ts';
 import { ALLOWED_METHODS, methodNotAllowed } from './proxy/screen.ts';
 import { Upstreams } from './proxy/upstreams.ts';
+import { routeApiComponents } from './routes/route-schemas.ts';
 import { configRouteSource } from './routing/config-source.ts';
 import { fileRouteSource, RouteManager } from './routing/manager.ts';
 import { RouteState } from './routing/table.ts';
@@ -54,6 +58,8 @@ export interface GatewayOptions {
 }
 
 export interface RunningGateway extends Running {
+  /** The app of the gateway's own endpoints (actuator, route API, API document): tests list its routes. */
+  readonly app: Hono<KitEnv>;
   readonly manager: RouteManager;
   readonly discovery: DiscoveryClient | undefined;
   /** The config client routes come from, with --config-uri. */
@@ -104,17 +110,30 @@ function parserRefusal(err: NodeJS.ErrnoException): GatewayError {
  * What the listeners answer before the proxy sees a request: JSON for the requests node's parser refuses, 405 for
  * CONNECT, Host checked by the proxy's screen (with a reason; node's own 400 has no body), and 100 Continue sent by
  * the proxy once a request passed its checks, so a client does not upload a body about to be refused (413, 401, 400).
+ * A client too slow with its request head gets 408 and loses the connection at once, as node's own answer does: left
+ * half-open, a slowloris client would hold it on.
  */
-const EDGE_SERVER: NodeServerOptions = {
-  requireHostHeader: false,
-  handlerSendsContinue: true,
-  clientError: (err, socket) => {
-    if (socket.writable && err.code !== 'ECONNRESET') writeRawError(socket, parserRefusal(err));
-    else socket.destroy();
-  },
-  // CONNECT would make the gateway a tunnel to anywhere; node closes it silently without a listener.
-  connect: (_req, socket) => writeRawError(socket, methodNotAllowed('CONNECT')),
-};
+function edgeServer(connections: GatewayConfig['connections']): NodeServerOptions {
+  return {
+    requireHostHeader: false,
+    handlerSendsContinue: true,
+    headersTimeoutMs: connections.headersTimeoutMs,
+    keepAliveTimeoutMs: connections.idleTimeoutMs,
+    maxConnections: connections.max,
+    clientError: (err, socket) => {
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        writeRawError(
+          socket,
+          new GatewayError('request_timeout', 'the request line and headers did not arrive in time'),
+        );
+        socket.destroy();
+      } else if (socket.writable && err.code !== 'ECONNRESET') writeRawError(socket, parserRefusal(err));
+      else socket.destroy();
+    },
+    // CONNECT would make the gateway a tunnel to anywhere; node closes it silently without a listener.
+    connect: (_req, socket) => writeRawError(socket, methodNotAllowed('CONNECT')),
+  };
+}
 
 /** The `routes` health component: which sources feed the table, and why a source's last route set was refused. */
 function routeSourcesHealth(manager: RouteManager, sources: readonly string[]): Health {
@@ -193,7 +212,7 @@ export async function startGateway(
     renderError,
     bodyLimit: actuatorBodyLimit,
     drainTimeoutMs: options.drainTimeoutMs,
-    server: EDGE_SERVER,
+    server: edgeServer(config.connections),
     allowedHosts: config.allowedHosts,
     healthShowDetails: config.healthShowDetails,
     observability: await createObservability('gateway', config.observability, log),
@@ -201,7 +220,13 @@ export async function startGateway(
     // forwarded client's address decides); a caller on the internet starts a new trace, so it can neither choose the
     // trace id nor force its requests to be sampled.
     traceTrust: (req) => fromInternalCaller(req, traceProxies),
+    // The route API's document (with --admin-auth) beside the actuator's; proxied routes are the upstreams' own.
+    apiDocs: config.apiDocs
+      ? { components: config.adminAuth === undefined ? undefined : routeApiComponents(config.adminAuth) }
+      : undefined,
   });
+  // Before the route API is mounted: what the app serves outside /actuator/ is the API document and Swagger UI.
+  const ownPath = ownPaths(service.app.routes);
   const discovery =
     config.registryUrl === undefined
       ? undefined
@@ -311,6 +336,7 @@ export async function startGateway(
     authServerUpstreams: config.authServerUpstreams,
     maxInFlightPerClient: config.maxInFlightPerClient,
     actuator: (req, res) => service.serveApp(req, res),
+    ownPath,
     observability: service.observability,
   });
   // Every request is the proxy's, before the framework: it screens it, then forwards it or hands /actuator/* back.
@@ -390,6 +416,7 @@ export async function startGateway(
     notes,
     // The landscape's front door, offered over HTTPS only (tokens and passwords pass through it).
     offers: { entry: service.endpoints.find((e) => e.protocol === 'https')?.url },
+    app: service.app,
     manager,
     discovery,
     config: configClient,

@@ -94,7 +94,7 @@ export async function startTestGateway(
     ],
     env: {},
   });
-  const running = await startGateway(gatewayConfig(settings), options.logger ?? silent, {
+  const running = await startGateway(gatewayConfig(settings, options.env ?? {}), options.logger ?? silent, {
     env: options.env ?? {},
     drainTimeoutMs: 2000,
   });

@@ -68,6 +68,8 @@ export interface ProxyOptions {
    * proxied ones; `req.url` is set to the normal path first.
    */
   readonly actuator?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  /** Further normal paths `actuator` serves (the API document, Swagger UI; see ownPaths); default none. */
+  readonly ownPath?: (path: string) => boolean;
   readonly now?: () => number;
   /** The service's meters and tracer (service.observability); either may be off. */
   readonly observability?: Observability;
@@ -110,6 +112,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     inFlight:
       options.maxInFlightPerClient === undefined ? undefined : new InFlightLimit(options.maxInFlightPerClient, trusted),
     actuator: options.actuator,
+    ownPath: options.ownPath ?? (() => false),
     meters:
       options.observability?.metrics === undefined
         ? undefined
@@ -164,7 +167,7 @@ class RequestEnd {
 async function serve(deps: ProxyDeps, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const started = deps.meters === undefined ? 0 : performance.now();
   const target = screenRequest(req);
-  if (deps.actuator !== undefined && target.path.startsWith(ACTUATOR)) {
+  if (deps.actuator !== undefined && (target.path.startsWith(ACTUATOR) || deps.ownPath(target.path))) {
     req.url = withQuery(target.path, target.query);
     continueIfExpected(req, res);
     deps.actuator(req, res);

@@ -32,6 +32,7 @@ export interface ProxyDeps {
   /** undefined: no cap on the requests one source has in flight. */
   readonly inFlight: InFlightLimit | undefined;
   readonly actuator: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined;
+  readonly ownPath: (path: string) => boolean;
   /** The gateway's meters; undefined with metrics off. */
   readonly meters?: GatewayMeters | undefined;
   /** The service's tracer; undefined with tracing off (no span is made then). */

@@ -21,6 +21,25 @@ export interface RouteDefinition {
 
 const GENKEY = '_genkey_';
 
+/**
+ * Route ids: what files and the route API accept (the API document's path parameter pattern too, so ASCII classes:
+ * other regex engines read `\w` as letters of any script).
+ */
+export const ROUTE_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/** `order` given as text: what the config server's flattened properties carry (`"1"`), taken as Jackson coerces it. */
+export const ORDER_TEXT = /^[-+]?[0-9]{1,15}$/;
+
+/** A route's order: an integer, its text, or nothing (0); a fraction, `true`, `""` or a list is refused. */
+function orderOf(raw: unknown, id: string): number {
+  if (raw === undefined || raw === null) return 0;
+  const order = typeof raw === 'string' && ORDER_TEXT.test(raw) ? Number(raw) : raw;
+  if (typeof order !== 'number' || !Number.isSafeInteger(order)) {
+    throw new GatewayError('invalid_route', `route ${id}: order must be an integer`);
+  }
+  return order;
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -53,14 +72,13 @@ function component(raw: unknown, where: string): ComponentDefinition {
 export function readRouteDefinition(raw: unknown, idFromPath?: string): RouteDefinition {
   if (!isRecord(raw)) throw new GatewayError('invalid_route', 'a route must be an object with id, uri and predicates');
   const id = idFromPath ?? raw.id;
-  if (typeof id !== 'string' || !/^[\w.:-]{1,128}$/.test(id)) {
+  if (typeof id !== 'string' || !ROUTE_ID.test(id)) {
     throw new GatewayError('invalid_route', 'a route needs an id of letters, digits, ".", ":", "_" or "-"');
   }
   if (typeof raw.uri !== 'string' || raw.uri === '') {
     throw new GatewayError('invalid_route', `route ${id}: uri is required`);
   }
-  const order = raw.order === undefined ? 0 : Number(raw.order);
-  if (!Number.isSafeInteger(order)) throw new GatewayError('invalid_route', `route ${id}: order must be an integer`);
+  const order = orderOf(raw.order, id);
   const list = (key: 'predicates' | 'filters'): ComponentDefinition[] => {
     const value = raw[key];
     if (value === undefined || value === null) return [];
