@@ -50,6 +50,31 @@ export interface NodeServerOptions {
    * loopback names and any other listener serves every name. Refused requests, upgrades and CONNECTs get 421.
    */
   readonly allowedHosts?: readonly string[] | undefined;
+  /**
+   * Most time a client may take to send a request's head, counted from the connection's opening (its first request)
+   * or the request's first byte (later ones); then it gets 408 (through `clientError` when given) and is closed.
+   * Checked every tenth of it (at most every second) rather than node's every 30 s. Default node's 60 s.
+   */
+  readonly headersTimeoutMs?: number | undefined;
+  /** How long a kept-alive connection may sit idle between requests before it is closed. Default node's 5 s. */
+  readonly keepAliveTimeoutMs?: number | undefined;
+  /** Most connections one listener holds at once; beyond it new ones are closed on arrival. Default no limit. */
+  readonly maxConnections?: number | undefined;
+}
+
+/** node's http.Server options for a listener from NodeServerOptions. */
+function serverOptionsOf(options: NodeServerOptions): http.ServerOptions {
+  const headers = options.headersTimeoutMs;
+  return {
+    ...(options.requireHostHeader === false ? { requireHostHeader: false } : {}),
+    ...(headers === undefined
+      ? {}
+      : {
+          headersTimeout: headers,
+          // node looks for expired heads every 30 s by default, which lets a slow client keep a connection 30 s past it.
+          connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(headers / 10))),
+        }),
+  };
 }
 
 export interface NodeServer {
@@ -121,7 +146,7 @@ export function createNodeServer(config: NodeServerConfig): NodeServer {
     };
 
   const create = (tls: ListenOptions['tls'], rule: HostRule): http.Server => {
-    const serverOptions: http.ServerOptions = options.requireHostHeader === false ? { requireHostHeader: false } : {};
+    const serverOptions = serverOptionsOf(options);
     const screenedHandle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       const refused = refusedHost(rule.admits, req);
       if (refused === undefined) handle(req, res);
@@ -130,6 +155,8 @@ export function createNodeServer(config: NodeServerConfig): NodeServer {
     const server = tls
       ? https.createServer({ ...serverOptions, key: tls.key, cert: tls.cert }, screenedHandle)
       : http.createServer(serverOptions, screenedHandle);
+    if (options.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = options.keepAliveTimeoutMs;
+    if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
     if (options.handlerSendsContinue === true) server.on('checkContinue', screenedHandle);
     if (options.clientError !== undefined) server.on('clientError', options.clientError);
     if (options.connect !== undefined) server.on('connect', screened(rule, options.connect));
