@@ -28,6 +28,8 @@ describe('trellis setup', () => {
       "setup: missing redis-server (the gateway's shared rate limiter): sudo apt-get install -y redis-server",
       'setup: missing javac (the Kafka broker, Zipkin and the Spring Boot interop apps): sudo apt-get install -y default-jdk-headless',
       "setup: missing mvn (Kafka's and Spring's jars from Maven Central): sudo apt-get install -y maven",
+      'setup: missing python3 (schemathesis, the API fuzzer (from PyPI, in its own venv)): sudo apt-get install -y python3-venv',
+      "setup: missing nft (the registry's fault tests drop packets on a peer's link): sudo apt-get install -y nftables",
       'setup: missing prometheus (the metrics tests scrape the landscape with a real Prometheus): sudo apt-get install -y prometheus',
       'setup: nothing was tested; fix the lines above and run npm test again',
     ]);
