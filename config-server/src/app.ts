@@ -28,6 +28,7 @@ import { keyRoutes } from './routes/key.ts';
 import { renderingRoutes } from './routes/renderings.ts';
 import { resourceRoutes } from './routes/resources.ts';
 import { watchRoutes } from './routes/watch.ts';
+import { CLIENT_SECURITY } from './routes/openapi.ts';
 
 export interface AppDeps {
   readonly logger: Logger;
@@ -160,6 +161,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     stopping: service.stopping,
     heartbeatMs: deps.heartbeatMs ?? 25_000,
     metrics: deps.metrics,
+    security: deps.access === undefined ? undefined : CLIENT_SECURITY,
   };
   const app = service.app;
   // Fixed paths before the `/{name}/{profiles}` patterns they would otherwise match.

@@ -1,5 +1,6 @@
 // The config server's settings, Spring's property names as flags and variables; the only reader of process.env.
 import {
+  apiDocsEnabled,
   commonSettings,
   isPostgresUrl,
   loadSettings,
@@ -217,6 +218,14 @@ export function configServerSettings() {
       env: 'CONFIG_OVERRIDES_FILE',
       help: 'a YAML or .properties file of overrides (CONFIG_OVERRIDES wins over it)',
     }),
+    maxCredentialFailures: setting.integer({
+      flag: 'max-credential-failures',
+      env: 'CONFIG_MAX_CREDENTIAL_FAILURES',
+      min: 1,
+      max: 1_000_000,
+      default: 10,
+      help: 'wrong credentials one address may present for one name (twice as many across names) before it is locked out, doubling from 30 s; raise it only where many clients share an address',
+    }),
     trustedProxies: setting.list({
       flag: 'trusted-proxies',
       env: 'CONFIG_TRUSTED_PROXIES',
@@ -234,6 +243,8 @@ export interface ClientEntry {
 }
 
 export interface Config extends ConfigServerSettings {
+  /** Whether /v3/api-docs and Swagger UI are served: --api-docs, else on except with NODE_ENV=production. */
+  readonly apiDocs: boolean;
   readonly clientEntries: readonly ClientEntry[] | undefined;
   /** The backends in order, defaults applied. */
   readonly backendKinds: readonly BackendKind[];
@@ -414,6 +425,7 @@ export function checkConfig(
   }
   return Object.freeze({
     ...settings,
+    apiDocs: apiDocsEnabled(settings.apiDocs, env),
     proxies,
     clientEntries,
     backendKinds: backendKinds as BackendKind[],

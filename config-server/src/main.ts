@@ -2,10 +2,13 @@
 import {
   createObservability,
   createService,
+  CredentialLimiter,
   defineComponent,
   StartupError,
   type Logger,
+  type Observability,
   type Running,
+  type Service,
   type StartContext,
   observabilityOf,
   postgresUnreachable,
@@ -14,6 +17,7 @@ import {
 import { serverTls, type TlsMaterial } from '@trellis/kit/tls';
 import { createAccessControl } from './access/clients.ts';
 import { createApp, renderError } from './app.ts';
+import { COMPONENTS } from './routes/openapi.ts';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createCompositeBackend } from './backends/composite.ts';
@@ -145,29 +149,7 @@ async function start(config: Config, logger: Logger, env: StartContext['env']): 
       ? undefined
       : configServerMetrics(observability.metrics, config.backendKinds.join(','));
   const { backend, store } = await backendsFor(config, logger, env, metrics);
-  const service = createService({
-    name: 'config-server',
-    logger,
-    renderError,
-    allowedHosts: config.allowedHosts,
-    healthShowDetails: config.healthShowDetails,
-    observability,
-  });
-  createApp({
-    logger,
-    backend,
-    service,
-    overrides,
-    maxWatchers: config.watchMaxStreams,
-    maxWatchersPerClient: config.watchMaxStreamsPerClient,
-    watchWriteTimeoutMs: config.watchWriteTimeout * 1000,
-    metrics,
-    proxies: config.proxies,
-    ...(keys === undefined ? {} : { keys }),
-    ...(config.clientEntries === undefined ? {} : { access: createAccessControl(config.clientEntries) }),
-    ...(store === undefined ? {} : { store }),
-    ...(config.adminEntries === undefined ? {} : { admins: createAccessControl(config.adminEntries) }),
-  });
+  const service = createConfigServer(config, { logger, backend, store, keys, overrides, metrics, observability });
   service.onShutdown('config backend', () => backend.close());
   await service.listen({
     port: config.port,
@@ -192,6 +174,57 @@ async function start(config: Config, logger: Logger, env: StartContext['env']): 
     offers: { configServer: service.endpoints[0]?.url },
     stop: () => service.stop(),
   };
+}
+
+/** What the config server is made of besides its settings: main.ts opens them, tests hand in their own. */
+export interface ConfigServerParts {
+  readonly logger: Logger;
+  readonly backend: EnvironmentBackend;
+  readonly store?: PropertyStore | undefined;
+  readonly keys?: KeyChain | undefined;
+  readonly overrides?: Readonly<Record<string, string>>;
+  readonly metrics?: ConfigServerMetrics | undefined;
+  readonly observability?: Observability | undefined;
+}
+
+/**
+ * The service `trellis config-server` listens with: the app's routes on the kit service, with the API document at
+ * /v3/api-docs when --api-docs (on, except with NODE_ENV=production) says so.
+ *
+ * @example
+ * const service = createConfigServer(loadConfig(env, argv), { logger, backend });
+ */
+export function createConfigServer(config: Config, parts: ConfigServerParts): Service {
+  const service = createService({
+    name: 'config-server',
+    description: 'Trellis config server (Spring Cloud Config API)',
+    logger: parts.logger,
+    renderError,
+    allowedHosts: config.allowedHosts,
+    healthShowDetails: config.healthShowDetails,
+    ...(parts.observability === undefined ? {} : { observability: parts.observability }),
+    ...(config.apiDocs ? { apiDocs: { components: COMPONENTS } } : {}),
+  });
+  createApp({
+    logger: parts.logger,
+    backend: parts.backend,
+    service,
+    overrides: parts.overrides ?? {},
+    maxWatchers: config.watchMaxStreams,
+    maxWatchersPerClient: config.watchMaxStreamsPerClient,
+    watchWriteTimeoutMs: config.watchWriteTimeout * 1000,
+    metrics: parts.metrics,
+    proxies: config.proxies,
+    credentialLimiter: new CredentialLimiter({
+      maxFailures: config.maxCredentialFailures,
+      maxFailuresPerSource: 2 * config.maxCredentialFailures,
+    }),
+    ...(parts.keys === undefined ? {} : { keys: parts.keys }),
+    ...(config.clientEntries === undefined ? {} : { access: createAccessControl(config.clientEntries) }),
+    ...(parts.store === undefined ? {} : { store: parts.store }),
+    ...(config.adminEntries === undefined ? {} : { admins: createAccessControl(config.adminEntries) }),
+  });
+  return service;
 }
 
 function describeKeys(config: Config, keys: KeyChain | undefined): string {

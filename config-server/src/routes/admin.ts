@@ -1,7 +1,14 @@
 // The property store's write, history and rollback API under /admin/ (SQLite or PostgreSQL underneath).
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { CredentialLimiter, KitEnv, TrustedProxies } from '@trellis/kit';
+import {
+  documented,
+  type CredentialLimiter,
+  type KitEnv,
+  type OpenApiOperation,
+  type OpenApiSchema,
+  type TrustedProxies,
+} from '@trellis/kit';
 import { mayRead, type AccessControl, type ConfigClient } from '../access/clients.ts';
 import { refuseSites, requireJson } from '../access/cross-site.ts';
 import { checkCredential } from '../access/guard.ts';
@@ -13,6 +20,7 @@ import {
   parseProfiles,
 } from '../environment/index.ts';
 import { ConfigServerError } from '../errors.ts';
+import { ADMIN_SECURITY, applicationParam, errorResponses, labelParam, profileParam, TRIMMED } from './openapi.ts';
 import { NoSuchChangeError, type Change, type PropertyScope, type PropertyStore } from '../store/properties.ts';
 
 export interface AdminDeps {
@@ -36,6 +44,27 @@ const CHALLENGE = 'Basic realm="config-server admin", charset="UTF-8"';
 // Control characters would make keys unreadable in listings and break `.properties` renderings.
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** checkKey's rules: 1-256 printable characters, not only spaces, not starting with `#`. */
+const KEY_SCHEMA = {
+  type: 'string',
+  minLength: 1,
+  maxLength: MAX_KEY_LENGTH,
+  pattern: `^(?!#)(?=[\\s\\S]*[^${TRIMMED}])[^\\u0000-\\u001f\\u007f]+$`,
+} as const;
+
+/** parseWrite's rules: 1-500 keys, each value text (no NUL, at most 64 KiB), a number, a boolean or null. */
+const WRITE_SCHEMA = {
+  type: 'object',
+  minProperties: 1,
+  maxProperties: MAX_KEYS,
+  propertyNames: KEY_SCHEMA,
+  additionalProperties: {
+    type: ['string', 'number', 'boolean', 'null'],
+    maxLength: MAX_VALUE_LENGTH,
+    pattern: '^[^\\u0000]*$',
+  },
+} as OpenApiSchema;
 
 const writeApiOff = (): ConfigServerError =>
   new ConfigServerError('write_api_off', 'the write API is off: set CONFIG_ADMINS to enable it');
@@ -218,42 +247,150 @@ export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
   // Before the credential is looked at: an admin's browser sends its remembered Basic password along with whatever
   // a page of another site makes it send, so a write must come from no browser page of another site (same-site
   // too: a sibling subdomain is not this server), and with a JSON body, which such a page cannot send unasked.
-  app.on(['PUT', 'POST', 'DELETE'], '/admin/*', async (c, next) => {
+  // On the write routes alone, not on /admin/*: a method no route serves is answered 405 with Allow, not 415.
+  const writeChecks: MiddlewareHandler<KitEnv> = async (c, next) => {
     // Said first, as nothing else the caller could change would help.
     if (deps.admins === undefined) throw writeApiOff();
     refuseSites(c, ['cross-site', 'same-site'], 'change configuration');
     if (c.req.method !== 'DELETE') requireJson(c);
     await next();
-  });
+  };
 
-  app.get(path, async (c) => {
-    const scope = scopeOf(c);
-    admin(c, scope.application);
-    const properties = Object.fromEntries((await deps.store.read(scope)).map(([k, v]) => [k, mask(k, v)]));
-    return c.json({ ...scope, properties });
+  const scopeParams = [applicationParam(), profileParam(), labelParam()];
+  const scopeLink = {
+    application: '$request.path.application',
+    profile: '$request.path.profile',
+    label: '$request.path.label',
+  };
+  // A write is followed by reading the scope back, its history, and a rollback to the change it made.
+  const afterWrite = {
+    ReadBack: { operationId: 'readProperties', parameters: scopeLink },
+    History: { operationId: 'scopeHistory', parameters: scopeLink },
+    RollBack: {
+      operationId: 'rollback',
+      parameters: scopeLink,
+      requestBody: { to: '$response.body#/change/id' },
+    },
+  };
+  const changeAnswer = (description: string) => ({
+    description,
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/ChangeAnswer' } } },
+    links: afterWrite,
   });
+  const limitParam: NonNullable<OpenApiOperation['parameters']>[number] = {
+    name: 'limit',
+    in: 'query',
+    description: 'newest changes first, at most this many (default 100)',
+    schema: { type: 'integer', minimum: 1, maximum: 1000 },
+  };
+  const historyAnswer: NonNullable<OpenApiOperation['responses']>[string] = {
+    description: 'the changes, newest first (sensitive values masked)',
+    content: {
+      'application/json': {
+        schema: {
+          type: 'object',
+          required: ['changes'],
+          properties: { changes: { type: 'array', items: { $ref: '#/components/schemas/Change' } } },
+        },
+      },
+    },
+  };
+  const writeErrors = errorResponses([400, 403, 413, 415, 503], true);
 
-  app.put(path, limit, async (c) => {
-    const scope = scopeOf(c);
-    const client = admin(c, scope.application);
-    const set = parseWrite(await jsonBody(c));
-    const change = await deps.store.write({ scope, set, actor: client.id });
-    c.var.log.info({ change: change?.id, ...scope, keys: Object.keys(set), actor: client.id }, 'properties written');
-    return c.json({ change: change === undefined ? null : changeJson(change) });
-  });
+  app.get(
+    path,
+    documented(
+      {
+        operationId: 'readProperties',
+        summary: "A scope's stored properties (sensitive values masked)",
+        tags: ['admin'],
+        parameters: scopeParams,
+        security: ADMIN_SECURITY,
+        responses: {
+          200: {
+            description: 'the properties',
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/Properties' } } },
+          },
+          ...errorResponses([400, 403, 503], true),
+        },
+      },
+      async (c) => {
+        const scope = scopeOf(c);
+        admin(c, scope.application);
+        const properties = Object.fromEntries((await deps.store.read(scope)).map(([k, v]) => [k, mask(k, v)]));
+        return c.json({ ...scope, properties });
+      },
+    ),
+  );
 
-  app.delete(path, async (c) => {
-    const scope = scopeOf(c);
-    const client = admin(c, scope.application);
-    const keys = c.req.queries('key') ?? [];
-    if (keys.length === 0 || keys.length > MAX_KEYS) {
-      throw new ConfigServerError('invalid_request', 'Invalid Request: name the properties to remove with ?key=…');
-    }
-    keys.forEach(checkKey);
-    const change = await deps.store.write({ scope, remove: keys, actor: client.id });
-    c.var.log.info({ change: change?.id, ...scope, keys, actor: client.id }, 'properties removed');
-    return c.json({ change: change === undefined ? null : changeJson(change) });
-  });
+  app.put(
+    path,
+    writeChecks,
+    limit,
+    documented(
+      {
+        operationId: 'writeProperties',
+        summary: 'Set properties of a scope (null removes a key)',
+        tags: ['admin'],
+        parameters: scopeParams,
+        security: ADMIN_SECURITY,
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: WRITE_SCHEMA } },
+        },
+        responses: { 200: changeAnswer('the change made (null when nothing changed)'), ...writeErrors },
+      },
+      async (c) => {
+        const scope = scopeOf(c);
+        const client = admin(c, scope.application);
+        const set = parseWrite(await jsonBody(c));
+        const change = await deps.store.write({ scope, set, actor: client.id });
+        c.var.log.info(
+          { change: change?.id, ...scope, keys: Object.keys(set), actor: client.id },
+          'properties written',
+        );
+        return c.json({ change: change === undefined ? null : changeJson(change) });
+      },
+    ),
+  );
+
+  app.delete(
+    path,
+    writeChecks,
+    documented(
+      {
+        operationId: 'removeProperties',
+        summary: 'Remove properties of a scope',
+        tags: ['admin'],
+        parameters: [
+          ...scopeParams,
+          {
+            name: 'key',
+            in: 'query',
+            required: true,
+            description: 'a property to remove; repeat for more',
+            schema: { type: 'array', items: { ...KEY_SCHEMA }, minItems: 1, maxItems: MAX_KEYS },
+            style: 'form',
+            explode: true,
+          },
+        ],
+        security: ADMIN_SECURITY,
+        responses: { 200: changeAnswer('the change made (null when nothing changed)'), ...writeErrors },
+      },
+      async (c) => {
+        const scope = scopeOf(c);
+        const client = admin(c, scope.application);
+        const keys = c.req.queries('key') ?? [];
+        if (keys.length === 0 || keys.length > MAX_KEYS) {
+          throw new ConfigServerError('invalid_request', 'Invalid Request: name the properties to remove with ?key=…');
+        }
+        keys.forEach(checkKey);
+        const change = await deps.store.write({ scope, remove: keys, actor: client.id });
+        c.var.log.info({ change: change?.id, ...scope, keys, actor: client.id }, 'properties removed');
+        return c.json({ change: change === undefined ? null : changeJson(change) });
+      },
+    ),
+  );
 
   const limitOf = (c: Context<KitEnv>): number => {
     const raw = c.req.query('limit');
@@ -265,39 +402,97 @@ export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
     return n;
   };
 
-  app.get('/admin/history', async (c) => {
-    admin(c, '*');
-    return c.json({ changes: (await deps.store.history({ limit: limitOf(c) })).map(changeJson) });
-  });
+  app.get(
+    '/admin/history',
+    documented(
+      {
+        operationId: 'history',
+        summary: 'Every change, newest first (admins of every application)',
+        tags: ['admin'],
+        parameters: [limitParam],
+        security: ADMIN_SECURITY,
+        responses: { 200: historyAnswer, ...errorResponses([400, 403, 503], true) },
+      },
+      async (c) => {
+        admin(c, '*');
+        return c.json({ changes: (await deps.store.history({ limit: limitOf(c) })).map(changeJson) });
+      },
+    ),
+  );
 
-  app.get('/admin/history/:application/:profile/:label', async (c) => {
-    const scope = scopeOf(c);
-    admin(c, scope.application);
-    return c.json({ changes: (await deps.store.history({ scope, limit: limitOf(c) })).map(changeJson) });
-  });
+  app.get(
+    '/admin/history/:application/:profile/:label',
+    documented(
+      {
+        operationId: 'scopeHistory',
+        summary: "A scope's changes, newest first",
+        tags: ['admin'],
+        parameters: [...scopeParams, limitParam],
+        security: ADMIN_SECURITY,
+        responses: { 200: historyAnswer, ...errorResponses([400, 403, 503], true) },
+      },
+      async (c) => {
+        const scope = scopeOf(c);
+        admin(c, scope.application);
+        return c.json({ changes: (await deps.store.history({ scope, limit: limitOf(c) })).map(changeJson) });
+      },
+    ),
+  );
 
-  app.post('/admin/rollback/:application/:profile/:label', limit, async (c) => {
-    const scope = scopeOf(c);
-    const client = admin(c, scope.application);
-    const body = await jsonBody(c);
-    const to =
-      typeof body === 'object' && body !== null && 'to' in body && typeof body.to === 'number' ? body.to : undefined;
-    if (to === undefined || !Number.isSafeInteger(to) || to < 0) {
-      throw new ConfigServerError(
-        'invalid_request',
-        'Invalid Request: the body must be {"to": <change id>} (0: before the first change)',
-      );
-    }
-    let change: Change | undefined;
-    try {
-      change = await deps.store.rollback(scope, to, client.id);
-    } catch (err) {
-      if (err instanceof NoSuchChangeError) throw new ConfigServerError('no_such_change', err.message);
-      throw err;
-    }
-    c.var.log.info({ change: change?.id, ...scope, to, actor: client.id }, 'properties rolled back');
-    return c.json({ change: change === undefined ? null : changeJson(change) });
-  });
+  app.post(
+    '/admin/rollback/:application/:profile/:label',
+    writeChecks,
+    limit,
+    documented(
+      {
+        operationId: 'rollback',
+        summary: 'Restore a scope as it was after a change (0: before the first)',
+        tags: ['admin'],
+        parameters: scopeParams,
+        security: ADMIN_SECURITY,
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['to'],
+                properties: { to: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } },
+              },
+            },
+          },
+        },
+        responses: {
+          200: changeAnswer('the change the rollback made (null when nothing changed)'),
+          ...errorResponses([400, 403, 404, 413, 415, 503], true),
+        },
+      },
+      async (c) => {
+        const scope = scopeOf(c);
+        const client = admin(c, scope.application);
+        const body = await jsonBody(c);
+        const to =
+          typeof body === 'object' && body !== null && 'to' in body && typeof body.to === 'number'
+            ? body.to
+            : undefined;
+        if (to === undefined || !Number.isSafeInteger(to) || to < 0) {
+          throw new ConfigServerError(
+            'invalid_request',
+            'Invalid Request: the body must be {"to": <change id>} (0: before the first change)',
+          );
+        }
+        let change: Change | undefined;
+        try {
+          change = await deps.store.rollback(scope, to, client.id);
+        } catch (err) {
+          if (err instanceof NoSuchChangeError) throw new ConfigServerError('no_such_change', err.message);
+          throw err;
+        }
+        c.var.log.info({ change: change?.id, ...scope, to, actor: client.id }, 'properties rolled back');
+        return c.json({ change: change === undefined ? null : changeJson(change) });
+      },
+    ),
+  );
 
   return app;
 }

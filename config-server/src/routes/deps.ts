@@ -8,6 +8,7 @@ import type { EnvironmentRequest } from '../environment/index.ts';
 import { normalizeNameOrLabel, parseApplications, parseProfiles } from '../environment/index.ts';
 import type { ConfigServerMetrics } from '../metrics.ts';
 import type { ServedEnvironments } from '../served-environments.ts';
+import type { Security } from './openapi.ts';
 
 /** What the route modules share; built once in createApp. */
 export interface RouteDeps {
@@ -23,6 +24,8 @@ export interface RouteDeps {
   readonly heartbeatMs: number;
   /** The server's own meters; undefined with metrics off. */
   readonly metrics?: ConfigServerMetrics | undefined;
+  /** The credentials the API document says each route asks for; undefined on an open server. */
+  readonly security: Security | undefined;
 }
 
 /** Validates the `{name}/{profiles}[/{label}]` path parameters (already percent-decoded by the router). */

@@ -1,11 +1,19 @@
 // `/encrypt`, `/decrypt` and `/encrypt/status`, answering as Spring's EncryptionController does.
 import { Hono, type Context } from 'hono';
-import type { KitEnv } from '@trellis/kit';
+import { documented, type KitEnv, type OpenApiOperation } from '@trellis/kit';
 import { CipherError, formatCipherPrefixes, parseCipherPrefixes, parseCipherValue } from '../cipher/index.ts';
 import type { KeyChain } from '../cipher/index.ts';
 import { refuseSites } from '../access/cross-site.ts';
 import { ConfigServerError } from '../errors.ts';
 import { environmentRequest, type RouteDeps } from './deps.ts';
+import {
+  eitherErrorResponse,
+  encryptionErrorResponses,
+  errorResponses,
+  nameParam,
+  profilesParam,
+  securedBy,
+} from './openapi.ts';
 
 const HEX = /^(?:[0-9a-fA-F]{2})+$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -64,7 +72,9 @@ function cipherFailure(err: unknown): never {
   }
 }
 
-// Same-site too, as for admin writes: a page on a sibling host (another app under the same domain) is another origin,
+// text/plain stays accepted, as Spring does (curl -d, existing scripts), so a page of another site could send one:
+// a browser's cross-site request is refused instead, before its remembered credential is looked at. Same-site too, as
+// for admin writes: a page on a sibling host (another app under the same domain) is another origin,
 // and its script could make the browser send its remembered credential to /decrypt.
 async function refusesCrossSite(c: Context<KitEnv>, next: () => Promise<void>): Promise<void> {
   refuseSites(c, ['cross-site', 'same-site'], 'encrypt or decrypt');
@@ -121,35 +131,102 @@ export function encryptionRoutes(deps: RouteDeps): Hono<KitEnv> {
     return c.newResponse(plain, 200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
   });
 
-  // text/plain stays accepted, as Spring does (curl -d, existing scripts), so a page of another site could send one:
-  // a browser's cross-site request is refused instead, before its remembered credential is looked at.
-  app.post('/encrypt/*', refusesCrossSite);
-  app.post('/encrypt', refusesCrossSite);
-  app.post('/decrypt/*', refusesCrossSite);
-  app.post('/decrypt', refusesCrossSite);
-  app.get('/encrypt/status', (c) => {
-    deps.guard(c, 'authenticated');
-    requireKeys(deps.keys);
-    return c.json({ status: 'OK' });
+  const secured = deps.security !== undefined;
+  const cipherOperation = (operation: 'encrypt' | 'decrypt', forApplication: boolean): OpenApiOperation => ({
+    summary:
+      operation === 'encrypt'
+        ? `Encrypt a value as a {cipher} value${forApplication ? " with an application's key" : ''}`
+        : `Decrypt a {cipher} value${forApplication ? " with an application's key" : ''} (clients allowed every application)`,
+    tags: ['encryption'],
+    ...(forApplication ? { parameters: [nameParam(), profilesParam()] } : {}),
+    ...securedBy(deps.security),
+    requestBody: {
+      required: true,
+      description:
+        operation === 'encrypt'
+          ? 'the plain text, optionally after {key:alias}{secret:…} prefixes'
+          : 'the value after {cipher}, as /encrypt answered it',
+      content: { 'text/plain': { schema: { type: 'string', minLength: 1 } } },
+    },
+    responses: {
+      200: {
+        description: operation === 'encrypt' ? 'the encrypted value (without {cipher})' : 'the plain text',
+        content: { 'text/plain': { schema: { type: 'string' } } },
+      },
+      400: eitherErrorResponse(
+        operation === 'encrypt'
+          ? 'BAD_REQUEST: nothing to encrypt; or an invalid name or profile'
+          : 'INVALID: not encrypted with this key; BAD_REQUEST: only a public key is installed; or an invalid name or profile',
+      ),
+      ...encryptionErrorResponses([404], 'NO_KEY: no key is installed'),
+      ...errorResponses([], secured),
+      403: {
+        description: 'a browser request for a page of another site, or a client that may not',
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      },
+    },
   });
-  app.post('/encrypt', (c) => {
-    deps.guard(c, 'authenticated');
-    return encrypt(c);
-  });
-  app.post('/encrypt/:name/:profiles', (c) => {
-    const request = environmentRequest(c.req.param('name'), c.req.param('profiles'));
-    deps.guard(c, { applications: request.applications });
-    return encrypt(c);
-  });
+  app.get(
+    '/encrypt/status',
+    documented(
+      {
+        summary: 'Whether a key is installed for /encrypt',
+        tags: ['encryption'],
+        ...securedBy(deps.security),
+        responses: {
+          200: {
+            description: '{"status":"OK"}',
+            content: {
+              'application/json': {
+                schema: { type: 'object', required: ['status'], properties: { status: { const: 'OK' } } },
+              },
+            },
+          },
+          ...encryptionErrorResponses([404], 'NO_KEY: no key is installed'),
+          ...errorResponses([], secured),
+        },
+      },
+      (c) => {
+        deps.guard(c, 'authenticated');
+        requireKeys(deps.keys);
+        return c.json({ status: 'OK' });
+      },
+    ),
+  );
+  app.post(
+    '/encrypt',
+    refusesCrossSite,
+    documented(cipherOperation('encrypt', false), (c) => {
+      deps.guard(c, 'authenticated');
+      return encrypt(c);
+    }),
+  );
+  app.post(
+    '/encrypt/:name/:profiles',
+    refusesCrossSite,
+    documented(cipherOperation('encrypt', true), (c) => {
+      const request = environmentRequest(c.req.param('name') ?? '', c.req.param('profiles') ?? '');
+      deps.guard(c, { applications: request.applications });
+      return encrypt(c);
+    }),
+  );
   // Decrypting any ciphertext would bypass per-application access, so only unrestricted clients may.
-  app.post('/decrypt', (c) => {
-    deps.guard(c, 'unrestricted');
-    return decrypt(c);
-  });
-  app.post('/decrypt/:name/:profiles', (c) => {
-    environmentRequest(c.req.param('name'), c.req.param('profiles'));
-    deps.guard(c, 'unrestricted');
-    return decrypt(c);
-  });
+  app.post(
+    '/decrypt',
+    refusesCrossSite,
+    documented(cipherOperation('decrypt', false), (c) => {
+      deps.guard(c, 'unrestricted');
+      return decrypt(c);
+    }),
+  );
+  app.post(
+    '/decrypt/:name/:profiles',
+    refusesCrossSite,
+    documented(cipherOperation('decrypt', true), (c) => {
+      environmentRequest(c.req.param('name') ?? '', c.req.param('profiles') ?? '');
+      deps.guard(c, 'unrestricted');
+      return decrypt(c);
+    }),
+  );
   return app;
 }

@@ -1,9 +1,10 @@
 // The Environment API, `GET /{name}/{profiles}[/{label}]`, on the app and on the kit's lean path.
 import { Hono, type Context } from 'hono';
-import type { CredentialLimiter, KitEnv, LeanRoute } from '@trellis/kit';
+import { documented, type CredentialLimiter, type KitEnv, type LeanRoute, type OpenApiOperation } from '@trellis/kit';
 import { mayRead, type AccessControl, type ConfigClient } from '../access/clients.ts';
 import { environmentJson, type EnvironmentRequest } from '../environment/index.ts';
 import { environmentRequest, V2_MEDIA_TYPE, type RouteDeps } from './deps.ts';
+import { errorResponses, labelParam, nameParam, profilesParam, securedBy } from './openapi.ts';
 
 // Enough for every `{name}/{profiles}[/{label}]` path a landscape reads; the oldest is forgotten first.
 const MAX_REMEMBERED = 256;
@@ -44,8 +45,33 @@ export function environmentRoutes(
     }
     return c.newResponse(body, 200, { ...(v2 ? V2_HEADERS : JSON_HEADERS), ...headers });
   };
-  app.get('/:name/:profiles', (c) => handle(c));
-  app.get('/:name/:profiles/:label', (c) => handle(c, c.req.param('label')));
+  const operation = (withLabel: boolean): OpenApiOperation => ({
+    summary: withLabel ? 'The environment at a label' : 'The environment (default label)',
+    description:
+      "Spring Cloud Config's Environment: property sources, most specific first. With Accept " +
+      `${V2_MEDIA_TYPE} each value is {value, origin}.`,
+    tags: ['environment'],
+    parameters: [nameParam(), profilesParam(), ...(withLabel ? [labelParam()] : [])],
+    ...securedBy(deps.security),
+    responses: {
+      200: {
+        description: 'the environment',
+        content: {
+          'application/json': { schema: { $ref: '#/components/schemas/Environment' } },
+          [V2_MEDIA_TYPE]: { schema: { $ref: '#/components/schemas/Environment' } },
+        },
+      },
+      ...errorResponses([400, 403, 404, 503], deps.security !== undefined),
+    },
+  });
+  app.get(
+    '/:name/:profiles',
+    documented(operation(false), (c) => handle(c)),
+  );
+  app.get(
+    '/:name/:profiles/:label',
+    documented(operation(true), (c) => handle(c, c.req.param('label'))),
+  );
 
   const lean: LeanRoute = {
     method: 'GET',

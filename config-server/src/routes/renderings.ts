@@ -1,6 +1,6 @@
 // The merged environment as one .yml, .yaml, .properties or .json file (Spring's `/{name}-{profiles}.yml`).
 import { Hono, type Context } from 'hono';
-import type { KitEnv } from '@trellis/kit';
+import { documented, type KitEnv, type OpenApiOperation } from '@trellis/kit';
 import {
   mergeSources,
   renderJson,
@@ -11,8 +11,17 @@ import {
 } from '../environment/index.ts';
 import { ConfigServerError } from '../errors.ts';
 import { environmentRequest, type RouteDeps } from './deps.ts';
+import {
+  errorResponses,
+  FILE_OR_PROFILES_SCHEMA,
+  FILE_SCHEMA,
+  NAME_SCHEMA,
+  resolvePlaceholdersParam,
+  securedBy,
+} from './openapi.ts';
 
-const FILE = ':file{[^/]+\\.(?:yml|yaml|properties|json)}';
+// `\x2f` is `/`: a literal one would split the pattern where route paths are split into segments (the API document's).
+const FILE = ':file{[^\\x2f]+\\.(?:yml|yaml|properties|json)}';
 
 /**
  * `GET [/{label}]/{name}-{profiles}.yml|yaml|properties|json`: the merged environment as one file, name and profiles
@@ -53,7 +62,43 @@ export function renderingRoutes(deps: RouteDeps): Hono<KitEnv> {
       'content-type': extension === 'json' ? 'application/json' : 'text/plain; charset=utf-8',
     });
   };
-  app.get(`/${FILE}`, (c) => handle(c));
-  app.get(`/:label/${FILE}`, (c) => handle(c, c.req.param('label')));
+  const operation = (withLabel: boolean): OpenApiOperation => ({
+    summary: withLabel ? 'The merged environment as one file, at a label' : 'The merged environment as one file',
+    tags: ['renderings'],
+    parameters: [
+      ...(withLabel
+        ? [{ name: 'label', in: 'path' as const, required: true, schema: NAME_SCHEMA, example: 'main' }]
+        : []),
+      {
+        name: 'file',
+        in: 'path' as const,
+        required: true,
+        schema: withLabel ? FILE_OR_PROFILES_SCHEMA : FILE_SCHEMA,
+        example: 'product-docker.yml',
+      },
+      resolvePlaceholdersParam,
+    ],
+    ...securedBy(deps.security),
+    responses: {
+      200: {
+        description: withLabel
+          ? '.yml, .yaml and .properties as text, .json as nested JSON; the environment when {file} is profiles'
+          : '.yml, .yaml and .properties as text, .json as nested JSON',
+        content: {
+          'text/plain': { schema: { type: 'string' } },
+          'application/json': { schema: { type: 'object' } },
+        },
+      },
+      ...errorResponses([400, 403, 404, 503], deps.security !== undefined),
+    },
+  });
+  app.get(
+    `/${FILE}`,
+    documented(operation(false), (c) => handle(c)),
+  );
+  app.get(
+    `/:label/${FILE}`,
+    documented(operation(true), (c) => handle(c, c.req.param('label'))),
+  );
   return app;
 }

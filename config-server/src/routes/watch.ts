@@ -1,7 +1,7 @@
 // Watch streams (beyond Spring's wire): Server-Sent Events naming the keys that changed in an environment.
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { pumpEvents, type KitEnv, type StreamSlots } from '@trellis/kit';
+import { documented, pumpEvents, type KitEnv, type OpenApiOperation, type StreamSlots } from '@trellis/kit';
 import type { View } from '../access/ownership.ts';
 import {
   changedKeys,
@@ -12,6 +12,7 @@ import {
 } from '../environment/index.ts';
 import { ConfigServerError } from '../errors.ts';
 import { environmentRequest, type RouteDeps } from './deps.ts';
+import { errorResponses, labelParam, nameParam, profilesParam, securedBy } from './openapi.ts';
 
 interface Snapshot {
   readonly version: string | null;
@@ -118,7 +119,26 @@ export function watchRoutes(deps: RouteDeps, limits: WatchLimits): Hono<KitEnv> 
       }
     });
   };
-  app.get('/watch/:name/:profiles', (c) => handle(c));
-  app.get('/watch/:name/:profiles/:label', (c) => handle(c, c.req.param('label')));
+  const operation = (withLabel: boolean): OpenApiOperation => ({
+    summary: withLabel ? "Watch an environment's changes at a label" : "Watch an environment's changes",
+    description:
+      'Server-Sent Events: `ready` {version}, then `change` {version, changed: [key names]} on every change of ' +
+      'its sources; values never travel on the stream. Comment lines keep idle streams open.',
+    tags: ['watch'],
+    parameters: [nameParam(), profilesParam(), ...(withLabel ? [labelParam()] : [])],
+    ...securedBy(deps.security),
+    responses: {
+      200: { description: 'the event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+      ...errorResponses([400, 403, 404, 503], deps.security !== undefined),
+    },
+  });
+  app.get(
+    '/watch/:name/:profiles',
+    documented(operation(false), (c) => handle(c)),
+  );
+  app.get(
+    '/watch/:name/:profiles/:label',
+    documented(operation(true), (c) => handle(c, c.req.param('label'))),
+  );
   return app;
 }
