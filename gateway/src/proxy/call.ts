@@ -34,7 +34,10 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   readonly head: Promise<Answer>;
   /** The call's CLIENT span (tracing on), ended when the body has ended or the call failed. */
   span: Span | undefined = undefined;
+  /** Told when the upstream fails after its head was in (the client's connection is cut then): the gateway logs it. */
+  onCut: ((err: Error) => void) | undefined = undefined;
   #status = 0;
+  #aborted = false;
   #resolve!: (answer: Answer) => void;
   readonly #settler: HeadSettler;
   readonly #target: UpstreamAddress;
@@ -107,6 +110,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       return;
     }
     // Mid-body: the client connection cannot carry a complete answer any more, so it goes too.
+    if (!this.#aborted) this.onCut?.(err);
     this.#sink?.destroy();
     this.#onDiscarded?.();
   }
@@ -147,6 +151,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   /** The client left: stop the upstream call (its socket closes rather than going back to the pool half-read). */
   abort(reason: Error): void {
     if (this.#ended || this.#failed) return;
+    this.#aborted = true;
     if (this.#controller === undefined) this.#abortReason = reason;
     else this.#controller.abort(reason);
   }

@@ -78,6 +78,11 @@ function attempt(deps: ProxyDeps, fwd: Forwarding, exchange: Exchange, target: T
     const route = fwd.route;
     const pool = deps.upstreams.pool(target.origin, route.connectTimeoutMs ?? deps.connectTimeoutMs);
     const call = new UpstreamCall(deps.authServer, target);
+    call.onCut = (err) =>
+      deps.log.warn(
+        { route: route.id, upstream: target.origin, code: 'bad_gateway', err },
+        'the upstream dropped the connection mid-response; the client connection was cut, so it cannot take the body for complete',
+      );
     fwd.call = call;
     const method = fwd.req.method ?? 'GET';
     let sent = deps.authServer.headersFor(target, exchange.headers);
