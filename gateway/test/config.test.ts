@@ -64,4 +64,24 @@ describe('gateway settings', () => {
     expect(load(['--max-routes', '10']).maxRoutes).toBe(10);
     expect(() => load(['--max-routes', '0'])).toThrow(/--max-routes/);
   });
+
+  it('bounds client connections by default (headers 20 s, idle 5 s, 20,000 per listener) and takes other limits', () => {
+    expect(load([]).connections).toEqual({ headersTimeoutMs: 20_000, idleTimeoutMs: 5000, max: 20_000 });
+    expect(
+      loadConfig({
+        argv: ['--headers-timeout-ms', '4000', '--idle-timeout-ms', '60000'],
+        env: { GATEWAY_MAX_CONNECTIONS: '500' },
+      }).connections,
+    ).toEqual({ headersTimeoutMs: 4000, idleTimeoutMs: 60_000, max: 500 });
+    // node refuses a headers timeout above its request timeout (300 s); 0 would turn the check off.
+    expect(() => load(['--headers-timeout-ms', '300001'])).toThrow(/--headers-timeout-ms/);
+    expect(() => load(['--max-connections', '0'])).toThrow(/--max-connections/);
+  });
+
+  it('serves the API document unless NODE_ENV=production, where --api-docs turns it on', () => {
+    expect(load([]).apiDocs).toBe(true);
+    expect(loadConfig({ argv: [], env: { NODE_ENV: 'production' } }).apiDocs).toBe(false);
+    expect(loadConfig({ argv: ['--api-docs'], env: { NODE_ENV: 'production' } }).apiDocs).toBe(true);
+    expect(loadConfig({ argv: [], env: { SPRINGDOC_API_DOCS_ENABLED: 'false' } }).apiDocs).toBe(false);
+  });
 });
