@@ -4,7 +4,14 @@ import { documented, type CredentialLimiter, type KitEnv, type LeanRoute, type O
 import { mayRead, type AccessControl, type ConfigClient } from '../access/clients.ts';
 import { environmentJson, type EnvironmentRequest } from '../environment/index.ts';
 import { environmentRequest, V2_MEDIA_TYPE, type RouteDeps } from './deps.ts';
-import { errorResponses, labelParam, nameParam, profilesParam, securedBy } from './openapi.ts';
+import {
+  ENVIRONMENT_PROFILES_SCHEMA,
+  errorResponses,
+  labelParam,
+  nameParam,
+  profilesParam,
+  securedBy,
+} from './openapi.ts';
 
 // Enough for every `{name}/{profiles}[/{label}]` path a landscape reads; the oldest is forgotten first.
 const MAX_REMEMBERED = 256;
@@ -51,7 +58,9 @@ export function environmentRoutes(
       "Spring Cloud Config's Environment: property sources, most specific first. With Accept " +
       `${V2_MEDIA_TYPE} each value is {value, origin}.`,
     tags: ['environment'],
-    parameters: [nameParam(), profilesParam(), ...(withLabel ? [labelParam()] : [])],
+    parameters: withLabel
+      ? [nameParam(), profilesParam(), labelParam()]
+      : [nameParam(), { ...profilesParam(), schema: ENVIRONMENT_PROFILES_SCHEMA }],
     ...securedBy(deps.security),
     responses: {
       200: {

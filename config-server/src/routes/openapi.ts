@@ -14,7 +14,9 @@ export const TRIMMED = '\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2
 // normalizeNameOrLabel: no `..`, `#`, `\` or NUL anywhere, not starting with `(_)` (Spring's `/`) or `/`.
 const PATH_SAFE = '(?!\\(_\\)|/)(?![\\s\\S]*(?:\\.\\.|#|\\\\|\\u0000))';
 const PROFILE = `[${TRIMMED}]*[A-Za-z0-9](?:[A-Za-z0-9_.+@-]{0,${MAX_NAME_LENGTH - 2}}[A-Za-z0-9])?[${TRIMMED}]*`;
-const NAME_PART = `[^,]*[^,${TRIMMED}][^,]*`;
+// Its first non-blank character is where the spaces end: a pattern that left it open would backtrack exponentially
+// over a long list of names (Python's regular expressions, the fuzzer's, have no linear-time engine).
+const NAME_PART = `[${TRIMMED}]*[^,${TRIMMED}][^,]*`;
 
 /** `{name}`: one application or several, comma-separated (Spring's EnvironmentController checks). */
 export const NAME_SCHEMA: ParameterSchema = {
@@ -48,6 +50,15 @@ const path = (name: string, schema: ParameterSchema, example: string): Parameter
   schema,
   example,
 });
+
+// What the renderings' route takes before the environment's `/{name}/{profiles}` sees it.
+const NOT_A_FILE = '(?![\\s\\S]*\\.(?:yml|yaml|properties|json)$)';
+
+/** `{profiles}` of `/{name}/{profiles}`: a second segment ending .yml, .yaml, .properties or .json is a rendering's. */
+export const ENVIRONMENT_PROFILES_SCHEMA: ParameterSchema = {
+  ...PROFILES_SCHEMA,
+  pattern: `^${NOT_A_FILE}${PROFILE}(?:,${PROFILE})*$`,
+};
 
 export const nameParam = (name = 'name'): Parameter => path(name, NAME_SCHEMA, 'product');
 export const profilesParam = (name = 'profiles'): Parameter => path(name, PROFILES_SCHEMA, 'docker');
@@ -241,7 +252,7 @@ export const FILE_SCHEMA: ParameterSchema = {
  */
 export const FILE_OR_PROFILES_SCHEMA: ParameterSchema = {
   type: 'string',
-  pattern: `^(?:${FILE_BODY}|${PROFILE}(?:,${PROFILE})*)$`,
+  pattern: `^(?:${FILE_BODY}|${NOT_A_FILE}${PROFILE}(?:,${PROFILE})*)$`,
   description:
     '{name}-{profiles}.yml, .yaml, .properties or .json (split at the last hyphen); anything else is the profiles ' +
     'of GET /{name}/{profiles}',

@@ -95,3 +95,19 @@ describe('the config server API document', () => {
     expect(await asked.json()).not.toHaveProperty('openapi');
   });
 });
+
+describe('--max-credential-failures', () => {
+  const wrong = { authorization: `Basic ${btoa('ops:wrong')}` };
+  const statuses = async (service: Service, n: number): Promise<number[]> => {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) out.push((await service.app.request('/product/default', { headers: wrong })).status);
+    return out;
+  };
+
+  it('locks a name out after that many wrong credentials from one address (default 10)', async () => {
+    expect(await statuses(server(['--clients', 'ops:ops-secret:*', '--max-credential-failures', '2']), 3)).toEqual([
+      401, 401, 429,
+    ]);
+    expect(await statuses(server(['--clients', 'ops:ops-secret:*']), 11)).toEqual([...Array(10).fill(401), 429]);
+  });
+});
