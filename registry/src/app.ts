@@ -91,6 +91,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
       deps.maxWatchersPerAddress ?? DEFAULT_MAX_WATCHERS_PER_ADDRESS,
     ),
     limits: { ...DEFAULT_LIMITS, ...deps.limits },
+    access: { write: deps.writeAuth, clients: deps.clients, read: deps.readAuth },
   };
   const api = new Hono<KitEnv>();
   const access = { write: deps.writeAuth, clients: deps.clients, read: deps.readAuth, prefixes: EUREKA_PREFIXES };
@@ -116,6 +117,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     streams: routeDeps.streams,
     // The dashboard shows the registry: it is a read, behind the read credential when one is set.
     guard: accessGuard(access),
+    access: routeDeps.access,
     environment: deps.dashboard?.environment ?? 'development',
     startedAt: deps.dashboard?.startedAt ?? deps.registry.now(),
     replicas: deps.dashboard?.replicas ?? (() => []),

@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { asciiUpperCase } from '@trellis/clients/discovery';
 import {
+  apiDocsEnabled,
   commonSettings,
   loadSettings,
   parseScopedEntries,
@@ -225,6 +226,8 @@ export interface RegistryConfig {
   readonly maxWatchers: number;
   /** Most event streams open at once from one source address. */
   readonly maxWatchersPerAddress: number;
+  /** Whether /v3/api-docs and Swagger UI are served (--api-docs; off by default with NODE_ENV=production). */
+  readonly apiDocs: boolean;
 }
 
 /** Marks the credentials shipped in docker-compose.yml: fine on a laptop, refused in production. */
@@ -286,6 +289,7 @@ export function registryConfig(
     environment: settings.environment,
     maxWatchers: settings.maxWatchers,
     maxWatchersPerAddress: settings.maxWatchersPerAddress,
+    apiDocs: apiDocsEnabled(settings.apiDocs, env),
     limits: Object.freeze({
       maxInstanceBytes: settings.maxInstanceBytes,
       maxInstances: settings.maxInstances,

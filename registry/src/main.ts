@@ -3,11 +3,15 @@
 import {
   createObservability,
   createService,
+  openApiPath,
+  type ApiDocsOptions,
+  type Service,
   defineComponent,
   StartupError,
   type Logger,
   type Running,
 } from '@trellis/kit';
+import { registryApiDocs } from './api-docs.ts';
 import { createApp, EUREKA_PREFIXES } from './app.ts';
 import { registryConfig, registrySettings } from './config.ts';
 import type { RegistryConfig } from './config.ts';
@@ -15,7 +19,11 @@ import { countReplication, observeRegistry } from './metrics.ts';
 import { createPeerHttp } from './peers/peer-http.ts';
 import { isSelf } from './peers/peer-url.ts';
 import { PeerReplicator } from './peers/replicator.ts';
+import { deltaOperation } from './routes/apps.ts';
+import { registerOperation } from './routes/application.ts';
+import type { RegistrationLimits } from './registry/limits.ts';
 import { leanHeartbeat } from './routes/instance.ts';
+import { paths } from './http/params.ts';
 import { replicationBodyLimit } from './routes/peer-replication.ts';
 import { syncFromPeers } from './peers/sync.ts';
 import { Registry } from './registry/registry.ts';
@@ -39,7 +47,24 @@ export const registryComponent = defineComponent({
  * already names the component: trellis binds `component` on the logger of each one it starts.
  */
 export async function startRegistry(config: Readonly<RegistryConfig>, log: Logger): Promise<Running> {
+  const built = await buildRegistry(config, log);
+  await built.listen();
+  return running(config, log, built);
+}
+
+/** A registry assembled (store open, routes mounted) but not yet listening: what startRegistry starts. */
+export interface BuiltRegistry {
+  readonly service: Service;
+  /** The peers this node replicates to (itself left out). */
+  readonly peers: readonly { readonly label: string }[];
+  /** Copies the registry from the peers, starts replicating and listens; stops everything when that fails. */
+  listen(): Promise<void>;
+}
+
+/** Assembles the registry as startRegistry runs it, without listening: tests read its routes and document. */
+export async function buildRegistry(config: Readonly<RegistryConfig>, log: Logger): Promise<BuiltRegistry> {
   const startedAt = Date.now();
+  const access = { write: config.writeAuth, clients: config.clients, read: config.readAuth };
   const store = openStore(config.databaseFile);
   const registry = new Registry({
     selfPreservation: config.selfPreservation,
@@ -61,6 +86,9 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
     observability: await createObservability('registry', config.observability, log),
     // A peer's batch of up to 250 registrations must fit (Eureka drops a batch refused as too large).
     bodyLimit: replicationBodyLimit(config.limits),
+    apiDocs: config.apiDocs
+      ? { ...registryApiDocs(access), extraPaths: () => deltaPaths(access, config.limits) }
+      : undefined,
   });
   const metrics = service.observability.metrics;
   if (metrics !== undefined) observeRegistry(metrics, registry);
@@ -128,29 +156,35 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
     };
   });
 
-  try {
-    if (peerHttp !== undefined) {
-      // Before listening, so the first client read already sees what the other nodes hold.
-      await syncFromPeers({
-        registry,
-        peers,
-        http: peerHttp.send,
-        log,
-        timeoutMs: config.peerSyncTimeoutMs,
-        limits: config.limits,
-        onOutcome: (url, outcome) => replicator.observed(url, outcome),
+  const listen = async (): Promise<void> => {
+    try {
+      if (peerHttp !== undefined) {
+        // Before listening, so the first client read already sees what the other nodes hold.
+        await syncFromPeers({
+          registry,
+          peers,
+          http: peerHttp.send,
+          log,
+          timeoutMs: config.peerSyncTimeoutMs,
+          limits: config.limits,
+          onOutcome: (url, outcome) => replicator.observed(url, outcome),
+        });
+      }
+      replicator.start();
+      await service.listen({
+        port: config.port,
+        ...(config.host === undefined ? {} : { host: config.host }),
+        setting: '--port (REGISTRY_PORT)',
       });
+    } catch (err) {
+      await service.stop();
+      throw err;
     }
-    replicator.start();
-    await service.listen({
-      port: config.port,
-      ...(config.host === undefined ? {} : { host: config.host }),
-      setting: '--port (REGISTRY_PORT)',
-    });
-  } catch (err) {
-    await service.stop();
-    throw err;
-  }
+  };
+  return { service, peers, listen };
+}
+
+function running(config: Readonly<RegistryConfig>, log: Logger, { service, peers }: BuiltRegistry): Running {
   const open = config.writeAuth === undefined && config.clients === undefined;
   if (open) {
     // Anyone who reaches the port can register an instance that takes a service's traffic (and its callers'
@@ -174,6 +208,19 @@ export async function startRegistry(config: Readonly<RegistryConfig>, log: Logge
     offers: { registry: service.endpoints.find((e) => e.protocol === 'http')?.url },
     stop: () => service.stop(),
   };
+}
+
+/** GET /apps/delta under each mount point, with and without the slash: the /apps/{APP} route answers it. */
+function deltaPaths(
+  access: Parameters<typeof deltaOperation>[0],
+  limits: RegistrationLimits,
+): ReturnType<NonNullable<ApiDocsOptions['extraPaths']>> {
+  const get = deltaOperation(access);
+  // POST /apps/delta is the /apps/{APP} registration of an application named DELTA.
+  const post = registerOperation({ access, limits }, 'delta');
+  return Object.fromEntries(
+    EUREKA_PREFIXES.flatMap((prefix) => paths(`${prefix}/apps/delta`)).map((p) => [openApiPath(p), { get, post }]),
+  ) as ReturnType<NonNullable<ApiDocsOptions['extraPaths']>>;
 }
 
 const noPeers = (): Promise<never> => Promise.reject(new Error('no peers configured'));

@@ -34,6 +34,7 @@ describe('loadConfig', () => {
       environment: 'development',
       maxWatchers: 1000,
       maxWatchersPerAddress: 100,
+      apiDocs: true,
       limits: {
         maxInstanceBytes: 32 * 1024,
         maxInstances: 20_000,

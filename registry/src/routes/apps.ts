@@ -1,8 +1,9 @@
 // GET /apps and GET /apps/delta: the whole registry and the changes of the last three minutes, both served from
 // the response cache (dropped on every change, so never stale). Every client polls one of them every 30 s, as it
 // heartbeats: routine traffic, logged at debug as Eureka does, like the heartbeat.
-import type { KitEnv } from '@trellis/kit';
+import { documented, type KitEnv, type OpenApiOperation } from '@trellis/kit';
 import { Hono } from 'hono';
+import { applicationsResponse, guarded, readSecurity, type ApiAccess } from '../api-docs.ts';
 import { acceptsGzip, sendDocument, wireFormat } from '../http/negotiate.ts';
 import { paths } from '../http/params.ts';
 import type { RouteDeps } from './deps.ts';
@@ -20,11 +21,33 @@ export function appsRoutes(deps: RouteDeps): Hono<KitEnv> {
     c.set('requestLogLevel', 'debug');
     return sendDocument(c, 200, deps.cache.get('delta', format, gzip), format, gzip);
   });
-  app.on('GET', paths('/apps'), (c) => {
-    const format = wireFormat(c);
-    const gzip = acceptsGzip(c);
-    c.set('requestLogLevel', 'debug');
-    return sendDocument(c, 200, deps.cache.get('apps', format, gzip), format, gzip);
-  });
+  const security = readSecurity(deps.access);
+  app.on(
+    'GET',
+    paths('/apps'),
+    documented(
+      guarded(security, {
+        summary: 'The whole registry',
+        tags: ['eureka'],
+        responses: { 200: applicationsResponse('every application with instances') },
+      }),
+      (c) => {
+        const format = wireFormat(c);
+        const gzip = acceptsGzip(c);
+        c.set('requestLogLevel', 'debug');
+        return sendDocument(c, 200, deps.cache.get('apps', format, gzip), format, gzip);
+      },
+    ),
+  );
   return app;
+}
+
+/** GET /apps/delta, answered by the /apps/{APP} route above: documented beside the routes as an extra path. */
+export function deltaOperation(access: ApiAccess): OpenApiOperation {
+  return guarded(readSecurity(access), {
+    summary: 'The changes of the last three minutes',
+    description: "Each changed instance with its actionType; apps__hashcode is the whole registry's.",
+    tags: ['eureka'],
+    responses: { 200: applicationsResponse('the recent changes') },
+  });
 }

@@ -1,4 +1,5 @@
 // What every route of the Eureka API is built from.
+import type { ApiAccess } from '../api-docs.ts';
 import type { ResponseCache } from '../http/response-cache.ts';
 import type { StreamSlots } from '../http/stream-slots.ts';
 import type { RegistrationLimits } from '../registry/limits.ts';
@@ -19,4 +20,6 @@ export interface RouteDeps {
   readonly streams: StreamSlots;
   /** What a registration may claim and how much the registry holds. */
   readonly limits: RegistrationLimits;
+  /** The credentials in force, for what each route's document says it needs. */
+  readonly access: ApiAccess;
 }

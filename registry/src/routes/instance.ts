@@ -1,4 +1,5 @@
 // /apps/{APP}/{ID}: read one instance (GET), heartbeat (PUT), cancel (DELETE).
+import { documented } from '@trellis/kit';
 import type { KitEnv, LeanRequest, LeanResponse, LeanRoute, ScopedCredentials } from '@trellis/kit';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
@@ -10,6 +11,17 @@ import {
   renderInstance,
 } from '../eureka/index.ts';
 import type { InstanceStatus } from '../eureka/index.ts';
+import {
+  badRequest,
+  dirtyTimestampParameter,
+  guarded,
+  instanceResponse,
+  notFound,
+  pathParameter,
+  readSecurity,
+  statusParameter,
+  writeSecurity,
+} from '../api-docs.ts';
 import type { Credential } from '../auth/credentials.ts';
 import { writerMay, writerOf } from '../auth/writers.ts';
 import { RegistryError } from '../errors.ts';
@@ -26,37 +38,98 @@ export function instanceRoutes(deps: RouteDeps): Hono<KitEnv> {
   const { registry, limits } = deps;
   const app = new Hono<KitEnv>();
 
-  app.on('GET', paths('/apps/:app/:id'), (c) => {
-    const instance = registry.instance(appParam(c), idParam(c));
-    if (instance === undefined) throw new RegistryError('unknown_instance', 'Unknown instance');
-    return sendRendered(c, 200, (format) => renderInstance(instance, { format }));
-  });
+  const instancePath = [pathParameter('app'), pathParameter('id')];
+  const badName = badRequest('not an application name or instance id');
+  const unknown = notFound('no such instance');
+  app.on(
+    'GET',
+    paths('/apps/:app/:id'),
+    documented(
+      guarded(readSecurity(deps.access), {
+        summary: 'One instance',
+        tags: ['eureka'],
+        parameters: instancePath,
+        responses: { 200: instanceResponse('the instance'), ...badName, ...unknown },
+      }),
+      (c) => {
+        const instance = registry.instance(appParam(c), idParam(c));
+        if (instance === undefined) throw new RegistryError('unknown_instance', 'Unknown instance');
+        return sendRendered(c, 200, (format) => renderInstance(instance, { format }));
+      },
+    ),
+  );
 
   // Spring sends ?status=UP&lastDirtyTimestamp=…; eureka-js-client sends nothing. Eureka ignores `status` here;
   // it is still checked, so a bad value is a 400 rather than silently accepted.
-  app.on('PUT', paths('/apps/:app/:id'), (c) => {
-    const overriddenStatus = statusQuery(c, 'overriddenstatus', 'overriddenStatus');
-    statusQuery(c, 'status');
-    const lastDirtyTimestamp = dirtyTimestampQuery(c, limits, registry.now());
-    const result = heartbeat(registry, appParam(c), idParam(c), {
-      lastDirtyTimestamp,
-      overriddenStatus,
-      replicated: isReplication(c),
-    });
-    // Every instance renews every 30 s: 1,000 instances would write 33 lines a second at info. Eureka logs renewals
-    // at debug; so do we. A 404 (the client re-registers) or 409 (a replica out of date) stays at info.
-    if (result.statusCode === 200) c.set('requestLogLevel', 'debug');
-    return answer(c, result);
-  });
+  const write = writeSecurity(deps.access);
+  app.on(
+    'PUT',
+    paths('/apps/:app/:id'),
+    documented(
+      guarded(write, {
+        summary: 'Heartbeat: renew the lease',
+        description:
+          'Also answered by a lean route ahead of the app (the same answers). 404 tells the client to register again.',
+        tags: ['eureka'],
+        parameters: [
+          ...instancePath,
+          statusParameter('status', 'the status the client believes it has (checked, otherwise ignored, as Eureka)'),
+          statusParameter('overriddenstatus', "the override the client knows of (Eureka's spelling)"),
+          statusParameter('overriddenStatus', 'the same, as some clients spell it'),
+          dirtyTimestampParameter(limits),
+        ],
+        responses: {
+          200: {
+            description: 'renewed (empty body)',
+            links: {
+              statusOverride: {
+                operationRef: '#/paths/~1eureka~1apps~1{app}~1{id}~1status/put',
+                parameters: { app: '$request.path.app', id: '$request.path.id', value: 'OUT_OF_SERVICE' },
+              },
+            },
+          },
+          ...badRequest('a bad name, status or lastDirtyTimestamp (also one from the future)'),
+          ...notFound('not registered here, or the client holds a newer copy: register again'),
+          409: instanceResponse("a replicated heartbeat older than this registry's copy, which is sent back"),
+        },
+      }),
+      (c) => {
+        const overriddenStatus = statusQuery(c, 'overriddenstatus', 'overriddenStatus');
+        statusQuery(c, 'status');
+        const lastDirtyTimestamp = dirtyTimestampQuery(c, limits, registry.now());
+        const result = heartbeat(registry, appParam(c), idParam(c), {
+          lastDirtyTimestamp,
+          overriddenStatus,
+          replicated: isReplication(c),
+        });
+        // Every instance renews every 30 s: 1,000 instances would write 33 lines a second at info. Eureka logs renewals
+        // at debug; so do we. A 404 (the client re-registers) or 409 (a replica out of date) stays at info.
+        if (result.statusCode === 200) c.set('requestLogLevel', 'debug');
+        return answer(c, result);
+      },
+    ),
+  );
 
-  app.on('DELETE', paths('/apps/:app/:id'), (c) => {
-    const replicated = isReplication(c);
-    const result = cancel(registry, appParam(c), idParam(c), replicated);
-    if (result.statusCode === 200) {
-      c.var.log.info({ app: appParam(c), id: idParam(c), replicated }, 'instance cancelled');
-    }
-    return answer(c, result);
-  });
+  app.on(
+    'DELETE',
+    paths('/apps/:app/:id'),
+    documented(
+      guarded(write, {
+        summary: 'Cancel: remove the instance',
+        tags: ['eureka'],
+        parameters: instancePath,
+        responses: { 200: { description: 'removed (empty body)' }, ...badName, ...unknown },
+      }),
+      (c) => {
+        const replicated = isReplication(c);
+        const result = cancel(registry, appParam(c), idParam(c), replicated);
+        if (result.statusCode === 200) {
+          c.var.log.info({ app: appParam(c), id: idParam(c), replicated }, 'instance cancelled');
+        }
+        return answer(c, result);
+      },
+    ),
+  );
 
   return app;
 }

@@ -1,6 +1,15 @@
 // POST /peerreplication/batch: a Eureka peer's batched changes. Each item is applied with the rules of the request
 // it stands for and answered on its own (a bad item does not fail the batch); every item counts as replicated.
-import type { KitEnv } from '@trellis/kit';
+import { documented, type KitEnv } from '@trellis/kit';
+import {
+  badRequest,
+  guarded,
+  replicationBody,
+  replicationResponse,
+  tooLarge,
+  unsupportedBody,
+  writeSecurity,
+} from '../api-docs.ts';
 import { Hono } from 'hono';
 import { parseReplicationBatch, renderReplicationResponse } from '../eureka/index.ts';
 import type { ReplicationItem, ReplicationResponseItem } from '../eureka/index.ts';
@@ -31,24 +40,40 @@ export function replicationBodyLimit(limits: Pick<RegistrationLimits, 'maxInstan
 export function peerReplicationRoutes(deps: RouteDeps): Hono<KitEnv> {
   const { registry, limits } = deps;
   const app = new Hono<KitEnv>();
-  app.on('POST', paths('/peerreplication/batch'), async (c) => {
-    const batch = parseReplicationBatch(await c.req.text(), { now: registry.now() });
-    if (!batch.ok) throw new RegistryError('invalid_request', batch.error.message);
-    const responses = batch.value.map((item): ReplicationResponseItem => {
-      if (!item.ok) {
-        c.var.log.info({ reason: item.error.message }, 'replication item refused');
-        return { statusCode: 400 };
-      }
-      const refused = refusal(registry, item.value, limits);
-      if (refused !== undefined) {
-        c.var.log.info({ action: item.value.action, reason: refused.reason }, 'replication item refused');
-        return { statusCode: refused.statusCode };
-      }
-      return apply(registry, item.value, limits);
-    });
-    // The batch answer is always JSON (Eureka's ReplicationListResponse is a Jackson bean).
-    return sendDocument(c, 200, renderReplicationResponse(responses), 'json', acceptsGzip(c));
+  const operation = guarded(writeSecurity(deps.access), {
+    summary: "A Eureka peer's batch of changes",
+    description: 'Each item is applied with the rules of the request it stands for, and answered on its own.',
+    tags: ['eureka'],
+    requestBody: replicationBody(limits),
+    responses: {
+      200: replicationResponse,
+      ...badRequest('not a {"replicationList": […]}'),
+      ...tooLarge('a batch over the body limit'),
+      ...unsupportedBody,
+    },
   });
+  app.on(
+    'POST',
+    paths('/peerreplication/batch'),
+    documented(operation, async (c) => {
+      const batch = parseReplicationBatch(await c.req.text(), { now: registry.now() });
+      if (!batch.ok) throw new RegistryError('invalid_request', batch.error.message);
+      const responses = batch.value.map((item): ReplicationResponseItem => {
+        if (!item.ok) {
+          c.var.log.info({ reason: item.error.message }, 'replication item refused');
+          return { statusCode: 400 };
+        }
+        const refused = refusal(registry, item.value, limits);
+        if (refused !== undefined) {
+          c.var.log.info({ action: item.value.action, reason: refused.reason }, 'replication item refused');
+          return { statusCode: refused.statusCode };
+        }
+        return apply(registry, item.value, limits);
+      });
+      // The batch answer is always JSON (Eureka's ReplicationListResponse is a Jackson bean).
+      return sendDocument(c, 200, renderReplicationResponse(responses), 'json', acceptsGzip(c));
+    }),
+  );
   return app;
 }
 

@@ -1,6 +1,7 @@
 // GET /vips/{vip} and /svips/{svip}: the instances whose (secure) VIP address list names the VIP, as an
 // `applications` document (possibly empty, never 404), the way Ribbon-era clients look services up.
-import type { KitEnv } from '@trellis/kit';
+import { documented, type KitEnv } from '@trellis/kit';
+import { applicationsResponse, badRequest, guarded, pathParameter, readSecurity } from '../api-docs.ts';
 import { Hono } from 'hono';
 import { appsHashCode, renderApplications, vipProblem } from '../eureka/index.ts';
 import { RegistryError } from '../errors.ts';
@@ -16,23 +17,36 @@ export function vipsRoutes(deps: RouteDeps): Hono<KitEnv> {
     ['/vips/:vip', 'vipAddress'],
     ['/svips/:vip', 'secureVipAddress'],
   ] as const) {
-    app.on('GET', paths(path), (c) => {
-      // Matching is exact (as Eureka's), but a lookup no stored VIP address could match is refused with the reason.
-      const vip = c.req.param('vip') ?? '';
-      const problem = vip.includes(',')
-        ? 'Invalid VIP address: a lookup names one address'
-        : vipProblem(vip, 'VIP address');
-      if (problem !== undefined) throw new RegistryError('invalid_request', problem);
-      const applications = byVip(deps.registry, vip, field);
-      const instances = applications.flatMap((a) => a.instances);
-      return sendRendered(c, 200, (format) =>
-        renderApplications(applications, {
-          format,
-          versionsDelta: deps.registry.version,
-          appsHashCode: appsHashCode(instances),
-        }),
-      );
+    const operation = guarded(readSecurity(deps.access), {
+      summary: `The instances whose ${field} lists this address`,
+      tags: ['eureka'],
+      parameters: [pathParameter('vip')],
+      responses: {
+        200: applicationsResponse('the matching instances (possibly none)'),
+        ...badRequest('not one VIP address'),
+      },
     });
+    app.on(
+      'GET',
+      paths(path),
+      documented(operation, (c) => {
+        // Matching is exact (as Eureka's), but a lookup no stored VIP address could match is refused with the reason.
+        const vip = c.req.param('vip') ?? '';
+        const problem = vip.includes(',')
+          ? 'Invalid VIP address: a lookup names one address'
+          : vipProblem(vip, 'VIP address');
+        if (problem !== undefined) throw new RegistryError('invalid_request', problem);
+        const applications = byVip(deps.registry, vip, field);
+        const instances = applications.flatMap((a) => a.instances);
+        return sendRendered(c, 200, (format) =>
+          renderApplications(applications, {
+            format,
+            versionsDelta: deps.registry.version,
+            appsHashCode: appsHashCode(instances),
+          }),
+        );
+      }),
+    );
   }
   return app;
 }

@@ -5,7 +5,8 @@
 //   ": ping" comments every watchPingMs.
 // A stream ends when the service stops, when the client goes away, or when the client falls too far behind (it then
 // reconnects and starts again from a snapshot); each way unsubscribes its listener.
-import { pumpEvents, type KitEnv } from '@trellis/kit';
+import { documented, pumpEvents, type KitEnv } from '@trellis/kit';
+import { guarded, readSecurity, streamsFull } from '../api-docs.ts';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { instanceJson } from '../eureka/render.ts';
@@ -22,41 +23,55 @@ export function watchRoutes(deps: RouteDeps): Hono<KitEnv> {
     if (last?.version !== change.version) last = { version: change.version, frame: changeFrame(change) };
     return last.frame;
   };
-  app.on('GET', paths('/watch'), (c) => {
-    if (deps.stopping.aborted) throw new RegistryError('unavailable', 'The registry is stopping');
-    const release = deps.streams.take(c);
-    c.header('x-accel-buffering', 'no');
-    const socket = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
-    return streamSSE(c, async (stream) => {
-      try {
-        // A write waits for the client to read: one that stops reading is cut after watchWriteTimeoutMs and its
-        // socket closed; one that reads but falls watchMaxQueued changes behind has its stream ended (cleanly, so it
-        // starts again from a snapshot); shutdown cuts every stream at once, even mid-write.
-        await pumpEvents(
-          stream,
-          {
-            writeTimeoutMs: deps.watchWriteTimeoutMs,
-            pingMs: deps.watchPingMs,
-            ping: ': ping\n\n',
-            maxQueued: deps.watchMaxQueued,
-            overflow: 'end',
-            stopping: deps.stopping,
-            destroySocket: () => socket?.destroy(),
-          },
-          (sink) => {
-            // Subscribing and taking the snapshot happen in one synchronous step, so no change can fall between them.
-            const version = deps.registry.version;
-            sink.push(`event: snapshot\nid: ${version}\ndata: ${deps.cache.appsJson()}\n\n`);
-            return deps.registry.onChange((change) => {
-              if (change.version > version) sink.push(frameOf(change));
-            });
-          },
-        );
-      } finally {
-        release();
-      }
-    });
+  const operation = guarded(readSecurity(deps.access), {
+    summary: 'The registry as a Server-Sent Events stream',
+    description:
+      'A `snapshot` event (data: the GET /apps JSON) then one `change` event per change (data: action, instance, versionsDelta, appsHashCode), `: ping` comments between. The stream does not end by itself.',
+    tags: ['watch'],
+    responses: {
+      200: { description: 'the event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+      ...streamsFull,
+    },
   });
+  app.on(
+    'GET',
+    paths('/watch'),
+    documented(operation, (c) => {
+      if (deps.stopping.aborted) throw new RegistryError('unavailable', 'The registry is stopping');
+      const release = deps.streams.take(c);
+      c.header('x-accel-buffering', 'no');
+      const socket = (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing;
+      return streamSSE(c, async (stream) => {
+        try {
+          // A write waits for the client to read: one that stops reading is cut after watchWriteTimeoutMs and its
+          // socket closed; one that reads but falls watchMaxQueued changes behind has its stream ended (cleanly, so it
+          // starts again from a snapshot); shutdown cuts every stream at once, even mid-write.
+          await pumpEvents(
+            stream,
+            {
+              writeTimeoutMs: deps.watchWriteTimeoutMs,
+              pingMs: deps.watchPingMs,
+              ping: ': ping\n\n',
+              maxQueued: deps.watchMaxQueued,
+              overflow: 'end',
+              stopping: deps.stopping,
+              destroySocket: () => socket?.destroy(),
+            },
+            (sink) => {
+              // Subscribing and taking the snapshot happen in one synchronous step, so no change can fall between them.
+              const version = deps.registry.version;
+              sink.push(`event: snapshot\nid: ${version}\ndata: ${deps.cache.appsJson()}\n\n`);
+              return deps.registry.onChange((change) => {
+                if (change.version > version) sink.push(frameOf(change));
+              });
+            },
+          );
+        } finally {
+          release();
+        }
+      });
+    }),
+  );
   return app;
 }
 
