@@ -4,7 +4,7 @@
 import type { KitEnv } from '@trellis/kit';
 import type { MiddlewareHandler } from 'hono';
 import { RegistryError } from '../errors.ts';
-import { isReplication } from '../http/negotiate.ts';
+import { isReplication, routeServes } from '../http/negotiate.ts';
 import { challengeFor, presents, REALM } from './credentials.ts';
 import type { Credential } from './credentials.ts';
 import { checkWritePath, rememberWriter, writerOf, writesGuarded } from './writers.ts';
@@ -33,7 +33,7 @@ export function accessGuard(options: AccessOptions): MiddlewareHandler<KitEnv> {
           challenge: challengeFor(read),
         });
       }
-    } else {
+    } else if (routeServes(c)) {
       const writer = writerOf(options, authorization);
       if (writer === undefined) {
         if (read !== undefined && presents(read, authorization)) {

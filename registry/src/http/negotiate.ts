@@ -3,6 +3,7 @@
 import { gzipSync } from 'node:zlib';
 import type { KitEnv } from '@trellis/kit';
 import type { Context, MiddlewareHandler } from 'hono';
+import { matchedRoutes } from 'hono/route';
 import { formatForAccept } from '../eureka/index.ts';
 import type { WireFormat } from '../eureka/index.ts';
 import { RegistryError } from '../errors.ts';
@@ -79,7 +80,8 @@ const WIRE_BODY_TYPE = /^(?:application\/json|application\/xml|text\/xml|[\w.!#$
  */
 export function wireBodyGuard(): MiddlewareHandler<KitEnv> {
   return async (c, next) => {
-    if (hasBody(c)) {
+    // A method no route serves here is the kit's 405 with Allow, whatever its body: only a write a route takes is judged.
+    if (hasBody(c) && routeServes(c)) {
       const header = c.req.header('content-type');
       const type = header?.split(';')[0]?.trim().toLowerCase() ?? '';
       if (!WIRE_BODY_TYPE.test(type)) {
@@ -94,6 +96,14 @@ export function wireBodyGuard(): MiddlewareHandler<KitEnv> {
     }
     await next();
   };
+}
+
+/**
+ * Whether a route (not only middleware) serves this method at this path; when none does, the kit answers 405 with
+ * Allow, and the API's guards leave the request to it rather than judge a request nothing would serve.
+ */
+export function routeServes(c: Context<KitEnv>): boolean {
+  return matchedRoutes(c).some((route) => route.method === c.req.method);
 }
 
 /**

@@ -30,6 +30,24 @@ describe('write protection (--write-auth)', () => {
     expect(registry.size).toBe(0);
   });
 
+  it('answers a method no route serves with 405 and Allow, with or without credentials (found by the fuzz test)', async () => {
+    const { app, registry } = testApp({ writeAuth: parseCredential(WRITE) });
+    for (const [method, path] of [
+      ['PUT', '/eureka/apps'],
+      ['PATCH', '/eureka/instances/x'],
+      ['DELETE', '/eureka/vips/x'],
+    ] as const) {
+      for (const headers of [{}, AUTH]) {
+        const res = await app.request(path, { method, headers });
+        expect(res.status, `${method} ${path}`).toBe(405);
+        expect(res.headers.get('allow'), `${method} ${path}`).toContain('GET');
+      }
+    }
+    // A method a route serves still needs the credentials.
+    expect((await app.request('/eureka/apps/JSAPP/js-host', { method: 'DELETE' })).status).toBe(401);
+    expect(registry.size).toBe(0);
+  });
+
   it('accepts a registration with the credentials', async () => {
     const { app, registry } = testApp({ writeAuth: parseCredential(WRITE) });
     expect((await register(app, jsClientBody(), '/eureka/apps/JSAPP', AUTH)).status).toBe(204);

@@ -35,6 +35,17 @@ describe('POST bodies that are not JSON or XML', () => {
     expect(await snapshot(t)).toEqual(before);
   });
 
+  it('answers a POST to a path no POST route serves with 405 and Allow, whatever its body (found by the fuzz test)', async () => {
+    const t = testApp({ writeAuth: { scheme: 'basic', ...WRITE } });
+    for (const path of ['/eureka/apps', '/eureka/instances/x', '/eureka/vips/x', '/eureka/apps/A/b/metadata']) {
+      const res = await t.app.request(path, { method: 'POST', headers: AUTH });
+      expect(res.status, path).toBe(405);
+      expect(res.headers.get('allow'), path).not.toContain('POST');
+    }
+    // Where POST is served, an undeclared body is still refused before anything reads it.
+    expect((await t.app.request('/eureka/apps/A', { method: 'POST', headers: AUTH })).status).toBe(415);
+  });
+
   it('refuses a peer batch sent as text/plain with 415, yet takes JSON and XML as Spring, eureka-js-client and peers send them', async () => {
     const t = testApp();
     const before = await snapshot(t);
