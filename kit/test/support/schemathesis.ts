@@ -30,6 +30,11 @@ export interface FuzzOptions {
     readonly headers?: Readonly<Record<string, string>>;
     readonly ignore?: readonly string[];
   };
+  /**
+   * A schemathesis.toml for settings one operation needs (a check's expected statuses, a generation mode), each with
+   * its reason in the file's comments. Default: none.
+   */
+  readonly configFile?: string;
   /** Seed, for a run that repeats exactly. Default a fixed one: a failure in CI reproduces on a laptop. */
   readonly seed?: number;
 }
@@ -86,6 +91,7 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzResult> {
   const dir = await mkdtemp(path.join(tmpdir(), 'trellis-fuzz-'));
   const junit = path.join(dir, 'junit.xml');
   const args = [
+    ...(options.configFile === undefined ? [] : ['--config-file', options.configFile]),
     'run',
     `${options.baseUrl}/v3/api-docs`,
     '--url',
