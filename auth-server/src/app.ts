@@ -1,7 +1,8 @@
 // The auth server's HTTP app: the admin API, client registration, the sign-in pages and oidc-provider behind them.
 import type { IncomingMessage } from 'node:http';
-import type { Hono } from 'hono';
+import type { Context, Hono, Next } from 'hono';
 import { carriesProxySecret, PROXY_SECRET_HEADER, type KitEnv, type Service, type TrustedProxies } from '@trellis/kit';
+import { providerPaths } from './api-docs.ts';
 import type { SigningKeyInfo } from './crypto/signing-keys.ts';
 import type { AuthServerMetrics } from './metrics.ts';
 import { providerHandler, type ProviderHolder } from './oidc/mount.ts';
@@ -47,8 +48,8 @@ export interface AppDeps {
 
 /**
  * The auth server's HTTP app: the admin API, dynamic client registration (RFC 7591/7592), the login and consent
- * pages, and oidc-provider for every other path (discovery, JWKS, token, authorize, introspection, revocation,
- * userinfo, logout, device flow). No I/O here.
+ * pages, and oidc-provider at its paths (discovery, JWKS, token, authorize, introspection, revocation, userinfo,
+ * logout, device flow). No I/O here.
  */
 export function createApp(deps: AppDeps): Hono<KitEnv> {
   const app = deps.service.app;
@@ -74,6 +75,7 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     '/admin',
     adminRoutes({
       clients: deps.store.clients,
+      users: deps.store.users,
       adminToken: deps.adminToken,
       keys: deps.store.keys,
       rotateKeys: deps.rotateKeys,
@@ -103,7 +105,23 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
       guard,
     }),
   );
-  app.all('*', providerHandler(deps.holder, deps.proxies));
+  // oidc-provider serves exactly the operations of its document (api-docs.ts, made from the routes it is configured
+  // with): a path it does not serve is the kit's 404, another method on one of its paths the kit's 405 with Allow,
+  // both JSON, instead of Koa's plain-text 404.
+  const provider = providerHandler(deps.holder, deps.proxies);
+  for (const [path, item] of Object.entries(providerPaths())) {
+    const route = path.replace(/\{([^}]+)\}/g, ':$1');
+    // A CORS preflight (OPTIONS with Access-Control-Request-Method) is the provider's to answer, on the endpoints it
+    // allows other origins; a bare OPTIONS is the kit's 405 like any method no operation has.
+    app.use(route, (c: Context<KitEnv>, next: Next) =>
+      c.req.method === 'OPTIONS' && c.req.header('access-control-request-method') !== undefined ? provider(c) : next(),
+    );
+    app.on(
+      Object.keys(item).map((method) => method.toUpperCase()),
+      route,
+      provider,
+    );
+  }
   return app;
 }
 

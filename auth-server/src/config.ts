@@ -1,5 +1,6 @@
 // The auth server's settings and the Config checked from them: the only reader of its environment.
 import {
+  apiDocsEnabled,
   commonSettings,
   loadSettings,
   parseTrustedProxies,
@@ -154,6 +155,8 @@ export interface Config extends AuthServerSettings {
   readonly production: boolean;
   readonly proxies: TrustedProxies | undefined;
   readonly registrationPolicy: RegistrationPolicy;
+  /** Whether /v3/api-docs and Swagger UI are served: --api-docs, by default on except with NODE_ENV=production. */
+  readonly apiDocs: boolean;
 }
 
 /**
@@ -211,6 +214,7 @@ export function checkConfig(
     production,
     proxies,
     registrationPolicy: registrationPolicy(settings),
+    apiDocs: apiDocsEnabled(settings.apiDocs, env),
   });
 }
 

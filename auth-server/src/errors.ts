@@ -21,6 +21,8 @@ export type AuthServerErrorCode =
   | 'admin_disabled'
   | 'invalid_csrf_token'
   | 'unknown_interaction'
+  /** A secret asked of a public client (`none`), which has none: the client's state, not the request, is the conflict. */
+  | 'public_client'
   /** Too many wrong admin or registration tokens from this address: refused before the token is looked at. */
   | 'too_many_attempts';
 
@@ -39,6 +41,7 @@ const STATUS = {
   admin_disabled: 404,
   invalid_csrf_token: 403,
   unknown_interaction: 400,
+  public_client: 409,
   too_many_attempts: 429,
 } as const satisfies Record<AuthServerErrorCode, number>;
 

@@ -14,6 +14,7 @@ import {
   type Running,
 } from '@trellis/kit';
 import type Provider from 'oidc-provider';
+import { authServerApiDocs } from './api-docs.ts';
 import { createApp } from './app.ts';
 import { authServerSettings, checkConfig, type Config } from './config.ts';
 import { authServerMetrics } from './metrics.ts';
@@ -99,6 +100,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       healthShowDetails: config.healthShowDetails,
       observability: await createObservability('auth-server', observabilityOf(config), logger),
       renderError: renderUnavailable,
+      apiDocs: config.apiDocs ? authServerApiDocs() : undefined,
     });
     // Made once: a key rotation builds a new provider, which listens with the same meters.
     const metrics =

@@ -172,7 +172,8 @@ export function validateClientInput(input: ClientInput, generatedId: () => strin
   // Refused before anything else: no store could keep it (PostgreSQL), or it would read back as no valid JSON.
   const unstorable = firstUnstorable(input);
   if (unstorable !== undefined) fail(`a value ${unstorable}`);
-  const clientId = input.client_id ?? generatedId();
+  // Absent is generated; null is no id (RFC 7592's null-as-absent applies to registration, which drops nulls itself).
+  const clientId = input.client_id === undefined ? generatedId() : input.client_id;
   if (typeof clientId !== 'string' || !CLIENT_ID.test(clientId)) {
     fail('client_id must be 1-64 letters, digits, dot, dash or underscore');
   }
@@ -203,7 +204,8 @@ export function validateClientInput(input: ClientInput, generatedId: () => strin
       );
     }
   }
-  const method = input.token_endpoint_auth_method ?? 'client_secret_basic';
+  const method =
+    input.token_endpoint_auth_method === undefined ? 'client_secret_basic' : input.token_endpoint_auth_method;
   const authMethod = AUTH_METHODS.find((m) => m === method);
   if (authMethod === undefined) fail(`token_endpoint_auth_method must be one of ${AUTH_METHODS.join(', ')}`);
   if (authMethod === 'none' && grantTypes.includes('client_credentials')) {
@@ -216,7 +218,11 @@ export function validateClientInput(input: ClientInput, generatedId: () => strin
   if (typeof scope !== 'string' || !scope.split(' ').every((s) => SCOPE_TOKEN.test(s))) {
     fail('scope must be space-separated scope tokens');
   }
-  if (input.client_name !== undefined && (typeof input.client_name !== 'string' || input.client_name.length > 200)) {
+  // Characters (code points), as the document's maxLength counts them.
+  if (
+    input.client_name !== undefined &&
+    (typeof input.client_name !== 'string' || [...input.client_name].length > 200)
+  ) {
     fail('client_name must be a text of at most 200 characters');
   }
   return {
@@ -364,7 +370,7 @@ export class ClientStore {
     const row = await this.#rows.get(clientId);
     if (row === undefined) throw new AuthServerError('unknown_client', `no client ${clientId}`);
     if (row.secret_hash === null) {
-      throw new AuthServerError('invalid_client_metadata', `client ${clientId} is public and has no secret`);
+      throw new AuthServerError('public_client', `client ${clientId} is public and has no secret`);
     }
     const secret = generateSecret();
     if (

@@ -7,7 +7,7 @@ import Provider, {
   type ClientInstance,
   type KoaMiddlewareContext,
 } from 'oidc-provider';
-import { AUTHORIZATION_PATH, ID_TOKEN_TTL, INTERACTION_PREFIX, INTERACTION_TTL, PAR_PATH } from './constants.ts';
+import { ID_TOKEN_TTL, INTERACTION_PREFIX, INTERACTION_TTL, PROVIDER_ROUTES } from './constants.ts';
 import type { Logger } from '@trellis/kit';
 import type { AuthServerMetrics } from '../metrics.ts';
 import type { PrivateJwk, SigningAlg } from '../crypto/signing-keys.ts';
@@ -18,19 +18,8 @@ import { jwtAccessTokenMiddleware, type AccessTokenRecords } from './jwt-access-
 import { FailureThrottle, tooManyAttempts } from './throttle.ts';
 import { isStoreUnavailable, RETRY_AFTER_SEC } from '../store/unavailable.ts';
 
-/** Where each endpoint lives: under `/oauth2/` so the gateway's one `/oauth2/**` route reaches all of them. */
-export const ROUTES = {
-  authorization: AUTHORIZATION_PATH,
-  token: '/oauth2/token',
-  jwks: '/oauth2/jwks',
-  introspection: '/oauth2/introspect',
-  revocation: '/oauth2/revoke',
-  userinfo: '/oauth2/userinfo',
-  end_session: '/oauth2/logout',
-  device_authorization: '/oauth2/device_authorization',
-  code_verification: '/oauth2/device',
-  pushed_authorization_request: PAR_PATH,
-} as const;
+/** Where each endpoint lives (constants.ts: the OpenAPI document is made from the same object). */
+export const ROUTES = PROVIDER_ROUTES;
 
 /** The API JWT access tokens are for (RFC 8707 resource indicator) and the scopes it knows. */
 export interface ResourceServer {

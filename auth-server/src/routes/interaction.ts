@@ -3,7 +3,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context } from 'hono';
-import type { KitEnv, TrustedProxies } from '@trellis/kit';
+import { documented, type KitEnv, type OpenApiOperation, type TrustedProxies } from '@trellis/kit';
 import type Provider from 'oidc-provider';
 import type { Interaction } from 'oidc-provider';
 import { pinToIssuer, type ProviderHolder } from '../oidc/mount.ts';
@@ -43,6 +43,41 @@ function nodeOf(c: Context<KitEnv>, holder: ProviderHolder, proxies: TrustedProx
   // The provider redirects and sets cookies from here too: it must see the issuer's origin, not the caller's Host.
   pinToIssuer(env.incoming, provider, proxies);
   return { provider, req: env.incoming, res: env.outgoing };
+}
+
+const PAGE = { 'text/html': { schema: { type: 'string' } } } as const;
+const page = (description: string) => ({ description, content: PAGE });
+
+/** A sign-in page's operation; the pages are for a browser holding the interaction cookie of `uid`. */
+function pageOperation(summary: string, fields: Record<string, string> | undefined, ok: object): OpenApiOperation {
+  return {
+    summary,
+    tags: ['sign-in pages'],
+    ...(fields === undefined
+      ? {}
+      : {
+          requestBody: {
+            required: true,
+            content: {
+              'application/x-www-form-urlencoded': {
+                schema: {
+                  type: 'object',
+                  required: ['csrf'],
+                  properties: Object.fromEntries(
+                    Object.entries(fields).map(([name, description]) => [name, { type: 'string', description }]),
+                  ),
+                },
+              },
+            },
+          },
+        }),
+    responses: {
+      ...ok,
+      400: page('expired, another browser’s, or a form that cannot be read'),
+      ...(fields === undefined ? {} : { 403: page('the form’s CSRF token is missing or wrong') }),
+      503: page('the provider is not ready'),
+    },
+  };
 }
 
 /**
@@ -131,119 +166,159 @@ export function interactionRoutes(deps: InteractionDeps): Hono<KitEnv> {
     );
   }
 
-  app.get('/:uid', async (c) => {
-    const node = nodeOf(c, deps.holder, deps.proxies);
-    if (node === undefined) return html(c, messagePage('Unavailable', 'Try again shortly.'), 503);
-    const interaction = await details(c, node);
-    if (interaction === undefined) return expired(c);
-    if (interaction.prompt.name === 'login') return renderLogin(c, node, interaction);
-    // Everything the client asks for, not only what is not granted yet: prompt=consent asks again for all of it.
-    const requested = typeof interaction.params.scope === 'string' ? interaction.params.scope.split(' ') : [];
-    const d = interaction.prompt.details;
-    const scopes = [
-      ...requested.filter((s) => s !== '' && s !== 'openid'),
-      ...(d.missingOIDCScope ?? []).filter((s) => s !== 'openid'),
-      ...Object.values(d.missingResourceScopes ?? {}).flat(),
-    ];
-    return html(
-      c,
-      consentPage({
-        action: `${c.req.path}/confirm`,
-        abortAction: `${c.req.path}/abort`,
-        csrfToken: csrfFor(interaction.uid),
-        clientName: await clientName(node.provider, interaction),
-        username: interaction.session?.accountId ?? '',
-        scopes: [...new Set(scopes)],
-      }),
-    );
-  });
+  app.get(
+    '/:uid',
+    documented(
+      pageOperation('The login or the consent page of a sign-in', undefined, { 200: page('the form') }),
+      async (c) => {
+        const node = nodeOf(c, deps.holder, deps.proxies);
+        if (node === undefined) return html(c, messagePage('Unavailable', 'Try again shortly.'), 503);
+        const interaction = await details(c, node);
+        if (interaction === undefined) return expired(c);
+        if (interaction.prompt.name === 'login') return renderLogin(c, node, interaction);
+        // Everything the client asks for, not only what is not granted yet: prompt=consent asks again for all of it.
+        const requested = typeof interaction.params.scope === 'string' ? interaction.params.scope.split(' ') : [];
+        const d = interaction.prompt.details;
+        const scopes = [
+          ...requested.filter((s) => s !== '' && s !== 'openid'),
+          ...(d.missingOIDCScope ?? []).filter((s) => s !== 'openid'),
+          ...Object.values(d.missingResourceScopes ?? {}).flat(),
+        ];
+        return html(
+          c,
+          consentPage({
+            action: `${c.req.path}/confirm`,
+            abortAction: `${c.req.path}/abort`,
+            csrfToken: csrfFor(interaction.uid),
+            clientName: await clientName(node.provider, interaction),
+            username: interaction.session?.accountId ?? '',
+            scopes: [...new Set(scopes)],
+          }),
+        );
+      },
+    ),
+  );
 
-  app.post('/:uid/login', async (c) => {
-    const posted = await postedForm(c);
-    if (posted instanceof Response) return posted;
-    const { node, form, interaction } = posted;
-    if (interaction.prompt.name !== 'login') return expired(c);
-    const username = typeof form.username === 'string' ? form.username : '';
-    const password = typeof form.password === 'string' ? form.password : '';
-    const source = addressKey(sourceAddress(node.req, deps.proxies));
-    // Cut to the longest valid username so that a huge field cannot make a huge throttle entry.
-    const key = FailureThrottle.key(username.slice(0, 128), source);
-    // Admitted (and counted as in flight) before the password hash is checked, so parallel guesses are refused too.
-    const attempt = await admitAll([deps.sourceThrottle, source], [deps.throttle, key]);
-    if (attempt.refused) {
-      c.header('retry-after', String(attempt.retryAfterSec));
-      deps.metrics?.signInFailed('throttled');
-      c.var.log.info({ retryAfterSec: attempt.retryAfterSec }, 'sign-in refused: too many failed attempts');
-      const reason = `Sign-in refused: ${tooManyAttempts(attempt.retryAfterSec)}.`;
-      return html(c, messagePage('Too many attempts', reason), 429);
-    }
-    let accountId: string | undefined;
-    try {
-      accountId = await deps.users.authenticate(username, password);
-    } finally {
-      // A check that throws counts as a failure: an attempt left in flight would hold its slot for good.
-      if (accountId === undefined) attempt.failed();
-      else attempt.succeeded();
-    }
-    if (accountId === undefined) {
-      deps.metrics?.signInFailed('bad_credentials');
-      // Only a username that exists: people type their password into the username field, and that is no name to log.
-      c.var.log.info(
-        (await deps.users.find(username)) === undefined ? { unknownUser: true } : { username },
-        'sign-in refused',
-      );
-      return renderLogin(c, node, interaction, { username, error: 'Wrong username or password.' });
-    }
-    await node.provider.interactionFinished(
-      node.req,
-      node.res,
-      { login: { accountId } },
-      { mergeWithLastSubmission: false },
-    );
-    return RESPONSE_ALREADY_SENT;
-  });
+  app.post(
+    '/:uid/login',
+    documented(
+      pageOperation(
+        'The login form’s target',
+        { csrf: 'the page’s token', username: 'the username', password: 'the password' },
+        {
+          303: { description: 'on to consent or back to the client' },
+          401: page('the form again: wrong username or password'),
+          429: page('too many failed sign-ins from this address (Retry-After)'),
+        },
+      ),
+      async (c) => {
+        const posted = await postedForm(c);
+        if (posted instanceof Response) return posted;
+        const { node, form, interaction } = posted;
+        if (interaction.prompt.name !== 'login') return expired(c);
+        const username = typeof form.username === 'string' ? form.username : '';
+        const password = typeof form.password === 'string' ? form.password : '';
+        const source = addressKey(sourceAddress(node.req, deps.proxies));
+        // Cut to the longest valid username so that a huge field cannot make a huge throttle entry.
+        const key = FailureThrottle.key(username.slice(0, 128), source);
+        // Admitted (and counted as in flight) before the password hash is checked, so parallel guesses are refused too.
+        const attempt = await admitAll([deps.sourceThrottle, source], [deps.throttle, key]);
+        if (attempt.refused) {
+          c.header('retry-after', String(attempt.retryAfterSec));
+          deps.metrics?.signInFailed('throttled');
+          c.var.log.info({ retryAfterSec: attempt.retryAfterSec }, 'sign-in refused: too many failed attempts');
+          const reason = `Sign-in refused: ${tooManyAttempts(attempt.retryAfterSec)}.`;
+          return html(c, messagePage('Too many attempts', reason), 429);
+        }
+        let accountId: string | undefined;
+        try {
+          accountId = await deps.users.authenticate(username, password);
+        } finally {
+          // A check that throws counts as a failure: an attempt left in flight would hold its slot for good.
+          if (accountId === undefined) attempt.failed();
+          else attempt.succeeded();
+        }
+        if (accountId === undefined) {
+          deps.metrics?.signInFailed('bad_credentials');
+          // Only a username that exists: people type their password into the username field, and that is no name to log.
+          c.var.log.info(
+            (await deps.users.find(username)) === undefined ? { unknownUser: true } : { username },
+            'sign-in refused',
+          );
+          return renderLogin(c, node, interaction, { username, error: 'Wrong username or password.' });
+        }
+        await node.provider.interactionFinished(
+          node.req,
+          node.res,
+          { login: { accountId } },
+          { mergeWithLastSubmission: false },
+        );
+        return RESPONSE_ALREADY_SENT;
+      },
+    ),
+  );
 
-  app.post('/:uid/confirm', async (c) => {
-    const posted = await postedForm(c);
-    if (posted instanceof Response) return posted;
-    const { node, interaction } = posted;
-    const accountId = interaction.session?.accountId;
-    const clientId = interaction.params.client_id;
-    if (interaction.prompt.name !== 'consent' || accountId === undefined || typeof clientId !== 'string') {
-      return expired(c);
-    }
-    const { Grant } = node.provider;
-    const grant =
-      (interaction.grantId === undefined ? undefined : await Grant.find(interaction.grantId)) ??
-      new Grant({ accountId, clientId });
-    const d = interaction.prompt.details;
-    if (d.missingOIDCScope !== undefined) grant.addOIDCScope(d.missingOIDCScope.join(' '));
-    if (d.missingOIDCClaims !== undefined) grant.addOIDCClaims(d.missingOIDCClaims);
-    for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) {
-      grant.addResourceScope(indicator, scopes.join(' '));
-    }
-    const grantId = await grant.save();
-    await node.provider.interactionFinished(
-      node.req,
-      node.res,
-      { consent: interaction.grantId === undefined ? { grantId } : {} },
-      { mergeWithLastSubmission: true },
-    );
-    return RESPONSE_ALREADY_SENT;
-  });
+  app.post(
+    '/:uid/confirm',
+    documented(
+      pageOperation(
+        'The consent form’s target: grants what the client asked for',
+        { csrf: 'the page’s token' },
+        { 303: { description: 'back to the client' } },
+      ),
+      async (c) => {
+        const posted = await postedForm(c);
+        if (posted instanceof Response) return posted;
+        const { node, interaction } = posted;
+        const accountId = interaction.session?.accountId;
+        const clientId = interaction.params.client_id;
+        if (interaction.prompt.name !== 'consent' || accountId === undefined || typeof clientId !== 'string') {
+          return expired(c);
+        }
+        const { Grant } = node.provider;
+        const grant =
+          (interaction.grantId === undefined ? undefined : await Grant.find(interaction.grantId)) ??
+          new Grant({ accountId, clientId });
+        const d = interaction.prompt.details;
+        if (d.missingOIDCScope !== undefined) grant.addOIDCScope(d.missingOIDCScope.join(' '));
+        if (d.missingOIDCClaims !== undefined) grant.addOIDCClaims(d.missingOIDCClaims);
+        for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) {
+          grant.addResourceScope(indicator, scopes.join(' '));
+        }
+        const grantId = await grant.save();
+        await node.provider.interactionFinished(
+          node.req,
+          node.res,
+          { consent: interaction.grantId === undefined ? { grantId } : {} },
+          { mergeWithLastSubmission: true },
+        );
+        return RESPONSE_ALREADY_SENT;
+      },
+    ),
+  );
 
-  app.post('/:uid/abort', async (c) => {
-    const posted = await postedForm(c);
-    if (posted instanceof Response) return posted;
-    const { node } = posted;
-    await node.provider.interactionFinished(
-      node.req,
-      node.res,
-      { error: 'access_denied', error_description: 'the user denied the request' },
-      { mergeWithLastSubmission: false },
-    );
-    return RESPONSE_ALREADY_SENT;
-  });
+  app.post(
+    '/:uid/abort',
+    documented(
+      pageOperation(
+        'The consent page’s cancel: the client gets access_denied',
+        { csrf: 'the page’s token' },
+        { 303: { description: 'back to the client with access_denied' } },
+      ),
+      async (c) => {
+        const posted = await postedForm(c);
+        if (posted instanceof Response) return posted;
+        const { node } = posted;
+        await node.provider.interactionFinished(
+          node.req,
+          node.res,
+          { error: 'access_denied', error_description: 'the user denied the request' },
+          { mergeWithLastSubmission: false },
+        );
+        return RESPONSE_ALREADY_SENT;
+      },
+    ),
+  );
 
   return app;
 }

@@ -1,4 +1,4 @@
-// Reads client metadata from a JSON request body within bounds, refusing other media types and oversize input.
+// Reads client metadata (or a user) from a JSON request body within bounds, refusing other media types and oversize input.
 import type { Context } from 'hono';
 import type { KitEnv } from '@trellis/kit';
 import { AuthServerError } from '../errors.ts';
@@ -20,12 +20,13 @@ function mediaType(header: string | undefined): string {
  * Refuses a value deeper, longer or wider than {@link METADATA_LIMITS}. Iterative, so a body nested a hundred
  * thousand levels (well within the body limit) costs one pass and no stack.
  */
-function checkBounds(root: unknown): void {
+function checkBounds(root: unknown, fail: (message: string) => never): void {
   const pending: { value: unknown; depth: number }[] = [{ value: root, depth: 1 }];
   for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
     const { value, depth } = item;
     if (typeof value === 'string') {
-      if (value.length > METADATA_LIMITS.stringLength) {
+      // Counted in characters (code points), as the document's maxLength counts them, not UTF-16 units.
+      if (value.length > METADATA_LIMITS.stringLength && [...value].length > METADATA_LIMITS.stringLength) {
         fail(`a value is longer than ${METADATA_LIMITS.stringLength} characters`);
       }
       continue;
@@ -43,26 +44,38 @@ function checkBounds(root: unknown): void {
   }
 }
 
-function fail(message: string): never {
-  throw new AuthServerError('invalid_client_metadata', message);
-}
-
 /**
  * The request body as a JSON object, for the routes that take client metadata (admin API, RFC 7591/7592). Anything
  * else is refused with the reason, before any stored state is touched: another media type with 415
  * `unsupported_media_type`; bytes that are not UTF-8, text that is not JSON, JSON that is not an object or exceeds
  * {@link METADATA_LIMITS} with 400 `invalid_client_metadata`. Bodies over the service's limit never get here (413).
  */
-export async function clientMetadataBody(c: Context<KitEnv>): Promise<Record<string, unknown>> {
+export function clientMetadataBody(c: Context<KitEnv>): Promise<Record<string, unknown>> {
+  return jsonObjectBody(c, 'the client metadata', 'invalid_client_metadata');
+}
+
+/** The same for a user of the admin API: refusals are 400 `invalid_user`. */
+export function userBody(c: Context<KitEnv>): Promise<Record<string, unknown>> {
+  return jsonObjectBody(c, 'the user', 'invalid_user');
+}
+
+async function jsonObjectBody(
+  c: Context<KitEnv>,
+  what: string,
+  code: 'invalid_client_metadata' | 'invalid_user',
+): Promise<Record<string, unknown>> {
+  const fail = (message: string): never => {
+    throw new AuthServerError(code, message);
+  };
   if (mediaType(c.req.header('content-type')) !== 'application/json') {
-    throw new AuthServerError('unsupported_media_type', 'send the client metadata as application/json');
+    throw new AuthServerError('unsupported_media_type', `send ${what} as application/json`);
   }
   // The body is read as sent: a compressed one would only fail later as "not UTF-8".
   const encoding = c.req.header('content-encoding')?.trim().toLowerCase();
   if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
-    throw new AuthServerError('unsupported_media_type', 'send the client metadata without a content-encoding');
+    throw new AuthServerError('unsupported_media_type', `send ${what} without a content-encoding`);
   }
-  let text: string;
+  let text = '';
   try {
     text = UTF8.decode(await c.req.arrayBuffer());
   } catch {
@@ -74,8 +87,7 @@ export async function clientMetadataBody(c: Context<KitEnv>): Promise<Record<str
   } catch {
     fail('the body is not valid JSON');
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    fail('send the client metadata as a JSON object');
-  checkBounds(body);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) fail(`send ${what} as a JSON object`);
+  checkBounds(body, fail);
   return body as Record<string, unknown>;
 }

@@ -81,7 +81,8 @@ export class UserStore {
     if (typeof input.username !== 'string' || !USERNAME.test(input.username)) {
       throw new AuthServerError('invalid_user', 'username must be 1-64 letters, digits, dot, dash, underscore or @');
     }
-    if (typeof input.password !== 'string' || input.password.length < MIN_PASSWORD) {
+    // Characters (code points), not UTF-16 units: four emoji are four characters, not eight.
+    if (typeof input.password !== 'string' || [...input.password].length < MIN_PASSWORD) {
       throw new AuthServerError('invalid_user', `password must have at least ${MIN_PASSWORD} characters`);
     }
     for (const field of ['name', 'email'] as const) {
