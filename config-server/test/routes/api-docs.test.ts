@@ -108,6 +108,9 @@ describe('--max-credential-failures', () => {
     expect(await statuses(server(['--clients', 'ops:ops-secret:*', '--max-credential-failures', '2']), 3)).toEqual([
       401, 401, 429,
     ]);
-    expect(await statuses(server(['--clients', 'ops:ops-secret:*']), 11)).toEqual([...Array(10).fill(401), 429]);
+    expect(await statuses(server(['--clients', 'ops:ops-secret:*']), 11)).toEqual([
+      ...Array<number>(10).fill(401),
+      429,
+    ]);
   });
 });
