@@ -351,6 +351,12 @@ describe('--max-connections', () => {
     // The 101st: TCP accepts it, the gateway closes it without a byte.
     const refused = await get(`${gateway.url}/ok/`, 5000);
     expect(refused).toMatchObject({ status: 0, ending: 'aborted' });
+    // And the operator learns it, counted rather than line by line.
+    await until(() => gateway.lines().some((l) => String(l.msg).startsWith('connections closed on arrival')), 5000);
+    expect(gateway.lines().find((l) => String(l.msg).startsWith('connections closed on arrival'))).toMatchObject({
+      dropped: 1,
+      maxConnections: 100,
+    });
     for (const s of held.splice(0, 10)) s.destroy();
     await until(async () => (await get(`${gateway.url}/ok/`, 5000)).status === 200, 5000);
     for (const s of held) s.destroy();

@@ -58,7 +58,10 @@ export interface NodeServerOptions {
   readonly headersTimeoutMs?: number | undefined;
   /** How long a kept-alive connection may sit idle between requests before it is closed. Default node's 5 s. */
   readonly keepAliveTimeoutMs?: number | undefined;
-  /** Most connections one listener holds at once; beyond it new ones are closed on arrival. Default no limit. */
+  /**
+   * Most connections one listener holds at once; beyond it new ones are closed on arrival, and a warning says how many
+   * (at most one every 10 s). Default no limit.
+   */
   readonly maxConnections?: number | undefined;
 }
 
@@ -145,6 +148,25 @@ export function createNodeServer(config: NodeServerConfig): NodeServer {
       else refuseHostOnSocket(log, req, socket, refused);
     };
 
+  // Connections closed at maxConnections are counted and told at most every 10 s: a flood must not flood the log too.
+  let dropped = 0;
+  let dropTimer: NodeJS.Timeout | undefined;
+  const tellDropped = (): void => {
+    dropTimer = undefined;
+    if (dropped === 0) return;
+    log.warn(
+      { dropped, maxConnections: options.maxConnections },
+      'connections closed on arrival: the listener holds as many connections as it may',
+    );
+    dropped = 0;
+    dropTimer = setTimeout(tellDropped, 10_000);
+    dropTimer.unref();
+  };
+  const droppedConnection = (): void => {
+    dropped++;
+    if (dropTimer === undefined) tellDropped();
+  };
+
   const create = (tls: ListenOptions['tls'], rule: HostRule): http.Server => {
     const serverOptions = serverOptionsOf(options);
     const screenedHandle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -156,7 +178,10 @@ export function createNodeServer(config: NodeServerConfig): NodeServer {
       ? https.createServer({ ...serverOptions, key: tls.key, cert: tls.cert }, screenedHandle)
       : http.createServer(serverOptions, screenedHandle);
     if (options.keepAliveTimeoutMs !== undefined) server.keepAliveTimeout = options.keepAliveTimeoutMs;
-    if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
+    if (options.maxConnections !== undefined) {
+      server.maxConnections = options.maxConnections;
+      server.on('drop', droppedConnection);
+    }
     if (options.handlerSendsContinue === true) server.on('checkContinue', screenedHandle);
     if (options.clientError !== undefined) server.on('clientError', options.clientError);
     if (options.connect !== undefined) server.on('connect', screened(rule, options.connect));
