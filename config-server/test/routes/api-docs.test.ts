@@ -114,3 +114,61 @@ describe('--max-credential-failures', () => {
     ]);
   });
 });
+
+describe('the path parameters’ schemas', () => {
+  // What the routes refuse with 400 is what the document's patterns refuse: a fuzzer sends both sides of each.
+  const service = (): Service => server(['--backends', 'native,sqlite', '--admins', 'root:root-secret:*']);
+  const matches = (schema: { pattern?: string; maxLength?: number }, value: string): boolean =>
+    new RegExp(schema.pattern ?? '').test(value) && [...value].length <= (schema.maxLength ?? Infinity);
+  const refused = async (s: Service, path: string): Promise<boolean> => {
+    const res = await s.app.request(path, { headers: { authorization: `Basic ${btoa('root:root-secret')}` } });
+    expect(res.status, path).toBeLessThan(500);
+    return res.status === 400;
+  };
+  const e = encodeURIComponent;
+  const NAMES = [
+    'product',
+    'a,b',
+    'a,,b',
+    ' a',
+    'a, ',
+    ' ',
+    '(_)a',
+    'a(_)b',
+    'a..b',
+    'a#b',
+    'a\\b',
+    '%2Fa',
+    'é',
+    'x'.repeat(255),
+    'x'.repeat(256),
+  ];
+  const PROFILES = ['docker', 'a,b', ' a ', 'a-', '-a', 'a..b', 'a b', 'a@b+c', 'x'.repeat(255), 'x'.repeat(256)];
+  const FILES = [
+    'product-docker.yml',
+    'a,b-c,d.json',
+    'x-a..b.yml',
+    'a..b-c.yml',
+    '(_)a-b.yml',
+    'a-b c.yml',
+    'a#-b.yml',
+  ];
+  const RESOURCES = ['a.txt', 'a/b.txt', 'a(_)b.txt', 'a//b', './a', 'a/.', 'a/..b', `${'x'.repeat(256)}.txt`];
+
+  it('agree with the routes on names, profiles, files and resource paths', async () => {
+    const { NAME_SCHEMA, PROFILES_SCHEMA, FILE_SCHEMA, RESOURCE_PATH_SCHEMA } =
+      await import('../../src/routes/openapi.ts');
+    const s = service();
+    for (const name of NAMES) {
+      expect(await refused(s, `/${e(name)}/default`), name).toBe(!matches(NAME_SCHEMA, name));
+    }
+    for (const profiles of PROFILES) {
+      expect(await refused(s, `/product/${e(profiles)}/master`), profiles).toBe(!matches(PROFILES_SCHEMA, profiles));
+    }
+    for (const file of FILES) expect(await refused(s, `/${e(file)}`), file).toBe(!matches(FILE_SCHEMA, file));
+    for (const path of RESOURCES) {
+      // Encoded whole, `/` as %2F, as a fuzzer sends a path parameter (a literal `./` would be resolved by the URL).
+      expect(await refused(s, `/product/default/master/${e(path)}`), path).toBe(!matches(RESOURCE_PATH_SCHEMA, path));
+    }
+  });
+});
