@@ -73,6 +73,11 @@ export const APP_NAME: OpenApiSchema = {
   pattern: `^(?!\\.\\.?$)[A-Za-z0-9._-]{1,${MAX_NAME_LENGTH}}$`,
   description: 'application name, compared upper-cased',
 };
+/** `{APP}` in a path: not `delta`, which /apps/delta answers (the delta, as in Eureka); DELTA is an application. */
+const APP_PATH: OpenApiSchema = {
+  ...APP_NAME,
+  pattern: `^(?!delta$)(?!\\.\\.?$)[A-Za-z0-9._-]{1,${MAX_NAME_LENGTH}}$`,
+};
 /** `{ID}`: what instanceIdProblem takes. */
 export const INSTANCE_ID: OpenApiSchema = {
   type: 'string',
@@ -113,7 +118,7 @@ const NAME_TEXT: OpenApiSchema = {
 const MILLIS: OpenApiSchema = { type: 'integer', minimum: 0, maximum: 1_759_999_999_999 };
 
 export function pathParameter(name: 'app' | 'id' | 'vip'): Parameter {
-  const schema = name === 'app' ? APP_NAME : name === 'id' ? INSTANCE_ID : VIP;
+  const schema = name === 'app' ? APP_PATH : name === 'id' ? INSTANCE_ID : VIP;
   return parameter({ name, in: 'path', required: true, schema });
 }
 

@@ -56,8 +56,11 @@ beforeAll(async () => {
       // Leases run out with time alone; the fuzz compares the registry around each refused write.
       '--eviction-interval-ms',
       '3600000',
+      // Its log shows which writes took effect: the stateful run's chain reached an instance it registered.
       '--log-level',
-      'warn',
+      'info',
+      '--log-format',
+      'json',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -94,7 +97,8 @@ describe('the registry under schemathesis', () => {
   it('passes every check with the write credential, the stateful run included', async () => {
     const result = await fuzz({
       baseUrl: base,
-      headers: { Authorization: WRITER },
+      // JSON answers, so their bodies are checked against the document (the run without credentials reads XML).
+      headers: { Authorization: WRITER, Accept: 'application/json' },
       maxSeconds: 45,
       state: { urls: [`${base}/eureka/apps`], ignore: TIME_KEYS },
       args: EXCLUDED,
@@ -102,6 +106,16 @@ describe('the registry under schemathesis', () => {
     });
     expect(result.failures, `${result.output}\n${output}`).toEqual([]);
     expect(result.operations).toBeGreaterThanOrEqual(await operations());
+    // The links carried real ids: registered instances had their status overridden and were cancelled.
+    const done = new Set(
+      output
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => (JSON.parse(line) as { msg?: string }).msg),
+    );
+    for (const msg of ['instance registered', 'status override set', 'instance cancelled']) {
+      expect(done.has(msg), msg).toBe(true);
+    }
   }, 240_000);
 
   it('passes every check without credentials: each write is 401 and changes nothing', async () => {
