@@ -132,7 +132,10 @@ export function encryptionRoutes(deps: RouteDeps): Hono<KitEnv> {
   });
 
   const secured = deps.security !== undefined;
+  const operationId = (operation: 'encrypt' | 'decrypt', forApplication: boolean): string =>
+    forApplication ? `${operation}ForApplication` : operation;
   const cipherOperation = (operation: 'encrypt' | 'decrypt', forApplication: boolean): OpenApiOperation => ({
+    operationId: operationId(operation, forApplication),
     summary:
       operation === 'encrypt'
         ? `Encrypt a value as a {cipher} value${forApplication ? " with an application's key" : ''}`
@@ -152,6 +155,20 @@ export function encryptionRoutes(deps: RouteDeps): Hono<KitEnv> {
       200: {
         description: operation === 'encrypt' ? 'the encrypted value (without {cipher})' : 'the plain text',
         content: { 'text/plain': { schema: { type: 'string' } } },
+        // What /encrypt answers, /decrypt takes back (with the same application's key).
+        ...(operation === 'encrypt'
+          ? {
+              links: {
+                Decrypt: {
+                  operationId: operationId('decrypt', forApplication),
+                  requestBody: '$response.body',
+                  ...(forApplication
+                    ? { parameters: { name: '$request.path.name', profiles: '$request.path.profiles' } }
+                    : {}),
+                },
+              },
+            }
+          : {}),
       },
       400: eitherErrorResponse(
         operation === 'encrypt'

@@ -118,8 +118,10 @@ describe('--max-credential-failures', () => {
 describe('the path parameters’ schemas', () => {
   // What the routes refuse with 400 is what the document's patterns refuse: a fuzzer sends both sides of each.
   const service = (): Service => server(['--backends', 'native,sqlite', '--admins', 'root:root-secret:*']);
-  const matches = (schema: { pattern?: string; maxLength?: number }, value: string): boolean =>
-    new RegExp(schema.pattern ?? '').test(value) && [...value].length <= (schema.maxLength ?? Infinity);
+  const matches = (schema: object, value: string): boolean => {
+    const { pattern, maxLength } = schema as { pattern?: string; maxLength?: number };
+    return new RegExp(pattern ?? '').test(value) && [...value].length <= (maxLength ?? Infinity);
+  };
   const refused = async (s: Service, path: string): Promise<boolean> => {
     const res = await s.app.request(path, { headers: { authorization: `Basic ${btoa('root:root-secret')}` } });
     expect(res.status, path).toBeLessThan(500);
