@@ -269,6 +269,26 @@ export const tooLarge = (description: string): Responses => ({ 413: reason(descr
 export const unsupportedBody: Responses = {
   415: reason('a body declared neither JSON nor XML (Content-Type)'),
 };
+/** An event stream's 200; schemathesis, like the OpenAPI 3.2 reading, takes the schema as that of each event. */
+export function eventStream(description: string, events: readonly string[], data: OpenApiSchema): Responses[string] {
+  return {
+    description,
+    content: {
+      'text/event-stream': {
+        schema: {
+          type: 'object',
+          required: ['event', 'data'],
+          properties: {
+            event: { type: 'string', enum: [...events] },
+            data,
+            id: { type: 'string', pattern: '^[0-9]+$' },
+          },
+        },
+      },
+    },
+  };
+}
+
 export const streamsFull: Responses = {
   503: {
     description: 'too many event streams open (in all or from this address), or the registry is stopping',

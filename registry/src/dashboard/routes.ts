@@ -3,7 +3,7 @@
 // `/eureka/web/events`: one `change` event, carrying the registry version, per burst of changes. The stream is the
 // dashboard's own and not the watch stream, which opens with a snapshot of the whole registry the page has no use for.
 import { documented, pumpEvents, type KitEnv } from '@trellis/kit';
-import { guarded, readSecurity, streamsFull, type ApiAccess } from '../api-docs.ts';
+import { eventStream, guarded, readSecurity, streamsFull, type ApiAccess } from '../api-docs.ts';
 import { Hono } from 'hono';
 import type { Context, MiddlewareHandler } from 'hono';
 import { streamSSE } from 'hono/streaming';
@@ -58,7 +58,11 @@ export function dashboardRoutes(deps: DashboardDeps): Hono<KitEnv> {
       'One `change` event (data: the registry version) per burst of changes; the stream does not end by itself.',
     tags: ['dashboard'],
     responses: {
-      200: { description: 'the event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+      200: eventStream('the event stream', ['change'], {
+        type: 'string',
+        pattern: '^[0-9]+$',
+        description: 'the registry version',
+      }),
       ...streamsFull,
     },
   });

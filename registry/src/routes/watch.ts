@@ -6,7 +6,7 @@
 // A stream ends when the service stops, when the client goes away, or when the client falls too far behind (it then
 // reconnects and starts again from a snapshot); each way unsubscribes its listener.
 import { documented, pumpEvents, type KitEnv } from '@trellis/kit';
-import { guarded, readSecurity, streamsFull } from '../api-docs.ts';
+import { eventStream, guarded, readSecurity, streamsFull } from '../api-docs.ts';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { instanceJson } from '../eureka/render.ts';
@@ -29,7 +29,10 @@ export function watchRoutes(deps: RouteDeps): Hono<KitEnv> {
       'A `snapshot` event (data: the GET /apps JSON) then one `change` event per change (data: action, instance, versionsDelta, appsHashCode), `: ping` comments between. The stream does not end by itself.',
     tags: ['watch'],
     responses: {
-      200: { description: 'the event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+      200: eventStream('the event stream (id: the registry version)', ['snapshot', 'change'], {
+        type: 'string',
+        contentMediaType: 'application/json',
+      }),
       ...streamsFull,
     },
   });
