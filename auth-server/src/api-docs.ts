@@ -2,7 +2,6 @@
 import type { ApiDocsOptions, OpenApiOperation } from '@trellis/kit';
 import { DISCOVERY_PATHS, PROVIDER_ROUTES } from './oidc/constants.ts';
 import { AUTH_METHODS, GRANT_TYPES } from './oauth-clients/store.ts';
-import { METADATA_LIMITS } from './routes/json-body.ts';
 
 type Routes = { readonly [K in keyof typeof PROVIDER_ROUTES]: string };
 type Responses = NonNullable<OpenApiOperation['responses']>;
@@ -67,13 +66,11 @@ const HAS_CLIENT_CREDENTIALS: Schema = {
 };
 
 /**
- * Client metadata as the admin API and registration take it (RFC 7591 names). Unknown members are ignored, within
- * the body's bounds; the rules between members are those of RFC 7591 §2.1 as the store checks them.
+ * Client metadata as the admin API and registration take it (RFC 7591 names); the rules between members are those of
+ * RFC 7591 §2.1 as the store checks them.
  */
 const CLIENT_METADATA: Schema = {
   type: 'object',
-  maxProperties: 100,
-  propertyNames: { maxLength: LONG, pattern: STORABLE },
   properties: {
     client_id: CLIENT_ID,
     client_name: { type: 'string', maxLength: 200, pattern: STORABLE },
@@ -89,7 +86,6 @@ const CLIENT_METADATA: Schema = {
     token_endpoint_auth_method: { type: 'string', enum: [...AUTH_METHODS] },
     response_types: { type: 'array', maxItems: 1, items: { type: 'string', const: 'code' } },
   },
-  additionalProperties: ref('StorableJson2'),
   allOf: [
     // The code flow needs somewhere to send the code.
     { if: contains('grant_types', 'authorization_code'), then: nonEmpty('redirect_uris') },
@@ -106,31 +102,6 @@ const CLIENT_METADATA: Schema = {
     { if: member('token_endpoint_auth_method', { const: 'none' }), then: { not: HAS_CLIENT_CREDENTIALS } },
   ],
 };
-
-/**
- * Any JSON value at `depth` of a body within json-body.ts's bounds (`storable`: also store/text.ts's), as components
- * `<name><depth>`: lists and objects only down to the deepest level allowed, scalars below.
- */
-function boundedJson(name: string, storable: boolean): Record<string, Schema> {
-  const text = storable ? { maxLength: LONG, pattern: STORABLE } : { maxLength: LONG };
-  const levels: Record<string, Schema> = {};
-  for (let depth = 2; depth <= METADATA_LIMITS.depth + 1; depth++) {
-    const next = ref(`${name}${depth + 1}`);
-    levels[`${name}${depth}`] = {
-      anyOf: [
-        { type: 'string', ...text },
-        { type: ['number', 'boolean', 'null'] },
-        ...(depth > METADATA_LIMITS.depth
-          ? []
-          : [
-              { type: 'array', maxItems: 100, items: next },
-              { type: 'object', maxProperties: 100, propertyNames: text, additionalProperties: next },
-            ]),
-      ],
-    };
-  }
-  return levels;
-}
 
 const CLIENT_VIEW: Schema = {
   type: 'object',
@@ -181,9 +152,9 @@ const SCHEMAS: Record<string, Schema> = {
     required: ['error'],
     properties: { error: { type: 'string' }, error_description: { type: 'string' } },
   },
-  ClientMetadata: CLIENT_METADATA,
-  ...boundedJson('Json', false),
-  ...boundedJson('StorableJson', true),
+  // The admin API refuses unknown members (json-body.ts: onlyMembers); RFC 7591 registration ignores them.
+  NewClient: { ...CLIENT_METADATA, additionalProperties: false },
+  ClientMetadata: { ...CLIENT_METADATA, additionalProperties: true },
   Client: CLIENT_VIEW,
   CreatedClient: {
     type: 'object',
@@ -197,15 +168,13 @@ const SCHEMAS: Record<string, Schema> = {
   NewUser: {
     type: 'object',
     required: ['username', 'password'],
-    maxProperties: 100,
-    propertyNames: { maxLength: LONG },
     properties: {
       username: { type: 'string', pattern: '^[A-Za-z0-9._@-]{1,64}$' },
       password: { type: 'string', minLength: 8, maxLength: LONG },
       name: { type: 'string', maxLength: LONG, pattern: STORABLE },
       email: { type: 'string', maxLength: LONG, pattern: STORABLE },
     },
-    additionalProperties: ref('Json2'),
+    additionalProperties: false,
   },
   User: {
     type: 'object',

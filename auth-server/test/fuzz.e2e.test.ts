@@ -23,7 +23,6 @@ const READER_SOURCE = { 'x-forwarded-for': '192.0.2.20' };
 describe('auth server fuzzing', () => {
   const dir = tempDir();
   let server: TrellisProcess;
-  let clientSecret = '';
   const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, ...READER_SOURCE };
 
   beforeAll(async () => {
@@ -45,14 +44,6 @@ describe('auth server fuzzing', () => {
       ],
       { env: { NODE_ENV: 'development' } },
     );
-    // The client the token endpoint is fuzzed with, made as an operator would (its secret is in this answer only).
-    const created = await fetch(`${server.url}/admin/clients`, {
-      method: 'POST',
-      headers: { ...admin, 'content-type': 'application/json' },
-      body: JSON.stringify({ client_id: 'fuzzer', grant_types: ['client_credentials'], scope: 'product:read' }),
-    });
-    expect(created.status).toBe(201);
-    clientSecret = ((await created.json()) as { client_secret: string }).client_secret;
   }, 90_000);
   afterAll(async () => {
     await server?.stop();
@@ -85,9 +76,20 @@ describe('auth server fuzzing', () => {
     expect(result.failures, result.output).toEqual([]);
     // createClient, listClients, getClient, rotateClientSecret, deleteClient, the same four of users, the keys' two.
     expect(result.operations).toBeGreaterThanOrEqual(11);
+    // The links were followed (create → read → rotate → delete), not only single requests.
+    expect(result.output).toMatch(/✅ Stateful/);
   }, 240_000);
 
   it('finds no failure in the OAuth endpoints, registration and the sign-in pages', async () => {
+    // The client the token endpoint is fuzzed with, made as an operator would (its secret is in this answer only), and
+    // made here: the admin API's fuzzing may have rotated the secret of, or removed, any client made before.
+    const created = await fetch(`${server.url}/admin/clients`, {
+      method: 'POST',
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ client_id: 'oauth-fuzzer', grant_types: ['client_credentials'], scope: 'product:read' }),
+    });
+    expect(created.status).toBe(201);
+    const clientSecret = ((await created.json()) as { client_secret: string }).client_secret;
     const result = await fuzz({
       baseUrl: server.url,
       headers: FUZZER_SOURCE,
@@ -99,7 +101,7 @@ describe('auth server fuzzing', () => {
       // handles no schema can tell apart, so a schema-valid request refused is the standard's answer here. The
       // admin API above runs this check.
       excludeChecks: ['positive_data_acceptance'],
-      args: ['--auth', `fuzzer:${clientSecret}`, '--include-path-regex', '^/(oauth2|\\.well-known)/'],
+      args: ['--auth', `oauth-fuzzer:${clientSecret}`, '--include-path-regex', '^/(oauth2|\\.well-known)/'],
     });
     expect(result.failures, result.output).toEqual([]);
     expect(result.operations).toBeGreaterThanOrEqual(20);
@@ -107,7 +109,7 @@ describe('auth server fuzzing', () => {
     const token = await fetch(`${server.url}/oauth2/token`, {
       method: 'POST',
       headers: {
-        authorization: `Basic ${Buffer.from(`fuzzer:${clientSecret}`).toString('base64')}`,
+        authorization: `Basic ${Buffer.from(`oauth-fuzzer:${clientSecret}`).toString('base64')}`,
         'content-type': 'application/x-www-form-urlencoded',
         ...FUZZER_SOURCE,
       },

@@ -31,6 +31,18 @@ export interface ClientInput {
   readonly response_types?: readonly string[];
 }
 
+/** The members of {@link ClientInput}: what the admin API takes (it refuses others). */
+export const CLIENT_INPUT_MEMBERS = [
+  'client_id',
+  'client_name',
+  'scope',
+  'grant_types',
+  'redirect_uris',
+  'post_logout_redirect_uris',
+  'token_endpoint_auth_method',
+  'response_types',
+] as const satisfies readonly (keyof ClientInput)[];
+
 /** A registered client as shown to admins: never its secret, nor the secret's hash. */
 export interface ClientView {
   readonly client_id: string;

@@ -1,13 +1,13 @@
 // The admin API: `/admin/clients`, `/admin/users` and `/admin/keys`, behind the admin Bearer token.
 import { Hono, type Context, type Next } from 'hono';
 import { documented, type KitEnv, type OpenApiOperation } from '@trellis/kit';
-import type { ClientStore } from '../oauth-clients/store.ts';
+import { CLIENT_INPUT_MEMBERS, type ClientStore } from '../oauth-clients/store.ts';
 import type { UserStore } from '../users/store.ts';
 import type { SigningKeyInfo, SigningKeys } from '../crypto/signing-keys.ts';
 import { adminError } from '../api-docs.ts';
 import { AuthServerError } from '../errors.ts';
 import { checkOperatorToken, type TokenGuard } from './operator-token.ts';
-import { clientMetadataBody, userBody } from './json-body.ts';
+import { clientMetadataBody, onlyMembers, userBody } from './json-body.ts';
 
 export interface AdminDeps {
   readonly clients: ClientStore;
@@ -64,6 +64,7 @@ const USER_LINKS = {
   GetUser: { operationId: 'getUser', parameters: { username: '$response.body#/username' } },
   DeleteUser: { operationId: 'deleteUser', parameters: { username: '$response.body#/username' } },
 };
+const USER_MEMBERS = ['username', 'password', 'name', 'email'];
 const JSON_REFUSALS = {
   413: adminError('the body is over the size limit'),
   415: adminError('not application/json, or with a content-encoding'),
@@ -97,16 +98,18 @@ export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
       admin({
         summary: 'Registers a client; its secret is in this answer only',
         operationId: 'createClient',
-        requestBody: { required: true, content: jsonOf(schema('ClientMetadata')) },
+        requestBody: { required: true, content: jsonOf(schema('NewClient')) },
         responses: {
           201: { description: 'created', content: jsonOf(schema('CreatedClient')), links: CLIENT_LINKS },
-          400: adminError('invalid_client_metadata or invalid_redirect_uri, with the reason'),
+          400: adminError('invalid_client_metadata (an unknown member too) or invalid_redirect_uri, with the reason'),
           409: adminError('client_exists'),
           ...JSON_REFUSALS,
         },
       }),
       async (c) => {
-        const created = await deps.clients.create(await clientMetadataBody(c));
+        const body = await clientMetadataBody(c);
+        onlyMembers(body, CLIENT_INPUT_MEMBERS, 'invalid_client_metadata');
+        const created = await deps.clients.create(body);
         c.header('cache-control', 'no-store');
         return c.json(created, 201);
       },
@@ -186,13 +189,14 @@ export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
         requestBody: { required: true, content: jsonOf(schema('NewUser')) },
         responses: {
           201: { description: 'added', content: jsonOf(schema('User')), links: USER_LINKS },
-          400: adminError('invalid_user, with the reason'),
+          400: adminError('invalid_user (an unknown member too), with the reason'),
           409: adminError('user_exists'),
           ...JSON_REFUSALS,
         },
       }),
       async (c) => {
         const body = await userBody(c);
+        onlyMembers(body, USER_MEMBERS, 'invalid_user');
         const user = await deps.users.add({
           username: body.username as string,
           password: body.password as string,

@@ -91,3 +91,20 @@ async function jsonObjectBody(
   checkBounds(body, fail);
   return body as Record<string, unknown>;
 }
+
+/**
+ * Refuses a member of `body` not in `known` (400 `code`, naming it): the admin API is Trellis's own, so a misspelt
+ * member (`redirect_uri`) is an error to show, not a setting to drop silently. RFC 7591 registration ignores unknown
+ * members instead, as the RFC says.
+ */
+export function onlyMembers(
+  body: Record<string, unknown>,
+  known: readonly string[],
+  code: 'invalid_client_metadata' | 'invalid_user',
+): void {
+  const unknown = Object.keys(body).find((name) => !known.includes(name));
+  if (unknown !== undefined) {
+    const shown = JSON.stringify(unknown.length > 64 ? `${unknown.slice(0, 64)}…` : unknown);
+    throw new AuthServerError(code, `unknown member ${shown}; the members are ${known.join(', ')}`);
+  }
+}
