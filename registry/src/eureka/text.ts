@@ -42,6 +42,9 @@ function nameProblem(field: string, value: string, pattern: RegExp, char: RegExp
   if (value.length > MAX_NAME_LENGTH) {
     return `${field} is ${value.length} characters long; at most ${MAX_NAME_LENGTH} are allowed`;
   }
+  // Every HTTP client resolves a "." or ".." path segment away: an instance so named could never be read, renewed or
+  // cancelled by its path, only wait for its lease to run out.
+  if (value === '.' || value === '..') return `Invalid ${field}: "." and ".." cannot be a path segment`;
   if (pattern.test(value)) return undefined;
   return `Invalid ${field}: only ${allowed} are allowed (refused ${firstRefused(value, char)})`;
 }

@@ -70,6 +70,20 @@ describe('application names and instance ids', () => {
     expect(await snapshot(t)).toEqual(before);
   });
 
+  it('refuses "." and ".." as an app name or instance id, which no URL path can reach (the API document says so)', async () => {
+    const { t, before } = await seeded();
+    for (const name of ['.', '..']) {
+      const asId = await register(t.app, jsClientBody({ instanceId: name }), '/eureka/apps/JSAPP');
+      expect(asId.status).toBe(400);
+      expect(await asId.text()).toBe(`Invalid instanceId: "." and ".." cannot be a path segment`);
+      // In a path (even as %2E) every URL parser resolves it away; the body's app is checked before it is compared.
+      const asApp = await register(t.app, jsClientBody({ app: name }), '/eureka/apps/JSAPP');
+      expect(asApp.status).toBe(400);
+      expect(await asApp.text()).toBe(`Invalid app: "." and ".." cannot be a path segment`);
+    }
+    expect(await snapshot(t)).toEqual(before);
+  });
+
   it('never lets a look-alike path read, renew, change or cancel another application', async () => {
     const { t, before } = await seeded();
     const app = 'product-compo%C5%BFite';
