@@ -1,6 +1,8 @@
 // The API document a service serves at /v3/api-docs: derived from its routes, complete, and shown by Swagger UI in Chromium.
 import type { Browser } from 'playwright-core';
+import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KitEnv } from '../src/hono-app.ts';
 import { apiDocsEnabled } from '../src/component.ts';
 import { documented, undocumentedRoutes, type OpenApiDocument } from '../src/openapi.ts';
 import { createService, type Service } from '../src/service.ts';
@@ -52,6 +54,20 @@ describe('/v3/api-docs', () => {
     const doc = await documentOf(service);
     expect(doc.paths?.['/items']).toBeUndefined();
     expect(undocumentedRoutes(service.app, doc)).toEqual(['POST /items']);
+  });
+
+  it('documents a route of a sub-app with its own onError, which hono mounts wrapped', async () => {
+    const service = demo(true);
+    const sub = new Hono<KitEnv>();
+    sub.get(
+      '/things',
+      documented({ summary: 'Things', responses: { 200: { description: 'all' } } }, (c) => c.json([])),
+    );
+    sub.onError((_err, c) => c.text('sub error', 500));
+    service.app.route('/sub', sub);
+    const doc = await documentOf(service);
+    expect(doc.paths?.['/sub/things']?.get?.summary).toBe('Things');
+    expect(undocumentedRoutes(service.app, doc)).toEqual([]);
   });
 
   it('is not served unless asked for, and is off by default with NODE_ENV=production', async () => {
