@@ -117,5 +117,11 @@ describe('fuzzing the config server', () => {
     });
     expect(decrypt.failures, `${decrypt.output}\n${output.slice(-4000)}`).toEqual([]);
     expect(result.operations + decrypt.operations).toBeGreaterThanOrEqual(operations - 2);
+    // The write API was driven to store changes (its links: write, read back, history, rollback), so the refused-write
+    // check compared a history that writes had filled.
+    const history = (await (await fetch(`${base}/admin/history?limit=1000`, { headers })).json()) as {
+      changes: { kind: string }[];
+    };
+    expect(history.changes.map((c) => c.kind)).toContain('put');
   }, 240_000);
 });
