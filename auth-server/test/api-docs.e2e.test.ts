@@ -121,6 +121,15 @@ describe('the OpenAPI document', () => {
     expect(await unknown.json()).toMatchObject({ error: 'not_found' });
   });
 
+  it('names the registration endpoint in both discovery documents', async () => {
+    for (const path of DISCOVERY_PATHS) {
+      const metadata = (await (await fetch(`${server.url}${path}`)).json()) as Record<string, unknown>;
+      expect(metadata.registration_endpoint, path).toBe(
+        `${server.url.replace('127.0.0.1', 'localhost')}/oauth2/register`,
+      );
+    }
+  });
+
   it('answers each provider error as documented: an OAuth error body', async () => {
     const response = await fetch(`${server.url}/oauth2/token`, {
       method: 'POST',

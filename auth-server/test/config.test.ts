@@ -20,6 +20,15 @@ describe('auth server settings', () => {
     expect(checkConfig(off, { NODE_ENV: 'production' }).production).toBe(true);
   });
 
+  it('serves the API document by default, not with NODE_ENV=production unless --api-docs or SPRINGDOC_API_DOCS_ENABLED', () => {
+    expect(loadConfig({}, []).apiDocs).toBe(true);
+    const production = { NODE_ENV: 'production', AUTH_SEED_DEV_CLIENTS: 'false' };
+    expect(loadConfig(production, []).apiDocs).toBe(false);
+    expect(loadConfig(production, ['--api-docs']).apiDocs).toBe(true);
+    expect(loadConfig({ ...production, SPRINGDOC_API_DOCS_ENABLED: 'true' }, []).apiDocs).toBe(true);
+    expect(loadConfig({}, ['--api-docs=false']).apiDocs).toBe(false);
+  });
+
   it('seeds the development clients into a PostgreSQL database only when asked for by name, saying so otherwise', () => {
     const url = 'postgres://trellis@127.0.0.1:5432/auth';
     const unset = loadConfig({ TRELLIS_DATABASE_URL: url });

@@ -7,7 +7,7 @@ import Provider, {
   type ClientInstance,
   type KoaMiddlewareContext,
 } from 'oidc-provider';
-import { ID_TOKEN_TTL, INTERACTION_PREFIX, INTERACTION_TTL, PROVIDER_ROUTES } from './constants.ts';
+import { DISCOVERY_PATHS, ID_TOKEN_TTL, INTERACTION_PREFIX, INTERACTION_TTL, PROVIDER_ROUTES } from './constants.ts';
 import type { Logger } from '@trellis/kit';
 import type { AuthServerMetrics } from '../metrics.ts';
 import type { PrivateJwk, SigningAlg } from '../crypto/signing-keys.ts';
@@ -64,8 +64,6 @@ export interface ProviderOptions {
   /** Told when a JWT to introspect or revoke names a key this provider does not hold (see jwt-access-tokens.ts). */
   readonly unknownKey?: (() => void) | undefined;
 }
-
-const DISCOVERY_PATH = '/.well-known/openid-configuration';
 
 /**
  * Builds the oidc-provider instance. Nothing here does I/O: storage comes in through the adapter, keys as JWKs.
@@ -334,7 +332,10 @@ export function createProvider(options: ProviderOptions): Provider {
         ).href;
       }
     };
-    provider.use((ctx, next) => (ctx.path.endsWith(DISCOVERY_PATH) ? addEndpoint(ctx, next) : next()));
+    // Both discovery documents (OpenID Connect Discovery and RFC 8414) name it.
+    provider.use((ctx, next) =>
+      DISCOVERY_PATHS.some((path) => ctx.path.endsWith(path)) ? addEndpoint(ctx, next) : next(),
+    );
   }
 
   provider.on('server_error', (_ctx, err) => log.error({ err }, 'oidc-provider server error'));
