@@ -116,7 +116,10 @@ describe('fuzzing the config server', () => {
       args: ['--include-path-regex', '^/(en|de)crypt'],
     });
     expect(decrypt.failures, `${decrypt.output}\n${output.slice(-4000)}`).toEqual([]);
-    expect(result.operations + decrypt.operations).toBeGreaterThanOrEqual(operations - 2);
+    // Every operation but the two watch streams, the two /decrypt ones and /v3/api-docs (schemathesis's own source).
+    expect(result.operations).toBeGreaterThanOrEqual(operations - 5);
+    // /encrypt/status, the two /encrypt and the two /decrypt.
+    expect(decrypt.operations).toBeGreaterThanOrEqual(5);
     // The write API was driven to store changes (its links: write, read back, history, rollback), so the refused-write
     // check compared a history that writes had filled.
     const history = (await (await fetch(`${base}/admin/history?limit=1000`, { headers })).json()) as {
