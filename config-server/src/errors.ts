@@ -9,6 +9,7 @@ export type ConfigServerErrorCode =
   | 'invalid_request'
   | 'invalid_profile'
   | 'no_such_label'
+  | 'no_such_repository'
   | 'no_such_resource'
   | 'unauthorized'
   | 'forbidden'
@@ -30,6 +31,7 @@ const STATUS = {
   invalid_request: 400,
   invalid_profile: 400,
   no_such_label: 404,
+  no_such_repository: 404,
   no_such_resource: 404,
   unauthorized: 401,
   forbidden: 403,

@@ -354,6 +354,13 @@ export class GitMirrors {
     }
     // Only an application's first request waits for its clone; later ones use what the background fetched.
     if (!mirror.ready && mirror.lastFetch === undefined) await mirror.sync();
+    if (this.#templated && !mirror.ready) {
+      // An application whose repository cannot be cloned is unknown, as Spring answers it (404,
+      // NoSuchRepositoryException); forgetting the mirror keeps every name a caller makes up from staying as an
+      // entry the background fetches again and again. The next request for it tries the clone anew.
+      this.#mirrors.delete(uri);
+      throw new ConfigServerError('no_such_repository', 'No such repository for this application');
+    }
     return mirror;
   }
 

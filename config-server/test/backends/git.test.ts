@@ -252,3 +252,38 @@ describe('git backend: background fetch', () => {
     await missing.close();
   });
 });
+
+describe('git backend: one repository per application ({application} in the URI)', () => {
+  it('answers an application without a repository 404, as Spring does, and keeps no mirror of it', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'config-git-per-app-'));
+    const product = remoteRepo();
+    renameSync(product.root, join(parent, 'product'));
+    const perApp = createGitBackend({
+      uri: join(parent, '{application}'),
+      baseDir: join(parent, 'mirrors'),
+      defaultLabel: 'main',
+      refreshMs: 60_000,
+      env: GIT_ENV,
+    });
+    try {
+      writeFileSync(join(parent, 'product', 'product.yml'), 'port: 7001\n');
+      gitIn(join(parent, 'product'))('add', '-A');
+      gitIn(join(parent, 'product'))('commit', '--quiet', '-m', 'first');
+      await perApp.start();
+      const perAppServer = createApp({ logger: silentLogger(), backend: perApp, healthShowDetails: 'always' });
+      expect((await perAppServer.request('/product/default')).status).toBe(200);
+      for (const name of ['nosuch', 'other', 'nosuch']) {
+        const res = await perAppServer.request(`/${name}/default`);
+        expect(res.status).toBe(404);
+        expect(await res.text()).not.toContain(parent);
+      }
+      const health = (await (await perAppServer.request('/actuator/health')).json()) as {
+        components: { config: { details: { repositories: unknown[] } } };
+      };
+      expect(health.components.config.details.repositories).toHaveLength(1);
+    } finally {
+      await perApp.close();
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+});
