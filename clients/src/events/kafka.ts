@@ -120,17 +120,28 @@ interface Pending {
   readonly deadline: number;
   resolve(): void;
   reject(err: unknown): void;
+  /** Rejected for its deadline; a request still carrying it may yet write it (the sender then sends it again). */
+  expired?: boolean;
 }
+
+/** How late past its deadline a waiting send may be rejected: expiries are checked together, not one timer each. */
+const EXPIRY_SLACK_MS = 100;
 
 /**
  * Gathers records sent while a produce request is in flight into the next one: a lone send goes out at once, a burst
  * goes out in batches (as Kafka's Java producer batches per partition), and every sender learns its own outcome.
+ * The idempotent client retries a request for as long as the broker is away (so the broker can drop a batch it
+ * already wrote), so a request may never end: senders are rejected at their deadline by a timer, whether their
+ * record waits here or rides in that request (Java's delivery.timeout.ms).
  */
 class SendBatcher {
   readonly #binder: KafkaBinder;
   readonly #maxBatch: number;
   #queue: Pending[] = [];
+  #inFlight: Pending[] = [];
   #running = false;
+  #timer: NodeJS.Timeout | undefined;
+  #timedOut = false;
 
   constructor(binder: KafkaBinder, maxBatch = 2000) {
     this.#binder = binder;
@@ -138,7 +149,7 @@ class SendBatcher {
   }
 
   get pending(): number {
-    return this.#queue.length;
+    return this.#queue.length + this.#inFlight.filter((p) => p.expired !== true).length;
   }
 
   send(message: Pending['message'], timeoutMs: number): Promise<void> {
@@ -155,37 +166,66 @@ class SendBatcher {
   async #drain(): Promise<void> {
     let attempt = 0;
     while (this.#queue.length > 0) {
-      const batch = this.#queue.slice(0, this.#maxBatch);
+      const batch = this.#queue.splice(0, this.#maxBatch);
+      this.#inFlight = batch;
+      this.#arm();
       try {
         await this.#binder.produce(batch.map((p) => p.message));
-        this.#queue.splice(0, batch.length);
         for (const p of batch) p.resolve();
         attempt = 0;
+        this.#timedOut = false;
       } catch (err) {
         attempt++;
-        if (!this.#retry(err, attempt)) {
-          this.#queue.splice(0, batch.length);
-          for (const p of batch) p.reject(this.#binder.sendError(err));
+        this.#inFlight = [];
+        const live = batch.filter((p) => p.expired !== true);
+        if (this.#binder.retriable(err)) {
+          if (attempt === 1) this.#binder.log.warn({ error: describe(err) }, 'Kafka send failed; retrying');
+          // Back at the head of the line, in their order, for the next request (unless their time is up).
+          this.#queue.unshift(...live);
+          this.#expire(err);
+        } else {
+          for (const p of live) p.reject(this.#binder.sendError(err));
         }
         await new Promise((r) => setTimeout(r, backoffDelay(attempt, { initialDelayMs: 100, maxDelayMs: 2000 })));
       }
     }
+    this.#inFlight = [];
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#running = false;
   }
 
-  /** Keeps the senders whose deadline has not passed when the failure may pass; rejects the others. */
-  #retry(err: unknown, attempt: number): boolean {
-    if (!this.#binder.retriable(err)) return false;
+  /** Keeps a timer on the earliest deadline still waiting (deadlines grow in send order, so it is the first one). */
+  #arm(): void {
+    if (this.#timer !== undefined) return;
+    const first = this.#inFlight.find((p) => p.expired !== true) ?? this.#queue[0];
+    if (first === undefined) return;
+    const wait = Math.max(first.deadline - Date.now(), 0) + EXPIRY_SLACK_MS;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#expire(undefined);
+      this.#arm();
+    }, wait);
+  }
+
+  /** Rejects every sender whose deadline has passed, waiting or in flight; `cause` is the last failure, if any. */
+  #expire(cause: unknown): void {
     const now = Date.now();
-    const expired = this.#queue.filter((p) => p.deadline <= now);
-    this.#queue = this.#queue.filter((p) => p.deadline > now);
+    const expired: Pending[] = [];
+    for (const p of this.#inFlight) if (p.expired !== true && p.deadline <= now) expired.push(p);
+    const waiting = this.#queue.findIndex((p) => p.deadline > now);
+    expired.push(...this.#queue.splice(0, waiting === -1 ? this.#queue.length : waiting));
+    if (expired.length === 0) return;
+    const why = cause === undefined ? 'no answer' : describe(cause);
+    const error = new EventsError('broker_unavailable', `no Kafka broker took the record in time (${why})`, { cause });
     for (const p of expired) {
-      p.reject(
-        new EventsError('broker_unavailable', `no Kafka broker took the record (${describe(err)})`, { cause: err }),
-      );
+      p.expired = true;
+      p.reject(error);
     }
-    if (attempt === 1) this.#binder.log.warn({ error: describe(err) }, 'Kafka send failed; retrying');
-    return true;
+    if (!this.#timedOut) {
+      this.#timedOut = true;
+      this.#binder.log.warn({ expired: expired.length, error: why }, 'Kafka sends timed out waiting for the broker');
+    }
   }
 }
 
@@ -240,6 +280,12 @@ class KafkaConsumer<T> implements Consumer {
   #closed = false;
   #restarts = 0;
   #restartTimer: NodeJS.Timeout | undefined;
+  /**
+   * The group member id of the client given up on. A client closed while the broker is away cannot leave the group,
+   * so the coordinator keeps that member until its session times out (45 s) and holds the group's next rebalance
+   * for it: the new client rejoins as that member instead, as a Java consumer keeps its id across a broker restart.
+   */
+  #memberId: string | null = null;
 
   constructor(binder: KafkaBinder, c: ResolvedConsumer<T>) {
     this.#binder = binder;
@@ -272,6 +318,8 @@ class KafkaConsumer<T> implements Consumer {
 
   async #open(): Promise<void> {
     const client = this.#binder.newConsumer(this.#groupId, encodeSlot(this.#slot));
+    // An id the coordinator no longer knows is answered UNKNOWN_MEMBER_ID, and the client then joins afresh.
+    if (this.#memberId !== null) client.memberId = this.#memberId;
     this.#client = client;
     client.on('consumer:group:rebalance', () => this.#lanes.hold());
     client.on('consumer:group:join', (payload: ConsumerGroupJoinPayload) => this.#assigned(payload));
@@ -469,6 +517,7 @@ class KafkaConsumer<T> implements Consumer {
 
   async #detach(): Promise<void> {
     const [stream, client] = [this.#stream, this.#client];
+    this.#memberId = client?.memberId ?? this.#memberId;
     this.#stream = undefined;
     this.#client = undefined;
     this.#lanes.clear();
