@@ -137,7 +137,8 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzResult> {
       execFile(
         schemathesisBinary(),
         args,
-        { env, maxBuffer: 64 * 1024 * 1024, timeout: (options.maxSeconds + 120) * 1000 },
+        // In the temporary directory: schemathesis keeps a crash cache (.schemathesis/) where it runs.
+        { env, cwd: dir, maxBuffer: 64 * 1024 * 1024, timeout: (options.maxSeconds + 120) * 1000 },
         (err, stdout, stderr) => {
           const exit = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
           resolve({ code: exit, output: `${stdout}\n${stderr}` });
