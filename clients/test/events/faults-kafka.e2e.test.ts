@@ -130,8 +130,9 @@ describe('kafka binder, broker gone', () => {
       // session timed out (45 s): 35 s is far more than a rejoin takes and less than that.
       await waitFor(() => got.includes(6), 35_000, 'the consumer to resume after the broker came back');
       // Sends the binder gave up on may still have been written by the request that carried them; the confirmed
-      // ones arrive once each.
-      expect(got.filter((n) => n === 1 || n === 6)).toEqual([1, 6]);
+      // ones arrive, 1 before 6. At least once: 1 comes again when the commit of its offset had not reached the
+      // broker before it went away (seen on a loaded machine), which is redelivery, not loss.
+      expect([...new Set(got.filter((n) => n === 1 || n === 6))]).toEqual([1, 6]);
     } finally {
       await binder.close();
       await broker.stop();
