@@ -108,6 +108,23 @@ const SWAGGER_ASSETS: ReadonlyMap<string, string> = new Map([
 ]);
 
 /**
+ * The Swagger UI page's headers, as the registry dashboard's and the auth server's pages have them: scripts, styles and
+ * fetches from this server only (Swagger UI sets inline styles on its elements, hence 'unsafe-inline' for styles
+ * alone), never framed (clickjacking), no sniffing, no referrer.
+ */
+const PAGE_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+    "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+const SWAGGER_INITIALIZER =
+  "window.onload = () => { window.ui = SwaggerUIBundle({ url: '/v3/api-docs', dom_id: '#swagger-ui' }); };\n";
+
+/**
  * Serves `GET /v3/api-docs` (the document, made on its first request) and Swagger UI at
  * `/swagger-ui/index.html` (`/swagger-ui.html` redirects there, springdoc's paths). Mount only where the API docs are
  * enabled: the `--api-docs` setting, off with NODE_ENV=production unless asked for.
@@ -153,11 +170,39 @@ export function mountApiDocs(app: Hono<KitEnv>, options: ApiDocsOptions): void {
       },
       async (c) => {
         const { swaggerUI } = await import('@hono/swagger-ui');
-        return swaggerUI({ url: '/v3/api-docs', baseUrl: '/swagger-ui', title: `${options.title} — Swagger UI` })(
-          c as never,
-          () => Promise.resolve(),
-        );
+        for (const [name, value] of Object.entries(PAGE_HEADERS)) c.header(name, value);
+        return swaggerUI({
+          url: '/v3/api-docs',
+          baseUrl: '/swagger-ui',
+          title: `${options.title} — Swagger UI`,
+          // The page's own markup without @hono/swagger-ui's inline start-up script, which the page's CSP (scripts
+          // from this server only) would block: the same start-up comes from /swagger-ui/swagger-initializer.js.
+          manuallySwaggerUIHtml: (asset) =>
+            [
+              '<div id="swagger-ui"></div>',
+              ...asset.css.map((href) => `<link rel="stylesheet" href="${href}" />`),
+              ...asset.js.map((src) => `<script src="${src}"></script>`),
+              '<script src="/swagger-ui/swagger-initializer.js"></script>',
+            ].join(''),
+        })(c as never, () => Promise.resolve());
       },
+    ),
+  );
+  app.get(
+    '/swagger-ui/swagger-initializer.js',
+    documented(
+      {
+        summary: "Swagger UI's start-up script, pointed at /v3/api-docs",
+        tags: ['api-docs'],
+        responses: {
+          200: { description: 'JavaScript', content: { 'text/javascript': { schema: { type: 'string' } } } },
+        },
+      },
+      (c) =>
+        c.body(SWAGGER_INITIALIZER, 200, {
+          'content-type': 'text/javascript; charset=utf-8',
+          'x-content-type-options': 'nosniff',
+        }),
     ),
   );
   // @hono/swagger-ui asks for `${baseUrl}/swagger-ui-dist/<file>`.
@@ -177,7 +222,11 @@ export function mountApiDocs(app: Hono<KitEnv>, options: ApiDocsOptions): void {
         const type = SWAGGER_ASSETS.get(file);
         if (type === undefined) return json(c, 404, { error: 'not_found', message: `no Swagger UI file ${file}` });
         const body = await readFile(path.join(swaggerUiDirectory(), file));
-        return c.body(body, 200, { 'content-type': type, 'cache-control': 'public, max-age=86400' });
+        return c.body(body, 200, {
+          'content-type': type,
+          'cache-control': 'public, max-age=86400',
+          'x-content-type-options': 'nosniff',
+        });
       },
     ),
   );

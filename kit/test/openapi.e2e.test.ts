@@ -82,7 +82,10 @@ describe('/v3/api-docs', () => {
 
   it('serves only the two Swagger UI files, from the package, not a CDN', async () => {
     const service = demo(true);
-    const page = await (await service.app.request('/swagger-ui/index.html')).text();
+    const res = await service.app.request('/swagger-ui/index.html');
+    expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    const page = await res.text();
+    expect(page).not.toMatch(/<script>/);
     expect(page).toContain('/swagger-ui/swagger-ui-dist/swagger-ui-bundle.js');
     expect(page).not.toMatch(/https?:\/\//);
     expect((await service.app.request('/swagger-ui/swagger-ui-dist/package.json')).status).toBe(404);
@@ -108,12 +111,19 @@ describe('Swagger UI in Chromium', () => {
     await service?.stop();
   });
 
-  it('shows the operations of the document', async () => {
+  it('shows the operations of the document, under a CSP that allows scripts from the server only', async () => {
     const page = await browser.newPage();
-    await page.goto(`${base}/swagger-ui.html`);
+    const blocked: string[] = [];
+    page.on('console', (m) => {
+      if (/Content.Security.Policy/i.test(m.text())) blocked.push(m.text());
+    });
+    const res = await page.goto(`${base}/swagger-ui.html`);
+    expect(res?.headers()['content-security-policy']).toContain("script-src 'self'");
+    expect(res?.headers()).toMatchObject({ 'x-frame-options': 'DENY', 'x-content-type-options': 'nosniff' });
     expect(new URL(page.url()).pathname).toBe('/swagger-ui/index.html');
     await page.getByText('/items/{id}').first().waitFor({ timeout: 15_000 });
     expect(await page.getByText('One item').count()).toBeGreaterThan(0);
     expect(await page.locator('.opblock').count()).toBeGreaterThanOrEqual(4);
+    expect(blocked).toEqual([]);
   });
 });
