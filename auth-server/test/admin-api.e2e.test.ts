@@ -110,6 +110,29 @@ describe('the admin API', () => {
     );
   });
 
+  it('refuses a lone surrogate or a NUL in any string of a user, so no typed U+FFFD signs in for it', async () => {
+    // JSON.stringify writes a lone surrogate as the escape \ud800, which JSON.parse turns back into one.
+    const bodies = [
+      { username: 'u2', password: 'SecretPW-\ud800-lone' },
+      { username: 'u2', password: 'SecretPW-\u0000-nul' },
+      { username: 'u2', password: 'long enough', name: 'Eve \udfff' },
+      { username: 'u2', password: 'long enough', email: 'e\u0000@example.com' },
+      { username: 'u2', password: 'long enough', ['x\ud800']: 1 },
+    ];
+    for (const body of bodies) {
+      const before = await lists();
+      const response = await server.admin('POST', '/admin/users', body);
+      expect(response.status).toBe(400);
+      expect(await response.json()).toEqual({
+        error: 'invalid_user',
+        message: expect.stringMatching(/^a value contains a (lone surrogate|NUL character)/) as unknown,
+      });
+      expect(await lists()).toEqual(before);
+    }
+    const pageOf = await server.admin('GET', '/admin/users/u2');
+    expect(pageOf.status).toBe(404);
+  });
+
   it('answers rotate-secret of a public client 409 public_client and keeps it public', async () => {
     const created = await server.admin('POST', '/admin/clients', {
       client_id: 'spa',

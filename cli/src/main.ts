@@ -10,6 +10,7 @@ import {
   reportWorkerReady,
   runUntilSignal,
   runWorkers,
+  SettingsError,
   type Component,
   type Running,
   type SettingSpecs,
@@ -76,7 +77,12 @@ const ADMIN: Readonly<
 async function readAllStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  // Fatal: bytes that are not UTF-8 would otherwise become U+FFFD, and a password stored as that lets a typed U+FFFD in.
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new SettingsError('standard input is not UTF-8 text');
+  }
 }
 
 async function runAdmin(

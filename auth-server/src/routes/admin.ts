@@ -6,6 +6,7 @@ import type { UserStore } from '../users/store.ts';
 import type { SigningKeyInfo, SigningKeys } from '../crypto/signing-keys.ts';
 import { adminError } from '../api-docs.ts';
 import { AuthServerError } from '../errors.ts';
+import { firstUnstorable } from '../store/text.ts';
 import { checkOperatorToken, type TokenGuard } from './operator-token.ts';
 import { clientMetadataBody, onlyMembers, userBody } from './json-body.ts';
 
@@ -196,6 +197,9 @@ export function adminRoutes(deps: AdminDeps): Hono<KitEnv> {
       }),
       async (c) => {
         const body = await userBody(c);
+        // Member names too, before onlyMembers echoes one back in its reason.
+        const unstorable = firstUnstorable(body);
+        if (unstorable !== undefined) throw new AuthServerError('invalid_user', `a value ${unstorable}`);
         onlyMembers(body, USER_MEMBERS, 'invalid_user');
         const user = await deps.users.add({
           username: body.username as string,

@@ -2,7 +2,7 @@
 import { hash, verify } from '@node-rs/argon2';
 import type { Awaitable, Db } from '../store/db.ts';
 import { AuthServerError } from '../errors.ts';
-import { unstorableReason } from '../store/text.ts';
+import { firstUnstorable, unstorableReason } from '../store/text.ts';
 
 export interface UserInput {
   readonly username: string;
@@ -78,6 +78,10 @@ export class UserStore {
   }
 
   async add(input: UserInput): Promise<UserView> {
+    // Refused before anything else, as the clients' API does: a lone surrogate would be hashed as U+FFFD (so a typed
+    // U+FFFD would sign in), and no store keeps a NUL.
+    const unstorable = firstUnstorable(input);
+    if (unstorable !== undefined) throw new AuthServerError('invalid_user', `a value ${unstorable}`);
     if (typeof input.username !== 'string' || !USERNAME.test(input.username)) {
       throw new AuthServerError('invalid_user', 'username must be 1-64 letters, digits, dot, dash, underscore or @');
     }
