@@ -67,7 +67,7 @@ spring.cloud.gateway.routes:
     options: {
       method?: 'GET' | 'POST' | 'DELETE';
       headers?: Record<string, string>;
-      body?: string;
+      body?: string | Uint8Array;
       dispatcher?: Agent;
     } = {},
   ): Promise<Reply> => {
@@ -297,6 +297,105 @@ spring.cloud.gateway.routes:
       });
       expect(broken.status).toBe(400);
       expect(gateway.manager.table.routes.map((r) => r.id)).toEqual(['echo']);
+    });
+
+    it('refuses a lone surrogate, a NUL or bytes that are not UTF-8 anywhere in the body (400 with the reason), storing nothing', async () => {
+      const post = (id: string, body: string | Uint8Array) =>
+        request(`${gateway.url}/actuator/gateway/routes/${id}`, { method: 'POST', headers: json, body });
+      const uri = JSON.stringify(upstream.url);
+      // JSON texts as sent on the wire: `\ud800` is the six characters of the escape, not a UTF-16 unit of this file.
+      const cases: [string, string | Uint8Array, RegExp][] = [
+        ['surr-pred', `{"uri":${uri},"predicates":["Path=/atk6/\\ud800"]}`, /a value contains a lone surrogate/],
+        ['surr-low', `{"uri":${uri},"predicates":["Path=/atk6/\\udc00x"]}`, /a value contains a lone surrogate/],
+        ['surr-key', `{"uri":${uri},"metadata":{"\\ud800":"x"}}`, /a value contains a lone surrogate/],
+        ['surr-ignored', `{"uri":${uri},"unknown":["\\udfff"]}`, /a value contains a lone surrogate/],
+        ['nul-filter', `{"uri":${uri},"filters":["AddRequestHeader=X-A,a\\u0000b"]}`, /a value contains a NUL/],
+        [
+          'nul-args',
+          `{"uri":${uri},"predicates":[{"name":"Path","args":{"_genkey_0":"/a\\u0000"}}]}`,
+          /a value contains a NUL/,
+        ],
+        ['nul-meta', `{"uri":${uri},"metadata":{"note":"\\u0000"}}`, /a value contains a NUL/],
+        [
+          'not-utf8',
+          Buffer.concat([
+            Buffer.from(`{"uri":${uri},"metadata":{"note":"`),
+            Buffer.from([0xff, 0xfe, 0xc3]),
+            Buffer.from('"}}'),
+          ]),
+          /the body is not UTF-8/,
+        ],
+        // An overlong encoding of "/" and an encoded surrogate (CESU-8) are not UTF-8 either.
+        [
+          'overlong',
+          Buffer.concat([Buffer.from(`{"uri":${uri},"x":"`), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')]),
+          /not UTF-8/,
+        ],
+        [
+          'cesu',
+          Buffer.concat([Buffer.from(`{"uri":${uri},"x":"`), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]),
+          /not UTF-8/,
+        ],
+      ];
+      for (const [id, body, reason] of cases) {
+        const res = await post(id, body);
+        expect(res.status, id).toBe(400);
+        expect(JSON.parse(res.text), id).toMatchObject({ error: 'invalid_route' });
+        expect((JSON.parse(res.text) as { message: string }).message, id).toMatch(reason);
+        expect(gateway.manager.table.get(id), id).toBeUndefined();
+      }
+      expect(gateway.manager.table.routes.map((r) => r.id)).toEqual(['echo']);
+      // A surrogate pair (escaped or as UTF-8 bytes) is a character like any other: accepted and listed back intact.
+      const pair = await post('pair', `{"uri":${uri},"metadata":{"note":"\\ud83d\\ude00 😀"}}`);
+      expect(pair.status, pair.text).toBe(201);
+      const list = await request(`${gateway.url}/actuator/gateway/routes`, { headers: json });
+      expect(list.text).not.toMatch(/\\u[dD][89a-fA-F]/);
+      const listed = JSON.parse(list.text) as { route_id: string; metadata: Record<string, unknown> }[];
+      expect(listed.find((r) => r.route_id === 'pair')?.metadata).toEqual({ note: '😀 😀' });
+      await request(`${gateway.url}/actuator/gateway/routes/pair`, { method: 'DELETE', headers: json });
+    });
+
+    it('refuses a key given twice in one object (400 naming it), at any depth and however it is escaped, storing nothing', async () => {
+      const post = (id: string, body: string) =>
+        request(`${gateway.url}/actuator/gateway/routes/${id}`, { method: 'POST', headers: json, body });
+      const uri = JSON.stringify(upstream.url);
+      const cases: [string, string, string][] = [
+        // The finding: a reader sees a token check, JSON.parse keeps the last (empty) filter list.
+        ['dup-filters', `{"uri":${uri},"filters":["TokenCheck=orders"],"filters":[]}`, 'filters'],
+        ['dup-escaped', `{"uri":${uri},"filters":["StripPrefix=1"],"filt\\u0065rs":[]}`, 'filters'],
+        ['dup-uri', `{"uri":"http://127.0.0.1:1","uri":${uri}}`, 'uri'],
+        [
+          'dup-args',
+          `{"uri":${uri},"predicates":[{"name":"Path","args":{"_genkey_0":"/a/**"},"name":"Host"}]}`,
+          'name',
+        ],
+        [
+          'dup-meta',
+          `{"uri":${uri},"metadata":{"cors":{"allowedOrigins":"a", "allowedOrigins" :"*"}}}`,
+          'allowedOrigins',
+        ],
+      ];
+      for (const [id, body, key] of cases) {
+        const res = await post(id, body);
+        expect(res.status, id).toBe(400);
+        expect(JSON.parse(res.text), id).toMatchObject({ error: 'invalid_route' });
+        expect((JSON.parse(res.text) as { message: string }).message, id).toContain(`key "${key}" occurs twice`);
+        expect(gateway.manager.table.get(id), id).toBeUndefined();
+      }
+      expect(gateway.manager.table.routes.map((r) => r.id)).toEqual(['echo']);
+      // The same name in different objects, and a value that looks like a repeated key, are no duplicate.
+      const fine = await post(
+        'no-dup',
+        `{"uri":${uri},"predicates":[{"name":"Path","args":{"_genkey_0":"/nd/**"}},{"name":"Method","args":{"_genkey_0":"GET"}}],` +
+          `"metadata":{"note":"\\",\\"note\\":\\"x","a":{"note":1},"b":[{"note":2},{"note":3}]}}`,
+      );
+      expect(fine.status, fine.text).toBe(201);
+      expect(gateway.manager.table.get('no-dup')?.definition.metadata).toEqual({
+        note: '","note":"x',
+        a: { note: 1 },
+        b: [{ note: 2 }, { note: 3 }],
+      });
+      await request(`${gateway.url}/actuator/gateway/routes/no-dup`, { method: 'DELETE', headers: json });
     });
 
     it('caps the number of routes (--max-routes) with 409 and the reason; replacing one still works', async () => {

@@ -6,6 +6,7 @@ import { GatewayError } from '../errors.ts';
 import { readRouteDefinition, type ComponentDefinition } from '../routing/definition.ts';
 import type { RouteManager } from '../routing/manager.ts';
 import type { Route } from '../routing/table.ts';
+import { readRouteBody } from './route-body.ts';
 import { ROUTE_ID_PATTERN } from './route-schemas.ts';
 
 export interface GatewayRoutesDeps {
@@ -21,29 +22,6 @@ export interface GatewayRoutesDeps {
   readonly workers?: number | undefined;
   /** Called after a refresh this API made, so the other workers refresh too. */
   readonly refreshed?: (() => void) | undefined;
-}
-
-/** Deepest JSON nesting a route definition may have: real ones nest 4 levels; deep ones only cost stack. */
-export const MAX_JSON_DEPTH = 32;
-
-/**
- * How deep a JSON text nests, stopping once past `max` (so a body of 60,000 `[` costs one pass, not a parse and the
- * recursion over its result that would overflow the stack).
- */
-function nestingOver(text: string, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    if (inString) {
-      if (ch === 0x5c) i++;
-      else if (ch === 0x22) inString = false;
-    } else if (ch === 0x22) inString = true;
-    else if (ch === 0x5b || ch === 0x7b) {
-      if (++depth > max) return true;
-    } else if (ch === 0x5d || ch === 0x7d) depth--;
-  }
-  return false;
 }
 
 /**
@@ -167,7 +145,9 @@ const OPERATIONS: Record<'list' | 'get' | 'put' | 'delete' | 'refresh', OpenApiO
       200: { description: 'replaced', content: json('RouteDefinition'), links: ROUTE_LINKS },
       201: { description: 'created', content: json('RouteDefinition'), links: ROUTE_LINKS },
       400: {
-        description: `the definition is not one the gateway can run (the message says why), or ${SCREENED_PATH.description}`,
+        description:
+          'the definition is not one the gateway can run (the message says why); the body is not UTF-8, has a NUL ' +
+          `character or a lone surrogate in a value, or a key twice in one object; or ${SCREENED_PATH.description}`,
         content: ERROR,
       },
       409: { description: `${WORKERS_409}, or the table holds --max-routes routes`, content: ERROR },
@@ -250,17 +230,7 @@ export function gatewayRoutes(deps: GatewayRoutesDeps): Hono<KitEnv> {
           'a route definition is sent as application/json (Content-Type: application/json)',
         );
       }
-      // The kit's body limit (the smaller of --max-request-size and 64 KiB) has applied by the time text() resolves.
-      const text = await c.req.text();
-      if (nestingOver(text, MAX_JSON_DEPTH)) {
-        throw new GatewayError('invalid_route', `the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`);
-      }
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        throw new GatewayError('invalid_route', 'the body must be a JSON route definition {uri, predicates, filters}');
-      }
+      const body = readRouteBody(await c.req.arrayBuffer());
       const definition = readRouteDefinition(body, c.req.param('id') ?? '');
       const count = manager.table.routes.length;
       if (manager.table.get(definition.id) === undefined && count >= deps.maxRoutes) {

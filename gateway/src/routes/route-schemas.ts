@@ -76,7 +76,8 @@ export function routeApiComponents(credential: Credential): NonNullable<ApiDocsO
         description:
           "Spring Cloud Gateway's RouteDefinition. The path names the route (a body id is ignored); unknown keys are ignored. " +
           "Each factory checks its own arguments: a definition it refuses (a Path pattern not starting with '/', a regex " +
-          'that could backtrack) answers 400 naming the route and the part, as Spring answers.',
+          'that could backtrack) answers 400 naming the route and the part, as Spring answers. The body is UTF-8 JSON ' +
+          'with no key twice in one object and no NUL character or lone surrogate in any string (400 otherwise).',
         required: ['uri'],
         properties: {
           id: { description: 'ignored: the path names the route' },
