@@ -1,5 +1,4 @@
 // schemathesis on `trellis config-server` as the README starts it: every documented operation, each finding a test.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,26 +6,23 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '@trellis/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fuzz } from '../../kit/test/support/schemathesis.ts';
+import { startTrellis, type TrellisProcess } from '../../kit/test/support/trellis-process.ts';
 
-const bin = fileURLToPath(new URL('../../cli/bin/trellis.js', import.meta.url));
 const configRepo = fileURLToPath(new URL('../../config-repo', import.meta.url));
 const SECRET = 'fuzz-ops-secret';
 // One identity in both lists: schemathesis sends one Authorization header to every operation, the client routes
 // check it against --clients and the write API against --admins.
 const AUTHORIZATION = `Basic ${Buffer.from(`ops:${SECRET}`).toString('base64')}`;
 
-let child: ChildProcess;
+let server: TrellisProcess;
 let dataDir: string;
 let base: string;
-let output = '';
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'config-fuzz-'));
   const port = await freePort();
-  child = spawn(
-    process.execPath,
+  server = await startTrellis(
     [
-      bin,
       'config-server',
       '--http',
       '--port',
@@ -41,8 +37,6 @@ beforeAll(async () => {
       `ops:${SECRET}:*;product:fuzz-product-secret:product`,
       '--admins',
       `ops:${SECRET}:*`,
-      '--log-format',
-      'json',
       '--log-level',
       'warn',
       // The fuzzer presents a wrong credential to every operation to see it refused (ignored_auth): with the
@@ -50,32 +44,17 @@ beforeAll(async () => {
       '--max-credential-failures',
       '100000',
     ],
+    // At warn, no `listening` line: it is up once its health is.
     {
-      env: { ...process.env, ENCRYPT_KEY: 'fuzz-symmetric-key', NODE_ENV: 'development' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ENCRYPT_KEY: 'fuzz-symmetric-key', NODE_ENV: 'development' },
+      readyUrl: `http://127.0.0.1:${port}/actuator/health`,
     },
   );
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const up = await fetch(`${base}/actuator/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (up) break;
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`config server did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  base = server.url;
 }, 90_000);
 
 afterAll(async () => {
-  if (child !== undefined && child.exitCode === null) {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
+  await server?.stop();
   await rm(dataDir, { recursive: true, force: true });
 });
 
@@ -103,7 +82,7 @@ describe('fuzzing the config server', () => {
       // /decrypt has a run of its own below.
       args: ['--exclude-path-regex', '^/(watch/|decrypt)'],
     });
-    expect(result.failures, `${result.output}\n${output.slice(-4000)}`).toEqual([]);
+    expect(result.failures, `${result.output}\n${server.output().slice(-4000)}`).toEqual([]);
     // Spring's /decrypt answers 400 INVALID to text not encrypted with the installed key, and no schema can tell a
     // ciphertext of this key from any other text: every check but the one that valid-looking input is accepted. With
     // /encrypt (checked fully above), whose answers the stateful phase hands to /decrypt by the document's links.
@@ -115,7 +94,7 @@ describe('fuzzing the config server', () => {
       excludeChecks: [...excludeChecks, 'positive_data_acceptance'],
       args: ['--include-path-regex', '^/(en|de)crypt'],
     });
-    expect(decrypt.failures, `${decrypt.output}\n${output.slice(-4000)}`).toEqual([]);
+    expect(decrypt.failures, `${decrypt.output}\n${server.output().slice(-4000)}`).toEqual([]);
     // Every operation but the two watch streams, the two /decrypt ones and /v3/api-docs (schemathesis's own source).
     expect(result.operations).toBeGreaterThanOrEqual(operations - 5);
     // /encrypt/status, the two /encrypt and the two /decrypt.

@@ -1,13 +1,11 @@
 // Fault injection on the disk: `trellis registry` on a data directory that fills up during a burst of
 // registrations, then SIGKILLed and restarted: what it acknowledged with 204 is back; what it could not store it
 // refused with 503 and Retry-After instead (it acknowledged them all with 204, and lost them, before).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { freePort } from '@trellis/kit';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { smallDisk, type SmallDisk } from './support-faults/small-disk.ts';
 import {
+  dataDirs,
   duplicates,
   instanceBody,
   killAll,
@@ -16,23 +14,20 @@ import {
   startRegistryProcess,
 } from './support-faults/processes.ts';
 
-const dirs: string[] = [];
+const dirs = dataDirs('registry-faults-disk-');
 let disk: SmallDisk | undefined;
 afterEach(async () => {
   await killAll();
   await disk?.release();
 });
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+afterAll(dirs.remove);
 
 describe('trellis registry on a disk that fills up', () => {
   it(
     'acknowledges only the registrations it stored, and has every one back after SIGKILL',
     { timeout: 90_000 },
     async () => {
-      const dataDir = mkdtempSync(join(tmpdir(), 'registry-faults-disk-'));
-      dirs.push(dataDir);
+      const dataDir = dirs.make();
       disk = await smallDisk(dataDir, '1m');
       const port = await freePort();
       const first = startRegistryProcess({ port, host: '127.0.0.1', dataDir, wrapper: disk.wrapper });
@@ -60,7 +55,7 @@ describe('trellis registry on a disk that fills up', () => {
       expect(refused.length).toBeGreaterThan(0);
       expect(new Set(refused.map((r) => `${r.status} ${r.retryAfter}`))).toEqual(new Set(['503 5']));
 
-      await first.kill9();
+      await first.kill();
       const second = startRegistryProcess({ port, host: '127.0.0.1', dataDir, wrapper: disk.wrapper });
       await second.listening;
       const listed = await listedInstanceIds(second.base);

@@ -1,11 +1,9 @@
 // Fault injection: `trellis registry` SIGKILLed in the middle of a burst of registrations and heartbeats, restarted on
 // the same data directory: every registration it acknowledged with 204 is back, none twice.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { freePort } from '@trellis/kit';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
+  dataDirs,
   duplicates,
   killAll,
   listedInstanceIds,
@@ -15,11 +13,9 @@ import {
   startRegistryProcess,
 } from './support-faults/processes.ts';
 
-const dirs: string[] = [];
+const dirs = dataDirs('registry-faults-kill-');
 afterEach(killAll);
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+afterAll(dirs.remove);
 
 const APPS = ['FAULTS-A', 'FAULTS-B', 'FAULTS-C', 'FAULTS-D', 'FAULTS-E'];
 const N = 500;
@@ -28,8 +24,7 @@ const KILL_AFTER = 250;
 
 describe('trellis registry killed with SIGKILL during a burst', () => {
   it('has every acknowledged registration back after the restart, none listed twice', { timeout: 90_000 }, async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'registry-faults-kill-'));
-    dirs.push(dataDir);
+    const dataDir = dirs.make();
     const port = await freePort();
     const first = startRegistryProcess({ port, host: '127.0.0.1', dataDir });
     await first.listening;
@@ -51,7 +46,7 @@ describe('trellis registry killed with SIGKILL during a burst', () => {
         if (status !== 204) return;
         acknowledged.set(id, app);
         // The kill lands while the other workers' registrations and heartbeats are on the wire.
-        if (acknowledged.size === KILL_AFTER) killed = first.kill9();
+        if (acknowledged.size === KILL_AFTER) killed = first.kill();
         if ((await renewOnce(first.base, app, id)) === 200) renewed++;
       },
       () => killed !== undefined,

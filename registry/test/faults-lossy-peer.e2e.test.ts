@@ -1,14 +1,12 @@
 // Fault injection on the network: a registry peer in its own network namespace behind a link that drops ~30 % of the
 // packets reaching it (nftables), its peer on this side of the link. Registrations on either side reach the other
 // through replication retries; the test counts what arrives.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { join } from 'node:path';
 import { freePort } from '@trellis/kit';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { lossyLink, requireNetnsPrivileges, type LossyLink } from './support-faults/netns.ts';
 import {
+  dataDirs,
   duplicates,
   killAll,
   listedInstanceIds,
@@ -18,27 +16,19 @@ import {
   until,
 } from './support-faults/processes.ts';
 
-const dirs: string[] = [];
+const dirs = dataDirs('registry-faults-lossy-');
 let link: LossyLink | undefined;
 afterEach(async () => {
   await killAll();
   link?.remove();
 });
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+afterAll(dirs.remove);
 
 const PER_SIDE = 100;
 /** Generous: each lost connect costs a 1 s connect timeout and a backoff (0.5 s doubling) before the batch goes again. */
 const ARRIVAL_BOUND_MS = 60_000;
 /** The namespace is new: nothing else listens there. */
 const INNER_PORT = 8761;
-
-function dataDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'registry-faults-lossy-'));
-  dirs.push(dir);
-  return dir;
-}
 
 describe('a registry peer behind a link dropping 30 % of its packets', () => {
   it(
@@ -53,7 +43,7 @@ describe('a registry peer behind a link dropping 30 % of its packets', () => {
       const inner = startRegistryProcess({
         port: INNER_PORT,
         host: link.innerAddress,
-        dataDir: dataDir(),
+        dataDir: dirs.make(),
         peers: [hostPeer],
         wrapper: link.wrapper,
       });
@@ -61,7 +51,7 @@ describe('a registry peer behind a link dropping 30 % of its packets', () => {
       const host = startRegistryProcess({
         port: hostPort,
         host: link.hostAddress,
-        dataDir: dataDir(),
+        dataDir: dirs.make(),
         peers: [innerPeer],
       });
       await host.listening;

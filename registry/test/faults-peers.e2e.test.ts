@@ -1,12 +1,10 @@
 // Fault injection across peers: three `trellis registry --peers …` nodes, one SIGKILLed while registrations keep going
 // to the others, restarted on its data directory: it catches up with all of them within a bounded time.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '@trellis/kit';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
+  dataDirs,
   duplicates,
   killAll,
   listedInstanceIds,
@@ -17,11 +15,9 @@ import {
   type RegistryProcess,
 } from './support-faults/processes.ts';
 
-const dirs: string[] = [];
+const dirs = dataDirs('registry-faults-peers-');
 afterEach(killAll);
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+afterAll(dirs.remove);
 
 /**
  * How long the restarted node may take to hold everything, generously: it copies the registry from a peer before it
@@ -30,12 +26,6 @@ afterAll(() => {
  */
 const CATCH_UP_BOUND_MS = 45_000;
 
-function dataDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'registry-faults-peers-'));
-  dirs.push(dir);
-  return dir;
-}
-
 describe('three registry peers, one SIGKILLed while the others take registrations', () => {
   it(
     'the restarted node catches up with every acknowledged registration within the bound',
@@ -43,7 +33,7 @@ describe('three registry peers, one SIGKILLed while the others take registration
     async () => {
       const ports = [await freePort(), await freePort(), await freePort()];
       const peers = ports.map((p) => `http://127.0.0.1:${p}/eureka`);
-      const dirsOf = ports.map(() => dataDir());
+      const dirsOf = ports.map(() => dirs.make());
       const node = (i: number): RegistryProcess =>
         startRegistryProcess({ port: ports[i] ?? 0, host: '127.0.0.1', dataDir: dirsOf[i] ?? '', peers });
       const a = node(0);
@@ -70,7 +60,7 @@ describe('three registry peers, one SIGKILLed while the others take registration
       await until(async () => (await holdsAll(b)) && (await holdsAll(c)), 'first registrations on every node', 30_000);
 
       // B dies; registrations go on at A and C, a steady stream, through its outage, its restart and beyond.
-      await b.kill9();
+      await b.kill();
       let streaming = true;
       let sent = 0;
       const stream = async (on: RegistryProcess, prefix: string): Promise<void> => {

@@ -1,7 +1,6 @@
 // schemathesis on the registry as `trellis registry` runs it: every documented operation, in XML and JSON, with the
 // write credential and without, and the stateful register → heartbeat → status override → metadata → cancel run the
 // document's links describe; a refused write must leave GET /eureka/apps as it was.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '@trellis/kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fuzz } from '../../kit/test/support/schemathesis.ts';
+import { startTrellis, type TrellisProcess } from '../../kit/test/support/trellis-process.ts';
 
-const bin = fileURLToPath(new URL('../../cli/bin/trellis.js', import.meta.url));
 const WRITER = `Basic ${Buffer.from('fuzz-writer:fuzz-w-secret').toString('base64')}`;
 
 /** Keys that change with time alone (renewals, the clock), dropped before the registry is compared. */
@@ -29,19 +28,16 @@ const TIME_KEYS = [
  */
 const EXCLUDED = ['--exclude-path-regex', '^/eureka/v2/|.+/$'];
 
-let child: ChildProcess;
+let server: TrellisProcess;
 let dir: string;
 let base: string;
-let output = '';
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'registry-fuzz-'));
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  child = spawn(
-    process.execPath,
+  server = await startTrellis(
     [
-      bin,
       'registry',
       '--port',
       String(port),
@@ -57,31 +53,14 @@ beforeAll(async () => {
       // Its log shows which writes took effect: the stateful run's chain reached an instance it registered.
       '--log-level',
       'info',
-      '--log-format',
-      'json',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // Every line: the test looks for the writes' log lines over the whole run.
+    { timeoutMs: 30_000, keepLines: Infinity },
   );
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const up = await fetch(`${base}/actuator/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (up) break;
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`registry did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }, 60_000);
 
 afterAll(async () => {
-  if (child !== undefined && child.exitCode === null) {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
-  }
+  await server?.stop();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
@@ -102,15 +81,10 @@ describe('the registry under schemathesis', () => {
       args: EXCLUDED,
       configFile: fileURLToPath(new URL('fuzz.schemathesis.toml', import.meta.url)),
     });
-    expect(result.failures, `${result.output}\n${output.slice(-4000)}`).toEqual([]);
+    expect(result.failures, `${result.output}\n${server.output().slice(-4000)}`).toEqual([]);
     expect(result.operations).toBeGreaterThanOrEqual(await operations());
     // The links carried real ids: registered instances had their status overridden and were cancelled.
-    const done = new Set(
-      output
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => (JSON.parse(line) as { msg?: string }).msg),
-    );
+    const done = new Set(server.lines().map((line) => line.msg));
     for (const msg of ['instance registered', 'status override set', 'instance cancelled']) {
       expect(done.has(msg), msg).toBe(true);
     }
@@ -125,7 +99,7 @@ describe('the registry under schemathesis', () => {
       args: EXCLUDED,
       configFile: fileURLToPath(new URL('fuzz.schemathesis.toml', import.meta.url)),
     });
-    expect(result.failures, `${result.output}\n${output.slice(-4000)}`).toEqual([]);
+    expect(result.failures, `${result.output}\n${server.output().slice(-4000)}`).toEqual([]);
     expect(result.operations).toBeGreaterThanOrEqual(await operations());
     const after = await (await fetch(`${base}/eureka/apps`, { headers: { accept: 'application/json' } })).text();
     expect(after).toBe(before);

@@ -1,11 +1,12 @@
-// Real `trellis registry` processes for the fault-injection tests: spawned from the CLI, killed with SIGKILL,
-// restarted on the same data directory and port, optionally inside a network namespace of their own.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+// Real `trellis registry` processes for the fault-injection tests (started by the kit's spawnTrellis), killed with
+// SIGKILL, restarted on the same data directory and port, optionally inside a network namespace of their own; and the
+// Eureka requests the tests make of them.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { spawnTrellis, type StartingTrellis } from '../../../kit/test/support/trellis-process.ts';
 import { jsClientBody } from '../helpers.ts';
-
-const bin = fileURLToPath(new URL('../../../cli/bin/trellis.js', import.meta.url));
 
 export interface RegistryProcessOptions {
   /** The port it listens on, the same across restarts so its peers and clients find it again. */
@@ -17,75 +18,45 @@ export interface RegistryProcessOptions {
   readonly peers?: readonly string[];
   /**
    * Runs the registry through this command (`unshare -n …`) instead of directly; it must end by exec-ing the
-   * arguments after it, so the process id is the registry's and SIGKILL reaches it.
+   * arguments after it, so the process id is the registry's and SIGKILL reaches it. Its stdin is a pipe the test may
+   * write a go-ahead to.
    */
   readonly wrapper?: readonly string[];
 }
 
-export interface RegistryProcess {
-  readonly child: ChildProcess;
+export interface RegistryProcess extends StartingTrellis {
   /** http://host:port, where /eureka and /actuator are. */
   readonly base: string;
-  /** Resolves once the registry logged that it listens (rejects when it exits first). */
-  readonly listening: Promise<void>;
-  readonly exited: Promise<void>;
-  /** Its stdout and stderr so far (JSON log lines), for failure messages. */
-  output(): string;
-  /** SIGKILL: no shutdown hook runs, nothing is flushed. */
-  kill9(): Promise<void>;
 }
 
 const running = new Set<RegistryProcess>();
 
-/** Starts `trellis registry` with JSON logs; collected by {@link killAll}. */
+/** Starts `trellis registry` with JSON logs (every line kept: tests count retries in them); collected by {@link killAll}. */
 export function startRegistryProcess(options: RegistryProcessOptions): RegistryProcess {
-  const args = [
-    bin,
-    'registry',
-    '--port',
-    String(options.port),
-    '--host',
-    options.host,
-    '--data-dir',
-    options.dataDir,
-    '--log-format',
-    'json',
-    '--peer-sync-timeout-ms',
-    '3000',
-    ...(options.peers === undefined || options.peers.length === 0 ? [] : ['--peers', options.peers.join(',')]),
-  ];
-  const [command, ...wrapperArgs] = options.wrapper ?? [process.execPath];
-  const child = spawn(
-    command ?? process.execPath,
-    options.wrapper === undefined ? args : [...wrapperArgs, process.execPath, ...args],
+  const started = spawnTrellis(
+    [
+      'registry',
+      '--port',
+      String(options.port),
+      '--host',
+      options.host,
+      '--data-dir',
+      options.dataDir,
+      '--peer-sync-timeout-ms',
+      '3000',
+      ...(options.peers === undefined || options.peers.length === 0 ? [] : ['--peers', options.peers.join(',')]),
+    ],
     {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      // The test's own NODE_OPTIONS (the @trellis/source condition) run the registry from its sources.
-      env: process.env,
+      ...(options.wrapper === undefined ? {} : { wrapper: options.wrapper }),
+      stdin: 'pipe',
+      keepLines: Infinity,
     },
   );
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString('utf8')));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const listening = new Promise<void>((resolve, reject) => {
-    const check = (): void => {
-      if (/"msg":"listening"/.test(output)) resolve();
-    };
-    child.stdout?.on('data', check);
-    void exited.then(() => reject(new Error(`registry on port ${options.port} exited before listening:\n${output}`)));
-  });
-  // Noted when nobody awaits it (a process killed before it listened).
-  listening.catch(() => undefined);
   const proc: RegistryProcess = {
-    child,
+    ...started,
     base: `http://${options.host}:${options.port}`,
-    listening,
-    exited,
-    output: () => output,
-    kill9: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
+    kill: async () => {
+      await started.kill();
       running.delete(proc);
     },
   };
@@ -95,7 +66,22 @@ export function startRegistryProcess(options: RegistryProcessOptions): RegistryP
 
 /** SIGKILLs every registry process still running (afterEach/afterAll). */
 export async function killAll(): Promise<void> {
-  await Promise.all([...running].map((p) => p.kill9()));
+  await Promise.all([...running].map((p) => p.kill()));
+}
+
+/** Temporary data directories named `<prefix>…`, removed together by `remove()` (afterAll). */
+export function dataDirs(prefix: string): { readonly make: () => string; readonly remove: () => void } {
+  const dirs: string[] = [];
+  return {
+    make: () => {
+      const dir = mkdtempSync(join(tmpdir(), prefix));
+      dirs.push(dir);
+      return dir;
+    },
+    remove: () => {
+      for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    },
+  };
 }
 
 /** An instance as a client registers it (Eureka JSON, its own instanceId) and the path it is registered under. */
@@ -111,20 +97,10 @@ export function instanceBody(app: string, id: string): string {
   );
 }
 
-/** POST /eureka/apps/{app}: resolves with the status, or undefined when no answer came (refused, reset, timed out). */
-export async function registerOnce(
-  base: string,
-  app: string,
-  id: string,
-  timeoutMs = 10_000,
-): Promise<number | undefined> {
+/** The status of one request, or undefined when no answer came (refused, reset, timed out). */
+async function statusOf(url: string, init: RequestInit, timeoutMs: number): Promise<number | undefined> {
   try {
-    const res = await fetch(`${base}/eureka/apps/${app}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: instanceBody(app, id),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
     await res.arrayBuffer();
     return res.status;
   } catch {
@@ -132,23 +108,18 @@ export async function registerOnce(
   }
 }
 
+/** POST /eureka/apps/{app}: resolves with the status, or undefined when no answer came (refused, reset, timed out). */
+export function registerOnce(base: string, app: string, id: string, timeoutMs = 10_000): Promise<number | undefined> {
+  return statusOf(
+    `${base}/eureka/apps/${app}`,
+    { method: 'POST', headers: { 'content-type': 'application/json' }, body: instanceBody(app, id) },
+    timeoutMs,
+  );
+}
+
 /** PUT /eureka/apps/{app}/{id} (a heartbeat): the status, or undefined when no answer came. */
-export async function renewOnce(
-  base: string,
-  app: string,
-  id: string,
-  timeoutMs = 10_000,
-): Promise<number | undefined> {
-  try {
-    const res = await fetch(`${base}/eureka/apps/${app}/${encodeURIComponent(id)}`, {
-      method: 'PUT',
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    await res.arrayBuffer();
-    return res.status;
-  } catch {
-    return undefined;
-  }
+export function renewOnce(base: string, app: string, id: string, timeoutMs = 10_000): Promise<number | undefined> {
+  return statusOf(`${base}/eureka/apps/${app}/${encodeURIComponent(id)}`, { method: 'PUT' }, timeoutMs);
 }
 
 /** Every instance id GET /eureka/apps lists, duplicates kept (so a test can count them), in the order listed. */
