@@ -176,6 +176,10 @@ export function parseXmlDocument(body: string): WireResult<XmlElement> {
   if (valid !== true) {
     return fail('malformed_body', `Malformed XML body: ${valid.err.msg} (line ${valid.err.line})`);
   }
+  const reference = refusedReference(body);
+  if (reference !== undefined) {
+    return fail('malformed_body', `Malformed XML body: the character reference ${reference} is not allowed in XML`);
+  }
   let nodes: unknown;
   try {
     nodes = parser.parse(body);
@@ -188,6 +192,37 @@ export function parseXmlDocument(body: string): WireResult<XmlElement> {
     return fail('malformed_body', 'Malformed XML body: expected exactly one root element');
   }
   return ok(root);
+}
+
+const CHAR_REFERENCE = /&#(x[0-9a-fA-F]+|[0-9]+);/g;
+// Where `&#…;` is text rather than a reference. The validator has checked that each of these is closed.
+const LITERAL_SECTIONS = /<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>/g;
+
+/**
+ * The first character reference to a code point XML 1.0 does not allow (`&#0;`, `&#xD800;`, `&#x110000;`), which a
+ * conforming parser refuses as a fatal error; the parser here would drop it or keep its text, storing what was not
+ * sent. Undefined when there is none.
+ */
+function refusedReference(body: string): string | undefined {
+  if (!body.includes('&#')) return undefined;
+  for (const match of body.replace(LITERAL_SECTIONS, '').matchAll(CHAR_REFERENCE)) {
+    const digits = match[1] ?? '';
+    const code = digits.startsWith('x') ? parseInt(digits.slice(1), 16) : parseInt(digits, 10);
+    if (!isXmlChar(code)) return match[0].length > 16 ? `${match[0].slice(0, 15)}…` : match[0];
+  }
+  return undefined;
+}
+
+/** XML 1.0's Char production. */
+function isXmlChar(code: number): boolean {
+  return (
+    code === 0x9 ||
+    code === 0xa ||
+    code === 0xd ||
+    (code >= 0x20 && code <= 0xd7ff) ||
+    (code >= 0xe000 && code <= 0xfffd) ||
+    (code >= 0x10000 && code <= 0x10ffff)
+  );
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

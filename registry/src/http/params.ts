@@ -69,12 +69,17 @@ export function parseTimestamp(raw: string): number | undefined {
   return /^\d+$/.test(trimmed) && Number.isSafeInteger(value) ? value : undefined;
 }
 
-/** Every query parameter, first value each, without prototype surprises (`__proto__` is an ordinary key). */
+/**
+ * Every query parameter as an entry, without prototype surprises (`__proto__` is an ordinary key). A repeated key is
+ * refused (400): which of its values to keep would be a guess (Eureka keeps the first), and the entries are documented
+ * as an object, which cannot repeat a key.
+ */
 export function queryEntries(c: Context<KitEnv>): Record<string, string> {
   const entries: [string, string][] = [];
   const seen = new Set<string>();
   for (const [key, value] of new URL(c.req.url).searchParams) {
-    if (key === '' || seen.has(key)) continue;
+    if (key === '') continue;
+    if (seen.has(key)) throw new RegistryError('invalid_request', 'Invalid query: a key is given more than once');
     seen.add(key);
     entries.push([key, value]);
   }

@@ -22,6 +22,7 @@ import { isReplication, sendRendered } from '../http/negotiate.ts';
 import { appParam, paths } from '../http/params.ts';
 import { admitRegistration, bodyTooLarge } from '../registry/limits.ts';
 import type { RouteDeps } from './deps.ts';
+import { utf8Body } from '../http/body.ts';
 
 export function applicationRoutes(deps: RouteDeps): Hono<KitEnv> {
   const { registry, limits } = deps;
@@ -58,7 +59,7 @@ export function applicationRoutes(deps: RouteDeps): Hono<KitEnv> {
       // The declared length first, so an oversized body is refused unread; then the body itself (chunked ones).
       const declared = Number(c.req.header('content-length'));
       if (declared > limits.maxInstanceBytes) throw limitError(bodyTooLarge(declared, limits));
-      const body = await c.req.text();
+      const body = await utf8Body(c);
       const bytes = Buffer.byteLength(body, 'utf8');
       if (bytes > limits.maxInstanceBytes) throw limitError(bodyTooLarge(bytes, limits));
       const parsed = parseInstance(body, c.req.header('content-type'), appParam(c), { now: registry.now() });

@@ -1,6 +1,16 @@
 // PUT /apps/{APP}/{ID}/metadata?key=value…: merges every query parameter into the instance's metadata.
 import { documented, type KitEnv, type OpenApiSchema } from '@trellis/kit';
-import { TEXT, badRequest, guarded, parameter, notFound, pathParameter, tooLarge, writeSecurity } from '../api-docs.ts';
+import {
+  METADATA_KEY,
+  TEXT,
+  badRequest,
+  guarded,
+  parameter,
+  notFound,
+  pathParameter,
+  tooLarge,
+  writeSecurity,
+} from '../api-docs.ts';
 import { Hono } from 'hono';
 import { metadataProblem } from '../eureka/index.ts';
 import { limitError, RegistryError } from '../errors.ts';
@@ -27,12 +37,12 @@ export function instanceMetadataRoutes(deps: RouteDeps): Hono<KitEnv> {
             in: 'query',
             style: 'form',
             explode: true,
-            description: 'each key=value pair is an entry (the first value of a repeated key)',
+            description: 'each key=value pair is an entry; a key is an XML element name and is given once',
             schema: {
               type: 'object',
               maxProperties: limits.maxMetadataEntries,
               // Keys as patternProperties: schemathesis generates query keys from these, not from propertyNames.
-              patternProperties: { [TEXT.pattern ?? '']: TEXT },
+              patternProperties: { [METADATA_KEY.pattern ?? '']: TEXT },
               additionalProperties: false,
             } as OpenApiSchema,
           }),
@@ -47,7 +57,9 @@ export function instanceMetadataRoutes(deps: RouteDeps): Hono<KitEnv> {
               },
             },
           },
-          ...badRequest('a bad name, or a key or value with a control character'),
+          ...badRequest(
+            'a bad name, a key that is not an XML element name or is repeated, a value with a control character',
+          ),
           ...notFound('no such instance'),
           ...tooLarge(
             `metadata over ${limits.maxMetadataEntries} entries or ${limits.maxMetadataBytes} bytes once merged`,

@@ -21,6 +21,7 @@ import type { RegistrationLimits } from '../registry/limits.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { RouteDeps } from './deps.ts';
 import { cancel, deleteStatusOverride, heartbeat, setStatus } from './instance-operations.ts';
+import { utf8Body } from '../http/body.ts';
 
 /** The most items Eureka puts in one batch (PeerEurekaNode's maxBatchingSize); our replicator sends as many. */
 export const EUREKA_MAX_BATCH_ITEMS = 250;
@@ -56,7 +57,7 @@ export function peerReplicationRoutes(deps: RouteDeps): Hono<KitEnv> {
     'POST',
     paths('/peerreplication/batch'),
     documented(operation, async (c) => {
-      const batch = parseReplicationBatch(await c.req.text(), { now: registry.now() });
+      const batch = parseReplicationBatch(await utf8Body(c), { now: registry.now() });
       if (!batch.ok) throw new RegistryError('invalid_request', batch.error.message);
       const responses = batch.value.map((item): ReplicationResponseItem => {
         if (!item.ok) {

@@ -101,3 +101,131 @@ describe('bad parameters leave the registry unchanged', () => {
     expect(await snapshot(t)).toEqual(before);
   });
 });
+
+describe('bodies that are not UTF-8, or XML character references to what XML cannot carry, are refused', () => {
+  // What the JSON and XML registrations below wrap around the host name, as bytes.
+  function jsonBytes(hostName: Uint8Array): Uint8Array {
+    const [head, tail] = JSON.stringify(jsClientBody({ hostName: 'HOST', instanceId: 'h2' })).split('HOST');
+    return Buffer.concat([Buffer.from(head ?? ''), hostName, Buffer.from(tail ?? '')]);
+  }
+  function xmlBytes(hostName: Uint8Array): Uint8Array {
+    return Buffer.concat([
+      Buffer.from('<instance><instanceId>h2</instanceId><app>JSAPP</app><hostName>'),
+      hostName,
+      Buffer.from(
+        '</hostName><ipAddr>10.0.0.2</ipAddr><dataCenterInfo class="com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo"><name>MyOwn</name></dataCenterInfo></instance>',
+      ),
+    ]);
+  }
+
+  it.each([
+    ['JSON', 'application/json', jsonBytes],
+    ['XML', 'application/xml', xmlBytes],
+  ])('a %s registration with bytes that are not UTF-8 → 400, nothing stored', async (_name, type, wrap) => {
+    const { t, before } = await seeded();
+    for (const bad of [[0xff], [0xc3], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80]]) {
+      const body = wrap(Buffer.from([0x68, ...bad, 0x78]));
+      const res = await t.app.request('/eureka/apps/JSAPP', {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body,
+      });
+      expect(res.status).toBe(400);
+      expect(await res.text()).toBe('Malformed body: it is not valid UTF-8');
+    }
+    expect(await snapshot(t)).toEqual(before);
+    // The same body in UTF-8 is taken: only the bytes were wrong.
+    const good = wrap(Buffer.from('hÿx'));
+    const res = await t.app.request('/eureka/apps/JSAPP', {
+      method: 'POST',
+      headers: { 'content-type': type },
+      body: good,
+    });
+    expect(res.status).toBe(204);
+    expect(t.registry.instance('JSAPP', 'h2')?.hostName).toBe('hÿx');
+  });
+
+  it.each(['&#0;', '&#1;', '&#x1F;', '&#xD800;', '&#xdfff;', '&#x110000;', '&#99999999999999999999;', '&#xFFFE;'])(
+    'an XML character reference %s → 400 naming it, nothing stored',
+    async (reference) => {
+      const { t, before } = await seeded();
+      const body = xmlBytes(Buffer.from(`h${reference}x`));
+      const res = await t.app.request('/eureka/apps/JSAPP', {
+        method: 'POST',
+        headers: { 'content-type': 'application/xml' },
+        body,
+      });
+      expect(res.status).toBe(400);
+      const reason = await res.text();
+      expect(reason).toMatch(
+        /^Malformed XML body: the character reference &#[0-9a-fA-Fx]+(;|…) is not allowed in XML$/,
+      );
+      expect(await snapshot(t)).toEqual(before);
+    },
+  );
+
+  it('XML character references to XML characters are read, and &#0; inside CDATA or a comment is text', async () => {
+    const { t } = await seeded();
+    const body = xmlBytes(Buffer.from('h&#65;&#233;&#x1F600;<![CDATA[&#0;]]><!-- &#0; -->x'));
+    const res = await t.app.request('/eureka/apps/JSAPP', {
+      method: 'POST',
+      headers: { 'content-type': 'application/xml' },
+      body,
+    });
+    expect(res.status).toBe(204);
+    expect(t.registry.instance('JSAPP', 'h2')?.hostName).toBe('hAé😀&#0;x');
+  });
+});
+
+describe('PUT /eureka/apps/{APP}/{ID}/metadata refuses what the document does not take', () => {
+  it.each([
+    // The fuzz finding: a repeated key, and keys that are not XML element names.
+    [
+      '/eureka/apps/JSAPP/js-host/metadata?%C3%96%C3%A2%23=null&g%C2%BFu=true&g%C2%BFu=false',
+      /^Invalid query: a key is given more than once$/,
+    ],
+    ['/eureka/apps/JSAPP/js-host/metadata?%C3%96%C3%A2%23=null', /^Invalid metadata key: .*refused U\+0023 at 2\)$/],
+    ['/eureka/apps/JSAPP/js-host/metadata?g%C2%BFu=true', /^Invalid metadata key: .*refused U\+00BF at 1\)$/],
+    ['/eureka/apps/JSAPP/js-host/metadata?%5Bx%5D=1', /refused U\+005B at 0\)$/],
+    ['/eureka/apps/JSAPP/js-host/metadata?my%20key=1', /refused U\+0020 at 2\)$/],
+    ['/eureka/apps/JSAPP/js-host/metadata?1st=1', /refused U\+0031 at 0\)$/],
+    ['/eureka/apps/JSAPP/js-host/metadata?zone=a&zone=b', /^Invalid query: a key is given more than once$/],
+    ['/eureka/apps/JSAPP/js-host/metadata?zone=%01', /^Invalid metadata\.zone: control characters/],
+  ])('%s → 400 with the reason, nothing changed', async (path, reason) => {
+    const { t, before } = await seeded();
+    const res = await t.app.request(path, { method: 'PUT' });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(reason);
+    expect(await snapshot(t)).toEqual(before);
+  });
+
+  it('takes keys that are XML element names, `$` and `_` included, and serves them back in XML', async () => {
+    const { t } = await seeded();
+    const path = '/eureka/apps/JSAPP/js-host/metadata?management.port=8081&_x=1&%24y=2&%C3%96l=3&a-b%3Ac=4';
+    expect((await t.app.request(path, { method: 'PUT' })).status).toBe(200);
+    const expected = { 'management.port': '8081', _x: '1', $y: '2', Öl: '3', 'a-b:c': '4' };
+    expect(t.registry.instance('JSAPP', 'js-host')?.metadata).toEqual(expected);
+    const xml = await (
+      await t.app.request('/eureka/apps/JSAPP/js-host', { headers: { accept: 'application/xml' } })
+    ).text();
+    expect(xml).toContain('<__x>1</__x>');
+    expect(xml).toContain('<_-y>2</_-y>');
+    expect(xml).toContain('<Öl>3</Öl>');
+  });
+
+  it('a registration body is held to the same key rule, in JSON and in XML', async () => {
+    const { t, before } = await seeded();
+    const json = await register(t.app, jsClientBody({ instanceId: 'h2', metadata: { 'a b': '1' } }));
+    expect(json.status).toBe(400);
+    expect(await json.text()).toMatch(/^Invalid metadata key: .*refused U\+0020 at 1\)$/);
+    const xml = await t.app.request('/eureka/apps/JSAPP', {
+      method: 'POST',
+      headers: { 'content-type': 'application/xml' },
+      // XStream's hex coding of '#': the decoded key is "x#", not an XML name.
+      body: '<instance><instanceId>h2</instanceId><app>JSAPP</app><hostName>h</hostName><ipAddr>10.0.0.2</ipAddr><dataCenterInfo><name>MyOwn</name></dataCenterInfo><metadata><x_.0023>1</x_.0023></metadata></instance>',
+    });
+    expect(xml.status).toBe(400);
+    expect(await xml.text()).toMatch(/^Invalid metadata key: .*refused U\+0023 at 1\)$/);
+    expect(await snapshot(t)).toEqual(before);
+  });
+});

@@ -76,4 +76,31 @@ describe('POST /eureka/peerreplication/batch', () => {
     }
     expect(registry.version).toBe(0);
   });
+
+  it('answers 400 for a batch that is not UTF-8, and changes nothing', async () => {
+    const { app, registry } = testApp();
+    const shop = instance('SHOP', 's1', { hostName: 'HOST' });
+    const [head, tail] = renderReplicationBatch([
+      { action: 'Register', appName: 'SHOP', id: 's1', instanceInfo: shop },
+    ]).split('HOST');
+    const bytes = (host: number[]) =>
+      Buffer.concat([Buffer.from(head ?? ''), Buffer.from(host), Buffer.from(tail ?? '')]);
+    const body = bytes([0x68, 0xff, 0x78]);
+    const res = await app.request('/eureka/peerreplication/batch', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-netflix-discovery-replication': 'true' },
+      body,
+    });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toBe('Malformed body: it is not valid UTF-8');
+    expect(registry.version).toBe(0);
+    // The same batch in UTF-8 is applied: only the bytes were wrong.
+    const good = await app.request('/eureka/peerreplication/batch', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-netflix-discovery-replication': 'true' },
+      body: bytes([...Buffer.from('hÿx')]),
+    });
+    expect(((await good.json()) as Answer).responseList.map((r) => r.statusCode)).toEqual([204]);
+    expect(registry.instance('SHOP', 's1')?.hostName).toBe('hÿx');
+  });
 });
