@@ -142,6 +142,14 @@ export function authServerSettings() {
       max: 86_400,
       help: 'seconds between sweeps of expired tokens, sessions and interactions',
     }),
+    credentialLockout: setting.integer({
+      flag: 'credential-lockout',
+      env: 'AUTH_CREDENTIAL_LOCKOUT',
+      default: 30,
+      min: 1,
+      max: 900,
+      help: 'seconds a source is locked out after 10 wrong secrets, passwords, codes or tokens; each further failure doubles it, up to 15 minutes',
+    }),
   };
 }
 

@@ -116,8 +116,14 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     };
     // Counted in the store too, so the limits hold across instances and workers (README: at most 10 guesses).
     const shared = (name: string) => ({ counts: store.failureCounts, name });
-    const throttle = new FailureThrottle({ shared: shared('client-secret') });
+    // The first lockout (README: 30 s, doubling with each further failure up to 15 minutes).
+    const lockout = { lockoutMs: config.credentialLockout * 1000 };
+    const throttle = new FailureThrottle({
+      ...lockout,
+      shared: shared('client-secret'),
+    });
     const userCodeThrottle = new FailureThrottle({
+      ...lockout,
       maxFailures: USER_CODE_FAILURES_PER_SOURCE,
       successClears: false,
       shared: shared('user-code'),
@@ -217,9 +223,16 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       proxies: config.proxies,
       proxySecret: config.trustedProxySecret,
       sourceOf,
-      tokenThrottle: new FailureThrottle({ shared: shared('operator-token') }),
-      loginThrottle: new FailureThrottle({ shared: shared('sign-in') }),
+      tokenThrottle: new FailureThrottle({
+        ...lockout,
+        shared: shared('operator-token'),
+      }),
+      loginThrottle: new FailureThrottle({
+        ...lockout,
+        shared: shared('sign-in'),
+      }),
       loginSourceThrottle: new FailureThrottle({
+        ...lockout,
         maxFailures: SIGN_IN_FAILURES_PER_SOURCE,
         successClears: false,
         shared: shared('sign-in-source'),

@@ -24,14 +24,19 @@ import { translateFailure } from './store/unavailable.ts';
 import { storableText } from './store/text.ts';
 import {
   CLEAR,
-  EXPIRES_AT,
+  failNowStatement,
+  failStatement,
+  LOCKED_UNTIL,
   PEEK,
   peeked,
+  refusedFor,
   storedKey,
   SWEEP,
   takeStatement,
   UNCOUNT,
+  type Counted,
   type FailureCounts,
+  type Limit,
 } from './store/failure-counts.ts';
 
 /** Where a rotation is announced; every instance listens and reloads its keys. */
@@ -378,21 +383,51 @@ export function postgresKeyRows(pool: PostgresPool): KeyRows {
   };
 }
 
-const TAKE = takeStatement({ key: '$1', now: '$2::bigint', window: '$3::bigint', max: '$4::integer' });
+const PARAMS = {
+  key: '$1',
+  now: '$2::bigint',
+  window: '$3::bigint',
+  max: '$4::integer',
+  lockout: '$5::bigint',
+  maxLockout: '$6::bigint',
+} as const;
+const TAKE = takeStatement(PARAMS);
+const FAIL = failStatement({ ...PARAMS, windowStart: '$7::bigint' });
+const FAIL_NOW = failNowStatement(PARAMS);
 
 /** The throttles' counts, shared by every instance on the database (see failure-counts.ts). */
 export function postgresFailureCounts(pool: PostgresPool): FailureCounts {
+  const bind = (stored: string, l: Limit): unknown[] => [stored, l.now, l.windowMs, l.max, l.lockoutMs, l.maxLockoutMs];
+  const counted = async (stored: string, rows: { window_start: string }[], now: number): Promise<Counted> => {
+    if (rows[0] !== undefined) return { windowStart: Number(rows[0].window_start) };
+    const found = (await run<{ locked_until: string }>(pool, LOCKED_UNTIL, [stored])).rows[0];
+    return refusedFor(found === undefined ? undefined : Number(found.locked_until), now);
+  };
   return {
-    async take(key, { max, windowMs, now }) {
+    async take(key, limit) {
       const stored = storedKey(key);
-      const { rows } = await run<{ window_start: string }>(pool, TAKE, [stored, now, windowMs, max]);
-      if (rows[0] !== undefined) return { windowStart: Number(rows[0].window_start) };
-      const found = (await run<{ expires_at: string }>(pool, EXPIRES_AT, [stored])).rows[0];
-      return { retryAfterMs: (found === undefined ? now : Number(found.expires_at)) - now };
+      // Its lockout is set by fail, so TAKE names no lockout parameters (PostgreSQL refuses unused ones).
+      const { rows } = await run<{ window_start: string }>(pool, TAKE, bind(stored, limit).slice(0, 4));
+      return counted(stored, rows, limit.now);
+    },
+    async fail(key, windowStart, limit) {
+      await run(pool, FAIL, [...bind(storedKey(key), limit), windowStart]);
+    },
+    async failNow(key, limit) {
+      const stored = storedKey(key);
+      const { rows } = await run<{ window_start: string }>(pool, FAIL_NOW, bind(stored, limit));
+      return counted(stored, rows, limit.now);
     },
     async peek(key, now) {
-      const row = (await run<{ attempts: number; expires_at: string }>(pool, PEEK, [storedKey(key)])).rows[0];
-      return peeked(row === undefined ? undefined : { ...row, expires_at: Number(row.expires_at) }, now);
+      const row = (
+        await run<{ attempts: number; locked_until: string; expires_at: string }>(pool, PEEK, [storedKey(key)])
+      ).rows[0];
+      return peeked(
+        row === undefined
+          ? undefined
+          : { attempts: row.attempts, locked_until: Number(row.locked_until), expires_at: Number(row.expires_at) },
+        now,
+      );
     },
     async uncount(key, windowStart) {
       await run(pool, UNCOUNT, [storedKey(key), windowStart]);

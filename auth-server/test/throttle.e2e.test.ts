@@ -296,3 +296,68 @@ describe('user code guessing on the device page', () => {
     expect(elsewhere.body).toContain('<title>Confirm device</title>');
   });
 });
+
+describe('a lockout as announced', () => {
+  // The first lockout shortened to 1 s (--credential-lockout) so the test need not wait 30; the rule is the same.
+  const own = tempDir();
+  let short: TestServer;
+  let secret: string;
+  beforeAll(async () => {
+    short = await startServer({
+      dataDir: own.path,
+      argv: ['--trusted-proxies', '127.0.0.1,::1', '--credential-lockout', '1'],
+      env: { AUTH_SEED_DEV_CLIENTS: 'false' },
+    });
+    const created = await short.admin('POST', '/admin/clients', { client_id: 'lockt', scope: 'product:read' });
+    secret = ((await created.json()) as { client_secret: string }).client_secret;
+  });
+  afterAll(async () => {
+    await short.running.stop();
+    own.remove();
+  });
+
+  const token = async (presented: string, forwardedFor: string): Promise<Answer> => {
+    const res = await fetch(`${short.url}/oauth2/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`lockt:${presented}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-forwarded-for': forwardedFor,
+      },
+      body: 'grant_type=client_credentials',
+    });
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
+  };
+  const admin = async (presented: string, forwardedFor: string): Promise<Answer> => {
+    const res = await fetch(`${short.url}/admin/clients`, {
+      headers: { authorization: `Bearer ${presented}`, 'x-forwarded-for': forwardedFor },
+    });
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
+  };
+  const waitFor = (answer: Answer) => new Promise((resolve) => setTimeout(resolve, Number(answer.retryAfter) * 1000));
+
+  // Found by an outside attacker: the lockout announced 30 s, and the right secret sent 32 s later met 429 with
+  // retry-after 868 (the shared count refused until 15 minutes after the first failure).
+  it('admits the right client secret once Retry-After has passed, the wait announced being the lockout', async () => {
+    for (let i = 0; i < ALLOWED; i++) expect((await token(`bad${i}`, '203.0.113.30')).status).toBe(401);
+    const locked = await token(secret, '203.0.113.30');
+    expect(locked.status).toBe(429);
+    expect(locked.retryAfter).toBe('1');
+    expect(locked.body).toContain('try again in 1 s');
+    // Asking again while locked out neither lengthens the lockout nor is checked.
+    expect((await token('bad-while-locked', '203.0.113.30')).retryAfter).toBe('1');
+    await waitFor(locked);
+    const right = await token(secret, '203.0.113.30');
+    expect(right.status).toBe(200);
+    expect(JSON.parse(right.body)).toHaveProperty('access_token');
+  });
+
+  it('admits the right admin token once Retry-After has passed', async () => {
+    for (let i = 0; i < ALLOWED; i++) expect((await admin(`bad${i}`, '203.0.113.31')).status).toBe(401);
+    const locked = await admin(ADMIN_TOKEN, '203.0.113.31');
+    expect(locked.status).toBe(429);
+    expect(locked.retryAfter).toBe('1');
+    await waitFor(locked);
+    expect((await admin(ADMIN_TOKEN, '203.0.113.31')).status).toBe(200);
+  });
+});

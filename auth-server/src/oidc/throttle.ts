@@ -1,5 +1,5 @@
 // A failure throttle: lockouts after wrong credentials, per subject and source address, or per source alone.
-import type { FailureCounts } from '../store/failure-counts.ts';
+import type { FailureCounts, Limit } from '../store/failure-counts.ts';
 
 export interface ThrottleOptions {
   /** Failures (counting attempts still being checked) allowed within the window before the key is locked out. */
@@ -7,7 +7,10 @@ export interface ThrottleOptions {
   /** The first lockout; each further failure after it doubles the next one. */
   readonly lockoutMs?: number;
   readonly maxLockoutMs?: number;
-  /** Failures older than this are forgotten (unless the key is locked out or has an attempt in flight). */
+  /**
+   * Failures are forgotten this long after the last one or after the lockout's end, whichever is later (unless an
+   * attempt is in flight): a lockout at the cap, as long as the window, would otherwise end with no doubling left.
+   */
   readonly windowMs?: number;
   /** Keys tracked at most; the least recently used goes first (bounded memory under a spray of names). */
   readonly maxEntries?: number;
@@ -98,7 +101,7 @@ export class FailureThrottle {
   begin(key: string): Admitted | Refused {
     const now = this.#now();
     let entry = this.#entries.get(key);
-    if (entry !== undefined && entry.inFlight === 0 && now >= entry.lockedUntil && now - entry.last > this.#window) {
+    if (entry !== undefined && entry.inFlight === 0 && now - Math.max(entry.last, entry.lockedUntil) > this.#window) {
       entry = undefined;
     }
     if (entry !== undefined && now < entry.lockedUntil) {
@@ -128,20 +131,16 @@ export class FailureThrottle {
     const sharedKey = `${shared.name}\n${key}`;
     let counted;
     try {
-      counted = await shared.counts.take(sharedKey, {
-        max: this.#maxFailures,
-        windowMs: this.#window,
-        now: this.#now(),
-      });
+      counted = await shared.counts.take(sharedKey, this.#limit());
     } catch (err) {
       local.abandoned();
       throw err;
     }
     if ('retryAfterMs' in counted) {
       local.abandoned();
-      return { refused: true, retryAfterSec: Math.max(1, Math.ceil(counted.retryAfterMs / 1000)) };
+      return refusedFor(counted.retryAfterMs);
     }
-    // Taking back a count is best effort: one left counted only errs on the side of refusing.
+    // Reporting an outcome is best effort: a count left pending only errs on the side of refusing, until the window.
     const settle = (work: () => unknown): void => {
       void Promise.resolve()
         .then(work)
@@ -156,8 +155,10 @@ export class FailureThrottle {
     };
     return {
       refused: false,
-      // Counted already, when it was admitted.
-      failed: once(() => local.failed()),
+      failed: once(() => {
+        local.failed();
+        settle(() => shared.counts.fail(sharedKey, windowStart, this.#limit()));
+      }),
       succeeded: once(() => {
         local.succeeded();
         settle(() =>
@@ -174,10 +175,10 @@ export class FailureThrottle {
   /**
    * For a credential that is cheap to check (a keyed hash of a client secret): checked at once, its outcome recorded
    * here in the same synchronous step (so that concurrent right ones never queue behind each other), and then told
-   * only as the shared store allows: a wrong one is counted there atomically and answered as refused beyond
-   * `maxFailures`, a right one is refused while the key's window holds `maxFailures` already. Of the guesses made on
-   * all instances together, no more than `maxFailures` within the window are answered as wrong or right; and a
-   * successful attempt costs one read, no write, unless failures were counted.
+   * only as the shared store allows: a wrong one is counted there atomically (locking the key out at `maxFailures`,
+   * the lockout doubling with each failure beyond) and answered as refused while the key is locked out; a right one
+   * is refused while the key is locked out, and admitted once the lockout has ended. A successful attempt costs one
+   * read, no write, unless failures were counted.
    */
   async verify(key: string, check: () => boolean): Promise<{ readonly refused: false; ok: boolean } | Refused> {
     const local = this.begin(key);
@@ -192,20 +193,30 @@ export class FailureThrottle {
     const shared = this.#shared;
     if (shared === undefined) return { refused: false, ok };
     const sharedKey = `${shared.name}\n${key}`;
-    const now = this.#now();
-    const refused = (ms: number): Refused => ({ refused: true, retryAfterSec: Math.max(1, Math.ceil(ms / 1000)) });
+    const limit = this.#limit();
     if (!ok) {
-      const counted = await shared.counts.take(sharedKey, { max: this.#maxFailures, windowMs: this.#window, now });
-      return 'retryAfterMs' in counted ? refused(counted.retryAfterMs) : { refused: false, ok };
+      const counted = await shared.counts.failNow(sharedKey, limit);
+      return 'retryAfterMs' in counted ? refusedFor(counted.retryAfterMs) : { refused: false, ok };
     }
-    const { attempts, retryAfterMs } = await shared.counts.peek(sharedKey, now);
-    if (attempts >= this.#maxFailures) return refused(retryAfterMs);
+    const { attempts, retryAfterMs } = await shared.counts.peek(sharedKey, limit.now);
+    if (retryAfterMs > 0) return refusedFor(retryAfterMs);
     if (attempts > 0 && this.#successClears) {
       void Promise.resolve()
         .then(() => shared.counts.clear(sharedKey))
         .catch(() => undefined);
     }
     return { refused: false, ok };
+  }
+
+  /** This throttle's rule, for the shared store to apply the same way. */
+  #limit(): Limit {
+    return {
+      max: this.#maxFailures,
+      windowMs: this.#window,
+      lockoutMs: this.#lockout,
+      maxLockoutMs: this.#maxLockout,
+      now: this.#now(),
+    };
   }
 
   #admitted(entry: Entry, key: string): Admitted {
@@ -300,6 +311,11 @@ export const SIGN_IN_FAILURES_PER_SOURCE = 20;
 
 /** Wrong user codes one source may enter on the device page before a lockout (see provider.ts). */
 export const USER_CODE_FAILURES_PER_SOURCE = 10;
+
+/** A refusal for `ms` (whole seconds, rounded up, at least 1: a caller that waits that long is admitted). */
+function refusedFor(ms: number): Refused {
+  return { refused: true, retryAfterSec: Math.max(1, Math.ceil(ms / 1000)) };
+}
 
 /** The Retry-After value and the sentence the refusal pages and token errors show. */
 export function tooManyAttempts(retryAfterSec: number): string {

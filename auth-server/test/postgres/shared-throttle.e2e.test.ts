@@ -58,7 +58,10 @@ describe.each(backends)('the failure throttles on %s', (name, database) => {
     for (const server of servers) {
       const wrong = await token(server, 'wrong-again');
       expect(wrong.status).toBe(429);
-      expect(Number(wrong.headers.get('retry-after'))).toBeGreaterThan(30);
+      // The 30 s lockout of the 10th failure (README), not the 15-minute window: see throttle-shared.test.ts.
+      const wait = Number(wrong.headers.get('retry-after'));
+      expect(wait).toBeGreaterThan(0);
+      expect(wait).toBeLessThanOrEqual(30);
       expect((await token(server, secret)).status).toBe(429);
     }
   });
