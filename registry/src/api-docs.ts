@@ -7,7 +7,7 @@ import { REALM } from './auth/credentials.ts';
 import { writesGuarded, type WriteAccess } from './auth/writers.ts';
 import { ACTION_TYPES, DATA_CENTER_NAMES, INSTANCE_STATUSES } from './eureka/instance.ts';
 import { REPLICATION_ACTIONS } from './eureka/replication.ts';
-import { MAX_NAME_LENGTH, METADATA_KEY_PATTERN } from './eureka/text.ts';
+import { MAX_NAME_LENGTH } from './eureka/text.ts';
 import type { RegistrationLimits } from './registry/limits.ts';
 
 type Responses = NonNullable<OpenApiOperation['responses']>;
@@ -104,12 +104,6 @@ const VIP_LIST: OpenApiSchema = {
  */
 const SAFE = '[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]';
 export const TEXT: OpenApiSchema = { type: 'string', pattern: `^${SAFE}*$` };
-/** A metadata key: an XML element name, as Eureka's XML writes each key (see metadataKeyProblem). */
-export const METADATA_KEY: OpenApiSchema = {
-  type: 'string',
-  pattern: METADATA_KEY_PATTERN,
-  description: "an XML element name: a letter, '_', ':' or '$', then also digits, '-' and '.'",
-};
 const NAME_TEXT: OpenApiSchema = {
   type: 'string',
   minLength: 1,
@@ -348,7 +342,7 @@ function metadataIn(limits: RegistrationLimits): OpenApiSchema {
     type: 'object',
     description: `at most ${limits.maxMetadataEntries} entries and ${limits.maxMetadataBytes} bytes (UTF-8, keys and values)`,
     maxProperties: limits.maxMetadataEntries,
-    propertyNames: METADATA_KEY,
+    propertyNames: TEXT,
     additionalProperties: TEXT,
   } as OpenApiSchema;
 }

@@ -31,12 +31,10 @@ export type { RenderApplicationsOptions, RenderOptions, WireFormat } from './ren
 export { appsHashCode } from './hashcode.ts';
 export {
   MAX_NAME_LENGTH,
-  METADATA_KEY_PATTERN,
   appNameProblem,
   asciiUpperCase,
   instanceIdProblem,
   instanceTextProblem,
-  metadataKeyProblem,
   metadataProblem,
   textProblem,
   vipProblem,

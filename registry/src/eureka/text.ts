@@ -78,45 +78,10 @@ export function textProblem(field: string, value: string): string | undefined {
   return `Invalid ${field}: control characters, lone surrogates and U+FFFE/U+FFFF are not allowed (refused ${firstRefused(value, SAFE_CHAR)})`;
 }
 
-// XML 1.0's NameStartChar and NameChar within the Basic Multilingual Plane, plus '$' (XStream writes it as `_-`), as
-// the bodies of character classes without the u flag, so the OpenAPI document (ECMA-262) states the very same rule.
-const KEY_START =
-  ':A-Z_a-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD$';
-const KEY_REST = `${KEY_START}\\-.0-9\\u00B7\\u0300-\\u036F\\u203F\\u2040`;
-/**
- * A metadata key: an XML element name, since Eureka's XML writes each key as one (XStream, Eureka's own writer, puts a
- * printable ASCII key without `$` or `_` out as it is, so `a b` or `[x]` breaks its document). Refused wherever
- * metadata comes in: a registration, the metadata PUT, a peer's batch or start-up copy, the store read at a restart.
- */
-export const METADATA_KEY_PATTERN = `^[${KEY_START}][${KEY_REST}]*$`;
-// The classes hold combining marks and ZWNJ/ZWJ on purpose (XML names allow them); each is tested as one code unit.
-/* eslint-disable no-misleading-character-class */
-const METADATA_KEY = new RegExp(METADATA_KEY_PATTERN);
-const KEY_START_CHAR = new RegExp(`^[${KEY_START}]$`);
-const KEY_CHAR = new RegExp(`^[${KEY_REST}]$`);
-/* eslint-enable no-misleading-character-class */
-
-/** Why a metadata key is refused: not an XML element name (see METADATA_KEY_PATTERN); undefined when it is fine. */
-export function metadataKeyProblem(key: string, field = 'metadata'): string | undefined {
-  if (METADATA_KEY.test(key)) return undefined;
-  let refused = 'an empty key';
-  for (let i = 0; i < key.length; i++) {
-    const code = key.charCodeAt(i);
-    if (!(i === 0 ? KEY_START_CHAR : KEY_CHAR).test(key.charAt(i))) {
-      refused = `U+${code.toString(16).toUpperCase().padStart(4, '0')} at ${i}`;
-      break;
-    }
-  }
-  return (
-    `Invalid ${field} key: a key must be an XML element name (a letter, '_', ':' or '$', then also digits, '-', '.'; ` +
-    `refused ${refused})`
-  );
-}
-
-/** Why a metadata map is refused: a key that is not an XML element name, or a value textProblem refuses. */
+/** Why a metadata map is refused: a key or value textProblem refuses. */
 export function metadataProblem(metadata: Readonly<Record<string, string>>, field = 'metadata'): string | undefined {
   for (const [key, value] of Object.entries(metadata)) {
-    const problem = metadataKeyProblem(key, field) ?? textProblem(`${field}.${safeLabel(key)}`, value);
+    const problem = textProblem(`${field} key`, key) ?? textProblem(`${field}.${safeLabel(key)}`, value);
     if (problem !== undefined) return problem;
   }
   return undefined;

@@ -1,16 +1,6 @@
 // PUT /apps/{APP}/{ID}/metadata?key=value…: merges every query parameter into the instance's metadata.
 import { documented, type KitEnv, type OpenApiSchema } from '@trellis/kit';
-import {
-  METADATA_KEY,
-  TEXT,
-  badRequest,
-  guarded,
-  parameter,
-  notFound,
-  pathParameter,
-  tooLarge,
-  writeSecurity,
-} from '../api-docs.ts';
+import { TEXT, badRequest, guarded, parameter, notFound, pathParameter, tooLarge, writeSecurity } from '../api-docs.ts';
 import { Hono } from 'hono';
 import { metadataProblem } from '../eureka/index.ts';
 import { limitError, RegistryError } from '../errors.ts';
@@ -37,12 +27,12 @@ export function instanceMetadataRoutes(deps: RouteDeps): Hono<KitEnv> {
             in: 'query',
             style: 'form',
             explode: true,
-            description: 'each key=value pair is an entry; a key is an XML element name and is given once',
+            description: 'each key=value pair is an entry; a key is given once',
             schema: {
               type: 'object',
               maxProperties: limits.maxMetadataEntries,
               // Keys as patternProperties: schemathesis generates query keys from these, not from propertyNames.
-              patternProperties: { [METADATA_KEY.pattern ?? '']: TEXT },
+              patternProperties: { [TEXT.pattern ?? '']: TEXT },
               additionalProperties: false,
             } as OpenApiSchema,
           }),
@@ -57,9 +47,7 @@ export function instanceMetadataRoutes(deps: RouteDeps): Hono<KitEnv> {
               },
             },
           },
-          ...badRequest(
-            'a bad name, a key that is not an XML element name or is repeated, a value with a control character',
-          ),
+          ...badRequest('a bad name, a repeated key, or a key or value with a control character'),
           ...notFound('no such instance'),
           ...tooLarge(
             `metadata over ${limits.maxMetadataEntries} entries or ${limits.maxMetadataBytes} bytes once merged`,
