@@ -48,7 +48,7 @@ const CLIENT_CHANGED = 'client:';
  * Client rows as last read, for the token endpoint, which reads its client on every request: used only while the
  * LISTEN that hears other instances' client changes is up, emptied whenever it was not, and each entry for at most
  * CLIENT_CACHE_MS even so. A change on any instance is told in the same statement that makes it, so another instance
- * drops its copy as the change commits.
+ * drops its copy as the notification arrives, a few milliseconds after the change commits.
  */
 class ClientCache {
   readonly #entries = new Map<string, { row: ClientRow; until: number }>();
