@@ -11,7 +11,12 @@ export type Awaitable<T> = T | Promise<T>;
 export const DB_FILE = 'auth.db';
 
 /** Migrations in order; `PRAGMA user_version` records how many have run. */
-const MIGRATIONS = ['001_init.sql', '002_registration.sql', '003_failure_counts.sql', '004_failure_lockouts.sql'];
+export const MIGRATIONS = [
+  '001_init.sql',
+  '002_registration.sql',
+  '003_failure_counts.sql',
+  '004_failure_lockouts.sql',
+];
 
 /**
  * Opens (and migrates) the auth server's database: `<dataDir>/auth.db`, or an in-memory one for tests. WAL lets the

@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/store/db.ts';
+import { MIGRATIONS, openDatabase } from '../../src/store/db.ts';
 import { tempDir } from '../helpers.ts';
 
 const db = fileURLToPath(new URL('../../src/store/db.ts', import.meta.url));
@@ -35,7 +35,7 @@ describe('the auth database opened by several processes at once', () => {
       expect(opened).toEqual(['opened', 'opened', 'opened', 'opened']);
       const check = openDatabase({ dataDir: dir.path });
       try {
-        expect(check.pragma('user_version', { simple: true })).toBe(3);
+        expect(check.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
       } finally {
         check.close();
       }
