@@ -1,25 +1,16 @@
 // The failure throttle's lockouts as the shared store (SQLite's data dir, a PostgreSQL database) holds them across
 // instances: 30 s at the 10th failure, doubling with each failure after it up to the cap, and a caller that waits
 // Retry-After is admitted.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openAuthStore, type AuthStore } from '../src/data-dir.ts';
 import { FailureThrottle } from '../src/oidc/throttle.ts';
 import type { FailureCounts } from '../src/store/failure-counts.ts';
-import { tempDir } from './helpers.ts';
-import { SHARED_KEY, startPostgresServer, type PostgresServer } from './postgres/helpers.ts';
+import { postgresForThisFile, SHARED_KEY } from './postgres/helpers.ts';
 
 const KEY = FailureThrottle.key('lockt', '127.0.0.0/8');
 
-let pg: PostgresServer;
-const dir = tempDir();
+const { dir, pg } = postgresForThisFile();
 let stores = 0;
-beforeAll(async () => {
-  pg = await startPostgresServer();
-}, 60_000);
-afterAll(async () => {
-  await pg?.close();
-  dir.remove();
-});
 
 /** A fresh store per test: a new SQLite data dir, or a new PostgreSQL database. */
 const backends: [string, () => Promise<AuthStore>][] = [
@@ -29,7 +20,7 @@ const backends: [string, () => Promise<AuthStore>][] = [
     async () =>
       openAuthStore({
         dataDir: dir.path,
-        databaseUrl: await pg.createDatabase(`lockouts_${++stores}`),
+        databaseUrl: await pg().createDatabase(`lockouts_${++stores}`),
         keyEncryptionKey: SHARED_KEY,
       }),
   ],

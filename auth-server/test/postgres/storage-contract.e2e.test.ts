@@ -1,21 +1,12 @@
 // One contract for the auth server's state, run against both stores: SQLite (the default) and PostgreSQL.
 import { createPrivateKey } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openAuthStore, type AuthStore } from '../../src/data-dir.ts';
 import { createAdapterClass } from '../../src/store/oidc-storage.ts';
-import { tempDir } from '../helpers.ts';
-import { SHARED_KEY, startPostgresServer, type PostgresServer } from './helpers.ts';
+import { postgresForThisFile, SHARED_KEY } from './helpers.ts';
 
-let pg: PostgresServer;
-const dir = tempDir();
+const { dir, pg } = postgresForThisFile();
 let databases = 0;
-beforeAll(async () => {
-  pg = await startPostgresServer();
-}, 60_000);
-afterAll(async () => {
-  await pg?.close();
-  dir.remove();
-});
 
 interface Opened {
   readonly store: AuthStore;
@@ -40,7 +31,7 @@ const backends: [string, () => Promise<Opened>][] = [
     'PostgreSQL',
     async () => {
       let now = 1_000_000;
-      const databaseUrl = await pg.createDatabase(`contract_${++databases}`);
+      const databaseUrl = await pg().createDatabase(`contract_${++databases}`);
       const store = await openAuthStore({
         dataDir: dir.path,
         databaseUrl,
