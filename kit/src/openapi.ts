@@ -130,12 +130,9 @@ const SWAGGER_INITIALIZER =
  * enabled: the `--api-docs` setting, off with NODE_ENV=production unless asked for.
  */
 export function mountApiDocs(app: Hono<KitEnv>, options: ApiDocsOptions): void {
-  let cached: { routes: number; document: Promise<OpenApiDocument> } | undefined;
-  const documentNow = (): Promise<OpenApiDocument> => {
-    if (cached?.routes !== app.routes.length)
-      cached = { routes: app.routes.length, document: apiDocument(app, options) };
-    return cached.document;
-  };
+  // Made once, on the first request: hono takes no route after its first request.
+  let made: Promise<OpenApiDocument> | undefined;
+  const documentNow = (): Promise<OpenApiDocument> => (made ??= apiDocument(app, options));
   app.get(
     '/v3/api-docs',
     documented(
