@@ -170,7 +170,7 @@ const SCHEMAS: Record<string, Schema> = {
     required: ['username', 'password'],
     properties: {
       username: { type: 'string', pattern: '^[A-Za-z0-9._@-]{1,64}$' },
-      password: { type: 'string', minLength: 8, maxLength: LONG },
+      password: { type: 'string', minLength: 8, maxLength: LONG, pattern: STORABLE },
       name: { type: 'string', maxLength: LONG, pattern: STORABLE },
       email: { type: 'string', maxLength: LONG, pattern: STORABLE },
     },
