@@ -6,6 +6,7 @@ import {
   createObservability,
   createService,
   defineComponent,
+  lowerThreadPoolPriority,
   observabilityOf,
   onWorkerBroadcast,
   redactDatabaseUrl,
@@ -63,6 +64,10 @@ const keysVersion = (keys: readonly SigningKeyInfo[]): string =>
   keys.map((k) => `${k.kid}:${k.retiredAt ?? ''}`).join(',');
 
 async function start(config: Config, logger: Logger): Promise<Running> {
+  // Token signatures run on the libuv pool (jose's WebCrypto); the event loop that parses the requests feeding them
+  // must not wait behind them for a core (kit/src/thread-pool.ts).
+  const lowered = await lowerThreadPoolPriority();
+  logger.debug({ threads: lowered }, 'thread pool priority lowered');
   const store = await openAuthStore({
     dataDir: config.dataDir,
     keyEncryptionKey: config.keyEncryptionKey,

@@ -59,6 +59,7 @@ export type {
   PostgresPoolOptions,
 } from './postgres.ts';
 export { openSqlite } from './sqlite.ts';
+export { lowerThreadPoolPriority, THREAD_POOL_NICE } from './thread-pool.ts';
 export { firstUnstorable, storableText, unstorableReason } from './text.ts';
 export type { SqliteDatabase, SqliteOptions } from './sqlite.ts';
 export { acceptsConnections, freePort } from './free-port.ts';
