@@ -1,14 +1,20 @@
 // The auth server's HTTP app: the admin API, client registration, the sign-in pages and oidc-provider behind them.
 import type { IncomingMessage } from 'node:http';
 import type { Context, Hono, Next } from 'hono';
-import { carriesProxySecret, PROXY_SECRET_HEADER, type KitEnv, type Service, type TrustedProxies } from '@trellis/kit';
+import type { KitEnv, Service, TrustedProxies } from '@trellis/kit';
 import { providerPaths } from './api-docs.ts';
 import type { SigningKeyInfo } from './crypto/signing-keys.ts';
 import type { AuthServerMetrics } from './metrics.ts';
-import { providerHandler, type ProviderHolder } from './oidc/mount.ts';
+import { providerHandler, screenForwardedFor, tokenEndpointInterceptor, type ProviderHolder } from './oidc/mount.ts';
 import { providerMetadataCheck } from './oidc/client-check.ts';
 import { authorizationLimits, InteractionCap } from './oidc/authorization-limits.ts';
-import { AUTHORIZATION_PATH, INTERACTION_PREFIX, PAR_PATH, REGISTRATION_PATH } from './oidc/constants.ts';
+import {
+  AUTHORIZATION_PATH,
+  INTERACTION_PREFIX,
+  PAR_PATH,
+  PROVIDER_ROUTES,
+  REGISTRATION_PATH,
+} from './oidc/constants.ts';
 import type { FailureThrottle } from './oidc/throttle.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { interactionRoutes } from './routes/interaction.ts';
@@ -53,6 +59,7 @@ export interface AppDeps {
  */
 export function createApp(deps: AppDeps): Hono<KitEnv> {
   const app = deps.service.app;
+  deps.service.intercept(tokenEndpointInterceptor(deps.holder, PROVIDER_ROUTES.token, deps.proxies, deps.proxySecret));
   // Before any route: every HTML answer, from hono or from oidc-provider, gets the page headers (page-headers.ts).
   app.use((c, next) => {
     const env: Partial<KitEnv['Bindings']> | undefined = c.env;
@@ -123,14 +130,4 @@ export function createApp(deps: AppDeps): Hono<KitEnv> {
     );
   }
   return app;
-}
-
-/**
- * Before anything reads the source address (throttles, pinToIssuer): with a proxy secret set, X-Forwarded-For from a
- * request without it is dropped, so a trusted address alone (loopback: any local process) cannot claim a source; the
- * throttles then key on the socket's peer. The secret header itself never goes further (provider, logs).
- */
-function screenForwardedFor(req: IncomingMessage, secret: string | undefined): void {
-  if (secret !== undefined && !carriesProxySecret(req.headers, secret)) delete req.headers['x-forwarded-for'];
-  delete req.headers[PROXY_SECRET_HEADER];
 }

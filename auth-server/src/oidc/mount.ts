@@ -2,7 +2,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context } from 'hono';
-import type { KitEnv, TrustedProxies } from '@trellis/kit';
+import {
+  carriesProxySecret,
+  PROXY_SECRET_HEADER,
+  setRequestRoute,
+  type Interceptor,
+  type KitEnv,
+  type TrustedProxies,
+} from '@trellis/kit';
 import type Provider from 'oidc-provider';
 
 /** What a request may say about its origin; the provider is told the issuer's instead (see providerHandler). */
@@ -46,6 +53,53 @@ export function pinToIssuer(
     const target = new URL(req.url);
     req.url = `${target.pathname}${target.search}`;
   }
+}
+
+/**
+ * Before anything reads the source address (throttles, pinToIssuer): with a proxy secret set, X-Forwarded-For from a
+ * request without it is dropped, so a trusted address alone (loopback: any local process) cannot claim a source; the
+ * throttles then key on the socket's peer. The secret header itself never goes further (provider, logs).
+ */
+export function screenForwardedFor(req: IncomingMessage, secret: string | undefined): void {
+  if (secret !== undefined && !carriesProxySecret(req.headers, secret)) delete req.headers['x-forwarded-for'];
+  delete req.headers[PROXY_SECRET_HEADER];
+}
+
+/**
+ * The token endpoint's requests (`POST` at exactly `path`, with a content-length) handed to the provider on the node
+ * request, before hono: the busiest route of the server pays neither hono's request objects nor its middleware, none
+ * of which does anything for it (the page headers are for HTML, the interaction cap for authorization requests, the
+ * provider limits the body to 56 KiB itself). What every request to the provider gets still happens here: the proxy
+ * secret screen, the pin to the issuer, the request id, the route for metrics and spans, the request line. Anything
+ * else (another method, a query, a chunked body, no provider yet) goes on to the app, which answers it as before.
+ */
+export function tokenEndpointInterceptor(
+  holder: ProviderHolder,
+  path: string,
+  proxies: TrustedProxies | undefined,
+  proxySecret: string | undefined,
+): Interceptor {
+  const origin: IssuerOrigin = { proto: '', host: '' };
+  return (req, res, kit) => {
+    const { callback, current } = holder;
+    if (req.method !== 'POST' || req.url !== path || req.headers['transfer-encoding'] !== undefined) return false;
+    if (callback === undefined || current === undefined) return false;
+    const started = performance.now();
+    res.setHeader('x-request-id', kit.requestId(req));
+    screenForwardedFor(req, proxySecret);
+    pinToIssuer(req, current, proxies, origin);
+    setRequestRoute(req, path);
+    callback(req, res).then(
+      () => kit.logCompleted(req, res.statusCode, started),
+      (err: unknown) => {
+        // Koa answers its own errors; this is only for a failure of that answer.
+        kit.log.error({ err, reqId: kit.requestId(req) }, 'request failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(res.headersSent ? undefined : '{"error":"server_error"}');
+      },
+    );
+    return true;
+  };
 }
 
 /**
