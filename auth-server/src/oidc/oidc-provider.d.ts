@@ -1,6 +1,7 @@
 // Type declarations for the part of oidc-provider 9 Trellis uses (the package ships none).
 // @types/oidc-provider is not a dependency yet; these follow its documentation (docs/README.md) and lib/provider.js.
 declare module 'oidc-provider' {
+  import type { KeyObject } from 'node:crypto';
   import type { IncomingMessage, ServerResponse } from 'node:http';
 
   export interface AdapterPayload {
@@ -137,6 +138,18 @@ declare module 'oidc-provider' {
     on(event: string, listener: (ctx: KoaContextLike, err?: unknown) => void): this;
     /** Adds a Koa middleware that runs around the provider's own routes. */
     use(middleware: (ctx: KoaMiddlewareContext, next: () => Promise<void>) => Promise<void>): this;
+  }
+
+  /**
+   * A signing key whose private half the provider never sees (features.externalSigningSupport): it publishes
+   * `keyObject()` and asks `sign` for each signature. kid and alg are set by the subclass.
+   */
+  export class ExternalSigningKey {
+    kid: string;
+    alg: string;
+    readonly use: 'sig';
+    keyObject(): KeyObject;
+    sign(data: Buffer): Promise<Buffer>;
   }
 
   export const errors: {

@@ -11,6 +11,7 @@ import { DISCOVERY_PATHS, ID_TOKEN_TTL, INTERACTION_PREFIX, INTERACTION_TTL, PRO
 import type { Logger } from '@trellis/kit';
 import type { AuthServerMetrics } from '../metrics.ts';
 import type { PrivateJwk, SigningAlg } from '../crypto/signing-keys.ts';
+import { EXTERNAL_SIGNING_ACK, LocalSigningKey } from '../crypto/local-signing-key.ts';
 import { SCRIPT_HASH_COLLECTOR } from '../views/page-headers.ts';
 import { messagePage } from '../views/page-templates.ts';
 import { providerPages } from './provider-pages.ts';
@@ -78,7 +79,8 @@ export function createProvider(options: ProviderOptions): Provider {
   const isResourceScope = (s: string): boolean => resource.scopes.includes(s);
   const provider = new Provider(options.issuer, {
     adapter: options.adapter,
-    jwks: { keys: options.jwks.map((k) => ({ ...k })) },
+    // Signed with node:crypto rather than through jose's WebCrypto (local-signing-key.ts says why).
+    jwks: { keys: options.jwks.map((k) => new LocalSigningKey(k)) },
     cookies: { keys: [...options.cookieKeys] },
     findAccount: (_ctx: unknown, id: string) => options.findAccount(id),
     claims: { openid: ['sub'], profile: ['name', 'preferred_username'], email: ['email'] },
@@ -144,6 +146,7 @@ export function createProvider(options: ProviderOptions): Provider {
     },
     features: {
       devInteractions: { enabled: false },
+      externalSigningSupport: { enabled: true, ack: EXTERNAL_SIGNING_ACK },
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
