@@ -13,11 +13,11 @@ const POOL_THREAD_NAME = 'libuv-worker';
  * Lowers the priority of this process's libuv pool threads to `nice`, leaving the main thread as it is; answers how
  * many threads it changed (0 where there is no /proc or the threads are unnamed).
  *
- * Why: a server that hands CPU-heavy work to the pool (WebCrypto signatures, password hashes) has more runnable
- * threads than cores under load, and the kernel shares a core evenly between threads. The event loop then waits its
- * turn behind the pool threads, and the requests it has not parsed yet cannot feed them: on two cores the auth server's
- * event loop ran on the CPU for about half of each token's wall time and the signers idled in turns (bench/README.md,
- * "The auth server's thread pool"). With the pool threads at a lower priority the event loop takes a contended core
+ * Why: a server that hands CPU-heavy work to the pool (signatures, password hashes) has more runnable threads than
+ * cores under load, and the kernel shares a core evenly between threads. The event loop then waits its turn behind
+ * the pool threads, and the requests it has not parsed yet cannot feed them: on two cores the auth server's event
+ * loop was on a core for only about half of each token's wall time, and the process used 1.4 of the 2 cores
+ * (bench/README.md, "Issuance"). With the pool threads at a lower priority the event loop takes a contended core
  * first, and the pool still has every cycle the loop leaves. Linux keeps the nice value per thread; raising it needs
  * no privilege.
  */
