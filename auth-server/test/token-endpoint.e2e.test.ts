@@ -2,8 +2,10 @@
 // tokenEndpointInterceptor); the same request with a query, a chunked body or an absolute-form target goes through
 // the app. Both must answer alike and keep what the app does for every provider request.
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PROVIDER_BODY_LIMIT } from '../src/oidc/mount.ts';
 import { capturingLogger, startServer, tempDir, type TestServer } from './helpers.ts';
 
 const dir = tempDir();
@@ -106,16 +108,71 @@ describe('POST /oauth2/token, handed to the provider before the app', () => {
     expect((await send({})).headers['x-request-id']).toMatch(/^[\w-]{8,}$/);
   });
 
-  it("answers the provider's errors: a wrong secret, an unknown grant, a body over its limit", async () => {
+  it("answers the provider's errors: a wrong secret, an unknown grant", async () => {
     const wrong = await send({ secret: 'not-the-secret' });
     expect(wrong.status).toBe(401);
     expect(JSON.parse(wrong.body)).toMatchObject({ error: 'invalid_client' });
     const grant = await send({ body: 'grant_type=password&username=a&password=b' });
     expect(grant.status).toBe(400);
     expect(JSON.parse(grant.body)).toMatchObject({ error: 'unsupported_grant_type' });
-    const large = await send({ body: `grant_type=client_credentials&pad=${'x'.repeat(60 * 1024)}` });
-    expect(large.status).toBe(400);
-    expect(JSON.parse(large.body)).toMatchObject({ error: 'invalid_request' });
+  });
+
+  it('holds one body limit, 56 KiB, however the body is framed and on every OAuth endpoint', async () => {
+    const sized = (bytes: number): string => {
+      const head = 'grant_type=client_credentials&scope=product%3Aread&pad=';
+      return head + 'x'.repeat(bytes - head.length);
+    };
+    const chunked = { 'transfer-encoding': 'chunked' };
+    // At the limit: taken, with a content-length (the provider reads it) or chunked (the app reads it for it).
+    expect((await send({ body: sized(PROVIDER_BODY_LIMIT) })).status).toBe(200);
+    expect((await send({ body: sized(PROVIDER_BODY_LIMIT), headers: chunked })).status).toBe(200);
+    // One byte over: the same 413 with a reason both ways, also at introspection.
+    for (const answer of [
+      await send({ body: sized(PROVIDER_BODY_LIMIT + 1) }),
+      await send({ body: sized(PROVIDER_BODY_LIMIT + 1), headers: chunked }),
+      await send({ body: sized(PROVIDER_BODY_LIMIT + 1), headers: chunked, target: '/oauth2/introspect' }),
+    ]) {
+      expect(answer.status).toBe(413);
+      expect(JSON.parse(answer.body)).toMatchObject({
+        error: 'invalid_request',
+        error_description: /over 57344 bytes/,
+      });
+    }
+  });
+
+  it('writes one JSON line, not a stack on stderr, when a client leaves mid-body', async () => {
+    const stderr = vi.spyOn(console, 'error');
+    try {
+      const credentials = Buffer.from(`writer:${writer}`).toString('base64');
+      const port = new URL(server.url).port;
+      const head = (framing: string): string =>
+        `POST /oauth2/token HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic ${credentials}\r\n` +
+        `Content-Type: application/x-www-form-urlencoded\r\n${framing}\r\n\r\n`;
+      // A content-length never met (the provider is reading), and a chunked body never finished (the app is).
+      for (const partial of [
+        `${head('Content-Length: 100')}grant_type=client_credentials`,
+        `${head('Transfer-Encoding: chunked')}1d\r\ngrant_type=client_credentials\r\n`,
+      ]) {
+        const socket = connect(Number(port), '127.0.0.1');
+        socket.write(partial);
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        socket.resetAndDestroy();
+        await new Promise((resolve) => socket.once('close', resolve));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(stderr).not.toHaveBeenCalled();
+      const lines = log
+        .text()
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as { level: number; msg: string });
+      expect(lines.filter((l) => l.level >= 50)).toEqual([]);
+      expect(lines.some((l) => l.msg === 'client connection ended before the answer')).toBe(true);
+    } finally {
+      stderr.mockRestore();
+    }
+    // And the server goes on issuing.
+    expect((await send({})).status).toBe(200);
   });
 
   it('leaves other methods to the app: 405 with Allow', async () => {

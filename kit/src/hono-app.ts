@@ -82,6 +82,12 @@ export function createKitApp(options: KitAppOptions): Hono<KitEnv> {
 
   app.onError((err, c) => {
     const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
+    // A client that went away mid-body (a reset, a chunked body never finished) failed its own request: one line at
+    // info, not a server error with a stack that any client could repeat at will.
+    if (incoming !== undefined && !incoming.complete && isClientAbort(err)) {
+      c.var.log.info({ error: 'aborted' }, 'client left before its request body arrived');
+      return json(c, 400, { error: 'bad_request', message: 'the request body did not arrive whole' });
+    }
     if (incoming !== undefined) setRequestException(incoming, err);
     const custom = options.renderError?.(err, c);
     if (custom !== undefined) return custom;
@@ -113,6 +119,10 @@ export function createKitApp(options: KitAppOptions): Hono<KitEnv> {
   });
   return app;
 }
+
+/** node's error for a request body cut short by its client ('aborted', ECONNRESET). */
+const isClientAbort = (err: unknown): boolean =>
+  err instanceof Error && (err.message === 'aborted' || (err as { code?: unknown }).code === 'ECONNRESET');
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createService, type Service } from '../src/service.ts';
 import { captureLogger } from './support/logger.ts';
@@ -34,9 +35,10 @@ describe('body limit over a socket', () => {
   let service: Service;
   let port: number;
   let handled = 0;
+  const log = captureLogger();
 
   beforeAll(async () => {
-    service = createService({ name: 'demo', logger: captureLogger().logger, bodyLimit: 64, git: false });
+    service = createService({ name: 'demo', logger: log.logger, bodyLimit: 64, git: false });
     service.app.on(['POST', 'PUT'], '/echo', async (c) => {
       handled++;
       return c.text(`read ${(await c.req.text()).length}`);
@@ -72,5 +74,15 @@ describe('body limit over a socket', () => {
       status: 200,
       body: 'read 60',
     });
+  });
+
+  it('takes a client leaving mid-body for its own failure: one line at info, no server error', async () => {
+    const socket = connect(port, '127.0.0.1');
+    socket.write('POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.resetAndDestroy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(log.lines.filter((l) => l.level >= 50)).toEqual([]);
+    expect(log.lines.some((l) => l.level === 30 && l.msg === 'client left before its request body arrived')).toBe(true);
   });
 });

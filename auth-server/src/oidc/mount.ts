@@ -12,6 +12,19 @@ import {
 } from '@trellis/kit';
 import type Provider from 'oidc-provider';
 
+/**
+ * The largest request body the provider takes: oidc-provider's own limit (lib/shared/selective_body.js), which it
+ * applies only to a body it reads itself; held here on every way in, so that a chunked body, which the app reads for
+ * it, is not allowed more (the app's own limit is 1 MiB).
+ */
+export const PROVIDER_BODY_LIMIT = 56 * 1024;
+
+/** The OAuth endpoints' answer to a body over the limit, whatever its framing. */
+const BODY_TOO_LARGE = {
+  error: 'invalid_request',
+  error_description: `the request body is over ${PROVIDER_BODY_LIMIT} bytes, the most this endpoint takes`,
+};
+
 /** What a request may say about its origin; the provider is told the issuer's instead (see providerHandler). */
 const ORIGIN_HEADERS = ['x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'forwarded'];
 
@@ -83,6 +96,7 @@ export function tokenEndpointInterceptor(
   return (req, res, kit) => {
     const { callback, current } = holder;
     if (req.method !== 'POST' || req.url !== path || req.headers['transfer-encoding'] !== undefined) return false;
+    if (Number(req.headers['content-length'] ?? 0) > PROVIDER_BODY_LIMIT) return false;
     if (callback === undefined || current === undefined) return false;
     const started = performance.now();
     res.setHeader('x-request-id', kit.requestId(req));
@@ -123,8 +137,11 @@ export function providerHandler(holder: ProviderHolder, proxies: TrustedProxies 
     const req = env.incoming;
     const provider = holder.current;
     if (provider !== undefined) pinToIssuer(req, provider, proxies, origin);
+    if (Number(req.headers['content-length'] ?? 0) > PROVIDER_BODY_LIMIT) return c.json(BODY_TOO_LARGE, 413);
     if (req.headers['transfer-encoding'] !== undefined && c.req.method !== 'GET' && c.req.method !== 'HEAD') {
-      (req as IncomingMessage & { body?: string }).body = await c.req.text();
+      const body = await c.req.text();
+      if (Buffer.byteLength(body) > PROVIDER_BODY_LIMIT) return c.json(BODY_TOO_LARGE, 413);
+      (req as IncomingMessage & { body?: string }).body = body;
     }
     await callback(req, env.outgoing);
     return RESPONSE_ALREADY_SENT;

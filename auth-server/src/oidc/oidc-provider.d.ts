@@ -135,6 +135,8 @@ declare module 'oidc-provider' {
       result: InteractionResults,
       options?: { mergeWithLastSubmission?: boolean },
     ): Promise<void>;
+    /** Koa's own event (the provider is a Koa app): an error of a request, with its context. */
+    on(event: 'error', listener: (err: Error, ctx?: KoaContextLike) => void): this;
     on(event: string, listener: (ctx: KoaContextLike, err?: unknown) => void): this;
     /** Adds a Koa middleware that runs around the provider's own routes. */
     use(middleware: (ctx: KoaMiddlewareContext, next: () => Promise<void>) => Promise<void>): this;

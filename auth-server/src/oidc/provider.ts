@@ -342,6 +342,16 @@ export function createProvider(options: ProviderOptions): Provider {
   }
 
   provider.on('server_error', (_ctx, err) => log.error({ err }, 'oidc-provider server error'));
+  // Koa (the provider is a Koa app) writes each error it sees to stderr as indented plain text unless the app has a
+  // listener, so a client leaving mid-body (a parse error, a reset) put a stack in the JSON log each time. Errors
+  // already answered with their reason (4xx) need no line; a client gone is one line at info; anything else is a
+  // server error.
+  provider.on('error', (err) => {
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === 'number' && status < 500) return;
+    if (clientWentAway(err)) log.info({ error: errorCode(err) }, 'client connection ended before the answer');
+    else log.error({ err }, 'oidc-provider request failed');
+  });
   // Refusals are worth a line (who, which error), never the presented credentials.
   provider.on('grant.error', (ctx, err) =>
     log.info({ clientId: ctx.oidc?.client?.clientId, error: oauthError(err) }, 'token request refused'),
@@ -364,6 +374,19 @@ export function createProvider(options: ProviderOptions): Provider {
 export const replayedGrant = (model: string): Error => new errors.InvalidGrant(`${model} already used`);
 /** The adapter's error for a request whose values no store can keep (a NUL byte): 400 invalid_request. */
 export const invalidInput = (message: string): Error => new errors.InvalidRequest(message);
+
+/** Codes of a connection the client ended or broke: node's parser errors (HPE_*), resets, a body cut short. */
+const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+const errorCode = (err: Error): string => {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : err.message;
+};
+
+const clientWentAway = (err: Error): boolean => {
+  const code = errorCode(err);
+  return CLIENT_GONE.has(code) || code.startsWith('HPE_') || err.message === 'aborted';
+};
 
 function oauthError(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'error' in err && typeof err.error === 'string'
