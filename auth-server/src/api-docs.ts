@@ -304,6 +304,7 @@ const CLIENT_AUTH: Record<string, string[]>[] = [{ clientBasic: [] }, {}];
 const CLIENT_ERRORS: Responses = {
   400: oauthError('invalid_request, invalid_grant, invalid_scope, unsupported_grant_type, …'),
   401: oauthError('invalid_client: unknown client or wrong secret'),
+  413: oauthError('invalid_request: a body over 56 KiB, however it is framed'),
   415: oauthError('not application/x-www-form-urlencoded'),
   429: oauthError('too many wrong secrets for this client from this address (Retry-After)'),
 };
