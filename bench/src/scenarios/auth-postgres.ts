@@ -208,7 +208,7 @@ export const authPostgres: Scenario = {
           `${Math.round(two.a)} vs ${Math.round(two.b)} req/s; ${two.spread}; one process: ${coresText(two.bCores, cores)}; ` +
           `two: ${coresText(two.aCores, cores)} (the load generator, one wrk per process, takes the rest): ` +
           'close to 2 only when the machine has the cores one process keeps busy to spare again (its RS256 ' +
-          "signatures run on libuv's thread pool, WebCrypto through jose, beside the event loop)",
+          "signatures run on libuv's thread pool beside the event loop)",
       });
     } finally {
       await Promise.all(servers.map((s) => s.stop()));
