@@ -3,6 +3,7 @@ import type http from 'node:http';
 import { isIPv4 } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from './logger.ts';
+import { requestIdOf } from './request-log.ts';
 
 /** Every Host is accepted: `*` in the list, or a listener beyond loopback with no list given. */
 export const ANY_HOST = '*';
@@ -123,7 +124,7 @@ function refusalBody(host: string): string {
 
 function logRefusal(log: Logger, req: http.IncomingMessage, host: string): void {
   log.info(
-    { host: host.slice(0, 200), method: req.method },
+    { reqId: requestIdOf(req), host: host.slice(0, 200), method: req.method },
     'refused a request for a host this server does not answer',
   );
 }
@@ -136,6 +137,8 @@ export function refuseHost(log: Logger, req: http.IncomingMessage, res: http.Ser
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     connection: 'close',
+    // Like every answer, so a refusal can be found in the log by the id its caller got.
+    'x-request-id': requestIdOf(req),
   });
   res.end(body);
 }
@@ -146,6 +149,6 @@ export function refuseHostOnSocket(log: Logger, req: http.IncomingMessage, socke
   const body = refusalBody(host);
   socket.end(
     `HTTP/1.1 ${REFUSAL_STATUS} Misdirected Request\r\ncontent-type: text/plain; charset=utf-8\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      `content-length: ${Buffer.byteLength(body)}\r\nx-request-id: ${requestIdOf(req)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }

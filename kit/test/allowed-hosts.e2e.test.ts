@@ -82,11 +82,16 @@ describe('a listener bound to loopback', () => {
       expect(answer).toMatch(/content-type: text\/plain/);
       expect(answer).toContain('--allowed-hosts (TRELLIS_ALLOWED_HOSTS)');
     }
-    expect(await get(port, 'evil.example', '/actuator/health')).toMatch(/^HTTP\/1\.1 421 /);
+    const refused = await get(port, 'evil.example', '/actuator/health');
+    expect(refused).toMatch(/^HTTP\/1\.1 421 /);
     expect(reached).toEqual([]);
     const refusals = lines.filter((l) => l.msg === 'refused a request for a host this server does not answer');
     expect(refusals).toHaveLength(6);
     expect(refusals[0]).toMatchObject({ level: 30, host: 'evil.example', method: 'GET' });
+    // The refusal carries a request id, as every answer does, and its log line the same one.
+    const id = /\r\nx-request-id: ([\w-]+)\r\n/i.exec(refused)?.[1];
+    expect(id).toMatch(/^[\w-]{8,}$/);
+    expect(refusals[5]).toMatchObject({ reqId: id });
     expect(JSON.stringify(refusals)).not.toContain('s3cret');
   });
 
@@ -97,6 +102,7 @@ describe('a listener bound to loopback', () => {
       'GET /ws HTTP/1.1\r\nhost: evil.example\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n',
     );
     expect(upgrade).toMatch(/^HTTP\/1\.1 421 Misdirected Request\r\n[^]*--allowed-hosts/);
+    expect(upgrade).toMatch(/\r\nx-request-id: [\w-]{8,}\r\n/);
     const connect = await exchange(port, 'CONNECT evil.example:443 HTTP/1.1\r\nhost: evil.example:443\r\n\r\n');
     expect(connect).toMatch(/^HTTP\/1\.1 421 /);
     expect(reached).toEqual([]);
