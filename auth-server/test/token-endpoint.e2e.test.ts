@@ -175,6 +175,20 @@ describe('POST /oauth2/token, handed to the provider before the app', () => {
     expect((await send({})).status).toBe(200);
   });
 
+  it("answers a path that only resolves to the endpoint (dot segments, encodings) with the kit's JSON 404", async () => {
+    for (const target of [
+      '/oauth2/./token',
+      '/oauth2/%74oken',
+      '/x/../oauth2/token',
+      'http://localhost/x/../oauth2/token',
+      '/oauth2/token/.',
+    ]) {
+      const answer = await send({ target });
+      expect(answer.status, target).toBe(404);
+      expect(JSON.parse(answer.body), target).toMatchObject({ error: 'not_found' });
+    }
+  });
+
   it('leaves other methods to the app: 405 with Allow', async () => {
     const answer = await send({ method: 'GET', body: '' });
     expect(answer.status).toBe(405);

@@ -62,9 +62,9 @@ export function pinToIssuer(
   req.headers['x-forwarded-host'] = last.host;
   // Koa takes an absolute-form target (`GET http://evil.example/…`) as the request's URL whole, host included: only
   // its path and query go on.
+  // The path as sent (dot segments kept, as in an origin-form target), so both forms reach the same route or none.
   if (req.url !== undefined && !req.url.startsWith('/') && URL.canParse(req.url)) {
-    const target = new URL(req.url);
-    req.url = `${target.pathname}${target.search}`;
+    req.url = `${sentPath(req.url) || '/'}${new URL(req.url).search}`;
   }
 }
 
@@ -146,4 +146,11 @@ export function providerHandler(holder: ProviderHolder, proxies: TrustedProxies 
     await callback(req, env.outgoing);
     return RESPONSE_ALREADY_SENT;
   };
+}
+
+/** The path of a request target as sent, dot segments and percent-encodings kept; an absolute-form target's too. */
+export function sentPath(target: string): string {
+  const path = target.startsWith('/') ? target : (/^[a-z][a-z\d+.-]*:\/\/[^/?#]*([^?#]*)/i.exec(target)?.[1] ?? '');
+  const query = path.indexOf('?');
+  return query === -1 ? path : path.slice(0, query);
 }

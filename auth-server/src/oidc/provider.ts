@@ -209,6 +209,12 @@ export function createProvider(options: ProviderOptions): Provider {
       ctx.body = { error: err.error, error_description: err.error_description };
     }
     if (ctx.status === 503) ctx.set({ 'retry-after': String(RETRY_AFTER_SEC) });
+    // A path hono routed here by its resolved form (`/x/../oauth2/token`, `/oauth2/%74oken`) that the provider, which
+    // matches the path as sent, does not serve: the kit's JSON 404 rather than Koa's bare text.
+    if (ctx.status === 404 && ctx.body == null) {
+      ctx.body = { error: 'not_found', message: `no route for ${ctx.method} ${ctx.path}` };
+      ctx.status = 404;
+    }
   });
 
   const { verifyClientSecret, throttle, sourceOf } = options;
