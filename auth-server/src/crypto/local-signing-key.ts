@@ -11,7 +11,7 @@ export const EXTERNAL_SIGNING_ACK = 'experimental-01';
  *
  * Why not hand it the JWK, as before: the provider then signs through jose, which goes through WebCrypto — a
  * CryptoKey looked up for the KeyObject, the algorithm's checks and a WebCrypto job for every token. node:crypto's
- * one-shot sign with a KeyObject made once makes the same signature, in OpenSSL on the same libuv pool, for about 23 µs
+ * one-shot sign with a KeyObject made once makes the same signature, in OpenSSL on the same libuv pool, for about 29 µs
  * less CPU per client_credentials token (bench/README.md, "Issuance"). ExternalSigningKey is the provider's own hook
  * for a signer of one's choosing (features.externalSigningSupport, marked experimental; its acknowledgement names
  * the interface's version, so an upgrade that changes the interface fails at start rather than signing otherwise).

@@ -61,8 +61,8 @@ export function pinToIssuer(
   req.headers['x-forwarded-proto'] = last.proto;
   req.headers['x-forwarded-host'] = last.host;
   // Koa takes an absolute-form target (`GET http://evil.example/…`) as the request's URL whole, host included: only
-  // its path and query go on.
-  // The path as sent (dot segments kept, as in an origin-form target), so both forms reach the same route or none.
+  // its path, as sent (dot segments kept, as an origin-form target keeps them), and query go on, so both forms reach
+  // the same route or none.
   if (req.url !== undefined && !req.url.startsWith('/') && URL.canParse(req.url)) {
     req.url = `${sentPath(req.url) || '/'}${new URL(req.url).search}`;
   }
@@ -79,12 +79,12 @@ export function screenForwardedFor(req: IncomingMessage, secret: string | undefi
 }
 
 /**
- * The token endpoint's requests (`POST` at exactly `path`, with a content-length) handed to the provider on the node
- * request, before hono: the busiest route of the server pays neither hono's request objects nor its middleware, none
- * of which does anything for it (the page headers are for HTML, the interaction cap for authorization requests, the
- * provider limits the body to 56 KiB itself). What every request to the provider gets still happens here: the proxy
- * secret screen, the pin to the issuer, the request id, the route for metrics and spans, the request line. Anything
- * else (another method, a query, a chunked body, no provider yet) goes on to the app, which answers it as before.
+ * The token endpoint's requests (`POST` at exactly `path`, not chunked, at most 56 KiB) handed to the provider on
+ * the node request, before hono: the busiest route of the server pays neither hono's request objects nor its
+ * middleware, none of which does anything for it (the page headers are for HTML, the interaction cap for
+ * authorization requests). What every request to the provider gets still happens here: the proxy secret screen, the
+ * pin to the issuer, the request id, the route for metrics and spans, the request line. Anything else (another
+ * method, a query, a chunked or larger body, no provider yet) goes on to the app, which answers it as before.
  */
 export function tokenEndpointInterceptor(
   holder: ProviderHolder,
@@ -149,7 +149,7 @@ export function providerHandler(holder: ProviderHolder, proxies: TrustedProxies 
 }
 
 /** The path of a request target as sent, dot segments and percent-encodings kept; an absolute-form target's too. */
-export function sentPath(target: string): string {
+function sentPath(target: string): string {
   const path = target.startsWith('/') ? target : (/^[a-z][a-z\d+.-]*:\/\/[^/?#]*([^?#]*)/i.exec(target)?.[1] ?? '');
   const query = path.indexOf('?');
   return query === -1 ? path : path.slice(0, query);
