@@ -64,8 +64,8 @@ const keysVersion = (keys: readonly SigningKeyInfo[]): string =>
   keys.map((k) => `${k.kid}:${k.retiredAt ?? ''}`).join(',');
 
 async function start(config: Config, logger: Logger): Promise<Running> {
-  // Token signatures run on the libuv pool (jose's WebCrypto); the event loop that parses the requests feeding them
-  // must not wait behind them for a core (kit/src/thread-pool.ts).
+  // Token signatures (node:crypto's one-shot sign, local-signing-key.ts) and password hashes run on the libuv pool;
+  // the event loop that parses the requests feeding them must not wait behind them for a core (kit/src/thread-pool.ts).
   const lowered = await lowerThreadPoolPriority();
   logger.debug({ threads: lowered }, 'thread pool priority lowered');
   const store = await openAuthStore({

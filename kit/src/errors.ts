@@ -35,3 +35,22 @@ export class StartupError extends Error {
 export function isTrellisError(err: unknown): err is TrellisError<string> {
   return err instanceof TrellisError;
 }
+
+/** Codes of a connection its client ended or broke: resets, a closed pipe, a stream cut short. */
+const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/** What to log of a connection error: its code, or its message when it has none. */
+export function errorCode(err: Error): string {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : err.message;
+}
+
+/**
+ * Whether `err` says the client went away or broke its own request mid-way (node's 'aborted', a reset, a parser
+ * error such as a body shorter than its content-length): the client's failure, not the server's.
+ */
+export function isClientGone(err: unknown): err is Error {
+  if (!(err instanceof Error)) return false;
+  const code = errorCode(err);
+  return CLIENT_GONE.has(code) || code.startsWith('HPE_') || err.message === 'aborted';
+}

@@ -4,7 +4,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import { isTrellisError } from './errors.ts';
+import { isClientGone, isTrellisError } from './errors.ts';
 import type { Logger } from './logger.ts';
 import { setRequestException, setRequestRoute, springTemplate } from './observability/server.ts';
 import { chosenRequestId, lazyChild, logCompleted, requestIdFor, type RequestLogLevel } from './request-log.ts';
@@ -84,7 +84,7 @@ export function createKitApp(options: KitAppOptions): Hono<KitEnv> {
     const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
     // A client that went away mid-body (a reset, a chunked body never finished) failed its own request: one line at
     // info, not a server error with a stack that any client could repeat at will.
-    if (incoming !== undefined && !incoming.complete && isClientAbort(err)) {
+    if (incoming !== undefined && !incoming.complete && isClientGone(err)) {
       c.var.log.info({ error: 'aborted' }, 'client left before its request body arrived');
       return json(c, 400, { error: 'bad_request', message: 'the request body did not arrive whole' });
     }
@@ -119,10 +119,6 @@ export function createKitApp(options: KitAppOptions): Hono<KitEnv> {
   });
   return app;
 }
-
-/** node's error for a request body cut short by its client ('aborted', ECONNRESET). */
-const isClientAbort = (err: unknown): boolean =>
-  err instanceof Error && (err.message === 'aborted' || (err as { code?: unknown }).code === 'ECONNRESET');
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 

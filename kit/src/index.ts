@@ -9,7 +9,7 @@ export { mayActFor, parseScopedEntries, scopedCredentials } from './scoped-crede
 export { CredentialLimiter, presentedName, throttleSource } from './credential-limiter.ts';
 export type { CredentialLimiterOptions } from './credential-limiter.ts';
 export type { ScopedClient, ScopedCredentials, ScopedEntry, ScopedEntryOptions } from './scoped-credentials.ts';
-export { isTrellisError, StartupError, TrellisError } from './errors.ts';
+export { errorCode, isClientGone, isTrellisError, StartupError, TrellisError } from './errors.ts';
 export { aggregateStatus, DEFAULT_STATUS_ORDER, HealthRegistry, httpStatusOf, OUT_OF_SERVICE, UP } from './health.ts';
 export type { Health, HealthContributor, HealthGroup, HealthIndicator, HealthStatus } from './health.ts';
 export { readGitInfo } from './info.ts';

@@ -8,7 +8,7 @@ import Provider, {
   type KoaMiddlewareContext,
 } from 'oidc-provider';
 import { DISCOVERY_PATHS, ID_TOKEN_TTL, INTERACTION_PREFIX, INTERACTION_TTL, PROVIDER_ROUTES } from './constants.ts';
-import type { Logger } from '@trellis/kit';
+import { errorCode, isClientGone, type Logger } from '@trellis/kit';
 import type { AuthServerMetrics } from '../metrics.ts';
 import type { PrivateJwk, SigningAlg } from '../crypto/signing-keys.ts';
 import { EXTERNAL_SIGNING_ACK, LocalSigningKey } from '../crypto/local-signing-key.ts';
@@ -355,7 +355,7 @@ export function createProvider(options: ProviderOptions): Provider {
   provider.on('error', (err) => {
     const status = (err as { status?: unknown }).status;
     if (typeof status === 'number' && status < 500) return;
-    if (clientWentAway(err)) log.info({ error: errorCode(err) }, 'client connection ended before the answer');
+    if (isClientGone(err)) log.info({ error: errorCode(err) }, 'client connection ended before the answer');
     else log.error({ err }, 'oidc-provider request failed');
   });
   // Refusals are worth a line (who, which error), never the presented credentials.
@@ -380,19 +380,6 @@ export function createProvider(options: ProviderOptions): Provider {
 export const replayedGrant = (model: string): Error => new errors.InvalidGrant(`${model} already used`);
 /** The adapter's error for a request whose values no store can keep (a NUL byte): 400 invalid_request. */
 export const invalidInput = (message: string): Error => new errors.InvalidRequest(message);
-
-/** Codes of a connection the client ended or broke: node's parser errors (HPE_*), resets, a body cut short. */
-const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE']);
-
-const errorCode = (err: Error): string => {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code : err.message;
-};
-
-const clientWentAway = (err: Error): boolean => {
-  const code = errorCode(err);
-  return CLIENT_GONE.has(code) || code.startsWith('HPE_') || err.message === 'aborted';
-};
 
 function oauthError(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'error' in err && typeof err.error === 'string'
