@@ -61,6 +61,24 @@ describe.each(backends)('the failure counts shared on %s', (_name, open) => {
     expect(await verify(a, true)).toEqual({ refused: false, ok: true });
   });
 
+  it("announces the store's lockout when this instance refuses on a shorter one of its own", async () => {
+    const [a, b] = [instance(), instance()];
+    for (let i = 0; i < 10; i++) await verify(a, false);
+    now += 30_000;
+    // The 11th failure, on A once the first lockout has passed, is counted and doubles the store's lockout to 60 s.
+    expect(await verify(a, false)).toEqual({ refused: false, ok: false });
+    // B counts ten failures of its own meanwhile (the store refuses each as locked out, without counting it), so B
+    // locks the key itself, for its own first 30 s.
+    for (let i = 0; i < 10; i++) expect(await verify(b, false)).toEqual({ refused: true, retryAfterSec: 60 });
+    // B refuses on its own lockout, but says when the store's ends: the right secret is admitted exactly then.
+    expect(await verify(b, true)).toEqual({ refused: true, retryAfterSec: 60 });
+    expect(await b.admit(KEY)).toEqual({ refused: true, retryAfterSec: 60 });
+    now += 59_000;
+    expect(await verify(b, true)).toEqual({ refused: true, retryAfterSec: 1 });
+    now += 1_000;
+    expect(await verify(b, true)).toEqual({ refused: false, ok: true });
+  });
+
   it('doubles the lockout with each failure after it, up to 15 minutes, on every instance', async () => {
     const instances = [instance(), instance()];
     for (let i = 0; i < 10; i++) await verify(instances[i % 2] as FailureThrottle, false);

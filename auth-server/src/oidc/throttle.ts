@@ -122,12 +122,14 @@ export class FailureThrottle {
   /**
    * {@link begin} here, then the same attempt counted in the shared store (when the throttle has one): admitted only
    * when both admit, so N instances together allow `maxFailures` within the window, not N times as many. The local
-   * check answers first and alone while this process holds a lockout, without a round trip.
+   * check refuses first, before the credential is looked at, while this process holds a lockout; the store then only
+   * says how long (see {@link #refusedAlone}).
    */
   async admit(key: string): Promise<Admitted | Refused> {
     const local = this.begin(key);
+    if (local.refused) return this.#refusedAlone(local, key);
     const shared = this.#shared;
-    if (local.refused || shared === undefined) return local;
+    if (shared === undefined) return local;
     const sharedKey = `${shared.name}\n${key}`;
     let counted;
     try {
@@ -182,7 +184,7 @@ export class FailureThrottle {
    */
   async verify(key: string, check: () => boolean): Promise<{ readonly refused: false; ok: boolean } | Refused> {
     const local = this.begin(key);
-    if (local.refused) return local;
+    if (local.refused) return this.#refusedAlone(local, key);
     let ok = false;
     try {
       ok = check();
@@ -206,6 +208,23 @@ export class FailureThrottle {
         .catch(() => undefined);
     }
     return { refused: false, ok };
+  }
+
+  /**
+   * A refusal this process decided from its own counts, told the later of its own wait and the shared store's:
+   * failures made on other instances (or workers) may have doubled the lockout past what this one saw, and Retry-After
+   * promises the end (a right credential sent then is admitted). Read only on a refusal; with the store unreachable
+   * the local wait stands, and the attempt is refused either way.
+   */
+  async #refusedAlone(local: Refused, key: string): Promise<Refused> {
+    const shared = this.#shared;
+    if (shared === undefined) return local;
+    try {
+      const { retryAfterMs } = await shared.counts.peek(`${shared.name}\n${key}`, this.#now());
+      return retryAfterMs > local.retryAfterSec * 1000 ? refusedFor(retryAfterMs) : local;
+    } catch {
+      return local;
+    }
   }
 
   /** This throttle's rule, for the shared store to apply the same way. */
