@@ -130,7 +130,7 @@ export class FailureThrottle {
     if (local.refused) return this.#refusedAlone(local, key);
     const shared = this.#shared;
     if (shared === undefined) return local;
-    const sharedKey = `${shared.name}\n${key}`;
+    const sharedKey = sharedKeyOf(shared.name, key);
     let counted;
     try {
       counted = await shared.counts.take(sharedKey, this.#limit());
@@ -194,7 +194,7 @@ export class FailureThrottle {
     }
     const shared = this.#shared;
     if (shared === undefined) return { refused: false, ok };
-    const sharedKey = `${shared.name}\n${key}`;
+    const sharedKey = sharedKeyOf(shared.name, key);
     const limit = this.#limit();
     if (!ok) {
       const counted = await shared.counts.failNow(sharedKey, limit);
@@ -220,7 +220,7 @@ export class FailureThrottle {
     const shared = this.#shared;
     if (shared === undefined) return local;
     try {
-      const { retryAfterMs } = await shared.counts.peek(`${shared.name}\n${key}`, this.#now());
+      const { retryAfterMs } = await shared.counts.peek(sharedKeyOf(shared.name, key), this.#now());
       return retryAfterMs > local.retryAfterSec * 1000 ? refusedFor(retryAfterMs) : local;
     } catch {
       return local;
@@ -332,6 +332,9 @@ export const SIGN_IN_FAILURES_PER_SOURCE = 20;
 export const USER_CODE_FAILURES_PER_SOURCE = 10;
 
 /** A refusal for `ms` (whole seconds, rounded up, at least 1: a caller that waits that long is admitted). */
+/** A key as the shared store holds it: the throttle's name first, so two throttles' counts never mix. */
+const sharedKeyOf = (name: string, key: string): string => `${name}\n${key}`;
+
 function refusedFor(ms: number): Refused {
   return { refused: true, retryAfterSec: Math.max(1, Math.ceil(ms / 1000)) };
 }
