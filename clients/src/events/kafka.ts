@@ -280,10 +280,13 @@ class KafkaConsumer<T> implements Consumer {
   #closed = false;
   #restarts = 0;
   #restartTimer: NodeJS.Timeout | undefined;
+  /** The failed client being taken out of the group; the next one opens after it. */
+  #retiring: Promise<void> | undefined;
   /**
    * The group member id of the client given up on. A client closed while the broker is away cannot leave the group,
    * so the coordinator keeps that member until its session times out (45 s) and holds the group's next rebalance
    * for it: the new client rejoins as that member instead, as a Java consumer keeps its id across a broker restart.
+   * Only a client known to be closed hands its id on: two live clients under one id would join for each other.
    */
   #memberId: string | null = null;
 
@@ -321,8 +324,22 @@ class KafkaConsumer<T> implements Consumer {
     // An id the coordinator no longer knows is answered UNKNOWN_MEMBER_ID, and the client then joins afresh.
     if (this.#memberId !== null) client.memberId = this.#memberId;
     this.#client = client;
-    client.on('consumer:group:rebalance', () => this.#lanes.hold());
-    client.on('consumer:group:join', (payload: ConsumerGroupJoinPayload) => this.#assigned(payload));
+    // Only the current client speaks for the lanes: a retired one's late rebalance must not hold or drop them.
+    const current = (): boolean => this.#client === client;
+    client.on('consumer:group:rebalance', () => {
+      if (current()) this.#lanes.hold();
+    });
+    client.on('consumer:group:join', (payload: ConsumerGroupJoinPayload) => {
+      if (current()) this.#assigned(payload);
+    });
+    // A rejoin that fails for good is emitted as the client's 'error' (unheard, it would crash the process), and
+    // 'stalled' says no heartbeat has gone through for a rebalance timeout: either way the client is out of the group.
+    client.on('error', (err: Error) => {
+      if (current()) this.#failed(err);
+    });
+    client.on('consumer:heartbeat:stalled', () => {
+      if (current()) this.#failed(new Error('the group heartbeat stalled'));
+    });
     const stream = await client.consume({
       topics: [this.#c.destination],
       // Spring: a group starts at the earliest offset it has not committed; an anonymous one at the latest.
@@ -338,8 +355,12 @@ class KafkaConsumer<T> implements Consumer {
         resolve();
       });
     });
-    stream.on('data', (record: Record_) => this.#accept(record));
-    stream.on('error', (err: Error) => this.#failed(err));
+    stream.on('data', (record: Record_) => {
+      if (current()) this.#accept(record);
+    });
+    stream.on('error', (err: Error) => {
+      if (current()) this.#failed(err);
+    });
     await positioned;
   }
 
@@ -468,6 +489,8 @@ class KafkaConsumer<T> implements Consumer {
    * (Spring's ackMode BATCH does the same per poll): one request for a burst instead of one per record.
    */
   #commit(record: Record_): void {
+    // Finished after its client was retired: the next client reads it again from the committed offset.
+    if (this.#client === undefined) return;
     this.#done.set(record.partition, record);
     this.#flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#flushCommits());
   }
@@ -500,11 +523,15 @@ class KafkaConsumer<T> implements Consumer {
       { error: describe(err), group: this.#groupId, delayMs: delay },
       'Kafka consumer failed; restarting',
     );
-    this.#restartTimer = setTimeout(() => void this.#restart(), delay);
+    // Retired now, not after the backoff: a failed stream has given up its topics but its client stays a member,
+    // and a heartbeat or a commit makes it rejoin subscribed to nothing, under the member id the next client takes.
+    const retiring = this.#retire();
+    this.#retiring = retiring;
+    this.#restartTimer = setTimeout(() => void this.#restart(retiring), delay);
   }
 
-  async #restart(): Promise<void> {
-    await this.#detach();
+  async #restart(retiring: Promise<void>): Promise<void> {
+    await retiring;
     this.#restartTimer = undefined;
     if (this.#closed) return;
     try {
@@ -515,18 +542,30 @@ class KafkaConsumer<T> implements Consumer {
     }
   }
 
-  async #detach(): Promise<void> {
-    const [stream, client] = [this.#stream, this.#client];
+  /**
+   * Takes the client out of the group and waits for the records in hand. Offsets not committed yet are dropped (the
+   * next owner reads those records again): the retired client's commit would make it rejoin the group first.
+   */
+  async #retire(): Promise<void> {
+    const client = this.#client;
     this.#memberId = client?.memberId ?? this.#memberId;
     this.#stream = undefined;
     this.#client = undefined;
     this.#lanes.clear();
+    this.#done.clear();
+    // Forced: its streams are closed with it.
+    if (client !== undefined && !(await settlesWithin(client.close(true), RETIRE_TIMEOUT_MS))) {
+      this.#memberId = null;
+      this.#binder.log.warn({ group: this.#groupId }, 'Kafka consumer could not leave its group; rejoining afresh');
+    }
     await this.#lanes.idle();
-    await this.#flushing;
     this.#taken.clear();
     this.#paused = false;
-    await stream?.close().catch(() => undefined);
-    await client?.close(true).catch(() => undefined);
+  }
+
+  /** Whether a client is in the group (false while one restarts). */
+  get running(): boolean {
+    return this.#client !== undefined;
   }
 
   async close(): Promise<void> {
@@ -535,8 +574,33 @@ class KafkaConsumer<T> implements Consumer {
     clearTimeout(this.#restartTimer);
     this.#stream?.pause();
     this.#abort.abort();
-    await this.#detach();
+    await this.#retiring;
+    // The records in hand finish and their offsets are committed before the client leaves the group.
+    this.#lanes.clear();
+    await this.#lanes.idle();
+    await settlesWithin(this.#flushing ?? Promise.resolve(), RETIRE_TIMEOUT_MS);
+    await this.#retire();
     this.#binder.forget(this);
+  }
+}
+
+/** How long a client's last commits and its leaving the group may take before the consumer goes on without them. */
+const RETIRE_TIMEOUT_MS = 10_000;
+
+/** True when the promise fulfils within the time; false when it rejects or is still pending then. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => false,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -848,7 +912,13 @@ class KafkaBinder implements EventBinder {
         this.#admin.metadata({ topics: [], forceUpdate: true }),
         new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 3 s')), 3000).unref()),
       ]);
-      return { status: 'UP', details: { ...details, clusterId: metadata.id, nodes: metadata.brokers.size } };
+      const cluster = { ...details, clusterId: metadata.id, nodes: metadata.brokers.size };
+      // As Spring's binder health counts a stopped listener container: a broker that answers is not enough.
+      const restarting = [...this.#consumers].filter((c) => !c.running).map((c) => c.queue);
+      if (restarting.length > 0) {
+        return { status: 'DOWN', details: { ...cluster, reason: 'a consumer is rejoining its group', restarting } };
+      }
+      return { status: 'UP', details: cluster };
     } catch (err) {
       return {
         status: 'DOWN',

@@ -77,6 +77,23 @@ describe('kafka binder, broker SIGKILLed mid-stream', () => {
       await settle(ledger, 30_000);
       await delay(500);
       for (const b of binders) expect((await b.health()).status).toBe('UP');
+      // The coordinator's view, by Kafka's own tool: the two instances and no one else, each holding partitions. A
+      // client given up on that stayed in the group rejoined subscribed to nothing, under the id its successor took.
+      const members = await broker.tool('org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', [
+        '--bootstrap-server',
+        broker.bootstrap,
+        '--describe',
+        '--group',
+        'counted',
+        '--members',
+      ]);
+      // GROUP CONSUMER-ID HOST CLIENT-ID #PARTITIONS, after a header line.
+      const held = members
+        .split('\n')
+        .filter((line) => line.startsWith('counted '))
+        .map((line) => Number(line.trim().split(/\s+/).at(-1)));
+      expect(held).toHaveLength(INSTANCES.length);
+      for (const count of held) expect(count).toBeGreaterThan(0);
     } finally {
       await Promise.all(binders.map((b) => b.close()));
       await broker.stop();
