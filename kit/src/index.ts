@@ -61,7 +61,7 @@ export type {
 export { openSqlite } from './sqlite.ts';
 export { lowerThreadPoolPriority, THREAD_POOL_NICE } from './thread-pool.ts';
 export { firstUnstorable, storableText, unstorableReason } from './text.ts';
-export type { SqliteDatabase, SqliteOptions } from './sqlite.ts';
+export type { OpenSqliteOptions, SqliteDatabase, SqliteOptions } from './sqlite.ts';
 export { acceptsConnections, freePort } from './free-port.ts';
 export { own, stopProcess } from './owned-process.ts';
 export { parseServiceUrls } from './service-urls.ts';

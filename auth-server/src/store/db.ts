@@ -28,8 +28,7 @@ export function openDatabase(location: { dataDir: string } | ':memory:'): Db {
     db = openSqlite(':memory:');
   } else {
     mkdirSync(location.dataDir, { recursive: true });
-    db = openSqlite(join(location.dataDir, DB_FILE));
-    db.pragma('journal_mode = WAL');
+    db = openSqlite(join(location.dataDir, DB_FILE), { wal: true });
   }
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');

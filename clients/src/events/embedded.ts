@@ -265,8 +265,7 @@ class EmbeddedBinder implements EventBinder {
     this.observation = new BinderObservation('embedded', options.observability ?? currentObservability());
     mkdirSync(options.dataDir, { recursive: true });
     this.file = join(options.dataDir, options.fileName ?? 'events.sqlite');
-    this.#db = openSqlite(this.file);
-    this.#db.pragma('journal_mode = WAL');
+    this.#db = openSqlite(this.file, { wal: true });
     // Another process may hold the write lock for a moment; wait for it instead of failing.
     this.#db.pragma('busy_timeout = 5000');
     // Durable across a crash of any process; a power cut may lose the last transactions (WAL with NORMAL sync).

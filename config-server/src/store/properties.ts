@@ -161,8 +161,7 @@ interface HistoryRow {
  * store.write({ scope: { application: 'product', profile: 'default', label: 'master' }, set: { port: '7001' }, actor: 'ops' });
  */
 export function openPropertyStore(options: PropertyStoreOptions): PropertyStore {
-  const db: Db = openSqlite(options.file);
-  db.pragma('journal_mode = WAL');
+  const db: Db = openSqlite(options.file, { wal: true });
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   migrateSqlite(db, { directory: MIGRATIONS, database: 'config database' });

@@ -18,8 +18,7 @@ export function openExampleDatabase(options: { file: string; migrations: URL; na
   let db: ExampleDatabase | undefined;
   try {
     mkdirSync(dirname(options.file), { recursive: true });
-    db = openSqlite(options.file);
-    db.pragma('journal_mode = WAL');
+    db = openSqlite(options.file, { wal: true });
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
     migrateSqlite(db, { directory: options.migrations, database: `${options.name} database` });

@@ -27,9 +27,8 @@ interface InstanceRow {
  */
 export function openSqliteStore(file: string): RegistryStore {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const db = openSqlite(file);
+  const db = openSqlite(file, { wal: true });
   try {
-    db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
     migrateSqlite(db, { directory: MIGRATIONS, database: 'registry database' });
