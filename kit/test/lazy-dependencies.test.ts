@@ -1,8 +1,5 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-
-const run = promisify(execFile);
+import { runScript } from './support/run-script.ts';
 
 /**
  * Which of the heavy dependencies a fresh process has loaded after `script` ran, by package name: every module file
@@ -18,10 +15,7 @@ for (const f of Object.keys(createRequire(import.meta.url).cache)) files.add(f);
 const loaded = ['better-sqlite3', 'pg', 'node-forge', '@opentelemetry/sdk-trace'].filter((name) =>
   [...files].some((f) => f.includes('/node_modules/' + name + '/')));
 process.stdout.write(JSON.stringify(loaded));`;
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], {
-    cwd: new URL('..', import.meta.url),
-  });
-  return JSON.parse(stdout) as string[];
+  return JSON.parse(await runScript(probe, { cwd: new URL('..', import.meta.url) })) as string[];
 }
 
 describe('heavy dependencies load on the path that needs them', () => {

@@ -1,11 +1,11 @@
 // Processes opening the same new SQLite files at the same instant (several workers' first start, a `trellis` command
 // beside a starting server): each switch to WAL goes through, none answers SQLITE_BUSY.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openSqlite } from '../src/sqlite.ts';
+import { runScript } from './support/run-script.ts';
 
 const sqlite = new URL('../src/sqlite.ts', import.meta.url).pathname;
 const PROCESSES = 4;
@@ -25,14 +25,7 @@ for (let i = 0; i < ${FILES}; i++) {
   db.close();
 }
 process.stdout.write(modes.join(','));`;
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', probe],
-      { encoding: 'utf8' },
-      (err, stdout, stderr) => (err === null ? resolve(stdout) : reject(new Error(stderr || err.message))),
-    );
-  });
+  return runScript(probe);
 }
 
 describe('openSqlite with wal', () => {

@@ -1,8 +1,8 @@
 // Processes opening one new data dir at the same moment (`--workers N` on a first start): migrated once, by one.
-import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { MIGRATIONS, openDatabase } from '../../src/store/db.ts';
+import { runScript } from '../../../kit/test/support/run-script.ts';
 import { tempDir } from '../helpers.ts';
 
 const db = fileURLToPath(new URL('../../src/store/db.ts', import.meta.url));
@@ -15,14 +15,7 @@ function openAt(dir: string, at: number): Promise<string> {
     `openDatabase({ dataDir: ${JSON.stringify(dir)} }).close();`,
     `process.stdout.write('opened');`,
   ].join('\n');
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', probe],
-      { encoding: 'utf8' },
-      (err, stdout, stderr) => (err === null ? resolve(stdout) : reject(new Error(stderr || err.message))),
-    );
-  });
+  return runScript(probe);
 }
 
 describe('the auth database opened by several processes at once', () => {
