@@ -1,6 +1,7 @@
 // SQLite for every Trellis store: better-sqlite3, loaded on the first open.
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
+import { errorCode } from './errors.ts';
 
 export type SqliteDatabase = BetterSqlite3.Database;
 export type SqliteOptions = BetterSqlite3.Options;
@@ -31,10 +32,6 @@ export interface OpenSqliteOptions extends SqliteOptions {
  */
 const WAL_SWITCH_WAIT_MS = 5000;
 
-function isBusy(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
-}
-
 function switchToWal(db: SqliteDatabase): void {
   const end = Date.now() + WAL_SWITCH_WAIT_MS;
   const pause = new Int32Array(new SharedArrayBuffer(4));
@@ -43,7 +40,8 @@ function switchToWal(db: SqliteDatabase): void {
       db.pragma('journal_mode = WAL');
       return;
     } catch (err) {
-      if (!isBusy(err) || Date.now() >= end) throw err;
+      const busy = err instanceof Error && errorCode(err) === 'SQLITE_BUSY';
+      if (!busy || Date.now() >= end) throw err;
       // Opening is synchronous (better-sqlite3): a short blocking wait, at start-up only.
       Atomics.wait(pause, 0, 0, 5 + Math.random() * 20);
     }

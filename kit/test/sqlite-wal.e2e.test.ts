@@ -41,7 +41,7 @@ describe('openSqlite with wal', () => {
     }
   }, 60_000);
 
-  it('leaves the journal alone without it, and closes the file when the switch fails for another reason', () => {
+  it('leaves the journal alone without it, and throws at once when the switch fails for another reason', () => {
     const dir = mkdtempSync(join(tmpdir(), 'trellis-wal-'));
     try {
       const plain = openSqlite(join(dir, 'plain.db'));
